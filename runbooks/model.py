@@ -1,0 +1,228 @@
+"""The runbook as a typed, immutable model.
+
+Everything here is plain data: the loader (``runbooks.loader``) builds it from
+YAML and validates every reference, so the rest of the program may trust it.
+Durations and offsets are float seconds; thresholds are normalised (``99%`` is
+``0.99``, ``500ms`` is ``0.5``) and compared as floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal, Mapping
+
+
+class Action(StrEnum):
+    """What a firing stop condition asks of the commander."""
+
+    INFO = "info"
+    WARN = "warn"
+    HALT = "halt"
+    ROLLBACK = "rollback"
+
+
+class StepKind(StrEnum):
+    TASK = "task"
+    GO_NO_GO = "go_no_go"
+    APPROVAL = "approval"
+
+
+ComparisonOp = Literal[">", ">=", "<", "<=", "==", "!="]
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """A comparison such as ``> 1%``: ``op`` and a normalised float ``value``.
+
+    ``unit`` is the unit as written ("%", "ms", "s", "" ...) for display;
+    ``value`` is already normalised (percent to a fraction, time to seconds).
+    """
+
+    op: ComparisonOp
+    value: float
+    unit: str
+    text: str
+
+    def holds(self, observed: float) -> bool:
+        """Whether ``observed <op> value``. NaN never holds (callers treat NaN as invalid first)."""
+        match self.op:
+            case ">":
+                return observed > self.value
+            case ">=":
+                return observed >= self.value
+            case "<":
+                return observed < self.value
+            case "<=":
+                return observed <= self.value
+            case "==":
+                return observed == self.value
+            case "!=":
+                return observed != self.value
+        raise AssertionError(self.op)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A named metrics or alerts backend. Secrets are named, never stored."""
+
+    id: str
+    kind: Literal["prometheus", "alertmanager"]
+    url: str
+    token_env: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)  # values may hold ${ENV}, expanded per request
+    timeout: float | None = None
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One probe, polled every ``every`` seconds.
+
+    ``kind`` selects the probe; ``spec`` holds the kind-specific, validated
+    settings (see ``runbooks.loader`` for each kind's keys):
+
+    - http: url, method, headers, expect_status (tuple[int]), max_latency (s),
+      json_path (str | None), verify_tls (bool)
+    - promql: query, source (source id), expect ("one"|"any"|"all"), reduce
+      ("max"|"min"|"sum"|None), headers
+    - alerts: source, matchers (tuple[str] such as 'severity="critical"'),
+      watchdog (alert name | None), receiver (str | None)
+    - scrape: url, metric, labels (dict), mode ("value"|"rate"), headers
+    - command: argv (tuple[str]), cwd (str | None), env (dict)
+
+    ``pass_when`` is the check's own criterion on its value (for gates); when
+    absent, any valid value passes (http also applies expect_status and
+    max_latency; alerts pass when no alert is active).
+    """
+
+    id: str
+    kind: Literal["http", "promql", "alerts", "scrape", "command"]
+    spec: Mapping[str, object]
+    every: float = 15.0
+    timeout: float = 5.0
+    pass_when: Threshold | None = None
+    on_nodata: Literal["pass", "breach", "unknown"] = "unknown"
+    on_invalid: Literal["pass", "breach", "unknown"] = "unknown"
+    max_age: float | None = None
+    unit: str = ""
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveWindow:
+    """``active: T+0..T+72h`` — offsets from T0, either end open."""
+
+    start: float | None
+    end: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StopCondition:
+    """A stop condition: a check's value breaching ``when`` for ``for_`` seconds.
+
+    Without ``when`` the condition is breached when the check's own outcome is
+    ``breach``.
+    """
+
+    id: str
+    check: str
+    when: Threshold | None
+    for_: float = 0.0
+    min_consecutive: int = 1
+    keep_firing_for: float = 0.0
+    error_limit: int = 4
+    max_age: float | None = None
+    action: Action = Action.WARN
+    decides: str | None = None  # a role id
+    severity: str | None = None  # escalation matrix key
+    active: ActiveWindow | None = None
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    id: str
+    title: str
+    at: float | None = None  # T-offset in seconds; None = unscheduled
+    duration: float | None = None
+    owner: str | None = None  # a role id
+    kind: StepKind = StepKind.TASK
+    phrase: str | None = None  # approval: the exact phrase to type
+    items: tuple[Item, ...] = ()
+    evidence_required: bool = False
+    evidence: tuple[Item, ...] = ()  # what evidence to attach
+    gate: tuple[str, ...] = ()  # check ids
+    watch: tuple[str, ...] = ()  # stop condition ids
+    depends_on: tuple[str, ...] = ()
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationLevel:
+    severity: str
+    respond_within: float | None
+    escalate_to: str | None  # a role id or free text
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScorecardCategory:
+    id: str
+    title: str
+    weight: float  # percent points; weights sum to 100
+
+
+@dataclass(frozen=True, slots=True)
+class Scorecard:
+    categories: tuple[ScorecardCategory, ...]
+    go: float = 90.0
+    conditional: float = 80.0
+
+    def result(self, scores: Mapping[str, float]) -> tuple[float, str]:
+        """Weighted total (0–100) of per-category scores (0–100) and GO / CONDITIONAL / NO-GO."""
+        total = sum(c.weight * scores.get(c.id, 0.0) / 100.0 for c in self.categories)
+        total = round(total, 2)
+        if total >= self.go:
+            return total, "GO"
+        if total >= self.conditional:
+            return total, "CONDITIONAL"
+        return total, "NO-GO"
+
+
+@dataclass(frozen=True, slots=True)
+class Runbook:
+    name: str
+    t0: datetime | None
+    timezone: str | None
+    roles: Mapping[str, str]
+    sources: Mapping[str, Source]
+    checks: Mapping[str, Check]
+    stop_conditions: tuple[StopCondition, ...]
+    steps: tuple[Step, ...]
+    rollback: tuple[Step, ...]
+    escalation: tuple[EscalationLevel, ...] = ()
+    scorecard: Scorecard | None = None
+    description: str = ""
+    path: str = ""
+    text: str = ""
+    sha256: str = ""
+
+    def condition(self, condition_id: str) -> StopCondition:
+        for c in self.stop_conditions:
+            if c.id == condition_id:
+                return c
+        raise KeyError(condition_id)
+
+    def step(self, step_id: str) -> Step:
+        for s in (*self.steps, *self.rollback):
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
