@@ -1,0 +1,68 @@
+"""The ``cutover-tui`` command line.
+
+Each command's handler lives in ``cutover_tui.commands`` and is imported only
+when that command runs, so ``--help`` and ``validate`` stay fast and never
+import Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from cutover_tui import __version__
+
+# command -> (module in cutover_tui.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("app_cmds", "run a live session (resumes when --db exists)"),
+    "demo": ("app_cmds", "a complete session against a simulated service, no setup"),
+    "follow": ("app_cmds", "read-only view of a session another process is writing"),
+    "replay": ("app_cmds", "scrub through a recorded session"),
+    "check": ("check_cmd", "headless gate: poll the checks, print states, exit 0/1/3"),
+    "validate": ("runbook_cmds", "validate runbooks; exit 2 on the first error in each"),
+    "import": ("runbook_cmds", "convert a Markdown checklist runbook to YAML"),
+    "verify": ("log_cmds", "verify a session log's hash chain"),
+    "report": ("report_cmd", "post-mortem timeline report (md, html, json)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cutover-tui",
+        description="A terminal dashboard for cutover (go-live) day.",
+    )
+    parser.add_argument("--version", action="version", version=f"cutover-tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        _module(module).add_arguments(name, cmd)
+    return parser
+
+
+def _module(name: str):
+    return importlib.import_module(f"cutover_tui.commands.{name}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse, dispatch, and turn user errors into exit status 2."""
+    from runbooks.errors import RunbookError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    module, _ = COMMANDS[args.command]
+    try:
+        return int(_module(module).run(args.command, args) or 0)
+    except RunbookError as error:
+        print(error.format(), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
