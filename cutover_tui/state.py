@@ -83,6 +83,31 @@ class ConditionView:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckView:
+    """The latest reading of a check (from the ticks table), for gate markers."""
+
+    id: str
+    outcome: str | None  # a checks.reading.Outcome value; None = never polled
+    value: float | None
+    unit: str
+    detail: str
+    observed_at: datetime | None
+    degraded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """One Alertmanager alert from the latest alerts reading."""
+
+    name: str
+    severity: str
+    state: str  # "active" | "suppressed"
+    summary: str
+    starts_at: str
+    check: str
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionRecord:
     seq: int
     ts: datetime
@@ -112,6 +137,8 @@ class SessionState:
     t0: datetime | None
     steps: tuple[StepState, ...]  # the main plan; in ROLLBACK mode followed by the rollback plan
     conditions: dict[str, ConditionView]
+    checks: dict[str, CheckView]
+    alerts: tuple[AlertView, ...]
     decisions: tuple[DecisionRecord, ...]
     log: tuple[LogLine, ...]  # newest last, bounded
     verdict: Verdict
