@@ -97,19 +97,23 @@ def parse_offset(text: str) -> float:
             seconds = _duration_units(rest)
         except ValueError:
             raise ValueError(f"invalid T-offset {text!r}: expected {OFFSET_EXAMPLES}") from None
-    return -seconds if sign == "-" else seconds
+    return -seconds if sign == "-" and seconds else seconds
 
 
 def format_duration(seconds: float) -> str:
     """A duration for display, largest units first: ``90`` -> ``1m30s``, ``0.5`` -> ``500ms``.
 
-    Rounded to the millisecond; the sign is dropped (see ``format_offset``).
+    Days are used only beyond 72 hours, as runbooks say ``T-24h`` and ``T+72h``
+    but ``T-7d``. Rounded to the millisecond; the sign is dropped (see ``format_offset``).
     """
     milliseconds = round(abs(seconds) * 1000)
     if milliseconds == 0:
         return "0s"
+    units = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
+    if milliseconds <= 72 * 3_600_000:
+        units = units[1:]
     parts = []
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+    for unit, size in units:
         amount, milliseconds = divmod(milliseconds, size)
         if amount:
             parts.append(f"{amount}{unit}")
