@@ -44,6 +44,8 @@ class ConditionStatus:
         flapping: many state changes among the last 21 polls.
         acknowledged: a person acknowledged this firing.
         reason: why, in words ("HTTP 503", "no reading for 47s", "1.8% > 1% for 1m").
+        firing_since: UTC wall time it began firing; kept while recovering and while
+            blind after firing (blindness is not recovery), None otherwise.
     """
 
     id: str
@@ -57,3 +59,4 @@ class ConditionStatus:
     flapping: bool = False
     acknowledged: bool = False
     reason: str = ""
+    firing_since: datetime | None = None

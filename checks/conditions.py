@@ -1,0 +1,368 @@
+"""Turning a check's readings into a stop condition's state.
+
+``ConditionEvaluator`` follows ``STOP_CONDITIONS.md``: Prometheus alerting
+rules for ``for`` and ``keep_firing_for``, Argo Rollouts analysis for the
+error limit, Nagios for flap detection over the last 21 polls. The rule it
+never breaks: only a passing poll yields ``ok``; before the first reading the
+state is ``unknown`` ("not yet polled").
+
+How the breach hold is counted (``breach_held``):
+
+- A breach poll vouches for the breach until the next observation, but for
+  at most one poll's worth of time (``every + timeout``): a poll's result
+  holds until the next poll is due and done, as an evaluation does in
+  Prometheus, and never longer.
+- On each breach poll the hold grows by the time since the previous breach
+  poll (capped as above) when the observation in between was not blind.
+- A blind observation (an error, no data, an invalid value, a stale sample,
+  or a staleness tick) adds the capped time since the last breach poll and
+  then freezes the hold: the blind interval counts neither way. The next
+  breach poll starts counting again from its own time. So breach at t=0,
+  error at t=30, breach at t=60 (``every`` 30s) holds 30s at t=60 and 60s at
+  t=90: with ``for: 60s`` it fires at t=90, not at t=60.
+- A pass resets the hold and the count of breach polls.
+
+Firing needs both ``breach_held >= for`` and ``consecutive_breaches >=
+min_consecutive``; blind polls freeze the count as they freeze the time.
+
+Errors (``error_limit``, as Argo's ``consecutiveErrorLimit``): the check's own
+reading shows ``error`` from the first failed poll; the condition shows
+``unknown`` ("HTTP 503, error 1 of 4") until ``error_limit`` consecutive
+errors, then ``error``. Both are blind: they freeze the hold and block GO.
+
+A firing condition that goes blind shows the blind state but keeps
+``firing_since`` and says "firing before source failed": blindness is not
+recovery, and the verdict still counts it as firing. It resolves only after
+``keep_firing_for`` of uninterrupted passes (``recovering`` in between; a
+breach returns it to ``firing``, a blind observation restarts the count).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from checks.reading import Outcome, Reading
+from checks.state import ConditionState, ConditionStatus
+from runbooks.grammar import format_duration
+from runbooks.model import Check, StopCondition
+
+if TYPE_CHECKING:
+    from checks.clock import Clock
+
+#: Polls looked back on for flap detection (Nagios uses 21 checks).
+FLAP_WINDOW = 21
+#: State changes among the last ``FLAP_WINDOW`` polls above which a condition is flapping.
+DEFAULT_FLAP_THRESHOLD = 6
+
+_Seen = Literal["pass", "breach", "unknown", "error", "stale"]
+
+
+def is_active(condition: StopCondition, t0: datetime | None, now: datetime) -> bool:
+    """Whether ``condition`` is in force at ``now``, given T0.
+
+    Without an ``active`` window a condition is always in force. Without T0 the
+    window cannot be placed, so the condition is watched: a forgotten T0 must
+    not silently switch stop conditions off.
+    """
+    window = condition.active
+    if window is None or t0 is None:
+        return True
+    offset = (now - t0).total_seconds()
+    if window.start is not None and offset < window.start:
+        return False
+    if window.end is not None and offset > window.end:
+        return False
+    return True
+
+
+def _whole_seconds(seconds: float) -> str:
+    """A duration for reasons, to the second: ``72.4`` -> ``"1m12s"``."""
+    return format_duration(round(max(seconds, 0.0)))
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A normalised value shown in the unit it was written in: ``0.018, "%"`` -> ``"1.8%"``."""
+    if value is None:
+        return "no value"
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    match unit:
+        case "%":
+            return f"{value * 100:.4g}%"
+        case "ms":
+            return f"{value * 1000:.4g}ms"
+        case "s":
+            return f"{value:.4g}s"
+        case "":
+            return f"{value:.6g}"
+    return f"{value:.6g} {unit}"
+
+
+class ConditionEvaluator:
+    """The state of one stop condition, fed with its check's readings.
+
+    Example::
+
+        evaluator = ConditionEvaluator(condition, runbook.checks[condition.check], clock)
+        status = evaluator.observe(reading)   # after each poll
+        status = evaluator.tick()             # on a timer, to notice staleness
+
+    Args:
+        condition: the stop condition.
+        check: the check it reads.
+        clock: gives ``monotonic()`` for durations and ``now()`` (UTC) for ``since``.
+        flap_threshold: state changes among the last 21 polls above which it is flapping.
+    """
+
+    def __init__(
+        self,
+        condition: StopCondition,
+        check: Check,
+        clock: Clock,
+        *,
+        flap_threshold: int = DEFAULT_FLAP_THRESHOLD,
+    ) -> None:
+        self.condition = condition
+        self.check = check
+        self._clock = clock
+        self._flap_threshold = flap_threshold
+        self._max_age = condition.max_age if condition.max_age is not None else check.max_age
+        # A poll's result holds until the next poll is due and done, and no longer.
+        self._vouch = check.every + check.timeout
+        self._stale_after = 2 * check.every + check.timeout
+
+        self._state = ConditionState.UNKNOWN
+        self._since = clock.now()
+        self._reason = "not yet polled"
+        self._value: float | None = None
+        self._held = 0.0
+        self._consecutive_breaches = 0
+        self._consecutive_errors = 0
+        self._last_breach_at: float | None = None  # monotonic; None once blind or passing
+        self._firing_since: datetime | None = None
+        self._passing_since: float | None = None  # monotonic start of passes while firing
+        self._last_reading_at = clock.monotonic()  # creation counts as the start of waiting
+        self._sample_age: float | None = None
+        self._acknowledged = False
+        self._changes: deque[bool] = deque(maxlen=FLAP_WINDOW)
+
+    # -- public -----------------------------------------------------------
+
+    @property
+    def status(self) -> ConditionStatus:
+        """The current state as an immutable ``ConditionStatus``."""
+        return ConditionStatus(
+            id=self.condition.id,
+            state=self._state,
+            value=self._value,
+            threshold=self._threshold_text(),
+            since=self._since,
+            breach_held=self._held,
+            consecutive_breaches=self._consecutive_breaches,
+            consecutive_errors=self._consecutive_errors,
+            flapping=sum(self._changes) > self._flap_threshold,
+            acknowledged=self._acknowledged,
+            reason=self._reason,
+            firing_since=self._firing_since,
+        )
+
+    def observe(self, reading: Reading) -> ConditionStatus:
+        """Take one poll's reading into account and return the new status."""
+        now = self._clock.monotonic()
+        self._last_reading_at = now
+        self._sample_age = reading.sample_age
+        if reading.value is not None and math.isfinite(reading.value):
+            self._value = reading.value
+        seen, detail = self._classify(reading)
+        self._consecutive_errors = self._consecutive_errors + 1 if seen == "error" else 0
+        before = self._state
+        match seen:
+            case "pass":
+                self._on_pass(now, detail)
+            case "breach":
+                self._on_breach(now, detail)
+            case "error":
+                if self._consecutive_errors >= self.condition.error_limit:
+                    self._go_blind(now, ConditionState.ERROR, detail)
+                else:
+                    counted = f"{detail}, error {self._consecutive_errors} of {self.condition.error_limit}"
+                    self._go_blind(now, ConditionState.UNKNOWN, counted)
+            case "stale":
+                self._go_blind(now, ConditionState.STALE, detail)
+            case _:
+                self._go_blind(now, ConditionState.UNKNOWN, detail)
+        self._changes.append(self._state != before)
+        return self.status
+
+    def tick(self) -> ConditionStatus:
+        """Notice staleness between polls: no reading for ``2 × every + timeout``, or a sample past ``max_age``."""
+        now = self._clock.monotonic()
+        silent_for = now - self._last_reading_at
+        if silent_for > self._stale_after:
+            self._go_blind(now, ConditionState.STALE, f"no reading for {_whole_seconds(silent_for)}")
+        elif self._sample_age is not None and self._max_age is not None:
+            age = self._sample_age + silent_for
+            if age > self._max_age:
+                self._go_blind(now, ConditionState.STALE, self._too_old(age))
+        return self.status
+
+    def acknowledge(self) -> ConditionStatus:
+        """A person has seen this condition; the flag clears when it returns to ``ok``."""
+        if self._state is not ConditionState.OK:
+            self._acknowledged = True
+        return self.status
+
+    def restore(
+        self,
+        *,
+        state: ConditionState,
+        since: datetime,
+        value: float | None = None,
+        breach_held: float = 0.0,
+        consecutive_breaches: int = 0,
+        consecutive_errors: int = 0,
+        firing_since: datetime | None = None,
+        acknowledged: bool = False,
+        reason: str = "",
+    ) -> ConditionStatus:
+        """Resume from the state recorded before a crash.
+
+        The time the dashboard was down is blindness, not recovery: a pending
+        condition resumes pending with its hold frozen across the gap, so the
+        next breach continues the hold from its own time and the next pass
+        resets it. A firing or recovering condition keeps ``firing_since``
+        (a recovering one must see ``keep_firing_for`` of passes again). A
+        restored ``ok`` becomes ``unknown`` until the first poll, because an
+        old pass vouches for nothing now. Staleness counts from the restore.
+        """
+        now = self._clock.monotonic()
+        self._value = value
+        self._held = breach_held
+        self._consecutive_breaches = consecutive_breaches
+        self._consecutive_errors = consecutive_errors
+        self._firing_since = firing_since
+        self._last_breach_at = None
+        self._passing_since = None
+        self._last_reading_at = now
+        self._sample_age = None
+        self._changes.clear()
+        if state is ConditionState.OK:
+            self._state, self._since, self._reason = ConditionState.UNKNOWN, self._clock.now(), "not yet polled since resume"
+            self._acknowledged = False
+        else:
+            self._state, self._since, self._reason = state, since, reason
+            self._acknowledged = acknowledged
+        return self.status
+
+    # -- evaluation -------------------------------------------------------
+
+    def _classify(self, reading: Reading) -> tuple[_Seen, str]:
+        """What a reading says about this condition, and why in words."""
+        outcome = reading.outcome
+        detail = reading.detail
+        if outcome is Outcome.ERROR:
+            return "error", detail or "source error"
+        if outcome is Outcome.NODATA:
+            return self._as_configured(self.check.on_nodata, detail or "no data")
+        if outcome is Outcome.INVALID:
+            return self._as_configured(self.check.on_invalid, detail or "invalid value")
+        if self._max_age is not None and reading.sample_age is not None and reading.sample_age > self._max_age:
+            return "stale", self._too_old(reading.sample_age)
+        when = self.condition.when
+        if when is None:
+            seen: _Seen = "breach" if outcome is Outcome.BREACH else "pass"
+            reason = detail or outcome.value
+        else:
+            value = reading.value
+            if value is None:
+                return "unknown", detail or "no value to compare"
+            if not math.isfinite(value):
+                return self._as_configured(self.check.on_invalid, format_value(value, ""))
+            seen = "breach" if when.holds(value) else "pass"
+            shown = format_value(value, when.unit)
+            reason = f"{shown} {when.text}" if seen == "breach" else f"{shown}, not {when.text}"
+        if seen == "pass" and reading.degraded:
+            # Partial data cannot vouch that all is well; it can still show a breach.
+            return "unknown", f"partial data{': ' + detail if detail else ''}"
+        return seen, reason
+
+    @staticmethod
+    def _as_configured(meaning: str, detail: str) -> tuple[_Seen, str]:
+        """Apply a check's ``on_nodata`` / ``on_invalid``: pass, breach or unknown."""
+        if meaning == "pass":
+            return "pass", detail
+        if meaning == "breach":
+            return "breach", detail
+        return "unknown", detail
+
+    def _on_pass(self, now: float, detail: str) -> None:
+        self._held = 0.0
+        self._consecutive_breaches = 0
+        self._last_breach_at = None
+        if self._firing_since is None:
+            self._set(ConditionState.OK, detail)
+            return
+        if self._passing_since is None:
+            self._passing_since = now
+        passing_for = now - self._passing_since
+        keep = self.condition.keep_firing_for
+        if passing_for >= keep:
+            self._firing_since = None
+            self._passing_since = None
+            self._set(ConditionState.OK, detail)
+        else:
+            self._set(
+                ConditionState.RECOVERING,
+                f"{detail}; passing for {_whole_seconds(passing_for)} of {_whole_seconds(keep)}",
+            )
+
+    def _on_breach(self, now: float, detail: str) -> None:
+        self._passing_since = None
+        if self._last_breach_at is not None:
+            self._held += min(now - self._last_breach_at, self._vouch)
+        self._last_breach_at = now
+        self._consecutive_breaches += 1
+        held = _whole_seconds(self._held)
+        if self._firing_since is None and self._may_fire():
+            self._firing_since = self._clock.now()
+        if self._firing_since is not None:
+            self._set(ConditionState.FIRING, f"{detail} for {held}")
+            return
+        needed = self.condition.min_consecutive
+        polls = f", poll {self._consecutive_breaches} of {needed}" if needed > 1 else ""
+        self._set(ConditionState.PENDING, f"{detail} for {held} of {_whole_seconds(self.condition.for_)}{polls}")
+
+    def _may_fire(self) -> bool:
+        return self._held >= self.condition.for_ and self._consecutive_breaches >= self.condition.min_consecutive
+
+    def _go_blind(self, now: float, state: ConditionState, detail: str) -> None:
+        """Freeze the hold (counting the last breach poll's vouched time) and show a blind state."""
+        if self._last_breach_at is not None:
+            self._held += min(now - self._last_breach_at, self._vouch)
+            self._last_breach_at = None
+        self._passing_since = None
+        if self._firing_since is not None:
+            detail = f"{detail}; firing before source failed"
+        elif self._held > 0 or self._consecutive_breaches:
+            detail = f"{detail}; breach held {_whole_seconds(self._held)}, frozen"
+        self._set(state, detail)
+
+    def _set(self, state: ConditionState, reason: str) -> None:
+        if state is not self._state:
+            self._state = state
+            self._since = self._clock.now()
+            if state is ConditionState.OK:
+                self._acknowledged = False
+        self._reason = reason
+
+    def _threshold_text(self) -> str:
+        when = self.condition.when
+        return when.text if when is not None else "check breach"
+
+    def _too_old(self, age: float) -> str:
+        return f"sample {_whole_seconds(age)} old (max {_whole_seconds(self._max_age or 0)})"

@@ -1,0 +1,110 @@
+"""The verdict table: ROLLBACK > HALT > CANNOT_VERIFY > CONTINUE, and gate status."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from checks.reading import Outcome
+from checks.state import ConditionState, ConditionStatus, Verdict
+from checks.verdict import compute_verdict, counts_as_firing, gate_status
+from runbooks.grammar import parse_threshold
+from runbooks.model import Action, Check, Runbook, Step, StopCondition
+
+S = ConditionState
+NOW = datetime(2026, 12, 1, 16, 30, tzinfo=timezone.utc)
+
+
+def make_runbook() -> Runbook:
+    check = Check(id="ratio", kind="promql", spec={})
+    conditions = tuple(
+        StopCondition(id=action.value, check="ratio", when=parse_threshold("> 1%"), action=action) for action in Action
+    )
+    return Runbook(
+        name="verdict",
+        t0=None,
+        timezone=None,
+        roles={},
+        sources={},
+        checks={"ratio": check, "health": Check(id="health", kind="http", spec={})},
+        stop_conditions=conditions,
+        steps=(),
+        rollback=(),
+    )
+
+
+def status(condition_id: str, state: ConditionState, firing_since: datetime | None = None) -> ConditionStatus:
+    return ConditionStatus(
+        id=condition_id, state=state, value=None, threshold="> 1%", since=NOW, firing_since=firing_since
+    )
+
+
+def all_ok(**states: ConditionState) -> dict[str, ConditionStatus]:
+    statuses = {action.value: status(action.value, S.OK) for action in Action}
+    for condition_id, state in states.items():
+        firing = NOW if state in (S.FIRING, S.RECOVERING) else None
+        statuses[condition_id] = status(condition_id, state, firing)
+    return statuses
+
+
+DEPLOY = Step(id="deploy", title="Deploy", gate=("health",), watch=("halt", "warn"))
+RUNBOOK = make_runbook()
+
+
+@pytest.mark.parametrize(
+    ("states", "step", "outcomes", "verdict"),
+    [
+        ({}, DEPLOY, {"health": Outcome.PASS}, Verdict.CONTINUE),
+        ({"rollback": S.FIRING, "halt": S.FIRING}, DEPLOY, {"health": Outcome.PASS}, Verdict.ROLLBACK),
+        ({"halt": S.FIRING}, DEPLOY, {"health": Outcome.PASS}, Verdict.HALT),
+        ({"halt": S.RECOVERING}, DEPLOY, {"health": Outcome.PASS}, Verdict.HALT),
+        ({"rollback": S.FIRING}, None, {}, Verdict.ROLLBACK),
+        ({"warn": S.FIRING, "info": S.FIRING}, DEPLOY, {"health": Outcome.PASS}, Verdict.CONTINUE),
+        ({"halt": S.PENDING}, DEPLOY, {"health": Outcome.PASS}, Verdict.CONTINUE),
+        ({"warn": S.STALE}, DEPLOY, {"health": Outcome.PASS}, Verdict.CANNOT_VERIFY),
+        ({"halt": S.UNKNOWN}, DEPLOY, {"health": Outcome.PASS}, Verdict.CANNOT_VERIFY),
+        ({"halt": S.ERROR}, DEPLOY, {"health": Outcome.PASS}, Verdict.CANNOT_VERIFY),
+        ({"rollback": S.ERROR}, DEPLOY, {"health": Outcome.PASS}, Verdict.CONTINUE),  # not watched by the step
+        ({}, DEPLOY, {}, Verdict.CANNOT_VERIFY),  # gate check never polled
+        ({}, DEPLOY, {"health": None}, Verdict.CANNOT_VERIFY),
+        ({}, DEPLOY, {"health": Outcome.NODATA}, Verdict.CANNOT_VERIFY),
+        ({}, DEPLOY, {"health": Outcome.INVALID}, Verdict.CANNOT_VERIFY),
+        ({}, DEPLOY, {"health": Outcome.ERROR}, Verdict.CANNOT_VERIFY),
+        ({}, DEPLOY, {"health": Outcome.BREACH}, Verdict.CONTINUE),  # a failing gate blocks the step, not the verdict
+        ({"halt": S.UNKNOWN}, None, {}, Verdict.CONTINUE),  # no current step: nothing gates
+    ],
+)
+def test_verdict_table(states, step, outcomes, verdict):
+    """The verdict follows the table in STOP_CONDITIONS.md."""
+    assert compute_verdict(RUNBOOK, all_ok(**states), step, outcomes) is verdict
+
+
+def test_condition_blind_after_firing_still_halts():
+    """A halt condition that went blind while firing keeps the verdict at HALT."""
+    statuses = all_ok()
+    statuses["halt"] = status("halt", S.ERROR, firing_since=NOW)
+    assert counts_as_firing(statuses["halt"])
+    assert compute_verdict(RUNBOOK, statuses, DEPLOY, {"health": Outcome.PASS}) is Verdict.HALT
+
+
+def test_inactive_conditions_are_left_out_not_blind():
+    """A watched condition missing from the statuses (outside its window) does not block."""
+    statuses = all_ok()
+    del statuses["halt"]
+    assert compute_verdict(RUNBOOK, statuses, DEPLOY, {"health": Outcome.PASS}) is Verdict.CONTINUE
+
+
+@pytest.mark.parametrize("state", [S.OK, S.PENDING, S.UNKNOWN, S.STALE, S.ERROR])
+def test_states_that_do_not_count_as_firing(state):
+    """Only firing, recovering, or blind after firing count as firing."""
+    assert not counts_as_firing(status("x", state))
+
+
+def test_gate_status_names_the_blocking_checks():
+    """Every gate check must pass; never polled, errors and breaches all block."""
+    step = Step(id="s", title="S", gate=("a", "b", "c", "d"))
+    outcomes = {"a": Outcome.PASS, "b": Outcome.BREACH, "c": Outcome.ERROR}
+    assert gate_status(step, outcomes) == (False, ["b", "c", "d"])
+    assert gate_status(step, dict.fromkeys("abcd", Outcome.PASS)) == (True, [])
+    assert gate_status(Step(id="t", title="T"), {}) == (True, [])
