@@ -31,7 +31,7 @@ reading shows ``error`` from the first failed poll; the condition shows
 errors, then ``error``. Both are blind: they freeze the hold and block GO.
 
 A firing condition that goes blind shows the blind state but keeps
-``firing_since`` and says "firing before source failed": blindness is not
+``firing_since`` and says "was firing, still counted as firing": blindness is not
 recovery, and the verdict still counts it as firing. It resolves only after
 ``keep_firing_for`` of uninterrupted passes (``recovering`` in between; a
 breach returns it to ``firing``, a blind observation restarts the count).
@@ -262,43 +262,40 @@ class ConditionEvaluator:
     # -- evaluation -------------------------------------------------------
 
     def _classify(self, reading: Reading) -> tuple[_Seen, str]:
-        """What a reading says about this condition, and why in words."""
+        """What a reading says about this condition, and why in words.
+
+        The probe has already applied the check's ``on_nodata`` / ``on_invalid``
+        (a rewritten reading carries ``extra["raw_outcome"]``), so no data and
+        invalid values reaching here mean "cannot tell".
+        """
         outcome = reading.outcome
         detail = reading.detail
         if outcome is Outcome.ERROR:
             return "error", detail or "source error"
         if outcome is Outcome.NODATA:
-            return self._as_configured(self.check.on_nodata, detail or "no data")
+            return "unknown", detail or "no data"
         if outcome is Outcome.INVALID:
-            return self._as_configured(self.check.on_invalid, detail or "invalid value")
+            return "unknown", detail or "invalid value"
         if self._max_age is not None and reading.sample_age is not None and reading.sample_age > self._max_age:
             return "stale", self._too_old(reading.sample_age)
+        seen: _Seen = "breach" if outcome is Outcome.BREACH else "pass"
+        reason = detail or outcome.value
         when = self.condition.when
-        if when is None:
-            seen: _Seen = "breach" if outcome is Outcome.BREACH else "pass"
-            reason = detail or outcome.value
-        else:
-            value = reading.value
-            if value is None:
-                return "unknown", detail or "no value to compare"
+        value = reading.value
+        if when is not None and value is not None:
             if not math.isfinite(value):
-                return self._as_configured(self.check.on_invalid, format_value(value, ""))
+                return "unknown", format_value(value, "")
             seen = "breach" if when.holds(value) else "pass"
             shown = format_value(value, when.unit)
             reason = f"{shown} {when.text}" if seen == "breach" else f"{shown}, not {when.text}"
+        elif when is not None and seen == "pass" and "raw_outcome" not in reading.extra:
+            # The check passed but gave nothing to compare with `when`; a failed
+            # check without a value (HTTP 503) still counts as a breach.
+            return "unknown", detail or "no value to compare"
         if seen == "pass" and reading.degraded:
             # Partial data cannot vouch that all is well; it can still show a breach.
             return "unknown", f"partial data{': ' + detail if detail else ''}"
         return seen, reason
-
-    @staticmethod
-    def _as_configured(meaning: str, detail: str) -> tuple[_Seen, str]:
-        """Apply a check's ``on_nodata`` / ``on_invalid``: pass, breach or unknown."""
-        if meaning == "pass":
-            return "pass", detail
-        if meaning == "breach":
-            return "breach", detail
-        return "unknown", detail
 
     def _on_pass(self, now: float, detail: str) -> None:
         self._held = 0.0
@@ -347,7 +344,7 @@ class ConditionEvaluator:
             self._last_breach_at = None
         self._passing_since = None
         if self._firing_since is not None:
-            detail = f"{detail}; firing before source failed"
+            detail = f"{detail}; was firing, still counted as firing"
         elif self._held > 0 or self._consecutive_breaches:
             detail = f"{detail}; breach held {_whole_seconds(self._held)}, frozen"
         self._set(state, detail)

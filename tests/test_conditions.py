@@ -234,7 +234,7 @@ def test_firing_condition_that_goes_blind_keeps_counting_as_firing():
     blind = h.at(30, Outcome.ERROR, None, detail="connection refused")
     assert blind.state is S.ERROR
     assert blind.firing_since == fired.firing_since
-    assert "firing before source failed" in blind.reason
+    assert blind.reason == "connection refused; was firing, still counted as firing"
     assert counts_as_firing(blind)
     stale = h.tick_at(200)
     assert stale.state is S.STALE
@@ -321,12 +321,19 @@ def test_missing_json_field_is_unknown_under_any_operator(when):
     assert status.reason == "field status.ok missing"
 
 
-def test_on_nodata_and_on_invalid_say_what_those_mean_for_a_check():
-    """A check may declare no data a pass and an invalid value a breach."""
-    check = make_check(on_nodata="pass", on_invalid="breach")
-    h = Harness(make_condition(), check)
-    assert h.at(0, Outcome.NODATA).state is S.OK
-    assert h.at(30, Outcome.INVALID, None, detail="NaN").state is S.FIRING
+def test_no_data_the_check_declared_a_pass_is_a_pass():
+    """A reading the probe rewrote under `on_nodata: pass` passes a `when` condition."""
+    h = Harness()
+    status = h.at(0, Outcome.PASS, None, detail="empty vector (on_nodata: pass)", extra={"raw_outcome": "nodata"})
+    assert status.state is S.OK
+
+
+def test_a_failed_check_without_a_value_is_a_breach_but_a_valueless_pass_is_unknown():
+    """HTTP 503 (breach, no value) breaches a `when` condition; a pass with nothing to compare is unknown."""
+    h = Harness(make_condition("> 500ms"), make_check(kind="http"))
+    status = h.at(0, Outcome.PASS, None, detail="exit 0")
+    assert (status.state, status.reason) == (S.UNKNOWN, "exit 0")
+    assert h.at(30, Outcome.BREACH, None, detail="HTTP 503").state is S.FIRING
 
 
 def test_nan_reading_is_unknown_with_reason_nan():
@@ -458,6 +465,7 @@ NOT_A_PASS = [
     ("error", dict(outcome=Outcome.ERROR, value=None, detail="HTTP 503")),
     ("degraded pass", dict(outcome=Outcome.PASS, value=0.004, degraded=True)),
     ("pass without value", dict(outcome=Outcome.PASS, value=None)),
+    ("nodata declared a breach", dict(outcome=Outcome.BREACH, value=None, extra={"raw_outcome": "nodata"})),
     ("pass with NaN value", dict(outcome=Outcome.PASS, value=math.nan)),
     ("pass with old sample", dict(outcome=Outcome.PASS, value=0.004, sample_age=600.0)),
 ]
