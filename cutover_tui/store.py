@@ -1,0 +1,1008 @@
+"""The session log: one SQLite file per session, event-sourced and hash-chained.
+
+Three tables (``docs/session-log.md`` is the reviewer's reference):
+
+- ``sessions``: one row, the runbook (text and sha256), T0, host, operator,
+  version, and the chain head (``head_seq``, ``head_hash``);
+- ``events``: append-only; each row's ``hash`` is
+  ``sha256(prev_hash + canonical_json({seq, ts, kind, actor, payload}))``;
+- ``ticks``: readings, kept on change, beyond a tolerance and as keyframes
+  (``RetentionPolicy``); not chained, batched by a writer thread.
+
+Example::
+
+    log = SessionLog.create("go-live.cutover.db", runbook, operator="alice")
+    log.append("step_started", {"step": "deploy"})   # durable when it returns
+    log.record_reading(reading, statuses)            # batched, flushed within 1 s
+    log.close()
+
+One writer per file: ``create``/``open`` hold an ``flock`` on ``FILE.lock``
+that dies with the process, so a ``kill -9`` never leaves a stale lock.
+Readers (``open_readonly``) take no lock and never write; WAL lets them read
+while the writer runs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import math
+import os
+import re
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from checks.clock import Clock, SystemClock
+from checks.reading import Reading
+from checks.state import ConditionStatus
+from cutover_tui import __version__
+from runbooks.model import Runbook
+
+SCHEMA_VERSION = 1
+GENESIS_HASH = "0" * 64
+
+#: Every event kind the log accepts (payloads: ``cutover_tui.state``).
+EVENT_KINDS = frozenset(
+    {
+        "session_started",
+        "session_resumed",
+        "runbook_changed",
+        "t0_set",
+        "step_started",
+        "step_completed",
+        "step_failed",
+        "step_skipped",
+        "item_checked",
+        "evidence_added",
+        "note",
+        "decision",
+        "condition_changed",
+        "condition_acknowledged",
+        "rollback_started",
+        "session_ended",
+    }
+)
+
+# Flush pending ticks inline when the writer thread falls this far behind.
+MAX_PENDING_TICKS = 20_000
+FLUSH_INTERVAL_SECONDS = 1.0
+
+
+class SessionLogError(Exception):
+    """Base class for session log errors a person can act on."""
+
+
+class NotASessionLog(SessionLogError):
+    """The file is missing, not SQLite, or lacks the session tables."""
+
+
+class SessionLocked(SessionLogError):
+    """Another process is writing this session."""
+
+
+class RunbookChanged(SessionLogError):
+    """The runbook differs from the one the session was started with."""
+
+    def __init__(self, path: str, stored_sha256: str, new_sha256: str) -> None:
+        self.stored_sha256 = stored_sha256
+        self.new_sha256 = new_sha256
+        super().__init__(
+            f"{path}: the runbook changed since this session started "
+            f"(stored sha256 {stored_sha256}, this runbook sha256 {new_sha256}); "
+            "pass --accept-runbook-change to resume with it (the change is logged)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """Which readings become stored ticks.
+
+    A reading is stored when it is the check's first, when its outcome,
+    degraded flag, non-pass detail, ``extra`` or any of its conditions' states
+    changed since the last stored tick, when its value moved from the last
+    stored value by more than ``max(relative_tolerance * |last|, absolute)``
+    where ``absolute`` is ``threshold_fraction`` of the smallest threshold the
+    check is compared against, and at least every ``keyframe_seconds``.
+    Replayed values are therefore within that tolerance of what was polled.
+    """
+
+    relative_tolerance: float = 0.01
+    threshold_fraction: float = 0.01
+    keyframe_seconds: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One row of ``events``."""
+
+    seq: int
+    ts: datetime
+    kind: str
+    actor: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class TickRecord:
+    """One row of ``ticks``: a stored reading."""
+
+    check_id: str
+    ts: datetime
+    outcome: str
+    value: float | None
+    unit: str = ""
+    latency: float | None = None
+    degraded: bool = False
+    detail: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """The ``sessions`` row."""
+
+    runbook_name: str
+    runbook_text: str
+    runbook_sha256: str
+    planned_t0: datetime | None
+    actual_t0: datetime | None
+    host: str
+    operator: str
+    tool_version: str
+    rehearsal: bool
+    created_at: datetime
+    updated_at: datetime
+    head_seq: int
+    head_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """What ``verify_chain`` found: ``bad_seq`` is None when the chain is intact."""
+
+    events: int
+    bad_seq: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.bad_seq is None
+
+
+# ----------------------------------------------------------------- formats
+
+
+def format_ts(moment: datetime) -> str:
+    """UTC ISO 8601 with milliseconds and ``Z``: ``2026-12-01T16:30:00.123Z``."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_ts(text: str) -> datetime:
+    """Inverse of ``format_ts`` (accepts any ISO 8601 with an offset)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy: datetimes as ``format_ts``, non-finite floats as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, datetime):
+        return format_ts(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON spelling hashed and stored: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def event_hash(prev_hash: str, seq: int, ts: str, kind: str, actor: str, payload: Any) -> str:
+    """``sha256(prev_hash + canonical_json({seq, ts, kind, actor, payload}))`` as hex."""
+    body = canonical_json({"seq": seq, "ts": ts, "kind": kind, "actor": actor, "payload": payload})
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+# ----------------------------------------------------------------- secrets
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def secret_env_names(runbook: Runbook) -> frozenset[str]:
+    """Environment variables whose values are secrets: ``token_env`` and ``${VAR}`` in headers."""
+    names: set[str] = set()
+    header_maps: list[Mapping[str, Any]] = []
+    for source in runbook.sources.values():
+        if source.token_env:
+            names.add(source.token_env)
+        header_maps.append(source.headers)
+    for check in runbook.checks.values():
+        headers = check.spec.get("headers")
+        if isinstance(headers, Mapping):
+            header_maps.append(headers)
+        if isinstance(check.spec.get("token_env"), str):
+            names.add(str(check.spec["token_env"]))
+    for headers in header_maps:
+        for value in headers.values():
+            names.update(_ENV_REFERENCE.findall(str(value)))
+    return frozenset(names)
+
+
+class _Redactor:
+    """Replaces the current values of secret variables with ``${NAME}``.
+
+    Probes never put secrets in readings; this is the second line, so an
+    error message that echoes a header can still not reach the file.
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        pairs = [(os.environ.get(name, ""), name) for name in names]
+        # Longest first so a secret containing another is replaced whole; very
+        # short values would match everywhere and are not credentials.
+        self._pairs = sorted(((v, n) for v, n in pairs if len(v) >= 4), key=lambda p: -len(p[0]))
+
+    def __call__(self, value: Any) -> Any:
+        if not self._pairs:
+            return value
+        if isinstance(value, str):
+            for secret, name in self._pairs:
+                if secret in value:
+                    value = value.replace(secret, "${" + name + "}")
+            return value
+        if isinstance(value, Mapping):
+            return {k: self(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self(v) for v in value]
+        return value
+
+
+# ----------------------------------------------------------------- schema
+
+
+def _create_schema(connection: sqlite3.Connection) -> None:
+    import sqlite_utils
+
+    db = sqlite_utils.Database(connection)
+    db["sessions"].create(
+        {
+            "id": int,
+            "runbook_name": str,
+            "runbook_text": str,
+            "runbook_sha256": str,
+            "planned_t0": str,
+            "actual_t0": str,
+            "host": str,
+            "operator": str,
+            "tool_version": str,
+            "rehearsal": int,
+            "created_at": str,
+            "updated_at": str,
+            "head_seq": int,
+            "head_hash": str,
+            "schema_version": int,
+        },
+        pk="id",
+        not_null=["runbook_name", "runbook_text", "runbook_sha256", "created_at", "updated_at"],
+    )
+    db["runbook_versions"].create(
+        {"sha256": str, "runbook_name": str, "text": str, "first_seen": str},
+        pk="sha256",
+    )
+    db["events"].create(
+        {
+            "seq": int,
+            "ts": str,
+            "kind": str,
+            "actor": str,
+            "payload": str,
+            "prev_hash": str,
+            "hash": str,
+        },
+        pk="seq",
+        not_null=["ts", "kind", "actor", "payload", "prev_hash", "hash"],
+    )
+    db["events"].create_index(["kind"])
+    db["ticks"].create(
+        {
+            "id": int,
+            "check_id": str,
+            "ts": str,
+            "outcome": str,
+            "value": float,
+            "unit": str,
+            "latency_ms": int,
+            "degraded": int,
+            "detail": str,
+            "extra": str,
+        },
+        pk="id",
+        not_null=["check_id", "ts", "outcome"],
+    )
+    db["ticks"].create_index(["check_id", "ts"])
+    # The chain already makes edits detectable; the triggers make accidental
+    # edits (a reviewer's UPDATE in a SQL shell) fail loudly instead.
+    db.executescript(
+        """
+        CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+        CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+        """
+    )
+
+
+def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
+    if read_only:
+        connection = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        )
+    else:
+        connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        # FULL: every commit fsyncs the WAL, so an acknowledged event survives power loss.
+        connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("PRAGMA busy_timeout=5000")
+    return connection
+
+
+def _check_session_log(connection: sqlite3.Connection, path: Path) -> None:
+    try:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as error:
+        raise NotASessionLog(f"{path}: not a session log ({error})") from None
+    missing = {"sessions", "events", "ticks"} - tables
+    if missing:
+        raise NotASessionLog(f"{path}: not a session log (no {', '.join(sorted(missing))} table)")
+    if connection.execute("SELECT count(*) FROM sessions").fetchone()[0] != 1:
+        raise NotASessionLog(f"{path}: not a session log (sessions table must hold one row)")
+
+
+def _open_existing(path: Path, *, read_only: bool) -> sqlite3.Connection:
+    if not path.is_file():
+        raise NotASessionLog(f"{path}: no such session log")
+    try:
+        connection = _connect(path, read_only=read_only)
+    except sqlite3.DatabaseError as error:
+        raise NotASessionLog(f"{path}: not a session log ({error})") from None
+    try:
+        _check_session_log(connection, path)
+    except NotASessionLog:
+        connection.close()
+        raise
+    return connection
+
+
+# ----------------------------------------------------------------- the lock
+
+
+class _WriterLock:
+    """An ``flock`` on ``FILE.lock``: held while writing, released by the kernel on exit."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = db_path.with_name(db_path.name + ".lock")
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise SessionLocked(
+                f"{db_path} is being written by {holder}; "
+                f"use `cutover-tui follow {db_path}` to watch it read-only"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on host {socket.gethostname()}".encode(), 0)
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        # The file stays: unlinking a lock file races with a process that opened it.
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+# ----------------------------------------------------------------- the log
+
+
+@dataclass(slots=True)
+class _Kept:
+    """The last stored tick of a check, to decide whether the next reading is news."""
+
+    ts: datetime
+    outcome: str
+    value: float | None
+    degraded: bool
+    detail: str
+    extra: str
+    states: tuple[tuple[str, str], ...]
+
+
+class SessionLog:
+    """A session log file. Use ``create``, ``open`` (resume) or ``open_readonly``.
+
+    Writers are thread-safe: ``append`` may be called from a worker thread
+    while ``record_reading`` is called from the poller; one lock serialises
+    use of the one connection.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        connection: sqlite3.Connection,
+        *,
+        read_only: bool,
+        operator: str = "",
+        runbook: Runbook | None = None,
+        clock: Clock | None = None,
+        retention: RetentionPolicy | None = None,
+        lock: _WriterLock | None = None,
+    ) -> None:
+        self.path = path
+        self.read_only = read_only
+        self.operator = operator
+        self.retention = retention or RetentionPolicy()
+        self._connection = connection
+        self._clock = clock or SystemClock()
+        self._lock = lock
+        self._db_lock = threading.RLock()
+        self._pending: list[TickRecord] = []
+        self._pending_lock = threading.Lock()
+        self._kept: dict[str, _Kept] = {}
+        self._epsilon: dict[str, float] = _check_epsilons(runbook, self.retention) if runbook else {}
+        self._redact = _Redactor(secret_env_names(runbook) if runbook else ())
+        self._closed = False
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
+        head = connection.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        self._head_seq, self._head_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
+        if not read_only:
+            self._flusher = threading.Thread(target=self._flush_loop, name=f"ticks:{path.name}", daemon=True)
+            self._flusher.start()
+
+    # ------------------------------------------------------------ opening
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        runbook: Runbook,
+        *,
+        operator: str,
+        rehearsal: bool = False,
+        clock: Clock | None = None,
+        retention: RetentionPolicy | None = None,
+    ) -> SessionLog:
+        """Create a new session file (mode 0600) and log ``session_started``.
+
+        Raises:
+            FileExistsError: the file exists (resume it with ``open``).
+            SessionLocked: another process holds the file's lock.
+        """
+        db_path = Path(path)
+        lock = _WriterLock(db_path)
+        try:
+            # O_EXCL: never adopt a file someone else made; 0600 before SQLite
+            # touches it, and SQLite gives -wal and -shm the same mode.
+            os.close(os.open(db_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            connection = _connect(db_path, read_only=False)
+            clock = clock or SystemClock()
+            now = format_ts(clock.now())
+            planned_t0 = format_ts(runbook.t0) if runbook.t0 else None
+            with _transaction(connection):
+                _create_schema(connection)
+                connection.execute(
+                    "INSERT INTO sessions (id, runbook_name, runbook_text, runbook_sha256, planned_t0,"
+                    " actual_t0, host, operator, tool_version, rehearsal, created_at, updated_at,"
+                    " head_seq, head_hash, schema_version) VALUES (1,?,?,?,?,NULL,?,?,?,?,?,?,0,?,?)",
+                    (
+                        runbook.name,
+                        runbook.text,
+                        runbook.sha256,
+                        planned_t0,
+                        socket.gethostname(),
+                        operator,
+                        __version__,
+                        int(rehearsal),
+                        now,
+                        now,
+                        GENESIS_HASH,
+                        SCHEMA_VERSION,
+                    ),
+                )
+                _remember_runbook(connection, runbook, now)
+        except BaseException:
+            lock.release()
+            raise
+        log = cls(
+            db_path, connection, read_only=False, operator=operator, runbook=runbook, clock=clock,
+            retention=retention, lock=lock,
+        )
+        log.append(
+            "session_started",
+            {
+                "runbook_name": runbook.name,
+                "runbook_sha256": runbook.sha256,
+                "planned_t0": planned_t0,
+                "rehearsal": rehearsal,
+            },
+        )
+        return log
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        runbook: Runbook | None = None,
+        *,
+        operator: str,
+        accept_runbook_change: bool = False,
+        clock: Clock | None = None,
+        retention: RetentionPolicy | None = None,
+    ) -> SessionLog:
+        """Resume an existing session: log ``session_resumed`` with the gap.
+
+        Raises:
+            NotASessionLog: the file is not a session log.
+            SessionLocked: another process is writing it.
+            RunbookChanged: ``runbook``'s sha256 differs and the change was not accepted.
+        """
+        db_path = Path(path)
+        lock = _WriterLock(db_path)
+        try:
+            connection = _open_existing(db_path, read_only=False)
+            stored_sha = connection.execute("SELECT runbook_sha256 FROM sessions").fetchone()[0]
+            changed = runbook is not None and runbook.sha256 != stored_sha
+            if changed and not accept_runbook_change:
+                connection.close()
+                raise RunbookChanged(str(db_path), stored_sha, runbook.sha256)
+        except BaseException:
+            lock.release()
+            raise
+        log = cls(
+            db_path, connection, read_only=False, operator=operator, runbook=runbook, clock=clock,
+            retention=retention, lock=lock,
+        )
+        last_write = log.last_write_ts
+        now = log._clock.now()
+        log.append(
+            "session_resumed",
+            {
+                "gap_seconds": round(max(0.0, (now - last_write).total_seconds()), 3) if last_write else 0.0,
+                "last_write_ts": format_ts(last_write) if last_write else None,
+                "accepted_runbook_change": changed,
+            },
+        )
+        if changed:
+            assert runbook is not None
+            log._change_runbook(stored_sha, runbook)
+        return log
+
+    @classmethod
+    def open_readonly(cls, path: str | os.PathLike[str]) -> SessionLog:
+        """Open for reading (follow, replay, report, verify); takes no lock, never writes."""
+        db_path = Path(path)
+        return cls(db_path, _open_existing(db_path, read_only=True), read_only=True)
+
+    def _change_runbook(self, old_sha: str, runbook: Runbook) -> None:
+        with self._db_lock:
+            with _transaction(self._connection):
+                _remember_runbook(self._connection, runbook, format_ts(self._clock.now()))
+                self._connection.execute(
+                    "UPDATE sessions SET runbook_name=?, runbook_text=?, runbook_sha256=?",
+                    (runbook.name, runbook.text, runbook.sha256),
+                )
+        self.append("runbook_changed", {"old_sha256": old_sha, "new_sha256": runbook.sha256})
+
+    # ------------------------------------------------------------ writing
+
+    def append(self, kind: str, payload: Mapping[str, Any], actor: str | None = None) -> EventRecord:
+        """Append one event; it is committed and fsynced when this returns.
+
+        Pending ticks are written in the same transaction, so the ticks a
+        decision was based on are as durable as the decision.
+
+        Args:
+            kind: one of ``EVENT_KINDS``.
+            payload: the kind's payload (see ``cutover_tui.state``).
+            actor: who did it; defaults to the operator.
+
+        Returns:
+            The stored record, payload exactly as stored (so live folds equal replays).
+        """
+        self._check_writable()
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {kind!r}")
+        actor = self._redact(actor or self.operator or "system")
+        stored = json.loads(canonical_json(self._redact(_plain(dict(payload)))))
+        with self._db_lock:
+            ts = format_ts(self._clock.now())
+            seq = self._head_seq + 1
+            digest = event_hash(self._head_hash, seq, ts, kind, actor, stored)
+            ticks = self._take_pending()
+            with _transaction(self._connection):
+                self._insert_ticks(ticks)
+                self._connection.execute(
+                    "INSERT INTO events (seq, ts, kind, actor, payload, prev_hash, hash) VALUES (?,?,?,?,?,?,?)",
+                    (seq, ts, kind, actor, canonical_json(stored), self._head_hash, digest),
+                )
+                self._connection.execute(
+                    "UPDATE sessions SET updated_at=?, head_seq=?, head_hash=?"
+                    + (", actual_t0=?" if kind == "t0_set" else ""),
+                    (ts, seq, digest, *((stored.get("t0"),) if kind == "t0_set" else ())),
+                )
+            record = EventRecord(seq, parse_ts(ts), kind, actor, stored, self._head_hash, digest)
+            self._head_seq, self._head_hash = seq, digest
+        return record
+
+    def record_reading(
+        self, reading: Reading, condition_statuses: Iterable[ConditionStatus] = ()
+    ) -> TickRecord | None:
+        """Keep ``reading`` as a tick if ``RetentionPolicy`` says it is news.
+
+        The tick is batched and written within ``FLUSH_INTERVAL_SECONDS`` (or
+        with the next event). Feed the returned tick, if any, to the reducer:
+        live state then equals replayed state.
+
+        Args:
+            reading: the probe's reading.
+            condition_statuses: the statuses of the conditions on this check after it.
+
+        Returns:
+            The stored tick, or None when the reading was not news.
+        """
+        self._check_writable()
+        extra = canonical_json(self._redact(_plain(dict(reading.extra)))) if reading.extra else ""
+        detail = self._redact(reading.detail)
+        value = _plain(reading.value)
+        states = tuple(sorted((s.id, s.state.value) for s in condition_statuses))
+        with self._pending_lock:
+            kept = self._kept.get(reading.check_id)
+            if kept is not None and not self._is_news(reading, kept, value, detail, extra, states):
+                return None
+            tick = TickRecord(
+                check_id=reading.check_id,
+                ts=reading.observed_at.astimezone(timezone.utc),
+                outcome=reading.outcome.value,
+                value=value,
+                unit=reading.unit,
+                latency=reading.latency,
+                degraded=reading.degraded,
+                detail=detail,
+                extra=json.loads(extra) if extra else {},
+            )
+            self._kept[reading.check_id] = _Kept(
+                tick.ts, tick.outcome, value, reading.degraded, detail, extra, states
+            )
+            self._pending.append(tick)
+            overflow = len(self._pending) >= MAX_PENDING_TICKS
+        if overflow:
+            self.flush_ticks()
+        return tick
+
+    def _is_news(
+        self,
+        reading: Reading,
+        kept: _Kept,
+        value: float | None,
+        detail: str,
+        extra: str,
+        states: tuple[tuple[str, str], ...],
+    ) -> bool:
+        if (reading.outcome.value, reading.degraded, extra, states) != (
+            kept.outcome,
+            kept.degraded,
+            kept.extra,
+            kept.states,
+        ):
+            return True
+        # A failing check's reason is evidence; a passing one's may hold timings.
+        if reading.outcome.value != "pass" and detail != kept.detail:
+            return True
+        if (reading.observed_at - kept.ts).total_seconds() >= self.retention.keyframe_seconds:
+            return True
+        if value is None or kept.value is None:
+            return value != kept.value
+        tolerance = max(
+            self.retention.relative_tolerance * abs(kept.value), self._epsilon.get(reading.check_id, 0.0)
+        )
+        return abs(value - kept.value) > tolerance
+
+    def flush_ticks(self) -> int:
+        """Write the pending ticks in one transaction; return how many."""
+        self._check_writable()
+        with self._db_lock:
+            ticks = self._take_pending()
+            if ticks:
+                with _transaction(self._connection):
+                    self._insert_ticks(ticks)
+        return len(ticks)
+
+    def _take_pending(self) -> list[TickRecord]:
+        with self._pending_lock:
+            ticks, self._pending = self._pending, []
+        return ticks
+
+    def _insert_ticks(self, ticks: list[TickRecord]) -> None:
+        self._connection.executemany(
+            "INSERT INTO ticks (check_id, ts, outcome, value, unit, latency_ms, degraded, detail, extra)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    t.check_id,
+                    format_ts(t.ts),
+                    t.outcome,
+                    t.value,
+                    t.unit,
+                    None if t.latency is None else round(t.latency * 1000),
+                    int(t.degraded),
+                    t.detail,
+                    canonical_json(t.extra) if t.extra else None,
+                )
+                for t in ticks
+            ],
+        )
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(FLUSH_INTERVAL_SECONDS):
+            try:
+                self.flush_ticks()
+            except sqlite3.Error:
+                # A busy or full disk must not kill the thread; the next
+                # event or flush retries with the same pending ticks lost only
+                # if the process dies too (the documented <= 1 s).
+                continue
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise PermissionError(f"{self.path} is open read-only")
+        if self._closed:
+            raise ValueError(f"{self.path} is closed")
+
+    def close(self) -> None:
+        """Flush pending ticks, close the file and release the writer lock."""
+        if self._closed:
+            return
+        if self._flusher is not None:
+            self._stop.set()
+            self._flusher.join()
+            self.flush_ticks()
+        with self._db_lock:
+            self._closed = True
+            self._connection.close()
+        if self._lock is not None:
+            self._lock.release()
+
+    def __enter__(self) -> SessionLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ reading
+
+    def info(self) -> SessionInfo:
+        """The ``sessions`` row."""
+        row = self._query_one(
+            "SELECT runbook_name, runbook_text, runbook_sha256, planned_t0, actual_t0, host, operator,"
+            " tool_version, rehearsal, created_at, updated_at, head_seq, head_hash FROM sessions"
+        )
+        return SessionInfo(
+            runbook_name=row[0],
+            runbook_text=row[1],
+            runbook_sha256=row[2],
+            planned_t0=parse_ts(row[3]) if row[3] else None,
+            actual_t0=parse_ts(row[4]) if row[4] else None,
+            host=row[5] or "",
+            operator=row[6] or "",
+            tool_version=row[7] or "",
+            rehearsal=bool(row[8]),
+            created_at=parse_ts(row[9]),
+            updated_at=parse_ts(row[10]),
+            head_seq=row[11] or 0,
+            head_hash=row[12] or GENESIS_HASH,
+        )
+
+    def events(self, after_seq: int = 0, until: datetime | None = None) -> list[EventRecord]:
+        """Events with ``seq > after_seq`` (and ``ts <= until``), in order."""
+        sql = "SELECT seq, ts, kind, actor, payload, prev_hash, hash FROM events WHERE seq > ?"
+        params: list[Any] = [after_seq]
+        if until is not None:
+            sql += " AND ts <= ?"
+            params.append(format_ts(until))
+        rows = self._query(sql + " ORDER BY seq", params)
+        return [EventRecord(r[0], parse_ts(r[1]), r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
+
+    def ticks(
+        self, until: datetime | None = None, check: str | None = None, after: datetime | None = None
+    ) -> Iterator[TickRecord]:
+        """Stored ticks in time order, optionally one check's, in ``(after, until]``."""
+        where, params = _tick_filter(until=until, check=check, after=after)
+        # One check: its index gives time order. All checks: insertion order,
+        # which is time order up to the jitter of a flush batch, without
+        # sorting millions of rows.
+        order = "ts, id" if check is not None else "id"
+        cursor = self._connection.cursor()
+        with self._db_lock:
+            cursor.execute(f"SELECT {_TICK_COLUMNS} FROM ticks {where} ORDER BY {order}", params)
+        while True:
+            with self._db_lock:
+                rows = cursor.fetchmany(5000)
+            if not rows:
+                return
+            yield from (_tick(row) for row in rows)
+
+    def latest_ticks(self, until: datetime | None = None, per_check: int = 61) -> list[TickRecord]:
+        """The last ``per_check`` ticks of every check up to ``until``, in time order.
+
+        This is all the reducer keeps of ticks (``Reducer.ticks_kept``), so
+        folding these equals folding every tick — at a fraction of the cost.
+        """
+        checks = [r[0] for r in self._query("SELECT DISTINCT check_id FROM ticks", [])]
+        rows: list[tuple] = []
+        for check in checks:
+            where, params = _tick_filter(until=until, check=check)
+            rows.extend(
+                self._query(
+                    f"SELECT {_TICK_COLUMNS} FROM ticks {where} ORDER BY ts DESC, id DESC LIMIT ?",
+                    [*params, per_check],
+                )
+            )
+        rows.sort(key=lambda r: (r[1], r[0]))
+        return [_tick(r) for r in rows]
+
+    @property
+    def last_write_ts(self) -> datetime | None:
+        """The latest timestamp written: the last event or stored tick."""
+        row = self._query_one("SELECT max(ts) FROM (SELECT max(ts) AS ts FROM events UNION ALL SELECT max(ts) FROM ticks)")
+        return parse_ts(row[0]) if row and row[0] else None
+
+    def _query(self, sql: str, params: list[Any] | tuple) -> list[tuple]:
+        with self._db_lock:
+            return self._connection.execute(sql, params).fetchall()
+
+    def _query_one(self, sql: str) -> tuple:
+        with self._db_lock:
+            return self._connection.execute(sql).fetchone()
+
+    # ------------------------------------------------------------ verifying
+
+    def verify(self) -> VerifyResult:
+        """Walk the hash chain; name the first bad seq and why.
+
+        Returns:
+            ``VerifyResult``: ``bad_seq`` None when every event is intact.
+        """
+        rows = self._query("SELECT seq, ts, kind, actor, payload, prev_hash, hash FROM events ORDER BY seq", [])
+        later_hashes = {row[6]: row[0] for row in rows}
+        expected_prev, expected_seq = GENESIS_HASH, 1
+        for seq, ts, kind, actor, payload_text, prev_hash, stored_hash in rows:
+            if seq != expected_seq:
+                missing = f"seq {expected_seq}" if seq == expected_seq + 1 else f"seqs {expected_seq}..{seq - 1}"
+                return VerifyResult(len(rows), expected_seq, f"deleted: {missing} missing before seq {seq}")
+            if prev_hash != expected_prev:
+                linked = later_hashes.get(prev_hash)
+                if linked is not None and linked > seq:
+                    return VerifyResult(
+                        len(rows), seq, f"reordered: its prev_hash is the hash of seq {linked}, which comes after it"
+                    )
+                return VerifyResult(
+                    len(rows), seq - 1, f"edited: seq {seq - 1}'s hash was rewritten (seq {seq}'s prev_hash does not match it)"
+                )
+            try:
+                payload = json.loads(payload_text)
+                actual = event_hash(prev_hash, seq, ts, kind, actor, payload)
+            except (TypeError, ValueError):
+                actual = None
+            if actual != stored_hash:
+                return VerifyResult(len(rows), seq, "edited: the row's contents do not match its hash")
+            expected_prev, expected_seq = stored_hash, seq + 1
+        head_seq, head_hash = self._query_one("SELECT head_seq, head_hash FROM sessions")
+        last_seq = expected_seq - 1
+        if head_seq is not None and head_seq > last_seq:
+            return VerifyResult(len(rows), last_seq + 1, f"deleted: the log ends at seq {last_seq} but its head is seq {head_seq}")
+        if head_seq == last_seq and head_hash != expected_prev and last_seq > 0:
+            return VerifyResult(len(rows), last_seq, "edited: the last event does not match the head hash in sessions")
+        return VerifyResult(len(rows))
+
+
+def verify_file(path: str | os.PathLike[str]) -> VerifyResult:
+    """Open ``path`` read-only and verify its chain.
+
+    Raises:
+        NotASessionLog: the file is not a session log.
+    """
+    log = SessionLog.open_readonly(path)
+    try:
+        return log.verify()
+    except sqlite3.DatabaseError as error:
+        raise NotASessionLog(f"{path}: not a session log ({error})") from None
+    finally:
+        log.close()
+
+
+# ----------------------------------------------------------------- helpers
+
+_TICK_COLUMNS = "id, ts, check_id, outcome, value, unit, latency_ms, degraded, detail, extra"
+
+
+def _tick(row: tuple) -> TickRecord:
+    _, ts, check_id, outcome, value, unit, latency_ms, degraded, detail, extra = row
+    return TickRecord(
+        check_id=check_id,
+        ts=parse_ts(ts),
+        outcome=outcome,
+        value=value,
+        unit=unit or "",
+        latency=None if latency_ms is None else latency_ms / 1000,
+        degraded=bool(degraded),
+        detail=detail or "",
+        extra=json.loads(extra) if extra else {},
+    )
+
+
+def _tick_filter(
+    *, until: datetime | None = None, check: str | None = None, after: datetime | None = None
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if check is not None:
+        clauses.append("check_id = ?")
+        params.append(check)
+    if after is not None:
+        clauses.append("ts > ?")
+        params.append(format_ts(after))
+    if until is not None:
+        clauses.append("ts <= ?")
+        params.append(format_ts(until))
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _check_epsilons(runbook: Runbook, retention: RetentionPolicy) -> dict[str, float]:
+    """Per check, ``threshold_fraction`` of the smallest non-zero threshold it is compared with."""
+    thresholds: dict[str, list[float]] = {}
+    for check in runbook.checks.values():
+        if check.pass_when is not None:
+            thresholds.setdefault(check.id, []).append(abs(check.pass_when.value))
+    for condition in runbook.stop_conditions:
+        if condition.when is not None:
+            thresholds.setdefault(condition.check, []).append(abs(condition.when.value))
+    return {
+        check_id: retention.threshold_fraction * min(nonzero)
+        for check_id, values in thresholds.items()
+        if (nonzero := [v for v in values if v > 0])
+    }
+
+
+def _remember_runbook(connection: sqlite3.Connection, runbook: Runbook, now: str) -> None:
+    connection.execute(
+        "INSERT OR IGNORE INTO runbook_versions (sha256, runbook_name, text, first_seen) VALUES (?,?,?,?)",
+        (runbook.sha256, runbook.name, runbook.text, now),
+    )
+
+
+class _transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rollback on error) on an autocommit connection."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def __enter__(self) -> None:
+        self._connection.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._connection.execute("ROLLBACK" if exc_type else "COMMIT")

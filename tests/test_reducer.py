@@ -1,0 +1,313 @@
+"""The reducer: event sequences -> the state every screen shows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from checks.state import ConditionState, Verdict
+from crash_writer import T0, make_runbook
+from cutover_tui.reducer import Reducer, format_duration, format_value, reduce_events
+from cutover_tui.state import Mode, StepStatus
+from cutover_tui.store import EventRecord, TickRecord
+
+RUNBOOK = make_runbook()
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def events(*rows: tuple[float, str, dict[str, Any]]) -> list[EventRecord]:
+    """Events numbered from 1, each ``(seconds after T0, kind, payload)``; hashes are not the reducer's concern."""
+    started = (-7200.0, "session_started", {"runbook_name": RUNBOOK.name, "planned_t0": "2026-12-01T16:30:00.000Z", "rehearsal": False})
+    return [
+        EventRecord(seq, at(s), kind, "alice", payload, "", "")
+        for seq, (s, kind, payload) in enumerate((started, *rows), start=1)
+    ]
+
+
+def changed(condition: str, state: str, previous: str, value: float | None = None, held: float = 0.0, reason: str = "") -> dict[str, Any]:
+    threshold = "> 1%" if condition == "auth_errors" else ""
+    return {"condition": condition, "state": state, "previous": previous, "value": value, "threshold": threshold,
+            "reason": reason, "breach_held": held, "flapping": False}  # fmt: skip
+
+
+def tick(check: str, seconds: float, value: float | None, outcome: str = "pass", **extra: Any) -> TickRecord:
+    return TickRecord(check, at(seconds), outcome, value, extra=extra)
+
+
+def test_fresh_session_shows_planned_times_and_unknown_conditions() -> None:
+    """Before anything happens: steps pending at t0 + at, conditions unknown 'not yet polled', checks never polled."""
+    state = reduce_events(RUNBOOK, events())
+    assert state.mode is Mode.LIVE and state.t0 == T0
+    assert [(s.id, s.status, s.planned_start, s.planned_end) for s in state.steps] == [
+        ("go_no_go", StepStatus.PENDING, at(-3600), None),
+        ("deploy", StepStatus.PENDING, at(0), at(600)),
+        ("smoke", StepStatus.PENDING, at(900), at(1200)),
+    ]
+    assert state.current_step == "go_no_go"
+    assert all(c.state is ConditionState.UNKNOWN and c.reason == "not yet polled" for c in state.conditions.values())
+    assert state.checks["api_health"].outcome is None
+    assert state.banner is None and state.last_event_seq == 1
+
+
+def test_steps_record_actual_times_drift_items_and_evidence() -> None:
+    """Started/completed steps carry actual times, drift from plan, checked items, evidence and override reasons."""
+    state = reduce_events(RUNBOOK, events(
+        (-3500, "step_completed", {"step": "go_no_go", "gate": {}}),
+        (90, "step_started", {"step": "deploy"}),
+        (100, "item_checked", {"step": "deploy", "item": "helm", "checked": True}),
+        (110, "item_checked", {"step": "deploy", "item": "migrate", "checked": True}),
+        (115, "item_checked", {"step": "deploy", "item": "migrate", "checked": False}),
+        (120, "evidence_added", {"step": "deploy", "text": "helm history: rev 42"}),
+        (700, "step_completed", {"step": "deploy", "override_reason": "health flapping, verified by hand", "gate": {}}),
+        (800, "step_skipped", {"step": "smoke", "reason": "covered by canary"}),
+    ))  # fmt: skip
+    go, deploy, smoke = state.steps
+    assert (go.status, go.started_at, go.ended_at, go.drift_seconds) == (StepStatus.DONE, None, at(-3500), 100.0)
+    assert (deploy.status, deploy.started_at, deploy.ended_at, deploy.drift_seconds) == (StepStatus.DONE, at(90), at(700), 90.0)
+    assert deploy.items_checked == frozenset({"helm"}) and deploy.evidence == ("helm history: rev 42",)
+    assert deploy.reason == "health flapping, verified by hand"
+    assert (smoke.status, smoke.reason) == (StepStatus.SKIPPED, "covered by canary")
+    assert state.current_step is None
+
+
+def test_t0_set_live_moves_every_planned_time() -> None:
+    """A t0_set event re-plans every step from the new T0; drift is measured against it."""
+    state = reduce_events(RUNBOOK, events(
+        (0, "t0_set", {"t0": "2026-12-01T16:40:00.000Z"}),
+        (660, "step_started", {"step": "deploy"}),
+    ))  # fmt: skip
+    assert state.t0 == at(600)
+    assert state.steps[1].planned_start == at(600) and state.steps[1].drift_seconds == 60.0
+    assert state.current_step == "deploy"
+
+
+def test_rehearsal_mode_comes_from_session_started() -> None:
+    """A session started as a rehearsal is in REHEARSAL mode."""
+    rehearsal = events()
+    rehearsal[0] = EventRecord(1, at(-7200), "session_started", "alice", {"rehearsal": True}, "", "")
+    assert reduce_events(RUNBOOK, rehearsal).mode is Mode.REHEARSAL
+
+
+def test_firing_rollback_condition_raises_a_banner_until_a_decision() -> None:
+    """A firing rollback condition shows the banner (value, threshold, duration, role) until a decision is logged."""
+    firing = events(
+        (0, "condition_changed", changed("auth_errors", "pending", "ok", 0.018)),
+        (60, "condition_changed", changed("auth_errors", "firing", "pending", 0.024, held=60)),
+    )
+    state = reduce_events(RUNBOOK, firing, until=at(80))
+    assert state.verdict is Verdict.ROLLBACK and state.banner_condition == "auth_errors"
+    assert state.banner == "ROLLBACK — auth_errors 2.4% > 1% for 1m20s — decides: CTO"
+    decided = firing + events((90, "decision", {"decision": "hold", "reason": "investigating", "conditions": {}}))[1:]
+    decided[-1] = EventRecord(4, at(90), "decision", "carol", decided[-1].payload, "", "")
+    after = reduce_events(RUNBOOK, decided, until=at(95))
+    assert after.banner is None and after.verdict is Verdict.ROLLBACK
+    assert after.decisions[-1].decision == "hold" and after.decisions[-1].actor == "carol"
+
+
+def test_a_new_firing_episode_after_a_decision_raises_the_banner_again() -> None:
+    """After a decision, the same condition going ok then firing again needs a new decision."""
+    state = reduce_events(RUNBOOK, events(
+        (0, "condition_changed", changed("api_down", "firing", "ok", reason="HTTP 503", held=30)),
+        (10, "decision", {"decision": "hold", "reason": "looking", "conditions": {}}),
+        (20, "condition_changed", changed("api_down", "recovering", "firing")),
+        (25, "condition_changed", changed("api_down", "firing", "recovering", reason="HTTP 503", held=30)),
+    ))  # fmt: skip
+    assert state.banner is None  # recovering -> firing is the same episode
+    state = reduce_events(RUNBOOK, events(
+        (0, "condition_changed", changed("api_down", "firing", "ok", reason="HTTP 503", held=30)),
+        (10, "decision", {"decision": "hold", "reason": "looking", "conditions": {}}),
+        (20, "condition_changed", changed("api_down", "ok", "firing")),
+        (40, "condition_changed", changed("api_down", "firing", "pending", reason="HTTP 503", held=30)),
+    ), until=at(45))  # fmt: skip
+    assert state.banner == "HALT — api_down HTTP 503 for 35s — decides: Incident commander"
+    assert state.verdict is Verdict.HALT
+
+
+def test_rollback_wins_the_banner_over_halt() -> None:
+    """With a halt and a rollback condition both awaiting a decision, the banner names the rollback one."""
+    state = reduce_events(RUNBOOK, events(
+        (0, "condition_changed", changed("api_down", "firing", "ok", reason="timeout", held=30)),
+        (5, "condition_changed", changed("auth_errors", "firing", "pending", 0.05, held=60)),
+    ))  # fmt: skip
+    assert state.banner_condition == "auth_errors" and state.verdict is Verdict.ROLLBACK
+
+
+def test_rollback_started_switches_to_the_rollback_plan_timed_from_then() -> None:
+    """rollback_started: mode ROLLBACK, rollback steps appended, planned from that instant, current step among them."""
+    state = reduce_events(RUNBOOK, events(
+        (90, "step_started", {"step": "deploy"}),
+        (300, "decision", {"decision": "rollback", "reason": "auth errors", "conditions": {}}),
+        (310, "rollback_started", {"reason": "auth errors"}),
+    ))  # fmt: skip
+    assert state.mode is Mode.ROLLBACK and state.rollback_started_at == at(310)
+    plan = [s for s in state.steps if s.rollback_plan]
+    assert [(s.id, s.planned_start, s.planned_end) for s in plan] == [
+        ("helm_rollback", at(310), at(610)),
+        ("verify_rollback", at(910), at(1030)),
+    ]
+    assert len(state.steps) == 5 and state.current_step == "helm_rollback"
+
+
+def test_resume_records_the_gap_and_restarts_conditions_honestly() -> None:
+    """session_resumed adds a gap and turns every condition unknown, saying what it was and how much hold was lost."""
+    state = reduce_events(RUNBOOK, events(
+        (0, "condition_changed", changed("auth_errors", "pending", "ok", 0.02)),
+        (40, "condition_changed", changed("api_down", "ok", "unknown")),
+        (400, "session_resumed", {"gap_seconds": 320.0, "last_write_ts": "2026-12-01T16:31:20.000Z", "accepted_runbook_change": False}),
+    ))  # fmt: skip
+    assert state.gaps == ((at(80), at(400)),)
+    auth = state.conditions["auth_errors"]
+    assert auth.state is ConditionState.UNKNOWN and auth.since == at(400)
+    assert auth.reason == "restarted after a 5m20s gap; was pending, 1m20s of breach held"
+    assert state.conditions["api_down"].reason == "restarted after a 5m20s gap; was ok"
+
+
+def test_resume_while_firing_drops_the_banner_until_it_fires_again() -> None:
+    """After a resume the old firing episode is not shown as current; the banner returns when it fires again."""
+    rows = [
+        (0, "condition_changed", changed("auth_errors", "firing", "pending", 0.03, held=60)),
+        (100, "session_resumed", {"gap_seconds": 90.0, "last_write_ts": None, "accepted_runbook_change": False}),
+    ]
+    assert reduce_events(RUNBOOK, events(*rows)).banner is None
+    rows.append((170, "condition_changed", changed("auth_errors", "firing", "pending", 0.03, held=60)))
+    assert reduce_events(RUNBOOK, events(*rows)).banner_condition == "auth_errors"
+
+
+def test_watched_condition_blind_means_cannot_verify() -> None:
+    """A condition watched by the current step in unknown/stale/error gives CANNOT_VERIFY."""
+    state = reduce_events(RUNBOOK, events(
+        (-3500, "step_completed", {"step": "go_no_go", "gate": {}}),
+        (10, "step_started", {"step": "deploy"}),
+        (20, "condition_changed", changed("auth_errors", "stale", "ok", reason="no reading for 47s")),
+    ))  # fmt: skip
+    assert state.verdict is Verdict.CANNOT_VERIFY
+    green = reduce_events(RUNBOOK, events(
+        (-3500, "step_completed", {"step": "go_no_go", "gate": {}}),
+        (10, "step_started", {"step": "deploy"}),
+        (20, "condition_changed", changed("auth_errors", "ok", "unknown", 0.001)),
+    ))  # fmt: skip
+    assert green.verdict is Verdict.CONTINUE
+
+
+def test_acknowledgement_is_shown_until_the_condition_is_ok_again() -> None:
+    """condition_acknowledged marks the condition; going ok clears the mark."""
+    rows = [
+        (0, "condition_changed", changed("api_down", "firing", "ok", held=30)),
+        (5, "condition_acknowledged", {"condition": "api_down", "reason": "known"}),
+    ]
+    assert reduce_events(RUNBOOK, events(*rows)).conditions["api_down"].acknowledged
+    rows.append((50, "condition_changed", changed("api_down", "ok", "firing")))
+    assert not reduce_events(RUNBOOK, events(*rows)).conditions["api_down"].acknowledged
+
+
+def test_ticks_give_checks_latest_values_sparklines_and_alerts() -> None:
+    """Ticks give each check its latest reading, conditions a sparkline of recent values, and the alerts list."""
+    ticks = [tick("auth_error_ratio", 5 * i, 0.001 * i) for i in range(5)]
+    alert = {"name": "HighErrorRate", "severity": "critical", "summary": "5xx above 2%", "starts_at": "2026-12-01T16:30:05Z"}
+    ticks.append(tick("critical_alerts", 12, 1, "breach", active=[alert], suppressed=[]))
+    state = reduce_events(RUNBOOK, events(), ticks, history=4)
+    assert state.checks["auth_error_ratio"].value == 0.004 and state.checks["auth_error_ratio"].observed_at == at(20)
+    assert state.conditions["auth_errors"].value == 0.004
+    assert state.conditions["auth_errors"].history == (0.001, 0.002, 0.003, 0.004)
+    assert [(a.name, a.state, a.check) for a in state.alerts] == [("HighErrorRate", "active", "critical_alerts")]
+
+
+def test_sparkline_holds_values_between_kept_ticks_and_shows_gaps() -> None:
+    """Between stored ticks the value is held; after more than a keyframe without ticks the points are gaps."""
+    ticks = [tick("auth_error_ratio", 0, 0.002), tick("auth_error_ratio", 20, 0.004)]
+    held = reduce_events(RUNBOOK, events(), ticks, until=at(35), history=8).conditions["auth_errors"].history
+    assert held == (0.002, 0.002, 0.002, 0.002, 0.004, 0.004, 0.004, 0.004)
+    gap = reduce_events(RUNBOOK, events(), ticks, until=at(100), history=3).conditions["auth_errors"].history
+    assert gap == (0.004, None, None)
+
+
+def test_until_reduces_to_an_instant() -> None:
+    """until ignores every event and tick after the instant (replay scrubbing)."""
+    rows = events((10, "step_started", {"step": "deploy"}), (20, "step_completed", {"step": "deploy", "gate": {}}))
+    ticks = [tick("auth_error_ratio", 5, 0.001), tick("auth_error_ratio", 15, 0.009)]
+    state = reduce_events(RUNBOOK, rows, ticks, until=at(12))
+    assert state.steps[1].status is StepStatus.ACTIVE and state.last_event_seq == 2
+    assert state.checks["auth_error_ratio"].value == 0.001
+
+
+def test_log_lines_describe_events_in_words() -> None:
+    """The log pane shows each event as a line a person reads."""
+    state = reduce_events(RUNBOOK, events(
+        (10, "step_started", {"step": "deploy"}),
+        (20, "decision", {"decision": "no_go", "reason": "DB lag", "conditions": {}}),
+        (30, "note", {"text": "paging DBA"}),
+    ))  # fmt: skip
+    assert [line.text for line in state.log[1:]] == ["started: Deploy backend", "NO-GO: DB lag", "paging DBA"]
+
+
+def test_formatting_of_values_and_durations() -> None:
+    """Values print in their written unit; durations are compact."""
+    assert [format_value(0.024, "%"), format_value(0.25, "ms"), format_value(3.0, "s"), format_value(None, "")] == [
+        "2.4%", "250ms", "3s", "—",
+    ]  # fmt: skip
+    assert [format_duration(s) for s in (0, 45, 80, 300, 7500, 200000)] == ["0s", "45s", "1m20s", "5m", "2h05m", "2d7h"]
+
+
+# --------------------------------------------------------------- incremental form
+
+_KINDS = st.sampled_from(["step", "condition", "decision", "ack", "rollback", "resume", "tick", "t0"])
+
+
+@st.composite
+def session_script(draw: st.DrawFn) -> tuple[list[EventRecord], list[TickRecord]]:
+    """A random but well-formed session: events and ticks with rising timestamps."""
+    rows: list[tuple[float, str, dict[str, Any]]] = []
+    ticks: list[TickRecord] = []
+    seconds = 0.0
+    for kind in draw(st.lists(_KINDS, max_size=40)):
+        seconds += draw(st.floats(0.5, 120))
+        step = draw(st.sampled_from(["go_no_go", "deploy", "smoke", "helm_rollback", "verify_rollback"]))
+        condition = draw(st.sampled_from(["auth_errors", "api_down"]))
+        state = draw(st.sampled_from([s.value for s in ConditionState]))
+        match kind:
+            case "step":
+                verb = draw(st.sampled_from(["step_started", "step_completed", "step_failed", "step_skipped"]))
+                rows.append((seconds, verb, {"step": step, "reason": "r", "gate": {}}))
+            case "condition":
+                rows.append((seconds, "condition_changed", changed(condition, state, "ok", draw(st.floats(0, 0.1)), held=30)))
+            case "decision":
+                rows.append((seconds, "decision", {"decision": "hold", "reason": "x", "conditions": {}}))
+            case "ack":
+                rows.append((seconds, "condition_acknowledged", {"condition": condition}))
+            case "rollback":
+                rows.append((seconds, "rollback_started", {"reason": "x"}))
+            case "resume":
+                rows.append((seconds, "session_resumed", {"gap_seconds": 60.0, "last_write_ts": None}))
+            case "t0":
+                rows.append((seconds, "t0_set", {"t0": at(seconds).isoformat()}))
+            case "tick":
+                check = draw(st.sampled_from(["auth_error_ratio", "api_health", "critical_alerts"]))
+                ticks.append(tick(check, seconds, draw(st.none() | st.floats(0, 1)), active=[{"name": "A"}]))
+    return events(*rows), ticks
+
+
+@settings(max_examples=60, deadline=None)
+@given(session_script(), st.integers(min_value=1, max_value=8))
+def test_incremental_reducer_equals_the_full_fold(script: tuple[list[EventRecord], list[TickRecord]], history: int) -> None:
+    """Reducer.apply/apply_tick interleaved as written, then state(), equals reduce_events over the same records."""
+    rows, ticks = script
+    reducer = Reducer(RUNBOOK, history=history)
+    for record in sorted([*rows, *ticks], key=lambda r: r.ts):
+        reducer.apply(record) if isinstance(record, EventRecord) else reducer.apply_tick(record)
+    assert reducer.state() == reduce_events(RUNBOOK, rows, ticks, history=history)
+
+
+@settings(max_examples=30, deadline=None)
+@given(session_script())
+def test_folding_only_the_latest_ticks_equals_folding_all(script: tuple[list[EventRecord], list[TickRecord]]) -> None:
+    """Giving the reducer only each check's last ticks_kept ticks yields the same state as all of them."""
+    rows, ticks = script
+    kept = Reducer(RUNBOOK, history=3).ticks_kept
+    latest = [t for i, t in enumerate(ticks) if sum(1 for u in ticks[i:] if u.check_id == t.check_id) <= kept]
+    assert reduce_events(RUNBOOK, rows, latest, history=3) == reduce_events(RUNBOOK, rows, ticks, history=3)

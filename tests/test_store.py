@@ -1,0 +1,281 @@
+"""The session log file: schema, durability rules, one writer, resume, retention."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from checks.clock import ManualClock
+from checks.reading import Outcome
+from checks.state import ConditionState
+from crash_writer import T0, make_runbook, reading, status
+from cutover_tui.store import (
+    GENESIS_HASH,
+    NotASessionLog,
+    RunbookChanged,
+    SessionLocked,
+    SessionLog,
+    event_hash,
+)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "go-live.cutover.db"
+
+
+def test_new_file_and_its_wal_are_private(db: Path) -> None:
+    """The session file, its -wal and -shm are created mode 0600."""
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    log.append("note", {"text": "hello"})
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in db.parent.iterdir() if p.name.startswith(db.name)}
+    log.close()
+    assert set(modes) >= {db.name, db.name + "-wal", db.name + "-shm", db.name + ".lock"}
+    assert set(modes.values()) == {0o600}
+
+
+def test_sessions_row_records_the_runbook_and_who_ran_it(db: Path) -> None:
+    """The sessions row holds the runbook text, sha256, planned T0, host, operator and version."""
+    runbook = make_runbook()
+    with SessionLog.create(db, runbook, operator="alice", rehearsal=True) as log:
+        log.append("t0_set", {"t0": T0 + timedelta(minutes=3)})
+        info = log.info()
+    assert (info.runbook_name, info.runbook_text, info.runbook_sha256) == (runbook.name, runbook.text, runbook.sha256)
+    assert info.planned_t0 == T0 and info.actual_t0 == T0 + timedelta(minutes=3)
+    assert info.operator == "alice" and info.host and info.tool_version and info.rehearsal
+    assert info.head_seq == 2
+
+
+def test_create_refuses_an_existing_file(db: Path) -> None:
+    """create never adopts an existing file; open resumes it."""
+    db.write_text("not mine")
+    with pytest.raises(FileExistsError):
+        SessionLog.create(db, make_runbook(), operator="alice")
+    assert db.read_text() == "not mine"
+
+
+def test_events_are_hash_chained_and_read_back_as_written(db: Path) -> None:
+    """Each event's hash covers the previous hash and its canonical JSON; reads return the stored payload."""
+    with SessionLog.create(db, make_runbook(), operator="alice") as log:
+        record = log.append("decision", {"decision": "go", "reason": "all green", "value": float("nan")}, actor="bob")
+        events = log.events()
+    assert [e.kind for e in events] == ["session_started", "decision"]
+    assert events[0].prev_hash == GENESIS_HASH and events[1].prev_hash == events[0].hash
+    assert events[1] == record and record.actor == "bob" and record.payload["value"] is None
+    ts = events[1].ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{events[1].ts.microsecond // 1000:03d}Z"
+    assert record.hash == event_hash(record.prev_hash, 2, ts, "decision", "bob", record.payload)
+
+
+def test_unknown_event_kind_is_refused(db: Path) -> None:
+    """Only the documented event kinds can be appended."""
+    with SessionLog.create(db, make_runbook(), operator="alice") as log:
+        with pytest.raises(ValueError, match="unknown event kind"):
+            log.append("step_teleported", {})
+        assert len(log.events()) == 1
+
+
+def test_events_table_refuses_update_and_delete(db: Path) -> None:
+    """The events table is append-only: UPDATE and DELETE abort."""
+    SessionLog.create(db, make_runbook(), operator="alice").close()
+    connection = sqlite3.connect(db)
+    for sql in ("UPDATE events SET actor='mallory'", "DELETE FROM events"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            connection.execute(sql)
+    connection.close()
+
+
+def test_sqlite_utils_opens_the_file_and_reads_the_schema(db: Path) -> None:
+    """A reviewer can open the log with sqlite-utils and query events as JSON without our code."""
+    with SessionLog.create(db, make_runbook(), operator="alice") as log:
+        log.append("decision", {"decision": "go", "reason": "green"})
+    reviewer = sqlite_utils.Database(db)
+    assert {"sessions", "events", "ticks", "runbook_versions"} <= set(reviewer.table_names())
+    rows = list(reviewer.query("SELECT json_extract(payload, '$.decision') AS d FROM events WHERE kind='decision'"))
+    assert rows == [{"d": "go"}]
+    reviewer.close()
+
+
+def test_second_writer_process_is_refused_and_pointed_to_follow(db: Path) -> None:
+    """A second process opening the same file to write gets a message naming the holder and `follow`."""
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    code = (
+        "import sys; sys.path.insert(0, 'tests')\n"
+        "from crash_writer import make_runbook\n"
+        "from cutover_tui.store import SessionLog, SessionLocked\n"
+        f"try: SessionLog.open({str(db)!r}, make_runbook(), operator='bob')\n"
+        "except SessionLocked as e: print(e)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd=Path(__file__).parents[1])
+    log.close()
+    assert f"pid {os.getpid()}" in result.stdout
+    assert f"cutover-tui follow {db}" in result.stdout
+
+
+def test_lock_is_released_on_close_so_the_session_can_resume(db: Path) -> None:
+    """After close another writer may open the file; while open, a second open in-process is refused."""
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    with pytest.raises(SessionLocked):
+        SessionLog.open(db, make_runbook(), operator="bob")
+    log.close()
+    SessionLog.open(db, make_runbook(), operator="bob").close()
+
+
+def test_readonly_reader_sees_new_events_while_the_writer_runs(db: Path) -> None:
+    """open_readonly reads a live file (WAL) and sees each event once committed."""
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    reader = SessionLog.open_readonly(db)
+    seen = reader.events()
+    log.append("note", {"text": "one"})
+    log.append("note", {"text": "two"})
+    new = reader.events(after_seq=seen[-1].seq)
+    assert [e.payload["text"] for e in new] == ["one", "two"]
+    with pytest.raises(PermissionError):
+        reader.append("note", {"text": "three"})
+    reader.close()
+    log.close()
+
+
+def test_non_session_files_are_named_as_such(tmp_path: Path) -> None:
+    """Opening a missing file, a text file or a foreign SQLite file raises NotASessionLog."""
+    text = tmp_path / "notes.txt"
+    text.write_text("hello " * 200)
+    foreign = tmp_path / "other.db"
+    sqlite3.connect(foreign).execute("CREATE TABLE t (x)").connection.close()
+    for path in (tmp_path / "missing.db", text, foreign):
+        with pytest.raises(NotASessionLog, match="not a session log|no such session log"):
+            SessionLog.open_readonly(path)
+
+
+def test_resume_logs_the_gap_since_the_last_write(db: Path) -> None:
+    """open() on an existing file appends session_resumed with the gap since the last event or tick."""
+    clock = ManualClock(T0)
+    log = SessionLog.create(db, make_runbook(), operator="alice", clock=clock)
+    log.record_reading(reading("auth_error_ratio", 0.002, T0 + timedelta(seconds=20)))
+    log.close()
+    clock.advance(320)
+    resumed = SessionLog.open(db, make_runbook(), operator="bob", clock=clock)
+    last = resumed.events()[-1]
+    resumed.close()
+    assert last.kind == "session_resumed" and last.actor == "bob"
+    assert last.payload == {"gap_seconds": 300.0, "last_write_ts": "2026-12-01T16:30:20.000Z", "accepted_runbook_change": False}
+
+
+def test_resume_with_a_changed_runbook_is_refused_naming_both_hashes(db: Path) -> None:
+    """A runbook whose sha256 differs is refused with both hashes named, and nothing is written."""
+    old, new = make_runbook(), make_runbook(note="# edited\n")
+    SessionLog.create(db, old, operator="alice").close()
+    with pytest.raises(RunbookChanged) as refused:
+        SessionLog.open(db, new, operator="alice")
+    assert old.sha256 in str(refused.value) and new.sha256 in str(refused.value)
+    with SessionLog.open_readonly(db) as reader:
+        assert [e.kind for e in reader.events()] == ["session_started"]
+
+
+def test_accepted_runbook_change_is_logged_and_both_texts_kept(db: Path) -> None:
+    """accept_runbook_change resumes, logs runbook_changed, and keeps the old text in runbook_versions."""
+    old, new = make_runbook(), make_runbook(note="# edited\n")
+    SessionLog.create(db, old, operator="alice").close()
+    with SessionLog.open(db, new, operator="alice", accept_runbook_change=True) as log:
+        events = log.events()
+        info = log.info()
+    assert [e.kind for e in events] == ["session_started", "session_resumed", "runbook_changed"]
+    assert events[1].payload["accepted_runbook_change"] is True
+    assert events[2].payload == {"old_sha256": old.sha256, "new_sha256": new.sha256}
+    assert info.runbook_sha256 == new.sha256 and info.runbook_text == new.text
+    versions = {r["sha256"]: r["text"] for r in sqlite_utils.Database(db)["runbook_versions"].rows}
+    assert versions == {old.sha256: old.text, new.sha256: new.text}
+
+
+def test_retention_keeps_changes_tolerance_breaks_and_keyframes(db: Path) -> None:
+    """Readings are kept on outcome/state change, beyond the tolerance, and every 60 s; the rest are dropped."""
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    at = lambda s: T0 + timedelta(seconds=s)  # noqa: E731
+    ok, pending = ConditionState.OK, ConditionState.PENDING
+    script = [
+        (0, 0.0020, Outcome.PASS, ok, True),  # first reading
+        (5, 0.0020, Outcome.PASS, ok, False),  # same value
+        (10, 0.00205, Outcome.PASS, ok, False),  # 0.005 points: within 1% of the 1% threshold
+        (15, 0.0022, Outcome.PASS, ok, True),  # 0.02 points: beyond it
+        (20, 0.0022, Outcome.BREACH, ok, True),  # outcome changed
+        (25, 0.0022, Outcome.BREACH, pending, True),  # condition state changed
+        (30, 0.0022, Outcome.BREACH, pending, False),
+        (85, 0.0022, Outcome.BREACH, pending, True),  # keyframe: 60 s since the last kept
+        (90, None, Outcome.NODATA, pending, True),
+        (95, None, Outcome.NODATA, pending, False),
+    ]
+    kept = [
+        log.record_reading(reading("auth_error_ratio", v, at(s), outcome), [status("auth_errors", state, at(s))]) is not None
+        for s, v, outcome, state, _ in script
+    ]
+    log.close()
+    assert kept == [expected for *_, expected in script]
+    with SessionLog.open_readonly(db) as reader:
+        assert [t.ts for t in reader.ticks()] == [at(s) for s, *_, keep in script if keep]
+
+
+def test_alert_lists_are_kept_as_json_in_extra(db: Path) -> None:
+    """A reading's extra (the alerts lists) is stored as JSON and read back, and a new alert set is news."""
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    alert = {"name": "HighErrorRate", "severity": "critical", "summary": "5xx above 2%"}
+    log.record_reading(reading("critical_alerts", 0, T0, active=[], suppressed=[]))
+    tick = log.record_reading(reading("critical_alerts", 0, T0 + timedelta(seconds=15), active=[alert], suppressed=[]))
+    log.close()
+    assert tick is not None
+    with SessionLog.open_readonly(db) as reader:
+        ticks = list(reader.ticks(check="critical_alerts"))
+        raw = sqlite_utils.Database(db).execute("SELECT extra FROM ticks ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert ticks[-1].extra == {"active": [alert], "suppressed": []}
+    assert json.loads(raw)["active"][0]["name"] == "HighErrorRate"
+
+
+def test_ticks_reach_the_file_within_a_second_without_any_event(db: Path) -> None:
+    """The writer thread flushes batched ticks at least every second."""
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    log.record_reading(reading("auth_error_ratio", 0.002, T0))
+    reader = SessionLog.open_readonly(db)
+    deadline = time.monotonic() + 5
+    while not list(reader.ticks()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    waited = 5 - (deadline - time.monotonic())
+    count = len(list(reader.ticks()))
+    reader.close()
+    log.close()
+    assert count == 1 and waited < 3
+
+
+def test_latest_ticks_returns_the_last_n_per_check(db: Path) -> None:
+    """latest_ticks gives each check's last N ticks up to an instant, in time order."""
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    for i in range(10):
+        log.record_reading(reading("auth_error_ratio", 0.001 * i, T0 + timedelta(seconds=5 * i)))
+        log.record_reading(reading("api_health", 200 + 10 * i, T0 + timedelta(seconds=5 * i, milliseconds=1)))
+    log.close()
+    with SessionLog.open_readonly(db) as reader:
+        latest = reader.latest_ticks(until=T0 + timedelta(seconds=30), per_check=3)
+    assert [(t.check_id, t.value) for t in latest] == [
+        ("api_health", 230), ("auth_error_ratio", 0.004), ("api_health", 240),
+        ("auth_error_ratio", 0.005), ("api_health", 250), ("auth_error_ratio", 0.006),
+    ]  # fmt: skip
+
+
+def test_appends_from_several_threads_keep_one_unbroken_chain(db: Path) -> None:
+    """Concurrent append() calls from worker threads get distinct seqs and a valid chain."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    with ThreadPoolExecutor(4) as pool:
+        seqs = list(pool.map(lambda i: log.append("note", {"text": str(i)}).seq, range(200)))
+    result = log.verify()
+    log.close()
+    assert sorted(seqs) == list(range(2, 202))
+    assert result.ok and result.events == 201
