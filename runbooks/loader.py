@@ -143,12 +143,13 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _suggest(word: str, candidates: Iterable[str]) -> str:
+def _suggest(word: str, candidates: Iterable[str], listing: bool = True) -> str:
+    """``did you mean 'x'?`` for a near match, else the valid choices (when ``listing``)."""
     candidates = list(candidates)
     close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
-    if not candidates:
+    if not candidates or not listing:
         return ""
     shown = ", ".join(sorted(candidates)[:12]) + (", ..." if len(candidates) > 12 else "")
     return f"valid: {shown}"
@@ -622,8 +623,8 @@ class _Reader:
 
     def spec_alerts(self, fields: _Fields, sources: Mapping[str, Source]) -> dict[str, object]:
         return {
-            "source": self.source_reference(fields, sources, "alertmanager", "alerts"),
             "matchers": self.optional(fields, "alerts", self.matchers, ()),
+            "source": self.source_reference(fields, sources, "alertmanager", "alerts"),
             "watchdog": self.optional(fields, "watchdog", self.text, None),
             "receiver": self.optional(fields, "receiver", self.text, None),
         }
@@ -803,8 +804,8 @@ class _Reader:
         for deps in dependencies.values():
             for dep, dep_node, dep_path in deps:
                 if dep not in step_ids:
-                    raise self.error(f"unknown step '{dep}' in depends_on", dep_node, dep_path,
-                                     _suggest(dep, step_ids) or f"depends_on names steps in the same list ({key})")
+                    hint = _suggest(dep, step_ids, listing=False) or f"depends_on names steps in the same list ({key})"
+                    raise self.error(f"unknown step '{dep}' in depends_on", dep_node, dep_path, hint)
         self.no_cycles(dependencies)
         return steps
 
