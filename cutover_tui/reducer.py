@@ -20,10 +20,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from checks.state import BLIND_STATES, ConditionState, Verdict
+from checks.conditions import format_value, is_active
+from checks.reading import Outcome
+from checks.state import ConditionState, ConditionStatus
+from checks.verdict import compute_verdict, counts_as_firing
 from cutover_tui.state import (
     AlertView,
     CheckView,
@@ -36,6 +39,7 @@ from cutover_tui.state import (
     StepStatus,
 )
 from cutover_tui.store import EventRecord, RetentionPolicy, TickRecord, parse_ts
+from runbooks.grammar import format_duration
 from runbooks.model import Action, Runbook, Step
 
 LOG_LINES = 200
@@ -44,6 +48,7 @@ _STEP_END = {"step_completed": StepStatus.DONE, "step_failed": StepStatus.FAILED
 # RetentionPolicy); older than that plus two polls means the check was not
 # polled, and the sparkline shows a gap rather than an invented value.
 _KEYFRAME_SECONDS = RetentionPolicy().keyframe_seconds
+_EPOCH = datetime.fromtimestamp(0, timezone.utc)
 
 
 def reduce_events(
@@ -97,6 +102,8 @@ class _ConditionProgress:
     flapping: bool = False
     acknowledged: bool = False
     breach_held: float = 0.0
+    hold_from: datetime | None = None  # breach_held was measured then; it grows from there while breaching
+    firing_since: datetime | None = None
     fired_seq: int | None = None  # the event that started the current firing episode
 
 
@@ -170,18 +177,23 @@ class Reducer:
         gap = float(payload.get("gap_seconds") or 0.0)
         last = parse_ts(payload["last_write_ts"]) if payload.get("last_write_ts") else event.ts - timedelta(seconds=gap)
         self._gaps.append((last, event.ts))
-        # The evaluator restarts from nothing: holds do not survive the gap, and
-        # pretending they did would hide that the dashboard was blind.
+        # As ConditionEvaluator.restore: the time the dashboard was down is
+        # blindness, not breach and not recovery. An old pass vouches for
+        # nothing now; a hold is frozen at what it was when the log went
+        # quiet; a firing condition stays firing until passes show otherwise.
         for condition in self._conditions.values():
-            was = condition.state
-            held = ""
-            if was is ConditionState.PENDING:
-                held = f", {format_duration(self._breach_held(condition, last))} of breach held"
-            condition.reason = f"restarted after a {format_duration(gap)} gap; was {was.value}{held}"
-            condition.state = ConditionState.UNKNOWN
-            condition.since = event.ts
-            condition.breach_held = 0.0
-            condition.fired_seq = None
+            if condition.state is ConditionState.OK:
+                condition.state, condition.since = ConditionState.UNKNOWN, event.ts
+                condition.reason, condition.acknowledged = "not yet polled since resume", False
+                continue
+            if condition.state in (ConditionState.PENDING, ConditionState.FIRING):
+                condition.breach_held = _held(condition, last)
+                condition.hold_from = event.ts
+                frozen = f"; breach hold frozen at {_seconds(condition.breach_held)} across the gap"
+            else:
+                frozen = ""
+            before = f"; before: {condition.reason}" if condition.reason else ""
+            condition.reason = f"resumed after a {_seconds(gap)} gap{frozen}{before}"
 
     def _on_t0_set(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
         if payload.get("t0"):
@@ -239,11 +251,21 @@ class Reducer:
         if condition is None:
             return
         state = _condition_state(payload.get("state"))
-        if state is ConditionState.FIRING and condition.fired_seq is None:
-            condition.fired_seq = event.seq
+        # firing_since follows the evaluator: set on firing, kept while
+        # recovering or blind, cleared by ok or a fresh (pending) breach.
+        if payload.get("firing_since"):
+            firing_since: datetime | None = parse_ts(payload["firing_since"])
+        elif state is ConditionState.FIRING:
+            firing_since = condition.firing_since or event.ts
         elif state in (ConditionState.OK, ConditionState.PENDING):
-            # A new breach after a pass is a new episode that needs its own decision.
+            firing_since = None
+        else:
+            firing_since = condition.firing_since
+        if firing_since is None:
             condition.fired_seq = None
+        elif condition.fired_seq is None:
+            condition.fired_seq = event.seq  # a new episode needs its own decision
+        condition.firing_since = firing_since
         if state is ConditionState.OK:
             condition.acknowledged = False
         condition.state = state
@@ -254,6 +276,7 @@ class Reducer:
         condition.reason = str(payload.get("reason", ""))
         condition.flapping = bool(payload.get("flapping"))
         condition.breach_held = float(payload.get("breach_held") or 0.0)
+        condition.hold_from = event.ts
 
     def _on_condition_acknowledged(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
         condition = self._conditions.get(payload.get("condition", ""))
@@ -278,7 +301,8 @@ class Reducer:
         current = self._current_step(steps)
         conditions = {c.id: self._condition_view(c.id, now) for c in self.runbook.stop_conditions}
         checks = {check_id: self._check_view(check_id) for check_id in self.runbook.checks}
-        banner_condition, banner = self._banner(conditions, now)
+        statuses = self._statuses_in_force(conditions, now)
+        banner_condition, banner = self._banner(conditions, statuses)
         mode = Mode.ROLLBACK if self._rollback_at else Mode.REHEARSAL if self._rehearsal else Mode.LIVE
         return SessionState(
             runbook_name=self.runbook.name,
@@ -290,7 +314,12 @@ class Reducer:
             alerts=self._alerts(),
             decisions=tuple(self._decisions),
             log=tuple(self._log),
-            verdict=self._verdict(conditions, checks, current),
+            verdict=compute_verdict(
+                self.runbook,
+                statuses,
+                self.runbook.step(current) if current else None,
+                {check_id: _outcome(view.outcome) for check_id, view in checks.items()},
+            ),
             banner=banner,
             banner_condition=banner_condition,
             last_event_seq=self._last_seq,
@@ -364,15 +393,33 @@ class Reducer:
             reason=progress.reason,
             flapping=progress.flapping,
             acknowledged=progress.acknowledged,
-            breach_held=self._breach_held(progress, now),
+            breach_held=_held(progress, now),
             history=_sample(ticks, now, every, self.history) if ticks and now else (),
+            firing_since=progress.firing_since,
         )
 
-    @staticmethod
-    def _breach_held(progress: _ConditionProgress, now: datetime | None) -> float:
-        if progress.state in (ConditionState.PENDING, ConditionState.FIRING) and now and progress.since:
-            return progress.breach_held + max(0.0, (now - progress.since).total_seconds())
-        return progress.breach_held
+    def _statuses_in_force(
+        self, conditions: Mapping[str, ConditionView], now: datetime | None
+    ) -> dict[str, ConditionStatus]:
+        """The conditions in their ``active`` window, as ``checks.verdict`` takes them."""
+        statuses: dict[str, ConditionStatus] = {}
+        for condition in self.runbook.stop_conditions:
+            view = conditions[condition.id]
+            if now is not None and not is_active(condition, self._t0, now):
+                continue
+            statuses[condition.id] = ConditionStatus(
+                id=view.id,
+                state=view.state,
+                value=view.value,
+                threshold=view.threshold,
+                since=view.since or now or _EPOCH,
+                breach_held=view.breach_held,
+                flapping=view.flapping,
+                acknowledged=view.acknowledged,
+                reason=view.reason,
+                firing_since=view.firing_since,
+            )
+        return statuses
 
     def _check_view(self, check_id: str) -> CheckView:
         check = self.runbook.checks[check_id]
@@ -403,12 +450,16 @@ class Reducer:
                         alerts.append(_alert_view(alert, state, check.id))
         return tuple(alerts)
 
-    def _banner(self, conditions: Mapping[str, ConditionView], now: datetime | None) -> tuple[str | None, str | None]:
+    def _banner(
+        self, conditions: Mapping[str, ConditionView], statuses: Mapping[str, ConditionStatus]
+    ) -> tuple[str | None, str | None]:
+        """The HALT/ROLLBACK banner: a condition counted as firing whose episode no decision has answered."""
         waiting = [
             (condition.action is not Action.ROLLBACK, self._conditions[condition.id].fired_seq or 0, condition)
             for condition in self.runbook.stop_conditions
             if condition.action in (Action.HALT, Action.ROLLBACK)
-            and conditions[condition.id].state is ConditionState.FIRING
+            and condition.id in statuses
+            and counts_as_firing(statuses[condition.id])
             and (self._conditions[condition.id].fired_seq or 0) > self._last_decision_seq
         ]
         if not waiting:
@@ -417,28 +468,14 @@ class Reducer:
         view = conditions[condition.id]
         unit = condition.when.unit if condition.when else ""
         observed = (
-            f"{format_value(view.value, unit)} {view.threshold}".strip()
+            f"{format_value(view.value, unit)} {view.threshold}"
             if view.value is not None and view.threshold
             else view.reason
         )
-        text = f"{condition.action.value.upper()} — {condition.id} {observed} for {format_duration(view.breach_held)}"
+        text = f"{condition.action.value.upper()} — {condition.id} {observed} for {_seconds(view.breach_held)}"
         if condition.decides:
             text += f" — decides: {self.runbook.roles.get(condition.decides, condition.decides)}"
         return condition.id, text
-
-    def _verdict(
-        self, conditions: Mapping[str, ConditionView], checks: Mapping[str, CheckView], current_step: str | None
-    ) -> Verdict:
-        firing = {c.action for c in self.runbook.stop_conditions if conditions[c.id].state is ConditionState.FIRING}
-        if Action.ROLLBACK in firing:
-            return Verdict.ROLLBACK
-        if Action.HALT in firing:
-            return Verdict.HALT
-        if current_step is not None:
-            step = self.runbook.step(current_step)
-            if any(conditions[c].state in BLIND_STATES for c in step.watch if c in conditions):
-                return Verdict.CANNOT_VERIFY
-        return Verdict.CONTINUE
 
 
 # ----------------------------------------------------------------- helpers
@@ -490,32 +527,23 @@ def _alert_view(alert: Mapping[str, Any], state: str, check_id: str) -> AlertVie
     )
 
 
-def format_value(value: float | None, unit: str) -> str:
-    """A normalised value in the unit it was written in: ``0.024, "%"`` -> ``2.4%``."""
-    if value is None:
-        return "—"
-    if unit == "%":
-        return f"{value * 100:.3g}%"
-    if unit == "ms":
-        return f"{value * 1000:.3g}ms"
-    if unit == "s":
-        return f"{value:.3g}s"
-    return f"{value:.4g}{unit if unit and unit != 'count' else ''}"
+def _held(progress: _ConditionProgress, now: datetime | None) -> float:
+    """Seconds of breach held at ``now``: it grows while pending or firing, else it is as recorded."""
+    if progress.state in (ConditionState.PENDING, ConditionState.FIRING) and now and progress.hold_from:
+        return progress.breach_held + max(0.0, (now - progress.hold_from).total_seconds())
+    return progress.breach_held
 
 
-def format_duration(seconds: float) -> str:
-    """Compact duration: ``45s``, ``1m20s``, ``2h05m``, ``3d4h``."""
-    total = int(round(max(0.0, seconds)))
-    if total < 60:
-        return f"{total}s"
-    minutes, secs = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours}h"
+def _seconds(seconds: float) -> str:
+    """A duration to the whole second: ``80.4`` -> ``1m20s``."""
+    return format_duration(round(max(seconds, 0.0)))
+
+
+def _outcome(value: str | None) -> Outcome | None:
+    try:
+        return Outcome(value) if value is not None else None
+    except ValueError:
+        return Outcome.ERROR
 
 
 def _describe(runbook: Runbook, event: EventRecord) -> str:
@@ -532,7 +560,7 @@ def _describe(runbook: Runbook, event: EventRecord) -> str:
         case "session_started":
             return f"session started{' (rehearsal)' if p.get('rehearsal') else ''}: {p.get('runbook_name', '')}"
         case "session_resumed":
-            return f"session resumed after {format_duration(float(p.get('gap_seconds') or 0))} gap"
+            return f"session resumed after a {_seconds(float(p.get('gap_seconds') or 0))} gap"
         case "runbook_changed":
             return f"runbook changed {str(p.get('old_sha256', ''))[:12]} -> {str(p.get('new_sha256', ''))[:12]}"
         case "t0_set":

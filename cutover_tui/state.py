@@ -80,6 +80,7 @@ class ConditionView:
     acknowledged: bool = False
     breach_held: float = 0.0
     history: tuple[float | None, ...] = ()  # recent values for the sparkline, oldest first
+    firing_since: datetime | None = None  # kept while recovering or blind after firing (checks.verdict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from checks.state import ConditionState, Verdict
 from crash_writer import T0, make_runbook
-from cutover_tui.reducer import Reducer, format_duration, format_value, reduce_events
+from cutover_tui.reducer import Reducer, reduce_events
 from cutover_tui.state import Mode, StepStatus
 from cutover_tui.store import EventRecord, TickRecord
 
@@ -154,29 +154,59 @@ def test_rollback_started_switches_to_the_rollback_plan_timed_from_then() -> Non
     assert len(state.steps) == 5 and state.current_step == "helm_rollback"
 
 
-def test_resume_records_the_gap_and_restarts_conditions_honestly() -> None:
-    """session_resumed adds a gap and turns every condition unknown, saying what it was and how much hold was lost."""
-    state = reduce_events(RUNBOOK, events(
-        (0, "condition_changed", changed("auth_errors", "pending", "ok", 0.02)),
+def test_resume_records_the_gap_and_freezes_holds_across_it() -> None:
+    """session_resumed adds a gap; ok turns unknown, a pending hold is frozen at its value when the log went quiet."""
+    rows = [
+        (0, "condition_changed", changed("auth_errors", "pending", "ok", 0.02, reason="2% > 1%")),
         (40, "condition_changed", changed("api_down", "ok", "unknown")),
         (400, "session_resumed", {"gap_seconds": 320.0, "last_write_ts": "2026-12-01T16:31:20.000Z", "accepted_runbook_change": False}),
-    ))  # fmt: skip
+    ]
+    state = reduce_events(RUNBOOK, events(*rows))
     assert state.gaps == ((at(80), at(400)),)
     auth = state.conditions["auth_errors"]
-    assert auth.state is ConditionState.UNKNOWN and auth.since == at(400)
-    assert auth.reason == "restarted after a 5m20s gap; was pending, 1m20s of breach held"
-    assert state.conditions["api_down"].reason == "restarted after a 5m20s gap; was ok"
+    assert (auth.state, auth.since, auth.breach_held) == (ConditionState.PENDING, at(0), 80.0)
+    assert auth.reason == "resumed after a 5m20s gap; breach hold frozen at 1m20s across the gap; before: 2% > 1%"
+    api = state.conditions["api_down"]
+    assert (api.state, api.reason, api.since) == (ConditionState.UNKNOWN, "not yet polled since resume", at(400))
+    later = reduce_events(RUNBOOK, events(*rows), until=at(430)).conditions["auth_errors"]
+    assert later.breach_held == 110.0  # grows again from the resume, not across the gap
 
 
-def test_resume_while_firing_drops_the_banner_until_it_fires_again() -> None:
-    """After a resume the old firing episode is not shown as current; the banner returns when it fires again."""
+def test_resume_while_firing_keeps_the_banner_until_a_decision() -> None:
+    """Blindness is not recovery: a condition firing before the crash still asks for a decision after it."""
     rows = [
         (0, "condition_changed", changed("auth_errors", "firing", "pending", 0.03, held=60)),
         (100, "session_resumed", {"gap_seconds": 90.0, "last_write_ts": None, "accepted_runbook_change": False}),
     ]
+    state = reduce_events(RUNBOOK, events(*rows))
+    assert state.banner_condition == "auth_errors" and state.verdict is Verdict.ROLLBACK
+    assert state.conditions["auth_errors"].firing_since == at(0)
+    rows.append((110, "decision", {"decision": "continue", "reason": "errors back to normal", "conditions": {}}))
     assert reduce_events(RUNBOOK, events(*rows)).banner is None
-    rows.append((170, "condition_changed", changed("auth_errors", "firing", "pending", 0.03, held=60)))
-    assert reduce_events(RUNBOOK, events(*rows)).banner_condition == "auth_errors"
+
+
+def test_blind_after_firing_still_counts_as_firing() -> None:
+    """A firing condition that goes stale keeps firing_since, the verdict and the banner."""
+    state = reduce_events(RUNBOOK, events(
+        (0, "condition_changed", changed("auth_errors", "firing", "pending", 0.03, held=60)),
+        (30, "condition_changed", changed("auth_errors", "stale", "firing", reason="no reading for 47s")),
+    ))  # fmt: skip
+    assert state.verdict is Verdict.ROLLBACK and state.banner_condition == "auth_errors"
+    assert state.conditions["auth_errors"].firing_since == at(0)
+
+
+def test_conditions_outside_their_active_window_do_not_count() -> None:
+    """A firing condition whose active window has not begun neither sets the verdict nor raises the banner."""
+    from dataclasses import replace
+
+    from runbooks.model import ActiveWindow
+
+    auth, api = RUNBOOK.stop_conditions
+    windowed = replace(RUNBOOK, stop_conditions=(replace(auth, active=ActiveWindow(0.0, 3600.0)), api))
+    rows = events((-600, "condition_changed", changed("auth_errors", "firing", "pending", 0.03, held=60)))
+    assert reduce_events(windowed, rows).verdict is Verdict.CONTINUE
+    assert reduce_events(windowed, rows).banner is None
+    assert reduce_events(windowed, rows, until=at(10)).verdict is Verdict.ROLLBACK
 
 
 def test_watched_condition_blind_means_cannot_verify() -> None:
@@ -187,12 +217,13 @@ def test_watched_condition_blind_means_cannot_verify() -> None:
         (20, "condition_changed", changed("auth_errors", "stale", "ok", reason="no reading for 47s")),
     ))  # fmt: skip
     assert state.verdict is Verdict.CANNOT_VERIFY
-    green = reduce_events(RUNBOOK, events(
+    rows = events(
         (-3500, "step_completed", {"step": "go_no_go", "gate": {}}),
         (10, "step_started", {"step": "deploy"}),
         (20, "condition_changed", changed("auth_errors", "ok", "unknown", 0.001)),
-    ))  # fmt: skip
-    assert green.verdict is Verdict.CONTINUE
+    )
+    assert reduce_events(RUNBOOK, rows).verdict is Verdict.CANNOT_VERIFY  # gate check never polled
+    assert reduce_events(RUNBOOK, rows, [tick("api_health", 15, 200)]).verdict is Verdict.CONTINUE
 
 
 def test_acknowledgement_is_shown_until_the_condition_is_ok_again() -> None:
@@ -244,14 +275,6 @@ def test_log_lines_describe_events_in_words() -> None:
         (30, "note", {"text": "paging DBA"}),
     ))  # fmt: skip
     assert [line.text for line in state.log[1:]] == ["started: Deploy backend", "NO-GO: DB lag", "paging DBA"]
-
-
-def test_formatting_of_values_and_durations() -> None:
-    """Values print in their written unit; durations are compact."""
-    assert [format_value(0.024, "%"), format_value(0.25, "ms"), format_value(3.0, "s"), format_value(None, "")] == [
-        "2.4%", "250ms", "3s", "—",
-    ]  # fmt: skip
-    assert [format_duration(s) for s in (0, 45, 80, 300, 7500, 200000)] == ["0s", "45s", "1m20s", "5m", "2h05m", "2d7h"]
 
 
 # --------------------------------------------------------------- incremental form
