@@ -51,7 +51,10 @@ def parse_duration(text: str | int | float) -> float:
     if isinstance(text, bool) or not isinstance(text, (str, int, float)):
         raise ValueError(f"expected a duration ({DURATION_EXAMPLES}), got {type(text).__name__}")
     if isinstance(text, (int, float)):
-        seconds = float(text)
+        try:
+            seconds = float(text)
+        except OverflowError:
+            raise ValueError("a duration must be a finite number of seconds >= 0, got a number too large") from None
     else:
         stripped = text.strip()
         if re.fullmatch(_NUMBER, stripped):

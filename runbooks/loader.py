@@ -155,6 +155,11 @@ def _suggest(word: str, candidates: Iterable[str], listing: bool = True) -> str:
     return f"valid: {shown}"
 
 
+def _shown(value: str) -> str:
+    """A value quoted for a message, cut short: a mistake may be a whole paragraph."""
+    return repr(value if len(value) <= 40 else value[:37] + "...")
+
+
 def _describe(node: Node) -> str:
     if isinstance(node, MappingNode):
         return "a mapping"
@@ -283,7 +288,7 @@ class _Reader:
 
     def check_id(self, value: str, node: Node, path: str) -> str:
         if not _ID.fullmatch(value):
-            raise self.error(f"invalid id {value!r}: use letters, digits, '_', '-' or '.'", node, path)
+            raise self.error(f"invalid id {_shown(value)}: use letters, digits, '_', '-' or '.'", node, path)
         return value
 
     # -- scalars -------------------------------------------------------------------
@@ -292,7 +297,7 @@ class _Reader:
         if not isinstance(node, ScalarNode):
             raise self.error(f"expected {expected}, got {_describe(node)}", node, path)
         if not node.tag.startswith(_TAG):
-            raise self.error(f"unexpected YAML tag {node.tag!r}", node, path,
+            raise self.error(f"unexpected YAML tag {_shown(node.tag)}", node, path,
                              f'quote the whole value if the "!" belongs to it: "{node.tag} {node.value}"')
         return node
 
@@ -310,24 +315,24 @@ class _Reader:
         try:
             return build(node)
         except (ValueError, TypeError, OverflowError, yaml.YAMLError):
-            raise self.error(f"expected {expected}, got {node.value!r}", node, path) from None
+            raise self.error(f"expected {expected}, got {_shown(node.value)}", node, path) from None
 
     def number(self, node: Node, path: str) -> float:
         node = self.scalar(node, path, "a number")
         if node.tag == _INT:
-            value = float(self.construct(node, path, self._constructor.construct_yaml_int, "a number"))
+            value = self.construct(node, path, lambda n: float(self._constructor.construct_yaml_int(n)), "a number")
         elif node.tag == _FLOAT:
             value = self.construct(node, path, self._constructor.construct_yaml_float, "a number")
         else:
-            raise self.error(f"expected a number, got {_describe(node)} {node.value!r}", node, path)
+            raise self.error(f"expected a number, got {_describe(node)} {_shown(node.value)}", node, path)
         if not math.isfinite(value):
-            raise self.error(f"expected a finite number, got {node.value!r}", node, path)
+            raise self.error(f"expected a finite number, got {_shown(node.value)}", node, path)
         return value
 
     def integer(self, node: Node, path: str, minimum: int | None = None) -> int:
         node = self.scalar(node, path, "a whole number")
         if node.tag != _INT:
-            raise self.error(f"expected a whole number, got {_describe(node)} {node.value!r}", node, path)
+            raise self.error(f"expected a whole number, got {_describe(node)} {_shown(node.value)}", node, path)
         value = self.construct(node, path, self._constructor.construct_yaml_int, "a whole number")
         if minimum is not None and value < minimum:
             raise self.error(f"must be at least {minimum}, got {value}", node, path)
@@ -336,20 +341,20 @@ class _Reader:
     def boolean(self, node: Node, path: str) -> bool:
         node = self.scalar(node, path, "true or false")
         if node.tag != _BOOL:
-            raise self.error(f"expected true or false, got {node.value!r}", node, path)
+            raise self.error(f"expected true or false, got {_shown(node.value)}", node, path)
         return self.construct(node, path, self._constructor.construct_yaml_bool, "true or false")
 
     def choice(self, node: Node, path: str, choices: Collection[str]) -> str:
         value = self.scalar(node, path, "one of " + " | ".join(choices)).value
         if value not in choices:
-            raise self.error(f"expected one of {' | '.join(choices)}, got {value!r}", node, path, _suggest(value, choices))
+            raise self.error(f"expected one of {' | '.join(choices)}, got {_shown(value)}", node, path, _suggest(value, choices))
         return value
 
     def grammar(self, node: Node, path: str, parse: Callable[[str], T], expected: str) -> T:
         """A value in one of the grammar's languages, given as text."""
         value = self.scalar(node, path, expected)
         if value.tag in (_NULL, _BOOL):
-            raise self.error(f"expected {expected}, got {value.value!r}", node, path)
+            raise self.error(f"expected {expected}, got {_shown(value.value)}", node, path)
         try:
             return parse(value.value)
         except ValueError as error:
@@ -359,7 +364,7 @@ class _Reader:
         value = self.scalar(node, path, "a duration")
         if value.tag == _INT and ":" in value.value:
             # YAML 1.1 reads 1:30 as 90 (base 60); nobody means that.
-            raise self.error(f"ambiguous duration {value.value!r}", node, path, "write it with units, e.g. 1m30s or 1h30m")
+            raise self.error(f"ambiguous duration {_shown(value.value)}", node, path, "write it with units, e.g. 1m30s or 1h30m")
         if value.tag in (_INT, _FLOAT):
             seconds = self.grammar(node, path, lambda _: grammar.parse_duration(self.number(node, path)), "a duration")
         else:
@@ -374,7 +379,7 @@ class _Reader:
     def threshold(self, node: Node, path: str) -> Threshold:
         value = self.scalar(node, path, "a threshold")
         if value.tag in (_INT, _FLOAT):
-            raise self.error(f"a threshold needs a comparison, got {value.value!r}", node, path,
+            raise self.error(f"a threshold needs a comparison, got {_shown(value.value)}", node, path,
                              f'write it as a quoted string, e.g. "> {value.value}"')
         return self.grammar(node, path, grammar.parse_threshold, f"a threshold ({grammar.THRESHOLD_EXAMPLES})")
 
@@ -405,13 +410,14 @@ class _Reader:
             raise self.error(str(error), node, path) from None
         try:
             parts = urllib.parse.urlsplit(url)
+            parts.port  # raises on a port that is not a number in 0-65535
             has_password = parts.password is not None
             query_keys = [key for key, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=False)]
         except ValueError as error:
             raise self.error(f"invalid URL: {error}", node, path) from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             # The expanded URL is shown only when nothing in it could be secret.
-            shown = f" {url!r}" if url == raw else ""
+            shown = f" {_shown(url)}" if url == raw else ""
             raise self.error(f"expected an http:// or https:// URL with a host{shown}", node, path)
         if has_password:
             raise self.error("the URL carries a password (user:pass@host)", node, path, _SECRET_HINT)
@@ -426,7 +432,7 @@ class _Reader:
         for key, (key_node, value_node) in self.entries(node, path, what=f"a mapping of {what}").items():
             key_path = _join(path, key)
             if not name_pattern.fullmatch(key):
-                raise self.error(f"invalid {what} name {key!r}", key_node, key_path)
+                raise self.error(f"invalid {what} name {_shown(key)}", key_node, key_path)
             value = self.scalar(value_node, key_path, "text").value
             try:
                 grammar.env_references(value)
@@ -443,7 +449,7 @@ class _Reader:
     def env_name(self, node: Node, path: str) -> str:
         value = self.text(node, path)
         if not _ENV_NAME.fullmatch(value):
-            raise self.error(f"expected an environment variable name, got {value!r}", node, path,
+            raise self.error(f"expected an environment variable name, got {_shown(value)}", node, path,
                              "token_env names the variable that holds the token, e.g. token_env: PROM_TOKEN")
         return value
 
@@ -488,9 +494,9 @@ class _Reader:
         try:
             value = datetime.fromisoformat(raw)
         except ValueError:
-            raise self.error(f"invalid t0 {raw!r}", node, path, "write ISO 8601 with a UTC offset: 2026-12-01T22:00:00+05:30") from None
+            raise self.error(f"invalid t0 {_shown(raw)}", node, path, "write ISO 8601 with a UTC offset: 2026-12-01T22:00:00+05:30") from None
         if value.utcoffset() is None:
-            raise self.error(f"t0 {raw!r} has no UTC offset", node, path, "add one, e.g. 2026-12-01T22:00:00+05:30 or ...Z")
+            raise self.error(f"t0 {_shown(raw)} has no UTC offset", node, path, "add one, e.g. 2026-12-01T22:00:00+05:30 or ...Z")
         return value
 
     def timezone(self, node: Node, path: str) -> str:
@@ -498,7 +504,7 @@ class _Reader:
         try:
             ZoneInfo(name)
         except (KeyError, ValueError, OSError):
-            raise self.error(f"unknown time zone {name!r}", node, path, "use an IANA name such as Asia/Kolkata or UTC") from None
+            raise self.error(f"unknown time zone {_shown(name)}", node, path, "use an IANA name such as Asia/Kolkata or UTC") from None
         return name
 
     def roles(self, top: _Fields) -> dict[str, str]:
@@ -609,7 +615,7 @@ class _Reader:
     def json_path(self, node: Node, path: str) -> str:
         value = self.text(node, path)
         if not _JSON_PATH.fullmatch(value):
-            raise self.error(f"invalid json_path {value!r}", node, path, "a dotted path with [n] indexes, e.g. status.ok or items[0].state")
+            raise self.error(f"invalid json_path {_shown(value)}", node, path, "a dotted path with [n] indexes, e.g. status.ok or items[0].state")
         return value
 
     def spec_promql(self, fields: _Fields, sources: Mapping[str, Source]) -> dict[str, object]:
@@ -635,7 +641,7 @@ class _Reader:
             result = []
             for name, (key_node, value_node) in self.entries(node, path, "a mapping of label matchers").items():
                 if not _LABEL_NAME.fullmatch(name):
-                    raise self.error(f"invalid label name {name!r}", key_node, _join(path, name))
+                    raise self.error(f"invalid label name {_shown(name)}", key_node, _join(path, name))
                 value = self.scalar(value_node, _join(path, name), "a label value").value
                 result.append(f"{name}={json.dumps(value, ensure_ascii=False)}")
             return tuple(result)
@@ -644,7 +650,7 @@ class _Reader:
             item_path = f"{path}[{index}]"
             match = _MATCHER.fullmatch(self.text(item, item_path))
             if match is None:
-                raise self.error(f"invalid matcher {item.value!r}", item, item_path, 'write name="value", name!="value", name=~"regex" or name!~"regex"')
+                raise self.error(f"invalid matcher {_shown(item.value)}", item, item_path, 'write name="value", name!="value", name=~"regex" or name!~"regex"')
             value = match["value"]
             if len(value) >= 2 and value[0] == value[-1] == '"':
                 value = value[1:-1]
@@ -674,7 +680,7 @@ class _Reader:
             raise self.error("a scrape check needs 'metric'", fields.node, fields.path)
         metric = self.text(metric_node, fields.key_path("metric"))
         if not _METRIC_NAME.fullmatch(metric):
-            raise self.error(f"invalid metric name {metric!r}", metric_node, fields.key_path("metric"))
+            raise self.error(f"invalid metric name {_shown(metric)}", metric_node, fields.key_path("metric"))
         return {
             "url": self.url(fields.get("scrape"), fields.key_path("scrape")),  # type: ignore[arg-type]
             "metric": metric,
@@ -687,7 +693,7 @@ class _Reader:
         result = {}
         for name, (key_node, value_node) in self.entries(node, path, "a mapping of labels").items():
             if not _LABEL_NAME.fullmatch(name):
-                raise self.error(f"invalid label name {name!r}", key_node, _join(path, name))
+                raise self.error(f"invalid label name {_shown(name)}", key_node, _join(path, name))
             result[name] = self.scalar(value_node, _join(path, name), "a label value").value
         return result
 
@@ -774,7 +780,7 @@ class _Reader:
     def active(self, node: Node, path: str) -> ActiveWindow:
         raw = self.scalar(node, path, "a window such as T+0..T+72h").value
         if ".." not in raw:
-            raise self.error(f"invalid active window {raw!r}", node, path, 'write "T+0..T+72h", "T+0.." or "..T+72h"')
+            raise self.error(f"invalid active window {_shown(raw)}", node, path, 'write "T+0..T+72h", "T+0.." or "..T+72h"')
         start_text, end_text = (part.strip() for part in raw.split("..", 1))
         if not start_text and not end_text:
             raise self.error("an active window needs a start or an end", node, path, 'write "T+0..T+72h", "T+0.." or "..T+72h"')
@@ -784,7 +790,7 @@ class _Reader:
         except ValueError as error:
             raise self.error(str(error), node, path) from None
         if start is not None and end is not None and start > end:
-            raise self.error(f"the active window {raw!r} ends before it starts", node, path)
+            raise self.error(f"the active window {_shown(raw)} ends before it starts", node, path)
         return ActiveWindow(start=start, end=end)
 
     def steps(self, top: _Fields, key: str, roles: Mapping[str, str], checks: Mapping[str, Check],
