@@ -240,7 +240,9 @@ class _Reader:
         for key, (key_node, _) in entries.items():
             if key in allowed:
                 continue
-            if _SECRET_KEY.fullmatch(key):
+            # `token_en` is a typo of token_env; `token` and `password` are inline credentials.
+            nearly = difflib.get_close_matches(key, allowed, n=1, cutoff=0.85)
+            if _SECRET_KEY.fullmatch(key) and not nearly:
                 raise self.error(f"'{key}' looks like an inline credential; secrets are never written in a runbook",
                                  key_node, _join(path, key), _SECRET_HINT)
             raise self.error(f"unknown key '{key}'", key_node, _join(path, key), _suggest(key, allowed))
@@ -258,21 +260,24 @@ class _Reader:
             raise self.error(f"expected {what}, got {_describe(node)}", node, path)
         seen: dict[str, Node] = {}
         for key_node, _ in node.value:
-            if not isinstance(key_node, ScalarNode) or key_node.tag == _NULL:
-                raise self.error("a key must be a plain name", key_node, path)
+            key = self.key_text(key_node, path)
             if key_node.tag == _TAG + "merge":
                 continue
-            if key_node.value in seen:
-                first = seen[key_node.value].start_mark.line + 1
-                raise self.error(f"duplicate key '{key_node.value}' (first on line {first})", key_node,
-                                 _join(path, key_node.value))
-            seen[key_node.value] = key_node
+            if key in seen:
+                first = seen[key].start_mark.line + 1
+                raise self.error(f"duplicate key '{key}' (first on line {first})", key_node, _join(path, key))
+            seen[key] = key_node
         try:
             self._constructor.flatten_mapping(node)
         except yaml.YAMLError as error:
             raise self.error(f"invalid merge key: {getattr(error, 'problem', error)}", node, path) from None
-        # After merging, a later entry overrides an earlier one, as in YAML.
-        return {key_node.value: (key_node, value_node) for key_node, value_node in node.value}
+        # After merging, a later entry overrides an earlier one, as in YAML; merged keys are checked too.
+        return {self.key_text(key_node, path): (key_node, value_node) for key_node, value_node in node.value}
+
+    def key_text(self, node: Node, path: str) -> str:
+        if not isinstance(node, ScalarNode) or node.tag == _NULL:
+            raise self.error("a key must be a plain name", node, path)
+        return node.value
 
     def id_mapping(self, node: Node, path: str, what: str) -> dict[str, tuple[Node, Node]]:
         """A mapping keyed by ids (roles, sources, checks)."""

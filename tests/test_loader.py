@@ -287,10 +287,13 @@ def test_unquoted_not_equal_threshold_gets_a_quoting_hint() -> None:
         ("name: a\n---\nname: b\n", "single document"),
         ("name: a\nsteps: &s [*s]\n", "expected a mapping, got a list"),
         ("name: *missing\n", "undefined alias"),
+        ("name: x\nroles: {? [a] : b}\n", "a key must be a plain name"),
+        ("description: &m {[x]: 1}\nname: x\nroles: {<<: *m}\n", "a key must be a plain name"),
+        ("name: x\nroles: {<<: 5}\n", "invalid merge key"),
     ],
 )
 def test_not_a_runbook_at_all(text: str, message: str) -> None:
-    """Empty text, non-mapping documents, several documents and bad aliases are RunbookErrors."""
+    """Empty text, non-mapping documents, several documents, bad aliases and keys are RunbookErrors."""
     assert message in load_error(text).message
 
 
@@ -622,6 +625,12 @@ def test_secret_from_environment_in_url_is_refused(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("CUTOVER_TEST_URL", f"http://user:{secret}@127.0.0.1:9090")
     error = load_error("name: x\nsources:\n  prometheus: {url: '${CUTOVER_TEST_URL}'}\n")
     assert "password" in error.message and secret not in error.format()
+
+
+def test_near_typo_of_token_env_is_a_typo_not_a_secret() -> None:
+    """`token_en` suggests token_env rather than calling it a credential."""
+    text = "name: x\nsources:\n  prometheus: {url: 'http://127.0.0.1:9090', token_en: PROM_TOKEN}\n"
+    assert_error(text, "unknown key 'token_en'", "token_en", "sources.prometheus.token_en", "did you mean 'token_env'?")
 
 
 def test_secret_source_key_is_refused() -> None:
