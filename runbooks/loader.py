@@ -313,6 +313,10 @@ class _Reader:
             raise self.error("must not be empty", node, path)
         return value
 
+    def any_text(self, node: Node, path: str) -> str:
+        """Any scalar as written, empty allowed (units, notes)."""
+        return self.scalar(node, path, "text").value
+
     def ident(self, node: Node, path: str) -> str:
         return self.check_id(self.text(node, path), node, path)
 
@@ -343,11 +347,18 @@ class _Reader:
             raise self.error(f"must be at least {minimum}, got {value}", node, path)
         return value
 
+    def count(self, node: Node, path: str) -> int:
+        return self.integer(node, path, minimum=1)
+
     def boolean(self, node: Node, path: str) -> bool:
         node = self.scalar(node, path, "true or false")
         if node.tag != _BOOL:
             raise self.error(f"expected true or false, got {_shown(node.value)}", node, path)
         return self.construct(node, path, self._constructor.construct_yaml_bool, "true or false")
+
+    def one_of(self, choices: Collection[str]) -> Callable[[Node, str], str]:
+        """A reader of one of ``choices``, for ``optional``."""
+        return lambda node, path: self.choice(node, path, choices)
 
     def choice(self, node: Node, path: str, choices: Collection[str]) -> str:
         value = self.scalar(node, path, "one of " + " | ".join(choices)).value
@@ -371,12 +382,18 @@ class _Reader:
             # YAML 1.1 reads 1:30 as 90 (base 60); nobody means that.
             raise self.error(f"ambiguous duration {_shown(value.value)}", node, path, "write it with units, e.g. 1m30s or 1h30m")
         if value.tag in (_INT, _FLOAT):
-            seconds = self.grammar(node, path, lambda _: grammar.parse_duration(self.number(node, path)), "a duration")
+            try:
+                seconds = grammar.parse_duration(self.number(node, path))
+            except ValueError as error:
+                raise self.error(str(error), node, path) from None
         else:
             seconds = self.grammar(node, path, grammar.parse_duration, "a duration")
         if positive and seconds <= 0:
             raise self.error("must be longer than 0s", node, path)
         return seconds
+
+    def positive_duration(self, node: Node, path: str) -> float:
+        return self.duration(node, path, positive=True)
 
     def offset(self, node: Node, path: str) -> float:
         return self.grammar(node, path, grammar.parse_offset, f"a T-offset ({grammar.OFFSET_EXAMPLES})")
@@ -462,6 +479,10 @@ class _Reader:
 
     def runbook(self, text: str, sha256: str) -> Runbook:
         top = self.mapping(self.compose(text), "", TOP_KEYS, required=("name",))
+        name = self.text(top.get("name"), "name")  # type: ignore[arg-type]
+        description = self.optional(top, "description", self.text, "")
+        t0 = self.optional(top, "t0", self.t0, None)
+        timezone = self.optional(top, "timezone", self.timezone, None)
         roles = self.roles(top)
         sources = self.sources(top)
         checks = self.checks(top, sources)
@@ -473,10 +494,10 @@ class _Reader:
         rollback = self.steps(top, "rollback", roles, checks, condition_ids)
         self.unique_ids([*steps, *rollback], "step")
         return Runbook(
-            name=self.text(top.get("name"), "name"),  # type: ignore[arg-type]
-            description=self.optional(top, "description", self.text, ""),
-            t0=self.optional(top, "t0", self.t0, None),
-            timezone=self.optional(top, "timezone", self.timezone, None),
+            name=name,
+            description=description,
+            t0=t0,
+            timezone=timezone,
             roles=roles,
             sources=sources,
             checks=checks,
@@ -540,7 +561,7 @@ class _Reader:
             url=self.url(fields.get("url"), fields.key_path("url")),  # type: ignore[arg-type]
             token_env=self.optional(fields, "token_env", self.env_name, None),
             headers=self.optional(fields, "headers", self.headers, {}),
-            timeout=self.optional(fields, "timeout", lambda n, p: self.duration(n, p, positive=True), None),
+            timeout=self.optional(fields, "timeout", self.positive_duration, None),
             verify_tls=self.optional(fields, "verify_tls", self.boolean, True),
         )
 
@@ -567,7 +588,7 @@ class _Reader:
                 raise self.error(f"'{key}' applies to {' and '.join(owners)} checks, not to a {kind} check", key_node, fields.key_path(key))
         if fields.get(kind) is None and kind != "alerts":
             raise self.error(f"'{kind}' must have a value", fields.entries[kind][1], fields.key_path(kind))
-        every = self.optional(fields, "every", lambda n, p: self.duration(n, p, positive=True), DEFAULT_EVERY)
+        every = self.optional(fields, "every", self.positive_duration, DEFAULT_EVERY)
         timeout_node = fields.get("timeout")
         if timeout_node is None:
             timeout = min(DEFAULT_TIMEOUT, every / 2)
@@ -586,20 +607,20 @@ class _Reader:
             every=every,
             timeout=timeout,
             pass_when=self.optional(fields, "pass_when", self.threshold, None),
-            on_nodata=self.optional(fields, "on_nodata", lambda n, p: self.choice(n, p, OUTCOME_CHOICES), "unknown"),  # type: ignore[arg-type]
-            on_invalid=self.optional(fields, "on_invalid", lambda n, p: self.choice(n, p, OUTCOME_CHOICES), "unknown"),  # type: ignore[arg-type]
-            max_age=self.optional(fields, "max_age", lambda n, p: self.duration(n, p, positive=True), None),
-            unit=self.optional(fields, "unit", lambda n, p: self.scalar(n, p, "text").value, ""),
+            on_nodata=self.optional(fields, "on_nodata", self.one_of(OUTCOME_CHOICES), "unknown"),  # type: ignore[arg-type]
+            on_invalid=self.optional(fields, "on_invalid", self.one_of(OUTCOME_CHOICES), "unknown"),  # type: ignore[arg-type]
+            max_age=self.optional(fields, "max_age", self.positive_duration, None),
+            unit=self.optional(fields, "unit", self.any_text, ""),
             title=self.optional(fields, "title", self.text, ""),
         )
 
     def spec_http(self, fields: _Fields, sources: Mapping[str, Source]) -> dict[str, object]:
         return {
             "url": self.url(fields.get("http"), fields.key_path("http")),  # type: ignore[arg-type]
-            "method": self.optional(fields, "method", lambda n, p: self.choice(n, p, HTTP_METHODS), "GET"),
+            "method": self.optional(fields, "method", self.one_of(HTTP_METHODS), "GET"),
             "headers": self.optional(fields, "headers", self.headers, {}),
             "expect_status": self.optional(fields, "expect_status", self.statuses, ()),
-            "max_latency": self.optional(fields, "max_latency", lambda n, p: self.duration(n, p, positive=True), None),
+            "max_latency": self.optional(fields, "max_latency", self.positive_duration, None),
             "json_path": self.optional(fields, "json_path", self.json_path, None),
             "verify_tls": self.optional(fields, "verify_tls", self.boolean, True),
         }
@@ -627,8 +648,8 @@ class _Reader:
         return {
             "query": self.text(fields.get("promql"), fields.key_path("promql")),  # type: ignore[arg-type]
             "source": self.source_reference(fields, sources, "prometheus", "promql"),
-            "expect": self.optional(fields, "expect", lambda n, p: self.choice(n, p, ("one", "any", "all")), "one"),
-            "reduce": self.optional(fields, "reduce", lambda n, p: self.choice(n, p, ("max", "min", "sum")), None),
+            "expect": self.optional(fields, "expect", self.one_of(("one", "any", "all")), "one"),
+            "reduce": self.optional(fields, "reduce", self.one_of(("max", "min", "sum")), None),
             "headers": self.optional(fields, "headers", self.headers, {}),
         }
 
@@ -690,7 +711,7 @@ class _Reader:
             "url": self.url(fields.get("scrape"), fields.key_path("scrape")),  # type: ignore[arg-type]
             "metric": metric,
             "labels": self.optional(fields, "labels", self.labels, {}),
-            "mode": self.optional(fields, "mode", lambda n, p: self.choice(n, p, ("value", "rate")), "value"),
+            "mode": self.optional(fields, "mode", self.one_of(("value", "rate")), "value"),
             "headers": self.optional(fields, "headers", self.headers, {}),
         }
 
@@ -757,11 +778,11 @@ class _Reader:
                 check=self.reference(fields.get("check"), fields.key_path("check"), checks, "check"),  # type: ignore[arg-type]
                 when=self.optional(fields, "when", self.threshold, None),
                 for_=self.optional(fields, "for", self.duration, 0.0),
-                min_consecutive=self.optional(fields, "min_consecutive", lambda n, p: self.integer(n, p, 1), 1),
+                min_consecutive=self.optional(fields, "min_consecutive", self.count, 1),
                 keep_firing_for=self.optional(fields, "keep_firing_for", self.duration, 0.0),
-                error_limit=self.optional(fields, "error_limit", lambda n, p: self.integer(n, p, 1), 4),
-                max_age=self.optional(fields, "max_age", lambda n, p: self.duration(n, p, positive=True), None),
-                action=Action(self.optional(fields, "action", lambda n, p: self.choice(n, p, [a.value for a in Action]), "warn")),
+                error_limit=self.optional(fields, "error_limit", self.count, 4),
+                max_age=self.optional(fields, "max_age", self.positive_duration, None),
+                action=Action(self.optional(fields, "action", self.one_of([a.value for a in Action]), "warn")),
                 decides=self.optional(fields, "decides", lambda n, p: self.reference(n, p, roles, "role"), None),
                 severity=severity,
                 active=self.optional(fields, "active", self.active, None),
@@ -824,7 +845,7 @@ class _Reader:
              condition_ids: Collection[str]) -> tuple[Step, list[tuple[str, Node, str]]]:
         """A step, and its depends_on entries (checked once the whole list is known)."""
         fields = self.mapping(node, path, STEP_KEYS, required=("title",))
-        kind = StepKind(self.optional(fields, "kind", lambda n, p: self.choice(n, p, [k.value for k in StepKind]), "task"))
+        kind = StepKind(self.optional(fields, "kind", self.one_of([k.value for k in StepKind]), "task"))
         phrase_node = fields.get("phrase")
         if kind is StepKind.APPROVAL and phrase_node is None:
             raise self.error("an approval step needs the 'phrase' to type", node, path, "e.g. phrase: APPROVE PROD DEPLOY")
@@ -847,7 +868,7 @@ class _Reader:
             gate=self.optional(fields, "gate", lambda n, p: self.references(n, p, checks, "check"), ()),
             watch=self.optional(fields, "watch", lambda n, p: self.references(n, p, condition_ids, "stop condition"), ()),
             depends_on=tuple(dep for dep, _, _ in dependencies),
-            notes=self.optional(fields, "notes", lambda n, p: self.scalar(n, p, "text").value, ""),
+            notes=self.optional(fields, "notes", self.any_text, ""),
         )
         return step, dependencies
 

@@ -288,7 +288,7 @@ def test_unquoted_not_equal_threshold_gets_a_quoting_hint() -> None:
         ("name: a\nsteps: &s [*s]\n", "expected a mapping, got a list"),
         ("name: *missing\n", "undefined alias"),
         ("name: x\nroles: {? [a] : b}\n", "a key must be a plain name"),
-        ("description: &m {[x]: 1}\nname: x\nroles: {<<: *m}\n", "a key must be a plain name"),
+        ("name: x\nsteps: [{title: a, notes: &m {[x]: 1}}]\nroles: {<<: *m}\n", "a key must be a plain name"),
         ("name: x\nroles: {<<: 5}\n", "invalid merge key"),
     ],
 )
