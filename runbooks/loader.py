@@ -155,6 +155,11 @@ def _suggest(word: str, candidates: Iterable[str], listing: bool = True) -> str:
     return f"valid: {shown}"
 
 
+def _a(word: str) -> str:
+    """``a promql``, ``an alerts``."""
+    return f"an {word}" if word[:1] in ("a", "e", "i", "o", "u") else f"a {word}"
+
+
 def _shown(value: str) -> str:
     """A value quoted for a message, cut short: a mistake may be a whole paragraph."""
     return repr(value if len(value) <= 40 else value[:37] + "...")
@@ -585,7 +590,7 @@ class _Reader:
         for key, (key_node, _) in fields.entries.items():
             owners = [k for k, keys in KIND_CHECK_KEYS.items() if key in keys]
             if owners and kind not in owners:
-                raise self.error(f"'{key}' applies to {' and '.join(owners)} checks, not to a {kind} check", key_node, fields.key_path(key))
+                raise self.error(f"'{key}' applies to {' and '.join(owners)} checks, not to {_a(kind)} check", key_node, fields.key_path(key))
         if fields.get(kind) is None and kind != "alerts":
             raise self.error(f"'{kind}' must have a value", fields.entries[kind][1], fields.key_path(kind))
         every = self.optional(fields, "every", self.positive_duration, DEFAULT_EVERY)
@@ -690,13 +695,13 @@ class _Reader:
             path = fields.key_path("source")
             source_id = self.reference(node, path, sources, "source")
             if sources[source_id].kind != kind:
-                raise self.error(f"source '{source_id}' is {sources[source_id].kind}; a {check_kind} check needs a {kind} source",
+                raise self.error(f"source '{source_id}' is {_a(sources[source_id].kind)} source; {_a(check_kind)} check needs {_a(kind)} source",
                                  node, path, _suggest(source_id, of_kind))
             return source_id
         if len(of_kind) == 1:
             return of_kind[0]
         if not of_kind:
-            raise self.error(f"a {check_kind} check needs a {kind} source", fields.node, fields.path,
+            raise self.error(f"{_a(check_kind)} check needs {_a(kind)} source", fields.node, fields.path,
                              f"add one under sources:, e.g. {kind}: {{kind: {kind}, url: ...}}")
         raise self.error(f"several {kind} sources ({', '.join(of_kind)}): say which with source:", fields.node, fields.path)
 

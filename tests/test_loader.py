@@ -554,7 +554,7 @@ def test_promql_with_several_prometheus_sources() -> None:
 def test_alerts_check_needs_an_alertmanager_source() -> None:
     """An alerts check naming a prometheus source is an error."""
     text = minimal("  critical: {alerts: {severity: critical}, source: prometheus}\n")
-    assert_error(text, "source 'prometheus' is prometheus; a alerts check needs a alertmanager source", "prometheus}",
+    assert_error(text, "source 'prometheus' is a prometheus source; an alerts check needs an alertmanager source", "prometheus}",
                  "checks.critical.source")
 
 
