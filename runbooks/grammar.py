@@ -6,7 +6,7 @@ person can act on (the loader adds file, line and column; argparse shows it
 as is when used as an argument ``type``).
 
 >>> parse_duration("1h30m"), parse_offset("T-00:15"), format_offset(-86400.0)
-(5400.0, -900.0, 'T-1d')
+(5400.0, -900.0, 'T-24h')
 """
 
 from __future__ import annotations
