@@ -1,15 +1,327 @@
-"""Command handlers (placeholder until implemented)."""
+"""``cutover-tui check RUNBOOK``: the headless gate for pipelines.
+
+Polls every check once (or for ``--for DURATION`` on their intervals), then
+prints each check's reading, each stop condition's state and the verdict, and
+exits with it. What counts is described in ``EPILOG`` (shown by ``--help``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from checks.reading import Reading
+    from checks.state import ConditionStatus, Verdict
+    from runbooks.model import Runbook
+
+EXIT_CONTINUE = 0
+EXIT_STOP = 1
+EXIT_CANNOT_VERIFY = 3
+
+EPILOG = """\
+exit status:
+  0  CONTINUE       nothing that stops the launch
+  1  HALT/ROLLBACK  a halt or rollback stop condition is firing, or a gate
+                    check (one with pass_when, or named in a step's gate) fails
+  2                 the runbook is invalid, or --only names nothing in it
+  3  CANNOT VERIFY  a stop condition or gate check could not be read (error,
+                    no data, stale), or a halt/rollback condition is breached
+                    but has not yet lasted its `for` (pending)
+
+What is judged: every stop condition in force now (its `active` window placed
+at the runbook's t0), and every gate check. Without --for, each check is
+polled once, so a condition with `for` cannot elapse: a breach is pending and
+the exit is 3 (breached now; not yet known to last). A condition with no `for`
+fires on the first breach. With --for, checks are polled on their intervals
+and `for` is evaluated over time; the command ends early once a halt or
+rollback condition fires. Pending at the end is still 3: choose a --for
+longer than the longest `for` to let conditions fire. A scrape in rate mode
+needs two samples, so without --for it is read twice, one interval apart.
+"""
 
 
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
-    """Add ``command``'s arguments to its sub-parser."""
+    """Add ``check``'s arguments to its sub-parser."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument("runbook", metavar="RUNBOOK", help="runbook YAML file")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--for",
+        dest="duration",
+        metavar="DURATION",
+        type=_duration,
+        help="poll for this long (30s, 5m ...) on the checks' intervals instead of once",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="ID",
+        help="only these checks or stop conditions (a condition brings its check along)",
+    )
+
+
+def _duration(text: str) -> float:
+    from runbooks.grammar import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def run(command: str, args: argparse.Namespace) -> int:
-    """Run ``command``; return the exit status."""
-    print(f"cutover-tui {command}: not implemented yet")
-    return 2
+    """Poll, print, and return 0 continue, 1 halt/rollback, 3 cannot verify (2 for a bad runbook)."""
+    import asyncio
+
+    from runbooks import load_runbook
+
+    runbook = load_runbook(args.runbook)
+    try:
+        check_ids, condition_ids = _select(runbook, args.only)
+    except KeyError as error:
+        print(f"cutover-tui check: --only {error.args[0]!r} is neither a check nor a stop condition "
+              f"in {args.runbook}", file=sys.stderr)
+        return 2
+    progress = _print_change if args.duration is not None and not args.json else None
+    report = asyncio.run(_gate(runbook, check_ids, condition_ids, args.duration, progress))
+    if args.json:
+        _print_json(report)
+    else:
+        _print_table(report)
+    return {"CONTINUE": EXIT_CONTINUE, "CANNOT_VERIFY": EXIT_CANNOT_VERIFY}.get(report.verdict.value, EXIT_STOP)
+
+
+def _select(runbook: Runbook, only: list[str] | None) -> tuple[list[str], list[str]]:
+    """The check and condition ids ``--only`` asks for (all by default), in runbook order."""
+    if not only:
+        return list(runbook.checks), [c.id for c in runbook.stop_conditions]
+    conditions = {c.id: c for c in runbook.stop_conditions}
+    checks: set[str] = set()
+    chosen: set[str] = set()
+    for item in only:
+        if item in conditions:
+            chosen.add(item)
+            checks.add(conditions[item].check)
+        elif item in runbook.checks:
+            checks.add(item)
+            chosen.update(c.id for c in runbook.stop_conditions if c.check == item)
+        else:
+            raise KeyError(item)
+    return [c for c in runbook.checks if c in checks], [c.id for c in runbook.stop_conditions if c.id in chosen]
+
+
+@dataclass(frozen=True)
+class _Report:
+    """What one run of the gate found: latest readings, condition statuses, the verdict."""
+
+    runbook: Runbook
+    check_ids: list[str]  # the checks polled, in runbook order
+    readings: dict[str, Reading]
+    statuses: dict[str, ConditionStatus]
+    active: set[str]  # condition ids in force
+    verdict: Verdict
+    blocking: list[str]  # gate check ids that did not pass
+
+
+async def _gate(
+    runbook: Runbook,
+    check_ids: list[str],
+    condition_ids: list[str],
+    duration: float | None,
+    progress: Callable[[ConditionStatus], None] | None,
+) -> _Report:
+    """Poll (once, or for ``duration``), then judge."""
+    import asyncio
+
+    from checks.conditions import ConditionEvaluator
+    from checks.probes import ProbeContext
+    from checks.scheduler import Poller
+    from checks.state import ConditionState
+    from checks.verdict import counts_as_firing
+    from runbooks.model import Action
+
+    readings: dict[str, Reading] = {}
+    last_state: dict[str, ConditionState] = {}
+    active = _active_conditions(runbook, condition_ids)
+    stopping = asyncio.Event()
+
+    def on_result(reading: Reading | None, statuses: list[ConditionStatus]) -> None:
+        if reading is not None:
+            readings[reading.check_id] = reading
+        for status in statuses:
+            previous = last_state.get(status.id)
+            last_state[status.id] = status.state
+            if progress is not None and previous is not None and previous is not status.state:
+                progress(status)
+            stops = runbook.condition(status.id).action in (Action.HALT, Action.ROLLBACK)
+            if stops and counts_as_firing(status) and status.id in active:
+                stopping.set()
+
+    ctx = ProbeContext(runbook)
+    evaluators = {
+        c.id: ConditionEvaluator(c, runbook.checks[c.check], ctx.clock)
+        for c in runbook.stop_conditions
+        if c.id in condition_ids
+    }
+    poller = Poller(runbook, ctx, on_result, evaluators=evaluators, checks=check_ids)
+    last_state.update({cid: status.state for cid, status in poller.statuses.items()})
+    try:
+        if duration is None:
+            await poller.poll_once()
+            # A rate needs two scrapes: read those checks again one interval later.
+            rated = [c for c in poller.checks.values() if c.kind == "scrape" and c.spec.get("mode") == "rate"]
+            if rated:
+                await asyncio.sleep(max(c.every for c in rated))
+                await poller.poll_once(c.id for c in rated)
+        else:
+            await poller.start()
+            try:
+                await asyncio.wait_for(stopping.wait(), timeout=duration)
+            except TimeoutError:
+                pass
+            await poller.stop()
+    finally:
+        await ctx.aclose()
+    return _judge(runbook, readings, poller.statuses, active, check_ids)
+
+
+def _active_conditions(runbook: Runbook, condition_ids: list[str]) -> set[str]:
+    from datetime import datetime, timezone
+
+    from checks.conditions import is_active
+
+    now = datetime.now(timezone.utc)
+    return {c.id for c in runbook.stop_conditions if c.id in condition_ids and is_active(c, runbook.t0, now)}
+
+
+def _judge(
+    runbook: Runbook,
+    readings: dict[str, Reading],
+    statuses: dict[str, ConditionStatus],
+    active: set[str],
+    check_ids: list[str],
+) -> _Report:
+    """The verdict over every condition in force and every gate check."""
+    from checks.reading import Outcome
+    from checks.state import ConditionState, Verdict
+    from checks.verdict import compute_verdict, gate_status
+    from runbooks.model import Action, Step
+
+    step_gates = {check_id for step in (*runbook.steps, *runbook.rollback) for check_id in step.gate}
+    gates = tuple(
+        check_id for check_id in check_ids
+        if runbook.checks[check_id].pass_when is not None or check_id in step_gates
+    )
+    whole_launch = Step(id="check", title="cutover-tui check", gate=gates, watch=tuple(sorted(active)))
+    in_force = {cid: status for cid, status in statuses.items() if cid in active}
+    outcomes: dict[str, Outcome | None] = {cid: readings[cid].outcome if cid in readings else None for cid in check_ids}
+    verdict = compute_verdict(runbook, in_force, whole_launch, outcomes)
+    _, blocking = gate_status(whole_launch, outcomes)
+    if verdict is Verdict.CONTINUE:
+        if any(outcomes[cid] is Outcome.BREACH for cid in blocking):
+            verdict = Verdict.HALT
+        elif any(
+            status.state is ConditionState.PENDING
+            and runbook.condition(cid).action in (Action.HALT, Action.ROLLBACK)
+            for cid, status in in_force.items()
+        ):
+            verdict = Verdict.CANNOT_VERIFY
+    return _Report(runbook, check_ids, readings, statuses, active, verdict, blocking)
+
+
+# -- output -------------------------------------------------------------------
+
+
+def _print_change(status: ConditionStatus) -> None:
+    print(f"{status.since:%H:%M:%SZ}  {status.id}: {status.state.value}  {status.reason}", flush=True)
+
+
+def _check_rows(report: _Report) -> list[dict[str, object]]:
+    import math
+
+    rows = []
+    for check_id in report.check_ids:
+        row: dict[str, object] = {
+            "id": check_id, "outcome": None, "value": None, "unit": report.runbook.checks[check_id].unit,
+            "latency_ms": None, "detail": "not polled", "degraded": False,
+            "gate_blocking": check_id in report.blocking,
+        }
+        reading = report.readings.get(check_id)
+        if reading is not None:
+            finite = reading.value is not None and math.isfinite(reading.value)
+            row.update(
+                outcome=reading.outcome.value,
+                value=reading.value if finite else None,  # JSON has no NaN; the outcome says invalid
+                unit=reading.unit,
+                latency_ms=round(reading.latency * 1000, 1),
+                detail=reading.detail,
+                degraded=reading.degraded,
+            )
+        rows.append(row)
+    return rows
+
+
+def _condition_rows(report: _Report) -> list[dict[str, object]]:
+    rows = []
+    for condition_id, status in report.statuses.items():
+        condition = report.runbook.condition(condition_id)
+        active = condition_id in report.active
+        rows.append({
+            "id": condition_id,
+            "state": status.state.value if active else "inactive",
+            "value": status.value,
+            "threshold": status.threshold,
+            "since": status.since.isoformat(),
+            "reason": status.reason,
+            "action": condition.action.value,
+            "breach_held": round(status.breach_held, 3),
+        })
+    return rows
+
+
+def _print_json(report: _Report) -> None:
+    import json
+
+    document = {
+        "runbook": report.runbook.name,
+        "verdict": report.verdict.value,
+        "checks": _check_rows(report),
+        "conditions": _condition_rows(report),
+    }
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def _print_table(report: _Report) -> None:
+    from checks.conditions import format_value
+
+    print(f"{report.runbook.name}")
+    print()
+    checks = [
+        (row["id"], f"{row['outcome'] or '-'}{' (gate)' if row['gate_blocking'] else ''}",
+         "-" if row["value"] is None else format_value(row["value"], str(row["unit"])),
+         "-" if row["latency_ms"] is None else f"{row['latency_ms']:.0f}ms", row["detail"])
+        for row in _check_rows(report)
+    ]
+    _table(("CHECK", "OUTCOME", "VALUE", "LATENCY", "DETAIL"), checks)
+    print()
+    conditions = []
+    for row, status in zip(_condition_rows(report), report.statuses.values()):
+        condition = report.runbook.condition(status.id)
+        reading = report.readings.get(condition.check)
+        unit = condition.when.unit if condition.when else (reading.unit if reading else "")
+        shown = "-" if status.value is None else format_value(status.value, unit)
+        conditions.append((row["id"], row["state"], shown, row["threshold"], row["action"], row["reason"]))
+    _table(("CONDITION", "STATE", "VALUE", "THRESHOLD", "ACTION", "REASON"), conditions)
+    print()
+    print(f"VERDICT: {report.verdict.value.replace('_', ' ')}")
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    for line in (header, *rows):
+        cells = [str(cell).ljust(width) for cell, width in zip(line, widths)]
+        print("  ".join(cells).rstrip())
