@@ -104,18 +104,25 @@ class RunbookChanged(SessionLogError):
 class RetentionPolicy:
     """Which readings become stored ticks.
 
-    A reading is stored when it is the check's first, when its outcome,
-    degraded flag, non-pass detail, ``extra`` or any of its conditions' states
-    changed since the last stored tick, when its value moved from the last
-    stored value by more than ``max(relative_tolerance * |last|, absolute)``
-    where ``absolute`` is ``threshold_fraction`` of the smallest threshold the
-    check is compared against, and at least every ``keyframe_seconds``.
-    Replayed values are therefore within that tolerance of what was polled.
+    A reading is stored when it is the check's first; when its outcome,
+    degraded flag, non-pass detail, ``extra`` (ignoring float measurements
+    such as an HTTP latency, which the value and keyframes cover) or any of
+    its conditions' states changed since the last stored tick; when its value
+    moved from the last stored value by more than
+    ``max(relative_tolerance * |last|, absolute)``, where ``absolute`` is
+    ``threshold_fraction`` of the smallest threshold the check is compared
+    against (``pass_when``, a condition's ``when``, an HTTP ``max_latency``);
+    and at least every ``keyframe_seconds``. Replayed values are therefore
+    within that tolerance of what was polled.
     """
 
-    relative_tolerance: float = 0.01
-    threshold_fraction: float = 0.01
-    keyframe_seconds: float = 60.0
+    # 2% of the threshold is a third of a bar of the conditions' 8-level
+    # sparkline (its scale spans the values and the threshold); threshold
+    # crossings change a condition's state and are always kept. These give
+    # ~500 MB for 1,000 checks x 72 h x 5 s (benchmarks/log_size.py).
+    relative_tolerance: float = 0.02
+    threshold_fraction: float = 0.02
+    keyframe_seconds: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,7 +435,7 @@ class _Kept:
     value: float | None
     degraded: bool
     detail: str
-    extra: str
+    extra_key: str  # extra without its float measurements
     states: tuple[tuple[str, str], ...]
 
 
@@ -667,12 +674,13 @@ class SessionLog:
         """
         self._check_writable()
         extra = canonical_json(self._redact(_plain(dict(reading.extra)))) if reading.extra else ""
+        extra_key = canonical_json(_without_floats(json.loads(extra))) if extra else ""
         detail = self._redact(reading.detail)
         value = _plain(reading.value)
         states = tuple(sorted((s.id, s.state.value) for s in condition_statuses))
         with self._pending_lock:
             kept = self._kept.get(reading.check_id)
-            if kept is not None and not self._is_news(reading, kept, value, detail, extra, states):
+            if kept is not None and not self._is_news(reading, kept, value, detail, extra_key, states):
                 return None
             tick = TickRecord(
                 check_id=reading.check_id,
@@ -686,7 +694,7 @@ class SessionLog:
                 extra=json.loads(extra) if extra else {},
             )
             self._kept[reading.check_id] = _Kept(
-                tick.ts, tick.outcome, value, reading.degraded, detail, extra, states
+                tick.ts, tick.outcome, value, reading.degraded, detail, extra_key, states
             )
             self._pending.append(tick)
             overflow = len(self._pending) >= MAX_PENDING_TICKS
@@ -700,13 +708,13 @@ class SessionLog:
         kept: _Kept,
         value: float | None,
         detail: str,
-        extra: str,
+        extra_key: str,
         states: tuple[tuple[str, str], ...],
     ) -> bool:
-        if (reading.outcome.value, reading.degraded, extra, states) != (
+        if (reading.outcome.value, reading.degraded, extra_key, states) != (
             kept.outcome,
             kept.degraded,
-            kept.extra,
+            kept.extra_key,
             kept.states,
         ):
             return True
@@ -978,6 +986,8 @@ def _check_epsilons(runbook: Runbook, retention: RetentionPolicy) -> dict[str, f
     for check in runbook.checks.values():
         if check.pass_when is not None:
             thresholds.setdefault(check.id, []).append(abs(check.pass_when.value))
+        if check.kind == "http" and isinstance(check.spec.get("max_latency"), (int, float)):
+            thresholds.setdefault(check.id, []).append(abs(float(check.spec["max_latency"])))  # type: ignore[arg-type]
     for condition in runbook.stop_conditions:
         if condition.when is not None:
             thresholds.setdefault(condition.check, []).append(abs(condition.when.value))
@@ -986,6 +996,17 @@ def _check_epsilons(runbook: Runbook, retention: RetentionPolicy) -> dict[str, f
         for check_id, values in thresholds.items()
         if (nonzero := [v for v in values if v > 0])
     }
+
+
+def _without_floats(value: Any) -> Any:
+    """``value`` with every float replaced by None: what makes an ``extra`` news."""
+    if isinstance(value, float):
+        return None
+    if isinstance(value, dict):
+        return {k: _without_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_floats(v) for v in value]
+    return value
 
 
 def _remember_runbook(connection: sqlite3.Connection, runbook: Runbook, now: str) -> None:

@@ -254,8 +254,8 @@ def test_sparkline_holds_values_between_kept_ticks_and_shows_gaps() -> None:
     ticks = [tick("auth_error_ratio", 0, 0.002), tick("auth_error_ratio", 20, 0.004)]
     held = reduce_events(RUNBOOK, events(), ticks, until=at(35), history=8).conditions["auth_errors"].history
     assert held == (0.002, 0.002, 0.002, 0.002, 0.004, 0.004, 0.004, 0.004)
-    gap = reduce_events(RUNBOOK, events(), ticks, until=at(100), history=3).conditions["auth_errors"].history
-    assert gap == (0.004, None, None)
+    gap = reduce_events(RUNBOOK, events(), ticks, until=at(155), history=3).conditions["auth_errors"].history
+    assert gap == (0.004, 0.004, None)  # 135 s after the last tick: more than a keyframe and two polls
 
 
 def test_until_reduces_to_an_instant() -> None:

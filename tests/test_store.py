@@ -197,21 +197,22 @@ def test_accepted_runbook_change_is_logged_and_both_texts_kept(db: Path) -> None
 
 
 def test_retention_keeps_changes_tolerance_breaks_and_keyframes(db: Path) -> None:
-    """Readings are kept on outcome/state change, beyond the tolerance, and every 60 s; the rest are dropped."""
+    """Readings are kept on outcome/state change, beyond the tolerance, and every 120 s; the rest are dropped."""
     log = SessionLog.create(db, make_runbook(), operator="alice")
     at = lambda s: T0 + timedelta(seconds=s)  # noqa: E731
     ok, pending = ConditionState.OK, ConditionState.PENDING
     script = [
         (0, 0.0020, Outcome.PASS, ok, True),  # first reading
         (5, 0.0020, Outcome.PASS, ok, False),  # same value
-        (10, 0.00205, Outcome.PASS, ok, False),  # 0.005 points: within 1% of the 1% threshold
-        (15, 0.0022, Outcome.PASS, ok, True),  # 0.02 points: beyond it
-        (20, 0.0022, Outcome.BREACH, ok, True),  # outcome changed
-        (25, 0.0022, Outcome.BREACH, pending, True),  # condition state changed
-        (30, 0.0022, Outcome.BREACH, pending, False),
-        (85, 0.0022, Outcome.BREACH, pending, True),  # keyframe: 60 s since the last kept
-        (90, None, Outcome.NODATA, pending, True),
-        (95, None, Outcome.NODATA, pending, False),
+        (10, 0.0021, Outcome.PASS, ok, False),  # 0.01 points: within 2% of the 1% threshold
+        (15, 0.0023, Outcome.PASS, ok, True),  # 0.03 points: beyond it
+        (20, 0.0023, Outcome.BREACH, ok, True),  # outcome changed
+        (25, 0.0023, Outcome.BREACH, pending, True),  # condition state changed
+        (30, 0.0023, Outcome.BREACH, pending, False),
+        (145, 0.0023, Outcome.BREACH, pending, True),  # keyframe: 120 s since the last kept
+        (150, None, Outcome.NODATA, pending, True),
+        (155, None, Outcome.NODATA, pending, False),
+        (160, None, Outcome.ERROR, pending, True),
     ]
     kept = [
         log.record_reading(reading("auth_error_ratio", v, at(s), outcome), [status("auth_errors", state, at(s))]) is not None
@@ -221,6 +222,17 @@ def test_retention_keeps_changes_tolerance_breaks_and_keyframes(db: Path) -> Non
     assert kept == [expected for *_, expected in script]
     with SessionLog.open_readonly(db) as reader:
         assert [t.ts for t in reader.ticks()] == [at(s) for s, *_, keep in script if keep]
+
+
+def test_http_latency_jitter_is_not_news_but_a_status_change_is(db: Path) -> None:
+    """Float measurements in extra (an HTTP latency) do not keep a reading; a new status code does."""
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    kept = [
+        log.record_reading(reading("api_health", 0.0, T0 + timedelta(seconds=5 * n), status=code, latency=latency)) is not None
+        for n, (code, latency) in enumerate([(200, 0.021), (200, 0.034), (200, 0.019), (204, 0.020)])
+    ]
+    log.close()
+    assert kept == [True, False, False, True]
 
 
 def test_alert_lists_are_kept_as_json_in_extra(db: Path) -> None:

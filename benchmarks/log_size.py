@@ -1,0 +1,275 @@
+"""Session log figures: append rate, tick rate, bytes per tick, 72-hour size, fold time.
+
+Usage::
+
+    .venv/bin/python benchmarks/log_size.py --quick     # under a minute
+    .venv/bin/python benchmarks/log_size.py             # more checks simulated, steadier figures
+
+What it does:
+
+1. appends events durably (each committed with ``synchronous=FULL``) and
+   reports events/s;
+2. records readings that are all news (so every one is stored) and reports
+   ticks/s through ``record_reading`` + the batched flush;
+3. simulates 72 hours of polling every 5 s for a sample of checks with
+   realistic value series (below), through the real ``record_reading`` and
+   ``RetentionPolicy``, and reports the share of readings kept and the bytes
+   per stored tick (table + index, measured from the file's pages);
+4. projects the file size for 1,000 checks x 72 h x every 5 s;
+5. times folding that 72-hour log the way resume/replay/report do (all
+   events + each check's latest ticks) and folding every tick.
+
+The value series (seeded, so runs are comparable), one per check kind:
+
+- http latency: ~25 ms, lognormal jitter (sigma 15%) every poll, a 4x spike
+  in 0.5% of polls; ``max_latency: 500ms``;
+- error ratio (promql): a 5m rate, so it moves only when Prometheus scrapes
+  (every 15 s): diurnal 0.1-0.3%, AR(1) noise of 3% per scrape, an incident of
+  2-4% for 20 minutes every 24 h; condition ``> 1%``;
+- p99 latency (promql): diurnal 250-350 ms, 4% AR(1) noise per scrape; ``> 1s``;
+- request rate (promql): diurnal 800-1600 req/s, 1% noise per scrape, no threshold;
+- alerts: 0 active, one alert for 10 minutes every 12 h;
+- health flag (http json_path): 1, constant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from checks.clock import ManualClock
+from checks.reading import Outcome, Reading
+from cutover_tui.reducer import Reducer, reduce_events
+from cutover_tui.store import RetentionPolicy, SessionLog
+from runbooks.loader import parse_runbook
+
+HOURS = 72
+EVERY = 5.0
+PROJECTED_CHECKS = 1000
+T0 = datetime(2026, 12, 1, 16, 30, tzinfo=timezone.utc)
+KINDS = ("http_latency", "error_ratio", "p99_latency", "request_rate", "alerts", "health_flag")
+MIX = {"http_latency": 25, "error_ratio": 25, "p99_latency": 15, "request_rate": 15, "alerts": 10, "health_flag": 10}
+
+_CHECK_YAML = {
+    "http_latency": "    http: http://127.0.0.1:9/health\n    max_latency: 500ms\n",
+    "error_ratio": "    promql: sum(rate(errors[5m])) / sum(rate(requests[5m]))\n    unit: '%'\n",
+    "p99_latency": "    promql: histogram_quantile(0.99, sum by (le) (rate(duration_bucket[5m])))\n    unit: s\n",
+    "request_rate": "    promql: sum(rate(requests[5m]))\n    unit: req/s\n",
+    "alerts": "    alerts: {severity: critical}\n",
+    "health_flag": "    http: http://127.0.0.1:9/health\n    json_path: ok\n",
+}
+_CONDITION_YAML = {
+    "error_ratio": "when: '> 1%', for: 5m, action: rollback, decides: cto",
+    "p99_latency": "when: '> 1s', for: 5m, action: halt, decides: commander",
+}
+
+
+def build_runbook(kinds: list[str]):
+    """A runbook with one check per entry of ``kinds`` and conditions on the promql ones."""
+    checks, conditions = [], []
+    for n, kind in enumerate(kinds):
+        check = f"{kind}_{n}"
+        checks.append(f"  {check}:\n{_CHECK_YAML[kind]}    every: 5s\n    timeout: 4s\n")
+        if kind in _CONDITION_YAML:
+            conditions.append(f"  - {{id: {check}_high, check: {check}, {_CONDITION_YAML[kind]}}}\n")
+    steps = "".join(f"  - {{title: Step {i}, at: T+{i * 30}m, duration: 20m}}\n" for i in range(40))
+    text = (
+        "name: Log size benchmark\nt0: 2026-12-01T16:30:00Z\nroles: {commander: IC, cto: CTO}\n"
+        "sources:\n  prometheus: {kind: prometheus, url: http://127.0.0.1:9}\n"
+        "  alertmanager: {kind: alertmanager, url: http://127.0.0.1:9}\n"
+        "checks:\n" + "".join(checks) + "stop_conditions:\n" + "".join(conditions) + "steps:\n" + steps
+    )
+    return parse_runbook(text, "benchmark.yaml")
+
+
+class Series:
+    """A realistic value series for one check kind (see the module docstring)."""
+
+    def __init__(self, kind: str, seed: int) -> None:
+        self.kind = kind
+        self.random = random.Random(seed)
+        self.noise = 0.0
+        self.value: float | None = None
+        self.phase = self.random.uniform(0, 2 * math.pi)
+
+    def sample(self, seconds: float) -> tuple[Outcome, float | None, dict]:
+        day = 0.5 + 0.5 * math.sin(2 * math.pi * seconds / 86_400 + self.phase)
+        rnd = self.random
+        match self.kind:
+            case "http_latency":
+                latency = 0.025 * math.exp(rnd.gauss(0, 0.15)) * (4 if rnd.random() < 0.005 else 1)
+                return Outcome.PASS, latency, {"status": 200, "latency": latency}
+            case "alerts":
+                firing = (seconds % 43_200) < 600
+                active = [{"name": "HighErrorRate", "severity": "critical", "summary": "5xx above 2%"}] if firing else []
+                return (Outcome.BREACH if firing else Outcome.PASS), float(len(active)), {
+                    "active": active, "suppressed": [], "unprocessed": [],
+                    "active_count": len(active), "suppressed_count": 0,
+                }  # fmt: skip
+            case "health_flag":
+                return Outcome.PASS, 1.0, {"status": 200, "latency": 0.02}
+        if self.value is None or seconds % 15 < EVERY:  # Prometheus scraped: the 5m rate moved
+            sigma = {"error_ratio": 0.03, "p99_latency": 0.04, "request_rate": 0.01}[self.kind]
+            self.noise = 0.8 * self.noise + rnd.gauss(0, sigma)
+            base = {
+                "error_ratio": 0.001 + 0.002 * day,
+                "p99_latency": 0.25 + 0.1 * day,
+                "request_rate": 800 + 800 * day,
+            }[self.kind]
+            if self.kind == "error_ratio" and (seconds % 86_400) < 1200:
+                base = 0.02 + 0.02 * (seconds % 1200) / 1200
+            self.value = base * (1 + self.noise)
+        return Outcome.PASS, self.value, {}
+
+
+def file_bytes(connection: sqlite3.Connection) -> int:
+    """Bytes in use by the database pages (after a checkpoint, free pages excluded)."""
+    page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+    pages = connection.execute("PRAGMA page_count").fetchone()[0]
+    free = connection.execute("PRAGMA freelist_count").fetchone()[0]
+    return (pages - free) * page_size
+
+
+def measure_appends(folder: Path, count: int) -> float:
+    runbook = build_runbook(["error_ratio"])
+    with SessionLog.create(folder / "appends.cutover.db", runbook, operator="bench") as log:
+        started = time.perf_counter()
+        for n in range(count):
+            log.append("note", {"text": f"note {n}"})
+        return count / (time.perf_counter() - started)
+
+
+def measure_tick_rate(folder: Path, checks: int, rounds: int) -> float:
+    runbook = build_runbook(["request_rate"] * checks)
+    ids = list(runbook.checks)
+    with SessionLog.create(folder / "ticks.cutover.db", runbook, operator="bench") as log:
+        started = time.perf_counter()
+        for r in range(rounds):
+            at = T0 + timedelta(seconds=r * EVERY)
+            for n, check in enumerate(ids):
+                value = 1000.0 * (1 + 0.05 * ((r + n) % 2))  # 5% apart: every reading is news
+                log.record_reading(Reading(check, Outcome.PASS, value, "req/s", 0.01, at, r * EVERY))
+        log.flush_ticks()
+        return checks * rounds / (time.perf_counter() - started)
+
+
+def simulate(folder: Path, per_kind: int, hours: float, policy: RetentionPolicy) -> dict:
+    """72 h of polling for ``per_kind`` checks of each kind, through the real retention."""
+    kinds = [kind for kind in KINDS for _ in range(per_kind)]
+    runbook = build_runbook(kinds)
+    ids = list(runbook.checks)
+    series = {check: Series(kind, seed=n) for n, (check, kind) in enumerate(zip(ids, kinds))}
+    clock = ManualClock(T0)
+    path = folder / "simulated.cutover.db"
+    log = SessionLog.create(path, runbook, operator="bench", clock=clock, retention=policy)
+    kept = {kind: 0 for kind in KINDS}
+    polls = int(hours * 3600 / EVERY)
+    started = time.perf_counter()
+    for p in range(polls):
+        seconds = p * EVERY
+        at = T0 + timedelta(seconds=seconds)
+        for check, kind in zip(ids, kinds):
+            outcome, value, extra = series[check].sample(seconds)
+            reading = Reading(check, outcome, value, "", 0.02, at, seconds, extra=extra)
+            if log.record_reading(reading) is not None:
+                kept[kind] += 1
+        if p % 720 == 0:  # an event an hour: steps, notes, decisions
+            clock.advance(3600 if p else 0)
+            log.append("note", {"text": f"hour {p // 720}"})
+    elapsed = time.perf_counter() - started
+    log.close()
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    stored = connection.execute("SELECT count(*) FROM ticks").fetchone()[0]
+    tick_bytes = _table_bytes(connection, ("ticks", "idx_ticks_check_id_ts"))
+    connection.close()
+    return {
+        "runbook": runbook,
+        "path": path,
+        "readings": polls * len(ids),
+        "stored": stored,
+        "kept_share": {kind: kept[kind] / (polls * per_kind) for kind in KINDS},
+        "bytes_per_tick": tick_bytes / stored,
+        "record_rate": polls * len(ids) / elapsed,
+    }
+
+
+def _table_bytes(connection: sqlite3.Connection, names: tuple[str, ...]) -> int:
+    """Bytes of the pages holding these tables and indexes (dbstat), or the whole file without dbstat."""
+    try:
+        marks = ",".join("?" for _ in names)
+        row = connection.execute(f"SELECT sum(pgsize) FROM dbstat WHERE name IN ({marks})", names).fetchone()
+        return int(row[0])
+    except sqlite3.OperationalError:
+        return file_bytes(connection)
+
+
+def measure_fold(path: Path, runbook) -> tuple[float, float, int, int]:
+    with SessionLog.open_readonly(path) as log:
+        started = time.perf_counter()
+        reducer = Reducer(runbook)
+        events = log.events()
+        state = reduce_events(runbook, events, log.latest_ticks(per_check=reducer.ticks_kept))
+        latest = time.perf_counter() - started
+        started = time.perf_counter()
+        ticks = 0
+        for tick in log.ticks():
+            reducer.apply_tick(tick)
+            ticks += 1
+        for event in events:
+            reducer.apply(event)
+        full_state = reducer.state()
+        full = time.perf_counter() - started
+    assert state == full_state, "folding the latest ticks must equal folding them all"
+    return latest, full, len(events), ticks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer checks simulated; under a minute")
+    parser.add_argument("--keyframe", type=float, default=RetentionPolicy().keyframe_seconds, help="keyframe seconds")
+    parser.add_argument("--tolerance", type=float, default=RetentionPolicy().relative_tolerance, help="relative tolerance")
+    parser.add_argument("--threshold-fraction", type=float, default=RetentionPolicy().threshold_fraction)
+    parser.add_argument("--dir", type=Path, default=None, help="where to write the files (default: a temp dir)")
+    args = parser.parse_args(argv)
+    policy = RetentionPolicy(args.tolerance, args.threshold_fraction, args.keyframe)
+    folder = Path(tempfile.mkdtemp(prefix="cutover-bench-", dir=args.dir))
+    per_kind = 1 if args.quick else 5
+    try:
+        appends = measure_appends(folder, 300 if args.quick else 2000)
+        tick_rate = measure_tick_rate(folder, 200, 50 if args.quick else 250)
+        sim = simulate(folder, per_kind, HOURS, policy)
+        share = sum(MIX[k] * sim["kept_share"][k] for k in KINDS) / sum(MIX.values())
+        readings = PROJECTED_CHECKS * HOURS * 3600 / EVERY
+        projected = readings * share * sim["bytes_per_tick"]
+        latest, full, events, ticks = measure_fold(sim["path"], sim["runbook"])
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    checks = per_kind * len(KINDS)
+    print(f"retention policy          relative {policy.relative_tolerance:.0%}, {policy.threshold_fraction:.0%} of the "
+          f"threshold, keyframe every {policy.keyframe_seconds:g} s")  # fmt: skip
+    print(f"events appended durably   {appends:,.0f} events/s (synchronous=FULL, one commit each)")
+    print(f"ticks written             {tick_rate:,.0f} ticks/s (record_reading + batched flush, all kept)")
+    print(f"record_reading            {sim['record_rate']:,.0f} readings/s with retention ({checks} checks x {HOURS} h)")
+    for kind in KINDS:
+        print(f"  kept {kind:<14}      {sim['kept_share'][kind]:6.2%} of readings")
+    print(f"kept, weighted mix        {share:6.2%} of readings  (mix: {', '.join(f'{k} {v}%' for k, v in MIX.items())})")
+    print(f"bytes per stored tick     {sim['bytes_per_tick']:.0f} (ticks table + index, from dbstat)")
+    print(f"projected 72 h size       {projected / 1e6:,.0f} MB for {PROJECTED_CHECKS:,} checks every {EVERY:g} s "
+          f"({readings * share / 1e6:.1f} M ticks of {readings / 1e6:.1f} M readings)")  # fmt: skip
+    print(f"fold 72 h (resume/replay) {latest * 1000:,.0f} ms: {events} events + latest ticks of {checks} checks")
+    print(f"fold 72 h, every tick     {full:,.1f} s for {ticks:,} ticks ({ticks / full:,.0f} ticks/s; "
+          f"{PROJECTED_CHECKS * HOURS * 3600 / EVERY * share / (ticks / full) / 60:,.1f} min projected for {PROJECTED_CHECKS:,} checks)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
