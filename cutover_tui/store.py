@@ -506,6 +506,10 @@ class SessionLog:
             # O_EXCL: never adopt a file someone else made; 0600 before SQLite
             # touches it, and SQLite gives -wal and -shm the same mode.
             os.close(os.open(db_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except BaseException:
+            lock.release()
+            raise
+        try:
             connection = _connect(db_path, read_only=False)
             clock = clock or SystemClock()
             now = format_ts(clock.now())
@@ -533,6 +537,9 @@ class SessionLog:
                 )
                 _remember_runbook(connection, runbook, now)
         except BaseException:
+            # A half-made file would later read as "not a session log".
+            for leftover in (db_path, *(db_path.with_name(db_path.name + s) for s in ("-wal", "-shm"))):
+                leftover.unlink(missing_ok=True)
             lock.release()
             raise
         log = cls(
@@ -895,7 +902,17 @@ class SessionLog:
         Returns:
             ``VerifyResult``: ``bad_seq`` None when every event is intact.
         """
-        rows = self._query("SELECT seq, ts, kind, actor, payload, prev_hash, hash FROM events ORDER BY seq", [])
+        with self._db_lock:
+            # One read transaction: a writer appending meanwhile must not make
+            # the head in sessions look ahead of the rows read.
+            self._connection.execute("BEGIN")
+            try:
+                rows = self._connection.execute(
+                    "SELECT seq, ts, kind, actor, payload, prev_hash, hash FROM events ORDER BY seq"
+                ).fetchall()
+                head_seq, head_hash = self._connection.execute("SELECT head_seq, head_hash FROM sessions").fetchone()
+            finally:
+                self._connection.execute("COMMIT")
         later_hashes = {row[6]: row[0] for row in rows}
         expected_prev, expected_seq = GENESIS_HASH, 1
         for seq, ts, kind, actor, payload_text, prev_hash, stored_hash in rows:
@@ -919,7 +936,6 @@ class SessionLog:
             if actual != stored_hash:
                 return VerifyResult(len(rows), seq, "edited: the row's contents do not match its hash")
             expected_prev, expected_seq = stored_hash, seq + 1
-        head_seq, head_hash = self._query_one("SELECT head_seq, head_hash FROM sessions")
         last_seq = expected_seq - 1
         if head_seq is not None and head_seq > last_seq:
             return VerifyResult(len(rows), last_seq + 1, f"deleted: the log ends at seq {last_seq} but its head is seq {head_seq}")

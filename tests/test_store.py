@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -143,6 +146,28 @@ def test_readonly_reader_sees_new_events_while_the_writer_runs(db: Path) -> None
         reader.append("note", {"text": "three"})
     reader.close()
     log.close()
+
+
+def test_reader_in_another_process_follows_a_running_writer(db: Path) -> None:
+    """While a writer process appends, a read-only reader here sees the log grow, and verifies it."""
+    writer = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("crash_writer.py")), str(db)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().startswith("ack ")
+        reader = SessionLog.open_readonly(db)
+        first = reader.events()
+        for _ in range(50):  # the writer appends thousands a second; a few reads suffice
+            writer.stdout.readline()
+        later = reader.events(after_seq=first[-1].seq)
+        result = reader.verify()
+        reader.close()
+    finally:
+        writer.kill()
+        writer.wait(timeout=30)
+    assert later and later[0].seq == first[-1].seq + 1 and later[0].prev_hash == first[-1].hash
+    assert result.ok
 
 
 def test_non_session_files_are_named_as_such(tmp_path: Path) -> None:
@@ -291,3 +316,86 @@ def test_appends_from_several_threads_keep_one_unbroken_chain(db: Path) -> None:
     log.close()
     assert sorted(seqs) == list(range(2, 202))
     assert result.ok and result.events == 201
+
+
+class _TokenServer(BaseHTTPRequestHandler):
+    """/health: 200 only with the right bearer token. /api/v1/query: a proxy that quotes the token in its 500."""
+
+    seen: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        authorization = self.headers.get("Authorization", "")
+        self.seen.append(authorization)
+        if self.path.startswith("/health"):
+            ok = authorization == f"Bearer {os.environ['CUTOVER_TEST_TOKEN']}"
+            body, status, kind = b'{"ok": 1}', (200 if ok else 401), "application/json"
+        else:
+            body, status, kind = f"upstream refused {authorization}\n".encode(), 500, "text/plain"
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+async def test_tokens_from_the_environment_never_reach_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session polling with a bearer token from the environment leaves no byte of it in the db, wal or shm."""
+    from checks.probes import ProbeContext, run_probe
+    from runbooks.loader import parse_runbook
+
+    token = "fake-" + secrets.token_hex(16)
+    monkeypatch.setenv("CUTOVER_TEST_TOKEN", token)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TokenServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    runbook = parse_runbook(
+        f"""
+name: Secret handling
+roles: {{commander: Incident commander}}
+sources:
+  prometheus: {{kind: prometheus, url: "{base}", token_env: CUTOVER_TEST_TOKEN}}
+checks:
+  api_health:
+    http: {base}/health
+    headers: {{Authorization: "Bearer ${{CUTOVER_TEST_TOKEN}}"}}
+    json_path: ok
+    every: 5s
+    timeout: 2s
+  error_ratio: {{promql: "sum(rate(errors[5m]))", every: 5s, timeout: 2s}}
+stop_conditions:
+  - {{id: api_down, check: api_health, action: halt, decides: commander}}
+steps:
+  - {{title: Deploy, at: T-0, gate: [api_health]}}
+""",
+        "secret.yaml",
+    )
+    db = tmp_path / "secret.cutover.db"
+    log = SessionLog.create(db, runbook, operator="alice")
+    ctx = ProbeContext(runbook)
+    try:
+        for _ in range(3):
+            for check in runbook.checks.values():
+                polled = await run_probe(check, ctx)
+                log.record_reading(polled)
+                log.append("note", {"text": f"{polled.check_id}: {polled.outcome} {polled.detail}"})
+    finally:
+        await ctx.aclose()
+        server.shutdown()
+    health, error_ratio = (list(log.ticks(check=c)) for c in ("api_health", "error_ratio"))
+    log.append("decision", {"decision": "hold", "reason": f"prometheus says: {error_ratio[-1].detail}", "conditions": {}})
+    log.flush_ticks()
+    files = [p for p in tmp_path.iterdir() if p.name.startswith(db.name)]
+    while_open = {p.name: p.read_bytes() for p in files}
+    log.close()
+    after_close = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith(db.name)}
+    assert f"Bearer {token}" in _TokenServer.seen  # the token really was used
+    assert health[-1].outcome == "pass" and error_ratio[-1].outcome == "error"
+    assert "${CUTOVER_TEST_TOKEN}" in error_ratio[-1].detail  # the quoting proxy's echo was redacted
+    assert {db.name, db.name + "-wal"} <= set(while_open)
+    for name, content in (*while_open.items(), *after_close.items()):
+        assert token.encode() not in content, f"the token leaked into {name}"
