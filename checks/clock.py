@@ -1,0 +1,73 @@
+"""Clocks: a monotonic clock for durations and a UTC wall clock for timestamps.
+
+Durations (``for``, latency, rates) use ``monotonic()`` so wall-clock jumps
+never shorten or lengthen them; ``now()`` is only for what is shown or logged.
+Tests use ``ManualClock`` to move time by hand.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What the probes and the condition evaluator need from a clock."""
+
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary origin; never goes backwards."""
+        ...
+
+    def now(self) -> datetime:
+        """The current UTC time, timezone-aware."""
+        ...
+
+
+class SystemClock:
+    """The real clocks: ``time.monotonic()`` and ``datetime.now(UTC)``."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+class ManualClock:
+    """A clock that moves only when told to, for tests.
+
+    Example: ``clock = ManualClock(); clock.advance(30)``.
+
+    Args:
+        start: the initial UTC wall time (default 2026-01-01T00:00:00Z).
+        monotonic_start: the initial monotonic reading.
+    """
+
+    def __init__(
+        self,
+        start: datetime | None = None,
+        *,
+        monotonic_start: float = 1000.0,
+    ) -> None:
+        self._wall = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+        if self._wall.tzinfo is None:
+            raise ValueError("ManualClock needs a timezone-aware start time")
+        self._monotonic = monotonic_start
+
+    def monotonic(self) -> float:
+        return self._monotonic
+
+    def now(self) -> datetime:
+        return self._wall
+
+    def advance(self, seconds: float) -> None:
+        """Move both clocks forward by ``seconds`` (must not be negative)."""
+        if seconds < 0:
+            raise ValueError("a monotonic clock cannot go backwards")
+        self._monotonic += seconds
+        self._wall += timedelta(seconds=seconds)
+
+    def jump_wall(self, seconds: float) -> None:
+        """Move only the wall clock (either way), as NTP or a laptop resume does."""
+        self._wall += timedelta(seconds=seconds)

@@ -1,0 +1,103 @@
+"""Probes: poll one check, return one ``Reading``.
+
+Example::
+
+    ctx = ProbeContext(runbook)
+    reading = await run_probe(runbook.checks["api_health"], ctx)
+    await ctx.aclose()
+
+``run_probe`` never raises (except ``CancelledError``): every failure is a
+``Reading`` with outcome ``ERROR`` and a short detail. The whole poll is bounded
+by the check's ``timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable, Callable
+
+import httpx
+
+from checks.probes import alerts, command, http, promql, scrape
+from checks.probes.common import Observation, ProbeFailed, format_seconds, shorten
+from checks.probes.context import ProbeContext
+from checks.reading import Outcome, Reading
+from runbooks.model import Check
+
+__all__ = ["ProbeContext", "run_probe"]
+
+_PROBES: dict[str, Callable[[Check, ProbeContext], Awaitable[Observation]]] = {
+    "http": http.probe,
+    "promql": promql.probe,
+    "alerts": alerts.probe,
+    "scrape": scrape.probe,
+    "command": command.probe,
+}
+
+_MAPPED = {"pass": Outcome.PASS, "breach": Outcome.BREACH}
+
+
+async def run_probe(check: Check, ctx: ProbeContext) -> Reading:
+    """Poll ``check`` once and return what was observed.
+
+    Applies the check's ``pass_when``, ``on_nodata`` and ``on_invalid``; the
+    poll, including any command it runs, ends within ``check.timeout``.
+    """
+    started = ctx.clock.monotonic()
+    try:
+        async with asyncio.timeout(check.timeout):
+            observation = await _PROBES[check.kind](check, ctx)
+    except ProbeFailed as failure:
+        observation = Observation(failure.outcome, detail=failure.detail, extra=failure.extra)
+    except (TimeoutError, httpx.TimeoutException):
+        observation = Observation(Outcome.ERROR, detail=f"timed out after {format_seconds(check.timeout)}")
+    except httpx.HTTPError as exc:
+        observation = Observation(Outcome.ERROR, detail=_transport_detail(exc))
+    except Exception as exc:  # a probe bug must still be a visible ERROR, never a crash or a pass
+        observation = Observation(Outcome.ERROR, detail=shorten(f"{type(exc).__name__}: {exc}"))
+    observation = _apply_on_nodata_on_invalid(check, observation)
+    finished = ctx.clock.monotonic()
+    return Reading(
+        check_id=check.id,
+        outcome=observation.outcome,
+        value=observation.value,
+        unit=check.unit if observation.unit is None else observation.unit,
+        latency=max(0.0, finished - started),
+        observed_at=ctx.clock.now(),
+        monotonic=finished,
+        detail=observation.detail,
+        degraded=observation.degraded,
+        sample_age=observation.sample_age,
+        extra=observation.extra,
+    )
+
+
+def _apply_on_nodata_on_invalid(check: Check, observation: Observation) -> Observation:
+    """Rewrite NODATA / INVALID as the check asks (``pass`` or ``breach``); ``unknown`` keeps it."""
+    if observation.final:
+        return observation
+    if observation.outcome is Outcome.NODATA:
+        policy, key = check.on_nodata, "on_nodata"
+    elif observation.outcome is Outcome.INVALID:
+        policy, key = check.on_invalid, "on_invalid"
+    else:
+        return observation
+    if policy not in _MAPPED:
+        return observation
+    return Observation(
+        _MAPPED[policy],
+        observation.value,
+        f"{observation.detail} ({key}: {policy})",
+        observation.degraded,
+        observation.sample_age,
+        {**observation.extra, "raw_outcome": observation.outcome.value},
+        observation.unit,
+    )
+
+
+def _transport_detail(exc: httpx.HTTPError) -> str:
+    """A one-line reason for a transport failure, without the request's headers."""
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        return shorten(f"cannot connect: {reason}")
+    return shorten(f"{type(exc).__name__}: {reason}")

@@ -1,0 +1,63 @@
+"""The resources the probes of one session share."""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping
+
+import httpx
+
+from checks.clock import Clock, SystemClock
+from runbooks.model import Runbook
+
+#: (value, monotonic time) of the last scrape of one series, per check, for rate mode.
+ScrapeMemory = dict[tuple[tuple[str, str], ...], tuple[float, float]]
+
+
+class ProbeContext:
+    """One per session: the HTTP connection pool, the clock, the environment, per-check memory.
+
+    Use it from one event loop and close it with ``await ctx.aclose()``.
+
+    Args:
+        runbook: the runbook whose checks are polled (sources are looked up here).
+        env: where ``${VAR}`` in headers and ``token_env`` are read, at request
+            time; default ``os.environ`` (live, so a token exported later is seen).
+        clock: default ``SystemClock()``.
+        max_http_connections: the pool bound shared by every HTTP-based probe.
+            10–20 requests in flight is the fastest here; far more only queues
+            in the kernel and the server.
+    """
+
+    def __init__(
+        self,
+        runbook: Runbook,
+        *,
+        env: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+        max_http_connections: int = 20,
+    ) -> None:
+        self.runbook = runbook
+        self.env: Mapping[str, str] = env if env is not None else os.environ
+        self.clock: Clock = clock or SystemClock()
+        self._limits = httpx.Limits(
+            max_connections=max_http_connections,
+            max_keepalive_connections=max_http_connections,
+        )
+        # httpx sets TLS verification per client, so checks with verify_tls: false get their own.
+        self._clients: dict[bool, httpx.AsyncClient] = {}
+        self.scrape_memory: dict[str, ScrapeMemory] = {}
+
+    def http_client(self, *, verify: bool = True) -> httpx.AsyncClient:
+        """The shared client (created on first use) for TLS-verifying or non-verifying requests."""
+        client = self._clients.get(verify)
+        if client is None:
+            client = httpx.AsyncClient(limits=self._limits, verify=verify, follow_redirects=False)
+            self._clients[verify] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients; the context must not be used afterwards."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()

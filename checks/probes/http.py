@@ -1,0 +1,110 @@
+"""The ``http`` probe: status, latency and optionally one JSON field of an endpoint.
+
+- A status outside ``expect_status`` (default: any 2xx) is a BREACH ("HTTP 503").
+- Slower than ``max_latency`` is a BREACH.
+- With ``json_path`` the value is that JSON field (booleans are 1/0); a missing
+  or null field is NODATA, never 0; a non-number is INVALID; a body that is not
+  JSON is an ERROR. Without ``json_path`` the value is the latency in seconds.
+- Transport failures and timeouts are ERRORs (``run_probe`` reports them).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterable
+
+from checks.probes.common import (
+    Observation,
+    ProbeFailed,
+    build_headers,
+    error,
+    fetch,
+    format_seconds,
+    judge,
+    parse_number,
+)
+from checks.probes.context import ProbeContext
+from checks.reading import Outcome
+from runbooks.model import Check
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+async def probe(check: Check, ctx: ProbeContext) -> Observation:
+    """Request the check's URL once and judge status, latency and value."""
+    spec = check.spec
+    headers = build_headers(ctx.env, spec.get("headers"))  # type: ignore[arg-type]
+    started = ctx.clock.monotonic()
+    response = await fetch(
+        ctx,
+        str(spec["url"]),
+        method=str(spec.get("method") or "GET"),
+        headers=headers,
+        timeout=check.timeout,
+        verify=bool(spec.get("verify_tls", True)),
+    )
+    latency = max(0.0, ctx.clock.monotonic() - started)
+    extra = {"status": response.status, "latency": latency}
+
+    expected = _expected_statuses(spec.get("expect_status"))
+    if not (response.status in expected if expected else response.ok):
+        return Observation(Outcome.BREACH, None, f"HTTP {response.status}", extra=extra)
+
+    breaches = []
+    max_latency = spec.get("max_latency")
+    if max_latency is not None and latency > float(max_latency):  # type: ignore[arg-type]
+        breaches.append(f"latency {format_seconds(latency)} > {format_seconds(float(max_latency))}")  # type: ignore[arg-type]
+
+    json_path = spec.get("json_path")
+    if not json_path:
+        return judge(check, latency, breaches=breaches, unit="s", extra=extra)
+    try:
+        value = _json_value(response.body, str(json_path))
+    except ProbeFailed as failure:
+        if breaches:  # a breach we can see outranks a value we cannot read
+            return Observation(Outcome.BREACH, None, "; ".join([*breaches, failure.detail]), extra=extra)
+        raise
+    return judge(check, value, breaches=breaches, extra=extra)
+
+
+def _expected_statuses(raw: object) -> frozenset[int]:
+    """``expect_status`` as a set; empty means "any 2xx"."""
+    if raw is None:
+        return frozenset()
+    if isinstance(raw, int):
+        return frozenset({raw})
+    return frozenset(int(status) for status in raw)  # type: ignore[union-attr]
+
+
+def _json_value(body: bytes, json_path: str) -> float:
+    """The number at ``json_path`` (``status.ok``, ``items[0].value``) in a JSON body."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise error("response body is not valid JSON") from None
+    node: Any = document
+    for key in _path_parts(json_path):
+        if isinstance(key, int):
+            present = isinstance(node, list) and -len(node) <= key < len(node)
+        else:
+            present = isinstance(node, dict) and key in node
+        if not present:
+            raise ProbeFailed(Outcome.NODATA, f"{json_path} is missing from the response")
+        node = node[key]
+    if node is None:
+        raise ProbeFailed(Outcome.NODATA, f"{json_path} is null")
+    return parse_number(node, json_path)
+
+
+def _path_parts(json_path: str) -> Iterable[str | int]:
+    """``a.b[0].c`` -> ``a``, ``b``, ``0``, ``c``."""
+    position = 0
+    for match in _PATH_PART.finditer(json_path):
+        if match.start() != position and json_path[position : match.start()] != ".":
+            raise error(f"bad json_path {json_path!r}")
+        position = match.end()
+        name, index = match.groups()
+        yield int(index) if index is not None else name
+    if position != len(json_path):
+        raise error(f"bad json_path {json_path!r}")

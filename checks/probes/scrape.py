@@ -1,0 +1,106 @@
+"""The ``scrape`` probe: one series read straight from a ``/metrics`` page.
+
+For targets without a Prometheus yet. The series is found by sample name
+(``http_requests_total``, as written on the page) and a label subset.
+
+- No matching series: NODATA. NaN or ±Inf: INVALID. Not HTTP 2xx or an
+  unparseable page: ERROR.
+- Several matching series: ERROR naming them, unless ``reduce`` (max | min | sum).
+- ``mode: rate``: per-second increase between this scrape and the previous one
+  of the same check (monotonic clock). A value lower than before is a counter
+  reset, and, as Prometheus' ``rate()`` does, the new value is taken as the
+  increase since the reset. The first scrape is NODATA ("first sample").
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from checks.probes.common import (
+    REDUCERS,
+    Observation,
+    ProbeFailed,
+    build_headers,
+    describe_series,
+    error,
+    fetch,
+    several_series_error,
+    judge,
+    parse_number,
+)
+from checks.probes.context import ProbeContext
+from checks.reading import Outcome
+from runbooks.model import Check
+
+SeriesKey = tuple[tuple[str, str], ...]
+
+async def probe(check: Check, ctx: ProbeContext) -> Observation:
+    """Fetch the page, pick the series, and judge its value or rate."""
+    spec = check.spec
+    metric = str(spec["metric"])
+    wanted: Mapping[str, str] = {str(k): str(v) for k, v in dict(spec.get("labels") or {}).items()}  # type: ignore[call-overload]
+    response = await fetch(
+        ctx,
+        str(spec["url"]),
+        headers=build_headers(ctx.env, spec.get("headers")),  # type: ignore[arg-type]
+        timeout=check.timeout,
+        verify=bool(spec.get("verify_tls", True)),
+    )
+    scraped_at = ctx.clock.monotonic()
+    if not response.ok:
+        raise error(response.error_detail())
+    try:
+        page = response.body.decode("utf-8")
+        found = dict(_matching_series(page, metric, wanted))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise error(f"cannot parse the metrics page: {exc}") from None
+    if not found:
+        raise ProbeFailed(Outcome.NODATA, f"no series {describe_series(wanted, metric)} on the page")
+
+    values = {key: parse_number(value, describe_series(dict(key), metric)) for key, value in found.items()}
+    if spec.get("mode") == "rate":
+        values = _rates(ctx.scrape_memory.setdefault(check.id, {}), values, scraped_at)
+        if not values:
+            raise ProbeFailed(Outcome.NODATA, "first sample: a rate needs two scrapes")
+    value = _one_value(values, metric, spec.get("reduce"))
+    return judge(check, value, extra={"series": len(values)})
+
+
+def _matching_series(page: str, metric: str, wanted: Mapping[str, str]) -> Iterable[tuple[SeriesKey, float]]:
+    """(labels, value) of every sample named ``metric`` whose labels include ``wanted``."""
+    for family in text_string_to_metric_families(page):
+        for sample in family.samples:
+            if sample.name != metric:
+                continue
+            if all(sample.labels.get(name) == value for name, value in wanted.items()):
+                yield tuple(sorted(sample.labels.items())), sample.value
+
+
+def _rates(memory: dict[SeriesKey, tuple[float, float]], values: dict[SeriesKey, float], now: float) -> dict[SeriesKey, float]:
+    """Per-second increase of each series since the last scrape; remembers this scrape.
+
+    Series seen for the first time (or with no time elapsed) have no rate yet.
+    """
+    rates: dict[SeriesKey, float] = {}
+    for key, value in values.items():
+        previous = memory.get(key)
+        memory[key] = (value, now)
+        if previous is None or now <= previous[1]:
+            continue
+        before, then = previous
+        increase = value - before if value >= before else value  # a reset restarts the counter at 0
+        rates[key] = increase / (now - then)
+    for gone in set(memory) - set(values):
+        del memory[gone]
+    return rates
+
+
+def _one_value(values: dict[SeriesKey, float], metric: str, reduce: object) -> float:
+    """The single value, or several reduced by ``reduce``; several without it is an ERROR."""
+    if len(values) == 1:
+        return next(iter(values.values()))
+    if reduce in REDUCERS:
+        return float(REDUCERS[reduce](values.values()))  # type: ignore[index]
+    raise several_series_error([describe_series(dict(key), metric) for key in values])

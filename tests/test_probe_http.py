@@ -1,0 +1,188 @@
+"""The http probe against real HTTP servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from checks.reading import Outcome
+
+
+async def test_healthy_endpoint_passes_with_latency_as_value(poll, target):
+    """A 200 passes; without json_path the value is the latency in seconds."""
+    reading = await poll(f"http: {target.url}/health")
+    assert reading.outcome is Outcome.PASS
+    assert reading.unit == "s"
+    assert reading.value is not None and 0 < reading.value < 5
+    assert reading.extra["status"] == 200
+    assert reading.check_id == "probe"
+
+
+async def test_status_outside_expect_status_is_breach(poll, target):
+    """A 503 where 200 is expected is a breach saying "HTTP 503"."""
+    target.set(status=503)
+    reading = await poll(f"http: {target.url}/health\nexpect_status: 200")
+    assert reading.outcome is Outcome.BREACH
+    assert reading.detail == "HTTP 503"
+
+
+async def test_non_2xx_breaches_when_expect_status_is_absent(poll, target):
+    """Without expect_status any 2xx passes and anything else breaches."""
+    target.set(status=500)
+    reading = await poll(f"http: {target.url}/health")
+    assert reading.outcome is Outcome.BREACH
+    assert reading.detail == "HTTP 500"
+
+
+async def test_expected_non_200_status_passes(poll, target):
+    """A status listed in expect_status passes, even a 503."""
+    target.set(status=503)
+    reading = await poll(f"http: {target.url}/health\nexpect_status: [200, 503]")
+    assert reading.outcome is Outcome.PASS
+
+
+async def test_slower_than_max_latency_is_breach(poll, target):
+    """A response slower than max_latency is a breach naming the latency."""
+    target.set(delay=0.3)
+    reading = await poll(f"http: {target.url}/health\nmax_latency: 100ms")
+    assert reading.outcome is Outcome.BREACH
+    assert "> 100ms" in reading.detail
+
+
+async def test_json_field_value_compared_as_float(poll, target):
+    """0.004 compared with < 1% passes and stays 0.004 (never rounded)."""
+    target.set(auth_error_ratio=0.004)
+    reading = await poll(f'http: {target.url}/health\njson_path: auth_error_ratio\npass_when: "< 1%"')
+    assert reading.outcome is Outcome.PASS
+    assert reading.value == pytest.approx(0.004)
+    assert reading.value != 0.0
+
+
+async def test_json_field_over_threshold_is_breach(poll, target):
+    """A JSON value failing pass_when is a breach naming the value and threshold."""
+    target.set(auth_error_ratio=0.04)
+    reading = await poll(f'http: {target.url}/health\njson_path: auth_error_ratio\npass_when: "< 1%"')
+    assert reading.outcome is Outcome.BREACH
+    assert reading.value == pytest.approx(0.04)
+    assert "< 1%" in reading.detail
+
+
+async def test_boolean_json_field_counts_as_one_or_zero(poll, target):
+    """true is 1 and false is 0."""
+    reading = await poll(f'http: {target.url}/health\njson_path: ok\npass_when: "== 1"')
+    assert (reading.outcome, reading.value) == (Outcome.PASS, 1.0)
+    target.set(status=503)
+    reading = await poll(f'http: {target.url}/health\nexpect_status: 503\njson_path: ok\npass_when: "== 1"')
+    assert (reading.outcome, reading.value) == (Outcome.BREACH, 0.0)
+
+
+@pytest.mark.parametrize("pass_when", ["< 1%", "!= 0"])
+async def test_missing_json_field_is_nodata_never_zero(poll, target, pass_when):
+    """A missing field is nodata under < and under != (never read as 0)."""
+    reading = await poll(f'http: {target.url}/health\njson_path: checks.cache\npass_when: "{pass_when}"')
+    assert reading.outcome is Outcome.NODATA
+    assert reading.value is None
+    assert "checks.cache is missing" in reading.detail
+
+
+async def test_on_nodata_breach_turns_missing_field_into_breach(poll, target):
+    """on_nodata: breach makes a missing field a breach, and the detail says why."""
+    reading = await poll(f"http: {target.url}/health\njson_path: nope\non_nodata: breach")
+    assert reading.outcome is Outcome.BREACH
+    assert "on_nodata: breach" in reading.detail
+    assert reading.extra["raw_outcome"] == "nodata"
+
+
+async def test_string_json_field_is_invalid(poll, target):
+    """A non-number field ("ok") is invalid, not 0 and not a pass."""
+    reading = await poll(f'http: {target.url}/health\njson_path: status\npass_when: "< 1"')
+    assert reading.outcome is Outcome.INVALID
+    assert reading.value is None
+
+
+async def test_on_invalid_pass_is_applied(poll, target):
+    """on_invalid: pass makes an invalid value pass, saying so."""
+    reading = await poll(f"http: {target.url}/health\njson_path: status\non_invalid: pass")
+    assert reading.outcome is Outcome.PASS
+    assert "on_invalid: pass" in reading.detail
+
+
+@pytest.mark.parametrize(
+    ("body", "outcome", "detail"),
+    [
+        ('{"a": {"items": [{"v": 0.5}]}}', Outcome.PASS, ""),
+        ('{"a": {"items": []}}', Outcome.NODATA, "missing"),
+        ('{"a": {"items": [{"v": null}]}}', Outcome.NODATA, "null"),
+        ('{"a": {"items": [{"v": "NaN"}]}}', Outcome.INVALID, "NaN"),
+        ('{"a": {"items": [{"v": "0.25"}]}}', Outcome.PASS, ""),
+    ],
+)
+async def test_json_path_with_index(poll, canned_server, body, outcome, detail):
+    """Dotted paths with [n] indexes; null and missing are nodata, "NaN" is invalid."""
+    canned_server.respond(body)
+    reading = await poll(f'http: {canned_server.url}/health\njson_path: "a.items[0].v"')
+    assert reading.outcome is outcome
+    assert detail in reading.detail
+
+
+async def test_truncated_json_body_is_error(poll, target):
+    """A cut-off JSON body is an error, not a pass and not nodata."""
+    target.set(fault="truncated")
+    reading = await poll(f"http: {target.url}/health\njson_path: ok")
+    assert reading.outcome is Outcome.ERROR
+    assert "not valid JSON" in reading.detail
+
+
+async def test_proxy_html_502_is_breach_without_html(poll, target):
+    """A proxy's HTML 502 page is a breach "HTTP 502"; no markup in the detail."""
+    target.set(fault="html_502")
+    reading = await poll(f"http: {target.url}/health\njson_path: ok")
+    assert reading.outcome is Outcome.BREACH
+    assert reading.detail == "HTTP 502"
+
+
+async def test_dropped_connection_is_error(poll, target):
+    """A server closing the connection without answering is an error."""
+    target.set(fault="drop")
+    reading = await poll(f"http: {target.url}/health")
+    assert reading.outcome is Outcome.ERROR
+    assert reading.detail
+
+
+async def test_connection_refused_is_error(poll):
+    """Nothing listening is an error saying it could not connect."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    reading = await poll(f"http: http://127.0.0.1:{port}/health")
+    assert reading.outcome is Outcome.ERROR
+    assert reading.detail.startswith("cannot connect")
+
+
+async def test_slower_than_timeout_is_error(poll, target):
+    """A poll slower than its timeout ends at the timeout as an error."""
+    target.set(delay=3)
+    reading = await poll(f"http: {target.url}/health\nevery: 1s\ntimeout: 300ms")
+    assert reading.outcome is Outcome.ERROR
+    assert reading.detail == "timed out after 300ms"
+    assert reading.latency < 2
+
+
+async def test_header_variable_expanded_at_request_time(poll, canned_server):
+    """${API_TOKEN} in a header is read from the environment when the request is made."""
+    token = f"fake-{id(canned_server)}"
+    reading = await poll(
+        f'http: {canned_server.url}/health\nheaders: {{Authorization: "Bearer ${{API_TOKEN}}"}}',
+        env={"API_TOKEN": token},
+    )
+    assert reading.outcome is Outcome.PASS
+    assert canned_server.requests[-1].headers["authorization"] == f"Bearer {token}"
+
+
+async def test_missing_header_variable_is_error_and_sends_nothing(poll, canned_server):
+    """An unset ${VAR} is an error naming the variable; no request goes out with an empty header."""
+    reading = await poll(f'http: {canned_server.url}/health\nheaders: {{X-Api-Key: "${{API_KEY}}"}}', env={})
+    assert reading.outcome is Outcome.ERROR
+    assert reading.detail == "environment variable API_KEY is not set"
+    assert canned_server.requests == []

@@ -1,0 +1,116 @@
+"""The scrape probe: one series read from a real /metrics page."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from checks.clock import ManualClock
+from checks.probes import run_probe
+from checks.reading import Outcome
+
+
+async def test_gauge_value_passes(poll, target):
+    """A gauge under its threshold passes with the gauge's value."""
+    reading = await poll(f'scrape: {target.url}/metrics\nmetric: auth_error_ratio\npass_when: "< 1%"')
+    assert reading.outcome is Outcome.PASS
+    assert reading.value == pytest.approx(0.002)
+
+
+async def test_gauge_over_threshold_is_breach(poll, target):
+    """A gauge failing pass_when is a breach."""
+    target.set(auth_error_ratio=0.04)
+    reading = await poll(f'scrape: {target.url}/metrics\nmetric: auth_error_ratio\npass_when: "< 1%"')
+    assert reading.outcome is Outcome.BREACH
+    assert reading.value == pytest.approx(0.04)
+
+
+async def test_series_selected_by_label_subset(poll, target):
+    """Labels pick one series of a counter by name as written on the page."""
+    reading = await poll(
+        f'scrape: {target.url}/metrics\nmetric: http_requests_total\nlabels: {{route: /auth, code: "500"}}'
+    )
+    assert reading.outcome is Outcome.PASS
+    assert reading.value is not None and reading.value >= 0
+
+
+async def test_several_matching_series_is_error_naming_them(poll, target):
+    """Two series where one is expected is an error naming both."""
+    reading = await poll(f"scrape: {target.url}/metrics\nmetric: http_requests_total\nlabels: {{route: /auth}}")
+    assert reading.outcome is Outcome.ERROR
+    assert 'http_requests_total{code="200",route="/auth"}' in reading.detail
+    assert 'http_requests_total{code="500",route="/auth"}' in reading.detail
+
+
+async def test_reduce_sum_makes_one_value_of_several(make_context, canned_server):
+    """reduce: sum adds the matching series."""
+    canned_server.respond('jobs{queue="a"} 2\njobs{queue="b"} 3\n', content_type="text/plain")
+    ctx = make_context(f"scrape: {canned_server.url}/metrics\nmetric: jobs")
+    check = ctx.runbook.checks["probe"]
+    check = dataclasses.replace(check, spec={**check.spec, "reduce": "sum"})
+    reading = await run_probe(check, ctx)
+    assert (reading.outcome, reading.value) == (Outcome.PASS, 5.0)
+
+
+async def test_missing_series_is_nodata(poll, target):
+    """A metric absent from the page is nodata, not 0."""
+    reading = await poll(f"scrape: {target.url}/metrics\nmetric: queue_depth")
+    assert reading.outcome is Outcome.NODATA
+    assert reading.value is None
+    assert "queue_depth" in reading.detail
+
+
+async def test_nan_value_is_invalid(poll, target):
+    """A NaN sample is invalid, never a pass."""
+    target.set(latency_p95=float("nan"))
+    reading = await poll(f'scrape: {target.url}/metrics\nmetric: http_request_duration_p95_seconds\npass_when: "< 1s"')
+    assert reading.outcome is Outcome.INVALID
+    assert "NaN" in reading.detail
+
+
+async def test_rate_per_second_between_scrapes_and_counter_reset(make_context, canned_server):
+    """Rate mode: first scrape is nodata, then increase per second; a reset counts from 0."""
+    clock = ManualClock()
+    ctx = make_context(f"scrape: {canned_server.url}/metrics\nmetric: logins_total\nmode: rate", clock=clock)
+    check = ctx.runbook.checks["probe"]
+    readings = []
+    for counter, seconds in ((100, 0), (160, 2), (10, 1)):
+        canned_server.respond(f"logins_total {counter}\n", content_type="text/plain")
+        clock.advance(seconds)
+        readings.append(await run_probe(check, ctx))
+    assert readings[0].outcome is Outcome.NODATA and "first sample" in readings[0].detail
+    assert (readings[1].outcome, readings[1].value) == (Outcome.PASS, 30.0)
+    assert (readings[2].outcome, readings[2].value) == (Outcome.PASS, 10.0)
+
+
+async def test_rate_of_target_traffic_is_positive(make_context, target):
+    """The target's own traffic makes a real, positive request rate."""
+    ctx = make_context(
+        f'scrape: {target.url}/metrics\nmetric: http_requests_total\nlabels: {{route: /auth, code: "200"}}\n'
+        'mode: rate\npass_when: "> 0"'
+    )
+    check = ctx.runbook.checks["probe"]
+    first = await run_probe(check, ctx)
+    await asyncio.sleep(0.5)
+    second = await run_probe(check, ctx)
+    assert first.outcome is Outcome.NODATA
+    assert second.outcome is Outcome.PASS
+    assert second.value is not None and second.value > 0
+
+
+async def test_metrics_page_error_status_is_error(poll, target):
+    """A proxy's HTML 502 in place of the page is an error "HTTP 502 Bad Gateway", no markup."""
+    target.set(fault="html_502")
+    reading = await poll(f"scrape: {target.url}/metrics\nmetric: auth_error_ratio")
+    assert reading.outcome is Outcome.ERROR
+    assert reading.detail == "HTTP 502 Bad Gateway"
+
+
+async def test_unparseable_page_is_error(poll, canned_server):
+    """A page that is not the exposition format is an error."""
+    canned_server.respond("auth_error_ratio not-a-number\n", content_type="text/plain")
+    reading = await poll(f"scrape: {canned_server.url}/metrics\nmetric: auth_error_ratio")
+    assert reading.outcome is Outcome.ERROR
+    assert "cannot parse" in reading.detail
