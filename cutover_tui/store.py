@@ -360,11 +360,14 @@ def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
         )
     else:
         connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
-        # FULL: every commit fsyncs the WAL, so an acknowledged event survives power loss.
-        connection.execute("PRAGMA synchronous=FULL")
     connection.execute("PRAGMA busy_timeout=5000")
     return connection
+
+
+def _prepare_writer(connection: sqlite3.Connection) -> None:
+    connection.execute("PRAGMA journal_mode=WAL")
+    # FULL: every commit fsyncs the WAL, so an acknowledged event survives power loss.
+    connection.execute("PRAGMA synchronous=FULL")
 
 
 def _check_session_log(connection: sqlite3.Connection, path: Path) -> None:
@@ -387,10 +390,12 @@ def _open_existing(path: Path, *, read_only: bool) -> sqlite3.Connection:
     except sqlite3.DatabaseError as error:
         raise NotASessionLog(f"{path}: not a session log ({error})") from None
     try:
-        _check_session_log(connection, path)
+        _check_session_log(connection, path)  # before any write: a foreign file stays untouched
     except NotASessionLog:
         connection.close()
         raise
+    if not read_only:
+        _prepare_writer(connection)
     return connection
 
 
@@ -511,6 +516,7 @@ class SessionLog:
             raise
         try:
             connection = _connect(db_path, read_only=False)
+            _prepare_writer(connection)
             clock = clock or SystemClock()
             now = format_ts(clock.now())
             planned_t0 = format_ts(runbook.t0) if runbook.t0 else None

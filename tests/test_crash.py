@@ -69,7 +69,6 @@ def test_sigkill_at_random_instants_loses_no_acknowledged_event(tmp_path: Path) 
     assert ticks, "readings recorded before the kills reached the file"
 
 
-@pytest.mark.slow
 def test_resumed_session_folds_to_the_same_state_as_reading_it(tmp_path: Path) -> None:
     """After a kill, the resuming writer's incremental state equals a read-only fold of the same file."""
     db = tmp_path / "crash.cutover.db"

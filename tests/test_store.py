@@ -9,10 +9,8 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ import sqlite_utils
 from checks.clock import ManualClock
 from checks.reading import Outcome
 from checks.state import ConditionState
+from conftest import CannedServer
 from crash_writer import T0, make_runbook, reading, status
 from cutover_tui.store import (
     GENESIS_HASH,
@@ -181,6 +180,15 @@ def test_non_session_files_are_named_as_such(tmp_path: Path) -> None:
             SessionLog.open_readonly(path)
 
 
+def test_resuming_a_foreign_file_leaves_it_untouched(tmp_path: Path) -> None:
+    """open() on an empty or foreign file refuses it without writing to it."""
+    empty = tmp_path / "empty.cutover.db"
+    empty.touch()
+    with pytest.raises(NotASessionLog):
+        SessionLog.open(empty, make_runbook(), operator="alice")
+    assert empty.stat().st_size == 0 and not Path(f"{empty}-wal").exists()
+
+
 def test_resume_logs_the_gap_since_the_last_write(db: Path) -> None:
     """open() on an existing file appends session_resumed with the gap since the last event or tick."""
     clock = ManualClock(T0)
@@ -318,31 +326,8 @@ def test_appends_from_several_threads_keep_one_unbroken_chain(db: Path) -> None:
     assert result.ok and result.events == 201
 
 
-class _TokenServer(BaseHTTPRequestHandler):
-    """/health: 200 only with the right bearer token. /api/v1/query: a proxy that quotes the token in its 500."""
-
-    seen: list[str] = []
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        authorization = self.headers.get("Authorization", "")
-        self.seen.append(authorization)
-        if self.path.startswith("/health"):
-            ok = authorization == f"Bearer {os.environ['CUTOVER_TEST_TOKEN']}"
-            body, status, kind = b'{"ok": 1}', (200 if ok else 401), "application/json"
-        else:
-            body, status, kind = f"upstream refused {authorization}\n".encode(), 500, "text/plain"
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 async def test_tokens_from_the_environment_never_reach_the_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, canned_server: CannedServer
 ) -> None:
     """A session polling with a bearer token from the environment leaves no byte of it in the db, wal or shm."""
     from checks.probes import ProbeContext, run_probe
@@ -350,9 +335,12 @@ async def test_tokens_from_the_environment_never_reach_the_file(
 
     token = "fake-" + secrets.token_hex(16)
     monkeypatch.setenv("CUTOVER_TEST_TOKEN", token)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _TokenServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
+    canned_server.respond(b'{"ok": 1}', where=lambda r: r.headers.get("authorization") == f"Bearer {token}")
+    canned_server.respond(b"", status=401, where=lambda r: r.headers.get("authorization") != f"Bearer {token}")
+    # A proxy in front of Prometheus that quotes the header it refused, in plain text.
+    canned_server.respond(f"upstream refused Bearer {token}\n", status=500, content_type="text/plain",
+                          where=lambda r: r.path.startswith("/api/"))  # fmt: skip
+    base = canned_server.url
     runbook = parse_runbook(
         f"""
 name: Secret handling
@@ -385,7 +373,6 @@ steps:
                 log.append("note", {"text": f"{polled.check_id}: {polled.outcome} {polled.detail}"})
     finally:
         await ctx.aclose()
-        server.shutdown()
     health, error_ratio = (list(log.ticks(check=c)) for c in ("api_health", "error_ratio"))
     log.append("decision", {"decision": "hold", "reason": f"prometheus says: {error_ratio[-1].detail}", "conditions": {}})
     log.flush_ticks()
@@ -393,7 +380,7 @@ steps:
     while_open = {p.name: p.read_bytes() for p in files}
     log.close()
     after_close = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith(db.name)}
-    assert f"Bearer {token}" in _TokenServer.seen  # the token really was used
+    assert {r.headers.get("authorization") for r in canned_server.requests} == {f"Bearer {token}"}  # it was used
     assert health[-1].outcome == "pass" and error_ratio[-1].outcome == "error"
     assert "${CUTOVER_TEST_TOKEN}" in error_ratio[-1].detail  # the quoting proxy's echo was redacted
     assert {db.name, db.name + "-wal"} <= set(while_open)
