@@ -17,6 +17,7 @@ Ticks: the reducer keeps only the last ``history + 1`` ticks of each check
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -126,7 +127,9 @@ class Reducer:
         self._conditions = {
             c.id: _ConditionProgress(threshold=c.when.text if c.when else "") for c in runbook.stop_conditions
         }
+        self._check_of = {c.id: c.check for c in runbook.stop_conditions}
         self._ticks: dict[str, deque[TickRecord]] = {}
+        self._tick_ms: dict[str, deque[int]] = {}  # the same ticks' times, for sampling
         self._decisions: list[DecisionRecord] = []
         self._log: deque[LogLine] = deque(maxlen=LOG_LINES)
         self._gaps: list[tuple[datetime, datetime]] = []
@@ -158,13 +161,18 @@ class Reducer:
         kept = self._ticks.get(tick.check_id)
         if kept is None:
             kept = self._ticks[tick.check_id] = deque(maxlen=self.ticks_kept)
+            self._tick_ms[tick.check_id] = deque(maxlen=self.ticks_kept)
+        times = self._tick_ms[tick.check_id]
         if kept and tick.ts < kept[-1].ts:
             # Batches from several pollers can interleave by a few ms.
-            ordered = sorted((*kept, tick), key=lambda t: t.ts)
+            ordered = sorted((*kept, tick), key=lambda t: t.ts)[-self.ticks_kept :]
             kept.clear()
-            kept.extend(ordered[-self.ticks_kept :])
+            kept.extend(ordered)
+            times.clear()
+            times.extend(_ms(t.ts) for t in ordered)
         else:
             kept.append(tick)
+            times.append(_ms(tick.ts))
         if self._last_tick_ts is None or tick.ts > self._last_tick_ts:
             self._last_tick_ts = tick.ts
 
@@ -378,7 +386,7 @@ class Reducer:
 
     def _condition_view(self, condition_id: str, now: datetime | None) -> ConditionView:
         progress = self._conditions[condition_id]
-        check_id = self.runbook.condition(condition_id).check
+        check_id = self._check_of[condition_id]
         ticks = self._ticks.get(check_id)
         value = progress.value
         if ticks and (progress.value_ts is None or ticks[-1].ts >= progress.value_ts):
@@ -394,7 +402,7 @@ class Reducer:
             flapping=progress.flapping,
             acknowledged=progress.acknowledged,
             breach_held=_held(progress, now),
-            history=_sample(ticks, now, every, self.history) if ticks and now else (),
+            history=_sample(ticks, self._tick_ms[check_id], now, every, self.history) if ticks and now else (),
             firing_since=progress.firing_since,
         )
 
@@ -481,26 +489,32 @@ class Reducer:
 # ----------------------------------------------------------------- helpers
 
 
-def _sample(ticks: deque[TickRecord], now: datetime, every: float, points: int) -> tuple[float | None, ...]:
+def _sample(
+    ticks: deque[TickRecord], times: deque[int], now: datetime, every: float, points: int
+) -> tuple[float | None, ...]:
     """The check's value at each of the last ``points`` poll instants, oldest first.
 
     Between stored ticks the value is held (retention guarantees it stayed
     within tolerance); where no tick is recent enough the point is None.
-    Leading points before the first tick are dropped.
+    Leading points before the first tick are dropped. Integer milliseconds:
+    exact, and this runs for every condition on every screen refresh.
     """
-    stale_after = _KEYFRAME_SECONDS + 2 * every
+    every_ms = round(every * 1000)
+    stale_after_ms = round(_KEYFRAME_SECONDS * 1000) + 2 * every_ms
+    first_instant = _ms(now) - (points - 1) * every_ms
+    index = bisect_right(times, first_instant) - 1
     values: list[float | None] = []
-    index = -1
     for k in range(points):
-        instant = now - timedelta(seconds=(points - 1 - k) * every)
-        while index + 1 < len(ticks) and ticks[index + 1].ts <= instant:
+        instant = first_instant + k * every_ms
+        while index + 1 < len(times) and times[index + 1] <= instant:
             index += 1
-        if index < 0:
-            continue
-        tick = ticks[index]
-        fresh = (instant - tick.ts).total_seconds() <= stale_after
-        values.append(tick.value if fresh else None)
+        if index >= 0:
+            values.append(ticks[index].value if instant - times[index] <= stale_after_ms else None)
     return tuple(values)
+
+
+def _ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
 
 
 def _condition_state(value: Any) -> ConditionState:
