@@ -1,0 +1,707 @@
+"""The live dashboard: renders a ``SessionState`` and turns keys into events.
+
+The app keeps no session state of its own. A backend (live, follow, replay)
+hands it states; every action is ``await backend.append(kind, payload)``, and
+the screen changes only when the next state, folded from the log, shows it.
+
+>>> app = make_app(backend)  # doctest: +SKIP
+>>> app.run()                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer
+from textual.worker import WorkerState
+
+from checks.state import BLIND_STATES, ConditionState
+from cutover_tui.backend import ReadOnlySession, SessionBackend
+from cutover_tui.screens.approval import ApprovalScreen
+from cutover_tui.screens.complete_step import CompleteStepScreen
+from cutover_tui.screens.decision import DecisionScreen
+from cutover_tui.screens.help import HelpScreen
+from cutover_tui.screens.prompts import ConfirmScreen, TextPromptScreen
+from cutover_tui.state import Mode, SessionState, StepState, StepStatus
+from cutover_tui.widgets.alerts_panel import AlertsPanel
+from cutover_tui.widgets.conditions_list import ConditionsList
+from cutover_tui.widgets.decision_log import DecisionLog
+from cutover_tui.widgets.formatting import display_zone, format_wall_clock
+from cutover_tui.widgets.markers import gate_outcomes
+from cutover_tui.widgets.schedule import step_by_id
+from cutover_tui.widgets.session_header import SessionHeader
+from cutover_tui.widgets.step_detail import ItemList, StepDetail
+from cutover_tui.widgets.steps_table import StepsTable
+from cutover_tui.widgets.stop_banner import Banner, StopBanner, build_banner
+from runbooks.model import StepKind
+
+READ_ONLY_NOTICE = "read-only view (follow/replay)"
+
+#: Actions that write to the log: refused with a notice when the backend is read-only.
+WRITE_ACTIONS = frozenset(
+    {
+        "start_step",
+        "complete_step",
+        "fail_step",
+        "skip_step",
+        "add_evidence",
+        "add_note",
+        "decide",
+        "acknowledge",
+        "set_t0",
+        "rollback",
+    }
+)
+
+#: Decisions that let a go/no-go or approval step complete.
+PROCEED_DECISIONS = frozenset({"go", "conditional_go"})
+
+
+class StateChanged(Message):
+    """A backend produced a new state. A burst collapses: only the newest is rendered."""
+
+    def __init__(self, state: SessionState) -> None:
+        super().__init__()
+        self.state = state
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StateChanged)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A palette entry for an action."""
+
+    action: str
+    title: str
+    help: str
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start_step", "Start step", "Start the selected step (s)"),
+    Command("complete_step", "Complete step", "Complete the selected step: gate, evidence, approval or go/no-go (c)"),
+    Command("fail_step", "Fail step", "Mark the selected step failed, with a reason (f)"),
+    Command("skip_step", "Skip step", "Skip the selected step, with a reason (k)"),
+    Command("add_evidence", "Add evidence", "Attach evidence to the selected step (e)"),
+    Command("add_note", "Add note", "Write a note in the log (n)"),
+    Command("decide", "Record decision", "GO / NO-GO / CONDITIONAL GO / HOLD / ROLLBACK / CONTINUE (d)"),
+    Command("acknowledge", "Acknowledge condition", "Acknowledge the firing stop condition (a)"),
+    Command("set_t0", "Set T-0 now", "Set or re-baseline T-0 to now (t)"),
+    Command("rollback", "Enter rollback", "Switch to the rollback plan, with a reason (R)"),
+    Command("focus_steps", "Focus steps", "Move to the timeline"),
+    Command("focus_conditions", "Focus stop conditions", "Move to the stop conditions"),
+    Command("help", "Help: keys", "Every key and what the markers mean (?)"),
+)
+
+
+class CutoverApp(App[None]):
+    """The incident commander's dashboard."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "cutover-tui"
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (30, "-tall")]
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "start_step", "Start"),
+        Binding("c", "complete_step", "Complete"),
+        Binding("f", "fail_step", "Fail"),
+        Binding("k", "skip_step", "Skip"),
+        Binding("e", "add_evidence", "Evidence"),
+        Binding("n", "add_note", "Note"),
+        Binding("d", "decide", "Decide"),
+        Binding("a", "acknowledge", "Ack"),
+        Binding("t", "set_t0", "T-0"),
+        Binding("R", "rollback", "Rollback"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit_app", "Quit", show=False),
+        Binding("1", "focus_steps", "Steps", show=False),
+        Binding("2", "focus_conditions", "Conditions", show=False),
+        Binding("3", "focus_log", "Log", show=False),
+    ]
+
+    banner: reactive[Banner | None] = reactive(None, init=False)
+    """The HALT/ROLLBACK banner every screen shows (``StopBanner`` watches it); None when no decision is awaited."""
+
+    def __init__(self, backend: SessionBackend, *, clock_tick: float = 1.0) -> None:
+        super().__init__()
+        self.backend = backend
+        self.runbook = backend.runbook
+        self.clock_tick = clock_tick
+        self.zone = display_zone(self.runbook.timezone)
+        self.session: SessionState = backend.state()
+        """The latest state rendered."""
+        self.bells_rung = 0
+        """How many times the bell rang for a new banner (tests read it: the terminal bell is silent headless)."""
+        self._followed_step: str | None = None
+        for binding in self._backend_bindings():
+            self.bind(
+                binding.key,
+                f"backend_key({binding.key!r})",
+                description=binding.description,
+                show=binding.show,
+                key_display=binding.key_display,
+            )
+
+    # ------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield StopBanner()
+        yield SessionHeader(id="header")
+        with Horizontal(id="main"):
+            with Vertical(id="steps-pane"):
+                yield StepsTable(id="steps")
+                yield StepDetail(id="detail")
+            with Vertical(id="conditions-pane"):
+                yield ConditionsList(id="conditions")
+        with Horizontal(id="bottom"):
+            with VerticalScroll(id="alerts-pane", can_focus=False):
+                yield AlertsPanel(id="alerts")
+            yield DecisionLog(id="log")
+        extra = getattr(self.backend, "extra_widgets", None)
+        if extra is not None:
+            yield from extra()
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#steps-pane").border_title = "Steps"
+        self.query_one("#conditions-pane").border_title = "Stop conditions"
+        self.query_one("#alerts-pane").border_title = "Alerts"
+        self.query_one("#log").border_title = "Log: decisions, notes, changes"
+        self.call_after_refresh(self._start)
+
+    async def _start(self) -> None:
+        self._render_state(self.session, previous=None)
+        self.query_one(StepsTable).focus()
+        self.watch(self.screen, "focused", self._focus_moved)
+        self.set_interval(self.clock_tick, self._on_clock)
+        await self.backend.start(self._on_state)
+
+    async def on_unmount(self) -> None:
+        await self.backend.stop()
+
+    # ------------------------------------------------------------ state in
+
+    def _on_state(self, state: SessionState) -> None:
+        """The backend's ``on_change``: hand the state to the message queue (a burst collapses)."""
+        self.post_message(StateChanged(state))
+
+    @on(StateChanged)
+    def _state_changed(self, message: StateChanged) -> None:
+        previous, self.session = self.session, message.state
+        self._render_state(message.state, previous=previous)
+
+    def _render_state(self, state: SessionState, previous: SessionState | None) -> None:
+        """Update only the widgets whose part of the state changed."""
+        now = self.backend.now()
+        changed = lambda part: previous is None or getattr(previous, part) != getattr(state, part)  # noqa: E731
+        with self.batch_update():
+            self.query_one(SessionHeader).show(state, self.runbook, now, self.zone, self.view_label)
+            steps = self.query_one(StepsTable)
+            if changed("steps") or changed("checks") or changed("conditions") or changed("current_step"):
+                steps.sync(state, self.runbook, now, self.zone)
+                self._follow_current_step(state)
+                self._show_detail()
+            if changed("conditions"):
+                self.query_one(ConditionsList).sync(state, self.runbook, now)
+            if changed("alerts") or changed("checks"):
+                self.query_one(AlertsPanel).sync(state, self.runbook, now, self.zone)
+            if changed("log"):
+                self.query_one(DecisionLog).sync(state, self.zone)
+            self._show_banner(state, now)
+        self.refresh_bindings()
+
+    def _on_clock(self) -> None:
+        """Once a second: clocks, countdowns, time in state, staleness and escalation move on."""
+        state, now = self.session, self.backend.now()
+        with self.batch_update():
+            self.query_one(SessionHeader).show(state, self.runbook, now, self.zone, self.view_label)
+            self.query_one(StepsTable).sync(state, self.runbook, now, self.zone)
+            self.query_one(ConditionsList).sync(state, self.runbook, now)
+            self.query_one(AlertsPanel).sync(state, self.runbook, now, self.zone)
+            self._show_banner(state, now)
+
+    def _show_banner(self, state: SessionState, now: datetime) -> None:
+        banner = build_banner(state, self.runbook, now)
+        before = self.banner
+        self.banner = banner
+        if banner is not None and (before is None or before.condition != banner.condition):
+            self.bells_rung += 1
+            self.bell()
+
+    def _follow_current_step(self, state: SessionState) -> None:
+        """Keep the cursor on the current step while the operator leaves it there."""
+        steps = self.query_one(StepsTable)
+        current = state.current_step
+        if current is None or current == self._followed_step:
+            return
+        if self._followed_step is None or steps.selected_step_id == self._followed_step:
+            steps.select_step(current)
+        self._followed_step = current
+
+    def _show_detail(self) -> None:
+        self.query_one(StepDetail).show(
+            self.query_one(StepsTable).selected_step_id, self.session, self.runbook, self.backend.now(), self.zone
+        )
+
+    @on(DataTable.RowHighlighted, "#steps")
+    def _step_highlighted(self) -> None:
+        self._show_detail()
+        self.refresh_bindings()
+
+    @on(DataTable.RowSelected, "#steps")
+    def _step_selected(self) -> None:
+        """Enter on a step opens its detail (on short screens it is hidden otherwise) and moves into it."""
+        self.query_one("#steps-pane").add_class("-detail-open")
+        items = self.query_one(ItemList)
+        target = items if items.display else self.query_one(StepDetail)
+        self.call_after_refresh(target.focus)
+
+    def _focus_moved(self, focused: Widget | None) -> None:
+        detail = self.query_one(StepDetail)
+        inside = focused is not None and (focused is detail or detail in focused.ancestors)
+        self.query_one("#steps-pane").set_class(inside, "-detail-open")
+
+    @property
+    def view_label(self) -> str | None:
+        """``FOLLOW (read-only)`` / ``REPLAY`` from the backend, or None for a live session."""
+        label = getattr(self.backend, "view_label", None)
+        if label is None and self.backend.read_only:
+            return "READ-ONLY"
+        return label
+
+    # ------------------------------------------------------------ keys that apply now
+
+    def selected_step(self) -> StepState | None:
+        """The step under the timeline cursor."""
+        return step_by_id(self.session, self.query_one(StepsTable).selected_step_id)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the keys that do not apply to the selection now (the help screen lists them all).
+
+        Read-only keeps every key live, so that pressing one says why nothing happens.
+        """
+        if action not in WRITE_ACTIONS or self.backend.read_only or not self.is_mounted:
+            return True
+        step = self.selected_step() if self.query(StepsTable) else None
+        status = step.status if step is not None else None
+        match action:
+            case "start_step":
+                applies = status is StepStatus.PENDING
+            case "complete_step" | "fail_step" | "skip_step":
+                applies = status in (StepStatus.PENDING, StepStatus.ACTIVE)
+            case "add_evidence":
+                applies = step is not None
+            case "acknowledge":
+                applies = self._condition_to_acknowledge() is not None
+            case "set_t0":
+                applies = self.session.t0 is None or self.session.mode is Mode.REHEARSAL
+            case "rollback":
+                applies = self.session.mode is not Mode.ROLLBACK
+            case _:
+                applies = True
+        return applies
+
+    def _writable(self) -> bool:
+        if self.backend.read_only:
+            self.notify(READ_ONLY_NOTICE, severity="warning")
+            return False
+        if any(w.group == "flow" and w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in self.workers):
+            self.notify("Still recording the previous action…", severity="warning")
+            return False
+        return True
+
+    def _step_or_notice(self) -> StepState | None:
+        step = self.selected_step()
+        if step is None:
+            self.notify("Select a step first.", severity="warning")
+        return step
+
+    # ------------------------------------------------------------ actions
+
+    def action_start_step(self) -> None:
+        if self._writable() and (step := self._step_or_notice()):
+            self._start_flow(step.id)
+
+    def action_complete_step(self) -> None:
+        if self._writable() and (step := self._step_or_notice()):
+            self._complete_flow(step.id)
+
+    def action_fail_step(self) -> None:
+        if self._writable() and (step := self._step_or_notice()):
+            self._reason_flow("step_failed", step.id, f"Fail: {step.title}", "Why did it fail?", "Mark failed", True)
+
+    def action_skip_step(self) -> None:
+        if self._writable() and (step := self._step_or_notice()):
+            self._reason_flow("step_skipped", step.id, f"Skip: {step.title}", "Why skip it?", "Skip step", True)
+
+    def action_add_evidence(self) -> None:
+        if self._writable() and (step := self._step_or_notice()):
+            self._evidence_flow(step.id)
+
+    def action_add_note(self) -> None:
+        if self._writable():
+            self._note_flow(self.query_one(StepsTable).selected_step_id)
+
+    def action_decide(self) -> None:
+        if self._writable():
+            step = self.selected_step()
+            self._decision_flow(step.id if step is not None and step.status is not StepStatus.DONE else None)
+
+    def action_acknowledge(self) -> None:
+        if not self._writable():
+            return
+        condition_id = self._condition_to_acknowledge()
+        if condition_id is None:
+            self.notify("No firing stop condition awaits acknowledgement.")
+            return
+        self._append_events([("condition_acknowledged", {"condition": condition_id})])
+
+    def action_set_t0(self) -> None:
+        if self._writable():
+            self._t0_flow()
+
+    def action_rollback(self) -> None:
+        if self._writable():
+            self._rollback_flow()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.key_help()))
+
+    def action_quit_app(self) -> None:
+        if self.backend.read_only:
+            self.exit()
+        else:
+            self._quit_flow()
+
+    def action_focus_steps(self) -> None:
+        self.query_one(StepsTable).focus()
+
+    def action_focus_conditions(self) -> None:
+        self.query_one(ConditionsList).focus()
+
+    def action_focus_log(self) -> None:
+        self.query_one(DecisionLog).focus()
+
+    async def action_backend_key(self, key: str) -> None:
+        """A key the backend asked for (replay: play/pause, speed, seek)."""
+        handler = getattr(self.backend, "handle_key", None)
+        if handler is not None:
+            result = handler(key)
+            if inspect.isawaitable(result):
+                await result
+
+    @on(ItemList.Toggled)
+    def _item_toggled(self, message: ItemList.Toggled) -> None:
+        if self._writable():
+            payload = {"step": message.step, "item": message.item, "checked": message.checked}
+            self._append_events([("item_checked", payload)])
+
+    # ------------------------------------------------------------ flows (dialogs, then appends)
+
+    @work(group="flow", exit_on_error=False)
+    async def _start_flow(self, step_id: str) -> None:
+        spec = self.runbook.step(step_id)
+        unmet = [
+            dep
+            for dep in spec.depends_on
+            if (s := step_by_id(self.session, dep)) is None or s.status not in (StepStatus.DONE, StepStatus.SKIPPED)
+        ]
+        if unmet:
+            titles = ", ".join(self.runbook.step(dep).title for dep in unmet)
+            confirmed = await self.push_screen_wait(
+                ConfirmScreen(
+                    f"Start: {spec.title}",
+                    f"It depends on steps not done yet: {titles}. Start anyway?",
+                    confirm_label="Start anyway",
+                    danger=True,
+                )
+            )
+            if not confirmed:
+                return
+        await self._record([("step_started", {"step": step_id})])
+
+    @work(group="flow", exit_on_error=False)
+    async def _complete_flow(self, step_id: str) -> None:
+        spec = self.runbook.step(step_id)
+        decided = any(d.step == step_id and d.decision in PROCEED_DECISIONS for d in self.session.decisions)
+        if spec.kind is StepKind.APPROVAL and not decided:
+            request = await self.push_screen_wait(ApprovalScreen(spec))
+            if request is None:
+                return
+            decision = self._decision_payload("go", request.comment or "approved", step_id, phrase=request.phrase)
+            await self._decide_then_complete(step_id, decision)
+        elif spec.kind is StepKind.GO_NO_GO and not decided:
+            await self._decide(step_id)
+        else:
+            await self._complete(step_id, override_reason=None)
+
+    @work(group="flow", exit_on_error=False)
+    async def _decision_flow(self, step_id: str | None) -> None:
+        await self._decide(step_id)
+
+    async def _decide(self, step_id: str | None) -> None:
+        spec = self.runbook.step(step_id) if step_id is not None else None
+        if spec is not None and spec.kind is StepKind.APPROVAL:
+            self.notify("An approval step is approved with its phrase: press c.")
+            return
+        go_no_go = spec is not None and spec.kind is StepKind.GO_NO_GO
+        request = await self.push_screen_wait(
+            DecisionScreen(
+                step=spec,
+                scorecard=self.runbook.scorecard if go_no_go else None,
+                verdict=self.session.verdict,
+                verdict_reasons=self._verdict_reasons(),
+            )
+        )
+        if request is None:
+            return
+        payload = self._decision_payload(request.decision, request.reason, step_id, scorecard=request.scorecard)
+        if go_no_go and request.decision in PROCEED_DECISIONS and step_id is not None:
+            await self._decide_then_complete(step_id, payload)
+        else:
+            await self._record([("decision", payload)])
+
+    async def _decide_then_complete(self, step_id: str, decision: dict[str, Any]) -> None:
+        """Record the decision; then complete the step, asking only for what is still missing."""
+        if not await self._record([("decision", decision)]):
+            return
+        label = decision["decision"].upper().replace("_", " ")
+        await self._complete(step_id, override_reason=f"{label} decision: {decision['reason']}")
+
+    async def _complete(self, step_id: str, *, override_reason: str | None) -> None:
+        """Complete a step: the gate passes or is overridden with a reason; required evidence is attached.
+
+        ``override_reason`` is the decision that already answered for the gate
+        (go/no-go and approval steps); a plain task asks the operator.
+        """
+        spec = self.runbook.step(step_id)
+        step = step_by_id(self.session, step_id)
+        gate = gate_outcomes(self.runbook, self.session, step_id, self.backend.now())
+        gate_ok = all(outcome == "pass" for outcome in gate.values())
+        needs_evidence = spec.evidence_required and not (step and step.evidence)
+        evidence: str | None = None
+        if spec.kind is StepKind.TASK or needs_evidence or (not gate_ok and override_reason is None):
+            checked = step.items_checked if step else frozenset()
+            request = await self.push_screen_wait(
+                CompleteStepScreen(
+                    spec,
+                    gate if override_reason is None else {},
+                    needs_evidence=bool(needs_evidence),
+                    unchecked=sum(1 for item in spec.items if item.id not in checked),
+                )
+            )
+            if request is None:
+                return
+            evidence = request.evidence
+            override_reason = request.override_reason or override_reason
+        events: list[tuple[str, dict[str, Any]]] = []
+        if evidence:
+            events.append(("evidence_added", {"step": step_id, "text": evidence}))
+        payload: dict[str, Any] = {"step": step_id, "gate": gate}
+        if not gate_ok and override_reason:
+            payload["override_reason"] = override_reason
+        events.append(("step_completed", payload))
+        await self._record(events)
+
+    @work(group="flow", exit_on_error=False)
+    async def _reason_flow(
+        self, kind: str, step_id: str, title: str, prompt: str, confirm_label: str, danger: bool
+    ) -> None:
+        reason = await self.push_screen_wait(
+            TextPromptScreen(title, prompt, confirm_label=confirm_label, placeholder="reason", danger=danger)
+        )
+        if reason:
+            await self._record([(kind, {"step": step_id, "reason": reason})])
+
+    @work(group="flow", exit_on_error=False)
+    async def _evidence_flow(self, step_id: str) -> None:
+        spec = self.runbook.step(step_id)
+        prompts = "; ".join(item.text for item in spec.evidence)
+        text = await self.push_screen_wait(
+            TextPromptScreen(
+                f"Evidence: {spec.title}",
+                f"What shows it was done? ({prompts})" if prompts else "What shows it was done?",
+                confirm_label="Attach",
+                placeholder="a link, a ticket, what you saw",
+            )
+        )
+        if text:
+            await self._record([("evidence_added", {"step": step_id, "text": text})])
+
+    @work(group="flow", exit_on_error=False)
+    async def _note_flow(self, step_id: str | None) -> None:
+        text = await self.push_screen_wait(TextPromptScreen("Note", "Note for the log:", confirm_label="Add note"))
+        if text:
+            payload: dict[str, Any] = {"text": text}
+            if step_id is not None:
+                payload["step"] = step_id
+            await self._record([("note", payload)])
+
+    @work(group="flow", exit_on_error=False)
+    async def _t0_flow(self) -> None:
+        from cutover_tui.store import format_ts
+
+        now = self.backend.now()
+        rebaseline = self.session.t0 is not None
+        message = (
+            f"Set T-0 to now, {format_wall_clock(now, self.zone)}?"
+            + (" Every planned time moves to the new baseline." if rebaseline else "")
+        )
+        confirmed = await self.push_screen_wait(
+            ConfirmScreen("Re-baseline T-0" if rebaseline else "Set T-0", message, confirm_label="Set T-0 now")
+        )
+        if confirmed:
+            await self._record([("t0_set", {"t0": format_ts(now)})])
+
+    @work(group="flow", exit_on_error=False)
+    async def _rollback_flow(self) -> None:
+        reason = await self.push_screen_wait(
+            TextPromptScreen(
+                "ENTER ROLLBACK",
+                "Switch to the rollback plan. This is logged and cannot be undone. Why?",
+                confirm_label="Enter rollback",
+                placeholder="reason (required)",
+                danger=True,
+            )
+        )
+        if reason:
+            await self._record([("rollback_started", {"reason": reason})])
+
+    @work(group="flow", exit_on_error=False)
+    async def _quit_flow(self) -> None:
+        confirmed = await self.push_screen_wait(
+            ConfirmScreen(
+                "Quit",
+                "Stop polling and close the dashboard? The session log is kept; run the same command to resume.",
+                confirm_label="Quit",
+            )
+        )
+        if confirmed:
+            self.exit()
+
+    @work(group="append", exit_on_error=False)
+    async def _append_events(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        await self._record(events)
+
+    async def _record(self, events: list[tuple[str, dict[str, Any]]]) -> bool:
+        """Append ``events`` in order, stopping at the first failure (shown as a notification).
+
+        Returns:
+            True when every event is durable in the log.
+        """
+        for kind, payload in events:
+            try:
+                await self.backend.append(kind, payload)
+            except ReadOnlySession:
+                self.notify(READ_ONLY_NOTICE, severity="warning")
+                return False
+            except Exception as error:  # noqa: BLE001 - any failure must reach the operator
+                self.notify(f"Not recorded ({kind}): {error}", title="Log write failed", severity="error", timeout=15)
+                return False
+        return True
+
+    # ------------------------------------------------------------ payload helpers
+
+    def _decision_payload(
+        self,
+        decision: str,
+        reason: str,
+        step_id: str | None,
+        *,
+        scorecard: dict[str, Any] | None = None,
+        phrase: str | None = None,
+    ) -> dict[str, Any]:
+        """A decision with the snapshot of every condition and the verdict the commander saw."""
+        payload: dict[str, Any] = {
+            "decision": decision,
+            "reason": reason,
+            "conditions": {
+                view.id: {"state": view.state.value, "value": view.value, "threshold": view.threshold}
+                for view in self.session.conditions.values()
+            },
+            "verdict": self.session.verdict.value,
+        }
+        if step_id is not None:
+            payload["step"] = step_id
+        if scorecard is not None:
+            payload["scorecard"] = scorecard
+        if phrase is not None:
+            payload["phrase"] = phrase
+        return payload
+
+    def _verdict_reasons(self) -> list[str]:
+        """The conditions behind the verdict: firing ones, and blind ones."""
+        reasons = []
+        for view in self.session.conditions.values():
+            if view.state in (ConditionState.FIRING, ConditionState.RECOVERING) or view.state in BLIND_STATES:
+                reasons.append(f"{view.id}: {view.state.value}" + (f" — {view.reason}" if view.reason else ""))
+        return reasons
+
+    def _condition_to_acknowledge(self) -> str | None:
+        """The banner's condition, else the highlighted one, else the first firing one, if unacknowledged."""
+        conditions = self.session.conditions
+
+        def needs_ack(condition_id: str | None) -> bool:
+            view = conditions.get(condition_id or "")
+            if view is None or view.acknowledged:
+                return False
+            return view.state in (ConditionState.FIRING, ConditionState.RECOVERING) or view.firing_since is not None
+
+        highlighted = self.query_one(ConditionsList).highlighted_condition_id if self.query(ConditionsList) else None
+        for candidate in (self.session.banner_condition, highlighted, *conditions):
+            if needs_ack(candidate):
+                return candidate
+        return None
+
+    # ------------------------------------------------------------ help and palette
+
+    def key_help(self) -> list[tuple[str, str]]:
+        """Every key of the dashboard and what it does (the help screen's table)."""
+        keys = [(self.get_key_display(b), c.help) for c in COMMANDS for b in self._bindings_for(c.action)]
+        keys += [
+            ("space / x", "Tick or untick the highlighted checklist item (in the detail pane)"),
+            ("enter", "From the timeline: go to the selected step's checklist"),
+            ("escape", "Back to the timeline; in a dialog: cancel"),
+            ("tab / shift+tab", "Move between panes"),
+            ("1 / 2 / 3", "Jump to steps / stop conditions / log"),
+            ("ctrl+p", "Command palette: every action by name"),
+            ("q", "Quit (asks first in a live session)"),
+        ]
+        keys += [(self.get_key_display(b), b.description) for b in self._backend_bindings()]
+        return keys
+
+    def _bindings_for(self, action: str) -> list[Binding]:
+        return [b for bindings in self._bindings.key_to_bindings.values() for b in bindings if b.action == action]
+
+    def _backend_bindings(self) -> list[Binding]:
+        extra = getattr(self.backend, "extra_bindings", None)
+        return list(extra()) if extra is not None else []
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for command in COMMANDS:
+            yield SystemCommand(command.title, command.help, getattr(self, f"action_{command.action}"))
+        for binding in self._backend_bindings():
+            key = binding.key
+            yield SystemCommand(binding.description, f"({key})", lambda key=key: self.run_action(f"backend_key({key!r})"))
+
+
+def make_app(backend: SessionBackend, *, clock_tick: float = 1.0) -> CutoverApp:
+    """The dashboard over ``backend`` (live, follow or replay); tests build theirs here too."""
+    return CutoverApp(backend, clock_tick=clock_tick)
+
+
+__all__ = ["CutoverApp", "StateChanged", "make_app"]

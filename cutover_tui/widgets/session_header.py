@@ -1,0 +1,142 @@
+"""The header: verdict, runbook, mode, T-clock, wall clock, next step and projected end."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from cutover_tui.state import SessionState, StepStatus
+from cutover_tui.widgets.formatting import (
+    format_countdown,
+    format_drift,
+    format_duration,
+    format_at,
+    format_t_clock,
+    format_wall_clock,
+    format_wall_time,
+)
+from cutover_tui.widgets.schedule import next_step, projected_end, step_by_id
+from cutover_tui.widgets.verdict_badge import VerdictBadge
+from runbooks.model import Runbook
+
+MODE_STYLES: dict[str, str] = {
+    "LIVE": "bold",
+    "REHEARSAL": "bold cyan",
+    "ROLLBACK": "bold white on red",
+}
+
+
+class SessionHeader(Horizontal):
+    """Two lines beside the verdict badge; updated from state and from the clock."""
+
+    DEFAULT_CSS = """
+    SessionHeader {
+        height: 2;
+        background: $panel;
+        #header-lines { width: 1fr; height: 2; padding: 0 1; }
+        .header-line { height: 1; width: 1fr; }
+        #header-title { width: 1fr; text-style: bold; text-overflow: ellipsis; text-wrap: nowrap; }
+        #header-mode, #header-t-clock, #header-wall-clock, #header-end { width: auto; padding-left: 2; }
+        #header-t-clock { text-style: bold; }
+        #header-next { width: 1fr; text-overflow: ellipsis; text-wrap: nowrap; }
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: dict[str, Text] = {}
+
+    def compose(self) -> ComposeResult:
+        yield VerdictBadge()
+        with Vertical(id="header-lines"):
+            with Horizontal(classes="header-line"):
+                yield Static(id="header-title")
+                yield Static(id="header-mode")
+                yield Static(id="header-t-clock")
+                yield Static(id="header-wall-clock")
+            with Horizontal(classes="header-line"):
+                yield Static(id="header-next")
+                yield Static(id="header-end")
+
+    def show(
+        self,
+        state: SessionState,
+        runbook: Runbook,
+        now: datetime,
+        zone: tzinfo | None,
+        view_label: str | None,
+    ) -> None:
+        """Render ``state`` at ``now``; widgets whose text did not change are left alone."""
+        self.query_one(VerdictBadge).verdict = state.verdict
+        self._set("#header-title", Text(state.runbook_name))
+        self._set("#header-mode", mode_text(state, view_label))
+        self._set("#header-t-clock", Text(format_t_clock(now, state.t0)))
+        self._set("#header-wall-clock", Text(format_wall_clock(now, zone)))
+        self._set("#header-next", next_text(state, runbook, now, zone))
+        self._set("#header-end", end_text(state, runbook, now, zone))
+
+    def _set(self, selector: str, text: Text) -> None:
+        if self._shown.get(selector) != text:
+            self._shown[selector] = text
+            self.query_one(selector, Static).update(text)
+
+
+def mode_text(state: SessionState, view_label: str | None) -> Text:
+    """``LIVE`` / ``REHEARSAL`` / ``ROLLBACK``, prefixed by ``FOLLOW (read-only)`` or ``REPLAY``."""
+    text = Text()
+    if view_label:
+        text.append(f" {view_label} ", style="bold black on cyan")
+        text.append(" ")
+    text.append(f" {state.mode.value} ", style=MODE_STYLES.get(state.mode.value, "bold"))
+    if state.ended:
+        text.append(f" ENDED: {state.ended}", style="bold")
+    return text
+
+
+def next_text(state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> Text:
+    """What runs now and what comes next, with its countdown."""
+    text = Text()
+    current = step_by_id(state, state.current_step)
+    if current is not None and current.status is StepStatus.ACTIVE and current.started_at:
+        elapsed = (now - current.started_at).total_seconds()
+        duration = runbook.step(current.id).duration
+        over = duration is not None and elapsed > duration
+        text.append("Now ▶ ", style="bold cyan")
+        text.append(current.title, style="bold")
+        text.append(f" {format_duration(elapsed)}", style="bold red" if over else "")
+        if duration is not None:
+            text.append(f"/{format_duration(duration)}" + (" OVERRUN" if over else ""), style="bold red" if over else "dim")
+        text.append("   ")
+    upcoming = next_step(state)
+    if upcoming is None:
+        text.append("No steps remaining" if current is None else "", style="dim")
+        return text
+    text.append("Next ", style="dim")
+    text.append(upcoming.title)
+    if upcoming.planned_start is not None:
+        seconds = (upcoming.planned_start - now).total_seconds()
+        at = format_at(runbook.step(upcoming.id).at, rollback=upcoming.rollback_plan)
+        if seconds >= 0:
+            text.append(f" in {format_countdown(seconds)}", style="bold")
+        else:
+            text.append(f" due {format_countdown(seconds)} ago", style="bold yellow")
+        text.append(f" ({at} {format_wall_time(upcoming.planned_start, zone, now)})", style="dim")
+    return text
+
+
+def end_text(state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> Text:
+    """``End ≈ 23:40 (+6m00s)``: the projected end and its drift from the plan."""
+    projection = projected_end(state, runbook, now)
+    if projection is None:
+        return Text("")
+    text = Text("End ≈ ", style="dim")
+    text.append(format_wall_time(projection.end, zone, now))
+    drift = projection.drift_seconds
+    if drift is not None:
+        late = drift >= 60
+        text.append(f" ({format_drift(drift)})", style="bold yellow" if late else "dim")
+    return text

@@ -1,0 +1,184 @@
+"""The selected step in full: checklist items, evidence, gate, watched conditions, notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from cutover_tui.state import SessionState, StepState
+from cutover_tui.widgets.formatting import format_duration, format_at, format_value, format_wall_time
+from cutover_tui.widgets.markers import CHECK_MARKERS, STEP_MARKERS, condition_marker, gate_outcomes
+from runbooks.model import Runbook, Step
+
+
+class ItemList(OptionList):
+    """A step's checklist; ``space`` or ``x`` asks to tick or untick the highlighted item.
+
+    The tick is not shown until the log has it: the list only posts
+    ``ItemList.Toggled`` and redraws from the next state.
+    """
+
+    BINDINGS = [
+        Binding("space,x", "toggle_item", "Tick item"),
+        Binding("escape", "app.focus_steps", "Back to steps", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    ItemList { height: auto; max-height: 12; border: none; padding: 0; }
+    ItemList:focus { background-tint: $foreground 5%; }
+    """
+
+    @dataclass
+    class Toggled(Message):
+        """The operator asked to set ``item`` of ``step`` to ``checked``."""
+
+        step: str
+        item: str
+        checked: bool
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.step_id: str | None = None
+        self._checked: dict[str, bool] = {}
+
+    def show(self, step: Step, checked: frozenset[str]) -> None:
+        """List ``step``'s items, keeping the highlight when the step did not change."""
+        wanted = {item.id: item.id in checked for item in step.items}
+        if step.id != self.step_id or list(wanted) != list(self._checked):
+            self.step_id = step.id
+            self.set_options(Option(item_prompt(item.text, wanted[item.id]), id=item.id) for item in step.items)
+            if step.items:
+                self.highlighted = 0
+        else:
+            for item in step.items:
+                if self._checked.get(item.id) != wanted[item.id]:
+                    self.replace_option_prompt(item.id, item_prompt(item.text, wanted[item.id]))
+        self._checked = wanted
+        self.display = bool(step.items)
+
+    def action_toggle_item(self) -> None:
+        option = self.highlighted_option
+        if option is None or option.id is None or self.step_id is None:
+            return
+        self.post_message(self.Toggled(self.step_id, option.id, not self._checked.get(option.id, False)))
+
+
+def item_prompt(text: str, checked: bool) -> Text:
+    """``[x] text`` or ``[ ] text``."""
+    box = Text("[x] ", style="bold green") if checked else Text("[ ] ", style="bold")
+    return box + Text(text, style="dim" if checked else "")
+
+
+class StepDetail(VerticalScroll):
+    """Detail pane for the step selected in the timeline; escape goes back to the timeline."""
+
+    BINDINGS = [Binding("escape", "app.focus_steps", "Back to steps", show=False)]
+
+    DEFAULT_CSS = """
+    StepDetail { height: auto; max-height: 10; }
+    StepDetail > Static { width: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: dict[str, Text] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-title")
+        yield ItemList(id="detail-items")
+        yield Static(id="detail-body")
+
+    def show(
+        self, step_id: str | None, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None
+    ) -> None:
+        """Show ``step_id`` (or nothing) as of ``state`` at ``now``."""
+        step_state = next((s for s in state.steps if s.id == step_id), None)
+        if step_state is None:
+            self._set("#detail-title", Text("No step selected", style="dim"))
+            self._set("#detail-body", Text(""))
+            self.query_one(ItemList).display = False
+            return
+        spec = runbook.step(step_state.id)
+        self._set("#detail-title", detail_title(spec, step_state, now, zone))
+        self.query_one(ItemList).show(spec, step_state.items_checked)
+        self._set("#detail-body", detail_body(spec, step_state, state, runbook, now))
+
+    def _set(self, selector: str, text: Text) -> None:
+        if self._shown.get(selector) != text:
+            self._shown[selector] = text
+            self.query_one(selector, Static).update(text)
+
+
+def detail_title(spec: Step, step: StepState, now: datetime, zone: tzinfo | None) -> Text:
+    """``✔ Deploy backend · go/no-go · owner sre · T-0 22:00 · done in 9m12s``."""
+    marker = STEP_MARKERS[step.status]
+    text = Text.assemble((f"{marker.symbol} {marker.word.upper()} ", marker.style), (spec.title, "bold"))
+    parts = [spec.kind.value.replace("_", "-")]
+    if spec.owner:
+        parts.append(f"owner {spec.owner}")
+    parts.append(f"{format_at(spec.at, rollback=step.rollback_plan)} {format_wall_time(step.planned_start, zone, now)}")
+    if spec.duration:
+        parts.append(f"planned {format_duration(spec.duration)}")
+    if step.started_at is not None:
+        end = step.ended_at or now
+        parts.append(f"took {format_duration((end - step.started_at).total_seconds())}")
+    text.append("  " + " · ".join(parts), style="dim")
+    if step.reason:
+        text.append(f"\nReason: {step.reason}", style="yellow")
+    return text
+
+
+def detail_body(spec: Step, step: StepState, state: SessionState, runbook: Runbook, now: datetime) -> Text:
+    """Evidence, gate, watched conditions and notes, as labelled lines."""
+    text = Text()
+    if spec.kind.value == "approval":
+        text.append("Approval: ", style="bold")
+        text.append(f"type “{spec.phrase}” to approve (c)\n", style="cyan")
+    elif spec.kind.value == "go_no_go":
+        text.append("Go/no-go: ", style="bold")
+        text.append("decide with the scorecard (c or d)\n", style="cyan")
+    if spec.evidence_required or spec.evidence or step.evidence:
+        need = " (required)" if spec.evidence_required else ""
+        missing = spec.evidence_required and not step.evidence
+        text.append(f"Evidence{need}: ", style="bold red" if missing else "bold")
+        for prompt in spec.evidence:
+            text.append(f"\n  ? {prompt.text}", style="dim")
+        for line in step.evidence:
+            text.append(f"\n  ✔ {line}")
+        if not step.evidence:
+            text.append("\n  none yet (e to add)", style="red" if missing else "dim")
+        text.append("\n")
+    if spec.gate:
+        text.append("Gate: ", style="bold")
+        for check_id, outcome in gate_outcomes(runbook, state, spec.id, now).items():
+            marker = CHECK_MARKERS[outcome]
+            view = state.checks.get(check_id)
+            text.append(f"\n  {marker.symbol} {check_id} {marker.word}", style=marker.style)
+            if view is not None and view.outcome is not None:
+                detail = format_value(view.value, view.unit) if view.value is not None else ""
+                detail = " ".join(part for part in (detail, view.detail) if part)
+                if detail:
+                    text.append(f"  {detail}", style="dim")
+        text.append("\n")
+    if spec.watch:
+        text.append("Watching: ", style="bold")
+        for condition_id in spec.watch:
+            marker = condition_marker(state.conditions.get(condition_id))
+            text.append(f"{marker.symbol} {condition_id} {marker.word}  ", style=marker.style)
+        text.append("\n")
+    if spec.depends_on:
+        text.append("Depends on: ", style="bold")
+        text.append(", ".join(spec.depends_on) + "\n", style="dim")
+    if spec.notes:
+        text.append("Notes: ", style="bold")
+        text.append(spec.notes.strip())
+    text.rstrip()
+    return text

@@ -1,0 +1,140 @@
+"""The timeline: one row per step, diffed cell by cell."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from cutover_tui.state import Mode, SessionState, StepState, StepStatus
+from cutover_tui.widgets.formatting import format_drift, format_at, format_wall_time
+from cutover_tui.widgets.markers import CHECK_MARKERS, STEP_MARKERS, condition_marker, gate_outcomes
+from runbooks.model import Runbook
+
+#: (column key, label, width or None for auto)
+COLUMNS: tuple[tuple[str, str, int | None], ...] = (
+    ("status", "", 1),
+    ("at", "T", None),
+    ("wall", "Plan", None),
+    ("title", "Step", None),
+    ("live", "Live", None),
+    ("owner", "Owner", None),
+    ("drift", "Drift", None),
+)
+
+
+class StepsTable(DataTable[Text]):
+    """The runbook's steps with status, planned time, owner, drift and live markers.
+
+    The first column is the status symbol (``STEP_MARKERS``); the current step's
+    title is drawn in reverse.
+
+    The live column shows the step's gate checks, then ``│``, then its watched
+    stop conditions, each as a marker symbol in its colour.
+    """
+
+    DEFAULT_CSS = """
+    StepsTable { height: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=1)
+        self._cells: dict[str, tuple[Text, ...]] = {}
+        self._last_sync: tuple[SessionState, Runbook, datetime, tzinfo | None] | None = None
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    @property
+    def selected_step_id(self) -> str | None:
+        """The step under the cursor."""
+        if not self.row_count:
+            return None
+        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+
+    def select_step(self, step_id: str) -> None:
+        """Move the cursor to ``step_id``."""
+        if step_id in self._cells:
+            self.move_cursor(row=self.get_row_index(step_id))
+
+    def on_resize(self) -> None:
+        if self._last_sync is not None:
+            self.sync(*self._last_sync)
+        # keep the selected step in view when the pane shrinks (e.g. a banner appears)
+        self.call_after_refresh(self._scroll_to_cursor)
+
+    def _scroll_to_cursor(self) -> None:
+        self.move_cursor(row=self.cursor_row)
+
+    def _title_width(self) -> int:
+        """What is left for step titles once the other columns are drawn (titles are cut to fit)."""
+        others = sum(column.get_render_width(self) for key, column in self.columns.items() if key.value != "title")
+        return max(12, self.scrollable_content_region.width - others - 2 * self.cell_padding)
+
+    def sync(self, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> None:
+        """Bring rows in line with ``state``: add new steps, remove gone ones, update changed cells."""
+        self._last_sync = (state, runbook, now, zone)
+        title_width = self._title_width()
+        wanted = {step.id: step_cells(step, state, runbook, now, zone, title_width) for step in state.steps}
+        for step_id in [k for k in self._cells if k not in wanted]:
+            self.remove_row(step_id)
+            del self._cells[step_id]
+        for step_id, cells in wanted.items():
+            old = self._cells.get(step_id)
+            if old is None:
+                self.add_row(*cells, key=step_id)
+            else:
+                for (key, _, width), before, after in zip(COLUMNS, old, cells):
+                    if before != after:
+                        self.update_cell(step_id, key, after, update_width=width is None)
+            self._cells[step_id] = cells
+
+
+def step_cells(
+    step: StepState, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None, title_width: int
+) -> tuple[Text, ...]:
+    """The cells of one step's row, in ``COLUMNS`` order; the title is cut to ``title_width``."""
+    spec = runbook.step(step.id)
+    current = step.id == state.current_step
+    marker = STEP_MARKERS[step.status]
+    abandoned = state.mode is Mode.ROLLBACK and not step.rollback_plan and step.status is StepStatus.PENDING
+    title = Text(step.title, style="bold" if current else "dim" if abandoned else "")
+    title.truncate(title_width, overflow="ellipsis")
+    if current:
+        title.stylize("reverse")
+    return (
+        Text(marker.symbol, style=marker.style),
+        Text(format_at(spec.at, rollback=step.rollback_plan), style="bold red" if step.rollback_plan else "bold" if current else "dim"),
+        Text(format_wall_time(step.planned_start, zone, now), style="dim"),
+        title,
+        live_markers(step.id, state, runbook, now),
+        Text(spec.owner or "", style="dim"),
+        drift_cell(step, now),
+    )
+
+
+def live_markers(step_id: str, state: SessionState, runbook: Runbook, now: datetime) -> Text:
+    """Gate check markers, ``│``, watched stop condition markers."""
+    spec = runbook.step(step_id)
+    text = Text()
+    for outcome in gate_outcomes(runbook, state, step_id, now).values():
+        marker = CHECK_MARKERS[outcome]
+        text.append(marker.symbol, style=marker.style)
+    if spec.gate and spec.watch:
+        text.append("│", style="dim")
+    for condition_id in spec.watch:
+        marker = condition_marker(state.conditions.get(condition_id))
+        text.append(marker.symbol, style=marker.style)
+    return text
+
+
+def drift_cell(step: StepState, now: datetime) -> Text:
+    """Actual minus planned start; for a pending step already due, how late it is."""
+    if step.drift_seconds is not None:
+        late = step.drift_seconds >= 60
+        return Text(format_drift(step.drift_seconds), style="yellow" if late else "dim")
+    if step.status is StepStatus.PENDING and step.planned_start is not None and step.planned_start < now:
+        return Text(format_drift((now - step.planned_start).total_seconds()), style="bold yellow")
+    return Text("")
