@@ -66,7 +66,7 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
         ctx,
         f"{source.url.rstrip('/')}/api/v1/query",
         headers=headers,
-        params={"query": str(check.spec["query"]), "timeout": f"{check.timeout * SERVER_TIMEOUT_SHARE:.3f}s"},
+        params={"query": str(check.spec["query"]), "timeout": _prometheus_duration(check.timeout * SERVER_TIMEOUT_SHARE)},
         timeout=check.timeout,
         verify=source.verify_tls,
     )
@@ -78,6 +78,11 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
         return _judge_series(check, ctx, series, degraded=degraded, extra=extra)
     except ProbeFailed as failure:
         return Observation(failure.outcome, detail=failure.detail, degraded=degraded, extra={**extra, **failure.extra})
+
+
+def _prometheus_duration(seconds: float) -> str:
+    """Seconds as a Prometheus duration: whole milliseconds (it refuses ``4.5s``)."""
+    return f"{max(1, round(seconds * 1000))}ms"
 
 
 def _data(response: Fetched) -> tuple[dict[str, Any], list[Any]]:

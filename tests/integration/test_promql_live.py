@@ -1,0 +1,114 @@
+"""The promql probe against a real Prometheus scraping the scripted target."""
+
+from __future__ import annotations
+
+import pytest
+
+from checks.reading import Outcome
+
+
+def prometheus_poller(poll, prometheus):
+    """Poll a promql check (its YAML from the query on) against ``prometheus``."""
+
+    async def run(query_and_keys: str):
+        return await poll(f"promql: {query_and_keys}", sources=f"prom: {{kind: prometheus, url: {prometheus.url}}}")
+
+    return run
+
+
+@pytest.fixture
+def poll_prometheus(poll, prometheus):
+    """Poll a fresh Prometheus, for tests that change its target or stop it."""
+    return prometheus_poller(poll, prometheus)
+
+
+@pytest.fixture
+def poll_shared(poll, shared_prometheus):
+    """Poll the module's shared Prometheus, for tests that only read."""
+    return prometheus_poller(poll, shared_prometheus)
+
+
+async def test_ratio_passes_then_breaches(poll_prometheus, prometheus, target):
+    """A real ratio under 1% passes; once the target's ratio rises and is scraped, it breaches."""
+    reading = await poll_prometheus('auth_error_ratio\npass_when: "< 1%"')
+    assert (reading.outcome, reading.value) == (Outcome.PASS, pytest.approx(0.002))
+    assert reading.sample_age is not None and reading.sample_age < 5
+    target.set(auth_error_ratio=0.04)
+    prometheus.wait_for("auth_error_ratio > 0.01")
+    reading = await poll_prometheus('auth_error_ratio\npass_when: "< 1%"')
+    assert (reading.outcome, reading.value) == (Outcome.BREACH, pytest.approx(0.04))
+
+
+async def test_ratio_of_rates_from_real_traffic(poll_prometheus, prometheus, target):
+    """The error share computed from the counters' rates matches the scripted share."""
+    target.set(auth_error_ratio=0.25, requests_per_second=200)
+    query = 'sum(rate(http_requests_total{route="/auth",code="500"}[3s])) / sum(rate(http_requests_total{route="/auth"}[3s]))'
+    prometheus.wait_for(query, lambda result: 0.15 < float(result[0]["value"][1]) < 0.35, timeout=30)
+    reading = await poll_prometheus(f"'{query}'\npass_when: \"< 1%\"")
+    assert reading.outcome is Outcome.BREACH
+    assert reading.value == pytest.approx(0.25, abs=0.1)
+
+
+async def test_empty_vector_is_nodata(poll_shared):
+    """errors/total with no such series is an empty vector: nodata, never a pass."""
+    reading = await poll_shared('auth_error_ratio{route="/none"} > 0.01\npass_when: "< 1%"')
+    assert reading.outcome is Outcome.NODATA
+    assert reading.detail == "empty vector"
+    assert reading.value is None
+
+
+@pytest.mark.parametrize(("query", "detail"), [("vector(0) / 0", "NaN"), ("vector(1) / 0", "+Inf"), ("vector(-1) / 0", "-Inf")])
+async def test_nan_and_inf_are_invalid(poll_shared, query, detail):
+    """NaN and ±Inf samples are invalid, never compared."""
+    reading = await poll_shared(f'{query}\npass_when: "< 1%"')
+    assert reading.outcome is Outcome.INVALID
+    assert detail in reading.detail
+
+
+async def test_scalar_result_is_a_value(poll_shared):
+    """A scalar result is one number, read like a one-series vector."""
+    reading = await poll_shared('scalar(auth_error_ratio)\npass_when: "< 1%"')
+    assert (reading.outcome, reading.value) == (Outcome.PASS, pytest.approx(0.002))
+
+
+@pytest.mark.parametrize(("query", "result_type"), [("auth_error_ratio[10s]", "matrix"), ('\'"hello"\'', "string")])
+async def test_matrix_and_string_results_are_invalid(poll_shared, query, result_type):
+    """A matrix or string where a vector was expected is invalid."""
+    reading = await poll_shared(query)
+    assert reading.outcome is Outcome.INVALID
+    assert reading.detail == f"result type {result_type}, expected a vector or scalar"
+
+
+async def test_bad_query_is_error_with_error_type(poll_shared):
+    """A query Prometheus cannot parse is an error with its 400 bad_data message."""
+    reading = await poll_shared("'sum(auth_error_ratio'")
+    assert reading.outcome is Outcome.ERROR
+    assert reading.detail.startswith("HTTP 400 bad_data: ")
+    assert reading.extra["error_type"] == "bad_data"
+
+
+async def test_failing_execution_is_error_with_error_type(poll_shared):
+    """A query failing at evaluation (many-to-many match) is a 422 execution error."""
+    reading = await poll_shared("http_requests_total + on(route) http_requests_total")
+    assert reading.outcome is Outcome.ERROR
+    assert reading.detail.startswith("HTTP 422 execution: ")
+
+
+async def test_several_series_expect_one_is_error_reduce_max_is_not(poll_shared):
+    """Four counter series where one is expected is an error naming them; reduce: max gives one value."""
+    reading = await poll_shared("http_requests_total")
+    assert reading.outcome is Outcome.ERROR
+    assert reading.detail.startswith("4 series where one was expected: ")
+    assert 'http_requests_total{code="200",instance=' in reading.detail
+    reading = await poll_shared("http_requests_total\nreduce: max")
+    assert reading.outcome is Outcome.PASS
+    assert reading.value is not None and reading.value > 0
+
+
+async def test_prometheus_stopped_mid_run_is_error(poll_prometheus, prometheus):
+    """Once Prometheus is gone every poll is an error, never a pass."""
+    assert (await poll_prometheus('auth_error_ratio\npass_when: "< 1%"')).outcome is Outcome.PASS
+    prometheus.stop()
+    reading = await poll_prometheus('auth_error_ratio\npass_when: "< 1%"')
+    assert reading.outcome is Outcome.ERROR
+    assert reading.detail.startswith("cannot connect")
