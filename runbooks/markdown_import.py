@@ -78,7 +78,8 @@ def _offset_pattern(group: str) -> str:
 # An offset, or a range such as "T-24h to T0" (the step then lasts until the end).
 _OFFSET = re.compile(
     rf"(?P<start>{_offset_pattern('start')})"
-    rf"(?:\s*(?:to|until|through|–|—|-|\.\.|→)\s*(?P<end>{_offset_pattern('end')}))?"
+    rf"(?:\s*(?:to|until|through|–|—|-|\.\.|→)\s*(?P<end>{_offset_pattern('end')}))?",
+    re.IGNORECASE,  # "T+2 Hours", "t-0"
 )
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?)\n---[ \t]*(?:\n|\Z)", re.S)
 _FENCE = re.compile(r"^\s*(?P<marker>`{3,}|~{3,})\s*(?P<info>[^\s`]*)")
@@ -162,7 +163,7 @@ def import_markdown(text: str, source_name: str) -> str:
     Raises:
         RunbookError: the document has no step at all.
     """
-    front_matter, body = _split_front_matter(text)
+    front_matter, body = _split_front_matter(text.replace("\r\n", "\n"))
     tokens = list(_tokens(body))
     numbered_procedure = not any(isinstance(t, _ListItem) and t.checkbox for t in tokens)
     builder = _Builder(numbered_procedure)

@@ -115,6 +115,7 @@ def test_seed_002_without_checkboxes_imports_its_numbered_procedure() -> None:
         ("T0", 0.0, None),
         ("T=0", 0.0, None),
         ("T+1 day", DAY, None),
+        ("T+2 Hours", 2 * HOUR, None),
         ("T-1 hour", -HOUR, None),
         ("T-00:15", -15 * MINUTE, None),
         ("T+01:30:15", 5415.0, None),
@@ -251,6 +252,14 @@ def test_duplicate_titles_and_items_get_unique_ids() -> None:
     runbook = imported("## Verification\n- [ ] works\n- [ ] works\n## Verification\n- [ ] works!\n")
     assert [step.id for step in runbook.steps] == ["verification", "verification_2"]
     assert [item.id for item in runbook.steps[0].items] == ["works", "works_2"]
+
+
+def test_front_matter_description_is_kept_and_windows_line_endings_read() -> None:
+    """GitBook front matter gives the description; CRLF files import like LF ones."""
+    markdown = "---\ndescription: >-\n  Enterprise launch\n  process.\n---\n# Launch\n## T-0: deploy\n- [ ] deploy\n"
+    runbook = imported(markdown.replace("\n", "\r\n"), "launch.md")
+    assert runbook.description == "Enterprise launch process. Imported from launch.md."
+    assert [(step.title, len(step.items)) for step in runbook.steps] == [("Deploy", 1)]
 
 
 def test_name_comes_from_the_first_title_else_the_file_name() -> None:
