@@ -40,12 +40,6 @@ steps:
 """
 
 
-@pytest.fixture
-def target():
-    with Target() as running:
-        yield running
-
-
 def write_runbook(tmp_path: Path, url: str, *, hold: str = "0s", extra: str = "") -> Path:
     path = tmp_path / "gate.yaml"
     path.write_text(RUNBOOK.format(url=url, hold=hold) + extra, encoding="utf-8")

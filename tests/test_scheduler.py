@@ -46,18 +46,17 @@ class Recorder:
             self.readings.append(reading)
 
 
-async def test_a_poll_slower_than_its_interval_never_overlaps_and_skipped_ticks_are_counted():
+async def test_a_poll_slower_than_its_interval_never_overlaps_and_skipped_ticks_are_counted(target):
     """Case 7: with polls taking 0.6s every 0.25s, polls never overlap and the skipped ticks are counted."""
-    with Target() as target:
-        target.set(delay=0.6)
-        runbook = make_runbook(target.url, every=0.25, timeout=2.0)
-        ctx = ProbeContext(runbook)
-        recorder = Recorder()
-        poller = Poller(runbook, ctx, recorder)
-        await poller.start()
-        await asyncio.sleep(2.2)
-        await poller.stop()
-        await ctx.aclose()
+    target.set(delay=0.6)
+    runbook = make_runbook(target.url, every=0.25, timeout=2.0)
+    ctx = ProbeContext(runbook)
+    recorder = Recorder()
+    poller = Poller(runbook, ctx, recorder)
+    await poller.start()
+    await asyncio.sleep(2.2)
+    await poller.stop()
+    await ctx.aclose()
     spans = sorted((r.monotonic - r.latency, r.monotonic) for r in recorder.readings)
     assert len(spans) >= 2
     for (_, end), (next_start, _) in zip(spans, spans[1:]):
@@ -69,69 +68,64 @@ async def test_a_poll_slower_than_its_interval_never_overlaps_and_skipped_ticks_
     assert len(poller.stats.lateness) == len(spans)
 
 
-async def test_ticks_missed_while_the_loop_was_blocked_are_counted_not_back_filled():
+async def test_ticks_missed_while_the_loop_was_blocked_are_counted_not_back_filled(target):
     """After the loop is blocked for 1.5s (six 0.25s ticks), one poll runs and the rest are counted skipped."""
-    with Target() as target:
-        runbook = make_runbook(target.url, every=0.25, timeout=0.2)
-        ctx = ProbeContext(runbook)
-        poller = Poller(runbook, ctx)
-        await poller.start()
-        await asyncio.sleep(0.4)
-        polls_before, skipped_before = poller.stats.polls, poller.stats.skipped
-        time.sleep(1.5)  # blocks the event loop, as a long render would
-        await asyncio.sleep(0.15)
-        polls_after, skipped_after = poller.stats.polls, poller.stats.skipped
-        await poller.stop()
-        await ctx.aclose()
+    runbook = make_runbook(target.url, every=0.25, timeout=0.2)
+    ctx = ProbeContext(runbook)
+    poller = Poller(runbook, ctx)
+    await poller.start()
+    await asyncio.sleep(0.4)
+    polls_before, skipped_before = poller.stats.polls, poller.stats.skipped
+    time.sleep(1.5)  # blocks the event loop, as a long render would
+    await asyncio.sleep(0.15)
+    polls_after, skipped_after = poller.stats.polls, poller.stats.skipped
+    await poller.stop()
+    await ctx.aclose()
     assert polls_after - polls_before <= 2
     assert skipped_after - skipped_before >= 4
 
 
-async def test_poll_once_polls_every_check_and_evaluates_its_conditions():
+async def test_poll_once_polls_every_check_and_evaluates_its_conditions(target):
     """poll_once() gives one reading per check and feeds its conditions."""
-    with Target() as target:
-        runbook = make_runbook(target.url, every=10, timeout=2, when="> 0s")
-        ctx = ProbeContext(runbook)
-        recorder = Recorder()
-        poller = Poller(runbook, ctx, recorder)
-        readings = await poller.poll_once()
-        await ctx.aclose()
+    runbook = make_runbook(target.url, every=10, timeout=2, when="> 0s")
+    ctx = ProbeContext(runbook)
+    recorder = Recorder()
+    poller = Poller(runbook, ctx, recorder)
+    readings = await poller.poll_once()
+    await ctx.aclose()
     assert [r.check_id for r in readings] == ["health"]
     assert recorder.readings == readings
     assert poller.statuses["slow_health"].state is ConditionState.FIRING
 
 
-async def test_stop_cancels_a_poll_in_flight():
+async def test_stop_cancels_a_poll_in_flight(target):
     """stop() returns promptly even while a poll waits on a slow target."""
-    with Target() as target:
-        target.set(delay=3.0)
-        runbook = make_runbook(target.url, every=5, timeout=4)
-        ctx = ProbeContext(runbook)
-        recorder = Recorder()
-        poller = Poller(runbook, ctx, recorder)
-        await poller.start()
-        await asyncio.sleep(0.5)
-        await asyncio.wait_for(poller.stop(), timeout=1.0)
-        await ctx.aclose()
-        target.set(delay=0.0)
+    target.set(delay=3.0)
+    runbook = make_runbook(target.url, every=5, timeout=4)
+    ctx = ProbeContext(runbook)
+    recorder = Recorder()
+    poller = Poller(runbook, ctx, recorder)
+    await poller.start()
+    await asyncio.sleep(0.5)
+    await asyncio.wait_for(poller.stop(), timeout=1.0)
+    await ctx.aclose()
+    target.set(delay=0.0)
     assert recorder.readings == []
 
 
-async def test_staleness_tick_reports_a_condition_that_went_stale():
-    """The one-second tick reports a condition whose check stopped answering in time."""
-    with Target() as target:
-        runbook = make_runbook(target.url, every=0.2, timeout=0.1)
-        ctx = ProbeContext(runbook)
-        recorder = Recorder()
-        poller = Poller(runbook, ctx, recorder)
-        await poller.poll_once()
-        assert poller.statuses["slow_health"].state is ConditionState.OK
-        # No poller jobs: only the tick runs, and 2 × 0.2 + 0.1 s pass without a reading.
-        await poller.start()
-        poller._scheduler.remove_job("health")
-        await asyncio.sleep(1.6)
-        await poller.stop()
-        await ctx.aclose()
+async def test_staleness_tick_reports_a_condition_whose_check_is_not_polled(target):
+    """The one-second tick reports a condition that got no reading for 2 × every + timeout."""
+    runbook = make_runbook(target.url, every=0.2, timeout=0.1)
+    ctx = ProbeContext(runbook)
+    recorder = Recorder()
+    poller = Poller(runbook, ctx, recorder)
+    await poller.poll_once()
+    assert poller.statuses["slow_health"].state is ConditionState.OK
+    await poller.start()
+    poller._scheduler.remove_job("health")  # only the staleness tick runs from here
+    await asyncio.sleep(1.6)
+    await poller.stop()
+    await ctx.aclose()
     states = [s.state for changed in recorder.ticks for s in changed]
     assert ConditionState.STALE in states
     assert poller.statuses["slow_health"].state is ConditionState.STALE

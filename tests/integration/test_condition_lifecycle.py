@@ -1,0 +1,94 @@
+"""A stop condition's whole life against a real Prometheus scraping the scripted target."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from checks.probes import ProbeContext
+from checks.scheduler import Poller
+from checks.state import BLIND_STATES, ConditionState, ConditionStatus
+from checks.verdict import counts_as_firing
+from runbooks.loader import parse_runbook
+
+S = ConditionState
+
+RUNBOOK = """\
+name: Condition lifecycle
+sources:
+  prom: {{kind: prometheus, url: "{url}"}}
+checks:
+  auth_error_ratio:
+    promql: auth_error_ratio
+    every: 500ms
+    timeout: 400ms
+stop_conditions:
+  - id: auth_errors
+    check: auth_error_ratio
+    when: "> 1%"
+    for: 3s
+    keep_firing_for: 2s
+    action: rollback
+"""
+
+
+class History:
+    """Every status the poller reported for the condition, in order."""
+
+    def __init__(self) -> None:
+        self.statuses: list[ConditionStatus] = []
+
+    def __call__(self, reading, statuses: list[ConditionStatus]) -> None:
+        self.statuses.extend(statuses)
+
+    @property
+    def states(self) -> list[ConditionState]:
+        return [s.state for s in self.statuses]
+
+    async def wait_for(self, state: ConditionState, *, after: int = 0, timeout: float = 30.0) -> int:
+        """Wait (bounded) until the condition reports ``state`` at an index >= ``after``; returns that index."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for index in range(after, len(self.statuses)):
+                if self.statuses[index].state is state:
+                    return index
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"no {state} within {timeout}s; saw {self.states[after:]}")
+
+
+async def test_auth_errors_above_1pct_for_3s_goes_pending_firing_recovering_ok_and_blind_when_prometheus_stops(
+    prometheus, target
+):
+    """auth errors > 1% for 3s: pending, firing after 3s, recovering, ok; Prometheus stopped: error, never ok."""
+    runbook = parse_runbook(RUNBOOK.format(url=prometheus.url))
+    ctx = ProbeContext(runbook)
+    history = History()
+    poller = Poller(runbook, ctx, history)
+    await poller.start()
+    try:
+        start = await history.wait_for(S.OK)
+
+        target.set(auth_error_ratio=0.04)
+        pending = history.statuses[await history.wait_for(S.PENDING, after=start)]
+        fired_at = await history.wait_for(S.FIRING, after=start)
+        firing = history.statuses[fired_at]
+        assert firing.breach_held >= 3.0
+        assert (firing.firing_since - pending.since).total_seconds() >= 3.0
+        assert firing.reason.startswith("4% > 1% for ")
+
+        target.set(auth_error_ratio=0.002)
+        recovering_at = await history.wait_for(S.RECOVERING, after=fired_at)
+        recovering = history.statuses[recovering_at]
+        assert counts_as_firing(recovering)
+        resolved_at = await history.wait_for(S.OK, after=recovering_at)
+        assert (history.statuses[resolved_at].since - recovering.since).total_seconds() >= 2.0
+
+        stopped_at = len(history.statuses)
+        prometheus.stop()
+        await history.wait_for(S.ERROR, after=stopped_at)
+        first_blind = next(i for i in range(stopped_at, len(history.statuses)) if history.states[i] in BLIND_STATES)
+        assert all(state in BLIND_STATES for state in history.states[first_blind:])
+        assert history.statuses[-1].reason.startswith("cannot connect")
+    finally:
+        await poller.stop()
+        await ctx.aclose()
