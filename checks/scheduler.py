@@ -86,7 +86,8 @@ class Poller:
             caller closes it.
         on_result: see ``ResultCallback``.
         evaluators: condition id -> evaluator, for a resumed session whose
-            evaluators were restored; default: a fresh one per condition.
+            evaluators were restored; default: a fresh one per condition. Each
+            must read one of the polled checks.
         checks: the check ids to poll (default all); conditions on other checks
             are not evaluated.
     """
