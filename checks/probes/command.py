@@ -87,8 +87,7 @@ def _judge_exit(check: Check, code: int, output: str) -> Observation:
     text = shorten(first_line) or shorten(output)
     extra = {"exit_code": code, "output": output}
     if code < 0:
-        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
-        raise error(f"killed by signal {name}", **extra)
+        raise error(f"killed by signal {_signal_name(-code)}", **extra)
     if code not in _STATES:
         reason = "UNKNOWN" if code == 3 else f"UNKNOWN (exit code {code})"
         return Observation(Outcome.NODATA, None, f"{reason}: {text}" if text else reason, extra=extra, final=True)
@@ -104,6 +103,13 @@ def _judge_exit(check: Check, code: int, output: str) -> Observation:
     value, unit = measured
     breaches = [] if code == 0 else [detail]
     return judge(check, value, breaches=breaches, detail=detail, extra=extra, unit=check.unit or unit)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def _perfdata_value(perfdata: str, label: object) -> tuple[float, str] | None:

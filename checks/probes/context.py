@@ -24,9 +24,8 @@ class ProbeContext:
         env: where ``${VAR}`` in headers and ``token_env`` are read, at request
             time; default ``os.environ`` (live, so a token exported later is seen).
         clock: default ``SystemClock()``.
-        max_http_connections: the pool bound shared by every HTTP-based probe.
-            10–20 requests in flight is the fastest here; far more only queues
-            in the kernel and the server.
+        max_http_connections: connections the HTTP-based probes share, at most
+            (requests beyond it wait for a free connection, within their timeout).
     """
 
     def __init__(

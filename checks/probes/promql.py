@@ -2,10 +2,11 @@
 
 The request is ``GET {source.url}/api/v1/query`` on the session's shared httpx
 client rather than prometheus-api-client's ``custom_query``: that method returns
-only ``data.result`` (dropping ``resultType`` and ``warnings``), turns an error
-body into the ``repr`` of its bytes, fails with a ``KeyError`` on a 200 with
-``status: "error"``, and by default retries 5xx and connection failures with
-back-off, which hides a 503's error body and outlasts the poll's timeout. Thanos,
+only ``data.result`` (dropping ``resultType`` and ``warnings``), fails with a
+``KeyError`` on a 200 with ``status: "error"``, and by default retries 5xx and
+connection failures with back-off (a 503 is asked 4 times over 6 s, then
+raises ``RetryError`` without Prometheus' error body), outlasting the poll's
+timeout in a thread that cannot be cancelled. Thanos,
 Mimir and VictoriaMetrics speak the same API; ``token_env`` becomes a bearer
 token and the source's and check's ``headers`` (e.g. ``X-Scope-OrgID``) are sent.
 
@@ -66,7 +67,10 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
         ctx,
         f"{source.url.rstrip('/')}/api/v1/query",
         headers=headers,
-        params={"query": str(check.spec["query"]), "timeout": _prometheus_duration(check.timeout * SERVER_TIMEOUT_SHARE)},
+        params={
+            "query": str(check.spec["query"]),
+            "timeout": _prometheus_duration(check.timeout * SERVER_TIMEOUT_SHARE),
+        },
         timeout=check.timeout,
         verify=source.verify_tls,
     )
