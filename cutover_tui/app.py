@@ -175,14 +175,11 @@ class CutoverApp(App[None]):
             yield from extra()
         yield Footer(compact=True, show_command_palette=False)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.query_one("#steps-pane").border_title = "Steps"
         self.query_one("#conditions-pane").border_title = "Stop conditions"
         self.query_one("#alerts-pane").border_title = "Alerts"
         self.query_one("#log").border_title = "Log: decisions, notes, changes"
-        self.call_after_refresh(self._start)
-
-    async def _start(self) -> None:
         self._render_state(self.session, previous=None)
         self.query_one(StepsTable).focus()
         self.watch(self.screen, "focused", self._focus_moved)

@@ -36,6 +36,9 @@ class ApprovalScreen(DialogScreen[ApprovalRequest]):
         yield hint("Case and spaces matter. Escape cancels.")
         yield buttons("Approve", danger=True, disabled=True)
 
+    def on_mount(self) -> None:
+        self.query_one("#phrase", Input).focus()
+
     @on(Input.Changed, "#phrase")
     def _enable(self, event: Input.Changed) -> None:
         self.query_one("#confirm", Button).disabled = event.value != self.phrase

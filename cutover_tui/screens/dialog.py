@@ -42,13 +42,16 @@ class DialogScreen(ModalScreen[ResultT]):
     DialogScreen.-danger #dialog { border: thick $error; }
     """
 
+    SCROLL_FOCUSABLE = False
+    """Whether the dialog body itself takes the focus (only for dialogs with nothing else to focus)."""
+
     def __init__(self, title: str, *, danger: bool = False) -> None:
         super().__init__(classes="-danger" if danger else None)
         self.dialog_title = title
 
     def compose(self) -> ComposeResult:
         yield StopBanner()
-        with VerticalScroll(id="dialog") as dialog:
+        with VerticalScroll(id="dialog", can_focus=self.SCROLL_FOCUSABLE) as dialog:
             dialog.border_title = self.dialog_title
             yield from self.compose_dialog()
 

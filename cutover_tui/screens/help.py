@@ -16,6 +16,7 @@ class HelpScreen(DialogScreen[None]):
     """A table of keys (given by the app, so it never drifts from the bindings) and a marker legend."""
 
     BINDINGS = [Binding("question_mark,q", "cancel", "Close")]
+    SCROLL_FOCUSABLE = True
 
     DEFAULT_CSS = """
     HelpScreen #dialog { width: 90; }

@@ -33,6 +33,9 @@ class TextPromptScreen(DialogScreen[str]):
         yield hint("Enter records it; Escape cancels. Nothing is shown as done until the log has it.")
         yield buttons(self.confirm_label, danger=self.danger, disabled=True)
 
+    def on_mount(self) -> None:
+        self.query_one("#text", Input).focus()
+
     @on(Input.Changed, "#text")
     def _enable(self, event: Input.Changed) -> None:
         self.query_one("#confirm", Button).disabled = not event.value.strip()

@@ -30,13 +30,15 @@ class DecisionLog(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", show_cursor=False, cell_padding=1)
         self._seqs: list[int] = []
 
-    def on_mount(self) -> None:
-        self.add_column("Time", key="time")
-        self.add_column("Who", key="actor")
-        self.add_column("What", key="text")
+    def _ensure_columns(self) -> None:
+        if not self.columns:
+            self.add_column("Time", key="time")
+            self.add_column("Who", key="actor")
+            self.add_column("What", key="text")
 
     def sync(self, state: SessionState, zone: tzinfo | None) -> None:
         """Add lines not shown yet and drop the ones no longer in ``state.log`` (bounded, or replayed back)."""
+        self._ensure_columns()
         wanted = {line.seq for line in state.log}
         for seq in [s for s in self._seqs if s not in wanted]:
             self.remove_row(str(seq))

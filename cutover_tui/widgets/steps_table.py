@@ -43,9 +43,10 @@ class StepsTable(DataTable[Text]):
         self._cells: dict[str, tuple[Text, ...]] = {}
         self._last_sync: tuple[SessionState, Runbook, datetime, tzinfo | None] | None = None
 
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+    def _ensure_columns(self) -> None:
+        if not self.columns:
+            for key, label, width in COLUMNS:
+                self.add_column(label, key=key, width=width)
 
     @property
     def selected_step_id(self) -> str | None:
@@ -75,6 +76,7 @@ class StepsTable(DataTable[Text]):
 
     def sync(self, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> None:
         """Bring rows in line with ``state``: add new steps, remove gone ones, update changed cells."""
+        self._ensure_columns()
         self._last_sync = (state, runbook, now, zone)
         title_width = self._title_width()
         wanted = {step.id: step_cells(step, state, runbook, now, zone, title_width) for step in state.steps}
