@@ -640,12 +640,12 @@ class CutoverApp(App[None]):
         return payload
 
     def _verdict_reasons(self) -> list[str]:
-        """The conditions behind the verdict: firing ones, and blind ones."""
-        reasons = []
+        """The conditions behind the verdict, one line per state: firing ones, and blind ones."""
+        by_state: dict[str, list[str]] = {}
         for view in self.session.conditions.values():
             if view.state in (ConditionState.FIRING, ConditionState.RECOVERING) or view.state in BLIND_STATES:
-                reasons.append(f"{view.id}: {view.state.value}" + (f" — {view.reason}" if view.reason else ""))
-        return reasons
+                by_state.setdefault(view.state.value, []).append(view.id)
+        return [f"{state}: {', '.join(ids)}" for state, ids in by_state.items()]
 
     def _condition_to_acknowledge(self) -> str | None:
         """The banner's condition, else the highlighted one, else the first firing one, if unacknowledged."""

@@ -24,10 +24,10 @@ class ScorecardForm(Vertical):
     DEFAULT_CSS = """
     ScorecardForm {
         height: auto;
-        .score-row { height: auto; }
-        .score-row Label { width: 1fr; padding-top: 1; }
-        .score-row Input { width: 12; margin: 0; }
-        #scorecard-total { margin-top: 1; }
+        .score-row { height: 1; }
+        .score-row Label { width: 1fr; }
+        .score-row Input { width: 8; margin: 0; }
+        #scorecard-total { margin-bottom: 1; }
     }
     """
 
@@ -55,6 +55,7 @@ class ScorecardForm(Vertical):
                     type="integer",
                     restrict=r"\d{0,3}",
                     validators=[Number(minimum=0, maximum=100)],
+                    compact=True,
                 )
         yield Static(id="scorecard-total")
 

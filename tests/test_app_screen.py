@@ -1,0 +1,320 @@
+"""What the dashboard shows: header, timeline, conditions, alerts, log, banner, keys, hooks."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any, Callable
+
+from rich.console import Console
+from textual.binding import Binding
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from app_backend import START, AppTestBackend, auth_errors_firing, fresh_session, session_in_progress
+from checks.state import BLIND_STATES, ConditionState, Verdict
+from cutover_tui.app import COMMANDS, CutoverApp, StateChanged, make_app
+from cutover_tui.screens.help import HelpScreen
+from cutover_tui.screens.prompts import TextPromptScreen
+from cutover_tui.state import ConditionView
+from cutover_tui.widgets.conditions_list import condition_card
+from cutover_tui.widgets.decision_log import DecisionLog
+from cutover_tui.widgets.markers import CONDITION_MARKERS, OK_STYLE
+from cutover_tui.widgets.steps_table import StepsTable
+from cutover_tui.widgets.stop_banner import StopBanner
+from cutover_tui.widgets.verdict_badge import VerdictBadge
+from runbooks.model import Check
+
+SIZE = (120, 36)
+
+
+def text_of(app: CutoverApp, selector: str) -> str:
+    return str(app.query_one(selector, Static).render())
+
+
+async def wait_until(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Pause until ``predicate()`` holds (the clock timer has ticked), at most ``timeout`` seconds."""
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    assert predicate()
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    await asyncio.wait_for(pilot.app.workers.wait_for_complete(), timeout=10)
+    await pilot.pause()
+
+
+async def test_header_shows_name_t_clock_wall_clock_verdict_and_next_step() -> None:
+    """The header names the runbook, T+ time, the wall clock in the runbook's zone, the verdict and what is next."""
+    app = make_app(session_in_progress())
+    async with app.run_test(size=SIZE):
+        assert "Demo go-live" in text_of(app, "#header-title")
+        assert text_of(app, "#header-t-clock") == "T+00:02:00"
+        assert text_of(app, "#header-wall-clock") == "22:05:00 IST"
+        assert app.query_one(VerdictBadge).verdict is Verdict.CONTINUE
+        assert "Now ▶ Verify /health and /metrics" in text_of(app, "#header-next")
+        assert "Next Production verification" in text_of(app, "#header-next")
+        assert "End ≈ 22:13" in text_of(app, "#header-end")
+
+
+async def test_fresh_session_says_t0_not_set() -> None:
+    """Without a T0 the T-clock says so rather than inventing one."""
+    app = make_app(fresh_session())
+    async with app.run_test(size=SIZE):
+        assert text_of(app, "#header-t-clock") == "T0 not set"
+
+
+async def test_clock_moves_every_tick_from_the_backend_clock() -> None:
+    """The T-clock and wall clock follow backend.now() on the clock timer, with no new state."""
+    backend = session_in_progress()
+    app = make_app(backend, clock_tick=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        backend.clock.advance(65)
+        await wait_until(pilot, lambda: text_of(app, "#header-t-clock") == "T+00:03:05")
+        assert text_of(app, "#header-wall-clock") == "22:06:05 IST"
+
+
+async def test_timeline_lists_every_step_with_the_cursor_on_the_current_one() -> None:
+    """Every step has a row; the cursor starts on the current step and the detail pane shows it."""
+    app = make_app(session_in_progress())
+    async with app.run_test(size=SIZE):
+        table = app.query_one(StepsTable)
+        assert table.row_count == len(app.runbook.steps)
+        assert table.selected_step_id == "verify_endpoints" == app.session.current_step
+        assert "Verify /health and /metrics" in text_of(app, "#detail-title")
+        assert table.get_cell("verify_endpoints", "at").plain == "T+1m"
+        assert table.get_cell("change_freeze", "drift").plain == "+2m30s"
+
+
+async def test_current_step_stays_in_view_at_80_by_24() -> None:
+    """At 80×24, under a banner, the current step's row is on screen and every pane is present."""
+    backend = session_in_progress()
+    auth_errors_firing(backend)
+    app = make_app(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = app.query_one(StepsTable)
+        first_visible = int(table.scroll_y)
+        visible_rows = table.scrollable_content_region.height - 1  # less the header row
+        assert first_visible <= table.cursor_row < first_visible + visible_rows
+        for selector in ("#header", "#steps", "#conditions", "#alerts", "#log", "StopBanner"):
+            assert app.query_one(selector).region.height > 0, selector
+
+
+def test_blind_states_never_look_ok() -> None:
+    """Unknown, stale and error have their own symbols and never the ok colour, in markers and in cards."""
+    ok = CONDITION_MARKERS[ConditionState.OK]
+    runbook = session_in_progress().runbook
+    condition = runbook.condition("auth_errors")
+    for state in BLIND_STATES:
+        marker = CONDITION_MARKERS[state]
+        assert marker.symbol != ok.symbol and marker.style != OK_STYLE
+        view = ConditionView("auth_errors", state, 0.002, "> 1%", None, reason="HTTP 503", history=(0.002, None))
+        console = Console(width=60, color_system="truecolor", record=True)
+        console.print(condition_card(condition, view, runbook, START))
+        rendered = console.export_text()
+        assert marker.word.upper() in rendered and "HTTP 503" in rendered
+
+
+async def test_blind_condition_shows_why_and_cannot_verify_is_not_green() -> None:
+    """A watched condition without data says why, and CANNOT VERIFY is drawn in a colour other than CONTINUE's."""
+    backend = session_in_progress()
+    backend.record("step_completed", {"step": "verify_endpoints", "gate": {}}, actor="sre")
+    backend.record("step_started", {"step": "monitor_error_rate_latency"}, actor="sre")
+    app = make_app(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.session.verdict is Verdict.CANNOT_VERIFY
+        badge = app.query_one(VerdictBadge)
+        assert "CANNOT VERIFY" in str(badge.render())
+        cannot_verify = badge.styles.background
+        conditions = app.query_one("#conditions")
+        card = str(conditions.get_option("api_errors").prompt.renderables[1])
+        assert "no data: metric api_error_ratio absent" in card
+        backend.tick("api_error_ratio", "pass", 0.0004)
+        backend.condition("api_errors", "ok", 0.0004, "0.04% ≤ 1%")
+        await pilot.pause()
+        assert app.session.verdict is Verdict.CONTINUE
+        assert badge.styles.background != cannot_verify
+
+
+async def test_state_changed_bursts_collapse_into_one_render() -> None:
+    """Several states posted at once render once, the newest (StateChanged.can_replace)."""
+    backend = session_in_progress()
+    app = make_app(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        renders: list[int] = []
+        original = app._render_state
+
+        def counting(state, previous):  # type: ignore[no-untyped-def]
+            renders.append(state.last_event_seq)
+            original(state, previous)
+
+        app._render_state = counting  # type: ignore[method-assign]
+        states = []
+        for n in range(5):
+            backend.record("note", {"text": f"burst {n}"}, actor="commander")
+            states.append(backend.state())
+        await pilot.pause()
+        assert renders == [states[-1].last_event_seq]
+        assert StateChanged(states[0]).can_replace(StateChanged(states[1]))
+
+
+async def test_banner_appears_with_one_bell_on_every_screen_until_a_decision() -> None:
+    """A firing rollback condition raises a banner (bell once) shown over dialogs too; a decision clears it."""
+    backend = session_in_progress()
+    app = make_app(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.banner is None and app.bells_rung == 0
+        auth_errors_firing(backend)
+        await pilot.pause()
+        banner = app.banner
+        assert banner is not None and not banner.halt
+        plain = banner.text.plain
+        for part in ("ROLLBACK", "auth_errors", "4.2%", "> 1%", "for 1m", "decides: CTO (decides rollback)"):
+            assert part in plain, part
+        assert app.bells_rung == 1
+        backend.tick("auth_error_ratio", "breach", 0.05)
+        await pilot.pause()
+        assert app.bells_rung == 1  # the same episode rings once
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, TextPromptScreen)
+        on_dialog = app.screen.query_one(StopBanner)
+        assert on_dialog.display and "auth_errors" in str(on_dialog.render())
+        await pilot.press("escape")
+        await pilot.press("d", "5")
+        await pilot.press("tab", *"roll back now", "enter")
+        await settle(pilot)
+        assert app.banner is None
+        assert not app.query_one(StopBanner).display
+
+
+async def test_unanswered_banner_names_whom_to_escalate_to() -> None:
+    """Past its severity's respond_within without an acknowledgement, the banner says whom to escalate to."""
+    backend = session_in_progress()
+    auth_errors_firing(backend)
+    app = make_app(backend, clock_tick=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "escalate" not in app.banner.text.plain
+        backend.clock.advance(31 * 60)
+        await wait_until(pilot, lambda: "escalate to CTO (decides rollback)" in app.banner.text.plain)
+        assert "P0: respond within 30m" in app.banner.text.plain
+        await pilot.press("a")
+        await settle(pilot)
+        assert "escalate" not in app.banner.text.plain
+
+
+async def test_alerts_by_severity_with_suppressed_apart_and_a_blind_source_said() -> None:
+    """Active alerts are listed most severe first, suppressed ones apart; a failing Alertmanager is 'cannot tell'."""
+    runbook = session_in_progress().runbook
+    alerts_check = Check("critical_alerts", "alerts", {"source": "alertmanager", "matchers": ()})
+    backend = AppTestBackend(replace(runbook, checks={**runbook.checks, "critical_alerts": alerts_check}))
+    active = [
+        {"labels": {"alertname": "DiskFilling", "severity": "warning"}, "annotations": {"summary": "/var 91%"},
+         "startsAt": "2026-12-01T16:29:00Z"},
+        {"labels": {"alertname": "AuthDown", "severity": "critical"}, "annotations": {"summary": "5xx on /auth"},
+         "startsAt": "2026-12-01T16:29:30Z"},
+    ]
+    suppressed = [{"labels": {"alertname": "Watchdog", "severity": "none"}, "annotations": {}, "startsAt": ""}]
+    backend.tick("critical_alerts", "breach", 2.0, active=active, suppressed=suppressed)
+    app = make_app(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        text = str(app.query_one("#alerts").render())
+        assert text.index("AuthDown") < text.index("DiskFilling") < text.index("Suppressed 1: Watchdog")
+        assert "since 21:59" in text
+        backend.clock.advance(5)
+        backend.tick("critical_alerts", "error", None, detail="connection refused")
+        await pilot.pause()
+        assert "critical_alerts: cannot tell (connection refused)" in str(app.query_one("#alerts").render())
+
+
+async def test_log_shows_decisions_and_notes_with_actor_and_time() -> None:
+    """The log pane ends with the newest lines, each with its time and actor."""
+    backend = session_in_progress()
+    app = make_app(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        backend.clock.advance(7)
+        backend.record("note", {"text": "customer on the bridge"}, actor="alice")
+        await pilot.pause()
+        log = app.query_one(DecisionLog)
+        last = log.get_row_at(log.row_count - 1)
+        assert [cell.plain for cell in last] == ["22:05:07", "alice", "customer on the bridge"]
+
+
+async def test_footer_offers_only_the_keys_that_apply() -> None:
+    """A done step offers no start or complete; a pending one offers start; acknowledge only when something fires."""
+    app = make_app(session_in_progress())
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(StepsTable)
+        table.select_step("change_freeze")
+        await pilot.pause()
+        keys = app.screen.active_bindings
+        assert "s" not in keys and "c" not in keys and "a" not in keys
+        assert {"d", "n", "R", "question_mark"} <= set(keys)
+        table.select_step("production_verification")
+        await pilot.pause()
+        assert {"s", "c", "f", "k"} <= set(app.screen.active_bindings)
+
+
+async def test_help_lists_every_key() -> None:
+    """? opens a help screen listing every action key and the marker legend."""
+    app = make_app(session_in_progress())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        listed = {key for key, _ in app.screen.keys}
+        assert {"s", "c", "f", "k", "e", "n", "d", "a", "t", "R", "?"} <= listed
+        assert "space / x" in listed and "ctrl+p" in listed
+        assert "stale" in str(app.screen.query_one("#legend").render())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_command_palette_offers_every_action() -> None:
+    """The command palette (ctrl+p) lists every action, and running one works like its key."""
+    app = make_app(session_in_progress())
+    async with app.run_test(size=SIZE) as pilot:
+        titles = {command.title: command for command in app.get_system_commands(app.screen)}
+        assert {c.title for c in COMMANDS} <= set(titles)
+        titles["Add note"].callback()
+        await pilot.pause()
+        assert isinstance(app.screen, TextPromptScreen)
+
+
+async def test_backend_is_started_on_mount_and_stopped_on_exit() -> None:
+    """The app starts the backend when it mounts and stops it when it exits."""
+    backend = session_in_progress()
+    app = make_app(backend)
+    async with app.run_test(size=SIZE):
+        assert backend.started and not backend.stopped
+    assert backend.stopped
+
+
+async def test_backend_extra_keys_and_widgets_are_wired() -> None:
+    """A backend's extra bindings reach its handle_key, show in the help, and its extra widgets are mounted."""
+    pressed: list[str] = []
+
+    class ReplayLikeBackend(AppTestBackend):
+        view_label = "REPLAY"
+
+        def extra_bindings(self) -> list[Binding]:
+            return [Binding("p", "play", "Play/pause"), Binding("right_square_bracket", "faster", "Faster", key_display="]")]
+
+        def extra_widgets(self) -> list[Static]:
+            return [Static("replay controls", id="replay-bar")]
+
+        def handle_key(self, key: str) -> None:
+            pressed.append(key)
+
+    backend = ReplayLikeBackend(session_in_progress().runbook, read_only=True)
+    app = make_app(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p", "]")
+        await pilot.pause()
+        assert pressed == ["p", "right_square_bracket"]
+        assert app.query_one("#replay-bar", Static).region.height == 1
+        assert "REPLAY" in text_of(app, "#header-mode")
+        assert ("]", "Faster") in app.key_help()
