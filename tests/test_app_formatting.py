@@ -1,0 +1,144 @@
+"""The dashboard's text formats and schedule arithmetic (pure functions, no app)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app_backend import START, demo_runbook, session_in_progress
+from cutover_tui.reducer import reduce_events
+from cutover_tui.state import StepStatus
+from cutover_tui.widgets.formatting import (
+    display_zone,
+    format_at,
+    format_countdown,
+    format_drift,
+    format_t_clock,
+    format_value,
+    format_wall_clock,
+    format_wall_time,
+    sparkline,
+)
+from cutover_tui.widgets.markers import check_outcome
+from cutover_tui.widgets.schedule import next_step, projected_end
+from runbooks.grammar import parse_threshold
+
+T0 = datetime(2026, 12, 1, 16, 30, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [(-872, "T-00:14:32"), (3730, "T+01:02:10"), (0, "T+00:00:00"), (-2 * 86400 - 5, "T-2d 00:00:05")],
+)
+def test_t_clock(offset: int, expected: str) -> None:
+    """The T-clock counts down to T0 and up after it; days are spelled out."""
+    assert format_t_clock(T0 + timedelta(seconds=offset), T0) == expected
+
+
+def test_t_clock_without_t0() -> None:
+    """Without T0 the clock says so."""
+    assert format_t_clock(T0, None) == "T0 not set"
+
+
+def test_wall_clock_carries_its_zone() -> None:
+    """The wall clock is shown in the runbook's zone with its abbreviation."""
+    assert format_wall_clock(T0, display_zone("Asia/Kolkata")) == "22:00:00 IST"
+    assert format_wall_clock(T0, display_zone("UTC")) == "16:30:00 UTC"
+
+
+def test_wall_time_names_the_day_when_not_today() -> None:
+    """A planned time on another day carries its date; unknown is a dash."""
+    zone = display_zone("UTC")
+    assert format_wall_time(T0, zone, T0) == "16:30"
+    assert format_wall_time(T0 - timedelta(days=7), zone, T0) == "11-24 16:30"
+    assert format_wall_time(None, zone, T0) == "—"
+
+
+def test_unknown_zone_falls_back_to_local() -> None:
+    """A zone name the system does not know does not crash the clock."""
+    assert display_zone("Mars/Olympus") is None
+
+
+@pytest.mark.parametrize(
+    ("offset", "rollback", "expected"),
+    [(-900, False, "T-15m"), (0, False, "T-0"), (5400, False, "T+1h30m"), (0, True, "R+0"), (120, True, "R+2m"),
+     (None, False, "—")],
+)
+def test_step_offsets(offset: float | None, rollback: bool, expected: str) -> None:
+    """Step offsets read as the runbook writes them; rollback steps count from rollback start."""
+    assert format_at(offset, rollback=rollback) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"),
+    [(0.018, "%", "1.8%"), (0.4123, "ms", "412.3ms"), (0.41, "s", "0.41s"), (None, "%", "—"),
+     (float("nan"), "%", "NaN"), (3.0, "", "3"), (45.0, "req/s", "45 req/s")],
+)
+def test_values_in_their_threshold_unit(value: float | None, unit: str, expected: str) -> None:
+    """Ratios show as percent, seconds as ms or s; no value is a dash, NaN is NaN, never 0."""
+    assert format_value(value, unit) == expected
+
+
+def test_drift_and_countdown() -> None:
+    """Drift is signed; countdowns are mm:ss under an hour."""
+    assert format_drift(252) == "+4m12s"
+    assert format_drift(-30) == "-30s"
+    assert format_drift(None) == ""
+    assert format_countdown(252) == "04:12"
+    assert format_countdown(-3852) == "01:04:12"
+
+
+def test_sparkline_marks_gaps_and_breaches_and_draws_the_threshold_level() -> None:
+    """Gaps are dots (never a low bar), breaching bars are red, the threshold's height follows ┊."""
+    threshold = parse_threshold("> 1%")
+    line = sparkline([0.0, 0.005, None, 0.02], threshold, 12)
+    assert line.plain == "▁▃·█┊▅"
+    red = [span for span in line.spans if span.style == "red"]
+    assert [(s.start, s.end) for s in red] == [(3, 4)]
+
+
+def test_sparkline_without_history_says_so() -> None:
+    """No samples yet reads as such, not as a flat line."""
+    assert sparkline([], parse_threshold("< 500ms"), 12).plain.startswith("no data yet")
+
+
+def test_gate_check_too_old_is_stale_not_pass() -> None:
+    """A passing reading older than a keyframe plus two polls and a timeout no longer vouches for a gate."""
+    backend = session_in_progress()
+    state = backend.state()
+    assert check_outcome(backend.runbook, state, "api_health", backend.now()) == "pass"
+    later = backend.now() + timedelta(minutes=10)
+    assert check_outcome(backend.runbook, state, "api_health", later) == "stale"
+    assert check_outcome(backend.runbook, state, "auth_traffic", backend.now()) == "pass"
+
+
+def test_never_polled_gate_check_is_not_pass() -> None:
+    """A check never polled is its own outcome, never a pass."""
+    runbook = demo_runbook()
+    state = reduce_events(runbook, [])
+    assert check_outcome(runbook, state, "api_health", START) == "never"
+
+
+def test_next_step_and_projected_end_carry_drift_forward() -> None:
+    """The next step is the first pending one; a late plan projects a late end, slack absorbs it."""
+    backend = session_in_progress()
+    state = backend.state()
+    assert next_step(state).id == "production_verification"
+    projection = projected_end(state, backend.runbook, backend.now())
+    assert projection is not None and projection.drift_seconds == 0.0  # slack until T+10m absorbs the drift
+    late = backend.now() + timedelta(minutes=12)
+    projection = projected_end(state, backend.runbook, late)
+    # verify runs on to T+14m; verification 2m and monitoring 5m follow: T+21m against a planned T+10m
+    assert projection.drift_seconds == 11 * 60
+
+
+def test_projection_counts_durations_from_now_without_t0() -> None:
+    """Without T0 the projection still adds the remaining durations to now, with no planned end."""
+    runbook = replace(demo_runbook(), t0=None)
+    state = reduce_events(runbook, [])
+    assert all(step.status is StepStatus.PENDING for step in state.steps)
+    projection = projected_end(state, runbook, START)
+    total = sum(step.duration or 0 for step in runbook.steps)
+    assert projection.end == START + timedelta(seconds=total) and projection.planned_end is None
