@@ -23,8 +23,11 @@ ACTION_STYLES: dict[Action, str] = {
     Action.ROLLBACK: "bold red",
 }
 
-#: Samples shown in a card's sparkline.
-TREND_SAMPLES = 12
+#: Samples shown in a card's sparkline: as many as the pane's width allows, within these bounds.
+MIN_TREND_SAMPLES = 12
+MAX_TREND_SAMPLES = 60
+#: Columns of a card that are not the sparkline (state, name, gaps, threshold marker).
+CARD_TEXT_WIDTH = 36
 
 
 class ConditionsList(OptionList):
@@ -37,6 +40,17 @@ class ConditionsList(OptionList):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._cards: dict[str, tuple[str, ...]] = {}
+        self._last_sync: tuple[SessionState, Runbook, datetime] | None = None
+
+    def on_resize(self) -> None:
+        if self._last_sync is not None:
+            self.sync(*self._last_sync)
+
+    @property
+    def trend_samples(self) -> int:
+        """Sparkline points that fit the pane's width."""
+        room = self.scrollable_content_region.width - CARD_TEXT_WIDTH
+        return max(MIN_TREND_SAMPLES, min(MAX_TREND_SAMPLES, room))
 
     @property
     def highlighted_condition_id(self) -> str | None:
@@ -46,12 +60,14 @@ class ConditionsList(OptionList):
 
     def sync(self, state: SessionState, runbook: Runbook, now: datetime) -> None:
         """Add new conditions and re-render only the cards whose content changed."""
+        self._last_sync = (state, runbook, now)
+        samples = self.trend_samples
         for condition in runbook.stop_conditions:
             view = state.conditions.get(condition.id)
-            fingerprint = card_fingerprint(condition, view, runbook, now)
+            fingerprint = card_fingerprint(view, now, samples)
             if self._cards.get(condition.id) == fingerprint:
                 continue
-            card = condition_card(condition, view, runbook, now)
+            card = condition_card(condition, view, runbook, now, samples)
             if condition.id in self._cards:
                 self.replace_option_prompt(condition.id, card)
             else:
@@ -61,19 +77,18 @@ class ConditionsList(OptionList):
             self._cards[condition.id] = fingerprint
 
 
-def card_fingerprint(
-    condition: StopCondition, view: ConditionView | None, runbook: Runbook, now: datetime
-) -> tuple[str, ...]:
+def card_fingerprint(view: ConditionView | None, now: datetime, samples: int) -> tuple[str, ...]:
     """What a card depends on, as plain strings: equal fingerprints render equal cards."""
     if view is None:
-        return ("none",)
+        return ("none", str(samples))
     return (
+        str(samples),
         view.state.value,
         repr(view.value),
         view.reason,
         str(view.flapping),
         str(view.acknowledged),
-        repr(view.history[-TREND_SAMPLES:]),
+        repr(view.history[-samples:]),
         time_in_state(view, now),
     )
 
@@ -94,14 +109,18 @@ def display_unit(condition: StopCondition, runbook: Runbook) -> str:
 
 
 def condition_card(
-    condition: StopCondition, view: ConditionView | None, runbook: Runbook, now: datetime
+    condition: StopCondition,
+    view: ConditionView | None,
+    runbook: Runbook,
+    now: datetime,
+    samples: int = MIN_TREND_SAMPLES,
 ) -> RenderableType:
     """Three lines: state, name, value against threshold; time in state, action and role, trend; why."""
     marker = condition_marker(view)
     state = view.state if view is not None else ConditionState.UNKNOWN
     blind = state in BLIND_STATES
     unit = display_unit(condition, runbook)
-    threshold = condition.when.text if condition.when is not None else "breach"
+    threshold = condition.when.text if condition.when is not None else "check fails"
 
     grid = Table.grid(expand=True, padding=(0, 1))
     grid.add_column(width=11, no_wrap=True)
@@ -122,7 +141,7 @@ def condition_card(
 
     value = Text(format_value(view.value if view else None, unit), style=marker.style if not blind else BLIND_STYLE)
     value.append(f" {threshold}", style="dim")
-    trend = sparkline(view.history if view else (), condition.when, TREND_SAMPLES)
+    trend = sparkline(view.history if view else (), condition.when, samples)
     grid.add_row(status, name, value)
     grid.add_row(held, action, trend)
 

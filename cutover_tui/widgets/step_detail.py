@@ -32,7 +32,7 @@ class ItemList(OptionList):
     ]
 
     DEFAULT_CSS = """
-    ItemList { height: auto; max-height: 12; border: none; padding: 0; }
+    ItemList, ItemList:focus { height: auto; max-height: 12; border: none; padding: 0; }
     ItemList:focus { background-tint: $foreground 5%; }
     """
 

@@ -35,7 +35,7 @@ class StepsTable(DataTable[Text]):
     """
 
     DEFAULT_CSS = """
-    StepsTable { height: 1fr; }
+    StepsTable { height: 1fr; min-height: 4; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:

@@ -74,7 +74,7 @@ def build_banner(state: SessionState, runbook: Runbook, now: datetime) -> Banner
     text.append("■ HALT " if halt else "✖ ROLLBACK ", style="bold reverse")
     text.append(f" {condition.id} {view.state.value}: ", style="bold")
     text.append(f"{format_value(view.value, display_unit(condition, runbook))} ", style="bold")
-    text.append(f"(threshold {condition.when.text if condition.when else 'check breach'}) ")
+    text.append(f"(threshold {condition.when.text if condition.when else 'check fails'}) ")
     text.append(f"for {format_duration(breached)}", style="bold")
     text.append(f" — decides: {decides}")
     if view.acknowledged:
