@@ -203,11 +203,14 @@ class CutoverApp(App[None]):
     def _render_state(self, state: SessionState, previous: SessionState | None) -> None:
         """Update only the widgets whose part of the state changed."""
         now = self.backend.now()
-        changed = lambda part: previous is None or getattr(previous, part) != getattr(state, part)  # noqa: E731
+
+        def changed(part: str) -> bool:
+            return previous is None or getattr(previous, part) != getattr(state, part)
+
         with self.batch_update():
             self.query_one(SessionHeader).show(state, self.runbook, now, self.zone, self.view_label)
             steps = self.query_one(StepsTable)
-            if changed("steps") or changed("checks") or changed("conditions") or changed("current_step"):
+            if any(changed(part) for part in ("steps", "checks", "conditions", "current_step", "mode")):
                 steps.sync(state, self.runbook, now, self.zone)
                 self._follow_current_step(state)
                 self._show_detail()
@@ -228,6 +231,7 @@ class CutoverApp(App[None]):
             self.query_one(StepsTable).sync(state, self.runbook, now, self.zone)
             self.query_one(ConditionsList).sync(state, self.runbook, now)
             self.query_one(AlertsPanel).sync(state, self.runbook, now, self.zone)
+            self._show_detail()
             self._show_banner(state, now)
 
     def _show_banner(self, state: SessionState, now: datetime) -> None:

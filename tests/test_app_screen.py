@@ -15,7 +15,7 @@ from app_backend import START, AppTestBackend, auth_errors_firing, fresh_session
 from checks.state import BLIND_STATES, ConditionState, Verdict
 from cutover_tui.app import COMMANDS, CutoverApp, StateChanged, make_app
 from cutover_tui.screens.help import HelpScreen
-from cutover_tui.screens.prompts import TextPromptScreen
+from cutover_tui.screens.prompts import ConfirmScreen, TextPromptScreen
 from cutover_tui.state import ConditionView
 from cutover_tui.widgets.conditions_list import condition_card
 from cutover_tui.widgets.decision_log import DecisionLog
@@ -318,3 +318,29 @@ async def test_backend_extra_keys_and_widgets_are_wired() -> None:
         assert app.query_one("#replay-bar", Static).region.height == 1
         assert "REPLAY" in text_of(app, "#header-mode")
         assert ("]", "Faster") in app.key_help()
+
+
+async def test_quit_asks_first_in_a_live_session() -> None:
+    """q in a live session asks before it stops polling; escape keeps the dashboard running."""
+    app = make_app(session_in_progress())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running and not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not app.is_running
+
+
+async def test_quit_is_immediate_in_a_read_only_view() -> None:
+    """q in a follow or replay view quits at once: there is nothing to stop."""
+    app = make_app(session_in_progress(read_only=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
