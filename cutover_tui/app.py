@@ -65,6 +65,18 @@ WRITE_ACTIONS = frozenset(
     }
 )
 
+#: Why an action does not apply, for the palette (keys that do not apply are simply not offered).
+NOT_APPLICABLE: dict[str, str] = {
+    "start_step": "the selected step is not pending.",
+    "complete_step": "the selected step is already finished.",
+    "fail_step": "the selected step is already finished.",
+    "skip_step": "the selected step is already finished.",
+    "add_evidence": "select a step first.",
+    "acknowledge": "no firing stop condition awaits acknowledgement.",
+    "set_t0": "T-0 is set; re-baselining is for rehearsals.",
+    "rollback": "the rollback plan is already running.",
+}
+
 #: Decisions that let a go/no-go or approval step complete.
 PROCEED_DECISIONS = frozenset({"go", "conditional_go"})
 
@@ -684,6 +696,13 @@ class CutoverApp(App[None]):
         keys += [(self.get_key_display(b), b.description) for b in self._backend_bindings()]
         return keys
 
+    async def _run_command(self, action: str) -> None:
+        """Run a palette command as its key would: only when it applies now, else say why."""
+        if self.check_action(action, ()) is True:
+            await self.run_action(action)
+        else:
+            self.notify(f"Does not apply now: {NOT_APPLICABLE.get(action, action)}", severity="warning")
+
     def _bindings_for(self, action: str) -> list[Binding]:
         return [b for bindings in self._bindings.key_to_bindings.values() for b in bindings if b.action == action]
 
@@ -694,7 +713,7 @@ class CutoverApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for command in COMMANDS:
-            yield SystemCommand(command.title, command.help, getattr(self, f"action_{command.action}"))
+            yield SystemCommand(command.title, command.help, lambda action=command.action: self._run_command(action))
         for binding in self._backend_bindings():
             key = binding.key
             yield SystemCommand(binding.description, f"({key})", lambda key=key: self.run_action(f"backend_key({key!r})"))

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from rich.console import Console
 from textual.binding import Binding
+from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -129,6 +130,7 @@ async def test_blind_condition_shows_why_and_cannot_verify_is_not_green() -> Non
         badge = app.query_one(VerdictBadge)
         assert "CANNOT VERIFY" in str(badge.render())
         cannot_verify = badge.styles.background
+        assert not (cannot_verify.g > cannot_verify.r and cannot_verify.g > cannot_verify.b)  # not a green
         conditions = app.query_one("#conditions")
         card = str(conditions.get_option("api_errors").prompt.renderables[1])
         assert "no data: metric api_error_ratio absent" in card
@@ -274,12 +276,15 @@ async def test_help_lists_every_key() -> None:
 
 
 async def test_command_palette_offers_every_action() -> None:
-    """The command palette (ctrl+p) lists every action, and running one works like its key."""
+    """The command palette (ctrl+p) lists every action; running one works like its key, or says why not."""
     app = make_app(session_in_progress())
     async with app.run_test(size=SIZE) as pilot:
         titles = {command.title: command for command in app.get_system_commands(app.screen)}
         assert {c.title for c in COMMANDS} <= set(titles)
-        titles["Add note"].callback()
+        await titles["Start step"].callback()  # the current step is already active
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == ["Does not apply now: the selected step is not pending."]
+        await titles["Add note"].callback()
         await pilot.pause()
         assert isinstance(app.screen, TextPromptScreen)
 
@@ -344,3 +349,16 @@ async def test_quit_is_immediate_in_a_read_only_view() -> None:
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_command_palette_runs_an_action_by_name() -> None:
+    """ctrl+p, typing an action's name and enter runs it: here the rollback dialog opens."""
+    app = make_app(session_in_progress())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Enter rollback")
+        await wait_until(pilot, lambda: any(found.option_count for found in app.screen.query(CommandList)))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+        assert app.screen.has_class("-danger")
