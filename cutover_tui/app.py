@@ -370,8 +370,15 @@ class CutoverApp(App[None]):
 
     def action_decide(self) -> None:
         if self._writable():
-            step = self.selected_step()
-            self._decision_flow(step.id if step is not None and step.status is not StepStatus.DONE else None)
+            self._decision_flow(self._decision_step())
+
+    def _decision_step(self) -> str | None:
+        """The step a decision is about: the selected one if it is current or a decision step, and not over."""
+        step = self.selected_step()
+        if step is None or step.status not in (StepStatus.PENDING, StepStatus.ACTIVE):
+            return None
+        kind = self.runbook.step(step.id).kind
+        return step.id if step.id == self.session.current_step or kind is not StepKind.TASK else None
 
     def action_acknowledge(self) -> None:
         if not self._writable():
@@ -484,8 +491,23 @@ class CutoverApp(App[None]):
         payload = self._decision_payload(request.decision, request.reason, step_id, scorecard=request.scorecard)
         if go_no_go and request.decision in PROCEED_DECISIONS and step_id is not None:
             await self._decide_then_complete(step_id, payload)
-        else:
-            await self._record([("decision", payload)])
+        elif await self._record([("decision", payload)]) and request.decision == "rollback":
+            await self._offer_rollback(request.reason)
+
+    async def _offer_rollback(self, reason: str) -> None:
+        """After a ROLLBACK decision, offer to switch to the rollback plan with the same reason."""
+        if self.session.mode is Mode.ROLLBACK:
+            return
+        confirmed = await self.push_screen_wait(
+            ConfirmScreen(
+                "Enter rollback",
+                f"Decision logged. Switch to the rollback plan now? Reason: {reason}",
+                confirm_label="Enter rollback",
+                danger=True,
+            )
+        )
+        if confirmed:
+            await self._record([("rollback_started", {"reason": reason})])
 
     async def _decide_then_complete(self, step_id: str, decision: dict[str, Any]) -> None:
         """Record the decision; then complete the step, asking only for what is still missing."""

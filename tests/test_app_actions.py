@@ -221,6 +221,33 @@ async def test_decision_records_reason_conditions_snapshot_and_verdict() -> None
         assert decision["step"] == "verify_endpoints"
 
 
+async def test_rollback_decision_offers_to_enter_the_rollback_plan() -> None:
+    """A ROLLBACK decision, once logged, offers to start the rollback plan with the same reason."""
+    backend = session_in_progress()
+    auth_errors_firing(backend)
+    app = make_app(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("d", "5", "tab", *"auth errors 4%", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and app.banner is None
+        await pilot.press("enter")
+        await settle(pilot)
+        assert backend.kinds() == ["decision", "rollback_started"]
+        assert payload(backend, "rollback_started") == {"reason": "auth errors 4%"}
+        assert app.session.mode is Mode.ROLLBACK
+
+
+async def test_a_decision_is_about_the_current_step_not_any_selected_one() -> None:
+    """A decision taken with a later task selected is not attributed to that task."""
+    backend = session_in_progress()
+    app = make_app(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, "stabilization")
+        await pilot.press("d", "6", "tab", *"all quiet", "enter")
+        await settle(pilot)
+        assert "step" not in payload(backend, "decision")
+
+
 async def test_decision_needs_a_choice_and_a_reason() -> None:
     """The record button stays disabled until a decision is chosen and a reason typed."""
     app = make_app(session_in_progress())

@@ -188,6 +188,8 @@ async def test_banner_appears_with_one_bell_on_every_screen_until_a_decision() -
         await pilot.press("escape")
         await pilot.press("d", "5")
         await pilot.press("tab", *"roll back now", "enter")
+        await pilot.pause()
+        await pilot.press("escape")  # not entering the rollback plan yet: the decision alone clears the banner
         await settle(pilot)
         assert app.banner is None
         assert not app.query_one(StopBanner).display
