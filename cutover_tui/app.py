@@ -4,6 +4,14 @@ The app keeps no session state of its own. A backend (live, follow, replay)
 hands it states; every action is ``await backend.append(kind, payload)``, and
 the screen changes only when the next state, folded from the log, shows it.
 
+Besides ``SessionBackend``, a backend may offer (all optional):
+
+- ``view_label: str`` — shown before the mode, e.g. ``FOLLOW (read-only)``, ``REPLAY``;
+- ``extra_bindings() -> list[Binding]`` — more keys (replay: play/pause, speed,
+  seek); each is shown in the footer, the help and the palette, and pressing
+  it calls ``handle_key(key)`` (which may be a coroutine);
+- ``extra_widgets() -> list[Widget]`` — mounted above the footer (a scrubber).
+
 >>> app = make_app(backend)  # doctest: +SKIP
 >>> app.run()                 # doctest: +SKIP
 """

@@ -13,7 +13,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, RadioSet
 
-from app_backend import AppTestBackend, auth_errors_firing, fresh_session, session_in_progress
+from app_backend import AppTestBackend, auth_errors_firing, demo_runbook, fresh_session, session_in_progress
 from cutover_tui.app import CutoverApp, make_app
 from cutover_tui.screens.approval import ApprovalScreen
 from cutover_tui.screens.complete_step import CompleteStepScreen
@@ -371,6 +371,24 @@ async def test_set_t0_now_after_confirmation() -> None:
         await settle(pilot)
         assert payload(backend, "t0_set") == {"t0": format_ts(backend.now())}
         assert "T+00:00:00" in str(app.query_one("#header-t-clock").render())
+
+
+async def test_rehearsal_t0_can_be_rebaselined() -> None:
+    """In a rehearsal with a T0, t re-baselines it after saying that every planned time moves."""
+    backend = AppTestBackend(demo_runbook())
+    backend.record("session_started", {"runbook_name": "demo", "runbook_sha256": "", "planned_t0": None,
+                                       "rehearsal": True}, actor="commander")
+    backend.record("t0_set", {"t0": format_ts(backend.now())}, actor="commander")
+    backend.advance(600)
+    app = make_app(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "REHEARSAL" in str(app.query_one("#header-mode").render())
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and "Every planned time moves" in app.screen.message
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.session.t0 == backend.now()
 
 
 async def test_t0_is_not_offered_in_a_live_session_that_has_one() -> None:
