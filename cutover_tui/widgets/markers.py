@@ -38,7 +38,7 @@ CONDITION_MARKERS: dict[ConditionState, Marker] = {
     ConditionState.FIRING: Marker("✖", "firing", FIRING_STYLE),
     ConditionState.RECOVERING: Marker("◑", "recovering", PENDING_STYLE),
     ConditionState.UNKNOWN: Marker("?", "unknown", BLIND_STYLE),
-    ConditionState.STALE: Marker("⌛", "stale", BLIND_STYLE),
+    ConditionState.STALE: Marker("◷", "stale", BLIND_STYLE),
     ConditionState.ERROR: Marker("!", "error", BLIND_STYLE),
 }
 
@@ -48,7 +48,7 @@ CHECK_MARKERS: dict[str, Marker] = {
     "nodata": Marker("?", "no data", BLIND_STYLE),
     "invalid": Marker("?", "invalid", BLIND_STYLE),
     "error": Marker("!", "error", BLIND_STYLE),
-    "stale": Marker("⌛", "stale", BLIND_STYLE),
+    "stale": Marker("◷", "stale", BLIND_STYLE),
     "never": Marker("?", "not polled", BLIND_STYLE),
 }
 

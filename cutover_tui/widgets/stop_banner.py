@@ -89,7 +89,7 @@ def build_banner(state: SessionState, runbook: Runbook, now: datetime) -> Banner
     ):
         whom = runbook.roles.get(level.escalate_to or "", level.escalate_to or "the next level")
         text.append(
-            f"\n ⚠ no response for {format_duration(unanswered)} ({level.severity}: respond within "
+            f"\n ▲ no response for {format_duration(unanswered)} ({level.severity}: respond within "
             f"{format_duration(level.respond_within)}) — escalate to {whom}",
             style="bold reverse",
         )
