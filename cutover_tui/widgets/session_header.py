@@ -49,6 +49,11 @@ class SessionHeader(Horizontal):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown: dict[str, Text] = {}
+        self._last_show: tuple[SessionState, Runbook, datetime, tzinfo | None, str | None] | None = None
+
+    def on_resize(self) -> None:
+        if self._last_show is not None:
+            self.show(*self._last_show)
 
     def compose(self) -> ComposeResult:
         yield VerdictBadge()
@@ -71,12 +76,14 @@ class SessionHeader(Horizontal):
         view_label: str | None,
     ) -> None:
         """Render ``state`` at ``now``; widgets whose text did not change are left alone."""
+        self._last_show = (state, runbook, now, zone, view_label)
         self.query_one(VerdictBadge).verdict = state.verdict
         self._set("#header-title", Text(state.runbook_name))
         self._set("#header-mode", mode_text(state, view_label))
         self._set("#header-t-clock", Text(format_t_clock(now, state.t0)))
         self._set("#header-wall-clock", Text(format_wall_clock(now, zone)))
-        self._set("#header-next", next_text(state, runbook, now, zone))
+        title_width = max(12, (self.size.width - 60) // 2)
+        self._set("#header-next", next_text(state, runbook, now, zone, title_width))
         self._set("#header-end", end_text(state, runbook, now, zone))
 
     def _set(self, selector: str, text: Text) -> None:
@@ -97,34 +104,43 @@ def mode_text(state: SessionState, view_label: str | None) -> Text:
     return text
 
 
-def next_text(state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> Text:
-    """What runs now and what comes next, with its countdown."""
+def next_text(
+    state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None, title_width: int = 40
+) -> Text:
+    """What comes next with its countdown, then what runs now; titles cut to ``title_width``."""
+
+    def title(text: str) -> Text:
+        cut = Text(text, style="bold")
+        cut.truncate(title_width, overflow="ellipsis")
+        return cut
+
     text = Text()
+    upcoming = next_step(state)
+    if upcoming is not None:
+        text.append("Next ", style="dim")
+        text.append_text(title(upcoming.title))
+        if upcoming.planned_start is not None:
+            seconds = (upcoming.planned_start - now).total_seconds()
+            if seconds >= 0:
+                text.append(f" in {format_countdown(seconds)}", style="bold")
+            else:
+                text.append(f" due {format_countdown(seconds)} ago", style="bold yellow")
+            at = format_at(runbook.step(upcoming.id).at, rollback=upcoming.rollback_plan)
+            text.append(f" ({at} {format_wall_time(upcoming.planned_start, zone, now)})", style="dim")
+        text.append("   ")
     current = step_by_id(state, state.current_step)
     if current is not None and current.status is StepStatus.ACTIVE and current.started_at:
         elapsed = (now - current.started_at).total_seconds()
         duration = runbook.step(current.id).duration
         over = duration is not None and elapsed > duration
         text.append("Now ▶ ", style="bold cyan")
-        text.append(current.title, style="bold")
+        text.append_text(title(current.title))
         text.append(f" {format_duration(elapsed)}", style="bold red" if over else "")
         if duration is not None:
             text.append(f"/{format_duration(duration)}" + (" OVERRUN" if over else ""), style="bold red" if over else "dim")
-        text.append("   ")
-    upcoming = next_step(state)
-    if upcoming is None:
-        text.append("No steps remaining" if current is None else "", style="dim")
-        return text
-    text.append("Next ", style="dim")
-    text.append(upcoming.title)
-    if upcoming.planned_start is not None:
-        seconds = (upcoming.planned_start - now).total_seconds()
-        at = format_at(runbook.step(upcoming.id).at, rollback=upcoming.rollback_plan)
-        if seconds >= 0:
-            text.append(f" in {format_countdown(seconds)}", style="bold")
-        else:
-            text.append(f" due {format_countdown(seconds)} ago", style="bold yellow")
-        text.append(f" ({at} {format_wall_time(upcoming.planned_start, zone, now)})", style="dim")
+    elif upcoming is None:
+        text.append("No steps remaining", style="dim")
+    text.rstrip()
     return text
 
 
