@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -749,9 +749,21 @@ class CutoverApp(App[None]):
             yield SystemCommand(binding.description, f"({key})", lambda key=key: self.run_action(f"backend_key({key!r})"))
 
 
+class ReadOnlyCutoverApp(CutoverApp):
+    """The dashboard for a follow or replay backend: the footer leaves out keys that write.
+
+    The keys still answer, with a notice saying the view is read-only.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        replace(binding, show=False) for binding in CutoverApp.BINDINGS if binding.action in WRITE_ACTIONS
+    ]
+
+
 def make_app(backend: SessionBackend, *, clock_tick: float = 1.0) -> CutoverApp:
     """The dashboard over ``backend`` (live, follow or replay); tests build theirs here too."""
-    return CutoverApp(backend, clock_tick=clock_tick)
+    app_class = ReadOnlyCutoverApp if backend.read_only else CutoverApp
+    return app_class(backend, clock_tick=clock_tick)
 
 
 __all__ = ["CutoverApp", "StateChanged", "make_app"]

@@ -432,6 +432,8 @@ async def test_read_only_refuses_every_action_with_a_notice(key: str) -> None:
         assert not isinstance(app.screen, (ConfirmScreen, TextPromptScreen, DecisionScreen, CompleteStepScreen))
         assert [n.message for n in app._notifications] == ["read-only view (follow/replay)"]
         assert "FOLLOW (read-only)" in str(app.query_one("#header-mode").render())
+        footer_keys = {key for key, active in app.screen.active_bindings.items() if active.binding.show}
+        assert key not in footer_keys and "question_mark" in footer_keys
 
 
 async def test_a_failed_append_is_reported_and_nothing_shows_as_done() -> None:
