@@ -217,6 +217,8 @@ class CutoverApp(App[None]):
 
     @on(StateChanged)
     def _state_changed(self, message: StateChanged) -> None:
+        if not self.is_running:  # shutting down: the widgets are being removed
+            return
         previous, self.session = self.session, message.state
         self._render_state(message.state, previous=previous)
 
@@ -245,6 +247,8 @@ class CutoverApp(App[None]):
 
     def _on_clock(self) -> None:
         """Once a second: clocks, countdowns, time in state, staleness and escalation move on."""
+        if not self.is_running:  # the timer can fire while the widgets are being removed
+            return
         state, now = self.session, self.backend.now()
         with self.batch_update():
             self.query_one(SessionHeader).show(state, self.runbook, now, self.zone, self.view_label)

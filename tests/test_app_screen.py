@@ -234,6 +234,13 @@ async def test_alerts_by_severity_with_suppressed_apart_and_a_blind_source_said(
         assert "critical_alerts: cannot tell (connection refused)" in str(app.query_one("#alerts").render())
 
 
+async def test_no_alerts_check_is_not_reported_as_no_alerts() -> None:
+    """A runbook without an Alertmanager check says so, rather than 'No active alerts'."""
+    app = make_app(session_in_progress())
+    async with app.run_test(size=SIZE):
+        assert str(app.query_one("#alerts").render()) == "No Alertmanager check in this runbook"
+
+
 async def test_log_shows_decisions_and_notes_with_actor_and_time() -> None:
     """The log pane ends with the newest lines, each with its time and actor."""
     backend = session_in_progress()

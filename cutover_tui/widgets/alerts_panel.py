@@ -63,7 +63,9 @@ def alerts_text(state: SessionState, runbook: Runbook, now: datetime, zone: tzin
         if alert.summary:
             text.append(f"  {alert.summary}")
         text.append("\n")
-    if not active and not text:
+    if not any(check.kind == "alerts" for check in runbook.checks.values()):
+        text.append("No Alertmanager check in this runbook\n", style="dim")
+    elif not active and not text:
         text.append("No active alerts\n", style="dim")
     if suppressed:
         names = ", ".join(f"{a.name} ({a.severity})" for a in suppressed)
