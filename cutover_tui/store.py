@@ -886,6 +886,19 @@ class SessionLog:
         rows.sort(key=lambda r: (r[1], r[0]))
         return [_tick(r) for r in rows]
 
+    def ticks_written_after(self, tick_id: int) -> tuple[list[TickRecord], int]:
+        """Ticks stored after row ``tick_id`` (in write order) and the newest row id: how a follower tails.
+
+        Tailing by row id, not by time, never misses a tick that a batch
+        flushed late with an earlier timestamp.
+        """
+        rows = self._query(f"SELECT {_TICK_COLUMNS} FROM ticks WHERE id > ? ORDER BY id", [tick_id])
+        return [_tick(r) for r in rows], (rows[-1][0] if rows else tick_id)
+
+    def last_tick_id(self) -> int:
+        """The newest ``ticks`` row id (0 when none)."""
+        return self._query_one("SELECT coalesce(max(id), 0) FROM ticks")[0]
+
     @property
     def last_write_ts(self) -> datetime | None:
         """The latest timestamp written: the last event or stored tick."""

@@ -1,15 +1,133 @@
-"""Command handlers (placeholder until implemented)."""
+"""``run``, ``demo``, ``follow`` and ``replay``: the dashboard over a backend."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+SAMPLE_RUNBOOKS = Path(__file__).resolve().parents[2] / "sample_runbooks"
+#: The demo sets T-0 this long after it starts, and the scripted auth-error spike
+#: begins at T+2m and lasts 2m30s: long enough to fire "> 1% for 1m".
+DEMO_LEAD = 30.0
+DEMO_SPIKE_AT = 120.0
+DEMO_SPIKE_FOR = 150.0
 
 
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
-    """Add ``command``'s arguments to its sub-parser."""
+    if command == "run":
+        parser.add_argument("runbook", metavar="RUNBOOK", help="the runbook (YAML)")
+        parser.add_argument("--db", metavar="FILE", help="session log; resumed when it exists "
+                            "(default: RUNBOOK-NAME-<time>.cutover.db here)")
+        parser.add_argument("--as", dest="actor", metavar="NAME", help="who is at the keys (default: login name)")
+        parser.add_argument("--rehearsal", action="store_true", help="mark the session a rehearsal")
+        parser.add_argument("--accept-runbook-change", action="store_true",
+                            help="resume although the runbook changed since the session began (logged)")
+    elif command == "demo":
+        parser.add_argument("--db", metavar="FILE", help="session log (default: demo-<time>.cutover.db here)")
+        parser.add_argument("--as", dest="actor", metavar="NAME", help="who is at the keys (default: login name)")
+    else:
+        parser.add_argument("db", metavar="FILE", help="a session log (*.cutover.db)")
 
 
 def run(command: str, args: argparse.Namespace) -> int:
-    """Run ``command``; return the exit status."""
-    print(f"cutover-tui {command}: not implemented yet")
-    return 2
+    from cutover_tui.store import SessionLogError
+
+    try:
+        if command == "run":
+            return _run(args)
+        if command == "demo":
+            return _demo(args)
+        if command == "follow":
+            return _follow(args)
+        return _replay(args)
+    except (SessionLogError, FileExistsError, FileNotFoundError, ValueError) as error:
+        print(f"cutover-tui {command}: {error}", file=sys.stderr)
+        return 2
+
+
+def _timestamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _open_log(runbook, db: Path, actor: str, *, rehearsal: bool = False, accept_change: bool = False):
+    from cutover_tui.store import SessionLog
+
+    if db.exists():
+        return SessionLog.open(db, runbook, operator=actor, accept_runbook_change=accept_change)
+    return SessionLog.create(db, runbook, operator=actor, rehearsal=rehearsal)
+
+
+def _live(runbook, log, actor: str) -> int:
+    from cutover_tui.app import make_app
+    from cutover_tui.live import LiveBackend
+
+    make_app(LiveBackend(runbook, log, actor=actor)).run()
+    print(f"Session log: {log.path}")
+    print(f"  replay it:  cutover-tui replay {log.path}")
+    print(f"  report:     cutover-tui report {log.path}")
+    print(f"  verify:     cutover-tui verify {log.path}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from runbooks import load_runbook
+
+    runbook = load_runbook(args.runbook)
+    actor = args.actor or getpass.getuser()
+    db = Path(args.db) if args.db else Path(f"{Path(args.runbook).stem}-{_timestamp()}.cutover.db")
+    log = _open_log(runbook, db, actor, rehearsal=args.rehearsal, accept_change=args.accept_runbook_change)
+    return _live(runbook, log, actor)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from checks.target import Phase, Scenario, Target
+    from cutover_tui.store import format_ts
+    from runbooks import load_runbook
+
+    spike = Phase(DEMO_LEAD + DEMO_SPIKE_AT, DEMO_SPIKE_FOR, auth_error_ratio=0.04, api_error_ratio=0.004,
+                  latency_p95=0.7)
+    with Target(scenario=Scenario([spike])) as target:
+        os.environ["DEMO_URL"] = target.url
+        runbook = load_runbook(SAMPLE_RUNBOOKS / "demo.yaml")
+        actor = args.actor or getpass.getuser()
+        db = Path(args.db) if args.db else Path(f"demo-{_timestamp()}.cutover.db")
+        log = _open_log(runbook, db, actor, rehearsal=True)
+        if not any(event.kind == "t0_set" for event in log.events()):
+            t0 = datetime.now(timezone.utc) + timedelta(seconds=DEMO_LEAD)
+            log.append("t0_set", {"t0": format_ts(t0)}, actor="demo")
+        return _live(runbook, log, actor)
+
+
+def runbook_from_log(db: Path):
+    """The runbook exactly as the session stored it (follow, replay and report need no file)."""
+    from cutover_tui.store import SessionLog
+    from runbooks import parse_runbook
+
+    log = SessionLog.open_readonly(db)
+    try:
+        info = log.info()
+    finally:
+        log.close()
+    return parse_runbook(info.runbook_text, file=f"{db} (stored runbook)")
+
+
+def _follow(args: argparse.Namespace) -> int:
+    from cutover_tui.app import make_app
+    from cutover_tui.live import FollowBackend
+
+    db = Path(args.db)
+    make_app(FollowBackend(db, runbook_from_log(db))).run()
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from cutover_tui.app import make_app
+    from cutover_tui.replay import ReplayBackend
+
+    db = Path(args.db)
+    make_app(ReplayBackend(db, runbook_from_log(db))).run()
+    return 0

@@ -1,0 +1,191 @@
+"""Replay: the dashboard driven by a time scrubber instead of the clock.
+
+The screen at instant ``t`` is the one the live dashboard showed at ``t``: the
+same ``Reducer`` folds the log's events up to ``t`` and the ticks stored up to
+``t``. Seeking is fast on long logs because the events are folded once into
+checkpoints (a copy of the reducer every ``CHECKPOINT_EVERY`` events, without
+ticks); a seek copies the nearest checkpoint before ``t``, folds the few
+events after it, then the latest ticks up to ``t`` from the file's index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import copy
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from cutover_tui.backend import Acknowledged, ReadOnlySession
+from cutover_tui.reducer import Reducer
+from cutover_tui.state import SessionState
+from cutover_tui.store import EventRecord, SessionLog
+from runbooks.model import Runbook
+
+CHECKPOINT_EVERY = 250
+SPEEDS = (1, 10, 60, 600)
+#: Event kinds the "previous / next" keys stop at.
+MARK_KINDS = frozenset({"decision", "condition_changed", "rollback_started", "t0_set", "session_resumed"})
+
+
+class ReplayBackend:
+    """A read-only session backend whose ``now()`` is the scrubber's position.
+
+    Args:
+        path: the session log.
+        runbook: the runbook stored in it (``runbook_from_log``).
+        tick: seconds between frames while playing.
+    """
+
+    read_only = True
+
+    def __init__(self, path: str | Path, runbook: Runbook, *, tick: float = 0.25) -> None:
+        self.runbook = runbook
+        self.db_path = str(path)
+        self.actor = "reviewer"
+        self.tick = tick
+        self._log = SessionLog.open_readonly(path)
+        self.events: list[EventRecord] = self._log.events()
+        if not self.events:
+            raise ValueError(f"{path}: the log holds no events to replay")
+        self.start_at = self.events[0].ts
+        last_tick = self._log.last_write_ts
+        self.end_at = max(self.events[-1].ts, last_tick) if last_tick else self.events[-1].ts
+        self._times = [event.ts for event in self.events]
+        self._checkpoints: list[tuple[int, Reducer]] = []  # (events folded, reducer after them)
+        reducer = Reducer(runbook)
+        for index, event in enumerate(self.events, start=1):
+            reducer.apply(event)
+            if index % CHECKPOINT_EVERY == 0:
+                self._checkpoints.append((index, copy.deepcopy(reducer)))
+        self.position = self.start_at
+        self.playing = False
+        self.speed = SPEEDS[1]
+        self._state = self.seek(self.start_at)
+        self._on_change: Callable[[SessionState], None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def view_label(self) -> str:
+        play = f"▶ {self.speed}×" if self.playing else "❚❚ paused"
+        return f"REPLAY {play}"
+
+    def now(self) -> datetime:
+        return self.position
+
+    def state(self) -> SessionState:
+        return self._state
+
+    # ------------------------------------------------------------ seeking
+
+    def seek(self, instant: datetime) -> SessionState:
+        """Fold the log up to ``instant`` (clamped to the session) and make it the current state."""
+        instant = min(max(instant, self.start_at), self.end_at)
+        folded = bisect.bisect_right(self._times, instant)
+        index = bisect.bisect_right([n for n, _ in self._checkpoints], folded) - 1
+        if index >= 0:
+            start, base = self._checkpoints[index]
+            reducer = copy.deepcopy(base)
+        else:
+            start, reducer = 0, Reducer(self.runbook)
+        for event in self.events[start:folded]:
+            reducer.apply(event)
+        for tick in self._log.latest_ticks(until=instant, per_check=reducer.ticks_kept):
+            reducer.apply_tick(tick)
+        self.position = instant
+        self._state = reducer.state(now=instant)
+        return self._state
+
+    def marks(self) -> list[tuple[datetime, str]]:
+        """Where decisions, firings and other state changes fall, for the timeline bar."""
+        return [(e.ts, e.kind if e.kind != "condition_changed" else e.payload.get("state", "")) for e in self.events if e.kind in MARK_KINDS]
+
+    def next_mark(self, direction: int) -> datetime:
+        """The instant of the next (+1) or previous (-1) decision or state change from the position."""
+        times = [e.ts for e in self.events if e.kind in MARK_KINDS]
+        if direction > 0:
+            later = [t for t in times if t > self.position]
+            return later[0] if later else self.end_at
+        earlier = [t for t in times if t < self.position]
+        return earlier[-1] if earlier else self.start_at
+
+    def t0(self) -> datetime:
+        return self._state.t0 or self.start_at
+
+    # ------------------------------------------------------------ keys
+
+    def extra_bindings(self) -> list[Any]:
+        from textual.binding import Binding
+
+        return [
+            Binding("p", "", "Play/pause"),
+            Binding("plus", "", "Faster", key_display="+"),
+            Binding("minus", "", "Slower", key_display="-"),
+            Binding("left_square_bracket", "", "-1 min", key_display="["),
+            Binding("right_square_bracket", "", "+1 min", key_display="]"),
+            Binding("left_curly_bracket", "", "-10 min", key_display="{"),
+            Binding("right_curly_bracket", "", "+10 min", key_display="}"),
+            Binding("less_than_sign", "", "Prev event", key_display="<"),
+            Binding("greater_than_sign", "", "Next event", key_display=">"),
+            Binding("home", "", "T-0"),
+            Binding("end", "", "End"),
+        ]
+
+    def extra_widgets(self) -> list[Any]:
+        from cutover_tui.widgets.replay_bar import ReplayBar
+
+        self._bar = ReplayBar(self)
+        return [self._bar]
+
+    def handle_key(self, key: str) -> None:
+        minute = timedelta(minutes=1)
+        moves: dict[str, Callable[[], datetime]] = {
+            "left_square_bracket": lambda: self.position - minute,
+            "right_square_bracket": lambda: self.position + minute,
+            "left_curly_bracket": lambda: self.position - 10 * minute,
+            "right_curly_bracket": lambda: self.position + 10 * minute,
+            "less_than_sign": lambda: self.next_mark(-1),
+            "greater_than_sign": lambda: self.next_mark(+1),
+            "home": self.t0,
+            "end": lambda: self.end_at,
+        }
+        if key == "p":
+            self.playing = not self.playing and self.position < self.end_at
+        elif key in ("plus", "minus"):
+            index = SPEEDS.index(self.speed) + (1 if key == "plus" else -1)
+            self.speed = SPEEDS[min(max(index, 0), len(SPEEDS) - 1)]
+        elif key in moves:
+            self.seek(moves[key]())
+        self._changed()
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change(self._state)
+        bar = getattr(self, "_bar", None)
+        if bar is not None:
+            bar.refresh()
+
+    # ------------------------------------------------------------ playing
+
+    async def start(self, on_change: Callable[[SessionState], None]) -> None:
+        self._on_change = on_change
+
+        async def play() -> None:
+            while True:
+                await asyncio.sleep(self.tick)
+                if self.playing:
+                    self.seek(self.position + timedelta(seconds=self.tick * self.speed))
+                    self.playing = self.position < self.end_at
+                    self._changed()
+
+        self._task = asyncio.create_task(play(), name="replay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._log.close()
+
+    async def append(self, kind: str, payload: dict[str, Any]) -> Acknowledged:
+        raise ReadOnlySession(f"{kind}: this is a read-only view (replay)")
