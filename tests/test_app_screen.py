@@ -60,11 +60,12 @@ async def test_header_shows_name_t_clock_wall_clock_verdict_and_next_step() -> N
         assert "End ≈ 22:13" in text_of(app, "#header-end")
 
 
-async def test_fresh_session_says_t0_not_set() -> None:
-    """Without a T0 the T-clock says so rather than inventing one."""
+async def test_fresh_session_says_t0_not_set_and_counts_blind_conditions() -> None:
+    """Without a T0 the T-clock says so; the verdict badge counts the conditions nobody has polled yet."""
     app = make_app(fresh_session())
     async with app.run_test(size=SIZE):
         assert text_of(app, "#header-t-clock") == "T0 not set"
+        assert str(app.query_one(VerdictBadge).render()).startswith("VERDICT · 4 blind")
 
 
 async def test_clock_moves_every_tick_from_the_backend_clock() -> None:

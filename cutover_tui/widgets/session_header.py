@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
+from checks.state import BLIND_STATES
 from cutover_tui.state import SessionState, StepStatus
 from cutover_tui.widgets.formatting import (
     format_countdown,
@@ -77,7 +78,9 @@ class SessionHeader(Horizontal):
     ) -> None:
         """Render ``state`` at ``now``; widgets whose text did not change are left alone."""
         self._last_show = (state, runbook, now, zone, view_label)
-        self.query_one(VerdictBadge).verdict = state.verdict
+        badge = self.query_one(VerdictBadge)
+        badge.verdict = state.verdict
+        badge.blind = sum(1 for view in state.conditions.values() if view.state in BLIND_STATES)
         self._set("#header-title", Text(state.runbook_name))
         self._set("#header-mode", mode_text(state, view_label))
         self._set("#header-t-clock", Text(format_t_clock(now, state.t0)))

@@ -26,7 +26,7 @@ _CLASSES: dict[Verdict, str] = {
 
 
 class VerdictBadge(Widget):
-    """A solid block naming the verdict, coloured by it."""
+    """A solid block naming the verdict, coloured by it, and how many conditions are blind."""
 
     DEFAULT_CSS = """
     VerdictBadge {
@@ -44,9 +44,13 @@ class VerdictBadge(Widget):
     verdict: reactive[Verdict] = reactive(Verdict.CANNOT_VERIFY)
     """The verdict shown; CANNOT VERIFY until a state says otherwise."""
 
+    blind: reactive[int] = reactive(0)
+    """How many stop conditions cannot be seen (unknown, stale, error), even when none gates the verdict."""
+
     def watch_verdict(self, verdict: Verdict) -> None:
         for value, css_class in _CLASSES.items():
             self.set_class(value is verdict, css_class)
 
     def render(self) -> RenderResult:
-        return Text.assemble(("VERDICT", "dim"), "\n", VERDICT_LABELS[self.verdict], justify="center")
+        label = f"VERDICT · {self.blind} blind" if self.blind else "VERDICT"
+        return Text.assemble((label, "dim"), "\n", VERDICT_LABELS[self.verdict], justify="center")
