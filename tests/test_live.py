@@ -1,0 +1,203 @@
+"""The dashboard over the real backends: live polling into a real log, follow, replay."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from checks.state import ConditionState, Verdict
+from checks.target import Target
+from cutover_tui.app import make_app
+from cutover_tui.live import FollowBackend, LiveBackend
+from cutover_tui.replay import ReplayBackend
+from cutover_tui.state import Mode
+from cutover_tui.store import SessionLog
+from runbooks import parse_runbook
+
+SIZE = (120, 36)
+
+RUNBOOK = """\
+name: Live test release
+roles: {commander: Incident commander, cto: CTO}
+checks:
+  api_health: {http: "{url}/health", expect_status: 200, every: 500ms, timeout: 400ms}
+  auth_error_ratio:
+    scrape: "{url}/metrics"
+    metric: auth_error_ratio
+    every: 500ms
+    timeout: 400ms
+stop_conditions:
+  - id: auth_errors
+    check: auth_error_ratio
+    when: "> 1%"
+    for: 1s
+    action: rollback
+    decides: cto
+steps:
+  - title: Deploy
+    at: T-0
+    gate: [api_health]
+    watch: [auth_errors]
+rollback:
+  - title: helm rollback
+"""
+
+
+def runbook_for(url: str, tmp_path: Path):
+    path = tmp_path / "release.yaml"
+    path.write_text(RUNBOOK.replace("{url}", url))
+    return parse_runbook(path.read_text(), file=str(path))
+
+
+async def wait_until(pilot, predicate, timeout: float = 15.0) -> None:
+    """Let the app run until ``predicate()`` holds (bounded)."""
+    for _ in range(int(timeout / 0.1)):
+        if predicate():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+async def test_live_breach_fires_banner_and_rollback_decision_is_logged(tmp_path: Path) -> None:
+    """A real breach fires the rollback condition beside its step; the ROLLBACK decision lands in the log."""
+    with Target() as target:
+        runbook = runbook_for(target.url, tmp_path)
+        db = tmp_path / "s.cutover.db"
+        backend = LiveBackend(runbook, SessionLog.create(db, runbook, operator="ic"), actor="ic")
+        app = make_app(backend)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.OK)
+            assert app.session.verdict is Verdict.CONTINUE
+            target.set(auth_error_ratio=0.04)
+            await wait_until(pilot, lambda: app.session.banner is not None)
+            assert app.session.conditions["auth_errors"].state is ConditionState.FIRING
+            assert app.session.verdict is Verdict.ROLLBACK
+            await pilot.press("d", "5", "tab", *"auth errors 4%", "enter")
+            await wait_until(pilot, lambda: app.session.banner is None)
+            await pilot.press("enter")  # enter the rollback plan too
+            await wait_until(pilot, lambda: app.session.mode is Mode.ROLLBACK)
+    log = SessionLog.open_readonly(db)
+    kinds = [e.kind for e in log.events()]
+    decision = next(e for e in log.events() if e.kind == "decision")
+    assert decision.payload["decision"] == "rollback"
+    assert decision.payload["conditions"]["auth_errors"]["state"] == "firing"
+    assert "rollback_started" in kinds
+    assert any(e.kind == "condition_changed" and e.payload["state"] == "firing" for e in log.events())
+    assert log.verify().ok
+    log.close()
+
+
+async def test_unreachable_sources_show_unknown_never_ok(tmp_path: Path) -> None:
+    """With the service down, conditions are blind (never ok) and the gated step cannot be verified."""
+    with Target() as target:
+        url = target.url
+    runbook = runbook_for(url, tmp_path)  # the target is stopped: nothing listens there now
+    backend = LiveBackend(runbook, SessionLog.create(tmp_path / "d.cutover.db", runbook, operator="ic"), actor="ic")
+    app = make_app(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.session.checks["api_health"].outcome == "error")
+        await pilot.pause(1.5)
+        assert app.session.conditions["auth_errors"].state is not ConditionState.OK
+        assert app.session.verdict is Verdict.CANNOT_VERIFY
+
+
+async def test_resume_keeps_the_log_and_records_the_gap(tmp_path: Path) -> None:
+    """Running again on the same file resumes: earlier events are on screen and session_resumed is logged."""
+    with Target() as target:
+        runbook = runbook_for(target.url, tmp_path)
+        db = tmp_path / "r.cutover.db"
+        log = SessionLog.create(db, runbook, operator="ic")
+        log.append("note", {"text": "before the crash"}, actor="ic")
+        log.close()
+        backend = LiveBackend(runbook, SessionLog.open(db, runbook, operator="ic"), actor="ic")
+        app = make_app(backend)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert any(line.kind == "note" for line in app.session.log)
+            assert app.session.gaps or any(line.kind == "session_resumed" for line in app.session.log)
+
+
+async def test_follow_shows_what_another_writer_appends(tmp_path: Path) -> None:
+    """A follower sees events appended by the writer within a second, and refuses to write."""
+    runbook = runbook_for("http://127.0.0.1:9", tmp_path)
+    db = tmp_path / "f.cutover.db"
+    writer = SessionLog.create(db, runbook, operator="ic")
+    follower = FollowBackend(db, runbook, interval=0.1)
+    app = make_app(follower)
+    async with app.run_test(size=SIZE) as pilot:
+        writer.append("note", {"text": "deploy looks clean"}, actor="ic")
+        await wait_until(pilot, lambda: any("deploy looks clean" in line.text for line in app.session.log), 3)
+        await pilot.press("n")
+        await pilot.pause()
+        assert [e.kind for e in writer.events()] == ["session_started", "note"]
+    writer.close()
+
+
+async def test_replay_seeks_to_the_state_at_each_decision(tmp_path: Path) -> None:
+    """Replay at a decision's instant folds to the state the live session held then; marks step through them."""
+    runbook = runbook_for("http://127.0.0.1:9", tmp_path)
+    db = tmp_path / "p.cutover.db"
+    log = SessionLog.create(db, runbook, operator="ic")
+    log.append("step_started", {"step": "deploy"}, actor="ic")
+    await asyncio.sleep(0.01)
+    first = log.append("decision", {"decision": "hold", "reason": "wait", "conditions": {}, "verdict": "CONTINUE"})
+    await asyncio.sleep(0.01)
+    log.append("rollback_started", {"reason": "auth errors"}, actor="ic")
+    log.close()
+    replay = ReplayBackend(db, runbook)
+    at_decision = replay.seek(first.ts)
+    assert [d.decision for d in at_decision.decisions] == ["hold"]
+    assert at_decision.mode is not Mode.ROLLBACK
+    assert replay.seek(replay.end_at).mode is Mode.ROLLBACK
+    replay.seek(replay.start_at)
+    replay.handle_key("greater_than_sign")
+    assert replay.position > replay.start_at
+    app = make_app(replay)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("end")
+        await pilot.pause()
+        assert app.session.mode is Mode.ROLLBACK
+        await pilot.press("n")  # a write key: refused, nothing appended
+        await pilot.pause()
+    assert len(SessionLog.open_readonly(db).events()) == 4
+
+
+@pytest.mark.slow
+def test_demo_in_tmux_renders_and_logs_a_note(tmp_path: Path) -> None:
+    """`cutover-tui demo` in a real terminal shows the clock and steps; a note typed there reaches the log."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    if shutil.which("tmux") is None:
+        pytest.skip("needs Debian package 'tmux'")
+    exe = Path(sys.executable).with_name("cutover-tui")
+    db = tmp_path / "demo.cutover.db"
+    session = f"demo{time.monotonic_ns()}"
+    subprocess.run(["tmux", "new", "-d", "-s", session, "-x", "120", "-y", "36", f"{exe} demo --db {db} --as tester"], check=True)
+    try:
+        screen = ""
+        for _ in range(100):
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+            if "Demo go-live" in screen and "T-00:" in screen and "Production deploy" in screen:
+                break
+            time.sleep(0.1)
+        assert "Demo go-live" in screen and "Production deploy" in screen, screen
+        subprocess.run(["tmux", "send-keys", "-t", session, "n"], check=True)
+        time.sleep(0.5)
+        subprocess.run(["tmux", "send-keys", "-t", session, "-l", "smoke note"], check=True)
+        subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
+        for _ in range(50):
+            log = SessionLog.open_readonly(db)
+            notes = [e for e in log.events() if e.kind == "note"]
+            log.close()
+            if notes:
+                break
+            time.sleep(0.1)
+        assert notes and notes[0].payload["text"] == "smoke note" and notes[0].actor == "tester"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
