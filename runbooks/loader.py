@@ -63,8 +63,8 @@ KIND_CHECK_KEYS: dict[str, tuple[str, ...]] = {
     "http": ("method", "headers", "expect_status", "max_latency", "json_path", "verify_tls"),
     "promql": ("source", "expect", "reduce", "headers"),
     "alerts": ("source", "watchdog", "receiver"),
-    "scrape": ("metric", "labels", "mode", "headers"),
-    "command": ("cwd", "env"),
+    "scrape": ("metric", "labels", "mode", "reduce", "headers", "verify_tls"),
+    "command": ("cwd", "env", "perfdata_label"),
 }
 CONDITION_KEYS = (
     "id", "title", "check", "when", "for", "min_consecutive", "keep_firing_for",
@@ -717,7 +717,9 @@ class _Reader:
             "metric": metric,
             "labels": self.optional(fields, "labels", self.labels, {}),
             "mode": self.optional(fields, "mode", self.one_of(("value", "rate")), "value"),
+            "reduce": self.optional(fields, "reduce", self.one_of(("max", "min", "sum")), None),
             "headers": self.optional(fields, "headers", self.headers, {}),
+            "verify_tls": self.optional(fields, "verify_tls", self.boolean, True),
         }
 
     def labels(self, node: Node, path: str) -> dict[str, str]:
@@ -738,6 +740,7 @@ class _Reader:
         return {
             "argv": argv,
             "cwd": self.optional(fields, "cwd", self.text, None),
+            "perfdata_label": self.optional(fields, "perfdata_label", self.text, None),
             "env": self.optional(fields, "env", lambda n, p: self.secret_free_values(n, p, "environment variable", _ENV_NAME), {}),
         }
 

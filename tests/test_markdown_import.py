@@ -14,10 +14,10 @@ from runbooks.loader import load_runbook, parse_runbook
 from runbooks.markdown_import import find_offset, import_markdown
 from runbooks.model import Runbook, StepKind
 
-SEEDS = sorted(Path("/work/shared/seeds").glob("*.txt"))
+SEEDS = sorted((Path(__file__).resolve().parent / "seeds").glob("*.txt"))
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 
-needs_seeds = pytest.mark.skipif(not SEEDS, reason="the seed runbooks are not on this machine")
+needs_seeds = pytest.mark.skipif(not SEEDS, reason="tests/seeds/ (the five seed runbooks) is missing")
 
 
 def imported(markdown: str, name: str = "runbook.md") -> Runbook:
