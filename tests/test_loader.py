@@ -204,7 +204,7 @@ def test_full_runbook_loads_with_typed_values(full_runbook: Path) -> None:
     assert scrape.spec["labels"] == {"env": "prod", "code": "200"}
     assert (scrape.spec["mode"], scrape.every, scrape.timeout) == ("rate", 2.0, 1.0)
     command = runbook.checks["migrations_done"]
-    assert command.spec == {"argv": ("./check_migrations.sh", "--prod"), "cwd": None, "env": {"PGPASSWORD": "${PGPASSWORD}"}}
+    assert command.spec == {"argv": ("./check_migrations.sh", "--prod"), "cwd": None, "env": {"PGPASSWORD": "${PGPASSWORD}"}, "perfdata_label": None}
 
     auth, critical = runbook.stop_conditions
     assert auth.when == Threshold(">", 0.01, "%", "> 1%")
