@@ -167,12 +167,13 @@ class CutoverApp(App[None]):
         """How many times the bell rang for a new banner (tests read it: the terminal bell is silent headless)."""
         self._followed_step: str | None = None
         for binding in self._backend_bindings():
-            self.bind(
+            self._bindings.bind(
                 binding.key,
                 f"backend_key({binding.key!r})",
-                description=binding.description,
+                binding.description,
                 show=binding.show,
                 key_display=binding.key_display,
+                priority=binding.priority,
             )
 
     # ------------------------------------------------------------ layout

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import copy
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -118,7 +119,8 @@ class ReplayBackend:
     def extra_bindings(self) -> list[Any]:
         from textual.binding import Binding
 
-        return [
+        # Priority: the scrubber's keys (home, end, [ ]) win over the focused table's.
+        keys = [
             Binding("p", "", "Play/pause"),
             Binding("plus", "", "Faster", key_display="+"),
             Binding("minus", "", "Slower", key_display="-"),
@@ -131,6 +133,7 @@ class ReplayBackend:
             Binding("home", "", "T-0"),
             Binding("end", "", "End"),
         ]
+        return [replace(binding, priority=True) for binding in keys]
 
     def extra_widgets(self) -> list[Any]:
         from cutover_tui.widgets.replay_bar import ReplayBar
