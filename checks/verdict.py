@@ -59,6 +59,9 @@ def compute_verdict(
             out conditions outside their ``active`` window (a missing id is
             inactive, not blind).
         current_step: the step being worked on, or None between steps.
+            CANNOT VERIFY when a condition it watches or a check it gates is
+            blind, and also, whatever the step, when any halt or rollback
+            condition is blind: its trigger could be breached unseen.
         check_outcomes: each check's latest outcome, None when never polled.
     """
     firing_actions = {
@@ -70,6 +73,13 @@ def compute_verdict(
         return Verdict.ROLLBACK
     if Action.HALT in firing_actions:
         return Verdict.HALT
+    # A blind halt/rollback trigger could be breached right now: never say CONTINUE over it.
+    trigger_blind = any(
+        status.state in BLIND_STATES and runbook.condition(condition_id).action in (Action.HALT, Action.ROLLBACK)
+        for condition_id, status in statuses.items()
+    )
+    if trigger_blind:
+        return Verdict.CANNOT_VERIFY
     if current_step is None:
         return Verdict.CONTINUE
     watched_blind = any(

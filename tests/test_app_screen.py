@@ -54,7 +54,7 @@ async def test_header_shows_name_t_clock_wall_clock_verdict_and_next_step() -> N
         assert "Demo go-live" in text_of(app, "#header-title")
         assert text_of(app, "#header-t-clock") == "T+00:02:00"
         assert text_of(app, "#header-wall-clock") == "22:05:00 IST"
-        assert app.query_one(VerdictBadge).verdict is Verdict.CONTINUE
+        assert app.query_one(VerdictBadge).verdict is Verdict.CANNOT_VERIFY  # api_errors, a halt trigger, has no data
         assert "Now ▶ Verify /health and /metrics" in text_of(app, "#header-next")
         assert "Next Production verification" in text_of(app, "#header-next")
         assert "End ≈ 22:13" in text_of(app, "#header-end")

@@ -203,10 +203,18 @@ def test_conditions_outside_their_active_window_do_not_count() -> None:
 
     auth, api = RUNBOOK.stop_conditions
     windowed = replace(RUNBOOK, stop_conditions=(replace(auth, active=ActiveWindow(0.0, 3600.0)), api))
-    rows = events((-600, "condition_changed", changed("auth_errors", "firing", "pending", 0.03, held=60)))
+    rows = events(
+        (-900, "condition_changed", changed("api_down", "ok", "unknown")),
+        (-600, "condition_changed", changed("auth_errors", "firing", "pending", 0.03, held=60)),
+    )
     assert reduce_events(windowed, rows).verdict is Verdict.CONTINUE
     assert reduce_events(windowed, rows).banner is None
     assert reduce_events(windowed, rows, until=at(10)).verdict is Verdict.ROLLBACK
+
+
+def test_blind_rollback_trigger_means_cannot_verify_even_between_steps() -> None:
+    """Before any poll every condition is unknown: the verdict is CANNOT_VERIFY, never CONTINUE."""
+    assert reduce_events(RUNBOOK, events()).verdict is Verdict.CANNOT_VERIFY
 
 
 def test_watched_condition_blind_means_cannot_verify() -> None:
@@ -220,6 +228,7 @@ def test_watched_condition_blind_means_cannot_verify() -> None:
     rows = events(
         (-3500, "step_completed", {"step": "go_no_go", "gate": {}}),
         (10, "step_started", {"step": "deploy"}),
+        (15, "condition_changed", changed("api_down", "ok", "unknown")),
         (20, "condition_changed", changed("auth_errors", "ok", "unknown", 0.001)),
     )
     assert reduce_events(RUNBOOK, rows).verdict is Verdict.CANNOT_VERIFY  # gate check never polled

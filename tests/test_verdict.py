@@ -65,14 +65,15 @@ RUNBOOK = make_runbook()
         ({"warn": S.STALE}, DEPLOY, {"health": Outcome.PASS}, Verdict.CANNOT_VERIFY),
         ({"halt": S.UNKNOWN}, DEPLOY, {"health": Outcome.PASS}, Verdict.CANNOT_VERIFY),
         ({"halt": S.ERROR}, DEPLOY, {"health": Outcome.PASS}, Verdict.CANNOT_VERIFY),
-        ({"rollback": S.ERROR}, DEPLOY, {"health": Outcome.PASS}, Verdict.CONTINUE),  # not watched by the step
+        ({"rollback": S.ERROR}, DEPLOY, {"health": Outcome.PASS}, Verdict.CANNOT_VERIFY),  # a blind rollback trigger
+        ({"warn": S.ERROR}, None, {}, Verdict.CONTINUE),  # a blind warning, not watched: nothing gates
         ({}, DEPLOY, {}, Verdict.CANNOT_VERIFY),  # gate check never polled
         ({}, DEPLOY, {"health": None}, Verdict.CANNOT_VERIFY),
         ({}, DEPLOY, {"health": Outcome.NODATA}, Verdict.CANNOT_VERIFY),
         ({}, DEPLOY, {"health": Outcome.INVALID}, Verdict.CANNOT_VERIFY),
         ({}, DEPLOY, {"health": Outcome.ERROR}, Verdict.CANNOT_VERIFY),
         ({}, DEPLOY, {"health": Outcome.BREACH}, Verdict.CONTINUE),  # a failing gate blocks the step, not the verdict
-        ({"halt": S.UNKNOWN}, None, {}, Verdict.CONTINUE),  # no current step: nothing gates
+        ({"halt": S.UNKNOWN}, None, {}, Verdict.CANNOT_VERIFY),  # a blind halt trigger, even between steps
     ],
 )
 def test_verdict_table(states, step, outcomes, verdict):
