@@ -1,15 +1,72 @@
-"""Command handlers (placeholder until implemented)."""
+"""``cutover-tui report FILE [-o OUT] [--format md|html|json]``: the post-mortem and release evidence.
+
+The format comes from ``--format``, else from OUT's extension, else Markdown.
+Without ``-o`` the report is written next to FILE as
+``<session>-report-<YYYYmmddTHHMMSSZ>.<ext>`` and its path printed; ``-o -``
+writes it to standard output. Exit 0 when written, 1 when written but the
+log is tampered (the report says so first), 2 when FILE is not a session log.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+FORMAT_EXTENSIONS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
 
 
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
-    """Add ``command``'s arguments to its sub-parser."""
+    """Add ``report``'s arguments to its sub-parser."""
+    parser.add_argument("file", metavar="FILE", help="a session log (*.cutover.db)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="where to write it ('-' for standard output); default: next to FILE, named after it and the time",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("md", "html", "json"),
+        help="md (release evidence), html (one self-contained page with charts) or json; default from OUT, else md",
+    )
 
 
 def run(command: str, args: argparse.Namespace) -> int:
-    """Run ``command``; return the exit status."""
-    print(f"cutover-tui {command}: not implemented yet")
-    return 2
+    """Write the report of ``args.file``; return 0, 1 (tampered log) or 2 (not a session log)."""
+    from cutover_tui.report import build_report, render
+    from cutover_tui.store import NotASessionLog
+
+    fmt = args.format or report_format(args.output)
+    try:
+        report = build_report(args.file)
+    except NotASessionLog as error:
+        print(f"cutover-tui report: {error}", file=sys.stderr)
+        return 2
+    text = render(report, fmt)
+    if args.output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        out = Path(args.output) if args.output else default_output(Path(args.file), fmt, report.generated_at)
+        out.write_text(text, encoding="utf-8")
+        print(f"report written to {out}")
+    if not report.integrity.intact:
+        where = f"seq {report.integrity.bad_seq}: " if report.integrity.bad_seq is not None else ""
+        print(f"cutover-tui report: {args.file} is TAMPERED: {where}{report.integrity.reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def report_format(output: str | None) -> str:
+    """The format OUT's extension names; Markdown when it names none."""
+    if not output or output == "-":
+        return "md"
+    return FORMAT_EXTENSIONS.get(Path(output).suffix.lower(), "md")
+
+
+def default_output(db: Path, fmt: str, generated_at: datetime) -> Path:
+    """``<session>-report-<YYYYmmddTHHMMSSZ>.<fmt>`` next to ``db``; the session is its name without ``.cutover.db``."""
+    session = db.name.removesuffix(".db").removesuffix(".cutover") or db.name
+    return db.with_name(f"{session}-report-{generated_at:%Y%m%dT%H%M%SZ}.{fmt}")
