@@ -61,7 +61,6 @@ from runbooks.loader import parse_runbook
 from runbooks.model import Runbook, StopCondition
 
 REPORT_VERSION = 1
-FORMATS = ("md", "html", "json")
 
 #: What each step status counts as on the checklist.
 RESULTS: dict[StepStatus, str] = {
@@ -968,7 +967,9 @@ def _document(report: Report) -> list[_Block]:
         ]
     blocks.append(_Heading(2, "Log integrity"))
     if report.integrity.intact:
-        blocks.append(_Alert(f"{_integrity_text(report.integrity)} (`cutover-tui verify {session.file}`).", danger=False))
+        blocks.append(
+            _Alert(f"{_integrity_text(report.integrity)}; anyone can check again with: cutover-tui verify {session.file}", danger=False)
+        )
     else:
         blocks.append(_Alert(_tampered_text(report.integrity), danger=True))
     return blocks

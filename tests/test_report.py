@@ -434,7 +434,7 @@ def test_html_is_one_self_contained_page_with_a_chart_per_condition(report: Repo
     assert len(thresholds) == 2 and len(firing) == 2  # health_down has no threshold; auth_errors fired across the gap
 
 
-def test_html_escapes_operator_text(log_copy: Path, tmp_path: Path) -> None:
+def test_html_escapes_operator_text(tmp_path: Path) -> None:
     """Text typed by operators is shown, never interpreted, in HTML and Markdown."""
     path = tmp_path / "escape.cutover.db"
     with SessionLog.create(path, parse_runbook(RUNBOOK_YAML), operator="alice") as log:
@@ -501,6 +501,17 @@ def test_outcome_is_inferred_without_session_ended(tmp_path: Path) -> None:
     assert outcomes == {
         "done": ("completed", "inferred"), "rolled": ("rolled_back", "inferred"), "open": ("unfinished", "inferred"),
     }  # fmt: skip
+
+
+def test_times_are_shown_in_the_runbook_time_zone(tmp_path: Path) -> None:
+    """A runbook with a time zone gets its report's times in that zone; JSON stays UTC."""
+    runbook = parse_runbook(RUNBOOK_YAML.replace("t0: 2026-12-01T16:30:00Z", "t0: 2026-12-01T22:00:00+05:30\ntimezone: Asia/Kolkata"))
+    path = tmp_path / "ist.cutover.db"
+    with SessionLog.create(path, runbook, operator="alice", clock=ManualClock(START)) as log:
+        log.append("note", {"text": "hello"})
+    report = build_report(path)
+    assert "| Planned T0 | 2026-12-01 22:00:00 IST |" in render(report, "md")
+    assert json.loads(render(report, "json"))["session"]["planned_t0"] == "2026-12-01T16:30:00.000Z"
 
 
 def test_chart_of_many_readings_is_bounded_and_keeps_the_peak(tmp_path: Path) -> None:
