@@ -105,7 +105,11 @@ def display_unit(condition: StopCondition, runbook: Runbook) -> str:
     if condition.when is not None:
         return condition.when.unit
     check = runbook.checks.get(condition.check)
-    return check.unit if check is not None else ""
+    if check is None:
+        return ""
+    if not check.unit and check.kind == "http" and not check.spec.get("json_path"):
+        return "s"  # an http check's value is its latency
+    return check.unit
 
 
 def condition_card(
