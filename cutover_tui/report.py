@@ -57,7 +57,6 @@ from cutover_tui.widgets.formatting import (
 )
 from cutover_tui.widgets.markers import CHECK_MARKERS, CONDITION_MARKERS, STEP_MARKERS
 from cutover_tui.widgets.verdict_badge import VERDICT_LABELS
-from runbooks.loader import parse_runbook
 from runbooks.model import Runbook, StopCondition
 
 REPORT_VERSION = 1
@@ -363,7 +362,7 @@ def _build(log: SessionLog, path: Path, generated_at: datetime) -> Report:
         events = [e for e in log.events() if isinstance(e.payload, dict)]
     except ValueError:
         events = []
-    runbook = parse_runbook(info.runbook_text, file=f"{path} (the runbook stored in the log)")
+    runbook = log.stored_runbook()
     runbook_intact = _runbook_matches_chain(info.runbook_text, events)
     # Ticks only move values and sparklines; the report reads them per check below.
     reducer = Reducer(runbook, history=1)

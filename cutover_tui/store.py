@@ -816,6 +816,16 @@ class SessionLog:
 
     # ------------------------------------------------------------ reading
 
+    def stored_runbook(self) -> Runbook:
+        """The runbook exactly as the session stored it; follow, replay and report need no file.
+
+        ``${VAR}`` in URLs stays unexpanded: those views poll nothing, and the
+        variables may not be set where they run.
+        """
+        from runbooks import parse_runbook
+
+        return parse_runbook(self.info().runbook_text, file=f"{self.path} (the runbook stored in the log)", expand_urls=False)
+
     def info(self) -> SessionInfo:
         """The ``sessions`` row."""
         row = self._query_one(

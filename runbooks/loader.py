@@ -123,14 +123,21 @@ def load_runbook(path: str | os.PathLike[str]) -> Runbook:
     return _Reader(file).runbook(text, hashlib.sha256(data).hexdigest())
 
 
-def parse_runbook(text: str, file: str = "<runbook>") -> Runbook:
+def parse_runbook(text: str, file: str = "<runbook>", *, expand_urls: bool = True) -> Runbook:
     """Validate runbook YAML given as text; ``file`` names it in errors.
+
+    Args:
+        text: the YAML.
+        file: names the runbook in errors.
+        expand_urls: False keeps ``${VAR}`` in URLs as written, for reading a
+            runbook stored in a session log (follow, replay, report poll
+            nothing, and the variables may not be set where they run).
 
     Raises:
         RunbookError: the text is not a valid runbook.
     """
     sha256 = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    return _Reader(file).runbook(text, sha256)
+    return _Reader(file, expand_urls=expand_urls).runbook(text, sha256)
 
 
 def _slug(text: str) -> str:
@@ -197,8 +204,9 @@ class _Fields:
 class _Reader:
     """Turns YAML nodes into the model; knows the file name for errors."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, *, expand_urls: bool = True) -> None:
         self.file = file
+        self.expand_urls = expand_urls
         self._constructor = SafeConstructor()
 
     # -- errors ------------------------------------------------------------------
@@ -431,6 +439,8 @@ class _Reader:
     def url(self, node: Node, path: str) -> str:
         """A URL with ``${VAR:-default}`` expanded now; credentials in it are refused."""
         raw = self.text(node, path)
+        if not self.expand_urls and "${" in raw:
+            return raw  # checked, expanded, when the session that stored it began
         try:
             url = grammar.expand_env(raw)
         except ValueError as error:

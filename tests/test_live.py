@@ -201,3 +201,18 @@ def test_demo_in_tmux_renders_and_logs_a_note(tmp_path: Path) -> None:
         assert notes and notes[0].payload["text"] == "smoke note" and notes[0].actor == "tester"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+
+
+def test_follow_and_replay_read_a_runbook_whose_url_variables_are_unset_here(tmp_path: Path, monkeypatch) -> None:
+    """A session whose runbook names ${API_URL} opens for replay where API_URL is not set."""
+    from cutover_tui.commands.app_cmds import runbook_from_log
+
+    monkeypatch.setenv("API_URL", "http://127.0.0.1:9")
+    text = RUNBOOK.replace("{url}", "${API_URL}")
+    runbook = parse_runbook(text, file="release.yaml")
+    db = tmp_path / "u.cutover.db"
+    SessionLog.create(db, runbook, operator="ic").close()
+    monkeypatch.delenv("API_URL")
+    stored = runbook_from_log(db)
+    assert stored.checks["api_health"].spec["url"] == "${API_URL}/health"
+    assert stored.sha256 == runbook.sha256

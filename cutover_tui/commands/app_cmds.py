@@ -103,16 +103,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def runbook_from_log(db: Path):
-    """The runbook exactly as the session stored it (follow, replay and report need no file)."""
+    """The runbook the session stored (follow and replay need no runbook file)."""
     from cutover_tui.store import SessionLog
-    from runbooks import parse_runbook
 
     log = SessionLog.open_readonly(db)
     try:
-        info = log.info()
+        return log.stored_runbook()
     finally:
         log.close()
-    return parse_runbook(info.runbook_text, file=f"{db} (stored runbook)")
 
 
 def _follow(args: argparse.Namespace) -> int:
