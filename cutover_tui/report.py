@@ -37,7 +37,7 @@ from typing import Any
 
 from checks.state import ConditionState, Verdict
 from cutover_tui.reducer import Reducer
-from cutover_tui.screens.decision import DECISION_LABELS
+from cutover_tui.labels import DECISION_LABELS, VERDICT_LABELS, display_unit
 from cutover_tui.state import ConditionView, DecisionRecord, StepState, StepStatus
 from cutover_tui.store import (
     EventRecord,
@@ -47,7 +47,6 @@ from cutover_tui.store import (
     TickRecord,
     format_ts,
 )
-from cutover_tui.widgets.conditions_list import display_unit
 from cutover_tui.widgets.formatting import (
     display_zone,
     format_at,
@@ -56,7 +55,6 @@ from cutover_tui.widgets.formatting import (
     format_value,
 )
 from cutover_tui.widgets.markers import CHECK_MARKERS, CONDITION_MARKERS, STEP_MARKERS
-from cutover_tui.widgets.verdict_badge import VERDICT_LABELS
 from runbooks.model import Runbook, StopCondition
 
 REPORT_VERSION = 1

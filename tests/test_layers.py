@@ -35,3 +35,10 @@ def test_pure_layers_import_no_ui_database_or_session_code() -> None:
         name for name in report["modules"] if any(name == top or name.startswith(top + ".") for top in FORBIDDEN)
     )
     assert leaked == [], f"pure layers imported {leaked}"
+
+
+def test_report_and_store_import_no_textual() -> None:
+    """The report, the log and the reducer run headless: importing them loads no Textual."""
+    code = "import sys, cutover_tui.report, cutover_tui.store, cutover_tui.reducer; print('textual' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -19,17 +19,9 @@ from checks.state import Verdict
 from cutover_tui.screens.dialog import DialogScreen, buttons, hint
 from cutover_tui.state import DECISIONS
 from cutover_tui.widgets.scorecard_form import ScorecardForm
-from cutover_tui.widgets.verdict_badge import VERDICT_LABELS
+from cutover_tui.labels import DECISION_LABELS, VERDICT_LABELS
 from runbooks.model import Scorecard, Step
 
-DECISION_LABELS: dict[str, str] = {
-    "go": "GO",
-    "no_go": "NO-GO",
-    "conditional_go": "CONDITIONAL GO",
-    "hold": "HOLD",
-    "rollback": "ROLLBACK",
-    "continue": "CONTINUE",
-}
 
 #: What each scorecard result recommends, to warn when the decision disagrees.
 SCORECARD_DECISIONS = {"GO": "go", "CONDITIONAL": "conditional_go", "NO-GO": "no_go"}

@@ -12,6 +12,7 @@ from textual.widgets.option_list import Option
 
 from checks.state import BLIND_STATES, ConditionState
 from cutover_tui.state import ConditionView, SessionState
+from cutover_tui.labels import display_unit
 from cutover_tui.widgets.formatting import format_duration, format_value, sparkline
 from cutover_tui.widgets.markers import BLIND_STYLE, condition_marker
 from runbooks.model import Action, Runbook, StopCondition
@@ -98,18 +99,6 @@ def time_in_state(view: ConditionView, now: datetime) -> str:
     if view.since is None:
         return ""
     return format_duration(max(0.0, (now - view.since).total_seconds()))
-
-
-def display_unit(condition: StopCondition, runbook: Runbook) -> str:
-    """The unit values are shown in: the threshold's, else the check's."""
-    if condition.when is not None:
-        return condition.when.unit
-    check = runbook.checks.get(condition.check)
-    if check is None:
-        return ""
-    if not check.unit and check.kind == "http" and not check.spec.get("json_path"):
-        return "s"  # an http check's value is its latency
-    return check.unit
 
 
 def condition_card(

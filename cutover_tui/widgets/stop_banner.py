@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from cutover_tui.state import SessionState
-from cutover_tui.widgets.conditions_list import display_unit
+from cutover_tui.labels import display_unit
 from cutover_tui.widgets.formatting import format_duration, format_value
 from runbooks.model import Action, Runbook
 

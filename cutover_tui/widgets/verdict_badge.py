@@ -8,14 +8,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from checks.state import Verdict
+from cutover_tui.labels import VERDICT_LABELS
 
-#: Symbol and words per verdict: never colour alone, and CANNOT VERIFY is never green.
-VERDICT_LABELS: dict[Verdict, str] = {
-    Verdict.CONTINUE: "✔ CONTINUE",
-    Verdict.CANNOT_VERIFY: "? CANNOT VERIFY",
-    Verdict.HALT: "■ HALT",
-    Verdict.ROLLBACK: "✖ ROLLBACK",
-}
 
 _CLASSES: dict[Verdict, str] = {
     Verdict.CONTINUE: "-continue",
