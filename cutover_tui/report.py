@@ -21,8 +21,6 @@ times in seconds) with each condition's display unit.
 
 from __future__ import annotations
 
-import codecs
-import hashlib
 import html
 import json
 import os
@@ -46,6 +44,7 @@ from cutover_tui.store import (
     SessionLog,
     TickRecord,
     format_ts,
+    runbook_matches_chain,
 )
 from cutover_tui.widgets.formatting import (
     display_zone,
@@ -361,7 +360,7 @@ def _build(log: SessionLog, path: Path, generated_at: datetime) -> Report:
     except ValueError:
         events = []
     runbook = log.stored_runbook()
-    runbook_intact = _runbook_matches_chain(info.runbook_text, events)
+    runbook_intact = runbook_matches_chain(info.runbook_text, events)
     # Ticks only move values and sparklines; the report reads them per check below.
     reducer = Reducer(runbook, history=1)
     history: dict[str, list[_Snapshot]] = {c.id: [] for c in runbook.stop_conditions}
@@ -447,21 +446,6 @@ def _build(log: SessionLog, path: Path, generated_at: datetime) -> Report:
 
 
 _RUNBOOK_EDITED = "the runbook text in the sessions table does not match the sha256 its events recorded"
-
-
-def _runbook_matches_chain(text: str, events: Sequence[EventRecord]) -> bool:
-    """Whether ``text`` hashes to the sha256 the chain last recorded (True when no event records one)."""
-    recorded = ""
-    for event in events:
-        if event.kind == "session_started":
-            recorded = str(event.payload.get("runbook_sha256") or "")
-        elif event.kind == "runbook_changed":
-            recorded = str(event.payload.get("new_sha256") or recorded)
-    if not recorded:
-        return True
-    encoded = text.encode("utf-8", "surrogatepass")
-    # load_runbook hashes the file's bytes, which may start with a UTF-8 byte order mark the text lacks.
-    return recorded in (hashlib.sha256(encoded).hexdigest(), hashlib.sha256(codecs.BOM_UTF8 + encoded).hexdigest())
 
 
 @dataclass(frozen=True, slots=True)

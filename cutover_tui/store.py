@@ -24,6 +24,7 @@ while the writer runs.
 
 from __future__ import annotations
 
+import codecs
 import fcntl
 import hashlib
 import json
@@ -33,7 +34,7 @@ import re
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -174,7 +175,7 @@ class SessionInfo:
 
 @dataclass(frozen=True, slots=True)
 class VerifyResult:
-    """What ``verify_chain`` found: ``bad_seq`` is None when the chain is intact."""
+    """What ``verify`` found: ``reason`` says what is wrong; ``bad_seq`` names the row when one is."""
 
     events: int
     bad_seq: int | None = None
@@ -182,7 +183,7 @@ class VerifyResult:
 
     @property
     def ok(self) -> bool:
-        return self.bad_seq is None
+        return self.bad_seq is None and not self.reason
 
 
 # ----------------------------------------------------------------- formats
@@ -970,7 +971,27 @@ class SessionLog:
             return VerifyResult(len(rows), last_seq + 1, f"deleted: the log ends at seq {last_seq} but its head is seq {head_seq}")
         if head_seq == last_seq and head_hash != expected_prev and last_seq > 0:
             return VerifyResult(len(rows), last_seq, "edited: the last event does not match the head hash in sessions")
+        # The runbook text lives in sessions, outside the chain: it must hash to what the chain last recorded.
+        events = [EventRecord(r[0], parse_ts(r[1]), r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
+        text = self._query_one("SELECT runbook_text FROM sessions")[0]
+        if not runbook_matches_chain(text, events):
+            return VerifyResult(len(rows), None, "edited: the runbook text in the sessions table does not match the sha256 its events recorded")
         return VerifyResult(len(rows))
+
+
+def runbook_matches_chain(text: str, events: Sequence[EventRecord]) -> bool:
+    """Whether ``text`` hashes to the sha256 the chain last recorded (True when no event records one)."""
+    recorded = ""
+    for event in events:
+        if event.kind == "session_started":
+            recorded = str(event.payload.get("runbook_sha256") or "")
+        elif event.kind == "runbook_changed":
+            recorded = str(event.payload.get("new_sha256") or recorded)
+    if not recorded:
+        return True
+    encoded = text.encode("utf-8", "surrogatepass")
+    # load_runbook hashes the file's bytes, which may start with a UTF-8 byte order mark the text lacks.
+    return recorded in (hashlib.sha256(encoded).hexdigest(), hashlib.sha256(codecs.BOM_UTF8 + encoded).hexdigest())
 
 
 def verify_file(path: str | os.PathLike[str]) -> VerifyResult:

@@ -65,6 +65,13 @@ def test_edited_payload_with_recomputed_hash_is_named(log_file: Path, capsys: py
     assert status == 1 and "seq 5: edited" in out and "seq 6's prev_hash" in out
 
 
+def test_edited_runbook_text_is_named(log_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The runbook text sits outside the chain; an edit to it no longer matches the sha256 the chain recorded."""
+    tamper(log_file, "UPDATE sessions SET runbook_text = replace(runbook_text, 'name:', 'name: edited')")
+    status, out = verify(log_file, capsys)
+    assert status == 1 and "runbook text" in out and "edited" in out
+
+
 def test_edited_hash_is_named(log_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Changing only a stored hash is an edit of that seq."""
     tamper(log_file, "UPDATE events SET hash='" + "0" * 64 + "' WHERE seq=3")

@@ -27,5 +27,6 @@ def run(command: str, args: argparse.Namespace) -> int:
     if result.ok:
         print(f"{result.events} events verified")
         return 0
-    print(f"{args.file}: seq {result.bad_seq}: {result.reason}")
+    where = f"seq {result.bad_seq}: " if result.bad_seq is not None else ""
+    print(f"{args.file}: {where}{result.reason}")
     return 1
