@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import textwrap
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from checks.reading import Outcome, Reading
 from checks.state import ConditionState, Verdict
 from checks.target import Target
 from cutover_tui.app import make_app
@@ -121,7 +122,7 @@ async def test_resume_keeps_the_log_and_records_the_gap(tmp_path: Path) -> None:
 
 
 async def test_follow_shows_what_another_writer_appends(tmp_path: Path) -> None:
-    """A follower sees events appended by the writer within a second, and refuses to write."""
+    """A follower sees events and readings the writer stores within a second, and refuses to write."""
     runbook = runbook_for("http://127.0.0.1:9", tmp_path)
     db = tmp_path / "f.cutover.db"
     writer = SessionLog.create(db, runbook, operator="ic")
@@ -130,6 +131,10 @@ async def test_follow_shows_what_another_writer_appends(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         writer.append("note", {"text": "deploy looks clean"}, actor="ic")
         await wait_until(pilot, lambda: any("deploy looks clean" in line.text for line in app.session.log), 3)
+        now = datetime.now(timezone.utc)
+        writer.record_reading(Reading("auth_error_ratio", Outcome.PASS, 0.004, "", 0.01, now, 1.0))
+        writer.flush_ticks()
+        await wait_until(pilot, lambda: app.session.checks["auth_error_ratio"].value == 0.004, 3)
         await pilot.press("n")
         await pilot.pause()
         assert [e.kind for e in writer.events()] == ["session_started", "note"]
