@@ -1,9 +1,9 @@
-"""Session log figures: append rate, tick rate, bytes per tick, 72-hour size, fold time.
+"""Session log figures: append rate, tick rate, bytes per tick, 72-hour size, fold and replay seek time.
 
 Usage::
 
-    .venv/bin/python benchmarks/log_size.py --quick     # under a minute
-    .venv/bin/python benchmarks/log_size.py             # more checks simulated, steadier figures
+    python -m benchmarks log [--quick]          # in the benchmark table, against the goals
+    python -m benchmarks.log_size [--quick]     # every figure, and retention settings to try (--keyframe ...)
 
 What it does:
 
@@ -16,8 +16,14 @@ What it does:
    ``RetentionPolicy``, and reports the share of readings kept and the bytes
    per stored tick (table + index, measured from the file's pages);
 4. projects the file size for 1,000 checks x 72 h x every 5 s;
-5. times folding that 72-hour log the way resume/replay/report do (all
-   events + each check's latest ticks) and folding every tick.
+5. writes a synthetic 72-hour log of 1,000 checks (events spread over the
+   72 hours, each check's ticks as dense as step 3 keeps them; quick: one
+   tick per check every 30 minutes, fewer events), then times folding it the
+   way resume does (all events + each check's latest ticks) and seeking
+   replay to random instants (``ReplayBackend.seek``: the nearest reducer
+   checkpoint, the events after it, the latest ticks up to the instant from
+   the index, and the state the screen shows);
+6. times folding the simulated log's every tick.
 
 The value series (seeded, so runs are comparable), one per check kind:
 
@@ -35,6 +41,7 @@ The value series (seeded, so runs are comparable), one per check kind:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import math
 import random
 import shutil
@@ -45,6 +52,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from benchmarks.common import Figure, Result, percentile
 from checks.clock import ManualClock
 from checks.reading import Outcome, Reading
 from cutover_tui.reducer import Reducer, reduce_events
@@ -55,6 +63,8 @@ HOURS = 72
 EVERY = 5.0
 PROJECTED_CHECKS = 1000
 T0 = datetime(2026, 12, 1, 16, 30, tzinfo=timezone.utc)
+FIGURES = ("bytes_per_tick", "kept_percent", "mb_per_hour", "projected_72h_mb", "events_per_s", "resume_fold_s",
+           "replay_open_s", "seek_p50_ms", "seek_p99_ms")  # fmt: skip
 KINDS = ("http_latency", "error_ratio", "p99_latency", "request_rate", "alerts", "health_flag")
 MIX = {"http_latency": 25, "error_ratio": 25, "p99_latency": 15, "request_rate": 15, "alerts": 10, "health_flag": 10}
 
@@ -212,37 +222,45 @@ def _table_bytes(connection: sqlite3.Connection, names: tuple[str, ...]) -> int:
         return file_bytes(connection)
 
 
-def build_large_log(folder: Path, checks: int, events: int) -> tuple[Path, object]:
-    """A 72-hour log of ``checks`` checks (the mix) and ``events`` events, each check with its latest ticks."""
+def build_session_log(folder: Path, checks: int, events: int, tick_spacing: float) -> tuple[Path, object]:
+    """A 72-hour log of ``checks`` checks (the mix) and ``events`` events spread over it.
+
+    Each check has a tick every ``tick_spacing`` seconds (the checks' ticks
+    staggered), each one news, so all are stored.
+    """
     kinds = [kind for kind in KINDS for _ in range(round(checks * MIX[kind] / 100))]
     runbook = build_runbook(kinds)
+    ids = list(runbook.checks)
     conditions = [c.id for c in runbook.stop_conditions]
     steps = [s.id for s in runbook.steps]
     clock = ManualClock(T0)
     path = folder / "large.cutover.db"
     states = ("pending", "firing", "recovering", "ok", "unknown")
     step_every = max(1, events // (len(steps) * 2))
+    event_every = HOURS * 3600 / events
+    appended = 0
     with SessionLog.create(path, runbook, operator="bench", clock=clock) as log:
-        for n in range(events):
-            clock.advance(HOURS * 3600 / events)
-            if n % step_every == 0 and n // step_every < 2 * len(steps):
-                kind = "step_started" if (n // step_every) % 2 == 0 else "step_completed"
-                log.append(kind, {"step": steps[n // step_every // 2], "gate": {}})
-            elif n % 97 == 0:
-                log.append("decision", {"decision": "hold", "reason": "watching", "conditions": {}, "verdict": "HALT"})
-            else:
-                condition = conditions[n % len(conditions)]
-                state, previous = states[n % 5], states[(n - 1) % 5]
-                log.append("condition_changed", {
-                    "condition": condition, "state": state, "previous": previous, "value": 0.004,
-                    "threshold": "> 1%", "reason": "", "breach_held": 30.0, "flapping": False,
-                })  # fmt: skip
-        ticks_start = clock.now() - timedelta(seconds=61 * EVERY)
-        for p in range(61):
-            at = ticks_start + timedelta(seconds=p * EVERY)
-            for n, check in enumerate(runbook.checks):
-                value = 1.0 + 0.05 * ((p + n) % 2)  # 5% apart: every reading is news
-                log.record_reading(Reading(check, Outcome.PASS, value, "", 0.02, at, p * EVERY))
+        for r in range(int(HOURS * 3600 / tick_spacing)):
+            while appended < events and (appended + 1) * event_every <= (r + 1) * tick_spacing:
+                n, appended = appended, appended + 1
+                clock.advance(event_every)
+                if n % step_every == 0 and n // step_every < 2 * len(steps):
+                    kind = "step_started" if (n // step_every) % 2 == 0 else "step_completed"
+                    log.append(kind, {"step": steps[n // step_every // 2], "gate": {}})
+                elif n % 97 == 0:
+                    log.append("decision", {"decision": "hold", "reason": "watching", "conditions": {}, "verdict": "HALT"})
+                else:
+                    condition = conditions[n % len(conditions)]
+                    state, previous = states[n % 5], states[(n - 1) % 5]
+                    log.append("condition_changed", {
+                        "condition": condition, "state": state, "previous": previous, "value": 0.004,
+                        "threshold": "> 1%", "reason": "", "breach_held": 30.0, "flapping": False,
+                    })  # fmt: skip
+            for n, check in enumerate(ids):
+                seconds = (r + n / len(ids)) * tick_spacing
+                value = 1.0 + 0.05 * ((r + n) % 2)  # 5% apart: every reading is news
+                at = T0 + timedelta(seconds=seconds)
+                log.record_reading(Reading(check, Outcome.PASS, value, "", 0.02, at, seconds))
     return path, runbook
 
 
@@ -282,9 +300,116 @@ def measure_fold(path: Path, runbook) -> tuple[float, float, int, int]:
     return latest, full, len(events), ticks
 
 
+def measure_seeks(path: Path, runbook, seeks: int) -> tuple[float, list[float]]:
+    """Seconds to open replay (fold the events into checkpoints), and each seek to a random instant."""
+    from cutover_tui.replay import ReplayBackend
+
+    started = time.perf_counter()
+    replay = ReplayBackend(path, runbook)
+    opened = time.perf_counter() - started
+    span = (replay.end_at - replay.start_at).total_seconds()
+    chance = random.Random(11)
+    times = []
+    for _ in range(seeks):
+        instant = replay.start_at + timedelta(seconds=chance.uniform(0, span))
+        started = time.perf_counter()
+        replay.seek(instant)
+        times.append(time.perf_counter() - started)
+    asyncio.run(replay.stop())  # closes the file
+    return opened, times
+
+
+def measure(quick: bool, policy: RetentionPolicy, folder: Path) -> dict:
+    """Every figure of this benchmark (see the module docstring), in a dict."""
+    per_kind = 1 if quick else 5
+    figures: dict = {"policy": policy, "checks_simulated": per_kind * len(KINDS)}
+    figures["appends_per_s"] = measure_appends(folder, 300 if quick else 2000)
+    figures["ticks_per_s"] = measure_tick_rate(folder, 200, 50 if quick else 250)
+    sim = simulate(folder, per_kind, HOURS, policy)
+    share = sum(MIX[k] * sim["kept_share"][k] for k in KINDS) / sum(MIX.values())
+    readings = PROJECTED_CHECKS * HOURS * 3600 / EVERY
+    figures.update(
+        record_rate=sim["record_rate"], kept_share=sim["kept_share"], share=share, readings=readings,
+        bytes_per_tick=sim["bytes_per_tick"], projected_bytes=readings * share * sim["bytes_per_tick"],
+    )  # fmt: skip
+    figures["fold_latest_s"], figures["fold_every_tick_s"], figures["fold_events"], figures["fold_ticks"] = measure_fold(
+        sim["path"], sim["runbook"]
+    )
+    events, spacing = (1_000, 1800.0) if quick else (20_000, EVERY / share)
+    started = time.perf_counter()
+    large_path, large_runbook = build_session_log(folder, PROJECTED_CHECKS, events, spacing)
+    figures["large"] = {
+        "checks": len(large_runbook.checks), "conditions": len(large_runbook.stop_conditions), "events": events,
+        "tick_spacing_s": spacing, "build_s": time.perf_counter() - started, "bytes": large_path.stat().st_size,
+    }  # fmt: skip
+    figures["resume_fold_s"], figures["live_state_s"] = measure_large_fold(large_path, large_runbook)
+    figures["replay_open_s"], figures["seeks_s"] = measure_seeks(large_path, large_runbook, 10 if quick else 200)
+    return figures
+
+
+def report(f: dict) -> None:
+    """Print every figure ``measure`` returned."""
+    policy, large = f["policy"], f["large"]
+    checks = f["checks_simulated"]
+    seeks = sorted(f["seeks_s"])
+    print(f"retention policy          relative {policy.relative_tolerance:.0%}, {policy.threshold_fraction:.0%} of the "
+          f"threshold, keyframe every {policy.keyframe_seconds:g} s")  # fmt: skip
+    print(f"events appended durably   {f['appends_per_s']:,.0f} events/s (synchronous=FULL, one commit each)")
+    print(f"ticks written             {f['ticks_per_s']:,.0f} ticks/s (record_reading + batched flush, all kept)")
+    print(f"record_reading            {f['record_rate']:,.0f} readings/s with retention ({checks} checks x {HOURS} h)")
+    for kind in KINDS:
+        print(f"  kept {kind:<14}      {f['kept_share'][kind]:6.2%} of readings")
+    print(f"kept, weighted mix        {f['share']:6.2%} of readings  (mix: {', '.join(f'{k} {v}%' for k, v in MIX.items())})")
+    print(f"bytes per stored tick     {f['bytes_per_tick']:.0f} (ticks table + index, from dbstat)")
+    print(f"projected 72 h size       {f['projected_bytes'] / 1e6:,.0f} MB for {PROJECTED_CHECKS:,} checks every {EVERY:g} s "
+          f"({f['readings'] * f['share'] / 1e6:.1f} M ticks of {f['readings'] / 1e6:.1f} M readings)")  # fmt: skip
+    print(f"synthetic 72 h log        {large['bytes'] / 1e6:,.0f} MB: {large['events']:,} events, {large['checks']:,} checks "
+          f"with a tick every {large['tick_spacing_s']:,.0f} s, written in {large['build_s']:.0f} s")  # fmt: skip
+    print(f"fold 72 h (resume)        {f['resume_fold_s']:,.2f} s: {large['events']:,} events + the latest ticks of "
+          f"{large['checks']:,} checks, {large['conditions']} conditions, from the file")  # fmt: skip
+    print(f"live Reducer.state()      {f['live_state_s'] * 1000:,.0f} ms for that session (one screen refresh)")
+    print(f"replay open               {f['replay_open_s']:,.2f} s (events folded into checkpoints)")
+    print(f"replay seek               p50 {percentile(seeks, 50) * 1000:,.0f} ms, p99 {percentile(seeks, 99) * 1000:,.0f} ms "
+          f"over {len(seeks)} random instants")  # fmt: skip
+    print(f"fold simulated 72 h       {f['fold_latest_s'] * 1000:,.0f} ms: {f['fold_events']} events + latest ticks of {checks} checks")
+    rate = f["fold_ticks"] / f["fold_every_tick_s"]
+    print(f"fold 72 h, every tick     {f['fold_every_tick_s']:,.1f} s for {f['fold_ticks']:,} ticks ({rate:,.0f} ticks/s; "
+          f"{f['readings'] * f['share'] / rate / 60:,.1f} min projected for {PROJECTED_CHECKS:,} checks)")  # fmt: skip
+
+
+def run(quick: bool) -> Result:
+    """The benchmark runner's entry: the default retention policy, figures against the goals."""
+    folder = Path(tempfile.mkdtemp(prefix="cutover-bench-log-"))
+    try:
+        f = measure(quick, RetentionPolicy(), folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    report(f)
+    seeks = [s * 1000 for s in f["seeks_s"]]
+    projected_mb = f["projected_bytes"] / 1e6
+    large = f["large"]
+    return Result(
+        [
+            Figure("bytes_per_tick", "bytes per stored tick (table + index)", f["bytes_per_tick"], "B"),
+            Figure("kept_percent", "readings kept as ticks (retention)", 100 * f["share"], "%"),
+            Figure("mb_per_hour", "log growth, 1,000 checks every 5 s", projected_mb / HOURS, "MB/h"),
+            Figure("projected_72h_mb", "log size, 1,000 checks x 5 s x 72 h", projected_mb, "MB", at_most=500),
+            Figure("events_per_s", "events appended durably (fsync each)", f["appends_per_s"], "/s"),
+            Figure("resume_fold_s", "fold a 72 h log on resume", f["resume_fold_s"], "s"),
+            Figure("replay_open_s", "open replay of a 72 h log", f["replay_open_s"], "s"),
+            Figure("seek_p50_ms", f"replay seek p50 ({len(seeks)} random instants)", percentile(seeks, 50), "ms"),
+            Figure("seek_p99_ms", f"replay seek p99 ({len(seeks)} random instants)", percentile(seeks, 99), "ms", at_most=50),
+        ],
+        [f"log: seek = ReplayBackend.seek on a synthetic 72 h log of {large['checks']:,} checks, {large['events']:,} events, "
+         f"a tick per check every {large['tick_spacing_s']:,.0f} s ({large['bytes'] / 1e6:,.0f} MB); "
+         f"size projected from {f['checks_simulated']} simulated checks"],  # fmt: skip
+        {key: value for key, value in f.items() if key not in ("policy", "seeks_s")} | {"seeks_ms": seeks},
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer checks simulated; under a minute")
+    parser.add_argument("--quick", action="store_true", help="fewer checks simulated, a sparser synthetic log")
     parser.add_argument("--keyframe", type=float, default=RetentionPolicy().keyframe_seconds, help="keyframe seconds")
     parser.add_argument("--tolerance", type=float, default=RetentionPolicy().relative_tolerance, help="relative tolerance")
     parser.add_argument("--threshold-fraction", type=float, default=RetentionPolicy().threshold_fraction)
@@ -292,38 +417,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     policy = RetentionPolicy(args.tolerance, args.threshold_fraction, args.keyframe)
     folder = Path(tempfile.mkdtemp(prefix="cutover-bench-", dir=args.dir))
-    per_kind = 1 if args.quick else 5
     try:
-        appends = measure_appends(folder, 300 if args.quick else 2000)
-        tick_rate = measure_tick_rate(folder, 200, 50 if args.quick else 250)
-        sim = simulate(folder, per_kind, HOURS, policy)
-        share = sum(MIX[k] * sim["kept_share"][k] for k in KINDS) / sum(MIX.values())
-        readings = PROJECTED_CHECKS * HOURS * 3600 / EVERY
-        projected = readings * share * sim["bytes_per_tick"]
-        latest, full, events, ticks = measure_fold(sim["path"], sim["runbook"])
-        large_events = 5_000 if args.quick else 20_000
-        large_path, large_runbook = build_large_log(folder, PROJECTED_CHECKS, large_events)
-        large_fold, live_state = measure_large_fold(large_path, large_runbook)
+        report(measure(args.quick, policy, folder))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    checks = per_kind * len(KINDS)
-    print(f"retention policy          relative {policy.relative_tolerance:.0%}, {policy.threshold_fraction:.0%} of the "
-          f"threshold, keyframe every {policy.keyframe_seconds:g} s")  # fmt: skip
-    print(f"events appended durably   {appends:,.0f} events/s (synchronous=FULL, one commit each)")
-    print(f"ticks written             {tick_rate:,.0f} ticks/s (record_reading + batched flush, all kept)")
-    print(f"record_reading            {sim['record_rate']:,.0f} readings/s with retention ({checks} checks x {HOURS} h)")
-    for kind in KINDS:
-        print(f"  kept {kind:<14}      {sim['kept_share'][kind]:6.2%} of readings")
-    print(f"kept, weighted mix        {share:6.2%} of readings  (mix: {', '.join(f'{k} {v}%' for k, v in MIX.items())})")
-    print(f"bytes per stored tick     {sim['bytes_per_tick']:.0f} (ticks table + index, from dbstat)")
-    print(f"projected 72 h size       {projected / 1e6:,.0f} MB for {PROJECTED_CHECKS:,} checks every {EVERY:g} s "
-          f"({readings * share / 1e6:.1f} M ticks of {readings / 1e6:.1f} M readings)")  # fmt: skip
-    print(f"fold 72 h (resume/replay) {large_fold:,.1f} s: {large_events:,} events + the latest ticks of "
-          f"{len(large_runbook.checks):,} checks, {len(large_runbook.stop_conditions)} conditions, from the file")  # fmt: skip
-    print(f"live Reducer.state()      {live_state * 1000:,.0f} ms for that session (one screen refresh)")
-    print(f"fold simulated 72 h       {latest * 1000:,.0f} ms: {events} events + latest ticks of {checks} checks")
-    print(f"fold 72 h, every tick     {full:,.1f} s for {ticks:,} ticks ({ticks / full:,.0f} ticks/s; "
-          f"{PROJECTED_CHECKS * HOURS * 3600 / EVERY * share / (ticks / full) / 60:,.1f} min projected for {PROJECTED_CHECKS:,} checks)")  # fmt: skip
     return 0
 
 

@@ -2,8 +2,10 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/probe_throughput.py            # http and promql
-    .venv/bin/python benchmarks/probe_throughput.py --quick    # fewer polls
+    python -m benchmarks probes [--quick]           # in the benchmark table
+    python -m benchmarks.probe_throughput [--quick] # every concurrency level printed
+
+Quick: http only, fewer polls (starting Prometheus takes longer than the rest).
 
 What it measures, each run with one shared ``ProbeContext``:
 
@@ -23,10 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,24 +33,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Awaitable, Callable
 
-import httpx
-
+from benchmarks.common import Figure, Result
+from benchmarks.servers import PROMETHEUS, PrometheusProcess, TargetProcess
 from checks.probes import ProbeContext, run_probe
 from checks.reading import Reading
 from runbooks.loader import parse_runbook
 
-PROMETHEUS = "/usr/bin/prometheus"
-TARGET_CODE = "from checks.target import Target; import sys, time\nt = Target().start(); print(t.url, flush=True)\nsys.stdin.read()"
+FIGURES = ("http_polls_per_s", "http_cpu_ms_per_poll", "promql_polls_per_s", "promql_cpu_ms_per_poll",
+           "library_polls_per_s")  # fmt: skip
+#: Polls in flight for the figures in the table (the pool holds 20 connections).
+IN_FLIGHT = 20
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def measure(label: str, polls: int, in_flight: int, poll: Callable[[], Awaitable[Reading | str]]) -> None:
-    """Run ``polls`` polls with at most ``in_flight`` at once; print rate, CPU and outcomes."""
+async def measure(label: str, polls: int, in_flight: int, poll: Callable[[], Awaitable[Reading | str]]) -> tuple[float, float]:
+    """Run ``polls`` polls with at most ``in_flight`` at once; print and return polls/s and CPU ms per poll."""
     gate = asyncio.Semaphore(in_flight)
     outcomes: Counter[str] = Counter()
 
@@ -66,30 +60,37 @@ async def measure(label: str, polls: int, in_flight: int, poll: Callable[[], Awa
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     print(
         f"{label:<44} {polls:>5} polls {in_flight:>4} in flight  {polls / wall:>7.0f} polls/s"
-        f"  {cpu / polls * 1000:>5.2f} CPU s/1000 polls  {dict(outcomes)}"
+        f"  {cpu / polls * 1000:>5.2f} CPU s/1000 polls  {dict(outcomes)}",
+        flush=True,
     )
+    return polls / wall, cpu / polls * 1000
 
 
-async def bench_http(url: str, polls: int) -> None:
+async def bench_http(url: str, polls: int, levels: tuple[int, ...]) -> dict[int, tuple[float, float]]:
+    """Polls/s and CPU ms per poll at each number of polls in flight."""
     runbook = parse_runbook(f"name: bench\nchecks:\n  health:\n    http: {url}/health\n    json_path: ok\n")
-    for in_flight in (1, 10, 20, 100):
+    figures = {}
+    for in_flight in levels:
         context = ProbeContext(runbook)
         check = runbook.checks["health"]
         await run_probe(check, context)  # warm the pool
-        await measure("http /health (json_path)", polls, in_flight, lambda: run_probe(check, context))
+        figures[in_flight] = await measure("http /health (json_path)", polls, in_flight, lambda: run_probe(check, context))
         await context.aclose()
+    return figures
 
 
-async def bench_promql(prometheus_url: str, polls: int) -> None:
+async def bench_promql(prometheus_url: str, polls: int) -> dict[str, tuple[float, float]]:
+    """Polls/s and CPU ms per poll: our promql probe at 1 and 20 in flight, the library at 20."""
     runbook = parse_runbook(
         f"name: bench\nsources:\n  prom: {{kind: prometheus, url: {prometheus_url}}}\n"
         'checks:\n  ratio:\n    promql: auth_error_ratio\n    pass_when: "< 1%"\n'
     )
     check = runbook.checks["ratio"]
-    for in_flight in (1, 20):
+    figures = {}
+    for in_flight in (1, IN_FLIGHT):
         context = ProbeContext(runbook)
         await run_probe(check, context)
-        await measure("promql probe (httpx)", polls, in_flight, lambda: run_probe(check, context))
+        figures[f"probe_{in_flight}"] = await measure("promql probe (httpx)", polls, in_flight, lambda: run_probe(check, context))
         await context.aclose()
 
     from prometheus_api_client import PrometheusConnect
@@ -103,59 +104,50 @@ async def bench_promql(prometheus_url: str, polls: int) -> None:
             return "pass" if result else "nodata"
 
         await via_library()
-        await measure("prometheus-api-client custom_query (threads)", polls, 20, via_library)
+        figures["library"] = await measure("prometheus-api-client custom_query (threads)", polls, IN_FLIGHT, via_library)
     client.close()
+    return figures
 
 
-def start_prometheus(workdir: Path, target_url: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    (workdir / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s}\nscrape_configs:\n"
-        f"  - job_name: target\n    static_configs: [{{targets: ['{target_url.removeprefix('http://')}']}}]\n"
+def measure_all(quick: bool) -> tuple[dict, dict | None]:
+    """The http figures at each level, and the promql ones (None when skipped)."""
+    polls = 300 if quick else 2000
+    levels = (1, IN_FLIGHT) if quick else (1, 10, IN_FLIGHT, 100)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs", flush=True)
+    with TargetProcess() as target:
+        http = asyncio.run(bench_http(target.url, polls, levels))
+        if quick or not PrometheusProcess.installed():
+            return http, None
+        with tempfile.TemporaryDirectory() as workdir, PrometheusProcess(Path(workdir), target.url) as prometheus:
+            return http, asyncio.run(bench_promql(prometheus.url, polls // 2))
+
+
+def run(quick: bool) -> Result:
+    http, promql = measure_all(quick)
+    notes = [f"probes: one shared ProbeContext (20 connections), {IN_FLIGHT} polls in flight"]
+    if promql is None:
+        notes.append("probes: promql not measured " + ("in quick mode" if quick else f"({PROMETHEUS} is not installed)"))
+    promql = promql or {}
+    probe, library = promql.get(f"probe_{IN_FLIGHT}", (None, None)), promql.get("library", (None, None))
+    return Result(
+        [
+            Figure("http_polls_per_s", "http probe throughput", http[IN_FLIGHT][0], "/s"),
+            Figure("http_cpu_ms_per_poll", "http probe CPU per poll", http[IN_FLIGHT][1], "ms"),
+            Figure("promql_polls_per_s", "promql probe throughput", probe[0], "/s"),
+            Figure("promql_cpu_ms_per_poll", "promql probe CPU per poll", probe[1], "ms"),
+            Figure("library_polls_per_s", "prometheus-api-client, threads, same query", library[0], "/s"),
+        ],
+        notes,
+        {"http": {str(level): figures for level, figures in http.items()}, "promql": promql},
     )
-    process = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            result = httpx.get(f"{url}/api/v1/query", params={"query": 'up{job="target"} == 1'}).json()
-            if result["data"]["result"]:
-                return process, url
-        except (httpx.HTTPError, ValueError, KeyError):
-            pass
-        time.sleep(0.25)
-    process.kill()
-    raise RuntimeError("Prometheus did not start scraping within 30 s")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer polls")
-    args = parser.parse_args()
-    polls = 500 if args.quick else 2000
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    target = subprocess.Popen([sys.executable, "-c", TARGET_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        target_url = target.stdout.readline().strip()  # type: ignore[union-attr]
-        asyncio.run(bench_http(target_url, polls))
-        if not shutil.which(PROMETHEUS):
-            print(f"promql: skipped, {PROMETHEUS} not installed (Debian package 'prometheus')")
-            return
-        with tempfile.TemporaryDirectory() as workdir:
-            prometheus, prometheus_url = start_prometheus(Path(workdir), target_url)
-            try:
-                asyncio.run(bench_promql(prometheus_url, polls // 2))
-            finally:
-                prometheus.send_signal(signal.SIGTERM)
-                prometheus.wait(timeout=10)
-    finally:
-        target.stdin.close()  # type: ignore[union-attr]
-        target.wait(timeout=10)
+    parser.add_argument("--quick", action="store_true", help="http only, fewer polls")
+    measure_all(parser.parse_args(argv).quick)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Detection: the same breach, seen by a real Prometheus alerting rule and by our stop condition.
+
+Method: the scripted target (child process) serves ``auth_error_ratio`` on
+``/metrics``; a real Prometheus scrapes it and evaluates the alerting rule
+``auth_error_ratio > 0.01`` with ``for: F``, scrape and evaluation every I
+seconds. In the same process as this benchmark, our ``Poller`` evaluates two
+stop conditions ``when: "> 1%", for: F`` polled every I seconds:
+
+- scrape: a ``scrape`` check reading the target's ``/metrics`` directly;
+- promql: a ``promql`` check asking that same Prometheus.
+
+Once all three see the service healthy, the target's ratio goes to 4% (the
+breach begins) and each detector's firing instant is taken: ours when the
+poll that made the condition ``firing`` returned; Prometheus's from the
+rule's ``lastEvaluation`` when ``/api/v1/rules`` first shows it firing
+(polled every 100 ms). Alertmanager would add its ``group_wait`` (30 s by
+default) before anyone is told; that is not counted here.
+
+Full: I = 5 s, F = 1m, three breaches. Quick: I = 1 s, F = 4 s, one breach.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+from benchmarks.common import Figure, Result
+from benchmarks.servers import PROMETHEUS, PrometheusProcess, TargetProcess
+from runbooks.loader import parse_runbook
+
+HEALTHY, BREACH = 0.002, 0.04
+FIGURES = ("prometheus_fired_s", "ours_scrape_fired_s", "ours_promql_fired_s", "scrape_ratio", "promql_ratio")
+RULES = """\
+groups:
+  - name: benchmark
+    interval: {interval}s
+    rules:
+      - alert: AuthErrorsHigh
+        expr: auth_error_ratio > 0.01
+        for: {hold}s
+"""
+
+
+def build_runbook(target_url: str, prometheus_url: str, interval: float, hold: float):
+    every = f"every: {interval:g}s, timeout: {interval * 0.8:g}s"
+    condition = f"when: '> 1%', for: {hold:g}s, action: rollback, decides: commander"
+    return parse_runbook(
+        "name: Detection benchmark\nroles: {commander: IC}\n"
+        f"sources:\n  prometheus: {{kind: prometheus, url: '{prometheus_url}'}}\n"
+        "checks:\n"
+        f"  scraped: {{scrape: '{target_url}/metrics', metric: auth_error_ratio, {every}}}\n"
+        f"  queried: {{promql: auth_error_ratio, {every}}}\n"
+        "stop_conditions:\n"
+        f"  - {{id: scrape, check: scraped, {condition}}}\n"
+        f"  - {{id: promql, check: queried, {condition}}}\n"
+        "steps:\n  - {title: Deploy, at: T-0}\n",
+        "detection-benchmark.yaml",
+    )
+
+
+def go_time(text: str) -> float:
+    """A Go RFC 3339 time with nanoseconds as a POSIX timestamp."""
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text).replace("Z", "+00:00")
+    return datetime.fromisoformat(text).timestamp()
+
+
+async def rule_state(client, prometheus_url: str) -> tuple[str, float]:  # noqa: ANN001 (httpx.AsyncClient)
+    """The alert rule's state and the time of its last evaluation."""
+    response = await client.get(f"{prometheus_url}/api/v1/rules", params={"type": "alert"}, timeout=2)
+    rule = response.json()["data"]["groups"][0]["rules"][0]
+    return rule["state"], go_time(rule["lastEvaluation"])
+
+
+async def breaches(target: TargetProcess, prometheus: PrometheusProcess, interval: float, hold: float, trials: int) -> list[dict[str, float]]:
+    """Seconds from each breach's start to each detector firing."""
+    import httpx
+
+    from checks.probes import ProbeContext
+    from checks.scheduler import Poller
+    from checks.state import ConditionState
+
+    runbook = build_runbook(target.url, prometheus.url, interval, hold)
+    ctx = ProbeContext(runbook)
+    fired: dict[str, float] = {}
+
+    def on_result(reading, statuses) -> None:  # noqa: ANN001 (the poller's callback)
+        for status in statuses:
+            if status.state is ConditionState.FIRING and status.id not in fired:
+                fired[status.id] = time.time()
+
+    poller = Poller(runbook, ctx, on_result)
+    await poller.start()
+    results = []
+    try:
+        async with httpx.AsyncClient() as client:
+            for trial in range(trials):
+                target.set(auth_error_ratio=HEALTHY)
+                for _ in range(int((hold + 10 * interval + 30) / 0.1)):  # bounded: until all three see it healthy
+                    states = {cid: status.state for cid, status in poller.statuses.items()}
+                    if all(state is ConditionState.OK for state in states.values()) and (await rule_state(client, prometheus.url))[0] == "inactive":
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    raise RuntimeError(f"trial {trial}: the detectors did not see the service healthy ({states})")
+                await asyncio.sleep(interval)  # a healthy poll and evaluation each, so every hold starts at zero
+                fired.clear()
+                began = time.time()
+                target.set(auth_error_ratio=BREACH)
+                prometheus_fired = None
+                for _ in range(int((hold + 6 * interval + 30) / 0.1)):  # bounded: until all three fired
+                    if prometheus_fired is None:
+                        state, evaluated = await rule_state(client, prometheus.url)
+                        if state == "firing":
+                            prometheus_fired = evaluated
+                    if prometheus_fired is not None and len(fired) == 2:
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    raise RuntimeError(f"trial {trial}: not every detector fired (ours: {sorted(fired)}, Prometheus: {prometheus_fired})")
+                result = {"prometheus": prometheus_fired - began, "scrape": fired["scrape"] - began, "promql": fired["promql"] - began}
+                print(f"breach {trial + 1}: Prometheus rule fired after {result['prometheus']:.2f} s, ours (scrape) "
+                      f"{result['scrape']:.2f} s, ours (promql) {result['promql']:.2f} s", flush=True)  # fmt: skip
+                results.append(result)
+    finally:
+        await poller.stop()
+        await ctx.aclose()
+    return results
+
+
+def run(quick: bool) -> Result:
+    interval, hold, trials = (1.0, 4.0, 1) if quick else (5.0, 60.0, 3)
+    if not PrometheusProcess.installed():
+        return Result([Figure(key, key, None) for key in FIGURES],
+                      [f"not available: {PROMETHEUS} is not installed (Debian package 'prometheus')"])  # fmt: skip
+    folder = Path(tempfile.mkdtemp(prefix="cutover-bench-detection-"))
+    try:
+        with TargetProcess() as target, PrometheusProcess(
+            folder, target.url, interval=interval, rules=RULES.format(interval=f"{interval:g}", hold=f"{hold:g}")
+        ) as prometheus:
+            results = asyncio.run(breaches(target, prometheus, interval, hold, trials))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    worst = {name: max(r[name] / r["prometheus"] for r in results) for name in ("scrape", "promql")}
+    mean = {name: sum(r[name] for r in results) / len(results) for name in ("prometheus", "scrape", "promql")}
+    span = f"mean of {trials}" if trials > 1 else "one breach"
+    return Result(
+        [
+            Figure("prometheus_fired_s", f"Prometheus rule fired after the breach ({span})", mean["prometheus"], "s"),
+            Figure("ours_scrape_fired_s", f"ours (scrape check) fired after ({span})", mean["scrape"], "s"),
+            Figure("ours_promql_fired_s", f"ours (promql check) fired after ({span})", mean["promql"], "s"),
+            Figure("scrape_ratio", "ours (scrape) / Prometheus, worst breach", worst["scrape"], "×", at_most=1.0),
+            Figure("promql_ratio", "ours (promql) / Prometheus, worst breach", worst["promql"], "×", at_most=1.0),
+        ],
+        [f"detection: scrape, evaluation and polls every {interval:g} s, for: {hold:g} s, {trials} breach(es); "
+         "Alertmanager's group_wait not counted"],  # fmt: skip
+        {"breaches": results, "interval_s": interval, "for_s": hold},
+    )

@@ -1,0 +1,157 @@
+"""Startup: process start to the first frame of ``cutover-tui run`` in a real terminal, cold and warm.
+
+Method: a private tmux server (its own socket, 120x36) runs ``cutover-tui run
+sample_runbooks/demo.yaml`` in a new window, the demo's service running in a
+child process; the clock starts just before tmux is asked to spawn it and
+stops when ``tmux capture-pane`` first shows the runbook's name and the stop
+conditions pane (polled every 10 ms, so figures are within ~10 ms).
+
+- warm: repeated starts, files in the OS page cache (what a second start sees);
+- cold: the first start after the page cache was emptied of the Python files
+  it reads (the virtualenv, the standard library, this project), with
+  ``posix_fadvise(DONTNEED)``, as after a reboot. Files other processes keep
+  mapped stay cached; the JSON says how many files were evicted.
+
+Baseline: ``python -c "import textual.app"`` (spawn to exit), measured the same
+ways in the same run: no Textual app can start faster than it imports Textual.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import Figure, Result
+from benchmarks.servers import TargetProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNBOOK = ROOT / "sample_runbooks" / "demo.yaml"
+FIRST_FRAME = ("Demo go-live", "Stop conditions")
+GOAL = 0.5
+FRAME_TIMEOUT = 30.0
+FIGURES = ("textual_import_warm_s", "textual_import_cold_s", "first_frame_cold_s", "first_frame_warm_s",
+           "first_frame_warm_max_s", "warm_ratio_to_textual")  # fmt: skip
+
+
+def startup_files() -> list[Path]:
+    """Every file Python may read to start the app: the interpreter, the standard library, the virtualenv, this project."""
+    paths = sysconfig.get_paths()
+    roots = {Path(paths["stdlib"]), Path(paths["purelib"]), Path(paths["platlib"]),
+             ROOT / "cutover_tui", ROOT / "checks", ROOT / "runbooks"}  # fmt: skip
+    files = [Path(sys.executable).resolve()]
+    for root in roots:
+        for folder, _, names in os.walk(root):
+            files.extend(Path(folder) / name for name in names)
+    return files
+
+
+def evict_page_cache(files: list[Path]) -> int:
+    """Drop the page cache of ``files``; returns how many were evicted."""
+    evicted = 0
+    for path in files:
+        try:
+            descriptor = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+            evicted += 1
+        finally:
+            os.close(descriptor)
+    return evicted
+
+
+def time_textual_import() -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import textual.app"], check=True)
+    return time.perf_counter() - started
+
+
+class Terminal:
+    """A private tmux server with one idle 120x36 session to open windows in."""
+
+    def __init__(self) -> None:
+        self.socket = f"cutover-bench-{os.getpid()}"
+        self._tmux("new-session", "-d", "-x", "120", "-y", "36", "-s", "bench", "sleep 3600")
+
+    def _tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args], check=True,
+                              capture_output=True, text=True, timeout=10).stdout  # fmt: skip
+
+    def first_frame(self, command: str, window: str) -> float:
+        """Seconds from asking tmux to run ``command`` to the first frame on screen; closes the window after."""
+        started = time.perf_counter()
+        self._tmux("new-window", "-d", "-t", "bench", "-n", window, command)
+        try:
+            while time.perf_counter() - started < FRAME_TIMEOUT:
+                screen = self._tmux("capture-pane", "-p", "-t", f"bench:{window}")
+                if all(text in screen for text in FIRST_FRAME):
+                    return time.perf_counter() - started
+                time.sleep(0.01)
+            raise RuntimeError(f"no first frame within {FRAME_TIMEOUT:g} s; the screen showed:\n{screen}")
+        finally:
+            self._close(window)
+
+    def _close(self, window: str) -> None:
+        pid = int(self._tmux("display-message", "-p", "-t", f"bench:{window}", "#{pane_pid}").strip())
+        self._tmux("kill-window", "-t", f"bench:{window}")
+        for _ in range(500):  # the next start must not share the CPU with this one's shutdown
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
+
+
+def run(quick: bool) -> Result:
+    warm_runs = 3 if quick else 10
+    if shutil.which("tmux") is None:
+        return Result([Figure(key, key, None) for key in FIGURES], ["not available: tmux is not installed"])
+    executable = Path(sys.executable).with_name("cutover-tui")
+    program = str(executable) if executable.exists() else f"{sys.executable} -m cutover_tui"
+    folder = Path(tempfile.mkdtemp(prefix="cutover-bench-startup-"))
+    terminal = Terminal()
+    try:
+        with TargetProcess() as target:
+            def command(n: int) -> str:
+                return (f"cd {folder} && exec env LANG=C.UTF-8 TERM=xterm-256color DEMO_URL={target.url} "
+                        f"{program} run {RUNBOOK} --db {folder / f'start-{n}.cutover.db'} --as bench")  # fmt: skip
+
+            files = startup_files()
+            evicted = evict_page_cache(files)
+            import_cold = time_textual_import()
+            evict_page_cache(files)
+            cold = terminal.first_frame(command(0), "cold")
+            print(f"cold first frame     {cold:.3f} s (page cache of {evicted:,} files evicted first)")
+            print(f"cold textual import  {import_cold:.3f} s")
+            imports = [time_textual_import() for _ in range(warm_runs)]
+            warm = [terminal.first_frame(command(n), f"warm{n}") for n in range(1, warm_runs + 1)]
+            print(f"warm first frame     {', '.join(f'{s:.3f}' for s in warm)} s")
+            print(f"warm textual import  {', '.join(f'{s:.3f}' for s in imports)} s")
+    finally:
+        terminal.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    warm_median, import_median = statistics.median(warm), statistics.median(imports)
+    return Result(
+        [
+            Figure("textual_import_warm_s", "python -c 'import textual.app', warm (median)", import_median, "s"),
+            Figure("textual_import_cold_s", "python -c 'import textual.app', cold", import_cold, "s"),
+            Figure("first_frame_cold_s", "run: start to first frame, cold", cold, "s", at_most=GOAL),
+            Figure("first_frame_warm_s", f"run: start to first frame, warm (median of {warm_runs})", warm_median, "s", at_most=GOAL),
+            Figure("first_frame_warm_max_s", f"run: start to first frame, warm (slowest of {warm_runs})", max(warm), "s", at_most=GOAL),
+            Figure("warm_ratio_to_textual", "warm first frame / Textual import", warm_median / import_median, "×"),
+        ],
+        [f"startup: real terminal (tmux 120x36), {RUNBOOK.name} against the demo service; cold = "
+         f"{evicted:,} files evicted from the page cache first"],  # fmt: skip
+        {"warm_s": warm, "textual_import_warm_s": imports, "evicted_files": evicted},
+    )
