@@ -343,7 +343,7 @@ def measure(quick: bool, policy: RetentionPolicy, folder: Path) -> dict:
         "tick_spacing_s": spacing, "build_s": time.perf_counter() - started, "bytes": large_path.stat().st_size,
     }  # fmt: skip
     figures["resume_fold_s"], figures["live_state_s"] = measure_large_fold(large_path, large_runbook)
-    figures["replay_open_s"], figures["seeks_s"] = measure_seeks(large_path, large_runbook, 10 if quick else 200)
+    figures["replay_open_s"], figures["seeks_s"] = measure_seeks(large_path, large_runbook, 10 if quick else 100)
     return figures
 
 

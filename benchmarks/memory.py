@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from datetime import timedelta
 from pathlib import Path
 
 from benchmarks.common import Figure, Result, peak_rss_mb, rss_mb, slope
