@@ -13,7 +13,8 @@ than ``misfire_grace_time`` after its time: half an interval, but at least the
 ``coalesce`` several overdue ticks run once. APScheduler drops the coalesced
 ticks without an event, so the poller counts them itself from the gap between
 the due times it is told about; the interval has no jitter (only the start is
-spread a little per check), so that gap is a whole number of intervals.
+spread per check, at most ``START_RATE`` a second), so that gap is a whole
+number of intervals.
 
 Example::
 
@@ -59,6 +60,10 @@ _TICK_JOB = "__staleness__"
 # a handler of its own those warnings would reach stderr (logging's last resort)
 # and tear the terminal UI; an application that configures logging still gets them.
 logging.getLogger("apscheduler").addHandler(logging.NullHandler())
+
+
+#: First polls started per second at most; later polls keep those phases.
+START_RATE = 200
 
 
 @dataclass
@@ -142,8 +147,12 @@ class Poller:
         scheduler.add_listener(self._on_overlap, EVENT_JOB_MAX_INSTANCES)
         scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
         now = datetime.now(timezone.utc)
-        for check in self.checks.values():
-            spread = random.uniform(0.0, min(check.every * 0.1, 1.0))
+        # Phases spread at most START_RATE first polls a second over each check's interval, so a
+        # thousand checks never fall due together and starve the event loop the screen runs on.
+        window = len(self.checks) / START_RATE
+        for index, check in enumerate(self.checks.values()):
+            phase = min(check.every, window) * index / len(self.checks)
+            spread = phase + random.uniform(0.0, min(check.every * 0.1, 1.0, window / len(self.checks) + 0.01))
             scheduler.add_job(
                 self._run_job,
                 "interval",
