@@ -320,6 +320,12 @@ class _Server(ThreadingHTTPServer):
         with self._connections_lock:
             (self._connections.add if open_ else self._connections.discard)(connection)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up mid-response (a probe's timeout) is routine here, not a traceback.
+
+        The stdlib prints one to stderr, which would tear the demo's screen.
+        """
+
     def close_connections(self) -> None:
         """End keep-alive connections so their threads finish."""
         with self._connections_lock:
