@@ -25,7 +25,7 @@ from cutover_tui.store import EventRecord, SessionLog, TickRecord
 from runbooks.model import Runbook
 
 #: Readings are coalesced into at most this many repaints a second.
-REPAINTS_PER_SECOND = 4
+REPAINTS_PER_SECOND = 2
 
 
 class _Coalescer:
