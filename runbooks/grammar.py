@@ -31,7 +31,8 @@ _THRESHOLD = re.compile(
     r"(?P<op>>=|<=|==|!=|>|<)\s*(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<unit>\S*)"
 )
 # Threshold units and the factor that normalises them.
-_THRESHOLD_UNITS = {"": 1.0, "%": 0.01, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+# Sub-units divide (95 / 100 is exactly 0.95; 95 * 0.01 is 0.9500000000000001, which moves the boundary).
+_THRESHOLD_UNITS = {"": (1.0, 1.0), "%": (1.0, 100.0), "ms": (1.0, 1000.0), "s": (1.0, 1.0), "m": (60.0, 1.0), "h": (3600.0, 1.0)}
 _ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
 DURATION_EXAMPLES = "500ms, 30s, 5m, 1h30m, 2d or a number of seconds"
@@ -149,7 +150,8 @@ def parse_threshold(text: str) -> Threshold:
     if unit not in _THRESHOLD_UNITS:
         known = ", ".join(repr(u) for u in _THRESHOLD_UNITS if u)
         raise ValueError(f"invalid threshold {text!r}: unknown unit {unit!r} (known: {known}, or none)")
-    value = float(match["number"]) * _THRESHOLD_UNITS[unit]
+    multiply, divide = _THRESHOLD_UNITS[unit]
+    value = float(match["number"]) * multiply / divide
     if not math.isfinite(value):
         raise ValueError(f"invalid threshold {text!r}: the number is too large")
     return Threshold(op=cast(ComparisonOp, match["op"]), value=value, unit=unit, text=stripped)

@@ -206,3 +206,12 @@ def test_expand_env_rejects_malformed(text: str) -> None:
     """A ${ that is not a reference is an error, not passed through."""
     with pytest.raises(ValueError, match="malformed"):
         expand_env(text, {"A": "x"})
+
+
+def test_percent_and_millisecond_thresholds_are_exact_at_the_boundary() -> None:
+    """`< 95%` is exactly 0.95 and `< 700ms` exactly 0.7, so an observed 0.95 does not breach `< 95%`."""
+    from runbooks.grammar import parse_threshold
+
+    assert parse_threshold("< 95%").value == 0.95
+    assert parse_threshold("< 700ms").value == 0.7
+    assert not parse_threshold("< 95%").holds(0.95)

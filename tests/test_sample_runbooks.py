@@ -131,7 +131,7 @@ def test_enterprise_onboarding_hypercare_thresholds_as_seed_003() -> None:
     assert targets == {"login_success_ratio": (">", 0.99), "error_ratio": ("<", 0.001), "latency_p95": ("<", 0.5)}
     alerts = {c.check: (c.when.op, c.when.value) for c in runbook.stop_conditions if c.when is not None}
     assert alerts == {
-        "login_success_ratio": ("<", pytest.approx(0.95)), "error_ratio": (">", 0.01), "latency_p95": (">", 1.0),
+        "login_success_ratio": ("<", 0.95), "error_ratio": (">", 0.01), "latency_p95": (">", 1.0),
     }
     assert runbook.condition("login_failing").active.end == 14 * DAY
     escalation = [(level.severity, level.respond_within, level.escalate_to) for level in runbook.escalation]
