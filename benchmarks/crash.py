@@ -19,12 +19,7 @@ import importlib.util
 import os
 import random
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 from benchmarks.common import Figure, Result
@@ -35,42 +30,13 @@ WRITER = Path(__file__).resolve().parent.parent / "tests" / "crash_writer.py"
 FIGURES = ("trials", "acked_decisions", "acked_lost", "resume_mismatches", "chain_breaks")
 
 
-def writer_runbook():
-    """The runbook the writer script logs under (its own ``make_runbook``)."""
+def crash_writer():
+    """The tests' crash writer script as a module: its ``make_runbook`` and ``run_and_kill``."""
     spec = importlib.util.spec_from_file_location("crash_writer", WRITER)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.make_runbook()
-
-
-def run_and_kill(db: Path, delay: float) -> list[int]:
-    """Start the writer, let it run ``delay`` s past its first ack, SIGKILL it; the seqs it acknowledged."""
-    process = subprocess.Popen([sys.executable, str(WRITER), str(db)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)  # fmt: skip
-    lines: list[str] = []
-    first_ack = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            first_ack.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    started = first_ack.wait(timeout=30)
-    time.sleep(delay)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
-    reader.join(timeout=30)
-    errors = process.stderr.read() if process.stderr else ""
-    if process.stderr:
-        process.stderr.close()
-    if not started:
-        raise RuntimeError(f"the writer never acknowledged a decision: {errors[-1000:]}")
-    # A line cut by the kill was never fully acknowledged.
-    return [int(line.split()[1]) for line in lines if line.startswith("ack ") and line.endswith("\n")]
+    return module
 
 
 def resume_matches(db: Path, runbook) -> bool:
@@ -92,7 +58,8 @@ def resume_matches(db: Path, runbook) -> bool:
 
 def run(quick: bool) -> Result:
     trials = 5 if quick else 100
-    runbook = writer_runbook()
+    writer = crash_writer()
+    runbook = writer.make_runbook()
     folder = Path(tempfile.mkdtemp(prefix="cutover-bench-crash-"))
     db = folder / "crash.cutover.db"
     chance = random.Random(int.from_bytes(os.urandom(4), "big"))
@@ -100,7 +67,7 @@ def run(quick: bool) -> Result:
     mismatches = breaks = 0
     try:
         for trial in range(trials):
-            acked += run_and_kill(db, chance.uniform(0.0, 0.4))
+            acked += writer.run_and_kill(db, chance.uniform(0.0, 0.4))
             breaks += not verify_file(db).ok
             mismatches += not resume_matches(db, runbook)
             if (trial + 1) % 20 == 0:

@@ -9,7 +9,11 @@ test kills it with SIGKILL at random instants.
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,6 +100,35 @@ def reading(check_id: str, value: float | None, at: datetime, outcome: Outcome =
 def status(condition_id: str, state: ConditionState, at: datetime) -> ConditionStatus:
     """A condition status in ``state`` since ``at``."""
     return ConditionStatus(condition_id, state, None, "", at)
+
+
+def run_and_kill(db: Path, delay: float) -> list[int]:
+    """Start the writer, let it run ``delay`` s past its first ack, SIGKILL it; the seqs it acknowledged."""
+    process = subprocess.Popen([sys.executable, __file__, str(db)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    lines: list[str] = []
+    first_ack = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            first_ack.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    started = first_ack.wait(timeout=30)
+    time.sleep(delay)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    reader.join(timeout=30)
+    errors = process.stderr.read() if process.stderr else ""
+    if process.stderr:
+        process.stderr.close()
+    if not started:
+        raise RuntimeError(f"the writer never acknowledged a decision: {errors[-1000:]}")
+    # A line cut by the kill was never fully acknowledged.
+    return [int(line.split()[1]) for line in lines if line.startswith("ack ") and line.endswith("\n")]
 
 
 def main(path: str) -> None:

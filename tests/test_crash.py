@@ -4,48 +4,16 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from crash_writer import make_runbook
+from crash_writer import make_runbook, run_and_kill
 from cutover_tui.reducer import Reducer, reduce_events
 from cutover_tui.store import SessionLog, verify_file
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 TRIALS = 24
-
-
-def run_and_kill(db: Path, delay: float) -> list[int]:
-    """Start the writer, let it append for ``delay`` seconds after its first ack, SIGKILL it; return acked seqs."""
-    process = subprocess.Popen(
-        [sys.executable, str(WRITER), str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    lines: list[str] = []
-    first_ack = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            first_ack.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    started = first_ack.wait(timeout=30)
-    time.sleep(delay)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
-    reader.join(timeout=30)
-    assert started, f"the writer never acknowledged an event: {process.stderr.read() if process.stderr else ''}"
-    process.stderr.close() if process.stderr else None
-    # A line cut by the kill was never fully acknowledged.
-    return [int(line.split()[1]) for line in lines if line.startswith("ack ") and line.endswith("\n")]
 
 
 @pytest.mark.slow
