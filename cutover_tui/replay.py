@@ -54,12 +54,17 @@ class ReplayBackend:
         last_tick = self._log.last_write_ts
         self.end_at = max(self.events[-1].ts, last_tick) if last_tick else self.events[-1].ts
         self._times = [event.ts for event in self.events]
-        self._checkpoints: list[tuple[int, Reducer]] = []  # (events folded, reducer after them)
+        self._marks = [
+            (e.ts, e.payload.get("state", "") if e.kind == "condition_changed" else e.kind)
+            for e in self.events
+            if e.kind in MARK_KINDS
+        ]
+        self._checkpoints: list[Reducer] = []  # the reducer after every CHECKPOINT_EVERY events
         reducer = Reducer(runbook)
         for index, event in enumerate(self.events, start=1):
             reducer.apply(event)
             if index % CHECKPOINT_EVERY == 0:
-                self._checkpoints.append((index, copy.deepcopy(reducer)))
+                self._checkpoints.append(copy.deepcopy(reducer))
         self.position = self.start_at
         self.playing = False
         self.speed = SPEEDS[1]
@@ -84,12 +89,12 @@ class ReplayBackend:
         """Fold the log up to ``instant`` (clamped to the session) and make it the current state."""
         instant = min(max(instant, self.start_at), self.end_at)
         folded = bisect.bisect_right(self._times, instant)
-        index = bisect.bisect_right([n for n, _ in self._checkpoints], folded) - 1
-        if index >= 0:
-            start, base = self._checkpoints[index]
-            reducer = copy.deepcopy(base)
+        index = folded // CHECKPOINT_EVERY  # checkpoint i holds the first (i + 1) * CHECKPOINT_EVERY events
+        if index > 0:
+            reducer = copy.deepcopy(self._checkpoints[index - 1])
         else:
-            start, reducer = 0, Reducer(self.runbook)
+            reducer = Reducer(self.runbook)
+        start = index * CHECKPOINT_EVERY
         for event in self.events[start:folded]:
             reducer.apply(event)
         for tick in self._log.latest_ticks(until=instant, per_check=reducer.ticks_kept):
@@ -100,16 +105,16 @@ class ReplayBackend:
 
     def marks(self) -> list[tuple[datetime, str]]:
         """Where decisions, firings and other state changes fall, for the timeline bar."""
-        return [(e.ts, e.kind if e.kind != "condition_changed" else e.payload.get("state", "")) for e in self.events if e.kind in MARK_KINDS]
+        return self._marks
 
     def next_mark(self, direction: int) -> datetime:
         """The instant of the next (+1) or previous (-1) decision or state change from the position."""
-        times = [e.ts for e in self.events if e.kind in MARK_KINDS]
+        times = [instant for instant, _ in self._marks]
         if direction > 0:
-            later = [t for t in times if t > self.position]
-            return later[0] if later else self.end_at
-        earlier = [t for t in times if t < self.position]
-        return earlier[-1] if earlier else self.start_at
+            index = bisect.bisect_right(times, self.position)
+            return times[index] if index < len(times) else self.end_at
+        index = bisect.bisect_left(times, self.position)
+        return times[index - 1] if index > 0 else self.start_at
 
     def t0(self) -> datetime:
         return self._state.t0 or self.start_at
