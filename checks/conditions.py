@@ -52,12 +52,15 @@ from runbooks.model import Check, StopCondition
 if TYPE_CHECKING:
     from checks.clock import Clock
 
+#: Seconds a hold may fall short of ``for`` and still fire: float noise in due instants, nothing more.
+HOLD_SLACK = 0.001
 #: Polls looked back on for flap detection (Nagios uses 21 checks).
 FLAP_WINDOW = 21
 #: State changes among the last ``FLAP_WINDOW`` polls above which a condition is flapping.
 DEFAULT_FLAP_THRESHOLD = 6
 
 _Seen = Literal["pass", "breach", "unknown", "error", "stale"]
+_BLIND_OUTCOMES = frozenset({Outcome.NODATA, Outcome.INVALID})
 
 
 def is_active(condition: StopCondition, t0: datetime | None, now: datetime) -> bool:
@@ -103,6 +106,46 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{value:.6g} {unit}"
 
 
+def describe_state(
+    state: ConditionState,
+    detail: str,
+    *,
+    held: float,
+    for_: float,
+    remaining: float | None = None,
+    keep_firing_for: float = 0.0,
+    consecutive_breaches: int = 0,
+    min_consecutive: int = 1,
+    firing_since: datetime | None = None,
+) -> str:
+    """Why a condition is in its state, in words, with its hold as of now.
+
+    ``detail`` is what the latest observation said ("1.8% > 1%", "HTTP 503,
+    error 1 of 4"); the hold and countdowns are added here, so the screen,
+    ``check`` and the report say the same thing with current numbers::
+
+        pending     1.8% > 1% for 30s of 1m
+        firing      1.8% > 1% for 1m12s
+        recovering  0.4%, not > 1%; passing for 20s of 1m
+        blind       HTTP 503; breach held 30s, frozen
+    """
+    match state:
+        case ConditionState.PENDING:
+            polls = f", poll {consecutive_breaches} of {min_consecutive}" if min_consecutive > 1 else ""
+            return f"{detail} for {_whole_seconds(held)} of {_whole_seconds(for_)}{polls}"
+        case ConditionState.FIRING:
+            return f"{detail} for {_whole_seconds(held)}"
+        case ConditionState.RECOVERING:
+            passing = keep_firing_for - (remaining or 0.0)
+            return f"{detail}; passing for {_whole_seconds(passing)} of {_whole_seconds(keep_firing_for)}"
+        case ConditionState.UNKNOWN | ConditionState.STALE | ConditionState.ERROR:
+            if firing_since is not None:
+                return f"{detail}; was firing, still counted as firing"
+            if held > 0 or consecutive_breaches:
+                return f"{detail}; breach held {_whole_seconds(held)}, frozen"
+    return detail
+
+
 class ConditionEvaluator:
     """The state of one stop condition, fed with its check's readings.
 
@@ -138,7 +181,7 @@ class ConditionEvaluator:
 
         self._state = ConditionState.UNKNOWN
         self._since = clock.now()
-        self._reason = "not yet polled"
+        self._detail = "not yet polled"
         self._value: float | None = None
         self._held = 0.0
         self._consecutive_breaches = 0
@@ -150,35 +193,72 @@ class ConditionEvaluator:
         self._sample_age: float | None = None
         self._acknowledged = False
         self._changes: deque[bool] = deque(maxlen=FLAP_WINDOW)
+        self._cause = "not_polled"
 
     # -- public -----------------------------------------------------------
 
     @property
     def status(self) -> ConditionStatus:
-        """The current state as an immutable ``ConditionStatus``."""
+        """The current state as an immutable ``ConditionStatus``, its hold and countdown as of now."""
+        now = self._clock.monotonic()
+        held = self.held_at(now)
+        remaining: float | None = None
+        if self._state is ConditionState.PENDING:
+            remaining = max(0.0, self.condition.for_ - held)
+        elif self._state is ConditionState.RECOVERING and self._passing_since is not None:
+            remaining = max(0.0, self.condition.keep_firing_for - (now - self._passing_since))
         return ConditionStatus(
             id=self.condition.id,
             state=self._state,
             value=self._value,
             threshold=self._threshold_text(),
             since=self._since,
-            breach_held=self._held,
+            breach_held=held,
             consecutive_breaches=self._consecutive_breaches,
             consecutive_errors=self._consecutive_errors,
             flapping=sum(self._changes) > self._flap_threshold,
             acknowledged=self._acknowledged,
-            reason=self._reason,
+            reason=describe_state(
+                self._state,
+                self._detail,
+                held=held,
+                for_=self.condition.for_,
+                remaining=remaining,
+                keep_firing_for=self.condition.keep_firing_for,
+                consecutive_breaches=self._consecutive_breaches,
+                min_consecutive=self.condition.min_consecutive,
+                firing_since=self._firing_since,
+            ),
+            detail=self._detail,
             firing_since=self._firing_since,
+            cause=self._cause,
+            for_=self.condition.for_,
+            remaining=remaining,
         )
 
-    def observe(self, reading: Reading) -> ConditionStatus:
-        """Take one poll's reading into account and return the new status."""
-        now = self._clock.monotonic()
-        self._last_reading_at = now
+    def held_at(self, now: float) -> float:
+        """Seconds of breach held at monotonic ``now``: what the last breach poll vouches for keeps counting."""
+        if self._last_breach_at is None:
+            return self._held
+        return self._held + min(max(0.0, now - self._last_breach_at), self._vouch)
+
+    def observe(self, reading: Reading, *, due: float | None = None) -> ConditionStatus:
+        """Take one poll's reading into account and return the new status.
+
+        Args:
+            reading: the poll's reading.
+            due: the monotonic time the poll was scheduled for. The hold counts
+                from due times, as Prometheus counts ``for`` from evaluation
+                times, so how long a poll took never delays firing. Default:
+                now (a poll run by hand).
+        """
+        now = self._clock.monotonic() if due is None else due
+        self._last_reading_at = self._clock.monotonic()
         self._sample_age = reading.sample_age
         if reading.value is not None and math.isfinite(reading.value):
             self._value = reading.value
         seen, detail = self._classify(reading)
+        self._cause = seen if seen != "unknown" else reading.outcome.value if reading.outcome in _BLIND_OUTCOMES else "invalid"
         self._consecutive_errors = self._consecutive_errors + 1 if seen == "error" else 0
         before = self._state
         match seen:
@@ -204,10 +284,12 @@ class ConditionEvaluator:
         now = self._clock.monotonic()
         silent_for = now - self._last_reading_at
         if silent_for > self._stale_after:
+            self._cause = "stale"
             self._go_blind(now, ConditionState.STALE, f"no reading for {_whole_seconds(silent_for)}")
         elif self._sample_age is not None and self._max_age is not None:
             age = self._sample_age + silent_for
             if age > self._max_age:
+                self._cause = "stale"
                 self._go_blind(now, ConditionState.STALE, self._too_old(age))
         return self.status
 
@@ -228,7 +310,7 @@ class ConditionEvaluator:
         consecutive_errors: int = 0,
         firing_since: datetime | None = None,
         acknowledged: bool = False,
-        reason: str = "",
+        detail: str = "",
     ) -> ConditionStatus:
         """Resume from the state recorded before a crash.
 
@@ -251,11 +333,12 @@ class ConditionEvaluator:
         self._last_reading_at = now
         self._sample_age = None
         self._changes.clear()
+        self._cause = "not_polled"
         if state is ConditionState.OK:
-            self._state, self._since, self._reason = ConditionState.UNKNOWN, self._clock.now(), "not yet polled since resume"
+            self._state, self._since, self._detail = ConditionState.UNKNOWN, self._clock.now(), "not yet polled since resume"
             self._acknowledged = False
         else:
-            self._state, self._since, self._reason = state, since, reason
+            self._state, self._since, self._detail = state, since, detail
             self._acknowledged = acknowledged
         return self.status
 
@@ -313,10 +396,7 @@ class ConditionEvaluator:
             self._passing_since = None
             self._set(ConditionState.OK, detail)
         else:
-            self._set(
-                ConditionState.RECOVERING,
-                f"{detail}; passing for {_whole_seconds(passing_for)} of {_whole_seconds(keep)}",
-            )
+            self._set(ConditionState.RECOVERING, detail)
 
     def _on_breach(self, now: float, detail: str) -> None:
         self._passing_since = None
@@ -324,18 +404,16 @@ class ConditionEvaluator:
             self._held += min(now - self._last_breach_at, self._vouch)
         self._last_breach_at = now
         self._consecutive_breaches += 1
-        held = _whole_seconds(self._held)
         if self._firing_since is None and self._may_fire():
             self._firing_since = self._clock.now()
-        if self._firing_since is not None:
-            self._set(ConditionState.FIRING, f"{detail} for {held}")
-            return
-        needed = self.condition.min_consecutive
-        polls = f", poll {self._consecutive_breaches} of {needed}" if needed > 1 else ""
-        self._set(ConditionState.PENDING, f"{detail} for {held} of {_whole_seconds(self.condition.for_)}{polls}")
+        self._set(ConditionState.FIRING if self._firing_since is not None else ConditionState.PENDING, detail)
 
     def _may_fire(self) -> bool:
-        return self._held >= self.condition.for_ and self._consecutive_breaches >= self.condition.min_consecutive
+        # Due instants are exact multiples of `every` only up to float noise: a millisecond of slack.
+        return (
+            self._held >= self.condition.for_ - HOLD_SLACK
+            and self._consecutive_breaches >= self.condition.min_consecutive
+        )
 
     def _go_blind(self, now: float, state: ConditionState, detail: str) -> None:
         """Freeze the hold (counting the last breach poll's vouched time) and show a blind state."""
@@ -343,19 +421,15 @@ class ConditionEvaluator:
             self._held += min(now - self._last_breach_at, self._vouch)
             self._last_breach_at = None
         self._passing_since = None
-        if self._firing_since is not None:
-            detail = f"{detail}; was firing, still counted as firing"
-        elif self._held > 0 or self._consecutive_breaches:
-            detail = f"{detail}; breach held {_whole_seconds(self._held)}, frozen"
         self._set(state, detail)
 
-    def _set(self, state: ConditionState, reason: str) -> None:
+    def _set(self, state: ConditionState, detail: str) -> None:
         if state is not self._state:
             self._state = state
             self._since = self._clock.now()
             if state is ConditionState.OK:
                 self._acknowledged = False
-        self._reason = reason
+        self._detail = detail
 
     def _threshold_text(self) -> str:
         when = self.condition.when

@@ -1,20 +1,25 @@
 """Polling the checks on their intervals and feeding the stop conditions.
 
-``Poller`` runs an APScheduler 3 ``AsyncIOScheduler`` on the running event
-loop: one job per check every ``check.every`` seconds, plus a one-second tick
-that lets the conditions notice staleness. Every job is an ``async def``, so
-APScheduler's ``AsyncIOExecutor`` runs it as a task on the loop (never in a
-thread), and the evaluators are only ever touched from the loop.
+``Poller`` schedules every check on the running event loop's own timers
+(``loop.call_at``), which run on the monotonic clock: a wall-clock step (NTP
+on cutover night, a laptop resumed) neither stops polling nor fires a
+condition early. Every check polls every ``check.every`` seconds from a phase
+of its own, and a one-second tick lets the conditions notice staleness.
+Evaluators are only ever touched from the loop.
 
-Polls of one check never overlap (``max_instances=1``). A tick that comes
-while the previous poll still runs, or that the loop reached too late (more
-than ``misfire_grace_time`` after its time: half an interval, but at least the
-1 s APScheduler allows), is skipped and counted, never back-filled: with
-``coalesce`` several overdue ticks run once. APScheduler drops the coalesced
-ticks without an event, so the poller counts them itself from the gap between
-the due times it is told about; the interval has no jitter (only the start is
-spread per check, at most ``START_RATE`` a second), so that gap is a whole
-number of intervals.
+Polls of one check never overlap: a tick that comes while the previous poll
+still runs is skipped and counted. A tick the loop reached late (it was
+blocked) runs once for the latest instant due, when that is within the grace
+(half an interval, at least one second); the instants before it are skipped
+and counted, never back-filled.
+
+Each poll tells its conditions the instant it was due, and the ``for`` hold
+counts from those instants, as Prometheus counts ``for`` from its evaluation
+times: how long a poll takes never delays firing.
+
+APScheduler 3 was the first scheduler here; it decides what is due by the
+wall clock, so a step back stopped every poll for the length of the step
+(``benchmarks/scheduler_clock.py`` measures both).
 
 Example::
 
@@ -27,22 +32,19 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import logging
+import math
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
+from checks.clock import SystemClock
 from checks.conditions import ConditionEvaluator
 from checks.reading import Reading
 from checks.state import ConditionStatus
 from runbooks.model import Check, Runbook
 
 if TYPE_CHECKING:
-    from apscheduler.events import JobExecutionEvent, JobSubmissionEvent
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
     from checks.probes import ProbeContext
 
 #: Called after every poll with the reading and the status of every condition on
@@ -54,14 +56,6 @@ ResultCallback = Callable[[Reading | None, list[ConditionStatus]], None]
 TICK_INTERVAL = 1.0
 #: Lateness samples kept for benchmarks.
 LATENESS_SAMPLES = 10_000
-_TICK_JOB = "__staleness__"
-
-# APScheduler warns on every skipped tick; the poller counts them instead. Without
-# a handler of its own those warnings would reach stderr (logging's last resort)
-# and tear the terminal UI; an application that configures logging still gets them.
-logging.getLogger("apscheduler").addHandler(logging.NullHandler())
-
-
 #: First polls started per second at most; later polls keep those phases.
 START_RATE = 200
 
@@ -73,13 +67,26 @@ class PollerStats:
     Attributes:
         polls: polls completed.
         skipped: ticks not run: the previous poll of that check still running,
-            or the loop got to them more than half an interval late.
-        lateness: seconds between each poll's scheduled and actual start, newest last.
+            or the loop got to them too late.
+        lateness: seconds between each poll's due and actual start, newest last.
     """
 
     polls: int = 0
     skipped: int = 0
     lateness: deque[float] = field(default_factory=lambda: deque(maxlen=LATENESS_SAMPLES))
+
+
+def grace(every: float) -> float:
+    """How late a due poll may still start: half an interval, but at least one second."""
+    return max(1.0, every / 2)
+
+
+def latest_due(due: float, every: float, now: float) -> tuple[float, int]:
+    """The latest instant of the series ``due, due + every, ...`` at or before ``now``, and how many came before it."""
+    if now <= due:
+        return due, 0
+    behind = math.floor((now - due) / every)
+    return due + behind * every, behind
 
 
 class Poller:
@@ -122,15 +129,21 @@ class Poller:
         for evaluator in self.evaluators.values():
             self._by_check[evaluator.check.id].append(evaluator)
         self.stats = PollerStats()
-        self._scheduler: AsyncIOScheduler | None = None
-        self._scheduled: dict[str, datetime] = {}  # check id -> due time of the run about to start
-        self._last_due: dict[str, datetime] = {}  # check id -> latest due time seen in an event
-        self._in_flight: set[asyncio.Task[object]] = set()
+        self.latest: dict[str, Reading] = {}
+        """The newest reading of each check (stored as a tick or not)."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._running: dict[str, asyncio.Task[Reading]] = {}
 
     @property
     def statuses(self) -> dict[str, ConditionStatus]:
         """Every evaluated condition's current status, by id."""
         return {cid: evaluator.status for cid, evaluator in self.evaluators.items()}
+
+    @property
+    def running(self) -> bool:
+        """Whether polls are scheduled (between ``start`` and ``stop``)."""
+        return self._loop is not None
 
     async def poll_once(self, check_ids: Iterable[str] | None = None) -> list[Reading]:
         """Poll every check (or those named) once, concurrently, and evaluate; returns the readings in check order."""
@@ -139,111 +152,97 @@ class Poller:
 
     async def start(self) -> None:
         """Schedule the polls and the staleness tick on the running loop; the first polls start at once."""
-        from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED
-        from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-        scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=timezone.utc)
-        scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
-        scheduler.add_listener(self._on_overlap, EVENT_JOB_MAX_INSTANCES)
-        scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
-        now = datetime.now(timezone.utc)
+        loop = self._loop = asyncio.get_running_loop()
+        origin = loop.time()
         # Phases spread at most START_RATE first polls a second over each check's interval, so a
         # thousand checks never fall due together and starve the event loop the screen runs on.
-        window = len(self.checks) / START_RATE
+        count = len(self.checks)
+        window = count / START_RATE
         for index, check in enumerate(self.checks.values()):
-            phase = min(check.every, window) * index / len(self.checks)
-            spread = phase + random.uniform(0.0, min(check.every * 0.1, 1.0, window / len(self.checks) + 0.01))
-            scheduler.add_job(
-                self._run_job,
-                "interval",
-                args=[check.id],
-                id=check.id,
-                seconds=check.every,
-                next_run_time=now + timedelta(seconds=spread),
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=max(1, int(check.every / 2)),
-            )
-        scheduler.add_job(
-            self._tick,
-            "interval",
-            id=_TICK_JOB,
-            seconds=TICK_INTERVAL,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=1,
-        )
-        scheduler.start()
-        self._scheduler = scheduler
+            phase = min(check.every, window) * index / count
+            spread = phase + random.uniform(0.0, min(check.every * 0.1, 1.0, window / count + 0.01))
+            self._arm(check.id, origin + spread)
+        self._arm(None, origin + TICK_INTERVAL)
 
     async def stop(self) -> None:
         """Stop scheduling and cancel the polls in flight; returns once they have ended."""
-        if self._scheduler is not None:
-            if self._scheduler.running:
-                self._scheduler.shutdown(wait=False)
-            self._scheduler = None
-        tasks = list(self._in_flight)
+        self._loop = None
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        tasks = list(self._running.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._running.clear()
 
-    # -- jobs -------------------------------------------------------------
+    # -- timers -----------------------------------------------------------
 
-    async def _run_job(self, check_id: str) -> None:
-        scheduled = self._scheduled.pop(check_id, None)
-        if scheduled is not None:
-            self.stats.lateness.append(max(0.0, (datetime.now(timezone.utc) - scheduled).total_seconds()))
-        task = asyncio.current_task()
-        if task is not None:
-            self._in_flight.add(task)
-        try:
-            await self._poll(self.checks[check_id])
-        finally:
-            if task is not None:
-                self._in_flight.discard(task)
+    def _arm(self, check_id: str | None, due: float) -> None:
+        """Call ``_due`` for ``check_id`` (None: the staleness tick) at monotonic ``due``."""
+        if self._loop is not None:
+            self._timers[check_id or ""] = self._loop.call_at(due, self._due, check_id, due)
 
-    async def _poll(self, check: Check) -> Reading:
+    def _due(self, check_id: str | None, due: float) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        now = loop.time()
+        if check_id is None:
+            instant, _ = latest_due(due, TICK_INTERVAL, now)
+            self._arm(None, instant + TICK_INTERVAL)
+            self._tick()
+            return
+        check = self.checks[check_id]
+        instant, missed = latest_due(due, check.every, now)
+        self._arm(check_id, instant + check.every)
+        self.stats.skipped += missed
+        if now - instant > grace(check.every):
+            self.stats.skipped += 1
+            return
+        previous = self._running.get(check_id)
+        if previous is not None and not previous.done():
+            self.stats.skipped += 1
+            return
+        self.stats.lateness.append(max(0.0, now - instant))
+        # The evaluators count in the context clock's units: the loop's own clock when it is the
+        # system's monotonic clock, else (a test's manual clock) "now minus how late".
+        clock = self.ctx.clock
+        due_on_clock = instant if isinstance(clock, SystemClock) else clock.monotonic() - (now - instant)
+        task = loop.create_task(self._poll(check, due=due_on_clock), name=f"poll:{check_id}")
+        self._running[check_id] = task
+        task.add_done_callback(_retrieve)
+
+    # -- polls ------------------------------------------------------------
+
+    async def _poll(self, check: Check, *, due: float | None = None) -> Reading:
         from checks.probes import run_probe
 
         reading = await run_probe(check, self.ctx)
         self.stats.polls += 1
-        statuses = [evaluator.observe(reading) for evaluator in self._by_check[check.id]]
+        self.latest[check.id] = reading
+        statuses = [evaluator.observe(reading, due=due) for evaluator in self._by_check[check.id]]
         if self.on_result is not None:
             self.on_result(reading, statuses)
         return reading
 
-    async def _tick(self) -> None:
+    def _tick(self) -> None:
         changed = []
         for evaluator in self.evaluators.values():
             before = evaluator.status
             after = evaluator.tick()
-            if (after.state, after.flapping, after.acknowledged) != (before.state, before.flapping, before.acknowledged):
+            if (after.state, after.flapping, after.acknowledged, after.cause) != (
+                before.state,
+                before.flapping,
+                before.acknowledged,
+                before.cause,
+            ):
                 changed.append(after)
         if changed and self.on_result is not None:
             self.on_result(None, changed)
 
-    # -- scheduler events -------------------------------------------------
 
-    def _on_submitted(self, event: JobSubmissionEvent) -> None:
-        if event.job_id == _TICK_JOB:
-            return
-        self.stats.skipped += self._ticks_due(event) - 1
-        # The job's task starts after this listener has run; it reads the time it was due.
-        self._scheduled[event.job_id] = event.scheduled_run_times[-1]
-
-    def _on_overlap(self, event: JobSubmissionEvent) -> None:
-        if event.job_id != _TICK_JOB:
-            self.stats.skipped += self._ticks_due(event)
-
-    def _on_missed(self, event: JobExecutionEvent) -> None:
-        if event.job_id != _TICK_JOB:
-            self.stats.skipped += 1
-
-    def _ticks_due(self, event: JobSubmissionEvent) -> int:
-        """How many ticks fell due since the previous event for this job (coalescing hides all but one)."""
-        latest = event.scheduled_run_times[-1]
-        previous = self._last_due.get(event.job_id)
-        self._last_due[event.job_id] = latest
-        if previous is None:
-            return len(event.scheduled_run_times)
-        return max(1, round((latest - previous).total_seconds() / self.checks[event.job_id].every))
+def _retrieve(task: asyncio.Task[Reading]) -> None:
+    """A poll never raises (``run_probe`` turns failures into readings); a cancelled one is fine."""
+    if not task.cancelled():
+        task.exception()

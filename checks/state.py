@@ -22,10 +22,29 @@ BLIND_STATES = frozenset({ConditionState.UNKNOWN, ConditionState.STALE, Conditio
 
 
 class Verdict(StrEnum):
+    """The ladder, worst first: ROLLBACK > HALT > CANNOT VERIFY > AT RISK > CONTINUE.
+
+    ``ROLLING_BACK`` takes CONTINUE's place while the rollback plan runs:
+    CONTINUE never shows then (``docs/semantics.md``).
+    """
+
     CONTINUE = "CONTINUE"
+    AT_RISK = "AT_RISK"
     CANNOT_VERIFY = "CANNOT_VERIFY"
     HALT = "HALT"
     ROLLBACK = "ROLLBACK"
+    ROLLING_BACK = "ROLLING_BACK"
+
+
+#: Worse verdicts rank higher.
+VERDICT_RANK: dict[Verdict, int] = {
+    Verdict.CONTINUE: 0,
+    Verdict.ROLLING_BACK: 0,
+    Verdict.AT_RISK: 1,
+    Verdict.CANNOT_VERIFY: 2,
+    Verdict.HALT: 3,
+    Verdict.ROLLBACK: 4,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +62,16 @@ class ConditionStatus:
         consecutive_errors: error polls in a row.
         flapping: many state changes among the last 21 polls.
         acknowledged: a person acknowledged this firing.
-        reason: why, in words ("HTTP 503", "no reading for 47s", "1.8% > 1% for 1m").
+        reason: why, in words, with the hold as of now ("1.8% > 1% for 1m", "no reading for 47s").
+        detail: what the latest observation said, without the hold ("1.8% > 1%", "HTTP 503").
         firing_since: UTC wall time it began firing; kept while recovering and while
             blind after firing (blindness is not recovery), None otherwise.
+        cause: what the latest observation said: ``not_polled``, ``pass``,
+            ``breach``, ``error``, ``nodata``, ``invalid``, ``stale``. A change of
+            cause within one state (not yet polled -> error 1 of 4) is news too.
+        for_: seconds the breach must hold to fire (the condition's ``for``).
+        remaining: while pending, seconds of breach still needed to fire; while
+            recovering, seconds of passes still needed to clear; else None.
     """
 
     id: str
@@ -60,3 +86,7 @@ class ConditionStatus:
     acknowledged: bool = False
     reason: str = ""
     firing_since: datetime | None = None
+    detail: str = ""
+    cause: str = ""
+    for_: float = 0.0
+    remaining: float | None = None

@@ -1,29 +1,65 @@
-"""The verdict the commander sees, from the conditions' states and the gate checks.
+"""The verdict the commander sees, and the one staleness rule for checks.
 
-- ROLLBACK / HALT: a condition with that action counts as firing
-  (``counts_as_firing``): firing, recovering within ``keep_firing_for``, or
-  blind after firing.
-- CANNOT_VERIFY: a condition watched by the current step is unknown, stale or
-  error, or a check gating the current step has no usable reading (never
-  polled, no data, invalid, error). Like Argo's Inconclusive, it blocks GO.
-- CONTINUE: everything else. A gate check that polls and breaches does not
-  change the verdict; ``gate_status`` reports it, and the step cannot be
-  completed without an override.
+``judge`` is the one function behind the dashboard's header, ``check``'s exit
+status and the report (``docs/semantics.md`` is the account as built):
+
+- ROLLBACK / HALT: a condition with that action is firing, or went blind
+  while firing (blindness is not recovery).
+- CANNOT VERIFY: a halt or rollback condition is blind (unknown, stale,
+  error), or a condition the current step watches is, or a check gating the
+  current step has no usable reading (never polled, no data, invalid, error,
+  stale); or the log is not being written; or, in a follower, the writer
+  stopped. Like Argo's Inconclusive, it blocks GO.
+- AT RISK: a halt or rollback condition is pending (breached, ``for`` not yet
+  elapsed) or recovering; each comes with its countdown.
+- CONTINUE: everything else; ROLLING BACK takes its place while the rollback
+  plan runs, so CONTINUE never shows then.
+
+In rollback mode the rollback plan is judged: its steps' watched conditions,
+its current step's gate, and every halt condition. Rollback-action
+conditions the plan does not watch are why we are rolling back; they no
+longer move the verdict.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+from dataclasses import dataclass
+from typing import Iterable, Mapping
 
 from checks.reading import Outcome
-from checks.state import BLIND_STATES, ConditionState, ConditionStatus, Verdict
-from runbooks.model import Action, Runbook, Step
+from checks.state import BLIND_STATES, VERDICT_RANK, ConditionState, ConditionStatus, Verdict
+from runbooks.model import Action, Check, Runbook, Step
 
-_UNUSABLE = frozenset({None, Outcome.NODATA, Outcome.INVALID, Outcome.ERROR})
+#: A check's status for gates and markers: an ``Outcome`` value, or one of these.
+STALE = "stale"
+NEVER = "never"
+#: Check statuses a gate can rely on; every other one means "cannot tell".
+USABLE_CHECK_STATUSES = frozenset({Outcome.PASS.value, Outcome.BREACH.value})
+_STOPPING = (Action.HALT, Action.ROLLBACK)
+
+
+def check_stale_after(check: Check, *, slack: float = 0.0) -> float:
+    """Seconds after its last reading a check is stale: two polls and a timeout (plus ``slack``).
+
+    The one staleness rule. Live, ``slack`` is 0 (the poller knows every
+    reading). From the log, ticks are stored on change and as keyframes, so
+    ``slack`` is the keyframe interval: a reading that old may still be the
+    latest value.
+    """
+    return 2 * check.every + check.timeout + slack
+
+
+def check_status(check: Check, outcome: str | None, age: float | None, *, slack: float = 0.0) -> str:
+    """A check's status now: ``never`` without a reading, ``stale`` past ``check_stale_after``, else its outcome."""
+    if outcome is None or age is None:
+        return NEVER
+    if age > check_stale_after(check, slack=slack):
+        return STALE
+    return outcome
 
 
 def counts_as_firing(status: ConditionStatus) -> bool:
-    """Whether a condition counts as firing for the verdict and the banner.
+    """Whether a condition's firing episode is still open (the banner asks for a decision).
 
     Recovering is still firing (Prometheus keeps an alert firing during
     ``keep_firing_for``), and a condition that went blind while firing stays
@@ -34,59 +70,146 @@ def counts_as_firing(status: ConditionStatus) -> bool:
     return status.state in BLIND_STATES and status.firing_since is not None
 
 
-def gate_status(step: Step, check_outcomes: Mapping[str, Outcome | None]) -> tuple[bool, list[str]]:
-    """Whether every gate check of ``step`` passes, and the ids of those that do not.
+def _stops(status: ConditionStatus) -> bool:
+    """Firing, or blind after firing: what makes the verdict HALT or ROLLBACK."""
+    return status.state is ConditionState.FIRING or (status.state in BLIND_STATES and status.firing_since is not None)
 
-    Returns:
-        ``(ok, blocking)``: ``ok`` is True only when every gate check's latest
-        outcome is ``pass``; a check never polled blocks.
-    """
-    blocking = [check_id for check_id in step.gate if check_outcomes.get(check_id) is not Outcome.PASS]
+
+def gate_status(step: Step, check_statuses: Mapping[str, str | Outcome | None]) -> tuple[bool, list[str]]:
+    """Whether every gate check of ``step`` passes, and the ids of those that do not (never polled blocks)."""
+    blocking = [check_id for check_id in step.gate if _as_status(check_statuses.get(check_id)) != Outcome.PASS.value]
     return not blocking, blocking
+
+
+@dataclass(frozen=True, slots=True)
+class AtRisk:
+    """A halt or rollback condition that is pending (``fires_in``) or recovering (``clears_in``)."""
+
+    condition: str
+    state: ConditionState
+    seconds: float | None  # to firing while pending; to clearing while recovering
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """A verdict and why.
+
+    Attributes:
+        verdict: the rung of the ladder.
+        reasons: one line per cause, worst first ("auth_errors firing", "gate api_health stale").
+        at_risk: pending or recovering halt/rollback conditions, soonest first.
+        blind: ids of conditions in force that cannot be seen (unknown, stale, error).
+        blocking_gates: the current step's gate checks that do not pass.
+    """
+
+    verdict: Verdict
+    reasons: tuple[str, ...] = ()
+    at_risk: tuple[AtRisk, ...] = ()
+    blind: tuple[str, ...] = ()
+    blocking_gates: tuple[str, ...] = ()
+
+
+def judge(
+    runbook: Runbook,
+    statuses: Mapping[str, ConditionStatus],
+    current_step: Step | None,
+    check_statuses: Mapping[str, str | Outcome | None],
+    *,
+    rollback_mode: bool = False,
+    log_problem: str | None = None,
+    failing_gates_halt: bool = False,
+) -> Judgement:
+    """The verdict for the commander, with its reasons.
+
+    Args:
+        runbook: gives each condition's action, and the rollback plan.
+        statuses: every condition in force, by id; leave out conditions outside
+            their ``active`` window (a missing id is inactive, not blind).
+        current_step: the step being worked on (in rollback mode: of the
+            rollback plan), or None.
+        check_statuses: each check's status (``check_status``): an outcome,
+            ``stale`` or ``never``.
+        rollback_mode: judge the rollback plan (ROLLING BACK replaces CONTINUE).
+        log_problem: why the log is not being written, or why the writer of a
+            followed session stopped; the verdict is then no better than CANNOT VERIFY.
+        failing_gates_halt: a gate check that breaches is HALT (``check`` in a
+            pipeline: a gate that fails stops the launch). The dashboard leaves
+            it to the step: a gate may fail until its step's work is done.
+    """
+    judged = _judged_conditions(runbook, statuses, rollback_mode)
+    reasons: list[tuple[Verdict, str]] = []
+    for condition_id, status in judged.items():
+        action = runbook.condition(condition_id).action
+        if _stops(status) and action in _STOPPING:
+            verb = "firing" if status.state is ConditionState.FIRING else f"{status.state.value} after firing"
+            reasons.append((Verdict.ROLLBACK if action is Action.ROLLBACK else Verdict.HALT, f"{condition_id} {verb}"))
+    blind = tuple(cid for cid, status in judged.items() if status.state in BLIND_STATES)
+    for condition_id in blind:
+        status = judged[condition_id]
+        if status.firing_since is not None:
+            continue  # already counted as firing
+        stopping = runbook.condition(condition_id).action in _STOPPING
+        watched = current_step is not None and condition_id in current_step.watch
+        if stopping or watched:
+            reasons.append((Verdict.CANNOT_VERIFY, f"{condition_id} {status.state.value}"))
+    blocking: list[str] = []
+    if current_step is not None:
+        _, blocking = gate_status(current_step, check_statuses)
+        for check_id in blocking:
+            shown = _as_status(check_statuses.get(check_id))
+            if shown == Outcome.BREACH.value:
+                if failing_gates_halt:
+                    reasons.append((Verdict.HALT, f"gate {check_id} fails"))
+            else:
+                reasons.append((Verdict.CANNOT_VERIFY, f"gate {check_id} {shown}"))
+    if log_problem:
+        reasons.append((Verdict.CANNOT_VERIFY, log_problem))
+    at_risk = sorted(
+        (
+            AtRisk(cid, status.state, status.remaining)
+            for cid, status in judged.items()
+            if status.state in (ConditionState.PENDING, ConditionState.RECOVERING)
+            and runbook.condition(cid).action in _STOPPING
+        ),
+        key=lambda risk: (risk.seconds is None, risk.seconds or 0.0),
+    )
+    for risk in at_risk:
+        reasons.append((Verdict.AT_RISK, f"{risk.condition} {risk.state.value}"))
+    calm = Verdict.ROLLING_BACK if rollback_mode else Verdict.CONTINUE
+    verdict = max((v for v, _ in reasons), key=VERDICT_RANK.__getitem__, default=calm)
+    ordered = tuple(text for _, text in sorted(reasons, key=lambda r: -VERDICT_RANK[r[0]]))
+    return Judgement(verdict, ordered, tuple(at_risk), blind, tuple(blocking))
 
 
 def compute_verdict(
     runbook: Runbook,
     statuses: Mapping[str, ConditionStatus],
     current_step: Step | None,
-    check_outcomes: Mapping[str, Outcome | None],
+    check_statuses: Mapping[str, str | Outcome | None],
 ) -> Verdict:
-    """The verdict for the commander.
+    """``judge(...).verdict``, for callers that need only the rung."""
+    return judge(runbook, statuses, current_step, check_statuses).verdict
 
-    Args:
-        runbook: gives each condition's action.
-        statuses: the status of every condition in force, by id; callers leave
-            out conditions outside their ``active`` window (a missing id is
-            inactive, not blind).
-        current_step: the step being worked on, or None between steps.
-            CANNOT VERIFY when a condition it watches or a check it gates is
-            blind, and also, whatever the step, when any halt or rollback
-            condition is blind: its trigger could be breached unseen.
-        check_outcomes: each check's latest outcome, None when never polled.
-    """
-    firing_actions = {
-        runbook.condition(condition_id).action
-        for condition_id, status in statuses.items()
-        if counts_as_firing(status)
+
+def _judged_conditions(
+    runbook: Runbook, statuses: Mapping[str, ConditionStatus], rollback_mode: bool
+) -> dict[str, ConditionStatus]:
+    """The conditions that move the verdict: all in force, or in rollback mode the plan's and every halt."""
+    if not rollback_mode:
+        return dict(statuses)
+    watched = _watched(runbook.rollback)
+    return {
+        cid: status
+        for cid, status in statuses.items()
+        if cid in watched or runbook.condition(cid).action is not Action.ROLLBACK
     }
-    if Action.ROLLBACK in firing_actions:
-        return Verdict.ROLLBACK
-    if Action.HALT in firing_actions:
-        return Verdict.HALT
-    # A blind halt/rollback trigger could be breached right now: never say CONTINUE over it.
-    trigger_blind = any(
-        status.state in BLIND_STATES and runbook.condition(condition_id).action in (Action.HALT, Action.ROLLBACK)
-        for condition_id, status in statuses.items()
-    )
-    if trigger_blind:
-        return Verdict.CANNOT_VERIFY
-    if current_step is None:
-        return Verdict.CONTINUE
-    watched_blind = any(
-        condition_id in statuses and statuses[condition_id].state in BLIND_STATES
-        for condition_id in current_step.watch
-    )
-    gate_blind = any(check_outcomes.get(check_id) in _UNUSABLE for check_id in current_step.gate)
-    if watched_blind or gate_blind:
-        return Verdict.CANNOT_VERIFY
-    return Verdict.CONTINUE
+
+
+def _watched(steps: Iterable[Step]) -> set[str]:
+    return {condition_id for step in steps for condition_id in step.watch}
+
+
+def _as_status(value: str | Outcome | None) -> str:
+    if value is None:
+        return NEVER
+    return value.value if isinstance(value, Outcome) else str(value)

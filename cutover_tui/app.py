@@ -35,7 +35,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer
 from textual.worker import WorkerState
 
-from checks.state import BLIND_STATES, ConditionState
+from checks.state import ConditionState
 from cutover_tui.backend import ReadOnlySession, SessionBackend
 from cutover_tui.screens.approval import ApprovalScreen
 from cutover_tui.screens.complete_step import CompleteStepScreen
@@ -43,12 +43,11 @@ from cutover_tui.screens.decision import DecisionScreen
 from cutover_tui.screens.help import HelpScreen
 from cutover_tui.screens.prompts import ConfirmScreen, TextPromptScreen
 from cutover_tui.state import Mode, SessionState, StepState, StepStatus
+from cutover_tui.store import format_ts
 from cutover_tui.widgets.alerts_panel import AlertsPanel
 from cutover_tui.widgets.conditions_list import ConditionsList
 from cutover_tui.widgets.decision_log import DecisionLog
 from cutover_tui.widgets.formatting import display_zone, format_wall_clock
-from cutover_tui.widgets.markers import gate_outcomes
-from cutover_tui.widgets.schedule import step_by_id
 from cutover_tui.widgets.session_header import SessionHeader
 from cutover_tui.widgets.step_detail import ItemList, StepDetail
 from cutover_tui.widgets.steps_table import StepsTable
@@ -224,8 +223,8 @@ class CutoverApp(App[None]):
         self._render_state(message.state, previous=previous)
 
     def _render_state(self, state: SessionState, previous: SessionState | None) -> None:
-        """Update only the widgets whose part of the state changed."""
-        now = self.backend.now()
+        """Update only the widgets whose part of the state changed; every time shown is the state's ``now``."""
+        now = state.now or self.backend.now()
 
         def changed(part: str) -> bool:
             return previous is None or getattr(previous, part) != getattr(state, part)
@@ -247,23 +246,17 @@ class CutoverApp(App[None]):
         self.refresh_bindings()
 
     def _on_clock(self) -> None:
-        """Once a second: clocks, countdowns, time in state, staleness and escalation move on."""
+        """Once a second: the state is derived anew, so clocks, countdowns, holds, staleness and escalation move on."""
         if not self.is_running:  # the timer can fire while the widgets are being removed
             return
-        state, now = self.session, self.backend.now()
-        with self.batch_update():
-            self.query_one(SessionHeader).show(state, self.runbook, now, self.zone, self.view_label)
-            self.query_one(StepsTable).sync(state, self.runbook, now, self.zone)
-            self.query_one(ConditionsList).sync(state, self.runbook, now)
-            self.query_one(AlertsPanel).sync(state, self.runbook, now, self.zone)
-            self._show_detail()
-            self._show_banner(state, now)
+        previous, self.session = self.session, self.backend.state()
+        self._render_state(self.session, previous)
 
     def _show_banner(self, state: SessionState, now: datetime) -> None:
         banner = build_banner(state, self.runbook, now)
         before = self.banner
         self.banner = banner
-        if banner is not None and (before is None or before.condition != banner.condition):
+        if banner is not None and (before is None or before.key != banner.key):
             self.bells_rung += 1
             self.bell()
 
@@ -312,7 +305,7 @@ class CutoverApp(App[None]):
 
     def selected_step(self) -> StepState | None:
         """The step under the timeline cursor."""
-        return step_by_id(self.session, self.query_one(StepsTable).selected_step_id)
+        return self.session.step(self.query_one(StepsTable).selected_step_id)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the keys that do not apply to the selection now (the help screen lists them all).
@@ -450,7 +443,7 @@ class CutoverApp(App[None]):
         unmet = [
             dep
             for dep in spec.depends_on
-            if (s := step_by_id(self.session, dep)) is None or s.status not in (StepStatus.DONE, StepStatus.SKIPPED)
+            if (s := self.session.step(dep)) is None or s.status not in (StepStatus.DONE, StepStatus.SKIPPED)
         ]
         if unmet:
             titles = ", ".join(self.runbook.step(dep).title for dep in unmet)
@@ -536,8 +529,8 @@ class CutoverApp(App[None]):
         (go/no-go and approval steps); a plain task asks the operator.
         """
         spec = self.runbook.step(step_id)
-        step = step_by_id(self.session, step_id)
-        gate = gate_outcomes(self.runbook, self.session, step_id, self.backend.now())
+        step = self.session.step(step_id)
+        gate = dict(step.gate) if step is not None else {}
         gate_ok = all(outcome == "pass" for outcome in gate.values())
         needs_evidence = spec.evidence_required and not (step and step.evidence)
         evidence: str | None = None
@@ -600,8 +593,6 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _t0_flow(self) -> None:
-        from cutover_tui.store import format_ts
-
         now = self.backend.now()
         rebaseline = self.session.t0 is not None
         message = (
@@ -677,7 +668,12 @@ class CutoverApp(App[None]):
             "decision": decision,
             "reason": reason,
             "conditions": {
-                view.id: {"state": view.state.value, "value": view.value, "threshold": view.threshold}
+                view.id: {
+                    "state": view.state.value,
+                    "value": view.value,
+                    "threshold": view.threshold,
+                    "firing_since": format_ts(view.firing_since) if view.firing_since else None,
+                }
                 for view in self.session.conditions.values()
             },
             "verdict": self.session.verdict.value,
@@ -691,12 +687,8 @@ class CutoverApp(App[None]):
         return payload
 
     def _verdict_reasons(self) -> list[str]:
-        """The conditions behind the verdict, one line per state: firing ones, and blind ones."""
-        by_state: dict[str, list[str]] = {}
-        for view in self.session.conditions.values():
-            if view.state in (ConditionState.FIRING, ConditionState.RECOVERING) or view.state in BLIND_STATES:
-                by_state.setdefault(view.state.value, []).append(view.id)
-        return [f"{state}: {', '.join(ids)}" for state, ids in by_state.items()]
+        """Why the verdict is what it is, worst first (derived with it, in the reducer)."""
+        return list(self.session.verdict_reasons)
 
     def _condition_to_acknowledge(self) -> str | None:
         """The banner's condition, else the highlighted one, else the first firing one, if unacknowledged."""

@@ -8,9 +8,11 @@ from runbooks.model import Runbook, StopCondition
 #: Symbol and words per verdict: never colour alone, and CANNOT VERIFY is never green.
 VERDICT_LABELS: dict[Verdict, str] = {
     Verdict.CONTINUE: "✔ CONTINUE",
+    Verdict.AT_RISK: "⚠ AT RISK",
     Verdict.CANNOT_VERIFY: "? CANNOT VERIFY",
     Verdict.HALT: "■ HALT",
     Verdict.ROLLBACK: "✖ ROLLBACK",
+    Verdict.ROLLING_BACK: "↺ ROLLING BACK",
 }
 
 DECISION_LABELS: dict[str, str] = {

@@ -2,15 +2,26 @@
 
 ``LiveBackend`` polls the runbook's checks (``checks.scheduler.Poller``),
 writes readings and condition changes to the ``SessionLog``, and folds every
-stored record through the one ``Reducer``, so what the screen shows live is
-exactly what a replay of the file shows. ``FollowBackend`` tails a file
-another process writes and folds the same records, read-only.
+stored record through the one ``Reducer``. The screen never depends on a
+write succeeding: the evaluators are the live truth (``LiveTruth``), and the
+log records it. When the log cannot be written (disk full), condition
+changes are held in memory with their original times and written, in order,
+once it can; meanwhile the screen says so, and decisions are refused rather
+than shown as done.
+
+``FollowBackend`` tails a file another process writes and folds the same
+records, read-only, and watches the writer's heartbeat: when the writer
+stops, every condition is stale and the verdict is CANNOT VERIFY.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -20,12 +31,20 @@ from checks.reading import Reading
 from checks.state import ConditionState, ConditionStatus
 from cutover_tui.backend import Acknowledged, ReadOnlySession
 from cutover_tui.reducer import Reducer
-from cutover_tui.state import SessionState
-from cutover_tui.store import EventRecord, SessionLog, TickRecord
+from cutover_tui.state import LiveTruth, SessionState
+from cutover_tui.store import EventRecord, SessionLog, TickRecord, describe_write_error
 from runbooks.model import Runbook
 
 #: Readings are coalesced into at most this many repaints a second.
 REPAINTS_PER_SECOND = 2
+#: How often held condition changes are retried while the log cannot be written, seconds.
+RETRY_SECONDS = 1.0
+#: A follower calls the writer stopped when its heartbeat (about once a second) has not moved for this long.
+WRITER_SILENCE_SECONDS = 5.0
+
+
+class LogNotWriting(Exception):
+    """The log cannot be written now: a decision is refused rather than shown as done."""
 
 
 class _Coalescer:
@@ -59,7 +78,18 @@ class _Coalescer:
             self._task = None
 
 
-def _condition_payload(status: ConditionStatus, previous: ConditionState, runbook: Runbook) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """An event the log could not take yet, with the time it happened."""
+
+    kind: str
+    payload: dict[str, Any]
+    actor: str
+    ts: datetime
+
+
+def condition_payload(status: ConditionStatus, previous: ConditionState, runbook: Runbook) -> dict[str, Any]:
+    """The ``condition_changed`` payload for a status (``cutover_tui.state`` lists its keys)."""
     condition = runbook.condition(status.id)
     return {
         "condition": status.id,
@@ -68,8 +98,11 @@ def _condition_payload(status: ConditionStatus, previous: ConditionState, runboo
         "value": status.value,
         "threshold": condition.when.text if condition.when else "",
         "reason": status.reason,
+        "detail": status.detail,
+        "cause": status.cause,
         "breach_held": round(status.breach_held, 3),
         "consecutive_breaches": status.consecutive_breaches,
+        "remaining": None if status.remaining is None else round(status.remaining, 3),
         "flapping": status.flapping,
         "firing_since": status.firing_since.isoformat() if status.firing_since else None,
     }
@@ -112,7 +145,12 @@ class LiveBackend:
         self._repaint = _Coalescer(self.state)
         self._poller: Any = None
         self._ctx: Any = None
-        self._previous: dict[str, ConditionState] = {}
+        self._logged: dict[str, tuple[ConditionState, str]] = {}  # condition -> (state, cause) last sent to the log
+        self._held: deque[_Held] = deque()  # written by the writer thread only
+        self._held_problem: str | None = None
+        self._held_since: datetime | None = None
+        self._retry: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         for event in log.events():
             self._reducer.apply(event)
         for tick in log.latest_ticks(per_check=self._reducer.ticks_kept):
@@ -122,10 +160,32 @@ class LiveBackend:
         return self.clock.now()
 
     def state(self) -> SessionState:
-        return self._reducer.state(now=self.clock.now())
+        return self._reducer.state(now=self.clock.now(), live=self._truth())
+
+    def _truth(self) -> LiveTruth:
+        """What the evaluators and the writer know now, beyond what the log holds."""
+        problem, since = self.log_problem()
+        if self._poller is None:
+            return LiveTruth(log_problem=problem, log_problem_since=since)
+        mono = self.clock.monotonic()
+        readings = {cid: (r, max(0.0, mono - r.monotonic)) for cid, r in self._poller.latest.items()}
+        return LiveTruth(
+            statuses=self._poller.statuses, readings=readings, log_problem=problem, log_problem_since=since
+        )
+
+    def log_problem(self) -> tuple[str | None, datetime | None]:
+        """Why the log is not being written now, and since when; ``(None, None)`` while it is."""
+        health = self.log.write_health
+        if not health.ok:
+            return health.error, health.failing_since
+        if self._held:
+            return self._held_problem or "condition changes waiting to be written", self._held_since
+        return None, None
 
     async def start(self, on_change: Callable[[SessionState], None]) -> None:
+        self._loop = asyncio.get_running_loop()
         self._repaint.start(on_change)
+        self._retry = asyncio.create_task(self._retry_held(), name="log-retry")
         if not self._poll:
             return
         from checks.conditions import ConditionEvaluator
@@ -146,29 +206,38 @@ class LiveBackend:
                     breach_held=view.breach_held,
                     firing_since=view.firing_since,
                     acknowledged=view.acknowledged,
-                    reason=view.reason,
+                    detail=view.detail,
                 )
             evaluators[condition.id] = evaluator
-            self._previous[condition.id] = evaluator.status.state
+            status = evaluator.status
+            self._logged[condition.id] = (status.state, status.cause)
         self._poller = Poller(self.runbook, self._ctx, self._on_result, evaluators=evaluators)
         await self._poller.start()
 
     async def stop(self) -> None:
         if self._poller is not None:
             await self._poller.stop()
-            self._poller = None
         if self._ctx is not None:
             await self._ctx.aclose()
             self._ctx = None
+        if self._retry is not None:
+            self._retry.cancel()
+            await asyncio.gather(self._retry, return_exceptions=True)
         await self._repaint.stop()
-        await asyncio.get_running_loop().run_in_executor(self._writer, self.log.close)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer, self._write_held)  # a last try; what fails stays unwritten
+        await loop.run_in_executor(self._writer, self.log.close)
         self._writer.shutdown(wait=True)
 
     async def append(self, kind: str, payload: dict[str, Any]) -> Acknowledged:
-        """Append durably off the event loop, fold, repaint; return once committed."""
-        record = await asyncio.get_running_loop().run_in_executor(
-            self._writer, self.log.append, kind, payload, self.actor
-        )
+        """Append durably off the event loop, fold, repaint; return once committed.
+
+        Raises:
+            LogNotWriting: the log cannot be written (condition changes held
+                from before are written first, in order; if that fails too,
+                nothing is written and nothing is shown as done).
+        """
+        record = await asyncio.get_running_loop().run_in_executor(self._writer, self._write_now, kind, payload)
         self._fold(record)
         if kind == "condition_acknowledged" and self._poller is not None:
             evaluator = self._poller.evaluators.get(payload.get("condition"))
@@ -176,38 +245,97 @@ class LiveBackend:
                 evaluator.acknowledge()
         return Acknowledged(record.seq, record.ts)
 
+    def _write_now(self, kind: str, payload: dict[str, Any]) -> EventRecord:
+        """In the writer thread: what is held first, then this event; refuse when either fails."""
+        self._write_held()
+        if self._held:
+            raise LogNotWriting(f"LOG NOT WRITING: {self._held_problem} — decisions cannot be recorded")
+        try:
+            return self.log.append(kind, payload, self.actor)
+        except sqlite3.Error as error:
+            raise LogNotWriting(
+                f"LOG NOT WRITING: {describe_write_error(error)} — decisions cannot be recorded"
+            ) from None
+
+    def _write_held(self) -> None:
+        """In the writer thread: write held events in order, each with its original time, until one fails."""
+        while self._held:
+            event = self._held[0]
+            late = round((self.clock.now() - event.ts).total_seconds(), 3)
+            payload = {**event.payload, "written_late_by": late}
+            try:
+                record = self.log.append(event.kind, payload, event.actor, ts=event.ts)
+            except sqlite3.Error as error:
+                self._held_problem = describe_write_error(error)
+                return
+            self._held.popleft()
+            self._fold_soon(record)
+        self._held_problem, self._held_since = None, None
+
+    def _log_in_background(self, kind: str, payload: dict[str, Any], actor: str) -> None:
+        """Queue a system event for the writer thread; a failure holds it, never drops it."""
+        event = _Held(kind, payload, actor, self.clock.now())
+
+        def write() -> None:
+            if self._held:
+                self._held.append(event)
+                self._write_held()
+                return
+            try:
+                record = self.log.append(kind, payload, actor, ts=event.ts)
+            except sqlite3.Error as error:
+                self._held_problem = describe_write_error(error)
+                self._held_since = self._held_since or event.ts
+                self._held.append(event)
+                return
+            self._fold_soon(record)
+
+        self._writer.submit(write)
+
+    def _fold_soon(self, record: EventRecord) -> None:
+        """From the writer thread: fold a record on the loop."""
+        if self._loop is None:
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._fold, record)
+        except RuntimeError:  # the loop has closed: the record is in the log, a resume folds it
+            pass
+
+    async def _retry_held(self) -> None:
+        while True:
+            await asyncio.sleep(RETRY_SECONDS)
+            if self._held:
+                await self._loop.run_in_executor(self._writer, self._write_held)
+            self._repaint.mark()  # the banner's "for 42s", the held count
+
     def _fold(self, record: EventRecord) -> None:
         self._reducer.apply(record)
         self._repaint.mark()
 
     def _on_result(self, reading: Reading | None, statuses: list[ConditionStatus]) -> None:
-        """The poller's callback, on the event loop: keep the tick, log state changes."""
+        """The poller's callback, on the event loop: keep the tick, log what changed."""
         if reading is not None:
             tick = self.log.record_reading(reading, statuses)  # in-memory batch; never blocks on disk
             if tick is not None:
                 self._reducer.apply_tick(tick)
-                self._repaint.mark()
         for status in statuses:
-            previous = self._previous.get(status.id)
-            if previous == status.state:
+            previous = self._logged.get(status.id)
+            if previous == (status.state, status.cause):
                 continue
-            self._previous[status.id] = status.state
-            payload = _condition_payload(status, previous or ConditionState.UNKNOWN, self.runbook)
-            future = asyncio.get_running_loop().run_in_executor(
-                self._writer, self.log.append, "condition_changed", payload, "system"
-            )
-            future.add_done_callback(self._condition_logged)
-
-    def _condition_logged(self, future: asyncio.Future[EventRecord]) -> None:
-        if not future.cancelled() and future.exception() is None:
-            self._fold(future.result())
+            self._logged[status.id] = (status.state, status.cause)
+            before = previous[0] if previous else ConditionState.UNKNOWN
+            self._log_in_background("condition_changed", condition_payload(status, before, self.runbook), "system")
+        self._repaint.mark()
 
 
 class FollowBackend:
     """A read-only view of a session another process is writing.
 
     It re-reads the file every ``interval`` seconds for new events and ticks,
-    and keeps going when the writer exits and later resumes.
+    keeps going when the writer exits and later resumes, and watches the
+    writer's heartbeat: when it stops moving for ``WRITER_SILENCE_SECONDS``
+    (or the session ended), the view says the writer stopped and when, every
+    condition is stale and the verdict is CANNOT VERIFY.
     """
 
     read_only = True
@@ -224,19 +352,44 @@ class FollowBackend:
         self._task: asyncio.Task[None] | None = None
         self._last_seq = 0
         self._last_tick_id = self._log.last_tick_id()
+        self._beat: datetime | None = None
+        self._beat_moved_at: float | None = None  # our monotonic time when the heartbeat last changed
+        self._last_write: datetime | None = None
         self._fold(self._log.events(), self._log.latest_ticks(per_check=self._reducer.ticks_kept))
+        self._watch_writer(self._log.heartbeat_at(), self._log.last_write_ts)
 
     def now(self) -> datetime:
         return self.clock.now()
 
     def state(self) -> SessionState:
-        return self._reducer.state(now=self.clock.now())
+        stopped = self.writer_stopped_at()
+        return self._reducer.state(now=self.clock.now(), live=LiveTruth(writer_stopped_at=stopped))
 
-    def _read(self) -> tuple[list[EventRecord], list[TickRecord]]:
-        """What was written since the last read (runs in a thread; folds nothing)."""
+    def writer_stopped_at(self) -> datetime | None:
+        """When the writer was last seen alive, once it is gone; None while it runs."""
+        last = self._beat or self._last_write
+        if self._reducer.ended is not None:
+            return last or self.clock.now()
+        if self._beat_moved_at is not None and time.monotonic() - self._beat_moved_at <= WRITER_SILENCE_SECONDS:
+            return None
+        if self._beat_moved_at is None and last is not None:
+            # Not seen moving yet: a heartbeat this fresh is a live writer; an older one is not.
+            if (self.clock.now() - last).total_seconds() <= WRITER_SILENCE_SECONDS:
+                return None
+        return last or self.clock.now()
+
+    def _watch_writer(self, beat: datetime | None, last_write: datetime | None) -> None:
+        self._last_write = last_write
+        if beat is not None and beat != self._beat:
+            if self._beat is not None:
+                self._beat_moved_at = time.monotonic()
+            self._beat = beat
+
+    def _read(self) -> tuple[list[EventRecord], list[TickRecord], datetime | None, datetime | None]:
+        """What was written since the last read, and the writer's heartbeat (runs in a thread; folds nothing)."""
         events = self._log.events(after_seq=self._last_seq)
         ticks, self._last_tick_id = self._log.ticks_written_after(self._last_tick_id)
-        return events, ticks
+        return events, ticks, self._log.heartbeat_at(), self._log.last_write_ts
 
     def _fold(self, events: list[EventRecord], ticks: list[TickRecord]) -> bool:
         for event in events:
@@ -248,10 +401,15 @@ class FollowBackend:
 
     async def start(self, on_change: Callable[[SessionState], None]) -> None:
         async def tail() -> None:
+            stopped = self.writer_stopped_at()
             while True:
                 await asyncio.sleep(self.interval)
-                if self._fold(*await asyncio.to_thread(self._read)):
+                events, ticks, beat, last_write = await asyncio.to_thread(self._read)
+                self._watch_writer(beat, last_write)
+                now_stopped = self.writer_stopped_at()
+                if self._fold(events, ticks) or (now_stopped is None) != (stopped is None):
                     on_change(self.state())
+                stopped = now_stopped
 
         self._task = asyncio.create_task(tail(), name="follow")
 

@@ -24,24 +24,37 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from checks.conditions import format_value, is_active
+from checks.conditions import describe_state, is_active
 from checks.reading import Outcome
 from checks.state import ConditionState, ConditionStatus
-from checks.verdict import compute_verdict, counts_as_firing
+from checks.verdict import NEVER, STALE, check_status, counts_as_firing, judge
+from cutover_tui.derive import (
+    at_risk_views,
+    current_detail,
+    firing_banner,
+    log_banner,
+    next_step,
+    projected_end,
+    stopping_order,
+    value_text,
+    writer_banner,
+)
 from cutover_tui.state import (
     AlertView,
+    BannerView,
     CheckView,
     ConditionView,
     DecisionRecord,
+    LiveTruth,
     LogLine,
     Mode,
     SessionState,
     StepState,
     StepStatus,
 )
-from cutover_tui.store import EventRecord, RetentionPolicy, TickRecord, parse_ts
+from cutover_tui.store import EventRecord, RetentionPolicy, TickRecord, format_ts, parse_ts
 from runbooks.grammar import format_duration
-from runbooks.model import Action, Runbook, Step
+from runbooks.model import Action, Runbook, Step, StopCondition
 
 LOG_LINES = 200
 _STEP_END = {"step_completed": StepStatus.DONE, "step_failed": StepStatus.FAILED, "step_skipped": StepStatus.SKIPPED}
@@ -50,6 +63,7 @@ _STEP_END = {"step_completed": StepStatus.DONE, "step_failed": StepStatus.FAILED
 # polled, and the sparkline shows a gap rather than an invented value.
 _KEYFRAME_SECONDS = RetentionPolicy().keyframe_seconds
 _EPOCH = datetime.fromtimestamp(0, timezone.utc)
+_NO_LIVE = LiveTruth()
 
 
 def reduce_events(
@@ -99,13 +113,15 @@ class _ConditionProgress:
     value_ts: datetime | None = None
     threshold: str = ""
     since: datetime | None = None
-    reason: str = "not yet polled"
+    detail: str = "not yet polled"  # what the observation said, without the hold
     flapping: bool = False
     acknowledged: bool = False
     breach_held: float = 0.0
     hold_from: datetime | None = None  # breach_held was measured then; it grows from there while breaching
     firing_since: datetime | None = None
     fired_seq: int | None = None  # the event that started the current firing episode
+    consecutive_breaches: int = 0
+    remaining_at_change: float | None = None  # recovering: seconds to clearing when it began
 
 
 class Reducer:
@@ -141,6 +157,12 @@ class Reducer:
         self._last_event_ts: datetime | None = None
         self._last_tick_ts: datetime | None = None
         self._last_decision_seq = 0
+        self._answered: set[tuple[str, str]] = set()  # (condition, firing_since) pairs a decision answered
+
+    @property
+    def ended(self) -> str | None:
+        """The outcome of ``session_ended`` once folded, else None."""
+        return self._ended
 
     # ------------------------------------------------------------ folding
 
@@ -187,12 +209,13 @@ class Reducer:
         self._gaps.append((last, event.ts))
         # As ConditionEvaluator.restore: the time the dashboard was down is
         # blindness, not breach and not recovery. An old pass vouches for
-        # nothing now; a hold is frozen at what it was when the log went
-        # quiet; a firing condition stays firing until passes show otherwise.
+        # nothing now; a hold is frozen at what it was when the writer was last
+        # alive (its heartbeat); a firing condition stays firing until passes
+        # show otherwise.
         for condition in self._conditions.values():
             if condition.state is ConditionState.OK:
                 condition.state, condition.since = ConditionState.UNKNOWN, event.ts
-                condition.reason, condition.acknowledged = "not yet polled since resume", False
+                condition.detail, condition.acknowledged = "not yet polled since resume", False
                 continue
             if condition.state in (ConditionState.PENDING, ConditionState.FIRING):
                 condition.breach_held = _held(condition, last)
@@ -200,8 +223,8 @@ class Reducer:
                 frozen = f"; breach hold frozen at {_seconds(condition.breach_held)} across the gap"
             else:
                 frozen = ""
-            before = f"; before: {condition.reason}" if condition.reason else ""
-            condition.reason = f"resumed after a {_seconds(gap)} gap{frozen}{before}"
+            before = f"; before: {condition.detail}" if condition.detail else ""
+            condition.detail = f"resumed after a {_seconds(gap)} gap{frozen}{before}"
 
     def _on_t0_set(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
         if payload.get("t0"):
@@ -241,6 +264,9 @@ class Reducer:
 
     def _on_decision(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
         self._last_decision_seq = event.seq
+        for condition_id, seen in (payload.get("conditions") or {}).items():
+            if isinstance(seen, Mapping) and seen.get("firing_since"):
+                self._answered.add((str(condition_id), str(seen["firing_since"])))
         self._decisions.append(
             DecisionRecord(
                 seq=event.seq,
@@ -276,15 +302,20 @@ class Reducer:
         condition.firing_since = firing_since
         if state is ConditionState.OK:
             condition.acknowledged = False
+        changed_at = event.ts  # a change held while the log could not be written keeps its own time
         condition.state = state
-        condition.since = event.ts
+        condition.since = changed_at
         condition.value = _number(payload.get("value"))
-        condition.value_ts = event.ts
+        condition.value_ts = changed_at
         condition.threshold = str(payload.get("threshold") or condition.threshold)
-        condition.reason = str(payload.get("reason", ""))
+        # Older logs have only the full reason, hold included.
+        condition.detail = str(payload.get("detail") or payload.get("reason", ""))
         condition.flapping = bool(payload.get("flapping"))
         condition.breach_held = float(payload.get("breach_held") or 0.0)
-        condition.hold_from = event.ts
+        condition.hold_from = changed_at
+        condition.consecutive_breaches = int(payload.get("consecutive_breaches") or 0)
+        remaining = payload.get("remaining")
+        condition.remaining_at_change = float(remaining) if isinstance(remaining, (int, float)) else None
 
     def _on_condition_acknowledged(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
         condition = self._conditions.get(payload.get("condition", ""))
@@ -300,18 +331,36 @@ class Reducer:
 
     # ------------------------------------------------------------ the state
 
-    def state(self, now: datetime | None = None) -> SessionState:
-        """The ``SessionState`` at ``now`` (default: the latest record folded)."""
+    def state(self, now: datetime | None = None, live: LiveTruth | None = None) -> SessionState:
+        """The ``SessionState`` at ``now`` (default: the latest record folded).
+
+        Args:
+            now: the instant to describe.
+            live: what a running session knows beyond the log (the evaluators'
+                statuses, the newest readings, a failing log, a stopped writer).
+                Without it, everything comes from the log, as in replay.
+        """
         if now is None:
             stamps = [ts for ts in (self._last_event_ts, self._last_tick_ts) if ts is not None]
             now = max(stamps) if stamps else None
-        steps = self._step_states()
-        current = self._current_step(steps)
-        conditions = {c.id: self._condition_view(c.id, now) for c in self.runbook.stop_conditions}
-        checks = {check_id: self._check_view(check_id) for check_id in self.runbook.checks}
-        statuses = self._statuses_in_force(conditions, now)
-        banner_condition, banner = self._banner(conditions, statuses)
+        live = live or _NO_LIVE
         mode = Mode.ROLLBACK if self._rollback_at else Mode.REHEARSAL if self._rehearsal else Mode.LIVE
+        checks = {check_id: self._check_view(check_id, now, live) for check_id in self.runbook.checks}
+        conditions = {c.id: self._condition_view(c, now, live) for c in self.runbook.stop_conditions}
+        steps = self._step_states(now, checks)
+        current = self._current_step(steps)
+        statuses = {cid: _as_status(view, now) for cid, view in conditions.items() if view.active}
+        problem = self._problem(live, now)
+        judgement = judge(
+            self.runbook,
+            statuses,
+            self.runbook.step(current) if current else None,
+            {check_id: view.status for check_id, view in checks.items()},
+            rollback_mode=mode is Mode.ROLLBACK,
+            log_problem=problem,
+        )
+        banners = self._banners(conditions, statuses, live, now)
+        upcoming = next_step(steps, mode)
         return SessionState(
             runbook_name=self.runbook.name,
             mode=mode,
@@ -319,34 +368,50 @@ class Reducer:
             steps=steps,
             conditions=conditions,
             checks=checks,
-            alerts=self._alerts(),
+            alerts=self._alerts(checks, live),
             decisions=tuple(self._decisions),
             log=tuple(self._log),
-            verdict=compute_verdict(
-                self.runbook,
-                statuses,
-                self.runbook.step(current) if current else None,
-                {check_id: _outcome(view.outcome) for check_id, view in checks.items()},
-            ),
-            banner=banner,
-            banner_condition=banner_condition,
+            verdict=judgement.verdict,
+            banner=banners[0].text if banners else None,
+            banner_condition=next((b.condition for b in banners if b.condition), None),
             last_event_seq=self._last_seq,
             last_event_ts=self._last_event_ts,
             ended=self._ended,
             gaps=tuple(self._gaps),
             rollback_started_at=self._rollback_at,
             current_step=current,
+            now=now,
+            verdict_reasons=judgement.reasons,
+            at_risk=at_risk_views(judgement, conditions),
+            blind=judgement.blind,
+            banners=banners,
+            next_step=upcoming.id if upcoming else None,
+            projection=projected_end(steps, mode, self.runbook, now),
+            log_problem=log_banner(live.log_problem, None, None).text if live.log_problem else None,
+            writer_stopped_at=live.writer_stopped_at,
         )
 
-    def _step_states(self) -> tuple[StepState, ...]:
-        states = [self._step_state(step, self._planned(step.at), rollback_plan=False) for step in self.runbook.steps]
+    def _problem(self, live: LiveTruth, now: datetime | None) -> str | None:
+        """Why nothing better than CANNOT VERIFY can be said: the log is not written, or the writer stopped."""
+        if live.log_problem:
+            return f"log not writing: {live.log_problem}"
+        if live.writer_stopped_at is not None:
+            return "the session ended" if self._ended else "the writer stopped"
+        return None
+
+    def _step_states(self, now: datetime | None, checks: Mapping[str, CheckView]) -> tuple[StepState, ...]:
+        abandon = self._rollback_at is not None
+        states = [
+            self._step_state(step, self._planned(step.at), now, checks, rollback_plan=False, abandon=abandon)
+            for step in self.runbook.steps
+        ]
         if self._rollback_at is not None:
             # The rollback plan is timed from the moment it started: `at` is an
             # offset from then, and steps without one follow the previous step.
             previous_end: datetime | None = self._rollback_at
             for step in self.runbook.rollback:
                 start = self._rollback_at + timedelta(seconds=step.at) if step.at is not None else previous_end
-                state = self._step_state(step, start, rollback_plan=True)
+                state = self._step_state(step, start, now, checks, rollback_plan=True, abandon=False)
                 previous_end = state.planned_end
                 states.append(state)
         return tuple(states)
@@ -356,23 +421,42 @@ class Reducer:
             return None
         return self._t0 + timedelta(seconds=offset)
 
-    def _step_state(self, step: Step, planned_start: datetime | None, *, rollback_plan: bool) -> StepState:
+    def _step_state(
+        self,
+        step: Step,
+        planned_start: datetime | None,
+        now: datetime | None,
+        checks: Mapping[str, CheckView],
+        *,
+        rollback_plan: bool,
+        abandon: bool,
+    ) -> StepState:
         progress = self._steps[step.id]
         planned_end = planned_start + timedelta(seconds=step.duration) if planned_start and step.duration else None
         actual = progress.started_at or progress.ended_at  # a step ticked done at once started then
+        status = progress.status
+        if abandon and status in (StepStatus.PENDING, StepStatus.ACTIVE):
+            status = StepStatus.ABANDONED  # the forward plan stopped when the rollback began: its drift stops too
+        if actual and planned_start:
+            drift: float | None = (actual - planned_start).total_seconds()
+        elif status is StepStatus.PENDING and planned_start is not None and now is not None and planned_start < now:
+            drift = (now - planned_start).total_seconds()  # due and not started: late by this much
+        else:
+            drift = None
         return StepState(
             id=step.id,
             title=step.title,
-            status=progress.status,
+            status=status,
             planned_start=planned_start,
             planned_end=planned_end,
             started_at=progress.started_at,
             ended_at=progress.ended_at,
-            drift_seconds=(actual - planned_start).total_seconds() if actual and planned_start else None,
+            drift_seconds=drift,
             items_checked=frozenset(progress.items),
             evidence=tuple(progress.evidence),
             reason=progress.reason,
             rollback_plan=rollback_plan,
+            gate=tuple((check_id, checks[check_id].status) for check_id in step.gate if check_id in checks),
         )
 
     def _current_step(self, steps: tuple[StepState, ...]) -> str | None:
@@ -384,57 +468,96 @@ class Reducer:
                     return step.id
         return None
 
-    def _condition_view(self, condition_id: str, now: datetime | None) -> ConditionView:
-        progress = self._conditions[condition_id]
-        check_id = self._check_of[condition_id]
+    def _condition_view(self, condition: StopCondition, now: datetime | None, live: LiveTruth) -> ConditionView:
+        progress = self._conditions[condition.id]
+        check_id = self._check_of[condition.id]
         ticks = self._ticks.get(check_id)
-        value = progress.value
-        if ticks and (progress.value_ts is None or ticks[-1].ts >= progress.value_ts):
-            value = ticks[-1].value
         every = self.runbook.checks[check_id].every if check_id in self.runbook.checks else 15.0
+        history = _sample(ticks, self._tick_ms[check_id], now, every, self.history) if ticks and now else ()
+        active = now is None or is_active(condition, self._t0, now)
+        status = live.statuses.get(condition.id)
+        if status is not None:
+            state, since, firing_since = status.state, status.since, status.firing_since
+            held, remaining, detail = status.breach_held, status.remaining, status.detail or status.reason
+            consecutive = status.consecutive_breaches
+            reading = live.readings.get(check_id)
+            value = status.value if reading is None or reading[0].value is None else reading[0].value
+            lower_bound = bool(reading and reading[0].extra.get("lower_bound"))
+            acknowledged = status.acknowledged or progress.acknowledged
+            flapping = status.flapping
+        else:
+            state, since, firing_since = progress.state, progress.since, progress.firing_since
+            held, consecutive, detail = _held(progress, now), progress.consecutive_breaches, progress.detail
+            remaining = _remaining(condition, progress, held, now)
+            value = progress.value
+            lower_bound = False
+            if ticks and (progress.value_ts is None or ticks[-1].ts >= progress.value_ts):
+                value = ticks[-1].value
+                lower_bound = bool(ticks[-1].extra.get("lower_bound"))
+            acknowledged, flapping = progress.acknowledged, progress.flapping
+        if live.writer_stopped_at is not None and state is not ConditionState.STALE:
+            # A followed session whose writer is gone: whatever was last seen is stale now.
+            when = live.writer_stopped_at.strftime("%H:%M:%SZ")
+            detail = f"writer stopped at {when}; last seen {state.value}: {detail}"
+            state, remaining = ConditionState.STALE, None
+        shown = value_text(condition, self.runbook, value, lower_bound=lower_bound)
+        detail = current_detail(condition, state, shown, value, detail)
+        reason = describe_state(
+            state,
+            detail,
+            held=held,
+            for_=condition.for_,
+            remaining=remaining,
+            keep_firing_for=condition.keep_firing_for,
+            consecutive_breaches=consecutive,
+            min_consecutive=condition.min_consecutive,
+            firing_since=firing_since,
+        )
         return ConditionView(
-            id=condition_id,
-            state=progress.state,
+            id=condition.id,
+            state=state,
             value=value,
             threshold=progress.threshold,
-            since=progress.since,
-            reason=progress.reason,
-            flapping=progress.flapping,
-            acknowledged=progress.acknowledged,
-            breach_held=_held(progress, now),
-            history=_sample(ticks, self._tick_ms[check_id], now, every, self.history) if ticks and now else (),
-            firing_since=progress.firing_since,
+            since=since,
+            reason=reason,
+            flapping=flapping,
+            acknowledged=acknowledged,
+            breach_held=held,
+            history=history,
+            firing_since=firing_since,
+            active=active,
+            for_=condition.for_,
+            remaining=remaining,
+            in_state_for=max(0.0, (now - since).total_seconds()) if now is not None and since is not None else None,
+            value_text=shown,
+            detail=detail,
         )
 
-    def _statuses_in_force(
-        self, conditions: Mapping[str, ConditionView], now: datetime | None
-    ) -> dict[str, ConditionStatus]:
-        """The conditions in their ``active`` window, as ``checks.verdict`` takes them."""
-        statuses: dict[str, ConditionStatus] = {}
-        for condition in self.runbook.stop_conditions:
-            view = conditions[condition.id]
-            if now is not None and not is_active(condition, self._t0, now):
-                continue
-            statuses[condition.id] = ConditionStatus(
-                id=view.id,
-                state=view.state,
-                value=view.value,
-                threshold=view.threshold,
-                since=view.since or now or _EPOCH,
-                breach_held=view.breach_held,
-                flapping=view.flapping,
-                acknowledged=view.acknowledged,
-                reason=view.reason,
-                firing_since=view.firing_since,
-            )
-        return statuses
-
-    def _check_view(self, check_id: str) -> CheckView:
+    def _check_view(self, check_id: str, now: datetime | None, live: LiveTruth) -> CheckView:
         check = self.runbook.checks[check_id]
+        reading = live.readings.get(check_id)
+        if reading is not None:
+            latest, age = reading
+            return CheckView(
+                id=check_id,
+                outcome=latest.outcome.value,
+                value=latest.value,
+                unit=latest.unit or check.unit,
+                detail=latest.detail,
+                observed_at=latest.observed_at,
+                degraded=latest.degraded,
+                status=check_status(check, latest.outcome.value, age),
+                age=age,
+            )
         ticks = self._ticks.get(check_id)
         if not ticks:
             return CheckView(check_id, None, None, check.unit, "not yet polled", None)
         tick = ticks[-1]
+        age = max(0.0, (now - tick.ts).total_seconds()) if now is not None else 0.0
+        # Ticks are stored on change and as keyframes: the newest may be a keyframe old and still current.
+        status = check_status(check, tick.outcome, age, slack=_KEYFRAME_SECONDS)
+        if live.writer_stopped_at is not None and status not in (STALE, NEVER):
+            status = STALE
         return CheckView(
             id=check_id,
             outcome=tick.outcome,
@@ -443,47 +566,64 @@ class Reducer:
             detail=tick.detail,
             observed_at=tick.ts,
             degraded=tick.degraded,
+            status=status,
+            age=age,
         )
 
-    def _alerts(self) -> tuple[AlertView, ...]:
+    def _alerts(self, checks: Mapping[str, CheckView], live: LiveTruth) -> tuple[AlertView, ...]:
         alerts: list[AlertView] = []
         for check in self.runbook.checks.values():
-            ticks = self._ticks.get(check.id)
-            if check.kind != "alerts" or not ticks:
+            if check.kind != "alerts":
                 continue
-            extra = ticks[-1].extra
+            reading = live.readings.get(check.id)
+            ticks = self._ticks.get(check.id)
+            if reading is not None:
+                extra: Mapping[str, Any] = reading[0].extra
+            elif ticks:
+                extra = ticks[-1].extra
+            else:
+                continue
             for state in ("active", "suppressed"):
                 for alert in extra.get(state) or ():
                     if isinstance(alert, Mapping):
                         alerts.append(_alert_view(alert, state, check.id))
         return tuple(alerts)
 
-    def _banner(
-        self, conditions: Mapping[str, ConditionView], statuses: Mapping[str, ConditionStatus]
-    ) -> tuple[str | None, str | None]:
-        """The HALT/ROLLBACK banner: a condition counted as firing whose episode no decision has answered."""
+    def _banners(
+        self,
+        conditions: Mapping[str, ConditionView],
+        statuses: Mapping[str, ConditionStatus],
+        live: LiveTruth,
+        now: datetime | None,
+    ) -> tuple[BannerView, ...]:
+        """Every banner, most urgent first: a failing log, a stopped writer, then firings awaiting a decision."""
+        banners: list[BannerView] = []
+        if live.log_problem:
+            banners.append(log_banner(live.log_problem, live.log_problem_since, now))
+        if live.writer_stopped_at is not None:
+            when = live.writer_stopped_at.strftime("%H:%M:%SZ")
+            banners.append(writer_banner(live.writer_stopped_at, self._ended, now, when))
         waiting = [
-            (condition.action is not Action.ROLLBACK, self._conditions[condition.id].fired_seq or 0, condition)
+            condition
             for condition in self.runbook.stop_conditions
             if condition.action in (Action.HALT, Action.ROLLBACK)
             and condition.id in statuses
             and counts_as_firing(statuses[condition.id])
-            and (self._conditions[condition.id].fired_seq or 0) > self._last_decision_seq
+            and not self._answered_episode(condition.id, conditions[condition.id].firing_since)
         ]
-        if not waiting:
-            return None, None
-        _, _, condition = min(waiting, key=lambda w: (w[0], w[1]))
-        view = conditions[condition.id]
-        unit = condition.when.unit if condition.when else ""
-        observed = (
-            f"{format_value(view.value, unit)} {view.threshold}"
-            if view.value is not None and view.threshold
-            else view.reason
+        waiting.sort(key=lambda c: (stopping_order(c), self._conditions[c.id].fired_seq or 0))
+        banners.extend(firing_banner(c, conditions[c.id], self.runbook, now) for c in waiting)
+        return tuple(banners)
+
+    def _answered_episode(self, condition_id: str, firing_since: datetime | None) -> bool:
+        """Whether a decision answered this firing episode (named in its snapshot, or logged after it began)."""
+        if firing_since is not None and (condition_id, format_ts(firing_since)) in self._answered:
+            return True
+        progress = self._conditions[condition_id]
+        same_episode = firing_since is None or progress.firing_since is None or (
+            format_ts(progress.firing_since) == format_ts(firing_since)
         )
-        text = f"{condition.action.value.upper()} — {condition.id} {observed} for {_seconds(view.breach_held)}"
-        if condition.decides:
-            text += f" — decides: {self.runbook.roles.get(condition.decides, condition.decides)}"
-        return condition.id, text
+        return same_episode and progress.fired_seq is not None and progress.fired_seq <= self._last_decision_seq
 
 
 # ----------------------------------------------------------------- helpers
@@ -548,16 +688,38 @@ def _held(progress: _ConditionProgress, now: datetime | None) -> float:
     return progress.breach_held
 
 
+def _remaining(condition: StopCondition, progress: _ConditionProgress, held: float, now: datetime | None) -> float | None:
+    """From the log: seconds to firing while pending, to clearing while recovering."""
+    if progress.state is ConditionState.PENDING:
+        return max(0.0, condition.for_ - held)
+    if progress.state is ConditionState.RECOVERING:
+        start = progress.remaining_at_change if progress.remaining_at_change is not None else condition.keep_firing_for
+        gone = (now - progress.since).total_seconds() if now is not None and progress.since is not None else 0.0
+        return max(0.0, start - gone)
+    return None
+
+
+def _as_status(view: ConditionView, now: datetime | None) -> ConditionStatus:
+    """A view as ``checks.verdict`` takes it."""
+    return ConditionStatus(
+        id=view.id,
+        state=view.state,
+        value=view.value,
+        threshold=view.threshold,
+        since=view.since or now or _EPOCH,
+        breach_held=view.breach_held,
+        flapping=view.flapping,
+        acknowledged=view.acknowledged,
+        reason=view.reason,
+        firing_since=view.firing_since,
+        for_=view.for_,
+        remaining=view.remaining,
+    )
+
+
 def _seconds(seconds: float) -> str:
     """A duration to the whole second: ``80.4`` -> ``1m20s``."""
     return format_duration(round(max(seconds, 0.0)))
-
-
-def _outcome(value: str | None) -> Outcome | None:
-    try:
-        return Outcome(value) if value is not None else None
-    except ValueError:
-        return Outcome.ERROR
 
 
 def _describe(runbook: Runbook, event: EventRecord) -> str:

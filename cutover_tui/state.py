@@ -19,9 +19,13 @@ Event kinds (``events.kind``) and their payloads:
 - ``note``              {text, step?}
 - ``decision``          {decision: go|no_go|conditional_go|hold|rollback|continue, reason,
                          step?, scorecard?: {scores, total, result}, phrase?: str,
-                         conditions: {id: {state, value, threshold}}, verdict}
+                         conditions: {id: {state, value, threshold, firing_since?}}, verdict}
+                         (a decision answers the firing episodes its snapshot names)
 - ``condition_changed`` {condition, state, previous, value, threshold, reason, breach_held,
-                         flapping}
+                         flapping, cause, detail, consecutive_breaches, remaining, firing_since,
+                         written_late_by?}
+                         (``written_late_by``: seconds a change waited in memory because the log
+                         could not be written; the event keeps the time it happened)
 - ``condition_acknowledged`` {condition, reason?}
 - ``rollback_started``  {reason}
 - ``session_ended``     {outcome: completed|rolled_back|abandoned}
@@ -32,8 +36,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Mapping
 
-from checks.state import ConditionState, Verdict
+from checks.reading import Reading
+from checks.state import ConditionState, ConditionStatus, Verdict
 
 DECISIONS = ("go", "no_go", "conditional_go", "hold", "rollback", "continue")
 
@@ -44,6 +50,7 @@ class StepStatus(StrEnum):
     DONE = "done"
     FAILED = "failed"
     SKIPPED = "skipped"
+    ABANDONED = "abandoned"  # a forward step not done when the rollback plan started
 
 
 class Mode(StrEnum):
@@ -66,26 +73,39 @@ class StepState:
     evidence: tuple[str, ...] = ()
     reason: str = ""  # fail/skip reason or gate override reason
     rollback_plan: bool = False
+    gate: tuple[tuple[str, str], ...] = ()  # (check id, check status) per gate check, in gate order
 
 
 @dataclass(frozen=True, slots=True)
 class ConditionView:
+    """One stop condition as the screen, ``check`` and the report show it now.
+
+    Every number is current at the state's ``now``, from one source: the
+    evaluators while a session runs, the log in a follower and in replay.
+    """
+
     id: str
     state: ConditionState
     value: float | None
     threshold: str
     since: datetime | None
-    reason: str = ""
+    reason: str = ""  # why, in words, as of now ("4.1% > 1% for 34s of 1m", "HTTP 503, error 1 of 4")
     flapping: bool = False
     acknowledged: bool = False
-    breach_held: float = 0.0
+    breach_held: float = 0.0  # seconds of breach held toward `for`, as of now
     history: tuple[float | None, ...] = ()  # recent values for the sparkline, oldest first
     firing_since: datetime | None = None  # kept while recovering or blind after firing (checks.verdict)
+    active: bool = True  # in its `active` window now
+    for_: float = 0.0  # the condition's `for`, seconds
+    remaining: float | None = None  # pending: seconds to firing; recovering: seconds to clearing
+    in_state_for: float | None = None  # seconds in the current state at `now`
+    value_text: str = ""  # the value in the threshold's unit, "≥ 1s" for a lower bound, "—" without one
+    detail: str = ""  # what the latest observation said, without the hold ("HTTP 503", "4.1% > 1%")
 
 
 @dataclass(frozen=True, slots=True)
 class CheckView:
-    """The latest reading of a check (from the ticks table), for gate markers."""
+    """The latest reading of a check, and its status now (the one staleness rule applied)."""
 
     id: str
     outcome: str | None  # a checks.reading.Outcome value; None = never polled
@@ -94,6 +114,8 @@ class CheckView:
     detail: str
     observed_at: datetime | None
     degraded: bool = False
+    status: str = "never"  # outcome, or "stale" / "never" (checks.verdict.check_status)
+    age: float | None = None  # seconds since the reading at `now`
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +154,73 @@ class LogLine:
 
 
 @dataclass(frozen=True, slots=True)
+class BannerView:
+    """What the banner across every screen says, derived once for the screen and the report.
+
+    ``kind``: ``rollback`` / ``halt`` (a firing condition awaits a decision),
+    ``log`` (the log is not being written), ``writer`` (a followed session's
+    writer stopped).
+    """
+
+    kind: str
+    text: str  # one line: "ROLLBACK — auth_errors 4.2% > 1% for 1m20s — decides: CTO"
+    condition: str | None = None
+    acknowledged: bool = False
+    escalation: str | None = None  # "no response for 31m (P0: respond within 30m) — escalate to CTO"
+
+
+@dataclass(frozen=True, slots=True)
+class AtRiskView:
+    """A halt or rollback condition pending (seconds to firing) or recovering (seconds to clearing)."""
+
+    condition: str
+    state: ConditionState
+    seconds: float | None
+    text: str  # "auth_errors 4% > 1% — fires in 0:26"
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """When the remaining plan ends if steps keep their durations and cannot start early."""
+
+    end: datetime
+    planned_end: datetime | None  # None without a T0
+
+    @property
+    def drift_seconds(self) -> float | None:
+        """Projected minus planned end (positive = late)."""
+        if self.planned_end is None:
+            return None
+        return (self.end - self.planned_end).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class LiveTruth:
+    """What a running session knows that the log may not have yet: the evaluators are the truth.
+
+    The screen never depends on a write succeeding: live, conditions and
+    checks come from here; the log records them when it can.
+
+    Attributes:
+        statuses: every evaluator's status now, by condition id.
+        readings: the newest reading of each check (stored as a tick or not),
+            with its age in monotonic seconds.
+        log_problem: why the log is not being written ("disk full"), or None.
+        log_problem_since: when the log stopped being written.
+        writer_stopped_at: in a follower, when the writer was last seen alive
+            (None while it is alive).
+        writer_ended: in a follower, whether the writer ended the session cleanly.
+    """
+
+    statuses: Mapping[str, ConditionStatus] = field(default_factory=dict)
+    readings: Mapping[str, tuple[Reading, float]] = field(default_factory=dict)
+    log_problem: str | None = None
+    log_problem_since: datetime | None = None
+    writer_stopped_at: datetime | None = None
+    writer_ended: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class SessionState:
     runbook_name: str
     mode: Mode
@@ -143,7 +232,7 @@ class SessionState:
     decisions: tuple[DecisionRecord, ...]
     log: tuple[LogLine, ...]  # newest last, bounded
     verdict: Verdict
-    banner: str | None  # the HALT/ROLLBACK banner text while a firing condition awaits a decision
+    banner: str | None  # the top banner's text (a HALT/ROLLBACK awaiting a decision, a log or writer failure)
     banner_condition: str | None
     last_event_seq: int
     last_event_ts: datetime | None
@@ -151,3 +240,16 @@ class SessionState:
     gaps: tuple[tuple[datetime, datetime], ...] = ()  # dashboard-down gaps from session_resumed
     rollback_started_at: datetime | None = None
     current_step: str | None = None
+    now: datetime | None = None  # the instant this state describes
+    verdict_reasons: tuple[str, ...] = ()  # why the verdict, worst first
+    at_risk: tuple[AtRiskView, ...] = ()  # pending / recovering halt and rollback conditions, soonest first
+    blind: tuple[str, ...] = ()  # conditions in force that cannot be seen
+    banners: tuple[BannerView, ...] = ()  # every banner, most urgent first (``banner`` is the first's text)
+    next_step: str | None = None  # the first pending step of the plan being run
+    projection: Projection | None = None
+    log_problem: str | None = None  # "LOG NOT WRITING: disk full — decisions cannot be recorded"
+    writer_stopped_at: datetime | None = None  # a followed session's writer was last seen then
+
+    def step(self, step_id: str | None) -> StepState | None:
+        """The step with ``step_id``, or None."""
+        return next((s for s in self.steps if s.id == step_id), None)

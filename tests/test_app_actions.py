@@ -217,7 +217,7 @@ async def test_decision_records_reason_conditions_snapshot_and_verdict() -> None
         assert decision["reason"] == "wait for the DB team"
         assert decision["verdict"] == app.session.verdict.value
         assert set(decision["conditions"]) == {c.id for c in app.runbook.stop_conditions}
-        assert decision["conditions"]["api_errors"] == {"state": "unknown", "value": None, "threshold": "> 1%"}
+        assert decision["conditions"]["api_errors"] == {"state": "unknown", "value": None, "threshold": "> 1%", "firing_since": None}
         assert decision["step"] == "verify_endpoints"
 
 

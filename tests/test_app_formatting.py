@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app_backend import START, demo_runbook, session_in_progress
+from checks.state import Verdict
 from cutover_tui.reducer import reduce_events
 from cutover_tui.state import StepStatus
 from cutover_tui.widgets.formatting import (
@@ -21,8 +22,6 @@ from cutover_tui.widgets.formatting import (
     format_wall_time,
     sparkline,
 )
-from cutover_tui.widgets.markers import check_outcome
-from cutover_tui.widgets.schedule import next_step, projected_end
 from runbooks.grammar import parse_threshold
 
 T0 = datetime(2026, 12, 1, 16, 30, tzinfo=timezone.utc)
@@ -107,29 +106,29 @@ def test_sparkline_without_history_says_so() -> None:
 def test_gate_check_too_old_is_stale_not_pass() -> None:
     """A passing reading older than a keyframe plus two polls and a timeout no longer vouches for a gate."""
     backend = session_in_progress()
-    state = backend.state()
-    assert check_outcome(backend.runbook, state, "api_health", backend.now()) == "pass"
-    later = backend.now() + timedelta(minutes=10)
-    assert check_outcome(backend.runbook, state, "api_health", later) == "stale"
-    assert check_outcome(backend.runbook, state, "auth_traffic", backend.now()) == "pass"
+    assert backend.state().checks["api_health"].status == "pass"
+    assert backend.state().checks["auth_traffic"].status == "pass"
+    backend.advance(10 * 60)
+    later = backend.state()
+    assert later.checks["api_health"].status == "stale"
+    assert later.verdict is not Verdict.CONTINUE  # a stale gate of the current step cannot be verified
 
 
 def test_never_polled_gate_check_is_not_pass() -> None:
-    """A check never polled is its own outcome, never a pass."""
+    """A check never polled is its own status, never a pass."""
     runbook = demo_runbook()
     state = reduce_events(runbook, [])
-    assert check_outcome(runbook, state, "api_health", START) == "never"
+    assert state.checks["api_health"].status == "never"
 
 
 def test_next_step_and_projected_end_carry_drift_forward() -> None:
     """The next step is the first pending one; a late plan projects a late end, slack absorbs it."""
     backend = session_in_progress()
     state = backend.state()
-    assert next_step(state).id == "production_verification"
-    projection = projected_end(state, backend.runbook, backend.now())
-    assert projection is not None and projection.drift_seconds == 0.0  # slack until T+10m absorbs the drift
-    late = backend.now() + timedelta(minutes=12)
-    projection = projected_end(state, backend.runbook, late)
+    assert state.next_step == "production_verification"
+    assert state.projection is not None and state.projection.drift_seconds == 0.0  # slack until T+10m absorbs the drift
+    backend.advance(12 * 60)
+    projection = backend.state().projection
     # verify runs on to T+14m; verification 2m and monitoring 5m follow: T+21m against a planned T+10m
     assert projection.drift_seconds == 11 * 60
 
@@ -137,8 +136,8 @@ def test_next_step_and_projected_end_carry_drift_forward() -> None:
 def test_projection_counts_durations_from_now_without_t0() -> None:
     """Without T0 the projection still adds the remaining durations to now, with no planned end."""
     runbook = replace(demo_runbook(), t0=None)
-    state = reduce_events(runbook, [])
+    state = reduce_events(runbook, [], until=START)
     assert all(step.status is StepStatus.PENDING for step in state.steps)
-    projection = projected_end(state, runbook, START)
+    projection = state.projection
     total = sum(step.duration or 0 for step in runbook.steps)
     assert projection.end == START + timedelta(seconds=total) and projection.planned_end is None

@@ -165,7 +165,7 @@ def test_resume_records_the_gap_and_freezes_holds_across_it() -> None:
     assert state.gaps == ((at(80), at(400)),)
     auth = state.conditions["auth_errors"]
     assert (auth.state, auth.since, auth.breach_held) == (ConditionState.PENDING, at(0), 80.0)
-    assert auth.reason == "resumed after a 5m20s gap; breach hold frozen at 1m20s across the gap; before: 2% > 1%"
+    assert auth.reason == "2% > 1% for 1m20s of 1m"  # the frozen hold, with the value shown now
     api = state.conditions["api_down"]
     assert (api.state, api.reason, api.since) == (ConditionState.UNKNOWN, "not yet polled since resume", at(400))
     later = reduce_events(RUNBOOK, events(*rows), until=at(430)).conditions["auth_errors"]

@@ -1,4 +1,4 @@
-"""The poller: real polls of a local HTTP target on APScheduler, never overlapping."""
+"""The poller: real polls of a local HTTP target on the event loop's monotonic timers, never overlapping."""
 
 from __future__ import annotations
 
@@ -113,22 +113,43 @@ async def test_stop_cancels_a_poll_in_flight(target):
     assert recorder.readings == []
 
 
-async def test_staleness_tick_reports_a_condition_whose_check_is_not_polled(target):
-    """The one-second tick reports a condition that got no reading for 2 × every + timeout."""
-    runbook = make_runbook(target.url, every=0.2, timeout=0.1)
+async def test_staleness_tick_reports_a_condition_whose_check_was_not_polled_in_time(target):
+    """After the loop was starved past 2 × every + timeout, the tick reports the condition stale before any poll lands."""
+    runbook = make_runbook(target.url, every=0.4, timeout=0.3)
     ctx = ProbeContext(runbook)
     recorder = Recorder()
     poller = Poller(runbook, ctx, recorder)
     await poller.poll_once()
     assert poller.statuses["slow_health"].state is ConditionState.OK
     await poller.start()
-    poller._scheduler.remove_job("health")  # only the staleness tick runs from here
-    await asyncio.sleep(1.6)
+    time.sleep(1.6)  # a starved loop: no poll ran for 1.6 s > 2 × 0.4 + 0.3
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    stale_now = poller.statuses["slow_health"].state
     await poller.stop()
     await ctx.aclose()
     states = [s.state for changed in recorder.ticks for s in changed]
     assert ConditionState.STALE in states
-    assert poller.statuses["slow_health"].state is ConditionState.STALE
+    assert stale_now is ConditionState.STALE
+
+
+async def test_the_hold_counts_from_due_times_so_a_slow_poll_never_delays_firing(target):
+    """Polls due every 0.2 s that take 0.15 s each fire `for: 0.6s` at the fourth breach poll, as Prometheus would."""
+    target.set(delay=0.15)
+    runbook = make_runbook(target.url, every=0.2, timeout=0.18, when="> 0.1s", for_=0.6)
+    ctx = ProbeContext(runbook)
+    recorder = Recorder()
+    poller = Poller(runbook, ctx, recorder)
+    await poller.start()
+    for _ in range(40):
+        await asyncio.sleep(0.05)
+        if poller.statuses["slow_health"].state is ConditionState.FIRING:
+            break
+    await poller.stop()
+    await ctx.aclose()
+    breaches = [r for r in recorder.readings if r.outcome is Outcome.PASS]  # 200s slower than 0.1 s: breaches of `> 0.1s`
+    assert poller.statuses["slow_health"].state is ConditionState.FIRING
+    assert len(breaches) == 4, [round(r.latency, 3) for r in breaches]
 
 
 @pytest.mark.parametrize("only", [["health"], []])

@@ -1,4 +1,4 @@
-"""The verdict table: ROLLBACK > HALT > CANNOT_VERIFY > CONTINUE, and gate status."""
+"""The verdict ladder: ROLLBACK > HALT > CANNOT VERIFY > AT RISK > CONTINUE, and gate status."""
 
 from __future__ import annotations
 
@@ -58,10 +58,11 @@ RUNBOOK = make_runbook()
         ({}, DEPLOY, {"health": Outcome.PASS}, Verdict.CONTINUE),
         ({"rollback": S.FIRING, "halt": S.FIRING}, DEPLOY, {"health": Outcome.PASS}, Verdict.ROLLBACK),
         ({"halt": S.FIRING}, DEPLOY, {"health": Outcome.PASS}, Verdict.HALT),
-        ({"halt": S.RECOVERING}, DEPLOY, {"health": Outcome.PASS}, Verdict.HALT),
+        ({"halt": S.RECOVERING}, DEPLOY, {"health": Outcome.PASS}, Verdict.AT_RISK),  # clearing: still at risk
         ({"rollback": S.FIRING}, None, {}, Verdict.ROLLBACK),
         ({"warn": S.FIRING, "info": S.FIRING}, DEPLOY, {"health": Outcome.PASS}, Verdict.CONTINUE),
-        ({"halt": S.PENDING}, DEPLOY, {"health": Outcome.PASS}, Verdict.CONTINUE),
+        ({"halt": S.PENDING}, DEPLOY, {"health": Outcome.PASS}, Verdict.AT_RISK),  # breached, `for` not yet over
+        ({"warn": S.PENDING}, DEPLOY, {"health": Outcome.PASS}, Verdict.CONTINUE),  # only halt/rollback put it at risk
         ({"warn": S.STALE}, DEPLOY, {"health": Outcome.PASS}, Verdict.CANNOT_VERIFY),
         ({"halt": S.UNKNOWN}, DEPLOY, {"health": Outcome.PASS}, Verdict.CANNOT_VERIFY),
         ({"halt": S.ERROR}, DEPLOY, {"health": Outcome.PASS}, Verdict.CANNOT_VERIFY),
@@ -77,7 +78,7 @@ RUNBOOK = make_runbook()
     ],
 )
 def test_verdict_table(states, step, outcomes, verdict):
-    """The verdict follows the table in STOP_CONDITIONS.md."""
+    """The verdict follows the ladder in docs/semantics.md."""
     assert compute_verdict(RUNBOOK, all_ok(**states), step, outcomes) is verdict
 
 

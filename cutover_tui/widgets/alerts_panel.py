@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from cutover_tui.state import AlertView, SessionState
 from cutover_tui.widgets.formatting import to_zone
-from cutover_tui.widgets.markers import BLIND_STYLE, CHECK_MARKERS, check_outcome
+from cutover_tui.widgets.markers import BLIND_STYLE, check_marker
 from runbooks.model import Runbook
 
 SEVERITY_ORDER = ("critical", "page", "high", "error", "major", "warning", "minor", "low", "info")
@@ -47,12 +47,13 @@ def alerts_text(state: SessionState, runbook: Runbook, now: datetime, zone: tzin
     for check in runbook.checks.values():
         if check.kind != "alerts":
             continue
-        outcome = check_outcome(runbook, state, check.id, now)
-        if outcome in ("pass", "breach"):
-            continue
         view = state.checks.get(check.id)
-        why = view.detail if view is not None and view.detail else CHECK_MARKERS[outcome].word
-        text.append(f"{CHECK_MARKERS[outcome].symbol} {check.id}: cannot tell ({why})\n", style=BLIND_STYLE)
+        status = view.status if view is not None else "never"
+        if status in ("pass", "breach"):
+            continue
+        marker = check_marker(status)
+        why = view.detail if view is not None and view.detail and status != "stale" else marker.word
+        text.append(f"{marker.symbol} {check.id}: cannot tell ({why})\n", style=BLIND_STYLE)
     active = sorted((a for a in state.alerts if a.state != "suppressed"), key=severity_rank)
     suppressed = [a for a in state.alerts if a.state == "suppressed"]
     for alert in active:

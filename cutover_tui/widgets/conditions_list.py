@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 from checks.state import BLIND_STATES, ConditionState
 from cutover_tui.state import ConditionView, SessionState
 from cutover_tui.labels import display_unit
+from cutover_tui.derive import countdown_text
 from cutover_tui.widgets.formatting import format_duration, format_value, sparkline
 from cutover_tui.widgets.markers import BLIND_STYLE, condition_marker
 from runbooks.model import Action, Runbook, StopCondition
@@ -85,20 +86,32 @@ def card_fingerprint(view: ConditionView | None, now: datetime, samples: int) ->
     return (
         str(samples),
         view.state.value,
-        repr(view.value),
+        view.value_text,
         view.reason,
         str(view.flapping),
         str(view.acknowledged),
+        str(view.active),
         repr(view.history[-samples:]),
-        time_in_state(view, now),
+        time_label(view),
     )
 
 
-def time_in_state(view: ConditionView, now: datetime) -> str:
+def time_label(view: ConditionView) -> str:
+    """The card's clock, one per state: ``fires in 0:26``, ``for 1m14s`` (breach held), ``clears in 0:40``, time in state."""
+    if view.state is ConditionState.PENDING:
+        return f"fires in {countdown_text(view.remaining)}"
+    if view.state is ConditionState.FIRING:
+        return f"for {format_duration(view.breach_held)}"
+    if view.state is ConditionState.RECOVERING:
+        return f"clears in {countdown_text(view.remaining)}"
+    return time_in_state(view)
+
+
+def time_in_state(view: ConditionView) -> str:
     """How long the condition has been in its state, e.g. ``4m12s``."""
-    if view.since is None:
+    if view.in_state_for is None:
         return ""
-    return format_duration(max(0.0, (now - view.since).total_seconds()))
+    return format_duration(view.in_state_for)
 
 
 def condition_card(
@@ -121,7 +134,9 @@ def condition_card(
     grid.add_column(no_wrap=True, justify="right")
 
     status = Text(f"{marker.symbol} {marker.word.upper()}", style=marker.style)
-    held = Text(time_in_state(view, now) if view is not None else "", style="dim")
+    held = Text(time_label(view) if view is not None else "", style="dim")
+    if view is not None and not view.active:
+        held.append(" inactive", style="dim italic")
     if view is not None and view.acknowledged:
         held.append(" ack", style="bold")
     if view is not None and view.flapping:
@@ -132,7 +147,7 @@ def condition_card(
     if condition.decides:
         action.append(f" → {condition.decides}")
 
-    value = Text(format_value(view.value if view else None, unit), style=marker.style if not blind else BLIND_STYLE)
+    value = Text(view.value_text if view is not None else format_value(None, unit), style=marker.style if not blind else BLIND_STYLE)
     value.append(f" {threshold}", style="dim")
     trend = sparkline(view.history if view else (), condition.when, samples)
     grid.add_row(status, name, value)

@@ -8,12 +8,9 @@ never polled) never looks like ok. Blind states use their own symbols and the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from checks.state import ConditionState
-from cutover_tui.store import RetentionPolicy
-from cutover_tui.state import CheckView, ConditionView, SessionState, StepStatus
-from runbooks.model import Check, Runbook
+from cutover_tui.state import ConditionView, StepStatus
 
 # Rich styles (not Textual variables): markers are rendered inside DataTable cells.
 OK_STYLE = "bold green"
@@ -52,12 +49,19 @@ CHECK_MARKERS: dict[str, Marker] = {
     "never": Marker("?", "not polled", BLIND_STYLE),
 }
 
+
+def check_marker(status: str) -> Marker:
+    """The marker of a check's status (``CheckView.status``); anything unexpected is an error, never a pass."""
+    return CHECK_MARKERS.get(status, CHECK_MARKERS["error"])
+
+
 STEP_MARKERS: dict[StepStatus, Marker] = {
     StepStatus.PENDING: Marker("·", "pending", MUTED_STYLE),
     StepStatus.ACTIVE: Marker("▶", "active", "bold cyan"),
     StepStatus.DONE: Marker("✔", "done", "green"),
     StepStatus.FAILED: Marker("✖", "failed", "bold red"),
     StepStatus.SKIPPED: Marker("↷", "skipped", "yellow"),
+    StepStatus.ABANDONED: Marker("⊘", "abandoned", MUTED_STYLE),
 }
 
 
@@ -66,33 +70,3 @@ def condition_marker(view: ConditionView | None) -> Marker:
     if view is None:
         return CONDITION_MARKERS[ConditionState.UNKNOWN]
     return CONDITION_MARKERS[view.state]
-
-
-def check_is_stale(check: Check, view: CheckView, now: datetime) -> bool:
-    """Whether a check's latest reading is too old to vouch for a gate.
-
-    A stored reading is at most one keyframe old while its check is polled
-    (``RetentionPolicy``); beyond that plus two polls and a timeout the poller
-    has stopped seeing it (STOP_CONDITIONS.md: 2 × interval + timeout).
-    """
-    if view.observed_at is None:
-        return False
-    limit = RetentionPolicy().keyframe_seconds + 2 * check.every + check.timeout
-    return (now - view.observed_at).total_seconds() > limit
-
-
-def check_outcome(runbook: Runbook, state: SessionState, check_id: str, now: datetime) -> str:
-    """The gate outcome of a check now: a ``CHECK_MARKERS`` key ("pass" only when it truly passed)."""
-    view = state.checks.get(check_id)
-    if view is None or view.outcome is None:
-        return "never"
-    check = runbook.checks.get(check_id)
-    if check is not None and check_is_stale(check, view, now):
-        return "stale"
-    return view.outcome if view.outcome in CHECK_MARKERS else "error"
-
-
-def gate_outcomes(runbook: Runbook, state: SessionState, step_id: str, now: datetime) -> dict[str, str]:
-    """``{check_id: outcome}`` for a step's gate, in gate order."""
-    step = runbook.step(step_id)
-    return {check_id: check_outcome(runbook, state, check_id, now) for check_id in step.gate}

@@ -9,8 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from checks.state import BLIND_STATES
-from cutover_tui.state import SessionState, StepStatus
+from cutover_tui.state import Mode, SessionState, StepStatus
 from cutover_tui.widgets.formatting import (
     format_countdown,
     format_drift,
@@ -20,15 +19,15 @@ from cutover_tui.widgets.formatting import (
     format_wall_clock,
     format_wall_time,
 )
-from cutover_tui.widgets.schedule import next_step, projected_end, step_by_id
 from cutover_tui.widgets.verdict_badge import VerdictBadge
 from runbooks.model import Runbook
 
-MODE_STYLES: dict[str, str] = {
-    "LIVE": "bold",
-    "REHEARSAL": "bold cyan",
-    "ROLLBACK": "bold white on red",
+MODE_STYLES: dict[Mode, str] = {
+    Mode.LIVE: "bold",
+    Mode.REHEARSAL: "bold cyan",
+    Mode.ROLLBACK: "bold white on red",
 }
+MODE_LABELS: dict[Mode, str] = {Mode.LIVE: "LIVE", Mode.REHEARSAL: "REHEARSAL", Mode.ROLLBACK: "ROLLING BACK"}
 
 
 class SessionHeader(Horizontal):
@@ -80,7 +79,8 @@ class SessionHeader(Horizontal):
         self._last_show = (state, runbook, now, zone, view_label)
         badge = self.query_one(VerdictBadge)
         badge.verdict = state.verdict
-        badge.blind = sum(1 for view in state.conditions.values() if view.state in BLIND_STATES)
+        badge.blind = len(state.blind)
+        badge.rolling_back = state.mode is Mode.ROLLBACK
         self._set("#header-title", Text(state.runbook_name))
         self._set("#header-mode", mode_text(state, view_label))
         self._set("#header-t-clock", Text(format_t_clock(now, state.t0)))
@@ -101,7 +101,7 @@ def mode_text(state: SessionState, view_label: str | None) -> Text:
     if view_label:
         text.append(f" {view_label} ", style="bold black on cyan")
         text.append(" ")
-    text.append(f" {state.mode.value} ", style=MODE_STYLES.get(state.mode.value, "bold"))
+    text.append(f" {MODE_LABELS[state.mode]} ", style=MODE_STYLES[state.mode])
     if state.ended:
         text.append(f" ENDED: {state.ended}", style="bold")
     return text
@@ -118,7 +118,12 @@ def next_text(
         return cut
 
     text = Text()
-    upcoming = next_step(state)
+    for risk in state.at_risk[:1]:
+        text.append(f"⚠ {risk.text}", style="bold yellow")
+        if len(state.at_risk) > 1:
+            text.append(f" (+{len(state.at_risk) - 1} more)", style="yellow")
+        text.append("   ")
+    upcoming = state.step(state.next_step)
     if upcoming is not None:
         text.append("Next ", style="dim")
         text.append_text(title(upcoming.title))
@@ -131,7 +136,7 @@ def next_text(
             at = format_at(runbook.step(upcoming.id).at, rollback=upcoming.rollback_plan)
             text.append(f" ({at} {format_wall_time(upcoming.planned_start, zone, now)})", style="dim")
         text.append("   ")
-    current = step_by_id(state, state.current_step)
+    current = state.step(state.current_step)
     if current is not None and current.status is StepStatus.ACTIVE and current.started_at:
         elapsed = (now - current.started_at).total_seconds()
         duration = runbook.step(current.id).duration
@@ -149,7 +154,7 @@ def next_text(
 
 def end_text(state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> Text:
     """``End ≈ 23:40 (+6m00s)``: the projected end and its drift from the plan."""
-    projection = projected_end(state, runbook, now)
+    projection = state.projection
     if projection is None:
         return Text("")
     text = Text("End ≈ ", style="dim")

@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 
 from cutover_tui.state import SessionState, StepState
 from cutover_tui.widgets.formatting import format_duration, format_at, format_value, format_wall_time
-from cutover_tui.widgets.markers import CHECK_MARKERS, STEP_MARKERS, condition_marker, gate_outcomes
+from cutover_tui.widgets.markers import STEP_MARKERS, check_marker, condition_marker
 from runbooks.model import Runbook, Step
 
 
@@ -158,8 +158,8 @@ def detail_body(spec: Step, step: StepState, state: SessionState, runbook: Runbo
         text.append("\n")
     if spec.gate:
         text.append("Gate: ", style="bold")
-        for check_id, outcome in gate_outcomes(runbook, state, spec.id, now).items():
-            marker = CHECK_MARKERS[outcome]
+        for check_id, status in step.gate:
+            marker = check_marker(status)
             view = state.checks.get(check_id)
             text.append(f"\n  {marker.symbol} {check_id} {marker.word}", style=marker.style)
             if view is not None and view.outcome is not None:

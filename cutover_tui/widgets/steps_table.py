@@ -7,9 +7,9 @@ from datetime import datetime, tzinfo
 from rich.text import Text
 from textual.widgets import DataTable
 
-from cutover_tui.state import Mode, SessionState, StepState, StepStatus
+from cutover_tui.state import SessionState, StepState, StepStatus
 from cutover_tui.widgets.formatting import format_drift, format_at, format_wall_time
-from cutover_tui.widgets.markers import CHECK_MARKERS, STEP_MARKERS, condition_marker, gate_outcomes
+from cutover_tui.widgets.markers import STEP_MARKERS, check_marker, condition_marker
 from runbooks.model import Runbook
 
 #: (column key, label, width or None for auto)
@@ -101,7 +101,7 @@ def step_cells(
     spec = runbook.step(step.id)
     current = step.id == state.current_step
     marker = STEP_MARKERS[step.status]
-    abandoned = state.mode is Mode.ROLLBACK and not step.rollback_plan and step.status is StepStatus.PENDING
+    abandoned = step.status is StepStatus.ABANDONED
     title = Text(step.title, style="bold" if current else "dim" if abandoned else "")
     title.truncate(title_width, overflow="ellipsis")
     if current:
@@ -111,18 +111,18 @@ def step_cells(
         Text(format_at(spec.at, rollback=step.rollback_plan), style="bold red" if step.rollback_plan else "bold" if current else "dim"),
         Text(format_wall_time(step.planned_start, zone, now), style="dim"),
         title,
-        live_markers(step.id, state, runbook, now),
+        live_markers(step, state, runbook),
         Text(spec.owner or "", style="dim"),
-        drift_cell(step, now),
+        drift_cell(step),
     )
 
 
-def live_markers(step_id: str, state: SessionState, runbook: Runbook, now: datetime) -> Text:
+def live_markers(step: StepState, state: SessionState, runbook: Runbook) -> Text:
     """Gate check markers, ``│``, watched stop condition markers."""
-    spec = runbook.step(step_id)
+    spec = runbook.step(step.id)
     text = Text()
-    for outcome in gate_outcomes(runbook, state, step_id, now).values():
-        marker = CHECK_MARKERS[outcome]
+    for _, status in step.gate:
+        marker = check_marker(status)
         text.append(marker.symbol, style=marker.style)
     if spec.gate and spec.watch:
         text.append("│", style="dim")
@@ -132,11 +132,10 @@ def live_markers(step_id: str, state: SessionState, runbook: Runbook, now: datet
     return text
 
 
-def drift_cell(step: StepState, now: datetime) -> Text:
-    """Actual minus planned start; for a pending step already due, how late it is."""
-    if step.drift_seconds is not None:
-        late = step.drift_seconds >= 60
-        return Text(format_drift(step.drift_seconds), style="yellow" if late else "dim")
-    if step.status is StepStatus.PENDING and step.planned_start is not None and step.planned_start < now:
-        return Text(format_drift((now - step.planned_start).total_seconds()), style="bold yellow")
-    return Text("")
+def drift_cell(step: StepState) -> Text:
+    """Actual minus planned start; for a pending step already due, how late it is (bold: it still grows)."""
+    if step.drift_seconds is None:
+        return Text("")
+    if step.status is StepStatus.PENDING:
+        return Text(format_drift(step.drift_seconds), style="bold yellow")
+    return Text(format_drift(step.drift_seconds), style="yellow" if step.drift_seconds >= 60 else "dim")

@@ -9,18 +9,21 @@ from rich.text import Text
 from textual.widgets import Static
 
 from cutover_tui.state import SessionState
-from cutover_tui.labels import display_unit
-from cutover_tui.widgets.formatting import format_duration, format_value
-from runbooks.model import Action, Runbook
+from cutover_tui.widgets.formatting import format_duration
+from runbooks.model import Runbook
 
 
 @dataclass(frozen=True, slots=True)
 class Banner:
-    """What the banner shows: its text, whether it is a halt (else rollback), for which condition."""
+    """What the banner shows: its text, whether it is a halt (else rollback or a fault), for which condition.
+
+    ``key`` names what it is about (``rollback:auth_errors``, ``log``): a new key rings the bell.
+    """
 
     text: Text
     halt: bool
     condition: str | None
+    key: str = ""
 
 
 class StopBanner(Static):
@@ -50,47 +53,40 @@ class StopBanner(Static):
 
 
 def build_banner(state: SessionState, runbook: Runbook, now: datetime) -> Banner | None:
-    """The banner for ``state.banner_condition`` at ``now``, or None when no decision is awaited.
+    """Every banner of ``state`` (``SessionState.banners``, most urgent first), or None when there is none.
 
-    Names the condition, its value, the threshold, how long it has been
-    breached and the role that decides; past the escalation time of its
-    severity without an acknowledgement, whom to escalate to.
+    A firing condition's banner names it, its value, the threshold, how long
+    it has been breached and the role that decides; past the escalation time
+    of its severity without an acknowledgement, whom to escalate to. A failing
+    log or a stopped writer comes first: it says why nothing can be trusted.
     """
-    if state.banner is None:
+    if not state.banners:
         return None
-    view = state.conditions.get(state.banner_condition or "")
-    try:
-        condition = runbook.condition(state.banner_condition or "")
-    except KeyError:
-        condition = None
-    if view is None or condition is None:
-        return Banner(Text(f"✖ {state.banner}  — d: record a decision", style="bold"), False, state.banner_condition)
-    halt = condition.action is Action.HALT
-    breached = view.breach_held
-    started = view.firing_since or view.since
-    unanswered = max(0.0, (now - started).total_seconds()) if started else 0.0
-    decides = runbook.roles.get(condition.decides or "", condition.decides or "the commander")
     text = Text()
-    text.append("■ HALT " if halt else "✖ ROLLBACK ", style="bold reverse")
-    text.append(f" {condition.id} {view.state.value}: ", style="bold")
-    text.append(f"{format_value(view.value, display_unit(condition, runbook))} ", style="bold")
-    text.append(f"(threshold {condition.when.text if condition.when else 'check fails'}) ")
-    text.append(f"for {format_duration(breached)}", style="bold")
-    text.append(f" — decides: {decides}")
-    if view.acknowledged:
-        text.append("  [acknowledged]", style="bold")
-    text.append("\n d: record a decision   a: acknowledge   R: enter rollback", style="")
-    level = next((e for e in runbook.escalation if e.severity == condition.severity), None)
-    if (
-        level is not None
-        and level.respond_within is not None
-        and not view.acknowledged
-        and unanswered > level.respond_within
-    ):
-        whom = runbook.roles.get(level.escalate_to or "", level.escalate_to or "the next level")
-        text.append(
-            f"\n ▲ no response for {format_duration(unanswered)} ({level.severity}: respond within "
-            f"{format_duration(level.respond_within)}) — escalate to {whom}",
-            style="bold reverse",
-        )
-    return Banner(text, halt, condition.id)
+    first = state.banners[0]
+    for index, banner in enumerate(state.banners):
+        if index:
+            text.append("\n")
+        if banner.condition is None:
+            symbol = "⚠ " if banner.kind == "log" else "◷ "
+            text.append(symbol + banner.text, style="bold reverse")
+            continue
+        view = state.conditions.get(banner.condition)
+        condition = runbook.condition(banner.condition)
+        decides = runbook.roles.get(condition.decides or "", condition.decides or "the commander")
+        text.append("■ HALT " if banner.kind == "halt" else "✖ ROLLBACK ", style="bold reverse")
+        if view is not None:
+            shown = view.value_text if view.value is not None else view.detail
+            text.append(f" {condition.id} {view.state.value}: ", style="bold")
+            text.append(f"{shown} ", style="bold")
+            text.append(f"(threshold {condition.when.text if condition.when else 'check fails'}) ")
+            text.append(f"for {format_duration(view.breach_held)}", style="bold")
+        text.append(f" — decides: {decides}")
+        if banner.acknowledged:
+            text.append("  [acknowledged]", style="bold")
+        if banner is first or index == 1 and first.condition is None:
+            text.append("\n d: record a decision   a: acknowledge   R: enter rollback", style="")
+        if banner.escalation:
+            text.append(f"\n ▲ {banner.escalation}", style="bold reverse")
+    key = f"{first.kind}:{first.condition or ''}"
+    return Banner(text, first.kind == "halt", state.banner_condition, key)

@@ -1,0 +1,179 @@
+"""Facts derived once from the folded session, for every view (``docs/semantics.md``).
+
+The reducer folds the log (and, live, the evaluators' truth) into raw step
+and condition progress; this module turns that into what every screen,
+``check``, ``status`` and the report show: condition text with current
+numbers, the at-risk countdowns, the banners, the next step and the
+projected end. Pure: no I/O, no clock, no Textual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from checks.conditions import format_value
+from checks.state import ConditionState
+from checks.verdict import Judgement
+from cutover_tui.labels import display_unit
+from cutover_tui.state import (
+    AtRiskView,
+    BannerView,
+    ConditionView,
+    Mode,
+    Projection,
+    StepState,
+    StepStatus,
+)
+from runbooks.grammar import format_duration
+from runbooks.model import Action, Runbook, StopCondition
+
+_BREACHING = (ConditionState.PENDING, ConditionState.FIRING)
+_PASSING = (ConditionState.OK, ConditionState.RECOVERING)
+
+
+def seconds_text(seconds: float | None) -> str:
+    """A duration to the whole second: ``80.4`` -> ``1m20s``; ``—`` when unknown."""
+    if seconds is None:
+        return "—"
+    return format_duration(round(max(seconds, 0.0)))
+
+
+def countdown_text(seconds: float | None) -> str:
+    """``0:26`` / ``12:04`` / ``1:02:03``: what is left of a countdown."""
+    if seconds is None:
+        return "—"
+    whole = int(max(0.0, seconds) + 0.999)  # a countdown shows 0:01 until it is really over
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def value_text(condition: StopCondition, runbook: Runbook, value: float | None, *, lower_bound: bool = False) -> str:
+    """The value in the unit its threshold is written in; ``≥ 1s`` for a lower bound; ``—`` without one."""
+    if value is None:
+        return "—"
+    shown = format_value(value, display_unit(condition, runbook))
+    return f"≥ {shown}" if lower_bound else shown
+
+
+def current_detail(condition: StopCondition, state: ConditionState, shown: str, value: float | None, recorded: str) -> str:
+    """What the latest observation says, from the current value where the condition compares one.
+
+    A condition with a threshold is described from the value shown now, so the
+    text never keeps the value of an older state change; a blind state, or a
+    condition without a threshold, keeps what was recorded ("HTTP 503").
+    """
+    when = condition.when
+    if when is None or value is None or shown == "—":
+        return recorded
+    if state in _BREACHING:
+        return f"{shown} {when.text}"
+    if state in _PASSING:
+        return f"{shown}, not {when.text}"
+    return recorded
+
+
+def at_risk_views(
+    judgement: Judgement, conditions: Mapping[str, ConditionView]
+) -> tuple[AtRiskView, ...]:
+    """The header's countdowns: ``auth_errors 4% > 1% — fires in 0:26``."""
+    views = []
+    for risk in judgement.at_risk:
+        view = conditions[risk.condition]
+        verb = "fires in" if risk.state is ConditionState.PENDING else "clears in"
+        text = f"{risk.condition} {view.value_text} {view.threshold} — {verb} {countdown_text(risk.seconds)}"
+        views.append(AtRiskView(risk.condition, risk.state, risk.seconds, text))
+    return tuple(views)
+
+
+def firing_banner(
+    condition: StopCondition, view: ConditionView, runbook: Runbook, now: datetime | None
+) -> BannerView:
+    """The HALT/ROLLBACK banner for a firing episode no decision has answered."""
+    observed = f"{view.value_text} {view.threshold}" if view.value is not None and view.threshold else view.detail
+    text = f"{condition.action.value.upper()} — {condition.id} {observed} for {seconds_text(view.breach_held)}"
+    if condition.decides:
+        text += f" — decides: {runbook.roles.get(condition.decides, condition.decides)}"
+    return BannerView(
+        kind=condition.action.value,
+        text=text,
+        condition=condition.id,
+        acknowledged=view.acknowledged,
+        escalation=_escalation(condition, view, runbook, now),
+    )
+
+
+def _escalation(condition: StopCondition, view: ConditionView, runbook: Runbook, now: datetime | None) -> str | None:
+    """Past its severity's ``respond_within`` with no acknowledgement: whom to escalate to."""
+    level = next((e for e in runbook.escalation if e.severity == condition.severity), None)
+    started = view.firing_since or view.since
+    if level is None or level.respond_within is None or view.acknowledged or now is None or started is None:
+        return None
+    unanswered = (now - started).total_seconds()
+    if unanswered <= level.respond_within:
+        return None
+    whom = runbook.roles.get(level.escalate_to or "", level.escalate_to or "the next level")
+    return (
+        f"no response for {seconds_text(unanswered)} ({level.severity}: respond within "
+        f"{seconds_text(level.respond_within)}) — escalate to {whom}"
+    )
+
+
+def log_banner(problem: str, since: datetime | None, now: datetime | None) -> BannerView:
+    """``LOG NOT WRITING: disk full — decisions cannot be recorded (for 42s)``."""
+    text = f"LOG NOT WRITING: {problem} — decisions cannot be recorded"
+    if since is not None and now is not None:
+        text += f" (for {seconds_text((now - since).total_seconds())})"
+    return BannerView(kind="log", text=text)
+
+
+def writer_banner(stopped_at: datetime, ended: str | None, now: datetime | None, when: str) -> BannerView:
+    """A followed session whose writer is gone: when it stopped, and that the view is frozen."""
+    ago = f", {seconds_text((now - stopped_at).total_seconds())} ago" if now is not None else ""
+    if ended:
+        text = f"SESSION ENDED ({ended}) at {when}{ago}: nothing is being watched; every condition is stale"
+    else:
+        text = f"WRITER STOPPED at {when}{ago}: no session_ended was logged; every condition is stale"
+    return BannerView(kind="writer", text=text)
+
+
+def stopping_order(condition: StopCondition) -> int:
+    """Banners: rollback before halt."""
+    return 0 if condition.action is Action.ROLLBACK else 1
+
+
+def plan_steps(steps: Sequence[StepState], mode: Mode) -> tuple[StepState, ...]:
+    """The steps of the plan being run: the rollback plan in ROLLBACK mode, else the main plan."""
+    rollback = mode is Mode.ROLLBACK
+    return tuple(step for step in steps if step.rollback_plan == rollback)
+
+
+def next_step(steps: Sequence[StepState], mode: Mode) -> StepState | None:
+    """The first pending step of the plan being run."""
+    return next((s for s in plan_steps(steps, mode) if s.status is StepStatus.PENDING), None)
+
+
+def projected_end(steps: Sequence[StepState], mode: Mode, runbook: Runbook, now: datetime | None) -> Projection | None:
+    """The end of the plan from the remaining steps' durations and where we are now.
+
+    Active steps end at ``started + duration`` (or now, if overrunning); each
+    pending step starts at the later of its planned start and the end of the
+    one before it. This carries the current drift forward, and lets slack in
+    the plan absorb it. None when nothing remains or without a ``now``.
+    """
+    plan = plan_steps(steps, mode)
+    remaining = [s for s in plan if s.status in (StepStatus.PENDING, StepStatus.ACTIVE)]
+    if not remaining or now is None:
+        return None
+    cursor = now
+    for step in remaining:
+        duration = timedelta(seconds=runbook.step(step.id).duration or 0.0)
+        if step.status is StepStatus.ACTIVE:
+            started = step.started_at or now
+            cursor = max(cursor, started + duration)
+        else:
+            start = max(cursor, step.planned_start) if step.planned_start else cursor
+            cursor = start + duration
+    planned_ends = [s.planned_end or s.planned_start for s in plan if (s.planned_end or s.planned_start)]
+    return Projection(end=cursor, planned_end=max(planned_ends) if planned_ends else None)
