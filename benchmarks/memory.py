@@ -26,7 +26,7 @@ from benchmarks.log_size import EVERY, KINDS, MIX, T0, Series, build_runbook
 from checks.clock import ManualClock
 from checks.conditions import ConditionEvaluator
 from checks.reading import Reading
-from cutover_tui.live import _condition_payload  # the payload a live session logs
+from cutover_tui.live import condition_payload  # the payload a live session logs
 from cutover_tui.reducer import Reducer
 from cutover_tui.store import SessionLog
 
@@ -69,7 +69,7 @@ def simulate(folder: Path, hours: int) -> tuple[list[tuple[float, float]], dict[
                     counts["ticks"] += 1
                 for status in statuses:
                     if previous[status.id] is not status.state:
-                        payload = _condition_payload(status, previous[status.id] or status.state, runbook)
+                        payload = condition_payload(status, previous[status.id] or status.state, runbook)
                         reducer.apply(log.append("condition_changed", payload, actor="system"))
                         previous[status.id] = status.state
                         counts["events"] += 1

@@ -36,7 +36,7 @@ from benchmarks.servers import TargetProcess
 ROOT = Path(__file__).resolve().parent.parent
 RUNBOOK = ROOT / "sample_runbooks" / "demo.yaml"
 FIRST_FRAME = ("Demo go-live", "Stop conditions")
-APP_MODULES = "cutover_tui.cli, cutover_tui.commands.app_cmds, cutover_tui.app, cutover_tui.live, checks.probes, checks.scheduler, apscheduler.schedulers.asyncio"
+APP_MODULES = "cutover_tui.cli, cutover_tui.commands.app_cmds, cutover_tui.app, cutover_tui.live, checks.probes, checks.scheduler"
 GOAL = 0.5
 FRAME_TIMEOUT = 30.0
 FIGURES = ("textual_import_warm_s", "textual_import_cold_s", "app_import_warm_s", "first_frame_cold_s",

@@ -15,16 +15,18 @@ status and the report (``docs/semantics.md`` is the account as built):
 - CONTINUE: everything else; ROLLING BACK takes its place while the rollback
   plan runs, so CONTINUE never shows then.
 
-In rollback mode the rollback plan is judged: its steps' watched conditions,
-its current step's gate, and every halt condition. Rollback-action
-conditions the plan does not watch are why we are rolling back; they no
-longer move the verdict.
+In rollback mode the rollback plan is judged: every halt condition, and the
+conditions and gate of the rollback step being worked on. A rollback
+condition firing then is not a call to roll back (that is under way): when
+the current rollback step watches it, the rollback is not taking effect,
+which is HALT; when it does not, it is why we are rolling back and no longer
+moves the verdict.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Mapping
 
 from checks.reading import Outcome
 from checks.state import BLIND_STATES, VERDICT_RANK, ConditionState, ConditionStatus, Verdict
@@ -136,13 +138,18 @@ def judge(
             pipeline: a gate that fails stops the launch). The dashboard leaves
             it to the step: a gate may fail until its step's work is done.
     """
-    judged = _judged_conditions(runbook, statuses, rollback_mode)
+    judged = _judged_conditions(runbook, statuses, current_step, rollback_mode)
     reasons: list[tuple[Verdict, str]] = []
     for condition_id, status in judged.items():
         action = runbook.condition(condition_id).action
         if _stops(status) and action in _STOPPING:
             verb = "firing" if status.state is ConditionState.FIRING else f"{status.state.value} after firing"
-            reasons.append((Verdict.ROLLBACK if action is Action.ROLLBACK else Verdict.HALT, f"{condition_id} {verb}"))
+            if action is Action.ROLLBACK and not rollback_mode:
+                reasons.append((Verdict.ROLLBACK, f"{condition_id} {verb}"))
+            elif action is Action.ROLLBACK:
+                reasons.append((Verdict.HALT, f"{condition_id} {verb}: the rollback is not taking effect"))
+            else:
+                reasons.append((Verdict.HALT, f"{condition_id} {verb}"))
     blind = tuple(cid for cid, status in judged.items() if status.state in BLIND_STATES)
     for condition_id in blind:
         status = judged[condition_id]
@@ -192,21 +199,17 @@ def compute_verdict(
 
 
 def _judged_conditions(
-    runbook: Runbook, statuses: Mapping[str, ConditionStatus], rollback_mode: bool
+    runbook: Runbook, statuses: Mapping[str, ConditionStatus], current_step: Step | None, rollback_mode: bool
 ) -> dict[str, ConditionStatus]:
-    """The conditions that move the verdict: all in force, or in rollback mode the plan's and every halt."""
+    """The conditions that move the verdict: all in force; in rollback mode the current step's and every halt."""
     if not rollback_mode:
         return dict(statuses)
-    watched = _watched(runbook.rollback)
+    watched = set(current_step.watch) if current_step is not None else set()
     return {
         cid: status
         for cid, status in statuses.items()
         if cid in watched or runbook.condition(cid).action is not Action.ROLLBACK
     }
-
-
-def _watched(steps: Iterable[Step]) -> set[str]:
-    return {condition_id for step in steps for condition_id in step.watch}
 
 
 def _as_status(value: str | Outcome | None) -> str:

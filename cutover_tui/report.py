@@ -65,6 +65,7 @@ RESULTS: dict[StepStatus, str] = {
     StepStatus.SKIPPED: "SKIPPED",
     StepStatus.ACTIVE: "IN PROGRESS",
     StepStatus.PENDING: "NOT RUN",
+    StepStatus.ABANDONED: "ABANDONED",
 }
 
 OUTCOME_LABELS = {
@@ -157,7 +158,7 @@ class StepReport:
     at: float | None  # the runbook's T-offset (from rollback start for the rollback plan)
     rollback_plan: bool
     status: str
-    result: str  # PASS | FAIL | SKIPPED | IN PROGRESS | NOT RUN
+    result: str  # PASS | FAIL | SKIPPED | IN PROGRESS | NOT RUN | ABANDONED
     planned_start: datetime | None
     planned_end: datetime | None
     started_at: datetime | None
@@ -464,7 +465,7 @@ def _remember(history: dict[str, list[_Snapshot]], event: EventRecord, views: di
     for condition_id, view in views.items():
         snapshots = history[condition_id]
         if not snapshots or (snapshots[-1].state, snapshots[-1].firing_since) != (view.state, view.firing_since):
-            snapshots.append(_Snapshot(event.seq, event.ts, view.state, view.value, view.reason, view.firing_since))
+            snapshots.append(_Snapshot(event.seq, event.ts, view.state, view.value, view.detail, view.firing_since))
 
 
 def _by_kind(events: Iterable[EventRecord]) -> dict[str, dict[int, EventRecord]]:
@@ -1082,7 +1083,7 @@ def _result_label(step: StepReport) -> str:
 
 def _step_details(step: StepReport) -> list[str]:
     """Items, evidence, gate and reasons of a step that ran (a pending step has nothing to prove)."""
-    if step.status == StepStatus.PENDING.value:
+    if step.status in (StepStatus.PENDING.value, StepStatus.ABANDONED.value) and not step.started_at:
         return []
     lines = [f"[{'x' if item.checked else ' '}] {item.text}" for item in step.items]
     lines += [f"Evidence: {text}" for text in step.evidence]

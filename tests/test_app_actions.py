@@ -19,6 +19,7 @@ from cutover_tui.screens.approval import ApprovalScreen
 from cutover_tui.screens.complete_step import CompleteStepScreen
 from cutover_tui.screens.decision import DecisionScreen
 from cutover_tui.screens.prompts import ConfirmScreen, TextPromptScreen
+from checks.state import Verdict
 from cutover_tui.state import Mode, StepStatus
 from cutover_tui.store import format_ts
 from cutover_tui.widgets.scorecard_form import ScorecardForm
@@ -413,7 +414,8 @@ async def test_rollback_needs_a_typed_reason_and_switches_the_plan() -> None:
         await settle(pilot)
         assert payload(backend, "rollback_started") == {"reason": "auth errors 4%"}
         assert app.session.mode is Mode.ROLLBACK
-        assert "ROLLBACK" in str(app.query_one("#header-mode").render())
+        assert "ROLLING BACK" in str(app.query_one("#header-mode").render())
+        assert app.session.verdict is not Verdict.CONTINUE  # never CONTINUE while rolling back
         table = app.query_one(StepsTable)
         assert table.selected_step_id == "rollback_decision"
         assert "R+0" in table.get_cell("rollback_decision", "at").plain

@@ -90,13 +90,16 @@ def test_firing_rollback_condition_exits_1(target, tmp_path):
     assert {row["id"]: row["state"] for row in document["conditions"]}["auth_errors"] == "firing"
 
 
-def test_pending_in_one_shot_mode_exits_3(target, tmp_path):
-    """One poll cannot show a 5m breach lasting: the condition is pending and the exit is 3."""
+def test_pending_in_one_shot_mode_is_at_risk_and_exits_4(target, tmp_path):
+    """One poll cannot show a 5m breach lasting: the condition is pending, the verdict AT RISK, the exit 4."""
     target.set(auth_error_ratio=0.05)
     result = cutover_check(write_runbook(tmp_path, target.url, hold="5m"))
-    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.returncode == 4, result.stdout + result.stderr
     assert "auth_errors  pending" in result.stdout
-    assert "VERDICT: CANNOT VERIFY" in result.stdout
+    assert "VERDICT: AT RISK" in result.stdout
+    assert "auth_errors pending" in result.stdout  # the reason under the verdict
+    document = json.loads(cutover_check(write_runbook(tmp_path, target.url, hold="5m"), "--json").stdout)
+    assert document["verdict"] == "AT_RISK"
 
 
 def test_unreachable_source_exits_3(tmp_path):

@@ -361,7 +361,7 @@ def test_timeline_gives_planned_actual_drift_and_pass_fail_with_evidence(report:
     assert [(s.id, s.result, s.planned_start) for s in report.rollback_steps] == [
         ("helm_rollback", "PASS", at("16:54:05")), ("verify_rollback", "PASS", at("16:59:05")),
     ]  # fmt: skip
-    assert report.summary.results == {"PASS": 3, "FAIL": 1, "SKIPPED": 1, "IN PROGRESS": 0, "NOT RUN": 0}
+    assert report.summary.results == {"PASS": 3, "FAIL": 1, "SKIPPED": 1, "IN PROGRESS": 0, "NOT RUN": 0, "ABANDONED": 0}
     assert report.summary.gate_overrides == ("deploy",) and report.summary.missing_evidence == ()
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
 
 from checks.reading import Outcome
 from checks.state import ConditionState, ConditionStatus, Verdict
-from checks.verdict import compute_verdict, counts_as_firing, gate_status
+from checks.verdict import compute_verdict, counts_as_firing, gate_status, judge
 from runbooks.grammar import parse_threshold
 from runbooks.model import Action, Check, Runbook, Step, StopCondition
 
@@ -110,3 +111,42 @@ def test_gate_status_names_the_blocking_checks():
     assert gate_status(step, outcomes) == (False, ["b", "c", "d"])
     assert gate_status(step, dict.fromkeys("abcd", Outcome.PASS)) == (True, [])
     assert gate_status(Step(id="t", title="T"), {}) == (True, [])
+
+
+ROLLBACK_STEP = Step(id="verify_old", title="Verify the old version", watch=("rollback",))
+
+
+@pytest.mark.parametrize(
+    ("states", "step", "verdict"),
+    [
+        ({}, ROLLBACK_STEP, Verdict.ROLLING_BACK),  # nothing wrong: never CONTINUE while rolling back
+        ({"rollback": S.FIRING}, None, Verdict.ROLLING_BACK),  # why we roll back; not watched now
+        ({"rollback": S.FIRING}, ROLLBACK_STEP, Verdict.HALT),  # watched by the rollback step: not taking effect
+        ({"halt": S.FIRING}, None, Verdict.HALT),
+        ({"halt": S.UNKNOWN}, None, Verdict.CANNOT_VERIFY),
+        ({"rollback": S.UNKNOWN}, ROLLBACK_STEP, Verdict.CANNOT_VERIFY),
+        ({"halt": S.PENDING}, None, Verdict.AT_RISK),
+    ],
+)
+def test_rollback_mode_judges_the_rollback_plan(states, step, verdict):
+    """While rolling back, the plan's own verdict shows; a rollback trigger the plan watches halts it; CONTINUE never shows."""
+    judgement = judge(RUNBOOK, all_ok(**states), step, {}, rollback_mode=True)
+    assert judgement.verdict is verdict
+    assert judgement.verdict is not Verdict.CONTINUE
+
+
+def test_at_risk_lists_countdowns_soonest_first():
+    """Pending and recovering halt/rollback conditions come with their seconds to firing or clearing."""
+    statuses = all_ok()
+    statuses["halt"] = replace(status("halt", S.PENDING), remaining=26.0)
+    statuses["rollback"] = replace(status("rollback", S.RECOVERING, NOW), remaining=3.0)
+    judgement = judge(RUNBOOK, statuses, None, {})
+    assert judgement.verdict is Verdict.AT_RISK
+    assert [(r.condition, r.seconds) for r in judgement.at_risk] == [("rollback", 3.0), ("halt", 26.0)]
+
+
+def test_a_log_that_is_not_written_is_never_better_than_cannot_verify():
+    """With the log failing, a calm session reads CANNOT VERIFY, and a firing one still ROLLBACK."""
+    assert judge(RUNBOOK, all_ok(), None, {}, log_problem="log not writing: disk full").verdict is Verdict.CANNOT_VERIFY
+    firing = judge(RUNBOOK, all_ok(rollback=S.FIRING), None, {}, log_problem="log not writing: disk full")
+    assert firing.verdict is Verdict.ROLLBACK and "log not writing: disk full" in firing.reasons

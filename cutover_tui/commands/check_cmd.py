@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 EXIT_CONTINUE = 0
 EXIT_STOP = 1
 EXIT_CANNOT_VERIFY = 3
+EXIT_AT_RISK = 4
 
 EPILOG = """\
 exit status:
@@ -28,19 +29,31 @@ exit status:
                     check (one with pass_when, or named in a step's gate) fails
   2                 the runbook is invalid, or --only names nothing in it
   3  CANNOT VERIFY  a stop condition or gate check could not be read (error,
-                    no data, stale), or a halt/rollback condition is breached
-                    but has not yet lasted its `for` (pending)
+                    no data, stale)
+  4  AT RISK        a halt or rollback condition is breached but has not yet
+                    lasted its `for` (pending), or is recovering
 
-What is judged: every stop condition in force now (its `active` window placed
-at the runbook's t0), and every gate check. Without --for, each check is
-polled once, so a condition with `for` cannot elapse: a breach is pending and
-the exit is 3 (breached now; not yet known to last). A condition with no `for`
-fires on the first breach. With --for, checks are polled on their intervals
-and `for` is evaluated over time; the command ends early once a halt or
-rollback condition fires. Pending at the end is still 3: choose a --for
-longer than the longest `for` to let conditions fire. A scrape in rate mode
-needs two samples, so without --for it is read twice, one interval apart.
+The verdict is computed by the same function as the dashboard's header
+(ROLLBACK > HALT > CANNOT VERIFY > AT RISK > CONTINUE). What is judged: every
+stop condition in force now (its `active` window placed at the runbook's t0),
+and every gate check. Without --for, each check is polled once, so a
+condition with `for` cannot elapse: a breach is pending and the exit is 4
+(breached now; not yet known to last). A condition with no `for` fires on the
+first breach. With --for, checks are polled on their intervals and `for` is
+evaluated over time; the command ends early once a halt or rollback
+condition fires. Pending at the end is still 4: choose a --for longer than
+the longest `for` to let conditions fire. A scrape in rate mode needs two
+samples, so without --for it is read twice, one interval apart.
 """
+
+#: Exit status per verdict.
+EXITS = {
+    "CONTINUE": EXIT_CONTINUE,
+    "AT_RISK": EXIT_AT_RISK,
+    "CANNOT_VERIFY": EXIT_CANNOT_VERIFY,
+    "HALT": EXIT_STOP,
+    "ROLLBACK": EXIT_STOP,
+}
 
 
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
@@ -74,7 +87,7 @@ def _duration(text: str) -> float:
 
 
 def run(command: str, args: argparse.Namespace) -> int:
-    """Poll, print, and return 0 continue, 1 halt/rollback, 3 cannot verify (2 for a bad runbook)."""
+    """Poll, print, and return 0 continue, 1 halt/rollback, 3 cannot verify, 4 at risk (2 for a bad runbook)."""
     import asyncio
 
     from runbooks import load_runbook
@@ -92,7 +105,7 @@ def run(command: str, args: argparse.Namespace) -> int:
         _print_json(report)
     else:
         _print_table(report)
-    return {"CONTINUE": EXIT_CONTINUE, "CANNOT_VERIFY": EXIT_CANNOT_VERIFY}.get(report.verdict.value, EXIT_STOP)
+    return EXITS.get(report.verdict.value, EXIT_STOP)
 
 
 def _select(runbook: Runbook, only: list[str] | None) -> tuple[list[str], list[str]]:
@@ -125,6 +138,7 @@ class _Report:
     active: set[str]  # condition ids in force
     verdict: Verdict
     blocking: list[str]  # gate check ids that did not pass
+    reasons: tuple[str, ...] = ()  # why the verdict, worst first
 
 
 async def _gate(
@@ -205,11 +219,11 @@ def _judge(
     active: set[str],
     check_ids: list[str],
 ) -> _Report:
-    """The verdict over every condition in force and every gate check."""
-    from checks.reading import Outcome
-    from checks.state import ConditionState, Verdict
-    from checks.verdict import compute_verdict, gate_status
-    from runbooks.model import Action, Step
+    """The verdict over every condition in force and every gate check, by the dashboard's ``judge``."""
+    import time
+
+    from checks.verdict import check_status, judge
+    from runbooks.model import Step
 
     step_gates = {check_id for step in (*runbook.steps, *runbook.rollback) for check_id in step.gate}
     gates = tuple(
@@ -218,19 +232,15 @@ def _judge(
     )
     whole_launch = Step(id="check", title="cutover-tui check", gate=gates, watch=tuple(sorted(active)))
     in_force = {cid: status for cid, status in statuses.items() if cid in active}
-    outcomes: dict[str, Outcome | None] = {cid: readings[cid].outcome if cid in readings else None for cid in check_ids}
-    verdict = compute_verdict(runbook, in_force, whole_launch, outcomes)
-    _, blocking = gate_status(whole_launch, outcomes)
-    if verdict is Verdict.CONTINUE:
-        if any(outcomes[cid] is Outcome.BREACH for cid in blocking):
-            verdict = Verdict.HALT
-        elif any(
-            status.state is ConditionState.PENDING
-            and runbook.condition(cid).action in (Action.HALT, Action.ROLLBACK)
-            for cid, status in in_force.items()
-        ):
-            verdict = Verdict.CANNOT_VERIFY
-    return _Report(runbook, check_ids, readings, statuses, active, verdict, blocking)
+    now = time.monotonic()
+    check_statuses = {
+        cid: check_status(runbook.checks[cid], readings[cid].outcome.value, now - readings[cid].monotonic)
+        if cid in readings else None
+        for cid in check_ids
+    }
+    judgement = judge(runbook, in_force, whole_launch, check_statuses, failing_gates_halt=True)
+    return _Report(runbook, check_ids, readings, statuses, active, judgement.verdict, list(judgement.blocking_gates),
+                   judgement.reasons)
 
 
 # -- output -------------------------------------------------------------------
@@ -289,6 +299,7 @@ def _print_json(report: _Report) -> None:
     document = {
         "runbook": report.runbook.name,
         "verdict": report.verdict.value,
+        "reasons": list(report.reasons),
         "checks": _check_rows(report),
         "conditions": _condition_rows(report),
     }
@@ -318,6 +329,8 @@ def _print_table(report: _Report) -> None:
     _table(("CONDITION", "STATE", "VALUE", "THRESHOLD", "ACTION", "REASON"), conditions)
     print()
     print(f"VERDICT: {report.verdict.value.replace('_', ' ')}")
+    for reason in report.reasons:
+        print(f"  {reason}")
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:

@@ -26,7 +26,7 @@ class VerdictBadge(Widget):
 
     DEFAULT_CSS = """
     VerdictBadge {
-        width: 19;
+        width: 24;
         height: 2;
         content-align: center middle;
         text-style: bold;
