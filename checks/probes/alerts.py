@@ -236,9 +236,9 @@ def _regex(pattern: str) -> re.Pattern[str]:
 class _SourceMemory:
     """Looked-up silences and inhibiting alerts of one Alertmanager, reused between polls."""
 
-    silences: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)  # id -> (looked up at, summary)
+    silences: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)  # id -> (monotonic look-up time, summary)
     inhibitors: dict[str, dict[str, Any]] = field(default_factory=dict)  # fingerprint -> summary
-    inhibitors_at: float | None = None  # loop time of the last look-up of the alert list
+    inhibitors_at: float | None = None  # monotonic time of the last look-up of the alert list
 
 
 @dataclass
@@ -271,8 +271,7 @@ async def _details(
     # Forget what no alert refers to any more: the memory stays as small as the current picture.
     memory.silences = {sid: memory.silences[sid] for sid in silence_ids if sid in memory.silences}
     memory.inhibitors = {fp: memory.inhibitors[fp] for fp in fingerprints if fp in memory.inhibitors}
-    loop = asyncio.get_running_loop()
-    now, wall = loop.time(), ctx.clock.now()
+    now, wall = ctx.clock.monotonic(), ctx.clock.now()
 
     def silence_due(sid: str) -> bool:
         cached = memory.silences.get(sid)
@@ -291,7 +290,8 @@ async def _details(
         if inhibitors_due:
             lookups.append(_inhibitors(request, base, fingerprints))
         try:
-            async with asyncio.timeout_at(min(now + timeout * DETAIL_TIMEOUT_SHARE, deadline)):
+            loop_now = asyncio.get_running_loop().time()
+            async with asyncio.timeout_at(min(loop_now + timeout * DETAIL_TIMEOUT_SHARE, deadline)):
                 results = await asyncio.gather(*lookups, return_exceptions=True)
         except TimeoutError:
             results = [error("timed out")] * len(lookups)
