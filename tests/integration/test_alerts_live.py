@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 
+from app_backend import AppTestBackend, session_in_progress
 from checks.clock import SystemClock
 from checks.conditions import ConditionEvaluator
 from checks.probes import ProbeContext, run_probe
@@ -15,7 +17,9 @@ from checks.probes.context import ExpectedSilence
 from checks.reading import Outcome
 from checks.state import ConditionState, Verdict
 from checks.verdict import compute_verdict
+from cutover_tui.app import make_app
 from runbooks.loader import load_runbook
+from runbooks.model import Check
 
 OPERATOR_RUNBOOK = Path(__file__).resolve().parents[2] / "sample_runbooks" / "operator_launch_handoff.yaml"
 
@@ -211,3 +215,20 @@ async def test_alertmanager_down_is_error_not_no_alerts(poll_alerts, alertmanage
     reading = await poll_alerts("{severity: critical}")
     assert reading.outcome is Outcome.ERROR
     assert reading.detail.startswith("cannot connect")
+
+
+async def test_pane_shows_who_silenced_what_until_when(poll_alerts, two_suppressed_criticals):
+    """From a real Alertmanager to the screen: the silence's author, comment and id, the inhibiting alert."""
+    silence_id, _ = two_suppressed_criticals
+    reading = await poll_alerts("{severity: critical}")
+    runbook = session_in_progress().runbook
+    alerts_check = Check("critical_alerts", "alerts", {"source": "alertmanager", "matchers": ('severity="critical"',)})
+    backend = AppTestBackend(replace(runbook, checks={**runbook.checks, "critical_alerts": alerts_check}))
+    backend.tick("critical_alerts", reading.outcome.value, reading.value, detail=reading.detail, **reading.extra)
+    app = make_app(backend)
+    async with app.run_test(size=(160, 48)):
+        text = str(app.query_one("#alerts").render())
+    assert f"critical_alerts: cannot tell ({reading.detail})" in text
+    assert "DiskFull: silenced by alice until " in text
+    assert f'— "disk swap (leftover maintenance)" (id {silence_id[:8]}) — cannot vouch' in text
+    assert "ReplicationLag: inhibited by ClusterMaintenance (warning) — cannot vouch" in text
