@@ -35,6 +35,7 @@ from runbooks.model import Action, Check, Runbook, Step
 #: A check's status for gates and markers: an ``Outcome`` value, or one of these.
 STALE = "stale"
 NEVER = "never"
+PARTIAL = "partial"  # a pass on partial data (Prometheus warnings): it vouches for nothing
 #: Check statuses a gate can rely on; every other one means "cannot tell".
 USABLE_CHECK_STATUSES = frozenset({Outcome.PASS.value, Outcome.BREACH.value})
 _STOPPING = (Action.HALT, Action.ROLLBACK)
@@ -51,12 +52,17 @@ def check_stale_after(check: Check, *, slack: float = 0.0) -> float:
     return 2 * check.every + check.timeout + slack
 
 
-def check_status(check: Check, outcome: str | None, age: float | None, *, slack: float = 0.0) -> str:
-    """A check's status now: ``never`` without a reading, ``stale`` past ``check_stale_after``, else its outcome."""
+def check_status(
+    check: Check, outcome: str | None, age: float | None, *, slack: float = 0.0, degraded: bool = False
+) -> str:
+    """A check's status now: ``never`` without a reading, ``stale`` past ``check_stale_after``,
+    ``partial`` for a pass on partial data, else its outcome."""
     if outcome is None or age is None:
         return NEVER
     if age > check_stale_after(check, slack=slack):
         return STALE
+    if degraded and outcome == Outcome.PASS.value:
+        return PARTIAL
     return outcome
 
 

@@ -193,6 +193,7 @@ class LiveBackend:
         from checks.scheduler import Poller
 
         self._ctx = ProbeContext(self.runbook, env=self._env, clock=self.clock)
+        self._expect_silences()
         evaluators = {}
         resumed = self.state().conditions
         for condition in self.runbook.stop_conditions:
@@ -310,7 +311,17 @@ class LiveBackend:
 
     def _fold(self, record: EventRecord) -> None:
         self._reducer.apply(record)
+        if record.kind.startswith("step_") or record.kind == "rollback_started":
+            self._expect_silences()
         self._repaint.mark()
+
+    def _expect_silences(self) -> None:
+        """The alerts probe expects the silences the active steps name (``expect_silenced``), and no others."""
+        if self._ctx is not None:
+            from checks.probes.context import expected_silences
+
+            active = [self.runbook.step(step_id) for step_id in self._reducer.active_step_ids()]
+            self._ctx.expected_silences = expected_silences(active)
 
     def _on_result(self, reading: Reading | None, statuses: list[ConditionStatus]) -> None:
         """The poller's callback, on the event loop: keep the tick, log what changed."""

@@ -160,6 +160,10 @@ class Reducer:
         self._last_decision_seq = 0
         self._answered: set[tuple[str, str]] = set()  # (condition, firing_since) pairs a decision answered
 
+    def active_step_ids(self) -> tuple[str, ...]:
+        """The steps being worked on now (cheap: no state is derived)."""
+        return tuple(step_id for step_id, progress in self._steps.items() if progress.status is StepStatus.ACTIVE)
+
     @property
     def ended(self) -> str | None:
         """The outcome of ``session_ended`` once folded, else None."""
@@ -547,7 +551,8 @@ class Reducer:
                 detail=latest.detail,
                 observed_at=latest.observed_at,
                 degraded=latest.degraded,
-                status=check_status(check, latest.outcome.value, age),
+                status=check_status(check, latest.outcome.value, age, degraded=latest.degraded),
+                lower_bound=bool(latest.extra.get("lower_bound")),
                 age=age,
             )
         ticks = self._ticks.get(check_id)
@@ -556,7 +561,7 @@ class Reducer:
         tick = ticks[-1]
         age = max(0.0, (now - tick.ts).total_seconds()) if now is not None else 0.0
         # Ticks are stored on change and as keyframes: the newest may be a keyframe old and still current.
-        status = check_status(check, tick.outcome, age, slack=_KEYFRAME_SECONDS)
+        status = check_status(check, tick.outcome, age, slack=_KEYFRAME_SECONDS, degraded=tick.degraded)
         if live.writer_stopped_at is not None and status not in (STALE, NEVER):
             status = STALE
         return CheckView(
@@ -569,6 +574,7 @@ class Reducer:
             degraded=tick.degraded,
             status=status,
             age=age,
+            lower_bound=bool(tick.extra.get("lower_bound")),
         )
 
     def _alerts(self, checks: Mapping[str, CheckView], live: LiveTruth) -> tuple[AlertView, ...]:

@@ -114,8 +114,9 @@ class CheckView:
     detail: str
     observed_at: datetime | None
     degraded: bool = False
-    status: str = "never"  # outcome, or "stale" / "never" (checks.verdict.check_status)
+    status: str = "never"  # outcome, or "stale" / "never" / "partial" (checks.verdict.check_status)
     age: float | None = None  # seconds since the reading at `now`
+    lower_bound: bool = False  # the value is a lower bound (a quantile above the top histogram bucket)
 
 
 @dataclass(frozen=True, slots=True)

@@ -343,3 +343,34 @@ def test_folding_only_the_latest_ticks_equals_folding_all(script: tuple[list[Eve
     kept = Reducer(RUNBOOK, history=3).ticks_kept
     latest = [t for i, t in enumerate(ticks) if sum(1 for u in ticks[i:] if u.check_id == t.check_id) <= kept]
     assert reduce_events(RUNBOOK, rows, latest, history=3) == reduce_events(RUNBOOK, rows, ticks, history=3)
+
+
+def test_rollback_mode_abandons_the_forward_plan_and_its_drift_stops() -> None:
+    """Once the rollback plan starts, forward steps not done are abandoned: no growing drift, never CONTINUE."""
+    rows = [
+        (0, "step_started", {"step": "deploy"}),
+        (60, "rollback_started", {"reason": "auth errors"}),
+    ]
+    soon = reduce_events(RUNBOOK, events(*rows), until=at(120))
+    later = reduce_events(RUNBOOK, events(*rows), until=at(3600))
+    for state in (soon, later):
+        steps = {s.id: s for s in state.steps}
+        assert steps["deploy"].status is StepStatus.ABANDONED
+        assert steps["smoke"].status is StepStatus.ABANDONED
+        assert state.verdict is not Verdict.CONTINUE
+        assert state.current_step == "helm_rollback" and state.next_step == "helm_rollback"
+    assert soon.step("smoke").drift_seconds == later.step("smoke").drift_seconds is None  # no "late by" that grows
+    assert soon.step("deploy").drift_seconds == later.step("deploy").drift_seconds
+
+
+def test_every_number_of_a_condition_is_current_at_each_instant() -> None:
+    """From the log alone the hold, the countdown and the reason move with `now`, and the value is the newest reading."""
+    rows = [(0, "condition_changed", changed("auth_errors", "pending", "ok", 0.02, reason="2% > 1%"))]
+    ticks = [tick("auth_error_ratio", 0, 0.02, "breach"), tick("auth_error_ratio", 20, 0.035, "breach")]
+    first = reduce_events(RUNBOOK, events(*rows), ticks, until=at(10)).conditions["auth_errors"]
+    second = reduce_events(RUNBOOK, events(*rows), ticks, until=at(30)).conditions["auth_errors"]
+    assert (first.breach_held, first.remaining) == (10.0, 50.0)
+    assert (second.breach_held, second.remaining) == (30.0, 30.0)
+    assert first.reason == "2% > 1% for 10s of 1m"
+    assert second.reason == "3.5% > 1% for 30s of 1m"  # the newest value, not the one from the state change
+    assert second.value_text == "3.5%" and second.in_state_for == 30.0

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.widgets import Button, Input, Static
 
 from cutover_tui.screens.dialog import DialogScreen, buttons, hint
-from cutover_tui.widgets.markers import CHECK_MARKERS
+from cutover_tui.widgets.markers import check_marker
 from runbooks.model import Step
 
 
@@ -37,7 +37,7 @@ class CompleteStepScreen(DialogScreen[CompleteRequest]):
         if self.gate:
             lines = Text("Gate:\n", style="bold")
             for check_id, outcome in self.gate.items():
-                marker = CHECK_MARKERS[outcome]
+                marker = check_marker(outcome)
                 lines.append(f"  {marker.symbol} {check_id}: {marker.word}\n", style=marker.style)
             lines.rstrip()
             yield Static(lines, id="gate")

@@ -47,6 +47,7 @@ CHECK_MARKERS: dict[str, Marker] = {
     "error": Marker("!", "error", BLIND_STYLE),
     "stale": Marker("◷", "stale", BLIND_STYLE),
     "never": Marker("?", "not polled", BLIND_STYLE),
+    "partial": Marker("◌", "partial data", BLIND_STYLE),
 }
 
 

@@ -164,6 +164,8 @@ def detail_body(spec: Step, step: StepState, state: SessionState, runbook: Runbo
             text.append(f"\n  {marker.symbol} {check_id} {marker.word}", style=marker.style)
             if view is not None and view.outcome is not None:
                 detail = format_value(view.value, view.unit) if view.value is not None else ""
+                if detail and view.lower_bound:
+                    detail = f"≥ {detail}"
                 detail = " ".join(part for part in (detail, view.detail) if part)
                 if detail:
                     text.append(f"  {detail}", style="dim")

@@ -1,0 +1,158 @@
+"""What the fault tests and the fault benchmark share: a runbook, a writer in a real terminal, faketime.
+
+Everything here runs the real thing: ``cutover-tui`` in tmux, Debian's
+libfaketime stepping only the wall clock, the scripted target on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+#: A release watched by a scrape (auth errors, rollback) and an http check (health, halt).
+FAULT_RUNBOOK = """\
+name: Fault test release
+roles: {{commander: Incident commander, cto: CTO}}
+checks:
+  api_health: {{http: "{url}/health", expect_status: 200, every: 500ms, timeout: 400ms}}
+  auth_error_ratio:
+    scrape: "{url}/metrics"
+    metric: auth_error_ratio
+    every: 500ms
+    timeout: 400ms
+stop_conditions:
+  - id: auth_errors
+    check: auth_error_ratio
+    when: "> 1%"
+    for: {hold}
+    action: rollback
+    decides: cto
+  - id: health_down
+    check: api_health
+    action: halt
+    decides: commander
+steps:
+  - title: Deploy
+    at: T-0
+    gate: [api_health]
+    watch: [auth_errors]
+rollback:
+  - title: helm rollback
+"""
+
+LIBFAKETIME_PATHS = (
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+)
+
+
+def write_fault_runbook(directory: Path, url: str, *, hold: str = "4s", health: bool = True) -> Path:
+    """The runbook above against ``url``, as a file.
+
+    Args:
+        health: keep the http check. Without it every reading is the same
+            (a steady ratio), so the log stores a tick only on change and as a
+            keyframe: nothing but the heartbeat says the writer was alive.
+    """
+    text = FAULT_RUNBOOK.format(url=url, hold=hold)
+    if not health:
+        text = text.replace('  api_health: {http: "' + url + '/health", expect_status: 200, every: 500ms, timeout: 400ms}\n', "")
+        text = text.split("  - id: health_down")[0] + "steps:" + text.split("steps:")[1].replace("    gate: [api_health]\n", "")
+    path = directory / "release.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def libfaketime() -> str | None:
+    """Debian's libfaketime, when installed."""
+    return next((path for path in LIBFAKETIME_PATHS if Path(path).exists()), None)
+
+
+def wall_clock_env(offset_file: Path) -> dict[str, str]:
+    """An environment whose programs read the wall clock shifted by what ``offset_file`` says ("-10m").
+
+    Only the wall clock moves: monotonic time is left alone, as NTP or a
+    laptop resume leave it. The file is read on every call, so rewriting it
+    steps the clock of a running program.
+    """
+    library = libfaketime()
+    if library is None:
+        raise FileNotFoundError("libfaketime is not installed (Debian package 'faketime')")
+    return {
+        **os.environ,
+        "LD_PRELOAD": library,
+        "FAKETIME_TIMESTAMP_FILE": str(offset_file),
+        "FAKETIME_NO_CACHE": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+
+
+def cutover_tui() -> str:
+    """The ``cutover-tui`` executable beside this Python."""
+    return str(Path(sys.executable).with_name("cutover-tui"))
+
+
+class TmuxSession:
+    """``cutover-tui ARGS`` in a real terminal (tmux), killable with SIGKILL like a crashed laptop.
+
+    Example::
+
+        with TmuxSession(["run", runbook, "--db", db]) as writer:
+            ...
+            writer.kill()
+    """
+
+    def __init__(self, args: list[str], *, size: tuple[int, int] = (120, 36), env: dict[str, str] | None = None) -> None:
+        if shutil.which("tmux") is None:
+            raise FileNotFoundError("tmux is not installed")
+        self.name = f"fault{time.monotonic_ns()}"
+        command = " ".join([cutover_tui(), *map(str, args)])
+        extra: list[str] = []
+        for key, value in (env or {}).items():
+            extra += ["-e", f"{key}={value}"]
+        subprocess.run(["tmux", "new", "-d", "-s", self.name, "-x", str(size[0]), "-y", str(size[1]), *extra, command],
+                       check=True)  # fmt: skip
+        self.pid = int(
+            subprocess.run(["tmux", "list-panes", "-t", self.name, "-F", "#{pane_pid}"], capture_output=True,
+                           text=True, check=True).stdout.split()[0]  # fmt: skip
+        )
+
+    def screen(self) -> str:
+        """The terminal's text now."""
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def kill(self) -> None:
+        """SIGKILL the program: no handler runs, nothing is flushed."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def close(self) -> None:
+        self.kill()
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+    def __enter__(self) -> TmuxSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1):
+    """Poll ``predicate`` until it returns something true (returned) or ``timeout`` passes (None)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return None

@@ -1,0 +1,222 @@
+"""Faults that once turned the screen green: each reproduced with the real thing (docs/semantics.md, "Faults").
+
+A clock that steps, a follower whose writer died, a disk that fills, a
+pending rollback condition, a source that fails its first poll, a crash in
+the middle of a hold. Each test fails on a dashboard that shows OK or
+CONTINUE where it could not tell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from checks.state import ConditionState, Verdict
+from checks.target import Target
+from cutover_tui.app import make_app
+from cutover_tui.live import FollowBackend, LiveBackend
+from cutover_tui.store import SessionLog
+from fault_kit import TmuxSession, libfaketime, wait_for, wall_clock_env, write_fault_runbook
+from runbooks import load_runbook
+
+SIZE = (120, 36)
+
+
+async def wait_until(pilot, predicate, timeout: float = 20.0) -> None:
+    """Let the app run until ``predicate()`` holds (bounded)."""
+    for _ in range(int(timeout / 0.1)):
+        if predicate():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.fixture
+def faketime_env(tmp_path: Path):
+    """A wall-clock offset file and the environment that applies it (Debian's libfaketime)."""
+    if libfaketime() is None:
+        reason = "needs Debian package 'faketime'"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    offset = tmp_path / "wall-clock-offset"
+    offset.write_text("+0\n")
+    return offset, wall_clock_env(offset)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", ["-10m", "+10m"])
+def test_a_wall_clock_step_neither_stops_polling_nor_fires_early(target, tmp_path, faketime_env, step):
+    """The wall clock steps by 10 minutes as a breach starts: polls go on, and `for: 4s` fires after 4 s, not before, not never."""
+    offset, env = faketime_env
+    runbook = write_fault_runbook(tmp_path, target.url, hold="4s")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cutover_tui", "check", str(runbook), "--for", "40s", "--json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(2.5)  # polling has started on the faked wall clock
+        offset.write_text(f"{step}\n")  # NTP steps the clock ...
+        target.set(auth_error_ratio=0.05)  # ... as a real breach starts
+        started = time.monotonic()
+        out, err = process.communicate(timeout=60)
+        took = time.monotonic() - started
+    finally:
+        process.kill()
+    assert process.returncode == 1, out + err
+    document = json.loads(out)
+    assert document["verdict"] == "ROLLBACK"
+    states = {row["id"]: row["state"] for row in document["conditions"]}
+    assert states["auth_errors"] == "firing"
+    assert 4.0 <= took < 12.0, f"fired {took:.1f}s after the breach began"
+
+
+@pytest.mark.slow
+async def test_a_follower_whose_writer_was_killed_goes_cannot_verify(target, tmp_path):
+    """kill -9 of the writer: within 20 s the follower shows CANNOT VERIFY, every condition stale, and when the writer stopped."""
+    runbook_path = write_fault_runbook(tmp_path, target.url)
+    db = tmp_path / "session.cutover.db"
+    with TmuxSession(["run", runbook_path, "--db", db, "--as", "ic"]) as writer:
+        assert wait_for(lambda: db.exists() and _logged_states(db).get("auth_errors") == "ok", 20), writer.screen()
+        follower = FollowBackend(db, load_runbook(runbook_path), interval=0.2)
+        app = make_app(follower)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.OK)
+            assert app.session.verdict is not Verdict.CANNOT_VERIFY
+            assert app.session.writer_stopped_at is None
+            writer.kill()
+            killed = time.monotonic()
+            await wait_until(pilot, lambda: app.session.verdict is Verdict.CANNOT_VERIFY, 20)
+            assert time.monotonic() - killed < 20
+            assert all(view.state is ConditionState.STALE for view in app.session.conditions.values())
+            assert app.session.writer_stopped_at is not None
+            assert app.banner is not None and "WRITER STOPPED" in app.banner.text.plain
+
+
+async def test_a_full_disk_never_hides_a_firing_condition_and_loses_nothing(tmp_path, small_disk):
+    """Disk full as a rollback condition fires: the screen shows it firing with a loud LOG NOT WRITING banner,
+    refuses decisions, and once space returns the held changes are written with their original times, in order."""
+    with Target() as target:
+        runbook = load_runbook(write_fault_runbook(tmp_path, target.url, hold="1s"))
+        log = SessionLog.create(small_disk.path / "s.cutover.db", runbook, operator="ic")
+        backend = LiveBackend(runbook, log, actor="ic")
+        app = make_app(backend)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.OK)
+            small_disk.fill()
+            target.set(auth_error_ratio=0.05)
+            await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.FIRING)
+            assert app.session.verdict is Verdict.ROLLBACK
+            await wait_until(pilot, lambda: app.session.log_problem is not None)
+            assert "LOG NOT WRITING: disk full" in app.session.log_problem
+            assert "LOG NOT WRITING" in app.banner.text.plain and app.bells_rung >= 1
+            await pilot.press("n")
+            await pilot.press(*"rolling back now", "enter")
+            await pilot.pause(0.5)
+            small_disk.free()
+            await wait_until(pilot, lambda: app.session.log_problem is None)
+            await wait_until(pilot, lambda: _logged_states(log.path).get("auth_errors") == "firing")
+        reader = SessionLog.open_readonly(log.path)
+        events = reader.events()
+        reader.close()
+    assert not any(e.kind == "note" for e in events), "a note typed while the log could not be written was shown as done"
+    changes = [e for e in events if e.kind == "condition_changed" and e.payload["condition"] == "auth_errors"]
+    states = [e.payload["state"] for e in changes]
+    assert states[-2:] == ["pending", "firing"]
+    late = [e for e in changes if e.payload.get("written_late_by")]
+    assert late and all(e.payload["written_late_by"] > 0 for e in late)
+    assert [e.ts for e in events] == sorted(e.ts for e in events)  # their original times, in order
+
+
+async def test_a_pending_rollback_condition_is_at_risk_with_a_moving_countdown(tmp_path):
+    """Breached but not yet `for`: the header says AT RISK and "fires in", the countdown and the hold move, then ROLLBACK."""
+    with Target() as target:
+        runbook = load_runbook(write_fault_runbook(tmp_path, target.url, hold="6s"))
+        backend = LiveBackend(runbook, SessionLog.create(tmp_path / "s.cutover.db", runbook, operator="ic"), actor="ic")
+        app = make_app(backend)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.OK)
+            target.set(auth_error_ratio=0.04)
+            await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.PENDING)
+            assert app.session.verdict is Verdict.AT_RISK
+            first = app.session.conditions["auth_errors"]
+            header = str(app.query_one("#header-next").render())
+            assert "auth_errors 4% > 1% — fires in 0:0" in header
+            await pilot.pause(2.0)
+            later = app.session.conditions["auth_errors"]
+            assert later.state is ConditionState.PENDING
+            assert later.remaining < first.remaining - 1.0 and later.breach_held > first.breach_held + 1.0
+            assert later.reason != first.reason  # "4% > 1% for 3s of 6s" moves on
+            assert str(app.query_one("#header-next").render()) != header
+            await wait_until(pilot, lambda: app.session.verdict is Verdict.ROLLBACK)
+            firing = app.session.conditions["auth_errors"]
+            held = firing.reason.rsplit(" for ", 1)[1]
+            assert f"for {held}" in app.banner.text.plain  # banner, card and reason: one hold
+
+
+async def test_the_first_failed_poll_shows_at_once_live_and_in_a_follower(tmp_path):
+    """A source down from the start: its condition says why after the first poll ("error 1 of 4"), never "not yet polled"."""
+    with Target() as target:
+        url = target.url
+    runbook = load_runbook(write_fault_runbook(tmp_path, url))  # nothing listens there any more
+    db = tmp_path / "s.cutover.db"
+    backend = LiveBackend(runbook, SessionLog.create(db, runbook, operator="ic"), actor="ic")
+    follower = FollowBackend(db, runbook, interval=0.2)
+    app = make_app(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.session.checks["auth_error_ratio"].outcome == "error", 5)
+        reason = app.session.conditions["auth_errors"].reason
+        assert "error 1 of 4" in reason or "error 2 of 4" in reason, reason
+        assert "not yet polled" not in reason
+        await follower.start(lambda state: None)
+        await wait_until(pilot, lambda: "not yet polled" not in follower.state().conditions["auth_errors"].reason, 5)
+        assert "error" in follower.state().conditions["auth_errors"].reason
+    await follower.stop()
+
+
+@pytest.mark.slow
+def test_resume_after_kill_keeps_the_hold_and_measures_the_real_downtime(target, tmp_path):
+    """kill -9 during a pending hold: the resumed hold equals the hold before the crash within a poll, and the gap is the downtime."""
+    runbook_path = write_fault_runbook(tmp_path, target.url, hold="60s", health=False)  # steady readings: few ticks
+    runbook = load_runbook(runbook_path)
+    db = tmp_path / "session.cutover.db"
+    target.set(auth_error_ratio=0.05)
+    with TmuxSession(["run", runbook_path, "--db", db, "--as", "ic"]) as writer:
+        assert wait_for(lambda: _logged_states(db).get("auth_errors") == "pending", 20), writer.screen()
+        time.sleep(6.0)
+        writer.kill()
+        killed, killed_wall = time.monotonic(), datetime.now(timezone.utc)
+    time.sleep(4.0)
+    log = SessionLog.open(db, runbook, operator="ic")
+    downtime = time.monotonic() - killed
+    state = LiveBackend(runbook, log, actor="ic", poll=False).state()
+    events = log.events()
+    log.close()
+    resumed = [e for e in events if e.kind == "session_resumed"][-1]
+    pending = [e for e in events if e.kind == "condition_changed" and e.payload["state"] == "pending"][-1]
+    held_at_kill = (killed_wall - pending.ts).total_seconds()  # the breach never stopped before the kill
+    assert abs(resumed.payload["gap_seconds"] - downtime) < 1.5, (resumed.payload, downtime)
+    hold = state.conditions["auth_errors"].breach_held
+    assert abs(hold - held_at_kill) <= 1.5, (hold, held_at_kill)  # a poll (0.5 s) and a heartbeat (1 s)
+    assert state.conditions["auth_errors"].state is ConditionState.PENDING
+
+
+def _logged_states(db: Path) -> dict[str, str]:
+    """The latest logged state of each condition (read-only, as a reviewer would)."""
+    if not db.exists():
+        return {}
+    try:
+        log = SessionLog.open_readonly(db)
+    except Exception:  # the writer is still creating it
+        return {}
+    try:
+        return {e.payload["condition"]: e.payload["state"] for e in log.events() if e.kind == "condition_changed"}
+    finally:
+        log.close()
