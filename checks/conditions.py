@@ -1,6 +1,6 @@
 """Turning a check's readings into a stop condition's state.
 
-``ConditionEvaluator`` follows ``STOP_CONDITIONS.md``: Prometheus alerting
+``ConditionEvaluator`` follows ``docs/semantics.md``: Prometheus alerting
 rules for ``for`` and ``keep_firing_for``, Argo Rollouts analysis for the
 error limit, Nagios for flap detection over the last 21 polls. The rule it
 never breaks: only a passing poll yields ``ok``; before the first reading the

@@ -1,4 +1,4 @@
-"""The stop-condition evaluator: STOP_CONDITIONS.md, case by case, on a hand-moved clock."""
+"""The stop-condition evaluator: docs/semantics.md, case by case, on a hand-moved clock."""
 
 from __future__ import annotations
 
