@@ -91,6 +91,9 @@ class Check:
       watchdog (alert name | None), receiver (str | None)
     - scrape: url, metric, labels (dict), mode ("value"|"rate"), headers
     - command: argv (tuple[str]), cwd (str | None), env (dict)
+    - placeholder: what (str): a stop condition's measure that no probe reads
+      yet (written by ``cutover-tui import``); it polls as no data, shown
+      ``unknown — not wired``, and ``validate`` warns about it
 
     ``pass_when`` is the check's own criterion on its value (for gates); when
     absent, any valid value passes (http also applies expect_status and
@@ -98,7 +101,7 @@ class Check:
     """
 
     id: str
-    kind: Literal["http", "promql", "alerts", "scrape", "command"]
+    kind: Literal["http", "promql", "alerts", "scrape", "command", "placeholder"]
     spec: Mapping[str, object]
     every: float = 15.0
     timeout: float = 5.0
@@ -214,6 +217,7 @@ class Runbook:
     path: str = ""
     text: str = ""
     sha256: str = ""
+    warnings: tuple[str, ...] = ()  # located, formatted like errors: FILE:LINE:COL: warning: ...
 
     def condition(self, condition_id: str) -> StopCondition:
         for c in self.stop_conditions:
