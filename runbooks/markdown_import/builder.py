@@ -195,8 +195,10 @@ class Builder:
         if _HYPERCARE.search(text):
             ctx.hypercare = True
         in_rollback_before = ctx.rollback
+        bare = re.sub(r"\(.*?\)|[^\w\s/-]", " ", text)
         if (not ctx.rollback and heading.level > 1 and P.ROLLBACK_PLAN_HEADING.search(text)
-                and not P.NOT_ROLLBACK_PLAN.search(text)):
+                and not P.NOT_ROLLBACK_PLAN.search(text) and not P.NOT_A_PLAN.search(text)
+                and (P.ROLLBACK_PLAN_WORD.search(text) or len(bare.split()) <= 3)):
             ctx.rollback = True
             ctx.trigger = False
         if P.TRIGGER_HEADING.search(text) and not P.GO_NO_GO_HEADING.search(text):

@@ -186,7 +186,8 @@ def report(plan: Plan, source: str) -> str:
     if plan.t0 is not None:
         entries.append((plan.t0_line or 0, f"go-live {plan.t0.isoformat()} ({plan.timezone}) is T0"))
     for step in plan.steps:
-        parts = [f"{'rollback step' if step.rollback else step.kind.replace('_', '/') if step.kind != 'task' else 'step'} '{step.title}'"]
+        kind = {"task": "step", "go_no_go": "go/no-go step", "approval": "approval step"}[step.kind]
+        parts = [f"{'rollback ' if step.rollback else ''}{kind} '{step.title}'"]
         if step.at is not None:
             parts.append(f"at {format_offset(step.at)}")
         if step.duration:

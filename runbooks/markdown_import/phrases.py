@@ -74,12 +74,12 @@ LINE_TRIGGER = re.compile(
 )
 TRIGGER_HEADING = re.compile(
     r"(?i)\b(?:roll[\s-]?back|back[\s-]?out|abort|halt|kill|stop|revert|fail[\s-]?back)\w*\b.*\b(?:triggers?|criteria|conditions?|thresholds?|signals?|when|decision)\b"
-    r"|\bwhen\s+to\s+(?:roll[\s-]?back|abort|halt|stop|revert)|\b(?:triggers?|stop conditions?|abort conditions?|alert(?:s|ing)?(?:\s+(?:thresholds?|rules?|conditions?|levels?))?|alarms?|guardrails?|kill criteria|thresholds?|tripwires?|red lines?)\b"
+    r"|\bwhen\s+to\s+(?:roll[\s-]?back|abort|halt|stop|revert)|\b(?:triggers?|stop conditions?|abort conditions?|alert(?:s|ing)?(?:\s+(?:thresholds?|rules?|conditions?|levels?))?|alarms?|kill criteria|thresholds?|tripwires?|red lines?)\b"
 )
 GO_NO_GO_HEADING = re.compile(
     r"(?i)\bgo\s*/\s*no[\s-]*go\b|\bgo[\s-]+no[\s-]+go\b|\bgo[\s/-]*nogo\b|\bgates?\b|\bdecision\s+(?:points?|gates?|meeting|matrix|criteria)\b"
     r"|\b(?:launch|final|go)\s+decision\b|\b(?:pass(?:/fail)?|launch|release|readiness|acceptance|success|go[\s-]?live|entry|exit|cutover)\s+criteria\b"
-    r"|\bcheckpoints?\b|\bsign[\s-]?offs?\b|\breadiness review\b|\b(?:launch\s+)?authori[sz]ation\b|\bapprovals?\b"
+    r"|\bcheckpoints?\b|\bsign[\s-]?offs?\b|\breadiness review\b|\b(?:launch|release|go[\s-]?live|deploy\w*|production|final)\s+(?:authori[sz]ation|approvals?)\b|^(?:\d+[.)]?\s*)?approvals?$|\b\w+\s+(?:lead\s+)?approvals?$"
 )
 APPROVAL_PHRASE = re.compile(
     r"(?:“|\"|‘|'|`)(?P<phrase>[A-Z][A-Z0-9]+(?:[ _-][A-Z0-9]+){1,6})(?:”|\"|’|'|`)"
@@ -90,6 +90,8 @@ ROLES_HEADING = re.compile(
 )
 ESCALATION_HEADING = re.compile(r"(?i)\bescalat\w*|\bseverit(?:y|ies)\b|\bsev(?:erity)? levels?\b|\bincident (?:levels|priorities|response)\b|\bresponse times?\b|\bpaging\b|\bsla\b")
 ROLLBACK_PLAN_HEADING = re.compile(r"(?i)\broll(?:ing)?[\s-]?back\b|\bback[\s-]?out\b|\brevert(?:ing)?\b|\bfall[\s-]?back (?:plan|procedure)\b|\bfail[\s-]?back\b")
+ROLLBACK_PLAN_WORD = re.compile(r"(?i)\b(?:plan|procedures?|steps?|runbook|process|strategy|instructions|playbook|sequence|execution|how to)\b")
+NOT_A_PLAN = re.compile(r"(?i)\b(?:system|features?|capabilit\w*|support|automat\w*|mechanism|tooling|script)\b")
 NOT_ROLLBACK_PLAN = re.compile(
     r"(?i)\b(?:triggers?|criteria|conditions?|thresholds?|signals?|when\s+to|decision|drill|rehearsal|rehears\w*|test(?:ing|ed|s)?|dry[\s-]?run|readiness|ready|verified|validation|review)\b"
 )
@@ -103,7 +105,7 @@ REFERENCE_HEADING = re.compile(
 VERBS = frozenset("""
 accept acknowledge activate add adjust align analyse analyze announce apply approve archive assemble assess assign attach audit
 back backup begin block book bring build bump call cancel capture change check clean clear close collect commit communicate compare
-complete configure confirm connect copy create cut cutover decommission delete deploy describe destroy detach disable disconnect dispatch
+complete configure confirm connect copy create cut decommission delete deploy describe destroy detach disable disconnect dispatch
 distribute document double download drain drop dry email enable end enforce ensure escalate establish evaluate execute expand export
 extend fail failover file fill finalise finalize fix flip flush follow freeze gather generate get give go grant hand handoff hold identify
 implement import increase inform initiate inspect install invalidate invite issue keep kick kill label launch lift load lock log

@@ -39,7 +39,7 @@ class Step:
 
     def worth_keeping(self) -> bool:
         return (self.at is not None or self.timed_source or bool(self.items or self.evidence)
-                or self.kind != "task" or self.owner is not None and bool(self.notes))
+                or self.kind == "approval" or self.owner is not None and bool(self.notes))
 
 
 @dataclass(slots=True)

@@ -51,8 +51,8 @@ _CLOCK_TIME = re.compile(
     r"(?:\s*(?P<tz>UTC|GMT|Z|[A-Z]{2,4}T|IST|WAT|EAT|CAT|SAST|[A-Z][a-z]+/[A-Za-z_]+)(?![\w]))?"
 )
 _CLOCK_RANGE = re.compile(rf"(?P<a>{_CLOCK_TIME.pattern.replace('?P<', '?P<a_')})\s*(?:–|—|-|to|until)\s*(?P<b>{_CLOCK_TIME.pattern.replace('?P<', '?P<b_')})")
-_DAY = re.compile(r"(?i)^(?:day|d)\s*(?P<sign>[+-−]?)\s*(?P<a>\d{1,3})(?:\s*(?:-|–|to)\s*(?:day\s*)?(?P<b>\d{1,3}))?(?P<plus>\+)?(?![\w:])")
-_WEEK = re.compile(r"(?i)^week\s*(?P<a>\d{1,2})(?:\s*(?:-|–|to)\s*(?P<b>\d{1,2}))?(?P<plus>\+)?(?![\w:])")
+_DAY = re.compile(r"(?i)^(?:day|d)\s*(?P<sign>[+-−]?)\s*(?P<a>\d{1,3})(?:\s*(?:-|–|to)\s*(?:day\s*)?(?P<b>\d{1,3}))?(?P<plus>\+)?(?!\w|:\d)")
+_WEEK = re.compile(r"(?i)^(?P<kind>week|month)\s*(?P<a>\d{1,2})(?:\s*(?:-|–|to)\s*(?P<b>\d{1,2}))?(?P<plus>\+)?(?!\w|:\d)")
 _ZERO_DAY = re.compile(r"(?i)\b(?:go[\s-]?live|launch|cut[\s-]?over|release|migration|switch[\s-]?over)\s+day\b|\bD[\s-]?Day\b|\bday\s+(?:zero|0)\b")
 
 TIMEZONES = {
@@ -238,10 +238,11 @@ def day_offset(text: str, zero_based: bool) -> Offset | None:
         duration = None if last is None else (last - first + 1) * 86400.0
         return Offset(base * 86400.0, duration, 0, match.end(), match.group())
     if match := _WEEK.match(stripped):
+        days = 7 if match["kind"].lower() == "week" else 30
         first = int(match["a"])
         last = int(match["b"]) if match["b"] else first
-        duration = None if match["plus"] else (last - first + 1) * 7 * 86400.0
-        return Offset((first - 1) * 7 * 86400.0, duration, 0, match.end(), match.group())
+        duration = None if match["plus"] else (last - first + 1) * days * 86400.0
+        return Offset((first - 1) * days * 86400.0, duration, 0, match.end(), match.group())
     return None
 
 
