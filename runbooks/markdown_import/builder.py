@@ -244,6 +244,8 @@ class Builder:
             title = self._title(text)
             if not title:
                 return ctx, []
+            if ctx.rollback and re.fullmatch(r"(?i)steps|actions|tasks|procedure|checklist", title):
+                title = f"Rollback {title.lower()}"
             steps = [self._new_step(title, heading.line, ctx, register=False)]
         for step in steps:
             if owner is not None:
@@ -452,6 +454,7 @@ _LIST_CONTINUATION = re.compile(r"^\s{2,}\S")
 class _Open:
     indent: int
     step: Step | None = None
+    also: list[Step] = field(default_factory=list)  # the other steps of "T+15, T+30: ..." share its items
     item: Item | None = None
     texts: list[str] = field(default_factory=list)
 
@@ -661,6 +664,13 @@ class _Walker:
         if not self.ctx.escalation:
             return False
         plain = P.clean(text)
+        ladder = re.search(r"(?P<steps>\d+(?:\s*/\s*\d+)+)\s*(?P<unit>min(?:ute)?s?|m|h(?:ours?)?|hrs?)\b", plain)
+        if ladder is not None:
+            unit = T.SECONDS_PER_UNIT[ladder["unit"].lower() if ladder["unit"].lower() in T.SECONDS_PER_UNIT else ladder["unit"].lower().rstrip("s")]
+            for number, step in enumerate(re.split(r"\s*/\s*", ladder["steps"]), start=1):
+                self.b.plan.escalation.append(Level(f"L{number}", float(step) * unit, None,
+                                                    f"{plain[: ladder.start()].strip(' :')}: level {number}", line))
+            return True
         match = re.match(r"(?i)^(?P<sev>(?:P|SEV|Sev|L|S)\s*-?\d|critical|high|medium|low|major|minor|level\s*\d)\b[^:]*?[:—–-]\s*(?P<rest>.+)$", plain)
         if match is None:
             return False
@@ -726,9 +736,12 @@ class _Walker:
                     if found_duration is not None and step.duration is None:
                         step.duration, step.duration_line = found_duration[0], block.line
                         step.title = found_duration[1] or step.title
+                for step in steps:
+                    if re.search(r"(?i)go\s*/\s*no[\s-]*go|go[\s-]+no[\s-]+go", step.title):
+                        step.kind, step.kind_line = "go_no_go", block.line
                 opened.step = steps[0]
+                opened.also = steps[1:]
                 self.steps.extend(steps)
-                self._extra_steps = steps[1:]
                 return
         if parent is not None and parent.item is not None and not checkbox:
             parent.item.text = _join_detail(parent.item.text, plain, parent)
@@ -768,8 +781,12 @@ class _Walker:
         if is_item:
             step = self.ensure(block.line)
             opened.item = Item(prefix + plain, block.line)
-            found = P.owner_inline(plain) if not checkbox or True else None
             step.items.append(opened.item)
+            for holder in reversed(self.open[:-1]):
+                if holder.step is step:
+                    for other in holder.also:
+                        other.items.append(Item(prefix + plain, block.line))
+                    break
             self.last_item = opened.item
             return
         step = self.target()
@@ -939,8 +956,8 @@ class TableReader:
                         step.duration, step.duration_line = seconds, line
                 if evidence is not None and evidence < len(cells) and P.clean(cells[evidence]):
                     step.evidence.append(Item(P.clean(cells[evidence]), line))
-                if ctx.go_no_go:
-                    step.kind = "go_no_go"
+                if ctx.go_no_go or re.search(r"(?i)go\s*/\s*no[\s-]*go|go[\s-]+no[\s-]+go", step.title):
+                    step.kind, step.kind_line = "go_no_go", line
                 for index, cell in enumerate(cells):
                     if index not in (time_column, title, owner, duration, evidence) and P.clean(cell) and index < len(header):
                         step.notes.append(f"{header[index]}: {P.clean(cell)}")

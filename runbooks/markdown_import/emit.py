@@ -91,7 +91,7 @@ def to_yaml(plan: Plan, source: str) -> str:
             w.add(f"  - id: {condition.id}", condition.line)
             w.add(f"    title: {scalar(condition.title)}")
             w.add(f"    check: {condition.check}")
-            w.add(f"    when: {scalar(condition.when)}")
+            w.add(f"    when: {json.dumps(condition.when, ensure_ascii=False)}")
             if condition.for_:
                 w.add(f"    for: {format_duration(condition.for_)}")
             w.add(f"    action: {condition.action}")

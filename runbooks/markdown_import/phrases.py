@@ -16,7 +16,7 @@ from runbooks.markdown_import.timing import SECONDS_PER_UNIT
 _MD = re.compile(r"\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)|`")
 _LINK = re.compile(r"!?\[(?P<text>[^\]]*)\]\([^)]*\)")
 _EMOJI = re.compile(
-    "[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D\u2190-\u21FF\u25A0-\u25FF]"
+    "[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D\u25A0-\u25FF]"
 )
 
 OWNER_LABEL = (
@@ -65,7 +65,7 @@ _METRIC_NOISE = re.compile(r"(?i)^(?:any|the|our|a|an|overall|observed|sustained
 
 ROLLBACK_WORD = re.compile(r"(?i)\broll(?:ing|ed)?[\s-]?back\b|\bback[\s-]?out\b|\brevert\b|\bfail[\s-]?back\b|\bfallback\b|\brestore (?:the )?previous\b")
 HALT_WORD = re.compile(r"(?i)\babort\b|\bhalt\b|\bstop\b|\bpause\b|\bfreeze\b|\bno[\s-]?go\b|\bkill switch\b|\bdisable\b|\bevaluate\b|\bconsider\b|\bdecide\b|\binvestigate\b|\bhold\b")
-WARN_WORD = re.compile(r"(?i)\balert\b|\bpage\b|\bnotify\b|\bwarn(?:ing)?\b|\bescalate\b|\bwatch\b|\bmonitor\b")
+WARN_WORD = re.compile(r"(?i)\balert(?:s|ing)?\b|\balarms?\b|\bpag(?:e|ing)\b|\bnotify\b|\bwarn(?:ing)?\b|\bescalat\w*|\bwatch\b|\bmonitor\w*")
 LINE_TRIGGER = re.compile(
     r"(?i)\b(?:roll(?:ing)?[\s-]?back|back[\s-]?out|revert|abort|halt|stop|pause)\s+(?:immediately\s+)?(?:if|when|whenever|once|on)\b"
     r"|\btriggers?\s+(?:an?\s+)?(?:immediate\s+)?(?:roll[\s-]?back|abort|halt|revert)\b|\b(?:rollback|abort|halt|stop|kill)\s+(?:triggers?|criteria|conditions?|thresholds?)\b"
@@ -84,7 +84,7 @@ GO_NO_GO_HEADING = re.compile(
 APPROVAL_PHRASE = re.compile(
     r"(?:“|\"|‘|'|`)(?P<phrase>[A-Z][A-Z0-9]+(?:[ _-][A-Z0-9]+){1,6})(?:”|\"|’|'|`)"
 )
-APPROVAL_CONTEXT = re.compile(r"(?i)\b(?:approv\w*|say|says|type|typed|reply|replies|confirm\w*|authori[sz]\w*|explicitly|respond\w*|write)\b")
+APPROVAL_CONTEXT = re.compile(r"(?i)\b(?:approv\w*|say|says|types?|typed|typing|enters?|reply|replies|confirm\w*|authori[sz]\w*|explicitly|respond\w*|write)\b")
 ROLES_HEADING = re.compile(
     r"(?i)\b(?:roles?|raci|team|contacts?|who'?s who|participants|staffing|war[\s-]?room|responsibilit(?:y|ies)|people|cast|personnel|on[\s-]?call)\b"
 )
@@ -203,12 +203,20 @@ def thresholds(text: str) -> list[ThresholdClause]:
             word = (duration["unit"] or duration["punit"] or duration["cunit"]).lower()
             word = word if word in SECONDS_PER_UNIT else word.rstrip("s")
             for_seconds = float(number) * SECONDS_PER_UNIT[word]
+        after_duration = _FOR.search(after)
+        end = match.end() + after_duration.end() if after_duration is not None else match.end()
         metric = _metric(match["metric"])
         if unit in ("m", "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour", "hours") and not metric:
             continue
         found.append(ThresholdClause(metric, op, float(match["number"].replace(",", ".")), unit, for_seconds,
-                                     clause.strip(), baseline=bool(match["baseline"]) or unit in ("x", "×")))
+                                     _title_text(clause[:end]), baseline=bool(match["baseline"]) or unit in ("x", "×")))
     return found
+
+
+def _title_text(text: str) -> str:
+    text = _LEADING_TRIGGER.sub("", text.strip())
+    text = re.sub(r"^[^\w(]+", "", text).strip(" ,;:-–—")
+    return text[:1].upper() + text[1:]
 
 
 def _metric(text: str) -> str:

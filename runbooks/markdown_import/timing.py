@@ -32,7 +32,7 @@ _ONE = (
     r"(?<![\w/.-])(?:"
     rf"(?P<letter>[TLDH])(?:\s*0)?\s*(?P<sign>[+-])\s*"
     rf"(?:(?P<clock>\d{{1,3}}:[0-5]\d(?::[0-5]\d)?)(?!\d|:\d)|(?P<amounts>{_AMOUNT}(?:\s*{_AMOUNT})*)|(?P<bare>{_NUMBER_ONLY}))"
-    r"|T\s*=\s*0(?![\w.:]|\d)|T[-+]?0(?![\w.:]|\d)|(?P<zero>[DH])-?(?:Day|Hour|0)(?![\w])"
+    r"|T\s*=\s*0(?![\w.]|:\d)|T[-+]?0(?![\w.]|:\d)|(?P<zero>[DH])-?(?:Day|Hour|0)(?![\w])"
     r")"
 )
 _OFFSET_ONE = re.compile(_ONE)
@@ -47,13 +47,13 @@ _UNIT_WORD = re.compile(
 )
 
 _CLOCK_TIME = re.compile(
-    r"(?<![\w:+-])(?P<h>[01]?\d|2[0-3])(?:[:.h](?P<m>[0-5]\d))?\s*(?P<ampm>[ap]\.?m\.?)?(?![\w:])"
+    r"(?<![\w:+-])(?P<h>[01]?\d|2[0-3])(?:[:.h](?P<m>[0-5]\d))?\s*(?P<ampm>[ap]\.?m\.?)?(?!\w|:\d)"
     r"(?:\s*(?P<tz>UTC|GMT|Z|[A-Z]{2,4}T|IST|WAT|EAT|CAT|SAST|[A-Z][a-z]+/[A-Za-z_]+)(?![\w]))?"
 )
 _CLOCK_RANGE = re.compile(rf"(?P<a>{_CLOCK_TIME.pattern.replace('?P<', '?P<a_')})\s*(?:–|—|-|to|until)\s*(?P<b>{_CLOCK_TIME.pattern.replace('?P<', '?P<b_')})")
 _DAY = re.compile(r"(?i)^(?:day|d)\s*(?P<sign>[+-−]?)\s*(?P<a>\d{1,3})(?:\s*(?:-|–|to)\s*(?:day\s*)?(?P<b>\d{1,3}))?(?P<plus>\+)?(?!\w|:\d)")
 _WEEK = re.compile(r"(?i)^(?P<kind>week|month)\s*(?P<a>\d{1,2})(?:\s*(?:-|–|to)\s*(?P<b>\d{1,2}))?(?P<plus>\+)?(?!\w|:\d)")
-_ZERO_DAY = re.compile(r"(?i)\b(?:go[\s-]?live|launch|cut[\s-]?over|release|migration|switch[\s-]?over)\s+day\b|\bD[\s-]?Day\b|\bday\s+(?:zero|0)\b")
+_ZERO_DAY = re.compile(r"(?i)^(?:the\s+)?(?:(?:go[\s-]?live|launch|cut[\s-]?over|release|migration|switch[\s-]?over)\s+day|D[\s-]?Day|day\s+(?:zero|0)|day\s+of\s+(?:go[\s-]?live|launch|cutover))(?:\s*[(:].*)?$")
 
 TIMEZONES = {
     "UTC": "UTC", "GMT": "UTC", "Z": "UTC", "WAT": "Africa/Lagos", "CET": "Europe/Paris", "CEST": "Europe/Paris",
@@ -248,7 +248,7 @@ def day_offset(text: str, zero_based: bool) -> Offset | None:
 
 def is_zero_day(text: str) -> bool:
     """``Go-Live Day``, ``Launch day``, ``D-Day``: the day of T0."""
-    return bool(_ZERO_DAY.search(text))
+    return bool(_ZERO_DAY.match(text.strip()))
 
 
 def clock_times(text: str) -> list[tuple[int, int, str | None, int, int, tuple[int, int] | None]]:
