@@ -15,4 +15,5 @@ BENCHMARKS: dict[str, str] = {
     "crash": "benchmarks.crash",
     "memory": "benchmarks.memory",
     "probes": "benchmarks.probe_throughput",
+    "import_fidelity": "benchmarks.import_fidelity",
 }

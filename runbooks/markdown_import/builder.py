@@ -746,8 +746,7 @@ class _Walker:
         if parent is not None and parent.item is not None and not checkbox:
             parent.item.text = _join_detail(parent.item.text, plain, parent)
             parent.texts.append(plain)
-            opened.item = None
-            opened.step = None
+            opened.item, opened.texts = parent.item, parent.texts  # deeper bullets join the same item
             return
         if not checkbox and (parent is None or parent.step is not None):
             if self.fields(text, block.line):
