@@ -619,7 +619,7 @@ class _Walker:
             return
         phrase = P.approval_phrase(text)
         if phrase is not None:
-            self.approval(phrase, block.line)
+            self.approval(phrase, block.line, text)
             return
         if not block.quoted and not self.ctx.reference:
             steps = self.b._timed_steps(P.strip_emoji(text), block.line, self.ctx, allow_day=self.ctx.hypercare)
@@ -635,14 +635,14 @@ class _Walker:
         else:
             self.b.skip(block.line, f"text: '{_short(plain)}'")
 
-    def approval(self, phrase: str, line: int) -> None:
+    def approval(self, phrase: str, line: int, text: str = "") -> None:
         step = self.target()
-        if step is not None and step.kind == "task" and step.phrase is None:
-            step.kind, step.kind_line, step.phrase = "approval", line, phrase
-            return
-        title = phrase.capitalize()
-        new = self.b._new_step(title, line, self.ctx)
-        new.kind, new.kind_line, new.phrase = "approval", line, phrase
+        if step is None or step.kind != "task" or step.phrase is not None:
+            step = self.b._new_step(phrase.capitalize(), line, self.ctx)
+        step.kind, step.kind_line, step.phrase = "approval", line, phrase
+        who = re.search(r"(?:^|[\s,])(?:the\s+)?(?P<who>[A-Z][\w/&-]*(?:\s+[A-Z][\w/&-]*){0,3})\s+(?:types?|says?|enters?|writes?|confirms?)\b", text)
+        if who is not None and step.owner is None and who["who"].lower() in self.b.plan.aliases:
+            self.b.set_owner(step, who["who"], line)
 
     def roles_line(self, text: str, line: int) -> bool:
         if not self.ctx.roles:
@@ -759,7 +759,7 @@ class _Walker:
             return
         phrase = P.approval_phrase(text)
         if phrase is not None and not checkbox:
-            self.approval(phrase, block.line)
+            self.approval(phrase, block.line, text)
             return
         if self.evidence:
             step = self.ensure(block.line)

@@ -30,14 +30,14 @@ _NUMBER_ONLY = r"\d+(?:\.\d+)?(?![\w.]|:\d)"
 # H: H-2 (hours); L: L-24h (launch; hours when bare).
 _ONE = (
     r"(?<![\w/.-])(?:"
-    rf"(?P<letter>[TLDH])(?:\s*0)?\s*(?P<sign>[+-])\s*"
+    rf"(?P<letter>T|(?-i:[LDH]))(?:\s*0)?\s*(?P<sign>[+-])\s*"
     rf"(?:(?P<clock>\d{{1,3}}:[0-5]\d(?::[0-5]\d)?)(?!\d|:\d)|(?P<amounts>{_AMOUNT}(?:\s*{_AMOUNT})*)|(?P<bare>{_NUMBER_ONLY}))"
-    r"|T\s*=\s*0(?![\w.]|:\d)|T[-+]?0(?![\w.]|:\d)|(?P<zero>[DH])-?(?:Day|Hour|0)(?![\w])"
+    r"|T\s*=\s*0(?![\w.]|:\d)|T[-+]?0(?![\w.]|:\d)|(?P<zero>(?-i:[DH]))-?(?:Day|Hour|0)(?![\w])"
     r")"
 )
-_OFFSET_ONE = re.compile(_ONE)
+_OFFSET_ONE = re.compile(_ONE, re.I)
 _RANGE_SEPARATOR = r"\s*(?:to|until|till|through|thru|–|—|-|\.\.|→|->)\s*"
-_RANGE = re.compile(rf"(?P<a>{_ONE.replace('?P<', '?P<a_')}){_RANGE_SEPARATOR}(?P<b>{_ONE.replace('?P<', '?P<b_')})")
+_RANGE = re.compile(rf"(?P<a>{_ONE.replace('?P<', '?P<a_')}){_RANGE_SEPARATOR}(?P<b>{_ONE.replace('?P<', '?P<b_')})", re.I)
 _LIST_SEPARATOR = re.compile(r"\s*(?:,|/|&|\band\b)\s*")
 _NORMALISE_SIGN = re.compile(r"(?<![\w])([TLDH])\s*[−–—]\s*(?=\d)")
 _UNIT_WORD = re.compile(
