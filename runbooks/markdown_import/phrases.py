@@ -137,7 +137,6 @@ def clean(text: str) -> str:
     text = text.replace("**", "").replace("__", "").replace("`", "")
     text = re.sub(r"(?<![\w*])\*(?=\S)([^*]+)(?<=\S)\*(?![\w*])", r"\1", text)
     text = re.sub(r"(?<![\w_])_(?=\S)([^_]+)(?<=\S)_(?![\w_])", r"\1", text)
-    text = re.sub(r"<[^>]+>", lambda m: m.group() if re.match(r"<[a-z-]+>$", m.group()) and False else m.group(), text)
     text = " ".join(text.split()).removesuffix(":").rstrip()
     if text.endswith(".") and not text.endswith("..") and not re.search(r"\b(?:e\.g|i\.e|etc|vs)\.$", text):
         text = text[:-1]
