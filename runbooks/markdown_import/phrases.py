@@ -26,7 +26,7 @@ OWNER_LABEL = (
 )
 _OWNER_FIELD = re.compile(rf"(?i)^[\s>*_-]*(?:\*\*|__)?\s*(?P<label>{OWNER_LABEL})\s*(?:\*\*|__)?\s*[:=–—]\s*(?:\*\*|__)?(?P<who>.+?)(?:\*\*|__)?\s*$")
 _OWNER_PAREN = re.compile(rf"(?i)[(\[]\s*(?:\*\*|__)?(?P<label>{OWNER_LABEL})(?:\*\*|__)?\s*[:=]\s*(?P<who>[^,;)\]]+?)\s*(?:[,;][^)\]]*)?[)\]]")
-_OWNER_TAIL = re.compile(rf"(?i)(?:^|\s[|—–-]\s*|\s)(?:\*\*|__)?(?P<label>owners?|responsible|who|assignee|dri|approver)(?:\*\*|__)?\s*:\s*(?P<who>[^|;()\[\]]+?)\s*$")
+_OWNER_TAIL = re.compile(r"(?i)(?:^|\s[|—–-]\s*|\s)(?:\*\*|__)?(?P<label>owners?|responsible|who|assignee|dri|approver)(?:\*\*|__)?\s*:\s*(?P<who>[^|;()\[\]]+?)\s*$")
 _MENTION_TAIL = re.compile(r"(?:\s[—–-]\s*|\s[(\[]\s*|\s)(?P<who>@[\w.-]+)\s*[)\]]?\s*$")
 _NOBODY = re.compile(r"(?i)^(?:_+|-+|\?+|tbd|tba|n/?a|none|\[.*\]|<.*>|name|\.{2,}|x+)$")
 
@@ -100,7 +100,7 @@ REFERENCE_HEADING = re.compile(
     r"references?|resources|related(?: docs| documents| links)?|links|see also|glossary|appendix|faq|table of contents|contents|toc|"
     r"document (?:info(?:rmation)?|control|history)|change ?log|revision history|version history|assumptions|out of scope|"
     r"what you get|reality check|how (?:this|it) (?:relates|works)|key questions|notes?|troubleshooting|lessons learned|"
-    r"what i still need|definitions|legend|checklist legend|environments?|architecture|tools?|dashboards?|metadata|document version|effective date)\b"
+    r"what i still need|definitions|legend|checklist legend|(?:operator |useful |helpful |handy )?commands?|cheat ?sheet|environments?|architecture|tools?|dashboards?|metadata|document version|effective date)\b"
 )
 VERBS = frozenset("""
 accept acknowledge activate add adjust align analyse analyze announce apply approve archive assemble assess assign attach audit

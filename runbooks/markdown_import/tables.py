@@ -150,6 +150,8 @@ class TableReader:
             return
         ctx = self.w.ctx
         self.b.previous_clock = None
+        section = self.w.step
+        inherit = section if time_column is None and section is not None and section.at is not None else None
         for row, line in table.rows:
             cells = [c.strip() for c in row]
             if title >= len(cells):
@@ -166,6 +168,8 @@ class TableReader:
             if not steps:
                 step = self.b._new_step(self.b._title(text), line, ctx)
                 step.timed_source = True
+                if inherit is not None:  # rows of a timed section happen at its time
+                    step.at, step.at_line = inherit.at, inherit.at_line
                 steps = [step]
             for step in steps:
                 found = P.owner_inline(step.title)
@@ -188,6 +192,9 @@ class TableReader:
                     if index not in (time_column, title, owner, duration, evidence) and P.clean(cell) and index < len(header):
                         step.notes.append(f"{header[index]}: {P.clean(cell)}")
                         step.notes_line = step.notes_line or line
+
+        if inherit is not None and not inherit.items and not inherit.evidence:
+            inherit.at, inherit.timed_source = None, False  # the rows are the section's steps
 
     def checklist(self, table: Table) -> None:
         step = self.w.ensure(table.line)
