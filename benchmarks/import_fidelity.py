@@ -154,14 +154,14 @@ def _percent(found: int, expected: int) -> float | None:
 
 def run(quick: bool) -> Result:
     scores = [measure(path) for path in fixtures()]
-    header = f"{"fixture":36} " + " ".join(f"{name:>15}" for name in FIELDS) + f" {'invented':>8} valid"
+    header = f"{'fixture':36} " + " ".join(f"{name:>15}" for name in FIELDS) + f" {'invented':>8} valid"
     print(header)
     for score in scores:
         cells = " ".join(f"{score.found[f]:>7}/{score.expected[f]:<7}" for f in FIELDS)
         print(f"{score.name:36} {cells} {len(score.invented):>8} {'yes' if score.valid else 'NO'}")
     totals_found = sum((s.found for s in scores), Counter())
     totals_expected = sum((s.expected for s in scores), Counter())
-    print(f"{"total":36} " + " ".join(f"{totals_found[f]:>7}/{totals_expected[f]:<7}" for f in FIELDS)
+    print(f"{'total':36} " + " ".join(f"{totals_found[f]:>7}/{totals_expected[f]:<7}" for f in FIELDS)
           + f" {sum(len(s.invented) for s in scores):>8} {sum(s.valid for s in scores)}/{len(scores)}")
     figures = [
         Figure(field_name, f"{field_name.replace('_', ' ')} recall", _percent(totals_found[field_name], totals_expected[field_name]),
