@@ -16,4 +16,5 @@ BENCHMARKS: dict[str, str] = {
     "memory": "benchmarks.memory",
     "probes": "benchmarks.probe_throughput",
     "scheduler": "benchmarks.scheduler_clock",
+    "import_fidelity": "benchmarks.import_fidelity",
 }

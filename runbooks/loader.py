@@ -57,7 +57,7 @@ TOP_KEYS = (
 )
 SOURCE_KINDS = ("prometheus", "alertmanager")
 SOURCE_KEYS = ("kind", "url", "token_env", "headers", "timeout", "verify_tls")
-CHECK_KINDS = ("http", "promql", "alerts", "scrape", "command")
+CHECK_KINDS = ("http", "promql", "alerts", "scrape", "command", "placeholder")
 COMMON_CHECK_KEYS = ("every", "timeout", "pass_when", "on_nodata", "on_invalid", "max_age", "unit", "title")
 KIND_CHECK_KEYS: dict[str, tuple[str, ...]] = {
     "http": ("method", "headers", "expect_status", "max_latency", "json_path", "verify_tls"),
@@ -65,6 +65,7 @@ KIND_CHECK_KEYS: dict[str, tuple[str, ...]] = {
     "alerts": ("source", "watchdog", "receiver", "suppressed"),
     "scrape": ("metric", "labels", "mode", "reduce", "headers", "verify_tls"),
     "command": ("cwd", "env", "perfdata_label"),
+    "placeholder": (),
 }
 CONDITION_KEYS = (
     "id", "title", "check", "when", "for", "min_consecutive", "keep_firing_for",
@@ -209,6 +210,7 @@ class _Reader:
         self.file = file
         self.expand_urls = expand_urls
         self._constructor = SafeConstructor()
+        self.warnings: list[str] = []
 
     # -- errors ------------------------------------------------------------------
 
@@ -525,6 +527,7 @@ class _Reader:
             path="" if self.file == "<runbook>" else self.file,
             text=text,
             sha256=sha256,
+            warnings=tuple(self.warnings),
         )
 
     def optional(self, fields: _Fields, key: str, read: Callable[[Node, str], T], default: T) -> T:
@@ -748,6 +751,17 @@ class _Reader:
             raise self.error(f"{_a(check_kind)} check needs {_a(kind)} source", fields.node, fields.path,
                              f"add one under sources:, e.g. {kind}: {{kind: {kind}, url: ...}}")
         raise self.error(f"several {kind} sources ({', '.join(of_kind)}): say which with source:", fields.node, fields.path)
+
+    def spec_placeholder(self, fields: _Fields, sources: Mapping[str, Source]) -> dict[str, object]:
+        """A check no probe reads yet: valid, polled as no data, and a warning naming where it is."""
+        node = fields.get("placeholder")
+        what = self.text(node, fields.key_path("placeholder"))  # type: ignore[arg-type]
+        warning = self.error(f"check '{fields.path.split('.', 1)[1]}' is a placeholder, not wired: {what}", node,
+                             fields.key_path("placeholder"),
+                             "replace 'placeholder:' with an http, promql, alerts, scrape or command probe; "
+                             "until then it reads unknown — not wired")
+        self.warnings.append(warning.format().replace(": error: ", ": warning: ", 1))
+        return {"what": what}
 
     def spec_scrape(self, fields: _Fields, sources: Mapping[str, Source]) -> dict[str, object]:
         metric_node = fields.get("metric")

@@ -105,6 +105,9 @@ class Check:
       suppressed ("unknown" | "ignore": what a silenced or inhibited match means)
     - scrape: url, metric, labels (dict), mode ("value"|"rate"), headers
     - command: argv (tuple[str]), cwd (str | None), env (dict)
+    - placeholder: what (str): a stop condition's measure that no probe reads
+      yet (written by ``cutover-tui import``); it polls as no data, shown
+      ``unknown — not wired``, and ``validate`` warns about it
 
     ``pass_when`` is the check's own criterion on its value (for gates); when
     absent, any valid value passes (http also applies expect_status and
@@ -112,7 +115,7 @@ class Check:
     """
 
     id: str
-    kind: Literal["http", "promql", "alerts", "scrape", "command"]
+    kind: Literal["http", "promql", "alerts", "scrape", "command", "placeholder"]
     spec: Mapping[str, object]
     every: float = 15.0
     timeout: float = 5.0
@@ -231,6 +234,7 @@ class Runbook:
     path: str = ""
     text: str = ""
     sha256: str = ""
+    warnings: tuple[str, ...] = ()  # located, formatted like errors: FILE:LINE:COL: warning: ...
 
     def condition(self, condition_id: str) -> StopCondition:
         for c in self.stop_conditions:

@@ -79,10 +79,11 @@ def test_seed_000_sections_without_offset_become_unscheduled_steps_in_document_o
 
 @needs_seeds
 def test_seed_003_markdown_fences_are_read_and_rollback_section_becomes_the_plan() -> None:
-    """Seed 003's quoted go-live checklist keeps its T-1 day / T+1 day offsets; section 8 is the rollback plan."""
+    """Seed 003's quoted go-live checklist keeps T-1 day / Go-Live Day / T+1 day; section 8 is the rollback plan."""
     runbook = imported(seed("003"), "003.md")
     scheduled = {step.title: step.at for step in runbook.steps if step.at is not None}
-    assert scheduled == {"Pre-Go-Live": -DAY, "Post-Go-Live": DAY}
+    assert {key: scheduled[key] for key in ("Pre-Go-Live", "Go-Live Day", "Post-Go-Live")} == {
+        "Pre-Go-Live": -DAY, "Go-Live Day": 0.0, "Post-Go-Live": DAY}
     assert [(step.title, len(step.items)) for step in runbook.rollback] == [
         ("Assessment", 4), ("Execution", 5), ("Post-Rollback", 4),
     ]

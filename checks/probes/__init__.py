@@ -18,7 +18,7 @@ from typing import Awaitable, Callable
 
 import httpx
 
-from checks.probes import alerts, command, http, promql, scrape
+from checks.probes import alerts, command, http, placeholder, promql, scrape
 from checks.probes.common import Observation, ProbeFailed, format_seconds, shorten
 from checks.probes.context import ProbeContext
 from checks.reading import Outcome, Reading
@@ -32,6 +32,7 @@ _PROBES: dict[str, Callable[[Check, ProbeContext], Awaitable[Observation]]] = {
     "alerts": alerts.probe,
     "scrape": scrape.probe,
     "command": command.probe,
+    "placeholder": placeholder.probe,
 }
 
 _MAPPED = {"pass": Outcome.PASS, "breach": Outcome.BREACH}

@@ -10,9 +10,14 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     """Add ``command``'s arguments to its sub-parser."""
     if command == "validate":
         parser.add_argument("runbooks", nargs="+", metavar="RUNBOOK", help="runbook YAML files")
+        parser.add_argument("--strict", action="store_true",
+                            help="a warning (such as a placeholder check not wired to a probe) fails the runbook")
     elif command == "import":
-        parser.add_argument("file", metavar="FILE", help="a Markdown checklist runbook")
+        parser.add_argument("file", metavar="FILE", help="a Markdown runbook (checklists, timelines, tables)")
         parser.add_argument("-o", "--output", metavar="FILE", help="write the YAML here instead of stdout")
+        parser.add_argument("--report", action="store_true",
+                            help="print what was understood, and what was kept only as notes or skipped, "
+                                 "with line numbers (to stderr when the YAML goes to stdout)")
 
 
 def run(command: str, args: argparse.Namespace) -> int:
@@ -21,11 +26,15 @@ def run(command: str, args: argparse.Namespace) -> int:
         from runbooks.markdown_import import import_command
 
         return import_command(args)
-    return validate(args.runbooks)
+    return validate(args.runbooks, strict=getattr(args, "strict", False))
 
 
-def validate(paths: list[str]) -> int:
-    """Validate each runbook: ``OK`` line on stdout or the error on stderr; 2 if any failed."""
+def validate(paths: list[str], strict: bool = False) -> int:
+    """Validate each runbook: ``OK`` line on stdout or the error on stderr; 2 if any failed.
+
+    Warnings (a placeholder check not wired to a probe) go to stderr after the
+    runbook's line; with ``strict`` they fail the runbook like errors.
+    """
     from runbooks import RunbookError, load_runbook
 
     failed = False
@@ -36,6 +45,14 @@ def validate(paths: list[str]) -> int:
             print(error.format(), file=sys.stderr)
             failed = True
             continue
-        print(f"OK  {path}  ({len(runbook.steps)} steps, {len(runbook.checks)} checks, "
-              f"{len(runbook.stop_conditions)} stop conditions)")
+        counts = (f"({len(runbook.steps)} steps, {len(runbook.checks)} checks, "
+                  f"{len(runbook.stop_conditions)} stop conditions")
+        warned = f", {len(runbook.warnings)} warning{'s' if len(runbook.warnings) != 1 else ''})" if runbook.warnings else ")"
+        if strict and runbook.warnings:
+            print(f"FAIL  {path}  {counts}{warned}: --strict fails on warnings")
+            failed = True
+        else:
+            print(f"OK  {path}  {counts}{warned}")
+        for warning in runbook.warnings:
+            print(warning, file=sys.stderr)
     return 2 if failed else 0
