@@ -37,12 +37,13 @@ def db(tmp_path: Path) -> Path:
 
 
 def test_new_file_and_its_wal_are_private(db: Path) -> None:
-    """The session file, its -wal and -shm are created mode 0600."""
+    """The session file, its -wal and -shm are created mode 0600, and no lock file beside them."""
     log = SessionLog.create(db, make_runbook(), operator="alice")
     log.append("note", {"text": "hello"})
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in db.parent.iterdir() if p.name.startswith(db.name)}
     log.close()
-    assert set(modes) >= {db.name, db.name + "-wal", db.name + "-shm", db.name + ".lock"}
+    assert set(modes) >= {db.name, db.name + "-wal", db.name + "-shm"}
+    assert not any(name.endswith(".lock") for name in modes)
     assert set(modes.values()) == {0o600}
 
 

@@ -13,7 +13,7 @@
 - Output (stdout and stderr together) is kept up to 4 KiB for the detail.
 - ``env`` values expand ``${VAR}`` from the session's environment when the
   command starts (an unset variable without a default is an ERROR naming it);
-  the loader counts those names as secrets, so their values are redacted.
+  cutover-tui counts those names as secrets, so their values are redacted.
 - Every poll ends with the whole process group killed, whatever the plugin
   did: a plugin that exits leaving a child behind (holding its output open)
   leaks nothing. A child that starts a session of its own escapes the group.
