@@ -195,6 +195,38 @@ class SessionInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteHealth:
+    """Whether the log is being written: ``failing_since`` is None while every write succeeds.
+
+    Attributes:
+        failing_since: when the first write of the current failure failed.
+        error: what failed, for people: "disk full", "I/O error", ...
+    """
+
+    failing_since: datetime | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.failing_since is None
+
+
+def describe_write_error(error: BaseException) -> str:
+    """A failed write in a few words: ``database or disk is full`` -> ``disk full``."""
+    text = str(error)
+    lowered = text.lower()
+    if "disk is full" in lowered or "no space" in lowered:
+        return "disk full"
+    if "readonly" in lowered or "read-only" in lowered:
+        return "the file became read-only"
+    if "disk i/o" in lowered:
+        return "disk I/O error"
+    if "locked" in lowered or "busy" in lowered:
+        return "the file is locked by another program"
+    return text or type(error).__name__
+
+
+@dataclass(frozen=True, slots=True)
 class VerifyResult:
     """What ``verify`` found: ``reason`` says what is wrong; ``bad_seq`` names the row when one is.
 
@@ -286,6 +318,7 @@ def _create_schema(connection: sqlite3.Connection) -> None:
             "head_seq": int,
             "head_hash": str,
             "schema_version": int,
+            "heartbeat_at": str,
         },
         pk="id",
         not_null=["runbook_name", "runbook_text", "runbook_sha256", "created_at", "updated_at"],
@@ -591,10 +624,20 @@ class SessionLog:
         self._epsilon: dict[str, float] = _check_epsilons(runbook, self.retention) if runbook else {}
         self._redact = _Redactor(secret_env_names(runbook) if runbook else ())
         self._closed = False
+        self._health = WriteHealth()
+        self._health_lock = threading.Lock()
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
-        head = connection.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(sessions)")}
+        if "heartbeat_at" not in columns and not read_only:
+            connection.execute("ALTER TABLE sessions ADD COLUMN heartbeat_at TEXT")  # a log from before heartbeats
+            columns.add("heartbeat_at")
+        self._has_heartbeat = "heartbeat_at" in columns
+        head = connection.execute("SELECT seq, hash, ts FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         self._head_seq, self._head_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
+        self._head_ts: datetime | None = parse_ts(head[2]) if head else None
+        # Read before the heartbeat thread stamps anything: how long the file was left alone.
+        self.opened_after = self.last_write_ts
         if not read_only:
             self._flusher = threading.Thread(target=self._flush_loop, name=f"ticks:{path.name}", daemon=True)
             self._flusher.start()
@@ -707,6 +750,11 @@ class SessionLog:
             if changed and not accept_runbook_change:
                 connection.close()
                 raise RunbookChanged(str(db_path), stored_sha, runbook.sha256)
+            # Before anything is written: appending to a broken chain would bury the break.
+            chain = _verify_connection(connection, db_path, ticks=False)
+            if not chain.ok and not accept_broken_chain:
+                connection.close()
+                raise BrokenChain(str(db_path), chain)
         except BaseException as error:
             lock.release()
             if isinstance(error, sqlite3.Error):
@@ -716,15 +764,7 @@ class SessionLog:
             db_path, connection, read_only=False, operator=operator, runbook=runbook, clock=clock,
             retention=retention, lock=lock,
         )
-        try:
-            chain = log.verify(ticks=False)
-        except SessionLogError:
-            log.close()
-            raise
-        if not chain.ok and not accept_broken_chain:
-            log.close()
-            raise BrokenChain(str(db_path), chain)
-        last_write = log.last_write_ts
+        last_write = log.opened_after
         now = log._clock.now()
         log.append(
             "session_resumed",
@@ -759,7 +799,9 @@ class SessionLog:
 
     # ------------------------------------------------------------ writing
 
-    def append(self, kind: str, payload: Mapping[str, Any], actor: str | None = None) -> EventRecord:
+    def append(
+        self, kind: str, payload: Mapping[str, Any], actor: str | None = None, *, ts: datetime | None = None
+    ) -> EventRecord:
         """Append one event; it is committed and fsynced when this returns.
 
         Pending ticks are written in the same transaction, so the ticks a
@@ -769,9 +811,16 @@ class SessionLog:
             kind: one of ``EVENT_KINDS``.
             payload: the kind's payload (see ``cutover_tui.state``).
             actor: who did it; defaults to the operator.
+            ts: when it happened, for an event held in memory while the log
+                could not be written (default: now). Never earlier than the
+                last event: the log's time order is its seq order.
 
         Returns:
             The stored record, payload exactly as stored (so live folds equal replays).
+
+        Raises:
+            sqlite3.Error: the write failed (disk full, I/O error); nothing was
+                written and ``write_health`` says why.
         """
         self._check_writable()
         if kind not in EVENT_KINDS:
@@ -779,23 +828,32 @@ class SessionLog:
         actor = self._redact(actor or self.operator or "system")
         stored = json.loads(canonical_json(self._redact(_plain(dict(payload)))))
         with self._db_lock:
-            ts = format_ts(self._clock.now())
+            moment = self._clock.now() if ts is None else ts
+            if self._head_ts is not None and moment < self._head_ts:
+                moment = self._head_ts
+            stamp = format_ts(moment)
             seq = self._head_seq + 1
-            digest = event_hash(self._head_hash, seq, ts, kind, actor, stored)
+            digest = event_hash(self._head_hash, seq, stamp, kind, actor, stored)
             ticks = self._take_pending()
-            with _transaction(self._connection):
-                self._insert_ticks(ticks)
-                self._connection.execute(
-                    "INSERT INTO events (seq, ts, kind, actor, payload, prev_hash, hash) VALUES (?,?,?,?,?,?,?)",
-                    (seq, ts, kind, actor, canonical_json(stored), self._head_hash, digest),
-                )
-                self._connection.execute(
-                    "UPDATE sessions SET updated_at=?, head_seq=?, head_hash=?"
-                    + (", actual_t0=?" if kind == "t0_set" else ""),
-                    (ts, seq, digest, *((stored.get("t0"),) if kind == "t0_set" else ())),
-                )
-            record = EventRecord(seq, parse_ts(ts), kind, actor, stored, self._head_hash, digest)
-            self._head_seq, self._head_hash = seq, digest
+            try:
+                with _transaction(self._connection):
+                    self._insert_ticks(ticks)
+                    self._connection.execute(
+                        "INSERT INTO events (seq, ts, kind, actor, payload, prev_hash, hash) VALUES (?,?,?,?,?,?,?)",
+                        (seq, stamp, kind, actor, canonical_json(stored), self._head_hash, digest),
+                    )
+                    self._connection.execute(
+                        "UPDATE sessions SET updated_at=?, head_seq=?, head_hash=?"
+                        + (", actual_t0=?" if kind == "t0_set" else ""),
+                        (stamp, seq, digest, *((stored.get("t0"),) if kind == "t0_set" else ())),
+                    )
+            except sqlite3.Error as error:
+                self._return_pending(ticks)
+                self._write_failed(error)
+                raise
+            self._write_ok()
+            record = EventRecord(seq, parse_ts(stamp), kind, actor, stored, self._head_hash, digest)
+            self._head_seq, self._head_hash, self._head_ts = seq, digest, record.ts
         return record
 
     def record_reading(
@@ -872,20 +930,46 @@ class SessionLog:
         )
         return abs(value - kept.value) > tolerance
 
-    def flush_ticks(self) -> int:
-        """Write the pending ticks in one transaction; return how many."""
+    def flush_ticks(self, *, heartbeat: bool = False) -> int:
+        """Write the pending ticks in one transaction; return how many.
+
+        Args:
+            heartbeat: also stamp ``sessions.heartbeat_at`` with now, even when
+                no tick is pending: followers tell a live writer from a dead one
+                by it, and a resumed session measures its real downtime from it.
+
+        Raises:
+            sqlite3.Error: the write failed; the ticks stay pending for the next try.
+        """
         self._check_writable()
         with self._db_lock:
             ticks = self._take_pending()
-            if ticks:
+            if not ticks and not heartbeat:
+                return 0
+            try:
                 with _transaction(self._connection):
                     self._insert_ticks(ticks)
+                    if heartbeat:
+                        self._connection.execute(
+                            "UPDATE sessions SET heartbeat_at=?", (format_ts(self._clock.now()),)
+                        )
+            except sqlite3.Error as error:
+                self._return_pending(ticks)
+                self._write_failed(error)
+                raise
+            self._write_ok()
         return len(ticks)
 
     def _take_pending(self) -> list[TickRecord]:
         with self._pending_lock:
             ticks, self._pending = self._pending, []
         return ticks
+
+    def _return_pending(self, ticks: list[TickRecord]) -> None:
+        """Put ticks whose write failed back in front of those queued since, for the next try."""
+        if ticks:
+            with self._pending_lock:
+                self._pending[:0] = ticks
 
     def _insert_ticks(self, ticks: list[TickRecord]) -> None:
         self._connection.executemany(
@@ -910,12 +994,32 @@ class SessionLog:
     def _flush_loop(self) -> None:
         while not self._stop.wait(FLUSH_INTERVAL_SECONDS):
             try:
-                self.flush_ticks()
+                self.flush_ticks(heartbeat=True)
             except sqlite3.Error:
-                # A busy or full disk must not kill the thread; the next
-                # event or flush retries with the same pending ticks lost only
-                # if the process dies too (the documented <= 1 s).
+                # A busy or full disk must not kill the thread: the ticks stay
+                # pending, ``write_health`` says what failed, and the next
+                # second tries again.
                 continue
+            except ValueError:  # closed meanwhile
+                return
+
+    # ------------------------------------------------------------ write health
+
+    @property
+    def write_health(self) -> WriteHealth:
+        """Whether the last write succeeded; when not, since when and why."""
+        with self._health_lock:
+            return self._health
+
+    def _write_failed(self, error: BaseException) -> None:
+        with self._health_lock:
+            since = self._health.failing_since or self._clock.now()
+            self._health = WriteHealth(failing_since=since, error=describe_write_error(error))
+
+    def _write_ok(self) -> None:
+        with self._health_lock:
+            if self._health.failing_since is not None:
+                self._health = WriteHealth()
 
     def _check_writable(self) -> None:
         if self.read_only:
@@ -1040,8 +1144,20 @@ class SessionLog:
 
     @property
     def last_write_ts(self) -> datetime | None:
-        """The latest timestamp written: the last event or stored tick."""
+        """The latest timestamp written: the last event, stored tick or writer heartbeat."""
+        heartbeat = self.heartbeat_at()
         row = self._query_one("SELECT max(ts) FROM (SELECT max(ts) AS ts FROM events UNION ALL SELECT max(ts) FROM ticks)")
+        stamps = [moment for moment in (parse_ts(row[0]) if row and row[0] else None, heartbeat) if moment is not None]
+        return max(stamps) if stamps else None
+
+    def heartbeat_at(self) -> datetime | None:
+        """When the writer last stamped ``sessions.heartbeat_at`` (about once a second while it runs).
+
+        None for a log written before heartbeats existed, or before the first one.
+        """
+        if not self._has_heartbeat:
+            return None
+        row = self._query_one("SELECT heartbeat_at FROM sessions")
         return parse_ts(row[0]) if row and row[0] else None
 
     def _query(self, sql: str, params: list[Any] | tuple) -> list[tuple]:
@@ -1068,24 +1184,27 @@ class SessionLog:
             DamagedLog: SQLite cannot read the file whole (a damaged page).
         """
         with self._db_lock:
-            try:
-                # One read transaction: a writer appending meanwhile must not make
-                # the head in sessions look ahead of the rows read.
-                self._connection.execute("BEGIN")
-                try:
-                    # As bytes: a payload that is not UTF-8 is an edit to name, not a crash.
-                    rows = self._connection.execute(
-                        "SELECT seq, CAST(ts AS BLOB), CAST(kind AS BLOB), CAST(actor AS BLOB), CAST(payload AS BLOB),"
-                        " CAST(prev_hash AS BLOB), CAST(hash AS BLOB) FROM events ORDER BY seq"
-                    ).fetchall()
-                    head = self._connection.execute("SELECT head_seq, head_hash, CAST(runbook_text AS BLOB) FROM sessions").fetchone()
-                    tick_rows = _TickRows(self._connection) if ticks else None
-                    result = _verify_events(rows, head, tick_rows)
-                finally:
-                    self._connection.execute("COMMIT")
-            except sqlite3.DatabaseError as error:
-                raise _database_error(self.path, error) from None
-        return result
+            return _verify_connection(self._connection, self.path, ticks=ticks)
+
+
+def _verify_connection(connection: sqlite3.Connection, path: Path, *, ticks: bool) -> VerifyResult:
+    """``SessionLog.verify`` on an open connection (resuming verifies before it writes anything)."""
+    try:
+        # One read transaction: a writer appending meanwhile must not make
+        # the head in sessions look ahead of the rows read.
+        connection.execute("BEGIN")
+        try:
+            # As bytes: a payload that is not UTF-8 is an edit to name, not a crash.
+            rows = connection.execute(
+                "SELECT seq, CAST(ts AS BLOB), CAST(kind AS BLOB), CAST(actor AS BLOB), CAST(payload AS BLOB),"
+                " CAST(prev_hash AS BLOB), CAST(hash AS BLOB) FROM events ORDER BY seq"
+            ).fetchall()
+            head = connection.execute("SELECT head_seq, head_hash, CAST(runbook_text AS BLOB) FROM sessions").fetchone()
+            return _verify_events(rows, head, _TickRows(connection) if ticks else None)
+        finally:
+            connection.execute("COMMIT")
+    except sqlite3.DatabaseError as error:
+        raise _database_error(path, error) from None
 
 
 def _text(value: Any) -> str:

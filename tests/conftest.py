@@ -74,3 +74,54 @@ def poll(make_context: MakeContext) -> Poll:
         return await run_probe(context.runbook.checks["probe"], context)
 
     return run
+
+
+class SmallDisk:
+    """A tiny tmpfs filesystem that can be filled and emptied: a real "disk full"."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+        self._ballast = path / ".ballast"
+
+    def fill(self) -> None:
+        """Take every free byte, so the next write fails with ENOSPC."""
+        import os
+
+        fd = os.open(self._ballast, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for size in (65536, 4096, 512, 1):
+                try:
+                    while os.write(fd, b"\0" * size):
+                        pass
+                except OSError:
+                    continue
+        finally:
+            os.close(fd)
+
+    def free(self) -> None:
+        """Give the space back."""
+        self._ballast.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[SmallDisk]:
+    """A 2 MiB tmpfs mounted under the test's tmp dir (needs root, as CI has).
+
+    Without the privilege the test is skipped locally and fails under CI=true,
+    like the integration tests.
+    """
+    import os
+    import subprocess
+
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if done.returncode != 0:
+        reason = f"cannot mount a tmpfs for a real disk-full test: {done.stderr.strip()}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        yield SmallDisk(mount)
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)

@@ -1,0 +1,113 @@
+"""The session log under a failing disk and a dead writer: nothing acknowledged is lost, failures are loud."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from checks.clock import ManualClock
+from crash_writer import T0, make_runbook, reading, status
+from checks.reading import Outcome
+from checks.state import ConditionState
+from cutover_tui.store import SessionLog, describe_write_error
+
+
+def test_a_full_disk_fails_the_append_and_says_so(small_disk) -> None:
+    """With the disk full, append raises, nothing is half-written, and write_health says "disk full" until a write succeeds."""
+    db = small_disk.path / "go-live.cutover.db"
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    log.append("note", {"text": "before"})
+    small_disk.fill()
+    with pytest.raises(sqlite3.Error):
+        log.append("note", {"text": "x" * 200_000})
+    health = log.write_health
+    assert not health.ok and health.error == "disk full" and health.failing_since is not None
+    small_disk.free()
+    record = log.append("note", {"text": "after"})
+    assert log.write_health.ok
+    assert record.seq == 3
+    log.close()
+    with SessionLog.open_readonly(db) as reader:
+        assert [e.payload.get("text") for e in reader.events()] == [None, "before", "after"]
+        assert reader.verify().ok
+
+
+def test_ticks_whose_write_failed_are_written_once_the_disk_recovers(small_disk) -> None:
+    """A flush that fails keeps its ticks pending, in order; the next flush after space returns writes them all."""
+    db = small_disk.path / "go-live.cutover.db"
+    clock = ManualClock(T0)
+    log = SessionLog.create(db, make_runbook(), operator="alice", clock=clock)
+    small_disk.fill()
+    kept = []
+    for second in range(5):
+        clock.advance(1)
+        outcome = Outcome.BREACH if second % 2 else Outcome.PASS
+        tick = log.record_reading(reading("api_health", float(second), clock.now(), outcome),
+                                  [status("api_down", ConditionState.OK, clock.now())])
+        kept.append(tick)
+        with pytest.raises(sqlite3.Error):
+            log.flush_ticks(heartbeat=True)
+    assert all(tick is not None for tick in kept)
+    small_disk.free()
+    assert log.flush_ticks() == 5
+    log.close()
+    with SessionLog.open_readonly(db) as reader:
+        assert [t.value for t in reader.ticks()] == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_an_event_held_while_the_disk_was_full_keeps_its_original_time(tmp_path: Path) -> None:
+    """append(ts=...) writes an event with the time it happened, never before the last event (time order is seq order)."""
+    clock = ManualClock(T0)
+    log = SessionLog.create(tmp_path / "s.cutover.db", make_runbook(), operator="alice", clock=clock)
+    clock.advance(60)
+    held = log.append("note", {"text": "held"}, ts=T0 + timedelta(seconds=30))
+    too_early = log.append("note", {"text": "earlier than the last"}, ts=T0 - timedelta(hours=1))
+    log.close()
+    assert held.ts == T0 + timedelta(seconds=30)
+    assert too_early.ts == held.ts
+
+
+def test_the_writer_stamps_a_heartbeat_every_second(tmp_path: Path) -> None:
+    """While a writer runs, sessions.heartbeat_at moves about once a second, even with nothing to write."""
+    db = tmp_path / "s.cutover.db"
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    reader = SessionLog.open_readonly(db)
+    try:
+        deadline = time.monotonic() + 5
+        seen = set()
+        while time.monotonic() < deadline and len(seen) < 3:
+            beat = reader.heartbeat_at()
+            if beat is not None:
+                seen.add(beat)
+            time.sleep(0.2)
+        assert len(seen) >= 3
+    finally:
+        log.close()
+        reader.close()
+
+
+def test_resume_measures_the_gap_from_the_heartbeat_not_the_last_tick(tmp_path: Path) -> None:
+    """The gap a resumed session logs is the real downtime: from the writer's last heartbeat, not its last stored tick."""
+    db = tmp_path / "s.cutover.db"
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    time.sleep(2.5)  # heartbeats, but no event and no tick
+    log.close()
+    before_resume = time.monotonic()
+    time.sleep(1.0)
+    log = SessionLog.open(db, make_runbook(), operator="alice")
+    down = time.monotonic() - before_resume
+    resumed = log.events()[-1]
+    log.close()
+    assert resumed.kind == "session_resumed"
+    assert resumed.payload["gap_seconds"] < down + 1.5, "measured from the last heartbeat, not from session_started"
+
+
+def test_write_errors_read_as_words() -> None:
+    """SQLite's messages become what a commander can act on."""
+    assert describe_write_error(sqlite3.OperationalError("database or disk is full")) == "disk full"
+    assert describe_write_error(sqlite3.OperationalError("disk I/O error")) == "disk I/O error"
+    assert describe_write_error(sqlite3.OperationalError("attempt to write a readonly database")) == "the file became read-only"
