@@ -25,6 +25,7 @@ while the writer runs.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -69,8 +70,12 @@ EVENT_KINDS = frozenset(
         "rollback_started",
         "session_ended",
         "chain_break_accepted",
+        "ticks_sealed",
     }
 )
+
+#: Who writes the events the log makes itself (seals).
+SYSTEM_ACTOR = "system"
 
 # Flush pending ticks inline when the writer thread falls this far behind.
 MAX_PENDING_TICKS = 20_000
@@ -636,6 +641,8 @@ class SessionLog:
         head = connection.execute("SELECT seq, hash, ts FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         self._head_seq, self._head_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
         self._head_ts: datetime | None = parse_ts(head[2]) if head else None
+        # Ticks get their ids here, so each batch's seal can name and hash them before the insert.
+        self._next_tick_id = connection.execute("SELECT coalesce(max(id), 0) + 1 FROM ticks").fetchone()[0]
         # Read before the heartbeat thread stamps anything: how long the file was left alone.
         self.opened_after = self.last_write_ts
         if not read_only:
@@ -832,16 +839,15 @@ class SessionLog:
             if self._head_ts is not None and moment < self._head_ts:
                 moment = self._head_ts
             stamp = format_ts(moment)
-            seq = self._head_seq + 1
-            digest = event_hash(self._head_hash, seq, stamp, kind, actor, stored)
             ticks = self._take_pending()
             try:
                 with _transaction(self._connection):
-                    self._insert_ticks(ticks)
-                    self._connection.execute(
-                        "INSERT INTO events (seq, ts, kind, actor, payload, prev_hash, hash) VALUES (?,?,?,?,?,?,?)",
-                        (seq, stamp, kind, actor, canonical_json(stored), self._head_hash, digest),
-                    )
+                    # The readings this event was based on, sealed just before it.
+                    self._write_ticks(ticks, stamp)
+                    seq, prev_hash = self._pending_head
+                    seq += 1
+                    digest = event_hash(prev_hash, seq, stamp, kind, actor, stored)
+                    self._insert_event(seq, stamp, kind, actor, stored, prev_hash, digest)
                     self._connection.execute(
                         "UPDATE sessions SET updated_at=?, head_seq=?, head_hash=?"
                         + (", actual_t0=?" if kind == "t0_set" else ""),
@@ -852,8 +858,8 @@ class SessionLog:
                 self._write_failed(error)
                 raise
             self._write_ok()
-            record = EventRecord(seq, parse_ts(stamp), kind, actor, stored, self._head_hash, digest)
-            self._head_seq, self._head_hash, self._head_ts = seq, digest, record.ts
+            record = EventRecord(seq, parse_ts(stamp), kind, actor, stored, prev_hash, digest)
+            self._committed(len(ticks), seq, digest, record.ts)
         return record
 
     def record_reading(
@@ -946,9 +952,17 @@ class SessionLog:
             ticks = self._take_pending()
             if not ticks and not heartbeat:
                 return 0
+            now = self._clock.now()
+            if self._head_ts is not None and now < self._head_ts:
+                now = self._head_ts
             try:
                 with _transaction(self._connection):
-                    self._insert_ticks(ticks)
+                    if ticks:
+                        self._write_ticks(ticks, format_ts(now))
+                        seq, digest = self._pending_head
+                        self._connection.execute(
+                            "UPDATE sessions SET updated_at=?, head_seq=?, head_hash=?", (format_ts(now), seq, digest)
+                        )
                     if heartbeat:
                         self._connection.execute(
                             "UPDATE sessions SET heartbeat_at=?", (format_ts(self._clock.now()),)
@@ -958,6 +972,8 @@ class SessionLog:
                 self._write_failed(error)
                 raise
             self._write_ok()
+            if ticks:
+                self._committed(len(ticks), *self._pending_head, now)
         return len(ticks)
 
     def _take_pending(self) -> list[TickRecord]:
@@ -971,25 +987,39 @@ class SessionLog:
             with self._pending_lock:
                 self._pending[:0] = ticks
 
-    def _insert_ticks(self, ticks: list[TickRecord]) -> None:
+    def _write_ticks(self, ticks: list[TickRecord], stamp: str) -> None:
+        """Insert ``ticks`` and the ``ticks_sealed`` event chaining them, inside the caller's transaction.
+
+        Sets ``_pending_head`` to the chain's head after it (unchanged when
+        there are no ticks); ``_committed`` adopts it once the transaction commits.
+        """
+        self._pending_head = (self._head_seq, self._head_hash)
+        if not ticks:
+            return
+        rows = [tick_row(self._next_tick_id + n, t) for n, t in enumerate(ticks)]
         self._connection.executemany(
-            "INSERT INTO ticks (check_id, ts, outcome, value, unit, latency_ms, degraded, detail, extra)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    t.check_id,
-                    format_ts(t.ts),
-                    t.outcome,
-                    t.value,
-                    t.unit,
-                    None if t.latency is None else round(t.latency * 1000),
-                    int(t.degraded),
-                    t.detail,
-                    canonical_json(t.extra) if t.extra else None,
-                )
-                for t in ticks
-            ],
+            f"INSERT INTO ticks ({_TICK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows
         )
+        seal = seal_payload(rows)
+        seq, prev_hash = self._head_seq + 1, self._head_hash
+        digest = event_hash(prev_hash, seq, stamp, "ticks_sealed", SYSTEM_ACTOR, seal)
+        self._insert_event(seq, stamp, "ticks_sealed", SYSTEM_ACTOR, seal, prev_hash, digest)
+        self._pending_head = (seq, digest)
+
+    def _insert_event(
+        self, seq: int, stamp: str, kind: str, actor: str, stored: Any, prev_hash: str, digest: str
+    ) -> None:
+        self._connection.execute(
+            "INSERT INTO events (seq, ts, kind, actor, payload, prev_hash, hash) VALUES (?,?,?,?,?,?,?)",
+            (seq, stamp, kind, actor, canonical_json(stored), prev_hash, digest),
+        )
+
+    def _committed(self, ticks: int, seq: int, digest: str, moment: datetime) -> None:
+        """After a commit: the chain's new head, and the next free tick id."""
+        self._next_tick_id += ticks
+        if seq != self._head_seq:
+            self._head_seq, self._head_hash = seq, digest
+            self._head_ts = max(moment, self._head_ts) if self._head_ts else moment
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(FLUSH_INTERVAL_SECONDS):
@@ -1028,18 +1058,30 @@ class SessionLog:
             raise ValueError(f"{self.path} is closed")
 
     def close(self) -> None:
-        """Flush pending ticks, close the file and release the writer lock."""
+        """Flush pending ticks, fold the WAL into the database file, close it and release the writer lock.
+
+        After a clean close the ``.db`` alone is the whole session (no ``-wal``
+        to copy along). Raises the flush's error, if any, after closing.
+        """
         if self._closed:
             return
+        failure: sqlite3.Error | None = None
         if self._flusher is not None:
             self._stop.set()
             self._flusher.join()
-            self.flush_ticks()
+            try:
+                self.flush_ticks()
+            except sqlite3.Error as error:
+                failure = error
+            with self._db_lock, contextlib.suppress(sqlite3.Error):
+                self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         with self._db_lock:
             self._closed = True
             self._connection.close()
         if self._lock is not None:
             self._lock.release()
+        if failure is not None:
+            raise failure
 
     def __enter__(self) -> SessionLog:
         return self
@@ -1081,15 +1123,67 @@ class SessionLog:
             head_hash=row[12] or GENESIS_HASH,
         )
 
-    def events(self, after_seq: int = 0, until: datetime | None = None) -> list[EventRecord]:
-        """Events with ``seq > after_seq`` (and ``ts <= until``), in order."""
+    def events(self, after_seq: int = 0, until: datetime | None = None, *, seals: bool = False) -> list[EventRecord]:
+        """Events with ``seq > after_seq`` (and ``ts <= until``), in order.
+
+        Args:
+            seals: include the log's own ``ticks_sealed`` events (only ``verify``
+                needs them; every view folds the others).
+
+        Raises:
+            DamagedLog: a row cannot be read (not UTF-8, not JSON): the file was damaged or edited.
+        """
         sql = "SELECT seq, ts, kind, actor, payload, prev_hash, hash FROM events WHERE seq > ?"
         params: list[Any] = [after_seq]
         if until is not None:
             sql += " AND ts <= ?"
             params.append(format_ts(until))
-        rows = self._query(sql + " ORDER BY seq", params)
-        return [EventRecord(r[0], parse_ts(r[1]), r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
+        if not seals:
+            sql += " AND kind != 'ticks_sealed'"
+        try:
+            rows = self._query(sql + " ORDER BY seq", params)
+        except DamagedLog:
+            raise self._unreadable_event(after_seq) from None
+        records = []
+        for r in rows:
+            try:
+                records.append(EventRecord(r[0], parse_ts(r[1]), r[2], r[3], json.loads(r[4]), r[5], r[6]))
+            except (TypeError, ValueError):
+                raise DamagedLog(
+                    f"{self.path}: event seq {r[0]} cannot be read (damaged or edited); "
+                    f"`cutover-tui verify {self.path}` says what of the log still verifies"
+                ) from None
+        return records
+
+    def _unreadable_event(self, after_seq: int) -> DamagedLog:
+        """Which event SQLite could not read as text, named."""
+        seq = "?"
+        try:
+            with self._db_lock:
+                for row in self._connection.execute(
+                    "SELECT seq, CAST(ts AS BLOB), CAST(kind AS BLOB), CAST(actor AS BLOB), CAST(payload AS BLOB)"
+                    " FROM events WHERE seq > ? ORDER BY seq", (after_seq,)
+                ):
+                    try:
+                        [_text(v) for v in row[1:]]
+                    except ValueError:
+                        seq = str(row[0])
+                        break
+        except sqlite3.Error:
+            pass
+        return DamagedLog(
+            f"{self.path}: event seq {seq} holds bytes that are not UTF-8 text (damaged or edited); "
+            f"`cutover-tui verify {self.path}` says what of the log still verifies"
+        )
+
+    @property
+    def head(self) -> tuple[int, str]:
+        """The chain's head, ``(seq, hash)``: the last event, seals included (what to publish)."""
+        if not self.read_only:
+            with self._db_lock:
+                return self._head_seq, self._head_hash
+        row = self._query_one("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+        return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
     def ticks(
         self, until: datetime | None = None, check: str | None = None, after: datetime | None = None
@@ -1162,11 +1256,17 @@ class SessionLog:
 
     def _query(self, sql: str, params: list[Any] | tuple) -> list[tuple]:
         with self._db_lock:
-            return self._connection.execute(sql, params).fetchall()
+            try:
+                return self._connection.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as error:
+                raise _database_error(self.path, error) from None
 
     def _query_one(self, sql: str) -> tuple:
         with self._db_lock:
-            return self._connection.execute(sql).fetchone()
+            try:
+                return self._connection.execute(sql).fetchone()
+            except sqlite3.DatabaseError as error:
+                raise _database_error(self.path, error) from None
 
     # ------------------------------------------------------------ verifying
 
@@ -1284,14 +1384,77 @@ def _verify_events(rows: list[tuple], head: tuple, tick_rows: _TickRows | None) 
 
 
 class _TickRows:
-    """The stored readings, checked against the ``ticks_sealed`` events that chain them."""
+    """The stored readings, checked against the ``ticks_sealed`` events that chain them.
+
+    Seals cover ids 1, 2, 3 ... in order without gaps, so a deleted reading
+    leaves a hole, an inserted one is covered by no seal, and an edited one
+    no longer matches its digest (named) or its batch's sha256.
+    """
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
 
     def verify(self, events: Sequence[EventRecord]) -> tuple[int | None, str, int]:
         """(first bad tick id, why, readings checked); why is empty when every reading matches."""
-        return None, "", 0
+        import itertools
+
+        cursor = self._connection.execute(
+            "SELECT id, CAST(ts AS BLOB), CAST(check_id AS BLOB), CAST(outcome AS BLOB), value,"
+            " CAST(unit AS BLOB), latency_ms, degraded, CAST(detail AS BLOB), CAST(extra AS BLOB) FROM ticks ORDER BY id"
+        )
+
+        def stored() -> Iterator[tuple]:
+            while batch := cursor.fetchmany(5000):
+                yield from batch
+
+        rows = stored()
+        checked, expected = 0, 1
+        for seal in (e for e in events if e.kind == "ticks_sealed"):
+            first, last = seal.payload.get("first"), seal.payload.get("last")
+            if not (isinstance(first, int) and isinstance(last, int)) or first != expected or last < first:
+                return expected, f"edited: the ticks_sealed event at seq {seal.seq} does not continue the one before it", checked
+            problem = _check_sealed(seal, list(itertools.islice(rows, last - first + 1)))
+            if problem is not None:
+                return problem[0], problem[1], checked
+            checked, expected = checked + last - first + 1, last + 1
+        extra = next(rows, None)
+        if extra is not None:
+            return extra[0], f"inserted: reading {_tick_name(extra)} is sealed by no ticks_sealed event", checked
+        return None, "", checked
+
+
+def _tick_name(row: Sequence[Any]) -> str:
+    """``17 (api_health at 2026-12-01T16:30:00.123Z)`` for a row read as bytes."""
+    try:
+        return f"{row[0]} ({_text(row[2])} at {_text(row[1])})"
+    except ValueError:
+        return str(row[0])
+
+
+def _check_sealed(seal: EventRecord, rows: list[tuple]) -> tuple[int, str] | None:
+    """The first reading in ``rows`` that does not match ``seal``, and why; None when all do."""
+    first = seal.payload["first"]
+    digests = seal.payload.get("digests")
+    if not isinstance(digests, list) or len(digests) != seal.payload["last"] - first + 1:
+        return first, f"edited: the ticks_sealed event at seq {seal.seq} lists the wrong number of readings"
+    full: list[str] = []
+    if len(rows) < len(digests) and all(row[0] == first + n for n, row in enumerate(rows)):
+        missing = first + len(rows)
+        return missing, f"deleted: reading {missing} (sealed at seq {seal.seq}) is missing"
+    for offset, row in enumerate(rows):
+        if row[0] != first + offset:
+            return first + offset, f"deleted: reading {first + offset} (sealed at seq {seal.seq}) is missing"
+        try:
+            decoded = [row[0], *(_text(v) if isinstance(v, bytes) else v for v in row[1:])]
+            digest = tick_digest(decoded)
+        except (ValueError, TypeError):
+            digest = ""
+        if digest[:TICK_DIGEST_CHARS] != digests[offset]:
+            return row[0], f"edited: reading {_tick_name(row)} does not match its seal (seq {seal.seq})"
+        full.append(digest)
+    if hashlib.sha256("".join(full).encode("ascii")).hexdigest() != seal.payload.get("sha256"):
+        return first, f"edited: readings {first}..{first + len(rows) - 1} do not match their seal (seq {seal.seq})"
+    return None
 
 
 def runbook_matches_chain(text: str, events: Sequence[EventRecord]) -> bool:
@@ -1323,6 +1486,40 @@ def verify_file(path: str | os.PathLike[str]) -> VerifyResult:
 # ----------------------------------------------------------------- helpers
 
 _TICK_COLUMNS = "id, ts, check_id, outcome, value, unit, latency_ms, degraded, detail, extra"
+#: Hex digits of each reading's digest a seal lists, to name an edited reading.
+TICK_DIGEST_CHARS = 8
+
+
+def tick_row(tick_id: int, tick: TickRecord) -> tuple:
+    """The ``ticks`` row for ``tick`` (columns as ``_TICK_COLUMNS``), exactly as stored and hashed."""
+    return (
+        tick_id,
+        format_ts(tick.ts),
+        tick.check_id,
+        tick.outcome,
+        None if tick.value is None else float(tick.value),
+        tick.unit,
+        None if tick.latency is None else round(tick.latency * 1000),
+        int(tick.degraded),
+        tick.detail,
+        canonical_json(tick.extra) if tick.extra else None,
+    )
+
+
+def tick_digest(row: Sequence[Any]) -> str:
+    """``sha256(canonical_json([id, ts, check_id, outcome, value, unit, latency_ms, degraded, detail, extra]))``."""
+    return hashlib.sha256(canonical_json(list(row)).encode("utf-8")).hexdigest()
+
+
+def seal_payload(rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """A ``ticks_sealed`` payload: the batch's first and last id, the sha256 of its rows' digests, and each digest's start."""
+    digests = [tick_digest(row) for row in rows]
+    return {
+        "first": rows[0][0],
+        "last": rows[-1][0],
+        "sha256": hashlib.sha256("".join(digests).encode("ascii")).hexdigest(),
+        "digests": [d[:TICK_DIGEST_CHARS] for d in digests],
+    }
 
 
 def _tick(row: tuple) -> TickRecord:

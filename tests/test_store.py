@@ -157,10 +157,10 @@ def test_reader_in_another_process_follows_a_running_writer(db: Path) -> None:
     try:
         assert writer.stdout is not None and writer.stdout.readline().startswith("ack ")
         reader = SessionLog.open_readonly(db)
-        first = reader.events()
+        first = reader.events(seals=True)
         for _ in range(50):  # the writer appends thousands a second; a few reads suffice
             writer.stdout.readline()
-        later = reader.events(after_seq=first[-1].seq)
+        later = reader.events(after_seq=first[-1].seq, seals=True)
         result = reader.verify()
         reader.close()
     finally:
