@@ -35,16 +35,21 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
 
 def run(command: str, args: argparse.Namespace) -> int:
     """Write the report of ``args.file``; return 0, 1 (tampered log) or 2 (not a session log)."""
+    from cutover_tui.redaction import Redactor, activate, redact_rendered, secret_env_names
     from cutover_tui.report import build_report, render
-    from cutover_tui.store import NotASessionLog
+    from cutover_tui.store import SessionLog, SessionLogError
 
     fmt = args.format or report_format(args.output)
     try:
         report = build_report(args.file)
-    except NotASessionLog as error:
+        with SessionLog.open_readonly(args.file) as log:
+            names = secret_env_names(log.stored_runbook())
+    except SessionLogError as error:
         print(f"cutover-tui report: {error}", file=sys.stderr)
         return 2
-    text = render(report, fmt)
+    # The writer redacted what it stored; this catches a secret set here that the writer did not know.
+    activate(Redactor(names))
+    text = redact_rendered(render(report, fmt))
     if args.output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
