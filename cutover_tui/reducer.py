@@ -182,6 +182,7 @@ class Reducer:
             self._t0 = parse_ts(payload["planned_t0"])
 
     def _on_session_resumed(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
+        self._ended = None  # a session resumed after it was ended goes on
         gap = float(payload.get("gap_seconds") or 0.0)
         last = parse_ts(payload["last_write_ts"]) if payload.get("last_write_ts") else event.ts - timedelta(seconds=gap)
         self._gaps.append((last, event.ts))

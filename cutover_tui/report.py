@@ -374,7 +374,7 @@ def _build(log: SessionLog, path: Path, generated_at: datetime) -> Report:
     final = reducer.state()
 
     started = events[0].ts if events else info.created_at
-    ended_event = next((e for e in reversed(events) if e.kind == "session_ended"), None)
+    ended_event = next((e for e in reversed(events) if e.kind == "session_ended"), None) if final.ended else None
     ended = ended_event.ts if ended_event else max(log.last_write_ts or info.updated_at, started)
     gaps = tuple(Gap(a, b, (b - a).total_seconds()) for a, b in final.gaps)
     by_kind = _by_kind(events)

@@ -1176,6 +1176,22 @@ class SessionLog:
             f"`cutover-tui verify {self.path}` says what of the log still verifies"
         )
 
+    def holds_head(self, digest: str, seq: int | None = None) -> bool:
+        """Whether an event's hash is ``digest`` (or starts with it, when it is unambiguous), at ``seq`` if given.
+
+        A head published earlier is held by every later state of an honest
+        log; a log cut short before it, or rewritten, no longer holds it.
+        """
+        digest = digest.lower()
+        rows = self._query(
+            "SELECT seq FROM events WHERE hash >= ? AND hash < ? ORDER BY seq LIMIT 2", [digest, digest + "g"]
+        )
+        if seq is not None:
+            return any(row[0] == seq for row in rows) or bool(
+                self._query("SELECT 1 FROM events WHERE seq = ? AND substr(hash, 1, ?) = ?", [seq, len(digest), digest])
+            )
+        return len(rows) == 1
+
     @property
     def head(self) -> tuple[int, str]:
         """The chain's head, ``(seq, hash)``: the last event, seals included (what to publish)."""
