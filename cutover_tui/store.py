@@ -767,10 +767,15 @@ class SessionLog:
             if isinstance(error, sqlite3.Error):
                 raise _database_error(db_path, error, writing=True) from None
             raise
-        log = cls(
-            db_path, connection, read_only=False, operator=operator, runbook=runbook, clock=clock,
-            retention=retention, lock=lock,
-        )
+        try:
+            log = cls(
+                db_path, connection, read_only=False, operator=operator, runbook=runbook, clock=clock,
+                retention=retention, lock=lock,
+            )
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            lock.release()
+            raise _database_error(db_path, error, writing=True) from None
         last_write = log.opened_after
         now = log._clock.now()
         log.append(
@@ -792,7 +797,12 @@ class SessionLog:
     def open_readonly(cls, path: str | os.PathLike[str]) -> SessionLog:
         """Open for reading (follow, replay, report, verify); takes no lock, never writes."""
         db_path = Path(path)
-        return cls(db_path, _open_existing(db_path, read_only=True), read_only=True)
+        connection = _open_existing(db_path, read_only=True)
+        try:
+            return cls(db_path, connection, read_only=True)
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            raise _database_error(db_path, error) from None
 
     def _change_runbook(self, old_sha: str, runbook: Runbook) -> None:
         with self._db_lock:
