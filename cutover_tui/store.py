@@ -94,6 +94,10 @@ class DamagedLog(SessionLogError):
     """The file is a session log SQLite cannot read whole: a damaged page, an unreadable row."""
 
 
+class CannotRead(SessionLogError):
+    """The session log cannot be opened for reading: permission denied."""
+
+
 class CannotWrite(SessionLogError):
     """The session log cannot be created or written here: permission, read-only media, no folder, no space."""
 
@@ -436,6 +440,11 @@ def _open_existing(path: Path, *, read_only: bool) -> sqlite3.Connection:
     if not path.is_file():
         raise NotASessionLog(f"{path}: no such session log")
     try:
+        with open(path, "rb"):  # SQLite would only say "unable to open database file"
+            pass
+    except OSError as error:
+        raise _os_error(path, error, "read the session log") from None
+    try:
         connection = _connect(path, read_only=read_only)
     except sqlite3.DatabaseError as error:
         raise _database_error(path, error) from None
@@ -494,7 +503,8 @@ def _os_error(path: Path, error: OSError, doing: str) -> SessionLogError:
         reason = f"the folder {folder} does not exist" if not folder.is_dir() else "no such file"
     else:
         reason = reasons.get(error.errno or 0, error.strerror or str(error))
-    return CannotWrite(f"{path}: cannot {doing}: {reason}")
+    kind = CannotRead if doing.startswith("read") else CannotWrite
+    return kind(f"{path}: cannot {doing}: {reason}")
 
 
 # ----------------------------------------------------------------- the lock
