@@ -19,6 +19,7 @@ Besides ``SessionBackend``, a backend may offer (all optional):
 from __future__ import annotations
 
 import inspect
+import os
 import signal
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -705,9 +706,17 @@ class CutoverApp(App[None]):
 
     def _on_ending_signal(self, signum: int) -> None:
         self.ended_by_signal = signal.Signals(signum).name
-        self.run_worker(
-            self._end_session(ending_outcome(self.session), self.ended_by_signal), group="ending", exit_on_error=False
-        )
+        outcome = ending_outcome(self.session)
+        end_at_once = getattr(self.backend, "end_at_once", None)
+        if signum == signal.SIGHUP and end_at_once is not None and not self._ending:
+            # The terminal is gone: Textual cannot restore it, and writing to it
+            # may block the event loop. Log the end, close the log, leave.
+            self._ending = True
+            try:
+                end_at_once(outcome, self.ended_by_signal)
+            finally:
+                os._exit(128 + signum)
+        self.run_worker(self._end_session(outcome, self.ended_by_signal), group="ending", exit_on_error=False)
 
     @work(group="append", exit_on_error=False)
     async def _append_events(self, events: list[tuple[str, dict[str, Any]]]) -> None:

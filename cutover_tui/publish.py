@@ -61,6 +61,17 @@ class PublishingLiveBackend(LiveBackend):
             task.add_done_callback(self._publishing.discard)
         return acknowledged
 
+    def end_at_once(self, outcome: str, reason: str) -> None:
+        """As ``LiveBackend.end_at_once``, then publish the final head (bounded), without the event loop."""
+        import subprocess
+
+        super().end_at_once(outcome, reason)
+        seq, digest = self.log.head
+        env = {**os.environ, "CUTOVER_HEAD_SEQ": str(seq), "CUTOVER_HEAD_SHA256": digest, "CUTOVER_LOG": self.db_path}
+        with suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(["/bin/sh", "-c", self.publish_command], input=head_line(self.db_path, seq, digest),
+                           text=True, env=env, timeout=PUBLISH_TIMEOUT_SECONDS, capture_output=True)  # fmt: skip
+
     async def stop(self) -> None:
         if self._publishing:  # the final head (session_ended) reaches its copy before the log closes
             await asyncio.gather(*self._publishing, return_exceptions=True)
