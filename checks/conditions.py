@@ -270,11 +270,13 @@ class ConditionEvaluator:
         """
         outcome = reading.outcome
         detail = reading.detail
+        lower_bound = bool(reading.extra.get("lower_bound")) and reading.value is not None and math.isfinite(reading.value)
         if outcome is Outcome.ERROR:
             return "error", detail or "source error"
         if outcome is Outcome.NODATA:
             return "unknown", detail or "no data"
-        if outcome is Outcome.INVALID:
+        if outcome is Outcome.INVALID and not (lower_bound and self.condition.when is not None):
+            # A lower bound the check's pass_when cannot judge may still decide this condition's `when`.
             return "unknown", detail or "invalid value"
         if self._max_age is not None and reading.sample_age is not None and reading.sample_age > self._max_age:
             return "stale", self._too_old(reading.sample_age)
@@ -282,7 +284,15 @@ class ConditionEvaluator:
         reason = detail or outcome.value
         when = self.condition.when
         value = reading.value
-        if when is not None and value is not None:
+        if when is not None and value is not None and lower_bound:
+            # A quantile above the histogram's top bucket: judged for every value above the bound.
+            shown = f"≥ {format_value(value, when.unit)}"
+            decided = when.holds_above(value)
+            if decided is None:
+                return "unknown", f"{shown}: cannot tell whether {when.text}"
+            seen = "breach" if decided else "pass"
+            reason = f"{shown} {when.text}" if decided else f"{shown}, not {when.text}"
+        elif when is not None and value is not None:
             if not math.isfinite(value):
                 return "unknown", format_value(value, "")
             seen = "breach" if when.holds(value) else "pass"

@@ -34,6 +34,19 @@ class Reading:
         degraded: the source warned that data may be partial (Prometheus ``warnings``).
         sample_age: seconds between the sample's own timestamp and now, when the source gives one.
         extra: kind-specific details, e.g. for alerts ``{"active": [...], "suppressed": [...]}``.
+            Keys every consumer should know:
+            ``lower_bound`` (promql): True when ``value`` is only a lower bound
+            (a ``histogram_quantile`` above its top finite bucket returns that
+            bucket's bound: the quantile is above it). Show it as "≥ value";
+            a ``when`` is judged for every value above it (``Threshold.holds_above``).
+            ``suppressed`` (alerts): one entry per silenced or inhibited alert
+            matching the check (bounded), with ``expected_by`` (the step that
+            expects it, ``"suppressed: ignore"``, or ``""`` when nobody does),
+            ``silences`` (``id``, ``created_by``, ``comment``, ``starts_at``,
+            ``ends_at``, ``state``, ``matchers``), ``inhibitors`` (``name``,
+            ``severity``, ``fingerprint``, ``labels``) and, when a look-up
+            failed, ``details_missing``; ``suppressed_unexpected`` counts those
+            nobody expects (they make the reading NODATA unless it breaches).
     """
 
     check_id: str

@@ -16,7 +16,11 @@ Routes:
   ``http_requests_total{route, code}`` counters for ``/auth`` and ``/api`` with
   codes ``200`` and ``500`` (simulated traffic, so rates exist without load),
   gauges ``auth_error_ratio``, ``api_error_ratio``, ``error_ratio``,
-  ``login_success_ratio`` and ``http_request_duration_p95_seconds``.
+  ``login_success_ratio`` and ``http_request_duration_p95_seconds``, and the
+  histogram ``http_request_duration_seconds{route}`` (buckets up to ``le="1"``,
+  then ``+Inf``) of the same simulated requests: half take ``latency_p95 × 0.5``,
+  46% ``× 0.8``, 4% ``× 1.25``, so its 95th percentile lies in the bucket of
+  ``0.8 × latency_p95``, and above the top bucket once that exceeds 1 s.
 
 Faults, on every route: ``delay`` seconds before answering, and ``fault`` one
 of ``"truncated"`` (the body cut in half), ``"html_502"`` (a proxy's HTML error
@@ -32,7 +36,7 @@ from dataclasses import dataclass, fields, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterable, Literal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from checks.clock import Clock, SystemClock
@@ -45,6 +49,11 @@ ROUTES = ("/auth", "/api")
 TRAFFIC_TICK = 0.1
 #: Idle keep-alive connections are closed after this many seconds.
 IDLE_CONNECTION_TIMEOUT = 30.0
+#: Finite buckets of ``http_request_duration_seconds`` (seconds); ``+Inf`` follows.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0)
+#: Simulated request durations as multiples of ``latency_p95``, one per 50 requests in turn:
+#: 25 at x0.5, 23 at x0.8, 2 at x1.25.
+_LATENCY_CYCLE = (0.5,) * 25 + (0.8,) * 23 + (1.25,) * 2
 
 _HTML_502 = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -168,9 +177,14 @@ class Target:
                 ("http_request_duration_p95_seconds", "95th percentile request duration."),
             )
         }
+        self._durations = Histogram(
+            "http_request_duration_seconds", "Request duration, by route.", ["route"],
+            buckets=LATENCY_BUCKETS, registry=self._registry,
+        )
         for route in ROUTES:
             for code in ("200", "500"):
                 self._requests.labels(route=route, code=code)  # present from the first scrape
+            self._durations.labels(route=route)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -253,6 +267,7 @@ class Target:
     def _generate_traffic(self) -> None:
         """Count simulated requests per route, each tick, with the scripted error share."""
         carried = {route: [0.0, 0.0] for route in ROUTES}  # fractional requests and errors not yet counted
+        served = {route: 0 for route in ROUTES}  # position in _LATENCY_CYCLE
         while not self._stopping.wait(TRAFFIC_TICK):
             behaviour = self.behaviour
             for route, ratio in zip(ROUTES, (behaviour.auth_error_ratio, behaviour.api_error_ratio)):
@@ -264,6 +279,10 @@ class Target:
                 totals[1] -= errors
                 self._requests.labels(route=route, code="500").inc(errors)
                 self._requests.labels(route=route, code="200").inc(requests - errors)
+                durations = self._durations.labels(route=route)
+                for _ in range(requests):
+                    durations.observe(behaviour.latency_p95 * _LATENCY_CYCLE[served[route] % len(_LATENCY_CYCLE)])
+                    served[route] += 1
 
     def _metrics_page(self, behaviour: Behaviour) -> bytes:
         gauges = self._gauges

@@ -29,6 +29,7 @@ from checks.reading import Outcome
 from checks.state import ConditionState, ConditionStatus
 from checks.verdict import compute_verdict, counts_as_firing
 from cutover_tui.state import (
+    AlertSilence,
     AlertView,
     CheckView,
     ConditionView,
@@ -532,6 +533,10 @@ def _number(value: Any) -> float | None:
 def _alert_view(alert: Mapping[str, Any], state: str, check_id: str) -> AlertView:
     labels = alert.get("labels") if isinstance(alert.get("labels"), Mapping) else {}
     annotations = alert.get("annotations") if isinstance(alert.get("annotations"), Mapping) else {}
+    silences = [s for s in alert.get("silences") or () if isinstance(s, Mapping)]
+    if not silences:  # readings stored before silences were looked up name them by id only
+        silences = [{"id": sid} for sid in alert.get("silenced_by") or () if isinstance(sid, str)]
+    inhibitors = [i for i in alert.get("inhibitors") or () if isinstance(i, Mapping)]
     return AlertView(
         name=str(alert.get("name") or labels.get("alertname", "")),
         severity=str(alert.get("severity") or labels.get("severity", "")),
@@ -539,6 +544,21 @@ def _alert_view(alert: Mapping[str, Any], state: str, check_id: str) -> AlertVie
         summary=str(alert.get("summary") or annotations.get("summary", "")),
         starts_at=str(alert.get("starts_at") or alert.get("startsAt", "")),
         check=check_id,
+        expected_by=str(alert.get("expected_by") or ""),
+        silences=tuple(
+            AlertSilence(
+                id=str(s.get("id") or ""),
+                created_by=str(s.get("created_by") or ""),
+                comment=str(s.get("comment") or ""),
+                ends_at=str(s.get("ends_at") or ""),
+            )
+            for s in silences
+        ),
+        inhibitors=tuple(
+            f"{i.get('name') or str(i.get('fingerprint') or '?')[:8]}" + (f" ({i['severity']})" if i.get("severity") else "")
+            for i in inhibitors
+        ),
+        details_missing=str(alert.get("details_missing") or ""),
     )
 
 

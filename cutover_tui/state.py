@@ -97,6 +97,16 @@ class CheckView:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertSilence:
+    """A silence muting a suppressed alert, as Alertmanager describes it."""
+
+    id: str
+    created_by: str
+    comment: str
+    ends_at: str  # RFC 3339, as Alertmanager sends it; "" when not looked up
+
+
+@dataclass(frozen=True, slots=True)
 class AlertView:
     """One Alertmanager alert from the latest alerts reading."""
 
@@ -106,6 +116,11 @@ class AlertView:
     summary: str
     starts_at: str
     check: str
+    # Suppressed alerts only:
+    expected_by: str = ""  # the step expecting the suppression, "suppressed: ignore", or "" (nobody: cannot vouch)
+    silences: tuple[AlertSilence, ...] = ()
+    inhibitors: tuple[str, ...] = ()  # the inhibiting alerts: "ClusterMaintenance (warning)"
+    details_missing: str = ""  # why a silence or inhibitor could not be looked up
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,7 @@ COMMON_CHECK_KEYS = ("every", "timeout", "pass_when", "on_nodata", "on_invalid",
 KIND_CHECK_KEYS: dict[str, tuple[str, ...]] = {
     "http": ("method", "headers", "expect_status", "max_latency", "json_path", "verify_tls"),
     "promql": ("source", "expect", "reduce", "headers"),
-    "alerts": ("source", "watchdog", "receiver"),
+    "alerts": ("source", "watchdog", "receiver", "suppressed"),
     "scrape": ("metric", "labels", "mode", "reduce", "headers", "verify_tls"),
     "command": ("cwd", "env", "perfdata_label"),
 }
@@ -72,13 +72,14 @@ CONDITION_KEYS = (
 )
 STEP_KEYS = (
     "id", "title", "at", "duration", "owner", "kind", "phrase", "items",
-    "evidence", "gate", "watch", "depends_on", "notes",
+    "evidence", "gate", "watch", "depends_on", "notes", "expect_silenced",
 )
 ESCALATION_KEYS = ("severity", "respond_within", "escalate_to", "description")
 SCORECARD_KEYS = ("go", "conditional", "categories")
 CATEGORY_KEYS = ("id", "title", "weight")
 ITEM_KEYS = ("id", "text")
 OUTCOME_CHOICES = ("unknown", "pass", "breach")
+SUPPRESSED_CHOICES = ("unknown", "ignore")
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_EVERY = 15.0
 DEFAULT_TIMEOUT = 5.0
@@ -674,6 +675,7 @@ class _Reader:
             "source": self.source_reference(fields, sources, "alertmanager", "alerts"),
             "watchdog": self.optional(fields, "watchdog", self.text, None),
             "receiver": self.optional(fields, "receiver", self.text, None),
+            "suppressed": self.optional(fields, "suppressed", self.one_of(SUPPRESSED_CHOICES), "unknown"),
         }
 
     def matchers(self, node: Node, path: str) -> tuple[str, ...]:
@@ -697,6 +699,38 @@ class _Reader:
                 value = value[1:-1]
             result.append(f"{match['name']}{match['op']}{json.dumps(value, ensure_ascii=False)}")
         return tuple(result)
+
+    def matcher_sets(self, node: Node, path: str) -> tuple[tuple[str, ...], ...]:
+        """``expect_silenced``: one set of matchers (as an alerts check's), or a list of such sets.
+
+        Each set must name a label: an empty one would expect every alert to
+        be silenced. Regexes are checked here, since they are matched here.
+        """
+        example = "e.g. {alertname: BackendDown} or ['alertname=~\"Backend.*\"', 'severity=\"critical\"']"
+        if isinstance(node, SequenceNode) and node.value and all(isinstance(item, (MappingNode, SequenceNode)) for item in node.value):
+            items = [(item, f"{path}[{index}]") for index, item in enumerate(node.value)]
+        elif isinstance(node, (MappingNode, SequenceNode)):
+            items = [(node, path)]
+        else:
+            raise self.error(f"expected alert matchers, got {_describe(node)}", node, path, example)
+        sets = []
+        for item, item_path in items:
+            if isinstance(item, SequenceNode) and any(isinstance(entry, MappingNode) for entry in item.value):
+                raise self.error("expected a list of matcher strings or a list of matcher sets, not both", item, item_path, example)
+            matchers = self.matchers(item, item_path)
+            if not matchers:
+                raise self.error("an empty matcher set would expect every alert to be silenced", item, item_path,
+                                 f"name the alerts, {example}")
+            if isinstance(item, SequenceNode):  # mappings hold equality matchers only
+                for index, (matcher, entry) in enumerate(zip(matchers, item.value)):
+                    _, op, value = split_matcher(matcher)
+                    if op in ("=~", "!~"):
+                        try:
+                            re.compile(value)
+                        except re.error as error:
+                            raise self.error(f"invalid regex in matcher {_shown(matcher)}: {error}", entry, f"{item_path}[{index}]") from None
+            sets.append(matchers)
+        return tuple(sets)
 
     def source_reference(self, fields: _Fields, sources: Mapping[str, Source], kind: str, check_kind: str) -> str:
         of_kind = sorted(key for key, source in sources.items() if source.kind == kind)
@@ -887,6 +921,7 @@ class _Reader:
             watch=self.optional(fields, "watch", lambda n, p: self.references(n, p, condition_ids, "stop condition"), ()),
             depends_on=tuple(dep for dep, _, _ in dependencies),
             notes=self.optional(fields, "notes", self.any_text, ""),
+            expect_silenced=self.optional(fields, "expect_silenced", self.matcher_sets, ()),
         )
         return step, dependencies
 
@@ -983,6 +1018,21 @@ class _Reader:
         if not 0 <= value <= 100:
             raise self.error(f"expected 0 to 100, got {value:g}", node, path)
         return value
+
+
+_STORED_MATCHER = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>=~|!~|!=|=)(?P<value>\".*\")", re.S)
+
+
+def split_matcher(matcher: str) -> tuple[str, str, str]:
+    """``('severity', '=', 'critical')`` from a matcher as the loader stores it: ``severity="critical"``.
+
+    Raises:
+        ValueError: the text is not a stored matcher.
+    """
+    match = _STORED_MATCHER.fullmatch(matcher)
+    if match is None:
+        raise ValueError(f"not a matcher: {matcher!r}")
+    return match["name"], match["op"], json.loads(match["value"])
 
 
 def _inline_secret(name: str, value: str) -> bool:

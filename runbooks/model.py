@@ -62,6 +62,19 @@ class Threshold:
                 return observed != self.value
         raise AssertionError(self.op)
 
+    def holds_above(self, bound: float) -> bool | None:
+        """Whether ``observed <op> value`` for every observed value above ``bound``.
+
+        For a value known only to lie above ``bound`` (a quantile in a
+        histogram's ``+Inf`` bucket): True or False when every such value
+        gives that answer, None when it depends on how far above it is.
+        ``> 1`` holds for anything above 2; ``< 1`` holds for nothing above 2;
+        ``< 3`` may or may not.
+        """
+        if self.value > bound:
+            return None
+        return self.op in (">", ">=", "!=")
+
 
 @dataclass(frozen=True, slots=True)
 class Source:
@@ -88,7 +101,8 @@ class Check:
     - promql: query, source (source id), expect ("one"|"any"|"all"), reduce
       ("max"|"min"|"sum"|None), headers
     - alerts: source, matchers (tuple[str] such as 'severity="critical"'),
-      watchdog (alert name | None), receiver (str | None)
+      watchdog (alert name | None), receiver (str | None),
+      suppressed ("unknown" | "ignore": what a silenced or inhibited match means)
     - scrape: url, metric, labels (dict), mode ("value"|"rate"), headers
     - command: argv (tuple[str]), cwd (str | None), env (dict)
 
@@ -163,6 +177,9 @@ class Step:
     watch: tuple[str, ...] = ()  # stop condition ids
     depends_on: tuple[str, ...] = ()
     notes: str = ""
+    # Alerts that may be silenced or inhibited while this step is active: each entry is one
+    # set of Alertmanager matchers (all must match), written as an alerts check's matchers.
+    expect_silenced: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

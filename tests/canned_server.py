@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
@@ -16,6 +17,7 @@ class Canned:
     body: bytes
     status: int = 200
     content_type: str = "application/json"
+    delay: float = 0.0  # seconds before answering
 
 
 @dataclass(frozen=True)
@@ -46,11 +48,16 @@ class CannedServer:
                 seen = SeenRequest(parts.path, parse_qs(parts.query), {k.lower(): v for k, v in self.headers.items()})
                 server.requests.append(seen)
                 answer = next(canned for where, canned in reversed(server._answers) if where is None or where(seen))
-                self.send_response(answer.status)
-                self.send_header("Content-Type", answer.content_type)
-                self.send_header("Content-Length", str(len(answer.body)))
-                self.end_headers()
-                self.wfile.write(answer.body)
+                if answer.delay:
+                    time.sleep(answer.delay)
+                try:
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", answer.content_type)
+                    self.send_header("Content-Length", str(len(answer.body)))
+                    self.end_headers()
+                    self.wfile.write(answer.body)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting (a delay)
+                    self.close_connection = True
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
@@ -70,6 +77,8 @@ class CannedServer:
         status: int = 200,
         content_type: str = "application/json",
         where: Callable[[SeenRequest], bool] | None = None,
+        delay: float = 0.0,
     ) -> None:
-        """Answer the following requests (those ``where`` accepts, if given) with ``body``."""
-        self._answers.append((where, Canned(body.encode() if isinstance(body, str) else body, status, content_type)))
+        """Answer the following requests (those ``where`` accepts, if given) with ``body``, after ``delay`` seconds."""
+        body = body.encode() if isinstance(body, str) else body
+        self._answers.append((where, Canned(body, status, content_type, delay)))

@@ -549,3 +549,65 @@ def test_is_active_places_the_window_around_t0():
     assert is_active(make_condition(), t0, t0 - timedelta(days=7))
     open_end = make_condition(active=ActiveWindow(start=None, end=3600.0))
     assert is_active(open_end, t0, t0 - timedelta(days=7))
+
+
+# -- a quantile above the histogram's top bucket (extra["lower_bound"]) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("when", "state", "reason"),
+    [
+        ("> 1s", S.FIRING, "≥ 1s > 1s"),
+        (">= 500ms", S.FIRING, "≥ 1000ms >= 500ms"),  # shown in the threshold's unit
+        ("> 2s", S.UNKNOWN, "≥ 1s: cannot tell whether > 2s"),
+        ("< 2s", S.UNKNOWN, "≥ 1s: cannot tell whether < 2s"),
+        ("<= 1s", S.OK, "≥ 1s, not <= 1s"),
+        ("< 500ms", S.OK, "≥ 1000ms, not < 500ms"),
+    ],
+)
+def test_lower_bound_value_is_judged_for_every_value_above_it(when, state, reason):
+    """A value in the +Inf bucket is a lower bound: > at or below it breaches, above it cannot be told."""
+    h = Harness(make_condition(when))
+    status = h.evaluator.observe(h.reading(Outcome.PASS, 1.0, extra={"lower_bound": True}))
+    assert status.state is state
+    assert status.reason.startswith(reason)
+
+
+def test_top_bucket_value_without_the_flag_is_exact():
+    """The same 1s without the lower-bound flag is an exact value: not > 1s."""
+    h = Harness(make_condition("> 1s"))
+    status = h.evaluator.observe(h.reading(Outcome.PASS, 1.0))
+    assert (status.state, status.reason) == (S.OK, "1s, not > 1s")
+
+
+def test_lower_bound_the_check_could_not_judge_still_decides_when():
+    """An invalid reading (pass_when "< 2s" undecidable) still breaches `when: > 500ms` on its lower bound."""
+    h = Harness(make_condition("> 500ms"))
+    reading = h.reading(Outcome.INVALID, 1.0, detail="≥ 1s: cannot tell whether < 2s", extra={"lower_bound": True})
+    assert h.evaluator.observe(reading).state is S.FIRING
+    h = Harness(make_condition("> 2s"))
+    assert h.evaluator.observe(reading).state is S.UNKNOWN
+    h = Harness(make_condition(None))
+    assert h.evaluator.observe(reading).state is S.UNKNOWN
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    op=st.sampled_from([">", ">=", "<", "<=", "==", "!="]),
+    threshold=st.floats(-10, 10, allow_nan=False),
+    bound=st.floats(-10, 10, allow_nan=False),
+    above=st.floats(1e-9, 1e6, allow_nan=False),
+)
+def test_holds_above_agrees_with_every_value_above_the_bound(op, threshold, bound, above):
+    """Whenever holds_above decides, every value above the bound gives that answer."""
+    condition = parse_threshold(f"{op} {threshold!r}")
+    decided = condition.holds_above(bound)
+    value = bound + above
+    if decided is not None and value > bound:
+        assert condition.holds(value) is decided
+    if decided is None:
+        # undecided: both answers occur above the bound
+        middle = (bound + condition.value) / 2
+        if bound < middle < condition.value:
+            answers = {condition.holds(middle), condition.holds(condition.value), condition.holds(condition.value + 1)}
+            assert answers == {True, False}

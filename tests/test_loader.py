@@ -50,6 +50,7 @@ FULL_RUNBOOK = textwrap.dedent(
       critical_alerts:
         alerts: ['severity="critical"', 'team=~"auth|api"']
         watchdog: Watchdog
+        suppressed: ignore
         on_nodata: pass
       login_scrape:
         scrape: http://127.0.0.1:8080/metrics
@@ -95,6 +96,7 @@ FULL_RUNBOOK = textwrap.dedent(
         gate: [api_health, migrations_done]
         watch: [auth_errors, critical_alerts_firing]
         depends_on: [approve_production_deploy]
+        expect_silenced: {alertname: BackendDown, env: prod}
         notes: Watch the auth dashboard.
     rollback:
       - title: helm rollback
@@ -198,7 +200,7 @@ def test_full_runbook_loads_with_typed_values(full_runbook: Path) -> None:
     )
     alerts = runbook.checks["critical_alerts"]
     assert alerts.spec == {"source": "alertmanager", "matchers": ('severity="critical"', 'team=~"auth|api"'),
-                           "watchdog": "Watchdog", "receiver": None}
+                           "watchdog": "Watchdog", "receiver": None, "suppressed": "ignore"}
     assert alerts.on_nodata == "pass"
     scrape = runbook.checks["login_scrape"]
     assert scrape.spec["labels"] == {"env": "prod", "code": "200"}
@@ -222,6 +224,8 @@ def test_full_runbook_loads_with_typed_values(full_runbook: Path) -> None:
     assert deploy.evidence_required and [e.text for e in deploy.evidence] == ["Release tag", "Migration log"]
     assert (deploy.at, deploy.duration, deploy.gate, deploy.watch) == (
         0.0, 600.0, ("api_health", "migrations_done"), ("auth_errors", "critical_alerts_firing"))
+    assert deploy.expect_silenced == (('alertname="BackendDown"', 'env="prod"'),)
+    assert go_no_go.expect_silenced == ()
     assert runbook.step("helm_rollback").evidence_required
     assert runbook.escalation[1].escalate_to == "Support team"
     assert runbook.scorecard is not None
@@ -439,6 +443,56 @@ def test_command_must_be_an_argv_list() -> None:
 def test_check_settings_are_validated(body: str, message: str, at: str, key_path: str) -> None:
     """Kind-specific check settings are validated and located."""
     assert_error(minimal(body), message, at, key_path)
+
+
+def test_alerts_suppressed_policy() -> None:
+    """`suppressed` on an alerts check is unknown (default) or ignore; anything else is located."""
+    text = minimal("  am_ok: {alerts: {severity: critical}, source: am}\n  am_ignore: {alerts: {}, source: am, suppressed: ignore}\n")
+    text = text.replace("sources:\n", "sources:\n  am: {kind: alertmanager, url: 'http://127.0.0.1:9093'}\n")
+    runbook = parse_runbook(text)
+    assert runbook.checks["am_ok"].spec["suppressed"] == "unknown"
+    assert runbook.checks["am_ignore"].spec["suppressed"] == "ignore"
+    bad = text.replace("suppressed: ignore", "suppressed: hide")
+    assert_error(bad, "expected one of unknown | ignore", "hide", "checks.am_ignore.suppressed")
+    on_promql = minimal("  q: {promql: up, suppressed: ignore}\n")
+    assert_error(on_promql, "'suppressed' applies to alerts checks, not to a promql check", "suppressed", "checks.q.suppressed")
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("{alertname: BackendDown}", (('alertname="BackendDown"',),)),
+        ("['alertname=~\"Backend.*\"', 'severity!=\"info\"']", (('alertname=~"Backend.*"', 'severity!="info"'),)),
+        ("[{alertname: BackendDown}, ['job=~\"db.*\"']]", (('alertname="BackendDown"',), ('job=~"db.*"',))),
+    ],
+)
+def test_expect_silenced_forms(written: str, expected: tuple[tuple[str, ...], ...]) -> None:
+    """expect_silenced takes one matcher set (mapping or list of strings) or a list of sets."""
+    runbook = parse_runbook(minimal(f"steps:\n  - title: Deploy\n    expect_silenced: {written}\n"))
+    assert runbook.steps[0].expect_silenced == expected
+
+
+@pytest.mark.parametrize(
+    ("written", "message", "at", "key_path"),
+    [
+        ("BackendDown", "expected alert matchers, got text", "BackendDown", "steps[0].expect_silenced"),
+        ("{}", "an empty matcher set would expect every alert to be silenced", "{}", "steps[0].expect_silenced"),
+        ("[{alertname: A}, {}]", "an empty matcher set", "{}]", "steps[0].expect_silenced[1]"),
+        ("['alertname']", "invalid matcher", "'alertname'", "steps[0].expect_silenced[0]"),
+        ("['alertname=~\"(unclosed\"']", "invalid regex in matcher", "'alertname=~", "steps[0].expect_silenced[0]"),
+        ("[['a=\"1\"', {b: 2}]]", "not both", "['a=", "steps[0].expect_silenced[0]"),
+    ],
+)
+def test_expect_silenced_errors_are_located(written: str, message: str, at: str, key_path: str) -> None:
+    """A bad expect_silenced names FILE:LINE:COL and the key path."""
+    text = minimal(f"steps:\n  - title: Deploy\n    expect_silenced: {written}\n")
+    assert_error(text, message, at, key_path)
+
+
+def test_expect_silenced_on_a_rollback_step() -> None:
+    """Rollback steps may expect silences too."""
+    runbook = parse_runbook(minimal("rollback:\n  - title: Roll back\n    expect_silenced: {service: api}\n"))
+    assert runbook.rollback[0].expect_silenced == (('service="api"',),)
 
 
 # -- references -------------------------------------------------------------------------

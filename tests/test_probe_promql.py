@@ -166,3 +166,205 @@ async def test_missing_token_variable_is_error_and_sends_nothing(poll, canned_se
     assert reading.outcome is Outcome.ERROR
     assert reading.detail == "environment variable PROM_TOKEN is not set"
     assert canned_server.requests == []
+
+
+# -- histogram_quantile above the top bucket -------------------------------------------------
+
+INNER = "sum by (le) (rate(http_request_duration_seconds_bucket[5m]))"
+P95 = f"'histogram_quantile(0.95, {INNER})'"
+EVALUATED_AT = 1767225600.123
+
+
+def at_time(*series: tuple[dict[str, str], str]) -> str:
+    """A vector stamped with ``EVALUATED_AT``, as Prometheus stamps an instant query."""
+    result = [{"metric": labels, "value": [EVALUATED_AT, value]} for labels, value in series]
+    return json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}})
+
+
+def buckets(counts: dict[str, str], **labels: str) -> list[tuple[dict[str, str], str]]:
+    return [({**labels, "le": le}, count) for le, count in counts.items()]
+
+
+OVERFLOW = {"0.5": "10", "1": "15", "+Inf": "20"}  # rank 19 of 20 is above le=1
+EXACT = {"0.5": "10", "1": "19", "+Inf": "20"}  # rank 19 lands on le=1's count: exactly 1
+
+
+def serve_quantile(server, result: str, bucket_series: list, inner: str = INNER) -> None:
+    server.respond(result)
+    server.respond(at_time(*bucket_series), where=lambda r: r.query.get("query") == [inner])
+
+
+def bucket_requests(server, inner: str = INNER) -> list:
+    return [r for r in server.requests if r.query.get("query") == [inner]]
+
+
+@pytest.mark.parametrize(
+    ("pass_when", "outcome", "detail"),
+    [
+        ("", Outcome.PASS, "≥ 1s (above the top bucket)"),
+        ('pass_when: "> 500ms"', Outcome.PASS, "≥ 1s (above the top bucket)"),
+        ('pass_when: "< 500ms"', Outcome.BREACH, "≥ 1s fails < 500ms"),
+        ('pass_when: "<= 1s"', Outcome.BREACH, "≥ 1s fails <= 1s"),
+        ('pass_when: "< 2s"', Outcome.INVALID, "≥ 1s: cannot tell whether < 2s"),
+    ],
+)
+async def test_quantile_above_the_top_bucket_is_a_lower_bound(poll, canned_server, pass_when, outcome, detail):
+    """The top finite bound returned for a quantile in +Inf is a lower bound, judged for every value above it."""
+    serve_quantile(canned_server, at_time(({}, "1")), buckets(OVERFLOW))
+    reading = await poll_query(poll, canned_server, P95, f"unit: s\n{pass_when}")
+    assert (reading.outcome, reading.value, reading.detail) == (outcome, 1.0, detail)
+    assert reading.extra["lower_bound"] is True
+    [asked] = bucket_requests(canned_server)
+    assert asked.query["time"] == [repr(EVALUATED_AT)]  # the same evaluation as the quantile
+
+
+async def test_quantile_on_the_top_bound_exactly_is_exact(poll, canned_server):
+    """A rank landing exactly on the top bucket's count gives an exact 1s, not a lower bound."""
+    serve_quantile(canned_server, at_time(({}, "1")), buckets(EXACT))
+    reading = await poll_query(poll, canned_server, P95, 'pass_when: "< 2s"')
+    assert (reading.outcome, reading.value) == (Outcome.PASS, 1.0)
+    assert "lower_bound" not in reading.extra
+
+
+async def test_quantile_below_the_top_bound_is_exact(poll, canned_server):
+    """A value inside the buckets is exact, whatever the counts."""
+    serve_quantile(canned_server, at_time(({}, "0.75")), buckets(OVERFLOW))
+    reading = await poll_query(poll, canned_server, P95, 'pass_when: "< 2s"')
+    assert (reading.outcome, reading.value) == (Outcome.PASS, 0.75)
+    assert "lower_bound" not in reading.extra
+
+
+async def test_unknown_phi_falls_back_to_the_top_bound(poll, canned_server):
+    """With φ not a number, a value equal to the top finite bound is taken as a lower bound."""
+    inner = "sum by (le) (rate(d_bucket[5m]))"
+    serve_quantile(canned_server, at_time(({}, "1")), buckets(EXACT), inner)
+    reading = await poll_query(poll, canned_server, f"'histogram_quantile(scalar(phi), {inner})'", 'pass_when: "< 2s"')
+    assert reading.outcome is Outcome.INVALID
+    assert reading.extra["lower_bound"] is True
+
+
+async def test_per_series_bounds_with_expect_any(poll, canned_server):
+    """By route: the route above its top bucket breaches `< 500ms`, the other is exact."""
+    inner = "sum by (le, route) (rate(d_bucket[5m]))"
+    serve_quantile(
+        canned_server,
+        at_time(({"route": "/api"}, "0.3"), ({"route": "/auth"}, "1")),
+        [*buckets(OVERFLOW, route="/auth"), *buckets(OVERFLOW, route="/api")],
+        inner,
+    )
+    reading = await poll_query(poll, canned_server, f"'histogram_quantile(0.95, {inner})'", 'expect: any\npass_when: "< 500ms"')
+    assert (reading.outcome, reading.value) == (Outcome.BREACH, 1.0)
+    assert reading.detail == '1 of 2 series fail < 500ms: {route="/auth"} ≥ 1'
+    assert reading.extra["lower_bound"] is True
+
+
+async def test_undecidable_series_makes_expect_all_invalid_only_when_it_matters(poll, canned_server):
+    """`< 2s` cannot be told for a series above 1s: invalid unless another series decides."""
+    inner = "sum by (le, route) (rate(d_bucket[5m]))"
+    both = [*buckets(OVERFLOW, route="/auth"), *buckets(OVERFLOW, route="/api")]
+    serve_quantile(canned_server, at_time(({"route": "/api"}, "0.3"), ({"route": "/auth"}, "1")), both, inner)
+    query = f"'histogram_quantile(0.95, {inner})'"
+    reading = await poll_query(poll, canned_server, query, 'expect: all\npass_when: "< 2s"')
+    assert reading.outcome is Outcome.PASS  # /api passes, so not all fail
+    reading = await poll_query(poll, canned_server, query, 'expect: any\npass_when: "< 2s"')
+    assert reading.outcome is Outcome.INVALID
+    assert 'cannot tell whether < 2s' in reading.detail
+
+
+@pytest.mark.parametrize(
+    ("reduce", "values", "outcome", "lower"),
+    [
+        ("max", ("1", "0.3"), Outcome.BREACH, True),  # the maximum is the lower bound
+        ("sum", ("1", "0.3"), Outcome.BREACH, True),
+        ("min", ("1", "0.3"), Outcome.PASS, False),  # an exact series attains the minimum
+        ("min", ("1", "1"), Outcome.BREACH, True),
+    ],
+)
+async def test_reduce_keeps_a_lower_bound_where_it_decides(poll, canned_server, reduce, values, outcome, lower):
+    """max and sum of a lower bound are lower bounds; min is exact when an exact series attains it."""
+    inner = "sum by (le, route) (rate(d_bucket[5m]))"
+    auth_counts = OVERFLOW
+    api_counts = OVERFLOW if values[1] == "1" else EXACT
+    serve_quantile(
+        canned_server,
+        at_time(({"route": "/auth"}, values[0]), ({"route": "/api"}, values[1])),
+        [*buckets(auth_counts, route="/auth"), *buckets(api_counts, route="/api")],
+        inner,
+    )
+    reading = await poll_query(poll, canned_server, f"'histogram_quantile(0.95, {inner})'", f'reduce: {reduce}\npass_when: "< 900ms"')
+    assert reading.outcome is outcome
+    assert reading.extra.get("lower_bound", False) is lower
+
+
+async def test_max_below_an_exact_maximum_cannot_be_told(poll, canned_server):
+    """A series above its own low top bucket may or may not exceed another series' exact maximum."""
+    inner = "sum by (le, route) (rate(d_bucket[5m]))"
+    low_top = {"0.25": "1", "0.5": "2", "+Inf": "20"}
+    serve_quantile(
+        canned_server,
+        at_time(({"route": "/auth"}, "0.5"), ({"route": "/api"}, "0.75")),
+        [*buckets(low_top, route="/auth"), *buckets(OVERFLOW, route="/api")],
+        inner,
+    )
+    reading = await poll_query(poll, canned_server, f"'histogram_quantile(0.95, {inner})'", 'reduce: max\npass_when: "< 900ms"')
+    assert reading.outcome is Outcome.INVALID
+    assert reading.detail == '{route="/auth"} lies above its top bucket: the maximum cannot be told'
+
+
+async def test_call_inside_an_expression_above_its_top_bucket_is_invalid(poll, canned_server):
+    """max(histogram_quantile(...)) cannot say which value is a bound: above the top bucket it cannot be judged."""
+    inner = "sum by (le, route) (rate(d_bucket[5m]))"
+    serve_quantile(canned_server, at_time(({}, "1")), [*buckets(OVERFLOW, route="/auth"), *buckets(EXACT, route="/api")], inner)
+    reading = await poll_query(poll, canned_server, f"'max(histogram_quantile(0.95, {inner}))'", 'pass_when: "< 2s"')
+    assert reading.outcome is Outcome.INVALID
+    assert reading.detail == "histogram_quantile inside the query lies above its top bucket (le=1): the result cannot be judged"
+
+
+async def test_call_inside_an_expression_within_its_buckets_is_judged(poll, canned_server):
+    """When no group's quantile is above its top bucket, the wrapped result is judged as usual."""
+    inner = "sum by (le, route) (rate(d_bucket[5m]))"
+    serve_quantile(canned_server, at_time(({}, "0.9")), [*buckets(EXACT, route="/auth")], inner)
+    reading = await poll_query(poll, canned_server, f"'max(histogram_quantile(0.95, {inner}))'", 'pass_when: "< 2s"')
+    assert (reading.outcome, reading.value) == (Outcome.PASS, 0.9)
+
+
+async def test_bucket_query_error_is_an_error(poll, canned_server):
+    """When the buckets cannot be read, whether the value is a bound is unknown: an error."""
+    canned_server.respond(at_time(({}, "1")))
+    canned_server.respond(
+        json.dumps({"status": "error", "errorType": "timeout", "error": "query timed out"}), status=503,
+        where=lambda r: r.query.get("query") == [INNER],
+    )
+    reading = await poll_query(poll, canned_server, P95, 'pass_when: "< 2s"')
+    assert reading.outcome is Outcome.ERROR
+    assert reading.detail == "reading the buckets of histogram_quantile: HTTP 503 timeout: query timed out"
+
+
+async def test_bucket_query_warnings_degrade_the_reading(poll, canned_server):
+    """Warnings on the bucket query mark the reading degraded, as on the main query."""
+    canned_server.respond(at_time(({}, "0.4")))
+    body = json.loads(at_time(*buckets(OVERFLOW)))
+    body["warnings"] = ["partial response"]
+    canned_server.respond(json.dumps(body), where=lambda r: r.query.get("query") == [INNER])
+    reading = await poll_query(poll, canned_server, P95, 'pass_when: "< 2s"')
+    assert (reading.outcome, reading.degraded) == (Outcome.PASS, True)
+    assert reading.extra["warnings"] == ["partial response"]
+
+
+async def test_sources_without_buckets_change_nothing(poll, canned_server):
+    """Bucket series without le (a native histogram, a recording rule) give no bound: the value stands."""
+    serve_quantile(canned_server, at_time(({}, "1")), [({"job": "x"}, "3")])
+    reading = await poll_query(poll, canned_server, P95, 'pass_when: "< 2s"')
+    assert (reading.outcome, reading.value) == (Outcome.PASS, 1.0)
+    assert "lower_bound" not in reading.extra
+
+
+async def test_no_bucket_query_without_histogram_quantile_or_a_value(poll, canned_server):
+    """The bucket query runs only for histogram_quantile with a finite result."""
+    canned_server.respond(at_time(({}, "1")))
+    await poll_query(poll, canned_server, "auth_error_ratio", 'pass_when: "< 2s"')
+    assert len(canned_server.requests) == 1
+    canned_server.respond(at_time(({}, "NaN")))
+    reading = await poll_query(poll, canned_server, P95, 'pass_when: "< 2s"')
+    assert reading.outcome is Outcome.INVALID
+    assert len(canned_server.requests) == 2

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
 
 import httpx
 
 from checks.clock import Clock, SystemClock
-from runbooks.model import Runbook
+from runbooks.model import Runbook, Step
 
 #: (value, monotonic time) of the last scrape of one series, per check, for rate mode.
 ScrapeMemory = dict[tuple[tuple[str, str], ...], tuple[float, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedSilence:
+    """Alerts that a step expects to be silenced or inhibited while it is active.
+
+    ``matchers`` are Alertmanager matchers as the loader stores them
+    (``severity="critical"``, ``alertname=~"Backend.*"``); an alert is expected
+    to be suppressed when it matches all of them.
+    """
+
+    step: str
+    matchers: tuple[str, ...]
+
+
+def expected_silences(steps: Iterable[Step]) -> tuple[ExpectedSilence, ...]:
+    """The ``expect_silenced`` entries of ``steps`` (the steps active now), for ``ProbeContext.expected_silences``."""
+    return tuple(ExpectedSilence(step.id, matchers) for step in steps for matchers in step.expect_silenced)
 
 
 class ProbeContext:
@@ -26,6 +45,20 @@ class ProbeContext:
         clock: default ``SystemClock()``.
         max_http_connections: connections the HTTP-based probes share, at most
             (requests beyond it wait for a free connection, within their timeout).
+
+    Attributes:
+        expected_silences: the silences the runbook expects now: the
+            ``expect_silenced`` entries of the steps that are active at this
+            moment, default none. The session sets it whenever the set of active
+            steps changes (a step started, completed, failed or skipped; the
+            rollback began)::
+
+                ctx.expected_silences = expected_silences(active_steps)
+
+            Alerts probes read it at each poll, so the change applies from the
+            next poll on; a step's expectation lapses when the attribute is set
+            without it. Set it from the event loop the probes run on (or replace
+            the whole tuple at once: the probes never see half an update).
     """
 
     def __init__(
@@ -46,6 +79,9 @@ class ProbeContext:
         # httpx sets TLS verification per client, so checks with verify_tls: false get their own.
         self._clients: dict[bool, httpx.AsyncClient] = {}
         self.scrape_memory: dict[str, ScrapeMemory] = {}
+        self.expected_silences: tuple[ExpectedSilence, ...] = ()
+        #: Alertmanager details the alerts probes cache between polls, per source URL.
+        self.alerts_memory: dict[str, Any] = {}
 
     def http_client(self, *, verify: bool = True) -> httpx.AsyncClient:
         """The shared client (created on first use) for TLS-verifying or non-verifying requests."""

@@ -27,11 +27,26 @@ Outcomes:
 - ``sample_age`` is now minus the sample's timestamp (for an instant query
   Prometheus stamps the evaluation time, so it shows clock skew or a lagging
   remote API rather than the scrape's age).
+- ``histogram_quantile`` in the query: its bucket expression is queried too,
+  at the same evaluation time (``checks.probes.quantile``), to tell a
+  quantile that lies in the ``+Inf`` bucket. Such a value (the top finite
+  bound) is a lower bound: the reading carries ``extra["lower_bound"] = True``
+  and ``pass_when`` is judged for every value above it (``Threshold.holds_above``):
+  ``> 500ms`` holds above 1s, ``< 500ms`` fails, ``< 2s`` cannot be told
+  (INVALID, "≥ 1s: cannot tell whether < 2s"). Several series: per series for
+  ``expect: any | all``; ``reduce: max | sum`` is a lower bound when a
+  series at the result is, ``min`` when no exact series attains it (a
+  ``max`` whose lower-bound series lie below an exact maximum cannot be
+  judged). A call inside a larger expression whose quantile lies above its
+  top bucket makes the result INVALID. The bucket query's failure is an
+  ERROR; its warnings make the reading degraded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 from typing import Any
 
 from checks.probes.common import (
@@ -45,16 +60,21 @@ from checks.probes.common import (
     fetch,
     judge,
     parse_number,
+    format_number,
     several_series_error,
     shorten,
     source_of,
 )
+from checks.conditions import format_value
+from checks.probes import quantile
 from checks.probes.context import ProbeContext
 from checks.reading import Outcome
 from runbooks.model import Check
 
 #: Prometheus is asked to give up a little before we do, so its own timeout error arrives.
 SERVER_TIMEOUT_SHARE = 0.9
+#: ``histogram_quantile`` calls whose buckets are looked up; a query with more cannot be judged.
+MAX_QUANTILE_CALLS = 4
 
 Series = tuple[dict[str, str], float, object]  # labels, timestamp, raw value
 
@@ -63,25 +83,81 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
     """Run the check's query and judge the result."""
     source = source_of(check, ctx, "prometheus")
     headers = build_headers(ctx.env, source.headers, check.spec.get("headers"), token_env=source.token_env)  # type: ignore[arg-type]
-    response = await fetch(
-        ctx,
-        f"{source.url.rstrip('/')}/api/v1/query",
-        headers=headers,
-        params={
-            "query": str(check.spec["query"]),
-            "timeout": _prometheus_duration(check.timeout * SERVER_TIMEOUT_SHARE),
-        },
-        timeout=check.timeout,
-        verify=source.verify_tls,
-    )
-    data, warnings = _data(response)
-    degraded = bool(warnings)
-    extra: dict[str, Any] = {"warnings": [shorten(str(w)) for w in warnings[:5]]} if warnings else {}
+    started = asyncio.get_running_loop().time()
+    query = str(check.spec["query"])
+
+    async def instant(expression: str, at: float | None = None) -> tuple[dict[str, Any], list[Any]]:
+        remaining = max(0.001, check.timeout - (asyncio.get_running_loop().time() - started))
+        params = {"query": expression, "timeout": _prometheus_duration(remaining * SERVER_TIMEOUT_SHARE)}
+        if at is not None:
+            params["time"] = repr(at)
+        response = await fetch(
+            ctx, f"{source.url.rstrip('/')}/api/v1/query", headers=headers, params=params, timeout=remaining, verify=source.verify_tls
+        )
+        return _data(response)
+
+    data, warnings = await instant(query)
+    extra: dict[str, Any] = {}
     try:
         series = _series(data)
-        return _judge_series(check, ctx, series, degraded=degraded, extra=extra)
+        lower = await _lower_bounds(query, series, instant, warnings)
+        if warnings:
+            extra["warnings"] = [shorten(str(w)) for w in warnings[:5]]
+        return _judge_series(check, ctx, series, lower, degraded=bool(warnings), extra=extra)
     except ProbeFailed as failure:
-        return Observation(failure.outcome, detail=failure.detail, degraded=degraded, extra={**extra, **failure.extra})
+        if warnings:
+            extra["warnings"] = [shorten(str(w)) for w in warnings[:5]]
+        return Observation(failure.outcome, detail=failure.detail, degraded=bool(warnings), extra={**extra, **failure.extra})
+
+
+async def _lower_bounds(query: str, series: list[Series], instant: Any, warnings: list[Any]) -> list[bool]:
+    """Which result series are a quantile above its histogram's top finite bucket (see ``checks.probes.quantile``).
+
+    Adds the bucket queries' warnings to ``warnings``; raises ``ProbeFailed``
+    (ERROR) when a bucket query fails, INVALID when a call inside a larger
+    expression lies above its top bucket.
+    """
+    lower = [False] * len(series)
+    calls = quantile.find_calls(query)
+    finite = [quantile.parse_float(raw) for _, _, raw in series]
+    if not calls or not any(v is not None and math.isfinite(v) for v in finite):
+        return lower  # nothing a lower bound could change
+    if len(calls) > MAX_QUANTILE_CALLS:
+        raise ProbeFailed(Outcome.INVALID, f"{len(calls)} histogram_quantile calls: their top buckets are not checked beyond {MAX_QUANTILE_CALLS}")
+    evaluated_at = series[0][1]  # every sample of an instant query carries its evaluation time
+    try:
+        answers = await asyncio.gather(*(instant(call.buckets, evaluated_at) for call in calls))
+    except ProbeFailed as failure:
+        raise error(f"reading the buckets of histogram_quantile: {failure.detail}", **failure.extra) from None
+    for call, (data, bucket_warnings) in zip(calls, answers):
+        warnings.extend(bucket_warnings)
+        try:
+            rows = _series(data)
+        except ProbeFailed:
+            continue  # no classic buckets to read (a native histogram, a scalar): nothing to add
+        groups = quantile.groups((labels, raw) for labels, _, raw in rows)
+        if not groups:
+            continue
+        if call.whole:
+            for index, (labels, _, _) in enumerate(series):
+                group = groups.get(quantile.group_key(labels))
+                if group is not None and finite[index] == group.top and call_above(group, call) is not False:
+                    lower[index] = True
+            continue
+        tops = {group.top for group in groups.values()}
+        overflowing = [g for g in groups.values() if call_above(g, call) or (call_above(g, call) is None and g.top in finite)]
+        if overflowing:
+            shown = ", ".join(sorted({format_number(g.top) for g in overflowing})[:3])
+            raise ProbeFailed(
+                Outcome.INVALID,
+                f"histogram_quantile inside the query lies above its top bucket (le={shown}): the result cannot be judged",
+                extra={"lower_bound_inside": sorted(tops)[:5]},
+            )
+    return lower
+
+
+def call_above(group: quantile.Group, call: quantile.Call) -> bool | None:
+    return group.above_top(call.phi)
 
 
 def _prometheus_duration(seconds: float) -> str:
@@ -131,46 +207,78 @@ def _series(data: dict[str, Any]) -> list[Series]:
 
 
 def _judge_series(
-    check: Check, ctx: ProbeContext, series: list[Series], *, degraded: bool, extra: dict[str, Any]
+    check: Check, ctx: ProbeContext, series: list[Series], lower: list[bool], *, degraded: bool, extra: dict[str, Any]
 ) -> Observation:
     if not series:
         raise ProbeFailed(Outcome.NODATA, "empty vector")
-    series = sorted(series, key=lambda row: sorted(row[0].items()))
+    order = sorted(range(len(series)), key=lambda i: sorted(series[i][0].items()))
+    series, lower = [series[i] for i in order], [lower[i] for i in order]
     now = ctx.clock.now().timestamp()
     sample_age = max(0.0, now - min(timestamp for _, timestamp, _ in series))
     fields: dict[str, Any] = {"degraded": degraded, "sample_age": sample_age, "extra": {**extra, "series": len(series)}}
     if len(series) == 1:
         labels, _, raw = series[0]
-        return judge(check, parse_number(raw, describe_series(labels) or "the value"), **fields)
+        value = parse_number(raw, describe_series(labels) or "the value")
+        return _judge_bound(check, value, **fields) if lower[0] else judge(check, value, **fields)
 
     reduce = check.spec.get("reduce")
     if reduce in REDUCERS:
         values = [parse_number(raw, describe_series(labels)) for labels, _, raw in series]
-        return judge(check, float(REDUCERS[reduce](values)), **fields)  # type: ignore[index]
+        value = float(REDUCERS[reduce](values))  # type: ignore[index]
+        if not any(lower):
+            return judge(check, value, **fields)
+        at_result = [bound for bound, v in zip(lower, values) if v == value]
+        if reduce == "min" and not all(at_result):
+            return judge(check, value, **fields)  # an exact series attains the minimum
+        if reduce == "max" and not any(at_result):
+            names = [describe_series(labels) for (labels, _, _), bound in zip(series, lower) if bound]
+            raise ProbeFailed(Outcome.INVALID, f"{names[0]} lies above its top bucket: the maximum cannot be told")
+        return _judge_bound(check, value, **fields)
     expect = check.spec.get("expect") or "one"
     if expect == "one":
         raise several_series_error([describe_series(labels) for labels, _, _ in series])
-    return _any_or_all(check, series, expect == "all", fields)
+    return _any_or_all(check, series, lower, expect == "all", fields)
 
 
-def _any_or_all(check: Check, series: list[Series], need_all: bool, fields: dict[str, Any]) -> Observation:
+def _judge_bound(check: Check, bound: float, **fields: Any) -> Observation:
+    """Judge a value known only to lie above ``bound`` (``extra["lower_bound"]``); INVALID when it cannot be told."""
+    fields["extra"] = {**fields.get("extra", {}), "lower_bound": True}
+    shown = f"≥ {format_value(bound, check.unit)}"
+    if check.pass_when is None:
+        return Observation(Outcome.PASS, bound, f"{shown} (above the top bucket)", **fields)
+    decided = check.pass_when.holds_above(bound)
+    if decided is None:
+        return Observation(Outcome.INVALID, bound, f"{shown}: cannot tell whether {check.pass_when.text}", **fields)
+    if decided:
+        return Observation(Outcome.PASS, bound, f"{shown} (above the top bucket)", **fields)
+    return Observation(Outcome.BREACH, bound, f"{shown} fails {check.pass_when.text}", **fields)
+
+
+def _any_or_all(check: Check, series: list[Series], lower: list[bool], need_all: bool, fields: dict[str, Any]) -> Observation:
     """``expect: any``: BREACH if any series breaches; ``all``: if every one does.
 
     A series that cannot be read (NaN, ...) makes it INVALID only when the
     readable ones do not decide the outcome on their own.
     """
-    breaching: list[tuple[str, float]] = []
-    passing: list[tuple[str, float]] = []
+    breaching: list[tuple[str, float, bool]] = []
+    passing: list[tuple[str, float, bool]] = []
     unreadable: list[str] = []
-    for labels, _, raw in series:
+    for (labels, _, raw), bound in zip(series, lower):
         name = describe_series(labels)
         try:
             value = parse_number(raw, name)
         except ProbeFailed as failure:
             unreadable.append(failure.detail)
             continue
-        failing = check.pass_when is not None and not check.pass_when.holds(value)
-        (breaching if failing else passing).append((name, value))
+        if bound:
+            decided = True if check.pass_when is None else check.pass_when.holds_above(value)
+            if decided is None:
+                unreadable.append(f"{name} ≥ {format_number(value)}: cannot tell whether {check.pass_when.text}")  # type: ignore[union-attr]
+                continue
+            failing = not decided
+        else:
+            failing = check.pass_when is not None and not check.pass_when.holds(value)
+        (breaching if failing else passing).append((name, value, bound))
 
     total = len(series)
     if need_all:
@@ -178,11 +286,17 @@ def _any_or_all(check: Check, series: list[Series], need_all: bool, fields: dict
     else:
         decided_breach, decided_pass = bool(breaching), not breaching and not unreadable
     if decided_breach:
-        name, value = breaching[0]
+        name, value, bound = breaching[0]
         quantifier = "all" if need_all else f"{len(breaching)} of"
-        detail = f"{quantifier} {total} series fail {check.pass_when.text}: {name} = {value:.6g}"  # type: ignore[union-attr]
-        return Observation(Outcome.BREACH, value, detail, **fields)
+        shown = f"≥ {value:.6g}" if bound else f"= {value:.6g}"
+        detail = f"{quantifier} {total} series fail {check.pass_when.text}: {name} {shown}"  # type: ignore[union-attr]
+        return Observation(Outcome.BREACH, value, detail, **_bound_fields(fields, bound))
     if decided_pass:
-        name, value = passing[0]
-        return Observation(Outcome.PASS, value, f"{len(passing)} of {total} series pass", **fields)
+        name, value, bound = passing[0]
+        return Observation(Outcome.PASS, value, f"{len(passing)} of {total} series pass", **_bound_fields(fields, bound))
     raise ProbeFailed(Outcome.INVALID, f"{len(unreadable)} of {total} series unreadable: {unreadable[0]}")
+
+
+def _bound_fields(fields: dict[str, Any], bound: bool) -> dict[str, Any]:
+    """``fields`` with ``extra["lower_bound"]`` when the deciding series' value is a lower bound."""
+    return {**fields, "extra": {**fields["extra"], "lower_bound": True}} if bound else fields

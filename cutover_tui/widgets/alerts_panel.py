@@ -1,7 +1,14 @@
-"""Active Alertmanager alerts by severity; suppressed ones apart, never hidden, never counted."""
+"""Active Alertmanager alerts by severity; suppressed ones apart, never hidden, never counted.
+
+Each suppressed alert says what suppresses it (the silence's author, end,
+comment and id; the inhibiting alerts) and whether the runbook expects it:
+one nobody expects is why its alerts check cannot vouch, and is drawn in the
+blind style.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, tzinfo
 
 from rich.text import Text
@@ -11,6 +18,9 @@ from cutover_tui.state import AlertView, SessionState
 from cutover_tui.widgets.formatting import to_zone
 from cutover_tui.widgets.markers import BLIND_STYLE, CHECK_MARKERS, check_outcome
 from runbooks.model import Runbook
+
+#: Suppressed alerts described one per line; the rest are counted.
+MAX_SUPPRESSED_LINES = 8
 
 SEVERITY_ORDER = ("critical", "page", "high", "error", "major", "warning", "minor", "low", "info")
 SEVERITY_STYLES = {"critical": "bold red", "page": "bold red", "high": "red", "error": "red", "warning": "yellow"}
@@ -69,9 +79,52 @@ def alerts_text(state: SessionState, runbook: Runbook, now: datetime, zone: tzin
         text.append("No active alerts\n", style="dim")
     if suppressed:
         names = ", ".join(f"{a.name} ({a.severity})" for a in suppressed)
-        text.append(f"Suppressed {len(suppressed)}: {names}", style="dim italic")
+        text.append(f"Suppressed {len(suppressed)}: {names}\n", style="dim italic")
+        suppressed.sort(key=lambda a: bool(a.expected_by))  # those nobody expects first
+        for alert in suppressed[:MAX_SUPPRESSED_LINES]:
+            text.append(f"  ⊘ {suppressed_line(alert, now, zone)}\n", style="dim" if alert.expected_by else BLIND_STYLE)
+        if len(suppressed) > MAX_SUPPRESSED_LINES:
+            text.append(f"  and {len(suppressed) - MAX_SUPPRESSED_LINES} more suppressed\n", style="dim")
     text.rstrip()
     return text
+
+
+def suppressed_line(alert: AlertView, now: datetime, zone: tzinfo | None) -> str:
+    """``DiskFull: silenced by alice until 14:05 — "disk swap" (id 3f2a9c1b); cannot vouch``."""
+    reasons = []
+    for silence in alert.silences:
+        words = "silenced"
+        if silence.created_by:
+            words += f" by {silence.created_by}"
+        if silence.ends_at:
+            words += f" until {wall_time(silence.ends_at, now, zone)}"
+        if silence.comment:
+            words += f' — "{silence.comment}"'
+        if silence.id:
+            words += f" (id {silence.id[:8]})"
+        reasons.append(words)
+    if alert.inhibitors:
+        reasons.append("inhibited by " + ", ".join(alert.inhibitors))
+    line = f"{alert.name}: {'; '.join(reasons) or 'suppressed'}"
+    if alert.details_missing:
+        line += f" [details unavailable: {alert.details_missing}]"
+    if alert.expected_by == "suppressed: ignore":
+        return f"{line} — ignored (suppressed: ignore)"
+    if alert.expected_by:
+        return f"{line} — expected during step {alert.expected_by}"
+    return f"{line} — cannot vouch"
+
+
+def wall_time(moment_text: str, now: datetime, zone: tzinfo | None) -> str:
+    """``14:05`` today, ``12-02 14:05`` another day, from an Alertmanager time; the raw text if it does not parse."""
+    try:
+        moment = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", moment_text).replace("Z", "+00:00"))
+    except ValueError:
+        return moment_text
+    if moment.tzinfo is None:
+        return moment_text
+    local, today = to_zone(moment, zone), to_zone(now, zone)
+    return f"{local:%H:%M}" if local.date() == today.date() else f"{local:%m-%d %H:%M}"
 
 
 def since(starts_at: str, zone: tzinfo | None) -> str:

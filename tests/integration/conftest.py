@@ -4,6 +4,9 @@ Fixtures (function-scoped, each test gets fresh processes):
 
 - ``target``: the scripted service (from ``tests/conftest.py``).
 - ``alertmanager``: ``.url``, ``.post_alerts(...)``, ``.silence(...)``, ``.stop()``.
+  Its inhibition rules: ``UpstreamDown`` inhibits warnings of the same
+  ``service``; a ``ClusterMaintenance`` alert inhibits criticals of the same
+  ``cluster``.
 - ``prometheus``: scrapes ``target`` every second, evaluates ``prometheus_rules``
   every second and, when the test also uses ``alertmanager``, sends alerts
   there. ``.url``, ``.target``, ``.query(q)``, ``.wait_for(q, predicate)``,
@@ -66,6 +69,9 @@ inhibit_rules:
   - source_matchers: ['alertname="UpstreamDown"']
     target_matchers: ['severity="warning"']
     equal: [service]
+  - source_matchers: ['alertname="ClusterMaintenance"']
+    target_matchers: ['severity="critical"']
+    equal: [cluster]
 """
 
 
@@ -220,7 +226,7 @@ class AlertmanagerServer(ServerProcess):
         """Send alerts as Prometheus does: ``[{"labels": {...}, "annotations": {...}}]``."""
         httpx.post(f"{self.url}/api/v2/alerts", json=list(alerts), timeout=5).raise_for_status()
 
-    def silence(self, matchers: dict[str, str], *, minutes: float = 30) -> str:
+    def silence(self, matchers: dict[str, str], *, minutes: float = 30, created_by: str = "tests", comment: str = "maintenance") -> str:
         """Create a silence for equality ``matchers``; returns its id."""
         now = datetime.now(timezone.utc)
         response = httpx.post(
@@ -229,8 +235,8 @@ class AlertmanagerServer(ServerProcess):
                 "matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in matchers.items()],
                 "startsAt": now.isoformat(),
                 "endsAt": (now + timedelta(minutes=minutes)).isoformat(),
-                "createdBy": "tests",
-                "comment": "maintenance",
+                "createdBy": created_by,
+                "comment": comment,
             },
             timeout=5,
         )

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from checks.clock import ManualClock
+from checks.conditions import ConditionEvaluator
 from checks.reading import Outcome
+from checks.state import ConditionState
+from runbooks.grammar import parse_threshold
+from runbooks.model import Check, StopCondition
 
 
 def prometheus_poller(poll, prometheus):
@@ -112,3 +117,71 @@ async def test_prometheus_stopped_mid_run_is_error(poll_prometheus, prometheus):
     reading = await poll_prometheus('auth_error_ratio\npass_when: "< 1%"')
     assert reading.outcome is Outcome.ERROR
     assert reading.detail.startswith("cannot connect")
+
+
+# -- histogram_quantile above the top bucket (the target's buckets end at le="1") -------------
+
+P95 = "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5s])))"
+
+
+def settled(value: float):
+    """A wait_for predicate: the single result equals ``value``."""
+    return lambda result: len(result) == 1 and float(result[0]["value"][1]) == value
+
+
+async def test_p95_above_the_top_bucket_is_a_lower_bound_that_breaches(poll_prometheus, prometheus, target):
+    """Requests over 1 s read "≥ 1s": a gate `< 500ms` fails and a stop condition `> 1s` fires (not "1s, not > 1s")."""
+    target.set(latency_p95=3.0)
+    prometheus.wait_for(P95, settled(1.0), timeout=30)
+    reading = await poll_prometheus(f"'{P95}'\nunit: s\npass_when: \"< 500ms\"")
+    assert (reading.outcome, reading.value, reading.detail) == (Outcome.BREACH, 1.0, "≥ 1s fails < 500ms")
+    assert reading.extra["lower_bound"] is True
+
+    check = Check("p95", "promql", {}, every=15.0, timeout=5.0, unit="s")
+    condition = StopCondition("latency", "p95", parse_threshold("> 1s"))
+    status = ConditionEvaluator(condition, check, ManualClock()).observe(reading)
+    assert status.state is ConditionState.FIRING
+    assert status.reason.startswith("≥ 1s > 1s")
+
+    undecided = await poll_prometheus(f"'{P95}'\nunit: s\npass_when: \"< 2s\"")
+    assert (undecided.outcome, undecided.detail) == (Outcome.INVALID, "≥ 1s: cannot tell whether < 2s")
+
+
+async def test_per_route_quantiles_above_the_top_bucket(poll_prometheus, prometheus, target):
+    """With `by (le, route)` each route's quantile is matched with its own buckets."""
+    query = "histogram_quantile(0.95, sum by (le, route) (rate(http_request_duration_seconds_bucket[5s])))"
+    target.set(latency_p95=3.0)
+    prometheus.wait_for(query, lambda result: len(result) == 2 and all(float(r["value"][1]) == 1.0 for r in result), timeout=30)
+    reading = await poll_prometheus(f"'{query}'\nexpect: all\npass_when: \"< 500ms\"")
+    assert (reading.outcome, reading.value) == (Outcome.BREACH, 1.0)
+    assert reading.detail.startswith("all 2 series fail < 500ms: ")
+    assert reading.extra["lower_bound"] is True
+
+
+async def test_quantile_inside_the_buckets_is_exact(poll_shared, shared_prometheus):
+    """At the healthy 180 ms the p95 lies inside the buckets: an exact value, no bound."""
+    shared_prometheus.wait_for(P95, lambda result: 0.1 < float(result[0]["value"][1]) < 0.25, timeout=30)
+    reading = await poll_shared(f"'{P95}'\nunit: s\npass_when: \"< 500ms\"")
+    assert reading.outcome is Outcome.PASS
+    assert 0.1 < reading.value < 0.25
+    assert "lower_bound" not in reading.extra
+
+
+async def test_maximum_exactly_on_the_top_bound_is_exact(poll_prometheus, prometheus, target):
+    """histogram_quantile(1, ...) of requests of at most 1 s is exactly 1 s, not a lower bound."""
+    query = "histogram_quantile(1, sum by (le) (rate(http_request_duration_seconds_bucket[5s])))"
+    target.set(latency_p95=0.8)  # the slowest requests take 0.8 × 1.25 = 1 s: in the le="1" bucket
+    prometheus.wait_for(query, settled(1.0), timeout=30)
+    reading = await poll_prometheus(f"'{query}'\nunit: s\npass_when: \"<= 1s\"")
+    assert (reading.outcome, reading.value) == (Outcome.PASS, 1.0)
+    assert "lower_bound" not in reading.extra
+
+
+async def test_wrapped_quantile_above_the_top_bucket_cannot_be_judged(poll_prometheus, prometheus, target):
+    """max(histogram_quantile(...)) above the top bucket is invalid: which value is a bound cannot be told."""
+    query = "max(histogram_quantile(0.95, sum by (le, route) (rate(http_request_duration_seconds_bucket[5s]))))"
+    target.set(latency_p95=3.0)
+    prometheus.wait_for(query, settled(1.0), timeout=30)
+    reading = await poll_prometheus(f"'{query}'\nunit: s\npass_when: \"< 500ms\"")
+    assert reading.outcome is Outcome.INVALID
+    assert "above its top bucket (le=1)" in reading.detail
