@@ -626,4 +626,6 @@ def _describe(runbook: Runbook, event: EventRecord) -> str:
             return f"ROLLBACK started: {p.get('reason', '')}"
         case "session_ended":
             return f"session ended: {p.get('outcome', '')}"
+        case "chain_break_accepted":
+            return f"resumed over a broken chain (seq {p.get('bad_seq')}: {p.get('reason', '')})"
     return event.kind
