@@ -55,7 +55,12 @@ def run(command: str, args: argparse.Namespace) -> int:
         sys.stdout.flush()
     else:
         out = Path(args.output) if args.output else default_output(Path(args.file), fmt, report.generated_at)
-        out.write_text(text, encoding="utf-8")
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as error:
+            print(f"cutover-tui report: cannot write the report to {out} ({error.strerror or error}); "
+                  "write it elsewhere with -o PATH, or to standard output with -o -", file=sys.stderr)  # fmt: skip
+            return 2
         print(f"report written to {out}")
     if not report.integrity.intact:
         where = f"seq {report.integrity.bad_seq}: " if report.integrity.bad_seq is not None else ""
