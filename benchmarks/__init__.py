@@ -13,6 +13,7 @@ BENCHMARKS: dict[str, str] = {
     "detection": "benchmarks.detection",
     "log": "benchmarks.log_size",
     "crash": "benchmarks.crash",
+    "log_faults": "benchmarks.log_faults",
     "memory": "benchmarks.memory",
     "probes": "benchmarks.probe_throughput",
     "scheduler": "benchmarks.scheduler_clock",

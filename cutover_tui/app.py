@@ -19,6 +19,8 @@ Besides ``SessionBackend``, a backend may offer (all optional):
 from __future__ import annotations
 
 import inspect
+import os
+import signal
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -84,6 +86,23 @@ NOT_APPLICABLE: dict[str, str] = {
     "rollback": "the rollback plan is already running.",
 }
 
+#: Signals that end a live session as a quit does: logged, flushed, closed.
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+#: How the quit dialog names each ``session_ended`` outcome.
+OUTCOME_WORDS = {"completed": "completed", "rolled_back": "rolled back", "abandoned": "abandoned"}
+
+
+def ending_outcome(state: SessionState) -> str:
+    """How a session ending now ends: rolled back once rollback started, completed when every step of the plan is done or skipped, else abandoned."""
+    if state.rollback_started_at is not None:
+        return "rolled_back"
+    plan = [step for step in state.steps if not step.rollback_plan]
+    if plan and all(step.status in (StepStatus.DONE, StepStatus.SKIPPED) for step in plan):
+        return "completed"
+    return "abandoned"
+
+
 #: Decisions that let a go/no-go or approval step complete.
 PROCEED_DECISIONS = frozenset({"go", "conditional_go"})
 
@@ -146,6 +165,8 @@ class CutoverApp(App[None]):
         Binding("R", "rollback", "Rollback"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit_app", "Quit", show=False),
+        # Textual's own ctrl+q quits at once; here it asks, as q does, and ends the session in the log.
+        Binding("ctrl+q", "quit_app", "Quit", show=False, priority=True),
         Binding("1", "focus_steps", "Steps", show=False),
         Binding("2", "focus_conditions", "Conditions", show=False),
         Binding("3", "focus_log", "Log", show=False),
@@ -165,6 +186,10 @@ class CutoverApp(App[None]):
         self.bells_rung = 0
         """How many times the bell rang for a new banner (tests read it: the terminal bell is silent headless)."""
         self._followed_step: str | None = None
+        self._ending = False
+        self._signals_installed: list[int] = []
+        self.ended_by_signal: str | None = None
+        """The signal (``SIGTERM``, ``SIGHUP``) that ended the session, if one did."""
         for binding in self._backend_bindings():
             self._bindings.bind(
                 binding.key,
@@ -204,9 +229,11 @@ class CutoverApp(App[None]):
         self.query_one(StepsTable).focus()
         self.watch(self.screen, "focused", self._focus_moved)
         self.set_interval(self.clock_tick, self._on_clock)
+        self._install_ending_signals()
         await self.backend.start(self._on_state)
 
     async def on_unmount(self) -> None:
+        self._remove_ending_signals()
         await self.backend.stop()
 
     # ------------------------------------------------------------ state in
@@ -621,15 +648,66 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _quit_flow(self) -> None:
+        outcome = ending_outcome(self.session)
         confirmed = await self.push_screen_wait(
             ConfirmScreen(
                 "Quit",
-                "Stop polling and close the dashboard? The session log is kept; run the same command to resume.",
+                f"Stop polling, end the session as {OUTCOME_WORDS[outcome]} and close the dashboard? "
+                "The session log is kept; run the same command to resume.",
                 confirm_label="Quit",
             )
         )
         if confirmed:
-            self.exit()
+            await self._end_session(outcome, "quit")
+
+    # ------------------------------------------------------------ ending (quit, SIGTERM, SIGHUP)
+
+    async def _end_session(self, outcome: str, reason: str) -> None:
+        """Log ``session_ended`` (durable before the exit), then exit; the backend's stop flushes and closes the log."""
+        if self._ending:
+            return
+        self._ending = True
+        try:
+            await self.backend.append("session_ended", {"outcome": outcome, "reason": reason})
+        except Exception as error:  # noqa: BLE001 - a failed write must not keep a dying session open
+            self.notify(f"Not recorded (session_ended): {error}", title="Log write failed", severity="error")
+        self.exit()
+
+    def _install_ending_signals(self) -> None:
+        """SIGTERM and SIGHUP (the SSH session dropped) end a live session as a quit does."""
+        import asyncio
+
+        if self.backend.read_only:
+            return
+        loop = asyncio.get_running_loop()
+        for signum in ENDING_SIGNALS:
+            try:
+                loop.add_signal_handler(signum, self._on_ending_signal, signum)
+            except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or no such signal here
+                continue
+            self._signals_installed.append(signum)
+
+    def _remove_ending_signals(self) -> None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        for signum in self._signals_installed:
+            loop.remove_signal_handler(signum)
+        self._signals_installed.clear()
+
+    def _on_ending_signal(self, signum: int) -> None:
+        self.ended_by_signal = signal.Signals(signum).name
+        outcome = ending_outcome(self.session)
+        end_at_once = getattr(self.backend, "end_at_once", None)
+        if signum == signal.SIGHUP and end_at_once is not None and not self._ending:
+            # The terminal is gone: Textual cannot restore it, and writing to it
+            # may block the event loop. Log the end, close the log, leave.
+            self._ending = True
+            try:
+                end_at_once(outcome, self.ended_by_signal)
+            finally:
+                os._exit(128 + signum)
+        self.run_worker(self._end_session(outcome, self.ended_by_signal), group="ending", exit_on_error=False)
 
     @work(group="append", exit_on_error=False)
     async def _append_events(self, events: list[tuple[str, dict[str, Any]]]) -> None:
@@ -718,7 +796,7 @@ class CutoverApp(App[None]):
             ("tab / shift+tab", "Move between panes"),
             ("1 / 2 / 3", "Jump to steps / stop conditions / log"),
             ("ctrl+p", "Command palette: every action by name"),
-            ("q", "Quit (asks first in a live session)"),
+            ("q / ctrl+q", "Quit (asks first in a live session, then logs how the session ended)"),
         ]
         keys += [(self.get_key_display(b), b.description) for b in self._backend_bindings()]
         return keys

@@ -23,7 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("check_cmd", "headless gate: poll the checks, print states, exit 0/1/3"),
     "validate": ("runbook_cmds", "validate runbooks; exit 2 on the first error in each"),
     "import": ("runbook_cmds", "convert a Markdown checklist runbook to YAML"),
-    "verify": ("log_cmds", "verify a session log's hash chain"),
+    "verify": ("log_cmds", "verify a session log's hash chain and readings; print its head"),
+    "seal": ("log_cmds", "sign a session log's head with an SSH key (ssh-keygen -Y sign)"),
     "report": ("report_cmd", "post-mortem timeline report (md, html, json)"),
 }
 
@@ -55,13 +56,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     module, _ = COMMANDS[args.command]
+    from cutover_tui.redaction import redact_text
+
     try:
         return int(_module(module).run(args.command, args) or 0)
     except RunbookError as error:
-        print(error.format(), file=sys.stderr)
+        print(redact_text(error.format()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # noqa: BLE001 - the last line before a traceback
+        import sqlite3
+
+        from cutover_tui.store import SessionLogError
+
+        # A session log, a file or the database said no: one line, never a traceback.
+        if isinstance(error, (SessionLogError, OSError, sqlite3.Error)):
+            print(redact_text(f"cutover-tui {args.command}: {error}"), file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -230,6 +230,17 @@ class LiveBackend:
         await loop.run_in_executor(self._writer, self.log.close)
         self._writer.shutdown(wait=True)
 
+    def end_at_once(self, outcome: str, reason: str) -> None:
+        """Log ``session_ended`` and close the log, synchronously: for when the terminal is gone (SIGHUP).
+
+        The event loop may not run again (output to a hung-up terminal can
+        block), so this neither awaits nor folds; the process exits after it.
+        """
+        try:
+            self.log.append("session_ended", {"outcome": outcome, "reason": reason}, self.actor)
+        finally:
+            self.log.close()
+
     async def append(self, kind: str, payload: dict[str, Any]) -> Acknowledged:
         """Append durably off the event loop, fold, repaint; return once committed.
 

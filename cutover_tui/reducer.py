@@ -209,6 +209,7 @@ class Reducer:
             self._t0 = parse_ts(payload["planned_t0"])
 
     def _on_session_resumed(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
+        self._ended = None  # a session resumed after it was ended goes on
         gap = float(payload.get("gap_seconds") or 0.0)
         last = parse_ts(payload["last_write_ts"]) if payload.get("last_write_ts") else event.ts - timedelta(seconds=gap)
         self._gaps.append((last, event.ts))
@@ -793,4 +794,6 @@ def _describe(runbook: Runbook, event: EventRecord) -> str:
             return f"ROLLBACK started: {p.get('reason', '')}"
         case "session_ended":
             return f"session ended: {p.get('outcome', '')}"
+        case "chain_break_accepted":
+            return f"resumed over a broken chain (seq {p.get('bad_seq')}: {p.get('reason', '')})"
     return event.kind

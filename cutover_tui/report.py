@@ -102,6 +102,9 @@ class Integrity:
     bad_seq: int | None
     reason: str
     runbook_intact: bool
+    readings: int = 0  # stored readings checked against their seals
+    head_seq: int = 0  # the chain's head: publish it, or compare it with a copy held elsewhere
+    head_hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +375,7 @@ def _build(log: SessionLog, path: Path, generated_at: datetime) -> Report:
     final = reducer.state()
 
     started = events[0].ts if events else info.created_at
-    ended_event = next((e for e in reversed(events) if e.kind == "session_ended"), None)
+    ended_event = next((e for e in reversed(events) if e.kind == "session_ended"), None) if final.ended else None
     ended = ended_event.ts if ended_event else max(log.last_write_ts or info.updated_at, started)
     gaps = tuple(Gap(a, b, (b - a).total_seconds()) for a, b in final.gaps)
     by_kind = _by_kind(events)
@@ -432,6 +435,9 @@ def _build(log: SessionLog, path: Path, generated_at: datetime) -> Report:
             bad_seq=verified.bad_seq,
             reason=verified.reason if not verified.ok else "" if runbook_intact else _RUNBOOK_EDITED,
             runbook_intact=runbook_intact,
+            readings=verified.ticks,
+            head_seq=verified.head_seq,
+            head_hash=verified.head_hash if verified.head_seq else "",
         ),
         summary=summary,
         steps=main_steps,
@@ -950,7 +956,11 @@ def _document(report: Report) -> list[_Block]:
     blocks.append(_Heading(2, "Log integrity"))
     if report.integrity.intact:
         blocks.append(
-            _Alert(f"{_integrity_text(report.integrity)}; anyone can check again with: cutover-tui verify {session.file}", danger=False)
+            _Alert(
+                f"{_integrity_text(report.integrity)}; anyone can check again with: "
+                f"cutover-tui verify {session.file} --expect-head {report.integrity.head_hash}",
+                danger=False,
+            )
         )
     else:
         blocks.append(_Alert(_tampered_text(report.integrity), danger=True))
@@ -959,7 +969,10 @@ def _document(report: Report) -> list[_Block]:
 
 def _integrity_text(integrity: Integrity) -> str:
     if integrity.intact:
-        return f"✔ intact: {integrity.events} events verified"
+        return (
+            f"✔ intact: {integrity.events} events and {integrity.readings} readings verified; "
+            f"head seq {integrity.head_seq} sha256 {integrity.head_hash}"
+        )
     where = f"seq {integrity.bad_seq}: " if integrity.bad_seq is not None else ""
     return f"✖ TAMPERED: {where}{integrity.reason}"
 

@@ -28,7 +28,9 @@ Event kinds (``events.kind``) and their payloads:
                          could not be written; the event keeps the time it happened)
 - ``condition_acknowledged`` {condition, reason?}
 - ``rollback_started``  {reason}
-- ``session_ended``     {outcome: completed|rolled_back|abandoned}
+- ``session_ended``     {outcome: completed|rolled_back|abandoned, reason?: quit|SIGTERM|SIGHUP}
+- ``chain_break_accepted`` {bad_seq, reason}  (resumed with --accept-broken-chain)
+- ``ticks_sealed``      {first, last, sha256, digests}  (the log's own; views never see it)
 """
 
 from __future__ import annotations

@@ -25,12 +25,12 @@ while the writer runs.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import fcntl
 import hashlib
 import json
 import math
 import os
-import re
 import socket
 import sqlite3
 import threading
@@ -44,6 +44,7 @@ from checks.clock import Clock, SystemClock
 from checks.reading import Reading
 from checks.state import ConditionStatus
 from cutover_tui import __version__
+from cutover_tui.redaction import Redactor, secret_env_names
 from runbooks.model import Runbook
 
 SCHEMA_VERSION = 1
@@ -68,8 +69,13 @@ EVENT_KINDS = frozenset(
         "condition_acknowledged",
         "rollback_started",
         "session_ended",
+        "chain_break_accepted",
+        "ticks_sealed",
     }
 )
+
+#: Who writes the events the log makes itself (seals).
+SYSTEM_ACTOR = "system"
 
 # Flush pending ticks inline when the writer thread falls this far behind.
 MAX_PENDING_TICKS = 20_000
@@ -84,8 +90,32 @@ class NotASessionLog(SessionLogError):
     """The file is missing, not SQLite, or lacks the session tables."""
 
 
+class DamagedLog(SessionLogError):
+    """The file is a session log SQLite cannot read whole: a damaged page, an unreadable row."""
+
+
+class CannotRead(SessionLogError):
+    """The session log cannot be opened for reading: permission denied."""
+
+
+class CannotWrite(SessionLogError):
+    """The session log cannot be created or written here: permission, read-only media, no folder, no space."""
+
+
 class SessionLocked(SessionLogError):
     """Another process is writing this session."""
+
+
+class BrokenChain(SessionLogError):
+    """Resuming was refused: the log's hash chain does not verify."""
+
+    def __init__(self, path: str, result: VerifyResult) -> None:
+        self.result = result
+        where = f"seq {result.bad_seq}: " if result.bad_seq is not None else ""
+        super().__init__(
+            f"{path}: the hash chain does not verify ({where}{result.reason}); refusing to resume it. "
+            "Keep the file as evidence; pass --accept-broken-chain to resume anyway (the acceptance is logged)"
+        )
 
 
 class RunbookChanged(SessionLogError):
@@ -207,11 +237,20 @@ def describe_write_error(error: BaseException) -> str:
 
 @dataclass(frozen=True, slots=True)
 class VerifyResult:
-    """What ``verify`` found: ``reason`` says what is wrong; ``bad_seq`` names the row when one is."""
+    """What ``verify`` found: ``reason`` says what is wrong; ``bad_seq`` names the row when one is.
+
+    ``head_seq`` and ``head_hash`` are the last event's: publish them, and a
+    copy held elsewhere catches a log later cut short or rewritten.
+    ``bad_tick`` names a stored reading that does not match its seal.
+    """
 
     events: int
     bad_seq: int | None = None
     reason: str = ""
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
+    ticks: int = 0  # readings checked against their seals
+    bad_tick: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -260,55 +299,8 @@ def event_hash(prev_hash: str, seq: int, ts: str, kind: str, actor: str, payload
 
 # ----------------------------------------------------------------- secrets
 
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
-
-
-def secret_env_names(runbook: Runbook) -> frozenset[str]:
-    """Environment variables whose values are secrets: ``token_env`` and ``${VAR}`` in headers."""
-    names: set[str] = set()
-    header_maps: list[Mapping[str, Any]] = []
-    for source in runbook.sources.values():
-        if source.token_env:
-            names.add(source.token_env)
-        header_maps.append(source.headers)
-    for check in runbook.checks.values():
-        headers = check.spec.get("headers")
-        if isinstance(headers, Mapping):
-            header_maps.append(headers)
-        if isinstance(check.spec.get("token_env"), str):
-            names.add(str(check.spec["token_env"]))
-    for headers in header_maps:
-        for value in headers.values():
-            names.update(_ENV_REFERENCE.findall(str(value)))
-    return frozenset(names)
-
-
-class _Redactor:
-    """Replaces the current values of secret variables with ``${NAME}``.
-
-    Probes never put secrets in readings; this is the second line, so an
-    error message that echoes a header can still not reach the file.
-    """
-
-    def __init__(self, names: Iterable[str]) -> None:
-        pairs = [(os.environ.get(name, ""), name) for name in names]
-        # Longest first so a secret containing another is replaced whole; very
-        # short values would match everywhere and are not credentials.
-        self._pairs = sorted(((v, n) for v, n in pairs if len(v) >= 4), key=lambda p: -len(p[0]))
-
-    def __call__(self, value: Any) -> Any:
-        if not self._pairs:
-            return value
-        if isinstance(value, str):
-            for secret, name in self._pairs:
-                if secret in value:
-                    value = value.replace(secret, "${" + name + "}")
-            return value
-        if isinstance(value, Mapping):
-            return {k: self(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self(v) for v in value]
-        return value
+# The writer's second line against secrets; the one redaction every output uses.
+_Redactor = Redactor
 
 
 # ----------------------------------------------------------------- schema
@@ -389,13 +381,37 @@ def _create_schema(connection: sqlite3.Connection) -> None:
 
 def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
     if read_only:
-        connection = sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
-        )
+        connection = _connect_read_only(path)
     else:
         connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     connection.execute("PRAGMA busy_timeout=5000")
     return connection
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """``mode=ro``; on read-only media, where SQLite cannot make the WAL index, ``immutable=1``.
+
+    An archived log (a reviewer's copy, a write-once evidence store) has no
+    writer, so reading it as immutable is exact, as long as no ``-wal`` file
+    beside it holds events that never reached the database file.
+    """
+    uri = path.resolve().as_uri()
+    connection = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return connection
+    except sqlite3.OperationalError as error:
+        connection.close()
+        if "unable to open" not in str(error) and "readonly" not in str(error):
+            raise
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise DamagedLog(
+            f"{path}: its -wal file holds writes that never reached the database file, and SQLite cannot "
+            f"read them where it lies (read-only media or folder); copy {path.name} and {wal.name} to a "
+            "writable folder and open the copy"
+        )
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False, isolation_level=None)
 
 
 def _prepare_writer(connection: sqlite3.Connection) -> None:
@@ -408,11 +424,15 @@ def _check_session_log(connection: sqlite3.Connection, path: Path) -> None:
     try:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as error:
-        raise NotASessionLog(f"{path}: not a session log ({error})") from None
+        raise _database_error(path, error) from None
     missing = {"sessions", "events", "ticks"} - tables
     if missing:
         raise NotASessionLog(f"{path}: not a session log (no {', '.join(sorted(missing))} table)")
-    if connection.execute("SELECT count(*) FROM sessions").fetchone()[0] != 1:
+    try:
+        rows = connection.execute("SELECT count(*) FROM sessions").fetchone()[0]
+    except sqlite3.DatabaseError as error:
+        raise _database_error(path, error) from None
+    if rows != 1:
         raise NotASessionLog(f"{path}: not a session log (sessions table must hold one row)")
 
 
@@ -420,46 +440,153 @@ def _open_existing(path: Path, *, read_only: bool) -> sqlite3.Connection:
     if not path.is_file():
         raise NotASessionLog(f"{path}: no such session log")
     try:
+        with open(path, "rb"):  # SQLite would only say "unable to open database file"
+            pass
+    except OSError as error:
+        raise _os_error(path, error, "read the session log") from None
+    try:
         connection = _connect(path, read_only=read_only)
     except sqlite3.DatabaseError as error:
-        raise NotASessionLog(f"{path}: not a session log ({error})") from None
+        raise _database_error(path, error) from None
     try:
         _check_session_log(connection, path)  # before any write: a foreign file stays untouched
-    except NotASessionLog:
+        if not read_only:
+            _prepare_writer(connection)
+    except sqlite3.DatabaseError as error:
+        connection.close()
+        raise _database_error(path, error, writing=not read_only) from None
+    except SessionLogError:
         connection.close()
         raise
-    if not read_only:
-        _prepare_writer(connection)
     return connection
+
+
+def _database_error(path: Path, error: sqlite3.Error, *, writing: bool = False) -> SessionLogError:
+    """One line a person can act on, naming the database file, for what SQLite said."""
+    text = str(error)
+    if "file is not a database" in text or "not a database" in text:
+        return NotASessionLog(f"{path}: not a session log ({text})")
+    if "malformed" in text or "could not decode" in text.lower() or isinstance(error, sqlite3.DataError):
+        return DamagedLog(
+            f"{path}: the file is damaged ({_shortened(text)}); `cutover-tui verify {path}` says what of it still verifies"
+        )
+    if "readonly" in text or "unable to open" in text or "disk i/o" in text.lower():
+        if writing:
+            return CannotWrite(f"{path}: cannot write the session log here ({text}); "
+                               f"the folder or the medium is read-only (read it with cutover-tui follow/replay/report/verify)")  # fmt: skip
+        return DamagedLog(f"{path}: cannot read the session log ({text})")
+    if "full" in text:
+        return CannotWrite(f"{path}: cannot write the session log: the disk is full ({text})")
+    if "locked" in text or "busy" in text:
+        return SessionLocked(f"{path}: another process holds the database busy ({text})")
+    return DamagedLog(f"{path}: {text}")
+
+
+def _shortened(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _os_error(path: Path, error: OSError, doing: str) -> SessionLogError:
+    """A one-line error naming the database (never a lock or a temporary file) for a failed open/create."""
+    import errno
+
+    reasons = {
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.EROFS: "the file system is read-only",
+        errno.ENOSPC: "no space left on the device",
+        errno.EDQUOT: "the disk quota is exceeded",
+        errno.EISDIR: "it is a folder",
+    }
+    if error.errno == errno.ENOENT:
+        folder = path.parent if str(path.parent) else Path(".")
+        reason = f"the folder {folder} does not exist" if not folder.is_dir() else "no such file"
+    else:
+        reason = reasons.get(error.errno or 0, error.strerror or str(error))
+    kind = CannotRead if doing.startswith("read") else CannotWrite
+    return kind(f"{path}: cannot {doing}: {reason}")
 
 
 # ----------------------------------------------------------------- the lock
 
 
 class _WriterLock:
-    """An ``flock`` on ``FILE.lock``: held while writing, released by the kernel on exit."""
+    """An ``flock`` on the database file itself: one writer per file, whatever path names it.
 
-    def __init__(self, db_path: Path) -> None:
-        self.path = db_path.with_name(db_path.name + ".lock")
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+    A symlink, a hard link or another spelling of the path reaches the same
+    file, and so the same lock. The kernel drops it when the process exits,
+    even on ``kill -9``, and there is no lock file to leave behind. SQLite's
+    own locks are POSIX locks, which ``flock`` does not touch.
+
+    Closing any descriptor of a file drops the POSIX locks this process's
+    SQLite connections hold on it, so the descriptor is opened before SQLite
+    opens the file and closed after SQLite closed it, and a second writer in
+    this process is refused before it opens one.
+    """
+
+    _held: dict[tuple[int, int], str] = {}  # (device, inode) -> the path it was locked through
+    _held_guard = threading.Lock()
+
+    def __init__(self, db_path: Path, *, create: bool = False) -> None:
+        self.db_path = db_path
+        if not create:
+            try:
+                existing = os.stat(db_path)
+            except FileNotFoundError:
+                raise NotASessionLog(f"{db_path}: no such session log") from None
+            except OSError as error:
+                raise _os_error(db_path, error, "open the session log") from None
+            if (existing.st_dev, existing.st_ino) in self._held:
+                raise SessionLocked(self._refusal(f"pid {os.getpid()} on host {socket.gethostname()}"))
+        flags = os.O_RDWR | os.O_CLOEXEC | ((os.O_CREAT | os.O_EXCL) if create else 0)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
-            os.close(fd)
-            raise SessionLocked(
-                f"{db_path} is being written by {holder}; "
-                f"use `cutover-tui follow {db_path}` to watch it read-only"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on host {socket.gethostname()}".encode(), 0)
+            # O_EXCL: never adopt a file someone else made; 0600 before SQLite
+            # touches it, and SQLite gives -wal and -shm the same mode.
+            fd = os.open(db_path, flags, 0o600)
+        except FileExistsError:
+            raise
+        except OSError as error:
+            raise _os_error(db_path, error, "create the session log" if create else "open the session log for writing") from None
+        identity = os.fstat(fd)
+        self._key = (identity.st_dev, identity.st_ino)
+        with self._held_guard:
+            if self._key in self._held:
+                os.close(fd)
+                raise SessionLocked(self._refusal(f"pid {os.getpid()} on host {socket.gethostname()}"))
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise SessionLocked(self._refusal(_flock_holder(identity))) from None
+            self._held[self._key] = str(db_path)
         self._fd: int | None = fd
 
+    def _refusal(self, holder: str) -> str:
+        return (f"{self.db_path} is being written by {holder}; "
+                f"use `cutover-tui follow {self.db_path}` to watch it read-only")  # fmt: skip
+
     def release(self) -> None:
-        # The file stays: unlinking a lock file races with a process that opened it.
+        """Drop the lock (after SQLite closed the file: see the class notes)."""
         if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+            with self._held_guard:
+                self._held.pop(self._key, None)
+                os.close(self._fd)
+                self._fd = None
+
+
+def _flock_holder(identity: os.stat_result) -> str:
+    """``pid N on host H`` for the process holding an ``flock`` on this file (Linux ``/proc/locks``)."""
+    device = f"{os.major(identity.st_dev):02x}:{os.minor(identity.st_dev):02x}:{identity.st_ino}"
+    try:
+        with open("/proc/locks", encoding="ascii") as locks:
+            for line in locks:
+                fields = line.split()
+                if len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == device and fields[4].isdigit():
+                    if int(fields[4]) > 0:
+                        return f"pid {fields[4]} on host {socket.gethostname()}"
+    except OSError:
+        pass
+    return "another process"
 
 
 # ----------------------------------------------------------------- the log
@@ -524,6 +651,8 @@ class SessionLog:
         head = connection.execute("SELECT seq, hash, ts FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         self._head_seq, self._head_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
         self._head_ts: datetime | None = parse_ts(head[2]) if head else None
+        # Ticks get their ids here, so each batch's seal can name and hash them before the insert.
+        self._next_tick_id = connection.execute("SELECT coalesce(max(id), 0) + 1 FROM ticks").fetchone()[0]
         # Read before the heartbeat thread stamps anything: how long the file was left alone.
         self.opened_after = self.last_write_ts
         if not read_only:
@@ -550,14 +679,8 @@ class SessionLog:
             SessionLocked: another process holds the file's lock.
         """
         db_path = Path(path)
-        lock = _WriterLock(db_path)
-        try:
-            # O_EXCL: never adopt a file someone else made; 0600 before SQLite
-            # touches it, and SQLite gives -wal and -shm the same mode.
-            os.close(os.open(db_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        except BaseException:
-            lock.release()
-            raise
+        lock = _WriterLock(db_path, create=True)
+        connection: sqlite3.Connection | None = None
         try:
             connection = _connect(db_path, read_only=False)
             _prepare_writer(connection)
@@ -586,11 +709,17 @@ class SessionLog:
                     ),
                 )
                 _remember_runbook(connection, runbook, now)
-        except BaseException:
+        except BaseException as error:
             # A half-made file would later read as "not a session log".
+            if connection is not None:
+                connection.close()
             for leftover in (db_path, *(db_path.with_name(db_path.name + s) for s in ("-wal", "-shm"))):
                 leftover.unlink(missing_ok=True)
             lock.release()
+            if isinstance(error, sqlite3.Error):
+                raise _database_error(db_path, error, writing=True) from None
+            if isinstance(error, OSError):
+                raise _os_error(db_path, error, "create the session log") from None
             raise
         log = cls(
             db_path, connection, read_only=False, operator=operator, runbook=runbook, clock=clock,
@@ -615,6 +744,7 @@ class SessionLog:
         *,
         operator: str,
         accept_runbook_change: bool = False,
+        accept_broken_chain: bool = False,
         clock: Clock | None = None,
         retention: RetentionPolicy | None = None,
     ) -> SessionLog:
@@ -624,6 +754,9 @@ class SessionLog:
             NotASessionLog: the file is not a session log.
             SessionLocked: another process is writing it.
             RunbookChanged: ``runbook``'s sha256 differs and the change was not accepted.
+            BrokenChain: the hash chain does not verify and ``accept_broken_chain`` is False
+                (when True, a ``chain_break_accepted`` event records what was accepted).
+            DamagedLog, CannotWrite: the file is damaged, or cannot be written here.
         """
         db_path = Path(path)
         lock = _WriterLock(db_path)
@@ -634,13 +767,25 @@ class SessionLog:
             if changed and not accept_runbook_change:
                 connection.close()
                 raise RunbookChanged(str(db_path), stored_sha, runbook.sha256)
-        except BaseException:
+            # Before anything is written: appending to a broken chain would bury the break.
+            chain = _verify_connection(connection, db_path, ticks=False)
+            if not chain.ok and not accept_broken_chain:
+                connection.close()
+                raise BrokenChain(str(db_path), chain)
+        except BaseException as error:
             lock.release()
+            if isinstance(error, sqlite3.Error):
+                raise _database_error(db_path, error, writing=True) from None
             raise
-        log = cls(
-            db_path, connection, read_only=False, operator=operator, runbook=runbook, clock=clock,
-            retention=retention, lock=lock,
-        )
+        try:
+            log = cls(
+                db_path, connection, read_only=False, operator=operator, runbook=runbook, clock=clock,
+                retention=retention, lock=lock,
+            )
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            lock.release()
+            raise _database_error(db_path, error, writing=True) from None
         last_write = log.opened_after
         now = log._clock.now()
         log.append(
@@ -651,6 +796,8 @@ class SessionLog:
                 "accepted_runbook_change": changed,
             },
         )
+        if not chain.ok:
+            log.append("chain_break_accepted", {"bad_seq": chain.bad_seq, "reason": chain.reason})
         if changed:
             assert runbook is not None
             log._change_runbook(stored_sha, runbook)
@@ -660,7 +807,12 @@ class SessionLog:
     def open_readonly(cls, path: str | os.PathLike[str]) -> SessionLog:
         """Open for reading (follow, replay, report, verify); takes no lock, never writes."""
         db_path = Path(path)
-        return cls(db_path, _open_existing(db_path, read_only=True), read_only=True)
+        connection = _open_existing(db_path, read_only=True)
+        try:
+            return cls(db_path, connection, read_only=True)
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            raise _database_error(db_path, error) from None
 
     def _change_runbook(self, old_sha: str, runbook: Runbook) -> None:
         with self._db_lock:
@@ -707,16 +859,15 @@ class SessionLog:
             if self._head_ts is not None and moment < self._head_ts:
                 moment = self._head_ts
             stamp = format_ts(moment)
-            seq = self._head_seq + 1
-            digest = event_hash(self._head_hash, seq, stamp, kind, actor, stored)
             ticks = self._take_pending()
             try:
                 with _transaction(self._connection):
-                    self._insert_ticks(ticks)
-                    self._connection.execute(
-                        "INSERT INTO events (seq, ts, kind, actor, payload, prev_hash, hash) VALUES (?,?,?,?,?,?,?)",
-                        (seq, stamp, kind, actor, canonical_json(stored), self._head_hash, digest),
-                    )
+                    # The readings this event was based on, sealed just before it.
+                    self._write_ticks(ticks, stamp)
+                    seq, prev_hash = self._pending_head
+                    seq += 1
+                    digest = event_hash(prev_hash, seq, stamp, kind, actor, stored)
+                    self._insert_event(seq, stamp, kind, actor, stored, prev_hash, digest)
                     self._connection.execute(
                         "UPDATE sessions SET updated_at=?, head_seq=?, head_hash=?"
                         + (", actual_t0=?" if kind == "t0_set" else ""),
@@ -727,8 +878,8 @@ class SessionLog:
                 self._write_failed(error)
                 raise
             self._write_ok()
-            record = EventRecord(seq, parse_ts(stamp), kind, actor, stored, self._head_hash, digest)
-            self._head_seq, self._head_hash, self._head_ts = seq, digest, record.ts
+            record = EventRecord(seq, parse_ts(stamp), kind, actor, stored, prev_hash, digest)
+            self._committed(len(ticks), seq, digest, record.ts)
         return record
 
     def record_reading(
@@ -821,9 +972,17 @@ class SessionLog:
             ticks = self._take_pending()
             if not ticks and not heartbeat:
                 return 0
+            now = self._clock.now()
+            if self._head_ts is not None and now < self._head_ts:
+                now = self._head_ts
             try:
                 with _transaction(self._connection):
-                    self._insert_ticks(ticks)
+                    if ticks:
+                        self._write_ticks(ticks, format_ts(now))
+                        seq, digest = self._pending_head
+                        self._connection.execute(
+                            "UPDATE sessions SET updated_at=?, head_seq=?, head_hash=?", (format_ts(now), seq, digest)
+                        )
                     if heartbeat:
                         self._connection.execute(
                             "UPDATE sessions SET heartbeat_at=?", (format_ts(self._clock.now()),)
@@ -833,6 +992,8 @@ class SessionLog:
                 self._write_failed(error)
                 raise
             self._write_ok()
+            if ticks:
+                self._committed(len(ticks), *self._pending_head, now)
         return len(ticks)
 
     def _take_pending(self) -> list[TickRecord]:
@@ -846,25 +1007,39 @@ class SessionLog:
             with self._pending_lock:
                 self._pending[:0] = ticks
 
-    def _insert_ticks(self, ticks: list[TickRecord]) -> None:
+    def _write_ticks(self, ticks: list[TickRecord], stamp: str) -> None:
+        """Insert ``ticks`` and the ``ticks_sealed`` event chaining them, inside the caller's transaction.
+
+        Sets ``_pending_head`` to the chain's head after it (unchanged when
+        there are no ticks); ``_committed`` adopts it once the transaction commits.
+        """
+        self._pending_head = (self._head_seq, self._head_hash)
+        if not ticks:
+            return
+        rows = [tick_row(self._next_tick_id + n, t) for n, t in enumerate(ticks)]
         self._connection.executemany(
-            "INSERT INTO ticks (check_id, ts, outcome, value, unit, latency_ms, degraded, detail, extra)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    t.check_id,
-                    format_ts(t.ts),
-                    t.outcome,
-                    t.value,
-                    t.unit,
-                    None if t.latency is None else round(t.latency * 1000),
-                    int(t.degraded),
-                    t.detail,
-                    canonical_json(t.extra) if t.extra else None,
-                )
-                for t in ticks
-            ],
+            f"INSERT INTO ticks ({_TICK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows
         )
+        seal = seal_payload(rows)
+        seq, prev_hash = self._head_seq + 1, self._head_hash
+        digest = event_hash(prev_hash, seq, stamp, "ticks_sealed", SYSTEM_ACTOR, seal)
+        self._insert_event(seq, stamp, "ticks_sealed", SYSTEM_ACTOR, seal, prev_hash, digest)
+        self._pending_head = (seq, digest)
+
+    def _insert_event(
+        self, seq: int, stamp: str, kind: str, actor: str, stored: Any, prev_hash: str, digest: str
+    ) -> None:
+        self._connection.execute(
+            "INSERT INTO events (seq, ts, kind, actor, payload, prev_hash, hash) VALUES (?,?,?,?,?,?,?)",
+            (seq, stamp, kind, actor, canonical_json(stored), prev_hash, digest),
+        )
+
+    def _committed(self, ticks: int, seq: int, digest: str, moment: datetime) -> None:
+        """After a commit: the chain's new head, and the next free tick id."""
+        self._next_tick_id += ticks
+        if seq != self._head_seq:
+            self._head_seq, self._head_hash = seq, digest
+            self._head_ts = max(moment, self._head_ts) if self._head_ts else moment
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(FLUSH_INTERVAL_SECONDS):
@@ -903,18 +1078,30 @@ class SessionLog:
             raise ValueError(f"{self.path} is closed")
 
     def close(self) -> None:
-        """Flush pending ticks, close the file and release the writer lock."""
+        """Flush pending ticks, fold the WAL into the database file, close it and release the writer lock.
+
+        After a clean close the ``.db`` alone is the whole session (no ``-wal``
+        to copy along). Raises the flush's error, if any, after closing.
+        """
         if self._closed:
             return
+        failure: sqlite3.Error | None = None
         if self._flusher is not None:
             self._stop.set()
             self._flusher.join()
-            self.flush_ticks()
+            try:
+                self.flush_ticks()
+            except sqlite3.Error as error:
+                failure = error
+            with self._db_lock, contextlib.suppress(sqlite3.Error):
+                self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         with self._db_lock:
             self._closed = True
             self._connection.close()
         if self._lock is not None:
             self._lock.release()
+        if failure is not None:
+            raise failure
 
     def __enter__(self) -> SessionLog:
         return self
@@ -956,15 +1143,83 @@ class SessionLog:
             head_hash=row[12] or GENESIS_HASH,
         )
 
-    def events(self, after_seq: int = 0, until: datetime | None = None) -> list[EventRecord]:
-        """Events with ``seq > after_seq`` (and ``ts <= until``), in order."""
+    def events(self, after_seq: int = 0, until: datetime | None = None, *, seals: bool = False) -> list[EventRecord]:
+        """Events with ``seq > after_seq`` (and ``ts <= until``), in order.
+
+        Args:
+            seals: include the log's own ``ticks_sealed`` events (only ``verify``
+                needs them; every view folds the others).
+
+        Raises:
+            DamagedLog: a row cannot be read (not UTF-8, not JSON): the file was damaged or edited.
+        """
         sql = "SELECT seq, ts, kind, actor, payload, prev_hash, hash FROM events WHERE seq > ?"
         params: list[Any] = [after_seq]
         if until is not None:
             sql += " AND ts <= ?"
             params.append(format_ts(until))
-        rows = self._query(sql + " ORDER BY seq", params)
-        return [EventRecord(r[0], parse_ts(r[1]), r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
+        if not seals:
+            sql += " AND kind != 'ticks_sealed'"
+        try:
+            rows = self._query(sql + " ORDER BY seq", params)
+        except DamagedLog:
+            raise self._unreadable_event(after_seq) from None
+        records = []
+        for r in rows:
+            try:
+                records.append(EventRecord(r[0], parse_ts(r[1]), r[2], r[3], json.loads(r[4]), r[5], r[6]))
+            except (TypeError, ValueError):
+                raise DamagedLog(
+                    f"{self.path}: event seq {r[0]} cannot be read (damaged or edited); "
+                    f"`cutover-tui verify {self.path}` says what of the log still verifies"
+                ) from None
+        return records
+
+    def _unreadable_event(self, after_seq: int) -> DamagedLog:
+        """Which event SQLite could not read as text, named."""
+        seq = "?"
+        try:
+            with self._db_lock:
+                for row in self._connection.execute(
+                    "SELECT seq, CAST(ts AS BLOB), CAST(kind AS BLOB), CAST(actor AS BLOB), CAST(payload AS BLOB)"
+                    " FROM events WHERE seq > ? ORDER BY seq", (after_seq,)
+                ):
+                    try:
+                        [_text(v) for v in row[1:]]
+                    except ValueError:
+                        seq = str(row[0])
+                        break
+        except sqlite3.Error:
+            pass
+        return DamagedLog(
+            f"{self.path}: event seq {seq} holds bytes that are not UTF-8 text (damaged or edited); "
+            f"`cutover-tui verify {self.path}` says what of the log still verifies"
+        )
+
+    def holds_head(self, digest: str, seq: int | None = None) -> bool:
+        """Whether an event's hash is ``digest`` (or starts with it, when it is unambiguous), at ``seq`` if given.
+
+        A head published earlier is held by every later state of an honest
+        log; a log cut short before it, or rewritten, no longer holds it.
+        """
+        digest = digest.lower()
+        rows = self._query(
+            "SELECT seq FROM events WHERE hash >= ? AND hash < ? ORDER BY seq LIMIT 2", [digest, digest + "g"]
+        )
+        if seq is not None:
+            return any(row[0] == seq for row in rows) or bool(
+                self._query("SELECT 1 FROM events WHERE seq = ? AND substr(hash, 1, ?) = ?", [seq, len(digest), digest])
+            )
+        return len(rows) == 1
+
+    @property
+    def head(self) -> tuple[int, str]:
+        """The chain's head, ``(seq, hash)``: the last event, seals included (what to publish)."""
+        if not self.read_only:
+            with self._db_lock:
+                return self._head_seq, self._head_hash
+        row = self._query_one("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+        return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
     def ticks(
         self, until: datetime | None = None, check: str | None = None, after: datetime | None = None
@@ -1037,65 +1292,205 @@ class SessionLog:
 
     def _query(self, sql: str, params: list[Any] | tuple) -> list[tuple]:
         with self._db_lock:
-            return self._connection.execute(sql, params).fetchall()
+            try:
+                return self._connection.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as error:
+                raise _database_error(self.path, error) from None
 
     def _query_one(self, sql: str) -> tuple:
         with self._db_lock:
-            return self._connection.execute(sql).fetchone()
+            try:
+                return self._connection.execute(sql).fetchone()
+            except sqlite3.DatabaseError as error:
+                raise _database_error(self.path, error) from None
 
     # ------------------------------------------------------------ verifying
 
-    def verify(self) -> VerifyResult:
+    def verify(self, *, ticks: bool = True) -> VerifyResult:
         """Walk the hash chain; name the first bad seq and why.
 
+        Args:
+            ticks: also check every stored reading against its ``ticks_sealed`` event.
+
         Returns:
-            ``VerifyResult``: ``bad_seq`` None when every event is intact.
+            ``VerifyResult``: ``ok`` when every event (and reading) is intact and
+            no break in the chain was ever accepted.
+
+        Raises:
+            DamagedLog: SQLite cannot read the file whole (a damaged page).
         """
         with self._db_lock:
-            # One read transaction: a writer appending meanwhile must not make
-            # the head in sessions look ahead of the rows read.
-            self._connection.execute("BEGIN")
-            try:
-                rows = self._connection.execute(
-                    "SELECT seq, ts, kind, actor, payload, prev_hash, hash FROM events ORDER BY seq"
-                ).fetchall()
-                head_seq, head_hash = self._connection.execute("SELECT head_seq, head_hash FROM sessions").fetchone()
-            finally:
-                self._connection.execute("COMMIT")
-        later_hashes = {row[6]: row[0] for row in rows}
-        expected_prev, expected_seq = GENESIS_HASH, 1
-        for seq, ts, kind, actor, payload_text, prev_hash, stored_hash in rows:
-            if seq != expected_seq:
-                missing = f"seq {expected_seq}" if seq == expected_seq + 1 else f"seqs {expected_seq}..{seq - 1}"
-                return VerifyResult(len(rows), expected_seq, f"deleted: {missing} missing before seq {seq}")
-            if prev_hash != expected_prev:
-                linked = later_hashes.get(prev_hash)
-                if linked is not None and linked > seq:
-                    return VerifyResult(
-                        len(rows), seq, f"reordered: its prev_hash is the hash of seq {linked}, which comes after it"
-                    )
-                return VerifyResult(
-                    len(rows), seq - 1, f"edited: seq {seq - 1}'s hash was rewritten (seq {seq}'s prev_hash does not match it)"
-                )
-            try:
-                payload = json.loads(payload_text)
-                actual = event_hash(prev_hash, seq, ts, kind, actor, payload)
-            except (TypeError, ValueError):
-                actual = None
-            if actual != stored_hash:
-                return VerifyResult(len(rows), seq, "edited: the row's contents do not match its hash")
-            expected_prev, expected_seq = stored_hash, seq + 1
-        last_seq = expected_seq - 1
-        if head_seq is not None and head_seq > last_seq:
-            return VerifyResult(len(rows), last_seq + 1, f"deleted: the log ends at seq {last_seq} but its head is seq {head_seq}")
-        if head_seq == last_seq and head_hash != expected_prev and last_seq > 0:
-            return VerifyResult(len(rows), last_seq, "edited: the last event does not match the head hash in sessions")
-        # The runbook text lives in sessions, outside the chain: it must hash to what the chain last recorded.
-        events = [EventRecord(r[0], parse_ts(r[1]), r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
-        text = self._query_one("SELECT runbook_text FROM sessions")[0]
-        if not runbook_matches_chain(text, events):
-            return VerifyResult(len(rows), None, "edited: the runbook text in the sessions table does not match the sha256 its events recorded")
-        return VerifyResult(len(rows))
+            return _verify_connection(self._connection, self.path, ticks=ticks)
+
+
+def _verify_connection(connection: sqlite3.Connection, path: Path, *, ticks: bool) -> VerifyResult:
+    """``SessionLog.verify`` on an open connection (resuming verifies before it writes anything)."""
+    try:
+        # One read transaction: a writer appending meanwhile must not make
+        # the head in sessions look ahead of the rows read.
+        connection.execute("BEGIN")
+        try:
+            # As bytes: a payload that is not UTF-8 is an edit to name, not a crash.
+            rows = connection.execute(
+                "SELECT seq, CAST(ts AS BLOB), CAST(kind AS BLOB), CAST(actor AS BLOB), CAST(payload AS BLOB),"
+                " CAST(prev_hash AS BLOB), CAST(hash AS BLOB) FROM events ORDER BY seq"
+            ).fetchall()
+            head = connection.execute("SELECT head_seq, head_hash, CAST(runbook_text AS BLOB) FROM sessions").fetchone()
+            return _verify_events(rows, head, _TickRows(connection) if ticks else None)
+        finally:
+            connection.execute("COMMIT")
+    except sqlite3.DatabaseError as error:
+        raise _database_error(path, error) from None
+
+
+def _text(value: Any) -> str:
+    """A column read as bytes, as text (ValueError when it is not UTF-8)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if value is None:
+        raise ValueError("NULL")
+    return str(value)
+
+
+def _verify_events(rows: list[tuple], head: tuple, tick_rows: _TickRows | None) -> VerifyResult:
+    """The chain walk behind ``SessionLog.verify`` over rows read as bytes."""
+    count = len(rows)
+    later_hashes = {row[6]: row[0] for row in rows}
+    expected_prev, expected_seq = GENESIS_HASH, 1
+    events: list[EventRecord] = []
+    for seq, *raw in rows:
+        ts_raw, kind_raw, actor_raw, payload_raw, prev_raw, hash_raw = raw
+        if seq != expected_seq:
+            missing = f"seq {expected_seq}" if seq == expected_seq + 1 else f"seqs {expected_seq}..{seq - 1}"
+            return VerifyResult(count, expected_seq, f"deleted: {missing} missing before seq {seq}")
+        try:
+            ts, kind, actor, payload_text, prev_hash, stored_hash = (
+                _text(v) for v in (ts_raw, kind_raw, actor_raw, payload_raw, prev_raw, hash_raw)
+            )
+        except ValueError:
+            return VerifyResult(count, seq, "edited: the row holds bytes that are not UTF-8 text (damaged or edited)")
+        if prev_hash != expected_prev:
+            linked = later_hashes.get(prev_raw)
+            if linked is not None and linked > seq:
+                return VerifyResult(count, seq, f"reordered: its prev_hash is the hash of seq {linked}, which comes after it")
+            return VerifyResult(
+                count, seq - 1, f"edited: seq {seq - 1}'s hash was rewritten (seq {seq}'s prev_hash does not match it)"
+            )
+        try:
+            payload = json.loads(payload_text)
+            actual = event_hash(prev_hash, seq, ts, kind, actor, payload)
+            event = EventRecord(seq, parse_ts(ts), kind, actor, payload, prev_hash, stored_hash)
+        except (TypeError, ValueError):
+            actual = None
+        if actual != stored_hash:
+            return VerifyResult(count, seq, "edited: the row's contents do not match its hash")
+        events.append(event)
+        expected_prev, expected_seq = stored_hash, seq + 1
+    last_seq = expected_seq - 1
+    head_seq, head_hash, runbook_raw = head
+    if head_seq is not None and head_seq > last_seq:
+        return VerifyResult(count, last_seq + 1, f"deleted: the log ends at seq {last_seq} but its head is seq {head_seq}")
+    if head_seq == last_seq and head_hash != expected_prev and last_seq > 0:
+        return VerifyResult(count, last_seq, "edited: the last event does not match the head hash in sessions")
+    found = {"head_seq": last_seq, "head_hash": expected_prev}
+    # The runbook text lives in sessions, outside the chain: it must hash to what the chain last recorded.
+    try:
+        runbook_ok = runbook_matches_chain(_text(runbook_raw), events)
+    except ValueError:
+        runbook_ok = False
+    if not runbook_ok:
+        return VerifyResult(
+            count, None, "edited: the runbook text in the sessions table does not match the sha256 its events recorded", **found
+        )
+    checked = 0
+    if tick_rows is not None:
+        bad_tick, reason, checked = tick_rows.verify(events)
+        if reason:
+            return VerifyResult(count, None, reason, ticks=checked, bad_tick=bad_tick, **found)
+    # A break accepted when resuming is still a break: the log is whole only after it.
+    for event in events:
+        if event.kind == "chain_break_accepted":
+            bad = event.payload.get("bad_seq")
+            return VerifyResult(
+                count, bad if isinstance(bad, int) else event.seq,
+                f"{event.payload.get('reason', 'the chain was broken')} (accepted when resumed by {event.actor} at seq {event.seq})",
+                ticks=checked, **found,
+            )  # fmt: skip
+    return VerifyResult(count, ticks=checked, **found)
+
+
+class _TickRows:
+    """The stored readings, checked against the ``ticks_sealed`` events that chain them.
+
+    Seals cover ids 1, 2, 3 ... in order without gaps, so a deleted reading
+    leaves a hole, an inserted one is covered by no seal, and an edited one
+    no longer matches its digest (named) or its batch's sha256.
+    """
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def verify(self, events: Sequence[EventRecord]) -> tuple[int | None, str, int]:
+        """(first bad tick id, why, readings checked); why is empty when every reading matches."""
+        import itertools
+
+        cursor = self._connection.execute(
+            "SELECT id, CAST(ts AS BLOB), CAST(check_id AS BLOB), CAST(outcome AS BLOB), value,"
+            " CAST(unit AS BLOB), latency_ms, degraded, CAST(detail AS BLOB), CAST(extra AS BLOB) FROM ticks ORDER BY id"
+        )
+
+        def stored() -> Iterator[tuple]:
+            while batch := cursor.fetchmany(5000):
+                yield from batch
+
+        rows = stored()
+        checked, expected = 0, 1
+        for seal in (e for e in events if e.kind == "ticks_sealed"):
+            first, last = seal.payload.get("first"), seal.payload.get("last")
+            if not (isinstance(first, int) and isinstance(last, int)) or first != expected or last < first:
+                return expected, f"edited: the ticks_sealed event at seq {seal.seq} does not continue the one before it", checked
+            problem = _check_sealed(seal, list(itertools.islice(rows, last - first + 1)))
+            if problem is not None:
+                return problem[0], problem[1], checked
+            checked, expected = checked + last - first + 1, last + 1
+        extra = next(rows, None)
+        if extra is not None:
+            return extra[0], f"inserted: reading {_tick_name(extra)} is sealed by no ticks_sealed event", checked
+        return None, "", checked
+
+
+def _tick_name(row: Sequence[Any]) -> str:
+    """``17 (api_health at 2026-12-01T16:30:00.123Z)`` for a row read as bytes."""
+    try:
+        return f"{row[0]} ({_text(row[2])} at {_text(row[1])})"
+    except ValueError:
+        return str(row[0])
+
+
+def _check_sealed(seal: EventRecord, rows: list[tuple]) -> tuple[int, str] | None:
+    """The first reading in ``rows`` that does not match ``seal``, and why; None when all do."""
+    first = seal.payload["first"]
+    digests = seal.payload.get("digests")
+    if not isinstance(digests, list) or len(digests) != seal.payload["last"] - first + 1:
+        return first, f"edited: the ticks_sealed event at seq {seal.seq} lists the wrong number of readings"
+    full: list[str] = []
+    if len(rows) < len(digests) and all(row[0] == first + n for n, row in enumerate(rows)):
+        missing = first + len(rows)
+        return missing, f"deleted: reading {missing} (sealed at seq {seal.seq}) is missing"
+    for offset, row in enumerate(rows):
+        if row[0] != first + offset:
+            return first + offset, f"deleted: reading {first + offset} (sealed at seq {seal.seq}) is missing"
+        try:
+            decoded = [row[0], *(_text(v) if isinstance(v, bytes) else v for v in row[1:])]
+            digest = tick_digest(decoded)
+        except (ValueError, TypeError):
+            digest = ""
+        if digest[:TICK_DIGEST_CHARS] != digests[offset]:
+            return row[0], f"edited: reading {_tick_name(row)} does not match its seal (seq {seal.seq})"
+        full.append(digest)
+    if hashlib.sha256("".join(full).encode("ascii")).hexdigest() != seal.payload.get("sha256"):
+        return first, f"edited: readings {first}..{first + len(rows) - 1} do not match their seal (seq {seal.seq})"
+    return None
 
 
 def runbook_matches_chain(text: str, events: Sequence[EventRecord]) -> bool:
@@ -1114,23 +1509,53 @@ def runbook_matches_chain(text: str, events: Sequence[EventRecord]) -> bool:
 
 
 def verify_file(path: str | os.PathLike[str]) -> VerifyResult:
-    """Open ``path`` read-only and verify its chain.
+    """Open ``path`` read-only and verify its chain and readings.
 
     Raises:
         NotASessionLog: the file is not a session log.
+        DamagedLog: SQLite cannot read it whole.
     """
-    log = SessionLog.open_readonly(path)
-    try:
+    with SessionLog.open_readonly(path) as log:
         return log.verify()
-    except sqlite3.DatabaseError as error:
-        raise NotASessionLog(f"{path}: not a session log ({error})") from None
-    finally:
-        log.close()
 
 
 # ----------------------------------------------------------------- helpers
 
 _TICK_COLUMNS = "id, ts, check_id, outcome, value, unit, latency_ms, degraded, detail, extra"
+#: Hex digits of each reading's digest a seal lists, to name an edited reading.
+TICK_DIGEST_CHARS = 8
+
+
+def tick_row(tick_id: int, tick: TickRecord) -> tuple:
+    """The ``ticks`` row for ``tick`` (columns as ``_TICK_COLUMNS``), exactly as stored and hashed."""
+    return (
+        tick_id,
+        format_ts(tick.ts),
+        tick.check_id,
+        tick.outcome,
+        None if tick.value is None else float(tick.value),
+        tick.unit,
+        None if tick.latency is None else round(tick.latency * 1000),
+        int(tick.degraded),
+        tick.detail,
+        canonical_json(tick.extra) if tick.extra else None,
+    )
+
+
+def tick_digest(row: Sequence[Any]) -> str:
+    """``sha256(canonical_json([id, ts, check_id, outcome, value, unit, latency_ms, degraded, detail, extra]))``."""
+    return hashlib.sha256(canonical_json(list(row)).encode("utf-8")).hexdigest()
+
+
+def seal_payload(rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """A ``ticks_sealed`` payload: the batch's first and last id, the sha256 of its rows' digests, and each digest's start."""
+    digests = [tick_digest(row) for row in rows]
+    return {
+        "first": rows[0][0],
+        "last": rows[-1][0],
+        "sha256": hashlib.sha256("".join(digests).encode("ascii")).hexdigest(),
+        "digests": [d[:TICK_DIGEST_CHARS] for d in digests],
+    }
 
 
 def _tick(row: tuple) -> TickRecord:

@@ -157,3 +157,47 @@ async def test_env_and_cwd_are_passed(poll, tmp_path):
     reading = await poll(python_check(code, cwd=str(tmp_path), env="{STAGE: prod}"))
     assert reading.outcome is Outcome.PASS
     assert reading.detail == f"OK: prod {os.path.realpath(tmp_path)}"
+
+
+def _processes_with(marker: str) -> list[int]:
+    """Live (not zombie) processes whose command line contains ``marker``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                if marker.encode() in cmdline.read() and _alive(int(entry)):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+async def test_a_child_left_holding_the_output_is_killed_every_poll(make_context):
+    """A plugin that exits 0 leaving a child on its stdout leaks no process, over 50 polls."""
+    marker = f"{os.getpid() % 1000 + 7}.{time.monotonic_ns() % 1000:03d}"
+    ctx = make_context(f'command: ["/bin/sh", "-c", "sleep {marker} & echo OK | x=1"]\nevery: 10s\ntimeout: 5s')
+    check = ctx.runbook.checks["probe"]
+    started = time.monotonic()
+    readings = [await run_probe(check, ctx) for _ in range(50)]
+    assert all(r.outcome is Outcome.PASS and r.detail == "OK" for r in readings)
+    assert time.monotonic() - started < 30  # never waits for the orphan to close its output
+    deadline = time.monotonic() + 5
+    while _processes_with(f"sleep {marker}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_with(f"sleep {marker}") == []
+
+
+async def test_env_values_expand_variables(poll):
+    """env: {PGPASSWORD: "${PGPASSWORD}"} passes the variable's value, not the literal text."""
+    code = "import os, sys; sys.exit(0 if os.environ['PGPASSWORD'] == 's3cr3t-pw' else 2)"
+    reading = await poll(python_check(code, env='{PGPASSWORD: "${PGPASSWORD}"}'), env={"PGPASSWORD": "s3cr3t-pw"})
+    assert reading.outcome is Outcome.PASS
+
+
+async def test_env_value_naming_an_unset_variable_is_an_error(poll):
+    """A variable that is not set is an error naming it; the command does not run."""
+    reading = await poll(python_check("pass", env='{PGPASSWORD: "${PGPASSWORD}"}'), env={})
+    assert reading.outcome is Outcome.ERROR
+    assert reading.detail == "environment variable PGPASSWORD is not set"

@@ -410,7 +410,8 @@ def test_markdown_says_pass_fail_and_intact(report: Report) -> None:
     row = "| Deploy backend | Release engineer | T-0 16:32:00 → 16:42:00 | 16:32:30 → 16:41:00 | +30s, end -1m | ✔ PASS |"
     assert row in text
     assert "Gate overridden: health blip during pod restart, verified by hand" in text
-    assert f"✔ intact: {report.integrity.events} events verified" in text and "TAMPERED" not in text
+    assert f"✔ intact: {report.integrity.events} events and {report.integrity.readings} readings verified" in text
+    assert f"head seq {report.integrity.head_seq} sha256 {report.integrity.head_hash}" in text and "TAMPERED" not in text
 
 
 # ----------------------------------------------------------------- HTML
@@ -466,8 +467,8 @@ def test_report_of_a_tampered_log_says_tampered_and_names_the_seq(log_copy: Path
     page = render(build_report(log_copy), "html")
     assert page.index(f"TAMPERED: seq {seq}") < page.index("<h2>")
     assert json.loads(render(build_report(log_copy), "json"))["integrity"] == {
-        "intact": False, "events": 39, "bad_seq": seq, "reason": "edited: the row's contents do not match its hash",
-        "runbook_intact": True,
+        "intact": False, "events": 59, "bad_seq": seq, "reason": "edited: the row's contents do not match its hash",
+        "runbook_intact": True, "readings": 0, "head_seq": 0, "head_hash": "",
     }  # fmt: skip
 
 

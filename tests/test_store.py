@@ -37,12 +37,13 @@ def db(tmp_path: Path) -> Path:
 
 
 def test_new_file_and_its_wal_are_private(db: Path) -> None:
-    """The session file, its -wal and -shm are created mode 0600."""
+    """The session file, its -wal and -shm are created mode 0600, and no lock file beside them."""
     log = SessionLog.create(db, make_runbook(), operator="alice")
     log.append("note", {"text": "hello"})
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in db.parent.iterdir() if p.name.startswith(db.name)}
     log.close()
-    assert set(modes) >= {db.name, db.name + "-wal", db.name + "-shm", db.name + ".lock"}
+    assert set(modes) >= {db.name, db.name + "-wal", db.name + "-shm"}
+    assert not any(name.endswith(".lock") for name in modes)
     assert set(modes.values()) == {0o600}
 
 
@@ -156,10 +157,10 @@ def test_reader_in_another_process_follows_a_running_writer(db: Path) -> None:
     try:
         assert writer.stdout is not None and writer.stdout.readline().startswith("ack ")
         reader = SessionLog.open_readonly(db)
-        first = reader.events()
+        first = reader.events(seals=True)
         for _ in range(50):  # the writer appends thousands a second; a few reads suffice
             writer.stdout.readline()
-        later = reader.events(after_seq=first[-1].seq)
+        later = reader.events(after_seq=first[-1].seq, seals=True)
         result = reader.verify()
         reader.close()
     finally:
@@ -386,3 +387,130 @@ steps:
     assert {db.name, db.name + "-wal"} <= set(while_open)
     for name, content in (*while_open.items(), *after_close.items()):
         assert token.encode() not in content, f"the token leaked into {name}"
+
+
+# ----------------------------------------------------------------- one writer per file, whatever its name
+
+
+def _try_second_writer(path: Path) -> str:
+    """Open ``path`` to write from another process; what it printed (the refusal, or "opened")."""
+    code = (
+        "import sys; sys.path.insert(0, 'tests')\n"
+        "from crash_writer import make_runbook\n"
+        "from cutover_tui.store import SessionLog, SessionLocked\n"
+        f"try: SessionLog.open({str(path)!r}, make_runbook(), operator='bob').close(); print('opened')\n"
+        "except SessionLocked as e: print(e)\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                          cwd=Path(__file__).parents[1]).stdout  # fmt: skip
+
+
+@pytest.mark.parametrize("spelling", ["symlink", "hard link", "another spelling"])
+def test_second_writer_by_another_name_is_refused(db: Path, tmp_path: Path, spelling: str) -> None:
+    """A symlink, a hard link or another spelling of the path reaches the same lock: refused, no false resume."""
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    if spelling == "symlink":
+        name = other / "link.cutover.db"
+        name.symlink_to(db)
+    elif spelling == "hard link":
+        name = other / "hard.cutover.db"
+    else:
+        name = tmp_path / "elsewhere" / ".." / "." / db.name
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    if spelling == "hard link":
+        os.link(db, name)
+    try:
+        refusal = _try_second_writer(name)
+    finally:
+        log.close()
+    assert f"is being written by pid {os.getpid()}" in refusal, refusal
+    with SessionLog.open_readonly(db) as reader:
+        assert [e.kind for e in reader.events()] == ["session_started"]  # no session_resumed from the refused writer
+    assert _try_second_writer(name).strip() == "opened"  # released on close
+
+
+def test_broken_chain_is_refused_on_resume_unless_accepted(db: Path) -> None:
+    """Resuming a log whose chain fails names the first bad seq; accepted, it is logged and verify keeps saying so."""
+    from cutover_tui.store import BrokenChain
+
+    with SessionLog.create(db, make_runbook(), operator="alice") as log:
+        for n in range(4):
+            log.append("note", {"text": f"note {n}"})
+    connection = sqlite3.connect(db)
+    connection.execute("DROP TRIGGER events_append_only_update")
+    connection.execute("""UPDATE events SET payload='{"text":"rewritten"}' WHERE seq=3""")
+    connection.commit()
+    connection.close()
+    with pytest.raises(BrokenChain, match=r"seq 3: edited.*--accept-broken-chain"):
+        SessionLog.open(db, make_runbook(), operator="bob")
+    with SessionLog.open_readonly(db) as reader:
+        assert len(reader.events()) == 5  # nothing written by the refused resume
+    with SessionLog.open(db, make_runbook(), operator="bob", accept_broken_chain=True) as log:
+        log.append("note", {"text": "carried on"})
+    with SessionLog.open_readonly(db) as reader:
+        accepted = [e for e in reader.events() if e.kind == "chain_break_accepted"]
+        result = reader.verify()
+    assert accepted and accepted[0].payload["bad_seq"] == 3 and accepted[0].actor == "bob"
+    assert not result.ok and result.bad_seq == 3
+
+
+def test_a_deleted_tail_accepted_on_resume_still_fails_verify(db: Path) -> None:
+    """Cutting the tail and resuming with --accept-broken-chain does not launder the cut: verify names it."""
+    with SessionLog.create(db, make_runbook(), operator="alice") as log:
+        for n in range(4):
+            log.append("note", {"text": f"note {n}"})
+    connection = sqlite3.connect(db)
+    connection.execute("DROP TRIGGER events_append_only_delete")
+    connection.execute("DELETE FROM events WHERE seq = 5")
+    connection.commit()
+    connection.close()
+    SessionLog.open(db, make_runbook(), operator="bob", accept_broken_chain=True).close()
+    with SessionLog.open_readonly(db) as reader:
+        result = reader.verify()
+    assert not result.ok and result.bad_seq == 5 and "deleted" in result.reason and "accepted" in result.reason
+
+
+def _cli(*args: object, privileged: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run cutover-tui; ``privileged=False`` drops root's power to ignore file permissions, as a user is refused."""
+    argv = [sys.executable, "-m", "cutover_tui", *map(str, args)]
+    if not privileged and os.geteuid() == 0:
+        argv = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *argv]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def runbook_file(tmp_path: Path) -> Path:
+    path = tmp_path / "rb.yaml"
+    path.write_text("name: Places\nchecks:\n  up: {http: 'http://127.0.0.1:9/', every: 5s}\n", encoding="utf-8")
+    return path
+
+
+def test_missing_folder_is_one_line_naming_the_database(runbook_file: Path, tmp_path: Path) -> None:
+    """run --db in a folder that does not exist: one line naming the database (not a lock file), exit 2."""
+    db = tmp_path / "no" / "such" / "go.cutover.db"
+    done = _cli("run", runbook_file, "--db", db)
+    assert done.returncode == 2 and done.stderr.strip() == f"cutover-tui run: {db}: cannot create the session log: the folder {db.parent} does not exist"
+
+
+def test_read_only_folder_and_permission_denied_are_one_line(runbook_file: Path, tmp_path: Path) -> None:
+    """A folder that refuses writes, and a log file that refuses the user: one line naming the database, exit 2."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    db = folder / "go.cutover.db"
+    folder.chmod(0o555)
+    try:
+        done = _cli("run", runbook_file, "--db", db, privileged=False)
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 2 and done.stderr.strip() == f"cutover-tui run: {db}: cannot create the session log: permission denied"
+    SessionLog.create(db, make_runbook(), operator="alice").close()
+    db.chmod(0o000)
+    try:
+        for args in (["run", runbook_file, "--db", db], ["verify", db], ["report", db, "-o", "-"], ["replay", db]):
+            done = _cli(*args, privileged=False)
+            assert done.returncode == 2, (args, done.stderr)
+            assert len(done.stderr.splitlines()) == 1 and str(db) in done.stderr and ".lock" not in done.stderr, (args, done.stderr)
+            assert "Traceback" not in done.stderr and "permission denied" in done.stderr, (args, done.stderr)
+    finally:
+        db.chmod(0o600)

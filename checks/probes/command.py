@@ -11,6 +11,12 @@
 - Empty output with exit 0 is still PASS: for Nagios the exit code rules. Only
   a ``pass_when`` without a perfdata value to compare is NODATA.
 - Output (stdout and stderr together) is kept up to 4 KiB for the detail.
+- ``env`` values expand ``${VAR}`` from the session's environment when the
+  command starts (an unset variable without a default is an ERROR naming it);
+  cutover-tui counts those names as secrets, so their values are redacted.
+- Every poll ends with the whole process group killed, whatever the plugin
+  did: a plugin that exits leaving a child behind (holding its output open)
+  leaks nothing. A child that starts a session of its own escapes the group.
 - A relative ``cwd`` (default ``.``) is taken from the runbook file's folder.
 """
 
@@ -21,12 +27,16 @@ import os
 import re
 import signal
 from contextlib import suppress
-from checks.probes.common import Observation, ProbeFailed, error, judge, parse_number, shorten
+from checks.probes.common import Observation, ProbeFailed, error, expand_env, judge, parse_number, shorten
 from checks.probes.context import ProbeContext
 from checks.reading import Outcome
 from runbooks.model import Check
 
 MAX_OUTPUT_BYTES = 4096
+#: After the plugin exits, how long its output may still arrive before the group is killed.
+DRAIN_SECONDS = 0.1
+#: While its output is open, how often to look whether the plugin itself has exited.
+EXIT_POLL_SECONDS = 0.05
 
 _STATES = {0: "OK", 1: "WARNING", 2: "CRITICAL"}
 _PERFDATA_ITEM = re.compile(r"""('(?:[^']|'')+'|[^'=\s]+)=(\S+)""")
@@ -38,7 +48,7 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
     """Run the command, wait for it within the poll's timeout, and judge exit code and perfdata."""
     spec = check.spec
     argv = [str(arg) for arg in spec["argv"]]  # type: ignore[attr-defined]
-    env = {**ctx.env, **{str(k): str(v) for k, v in dict(spec.get("env") or {}).items()}}  # type: ignore[call-overload]
+    env = {**ctx.env, **{str(k): expand_env(str(v), ctx.env) for k, v in dict(spec.get("env") or {}).items()}}  # type: ignore[call-overload]
     try:
         process = await asyncio.create_subprocess_exec(
             *argv,
@@ -47,20 +57,37 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
             stderr=asyncio.subprocess.STDOUT,
             cwd=_working_directory(ctx, spec.get("cwd")),
             env=env,
-            start_new_session=True,  # its own process group, so a timeout kills its children too
+            start_new_session=True,  # its own process group, so every poll can end all of it
         )
     except OSError as exc:
         raise error(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+    assert process.stdout is not None
+    reader = asyncio.ensure_future(_read_bounded(process.stdout))
     try:
-        assert process.stdout is not None
-        output = await _read_bounded(process.stdout)
+        while not reader.done():
+            if process.returncode is not None:
+                # The plugin exited but a child of it still holds the output open.
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(reader), DRAIN_SECONDS)
+                _kill_group(process.pid)  # its pipe closes with the killed children
+                break
+            await asyncio.wait({reader}, timeout=EXIT_POLL_SECONDS)
+        output = await reader
         code = await process.wait()
     finally:
+        _kill_group(process.pid)
         if process.returncode is None:  # cancelled, usually by the poll's timeout
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
+        if not reader.done():
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
     return _judge_exit(check, code, output.decode("utf-8", "replace"))
+
+
+def _kill_group(group: int) -> None:
+    """SIGKILL every process left in the plugin's process group (none left is fine)."""
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal.SIGKILL)
 
 
 def _working_directory(ctx: ProbeContext, cwd: object) -> str | None:

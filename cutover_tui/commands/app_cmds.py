@@ -26,6 +26,13 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--rehearsal", action="store_true", help="mark the session a rehearsal")
         parser.add_argument("--accept-runbook-change", action="store_true",
                             help="resume although the runbook changed since the session began (logged)")
+        parser.add_argument("--accept-broken-chain", action="store_true",
+                            help="resume although the log's hash chain does not verify (logged; verify keeps failing)")
+        parser.add_argument("--trust", action="store_true",
+                            help="run the runbook's commands without asking (remembered nowhere)")
+        parser.add_argument("--publish-head", metavar="CMD",
+                            help="after each decision and at the end, run CMD (sh -c) with the log's head on its "
+                                 "standard input and in CUTOVER_HEAD_SEQ / CUTOVER_HEAD_SHA256, to keep a copy elsewhere")
     elif command == "demo":
         parser.add_argument("--db", metavar="FILE", help="session log (default: demo-<time>.cutover.db here)")
         parser.add_argument("--as", dest="actor", metavar="NAME", help="who is at the keys (default: login name)")
@@ -34,7 +41,9 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
 
 
 def run(command: str, args: argparse.Namespace) -> int:
+    from cutover_tui.redaction import redact_text
     from cutover_tui.store import SessionLogError
+    from cutover_tui.trust import NotApproved
 
     try:
         if command == "run":
@@ -44,8 +53,8 @@ def run(command: str, args: argparse.Namespace) -> int:
         if command == "follow":
             return _follow(args)
         return _replay(args)
-    except (SessionLogError, FileExistsError, FileNotFoundError, ValueError) as error:
-        print(f"cutover-tui {command}: {error}", file=sys.stderr)
+    except (SessionLogError, NotApproved, FileExistsError, FileNotFoundError, ValueError) as error:
+        print(redact_text(f"cutover-tui {command}: {error}"), file=sys.stderr)
         return 2
 
 
@@ -53,19 +62,29 @@ def _timestamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
-def _open_log(runbook, db: Path, actor: str, *, rehearsal: bool = False, accept_change: bool = False):
+def _open_log(
+    runbook, db: Path, actor: str, *, rehearsal: bool = False, accept_change: bool = False, accept_broken: bool = False
+):
     from cutover_tui.store import SessionLog
 
-    if db.exists():
-        return SessionLog.open(db, runbook, operator=actor, accept_runbook_change=accept_change)
+    if db.exists() or db.is_symlink():
+        return SessionLog.open(
+            db, runbook, operator=actor, accept_runbook_change=accept_change, accept_broken_chain=accept_broken
+        )
     return SessionLog.create(db, runbook, operator=actor, rehearsal=rehearsal)
 
 
-def _live(runbook, log, actor: str) -> int:
+def _live(runbook, log, actor: str, *, publish_head: str | None = None) -> int:
     from cutover_tui.app import make_app
     from cutover_tui.live import LiveBackend
 
-    make_app(LiveBackend(runbook, log, actor=actor)).run()
+    if publish_head:
+        from cutover_tui.publish import PublishingLiveBackend
+
+        backend = PublishingLiveBackend(runbook, log, actor=actor, command=publish_head)
+    else:
+        backend = LiveBackend(runbook, log, actor=actor)
+    make_app(backend).run()
     print(f"Session log: {log.path}")
     print(f"  replay it:  cutover-tui replay {log.path}")
     print(f"  report:     cutover-tui report {log.path}")
@@ -76,11 +95,19 @@ def _live(runbook, log, actor: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     from runbooks import load_runbook
 
+    from cutover_tui.redaction import Redactor, activate, secret_env_names
+    from cutover_tui.trust import require_approval
+
     runbook = load_runbook(args.runbook)
+    activate(Redactor(secret_env_names(runbook)))
     actor = args.actor or getpass.getuser()
     db = Path(args.db) if args.db else Path(f"{Path(args.runbook).stem}-{_timestamp()}.cutover.db")
-    log = _open_log(runbook, db, actor, rehearsal=args.rehearsal, accept_change=args.accept_runbook_change)
-    return _live(runbook, log, actor)
+    require_approval(runbook, trust=args.trust, command="run")  # before the log: nothing runs or is written unapproved
+    log = _open_log(
+        runbook, db, actor, rehearsal=args.rehearsal, accept_change=args.accept_runbook_change,
+        accept_broken=args.accept_broken_chain,
+    )  # fmt: skip
+    return _live(runbook, log, actor, publish_head=args.publish_head)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -27,7 +27,8 @@ exit status:
   0  CONTINUE       nothing that stops the launch
   1  HALT/ROLLBACK  a halt or rollback stop condition is firing, or a gate
                     check (one with pass_when, or named in a step's gate) fails
-  2                 the runbook is invalid, or --only names nothing in it
+  2                 the runbook is invalid, --only names nothing in it, or its
+                    commands are not approved (nothing ran)
   3  CANNOT VERIFY  a stop condition or gate check could not be read (error,
                     no data, stale)
   4  AT RISK        a halt or rollback condition is breached but has not yet
@@ -44,6 +45,11 @@ evaluated over time; the command ends early once a halt or rollback
 condition fires. Pending at the end is still 4: choose a --for longer than
 the longest `for` to let conditions fire. A scrape in rate mode needs two
 samples, so without --for it is read twice, one interval apart.
+
+Command checks run only once their command list is approved: asked on a
+terminal and remembered for the runbook's sha256, or --trust for this run
+(CI). Everything printed has the values of the runbook's secret variables
+(token_env, ${VAR} in headers and command env) replaced with ${NAME}.
 """
 
 #: Exit status per verdict.
@@ -75,6 +81,11 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="only these checks or stop conditions (a condition brings its check along)",
     )
+    parser.add_argument(
+        "--trust",
+        action="store_true",
+        help="run the runbook's commands without asking (for CI; remembered nowhere)",
+    )
 
 
 def _duration(text: str) -> float:
@@ -92,12 +103,22 @@ def run(command: str, args: argparse.Namespace) -> int:
 
     from runbooks import load_runbook
 
+    from cutover_tui.redaction import Redactor, activate, secret_env_names
+    from cutover_tui.trust import NotApproved, require_approval
+
     runbook = load_runbook(args.runbook)
+    activate(Redactor(secret_env_names(runbook)))
     try:
         check_ids, condition_ids = _select(runbook, args.only)
     except KeyError as error:
         print(f"cutover-tui check: --only {error.args[0]!r} is neither a check nor a stop condition "
               f"in {args.runbook}", file=sys.stderr)
+        return 2
+    try:
+        if any(runbook.checks[c].kind == "command" for c in check_ids):  # --only may leave none
+            require_approval(runbook, trust=args.trust, command="check")
+    except NotApproved as error:
+        print(f"cutover-tui check: {error}", file=sys.stderr)
         return 2
     progress = _print_change if args.duration is not None and not args.json else None
     report = asyncio.run(_gate(runbook, check_ids, condition_ids, args.duration, progress))
@@ -247,7 +268,9 @@ def _judge(
 
 
 def _print_change(status: ConditionStatus) -> None:
-    print(f"{status.since:%H:%M:%SZ}  {status.id}: {status.state.value}  {status.reason}", flush=True)
+    from cutover_tui.redaction import redact_text
+
+    print(redact_text(f"{status.since:%H:%M:%SZ}  {status.id}: {status.state.value}  {status.reason}"), flush=True)
 
 
 def _check_rows(report: _Report) -> list[dict[str, object]]:
@@ -303,13 +326,17 @@ def _print_json(report: _Report) -> None:
         "checks": _check_rows(report),
         "conditions": _condition_rows(report),
     }
-    print(json.dumps(document, indent=2, ensure_ascii=False))
+    from cutover_tui.redaction import redact_rendered
+
+    print(redact_rendered(json.dumps(document, indent=2, ensure_ascii=False)))
 
 
 def _print_table(report: _Report) -> None:
     from checks.conditions import format_value
 
-    print(f"{report.runbook.name}")
+    from cutover_tui.redaction import redact_text
+
+    print(redact_text(report.runbook.name))
     print()
     checks = [
         (row["id"], f"{row['outcome'] or '-'}{' (gate)' if row['gate_blocking'] else ''}",
@@ -334,6 +361,9 @@ def _print_table(report: _Report) -> None:
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+    from cutover_tui.redaction import redact_text
+
+    rows = [tuple(redact_text(str(cell)) for cell in row) for row in rows]
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
     for line in (header, *rows):
         cells = [str(cell).ljust(width) for cell, width in zip(line, widths)]

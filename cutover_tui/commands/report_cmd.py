@@ -35,22 +35,32 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
 
 def run(command: str, args: argparse.Namespace) -> int:
     """Write the report of ``args.file``; return 0, 1 (tampered log) or 2 (not a session log)."""
+    from cutover_tui.redaction import Redactor, activate, redact_rendered, secret_env_names
     from cutover_tui.report import build_report, render
-    from cutover_tui.store import NotASessionLog
+    from cutover_tui.store import SessionLog, SessionLogError
 
     fmt = args.format or report_format(args.output)
     try:
         report = build_report(args.file)
-    except NotASessionLog as error:
+        with SessionLog.open_readonly(args.file) as log:
+            names = secret_env_names(log.stored_runbook())
+    except SessionLogError as error:
         print(f"cutover-tui report: {error}", file=sys.stderr)
         return 2
-    text = render(report, fmt)
+    # The writer redacted what it stored; this catches a secret set here that the writer did not know.
+    activate(Redactor(names))
+    text = redact_rendered(render(report, fmt))
     if args.output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
         out = Path(args.output) if args.output else default_output(Path(args.file), fmt, report.generated_at)
-        out.write_text(text, encoding="utf-8")
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as error:
+            print(f"cutover-tui report: cannot write the report to {out} ({error.strerror or error}); "
+                  "write it elsewhere with -o PATH, or to standard output with -o -", file=sys.stderr)  # fmt: skip
+            return 2
         print(f"report written to {out}")
     if not report.integrity.intact:
         where = f"seq {report.integrity.bad_seq}: " if report.integrity.bad_seq is not None else ""

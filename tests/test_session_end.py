@@ -1,0 +1,150 @@
+"""How a live session ends: quit, ctrl+q, SIGTERM and SIGHUP all log session_ended and leave the .db whole."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from checks.target import Target
+from cutover_tui.store import SessionLog
+
+RUNBOOK = """\
+name: Ending test
+checks:
+  api_health:
+    http: "{url}/health"
+    every: 300ms
+    timeout: 250ms
+stop_conditions:
+  - id: api_down
+    check: api_health
+    action: halt
+steps:
+  - title: Deploy
+    at: T-0
+"""
+
+
+def _tmux() -> str:
+    program = shutil.which("tmux")
+    if program is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("tmux is missing (.ci/run installs it)")
+        pytest.skip("needs Debian package 'tmux'")
+    return program
+
+
+class Session:
+    """``cutover-tui run`` in a real terminal (tmux), so keys and signals reach it as they would an operator's."""
+
+    def __init__(self, tmp_path: Path, url: str, *extra: str) -> None:
+        self.tmux = _tmux()
+        self.db = tmp_path / "end.cutover.db"
+        runbook = tmp_path / "end.yaml"
+        runbook.write_text(RUNBOOK.format(url=url), encoding="utf-8")
+        exe = Path(sys.executable).with_name("cutover-tui")
+        self.name = f"end{time.monotonic_ns()}"
+        command = f"exec {exe} run {runbook} --db {self.db} --as tester {' '.join(extra)}"
+        subprocess.run([self.tmux, "new", "-d", "-s", self.name, "-x", "120", "-y", "36", command], check=True)
+        self.pid = int(subprocess.run([self.tmux, "display", "-p", "-t", self.name, "#{pane_pid}"],
+                                      capture_output=True, text=True, check=True).stdout)  # fmt: skip
+
+    def wait_for_readings(self, count: int = 3) -> None:
+        """Until the session stored ``count`` readings (it polls every 300 ms)."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.db.exists():
+                try:
+                    with SessionLog.open_readonly(self.db) as reader:
+                        if reader.last_tick_id() >= count:
+                            return
+                except Exception:  # noqa: BLE001 - being created
+                    pass
+            time.sleep(0.1)
+        raise AssertionError("the session never stored readings")
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run([self.tmux, "send-keys", "-t", self.name, *keys], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run([self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+
+    def wait_exit(self) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        raise AssertionError("cutover-tui did not exit")
+
+    def close(self) -> None:
+        subprocess.run([self.tmux, "kill-session", "-t", self.name], capture_output=True)
+
+
+@pytest.fixture
+def target():
+    with Target() as running:
+        yield running
+
+
+def ended(db: Path) -> tuple[dict, list, int]:
+    """The session_ended payload, the kinds of the last events, and how many readings the file holds."""
+    with SessionLog.open_readonly(db) as reader:
+        events = reader.events()
+        assert reader.verify().ok
+        endings = [e.payload for e in events if e.kind == "session_ended"]
+        return (endings[-1] if endings else {}), [e.kind for e in events[-2:]], reader.last_tick_id()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP"])
+def test_a_signal_ends_the_session_as_a_quit_does(tmp_path: Path, target: Target, how: str) -> None:
+    """SIGTERM, or SIGHUP when the terminal goes (the SSH session dropped): session_ended logged, readings flushed, no -wal left."""
+    session = Session(tmp_path, target.url)
+    try:
+        session.wait_for_readings()
+        if how == "SIGTERM":
+            os.kill(session.pid, 15)
+        else:
+            session.close()  # tmux hangs up the terminal, as a dropped SSH connection does
+        session.wait_exit()
+    finally:
+        session.close()
+    wal = Path(f"{session.db}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0  # checkpointed: the .db alone is the whole session
+    ending, _, readings = ended(session.db)
+    assert ending == {"outcome": "abandoned", "reason": how}
+    assert readings >= 3
+    assert not any(p.name.endswith(".lock") for p in tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_ctrl_q_asks_like_q_and_logs_how_the_session_ended(tmp_path: Path, target: Target) -> None:
+    """ctrl+q opens the same quit dialog as q; escape keeps the session, confirming logs session_ended."""
+    session = Session(tmp_path, target.url)
+    try:
+        session.wait_for_readings(1)
+        session.keys("C-q")
+        deadline = time.monotonic() + 10
+        while "end the session as abandoned" not in session.screen() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "end the session as abandoned" in session.screen()
+        session.keys("Escape")
+        time.sleep(0.5)
+        os.kill(session.pid, 0)  # still running: ctrl+q asked, it did not quit at once
+        session.keys("C-q")
+        time.sleep(0.8)
+        session.keys("Enter")
+        session.wait_exit()
+    finally:
+        session.close()
+    ending, kinds, _ = ended(session.db)
+    assert ending == {"outcome": "abandoned", "reason": "quit"} and kinds[-1] == "session_ended"
