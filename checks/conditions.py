@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from checks.reading import Outcome, Reading
@@ -194,6 +194,7 @@ class ConditionEvaluator:
         self._acknowledged = False
         self._changes: deque[bool] = deque(maxlen=FLAP_WINDOW)
         self._cause = "not_polled"
+        self._observed_at = clock.now()
 
     # -- public -----------------------------------------------------------
 
@@ -252,8 +253,11 @@ class ConditionEvaluator:
                 times, so how long a poll took never delays firing. Default:
                 now (a poll run by hand).
         """
-        now = self._clock.monotonic() if due is None else due
         self._last_reading_at = self._clock.monotonic()
+        now = self._last_reading_at if due is None else due
+        # State changes are dated at the instant the poll was due, like the hold: a state that
+        # began with a poll and one that fired `for` later are `for` apart, however long polls took.
+        self._observed_at = self._clock.now() - timedelta(seconds=max(0.0, self._last_reading_at - now))
         self._sample_age = reading.sample_age
         if reading.value is not None and math.isfinite(reading.value):
             self._value = reading.value
@@ -282,6 +286,7 @@ class ConditionEvaluator:
     def tick(self) -> ConditionStatus:
         """Notice staleness between polls: no reading for ``2 × every + timeout``, or a sample past ``max_age``."""
         now = self._clock.monotonic()
+        self._observed_at = self._clock.now()
         silent_for = now - self._last_reading_at
         if silent_for > self._stale_after:
             self._cause = "stale"
@@ -415,7 +420,7 @@ class ConditionEvaluator:
         self._last_breach_at = now
         self._consecutive_breaches += 1
         if self._firing_since is None and self._may_fire():
-            self._firing_since = self._clock.now()
+            self._firing_since = self._observed_at
         self._set(ConditionState.FIRING if self._firing_since is not None else ConditionState.PENDING, detail)
 
     def _may_fire(self) -> bool:
@@ -436,7 +441,7 @@ class ConditionEvaluator:
     def _set(self, state: ConditionState, detail: str) -> None:
         if state is not self._state:
             self._state = state
-            self._since = self._clock.now()
+            self._since = self._observed_at
             if state is ConditionState.OK:
                 self._acknowledged = False
         self._detail = detail
