@@ -3,20 +3,28 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# pytest-xdist workers. Many tests wait on real servers and terminals more than they compute,
+# so a 2-core machine runs 4 workers well; `make test WORKERS=1` runs the suite in one process.
+WORKERS ?= 4
+PYTEST := $(BIN)/pytest -ra -n $(WORKERS) --dist loadgroup
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-fast bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/cutover-tui demo
 
+# The whole suite: what CI runs (.ci/run), integration tests included.
 test: $(STAMP)
-	$(BIN)/pytest -ra
+	$(PYTEST)
+
+# The inner loop: everything not marked slow or integration (see "Tests" in the README).
+test-fast: $(STAMP)
+	$(PYTEST) -m "not slow and not integration"
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks all

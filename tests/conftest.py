@@ -1,8 +1,16 @@
-"""Shared fixtures: a running scripted target, and checks written as runbook YAML."""
+"""Shared fixtures: a running scripted target, and checks written as runbook YAML.
+
+The suite runs in parallel processes (``make test``: pytest-xdist). Whatever a
+test starts or writes is its own: servers on free ports, files under
+``tmp_path``, tmux on a socket of its own (``fault_kit.private_tmux``), the user
+config directory of its process (``private_config_home``).
+"""
 
 from __future__ import annotations
 
+import os
 import textwrap
+from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 
 import pytest
@@ -16,6 +24,28 @@ from runbooks.loader import parse_runbook
 
 MakeContext = Callable[..., ProbeContext]
 Poll = Callable[..., Awaitable[Reading]]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: in parallel, the longest start at once and the short ones fill in around them."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_config_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Command approvals (the user config directory, XDG_CONFIG_HOME) go to this test process's own folder.
+
+    Never the user's own, and never another parallel test process's.
+    """
+    home = tmp_path_factory.mktemp("config-home")
+    previous = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(home)
+    yield home
+    if previous is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = previous
 
 
 @pytest.fixture

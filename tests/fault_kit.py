@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -97,6 +98,23 @@ def cutover_tui() -> str:
     return str(Path(sys.executable).with_name("cutover-tui"))
 
 
+def private_tmux(name: str) -> list[str]:
+    """The ``tmux`` argv prefix for a server of its own, on a socket in the temp dir, with no user config.
+
+    A server of its own per terminal: its sessions get this process's environment (a shared
+    server hands every new session the environment of whoever started it), and nothing
+    another test or user does to their tmux reaches it. ``close_private_tmux`` ends it.
+    """
+    socket = Path(tempfile.gettempdir()) / f"cutover-test-tmux-{name}"
+    return ["tmux", "-S", str(socket), "-f", "/dev/null"]
+
+
+def close_private_tmux(tmux: list[str]) -> None:
+    """Kill the server of ``private_tmux`` (and the programs in its terminals), remove its socket."""
+    subprocess.run([*tmux, "kill-server"], capture_output=True)
+    Path(tmux[2]).unlink(missing_ok=True)
+
+
 class TmuxSession:
     """``cutover-tui ARGS`` in a real terminal (tmux), killable with SIGKILL like a crashed laptop.
 
@@ -110,24 +128,25 @@ class TmuxSession:
     def __init__(self, args: list[str], *, size: tuple[int, int] = (120, 36), env: dict[str, str] | None = None) -> None:
         if shutil.which("tmux") is None:
             raise FileNotFoundError("tmux is not installed")
-        self.name = f"fault{time.monotonic_ns()}"
+        self.name = f"fault{os.getpid()}-{time.monotonic_ns()}"
+        self._tmux = private_tmux(self.name)
         command = " ".join([cutover_tui(), *map(str, args)])
         extra: list[str] = []
         for key, value in (env or {}).items():
             extra += ["-e", f"{key}={value}"]
-        subprocess.run(["tmux", "new", "-d", "-s", self.name, "-x", str(size[0]), "-y", str(size[1]), *extra, command],
+        subprocess.run([*self._tmux, "new", "-d", "-s", self.name, "-x", str(size[0]), "-y", str(size[1]), *extra, command],
                        check=True)  # fmt: skip
         self.pid = int(
-            subprocess.run(["tmux", "list-panes", "-t", self.name, "-F", "#{pane_pid}"], capture_output=True,
+            subprocess.run([*self._tmux, "list-panes", "-t", self.name, "-F", "#{pane_pid}"], capture_output=True,
                            text=True, check=True).stdout.split()[0]  # fmt: skip
         )
 
     def screen(self) -> str:
         """The terminal's text now."""
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+        return subprocess.run([*self._tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
 
     def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run([*self._tmux, "send-keys", "-t", self.name, *keys], check=True)
 
     def kill(self) -> None:
         """SIGKILL the program: no handler runs, nothing is flushed."""
@@ -138,7 +157,7 @@ class TmuxSession:
 
     def close(self) -> None:
         self.kill()
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        close_private_tmux(self._tmux)
 
     def __enter__(self) -> TmuxSession:
         return self

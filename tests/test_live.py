@@ -173,6 +173,7 @@ async def test_replay_seeks_to_the_state_at_each_decision(tmp_path: Path) -> Non
 @pytest.mark.slow
 def test_demo_in_tmux_renders_and_logs_a_note(tmp_path: Path) -> None:
     """`cutover-tui demo` in a real terminal shows the clock and steps; a note typed there reaches the log."""
+    import os
     import shutil
     import subprocess
     import sys
@@ -180,22 +181,32 @@ def test_demo_in_tmux_renders_and_logs_a_note(tmp_path: Path) -> None:
 
     if shutil.which("tmux") is None:
         pytest.skip("needs Debian package 'tmux'")
+    from fault_kit import close_private_tmux, private_tmux
+
     exe = Path(sys.executable).with_name("cutover-tui")
     db = tmp_path / "demo.cutover.db"
-    session = f"demo{time.monotonic_ns()}"
-    subprocess.run(["tmux", "new", "-d", "-s", session, "-x", "120", "-y", "36", f"{exe} demo --db {db} --as tester"], check=True)
-    try:
+    session = f"demo{os.getpid()}-{time.monotonic_ns()}"
+    tmux = private_tmux(session)
+    subprocess.run([*tmux, "new", "-d", "-s", session, "-x", "120", "-y", "36", f"{exe} demo --db {db} --as tester"], check=True)
+
+    def screen_shows(*texts: str) -> str:
+        """Wait (bounded) until the terminal shows every one of ``texts``; the screen."""
         screen = ""
         for _ in range(100):
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
-            if "Demo go-live" in screen and "T-00:" in screen and "Production deploy" in screen:
+            screen = subprocess.run([*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+            if all(text in screen for text in texts):
                 break
             time.sleep(0.1)
+        return screen
+
+    try:
+        screen = screen_shows("Demo go-live", "T-00:", "Production deploy")
         assert "Demo go-live" in screen and "Production deploy" in screen, screen
-        subprocess.run(["tmux", "send-keys", "-t", session, "n"], check=True)
-        time.sleep(0.5)
-        subprocess.run(["tmux", "send-keys", "-t", session, "-l", "smoke note"], check=True)
-        subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
+        subprocess.run([*tmux, "send-keys", "-t", session, "n"], check=True)
+        screen = screen_shows("Note for the log:")  # the prompt has focus: typing goes to it
+        assert "Note for the log:" in screen, screen
+        subprocess.run([*tmux, "send-keys", "-t", session, "-l", "smoke note"], check=True)
+        subprocess.run([*tmux, "send-keys", "-t", session, "Enter"], check=True)
         for _ in range(50):
             log = SessionLog.open_readonly(db)
             notes = [e for e in log.events() if e.kind == "note"]
@@ -205,7 +216,7 @@ def test_demo_in_tmux_renders_and_logs_a_note(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert notes and notes[0].payload["text"] == "smoke note" and notes[0].actor == "tester"
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+        close_private_tmux(tmux)
 
 
 def test_follow_and_replay_read_a_runbook_whose_url_variables_are_unset_here(tmp_path: Path, monkeypatch) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from checks.target import Target
 from cutover_tui.store import SessionLog
+from fault_kit import close_private_tmux, private_tmux
 
 RUNBOOK = """\
 name: Ending test
@@ -44,15 +45,16 @@ class Session:
     """``cutover-tui run`` in a real terminal (tmux), so keys and signals reach it as they would an operator's."""
 
     def __init__(self, tmp_path: Path, url: str, *extra: str) -> None:
-        self.tmux = _tmux()
+        program = _tmux()
         self.db = tmp_path / "end.cutover.db"
         runbook = tmp_path / "end.yaml"
         runbook.write_text(RUNBOOK.format(url=url), encoding="utf-8")
         exe = Path(sys.executable).with_name("cutover-tui")
-        self.name = f"end{time.monotonic_ns()}"
+        self.name = f"end{os.getpid()}-{time.monotonic_ns()}"
+        self.tmux = [program, *private_tmux(self.name)[1:]]  # a server of its own
         command = f"exec {exe} run {runbook} --db {self.db} --as tester {' '.join(extra)}"
-        subprocess.run([self.tmux, "new", "-d", "-s", self.name, "-x", "120", "-y", "36", command], check=True)
-        self.pid = int(subprocess.run([self.tmux, "display", "-p", "-t", self.name, "#{pane_pid}"],
+        subprocess.run([*self.tmux, "new", "-d", "-s", self.name, "-x", "120", "-y", "36", command], check=True)
+        self.pid = int(subprocess.run([*self.tmux, "display", "-p", "-t", self.name, "#{pane_pid}"],
                                       capture_output=True, text=True, check=True).stdout)  # fmt: skip
 
     def wait_for_readings(self, count: int = 3) -> None:
@@ -70,10 +72,19 @@ class Session:
         raise AssertionError("the session never stored readings")
 
     def keys(self, *keys: str) -> None:
-        subprocess.run([self.tmux, "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, *keys], check=True)
 
     def screen(self) -> str:
-        return subprocess.run([self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+        return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+
+    def wait_for_screen(self, predicate, timeout: float = 10) -> bool:
+        """Wait (bounded) until ``predicate(screen text)`` holds; whether it did."""
+        deadline = time.monotonic() + timeout
+        while not predicate(self.screen()):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
 
     def wait_exit(self) -> None:
         deadline = time.monotonic() + 20
@@ -86,7 +97,8 @@ class Session:
         raise AssertionError("cutover-tui did not exit")
 
     def close(self) -> None:
-        subprocess.run([self.tmux, "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self.tmux, "kill-session", "-t", self.name], capture_output=True)
+        close_private_tmux(self.tmux)
 
 
 @pytest.fixture
@@ -133,15 +145,13 @@ def test_ctrl_q_asks_like_q_and_logs_how_the_session_ended(tmp_path: Path, targe
     try:
         session.wait_for_readings(1)
         session.keys("C-q")
-        deadline = time.monotonic() + 10
-        while "end the session as abandoned" not in session.screen() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert "end the session as abandoned" in session.screen()
+        assert session.wait_for_screen(lambda screen: "end the session as abandoned" in screen), session.screen()
         session.keys("Escape")
+        assert session.wait_for_screen(lambda screen: "end the session as abandoned" not in screen), session.screen()
         time.sleep(0.5)
         os.kill(session.pid, 0)  # still running: ctrl+q asked, it did not quit at once
         session.keys("C-q")
-        time.sleep(0.8)
+        assert session.wait_for_screen(lambda screen: "end the session as abandoned" in screen), session.screen()
         session.keys("Enter")
         session.wait_exit()
     finally:

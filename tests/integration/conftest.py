@@ -12,13 +12,17 @@ Fixtures (function-scoped, each test gets fresh processes):
   there. ``.url``, ``.target``, ``.query(q)``, ``.wait_for(q, predicate)``,
   ``.stop()``. Ready once the target has been scraped (Prometheus 2.42 applies
   new scrape targets on a 5 s tick, so that takes about 6 s).
-- ``shared_prometheus``: one Prometheus and target per test module, for tests
-  that only read; they must not change its target or stop it.
+- ``shared_prometheus``: one Prometheus and target per test process (xdist
+  worker), for tests that only read; they must not change its target or stop
+  it. Its tests run on one worker (an ``xdist_group``), so it starts once.
 - ``prometheus_rules``: the rule file's YAML; override it in a test module for
   other rules.
 
 Missing binaries skip the tests, naming the Debian package (with ``CI=true``
-they fail instead, so CI never passes by skipping).
+they fail instead, so CI never passes by skipping). Every server listens on a
+free loopback port and keeps its files under the test's ``tmp_path``, so tests
+run in parallel (``pytest -n``); a port taken between choosing and binding it
+is chosen again.
 """
 
 from __future__ import annotations
@@ -76,12 +80,17 @@ inhibit_rules:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything here runs real servers: mark it integration and slow."""
+    """Everything here runs real servers: mark it integration and slow.
+
+    The tests on ``shared_prometheus`` go to one xdist worker, so that one server serves them all.
+    """
     here = Path(__file__).parent
     for item in items:
         if item.path.is_relative_to(here):
             item.add_marker(pytest.mark.integration)
             item.add_marker(pytest.mark.slow)
+            if "shared_prometheus" in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group("shared_prometheus"))
 
 
 def free_port() -> int:
@@ -117,18 +126,31 @@ def wait_until(condition: Callable[[], Any], *, timeout: float, what: str, inter
 
 
 class ServerProcess:
-    """A real server binary on a free loopback port, its output in ``log``."""
+    """A real server binary on a free loopback port, its output in ``log``.
 
-    def __init__(self, argv: list[str], port: int, log: Path) -> None:
-        self.url = f"http://127.0.0.1:{port}"
+    ``argv(port)`` is the command line for a port; when the port was taken between
+    choosing and binding it (another test, another program), a new one is chosen.
+    """
+
+    ATTEMPTS = 3
+
+    def __init__(self, argv: Callable[[int], list[str]], log: Path) -> None:
         self.log = log
-        with log.open("wb") as output:
-            self._process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            wait_until(self._ready, timeout=STARTUP_TIMEOUT, what=f"{argv[0]} to be ready")
-        except AssertionError:
-            self.stop()
-            raise AssertionError(f"{argv[0]} did not become ready:\n{log.read_text()[-2000:]}") from None
+        for attempt in range(1, self.ATTEMPTS + 1):
+            port = free_port()
+            self.url = f"http://127.0.0.1:{port}"
+            command = argv(port)
+            with log.open("wb") as output:
+                self._process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                wait_until(self._ready, timeout=STARTUP_TIMEOUT, what=f"{command[0]} to be ready")
+                return
+            except AssertionError:
+                self.stop()
+                output_text = log.read_text(errors="replace")
+                if "address already in use" in output_text and attempt < self.ATTEMPTS:
+                    continue
+                raise AssertionError(f"{command[0]} did not become ready:\n{output_text[-2000:]}") from None
 
     def _ready(self) -> bool:
         if self._process.poll() is not None:
@@ -157,7 +179,6 @@ class PrometheusServer(ServerProcess):
     def __init__(self, workdir: Path, *, target: Target, rules: str, alertmanager_url: str | None) -> None:
         workdir.mkdir()
         self.target = target
-        port = free_port()
         (workdir / "rules.yml").write_text(rules)
         alerting = ""
         if alertmanager_url:
@@ -170,7 +191,7 @@ class PrometheusServer(ServerProcess):
             f"  - job_name: target\n    static_configs: [{{targets: ['127.0.0.1:{target.port}']}}]\n"
         )
         super().__init__(
-            [
+            lambda port: [
                 PROMETHEUS,
                 f"--config.file={workdir / 'prometheus.yml'}",
                 f"--storage.tsdb.path={workdir / 'data'}",
@@ -178,7 +199,6 @@ class PrometheusServer(ServerProcess):
                 "--rules.alert.resend-delay=1s",
                 "--log.level=warn",
             ],
-            port,
             workdir / "prometheus.log",
         )
         try:
@@ -207,10 +227,9 @@ class AlertmanagerServer(ServerProcess):
 
     def __init__(self, workdir: Path) -> None:
         workdir.mkdir()
-        port = free_port()
         (workdir / "alertmanager.yml").write_text(ALERTMANAGER_CONFIG)
         super().__init__(
-            [
+            lambda port: [
                 ALERTMANAGER,
                 f"--config.file={workdir / 'alertmanager.yml'}",
                 f"--storage.path={workdir / 'data'}",
@@ -218,7 +237,6 @@ class AlertmanagerServer(ServerProcess):
                 "--cluster.listen-address=",
                 "--log.level=warn",
             ],
-            port,
             workdir / "alertmanager.log",
         )
 
@@ -285,9 +303,9 @@ def prometheus(request: pytest.FixtureRequest, tmp_path: Path, target: Target, p
     server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
-    """A Prometheus and its own target shared by one module's read-only tests."""
+    """A Prometheus and its own target shared by the read-only tests of one test process."""
     require_binary(PROMETHEUS, "prometheus")
     with Target() as target:
         server = PrometheusServer(tmp_path_factory.mktemp("shared") / "prometheus", target=target, rules=DEFAULT_RULES, alertmanager_url=None)
