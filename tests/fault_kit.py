@@ -20,12 +20,12 @@ FAULT_RUNBOOK = """\
 name: Fault test release
 roles: {{commander: Incident commander, cto: CTO}}
 checks:
-  api_health: {{http: "{url}/health", expect_status: 200, every: 500ms, timeout: 400ms}}
+  api_health: {{http: "{url}/health", expect_status: 200, every: {every}, timeout: {timeout}}}
   auth_error_ratio:
     scrape: "{url}/metrics"
     metric: auth_error_ratio
-    every: 500ms
-    timeout: 400ms
+    every: {every}
+    timeout: {timeout}
 stop_conditions:
   - id: auth_errors
     check: auth_error_ratio
@@ -52,17 +52,22 @@ LIBFAKETIME_PATHS = (
 )
 
 
-def write_fault_runbook(directory: Path, url: str, *, hold: str = "4s", health: bool = True) -> Path:
+def write_fault_runbook(
+    directory: Path, url: str, *, hold: str = "4s", health: bool = True, every: str = "500ms", timeout: str = "400ms"
+) -> Path:
     """The runbook above against ``url``, as a file.
 
     Args:
+        every, timeout: of both checks. A test whose point is not a timeout gives
+            a generous one, so that a busy machine (tests in parallel) cannot
+            turn a slow answer into an unknown.
         health: keep the http check. Without it every reading is the same
             (a steady ratio), so the log stores a tick only on change and as a
             keyframe: nothing but the heartbeat says the writer was alive.
     """
-    text = FAULT_RUNBOOK.format(url=url, hold=hold)
+    text = FAULT_RUNBOOK.format(url=url, hold=hold, every=every, timeout=timeout)
     if not health:
-        text = text.replace('  api_health: {http: "' + url + '/health", expect_status: 200, every: 500ms, timeout: 400ms}\n', "")
+        text = text.replace(f'  api_health: {{http: "{url}/health", expect_status: 200, every: {every}, timeout: {timeout}}}\n', "")
         text = text.split("  - id: health_down")[0] + "steps:" + text.split("steps:")[1].replace("    gate: [api_health]\n", "")
     path = directory / "release.yaml"
     path.write_text(text, encoding="utf-8")

@@ -17,14 +17,14 @@ checks:
   api_health:
     http: "{url}/health"
     expect_status: 200
-    every: 500ms
-    timeout: 400ms
+    every: 1s
+    timeout: 900ms
   auth_error_ratio:
     scrape: "{url}/metrics"
     metric: auth_error_ratio
     unit: "%"
-    every: 500ms
-    timeout: 400ms
+    every: 1s
+    timeout: 900ms
 stop_conditions:
   - id: auth_errors
     check: auth_error_ratio

@@ -56,7 +56,7 @@ def faketime_env(tmp_path: Path):
 def test_a_wall_clock_step_neither_stops_polling_nor_fires_early(target, tmp_path, faketime_env, step):
     """The wall clock steps by 10 minutes as a breach starts: polls go on, and `for: 4s` fires after 4 s, not before, not never."""
     offset, env = faketime_env
-    runbook = write_fault_runbook(tmp_path, target.url, hold="4s")
+    runbook = write_fault_runbook(tmp_path, target.url, hold="4s", every="1s", timeout="900ms")
     process = subprocess.Popen(
         [sys.executable, "-m", "cutover_tui", "check", str(runbook), "--for", "40s", "--json"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -81,7 +81,7 @@ def test_a_wall_clock_step_neither_stops_polling_nor_fires_early(target, tmp_pat
 @pytest.mark.slow
 async def test_a_follower_whose_writer_was_killed_goes_cannot_verify(target, tmp_path):
     """kill -9 of the writer: within 20 s the follower shows CANNOT VERIFY, every condition stale, and when the writer stopped."""
-    runbook_path = write_fault_runbook(tmp_path, target.url)
+    runbook_path = write_fault_runbook(tmp_path, target.url, every="1s", timeout="900ms")
     db = tmp_path / "session.cutover.db"
     with TmuxSession(["run", runbook_path, "--db", db, "--as", "ic"]) as writer:
         assert wait_for(lambda: db.exists() and _logged_states(db).get("auth_errors") == "ok", 20), writer.screen()
@@ -89,7 +89,7 @@ async def test_a_follower_whose_writer_was_killed_goes_cannot_verify(target, tmp
         app = make_app(follower)
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.OK)
-            assert app.session.verdict is not Verdict.CANNOT_VERIFY
+            await wait_until(pilot, lambda: app.session.verdict is not Verdict.CANNOT_VERIFY)  # every check read once
             assert app.session.writer_stopped_at is None
             writer.kill()
             killed = time.monotonic()
@@ -106,7 +106,7 @@ async def test_a_full_disk_never_hides_a_firing_condition_and_loses_nothing(tmp_
     """Disk full as a rollback condition fires: the screen shows it firing with a loud LOG NOT WRITING banner,
     refuses decisions, and once space returns the held changes are written with their original times, in order."""
     with Target() as target:
-        runbook = load_runbook(write_fault_runbook(tmp_path, target.url, hold="1s"))
+        runbook = load_runbook(write_fault_runbook(tmp_path, target.url, hold="1s", every="1s", timeout="900ms"))
         log = SessionLog.create(small_disk.path / "s.cutover.db", runbook, operator="ic")
         backend = LiveBackend(runbook, log, actor="ic")
         app = make_app(backend)
@@ -140,7 +140,7 @@ async def test_a_full_disk_never_hides_a_firing_condition_and_loses_nothing(tmp_
 async def test_a_pending_rollback_condition_is_at_risk_with_a_moving_countdown(tmp_path):
     """Breached but not yet `for`: the header says AT RISK and "fires in", the countdown and the hold move, then ROLLBACK."""
     with Target() as target:
-        runbook = load_runbook(write_fault_runbook(tmp_path, target.url, hold="6s"))
+        runbook = load_runbook(write_fault_runbook(tmp_path, target.url, hold="6s", every="1s", timeout="900ms"))
         backend = LiveBackend(runbook, SessionLog.create(tmp_path / "s.cutover.db", runbook, operator="ic"), actor="ic")
         app = make_app(backend)
         async with app.run_test(size=SIZE) as pilot:
@@ -167,7 +167,8 @@ async def test_the_first_failed_poll_shows_at_once_live_and_in_a_follower(tmp_pa
     """A source down from the start: its condition says why after the first poll ("error 1 of 4"), never "not yet polled"."""
     with Target() as target:
         url = target.url
-    runbook = load_runbook(write_fault_runbook(tmp_path, url))  # nothing listens there any more
+    # Nothing listens there any more. Polls 2 s apart: the first error is still the newest when looked at.
+    runbook = load_runbook(write_fault_runbook(tmp_path, url, every="2s"))
     db = tmp_path / "s.cutover.db"
     backend = LiveBackend(runbook, SessionLog.create(db, runbook, operator="ic"), actor="ic")
     follower = FollowBackend(db, runbook, interval=0.2)

@@ -24,12 +24,12 @@ RUNBOOK = """\
 name: Live test release
 roles: {commander: Incident commander, cto: CTO}
 checks:
-  api_health: {http: "{url}/health", expect_status: 200, every: 500ms, timeout: 400ms}
+  api_health: {http: "{url}/health", expect_status: 200, every: 1s, timeout: 900ms}
   auth_error_ratio:
     scrape: "{url}/metrics"
     metric: auth_error_ratio
-    every: 500ms
-    timeout: 400ms
+    every: 1s
+    timeout: 900ms
 stop_conditions:
   - id: auth_errors
     check: auth_error_ratio
@@ -71,7 +71,7 @@ async def test_live_breach_fires_banner_and_rollback_decision_is_logged(tmp_path
         app = make_app(backend)
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.OK)
-            assert app.session.verdict is Verdict.CONTINUE
+            await wait_until(pilot, lambda: app.session.verdict is Verdict.CONTINUE)  # every check read once
             target.set(auth_error_ratio=0.04)
             await wait_until(pilot, lambda: app.session.banner is not None)
             assert app.session.conditions["auth_errors"].state is ConditionState.FIRING

@@ -38,12 +38,20 @@ class Recorder:
     def __init__(self) -> None:
         self.readings: list[Reading] = []
         self.ticks: list[list[ConditionStatus]] = []
+        self._arrived = asyncio.Event()
 
     def __call__(self, reading: Reading | None, statuses: list[ConditionStatus]) -> None:
         if reading is None:
             self.ticks.append(statuses)
         else:
             self.readings.append(reading)
+            self._arrived.set()
+
+    async def count_reached(self, count: int) -> None:
+        """Return as soon as ``count`` readings have arrived (the caller runs before any later timer)."""
+        while len(self.readings) < count:
+            self._arrived.clear()
+            await self._arrived.wait()
 
 
 async def test_a_poll_slower_than_its_interval_never_overlaps_and_skipped_ticks_are_counted(target):
@@ -54,7 +62,9 @@ async def test_a_poll_slower_than_its_interval_never_overlaps_and_skipped_ticks_
     recorder = Recorder()
     poller = Poller(runbook, ctx, recorder)
     await poller.start()
-    await asyncio.sleep(2.2)
+    # Three polls (about 2 s), stopped as the third one's reading arrives, before the next tick can
+    # start another: no poll is cut short by the stop, however busy the machine.
+    await asyncio.wait_for(recorder.count_reached(3), timeout=20)
     await poller.stop()
     await ctx.aclose()
     spans = sorted((r.monotonic - r.latency, r.monotonic) for r in recorder.readings)
