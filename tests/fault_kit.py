@@ -146,6 +146,10 @@ class TmuxSession:
                            text=True, check=True).stdout.split()[0]  # fmt: skip
         )
 
+    def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run a tmux command on this terminal's own server, e.g. ``tmux("set-option", "-t", name, ...)``."""
+        return subprocess.run([*self._tmux, *args], capture_output=True, text=True)
+
     def screen(self) -> str:
         """The terminal's text now."""
         return subprocess.run([*self._tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout

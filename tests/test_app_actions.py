@@ -26,6 +26,8 @@ from cutover_tui.widgets.scorecard_form import ScorecardForm
 from cutover_tui.widgets.step_detail import ItemList
 from cutover_tui.widgets.steps_table import StepsTable
 
+pytestmark = pytest.mark.slow  # every test drives the real app with Pilot: seconds each
+
 SIZE = (120, 36)
 
 

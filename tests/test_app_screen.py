@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 from typing import Any, Callable
 
+import pytest
 from rich.console import Console
 from textual.binding import Binding
 from textual.command import CommandList
@@ -25,6 +26,8 @@ from cutover_tui.widgets.steps_table import StepsTable
 from cutover_tui.widgets.stop_banner import StopBanner
 from cutover_tui.widgets.verdict_badge import VerdictBadge
 from runbooks.model import Check
+
+pytestmark = pytest.mark.slow  # every test drives the real app with Pilot: seconds each
 
 SIZE = (120, 36)
 

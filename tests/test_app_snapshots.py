@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from textual.pilot import Pilot
 from textual.widgets import Input, RadioSet
 
@@ -15,6 +17,8 @@ from app_backend import auth_errors_firing, fresh_session, session_in_progress
 from cutover_tui.app import make_app
 from cutover_tui.widgets.scorecard_form import ScorecardForm
 from cutover_tui.widgets.steps_table import StepsTable
+
+pytestmark = pytest.mark.slow  # every test renders the real app to an SVG: seconds each
 
 SIZE = (120, 36)
 

@@ -11,14 +11,16 @@ import pytest
 
 from checks.target import Target
 
+pytestmark = pytest.mark.slow  # every test runs `cutover-tui check` in a process of its own, polling for real
+
 RUNBOOK = """\
 name: Gate test
 checks:
   api_health:
     http: "{url}/health"
     expect_status: 200
-    every: 1s
-    timeout: 900ms
+    every: 3s
+    timeout: 2s
   auth_error_ratio:
     scrape: "{url}/metrics"
     metric: auth_error_ratio

@@ -102,6 +102,7 @@ async def test_a_follower_whose_writer_was_killed_goes_cannot_verify(target, tmp
             assert app.banner is not None and "WRITER STOPPED" in app.banner.text.plain
 
 
+@pytest.mark.slow
 async def test_a_full_disk_never_hides_a_firing_condition_and_loses_nothing(tmp_path, small_disk):
     """Disk full as a rollback condition fires: the screen shows it firing with a loud LOG NOT WRITING banner,
     refuses decisions, and once space returns the held changes are written with their original times, in order."""
@@ -137,6 +138,7 @@ async def test_a_full_disk_never_hides_a_firing_condition_and_loses_nothing(tmp_
     assert [e.ts for e in events] == sorted(e.ts for e in events)  # their original times, in order
 
 
+@pytest.mark.slow
 async def test_a_pending_rollback_condition_is_at_risk_with_a_moving_countdown(tmp_path):
     """Breached but not yet `for`: the header says AT RISK and "fires in", the countdown and the hold move, then ROLLBACK."""
     with Target() as target:
@@ -163,6 +165,7 @@ async def test_a_pending_rollback_condition_is_at_risk_with_a_moving_countdown(t
             assert f"for {held}" in app.banner.text.plain  # banner, card and reason: one hold
 
 
+@pytest.mark.slow
 async def test_the_first_failed_poll_shows_at_once_live_and_in_a_follower(tmp_path):
     """A source down from the start: its condition says why after the first poll ("error 1 of 4"), never "not yet polled"."""
     with Target() as target:

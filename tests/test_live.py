@@ -62,6 +62,7 @@ async def wait_until(pilot, predicate, timeout: float = 15.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
+@pytest.mark.slow
 async def test_live_breach_fires_banner_and_rollback_decision_is_logged(tmp_path: Path) -> None:
     """A real breach fires the rollback condition beside its step; the ROLLBACK decision lands in the log."""
     with Target() as target:
@@ -91,6 +92,7 @@ async def test_live_breach_fires_banner_and_rollback_decision_is_logged(tmp_path
     log.close()
 
 
+@pytest.mark.slow
 async def test_unreachable_sources_show_unknown_never_ok(tmp_path: Path) -> None:
     """With the service down, conditions are blind (never ok) and the gated step cannot be verified."""
     with Target() as target:
@@ -105,6 +107,7 @@ async def test_unreachable_sources_show_unknown_never_ok(tmp_path: Path) -> None
         assert app.session.verdict is Verdict.CANNOT_VERIFY
 
 
+@pytest.mark.slow
 async def test_resume_keeps_the_log_and_records_the_gap(tmp_path: Path) -> None:
     """Running again on the same file resumes: earlier events are on screen and session_resumed is logged."""
     with Target() as target:
@@ -121,6 +124,7 @@ async def test_resume_keeps_the_log_and_records_the_gap(tmp_path: Path) -> None:
             assert app.session.gaps or any(line.kind == "session_resumed" for line in app.session.log)
 
 
+@pytest.mark.slow
 async def test_follow_shows_what_another_writer_appends(tmp_path: Path) -> None:
     """A follower sees events and readings the writer stores within a second, and refuses to write."""
     runbook = runbook_for("http://127.0.0.1:9", tmp_path)
@@ -141,6 +145,7 @@ async def test_follow_shows_what_another_writer_appends(tmp_path: Path) -> None:
     writer.close()
 
 
+@pytest.mark.slow
 async def test_replay_seeks_to_the_state_at_each_decision(tmp_path: Path) -> None:
     """Replay at a decision's instant folds to the state the live session held then; marks step through them."""
     runbook = runbook_for("http://127.0.0.1:9", tmp_path)

@@ -174,6 +174,7 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 async def test_a_child_left_holding_the_output_is_killed_every_poll(make_context):
     """A plugin that exits 0 leaving a child on its stdout leaks no process, over 50 polls."""
     marker = f"{os.getpid() % 1000 + 7}.{time.monotonic_ns() % 1000:03d}"

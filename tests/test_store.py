@@ -493,6 +493,7 @@ def test_missing_folder_is_one_line_naming_the_database(runbook_file: Path, tmp_
     assert done.returncode == 2 and done.stderr.strip() == f"cutover-tui run: {db}: cannot create the session log: the folder {db.parent} does not exist"
 
 
+@pytest.mark.slow
 def test_read_only_folder_and_permission_denied_are_one_line(runbook_file: Path, tmp_path: Path) -> None:
     """A folder that refuses writes, and a log file that refuses the user: one line naming the database, exit 2."""
     folder = tmp_path / "locked"

@@ -71,6 +71,7 @@ def test_an_event_held_while_the_disk_was_full_keeps_its_original_time(tmp_path:
     assert too_early.ts == held.ts
 
 
+@pytest.mark.slow
 def test_the_writer_stamps_a_heartbeat_every_second(tmp_path: Path) -> None:
     """While a writer runs, sessions.heartbeat_at moves about once a second, even with nothing to write."""
     db = tmp_path / "s.cutover.db"
@@ -90,6 +91,7 @@ def test_the_writer_stamps_a_heartbeat_every_second(tmp_path: Path) -> None:
         reader.close()
 
 
+@pytest.mark.slow
 def test_resume_measures_the_gap_from_the_heartbeat_not_the_last_tick(tmp_path: Path) -> None:
     """The gap a resumed session logs is the real downtime: from the writer's last heartbeat, not its last stored tick."""
     db = tmp_path / "s.cutover.db"

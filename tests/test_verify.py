@@ -262,6 +262,7 @@ def test_seal_signs_the_head_and_verify_checks_the_signer(log_file: Path, tmp_pa
     assert "does not hold the head sealed in" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_payload_that_is_not_utf8_is_named_not_a_traceback(log_file: Path) -> None:
     """A flipped byte that leaves a payload invalid UTF-8: verify exits 1 naming the seq; report and replay exit 2 in one line."""
     tamper(log_file, """UPDATE events SET payload = CAST(X'7B2274657874223AFF227D' AS TEXT) WHERE seq = 4""")
@@ -291,6 +292,7 @@ def _cli(*args: object, env: dict[str, str] | None = None) -> subprocess.Complet
     )  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("table", ["events", "ticks"])
 def test_damaged_page_is_one_line_and_exit_2_everywhere(log_with_readings: Path, tmp_path: Path, table: str) -> None:
     """A damaged page: verify, report, replay, follow and run --db say the file is damaged and exit 2, no traceback."""

@@ -128,29 +128,31 @@ def wait_until(condition: Callable[[], Any], *, timeout: float, what: str, inter
 class ServerProcess:
     """A real server binary on a free loopback port, its output in ``log``.
 
-    ``argv(port)`` is the command line for a port; when the port was taken between
-    choosing and binding it (another test, another program), a new one is chosen.
+    ``argv`` names the port as ``127.0.0.1:PORT``. When another process took the port between
+    ``free_port()`` and the server binding it (tests run in parallel), the server is started
+    again on a new free port: every ``127.0.0.1:PORT`` in ``argv`` is rewritten.
     """
 
     ATTEMPTS = 3
 
-    def __init__(self, argv: Callable[[int], list[str]], log: Path) -> None:
+    def __init__(self, argv: list[str], port: int, log: Path) -> None:
         self.log = log
+        address = f"127.0.0.1:{port}"
         for attempt in range(1, self.ATTEMPTS + 1):
-            port = free_port()
             self.url = f"http://127.0.0.1:{port}"
-            command = argv(port)
+            command = [arg.replace(address, f"127.0.0.1:{port}") for arg in argv]
             with log.open("wb") as output:
                 self._process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
             try:
-                wait_until(self._ready, timeout=STARTUP_TIMEOUT, what=f"{command[0]} to be ready")
+                wait_until(self._ready, timeout=STARTUP_TIMEOUT, what=f"{argv[0]} to be ready")
                 return
             except AssertionError:
                 self.stop()
                 output_text = log.read_text(errors="replace")
                 if "address already in use" in output_text and attempt < self.ATTEMPTS:
+                    port = free_port()
                     continue
-                raise AssertionError(f"{command[0]} did not become ready:\n{output_text[-2000:]}") from None
+                raise AssertionError(f"{argv[0]} did not become ready:\n{output_text[-2000:]}") from None
 
     def _ready(self) -> bool:
         if self._process.poll() is not None:
@@ -179,6 +181,7 @@ class PrometheusServer(ServerProcess):
     def __init__(self, workdir: Path, *, target: Target, rules: str, alertmanager_url: str | None) -> None:
         workdir.mkdir()
         self.target = target
+        port = free_port()
         (workdir / "rules.yml").write_text(rules)
         alerting = ""
         if alertmanager_url:
@@ -191,7 +194,7 @@ class PrometheusServer(ServerProcess):
             f"  - job_name: target\n    static_configs: [{{targets: ['127.0.0.1:{target.port}']}}]\n"
         )
         super().__init__(
-            lambda port: [
+            [
                 PROMETHEUS,
                 f"--config.file={workdir / 'prometheus.yml'}",
                 f"--storage.tsdb.path={workdir / 'data'}",
@@ -199,6 +202,7 @@ class PrometheusServer(ServerProcess):
                 "--rules.alert.resend-delay=1s",
                 "--log.level=warn",
             ],
+            port,
             workdir / "prometheus.log",
         )
         try:
@@ -227,9 +231,10 @@ class AlertmanagerServer(ServerProcess):
 
     def __init__(self, workdir: Path) -> None:
         workdir.mkdir()
+        port = free_port()
         (workdir / "alertmanager.yml").write_text(ALERTMANAGER_CONFIG)
         super().__init__(
-            lambda port: [
+            [
                 ALERTMANAGER,
                 f"--config.file={workdir / 'alertmanager.yml'}",
                 f"--storage.path={workdir / 'data'}",
@@ -237,6 +242,7 @@ class AlertmanagerServer(ServerProcess):
                 "--cluster.listen-address=",
                 "--log.level=warn",
             ],
+            port,
             workdir / "alertmanager.log",
         )
 
