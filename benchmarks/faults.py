@@ -28,12 +28,13 @@ Each session first shows the service healthy (every affected condition
 - Time to show: from the injection to the first sample that shows it (not
   OK, not CONTINUE, and what the fault is: unknown, stale, error, CANNOT
   VERIFY, AT RISK, firing, ROLLING BACK, LOG NOT WRITING, as each says).
-- Budget: one poll interval plus the check's timeout (0.5 s + 0.4 s here),
+- Budget: one poll interval plus the check's timeout (1 s + 0.8 s here),
   plus what stands between the fault and the check when the product's own
   rule says so: a Prometheus scrape (data through Prometheus), a repaint
   (the terminal repaints at most twice a second), the staleness rule
-  (2 × interval + timeout), a follower's writer-silence rule (5 s). The
-  ratio is time to show over budget; each fault's line names its budget.
+  (2 × interval + timeout), a follower's writer-silence rule (5 s); and one
+  sample (50 ms) for the sampling itself. The ratio is time to show over
+  budget; each fault's line names its budget.
 
 Full: every fault (49 with every tool installed), six at a time. Quick:
 eight of the cheapest (no Prometheus, Alertmanager or tmux), all at once.
@@ -65,12 +66,14 @@ from benchmarks.common import Figure, Result
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ("faults_injected", "shown_ok_or_continue", "longest_to_show_s", "worst_ratio")
 
-INTERVAL, TIMEOUT = 0.5, 0.4
-POLL = {"every": "500ms", "timeout": "400ms"}
-POLL_BUDGET = INTERVAL + TIMEOUT
-POLL_TEXT = "a poll interval 0.5 s + timeout 0.4 s"
-#: How often the state is sampled, seconds.
+INTERVAL, TIMEOUT = 1.0, 0.8
+POLL = {"every": "1s", "timeout": "800ms"}
+#: How often the state is sampled, seconds; every budget allows one sample more.
 SAMPLE = 0.05
+POLL_BUDGET = INTERVAL + TIMEOUT + SAMPLE
+POLL_TEXT = "a poll interval 1 s + timeout 0.8 s"
+#: Polls watched after a fault has shown, in case it turns green again.
+SETTLE = 2 * INTERVAL + TIMEOUT
 #: A reading that finished this long after the fault plus its timeout came from a poll started after it.
 SLACK = 0.1
 #: Sessions at once in a full run.
@@ -178,7 +181,7 @@ async def observe(
     budget: float,
     budget_text: str,
     *,
-    settle: float = 2 * POLL_BUDGET,
+    settle: float = SETTLE,
     note: Callable[[], str] | None = None,
 ) -> Shown:
     """Sample ``look`` every ``SAMPLE`` s from ``injected`` (monotonic) until the fault has shown and ``settle`` more
@@ -339,7 +342,7 @@ async def live_fault(
     budget: float = POLL_BUDGET,
     budget_text: str = POLL_TEXT,
     informed_by_poll: bool = True,
-    settle: float = 2 * POLL_BUDGET,
+    settle: float = SETTLE,
 ) -> Shown:
     """A live session on ``doc``: healthy first, then ``inject()``, then watched."""
     slug = lab.slug(name)
@@ -652,6 +655,7 @@ async def gate_stale(lab: Lab, name: str) -> Shown:
     from checks.clock import SystemClock
     from checks.conditions import ConditionEvaluator
     from checks.probes import ProbeContext, run_probe
+    from checks.scheduler import TICK_INTERVAL
     from checks.state import Verdict
     from checks.verdict import check_stale_after
     from cutover_tui.reducer import Reducer
@@ -680,8 +684,13 @@ async def gate_stale(lab: Lab, name: str) -> Shown:
             await ctx.aclose()
         # ... then the readings stop: time goes on, the staleness tick runs each sample.
 
+        ticked = [reading.monotonic]
+
         def state() -> Any:
-            status = evaluator.tick()
+            if clock.monotonic() - ticked[0] >= TICK_INTERVAL:  # the poller's staleness tick, once a second
+                ticked[0] = clock.monotonic()
+                evaluator.tick()
+            status = evaluator.status
             age = clock.monotonic() - reading.monotonic
             truth = LiveTruth(statuses={"watched": status}, readings={"probe": (reading, age)})
             return reducer.state(now=clock.now(), live=truth)
@@ -697,8 +706,8 @@ async def gate_stale(lab: Lab, name: str) -> Shown:
             return Look(greens(now, ("watched",)), shown, f"gate probe {gate}; {describe(now)}")
 
         stale_after = check_stale_after(check)
-        return await observe(name, look, reading.monotonic, stale_after,
-                              f"the staleness rule: 2 × interval + timeout = {stale_after:g} s")  # fmt: skip
+        return await observe(name, look, reading.monotonic, stale_after + SAMPLE,
+                             f"the staleness rule: 2 × interval + timeout = {stale_after:g} s")  # fmt: skip
 
 
 def _has_root() -> bool:
@@ -772,14 +781,13 @@ async def disk_full_log(lab: Lab, name: str) -> Shown:
 # -- through a real Prometheus ----------------------------------------------------------
 
 
-async def prometheus_fault(
-    lab: Lab, name: str, *, query: str = "auth_error_ratio", when: str = "> 1%", max_age: str | None = None, **misbehave: Any
-) -> Shown:
+async def prometheus_fault(lab: Lab, name: str, misbehave: dict[str, Any], *, max_age: str | None = None) -> Shown:
+    """A promql check of ``auth_error_ratio`` through a ``PrometheusFront``, which then misbehaves."""
     from benchmarks.fault_servers import PrometheusFront
 
     await lab.need("prometheus")
     with PrometheusFront(lab.prometheus.url) as front:
-        doc = runbook_doc(name, {"promql": query}, when=when, max_age=max_age,
+        doc = runbook_doc(name, {"promql": "auth_error_ratio"}, when="> 1%", max_age=max_age,
                           sources={"prometheus": {"kind": "prometheus", "url": front.url}})  # fmt: skip
         return await live_fault(lab, name, doc, lambda: front.set(**misbehave))
 
@@ -817,16 +825,18 @@ PROMETHEUS_FAULTS: dict[str, dict[str, Any]] = {
 for _name, _misbehave in PROMETHEUS_FAULTS.items():
 
     async def _run(lab: Lab, name: str, misbehave: dict[str, Any] = _misbehave) -> Shown:
-        return await prometheus_fault(lab, name, **misbehave)
+        return await prometheus_fault(lab, name, misbehave)
 
     fault(_name, needs=("prometheus",))(_run)
 
 
 @fault("Prometheus: samples older than max_age (a lagging API)", needs=("prometheus",))
 async def prometheus_old(lab: Lab, name: str) -> Shown:
-    return await prometheus_fault(lab, name, max_age="2s", lag=5.0)
+    return await prometheus_fault(lab, name, {"lag": LAG}, max_age="3s")
 
 
+#: The lagging API answers for this many seconds ago (Prometheus has that much history before the faults begin).
+LAG = 6.0
 QUANTILE = "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[4s])))"
 
 
@@ -1049,11 +1059,32 @@ VERDICT_WORDS = {
     "✖ ROLLBACK": "ROLLBACK",
     "↺ ROLLING BACK": "ROLLING BACK",
 }
-REPAINT = 0.5  # the dashboard repaints at most twice a second
+#: The dashboard repaints at most twice a second.
+REPAINT = 0.5
+_CLOCK = re.compile(r"(\d\d):(\d\d):(\d\d) UTC")
 
 
 def screen_verdict(screen: str) -> str:
     return next((word for label, word in VERDICT_WORDS.items() if label in screen), "")
+
+
+def painted_at(screen: str, step: float = 0.0) -> float | None:
+    """When the frame on ``screen`` was derived, as a real POSIX time: its header clock is the state's ``now``.
+
+    The clock shows whole seconds of a wall clock that may be stepped by
+    ``step`` seconds; a reading nearer real time minus the step is taken as
+    stepped.
+    """
+    match = _CLOCK.search(screen.split("\n", 2)[0] if screen else "")
+    if match is None:
+        return None
+    real = time.time()
+    midnight = real - real % 86400
+    shown = midnight + int(match[1]) * 3600 + int(match[2]) * 60 + int(match[3])
+    shown += round((real - shown) / 86400) * 86400  # the nearest such time of day
+    if step and abs(shown - step - real) < abs(shown - real):
+        shown -= step
+    return shown
 
 
 async def wait_screen(terminal: Any, predicate: Callable[[str], bool], timeout: float, what: str) -> str:
@@ -1067,90 +1098,136 @@ async def wait_screen(terminal: Any, predicate: Callable[[str], bool], timeout: 
         await asyncio.sleep(0.1)
 
 
-def _fault_doc(lab: Lab, name: str, url: str, hold: str) -> dict[str, Any]:
+def _fault_doc(name: str, url: str, hold: str) -> dict[str, Any]:
     return runbook_doc(name, _scrape(url), when="> 1%", hold=hold)
 
 
-async def run_clock_step(lab: Lab, name: str, step: str) -> Shown:
+async def run_clock_step(lab: Lab, name: str, step: str, seconds: float) -> Shown:
     slug = lab.slug(name)
     offset, env = _faketime_offset(lab, slug)
     faked = {key: env[key] for key in env if key.startswith("FAKETIME") or key == "LD_PRELOAD"}
     with target() as service:
-        path = write_runbook(lab.folder, _fault_doc(lab, name, service.url, "4s"), slug)
+        path = write_runbook(lab.folder, _fault_doc(name, service.url, "4s"), slug)
         db = lab.folder / f"{slug}.cutover.db"
         with lab.kit.TmuxSession(["run", path, "--db", db, "--as", "bench"], env=faked) as terminal:
-            await wait_screen(terminal, lambda s: screen_verdict(s) == "CONTINUE", 30, "run never showed CONTINUE")
-            offset.write_text(f"{step}\n")
-            service.set(auth_error_ratio=BREACH)
-            injected = time.monotonic()
+            await wait_screen(terminal, lambda s: screen_verdict(s) == "CONTINUE", 60, "run never showed CONTINUE")
+            offset.write_text(f"{step}\n")  # NTP steps the clock ...
+            service.set(auth_error_ratio=BREACH)  # ... as a real breach starts
+            injected, wall = time.monotonic(), time.time()
+            budget = POLL_BUDGET + REPAINT
             fired: list[float] = []
+            lag: list[float] = []  # how far behind real time each frame was painted
 
             async def look() -> Look:
-                verdict = screen_verdict(await asyncio.to_thread(terminal.screen))
+                screen = await asyncio.to_thread(terminal.screen)
+                verdict = screen_verdict(screen)
+                painted = painted_at(screen, seconds)
+                if painted is not None:
+                    lag.append(time.time() - painted)
                 if verdict == "ROLLBACK" and not fired:
                     fired.append(time.monotonic() - injected)
+                # A frame derived (its clock, whole seconds) a budget after the fault should show it.
+                informed = painted is not None and painted >= wall + budget
                 return Look("CONTINUE" if verdict == "CONTINUE" else "", verdict in ("AT RISK", "ROLLBACK"),
-                            f"the screen says {verdict or 'no verdict'}")  # fmt: skip
+                            f"the screen says {verdict or 'no verdict'}", informed)  # fmt: skip
 
             def said() -> str:
+                text = f"frames painted up to {max(lag):.1f} s behind real time; " if lag else ""
                 if not fired:
-                    return "the screen never said ROLLBACK while watched"
-                return f"the screen said ROLLBACK {fired[0]:.2f} s after the breach (for: 4s)" + (
+                    return text + "the screen never said ROLLBACK while watched"
+                return text + f"the screen said ROLLBACK {fired[0]:.2f} s after the breach (for: 4s)" + (
                     " — FIRED EARLY" if fired[0] < 4.0 else "")  # fmt: skip
 
-            return await observe(name, look, injected, POLL_BUDGET + REPAINT, f"{POLL_TEXT} + a repaint ({REPAINT:g} s)",
+            return await observe(name, look, injected, budget, f"{POLL_TEXT} + a repaint ({REPAINT:g} s)",
                                  settle=5.0, note=said)  # fmt: skip
 
 
 @fault("run: the wall clock steps back 10 min as a breach starts", needs=("tmux", "faketime"))
 async def run_clock_back(lab: Lab, name: str) -> Shown:
-    return await run_clock_step(lab, name, "-10m")
+    return await run_clock_step(lab, name, "-10m", -600.0)
 
 
 @fault("run: the wall clock steps forward 10 min as a breach starts", needs=("tmux", "faketime"))
 async def run_clock_forward(lab: Lab, name: str) -> Shown:
-    return await run_clock_step(lab, name, "+10m")
+    return await run_clock_step(lab, name, "+10m", 600.0)
 
 
-async def follow_writer(lab: Lab, name: str, stop: Callable[[Any], None]) -> Shown:
+async def watch_follower(name: str, db: Path, runbook: Any, stop: Callable[[], None]) -> Shown:
+    """A ``FollowBackend`` of ``db``: healthy first, then ``stop()`` the writer, then watched."""
     from checks.state import ConditionState, Verdict
     from cutover_tui.live import WRITER_SILENCE_SECONDS, FollowBackend
-    from runbooks import load_runbook
 
-    slug = lab.slug(name)
-    with target() as service:
-        path = write_runbook(lab.folder, _fault_doc(lab, name, service.url, "30s"), slug)
-        db = lab.folder / f"{slug}.cutover.db"
-        with lab.kit.TmuxSession(["run", path, "--db", db, "--as", "bench"]) as terminal:
-            await wait_screen(terminal, lambda s: screen_verdict(s) == "CONTINUE", 30, "run never showed CONTINUE")
-            follower = FollowBackend(db, load_runbook(path), interval=0.5)
-            await follower.start(lambda state: None)
-            try:
-                await until(lambda: healthy(follower.state(), ("watched",)), 20, "the follower never showed CONTINUE")
-                stop(terminal)
-                injected = time.monotonic()
+    follower = FollowBackend(db, runbook, interval=0.5)
+    await follower.start(lambda state: None)
+    try:
+        await until(lambda: healthy(follower.state(), ("watched",)), 30, "the follower never showed the service healthy")
+        stop()
+        injected = time.monotonic()
 
-                def look() -> Look:
-                    state = follower.state()
-                    shown = state.verdict is Verdict.CANNOT_VERIFY and state.writer_stopped_at is not None and all(
-                        view.state is ConditionState.STALE for view in state.conditions.values())  # fmt: skip
-                    return Look(greens(state, ("watched",)), shown, describe(state))
+        def look() -> Look:
+            state = follower.state()
+            shown = state.verdict is Verdict.CANNOT_VERIFY and state.writer_stopped_at is not None and all(
+                view.state is ConditionState.STALE for view in state.conditions.values())  # fmt: skip
+            return Look(greens(state, ("watched",)), shown, describe(state))
 
-                budget = WRITER_SILENCE_SECONDS + 0.5
-                return await observe(name, look, injected, budget,
-                                     f"the writer-silence rule ({WRITER_SILENCE_SECONDS:g} s) + a follower's read (0.5 s)")  # fmt: skip
-            finally:
-                await follower.stop()
+        budget = WRITER_SILENCE_SECONDS + follower.interval + SAMPLE
+        return await observe(name, look, injected, budget, f"the writer-silence rule ({WRITER_SILENCE_SECONDS:g} s)"
+                             f" + a follower's read ({follower.interval:g} s)")  # fmt: skip
+    finally:
+        await follower.stop()
 
 
 @fault("follow: the writer is killed (kill -9)", needs=("tmux",))
 async def follow_killed(lab: Lab, name: str) -> Shown:
-    return await follow_writer(lab, name, lambda terminal: terminal.kill())
+    from runbooks import load_runbook
+
+    slug = lab.slug(name)
+    with target() as service:
+        path = write_runbook(lab.folder, _fault_doc(name, service.url, "30s"), slug)
+        db = lab.folder / f"{slug}.cutover.db"
+        with lab.kit.TmuxSession(["run", path, "--db", db, "--as", "bench"]) as terminal:
+            await wait_screen(terminal, lambda s: screen_verdict(s) == "CONTINUE", 60, "run never showed CONTINUE")
+            return await watch_follower(name, db, load_runbook(path), terminal.kill)
 
 
-@fault("follow: the writer freezes (SIGSTOP, a suspended laptop)", needs=("tmux",))
+#: A writer without a terminal: the dashboard's ``LiveBackend`` on a new log (tmux resumes a stopped pane at once).
+HEADLESS_WRITER = """\
+import asyncio, sys
+from cutover_tui.live import LiveBackend
+from cutover_tui.store import SessionLog
+from runbooks import load_runbook
+
+async def main():
+    runbook = load_runbook(sys.argv[1])
+    backend = LiveBackend(runbook, SessionLog.create(sys.argv[2], runbook, operator="bench"), actor="bench")
+    await backend.start(lambda state: None)
+    print("writing", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+@fault("follow: the writer freezes (SIGSTOP)")
 async def follow_frozen(lab: Lab, name: str) -> Shown:
-    return await follow_writer(lab, name, lambda terminal: os.kill(terminal.pid, signal.SIGSTOP))
+    from runbooks import load_runbook
+
+    slug = lab.slug(name)
+    with target() as service:
+        path = write_runbook(lab.folder, _fault_doc(name, service.url, "30s"), slug)
+        db = lab.folder / f"{slug}.cutover.db"
+        writer = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", HEADLESS_WRITER, str(path), str(db), cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            assert writer.stdout is not None
+            if (await asyncio.wait_for(writer.stdout.readline(), 60)).strip() != b"writing":
+                raise NotInjected("the headless writer did not start")
+            return await watch_follower(name, db, load_runbook(path), lambda: os.kill(writer.pid, signal.SIGSTOP))
+        finally:
+            writer.kill()  # SIGKILL ends a stopped process too
+            await writer.wait()
 
 
 def _logged_states(db: Path) -> dict[str, tuple[str, datetime]]:
@@ -1179,7 +1256,7 @@ async def kill_during_hold(lab: Lab, name: str) -> Shown:
     slug = lab.slug(name)
     with target() as service:
         service.set(auth_error_ratio=BREACH)
-        path = write_runbook(lab.folder, _fault_doc(lab, name, service.url, "60s"), slug)
+        path = write_runbook(lab.folder, _fault_doc(name, service.url, "60s"), slug)
         runbook = load_runbook(path)
         db = lab.folder / f"{slug}.cutover.db"
         with lab.kit.TmuxSession(["run", path, "--db", db, "--as", "bench"]) as terminal:
@@ -1238,8 +1315,7 @@ async def start_servers(lab: Lab, wanted: set[str]) -> None:
             folder = lab.folder / "prometheus"
             folder.mkdir()
             lab.prometheus = await asyncio.to_thread(PrometheusProcess, folder, lab.prometheus_target.url, interval=SCRAPE)
-            # Old samples need history: the lagging-API fault asks 5 s back.
-            await asyncio.sleep(6.0)
+            await asyncio.sleep(LAG + 1.0)  # history for the lagging API to answer from
         except Exception as failure:  # one missing server must not hide the other faults
             lab.problems["prometheus"] = f"Prometheus did not start: {failure}"
         finally:
