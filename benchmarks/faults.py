@@ -2,19 +2,23 @@
 
 Method. Each fault runs against real software on 127.0.0.1: the scripted
 target (``checks.target.Target``), a real Prometheus scraping one, a real
-Alertmanager, Nagios-style commands, ``cutover-tui run`` in a real terminal
-(tmux), ``cutover-tui check`` as a subprocess, Debian's libfaketime, a real
-tmpfs filled to the last byte. Where no real server makes the fault on
-demand, a front for the real Prometheus (``benchmarks/fault_servers.py``)
-has it answer another query (its real 400, 422, empty vector, NaN, +Inf, two
-series, matrix, string), at an earlier instant (old samples), with warnings
-added or cut in half, or answers with the canned body a proxy or Prometheus
-sends (a 503 timeout, a plain-text 503, an HTML page, a 200 with ``status:
-error``); ``tests/canned_server.py`` serves JSON bodies that lose a field.
+Alertmanager, Nagios-style plugins, ``cutover-tui run`` in a real terminal
+(tmux), ``cutover-tui check`` as a subprocess (under Debian's libfaketime for
+the wall-clock steps), a real tmpfs filled to the last byte. Where no real
+server makes the fault on demand, a front for the real Prometheus
+(``benchmarks/fault_servers.py``) has it answer another query (its real 400,
+422, empty vector, NaN, +Inf, two series, matrix, string), at an earlier
+instant (old samples), with warnings added or cut in half, or answers with
+the body a proxy or Prometheus sends (a 503 timeout, a plain-text 503, an
+HTML page, a 200 with ``status: error``); ``tests/canned_server.py`` serves
+JSON bodies that lose a field.
 
 What is watched is what the dashboard renders: the ``SessionState`` of a real
-``LiveBackend`` (or ``FollowBackend``) sampled every 50 ms, the terminal's
-text for ``run`` in tmux, and the progress lines and verdict of ``check``.
+``LiveBackend`` (or ``FollowBackend``) sampled every 50 ms; the verdict badge
+of the real app under ``App.run_test()`` for the wall-clock steps (its wall
+clock stepped through the product's ``Clock``: under libfaketime 0.9.10 the
+threaded dashboard thrashes even at +0, frames 3 to 6 s apart, so ``run`` in
+tmux is not measured that way); the progress lines and verdict of ``check``.
 Each session first shows the service healthy (every affected condition
 ``ok``, the verdict CONTINUE); then the fault is injected.
 
@@ -31,7 +35,7 @@ Each session first shows the service healthy (every affected condition
 - Budget: one poll interval plus the check's timeout (1 s + 0.8 s here),
   plus what stands between the fault and the check when the product's own
   rule says so: a Prometheus scrape (data through Prometheus), a repaint
-  (the terminal repaints at most twice a second), the staleness rule
+  (the dashboard repaints at most twice a second), the staleness rule
   (2 × interval + timeout), a follower's writer-silence rule (5 s); and one
   sample (50 ms) for the sampling itself. The ratio is time to show over
   budget; each fault's line names its budget.
@@ -62,6 +66,7 @@ from typing import Any
 import yaml
 
 from benchmarks.common import Figure, Result
+from checks.clock import SystemClock
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ("faults_injected", "shown_ok_or_continue", "longest_to_show_s", "worst_ratio")
@@ -379,6 +384,7 @@ class Lab:
     prometheus_target: Any = None  # the Target it scrapes
     alertmanager: Any = None  # benchmarks.fault_servers.AlertmanagerProcess
     ready: dict[str, asyncio.Event] = field(default_factory=dict)
+    one_app: asyncio.Lock = field(default_factory=asyncio.Lock)  # one Textual app under test at a time
     problems: dict[str, str] = field(default_factory=dict)  # a shared server that failed to start -> why
     _slugs: set[str] = field(default_factory=set)
 
@@ -749,7 +755,6 @@ async def disk_full_firing(lab: Lab, name: str) -> Shown:
 @fault("the disk fills: the log stops being written", needs=("root",))
 async def disk_full_log(lab: Lab, name: str) -> Shown:
     from checks.state import Verdict
-    from cutover_tui.store import SessionLog  # noqa: F401 (write_health is the log's own account)
 
     slug = lab.slug(name)
     with lab.kit.TmpfsDisk(lab.folder / f"{slug}-disk") as disk, target() as service:
@@ -1061,30 +1066,10 @@ VERDICT_WORDS = {
 }
 #: The dashboard repaints at most twice a second.
 REPAINT = 0.5
-_CLOCK = re.compile(r"(\d\d):(\d\d):(\d\d) UTC")
 
 
 def screen_verdict(screen: str) -> str:
     return next((word for label, word in VERDICT_WORDS.items() if label in screen), "")
-
-
-def painted_at(screen: str, step: float = 0.0) -> float | None:
-    """When the frame on ``screen`` was derived, as a real POSIX time: its header clock is the state's ``now``.
-
-    The clock shows whole seconds of a wall clock that may be stepped by
-    ``step`` seconds; a reading nearer real time minus the step is taken as
-    stepped.
-    """
-    match = _CLOCK.search(screen.split("\n", 2)[0] if screen else "")
-    if match is None:
-        return None
-    real = time.time()
-    midnight = real - real % 86400
-    shown = midnight + int(match[1]) * 3600 + int(match[2]) * 60 + int(match[3])
-    shown += round((real - shown) / 86400) * 86400  # the nearest such time of day
-    if step and abs(shown - step - real) < abs(shown - real):
-        shown -= step
-    return shown
 
 
 async def wait_screen(terminal: Any, predicate: Callable[[str], bool], timeout: float, what: str) -> str:
@@ -1102,54 +1087,73 @@ def _fault_doc(name: str, url: str, hold: str) -> dict[str, Any]:
     return runbook_doc(name, _scrape(url), when="> 1%", hold=hold)
 
 
-async def run_clock_step(lab: Lab, name: str, step: str, seconds: float) -> Shown:
-    slug = lab.slug(name)
-    offset, env = _faketime_offset(lab, slug)
-    faked = {key: env[key] for key in env if key.startswith("FAKETIME") or key == "LD_PRELOAD"}
-    with target() as service:
-        path = write_runbook(lab.folder, _fault_doc(name, service.url, "4s"), slug)
-        db = lab.folder / f"{slug}.cutover.db"
-        with lab.kit.TmuxSession(["run", path, "--db", db, "--as", "bench"], env=faked) as terminal:
-            await wait_screen(terminal, lambda s: screen_verdict(s) == "CONTINUE", 60, "run never showed CONTINUE")
-            offset.write_text(f"{step}\n")  # NTP steps the clock ...
-            service.set(auth_error_ratio=BREACH)  # ... as a real breach starts
-            injected, wall = time.monotonic(), time.time()
-            budget = POLL_BUDGET + REPAINT
-            fired: list[float] = []
-            lag: list[float] = []  # how far behind real time each frame was painted
+class SteppedClock(SystemClock):
+    """The system's clocks with the wall clock stepped by ``offset`` seconds, as NTP or a laptop resume steps it.
 
-            async def look() -> Look:
-                screen = await asyncio.to_thread(terminal.screen)
-                verdict = screen_verdict(screen)
-                painted = painted_at(screen, seconds)
-                if painted is not None:
-                    lag.append(time.time() - painted)
-                if verdict == "ROLLBACK" and not fired:
-                    fired.append(time.monotonic() - injected)
-                # A frame derived (its clock, whole seconds) a budget after the fault should show it.
-                informed = painted is not None and painted >= wall + budget
-                return Look("CONTINUE" if verdict == "CONTINUE" else "", verdict in ("AT RISK", "ROLLBACK"),
-                            f"the screen says {verdict or 'no verdict'}", informed)  # fmt: skip
+    Monotonic time is left alone. It is a ``SystemClock`` to the poller, which
+    then schedules on the loop's own (monotonic) timers as it does for real.
+    """
 
-            def said() -> str:
-                text = f"frames painted up to {max(lag):.1f} s behind real time; " if lag else ""
-                if not fired:
-                    return text + "the screen never said ROLLBACK while watched"
-                return text + f"the screen said ROLLBACK {fired[0]:.2f} s after the breach (for: 4s)" + (
-                    " — FIRED EARLY" if fired[0] < 4.0 else "")  # fmt: skip
+    offset = 0.0
 
-            return await observe(name, look, injected, budget, f"{POLL_TEXT} + a repaint ({REPAINT:g} s)",
-                                 settle=5.0, note=said)  # fmt: skip
+    def now(self) -> datetime:
+        return super().now() + timedelta(seconds=self.offset)
 
 
-@fault("run: the wall clock steps back 10 min as a breach starts", needs=("tmux", "faketime"))
-async def run_clock_back(lab: Lab, name: str) -> Shown:
-    return await run_clock_step(lab, name, "-10m", -600.0)
+async def app_clock_step(lab: Lab, name: str, step: float) -> Shown:
+    """The dashboard itself (``App.run_test``) on a live session whose wall clock steps as a breach starts."""
+    async with lab.one_app:
+        with target() as service:
+            return await _app_clock_step(lab, name, service, step)
 
 
-@fault("run: the wall clock steps forward 10 min as a breach starts", needs=("tmux", "faketime"))
-async def run_clock_forward(lab: Lab, name: str) -> Shown:
-    return await run_clock_step(lab, name, "+10m", 600.0)
+async def _app_clock_step(lab: Lab, name: str, service: Any, step: float) -> Shown:
+    from checks.state import ConditionState, Verdict
+    from cutover_tui.app import make_app
+    from cutover_tui.live import LiveBackend
+    from cutover_tui.store import SessionLog
+    from cutover_tui.widgets.verdict_badge import VerdictBadge
+
+    slug, clock = lab.slug(name), SteppedClock()
+    runbook = parse(_fault_doc(name, service.url, "4s"), slug)
+    log = SessionLog.create(lab.folder / f"{slug}.cutover.db", runbook, operator="bench", clock=clock)
+    app = make_app(LiveBackend(runbook, log, actor="bench", clock=clock))
+    async with app.run_test(size=(120, 36)):
+        badge = app.query_one(VerdictBadge)
+        await until(lambda: badge.verdict is Verdict.CONTINUE and healthy(app.session, ("watched",)), 20,
+                    "the dashboard never showed CONTINUE")  # fmt: skip
+        clock.offset = step  # NTP steps the clock ...
+        service.set(auth_error_ratio=BREACH)  # ... as a real breach starts
+        injected = time.monotonic()
+        fired: list[float] = []
+
+        def look() -> Look:
+            shown, view = badge.verdict, app.session.conditions["watched"]
+            if shown is Verdict.ROLLBACK and not fired:
+                fired.append(time.monotonic() - injected)
+            green = [text for text, bad in (("CONTINUE on the screen", shown is Verdict.CONTINUE),
+                                            ("watched ok", view.state is ConditionState.OK)) if bad]  # fmt: skip
+            return Look(", ".join(green), shown in (Verdict.AT_RISK, Verdict.ROLLBACK),
+                        f"the screen says {shown.value}; watched {view.state.value}: {view.reason}")  # fmt: skip
+
+        def said() -> str:
+            if not fired:
+                return "the screen never said ROLLBACK while watched"
+            return f"the screen said ROLLBACK {fired[0]:.2f} s after the breach (for: 4s)" + (
+                " — FIRED EARLY" if fired[0] < 4.0 else "")  # fmt: skip
+
+        return await observe(name, look, injected, POLL_BUDGET + REPAINT, f"{POLL_TEXT} + a repaint ({REPAINT:g} s)",
+                             settle=5.0, note=said)  # fmt: skip
+
+
+@fault("dashboard: the wall clock steps back 10 min as a breach starts")
+async def app_clock_back(lab: Lab, name: str) -> Shown:
+    return await app_clock_step(lab, name, -600.0)
+
+
+@fault("dashboard: the wall clock steps forward 10 min as a breach starts")
+async def app_clock_forward(lab: Lab, name: str) -> Shown:
+    return await app_clock_step(lab, name, 600.0)
 
 
 async def watch_follower(name: str, db: Path, runbook: Any, stop: Callable[[], None]) -> Shown:
