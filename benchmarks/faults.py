@@ -840,6 +840,43 @@ async def prometheus_old(lab: Lab, name: str) -> Shown:
     return await prometheus_fault(lab, name, {"lag": LAG}, max_age="3s")
 
 
+@fault("Prometheus: a gate check's samples older than its max_age", needs=("prometheus",))
+async def prometheus_old_gate(lab: Lab, name: str) -> Shown:
+    """A check that only gates a step (no stop condition reads it), its samples older than the check's max_age."""
+    from benchmarks.fault_servers import PrometheusFront
+    from checks.state import Verdict
+
+    await lab.need("prometheus")
+    with PrometheusFront(lab.prometheus.url) as front:
+        doc = runbook_doc(name, {"promql": "auth_error_ratio", "source": "direct"}, when="> 1%", sources={
+            "direct": {"kind": "prometheus", "url": lab.prometheus.url},
+            "fronted": {"kind": "prometheus", "url": front.url},
+        })  # fmt: skip
+        doc["checks"]["gated"] = {"promql": "auth_error_ratio", "source": "fronted", "pass_when": "< 1%",
+                                  "max_age": "3s", **POLL}  # fmt: skip
+        doc["steps"][0]["gate"] = ["gated"]
+        async with Live(lab.folder, doc, lab.slug(name)) as backend:
+            await backend.append("step_started", {"step": "deploy"})
+
+            def gate(state: Any) -> str:
+                return dict(state.step("deploy").gate).get("gated", "")
+
+            await until(lambda: healthy(backend.state(), ("watched",)) and gate(backend.state()) == "pass", 20,
+                        "the session never showed the gate passing")  # fmt: skip
+            front.set(lag=LAG)
+            injected, wall = time.monotonic(), time.time()
+
+            def look() -> Look:
+                state = backend.state()
+                marker = gate(state)
+                green = [text for text, bad in ((f"gate gated {marker}", marker == "pass"),
+                                                ("CONTINUE", state.verdict is Verdict.CONTINUE)) if bad]  # fmt: skip
+                return Look(", ".join(green), True, f"gate gated {marker}; {describe(state)}",
+                            polled_after(state, "gated", wall))  # fmt: skip
+
+            return await observe(name, look, injected, POLL_BUDGET, POLL_TEXT)
+
+
 #: The lagging API answers for this many seconds ago (Prometheus has that much history before the faults begin).
 LAG = 6.0
 QUANTILE = "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[4s])))"
