@@ -552,7 +552,8 @@ class Reducer:
                 detail=latest.detail,
                 observed_at=latest.observed_at,
                 degraded=latest.degraded,
-                status=check_status(check, latest.outcome.value, age, degraded=latest.degraded),
+                status=check_status(check, latest.outcome.value, age, degraded=latest.degraded,
+                                    sample_age=latest.sample_age),
                 lower_bound=bool(latest.extra.get("lower_bound")),
                 age=age,
             )
