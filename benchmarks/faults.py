@@ -40,7 +40,7 @@ Each session first shows the service healthy (every affected condition
   sample (50 ms) for the sampling itself. The ratio is time to show over
   budget; each fault's line names its budget.
 
-Full: every fault (49 with every tool installed), six at a time. Quick:
+Full: every fault here (52 with every tool installed), six at a time. Quick:
 eight of the cheapest (no Prometheus, Alertmanager or tmux), all at once.
 """
 
@@ -1044,6 +1044,67 @@ async def check_fault(
         shown.green = shown.green or f"check's verdict CONTINUE (exit {process.returncode})"
         shown.green_for = shown.green_for or SAMPLE
     return shown, states, f"{verdict} (exit {process.returncode})"
+
+
+async def check_once(lab: Lab, path: Path) -> tuple[float, str, int]:
+    """``cutover-tui check RUNBOOK --json`` once: seconds it took, its verdict, its exit status."""
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cutover_tui", "check", str(path), "--json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=lab.folder,
+    )  # fmt: skip
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    try:
+        verdict = json.loads(out)["verdict"]
+    except (ValueError, KeyError):
+        verdict = f"no verdict ({out[-200:]!r})"
+    return time.monotonic() - started, verdict, process.returncode or 0
+
+
+async def check_gate_fault(lab: Lab, name: str, misbehave: dict[str, Any]) -> Shown:
+    """A headless gate on a check that only gates a step, read through a ``PrometheusFront``: healthy, then faulty.
+
+    ``check`` answers when it exits, so the time to show is its run time, and
+    its budget the same run's time when healthy plus one timeout.
+    """
+    from benchmarks.fault_servers import PrometheusFront
+
+    await lab.need("prometheus")
+    with PrometheusFront(lab.prometheus.url) as front:
+        doc = runbook_doc(name, {"promql": "auth_error_ratio", "pass_when": "< 1%", "max_age": "3s"}, when="> 1%",
+                          gate=True, sources={"prometheus": {"kind": "prometheus", "url": front.url}})  # fmt: skip
+        doc["stop_conditions"] = []
+        doc["steps"][0].pop("watch")
+        path = write_runbook(lab.folder, doc, lab.slug(name))
+        healthy_seconds = 0.0
+        for _ in range(2):  # the slower of two healthy runs: the machine's own noise is not the fault's
+            seconds, verdict, code = await check_once(lab, path)
+            if verdict != "CONTINUE":
+                raise NotInjected(f"check said {verdict} (exit {code}) before the fault")
+            healthy_seconds = max(healthy_seconds, seconds)
+        front.set(**misbehave)
+        seconds, verdict, code = await check_once(lab, path)
+    budget = healthy_seconds + TIMEOUT + SAMPLE
+    shown = Shown(name, seconds, budget, f"the same check's slower healthy run ({healthy_seconds:.2f} s) + a timeout",
+                  first=f"{verdict} (exit {code})")  # fmt: skip
+    if verdict == "CONTINUE" or code == 0:
+        shown.green, shown.green_for = f"check's verdict {verdict}, exit {code}", SAMPLE
+    return shown
+
+
+@fault("check: a gate check's samples older than its max_age", needs=("prometheus",))
+async def check_gate_old(lab: Lab, name: str) -> Shown:
+    return await check_gate_fault(lab, name, {"lag": LAG})
+
+
+@fault("check: a gate check passing on partial data (warnings)", needs=("prometheus",))
+async def check_gate_partial(lab: Lab, name: str) -> Shown:
+    return await check_gate_fault(lab, name, {"warnings": ("remote store eu-1 unreachable: partial data",)})
 
 
 @fault("check: a rollback condition pending (the headless gate)")
