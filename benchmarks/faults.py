@@ -680,38 +680,38 @@ async def gate_stale(lab: Lab, name: str) -> Shown:
         check, clock = runbook.checks["probe"], SystemClock()
         evaluator = ConditionEvaluator(runbook.stop_conditions[0], check, clock)
         ctx = ProbeContext(runbook)
+        origin = clock.monotonic()  # as the poller: polls due from here every interval, the staleness tick every second
         try:
-            for _ in range(3):  # polls on their interval, as the poller makes them ...
-                due = clock.monotonic()
+            for n in range(3):  # polls on their interval ...
+                due = origin + n * INTERVAL
+                await asyncio.sleep(max(0.0, due - clock.monotonic()))
                 reading = await run_probe(check, ctx)
                 evaluator.observe(reading, due=due)
-                await asyncio.sleep(max(0.0, due + INTERVAL - clock.monotonic()))
         finally:
             await ctx.aclose()
-        # ... then the readings stop: time goes on, the staleness tick runs each sample.
-
-        ticked = [reading.monotonic]
+        # ... then the readings stop; time goes on, and the tick still comes each second.
+        stale_after = check_stale_after(check)
+        next_tick = [origin + TICK_INTERVAL]
 
         def state() -> Any:
-            if clock.monotonic() - ticked[0] >= TICK_INTERVAL:  # the poller's staleness tick, once a second
-                ticked[0] = clock.monotonic()
+            while clock.monotonic() >= next_tick[0]:
                 evaluator.tick()
-            status = evaluator.status
+                next_tick[0] += TICK_INTERVAL
             age = clock.monotonic() - reading.monotonic
-            truth = LiveTruth(statuses={"watched": status}, readings={"probe": (reading, age)})
-            return reducer.state(now=clock.now(), live=truth)
+            truth = LiveTruth(statuses={"watched": evaluator.status}, readings={"probe": (reading, age)})
+            return reducer.state(now=clock.now(), live=truth), age
 
-        first = state()
+        first, _ = state()
         if not healthy(first, ("watched",)) or dict(first.step("deploy").gate).get("probe") != "pass":
             raise NotInjected(f"the gate never passed before its readings stopped: {describe(first)}")
 
         def look() -> Look:
-            now = state()
+            now, age = state()
             gate = dict(now.step("deploy").gate).get("probe")
             shown = gate == "stale" and now.verdict is Verdict.CANNOT_VERIFY
-            return Look(greens(now, ("watched",)), shown, f"gate probe {gate}; {describe(now)}")
+            # Past the rule, the gate, the verdict and the condition's card should all say so.
+            return Look(greens(now, ("watched",)), shown, f"gate probe {gate}; {describe(now)}", age > stale_after)
 
-        stale_after = check_stale_after(check)
         return await observe(name, look, reading.monotonic, stale_after + SAMPLE,
                              f"the staleness rule: 2 × interval + timeout = {stale_after:g} s")  # fmt: skip
 
@@ -1081,12 +1081,16 @@ async def check_gate_fault(lab: Lab, name: str, misbehave: dict[str, Any]) -> Sh
         doc["stop_conditions"] = []
         doc["steps"][0].pop("watch")
         path = write_runbook(lab.folder, doc, lab.slug(name))
-        healthy_seconds = 0.0
-        for _ in range(2):  # the slower of two healthy runs: the machine's own noise is not the fault's
+        healthy: list[float] = []
+        for _ in range(4):  # the slower of two healthy runs (a loaded machine may time a first poll out)
             seconds, verdict, code = await check_once(lab, path)
-            if verdict != "CONTINUE":
-                raise NotInjected(f"check said {verdict} (exit {code}) before the fault")
-            healthy_seconds = max(healthy_seconds, seconds)
+            if verdict == "CONTINUE":
+                healthy.append(seconds)
+            if len(healthy) == 2:
+                break
+        else:
+            raise NotInjected(f"check said {verdict} (exit {code}) before the fault")
+        healthy_seconds = max(healthy)
         front.set(**misbehave)
         seconds, verdict, code = await check_once(lab, path)
     budget = healthy_seconds + TIMEOUT + SAMPLE
