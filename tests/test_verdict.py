@@ -152,6 +152,13 @@ def test_a_log_that_is_not_written_is_never_better_than_cannot_verify():
     assert firing.verdict is Verdict.ROLLBACK and "log not writing: disk full" in firing.reasons
 
 
+def test_blind_counts_every_condition_in_force_even_those_rollback_mode_does_not_judge():
+    """Rolling back, an unwatched rollback condition no longer moves the verdict but still counts as blind."""
+    judgement = judge(RUNBOOK, all_ok(rollback=S.STALE, halt=S.STALE), None, {}, rollback_mode=True)
+    assert set(judgement.blind) == {"rollback", "halt"}
+    assert judgement.verdict is Verdict.CANNOT_VERIFY
+
+
 def test_a_sample_older_than_the_checks_max_age_is_stale_not_pass():
     """A reading whose sample was already old (a lagging API) no longer vouches once it is older than max_age."""
     check = Check(id="ratio", kind="promql", spec={}, every=15.0, max_age=60.0)
