@@ -49,6 +49,15 @@ inhibit_rules:
 """
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A probe that gives up and resets its connection is routine here, not a traceback on stderr."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
+
+
 @dataclass(frozen=True)
 class Misbehaviour:
     """What a ``PrometheusFront`` does to the next requests.
@@ -98,8 +107,7 @@ class PrometheusFront:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._http.daemon_threads = True
+        self._http = _QuietServer(("127.0.0.1", 0), Handler)
         self._client = httpx.Client(timeout=5)
         self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()

@@ -481,6 +481,7 @@ async def http_truncated(lab: Lab, name: str) -> Shown:
 
 def _canned(lab: Lab) -> Any:
     server = lab.canned.CannedServer()
+    server._http.handle_error = lambda request, address: None  # a reset keep-alive connection is routine here
     server._thread.start()
     return server
 
