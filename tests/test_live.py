@@ -212,7 +212,7 @@ def test_demo_in_tmux_renders_and_logs_a_note(tmp_path: Path) -> None:
         assert "Note for the log:" in screen, screen
         subprocess.run([*tmux, "send-keys", "-t", session, "-l", "smoke note"], check=True)
         subprocess.run([*tmux, "send-keys", "-t", session, "Enter"], check=True)
-        for _ in range(50):
+        for _ in range(150):
             log = SessionLog.open_readonly(db)
             notes = [e for e in log.events() if e.kind == "note"]
             log.close()
