@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("log_cmds", "verify a session log's hash chain and readings; print its head"),
     "seal": ("log_cmds", "sign a session log's head with an SSH key (ssh-keygen -Y sign)"),
     "report": ("report_cmd", "post-mortem timeline report (md, html, json)"),
+    "status": ("status_cmd", "five lines for the incident channel: verdict, clock, step, conditions, decision, log head"),
 }
 
 
