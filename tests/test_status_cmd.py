@@ -40,10 +40,11 @@ def condition(log: SessionLog, name: str, previous: str, state: str, value: floa
     }, actor="system")  # fmt: skip
 
 
-def write_session(path: Path, *, alive: bool = True) -> SessionLog:
+def write_session(path: Path, *, alive: bool = True, clock: ManualClock | None = None) -> SessionLog:
     """T-0 five minutes ago, deploy started 2 min late, auth_errors firing, a HOLD by carol; the writer's heartbeat now."""
     now = datetime.now(timezone.utc)
-    clock = ManualClock(now - timedelta(minutes=6))
+    clock = clock or ManualClock()
+    clock.advance((now - timedelta(minutes=6) - clock.now()).total_seconds())
     log = SessionLog.create(path, parse_runbook(RUNBOOK), operator="alice", clock=clock)
     log.append("t0_set", {"t0": (now - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")})
     clock.advance(180)
