@@ -151,6 +151,8 @@ def browser_screen(url: str, *, keys: str = "", wait_for: str = "auth_errors", t
             deadline = time.monotonic() + timeout
             while wait_for not in text() and time.monotonic() < deadline:
                 page.wait_for_timeout(200)
+            if keys:
+                page.focus(".xterm-helper-textarea")  # the terminal takes keys once focused, as a click does
             for key in keys:
                 page.keyboard.press(key)
                 page.wait_for_timeout(300)
