@@ -106,12 +106,13 @@ def test_stopped_and_removed_when_the_demo_ends_by_itself_or_by_sigterm(binaries
             assert wait_for(lambda: not any(alive(pid) for pid in pids), timeout=10), ending
 
 
-def test_servers_die_with_a_demo_that_dies_at_once(binaries, tmp_path):
-    """A demo killed outright (SIGKILL, as a hung-up terminal's exit skips cleanup) takes its servers with it."""
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGKILL])
+def test_servers_die_with_a_demo_that_exits_at_once(binaries, tmp_path, signum):
+    """A hung-up terminal (SIGHUP: the session is logged, then the process exits at once) or a kill takes the servers too."""
     before = stack_folders()
     with TmuxSession(["demo", "--with-prometheus", "--db", tmp_path / "k.cutover.db"], size=(140, 40)) as demo:
         folder, pids = started(demo, before)
-        demo.kill()
+        os.kill(demo.pid, signum)
         assert wait_for(lambda: not any(alive(pid) for pid in pids), timeout=10)
         owner = int((folder / demo_stack.OWNER_FILE).read_text())
         assert wait_for(lambda: not Path(f"/proc/{owner}").exists(), timeout=10)  # reaped
