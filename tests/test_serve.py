@@ -260,3 +260,15 @@ def test_a_file_that_is_not_a_session_log_is_one_line_and_exit_2(tmp_path: Path)
     done = subprocess.run([sys.executable, "-m", "cutover_tui", "serve", str(bogus), "--port", "0"],
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
     assert done.returncode == 2 and "Traceback" not in done.stderr and str(bogus) in done.stderr
+
+
+def test_behind_a_tls_proxy_the_page_opens_a_secure_websocket(session_log: Path) -> None:
+    """The page names ws:// itself, and wss:// when a TLS proxy says the browser came over https."""
+    server = Served(session_log)
+    try:
+        assert f'data-session-websocket-url="ws://127.0.0.1:{server.port}/ws"' in httpx.get(server.base, timeout=5).text
+        page = httpx.get(server.base, headers={"X-Forwarded-Proto": "https"}, timeout=5).text
+        assert f'data-session-websocket-url="wss://127.0.0.1:{server.port}/ws"' in page
+        assert "googleapis" not in page  # nothing is fetched from the internet
+    finally:
+        server.stop()

@@ -188,10 +188,14 @@ def _demo(args: argparse.Namespace) -> int:
         os.environ["DEMO_URL"] = target.url
         demo_file = SAMPLE_RUNBOOKS / "demo.yaml"
         if with_prometheus:
-            from cutover_tui.commands.demo_stack import PrometheusStack, environment, prometheus_runbook_text
+            from cutover_tui.commands.demo_stack import PrometheusStack, StackMissing, environment, prometheus_runbook_text
 
             print("Starting Prometheus and Alertmanager on loopback (the first scrape takes up to 6 s)…", flush=True)
-            servers = stack.enter_context(PrometheusStack(target.url))
+            try:
+                servers = stack.enter_context(PrometheusStack(target.url))
+            except (StackMissing, RuntimeError) as error:
+                print(f"cutover-tui demo: {error}", file=sys.stderr)
+                return 2
             os.environ.update(environment(servers))
             print(f"  Prometheus:   {servers.prometheus_url}\n  Alertmanager: {servers.alertmanager_url}", flush=True)
             runbook = parse_runbook(prometheus_runbook_text(demo_file.read_text(encoding="utf-8")),

@@ -194,7 +194,9 @@ class ViewServer:
     async def index(self, request: Any) -> Any:
         from aiohttp import web
 
-        scheme = "wss" if request.secure else "ws"
+        # Behind a TLS proxy the page is https: its WebSocket must be wss, or the browser blocks it.
+        secure = request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+        scheme = "wss" if secure else "ws"
         font_size = _int(request.query.get("fontsize"), 16)
         page = _index_html(self.title, f"{scheme}://{request.host}/ws", "/static/", font_size)
         return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
