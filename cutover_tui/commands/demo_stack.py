@@ -317,10 +317,20 @@ def _remove_orphans() -> None:
         try:
             pid = int((folder / OWNER_FILE).read_text())
             os.kill(pid, 0)
+            if _zombie(pid):  # dead, its parent has not collected it yet
+                raise ProcessLookupError
         except ProcessLookupError:
             shutil.rmtree(folder, ignore_errors=True)
         except (OSError, ValueError):
             continue  # not ours to judge (another user's, or being made now)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :].startswith("Z")
 
 
 def _tail(log: Path) -> str:
