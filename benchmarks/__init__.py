@@ -18,5 +18,6 @@ BENCHMARKS: dict[str, str] = {
     "probes": "benchmarks.probe_throughput",
     "scheduler": "benchmarks.scheduler_clock",
     "import_fidelity": "benchmarks.import_fidelity",
+    "faults": "benchmarks.faults",
     "serve": "benchmarks.serve_viewers",
 }
