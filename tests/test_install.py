@@ -18,9 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from fault_kit import close_private_tmux, private_tmux
+
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.slow
+# The wheel is built once, in the source tree's build/: all these tests run in one test process.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel_build")]
 
 
 def clean_env(home: Path) -> dict[str, str]:
@@ -78,13 +81,14 @@ def test_a_20_second_demo_runs_and_its_printed_commands_run_as_printed(installed
             pytest.fail("needs Debian package 'tmux'")
         pytest.skip("needs Debian package 'tmux'")
     exe, outside, env = installed
-    name = f"install{time.monotonic_ns()}"
+    name = f"install{os.getpid()}-{time.monotonic_ns()}"
+    tmux = private_tmux(name)
     script = f"cd {shlex.quote(str(outside))} && {shlex.quote(str(exe))} demo --for 20s; echo \"demo exited with $?\"; sleep 60"
     env_args = [arg for key in ("HOME", "PATH") for arg in ("-e", f"{key}={env[key]}")]
-    subprocess.run(["tmux", "new", "-d", "-s", name, "-x", "140", "-y", "40", *env_args, script], check=True)
+    subprocess.run([*tmux, "new", "-d", "-s", name, "-x", "140", "-y", "40", *env_args, script], check=True)
     try:
         def screen() -> str:
-            return subprocess.run(["tmux", "capture-pane", "-p", "-J", "-t", name], capture_output=True, text=True).stdout
+            return subprocess.run([*tmux, "capture-pane", "-p", "-J", "-t", name], capture_output=True, text=True).stdout
 
         started = time.monotonic()
         seen_dashboard = False
@@ -95,7 +99,7 @@ def test_a_20_second_demo_runs_and_its_printed_commands_run_as_printed(installed
         elapsed = time.monotonic() - started
     finally:
         text = screen()
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        close_private_tmux(tmux)
     assert seen_dashboard, text
     assert "demo exited with 0" in text and 19 <= elapsed < 60, (elapsed, text)
     commands = dict(re.findall(r"^\s+(replay it|report|verify):\s+(.+)$", text, flags=re.M))

@@ -82,15 +82,17 @@ inhibit_rules:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Everything here runs real servers: mark it integration and slow.
 
-    The tests on ``shared_prometheus`` go to one xdist worker, so that one server serves them all.
+    The tests on ``shared_prometheus`` (or ``shared_victoria_metrics``) go to one xdist worker, so that
+    one server serves them all.
     """
     here = Path(__file__).parent
     for item in items:
         if item.path.is_relative_to(here):
             item.add_marker(pytest.mark.integration)
             item.add_marker(pytest.mark.slow)
-            if "shared_prometheus" in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group("shared_prometheus"))
+            for shared in ("shared_prometheus", "shared_victoria_metrics"):
+                if shared in getattr(item, "fixturenames", ()):
+                    item.add_marker(pytest.mark.xdist_group(shared))
 
 
 def free_port() -> int:

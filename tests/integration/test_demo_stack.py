@@ -32,6 +32,9 @@ from test_condition_lifecycle import History
 
 from conftest import ALERTMANAGER, PROMETHEUS, require_binary
 
+# A new stack is found as the one new folder in the temp dir: one stack at a time, in one test process.
+pytestmark = pytest.mark.xdist_group("demo_stack")
+
 
 @pytest.fixture
 def binaries() -> None:
@@ -98,7 +101,7 @@ def test_stopped_and_removed_when_the_demo_ends_by_itself_or_by_sigterm(binaries
         before = stack_folders()
         args = ["demo", "--with-prometheus", "--db", tmp_path / f"{ending}.cutover.db"] + (["--for", "25s"] if ending == "for" else [])
         with TmuxSession(args, size=(140, 40)) as demo:
-            subprocess.run(["tmux", "set-option", "-t", demo.name, "remain-on-exit", "on"], capture_output=True)
+            demo.tmux("set-option", "-t", demo.name, "remain-on-exit", "on")
             folder, pids = started(demo, before)
             if ending == "SIGTERM":
                 os.kill(demo.pid, signal.SIGTERM)
