@@ -197,7 +197,8 @@ def test_inserted_reading_is_named(log_with_readings: Path, capsys: pytest.Captu
     """A reading added afterwards is sealed by nothing: caught, naming it."""
     tamper(
         log_with_readings,
-        "INSERT INTO ticks (id, check_id, ts, outcome, value) VALUES (13, 'auth_error_ratio', '2026-12-01T16:31:40.000Z', 'pass', 0.001)",
+        "INSERT INTO ticks (id, check_ref, ts_ms, outcome_code, value)"
+        " SELECT 13, id, 1796142700000, 0, 0.001 FROM checks WHERE name = 'auth_error_ratio'",
     )
     status, out = verify(log_with_readings, capsys)
     assert status == 1 and "inserted: reading 13 (auth_error_ratio at 2026-12-01T16:31:40.000Z)" in out
