@@ -20,7 +20,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -97,17 +97,21 @@ def reduce_events(
     return reducer.state(now=until)
 
 
-@dataclass(slots=True)
+# Progress records are immutable: a fold replaces them, so a checkpoint of the
+# fold is a shallow copy of two dicts and never a deep copy.
+
+
+@dataclass(frozen=True, slots=True)
 class _StepProgress:
     status: StepStatus = StepStatus.PENDING
     started_at: datetime | None = None
     ended_at: datetime | None = None
-    items: set[str] = field(default_factory=set)
-    evidence: list[str] = field(default_factory=list)
+    items: frozenset[str] = frozenset()
+    evidence: tuple[str, ...] = ()
     reason: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _ConditionProgress:
     state: ConditionState = ConditionState.UNKNOWN
     value: float | None = None
@@ -123,6 +127,29 @@ class _ConditionProgress:
     fired_seq: int | None = None  # the event that started the current firing episode
     consecutive_breaches: int = 0
     remaining_at_change: float | None = None  # recovering: seconds to clearing when it began
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The events folded so far, frozen: ``Reducer.checkpoint()`` makes one, ``Reducer.resume(checkpoint)`` goes on from it.
+
+    Ticks are not part of it: a view at an instant reads the ticks it needs
+    from the log's index (``SessionLog.seek_ticks``).
+    """
+
+    steps: Mapping[str, _StepProgress]
+    conditions: Mapping[str, _ConditionProgress]
+    decisions: tuple[DecisionRecord, ...]
+    log: tuple[LogLine, ...]
+    gaps: tuple[tuple[datetime, datetime], ...]
+    t0: datetime | None
+    rehearsal: bool
+    rollback_at: datetime | None
+    ended: str | None
+    last_seq: int
+    last_event_ts: datetime | None
+    last_decision_seq: int
+    answered: frozenset[tuple[str, str]]
 
 
 class Reducer:
@@ -159,6 +186,58 @@ class Reducer:
         self._last_tick_ts: datetime | None = None
         self._last_decision_seq = 0
         self._answered: set[tuple[str, str]] = set()  # (condition, firing_since) pairs a decision answered
+
+    def checkpoint(self) -> Checkpoint:
+        """The events folded so far (not the ticks), cheap to keep: its records are shared, not copied."""
+        return Checkpoint(
+            steps=dict(self._steps),
+            conditions=dict(self._conditions),
+            decisions=tuple(self._decisions),
+            log=tuple(self._log),
+            gaps=tuple(self._gaps),
+            t0=self._t0,
+            rehearsal=self._rehearsal,
+            rollback_at=self._rollback_at,
+            ended=self._ended,
+            last_seq=self._last_seq,
+            last_event_ts=self._last_event_ts,
+            last_decision_seq=self._last_decision_seq,
+            answered=frozenset(self._answered),
+        )
+
+    @classmethod
+    def resume(cls, runbook: Runbook, checkpoint: Checkpoint, *, history: int = 60) -> Reducer:
+        """A reducer that has folded the checkpoint's events and no tick; ``checkpoint`` stays as it is."""
+        reducer = cls(runbook, history=history)
+        reducer._steps = dict(checkpoint.steps)
+        reducer._conditions = dict(checkpoint.conditions)
+        reducer._decisions = list(checkpoint.decisions)
+        reducer._log.extend(checkpoint.log)
+        reducer._gaps = list(checkpoint.gaps)
+        reducer._t0 = checkpoint.t0
+        reducer._rehearsal = checkpoint.rehearsal
+        reducer._rollback_at = checkpoint.rollback_at
+        reducer._ended = checkpoint.ended
+        reducer._last_seq = checkpoint.last_seq
+        reducer._last_event_ts = checkpoint.last_event_ts
+        reducer._last_decision_seq = checkpoint.last_decision_seq
+        reducer._answered = set(checkpoint.answered)
+        return reducer
+
+    def window_starts(self, now: datetime) -> dict[str, datetime]:
+        """Per check a stop condition reads, the instant its sparkline at ``now`` starts from.
+
+        The state at ``now`` reads every check's latest tick at or before
+        ``now``, and of these checks also every tick after their start and the
+        last one at or before it: ``SessionLog.seek_ticks`` reads exactly that.
+        """
+        starts: dict[str, datetime] = {}
+        for check_id in self._check_of.values():
+            every = self.runbook.checks[check_id].every if check_id in self.runbook.checks else 15.0
+            # A millisecond early: whole milliseconds in the log, rounded ones in the sampling.
+            start = now - timedelta(milliseconds=(self.history - 1) * round(every * 1000) + 1)
+            starts[check_id] = min(start, starts.get(check_id, start))
+        return starts
 
     def active_step_ids(self) -> tuple[str, ...]:
         """The steps being worked on now (cheap: no state is derived)."""
@@ -218,55 +297,56 @@ class Reducer:
         # nothing now; a hold is frozen at what it was when the writer was last
         # alive (its heartbeat); a firing condition stays firing until passes
         # show otherwise.
-        for condition in self._conditions.values():
+        for condition_id, condition in self._conditions.items():
             if condition.state is ConditionState.OK:
-                condition.state, condition.since = ConditionState.UNKNOWN, event.ts
-                condition.detail, condition.acknowledged = "not yet polled since resume", False
+                self._conditions[condition_id] = replace(
+                    condition, state=ConditionState.UNKNOWN, since=event.ts,
+                    detail="not yet polled since resume", acknowledged=False,
+                )  # fmt: skip
                 continue
             if condition.state in (ConditionState.PENDING, ConditionState.FIRING):
-                condition.breach_held = _held(condition, last)
-                condition.hold_from = event.ts
+                condition = replace(condition, breach_held=_held(condition, last), hold_from=event.ts)
                 frozen = f"; breach hold frozen at {_seconds(condition.breach_held)} across the gap"
             else:
                 frozen = ""
             before = f"; before: {condition.detail}" if condition.detail else ""
-            condition.detail = f"resumed after a {_seconds(gap)} gap{frozen}{before}"
+            self._conditions[condition_id] = replace(condition, detail=f"resumed after a {_seconds(gap)} gap{frozen}{before}")
 
     def _on_t0_set(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
         if payload.get("t0"):
             self._t0 = parse_ts(payload["t0"])
 
     def _on_step_started(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
-        step = self._steps.get(payload.get("step", ""))
+        step_id = payload.get("step", "")
+        step = self._steps.get(step_id)
         if step is not None:
-            step.status = StepStatus.ACTIVE
-            step.started_at = event.ts
-            step.ended_at = None
-            step.reason = ""
+            self._steps[step_id] = replace(step, status=StepStatus.ACTIVE, started_at=event.ts, ended_at=None, reason="")
 
     def _on_step_completed(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
-        step = self._steps.get(payload.get("step", ""))
+        step_id = payload.get("step", "")
+        step = self._steps.get(step_id)
         if step is not None:
-            step.status = _STEP_END[event.kind]
-            step.ended_at = event.ts
-            step.reason = str(payload.get("override_reason") or payload.get("reason") or "")
+            self._steps[step_id] = replace(
+                step, status=_STEP_END[event.kind], ended_at=event.ts,
+                reason=str(payload.get("override_reason") or payload.get("reason") or ""),
+            )  # fmt: skip
 
     _on_step_failed = _on_step_completed
     _on_step_skipped = _on_step_completed
 
     def _on_item_checked(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
-        step = self._steps.get(payload.get("step", ""))
+        step_id = payload.get("step", "")
+        step = self._steps.get(step_id)
         if step is not None:
             item = str(payload.get("item", ""))
-            if payload.get("checked", True):
-                step.items.add(item)
-            else:
-                step.items.discard(item)
+            items = step.items | {item} if payload.get("checked", True) else step.items - {item}
+            self._steps[step_id] = replace(step, items=items)
 
     def _on_evidence_added(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
-        step = self._steps.get(payload.get("step", ""))
+        step_id = payload.get("step", "")
+        step = self._steps.get(step_id)
         if step is not None:
-            step.evidence.append(str(payload.get("text", "")))
+            self._steps[step_id] = replace(step, evidence=(*step.evidence, str(payload.get("text", ""))))
 
     def _on_decision(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
         self._last_decision_seq = event.seq
@@ -287,7 +367,8 @@ class Reducer:
         )
 
     def _on_condition_changed(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
-        condition = self._conditions.get(payload.get("condition", ""))
+        condition_id = payload.get("condition", "")
+        condition = self._conditions.get(condition_id)
         if condition is None:
             return
         state = _condition_state(payload.get("state"))
@@ -302,31 +383,36 @@ class Reducer:
         else:
             firing_since = condition.firing_since
         if firing_since is None:
-            condition.fired_seq = None
+            fired_seq = None
         elif condition.fired_seq is None:
-            condition.fired_seq = event.seq  # a new episode needs its own decision
-        condition.firing_since = firing_since
-        if state is ConditionState.OK:
-            condition.acknowledged = False
+            fired_seq = event.seq  # a new episode needs its own decision
+        else:
+            fired_seq = condition.fired_seq
         changed_at = event.ts  # a change held while the log could not be written keeps its own time
-        condition.state = state
-        condition.since = changed_at
-        condition.value = _number(payload.get("value"))
-        condition.value_ts = changed_at
-        condition.threshold = str(payload.get("threshold") or condition.threshold)
-        # Older logs have only the full reason, hold included.
-        condition.detail = str(payload.get("detail") or payload.get("reason", ""))
-        condition.flapping = bool(payload.get("flapping"))
-        condition.breach_held = float(payload.get("breach_held") or 0.0)
-        condition.hold_from = changed_at
-        condition.consecutive_breaches = int(payload.get("consecutive_breaches") or 0)
         remaining = payload.get("remaining")
-        condition.remaining_at_change = float(remaining) if isinstance(remaining, (int, float)) else None
+        self._conditions[condition_id] = _ConditionProgress(
+            state=state,
+            value=_number(payload.get("value")),
+            value_ts=changed_at,
+            threshold=str(payload.get("threshold") or condition.threshold),
+            since=changed_at,
+            # Older logs have only the full reason, hold included.
+            detail=str(payload.get("detail") or payload.get("reason", "")),
+            flapping=bool(payload.get("flapping")),
+            acknowledged=False if state is ConditionState.OK else condition.acknowledged,
+            breach_held=float(payload.get("breach_held") or 0.0),
+            hold_from=changed_at,
+            firing_since=firing_since,
+            fired_seq=fired_seq,
+            consecutive_breaches=int(payload.get("consecutive_breaches") or 0),
+            remaining_at_change=float(remaining) if isinstance(remaining, (int, float)) else None,
+        )
 
     def _on_condition_acknowledged(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
-        condition = self._conditions.get(payload.get("condition", ""))
+        condition_id = payload.get("condition", "")
+        condition = self._conditions.get(condition_id)
         if condition is not None:
-            condition.acknowledged = True
+            self._conditions[condition_id] = replace(condition, acknowledged=True)
 
     def _on_rollback_started(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
         if self._rollback_at is None:
