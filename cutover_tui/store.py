@@ -312,7 +312,7 @@ _Redactor = Redactor
 # ----------------------------------------------------------------- schema
 
 
-def _create_schema(connection: sqlite3.Connection) -> None:
+def _create_schema(connection: sqlite3.Connection, version: int = SCHEMA_VERSION) -> None:
     import sqlite_utils
 
     db = sqlite_utils.Database(connection)
@@ -356,7 +356,10 @@ def _create_schema(connection: sqlite3.Connection) -> None:
         not_null=["ts", "kind", "actor", "payload", "prev_hash", "hash"],
     )
     db["events"].create_index(["kind"])
-    _create_readings(db)
+    if version >= 2:
+        _create_readings(db)
+    else:
+        _create_readings_v1(db)
     # The chain already makes edits detectable; the triggers make accidental
     # edits (a reviewer's UPDATE in a SQL shell) fail loudly instead.
     db.executescript(
@@ -399,6 +402,17 @@ def _create_readings(db: Any) -> None:
     )
     db["ticks"].create_index(["check_ref", "ts_ms"])
     db.execute(READINGS_VIEW)
+
+
+def _create_readings_v1(db: Any) -> None:
+    """Schema 1's readings: every column spelled out in each row (kept to compare the formats)."""
+    db["ticks"].create(
+        {"id": int, "check_id": str, "ts": str, "outcome": str, "value": float, "unit": str, "latency_ms": int,
+         "degraded": int, "detail": str, "extra": str},
+        pk="id",
+        not_null=["check_id", "ts", "outcome"],
+    )  # fmt: skip
+    db["ticks"].create_index(["check_id", "ts"])
 
 
 def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
@@ -712,8 +726,12 @@ class SessionLog:
         rehearsal: bool = False,
         clock: Clock | None = None,
         retention: RetentionPolicy | None = None,
+        schema_version: int = SCHEMA_VERSION,
     ) -> SessionLog:
         """Create a new session file (mode 0600) and log ``session_started``.
+
+        ``schema_version`` 1 writes the first on-disk format, to compare the
+        two formats on the same readings; every session uses the default.
 
         Raises:
             FileExistsError: the file exists (resume it with ``open``).
@@ -729,7 +747,9 @@ class SessionLog:
             now = format_ts(clock.now())
             planned_t0 = format_ts(runbook.t0) if runbook.t0 else None
             with _transaction(connection):
-                _create_schema(connection)
+                if schema_version not in READABLE_SCHEMAS:
+                    raise ValueError(f"no log schema {schema_version}")
+                _create_schema(connection, schema_version)
                 connection.execute(
                     "INSERT INTO sessions (id, runbook_name, runbook_text, runbook_sha256, planned_t0,"
                     " actual_t0, host, operator, tool_version, rehearsal, created_at, updated_at,"
@@ -746,7 +766,7 @@ class SessionLog:
                         now,
                         now,
                         GENESIS_HASH,
-                        SCHEMA_VERSION,
+                        schema_version,
                     ),
                 )
                 _remember_runbook(connection, runbook, now)
