@@ -51,7 +51,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -277,7 +276,7 @@ def _fidelity(path: Path, runbook, policy: RetentionPolicy, polled: dict, writte
             tolerance = max(policy.relative_tolerance * abs(shown), epsilon.get(check, 0.0))
             deviation = abs(value - shown)
             worst = max(worst, deviation / tolerance if tolerance else (0.0 if deviation == 0 else math.inf))
-    as_written = [replace(t, ts=from_ms(to_ms(t.ts)), extra=json.loads(json.dumps(t.extra))) for t in written]
+    as_written = [t._replace(ts=from_ms(to_ms(t.ts)), extra=json.loads(json.dumps(dict(t.extra)))) for t in written]
     exact = sorted(read, key=lambda t: (t.check_id, t.ts)) == sorted(as_written, key=lambda t: (t.check_id, t.ts))
     return {"worst_of_tolerance": worst, "compared": compared, "exact": exact, "stored": len(read)}
 

@@ -35,10 +35,11 @@ import socket
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from checks.clock import Clock, SystemClock
 from checks.reading import Reading
@@ -175,9 +176,12 @@ class EventRecord:
     hash: str
 
 
-@dataclass(frozen=True, slots=True)
-class TickRecord:
-    """One row of ``ticks``: a stored reading."""
+#: The ``extra`` of a reading without one: empty and read-only, shared.
+NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+
+
+class TickRecord(NamedTuple):
+    """One row of ``ticks``: a stored reading. Immutable, and a tuple: a seek builds thousands of them."""
 
     check_id: str
     ts: datetime
@@ -187,7 +191,7 @@ class TickRecord:
     latency: float | None = None
     degraded: bool = False
     detail: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = NO_EXTRA
 
 
 @dataclass(frozen=True, slots=True)
@@ -978,7 +982,7 @@ class SessionLog:
                 latency=reading.latency,
                 degraded=reading.degraded,
                 detail=detail,
-                extra=json.loads(extra) if extra else {},
+                extra=json.loads(extra) if extra else NO_EXTRA,
             )
             self._kept[reading.check_id] = _Kept(
                 tick.ts, tick.outcome, value, reading.degraded, detail, extra_key, states
@@ -1765,7 +1769,7 @@ class _TicksV1:
             latency=None if latency_ms is None else latency_ms / 1000,
             degraded=bool(degraded),
             detail=detail or "",
-            extra=json.loads(extra) if extra else {},
+            extra=json.loads(extra) if extra else NO_EXTRA,
         )
 
     def check_key(self, check: str) -> Any:
@@ -1863,18 +1867,19 @@ class _TicksV2:
             self.reload()
             check = self._by_ref.get(ref)
         outcome = _OUTCOME_NAMES.get(code)
-        if check is None or outcome is None or not isinstance(ms, int):
+        if check is None or outcome is None or ms.__class__ is not int:
             raise ValueError(f"reading {tick_id} cannot be read (check {ref!r}, outcome {code!r}, time {ms!r})")
+        # A float of whole milliseconds is within a quarter of a microsecond: fromtimestamp rounds it exactly.
         return TickRecord(
-            check_id=check[0],
-            ts=_EPOCH + timedelta(milliseconds=ms),
-            outcome=outcome,
-            value=value,
-            unit=check[1] if unit is None else unit,
-            latency=None if latency_ms is None else latency_ms / 1000,
-            degraded=bool(degraded),
-            detail=detail or "",
-            extra=json.loads(extra) if extra else {},
+            check[0],
+            datetime.fromtimestamp(ms / 1000, timezone.utc),
+            outcome,
+            value,
+            check[1] if unit is None else unit,
+            None if latency_ms is None else latency_ms / 1000,
+            bool(degraded),
+            detail or "",
+            json.loads(extra) if extra else NO_EXTRA,
         )
 
     def check_key(self, check: str) -> Any:
