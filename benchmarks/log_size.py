@@ -1,4 +1,4 @@
-"""Session log figures: append rate, tick rate, bytes per tick, 72-hour size, fold and replay seek time.
+"""Session log figures: append rate, tick rate, bytes per tick, 72-hour size, fidelity, fold and replay seek time.
 
 Usage::
 
@@ -11,19 +11,29 @@ What it does:
    reports events/s;
 2. records readings that are all news (so every one is stored) and reports
    ticks/s through ``record_reading`` + the batched flush;
-3. simulates 72 hours of polling every 5 s for a sample of checks with
-   realistic value series (below), through the real ``record_reading`` and
-   ``RetentionPolicy``, and reports the share of readings kept and the bytes
-   per stored tick (table + index, measured from the file's pages);
-4. projects the file size for 1,000 checks x 72 h x every 5 s;
-5. writes a synthetic 72-hour log of 1,000 checks (events spread over the
+3. simulates polling every 5 s (72 h; quick: 24 h) for checks in the mix's
+   proportions (40 checks; quick: 20) with realistic value series (below),
+   through the real ``record_reading`` and ``RetentionPolicy``, flushing as
+   the writer thread does each second at 1,000 checks (so each seal covers
+   as many readings as it would live). It does so twice, in the log's format
+   and in the first one (schema 1), and reports the share of readings kept,
+   the bytes per stored tick (table + index + the check table, from the
+   file's pages) and its seal's share of the ``events`` pages;
+4. projects the file size, seals included, for 1,000 checks x 72 h x every 5 s;
+5. replay fidelity: at every poll instant, the value replay shows (the last
+   stored tick, read back from the file) against the value polled, as a
+   share of the retention tolerance (100% at most when retention keeps its
+   promise); and whether every stored reading reads back as written;
+6. writes a synthetic 72-hour log of 1,000 checks (events spread over the
    72 hours, each check's ticks as dense as step 3 keeps them; quick: one
    tick per check every 30 minutes, fewer events), then times folding it the
    way resume does (all events + each check's latest ticks) and seeking
-   replay to random instants (``ReplayBackend.seek``: the nearest reducer
-   checkpoint, the events after it, the latest ticks up to the instant from
-   the index, and the state the screen shows);
-6. times folding the simulated log's every tick.
+   replay to random instants (``ReplayBackend.seek``: the nearest checkpoint,
+   the events after it, the ticks the state reads from the index, and the
+   state the screen shows). At each instant it first times the floor: one
+   indexed SELECT of every check's latest tick at that instant (``FLOOR_SQL``),
+   and it reports the seek's p99 over the floor's p99, and the seek's parts;
+7. times folding the simulated log's every tick.
 
 The value series (seeded, so runs are comparable), one per check kind:
 
@@ -423,8 +433,7 @@ def measure_seeks(path: Path, runbook, seeks: int) -> dict:
         times["events"].append(time.perf_counter() - started)
         started = time.perf_counter()
         ticks = replay._log.seek_ticks(instant, reducer.window_starts(instant))
-        for tick in ticks:
-            reducer.apply_tick(tick)
+        reducer.apply_ticks(ticks)
         times["ticks"].append(time.perf_counter() - started)
         read += len(ticks)
         started = time.perf_counter()

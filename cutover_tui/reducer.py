@@ -282,6 +282,22 @@ class Reducer:
         if self._last_tick_ts is None or tick.ts > self._last_tick_ts:
             self._last_tick_ts = tick.ts
 
+    def apply_ticks(self, ticks: Iterable[TickRecord]) -> None:
+        """Fold many stored readings: the same as ``apply_tick`` on each in turn, quicker for a seek's thousands."""
+        fresh: dict[str, list[TickRecord]] = {}
+        for tick in ticks:
+            if tick.check_id in self._ticks:
+                self.apply_tick(tick)
+            else:
+                fresh.setdefault(tick.check_id, []).append(tick)
+        for check_id, kept in fresh.items():
+            kept.sort(key=_tick_time)  # stable, as apply_tick keeps them; in order already, it costs one pass
+            kept = kept[-self.ticks_kept :]
+            self._ticks[check_id] = deque(kept, maxlen=self.ticks_kept)
+            self._tick_ms[check_id] = deque((_ms(t.ts) for t in kept), maxlen=self.ticks_kept)
+            if self._last_tick_ts is None or kept[-1].ts > self._last_tick_ts:
+                self._last_tick_ts = kept[-1].ts
+
     def _on_session_started(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
         self._rehearsal = bool(payload.get("rehearsal"))
         if payload.get("planned_t0"):
@@ -745,6 +761,10 @@ def _sample(
         if index >= 0:
             values.append(ticks[index].value if instant - times[index] <= stale_after_ms else None)
     return tuple(values)
+
+
+def _tick_time(tick: TickRecord) -> datetime:
+    return tick.ts
 
 
 def _ms(moment: datetime) -> int:

@@ -96,8 +96,7 @@ class ReplayBackend:
         reducer = Reducer.resume(self.runbook, self._checkpoints[index - 1] if index > 0 else self._start)
         for event in self.events[index * CHECKPOINT_EVERY : folded]:
             reducer.apply(event)
-        for tick in self._log.seek_ticks(instant, reducer.window_starts(instant)):
-            reducer.apply_tick(tick)
+        reducer.apply_ticks(self._log.seek_ticks(instant, reducer.window_starts(instant)))
         self.position = instant
         self._state = reducer.state(now=instant)
         return self._state

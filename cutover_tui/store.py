@@ -1,13 +1,19 @@
 """The session log: one SQLite file per session, event-sourced and hash-chained.
 
-Three tables (``docs/session-log.md`` is the reviewer's reference):
+Its tables (``docs/session-log.md`` is the reviewer's reference):
 
 - ``sessions``: one row, the runbook (text and sha256), T0, host, operator,
-  version, and the chain head (``head_seq``, ``head_hash``);
+  version, the on-disk format (``schema_version``) and the chain head
+  (``head_seq``, ``head_hash``);
 - ``events``: append-only; each row's ``hash`` is
   ``sha256(prev_hash + canonical_json({seq, ts, kind, actor, payload}))``;
 - ``ticks``: readings, kept on change, beyond a tolerance and as keyframes
-  (``RetentionPolicy``); not chained, batched by a writer thread.
+  (``RetentionPolicy``), batched by a writer thread, each batch chained by a
+  ``ticks_sealed`` event. Schema 2 stores a check number (``checks``),
+  integer milliseconds and an outcome code (``outcomes``); the view
+  ``readings`` spells each reading out, as its digest covers it. Schema 1
+  (logs written before) spelled every row out; it is still read, verified,
+  and resumed in its own format.
 
 Example::
 
@@ -16,8 +22,8 @@ Example::
     log.record_reading(reading, statuses)            # batched, flushed within 1 s
     log.close()
 
-One writer per file: ``create``/``open`` hold an ``flock`` on ``FILE.lock``
-that dies with the process, so a ``kill -9`` never leaves a stale lock.
+One writer per file: ``create``/``open`` hold an ``flock`` on the database
+file itself that dies with the process, so a ``kill -9`` never leaves a stale lock.
 Readers (``open_readonly``) take no lock and never write; WAL lets them read
 while the writer runs.
 """
@@ -37,6 +43,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -156,8 +163,9 @@ class RetentionPolicy:
 
     # 2% of the threshold is a third of a bar of the conditions' 8-level
     # sparkline (its scale spans the values and the threshold); threshold
-    # crossings change a condition's state and are always kept. These give
-    # ~500 MB for 1,000 checks x 72 h x 5 s (benchmarks/log_size.py).
+    # crossings change a condition's state and are always kept. These store
+    # 6.8% of readings: under 400 MB with their seals for 1,000 checks x 72 h
+    # x 5 s in schema 2 (benchmarks/log_size.py).
     relative_tolerance: float = 0.02
     threshold_fraction: float = 0.02
     keyframe_seconds: float = 120.0
@@ -1953,8 +1961,7 @@ def _tick_format(connection: sqlite3.Connection, version: int) -> _TickFormat:
 
 def _in_time_order(rows: list[tuple], fmt: _TickFormat) -> list[tuple]:
     """Rows of ``ticks`` sorted by (time, id), as the reducer folds them."""
-    at = 1 if fmt.version == 1 else 2
-    rows.sort(key=lambda row: (row[at], row[0]))
+    rows.sort(key=itemgetter(1 if fmt.version == 1 else 2, 0))
     return rows
 
 
