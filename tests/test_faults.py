@@ -89,7 +89,7 @@ async def test_a_follower_whose_writer_was_killed_goes_cannot_verify(target, tmp
         app = make_app(follower)
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.OK)
-            assert app.session.verdict is not Verdict.CANNOT_VERIFY
+            await wait_until(pilot, lambda: app.session.verdict is not Verdict.CANNOT_VERIFY)
             assert app.session.writer_stopped_at is None
             writer.kill()
             killed = time.monotonic()
@@ -131,7 +131,7 @@ async def test_a_full_disk_never_hides_a_firing_condition_and_loses_nothing(tmp_
     assert not any(e.kind == "note" for e in events), "a note typed while the log could not be written was shown as done"
     changes = [e for e in events if e.kind == "condition_changed" and e.payload["condition"] == "auth_errors"]
     states = [e.payload["state"] for e in changes]
-    assert states[-2:] == ["pending", "firing"]
+    assert "pending" in states and states[-1] == "firing"  # on a loaded machine a poll may also time out between
     late = [e for e in changes if e.payload.get("written_late_by")]
     assert late and all(e.payload["written_late_by"] > 0 for e in late)
     assert [e.ts for e in events] == sorted(e.ts for e in events)  # their original times, in order
