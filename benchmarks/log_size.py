@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
 import json
 import math
 import random
@@ -405,7 +404,7 @@ def measure_seeks(path: Path, runbook, seeks: int) -> dict:
     resuming from the checkpoint and folding the events after it, reading the
     ticks (``SessionLog.seek_ticks``) and folding them, and ``Reducer.state()``.
     """
-    from cutover_tui.replay import CHECKPOINT_EVERY, ReplayBackend
+    from cutover_tui.replay import ReplayBackend
 
     started = time.perf_counter()
     replay = ReplayBackend(path, runbook)
@@ -425,17 +424,11 @@ def measure_seeks(path: Path, runbook, seeks: int) -> dict:
         replay.seek(instant)
         times["seek"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        folded = bisect.bisect_right(replay._times, instant)
-        index = folded // CHECKPOINT_EVERY
-        reducer = Reducer.resume(runbook, replay._checkpoints[index - 1] if index else replay._start)
-        for event in replay.events[index * CHECKPOINT_EVERY : folded]:
-            reducer.apply(event)
+        reducer = replay.events_until(instant)
         times["events"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        ticks = replay._log.seek_ticks(instant, reducer.window_starts(instant))
-        reducer.apply_ticks(ticks)
+        read += replay.ticks_until(instant, reducer)
         times["ticks"].append(time.perf_counter() - started)
-        read += len(ticks)
         started = time.perf_counter()
         reducer.state(now=instant)
         times["state"].append(time.perf_counter() - started)

@@ -131,7 +131,7 @@ class _ConditionProgress:
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """The events folded so far, frozen: ``Reducer.checkpoint()`` makes one, ``Reducer.resume(checkpoint)`` goes on from it.
+    """The events folded so far, frozen: ``Reducer.checkpoint()`` makes one, ``Reducer.from_checkpoint(checkpoint)`` goes on from it.
 
     Ticks are not part of it: a view at an instant reads the ticks it needs
     from the log's index (``SessionLog.seek_ticks``).
@@ -206,7 +206,7 @@ class Reducer:
         )
 
     @classmethod
-    def resume(cls, runbook: Runbook, checkpoint: Checkpoint, *, history: int = 60) -> Reducer:
+    def from_checkpoint(cls, runbook: Runbook, checkpoint: Checkpoint, *, history: int = 60) -> Reducer:
         """A reducer that has folded the checkpoint's events and no tick; ``checkpoint`` stays as it is."""
         reducer = cls(runbook, history=history)
         reducer._steps = dict(checkpoint.steps)

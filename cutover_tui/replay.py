@@ -91,15 +91,26 @@ class ReplayBackend:
     def seek(self, instant: datetime) -> SessionState:
         """Fold the log up to ``instant`` (clamped to the session) and make it the current state."""
         instant = min(max(instant, self.start_at), self.end_at)
-        folded = bisect.bisect_right(self._times, instant)
-        index = folded // CHECKPOINT_EVERY  # checkpoint i holds the first (i + 1) * CHECKPOINT_EVERY events
-        reducer = Reducer.resume(self.runbook, self._checkpoints[index - 1] if index > 0 else self._start)
-        for event in self.events[index * CHECKPOINT_EVERY : folded]:
-            reducer.apply(event)
-        reducer.apply_ticks(self._log.seek_ticks(instant, reducer.window_starts(instant)))
+        reducer = self.events_until(instant)
+        self.ticks_until(instant, reducer)
         self.position = instant
         self._state = reducer.state(now=instant)
         return self._state
+
+    def events_until(self, instant: datetime) -> Reducer:
+        """A reducer that folded every event up to ``instant`` and no tick: the checkpoint before it and the events after that."""
+        folded = bisect.bisect_right(self._times, instant)
+        index = folded // CHECKPOINT_EVERY  # checkpoint i holds the first (i + 1) * CHECKPOINT_EVERY events
+        reducer = Reducer.from_checkpoint(self.runbook, self._checkpoints[index - 1] if index > 0 else self._start)
+        for event in self.events[index * CHECKPOINT_EVERY : folded]:
+            reducer.apply(event)
+        return reducer
+
+    def ticks_until(self, instant: datetime, reducer: Reducer) -> int:
+        """Fold into ``reducer`` the ticks its state at ``instant`` reads (``SessionLog.seek_ticks``); how many."""
+        ticks = self._log.seek_ticks(instant, reducer.window_starts(instant))
+        reducer.apply_ticks(ticks)
+        return len(ticks)
 
     def marks(self) -> list[tuple[datetime, str]]:
         """Where decisions, firings and other state changes fall, for the timeline bar."""

@@ -113,10 +113,10 @@ def test_seeking_across_checkpoints_leaves_them_as_they_were(tmp_path: Path) -> 
 
 
 def test_a_checkpoint_is_not_changed_by_folding_after_it() -> None:
-    """Reducer.resume(checkpoint) then more events leaves the checkpoint, and a second resume, as they were."""
+    """Reducer.from_checkpoint(checkpoint) then more events leaves the checkpoint, and a second resume, as they were."""
     reducer = Reducer(RUNBOOK)
     first = reducer.checkpoint()
-    later = Reducer.resume(RUNBOOK, first)
+    later = Reducer.from_checkpoint(RUNBOOK, first)
     start = T0
     for seq, (kind, payload) in enumerate([
         ("step_started", {"step": "deploy"}),
@@ -127,7 +127,7 @@ def test_a_checkpoint_is_not_changed_by_folding_after_it() -> None:
     ], start=1):  # fmt: skip
         later.apply(EventRecord(seq, start, kind, "alice", payload, "", ""))
     assert later.state(now=start).conditions["auth_errors"].acknowledged
-    untouched = Reducer.resume(RUNBOOK, first).state(now=start)
+    untouched = Reducer.from_checkpoint(RUNBOOK, first).state(now=start)
     assert untouched == Reducer(RUNBOOK).state(now=start)
     assert untouched.steps[1].items_checked == frozenset() and untouched.steps[1].evidence == ()
 
