@@ -163,14 +163,18 @@ class Reducer:
         state = reducer.state(now=clock.now())
     """
 
-    def __init__(self, runbook: Runbook, *, history: int = 60) -> None:
+    def __init__(self, runbook: Runbook, *, history: int = 60, checkpoint: Checkpoint | None = None) -> None:
         self.runbook = runbook
         self.history = history
         self.ticks_kept = history + 1
-        self._steps = {step.id: _StepProgress() for step in (*runbook.steps, *runbook.rollback)}
-        self._conditions = {
-            c.id: _ConditionProgress(threshold=c.when.text if c.when else "") for c in runbook.stop_conditions
-        }
+        if checkpoint is None:
+            self._steps = {step.id: _StepProgress() for step in (*runbook.steps, *runbook.rollback)}
+            self._conditions = {
+                c.id: _ConditionProgress(threshold=c.when.text if c.when else "") for c in runbook.stop_conditions
+            }
+        else:  # its records are immutable: shared, never copied one by one
+            self._steps = dict(checkpoint.steps)
+            self._conditions = dict(checkpoint.conditions)
         self._check_of = {c.id: c.check for c in runbook.stop_conditions}
         self._ticks: dict[str, deque[TickRecord]] = {}
         self._tick_ms: dict[str, deque[int]] = {}  # the same ticks' times, for sampling
@@ -186,6 +190,8 @@ class Reducer:
         self._last_tick_ts: datetime | None = None
         self._last_decision_seq = 0
         self._answered: set[tuple[str, str]] = set()  # (condition, firing_since) pairs a decision answered
+        if checkpoint is not None:
+            self._restore(checkpoint)
 
     def checkpoint(self) -> Checkpoint:
         """The events folded so far (not the ticks), cheap to keep: its records are shared, not copied."""
@@ -208,21 +214,20 @@ class Reducer:
     @classmethod
     def from_checkpoint(cls, runbook: Runbook, checkpoint: Checkpoint, *, history: int = 60) -> Reducer:
         """A reducer that has folded the checkpoint's events and no tick; ``checkpoint`` stays as it is."""
-        reducer = cls(runbook, history=history)
-        reducer._steps = dict(checkpoint.steps)
-        reducer._conditions = dict(checkpoint.conditions)
-        reducer._decisions = list(checkpoint.decisions)
-        reducer._log.extend(checkpoint.log)
-        reducer._gaps = list(checkpoint.gaps)
-        reducer._t0 = checkpoint.t0
-        reducer._rehearsal = checkpoint.rehearsal
-        reducer._rollback_at = checkpoint.rollback_at
-        reducer._ended = checkpoint.ended
-        reducer._last_seq = checkpoint.last_seq
-        reducer._last_event_ts = checkpoint.last_event_ts
-        reducer._last_decision_seq = checkpoint.last_decision_seq
-        reducer._answered = set(checkpoint.answered)
-        return reducer
+        return cls(runbook, history=history, checkpoint=checkpoint)
+
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        self._decisions = list(checkpoint.decisions)
+        self._log.extend(checkpoint.log)
+        self._gaps = list(checkpoint.gaps)
+        self._t0 = checkpoint.t0
+        self._rehearsal = checkpoint.rehearsal
+        self._rollback_at = checkpoint.rollback_at
+        self._ended = checkpoint.ended
+        self._last_seq = checkpoint.last_seq
+        self._last_event_ts = checkpoint.last_event_ts
+        self._last_decision_seq = checkpoint.last_decision_seq
+        self._answered = set(checkpoint.answered)
 
     def window_starts(self, now: datetime) -> dict[str, datetime]:
         """Per check a stop condition reads, the instant its sparkline at ``now`` starts from.
@@ -285,16 +290,27 @@ class Reducer:
     def apply_ticks(self, ticks: Iterable[TickRecord]) -> None:
         """Fold many stored readings: the same as ``apply_tick`` on each in turn, quicker for a seek's thousands."""
         fresh: dict[str, list[TickRecord]] = {}
+        unordered: set[str] = set()
         for tick in ticks:
-            if tick.check_id in self._ticks:
+            check_id = tick.check_id
+            if check_id in self._ticks:
                 self.apply_tick(tick)
+                continue
+            kept = fresh.get(check_id)
+            if kept is None:
+                fresh[check_id] = [tick]
             else:
-                fresh.setdefault(tick.check_id, []).append(tick)
+                if tick.ts < kept[-1].ts:
+                    unordered.add(check_id)
+                kept.append(tick)
+        limit = self.ticks_kept
         for check_id, kept in fresh.items():
-            kept.sort(key=_tick_time)  # stable, as apply_tick keeps them; in order already, it costs one pass
-            kept = kept[-self.ticks_kept :]
-            self._ticks[check_id] = deque(kept, maxlen=self.ticks_kept)
-            self._tick_ms[check_id] = deque((_ms(t.ts) for t in kept), maxlen=self.ticks_kept)
+            if check_id in unordered:
+                kept.sort(key=_tick_time)  # stable: equal times keep their order, as apply_tick keeps them
+            if len(kept) > limit:
+                kept = kept[-limit:]
+            self._ticks[check_id] = deque(kept, maxlen=limit)
+            self._tick_ms[check_id] = deque([_ms(t.ts) for t in kept], maxlen=limit)
             if self._last_tick_ts is None or kept[-1].ts > self._last_tick_ts:
                 self._last_tick_ts = kept[-1].ts
 

@@ -26,7 +26,7 @@ from cutover_tui.state import SessionState
 from cutover_tui.store import EventRecord, SessionLog
 from runbooks.model import Runbook
 
-CHECKPOINT_EVERY = 100
+CHECKPOINT_EVERY = 50
 SPEEDS = (1, 10, 60, 600)
 #: Event kinds the "previous / next" keys stop at.
 MARK_KINDS = frozenset({"decision", "condition_changed", "rollback_started", "t0_set", "session_resumed"})
