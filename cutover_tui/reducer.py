@@ -310,7 +310,7 @@ class Reducer:
             if len(kept) > limit:
                 kept = kept[-limit:]
             self._ticks[check_id] = deque(kept, maxlen=limit)
-            self._tick_ms[check_id] = deque([_ms(t.ts) for t in kept], maxlen=limit)
+            self._tick_ms[check_id] = deque([round(t.ts.timestamp() * 1000) for t in kept], maxlen=limit)  # _ms
             if self._last_tick_ts is None or kept[-1].ts > self._last_tick_ts:
                 self._last_tick_ts = kept[-1].ts
 
