@@ -167,6 +167,7 @@ class Reducer:
         self.runbook = runbook
         self.history = history
         self.ticks_kept = history + 1
+        self._spans: dict[str, timedelta] | None = None  # per check a condition reads: its sparkline's span
         if checkpoint is None:
             self._steps = {step.id: _StepProgress() for step in (*runbook.steps, *runbook.rollback)}
             self._conditions = {
@@ -236,13 +237,18 @@ class Reducer:
         ``now``, and of these checks also every tick after their start and the
         last one at or before it: ``SessionLog.seek_ticks`` reads exactly that.
         """
-        starts: dict[str, datetime] = {}
-        for check_id in self._check_of.values():
-            every = self.runbook.checks[check_id].every if check_id in self.runbook.checks else 15.0
-            # A millisecond early: whole milliseconds in the log, rounded ones in the sampling.
-            start = now - timedelta(milliseconds=(self.history - 1) * round(every * 1000) + 1)
-            starts[check_id] = min(start, starts.get(check_id, start))
-        return starts
+        return {check_id: now - span for check_id, span in self._window_spans().items()}
+
+    def _window_spans(self) -> dict[str, timedelta]:
+        spans = self._spans
+        if spans is None:
+            spans = {}
+            for check_id in self._check_of.values():
+                every = self.runbook.checks[check_id].every if check_id in self.runbook.checks else 15.0
+                # A millisecond more: whole milliseconds in the log, rounded ones in the sampling.
+                spans[check_id] = timedelta(milliseconds=(self.history - 1) * round(every * 1000) + 1)
+            self._spans = spans
+        return spans
 
     def active_step_ids(self) -> tuple[str, ...]:
         """The steps being worked on now (cheap: no state is derived)."""
