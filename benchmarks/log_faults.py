@@ -277,7 +277,8 @@ def fault_edited_reading(tally: Tally, folder: Path, runbook: Path) -> None:
     for how, statement in (
         ("edited", "UPDATE ticks SET value = 0.0 WHERE id = 4"),
         ("deleted", "DELETE FROM ticks WHERE id = 7"),  # make_log stores 15 readings
-        ("inserted", "INSERT INTO ticks (check_id, ts, outcome, value) VALUES ('auth_error_ratio', '2026-12-01T16:45:00.000Z', 'pass', 0.0)"),
+        ("inserted", "INSERT INTO ticks (check_ref, ts_ms, outcome_code, value)"
+                     " SELECT id, 1796143500000, 0, 0.0 FROM checks WHERE name = 'auth_error_ratio'"),  # 16:45:00Z
     ):
         db = folder / f"reading-{how}.cutover.db"
         make_log(db)

@@ -1,4 +1,4 @@
-"""Session log figures: append rate, tick rate, bytes per tick, 72-hour size, fold and replay seek time.
+"""Session log figures: append rate, tick rate, bytes per tick, 72-hour size, fidelity, fold and replay seek time.
 
 Usage::
 
@@ -11,19 +11,29 @@ What it does:
    reports events/s;
 2. records readings that are all news (so every one is stored) and reports
    ticks/s through ``record_reading`` + the batched flush;
-3. simulates 72 hours of polling every 5 s for a sample of checks with
-   realistic value series (below), through the real ``record_reading`` and
-   ``RetentionPolicy``, and reports the share of readings kept and the bytes
-   per stored tick (table + index, measured from the file's pages);
-4. projects the file size for 1,000 checks x 72 h x every 5 s;
-5. writes a synthetic 72-hour log of 1,000 checks (events spread over the
+3. simulates polling every 5 s (72 h; quick: 24 h) for checks in the mix's
+   proportions (40 checks; quick: 20) with realistic value series (below),
+   through the real ``record_reading`` and ``RetentionPolicy``, flushing as
+   the writer thread does each second at 1,000 checks (so each seal covers
+   as many readings as it would live). It does so twice, in the log's format
+   and in the first one (schema 1), and reports the share of readings kept,
+   the bytes per stored tick (table + index + the check table, from the
+   file's pages) and its seal's share of the ``events`` pages;
+4. projects the file size, seals included, for 1,000 checks x 72 h x every 5 s;
+5. replay fidelity: at every poll instant, the value replay shows (the last
+   stored tick, read back from the file) against the value polled, as a
+   share of the retention tolerance (100% at most when retention keeps its
+   promise); and whether every stored reading reads back as written;
+6. writes a synthetic 72-hour log of 1,000 checks (events spread over the
    72 hours, each check's ticks as dense as step 3 keeps them; quick: one
    tick per check every 30 minutes, fewer events), then times folding it the
    way resume does (all events + each check's latest ticks) and seeking
-   replay to random instants (``ReplayBackend.seek``: the nearest reducer
-   checkpoint, the events after it, the latest ticks up to the instant from
-   the index, and the state the screen shows);
-6. times folding the simulated log's every tick.
+   replay to random instants (``ReplayBackend.seek``: the nearest checkpoint,
+   the events after it, the ticks the state reads from the index, and the
+   state the screen shows). At each instant it first times the floor: one
+   indexed SELECT of every check's latest tick at that instant (``FLOOR_SQL``),
+   and it reports the seek's p99 over the floor's p99, and the seek's parts;
+7. times folding the simulated log's every tick.
 
 The value series (seeded, so runs are comparable), one per check kind:
 
@@ -42,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import random
 import shutil
@@ -56,15 +67,21 @@ from benchmarks.common import Figure, Result, percentile
 from checks.clock import ManualClock
 from checks.reading import Outcome, Reading
 from cutover_tui.reducer import Reducer, reduce_events
-from cutover_tui.store import RetentionPolicy, SessionLog
+from cutover_tui.store import SCHEMA_VERSION, RetentionPolicy, SessionLog, TickRecord, _check_epsilons, from_ms, to_ms
 from runbooks.loader import parse_runbook
 
 HOURS = 72
 EVERY = 5.0
 PROJECTED_CHECKS = 1000
 T0 = datetime(2026, 12, 1, 16, 30, tzinfo=timezone.utc)
-FIGURES = ("bytes_per_tick", "kept_percent", "mb_per_hour", "projected_72h_mb", "events_per_s", "resume_fold_s",
-           "replay_open_s", "seek_p50_ms", "seek_p99_ms")  # fmt: skip
+FIGURES = ("bytes_per_tick", "kept_percent", "mb_per_hour", "projected_72h_mb", "size_vs_schema1", "replay_fidelity",
+           "events_per_s", "resume_fold_s", "replay_open_s", "seek_p50_ms", "seek_p99_ms", "floor_p99_ms",
+           "seek_vs_floor")  # fmt: skip
+#: Readings polled per second by 1,000 checks every 5 s: what one flush of the writer thread, one seal, covers.
+SEAL_READINGS = round(PROJECTED_CHECKS / EVERY)
+#: The unit each kind's probe reports.
+UNITS = {"http_latency": "s", "error_ratio": "%", "p99_latency": "s", "request_rate": "req/s", "alerts": "count",
+         "health_flag": ""}  # fmt: skip
 KINDS = ("http_latency", "error_ratio", "p99_latency", "request_rate", "alerts", "health_flag")
 MIX = {"http_latency": 25, "error_ratio": 25, "p99_latency": 15, "request_rate": 15, "alerts": 10, "health_flag": 10}
 
@@ -171,45 +188,106 @@ def measure_tick_rate(folder: Path, checks: int, rounds: int) -> float:
         return checks * rounds / (time.perf_counter() - started)
 
 
-def simulate(folder: Path, per_kind: int, hours: float, policy: RetentionPolicy) -> dict:
-    """72 h of polling for ``per_kind`` checks of each kind, through the real retention."""
-    kinds = [kind for kind in KINDS for _ in range(per_kind)]
+def simulate(folder: Path, unit: float, hours: float, policy: RetentionPolicy, schema: int) -> dict:
+    """``hours`` of polling every 5 s for checks in the mix's proportions, through the real retention.
+
+    ``unit`` scales ``MIX`` to the number of checks simulated (0.2: 20 checks).
+    The log is flushed, as the writer thread flushes each second, after every
+    ``SEAL_READINGS`` readings polled: the readings 1,000 checks make in one
+    second, so each seal covers as many stored readings as it would live.
+    Every polled value is kept to compare with what the file replays.
+    """
+    kinds = [kind for kind in KINDS for _ in range(max(1, round(MIX[kind] * unit)))]
     runbook = build_runbook(kinds)
     ids = list(runbook.checks)
     series = {check: Series(kind, seed=n) for n, (check, kind) in enumerate(zip(ids, kinds))}
     clock = ManualClock(T0)
-    path = folder / "simulated.cutover.db"
-    log = SessionLog.create(path, runbook, operator="bench", clock=clock, retention=policy)
+    path = folder / f"simulated-{schema}.cutover.db"
+    log = SessionLog.create(path, runbook, operator="bench", clock=clock, retention=policy, schema_version=schema)
     kept = {kind: 0 for kind in KINDS}
+    polled: dict[str, list[float | None]] = {check: [] for check in ids}
+    written: list[TickRecord] = []
     polls = int(hours * 3600 / EVERY)
+    every_rounds = max(1, round(SEAL_READINGS / len(ids)))
     started = time.perf_counter()
     for p in range(polls):
         seconds = p * EVERY
         at = T0 + timedelta(seconds=seconds)
+        clock._wall = at  # seals are stamped when written, as live
         for check, kind in zip(ids, kinds):
             outcome, value, extra = series[check].sample(seconds)
-            reading = Reading(check, outcome, value, "", 0.02, at, seconds, extra=extra)
-            if log.record_reading(reading) is not None:
+            polled[check].append(value)
+            tick = log.record_reading(Reading(check, outcome, value, UNITS[kind], 0.02, at, seconds, extra=extra))
+            if tick is not None:
                 kept[kind] += 1
+                written.append(tick)
+        if p % every_rounds == every_rounds - 1:
+            log.flush_ticks()
         if p % 720 == 0:  # an event an hour: steps, notes, decisions
-            clock.advance(3600 if p else 0)
             log.append("note", {"text": f"hour {p // 720}"})
     elapsed = time.perf_counter() - started
     log.close()
     connection = sqlite3.connect(path)
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     stored = connection.execute("SELECT count(*) FROM ticks").fetchone()[0]
-    tick_bytes = _table_bytes(connection, ("ticks", "idx_ticks_check_id_ts"))
+    tables = ("ticks", "checks", "outcomes") if schema >= 2 else ("ticks",)
+    indexes = [row[0] for row in connection.execute(
+        f"SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ({','.join('?' * len(tables))})", tables)]  # fmt: skip
+    tick_bytes = _table_bytes(connection, (*tables, *indexes))
+    seal_bytes = _seal_bytes(connection)
+    seals = connection.execute("SELECT count(*) FROM events WHERE kind = 'ticks_sealed'").fetchone()[0]
     connection.close()
+    per_kind = {kind: kinds.count(kind) for kind in KINDS}
     return {
         "runbook": runbook,
         "path": path,
+        "checks": len(ids),
         "readings": polls * len(ids),
         "stored": stored,
-        "kept_share": {kind: kept[kind] / (polls * per_kind) for kind in KINDS},
+        "share": stored / (polls * len(ids)),
+        "kept_share": {kind: kept[kind] / (polls * per_kind[kind]) for kind in KINDS},
         "bytes_per_tick": tick_bytes / stored,
+        "seal_bytes_per_tick": seal_bytes / stored,
+        "readings_per_seal": stored / seals if seals else 0.0,
         "record_rate": polls * len(ids) / elapsed,
+        "fidelity": _fidelity(path, runbook, policy, polled, written, polls),
     }
+
+
+def _fidelity(path: Path, runbook, policy: RetentionPolicy, polled: dict, written: list[TickRecord], polls: int) -> dict:
+    """How far what the file replays is from what was polled, and whether it reads back what was written.
+
+    At every poll instant, replay shows the check's last stored value (held
+    between ticks). Retention promises it is within
+    ``max(relative * |stored|, threshold_fraction * threshold)`` of the polled
+    value; ``worst`` is the largest deviation as a share of that tolerance
+    (at most 1 when the promise holds). ``exact`` is whether every stored
+    reading reads back from the file as it was written (times to the ms).
+    """
+    epsilon = _check_epsilons(runbook, policy)
+    worst, compared = 0.0, 0
+    with SessionLog.open_readonly(path) as log:
+        read = list(log.ticks())
+        by_check: dict[str, list[TickRecord]] = {}
+        for tick in read:
+            by_check.setdefault(tick.check_id, []).append(tick)
+    for check, values in polled.items():
+        ticks, index = by_check.get(check, []), -1
+        for p, value in enumerate(values):
+            at = T0 + timedelta(seconds=p * EVERY)
+            while index + 1 < len(ticks) and ticks[index + 1].ts <= at:
+                index += 1
+            shown = ticks[index].value if index >= 0 else None
+            compared += 1
+            if value is None or shown is None:
+                worst = max(worst, 0.0 if value is shown else math.inf)
+                continue
+            tolerance = max(policy.relative_tolerance * abs(shown), epsilon.get(check, 0.0))
+            deviation = abs(value - shown)
+            worst = max(worst, deviation / tolerance if tolerance else (0.0 if deviation == 0 else math.inf))
+    as_written = [t._replace(ts=from_ms(to_ms(t.ts)), extra=json.loads(json.dumps(dict(t.extra)))) for t in written]
+    exact = sorted(read, key=lambda t: (t.check_id, t.ts)) == sorted(as_written, key=lambda t: (t.check_id, t.ts))
+    return {"worst_of_tolerance": worst, "compared": compared, "exact": exact, "stored": len(read)}
 
 
 def _table_bytes(connection: sqlite3.Connection, names: tuple[str, ...]) -> int:
@@ -220,6 +298,16 @@ def _table_bytes(connection: sqlite3.Connection, names: tuple[str, ...]) -> int:
         return int(row[0])
     except sqlite3.OperationalError:
         return file_bytes(connection)
+
+
+def _seal_bytes(connection: sqlite3.Connection) -> int:
+    """Bytes of ``events`` and its index taken by ``ticks_sealed`` events: the pages, shared by the rows' lengths."""
+    pages = _table_bytes(connection, ("events", "idx_events_kind"))
+    length = "length(ts) + length(kind) + length(actor) + length(payload) + length(prev_hash) + length(hash)"
+    seals, everything = connection.execute(
+        f"SELECT sum(CASE WHEN kind = 'ticks_sealed' THEN {length} ELSE 0 END), sum({length}) FROM events"
+    ).fetchone()
+    return round(pages * (seals or 0) / everything) if everything else 0
 
 
 def build_session_log(folder: Path, checks: int, events: int, tick_spacing: float) -> tuple[Path, object]:
@@ -300,42 +388,75 @@ def measure_fold(path: Path, runbook) -> tuple[float, float, int, int]:
     return latest, full, len(events), ticks
 
 
-def measure_seeks(path: Path, runbook, seeks: int) -> tuple[float, list[float]]:
-    """Seconds to open replay (fold the events into checkpoints), and each seek to a random instant."""
+#: The floor a seek is held against: one indexed SELECT of every check's latest tick at the instant.
+FLOOR_SQL = (
+    "SELECT t.* FROM checks c JOIN ticks t ON t.id = "
+    "(SELECT id FROM ticks WHERE check_ref = c.id AND ts_ms <= ? ORDER BY ts_ms DESC, id DESC LIMIT 1)"
+)
+
+
+def measure_seeks(path: Path, runbook, seeks: int) -> dict:
+    """Replay open, and at each of ``seeks`` random instants: the floor, the seek, and the seek's parts.
+
+    For each instant, in this order: the floor (``FLOOR_SQL`` on its own
+    read-only connection, rows fetched), ``ReplayBackend.seek`` (what the
+    screen waits for), then the seek's parts measured again one by one:
+    resuming from the checkpoint and folding the events after it, reading the
+    ticks (``SessionLog.seek_ticks``) and folding them, and ``Reducer.state()``.
+    """
     from cutover_tui.replay import ReplayBackend
 
     started = time.perf_counter()
     replay = ReplayBackend(path, runbook)
     opened = time.perf_counter() - started
+    floor = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     span = (replay.end_at - replay.start_at).total_seconds()
     chance = random.Random(11)
-    times = []
+    times: dict[str, list[float]] = {"floor": [], "seek": [], "events": [], "ticks": [], "state": []}
+    read = 0
     for _ in range(seeks):
         instant = replay.start_at + timedelta(seconds=chance.uniform(0, span))
         started = time.perf_counter()
+        rows = floor.execute(FLOOR_SQL, (to_ms(instant),)).fetchall()
+        times["floor"].append(time.perf_counter() - started)
+        assert len(rows) == len(runbook.checks)
+        started = time.perf_counter()
         replay.seek(instant)
-        times.append(time.perf_counter() - started)
+        times["seek"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        reducer = replay.events_until(instant)
+        times["events"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        read += replay.ticks_until(instant, reducer)
+        times["ticks"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        reducer.state(now=instant)
+        times["state"].append(time.perf_counter() - started)
+    floor.close()
     asyncio.run(replay.stop())  # closes the file
-    return opened, times
+    return {"open_s": opened, "times_s": times, "ticks_per_seek": read / seeks if seeks else 0}
 
 
 def measure(quick: bool, policy: RetentionPolicy, folder: Path) -> dict:
     """Every figure of this benchmark (see the module docstring), in a dict."""
-    per_kind = 1 if quick else 5
-    figures: dict = {"policy": policy, "checks_simulated": per_kind * len(KINDS)}
+    unit, hours = (0.2, 24.0) if quick else (0.4, float(HOURS))
+    figures: dict = {"policy": policy, "hours_simulated": hours}
     figures["appends_per_s"] = measure_appends(folder, 300 if quick else 2000)
     figures["ticks_per_s"] = measure_tick_rate(folder, 200, 50 if quick else 250)
-    sim = simulate(folder, per_kind, HOURS, policy)
-    share = sum(MIX[k] * sim["kept_share"][k] for k in KINDS) / sum(MIX.values())
     readings = PROJECTED_CHECKS * HOURS * 3600 / EVERY
-    figures.update(
-        record_rate=sim["record_rate"], kept_share=sim["kept_share"], share=share, readings=readings,
-        bytes_per_tick=sim["bytes_per_tick"], projected_bytes=readings * share * sim["bytes_per_tick"],
-    )  # fmt: skip
+    figures["readings"] = readings
+    for schema in (1, SCHEMA_VERSION):
+        sim = simulate(folder, unit, hours, policy, schema)
+        per_tick = sim["bytes_per_tick"] + sim["seal_bytes_per_tick"]
+        figures[f"schema{schema}"] = {key: value for key, value in sim.items() if key not in ("runbook", "path")} | {
+            "projected_bytes": readings * sim["share"] * per_tick,
+            "projected_seal_bytes": readings * sim["share"] * sim["seal_bytes_per_tick"],
+        }  # fmt: skip
+    figures["checks_simulated"] = sim["checks"]
     figures["fold_latest_s"], figures["fold_every_tick_s"], figures["fold_events"], figures["fold_ticks"] = measure_fold(
         sim["path"], sim["runbook"]
     )
-    events, spacing = (1_000, 1800.0) if quick else (20_000, EVERY / share)
+    events, spacing = (1_000, 1800.0) if quick else (20_000, EVERY / sim["share"])
     started = time.perf_counter()
     large_path, large_runbook = build_session_log(folder, PROJECTED_CHECKS, events, spacing)
     figures["large"] = {
@@ -343,38 +464,56 @@ def measure(quick: bool, policy: RetentionPolicy, folder: Path) -> dict:
         "tick_spacing_s": spacing, "build_s": time.perf_counter() - started, "bytes": large_path.stat().st_size,
     }  # fmt: skip
     figures["resume_fold_s"], figures["live_state_s"] = measure_large_fold(large_path, large_runbook)
-    figures["replay_open_s"], figures["seeks_s"] = measure_seeks(large_path, large_runbook, 10 if quick else 100)
+    figures["seeks"] = measure_seeks(large_path, large_runbook, 10 if quick else 100)
     return figures
+
+
+def _ms(values: list[float], q: float) -> float:
+    return 1000 * (percentile(values, q) or 0.0)
 
 
 def report(f: dict) -> None:
     """Print every figure ``measure`` returned."""
     policy, large = f["policy"], f["large"]
-    checks = f["checks_simulated"]
-    seeks = sorted(f["seeks_s"])
+    old, new = f["schema1"], f[f"schema{SCHEMA_VERSION}"]
+    times = f["seeks"]["times_s"]
     print(f"retention policy          relative {policy.relative_tolerance:.0%}, {policy.threshold_fraction:.0%} of the "
           f"threshold, keyframe every {policy.keyframe_seconds:g} s")  # fmt: skip
     print(f"events appended durably   {f['appends_per_s']:,.0f} events/s (synchronous=FULL, one commit each)")
     print(f"ticks written             {f['ticks_per_s']:,.0f} ticks/s (record_reading + batched flush, all kept)")
-    print(f"record_reading            {f['record_rate']:,.0f} readings/s with retention ({checks} checks x {HOURS} h)")
+    print(f"record_reading            {new['record_rate']:,.0f} readings/s with retention "
+          f"({new['checks']} checks x {f['hours_simulated']:g} h)")  # fmt: skip
     for kind in KINDS:
-        print(f"  kept {kind:<14}      {f['kept_share'][kind]:6.2%} of readings")
-    print(f"kept, weighted mix        {f['share']:6.2%} of readings  (mix: {', '.join(f'{k} {v}%' for k, v in MIX.items())})")
-    print(f"bytes per stored tick     {f['bytes_per_tick']:.0f} (ticks table + index, from dbstat)")
-    print(f"projected 72 h size       {f['projected_bytes'] / 1e6:,.0f} MB for {PROJECTED_CHECKS:,} checks every {EVERY:g} s "
-          f"({f['readings'] * f['share'] / 1e6:.1f} M ticks of {f['readings'] / 1e6:.1f} M readings)")  # fmt: skip
+        print(f"  kept {kind:<14}      {new['kept_share'][kind]:6.2%} of readings")
+    print(f"kept, the mix             {new['share']:6.2%} of readings  (mix: {', '.join(f'{k} {v}%' for k, v in MIX.items())})")
+    for schema, sim in ((1, old), (SCHEMA_VERSION, new)):
+        print(f"schema {schema}: per stored tick {sim['bytes_per_tick']:.0f} B (ticks + index) + {sim['seal_bytes_per_tick']:.0f} B "
+              f"(its seal, {sim['readings_per_seal']:.1f} readings a seal) -> 72 h {sim['projected_bytes'] / 1e6:,.0f} MB "
+              f"(seals {sim['projected_seal_bytes'] / 1e6:,.0f} MB)")  # fmt: skip
+    print(f"projected 72 h size       {new['projected_bytes'] / 1e6:,.0f} MB for {PROJECTED_CHECKS:,} checks every {EVERY:g} s "
+          f"({f['readings'] * new['share'] / 1e6:.1f} M ticks of {f['readings'] / 1e6:.1f} M readings), "
+          f"{new['projected_bytes'] / old['projected_bytes']:.2f} of schema 1's")  # fmt: skip
+    fidelity = new["fidelity"]
+    print(f"replay fidelity           worst {fidelity['worst_of_tolerance']:.0%} of the tolerance over {fidelity['compared']:,} "
+          f"polls (schema 1: {old['fidelity']['worst_of_tolerance']:.0%}); readings read back as written: "
+          f"{'all' if fidelity['exact'] else 'NOT all'} {fidelity['stored']:,}")  # fmt: skip
     print(f"synthetic 72 h log        {large['bytes'] / 1e6:,.0f} MB: {large['events']:,} events, {large['checks']:,} checks "
           f"with a tick every {large['tick_spacing_s']:,.0f} s, written in {large['build_s']:.0f} s")  # fmt: skip
     print(f"fold 72 h (resume)        {f['resume_fold_s']:,.2f} s: {large['events']:,} events + the latest ticks of "
           f"{large['checks']:,} checks, {large['conditions']} conditions, from the file")  # fmt: skip
     print(f"live Reducer.state()      {f['live_state_s'] * 1000:,.0f} ms for that session (one screen refresh)")
-    print(f"replay open               {f['replay_open_s']:,.2f} s (events folded into checkpoints)")
-    print(f"replay seek               p50 {percentile(seeks, 50) * 1000:,.0f} ms, p99 {percentile(seeks, 99) * 1000:,.0f} ms "
-          f"over {len(seeks)} random instants")  # fmt: skip
-    print(f"fold simulated 72 h       {f['fold_latest_s'] * 1000:,.0f} ms: {f['fold_events']} events + latest ticks of {checks} checks")
+    print(f"replay open               {f['seeks']['open_s']:,.2f} s (events folded into checkpoints)")
+    print(f"replay seek               p50 {_ms(times['seek'], 50):,.1f} ms, p99 {_ms(times['seek'], 99):,.1f} ms "
+          f"over {len(times['seek'])} random instants")  # fmt: skip
+    print(f"floor: latest tick/check  p50 {_ms(times['floor'], 50):,.1f} ms, p99 {_ms(times['floor'], 99):,.1f} ms "
+          f"(one indexed SELECT, same instants); seek p99 / floor p99 = {_ms(times['seek'], 99) / _ms(times['floor'], 99):.2f}")  # fmt: skip
+    print(f"  seek's parts, p50       events {_ms(times['events'], 50):.1f} ms, ticks {_ms(times['ticks'], 50):.1f} ms "
+          f"({f['seeks']['ticks_per_seek']:,.0f} read), state {_ms(times['state'], 50):.1f} ms")  # fmt: skip
+    print(f"fold simulated log        {f['fold_latest_s'] * 1000:,.0f} ms: {f['fold_events']} events + latest ticks of "
+          f"{f['checks_simulated']} checks")  # fmt: skip
     rate = f["fold_ticks"] / f["fold_every_tick_s"]
-    print(f"fold 72 h, every tick     {f['fold_every_tick_s']:,.1f} s for {f['fold_ticks']:,} ticks ({rate:,.0f} ticks/s; "
-          f"{f['readings'] * f['share'] / rate / 60:,.1f} min projected for {PROJECTED_CHECKS:,} checks)")  # fmt: skip
+    print(f"fold simulated, each tick {f['fold_every_tick_s']:,.1f} s for {f['fold_ticks']:,} ticks ({rate:,.0f} ticks/s; "
+          f"{f['readings'] * new['share'] / rate / 60:,.1f} min projected for {PROJECTED_CHECKS:,} checks)")  # fmt: skip
 
 
 def run(quick: bool) -> Result:
@@ -385,25 +524,36 @@ def run(quick: bool) -> Result:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     report(f)
-    seeks = [s * 1000 for s in f["seeks_s"]]
-    projected_mb = f["projected_bytes"] / 1e6
+    times = {name: [s * 1000 for s in values] for name, values in f["seeks"]["times_s"].items()}
+    old, new = f["schema1"], f[f"schema{SCHEMA_VERSION}"]
+    projected_mb = new["projected_bytes"] / 1e6
     large = f["large"]
+    seek_p99, floor_p99 = percentile(times["seek"], 99), percentile(times["floor"], 99)
     return Result(
         [
-            Figure("bytes_per_tick", "bytes per stored tick (table + index)", f["bytes_per_tick"], "B"),
-            Figure("kept_percent", "readings kept as ticks (retention)", 100 * f["share"], "%"),
+            Figure("bytes_per_tick", "bytes per stored tick (table + index + its seal)",
+                   new["bytes_per_tick"] + new["seal_bytes_per_tick"], "B"),  # fmt: skip
+            Figure("kept_percent", "readings kept as ticks (retention)", 100 * new["share"], "%"),
             Figure("mb_per_hour", "log growth, 1,000 checks every 5 s", projected_mb / HOURS, "MB/h"),
-            Figure("projected_72h_mb", "log size, 1,000 checks x 5 s x 72 h", projected_mb, "MB", at_most=500),
+            Figure("projected_72h_mb", "log size with seals, 1,000 checks x 5 s x 72 h", projected_mb, "MB", at_most=400),
+            Figure("size_vs_schema1", "log size / the first format's, same readings", new["projected_bytes"] / old["projected_bytes"], "×"),
+            Figure("replay_fidelity", "worst replayed value, share of retention tolerance",
+                   100 * new["fidelity"]["worst_of_tolerance"], "%", at_most=100),  # fmt: skip
             Figure("events_per_s", "events appended durably (fsync each)", f["appends_per_s"], "/s"),
             Figure("resume_fold_s", "fold a 72 h log on resume", f["resume_fold_s"], "s"),
-            Figure("replay_open_s", "open replay of a 72 h log", f["replay_open_s"], "s"),
-            Figure("seek_p50_ms", f"replay seek p50 ({len(seeks)} random instants)", percentile(seeks, 50), "ms"),
-            Figure("seek_p99_ms", f"replay seek p99 ({len(seeks)} random instants)", percentile(seeks, 99), "ms", at_most=50),
+            Figure("replay_open_s", "open replay of a 72 h log", f["seeks"]["open_s"], "s"),
+            Figure("seek_p50_ms", f"replay seek p50 ({len(times['seek'])} random instants)", percentile(times["seek"], 50), "ms"),
+            Figure("seek_p99_ms", f"replay seek p99 ({len(times['seek'])} random instants)", seek_p99, "ms", at_most=50),
+            Figure("floor_p99_ms", "latest tick per check, one indexed SELECT, p99", floor_p99, "ms"),
+            Figure("seek_vs_floor", "replay seek p99 / that SELECT's p99, same run",
+                   seek_p99 / floor_p99 if seek_p99 and floor_p99 else None, "×", at_most=2),  # fmt: skip
         ],
         [f"log: seek = ReplayBackend.seek on a synthetic 72 h log of {large['checks']:,} checks, {large['events']:,} events, "
          f"a tick per check every {large['tick_spacing_s']:,.0f} s ({large['bytes'] / 1e6:,.0f} MB); "
-         f"size projected from {f['checks_simulated']} simulated checks"],  # fmt: skip
-        {key: value for key, value in f.items() if key not in ("policy", "seeks_s")} | {"seeks_ms": seeks},
+         f"size projected from {new['checks']} simulated checks over {f['hours_simulated']:g} h, seals included; "
+         f"stored readings read back as written: {'yes' if new['fidelity']['exact'] else 'NO'}"],  # fmt: skip
+        {key: value for key, value in f.items() if key not in ("policy", "seeks")}
+        | {"seeks_ms": times, "ticks_per_seek": f["seeks"]["ticks_per_seek"], "replay_open_s": f["seeks"]["open_s"]},
     )
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -97,17 +97,21 @@ def reduce_events(
     return reducer.state(now=until)
 
 
-@dataclass(slots=True)
+# Progress records are immutable: a fold replaces them, so a checkpoint of the
+# fold is a shallow copy of two dicts and never a deep copy.
+
+
+@dataclass(frozen=True, slots=True)
 class _StepProgress:
     status: StepStatus = StepStatus.PENDING
     started_at: datetime | None = None
     ended_at: datetime | None = None
-    items: set[str] = field(default_factory=set)
-    evidence: list[str] = field(default_factory=list)
+    items: frozenset[str] = frozenset()
+    evidence: tuple[str, ...] = ()
     reason: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _ConditionProgress:
     state: ConditionState = ConditionState.UNKNOWN
     value: float | None = None
@@ -125,6 +129,29 @@ class _ConditionProgress:
     remaining_at_change: float | None = None  # recovering: seconds to clearing when it began
 
 
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The events folded so far, frozen: ``Reducer.checkpoint()`` makes one, ``Reducer.from_checkpoint(checkpoint)`` goes on from it.
+
+    Ticks are not part of it: a view at an instant reads the ticks it needs
+    from the log's index (``SessionLog.seek_ticks``).
+    """
+
+    steps: Mapping[str, _StepProgress]
+    conditions: Mapping[str, _ConditionProgress]
+    decisions: tuple[DecisionRecord, ...]
+    log: tuple[LogLine, ...]
+    gaps: tuple[tuple[datetime, datetime], ...]
+    t0: datetime | None
+    rehearsal: bool
+    rollback_at: datetime | None
+    ended: str | None
+    last_seq: int
+    last_event_ts: datetime | None
+    last_decision_seq: int
+    answered: frozenset[tuple[str, str]]
+
+
 class Reducer:
     """The incremental fold. ``state()`` equals ``reduce_events`` over the same input.
 
@@ -136,14 +163,19 @@ class Reducer:
         state = reducer.state(now=clock.now())
     """
 
-    def __init__(self, runbook: Runbook, *, history: int = 60) -> None:
+    def __init__(self, runbook: Runbook, *, history: int = 60, checkpoint: Checkpoint | None = None) -> None:
         self.runbook = runbook
         self.history = history
         self.ticks_kept = history + 1
-        self._steps = {step.id: _StepProgress() for step in (*runbook.steps, *runbook.rollback)}
-        self._conditions = {
-            c.id: _ConditionProgress(threshold=c.when.text if c.when else "") for c in runbook.stop_conditions
-        }
+        self._spans: dict[str, timedelta] | None = None  # per check a condition reads: its sparkline's span
+        if checkpoint is None:
+            self._steps = {step.id: _StepProgress() for step in (*runbook.steps, *runbook.rollback)}
+            self._conditions = {
+                c.id: _ConditionProgress(threshold=c.when.text if c.when else "") for c in runbook.stop_conditions
+            }
+        else:  # its records are immutable: shared, never copied one by one
+            self._steps = dict(checkpoint.steps)
+            self._conditions = dict(checkpoint.conditions)
         self._check_of = {c.id: c.check for c in runbook.stop_conditions}
         self._ticks: dict[str, deque[TickRecord]] = {}
         self._tick_ms: dict[str, deque[int]] = {}  # the same ticks' times, for sampling
@@ -159,6 +191,64 @@ class Reducer:
         self._last_tick_ts: datetime | None = None
         self._last_decision_seq = 0
         self._answered: set[tuple[str, str]] = set()  # (condition, firing_since) pairs a decision answered
+        if checkpoint is not None:
+            self._restore(checkpoint)
+
+    def checkpoint(self) -> Checkpoint:
+        """The events folded so far (not the ticks), cheap to keep: its records are shared, not copied."""
+        return Checkpoint(
+            steps=dict(self._steps),
+            conditions=dict(self._conditions),
+            decisions=tuple(self._decisions),
+            log=tuple(self._log),
+            gaps=tuple(self._gaps),
+            t0=self._t0,
+            rehearsal=self._rehearsal,
+            rollback_at=self._rollback_at,
+            ended=self._ended,
+            last_seq=self._last_seq,
+            last_event_ts=self._last_event_ts,
+            last_decision_seq=self._last_decision_seq,
+            answered=frozenset(self._answered),
+        )
+
+    @classmethod
+    def from_checkpoint(cls, runbook: Runbook, checkpoint: Checkpoint, *, history: int = 60) -> Reducer:
+        """A reducer that has folded the checkpoint's events and no tick; ``checkpoint`` stays as it is."""
+        return cls(runbook, history=history, checkpoint=checkpoint)
+
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        self._decisions = list(checkpoint.decisions)
+        self._log.extend(checkpoint.log)
+        self._gaps = list(checkpoint.gaps)
+        self._t0 = checkpoint.t0
+        self._rehearsal = checkpoint.rehearsal
+        self._rollback_at = checkpoint.rollback_at
+        self._ended = checkpoint.ended
+        self._last_seq = checkpoint.last_seq
+        self._last_event_ts = checkpoint.last_event_ts
+        self._last_decision_seq = checkpoint.last_decision_seq
+        self._answered = set(checkpoint.answered)
+
+    def window_starts(self, now: datetime) -> dict[str, datetime]:
+        """Per check a stop condition reads, the instant its sparkline at ``now`` starts from.
+
+        The state at ``now`` reads every check's latest tick at or before
+        ``now``, and of these checks also every tick after their start and the
+        last one at or before it: ``SessionLog.seek_ticks`` reads exactly that.
+        """
+        return {check_id: now - span for check_id, span in self._window_spans().items()}
+
+    def _window_spans(self) -> dict[str, timedelta]:
+        spans = self._spans
+        if spans is None:
+            spans = {}
+            for check_id in self._check_of.values():
+                every = self.runbook.checks[check_id].every if check_id in self.runbook.checks else 15.0
+                # A millisecond more: whole milliseconds in the log, rounded ones in the sampling.
+                spans[check_id] = timedelta(milliseconds=(self.history - 1) * round(every * 1000) + 1)
+            self._spans = spans
+        return spans
 
     def active_step_ids(self) -> tuple[str, ...]:
         """The steps being worked on now (cheap: no state is derived)."""
@@ -203,6 +293,33 @@ class Reducer:
         if self._last_tick_ts is None or tick.ts > self._last_tick_ts:
             self._last_tick_ts = tick.ts
 
+    def apply_ticks(self, ticks: Iterable[TickRecord]) -> None:
+        """Fold many stored readings: the same as ``apply_tick`` on each in turn, quicker for a seek's thousands."""
+        fresh: dict[str, list[TickRecord]] = {}
+        unordered: set[str] = set()
+        for tick in ticks:
+            check_id = tick.check_id
+            if check_id in self._ticks:
+                self.apply_tick(tick)
+                continue
+            kept = fresh.get(check_id)
+            if kept is None:
+                fresh[check_id] = [tick]
+            else:
+                if tick.ts < kept[-1].ts:
+                    unordered.add(check_id)
+                kept.append(tick)
+        limit = self.ticks_kept
+        for check_id, kept in fresh.items():
+            if check_id in unordered:
+                kept.sort(key=_tick_time)  # stable: equal times keep their order, as apply_tick keeps them
+            if len(kept) > limit:
+                kept = kept[-limit:]
+            self._ticks[check_id] = deque(kept, maxlen=limit)
+            self._tick_ms[check_id] = deque([round(t.ts.timestamp() * 1000) for t in kept], maxlen=limit)  # _ms
+            if self._last_tick_ts is None or kept[-1].ts > self._last_tick_ts:
+                self._last_tick_ts = kept[-1].ts
+
     def _on_session_started(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
         self._rehearsal = bool(payload.get("rehearsal"))
         if payload.get("planned_t0"):
@@ -218,55 +335,56 @@ class Reducer:
         # nothing now; a hold is frozen at what it was when the writer was last
         # alive (its heartbeat); a firing condition stays firing until passes
         # show otherwise.
-        for condition in self._conditions.values():
+        for condition_id, condition in self._conditions.items():
             if condition.state is ConditionState.OK:
-                condition.state, condition.since = ConditionState.UNKNOWN, event.ts
-                condition.detail, condition.acknowledged = "not yet polled since resume", False
+                self._conditions[condition_id] = replace(
+                    condition, state=ConditionState.UNKNOWN, since=event.ts,
+                    detail="not yet polled since resume", acknowledged=False,
+                )  # fmt: skip
                 continue
             if condition.state in (ConditionState.PENDING, ConditionState.FIRING):
-                condition.breach_held = _held(condition, last)
-                condition.hold_from = event.ts
+                condition = replace(condition, breach_held=_held(condition, last), hold_from=event.ts)
                 frozen = f"; breach hold frozen at {_seconds(condition.breach_held)} across the gap"
             else:
                 frozen = ""
             before = f"; before: {condition.detail}" if condition.detail else ""
-            condition.detail = f"resumed after a {_seconds(gap)} gap{frozen}{before}"
+            self._conditions[condition_id] = replace(condition, detail=f"resumed after a {_seconds(gap)} gap{frozen}{before}")
 
     def _on_t0_set(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
         if payload.get("t0"):
             self._t0 = parse_ts(payload["t0"])
 
     def _on_step_started(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
-        step = self._steps.get(payload.get("step", ""))
+        step_id = payload.get("step", "")
+        step = self._steps.get(step_id)
         if step is not None:
-            step.status = StepStatus.ACTIVE
-            step.started_at = event.ts
-            step.ended_at = None
-            step.reason = ""
+            self._steps[step_id] = replace(step, status=StepStatus.ACTIVE, started_at=event.ts, ended_at=None, reason="")
 
     def _on_step_completed(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
-        step = self._steps.get(payload.get("step", ""))
+        step_id = payload.get("step", "")
+        step = self._steps.get(step_id)
         if step is not None:
-            step.status = _STEP_END[event.kind]
-            step.ended_at = event.ts
-            step.reason = str(payload.get("override_reason") or payload.get("reason") or "")
+            self._steps[step_id] = replace(
+                step, status=_STEP_END[event.kind], ended_at=event.ts,
+                reason=str(payload.get("override_reason") or payload.get("reason") or ""),
+            )  # fmt: skip
 
     _on_step_failed = _on_step_completed
     _on_step_skipped = _on_step_completed
 
     def _on_item_checked(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
-        step = self._steps.get(payload.get("step", ""))
+        step_id = payload.get("step", "")
+        step = self._steps.get(step_id)
         if step is not None:
             item = str(payload.get("item", ""))
-            if payload.get("checked", True):
-                step.items.add(item)
-            else:
-                step.items.discard(item)
+            items = step.items | {item} if payload.get("checked", True) else step.items - {item}
+            self._steps[step_id] = replace(step, items=items)
 
     def _on_evidence_added(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
-        step = self._steps.get(payload.get("step", ""))
+        step_id = payload.get("step", "")
+        step = self._steps.get(step_id)
         if step is not None:
-            step.evidence.append(str(payload.get("text", "")))
+            self._steps[step_id] = replace(step, evidence=(*step.evidence, str(payload.get("text", ""))))
 
     def _on_decision(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
         self._last_decision_seq = event.seq
@@ -287,7 +405,8 @@ class Reducer:
         )
 
     def _on_condition_changed(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
-        condition = self._conditions.get(payload.get("condition", ""))
+        condition_id = payload.get("condition", "")
+        condition = self._conditions.get(condition_id)
         if condition is None:
             return
         state = _condition_state(payload.get("state"))
@@ -302,31 +421,36 @@ class Reducer:
         else:
             firing_since = condition.firing_since
         if firing_since is None:
-            condition.fired_seq = None
+            fired_seq = None
         elif condition.fired_seq is None:
-            condition.fired_seq = event.seq  # a new episode needs its own decision
-        condition.firing_since = firing_since
-        if state is ConditionState.OK:
-            condition.acknowledged = False
+            fired_seq = event.seq  # a new episode needs its own decision
+        else:
+            fired_seq = condition.fired_seq
         changed_at = event.ts  # a change held while the log could not be written keeps its own time
-        condition.state = state
-        condition.since = changed_at
-        condition.value = _number(payload.get("value"))
-        condition.value_ts = changed_at
-        condition.threshold = str(payload.get("threshold") or condition.threshold)
-        # Older logs have only the full reason, hold included.
-        condition.detail = str(payload.get("detail") or payload.get("reason", ""))
-        condition.flapping = bool(payload.get("flapping"))
-        condition.breach_held = float(payload.get("breach_held") or 0.0)
-        condition.hold_from = changed_at
-        condition.consecutive_breaches = int(payload.get("consecutive_breaches") or 0)
         remaining = payload.get("remaining")
-        condition.remaining_at_change = float(remaining) if isinstance(remaining, (int, float)) else None
+        self._conditions[condition_id] = _ConditionProgress(
+            state=state,
+            value=_number(payload.get("value")),
+            value_ts=changed_at,
+            threshold=str(payload.get("threshold") or condition.threshold),
+            since=changed_at,
+            # Older logs have only the full reason, hold included.
+            detail=str(payload.get("detail") or payload.get("reason", "")),
+            flapping=bool(payload.get("flapping")),
+            acknowledged=False if state is ConditionState.OK else condition.acknowledged,
+            breach_held=float(payload.get("breach_held") or 0.0),
+            hold_from=changed_at,
+            firing_since=firing_since,
+            fired_seq=fired_seq,
+            consecutive_breaches=int(payload.get("consecutive_breaches") or 0),
+            remaining_at_change=float(remaining) if isinstance(remaining, (int, float)) else None,
+        )
 
     def _on_condition_acknowledged(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
-        condition = self._conditions.get(payload.get("condition", ""))
+        condition_id = payload.get("condition", "")
+        condition = self._conditions.get(condition_id)
         if condition is not None:
-            condition.acknowledged = True
+            self._conditions[condition_id] = replace(condition, acknowledged=True)
 
     def _on_rollback_started(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
         if self._rollback_at is None:
@@ -671,6 +795,10 @@ def _sample(
         if index >= 0:
             values.append(ticks[index].value if instant - times[index] <= stale_after_ms else None)
     return tuple(values)
+
+
+def _tick_time(tick: TickRecord) -> datetime:
+    return tick.ts
 
 
 def _ms(moment: datetime) -> int:

@@ -3,28 +3,30 @@
 The screen at instant ``t`` is the one the live dashboard showed at ``t``: the
 same ``Reducer`` folds the log's events up to ``t`` and the ticks stored up to
 ``t``. Seeking is fast on long logs because the events are folded once into
-checkpoints (a copy of the reducer every ``CHECKPOINT_EVERY`` events, without
-ticks); a seek copies the nearest checkpoint before ``t``, folds the few
-events after it, then the latest ticks up to ``t`` from the file's index.
+checkpoints (``Reducer.checkpoint()`` every ``CHECKPOINT_EVERY`` events:
+immutable records, shared, never deep-copied). A seek resumes from the nearest
+checkpoint before ``t``, folds the few events after it, then the ticks the
+state at ``t`` reads, in one query of the file's index
+(``SessionLog.seek_ticks``): each check's latest, and the sparkline window of
+each check a stop condition reads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
-import copy
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
 from cutover_tui.backend import Acknowledged, ReadOnlySession
-from cutover_tui.reducer import Reducer
+from cutover_tui.reducer import Checkpoint, Reducer
 from cutover_tui.state import SessionState
 from cutover_tui.store import EventRecord, SessionLog
 from runbooks.model import Runbook
 
-CHECKPOINT_EVERY = 250
+CHECKPOINT_EVERY = 50
 SPEEDS = (1, 10, 60, 600)
 #: Event kinds the "previous / next" keys stop at.
 MARK_KINDS = frozenset({"decision", "condition_changed", "rollback_started", "t0_set", "session_resumed"})
@@ -59,12 +61,13 @@ class ReplayBackend:
             for e in self.events
             if e.kind in MARK_KINDS
         ]
-        self._checkpoints: list[Reducer] = []  # the reducer after every CHECKPOINT_EVERY events
+        self._checkpoints: list[Checkpoint] = []  # the events folded after every CHECKPOINT_EVERY events
         reducer = Reducer(runbook)
+        self._start = reducer.checkpoint()
         for index, event in enumerate(self.events, start=1):
             reducer.apply(event)
             if index % CHECKPOINT_EVERY == 0:
-                self._checkpoints.append(copy.deepcopy(reducer))
+                self._checkpoints.append(reducer.checkpoint())
         self.position = self.start_at
         self.playing = False
         self.speed = SPEEDS[1]
@@ -88,20 +91,26 @@ class ReplayBackend:
     def seek(self, instant: datetime) -> SessionState:
         """Fold the log up to ``instant`` (clamped to the session) and make it the current state."""
         instant = min(max(instant, self.start_at), self.end_at)
-        folded = bisect.bisect_right(self._times, instant)
-        index = folded // CHECKPOINT_EVERY  # checkpoint i holds the first (i + 1) * CHECKPOINT_EVERY events
-        if index > 0:
-            reducer = copy.deepcopy(self._checkpoints[index - 1])
-        else:
-            reducer = Reducer(self.runbook)
-        start = index * CHECKPOINT_EVERY
-        for event in self.events[start:folded]:
-            reducer.apply(event)
-        for tick in self._log.latest_ticks(until=instant, per_check=reducer.ticks_kept):
-            reducer.apply_tick(tick)
+        reducer = self.events_until(instant)
+        self.ticks_until(instant, reducer)
         self.position = instant
         self._state = reducer.state(now=instant)
         return self._state
+
+    def events_until(self, instant: datetime) -> Reducer:
+        """A reducer that folded every event up to ``instant`` and no tick: the checkpoint before it and the events after that."""
+        folded = bisect.bisect_right(self._times, instant)
+        index = folded // CHECKPOINT_EVERY  # checkpoint i holds the first (i + 1) * CHECKPOINT_EVERY events
+        reducer = Reducer.from_checkpoint(self.runbook, self._checkpoints[index - 1] if index > 0 else self._start)
+        for event in self.events[index * CHECKPOINT_EVERY : folded]:
+            reducer.apply(event)
+        return reducer
+
+    def ticks_until(self, instant: datetime, reducer: Reducer) -> int:
+        """Fold into ``reducer`` the ticks its state at ``instant`` reads (``SessionLog.seek_ticks``); how many."""
+        ticks = self._log.seek_ticks(instant, reducer.window_starts(instant))
+        reducer.apply_ticks(ticks)
+        return len(ticks)
 
     def marks(self) -> list[tuple[datetime, str]]:
         """Where decisions, firings and other state changes fall, for the timeline bar."""

@@ -1,13 +1,19 @@
 """The session log: one SQLite file per session, event-sourced and hash-chained.
 
-Three tables (``docs/session-log.md`` is the reviewer's reference):
+Its tables (``docs/session-log.md`` is the reviewer's reference):
 
 - ``sessions``: one row, the runbook (text and sha256), T0, host, operator,
-  version, and the chain head (``head_seq``, ``head_hash``);
+  version, the on-disk format (``schema_version``) and the chain head
+  (``head_seq``, ``head_hash``);
 - ``events``: append-only; each row's ``hash`` is
   ``sha256(prev_hash + canonical_json({seq, ts, kind, actor, payload}))``;
 - ``ticks``: readings, kept on change, beyond a tolerance and as keyframes
-  (``RetentionPolicy``); not chained, batched by a writer thread.
+  (``RetentionPolicy``), batched by a writer thread, each batch chained by a
+  ``ticks_sealed`` event. Schema 2 stores a check number (``checks``),
+  integer milliseconds and an outcome code (``outcomes``); the view
+  ``readings`` spells each reading out, as its digest covers it. Schema 1
+  (logs written before) spelled every row out; it is still read, verified,
+  and resumed in its own format.
 
 Example::
 
@@ -16,8 +22,8 @@ Example::
     log.record_reading(reading, statuses)            # batched, flushed within 1 s
     log.close()
 
-One writer per file: ``create``/``open`` hold an ``flock`` on ``FILE.lock``
-that dies with the process, so a ``kill -9`` never leaves a stale lock.
+One writer per file: ``create``/``open`` hold an ``flock`` on the database
+file itself that dies with the process, so a ``kill -9`` never leaves a stale lock.
 Readers (``open_readonly``) take no lock and never write; WAL lets them read
 while the writer runs.
 """
@@ -35,10 +41,12 @@ import socket
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from checks.clock import Clock, SystemClock
 from checks.reading import Reading
@@ -47,7 +55,9 @@ from cutover_tui import __version__
 from cutover_tui.redaction import Redactor, secret_env_names
 from runbooks.model import Runbook
 
-SCHEMA_VERSION = 1
+#: The on-disk format this code writes (``sessions.schema_version``); 1 is still read, and resumed in its own format.
+SCHEMA_VERSION = 2
+READABLE_SCHEMAS = (1, 2)
 GENESIS_HASH = "0" * 64
 
 #: Every event kind the log accepts (payloads: ``cutover_tui.state``).
@@ -102,6 +112,10 @@ class CannotWrite(SessionLogError):
     """The session log cannot be created or written here: permission, read-only media, no folder, no space."""
 
 
+class NewerLog(SessionLogError):
+    """The log was written in an on-disk format newer than this cutover-tui reads."""
+
+
 class SessionLocked(SessionLogError):
     """Another process is writing this session."""
 
@@ -149,8 +163,9 @@ class RetentionPolicy:
 
     # 2% of the threshold is a third of a bar of the conditions' 8-level
     # sparkline (its scale spans the values and the threshold); threshold
-    # crossings change a condition's state and are always kept. These give
-    # ~500 MB for 1,000 checks x 72 h x 5 s (benchmarks/log_size.py).
+    # crossings change a condition's state and are always kept. These store
+    # 6.8% of readings: under 400 MB with their seals for 1,000 checks x 72 h
+    # x 5 s in schema 2 (benchmarks/log_size.py).
     relative_tolerance: float = 0.02
     threshold_fraction: float = 0.02
     keyframe_seconds: float = 120.0
@@ -169,9 +184,12 @@ class EventRecord:
     hash: str
 
 
-@dataclass(frozen=True, slots=True)
-class TickRecord:
-    """One row of ``ticks``: a stored reading."""
+#: The ``extra`` of a reading without one: empty and read-only, shared.
+NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+
+
+class TickRecord(NamedTuple):
+    """One row of ``ticks``: a stored reading. Immutable, and a tuple: a seek builds thousands of them."""
 
     check_id: str
     ts: datetime
@@ -181,7 +199,7 @@ class TickRecord:
     latency: float | None = None
     degraded: bool = False
     detail: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = NO_EXTRA
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +324,7 @@ _Redactor = Redactor
 # ----------------------------------------------------------------- schema
 
 
-def _create_schema(connection: sqlite3.Connection) -> None:
+def _create_schema(connection: sqlite3.Connection, version: int = SCHEMA_VERSION) -> None:
     import sqlite_utils
 
     db = sqlite_utils.Database(connection)
@@ -350,23 +368,10 @@ def _create_schema(connection: sqlite3.Connection) -> None:
         not_null=["ts", "kind", "actor", "payload", "prev_hash", "hash"],
     )
     db["events"].create_index(["kind"])
-    db["ticks"].create(
-        {
-            "id": int,
-            "check_id": str,
-            "ts": str,
-            "outcome": str,
-            "value": float,
-            "unit": str,
-            "latency_ms": int,
-            "degraded": int,
-            "detail": str,
-            "extra": str,
-        },
-        pk="id",
-        not_null=["check_id", "ts", "outcome"],
-    )
-    db["ticks"].create_index(["check_id", "ts"])
+    if version >= 2:
+        _create_readings(db)
+    else:
+        _create_readings_v1(db)
     # The chain already makes edits detectable; the triggers make accidental
     # edits (a reviewer's UPDATE in a SQL shell) fail loudly instead.
     db.executescript(
@@ -377,6 +382,49 @@ def _create_schema(connection: sqlite3.Connection) -> None:
         BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
         """
     )
+
+
+def _create_readings(db: Any) -> None:
+    """Schema 2's readings: ``checks`` and ``outcomes`` name what ``ticks`` stores as small integers.
+
+    ``readings`` is the view a reviewer reads: every stored reading spelled
+    out, with the columns its digest is computed over.
+    """
+    db["checks"].create({"id": int, "name": str, "unit": str}, pk="id", not_null=["name", "unit"])
+    db["checks"].create_index(["name"], unique=True)
+    db["outcomes"].create({"code": int, "name": str}, pk="code", not_null=["name"])
+    db["outcomes"].insert_all([{"code": code, "name": name} for name, code in OUTCOME_CODES.items()])
+    db["ticks"].create(
+        {
+            "id": int,
+            "check_ref": int,
+            "ts_ms": int,
+            "outcome_code": int,
+            "value": float,
+            "unit": str,
+            "latency_ms": int,
+            "degraded": int,
+            "detail": str,
+            "extra": str,
+        },
+        pk="id",
+        not_null=["check_ref", "ts_ms", "outcome_code", "degraded", "detail"],
+        defaults={"degraded": 0, "detail": ""},
+        foreign_keys=[("check_ref", "checks", "id"), ("outcome_code", "outcomes", "code")],
+    )
+    db["ticks"].create_index(["check_ref", "ts_ms"])
+    db.execute(READINGS_VIEW)
+
+
+def _create_readings_v1(db: Any) -> None:
+    """Schema 1's readings: every column spelled out in each row (kept to compare the formats)."""
+    db["ticks"].create(
+        {"id": int, "check_id": str, "ts": str, "outcome": str, "value": float, "unit": str, "latency_ms": int,
+         "degraded": int, "detail": str, "extra": str},
+        pk="id",
+        not_null=["check_id", "ts", "outcome"],
+    )  # fmt: skip
+    db["ticks"].create_index(["check_id", "ts"])
 
 
 def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
@@ -434,6 +482,21 @@ def _check_session_log(connection: sqlite3.Connection, path: Path) -> None:
         raise _database_error(path, error) from None
     if rows != 1:
         raise NotASessionLog(f"{path}: not a session log (sessions table must hold one row)")
+    version = _schema_version(connection)
+    if version not in READABLE_SCHEMAS:
+        raise NewerLog(
+            f"{path}: written in log schema {version}, which this cutover-tui ({__version__}) cannot read "
+            f"(it reads schemas {', '.join(map(str, READABLE_SCHEMAS))}); open it with a newer cutover-tui"
+        )
+
+
+def _schema_version(connection: sqlite3.Connection) -> int:
+    """``sessions.schema_version``; a log from before the column existed is schema 1."""
+    try:
+        row = connection.execute("SELECT schema_version FROM sessions").fetchone()
+    except sqlite3.OperationalError:
+        return 1
+    return row[0] if row and isinstance(row[0], int) else 1
 
 
 def _open_existing(path: Path, *, read_only: bool) -> sqlite3.Connection:
@@ -648,6 +711,10 @@ class SessionLog:
             connection.execute("ALTER TABLE sessions ADD COLUMN heartbeat_at TEXT")  # a log from before heartbeats
             columns.add("heartbeat_at")
         self._has_heartbeat = "heartbeat_at" in columns
+        self._pending_checks: Mapping[str, tuple[int, str]] = {}
+        #: The on-disk format of this file's readings (``SCHEMA_VERSION`` for a new log).
+        self.schema_version = _schema_version(connection)
+        self._format: _TickFormat = _tick_format(connection, self.schema_version)
         head = connection.execute("SELECT seq, hash, ts FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         self._head_seq, self._head_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
         self._head_ts: datetime | None = parse_ts(head[2]) if head else None
@@ -671,8 +738,12 @@ class SessionLog:
         rehearsal: bool = False,
         clock: Clock | None = None,
         retention: RetentionPolicy | None = None,
+        schema_version: int = SCHEMA_VERSION,
     ) -> SessionLog:
         """Create a new session file (mode 0600) and log ``session_started``.
+
+        ``schema_version`` 1 writes the first on-disk format, to compare the
+        two formats on the same readings; every session uses the default.
 
         Raises:
             FileExistsError: the file exists (resume it with ``open``).
@@ -688,7 +759,9 @@ class SessionLog:
             now = format_ts(clock.now())
             planned_t0 = format_ts(runbook.t0) if runbook.t0 else None
             with _transaction(connection):
-                _create_schema(connection)
+                if schema_version not in READABLE_SCHEMAS:
+                    raise ValueError(f"no log schema {schema_version}")
+                _create_schema(connection, schema_version)
                 connection.execute(
                     "INSERT INTO sessions (id, runbook_name, runbook_text, runbook_sha256, planned_t0,"
                     " actual_t0, host, operator, tool_version, rehearsal, created_at, updated_at,"
@@ -705,7 +778,7 @@ class SessionLog:
                         now,
                         now,
                         GENESIS_HASH,
-                        SCHEMA_VERSION,
+                        schema_version,
                     ),
                 )
                 _remember_runbook(connection, runbook, now)
@@ -917,7 +990,7 @@ class SessionLog:
                 latency=reading.latency,
                 degraded=reading.degraded,
                 detail=detail,
-                extra=json.loads(extra) if extra else {},
+                extra=json.loads(extra) if extra else NO_EXTRA,
             )
             self._kept[reading.check_id] = _Kept(
                 tick.ts, tick.outcome, value, reading.degraded, detail, extra_key, states
@@ -1014,13 +1087,21 @@ class SessionLog:
         there are no ticks); ``_committed`` adopts it once the transaction commits.
         """
         self._pending_head = (self._head_seq, self._head_hash)
+        self._pending_checks: Mapping[str, tuple[int, str]] = {}
         if not ticks:
             return
-        rows = [tick_row(self._next_tick_id + n, t) for n, t in enumerate(ticks)]
+        encoded = self._format.encode(self._next_tick_id, ticks)
+        if encoded.new_checks:
+            self._connection.executemany(
+                "INSERT INTO checks (id, name, unit) VALUES (?,?,?)",
+                [(ref, name, unit) for name, (ref, unit) in encoded.new_checks.items()],
+            )
         self._connection.executemany(
-            f"INSERT INTO ticks ({_TICK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows
+            f"INSERT INTO ticks ({self._format.columns}) VALUES (?,?,?,?,?,?,?,?,?,?)", encoded.rows
         )
-        seal = seal_payload(rows)
+        digests = [tick_digest(row) for row in encoded.digested]
+        seal = seal_payload(encoded.rows[0][0], encoded.rows[-1][0], digests, self._format.digests_field(digests))
+        self._pending_checks = encoded.new_checks
         seq, prev_hash = self._head_seq + 1, self._head_hash
         digest = event_hash(prev_hash, seq, stamp, "ticks_sealed", SYSTEM_ACTOR, seal)
         self._insert_event(seq, stamp, "ticks_sealed", SYSTEM_ACTOR, seal, prev_hash, digest)
@@ -1035,8 +1116,10 @@ class SessionLog:
         )
 
     def _committed(self, ticks: int, seq: int, digest: str, moment: datetime) -> None:
-        """After a commit: the chain's new head, and the next free tick id."""
+        """After a commit: the chain's new head, the next free tick id, and the checks registered with them."""
         self._next_tick_id += ticks
+        if ticks and self._pending_checks:
+            self._format.registered(self._pending_checks)
         if seq != self._head_seq:
             self._head_seq, self._head_hash = seq, digest
             self._head_ts = max(moment, self._head_ts) if self._head_ts else moment
@@ -1225,20 +1308,23 @@ class SessionLog:
         self, until: datetime | None = None, check: str | None = None, after: datetime | None = None
     ) -> Iterator[TickRecord]:
         """Stored ticks in time order, optionally one check's, in ``(after, until]``."""
-        where, params = _tick_filter(until=until, check=check, after=after)
+        fmt = self._format
+        with self._db_lock:
+            where, params = self._tick_filter(until=until, check=check, after=after)
         # One check: its index gives time order. All checks: insertion order,
         # which is time order up to the jitter of a flush batch, without
         # sorting millions of rows.
-        order = "ts, id" if check is not None else "id"
+        order = f"{fmt.time_column}, id" if check is not None else "id"
         cursor = self._connection.cursor()
         with self._db_lock:
-            cursor.execute(f"SELECT {_TICK_COLUMNS} FROM ticks {where} ORDER BY {order}", params)
+            cursor.execute(f"SELECT {fmt.columns} FROM ticks {where} ORDER BY {order}", params)
         while True:
             with self._db_lock:
                 rows = cursor.fetchmany(5000)
-            if not rows:
-                return
-            yield from (_tick(row) for row in rows)
+                if not rows:
+                    return
+                decoded = self._decode(rows)
+            yield from decoded
 
     def latest_ticks(self, until: datetime | None = None, per_check: int = 61) -> list[TickRecord]:
         """The last ``per_check`` ticks of every check up to ``until``, in time order.
@@ -1246,18 +1332,65 @@ class SessionLog:
         This is all the reducer keeps of ticks (``Reducer.ticks_kept``), so
         folding these equals folding every tick — at a fraction of the cost.
         """
-        checks = [r[0] for r in self._query("SELECT DISTINCT check_id FROM ticks", [])]
-        rows: list[tuple] = []
-        for check in checks:
-            where, params = _tick_filter(until=until, check=check)
-            rows.extend(
-                self._query(
-                    f"SELECT {_TICK_COLUMNS} FROM ticks {where} ORDER BY ts DESC, id DESC LIMIT ?",
-                    [*params, per_check],
+        fmt = self._format
+        with self._db_lock:
+            try:
+                checks = fmt.checks()
+            except sqlite3.DatabaseError as error:
+                raise _database_error(self.path, error) from None
+            rows: list[tuple] = []
+            for check in checks:
+                clauses, params = [f"{fmt.check_column} = ?"], [check]
+                if until is not None:
+                    clauses.append(f"{fmt.time_column} <= ?")
+                    params.append(fmt.time_key(until))
+                rows.extend(
+                    self._query(
+                        f"SELECT {fmt.columns} FROM ticks WHERE {' AND '.join(clauses)}"
+                        f" ORDER BY {fmt.time_column} DESC, id DESC LIMIT ?",
+                        [*params, per_check],
+                    )
                 )
+            return self._decode(_in_time_order(rows, fmt))
+
+    def seek_ticks(self, until: datetime, windows: Mapping[str, datetime] | None = None) -> list[TickRecord]:
+        """What a state at ``until`` reads of the ticks, in time order, from the index in one query.
+
+        Every check's latest tick at or before ``until``; for each check in
+        ``windows`` (a condition's sparkline reads it), also every tick after
+        ``windows[check]`` up to ``until``, and the last one at or before
+        ``windows[check]``. Folding these gives the same ``SessionState`` at
+        ``until`` as folding every tick (``Reducer.window_starts``).
+        """
+        fmt = self._format
+        check_col, time_col = fmt.check_column, fmt.time_column
+        cols = ", ".join(f"t.{c.strip()}" for c in fmt.columns.split(","))
+        until_key = fmt.time_key(until)
+        with self._db_lock:
+            # Resolved under the lock: a follower's format may read the checks table.
+            bounds = [(fmt.check_key(check), fmt.time_key(start)) for check, start in (windows or {}).items()]
+            bounds = [(key, start) for key, start in bounds if key != -1]
+        latest_of = (
+            f"SELECT id FROM ticks WHERE {check_col} = {{check}} AND {time_col} <= {{until}}"
+            f" ORDER BY {time_col} DESC, id DESC LIMIT 1"
+        )
+        if not bounds:
+            sql = f"SELECT {cols} FROM {fmt.check_table()} c JOIN ticks t ON t.id = ({latest_of.format(check='c.id', until='?1')})"
+            params: list[Any] = [until_key]
+        else:
+            values = ",".join(f"(?{2 + 2 * n}, ?{3 + 2 * n})" for n in range(len(bounds)))
+            sql = (
+                f"WITH w(key, start) AS (VALUES {values}) "
+                f"SELECT {cols} FROM {fmt.check_table()} c JOIN ticks t ON t.id = ({latest_of.format(check='c.id', until='?1')})"
+                " WHERE c.id NOT IN (SELECT key FROM w) "
+                f"UNION ALL SELECT {cols} FROM w JOIN ticks t ON t.{check_col} = w.key AND t.{time_col} > w.start"
+                f" AND t.{time_col} <= ?1 "
+                f"UNION ALL SELECT {cols} FROM w JOIN ticks t ON t.id = ({latest_of.format(check='w.key', until='w.start')})"
             )
-        rows.sort(key=lambda r: (r[1], r[0]))
-        return [_tick(r) for r in rows]
+            params = [until_key, *(item for bound in bounds for item in bound)]
+        with self._db_lock:
+            rows = self._query(sql, params)
+            return self._decode(_in_time_order(rows, fmt))
 
     def ticks_written_after(self, tick_id: int) -> tuple[list[TickRecord], int]:
         """Ticks stored after row ``tick_id`` (in write order) and the newest row id: how a follower tails.
@@ -1265,8 +1398,9 @@ class SessionLog:
         Tailing by row id, not by time, never misses a tick that a batch
         flushed late with an earlier timestamp.
         """
-        rows = self._query(f"SELECT {_TICK_COLUMNS} FROM ticks WHERE id > ? ORDER BY id", [tick_id])
-        return [_tick(r) for r in rows], (rows[-1][0] if rows else tick_id)
+        with self._db_lock:
+            rows = self._query(f"SELECT {self._format.columns} FROM ticks WHERE id > ? ORDER BY id", [tick_id])
+            return self._decode(rows), (rows[-1][0] if rows else tick_id)
 
     def last_tick_id(self) -> int:
         """The newest ``ticks`` row id (0 when none)."""
@@ -1276,9 +1410,42 @@ class SessionLog:
     def last_write_ts(self) -> datetime | None:
         """The latest timestamp written: the last event, stored tick or writer heartbeat."""
         heartbeat = self.heartbeat_at()
-        row = self._query_one("SELECT max(ts) FROM (SELECT max(ts) AS ts FROM events UNION ALL SELECT max(ts) FROM ticks)")
-        stamps = [moment for moment in (parse_ts(row[0]) if row and row[0] else None, heartbeat) if moment is not None]
+        row = self._query_one("SELECT max(ts) FROM events")
+        with self._db_lock:
+            try:
+                last_tick = self._format.last_ts()
+            except sqlite3.DatabaseError as error:
+                raise _database_error(self.path, error) from None
+        stamps = [m for m in (parse_ts(row[0]) if row and row[0] else None, last_tick, heartbeat) if m is not None]
         return max(stamps) if stamps else None
+
+    def _tick_filter(
+        self, *, until: datetime | None = None, check: str | None = None, after: datetime | None = None
+    ) -> tuple[str, list[Any]]:
+        fmt = self._format
+        clauses: list[str] = []
+        params: list[Any] = []
+        if check is not None:
+            clauses.append(f"{fmt.check_column} = ?")
+            params.append(fmt.check_key(check))
+        if after is not None:
+            clauses.append(f"{fmt.time_column} > ?")
+            params.append(fmt.time_key(after))
+        if until is not None:
+            clauses.append(f"{fmt.time_column} <= ?")
+            params.append(fmt.time_key(until))
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def _decode(self, rows: Iterable[Sequence[Any]]) -> list[TickRecord]:
+        """Rows of ``ticks`` as records; a row that cannot be read is a damaged or edited log, named."""
+        decode = self._format.decode
+        try:
+            return [decode(row) for row in rows]
+        except (ValueError, TypeError, KeyError) as error:
+            raise DamagedLog(
+                f"{self.path}: a stored reading cannot be read ({_shortened(str(error))}; damaged or edited); "
+                f"`cutover-tui verify {self.path}` says what of the log still verifies"
+            ) from None
 
     def heartbeat_at(self) -> datetime | None:
         """When the writer last stamped ``sessions.heartbeat_at`` (about once a second while it runs).
@@ -1336,7 +1503,8 @@ def _verify_connection(connection: sqlite3.Connection, path: Path, *, ticks: boo
                 " CAST(prev_hash AS BLOB), CAST(hash AS BLOB) FROM events ORDER BY seq"
             ).fetchall()
             head = connection.execute("SELECT head_seq, head_hash, CAST(runbook_text AS BLOB) FROM sessions").fetchone()
-            return _verify_events(rows, head, _TickRows(connection) if ticks else None)
+            tick_rows = _TickRows(_tick_format(connection, _schema_version(connection))) if ticks else None
+            return _verify_events(rows, head, tick_rows)
         finally:
             connection.execute("COMMIT")
     except sqlite3.DatabaseError as error:
@@ -1427,23 +1595,18 @@ class _TickRows:
     no longer matches its digest (named) or its batch's sha256.
     """
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._connection = connection
+    def __init__(self, tick_format: _TickFormat) -> None:
+        self._format = tick_format
 
     def verify(self, events: Sequence[EventRecord]) -> tuple[int | None, str, int]:
         """(first bad tick id, why, readings checked); why is empty when every reading matches."""
         import itertools
 
-        cursor = self._connection.execute(
-            "SELECT id, CAST(ts AS BLOB), CAST(check_id AS BLOB), CAST(outcome AS BLOB), value,"
-            " CAST(unit AS BLOB), latency_ms, degraded, CAST(detail AS BLOB), CAST(extra AS BLOB) FROM ticks ORDER BY id"
-        )
-
-        def stored() -> Iterator[tuple]:
-            while batch := cursor.fetchmany(5000):
-                yield from batch
-
-        rows = stored()
+        if isinstance(self._format, _TicksV2):
+            problem = self._format.check_format()
+            if problem:
+                return None, problem, 0
+        rows = self._format.verify_rows()
         checked, expected = 0, 1
         for seal in (e for e in events if e.kind == "ticks_sealed"):
             first, last = seal.payload.get("first"), seal.payload.get("last")
@@ -1455,38 +1618,42 @@ class _TickRows:
             checked, expected = checked + last - first + 1, last + 1
         extra = next(rows, None)
         if extra is not None:
-            return extra[0], f"inserted: reading {_tick_name(extra)} is sealed by no ticks_sealed event", checked
+            return extra[0], f"inserted: reading {extra[3]} is sealed by no ticks_sealed event", checked
         return None, "", checked
 
 
-def _tick_name(row: Sequence[Any]) -> str:
-    """``17 (api_health at 2026-12-01T16:30:00.123Z)`` for a row read as bytes."""
-    try:
-        return f"{row[0]} ({_text(row[2])} at {_text(row[1])})"
-    except ValueError:
-        return str(row[0])
-
-
-def _check_sealed(seal: EventRecord, rows: list[tuple]) -> tuple[int, str] | None:
-    """The first reading in ``rows`` that does not match ``seal``, and why; None when all do."""
-    first = seal.payload["first"]
+def _seal_digests(seal: EventRecord) -> list[str] | None:
+    """The digest starts a seal lists: a JSON list (schema 1) or one string of equal parts (schema 2); None if malformed."""
+    first, last = seal.payload["first"], seal.payload["last"]
+    count = last - first + 1
     digests = seal.payload.get("digests")
-    if not isinstance(digests, list) or len(digests) != seal.payload["last"] - first + 1:
+    if isinstance(digests, list) and len(digests) == count and all(isinstance(d, str) for d in digests):
+        return digests
+    if isinstance(digests, str) and count > 0 and len(digests) >= count and len(digests) % count == 0:
+        width = len(digests) // count
+        return [digests[n * width : (n + 1) * width] for n in range(count)]
+    return None
+
+
+def _check_sealed(seal: EventRecord, rows: list[tuple[int, Any, list[Any] | None, str]]) -> tuple[int, str] | None:
+    """The first reading in ``rows`` (from ``verify_rows``) that does not match ``seal``, and why; None when all do."""
+    first = seal.payload["first"]
+    digests = _seal_digests(seal)
+    if digests is None:
         return first, f"edited: the ticks_sealed event at seq {seal.seq} lists the wrong number of readings"
     full: list[str] = []
     if len(rows) < len(digests) and all(row[0] == first + n for n, row in enumerate(rows)):
         missing = first + len(rows)
         return missing, f"deleted: reading {missing} (sealed at seq {seal.seq}) is missing"
-    for offset, row in enumerate(rows):
-        if row[0] != first + offset:
+    for offset, (tick_id, _, digested, name) in enumerate(rows):
+        if tick_id != first + offset:
             return first + offset, f"deleted: reading {first + offset} (sealed at seq {seal.seq}) is missing"
         try:
-            decoded = [row[0], *(_text(v) if isinstance(v, bytes) else v for v in row[1:])]
-            digest = tick_digest(decoded)
+            digest = tick_digest(digested) if digested is not None else ""
         except (ValueError, TypeError):
             digest = ""
-        if digest[:TICK_DIGEST_CHARS] != digests[offset]:
-            return row[0], f"edited: reading {_tick_name(row)} does not match its seal (seq {seal.seq})"
+        if not digest or digest[: len(digests[offset])] != digests[offset]:
+            return tick_id, f"edited: reading {name} does not match its seal (seq {seal.seq})"
         full.append(digest)
     if hashlib.sha256("".join(full).encode("ascii")).hexdigest() != seal.payload.get("sha256"):
         return first, f"edited: readings {first}..{first + len(rows) - 1} do not match their seal (seq {seal.seq})"
@@ -1519,75 +1686,308 @@ def verify_file(path: str | os.PathLike[str]) -> VerifyResult:
         return log.verify()
 
 
-# ----------------------------------------------------------------- helpers
+# ----------------------------------------------------------------- readings on disk
 
-_TICK_COLUMNS = "id, ts, check_id, outcome, value, unit, latency_ms, degraded, detail, extra"
-#: Hex digits of each reading's digest a seal lists, to name an edited reading.
-TICK_DIGEST_CHARS = 8
+#: ``ticks.outcome_code`` (schema 2); the ``outcomes`` table spells the codes out.
+OUTCOME_CODES: Mapping[str, int] = {"pass": 0, "breach": 1, "nodata": 2, "invalid": 3, "error": 4}
+_OUTCOME_NAMES = {code: name for name, code in OUTCOME_CODES.items()}
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS = timedelta(milliseconds=1)
+
+#: Schema 2's view of every stored reading spelled out. A reading's digest is
+#: computed over its columns ``id, ts_ms, check_id, outcome, value, unit,
+#: latency_ms, degraded, detail, extra`` (``ts`` is ``ts_ms`` for people).
+READINGS_VIEW = """CREATE VIEW readings AS
+SELECT t.id, strftime('%Y-%m-%dT%H:%M:%fZ', t.ts_ms / 1000.0, 'unixepoch') AS ts, t.ts_ms,
+       c.name AS check_id, o.name AS outcome, t.value, coalesce(t.unit, c.unit) AS unit,
+       t.latency_ms, t.degraded, t.detail, t.extra
+FROM ticks t LEFT JOIN checks c ON c.id = t.check_ref LEFT JOIN outcomes o ON o.code = t.outcome_code"""
 
 
-def tick_row(tick_id: int, tick: TickRecord) -> tuple:
-    """The ``ticks`` row for ``tick`` (columns as ``_TICK_COLUMNS``), exactly as stored and hashed."""
-    return (
-        tick_id,
-        format_ts(tick.ts),
-        tick.check_id,
-        tick.outcome,
-        None if tick.value is None else float(tick.value),
-        tick.unit,
-        None if tick.latency is None else round(tick.latency * 1000),
-        int(tick.degraded),
-        tick.detail,
-        canonical_json(tick.extra) if tick.extra else None,
-    )
+def to_ms(moment: datetime) -> int:
+    """Whole milliseconds since 1970-01-01 UTC, truncated as ``format_ts`` truncates."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return (moment - _EPOCH) // _ONE_MS
+
+
+def from_ms(ms: int) -> datetime:
+    """Inverse of ``to_ms``: a UTC datetime."""
+    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def tick_digest(row: Sequence[Any]) -> str:
-    """``sha256(canonical_json([id, ts, check_id, outcome, value, unit, latency_ms, degraded, detail, extra]))``."""
+    """``sha256(canonical_json(row))``: a reading's digest over its row as the format spells it."""
     return hashlib.sha256(canonical_json(list(row)).encode("utf-8")).hexdigest()
 
 
-def seal_payload(rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
-    """A ``ticks_sealed`` payload: the batch's first and last id, the sha256 of its rows' digests, and each digest's start."""
-    digests = [tick_digest(row) for row in rows]
+@dataclass(frozen=True, slots=True)
+class _Encoded:
+    """A batch of ticks ready to insert: the rows, what each one's digest covers, and the checks new to the log."""
+
+    rows: list[tuple]
+    digested: list[list[Any]]
+    new_checks: dict[str, tuple[int, str]]
+
+
+class _TicksV1:
+    """Schema 1: each reading spelled out, ISO text times and the check and outcome as text.
+
+    Read, verified, and written by a session resumed from such a log, so one
+    file never holds two formats.
+    """
+
+    version = 1
+    columns = "id, ts, check_id, outcome, value, unit, latency_ms, degraded, detail, extra"
+    check_column, time_column = "check_id", "ts"
+    #: Hex digits of each reading's digest a seal lists (a JSON list of strings).
+    digest_chars = 8
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def encode(self, first_id: int, ticks: Sequence[TickRecord]) -> _Encoded:
+        rows = []
+        for n, tick in enumerate(ticks):
+            rows.append((
+                first_id + n,
+                format_ts(tick.ts),
+                tick.check_id,
+                tick.outcome,
+                None if tick.value is None else float(tick.value),
+                tick.unit,
+                None if tick.latency is None else round(tick.latency * 1000),
+                int(tick.degraded),
+                tick.detail,
+                canonical_json(tick.extra) if tick.extra else None,
+            ))  # fmt: skip
+        return _Encoded(rows, [list(row) for row in rows], {})
+
+    def registered(self, new_checks: Mapping[str, tuple[int, str]]) -> None:
+        """Nothing to remember: schema 1 has no checks table."""
+
+    def decode(self, row: Sequence[Any]) -> TickRecord:
+        _, ts, check_id, outcome, value, unit, latency_ms, degraded, detail, extra = row
+        return TickRecord(
+            check_id=check_id,
+            ts=parse_ts(ts),
+            outcome=outcome,
+            value=value,
+            unit=unit or "",
+            latency=None if latency_ms is None else latency_ms / 1000,
+            degraded=bool(degraded),
+            detail=detail or "",
+            extra=json.loads(extra) if extra else NO_EXTRA,
+        )
+
+    def check_key(self, check: str) -> Any:
+        return check
+
+    def time_key(self, moment: datetime) -> Any:
+        return format_ts(moment)
+
+    def checks(self) -> list[Any]:
+        """The check keys that have readings (a scan of the index: schema 1 has no checks table)."""
+        return [row[0] for row in self._connection.execute("SELECT DISTINCT check_id FROM ticks")]
+
+    def check_table(self) -> str:
+        return "(SELECT DISTINCT check_id AS id FROM ticks)"
+
+    def last_ts(self) -> datetime | None:
+        row = self._connection.execute("SELECT max(ts) FROM ticks").fetchone()
+        return parse_ts(row[0]) if row and row[0] else None
+
+    def digests_field(self, digests: Sequence[str]) -> Any:
+        return [d[: self.digest_chars] for d in digests]
+
+    def verify_rows(self) -> Iterator[tuple[int, Any, list[Any] | None, str]]:
+        """Each stored reading in id order: (id, raw id, what its digest covers or None when unreadable, its name)."""
+        cursor = self._connection.execute(
+            "SELECT id, CAST(ts AS BLOB), CAST(check_id AS BLOB), CAST(outcome AS BLOB), value,"
+            " CAST(unit AS BLOB), latency_ms, degraded, CAST(detail AS BLOB), CAST(extra AS BLOB) FROM ticks ORDER BY id"
+        )
+        while batch := cursor.fetchmany(5000):
+            for row in batch:
+                name = _reading_name(row[0], row[2], row[1])
+                try:
+                    digested: list[Any] | None = [row[0], *(_text(v) if isinstance(v, bytes) else v for v in row[1:])]
+                except ValueError:
+                    digested = None
+                yield row[0], row[0], digested, name
+
+
+class _TicksV2:
+    """Schema 2: integer milliseconds, a check table instead of repeated check ids, outcome codes.
+
+    ``checks`` holds each check's name and unit (its first reading's); a tick
+    stores its unit only when it differs. A reading's digest covers it spelled
+    out (``readings``), so the checks table is as sealed as the ticks are.
+    """
+
+    version = 2
+    columns = "id, check_ref, ts_ms, outcome_code, value, unit, latency_ms, degraded, detail, extra"
+    check_column, time_column = "check_ref", "ts_ms"
+    #: Hex digits of each reading's digest a seal lists, concatenated in one string.
+    digest_chars = 6
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+        self._by_name: dict[str, tuple[int, str]] = {}
+        self._by_ref: dict[int, tuple[str, str]] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the checks table again (a follower meets checks the writer registered since)."""
+        rows = self._connection.execute("SELECT id, name, unit FROM checks").fetchall()
+        self._by_ref = {ref: (name, unit or "") for ref, name, unit in rows}
+        self._by_name = {name: (ref, unit) for ref, (name, unit) in self._by_ref.items()}
+
+    def encode(self, first_id: int, ticks: Sequence[TickRecord]) -> _Encoded:
+        rows: list[tuple] = []
+        digested: list[list[Any]] = []
+        new: dict[str, tuple[int, str]] = {}
+        next_ref = max(self._by_ref, default=0) + 1
+        for n, tick in enumerate(ticks):
+            known = self._by_name.get(tick.check_id) or new.get(tick.check_id)
+            if known is None:
+                known = new[tick.check_id] = (next_ref + len(new), tick.unit)
+            ref, check_unit = known
+            tick_id, ms = first_id + n, to_ms(tick.ts)
+            value = None if tick.value is None else float(tick.value)
+            latency_ms = None if tick.latency is None else round(tick.latency * 1000)
+            extra = canonical_json(tick.extra) if tick.extra else None
+            rows.append((tick_id, ref, ms, OUTCOME_CODES[tick.outcome], value,
+                         None if tick.unit == check_unit else tick.unit, latency_ms, int(tick.degraded), tick.detail, extra))  # fmt: skip
+            digested.append([tick_id, ms, tick.check_id, tick.outcome, value, tick.unit, latency_ms,
+                             int(tick.degraded), tick.detail, extra])  # fmt: skip
+        return _Encoded(rows, digested, new)
+
+    def registered(self, new_checks: Mapping[str, tuple[int, str]]) -> None:
+        """The checks of a committed batch are in the checks table now."""
+        for name, (ref, unit) in new_checks.items():
+            self._by_name[name] = (ref, unit)
+            self._by_ref[ref] = (name, unit)
+
+    def decode(self, row: Sequence[Any]) -> TickRecord:
+        tick_id, ref, ms, code, value, unit, latency_ms, degraded, detail, extra = row
+        check = self._by_ref.get(ref)
+        if check is None:
+            self.reload()
+            check = self._by_ref.get(ref)
+        outcome = _OUTCOME_NAMES.get(code)
+        if check is None or outcome is None or ms.__class__ is not int:
+            raise ValueError(f"reading {tick_id} cannot be read (check {ref!r}, outcome {code!r}, time {ms!r})")
+        # A float of whole milliseconds is within a quarter of a microsecond: fromtimestamp rounds it exactly.
+        return TickRecord(
+            check[0],
+            datetime.fromtimestamp(ms / 1000, timezone.utc),
+            outcome,
+            value,
+            check[1] if unit is None else unit,
+            None if latency_ms is None else latency_ms / 1000,
+            bool(degraded),
+            detail or "",
+            json.loads(extra) if extra else NO_EXTRA,
+        )
+
+    def check_key(self, check: str) -> Any:
+        known = self._by_name.get(check)
+        if known is None:
+            self.reload()
+            known = self._by_name.get(check)
+        return known[0] if known else -1  # no check has ref -1: no rows
+
+    def time_key(self, moment: datetime) -> Any:
+        return to_ms(moment)
+
+    def checks(self) -> list[Any]:
+        self.reload()
+        return list(self._by_ref)
+
+    def check_table(self) -> str:
+        return "checks"
+
+    def last_ts(self) -> datetime | None:
+        # Each check's newest tick from the index: a max over the whole table would read every row.
+        row = self._connection.execute(
+            "SELECT max((SELECT max(ts_ms) FROM ticks WHERE check_ref = checks.id)) FROM checks"
+        ).fetchone()
+        return from_ms(row[0]) if row and row[0] is not None else None
+
+    def digests_field(self, digests: Sequence[str]) -> Any:
+        return "".join(d[: self.digest_chars] for d in digests)
+
+    def verify_rows(self) -> Iterator[tuple[int, Any, list[Any] | None, str]]:
+        """As ``_TicksV1.verify_rows``; the check's name and unit are read from the checks table as stored."""
+        checks: dict[Any, tuple[Any, Any]] = {}
+        for ref, name, unit in self._connection.execute("SELECT id, CAST(name AS BLOB), CAST(unit AS BLOB) FROM checks"):
+            checks[ref] = (name, unit)
+        cursor = self._connection.execute(
+            "SELECT id, ts_ms, check_ref, outcome_code, value, CAST(unit AS BLOB), latency_ms, degraded,"
+            " CAST(detail AS BLOB), CAST(extra AS BLOB) FROM ticks ORDER BY id"
+        )
+        while batch := cursor.fetchmany(5000):
+            for tick_id, ms, ref, code, value, unit, latency_ms, degraded, detail, extra in batch:
+                name, check_unit = checks.get(ref, (None, None))
+                when = format_ts(from_ms(ms)) if isinstance(ms, int) and 0 <= ms < 253402300800000 else ms
+                label = _reading_name(tick_id, name, when)
+                try:
+                    digested: list[Any] | None = [
+                        tick_id, ms, _maybe_text(name), _OUTCOME_NAMES.get(code) if isinstance(code, int) else None,
+                        value, _maybe_text(check_unit if unit is None else unit), latency_ms, degraded,
+                        _maybe_text(detail), _maybe_text(extra),
+                    ]  # fmt: skip
+                except ValueError:
+                    digested = None
+                yield tick_id, tick_id, digested, label
+
+    def check_format(self) -> str:
+        """Why the outcome names or the ``readings`` view are not the ones written, or ``""``."""
+        outcomes = dict(self._connection.execute("SELECT code, name FROM outcomes").fetchall())
+        if outcomes != _OUTCOME_NAMES:
+            return "edited: the outcomes table no longer names the outcome codes as written"
+        view = self._connection.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'readings'").fetchone()
+        if view is None or view[0] != READINGS_VIEW:
+            return "edited: the readings view is not the one the log was written with"
+        return ""
+
+
+_TickFormat = _TicksV1 | _TicksV2
+
+
+def _tick_format(connection: sqlite3.Connection, version: int) -> _TickFormat:
+    return _TicksV2(connection) if version >= 2 else _TicksV1(connection)
+
+
+def _in_time_order(rows: list[tuple], fmt: _TickFormat) -> list[tuple]:
+    """Rows of ``ticks`` sorted by (time, id), as the reducer folds them."""
+    rows.sort(key=itemgetter(1 if fmt.version == 1 else 2, 0))
+    return rows
+
+
+def _maybe_text(value: Any) -> Any:
+    return _text(value) if isinstance(value, bytes) else value
+
+
+def _reading_name(tick_id: int, check: Any, when: Any) -> str:
+    """``17 (api_health at 2026-12-01T16:30:00.123Z)`` for a reading read as bytes."""
+    try:
+        return f"{tick_id} ({_text(check) if check is not None else '?'} at {_text(when) if isinstance(when, bytes) else when})"
+    except ValueError:
+        return str(tick_id)
+
+
+def seal_payload(first: int, last: int, digests: Sequence[str], field_value: Any) -> dict[str, Any]:
+    """A ``ticks_sealed`` payload: the batch's first and last id, the sha256 of its readings' digests, each digest's start."""
     return {
-        "first": rows[0][0],
-        "last": rows[-1][0],
+        "first": first,
+        "last": last,
         "sha256": hashlib.sha256("".join(digests).encode("ascii")).hexdigest(),
-        "digests": [d[:TICK_DIGEST_CHARS] for d in digests],
+        "digests": field_value,
     }
 
 
-def _tick(row: tuple) -> TickRecord:
-    _, ts, check_id, outcome, value, unit, latency_ms, degraded, detail, extra = row
-    return TickRecord(
-        check_id=check_id,
-        ts=parse_ts(ts),
-        outcome=outcome,
-        value=value,
-        unit=unit or "",
-        latency=None if latency_ms is None else latency_ms / 1000,
-        degraded=bool(degraded),
-        detail=detail or "",
-        extra=json.loads(extra) if extra else {},
-    )
-
-
-def _tick_filter(
-    *, until: datetime | None = None, check: str | None = None, after: datetime | None = None
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if check is not None:
-        clauses.append("check_id = ?")
-        params.append(check)
-    if after is not None:
-        clauses.append("ts > ?")
-        params.append(format_ts(after))
-    if until is not None:
-        clauses.append("ts <= ?")
-        params.append(format_ts(until))
-    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+# ----------------------------------------------------------------- helpers
 
 
 def _check_epsilons(runbook: Runbook, retention: RetentionPolicy) -> dict[str, float]:

@@ -376,6 +376,28 @@ def test_every_number_of_a_condition_is_current_at_each_instant() -> None:
     assert second.value_text == "3.5%" and second.in_state_for == 30.0
 
 
+@settings(max_examples=60, deadline=None)
+@given(session_script(), st.integers(min_value=1, max_value=8), st.randoms())
+def test_folding_ticks_at_once_equals_folding_them_one_by_one(
+    script: tuple[list[EventRecord], list[TickRecord]], history: int, shuffle: Any
+) -> None:
+    """apply_ticks over a batch (out of order too) gives the state apply_tick on each gives, also over ticks folded before."""
+    rows, ticks = script
+    shuffled = list(ticks)
+    shuffle.shuffle(shuffled)
+    half = len(shuffled) // 3
+    one, many = Reducer(RUNBOOK, history=history), Reducer(RUNBOOK, history=history)
+    for reducer in (one, many):
+        for row in rows:
+            reducer.apply(row)
+        for tick in shuffled[:half]:
+            reducer.apply_tick(tick)
+    for tick in shuffled[half:]:
+        one.apply_tick(tick)
+    many.apply_ticks(shuffled[half:])
+    assert many.state() == one.state()
+
+
 def test_live_gate_check_whose_sample_is_older_than_its_max_age_is_stale() -> None:
     """Live, a passing gate check whose sample is older than the check's max_age shows stale, and cannot verify."""
     from checks.reading import Outcome, Reading

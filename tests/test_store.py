@@ -515,3 +515,57 @@ def test_read_only_folder_and_permission_denied_are_one_line(runbook_file: Path,
             assert "Traceback" not in done.stderr and "permission denied" in done.stderr, (args, done.stderr)
     finally:
         db.chmod(0o600)
+
+
+def test_readings_are_stored_as_numbers_and_the_readings_view_spells_them_out(db: Path) -> None:
+    """Schema 2 stores a check number, integer ms and an outcome code; `readings` shows each reading as ticks() reads it."""
+    from checks.reading import Reading
+
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    at = T0 + timedelta(milliseconds=123)
+    log.record_reading(Reading("auth_error_ratio", Outcome.PASS, 0.004, "%", 0.02, at, 0.0))
+    log.record_reading(Reading("api_health", Outcome.ERROR, None, "s", 4.0, at, 0.0, detail="timed out after 4s", degraded=True))
+    log.record_reading(Reading("auth_error_ratio", Outcome.BREACH, 0.03, "ratio", 0.02, at + timedelta(seconds=5), 5.0))
+    log.record_reading(reading("critical_alerts", 1.0, at, active=[{"name": "A"}]))
+    log.close()
+    reviewer = sqlite_utils.Database(db)
+    assert {"checks", "outcomes", "ticks"} <= set(reviewer.table_names()) and "readings" in reviewer.view_names()
+    assert [tuple(r) for r in reviewer.execute("SELECT id, name, unit FROM checks ORDER BY id")] == [
+        (1, "auth_error_ratio", "%"), (2, "api_health", "s"), (3, "critical_alerts", ""),
+    ]  # fmt: skip
+    raw = reviewer.execute("SELECT check_ref, ts_ms, outcome_code, unit FROM ticks ORDER BY id").fetchall()
+    assert raw == [(1, 1796142600123, 0, None), (2, 1796142600123, 4, None), (1, 1796142605123, 1, "ratio"), (3, 1796142600123, 0, None)]
+    assert {fk.column: fk.other_table for fk in reviewer["ticks"].foreign_keys} == {"check_ref": "checks", "outcome_code": "outcomes"}
+    shown = [tuple(r) for r in reviewer.execute("SELECT ts, check_id, outcome, value, unit, degraded, detail, extra FROM readings ORDER BY id")]
+    reviewer.close()
+    with SessionLog.open_readonly(db) as reader:
+        assert reader.schema_version == 2
+        ticks = sorted(reader.ticks(), key=lambda t: (t.ts, t.check_id))
+    assert shown == [
+        ("2026-12-01T16:30:00.123Z", "auth_error_ratio", "pass", 0.004, "%", 0, "", None),
+        ("2026-12-01T16:30:00.123Z", "api_health", "error", None, "s", 1, "timed out after 4s", None),
+        ("2026-12-01T16:30:05.123Z", "auth_error_ratio", "breach", 0.03, "ratio", 0, "", None),
+        ("2026-12-01T16:30:00.123Z", "critical_alerts", "pass", 1.0, "", 0, "", '{"active":[{"name":"A"}]}'),
+    ]
+    assert [(t.check_id, t.ts, t.outcome, t.value, t.unit, t.degraded, t.detail, dict(t.extra)) for t in ticks] == [
+        ("api_health", at, "error", None, "s", True, "timed out after 4s", {}),
+        ("auth_error_ratio", at, "pass", 0.004, "%", False, "", {}),
+        ("critical_alerts", at, "pass", 1.0, "", False, "", {"active": [{"name": "A"}]}),
+        ("auth_error_ratio", at + timedelta(seconds=5), "breach", 0.03, "ratio", False, "", {}),
+    ]
+
+
+def test_a_check_first_stored_by_a_batch_that_failed_is_registered_by_the_retry(small_disk) -> None:
+    """A batch whose write fails (disk full) registers no check; the retry writes the check's row with its readings."""
+    path = small_disk.path / "full.cutover.db"
+    log = SessionLog.create(path, make_runbook(), operator="alice")
+    small_disk.fill()
+    log.record_reading(reading("auth_error_ratio", 0.002, T0))
+    with pytest.raises(sqlite3.Error):
+        log.flush_ticks()
+    small_disk.free()
+    assert log.flush_ticks() == 1
+    log.close()
+    with SessionLog.open_readonly(path) as reader:
+        assert [t.check_id for t in reader.ticks()] == ["auth_error_ratio"]
+        assert reader.verify().ok

@@ -197,7 +197,8 @@ def test_inserted_reading_is_named(log_with_readings: Path, capsys: pytest.Captu
     """A reading added afterwards is sealed by nothing: caught, naming it."""
     tamper(
         log_with_readings,
-        "INSERT INTO ticks (id, check_id, ts, outcome, value) VALUES (13, 'auth_error_ratio', '2026-12-01T16:31:40.000Z', 'pass', 0.001)",
+        "INSERT INTO ticks (id, check_ref, ts_ms, outcome_code, value)"
+        " SELECT 13, id, 1796142700000, 0, 0.001 FROM checks WHERE name = 'auth_error_ratio'",
     )
     status, out = verify(log_with_readings, capsys)
     assert status == 1 and "inserted: reading 13 (auth_error_ratio at 2026-12-01T16:31:40.000Z)" in out
@@ -360,3 +361,61 @@ def test_archive_with_unfolded_wal_on_read_only_media_says_what_to_do(tmp_path: 
     log.close()
     done = _cli("verify", archived)
     assert done.returncode == 2 and "-wal" in done.stderr and "writable" in done.stderr and "Traceback" not in done.stderr
+
+
+# ----------------------------------------------------------------- schema 2's tables
+
+
+def test_the_by_hand_check_of_the_readings_in_the_docs_verifies_a_real_log(log_with_readings: Path, monkeypatch) -> None:
+    """The Python in docs/session-log.md that checks every reading against its seals passes on a log, and fails on an edit."""
+    docs = (Path(__file__).parent.parent / "docs" / "session-log.md").read_text(encoding="utf-8")
+    start = docs.index("By hand, every reading")
+    code = docs[docs.index("```python", start) + len("```python") : docs.index("```", docs.index("```python", start) + 9)]
+    monkeypatch.chdir(log_with_readings.parent)
+    (log_with_readings.parent / "go-live.cutover.db").write_bytes(log_with_readings.read_bytes())
+    exec(compile(code, "session-log.md", "exec"), {})
+    tamper(log_with_readings.parent / "go-live.cutover.db", "UPDATE ticks SET value = 0.5 WHERE id = 7")
+    with pytest.raises(AssertionError):
+        exec(compile(code, "session-log.md", "exec"), {})
+
+
+def test_a_renamed_check_is_an_edit_of_its_readings(log_with_readings: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Renaming a check in the checks table changes what its readings say: verify names the first of them."""
+    tamper(log_with_readings, "UPDATE checks SET name = 'api_health' WHERE name = 'auth_error_ratio'")
+    status, out = verify(log_with_readings, capsys)
+    assert status == 1 and "edited: reading 1 (api_health at 2026-12-01T16:30:05.000Z) does not match its seal" in out
+
+
+def test_renamed_outcomes_and_a_rewritten_readings_view_are_caught(log_with_readings: Path, tmp_path: Path, capsys) -> None:
+    """The outcomes table and the readings view are what a reviewer reads: an edit to either fails verify."""
+    other = tmp_path / "other.cutover.db"
+    shutil.copyfile(log_with_readings, other)
+    tamper(log_with_readings, "UPDATE outcomes SET name = 'pass' WHERE code = 1")
+    status, out = verify(log_with_readings, capsys)
+    assert status == 1 and "outcomes table" in out
+    tamper(other, "DROP VIEW readings", "CREATE VIEW readings AS SELECT * FROM ticks")
+    status, out = verify(other, capsys)
+    assert status == 1 and "readings view" in out
+
+
+def test_a_log_in_a_newer_format_is_refused_in_one_line(log_file: Path) -> None:
+    """A log whose schema_version this cutover-tui does not know: every command exits 2 naming it, no traceback."""
+    connection = sqlite3.connect(log_file)
+    connection.execute("UPDATE sessions SET schema_version = 9")
+    connection.commit()
+    connection.close()
+    for args in (["verify"], ["report", "-o", "-"], ["replay"], ["follow"]):
+        done = _cli(args[0], log_file, *args[1:])
+        assert done.returncode == 2 and "Traceback" not in done.stderr, (args, done.stderr)
+        assert "log schema 9" in done.stderr and str(log_file) in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+def test_a_schema_1_log_verifies_and_an_edit_in_it_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A log written in the first format verifies every reading, and an edited reading in it is named."""
+    old = tmp_path / "schema1.cutover.db"
+    shutil.copyfile(Path(__file__).parent / "old_logs" / "schema1.cutover.db", old)
+    status, out = verify(old, capsys)
+    assert status == 0 and "31 events and 110 readings verified" in out
+    tamper(old, "UPDATE ticks SET value = 0.0 WHERE id = 50")
+    status, out = verify(old, capsys)
+    assert status == 1 and "edited: reading 50 (" in out and "does not match its seal" in out
