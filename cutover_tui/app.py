@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
@@ -298,27 +299,38 @@ class CutoverApp(App[None]):
         self._followed_step = current
 
     def _show_detail(self) -> None:
-        self.query_one(StepDetail).show(
-            self.query_one(StepsTable).selected_step_id, self.session, self.runbook, self.backend.now(), self.zone
-        )
+        try:
+            detail, steps = self.query_one(StepDetail), self.query_one(StepsTable)
+        except NoMatches:  # not mounted yet, or being removed at exit: nothing to show it in
+            return
+        detail.show(steps.selected_step_id, self.session, self.runbook, self.backend.now(), self.zone)
 
     @on(DataTable.RowHighlighted, "#steps")
     def _step_highlighted(self) -> None:
+        if not self.is_running:  # a highlight queued while the widgets are being removed
+            return
         self._show_detail()
         self.refresh_bindings()
 
     @on(DataTable.RowSelected, "#steps")
     def _step_selected(self) -> None:
         """Enter on a step opens its detail (on short screens it is hidden otherwise) and moves into it."""
-        self.query_one("#steps-pane").add_class("-detail-open")
-        items = self.query_one(ItemList)
-        target = items if items.display else self.query_one(StepDetail)
-        self.call_after_refresh(target.focus)
+        if not self.is_running:
+            return
+        try:
+            pane, items, detail = self.query_one("#steps-pane"), self.query_one(ItemList), self.query_one(StepDetail)
+        except NoMatches:
+            return
+        pane.add_class("-detail-open")
+        self.call_after_refresh((items if items.display else detail).focus)
 
     def _focus_moved(self, focused: Widget | None) -> None:
-        detail = self.query_one(StepDetail)
+        try:
+            detail, pane = self.query_one(StepDetail), self.query_one("#steps-pane")
+        except NoMatches:
+            return
         inside = focused is not None and (focused is detail or detail in focused.ancestors)
-        self.query_one("#steps-pane").set_class(inside, "-detail-open")
+        pane.set_class(inside, "-detail-open")
 
     @property
     def view_label(self) -> str | None:
