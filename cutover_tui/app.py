@@ -24,7 +24,7 @@ import signal
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -56,6 +56,8 @@ from cutover_tui.widgets.step_detail import ItemList, StepDetail
 from cutover_tui.widgets.steps_table import StepsTable
 from cutover_tui.widgets.stop_banner import Banner, StopBanner, build_banner
 from runbooks.model import StepKind
+
+W = TypeVar("W", bound=Widget)
 
 READ_ONLY_NOTICE = "read-only view (follow/replay)"
 
@@ -187,6 +189,8 @@ class CutoverApp(App[None]):
         self.bells_rung = 0
         """How many times the bell rang for a new banner (tests read it: the terminal bell is silent headless)."""
         self._followed_step: str | None = None
+        self._widgets: dict[type[Widget], Widget] = {}
+        self._keys_applying: tuple[bool | None, ...] = ()
         self._ending = False
         self._signals_installed: list[int] = []
         self.ended_by_signal: str | None = None
@@ -257,21 +261,42 @@ class CutoverApp(App[None]):
         def changed(part: str) -> bool:
             return previous is None or getattr(previous, part) != getattr(state, part)
 
+        header, steps, conditions = self._find(SessionHeader), self._find(StepsTable), self._find(ConditionsList)
+        alerts, log = self._find(AlertsPanel), self._find(DecisionLog)
+        if None in (header, steps, conditions, alerts, log):  # not mounted yet, or being removed at exit
+            return
         with self.batch_update():
-            self.query_one(SessionHeader).show(state, self.runbook, now, self.zone, self.view_label)
-            steps = self.query_one(StepsTable)
+            header.show(state, self.runbook, now, self.zone, self.view_label)
             if any(changed(part) for part in ("steps", "checks", "conditions", "current_step", "mode")):
                 steps.sync(state, self.runbook, now, self.zone)
                 self._follow_current_step(state)
                 self._show_detail()
             if changed("conditions"):
-                self.query_one(ConditionsList).sync(state, self.runbook, now)
+                conditions.sync(state, self.runbook, now)
             if changed("alerts") or changed("checks"):
-                self.query_one(AlertsPanel).sync(state, self.runbook, now, self.zone)
+                alerts.sync(state, self.runbook, now, self.zone)
             if changed("log"):
-                self.query_one(DecisionLog).sync(state, self.zone)
+                log.sync(state, self.zone)
             self._show_banner(state, now)
-        self.refresh_bindings()
+        self._refresh_keys()
+
+    def _refresh_keys(self) -> None:
+        """Refresh the footer and the palette when the keys that apply have changed (a refresh rebuilds the footer)."""
+        applying = tuple(self.check_action(action, ()) for action in sorted(WRITE_ACTIONS))
+        if applying != self._keys_applying:
+            self._keys_applying = applying
+            self.refresh_bindings()
+
+    def _find(self, widget_type: type[W]) -> W | None:
+        """The dashboard's one widget of ``widget_type``; None before it is mounted and once it is removed."""
+        widget = self._widgets.get(widget_type)
+        if widget is None or not widget.is_attached:
+            try:
+                widget = self.query_one(widget_type)
+            except NoMatches:
+                return None
+            self._widgets[widget_type] = widget
+        return widget  # type: ignore[return-value]
 
     def _on_clock(self) -> None:
         """Once a second: the state is derived anew, so clocks, countdowns, holds, staleness and escalation move on."""
@@ -290,7 +315,9 @@ class CutoverApp(App[None]):
 
     def _follow_current_step(self, state: SessionState) -> None:
         """Keep the cursor on the current step while the operator leaves it there."""
-        steps = self.query_one(StepsTable)
+        steps = self._find(StepsTable)
+        if steps is None:
+            return
         current = state.current_step
         if current is None or current == self._followed_step:
             return
@@ -299,9 +326,8 @@ class CutoverApp(App[None]):
         self._followed_step = current
 
     def _show_detail(self) -> None:
-        try:
-            detail, steps = self.query_one(StepDetail), self.query_one(StepsTable)
-        except NoMatches:  # not mounted yet, or being removed at exit: nothing to show it in
+        detail, steps = self._find(StepDetail), self._find(StepsTable)
+        if detail is None or steps is None:  # not mounted yet, or being removed at exit: nothing to show it in
             return
         detail.show(steps.selected_step_id, self.session, self.runbook, self.backend.now(), self.zone)
 
@@ -310,7 +336,7 @@ class CutoverApp(App[None]):
         if not self.is_running:  # a highlight queued while the widgets are being removed
             return
         self._show_detail()
-        self.refresh_bindings()
+        self._refresh_keys()
 
     @on(DataTable.RowSelected, "#steps")
     def _step_selected(self) -> None:
@@ -325,9 +351,12 @@ class CutoverApp(App[None]):
         self.call_after_refresh((items if items.display else detail).focus)
 
     def _focus_moved(self, focused: Widget | None) -> None:
+        detail = self._find(StepDetail)
         try:
-            detail, pane = self.query_one(StepDetail), self.query_one("#steps-pane")
+            pane = self.query_one("#steps-pane")
         except NoMatches:
+            return
+        if detail is None:
             return
         inside = focused is not None and (focused is detail or detail in focused.ancestors)
         pane.set_class(inside, "-detail-open")
@@ -344,7 +373,8 @@ class CutoverApp(App[None]):
 
     def selected_step(self) -> StepState | None:
         """The step under the timeline cursor."""
-        return self.session.step(self.query_one(StepsTable).selected_step_id)
+        steps = self._find(StepsTable)
+        return self.session.step(steps.selected_step_id) if steps is not None else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the keys that do not apply to the selection now (the help screen lists them all).
@@ -353,7 +383,7 @@ class CutoverApp(App[None]):
         """
         if action not in WRITE_ACTIONS or self.backend.read_only or not self.is_mounted:
             return True
-        step = self.selected_step() if self.query(StepsTable) else None
+        step = self.selected_step()
         status = step.status if step is not None else None
         match action:
             case "start_step":
@@ -790,7 +820,8 @@ class CutoverApp(App[None]):
                 return False
             return view.state in (ConditionState.FIRING, ConditionState.RECOVERING) or view.firing_since is not None
 
-        highlighted = self.query_one(ConditionsList).highlighted_condition_id if self.query(ConditionsList) else None
+        pane = self._find(ConditionsList)
+        highlighted = pane.highlighted_condition_id if pane is not None else None
         for candidate in (self.session.banner_condition, highlighted, *conditions):
             if needs_ack(candidate):
                 return candidate
