@@ -10,7 +10,9 @@ Besides ``SessionBackend``, a backend may offer (all optional):
 - ``extra_bindings() -> list[Binding]`` — more keys (replay: play/pause, speed,
   seek); each is shown in the footer, the help and the palette, and pressing
   it calls ``handle_key(key)`` (which may be a coroutine);
-- ``extra_widgets() -> list[Widget]`` — mounted above the footer (a scrubber).
+- ``extra_widgets() -> list[Widget]`` — mounted above the footer (a scrubber);
+- ``first_frame()`` (a coroutine) — awaited once the first frame is on screen
+  (a live backend may start polling then, so the screen never waits for it).
 
 >>> app = make_app(backend)  # doctest: +SKIP
 >>> app.run()                 # doctest: +SKIP
@@ -18,6 +20,8 @@ Besides ``SessionBackend``, a backend may offer (all optional):
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import inspect
 import os
 import signal
@@ -40,11 +44,6 @@ from textual.worker import WorkerState
 
 from checks.state import ConditionState
 from cutover_tui.backend import ReadOnlySession, SessionBackend
-from cutover_tui.screens.approval import ApprovalScreen
-from cutover_tui.screens.complete_step import CompleteStepScreen
-from cutover_tui.screens.decision import DecisionScreen
-from cutover_tui.screens.help import HelpScreen
-from cutover_tui.screens.prompts import ConfirmScreen, TextPromptScreen
 from cutover_tui.state import Mode, SessionState, StepState, StepStatus
 from cutover_tui.store import format_ts
 from cutover_tui.widgets.alerts_panel import AlertsPanel
@@ -236,6 +235,17 @@ class CutoverApp(App[None]):
         self.set_interval(self.clock_tick, self._on_clock)
         self._install_ending_signals()
         await self.backend.start(self._on_state)
+        self.call_after_refresh(self._after_first_frame)
+
+    async def _after_first_frame(self) -> None:
+        """Once the first frame is on screen: what the screen did not wait for (a live backend's polling, the dialogs)."""
+        first_frame = getattr(self.backend, "first_frame", None)
+        if first_frame is not None and self.is_running:
+            await first_frame()
+        # Imported now, not at start-up, and not at the first key either: keys typed into a dialog
+        # that is still loading would reach the dashboard.
+        for dialog in ("approval", "complete_step", "decision", "help", "prompts"):
+            importlib.import_module(f"cutover_tui.screens.{dialog}")
 
     async def on_unmount(self) -> None:
         self._remove_ending_signals()
@@ -473,6 +483,8 @@ class CutoverApp(App[None]):
             self._rollback_flow()
 
     def action_help(self) -> None:
+        from cutover_tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen(self.key_help()))
 
     def action_quit_app(self) -> None:
@@ -508,6 +520,8 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _start_flow(self, step_id: str) -> None:
+        from cutover_tui.screens.prompts import ConfirmScreen
+
         spec = self.runbook.step(step_id)
         unmet = [
             dep
@@ -530,6 +544,8 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _complete_flow(self, step_id: str) -> None:
+        from cutover_tui.screens.approval import ApprovalScreen
+
         spec = self.runbook.step(step_id)
         decided = any(d.step == step_id and d.decision in PROCEED_DECISIONS for d in self.session.decisions)
         if spec.kind is StepKind.APPROVAL and not decided:
@@ -548,6 +564,8 @@ class CutoverApp(App[None]):
         await self._decide(step_id)
 
     async def _decide(self, step_id: str | None) -> None:
+        from cutover_tui.screens.decision import DecisionScreen
+
         spec = self.runbook.step(step_id) if step_id is not None else None
         if spec is not None and spec.kind is StepKind.APPROVAL:
             self.notify("An approval step is approved with its phrase: press c.")
@@ -571,6 +589,8 @@ class CutoverApp(App[None]):
 
     async def _offer_rollback(self, reason: str) -> None:
         """After a ROLLBACK decision, offer to switch to the rollback plan with the same reason."""
+        from cutover_tui.screens.prompts import ConfirmScreen
+
         if self.session.mode is Mode.ROLLBACK:
             return
         confirmed = await self.push_screen_wait(
@@ -597,6 +617,8 @@ class CutoverApp(App[None]):
         ``override_reason`` is the decision that already answered for the gate
         (go/no-go and approval steps); a plain task asks the operator.
         """
+        from cutover_tui.screens.complete_step import CompleteStepScreen
+
         spec = self.runbook.step(step_id)
         step = self.session.step(step_id)
         gate = dict(step.gate) if step is not None else {}
@@ -630,6 +652,8 @@ class CutoverApp(App[None]):
     async def _reason_flow(
         self, kind: str, step_id: str, title: str, prompt: str, confirm_label: str, danger: bool
     ) -> None:
+        from cutover_tui.screens.prompts import TextPromptScreen
+
         reason = await self.push_screen_wait(
             TextPromptScreen(title, prompt, confirm_label=confirm_label, placeholder="reason", danger=danger)
         )
@@ -638,6 +662,8 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _evidence_flow(self, step_id: str) -> None:
+        from cutover_tui.screens.prompts import TextPromptScreen
+
         spec = self.runbook.step(step_id)
         prompts = "; ".join(item.text for item in spec.evidence)
         text = await self.push_screen_wait(
@@ -653,6 +679,8 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _note_flow(self, step_id: str | None) -> None:
+        from cutover_tui.screens.prompts import TextPromptScreen
+
         text = await self.push_screen_wait(TextPromptScreen("Note", "Note for the log:", confirm_label="Add note"))
         if text:
             payload: dict[str, Any] = {"text": text}
@@ -662,6 +690,8 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _t0_flow(self) -> None:
+        from cutover_tui.screens.prompts import ConfirmScreen
+
         now = self.backend.now()
         rebaseline = self.session.t0 is not None
         message = (
@@ -676,6 +706,8 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _rollback_flow(self) -> None:
+        from cutover_tui.screens.prompts import TextPromptScreen
+
         reason = await self.push_screen_wait(
             TextPromptScreen(
                 "ENTER ROLLBACK",
@@ -690,6 +722,8 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _quit_flow(self) -> None:
+        from cutover_tui.screens.prompts import ConfirmScreen
+
         outcome = ending_outcome(self.session)
         confirmed = await self.push_screen_wait(
             ConfirmScreen(
@@ -717,8 +751,6 @@ class CutoverApp(App[None]):
 
     def _install_ending_signals(self) -> None:
         """SIGTERM and SIGHUP (the SSH session dropped) end a live session as a quit does."""
-        import asyncio
-
         if self.backend.read_only:
             return
         loop = asyncio.get_running_loop()
@@ -730,8 +762,6 @@ class CutoverApp(App[None]):
             self._signals_installed.append(signum)
 
     def _remove_ending_signals(self) -> None:
-        import asyncio
-
         loop = asyncio.get_running_loop()
         for signum in self._signals_installed:
             loop.remove_signal_handler(signum)

@@ -81,9 +81,9 @@ def _live(runbook, log, actor: str, *, publish_head: str | None = None) -> int:
     if publish_head:
         from cutover_tui.publish import PublishingLiveBackend
 
-        backend = PublishingLiveBackend(runbook, log, actor=actor, command=publish_head)
+        backend = PublishingLiveBackend(runbook, log, actor=actor, command=publish_head, defer_polling=True)
     else:
-        backend = LiveBackend(runbook, log, actor=actor)
+        backend = LiveBackend(runbook, log, actor=actor, defer_polling=True)
     make_app(backend).run()
     print(f"Session log: {log.path}")
     print(f"  replay it:  cutover-tui replay {log.path}")
