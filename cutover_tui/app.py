@@ -189,6 +189,8 @@ class CutoverApp(App[None]):
         """How many times the bell rang for a new banner (tests read it: the terminal bell is silent headless)."""
         self._followed_step: str | None = None
         self._widgets: dict[type[Widget], Widget] = {}
+        self._dashboard: Screen | None = None  # the screen the dashboard is on (dialogs go on top of it)
+        self._rendered: SessionState | None = None  # the state the dashboard's widgets show
         self._keys_applying: tuple[bool | None, ...] = ()
         self._ending = False
         self._signals_installed: list[int] = []
@@ -229,6 +231,7 @@ class CutoverApp(App[None]):
         self.query_one("#conditions-pane").border_title = "Stop conditions"
         self.query_one("#alerts-pane").border_title = "Alerts"
         self.query_one("#log").border_title = "Log: decisions, notes, changes"
+        self._dashboard = self.screen
         self._render_state(self.session, previous=None)
         self.query_one(StepsTable).focus()
         self.watch(self.screen, "focused", self._focus_moved)
@@ -236,6 +239,16 @@ class CutoverApp(App[None]):
         self._install_ending_signals()
         await self.backend.start(self._on_state)
         self.call_after_refresh(self._after_first_frame)
+
+    def pop_screen(self):  # noqa: ANN201 (Textual's AwaitComplete)
+        """Close a dialog; the dashboard behind it then shows the latest state at once."""
+        done = super().pop_screen()
+        self.call_later(self._catch_up)
+        return done
+
+    def _catch_up(self) -> None:
+        if self.is_running and self.screen is self._dashboard and self._rendered is not self.session:
+            self._render_state(self.session, self._rendered)
 
     async def _after_first_frame(self) -> None:
         """Once the first frame is on screen: what the screen did not wait for (a live backend's polling, the dialogs)."""
@@ -265,8 +278,17 @@ class CutoverApp(App[None]):
         self._render_state(message.state, previous=previous)
 
     def _render_state(self, state: SessionState, previous: SessionState | None) -> None:
-        """Update only the widgets whose part of the state changed; every time shown is the state's ``now``."""
+        """Update only the widgets whose part of the state changed; every time shown is the state's ``now``.
+
+        While a dialog is on top, only the banner (which every screen shows) follows the state:
+        the dashboard behind the dialog is drawn again when the dialog closes. Textual redraws
+        the whole screen behind a dialog for any change to it, which cost a fifth of a core.
+        """
         now = state.now or self.backend.now()
+        if self._dashboard is not None and self.screen is not self._dashboard:
+            self._show_banner(state, now)
+            return
+        previous = self._rendered if self._rendered is not None else previous
 
         def changed(part: str) -> bool:
             return previous is None or getattr(previous, part) != getattr(state, part)
@@ -275,6 +297,7 @@ class CutoverApp(App[None]):
         alerts, log = self._find(AlertsPanel), self._find(DecisionLog)
         if None in (header, steps, conditions, alerts, log):  # not mounted yet, or being removed at exit
             return
+        self._rendered = state
         with self.batch_update():
             header.show(state, self.runbook, now, self.zone, self.view_label)
             if any(changed(part) for part in ("steps", "checks", "conditions", "current_step", "mode")):
