@@ -19,4 +19,5 @@ BENCHMARKS: dict[str, str] = {
     "probes": "benchmarks.probe_throughput",
     "scheduler": "benchmarks.scheduler_clock",
     "import_fidelity": "benchmarks.import_fidelity",
+    "faults": "benchmarks.faults",
 }

@@ -53,13 +53,22 @@ def check_stale_after(check: Check, *, slack: float = 0.0) -> float:
 
 
 def check_status(
-    check: Check, outcome: str | None, age: float | None, *, slack: float = 0.0, degraded: bool = False
+    check: Check,
+    outcome: str | None,
+    age: float | None,
+    *,
+    slack: float = 0.0,
+    degraded: bool = False,
+    sample_age: float | None = None,
 ) -> str:
-    """A check's status now: ``never`` without a reading, ``stale`` past ``check_stale_after``,
-    ``partial`` for a pass on partial data, else its outcome."""
+    """A check's status now: ``never`` without a reading, ``stale`` past ``check_stale_after`` or once its
+    sample (``sample_age`` old when read, ``age`` ago) is older than the check's ``max_age``, ``partial``
+    for a pass on partial data, else its outcome."""
     if outcome is None or age is None:
         return NEVER
     if age > check_stale_after(check, slack=slack):
+        return STALE
+    if check.max_age is not None and sample_age is not None and sample_age + age > check.max_age:
         return STALE
     if degraded and outcome == Outcome.PASS.value:
         return PARTIAL
@@ -106,7 +115,8 @@ class Judgement:
         verdict: the rung of the ladder.
         reasons: one line per cause, worst first ("auth_errors firing", "gate api_health stale").
         at_risk: pending or recovering halt/rollback conditions, soonest first.
-        blind: ids of conditions in force that cannot be seen (unknown, stale, error).
+        blind: ids of every condition in force that cannot be seen (unknown, stale, error),
+            judged or not: the screen counts them all.
         blocking_gates: the current step's gate checks that do not pass.
     """
 
@@ -156,8 +166,8 @@ def judge(
                 reasons.append((Verdict.HALT, f"{condition_id} {verb}: the rollback is not taking effect"))
             else:
                 reasons.append((Verdict.HALT, f"{condition_id} {verb}"))
-    blind = tuple(cid for cid, status in judged.items() if status.state in BLIND_STATES)
-    for condition_id in blind:
+    blind = tuple(cid for cid, status in statuses.items() if status.state in BLIND_STATES)
+    for condition_id in (cid for cid in blind if cid in judged):
         status = judged[condition_id]
         if status.firing_since is not None:
             continue  # already counted as firing

@@ -9,7 +9,7 @@ import pytest
 
 from checks.reading import Outcome
 from checks.state import ConditionState, ConditionStatus, Verdict
-from checks.verdict import compute_verdict, counts_as_firing, gate_status, judge
+from checks.verdict import check_status, compute_verdict, counts_as_firing, gate_status, judge
 from runbooks.grammar import parse_threshold
 from runbooks.model import Action, Check, Runbook, Step, StopCondition
 
@@ -150,3 +150,19 @@ def test_a_log_that_is_not_written_is_never_better_than_cannot_verify():
     assert judge(RUNBOOK, all_ok(), None, {}, log_problem="log not writing: disk full").verdict is Verdict.CANNOT_VERIFY
     firing = judge(RUNBOOK, all_ok(rollback=S.FIRING), None, {}, log_problem="log not writing: disk full")
     assert firing.verdict is Verdict.ROLLBACK and "log not writing: disk full" in firing.reasons
+
+
+def test_blind_counts_every_condition_in_force_even_those_rollback_mode_does_not_judge():
+    """Rolling back, an unwatched rollback condition no longer moves the verdict but still counts as blind."""
+    judgement = judge(RUNBOOK, all_ok(rollback=S.STALE, halt=S.STALE), None, {}, rollback_mode=True)
+    assert set(judgement.blind) == {"rollback", "halt"}
+    assert judgement.verdict is Verdict.CANNOT_VERIFY
+
+
+def test_a_sample_older_than_the_checks_max_age_is_stale_not_pass():
+    """A reading whose sample was already old (a lagging API) no longer vouches once it is older than max_age."""
+    check = Check(id="ratio", kind="promql", spec={}, every=15.0, max_age=60.0)
+    assert check_status(check, "pass", 5.0, sample_age=50.0) == "pass"
+    assert check_status(check, "pass", 5.0, sample_age=58.0) == "stale"  # 58 s old when read, read 5 s ago
+    assert check_status(check, "pass", 5.0) == "pass"  # a source that gives no sample time
+    assert check_status(replace(check, max_age=None), "pass", 5.0, sample_age=600.0) == "pass"
