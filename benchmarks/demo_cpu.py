@@ -107,7 +107,7 @@ def run(quick: bool) -> Result:
             spike_at = demo.started + DEMO_LEAD + DEMO_SPIKE_AT
             time.sleep(max(0.0, spike_at - time.perf_counter()))
             cpu, wall = cpu_seconds(demo.pid), time.perf_counter()
-            fired = demo.wait_for("ROLLBACK —", 150)  # the banner: pending for 1m, then firing
+            fired = demo.wait_for("auth_errors firing", 150)  # the banner: pending for 1m, then firing
             time.sleep(5.0)  # the banner, the bell, the log lines
             spike = 100 * (cpu_seconds(demo.pid) - cpu) / (time.perf_counter() - wall)
             print(f"spike  {spike:.1f}% of a core over {time.perf_counter() - wall:.0f} s (fired: {fired})")
