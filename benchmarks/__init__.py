@@ -20,4 +20,5 @@ BENCHMARKS: dict[str, str] = {
     "scheduler": "benchmarks.scheduler_clock",
     "import_fidelity": "benchmarks.import_fidelity",
     "faults": "benchmarks.faults",
+    "serve": "benchmarks.serve_viewers",
 }
