@@ -10,6 +10,7 @@ BENCHMARKS: dict[str, str] = {
     "startup": "benchmarks.startup",
     "polling": "benchmarks.polling",
     "responsiveness": "benchmarks.responsiveness",
+    "demo_cpu": "benchmarks.demo_cpu",
     "detection": "benchmarks.detection",
     "log": "benchmarks.log_size",
     "crash": "benchmarks.crash",

@@ -10,7 +10,9 @@ Besides ``SessionBackend``, a backend may offer (all optional):
 - ``extra_bindings() -> list[Binding]`` — more keys (replay: play/pause, speed,
   seek); each is shown in the footer, the help and the palette, and pressing
   it calls ``handle_key(key)`` (which may be a coroutine);
-- ``extra_widgets() -> list[Widget]`` — mounted above the footer (a scrubber).
+- ``extra_widgets() -> list[Widget]`` — mounted above the footer (a scrubber);
+- ``first_frame()`` (a coroutine) — awaited once the first frame is on screen
+  (a live backend may start polling then, so the screen never waits for it).
 
 >>> app = make_app(backend)  # doctest: +SKIP
 >>> app.run()                 # doctest: +SKIP
@@ -18,17 +20,20 @@ Besides ``SessionBackend``, a backend may offer (all optional):
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import inspect
 import os
 import signal
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
@@ -39,11 +44,6 @@ from textual.worker import WorkerState
 
 from checks.state import ConditionState
 from cutover_tui.backend import ReadOnlySession, SessionBackend
-from cutover_tui.screens.approval import ApprovalScreen
-from cutover_tui.screens.complete_step import CompleteStepScreen
-from cutover_tui.screens.decision import DecisionScreen
-from cutover_tui.screens.help import HelpScreen
-from cutover_tui.screens.prompts import ConfirmScreen, TextPromptScreen
 from cutover_tui.state import Mode, SessionState, StepState, StepStatus
 from cutover_tui.store import format_ts
 from cutover_tui.widgets.alerts_panel import AlertsPanel
@@ -55,6 +55,8 @@ from cutover_tui.widgets.step_detail import ItemList, StepDetail
 from cutover_tui.widgets.steps_table import StepsTable
 from cutover_tui.widgets.stop_banner import Banner, StopBanner, build_banner
 from runbooks.model import StepKind
+
+W = TypeVar("W", bound=Widget)
 
 READ_ONLY_NOTICE = "read-only view (follow/replay)"
 
@@ -186,6 +188,10 @@ class CutoverApp(App[None]):
         self.bells_rung = 0
         """How many times the bell rang for a new banner (tests read it: the terminal bell is silent headless)."""
         self._followed_step: str | None = None
+        self._widgets: dict[type[Widget], Widget] = {}
+        self._dashboard: Screen | None = None  # the screen the dashboard is on (dialogs go on top of it)
+        self._rendered: SessionState | None = None  # the state the dashboard's widgets show
+        self._keys_applying: tuple[bool | None, ...] = ()
         self._ending = False
         self._signals_installed: list[int] = []
         self.ended_by_signal: str | None = None
@@ -225,12 +231,34 @@ class CutoverApp(App[None]):
         self.query_one("#conditions-pane").border_title = "Stop conditions"
         self.query_one("#alerts-pane").border_title = "Alerts"
         self.query_one("#log").border_title = "Log: decisions, notes, changes"
+        self._dashboard = self.screen
         self._render_state(self.session, previous=None)
         self.query_one(StepsTable).focus()
         self.watch(self.screen, "focused", self._focus_moved)
         self.set_interval(self.clock_tick, self._on_clock)
         self._install_ending_signals()
         await self.backend.start(self._on_state)
+        self.call_after_refresh(self._after_first_frame)
+
+    def pop_screen(self):  # noqa: ANN201 (Textual's AwaitComplete)
+        """Close a dialog; the dashboard behind it then shows the latest state at once."""
+        done = super().pop_screen()
+        self.call_later(self._catch_up)
+        return done
+
+    def _catch_up(self) -> None:
+        if self.is_running and self.screen is self._dashboard and self._rendered is not self.session:
+            self._render_state(self.session, self._rendered)
+
+    async def _after_first_frame(self) -> None:
+        """Once the first frame is on screen: what the screen did not wait for (a live backend's polling, the dialogs)."""
+        first_frame = getattr(self.backend, "first_frame", None)
+        if first_frame is not None and self.is_running:
+            await first_frame()
+        # Imported now, not at start-up, and not at the first key either: keys typed into a dialog
+        # that is still loading would reach the dashboard.
+        for dialog in ("approval", "complete_step", "decision", "help", "prompts"):
+            importlib.import_module(f"cutover_tui.screens.{dialog}")
 
     async def on_unmount(self) -> None:
         self._remove_ending_signals()
@@ -250,27 +278,58 @@ class CutoverApp(App[None]):
         self._render_state(message.state, previous=previous)
 
     def _render_state(self, state: SessionState, previous: SessionState | None) -> None:
-        """Update only the widgets whose part of the state changed; every time shown is the state's ``now``."""
+        """Update only the widgets whose part of the state changed; every time shown is the state's ``now``.
+
+        While a dialog is on top, only the banner (which every screen shows) follows the state:
+        the dashboard behind the dialog is drawn again when the dialog closes. Textual redraws
+        the whole screen behind a dialog for any change to it, which cost a fifth of a core.
+        """
         now = state.now or self.backend.now()
+        if self._dashboard is not None and self.screen is not self._dashboard:
+            self._show_banner(state, now)
+            return
+        previous = self._rendered if self._rendered is not None else previous
 
         def changed(part: str) -> bool:
             return previous is None or getattr(previous, part) != getattr(state, part)
 
+        header, steps, conditions = self._find(SessionHeader), self._find(StepsTable), self._find(ConditionsList)
+        alerts, log = self._find(AlertsPanel), self._find(DecisionLog)
+        if None in (header, steps, conditions, alerts, log):  # not mounted yet, or being removed at exit
+            return
+        self._rendered = state
         with self.batch_update():
-            self.query_one(SessionHeader).show(state, self.runbook, now, self.zone, self.view_label)
-            steps = self.query_one(StepsTable)
+            header.show(state, self.runbook, now, self.zone, self.view_label)
             if any(changed(part) for part in ("steps", "checks", "conditions", "current_step", "mode")):
                 steps.sync(state, self.runbook, now, self.zone)
                 self._follow_current_step(state)
                 self._show_detail()
             if changed("conditions"):
-                self.query_one(ConditionsList).sync(state, self.runbook, now)
+                conditions.sync(state, self.runbook, now)
             if changed("alerts") or changed("checks"):
-                self.query_one(AlertsPanel).sync(state, self.runbook, now, self.zone)
+                alerts.sync(state, self.runbook, now, self.zone)
             if changed("log"):
-                self.query_one(DecisionLog).sync(state, self.zone)
+                log.sync(state, self.zone)
             self._show_banner(state, now)
-        self.refresh_bindings()
+        self._refresh_keys()
+
+    def _refresh_keys(self) -> None:
+        """Refresh the footer and the palette when the keys that apply have changed (a refresh rebuilds the footer)."""
+        applying = tuple(self.check_action(action, ()) for action in sorted(WRITE_ACTIONS))
+        if applying != self._keys_applying:
+            self._keys_applying = applying
+            self.refresh_bindings()
+
+    def _find(self, widget_type: type[W]) -> W | None:
+        """The dashboard's one widget of ``widget_type``; None before it is mounted and once it is removed."""
+        widget = self._widgets.get(widget_type)
+        if widget is None or not widget.is_attached:
+            try:
+                widget = self.query_one(widget_type)
+            except NoMatches:
+                return None
+            self._widgets[widget_type] = widget
+        return widget  # type: ignore[return-value]
 
     def _on_clock(self) -> None:
         """Once a second: the state is derived anew, so clocks, countdowns, holds, staleness and escalation move on."""
@@ -289,7 +348,9 @@ class CutoverApp(App[None]):
 
     def _follow_current_step(self, state: SessionState) -> None:
         """Keep the cursor on the current step while the operator leaves it there."""
-        steps = self.query_one(StepsTable)
+        steps = self._find(StepsTable)
+        if steps is None:
+            return
         current = state.current_step
         if current is None or current == self._followed_step:
             return
@@ -298,27 +359,40 @@ class CutoverApp(App[None]):
         self._followed_step = current
 
     def _show_detail(self) -> None:
-        self.query_one(StepDetail).show(
-            self.query_one(StepsTable).selected_step_id, self.session, self.runbook, self.backend.now(), self.zone
-        )
+        detail, steps = self._find(StepDetail), self._find(StepsTable)
+        if detail is None or steps is None:  # not mounted yet, or being removed at exit: nothing to show it in
+            return
+        detail.show(steps.selected_step_id, self.session, self.runbook, self.backend.now(), self.zone)
 
     @on(DataTable.RowHighlighted, "#steps")
     def _step_highlighted(self) -> None:
+        if not self.is_running:  # a highlight queued while the widgets are being removed
+            return
         self._show_detail()
-        self.refresh_bindings()
+        self._refresh_keys()
 
     @on(DataTable.RowSelected, "#steps")
     def _step_selected(self) -> None:
         """Enter on a step opens its detail (on short screens it is hidden otherwise) and moves into it."""
-        self.query_one("#steps-pane").add_class("-detail-open")
-        items = self.query_one(ItemList)
-        target = items if items.display else self.query_one(StepDetail)
-        self.call_after_refresh(target.focus)
+        if not self.is_running:
+            return
+        try:
+            pane, items, detail = self.query_one("#steps-pane"), self.query_one(ItemList), self.query_one(StepDetail)
+        except NoMatches:
+            return
+        pane.add_class("-detail-open")
+        self.call_after_refresh((items if items.display else detail).focus)
 
     def _focus_moved(self, focused: Widget | None) -> None:
-        detail = self.query_one(StepDetail)
+        detail = self._find(StepDetail)
+        try:
+            pane = self.query_one("#steps-pane")
+        except NoMatches:
+            return
+        if detail is None:
+            return
         inside = focused is not None and (focused is detail or detail in focused.ancestors)
-        self.query_one("#steps-pane").set_class(inside, "-detail-open")
+        pane.set_class(inside, "-detail-open")
 
     @property
     def view_label(self) -> str | None:
@@ -332,7 +406,8 @@ class CutoverApp(App[None]):
 
     def selected_step(self) -> StepState | None:
         """The step under the timeline cursor."""
-        return self.session.step(self.query_one(StepsTable).selected_step_id)
+        steps = self._find(StepsTable)
+        return self.session.step(steps.selected_step_id) if steps is not None else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the keys that do not apply to the selection now (the help screen lists them all).
@@ -341,7 +416,7 @@ class CutoverApp(App[None]):
         """
         if action not in WRITE_ACTIONS or self.backend.read_only or not self.is_mounted:
             return True
-        step = self.selected_step() if self.query(StepsTable) else None
+        step = self.selected_step()
         status = step.status if step is not None else None
         match action:
             case "start_step":
@@ -431,6 +506,8 @@ class CutoverApp(App[None]):
             self._rollback_flow()
 
     def action_help(self) -> None:
+        from cutover_tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen(self.key_help()))
 
     def action_quit_app(self) -> None:
@@ -466,6 +543,8 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _start_flow(self, step_id: str) -> None:
+        from cutover_tui.screens.prompts import ConfirmScreen
+
         spec = self.runbook.step(step_id)
         unmet = [
             dep
@@ -488,6 +567,8 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _complete_flow(self, step_id: str) -> None:
+        from cutover_tui.screens.approval import ApprovalScreen
+
         spec = self.runbook.step(step_id)
         decided = any(d.step == step_id and d.decision in PROCEED_DECISIONS for d in self.session.decisions)
         if spec.kind is StepKind.APPROVAL and not decided:
@@ -506,6 +587,8 @@ class CutoverApp(App[None]):
         await self._decide(step_id)
 
     async def _decide(self, step_id: str | None) -> None:
+        from cutover_tui.screens.decision import DecisionScreen
+
         spec = self.runbook.step(step_id) if step_id is not None else None
         if spec is not None and spec.kind is StepKind.APPROVAL:
             self.notify("An approval step is approved with its phrase: press c.")
@@ -529,6 +612,8 @@ class CutoverApp(App[None]):
 
     async def _offer_rollback(self, reason: str) -> None:
         """After a ROLLBACK decision, offer to switch to the rollback plan with the same reason."""
+        from cutover_tui.screens.prompts import ConfirmScreen
+
         if self.session.mode is Mode.ROLLBACK:
             return
         confirmed = await self.push_screen_wait(
@@ -555,6 +640,8 @@ class CutoverApp(App[None]):
         ``override_reason`` is the decision that already answered for the gate
         (go/no-go and approval steps); a plain task asks the operator.
         """
+        from cutover_tui.screens.complete_step import CompleteStepScreen
+
         spec = self.runbook.step(step_id)
         step = self.session.step(step_id)
         gate = dict(step.gate) if step is not None else {}
@@ -588,6 +675,8 @@ class CutoverApp(App[None]):
     async def _reason_flow(
         self, kind: str, step_id: str, title: str, prompt: str, confirm_label: str, danger: bool
     ) -> None:
+        from cutover_tui.screens.prompts import TextPromptScreen
+
         reason = await self.push_screen_wait(
             TextPromptScreen(title, prompt, confirm_label=confirm_label, placeholder="reason", danger=danger)
         )
@@ -596,6 +685,8 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _evidence_flow(self, step_id: str) -> None:
+        from cutover_tui.screens.prompts import TextPromptScreen
+
         spec = self.runbook.step(step_id)
         prompts = "; ".join(item.text for item in spec.evidence)
         text = await self.push_screen_wait(
@@ -611,6 +702,8 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _note_flow(self, step_id: str | None) -> None:
+        from cutover_tui.screens.prompts import TextPromptScreen
+
         text = await self.push_screen_wait(TextPromptScreen("Note", "Note for the log:", confirm_label="Add note"))
         if text:
             payload: dict[str, Any] = {"text": text}
@@ -620,6 +713,8 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _t0_flow(self) -> None:
+        from cutover_tui.screens.prompts import ConfirmScreen
+
         now = self.backend.now()
         rebaseline = self.session.t0 is not None
         message = (
@@ -634,6 +729,8 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _rollback_flow(self) -> None:
+        from cutover_tui.screens.prompts import TextPromptScreen
+
         reason = await self.push_screen_wait(
             TextPromptScreen(
                 "ENTER ROLLBACK",
@@ -648,6 +745,8 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _quit_flow(self) -> None:
+        from cutover_tui.screens.prompts import ConfirmScreen
+
         outcome = ending_outcome(self.session)
         confirmed = await self.push_screen_wait(
             ConfirmScreen(
@@ -675,8 +774,6 @@ class CutoverApp(App[None]):
 
     def _install_ending_signals(self) -> None:
         """SIGTERM and SIGHUP (the SSH session dropped) end a live session as a quit does."""
-        import asyncio
-
         if self.backend.read_only:
             return
         loop = asyncio.get_running_loop()
@@ -688,8 +785,6 @@ class CutoverApp(App[None]):
             self._signals_installed.append(signum)
 
     def _remove_ending_signals(self) -> None:
-        import asyncio
-
         loop = asyncio.get_running_loop()
         for signum in self._signals_installed:
             loop.remove_signal_handler(signum)
@@ -778,7 +873,8 @@ class CutoverApp(App[None]):
                 return False
             return view.state in (ConditionState.FIRING, ConditionState.RECOVERING) or view.firing_since is not None
 
-        highlighted = self.query_one(ConditionsList).highlighted_condition_id if self.query(ConditionsList) else None
+        pane = self._find(ConditionsList)
+        highlighted = pane.highlighted_condition_id if pane is not None else None
         for candidate in (self.session.banner_condition, highlighted, *conditions):
             if needs_ack(candidate):
                 return candidate

@@ -31,7 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, that command's arguments alone are added (the others' modules stay unimported)."""
     parser = argparse.ArgumentParser(
         prog="cutover-tui",
         description="A terminal dashboard for cutover (go-live) day.",
@@ -40,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text)
-        _module(module).add_arguments(name, cmd)
+        if only is None or name == only:
+            _module(module).add_arguments(name, cmd)
     return parser
 
 
@@ -52,8 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, dispatch, and turn user errors into exit status 2."""
     from runbooks.errors import RunbookError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    # The first word that is not an option names the command (the top level's options take no value).
+    command = next((word for word in words if not word.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
+    args = parser.parse_args(words)
     if not args.command:
         parser.print_help()
         return 2

@@ -118,6 +118,9 @@ class LiveBackend:
         clock: wall and monotonic time (tests inject a ``ManualClock``).
         env: the environment the probes expand ``${VAR}`` from.
         poll: False to show the log without polling (tests of the log path).
+        defer_polling: start polling when the app says its first frame is on
+            screen (``first_frame``), not in ``start``: the probes' HTTP stack is
+            then imported after the screen appears.
     """
 
     read_only = False
@@ -131,6 +134,7 @@ class LiveBackend:
         clock: Clock | None = None,
         env: dict[str, str] | None = None,
         poll: bool = True,
+        defer_polling: bool = False,
     ) -> None:
         self.runbook = runbook
         self.log = log
@@ -139,6 +143,8 @@ class LiveBackend:
         self.clock = clock or SystemClock()
         self._env = env
         self._poll = poll
+        self._defer_polling = defer_polling
+        self._stopped = False
         self._reducer = Reducer(runbook)
         # One writer thread: events reach the log, and the reducer, in the order they were asked for.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-log")
@@ -186,8 +192,15 @@ class LiveBackend:
         self._loop = asyncio.get_running_loop()
         self._repaint.start(on_change)
         self._retry = asyncio.create_task(self._retry_held(), name="log-retry")
-        if not self._poll:
-            return
+        if self._poll and not self._defer_polling:
+            await self._start_polling()
+
+    async def first_frame(self) -> None:
+        """The screen shows its first frame: polling starts now if it was deferred."""
+        if self._poll and self._defer_polling and self._poller is None and self._loop is not None and not self._stopped:
+            await self._start_polling()
+
+    async def _start_polling(self) -> None:
         from checks.conditions import ConditionEvaluator
         from checks.probes import ProbeContext
         from checks.scheduler import Poller
@@ -216,6 +229,7 @@ class LiveBackend:
         await self._poller.start()
 
     async def stop(self) -> None:
+        self._stopped = True
         if self._poller is not None:
             await self._poller.stop()
         if self._ctx is not None:

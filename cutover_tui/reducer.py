@@ -179,6 +179,8 @@ class Reducer:
         self._check_of = {c.id: c.check for c in runbook.stop_conditions}
         self._ticks: dict[str, deque[TickRecord]] = {}
         self._tick_ms: dict[str, deque[int]] = {}  # the same ticks' times, for sampling
+        self._tick_versions: dict[str, int] = {}  # per check: bumped by every tick folded (the sparkline cache's key)
+        self._history_cache: dict[str, tuple[tuple[int, int, int], tuple[float | None, ...]]] = {}
         self._decisions: list[DecisionRecord] = []
         self._log: deque[LogLine] = deque(maxlen=LOG_LINES)
         self._gaps: list[tuple[datetime, datetime]] = []
@@ -290,6 +292,7 @@ class Reducer:
         else:
             kept.append(tick)
             times.append(_ms(tick.ts))
+        self._tick_versions[tick.check_id] = self._tick_versions.get(tick.check_id, 0) + 1
         if self._last_tick_ts is None or tick.ts > self._last_tick_ts:
             self._last_tick_ts = tick.ts
 
@@ -598,12 +601,34 @@ class Reducer:
                     return step.id
         return None
 
+    def _history(self, check_id: str, now: datetime) -> tuple[float | None, ...]:
+        """The sparkline: the check's value at each multiple of ``every`` before ``now`` (the last ``history - 1``), then at ``now``.
+
+        The instants are multiples of the check's interval since the epoch, so
+        the points do not shift with the instant asked for: between two
+        multiples only the last point (the value now) can change, and only
+        when a tick arrives or the newest one grows stale. The earlier points
+        are kept per check until a tick arrives or the next multiple passes.
+        """
+        ticks, times = self._ticks[check_id], self._tick_ms[check_id]
+        every = self.runbook.checks[check_id].every if check_id in self.runbook.checks else 15.0
+        every_ms = max(1, round(every * 1000))
+        now_ms = _ms(now)
+        grid_end = now_ms - 1 - (now_ms - 1) % every_ms  # the latest multiple strictly before now
+        key = (self._tick_versions.get(check_id, 0), grid_end, every_ms)
+        cached = self._history_cache.get(check_id)
+        if cached is not None and cached[0] == key:
+            grid = cached[1]
+        else:
+            grid = _sample(ticks, times, grid_end - (self.history - 2) * every_ms, every_ms, self.history - 1)
+            self._history_cache[check_id] = (key, grid)
+        return grid + _sample(ticks, times, now_ms, every_ms, 1)
+
     def _condition_view(self, condition: StopCondition, now: datetime | None, live: LiveTruth) -> ConditionView:
         progress = self._conditions[condition.id]
         check_id = self._check_of[condition.id]
         ticks = self._ticks.get(check_id)
-        every = self.runbook.checks[check_id].every if check_id in self.runbook.checks else 15.0
-        history = _sample(ticks, self._tick_ms[check_id], now, every, self.history) if ticks and now else ()
+        history = self._history(check_id, now) if ticks and now else ()
         active = now is None or is_active(condition, self._t0, now)
         status = live.statuses.get(condition.id)
         if status is not None:
@@ -774,18 +799,15 @@ class Reducer:
 
 
 def _sample(
-    ticks: deque[TickRecord], times: deque[int], now: datetime, every: float, points: int
+    ticks: deque[TickRecord], times: deque[int], first_instant: int, every_ms: int, points: int
 ) -> tuple[float | None, ...]:
-    """The check's value at each of the last ``points`` poll instants, oldest first.
+    """The check's value at ``points`` instants ``every_ms`` apart from ``first_instant`` (ms), oldest first.
 
     Between stored ticks the value is held (retention guarantees it stayed
     within tolerance); where no tick is recent enough the point is None.
-    Leading points before the first tick are dropped. Integer milliseconds:
-    exact, and this runs for every condition on every screen refresh.
+    Leading points before the first tick are dropped. Integer milliseconds: exact.
     """
-    every_ms = round(every * 1000)
     stale_after_ms = round(_KEYFRAME_SECONDS * 1000) + 2 * every_ms
-    first_instant = _ms(now) - (points - 1) * every_ms
     index = bisect_right(times, first_instant) - 1
     values: list[float | None] = []
     for k in range(points):

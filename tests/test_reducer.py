@@ -267,6 +267,19 @@ def test_sparkline_holds_values_between_kept_ticks_and_shows_gaps() -> None:
     assert gap == (0.004, 0.004, None)  # 135 s after the last tick: more than a keyframe and two polls
 
 
+def test_sparkline_points_sit_on_multiples_of_the_interval_then_now() -> None:
+    """The sparkline is the value at each multiple of the check's interval, then now: within an interval only the last point moves."""
+    ticks = [tick("auth_error_ratio", 0, 0.002), tick("auth_error_ratio", 12, 0.004), tick("auth_error_ratio", 17, 0.006)]
+
+    def history(until: float, more: tuple = ()) -> tuple:  # type: ignore[type-arg]
+        return reduce_events(RUNBOOK, events(), [*ticks, *more], until=at(until), history=4).conditions["auth_errors"].history
+
+    assert history(21) == history(23) == (0.002, 0.004, 0.006, 0.006)  # points at 10, 15, 20 s, then now
+    newer = (tick("auth_error_ratio", 22, 0.008),)
+    assert history(23, newer) == (0.002, 0.004, 0.006, 0.008)  # a new tick moves the last point only
+    assert history(26, newer) == (0.004, 0.006, 0.008, 0.008)  # the next multiple (25 s) shifts the others
+
+
 def test_until_reduces_to_an_instant() -> None:
     """until ignores every event and tick after the instant (replay scrubbing)."""
     rows = events((10, "step_started", {"step": "deploy"}), (20, "step_completed", {"step": "deploy", "gate": {}}))

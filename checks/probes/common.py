@@ -235,7 +235,7 @@ async def fetch(
         ProbeFailed: ERROR when the body is too large.
     """
     client = ctx.http_client(verify=verify)
-    async with client.stream(method, url, headers=headers, params=params, timeout=timeout) as response:
+    async with ctx.http_slot(), client.stream(method, url, headers=headers, params=params, timeout=timeout) as response:
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
@@ -45,6 +46,10 @@ class ProbeContext:
         clock: default ``SystemClock()``.
         max_http_connections: connections the HTTP-based probes share, at most
             (requests beyond it wait for a free connection, within their timeout).
+            They wait here, in first-come order, not in httpx's pool: httpcore
+            1.0 scans every queued request against every connection each time
+            a request starts or ends, so a thousand polls queued in the pool
+            cost more CPU than the requests themselves.
 
     Attributes:
         expected_silences: the silences the runbook expects now: the
@@ -78,6 +83,7 @@ class ProbeContext:
         )
         # httpx sets TLS verification per client, so checks with verify_tls: false get their own.
         self._clients: dict[bool, httpx.AsyncClient] = {}
+        self._slots = asyncio.Semaphore(max_http_connections)
         self.scrape_memory: dict[str, ScrapeMemory] = {}
         self.expected_silences: tuple[ExpectedSilence, ...] = ()
         #: Alertmanager details the alerts probes cache between polls, per source URL.
@@ -102,6 +108,10 @@ class ProbeContext:
             client = httpx.AsyncClient(limits=self._limits, verify=verify, follow_redirects=False)
             self._clients[verify] = client
         return client
+
+    def http_slot(self) -> asyncio.Semaphore:
+        """Held for the length of one request: at most ``max_http_connections`` are in httpx's pool at once."""
+        return self._slots
 
     async def aclose(self) -> None:
         """Close the HTTP clients; the context must not be used afterwards."""

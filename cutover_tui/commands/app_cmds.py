@@ -113,9 +113,9 @@ def _live(runbook, log, actor: str, *, publish_head: str | None = None, end_afte
     if publish_head:
         from cutover_tui.publish import PublishingLiveBackend
 
-        backend = PublishingLiveBackend(runbook, log, actor=actor, command=publish_head)
+        backend = PublishingLiveBackend(runbook, log, actor=actor, command=publish_head, defer_polling=True)
     else:
-        backend = LiveBackend(runbook, log, actor=actor)
+        backend = LiveBackend(runbook, log, actor=actor, defer_polling=True)
     app = make_app(backend)
     timer = None
     if end_after is not None:

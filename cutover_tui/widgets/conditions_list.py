@@ -1,117 +1,156 @@
-"""Stop conditions: one three-line card per condition, updated only when its text changes."""
+"""Stop conditions: one ``ConditionCard`` per condition, three lines each, updated part by part.
+
+The pane is a scrolling column of cards of fixed height. ``sync`` hands each
+card its condition's view; a card repaints only the parts of it that changed
+(``cutover_tui.widgets.condition_card``), so the clock ticking in every card
+never makes Textual lay the pane out again. The keys are an option list's:
+``up`` / ``down`` move the highlight, ``home`` / ``end``, ``pageup`` /
+``pagedown``; a click highlights a card. ``a`` acknowledges the highlighted
+condition (``highlighted_condition_id``).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
-from textual.widgets import OptionList
-from textual.widgets.option_list import Option
+from textual import events
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.reactive import reactive
 
-from checks.state import BLIND_STATES, ConditionState
 from cutover_tui.state import ConditionView, SessionState
-from cutover_tui.labels import display_unit
-from cutover_tui.derive import countdown_text
-from cutover_tui.widgets.formatting import format_duration, format_value, sparkline
-from cutover_tui.widgets.markers import BLIND_STYLE, condition_marker
-from runbooks.model import Action, Runbook, StopCondition
+from cutover_tui.widgets.condition_card import (
+    ACTION_STYLES,
+    MIN_TREND_SAMPLES,
+    ConditionCard,
+    card_lines,
+    time_in_state,
+    time_label,
+)
+from runbooks.model import Runbook, StopCondition
 
-ACTION_STYLES: dict[Action, str] = {
-    Action.INFO: "dim",
-    Action.WARN: "yellow",
-    Action.HALT: "bold #d75f00",
-    Action.ROLLBACK: "bold red",
-}
-
-#: Samples shown in a card's sparkline: as many as the pane's width allows, within these bounds.
-MIN_TREND_SAMPLES = 12
-MAX_TREND_SAMPLES = 60
-#: Columns of a card that are not the sparkline (state, name, gaps, threshold marker).
-CARD_TEXT_WIDTH = 36
+__all__ = ["ACTION_STYLES", "ConditionCard", "ConditionsList", "condition_card", "time_in_state", "time_label"]
 
 
-class ConditionsList(OptionList):
+class ConditionsList(VerticalScroll, can_focus=True):
     """Every stop condition: state, value against threshold, time in state, trend, action, who decides, why."""
 
+    BINDINGS = [
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+    ]
+
     DEFAULT_CSS = """
-    ConditionsList { height: 1fr; }
+    ConditionsList {
+        height: 1fr;
+        background: $surface;
+        & > ConditionCard.-highlight {
+            color: $foreground;
+            background: $block-cursor-blurred-background;
+        }
+        &:focus > ConditionCard.-highlight {
+            color: $block-cursor-foreground;
+            background: $block-cursor-background;
+            text-style: $block-cursor-text-style;
+        }
+    }
     """
+
+    highlighted: reactive[int | None] = reactive(None, init=False)
+    """The index of the highlighted card, None while there are none."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._cards: dict[str, tuple[str, ...]] = {}
-        self._last_sync: tuple[SessionState, Runbook, datetime] | None = None
-
-    def on_resize(self) -> None:
-        if self._last_sync is not None:
-            self.sync(*self._last_sync)
+        self._cards: dict[str, ConditionCard] = {}
 
     @property
-    def trend_samples(self) -> int:
-        """Sparkline points that fit the pane's width."""
-        room = self.scrollable_content_region.width - CARD_TEXT_WIDTH
-        return max(MIN_TREND_SAMPLES, min(MAX_TREND_SAMPLES, room))
+    def cards(self) -> list[ConditionCard]:
+        """The cards, in the runbook's order."""
+        return list(self._cards.values())
+
+    def card(self, condition_id: str) -> ConditionCard:
+        """The card of ``condition_id``."""
+        return self._cards[condition_id]
 
     @property
     def highlighted_condition_id(self) -> str | None:
         """The condition under the highlight."""
-        option = self.highlighted_option
-        return option.id if option is not None else None
+        if self.highlighted is None or not self._cards:
+            return None
+        return self.cards[self.highlighted].condition_id
 
     def sync(self, state: SessionState, runbook: Runbook, now: datetime) -> None:
-        """Add new conditions and re-render only the cards whose content changed."""
-        self._last_sync = (state, runbook, now)
-        samples = self.trend_samples
+        """Hand every card its view (a card repaints only what changed); add cards for new conditions."""
+        new: list[ConditionCard] = []
         for condition in runbook.stop_conditions:
             view = state.conditions.get(condition.id)
-            fingerprint = card_fingerprint(view, now, samples)
-            if self._cards.get(condition.id) == fingerprint:
-                continue
-            card = condition_card(condition, view, runbook, now, samples)
-            if condition.id in self._cards:
-                self.replace_option_prompt(condition.id, card)
-            else:
-                self.add_option(Option(card, id=condition.id))
-                if self.highlighted is None:
-                    self.highlighted = 0
-            self._cards[condition.id] = fingerprint
+            card = self._cards.get(condition.id)
+            if card is None:
+                card = self._cards[condition.id] = ConditionCard(condition, runbook, view)
+                new.append(card)
+            elif card.view is not view:
+                card.show(view)
+        if new:
+            self.mount_all(new)
+            if self.highlighted is None:
+                self.highlighted = 0
 
+    # ------------------------------------------------------------ the highlight
 
-def card_fingerprint(view: ConditionView | None, now: datetime, samples: int) -> tuple[str, ...]:
-    """What a card depends on, as plain strings: equal fingerprints render equal cards."""
-    if view is None:
-        return ("none", str(samples))
-    return (
-        str(samples),
-        view.state.value,
-        view.value_text,
-        view.reason,
-        str(view.flapping),
-        str(view.acknowledged),
-        str(view.active),
-        repr(view.history[-samples:]),
-        time_label(view),
-    )
+    def validate_highlighted(self, highlighted: int | None) -> int | None:
+        if highlighted is None or not self._cards:
+            return None
+        return max(0, min(len(self._cards) - 1, highlighted))
 
+    def watch_highlighted(self, before: int | None, after: int | None) -> None:
+        cards = self.cards
+        if before is not None and before < len(cards):
+            cards[before].remove_class("-highlight")
+        if after is not None:
+            cards[after].add_class("-highlight")
+            self.call_after_refresh(self._scroll_to_highlight)
 
-def time_label(view: ConditionView) -> str:
-    """The card's clock, one per state: ``fires in 0:26``, ``for 1m14s`` (breach held), ``clears in 0:40``, time in state."""
-    if view.state is ConditionState.PENDING:
-        return f"fires in {countdown_text(view.remaining)}"
-    if view.state is ConditionState.FIRING:
-        return f"for {format_duration(view.breach_held)}"
-    if view.state is ConditionState.RECOVERING:
-        return f"clears in {countdown_text(view.remaining)}"
-    return time_in_state(view)
+    def _scroll_to_highlight(self) -> None:
+        if self.highlighted is not None and self.highlighted < len(self._cards):
+            self.scroll_to_widget(self.cards[self.highlighted], animate=False, immediate=True)
 
+    def _move(self, delta: int) -> None:
+        if self._cards:
+            self.highlighted = (self.highlighted or 0) + delta
 
-def time_in_state(view: ConditionView) -> str:
-    """How long the condition has been in its state, e.g. ``4m12s``."""
-    if view.in_state_for is None:
-        return ""
-    return format_duration(view.in_state_for)
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height // 3)
+
+    def action_cursor_down(self) -> None:
+        self._move(1)
+
+    def action_cursor_up(self) -> None:
+        self._move(-1)
+
+    def action_first(self) -> None:
+        self.highlighted = 0
+
+    def action_last(self) -> None:
+        self.highlighted = len(self._cards) - 1
+
+    def action_page_down(self) -> None:
+        self._move(self._page())
+
+    def action_page_up(self) -> None:
+        self._move(-self._page())
+
+    def on_click(self, event: events.Click) -> None:
+        widget = event.widget
+        while widget is not None and not isinstance(widget, ConditionCard):
+            widget = widget.parent if widget is not self else None
+        if isinstance(widget, ConditionCard):
+            self.highlighted = self.cards.index(widget)
+            self.focus()
 
 
 def condition_card(
@@ -121,41 +160,10 @@ def condition_card(
     now: datetime,
     samples: int = MIN_TREND_SAMPLES,
 ) -> RenderableType:
-    """Three lines: state, name, value against threshold; time in state, action and role, trend; why."""
-    marker = condition_marker(view)
-    state = view.state if view is not None else ConditionState.UNKNOWN
-    blind = state in BLIND_STATES
-    unit = display_unit(condition, runbook)
-    threshold = condition.when.text if condition.when is not None else "check fails"
+    """A card as a Rich renderable, three lines wide enough for ``samples`` sparkline points (for consoles and tests)."""
+    from cutover_tui.widgets.condition_card import CARD_TEXT_WIDTH
 
-    grid = Table.grid(expand=True, padding=(0, 1))
-    grid.add_column(width=11, no_wrap=True)
-    grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-    grid.add_column(no_wrap=True, justify="right")
-
-    status = Text(f"{marker.symbol} {marker.word.upper()}", style=marker.style)
-    held = Text(time_label(view) if view is not None else "", style="dim")
-    if view is not None and not view.active:
-        held.append(" inactive", style="dim italic")
-    if view is not None and view.acknowledged:
-        held.append(" ack", style="bold")
-    if view is not None and view.flapping:
-        held.append(" ≈flap", style="bold yellow")
-
-    name = Text(condition.id, style="bold")
-    action = Text(condition.action.value.upper(), style=ACTION_STYLES[condition.action])
-    if condition.decides:
-        action.append(f" → {condition.decides}")
-
-    value = Text(view.value_text if view is not None else format_value(None, unit), style=marker.style if not blind else BLIND_STYLE)
-    value.append(f" {threshold}", style="dim")
-    trend = sparkline(view.history if view else (), condition.when, samples)
-    grid.add_row(status, name, value)
-    grid.add_row(held, action, trend)
-
-    reason = view.reason if view is not None and view.reason else ("not evaluated yet" if view is None else "")
-    why = Text(" " * 12)
-    why.append(reason, style=BLIND_STYLE if blind or view is None else ("red" if state is ConditionState.FIRING else "dim"))
-    why.no_wrap = True
-    why.overflow = "ellipsis"
-    return Group(grid, why)
+    parts = card_lines(condition, view, runbook, samples + CARD_TEXT_WIDTH)
+    middle = parts["clock"]
+    middle.append_text(parts["middle"])
+    return Group(parts["top"], middle, parts["why"])

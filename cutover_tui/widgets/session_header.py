@@ -90,9 +90,11 @@ class SessionHeader(Horizontal):
         self._set("#header-end", end_text(state, runbook, now, zone))
 
     def _set(self, selector: str, text: Text) -> None:
-        if self._shown.get(selector) != text:
+        before = self._shown.get(selector)
+        if before != text:
             self._shown[selector] = text
-            self.query_one(selector, Static).update(text)
+            # The clocks change every second at the same width: only a new width needs a layout.
+            self.query_one(selector, Static).update(text, layout=before is None or before.cell_len != text.cell_len)
 
 
 def mode_text(state: SessionState, view_label: str | None) -> Text:

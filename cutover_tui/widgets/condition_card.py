@@ -1,0 +1,273 @@
+"""One stop condition as a three-line card of fixed height, re-rendered part by part.
+
+A card is four parts, each drawn from the ``ConditionView`` alone and kept as
+rendered segments until what it shows changes:
+
+- ``top``: state, name, value against the threshold (line 1);
+- ``clock``: time in state, or the countdown, and the flags (line 2, left);
+- ``middle``: action and who decides, the trend (line 2, the rest);
+- ``why``: the reason (line 3).
+
+``show(view)`` compares each part's inputs with the ones drawn and refreshes
+only the lines whose parts changed: a clock tick with no new reading
+repaints the clock cell alone, and re-renders no other part. The height never
+changes, so no update makes Textual lay the pane out again. A card that is
+scrolled out of view renders nothing until it is seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.text import Span, Text
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+from checks.state import BLIND_STATES, ConditionState
+from cutover_tui.derive import countdown_text
+from cutover_tui.labels import display_unit
+from cutover_tui.state import ConditionView
+from cutover_tui.widgets.formatting import format_duration, format_value, sparkline
+from cutover_tui.widgets.markers import BLIND_STYLE, condition_marker
+from runbooks.model import Action, Runbook, StopCondition
+
+ACTION_STYLES: dict[Action, str] = {
+    Action.INFO: "dim",
+    Action.WARN: "yellow",
+    Action.HALT: "bold #d75f00",
+    Action.ROLLBACK: "bold red",
+}
+
+#: Columns of the left cell (state on line 1, the clock on line 2); the reason is indented past it.
+LEFT = 11
+#: Sparkline points: as many as the card's width allows, within these bounds.
+MIN_TREND_SAMPLES = 12
+MAX_TREND_SAMPLES = 60
+#: Columns of a card that are not the sparkline (state, name, gaps, threshold marker).
+CARD_TEXT_WIDTH = 36
+PARTS = ("top", "clock", "middle", "why")
+#: The line each part is drawn on.
+LINE_OF = {"top": 0, "clock": 1, "middle": 1, "why": 2}
+
+
+def trend_samples(width: int) -> int:
+    """Sparkline points that fit a card ``width`` cells wide."""
+    return max(MIN_TREND_SAMPLES, min(MAX_TREND_SAMPLES, width - CARD_TEXT_WIDTH))
+
+
+def time_label(view: ConditionView) -> str:
+    """The card's clock, one per state: ``fires in 0:26``, ``for 1m14s`` (breach held), ``clears in 0:40``, time in state."""
+    if view.state is ConditionState.PENDING:
+        return f"fires in {countdown_text(view.remaining)}"
+    if view.state is ConditionState.FIRING:
+        return f"for {format_duration(view.breach_held)}"
+    if view.state is ConditionState.RECOVERING:
+        return f"clears in {countdown_text(view.remaining)}"
+    return time_in_state(view)
+
+
+def time_in_state(view: ConditionView) -> str:
+    """How long the condition has been in its state, e.g. ``4m12s``."""
+    if view.in_state_for is None:
+        return ""
+    return format_duration(view.in_state_for)
+
+
+def threshold_text(condition: StopCondition) -> str:
+    return condition.when.text if condition.when is not None else "check fails"
+
+
+def value_cell(condition: StopCondition, view: ConditionView | None, runbook: Runbook) -> Text:
+    """The value against the threshold: ``4.1% > 1%``."""
+    marker = condition_marker(view)
+    state = view.state if view is not None else ConditionState.UNKNOWN
+    shown = view.value_text if view is not None else format_value(None, display_unit(condition, runbook))
+    value = Text(shown, style=BLIND_STYLE if state in BLIND_STATES else marker.style)
+    value.append(f" {threshold_text(condition)}", style="dim")
+    return value
+
+
+def trend_width(view: ConditionView | None, samples: int) -> int:
+    """Cells the sparkline takes (``formatting.sparkline``), without drawing it."""
+    points = len(view.history[-samples:]) if view is not None else 0
+    return points if points else len("no data yet")
+
+
+def clock_cell(view: ConditionView | None) -> Text:
+    """Time in state (or the countdown) and the flags: inactive, acknowledged, flapping."""
+    held = Text(time_label(view) if view is not None else "", style="dim")
+    if view is not None and not view.active:
+        held.append(" inactive", style="dim italic")
+    if view is not None and view.acknowledged:
+        held.append(" ack", style="bold")
+    if view is not None and view.flapping:
+        held.append(" ≈flap", style="bold yellow")
+    return held
+
+
+def why_cell(view: ConditionView | None) -> Text:
+    """The reason, coloured by how much it matters."""
+    state = view.state if view is not None else ConditionState.UNKNOWN
+    blind = state in BLIND_STATES
+    reason = view.reason if view is not None and view.reason else ("not evaluated yet" if view is None else "")
+    style = BLIND_STYLE if blind or view is None else ("red" if state is ConditionState.FIRING else "dim")
+    return Text(reason, style=style)
+
+
+def _fit(text: Text, width: int, *, right: bool = False) -> Text:
+    """``text`` cut (with an ellipsis) or padded to exactly ``width`` cells."""
+    text = text.copy()
+    if text.style:  # as a span under the others, so the style survives being joined to other text
+        text.spans.insert(0, Span(0, len(text), text.style))
+        text.style = ""
+    text.no_wrap = True
+    if right and text.cell_len < width:
+        text.pad_left(width - text.cell_len)
+    text.truncate(max(0, width), overflow="ellipsis", pad=True)
+    return text
+
+
+def card_lines(
+    condition: StopCondition,
+    view: ConditionView | None,
+    runbook: Runbook,
+    width: int,
+) -> dict[str, Text]:
+    """Every part of a card at ``width`` cells, as Rich text: ``top``, ``clock``, ``middle``, ``why``."""
+    layout = _Layout(condition, view, runbook, width, trend_samples(width))
+    return {part: layout.text(part) for part in PARTS}
+
+
+class _Layout:
+    """Where each part of a card goes at a width, and what each part shows."""
+
+    def __init__(self, condition: StopCondition, view: ConditionView | None, runbook: Runbook, width: int, samples: int):
+        self.condition, self.view, self.runbook, self.width, self.samples = condition, view, runbook, width, samples
+        value = value_cell(condition, view, runbook)
+        self.value = value
+        right = max(value.cell_len, trend_width(view, samples) + (2 if condition.when is not None else 0))
+        # The name and the action share what the state cell and the value column leave.
+        self.right = max(0, min(right, width - LEFT - 3))
+        self.flex = max(0, width - LEFT - 2 - self.right)
+
+    def text(self, part: str) -> Text:
+        view, condition = self.view, self.condition
+        if part == "top":
+            marker = condition_marker(view)
+            line = _fit(Text(f"{marker.symbol} {marker.word.upper()}", style=marker.style), LEFT)
+            line.append(" ")
+            line.append_text(_fit(Text(condition.id, style="bold"), self.flex))
+            line.append(" ")
+            line.append_text(_fit(self.value, self.right, right=True))
+            return line
+        if part == "clock":
+            return _fit(clock_cell(view), LEFT)
+        if part == "middle":
+            action = Text(condition.action.value.upper(), style=ACTION_STYLES[condition.action])
+            if condition.decides:
+                action.append(f" → {condition.decides}")
+            line = Text(" ")
+            line.append_text(_fit(action, self.flex))
+            line.append(" ")
+            trend = sparkline(view.history if view else (), condition.when, self.samples)
+            line.append_text(_fit(trend, self.right, right=True))
+            return line
+        line = Text(" " * (LEFT + 1))
+        line.append_text(_fit(why_cell(view), max(0, self.width - LEFT - 1)))
+        return line
+
+
+def _keys(condition: StopCondition, view: ConditionView | None, width: int) -> dict[str, Hashable]:
+    """What each part depends on: equal keys draw equal parts."""
+    if view is None:
+        return dict.fromkeys(PARTS, ("none", width))
+    samples = trend_samples(width)
+    history = view.history[-samples:]
+    value_width = cell_len(view.value_text) + 1 + cell_len(threshold_text(condition))
+    layout = (width, samples, value_width, len(history))
+    return {
+        "top": (layout, view.state, view.value_text),
+        "clock": (time_label(view), view.active, view.acknowledged, view.flapping),
+        "middle": (layout, history),
+        "why": (width, view.state, view.reason),
+    }
+
+
+class ConditionCard(Widget):
+    """One stop condition: state, name, value against threshold; clock, action, trend; why. Three lines, always."""
+
+    DEFAULT_CSS = """
+    ConditionCard {
+        height: 3;
+        width: 1fr;
+    }
+    """
+
+    def __init__(self, condition: StopCondition, runbook: Runbook, view: ConditionView | None = None) -> None:
+        super().__init__(name=condition.id)
+        self.condition = condition
+        self.runbook = runbook
+        self.view = view
+        self._keys: dict[str, Hashable] = {}
+        self._drawn: dict[str, tuple[Hashable, Strip]] = {}  # part -> (key, strip) as last rendered
+        self.renders: dict[str, int] = dict.fromkeys(PARTS, 0)
+        """How many times each part was rendered (tests read it: a clock tick renders only ``clock``)."""
+
+    @property
+    def condition_id(self) -> str:
+        return self.condition.id
+
+    def show(self, view: ConditionView | None) -> None:
+        """Take the condition's latest view; refresh only the lines whose parts now differ from what is drawn."""
+        self.view = view
+        keys = _keys(self.condition, view, self.size.width)
+        changed = {part for part, key in keys.items() if self._keys.get(part) != key}
+        self._keys = keys
+        if not changed or not self.is_mounted:
+            return
+        if changed == {"clock"}:
+            self.refresh(Region(0, 1, LEFT, 1))
+            return
+        for line in sorted({LINE_OF[part] for part in changed}):
+            self.refresh(Region(0, line, self.size.width, 1))
+
+    def on_resize(self) -> None:
+        self.show(self.view)
+
+    def plain_lines(self) -> list[str]:
+        """The three lines as plain text, as drawn at the card's width (for tests and screen readers)."""
+        parts = card_lines(self.condition, self.view, self.runbook, self.size.width or 60)
+        return [parts["top"].plain, parts["clock"].plain + parts["middle"].plain, parts["why"].plain]
+
+    def _part(self, part: str, width: int) -> Strip:
+        if not self._keys:
+            self._keys = _keys(self.condition, self.view, width)
+        key = (width, self._keys[part])
+        drawn = self._drawn.get(part)
+        if drawn is not None and drawn[0] == key:
+            return drawn[1]
+        text = _Layout(self.condition, self.view, self.runbook, width, trend_samples(width)).text(part)
+        strip = Strip(render_segments(text, self.app.console), text.cell_len)
+        self._drawn[part] = (key, strip)
+        self.renders[part] += 1
+        return strip
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        style = self.rich_style
+        if y == 0:
+            strip = self._part("top", width)
+        elif y == 1:
+            strip = Strip.join([self._part("clock", width), self._part("middle", width)])
+        elif y == 2:
+            strip = self._part("why", width)
+        else:
+            return Strip.blank(width, style)
+        return strip.crop_extend(0, width, None).apply_style(style)
+
+
+def render_segments(text: Text, console) -> list[Segment]:  # noqa: ANN001 (a Rich console)
+    """``text`` as segments, without the line end."""
+    return [segment for segment in text.render(console) if segment.text != "\n"]

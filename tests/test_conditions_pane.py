@@ -1,0 +1,118 @@
+"""The stop-conditions pane: a card per condition that repaints only what changed; keys as in an option list."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from app_backend import auth_errors_firing, session_in_progress
+from cutover_tui.app import make_app
+from cutover_tui.widgets.conditions_list import ConditionCard, ConditionsList
+from cutover_tui.widgets.step_detail import StepDetail
+from cutover_tui.widgets.steps_table import StepsTable
+
+SIZE = (120, 36)
+BODY = ("top", "middle", "why")
+
+
+async def wait_until(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    assert predicate()
+
+
+def renders(cards: list[ConditionCard]) -> dict[str, dict[str, int]]:
+    return {card.condition_id: dict(card.renders) for card in cards}
+
+
+async def test_a_clock_tick_without_new_readings_renders_no_card_body() -> None:
+    """A second passing with no reading (and no new sparkline instant) re-renders each card's clock cell alone."""
+    backend = session_in_progress()
+    # Sparkline points sit on multiples of each check's interval (2 s and 3 s here): start one second past a
+    # multiple of both, so the next second brings no new point, as most seconds do.
+    backend.advance((1 - int(backend.now().timestamp())) % 6)
+    app = make_app(backend, clock_tick=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(ConditionsList)
+        cards = pane.cards
+        await wait_until(pilot, lambda: all(card.renders["clock"] for card in cards))
+        await pilot.pause(0.2)
+        before, clocks = renders(cards), [card.plain_lines()[1][:11] for card in cards]
+        backend.advance(1)
+        await wait_until(pilot, lambda: all(card.renders["clock"] > before[card.condition_id]["clock"] for card in cards))
+        await pilot.pause(0.2)
+        after = renders(cards)
+        for card in cards:
+            assert {part: after[card.condition_id][part] for part in BODY} == {part: before[card.condition_id][part] for part in BODY}
+        assert [card.plain_lines()[1][:11] for card in cards] != clocks  # the clocks did move on
+
+
+async def test_a_new_reading_renders_only_its_cards_changed_parts() -> None:
+    """A condition that changes state re-renders that card's lines; the other cards' bodies stay as drawn."""
+    backend = session_in_progress()
+    app = make_app(backend, clock_tick=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        cards = app.query_one(ConditionsList).cards
+        await wait_until(pilot, lambda: all(card.renders["top"] for card in cards))
+        before = renders(cards)
+        backend.condition("slow_p95", "pending", 1.4, "1.4s > 1s")
+        slow = app.query_one(ConditionsList).card("slow_p95")
+        await wait_until(pilot, lambda: "PENDING" in slow.plain_lines()[0])
+        await pilot.pause(0.2)
+        after = renders(cards)
+        assert after["slow_p95"]["top"] > before["slow_p95"]["top"]
+        for condition_id in ("auth_errors", "health_down", "api_errors"):
+            assert {p: after[condition_id][p] for p in BODY} == {p: before[condition_id][p] for p in BODY}, condition_id
+
+
+async def test_keys_move_the_highlight_like_an_option_list() -> None:
+    """In the pane, down/up/end/home move the highlight; highlighted_condition_id follows; a click highlights a card."""
+    app = make_app(session_in_progress())
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(ConditionsList)
+        ids = [condition.id for condition in app.runbook.stop_conditions]
+        await pilot.press("2")
+        assert pane.has_focus and pane.highlighted_condition_id == ids[0]
+        await pilot.press("down")
+        assert pane.highlighted_condition_id == ids[1]
+        assert pane.card(ids[1]).has_class("-highlight") and not pane.card(ids[0]).has_class("-highlight")
+        await pilot.press("end")
+        assert pane.highlighted_condition_id == ids[-1]
+        await pilot.press("down")
+        assert pane.highlighted_condition_id == ids[-1]
+        await pilot.press("up", "home")
+        assert pane.highlighted_condition_id == ids[0]
+        await pilot.click(pane.card(ids[2]), offset=(2, 1))
+        assert pane.highlighted_condition_id == ids[2]
+
+
+async def test_acknowledge_takes_the_highlighted_condition_once_the_banner_is_answered() -> None:
+    """With the banner's condition acknowledged, a acknowledges the firing condition under the highlight."""
+    backend = session_in_progress()
+    auth_errors_firing(backend)
+    backend.condition("slow_p95", "firing", 1.4, "1.4s > 1s", firing_since="2026-12-01T16:36:00Z")
+    app = make_app(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        await wait_until(pilot, lambda: app.session.conditions["auth_errors"].acknowledged)
+        await pilot.press("2", "end")
+        assert app.query_one(ConditionsList).highlighted_condition_id == "slow_p95"
+        await pilot.press("a")
+        await wait_until(pilot, lambda: app.session.conditions["slow_p95"].acknowledged)
+
+
+async def test_a_highlight_handled_after_the_detail_pane_is_gone_is_harmless() -> None:
+    """A RowHighlighted arriving once the step detail is removed (as during teardown) raises nothing."""
+    app = make_app(session_in_progress())
+    async with app.run_test(size=SIZE) as pilot:
+        await app.query_one(StepDetail).remove()
+        table = app.query_one(StepsTable)
+        table.post_message(DataTable.RowHighlighted(table, 0, table.coordinate_to_cell_key((0, 0)).row_key))
+        await pilot.press("down")
+        await pilot.pause()
+        assert app.is_running
+    assert app.return_code in (None, 0)
