@@ -151,7 +151,7 @@ class Baseline:
             f"{ignored}{problem}"
         )
 
-    def as_payload(self) -> dict[str, object]:
+    def as_payload(self, unit: str = "") -> dict[str, object]:
         """For the log (``condition_changed.baseline``): enough to say how it was computed, and to recompute."""
         return {
             "median": self.median,
@@ -163,7 +163,7 @@ class Baseline:
             "complete": self.complete,
             "sources": dict(self.sources),
             "ticks": list(self.ticks) if self.ticks else None,
-            "text": self.describe(),
+            "text": self.describe(unit),
         }
 
 

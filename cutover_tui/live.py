@@ -101,7 +101,7 @@ def condition_payload(
     if ticks is not None:
         payload["ticks"] = ticks
     if status.baseline is not None:
-        payload["baseline"] = status.baseline.as_payload()
+        payload["baseline"] = status.baseline.as_payload(runbook.checks[condition.check].unit)
     if status.comparison is not None:
         payload["judged"] = status.comparison.as_payload()
     return payload
