@@ -74,10 +74,10 @@ class Why:
     judged: str | None
     graph: str | None
     named_ticks: tuple[int, ...] = ()
+    at: datetime | None = None  # the instant described (a firing, in the report)
 
-    def lines(self, time_text: Any = None) -> list[str]:
-        """The answer as lines of text (the report's bullets; the panel's body)."""
-        show = time_text or (lambda moment: f"{moment.astimezone(timezone.utc):%H:%M:%S}Z")
+    def facts(self) -> list[str]:
+        """Everything but the readings, one fact a line."""
         out = [f"State: {self.state} — {self.reason}", f"Reads: {self.reads}", f"Hold: {self.hold}"]
         if self.baseline:
             out.append(f"Baseline: {self.baseline}")
@@ -88,6 +88,12 @@ class Why:
         out.append(f"Last error: {self.last_error}" if self.last_error else "Last error: none")
         if self.graph:
             out.append(f"Graph: {self.graph}")
+        return out
+
+    def lines(self, time_text: Any = None) -> list[str]:
+        """The answer as lines of text: the facts, then the readings (the panel's body)."""
+        show = time_text or (lambda moment: f"{moment.astimezone(timezone.utc):%H:%M:%S}Z")
+        out = self.facts()
         out.append(f"{self.readings_note}:")
         for line in self.readings:
             latency = "—" if line.latency_ms is None else f"{line.latency_ms:.0f}ms"
@@ -151,6 +157,17 @@ def hold_text(condition: StopCondition, view: ConditionView | None) -> str:
     return f"no breach held (for {seconds_text(condition.for_)})"
 
 
+def hold_from_change(condition: StopCondition, change: Mapping[str, Any]) -> str:
+    """The hold as a ``condition_changed`` recorded it: ``fired after a breach held 1m (for 1m)``."""
+    held = float(change.get("breach_held") or 0.0)
+    state = str(change.get("state", ""))
+    if state == "firing":
+        return f"fired after a breach held {seconds_text(held)} (for {seconds_text(condition.for_)})"
+    if state == "pending":
+        return f"breach held {seconds_text(held)} of {seconds_text(condition.for_)}"
+    return f"breach held {seconds_text(held)} (for {seconds_text(condition.for_)})" if held else f"no breach held (for {seconds_text(condition.for_)})"
+
+
 def judged_text(payload: Mapping[str, Any] | None) -> str | None:
     """``ratio 4.3x`` / ``n 30 vs 15, p 0.0003, ratio 4.3x`` from a change's ``judged``."""
     from checks.baseline import ratio_text
@@ -182,6 +199,7 @@ def from_ticks(
     *,
     last_error: TickRecord | None = None,
     note: str | None = None,
+    at: datetime | None = None,
 ) -> Why:
     """The answer from stored readings (follow, replay, the report).
 
@@ -207,12 +225,13 @@ def from_ticks(
         reads=reads_text(check, runbook),
         readings=lines,
         readings_note=note or f"Last {len(lines)} stored readings (kept on change, and every {keyframe} when unchanged)",
-        hold=hold_text(condition, view),
+        hold=hold_text(condition, view) if view is not None or change is None else hold_from_change(condition, change),
         last_error=f"{last_error.ts:%Y-%m-%d %H:%M:%S}Z {last_error.detail or 'error'}" if last_error else None,
         baseline=_baseline_text(condition, (change or {}).get("baseline")),
         judged=judged_text((change or {}).get("judged")),
         graph=graph_link(check, runbook),
         named_ticks=named,
+        at=at,
     )
 
 

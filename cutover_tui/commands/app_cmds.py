@@ -38,6 +38,16 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--as", dest="actor", metavar="NAME", help="who is at the keys (default: login name)")
     else:
         parser.add_argument("db", metavar="FILE", help="a session log (*.cutover.db)")
+        if command == "replay":
+            parser.add_argument(
+                "--what-if",
+                dest="what_if",
+                metavar="SPEC",
+                action="append",
+                default=[],
+                help="also show when a changed stop condition would have pended, fired and recovered on the recorded "
+                "readings, e.g. 'auth_errors: > 2%% for 2m' (repeatable)",
+            )
 
 
 def run(command: str, args: argparse.Namespace) -> int:
@@ -154,5 +164,15 @@ def _replay(args: argparse.Namespace) -> int:
     from cutover_tui.replay import ReplayBackend
 
     db = Path(args.db)
-    make_app(ReplayBackend(db, runbook_from_log(db))).run()
+    runbook = runbook_from_log(db)
+    specs = getattr(args, "what_if", None) or []
+    if not specs:
+        make_app(ReplayBackend(db, runbook)).run()
+        return 0
+    from cutover_tui.whatif import make_replay_backend, what_if
+
+    results = what_if(db, specs, runbook)  # a bad spec is a ValueError: one line, exit 2
+    make_app(make_replay_backend(db, runbook, results)).run()
+    for result in results:
+        print(f"What if {result.spec.text}: {result.summary()}")
     return 0
