@@ -167,6 +167,8 @@ class Baseline:
         }
 
 
+#: Times in the session log are kept to the millisecond.
+_LOG_RESOLUTION = timedelta(milliseconds=1)
 #: Readings a tracker keeps while T0 is unknown (its window cannot be placed yet).
 MAX_UNPLACED = 100_000
 
@@ -212,10 +214,11 @@ class BaselineTracker:
             self._cached = None
 
     def bounds(self) -> tuple[datetime, datetime] | None:
-        """The window placed at T0; None without T0."""
+        """The window placed at T0, a millisecond wider each side (the log keeps times to the millisecond); None without T0."""
         if self._t0 is None:
             return None
-        return (self._t0 + timedelta(seconds=self.window.start), self._t0 + timedelta(seconds=self.window.end))
+        start = self._t0 + timedelta(seconds=self.window.start) - _LOG_RESOLUTION
+        return (start, self._t0 + timedelta(seconds=self.window.end) + _LOG_RESOLUTION)
 
     def add(self, sample: BaselineSample) -> None:
         """Keep ``sample`` when it lies in the window (one per instant; a later one with the same time replaces it).
@@ -248,10 +251,10 @@ class BaselineTracker:
 
     def current(self, now: datetime) -> Baseline | None:
         """The baseline at ``now``; None without T0 (the window cannot be placed)."""
-        bounds = self.bounds()
-        if bounds is None or self._t0 is None:
+        if self._t0 is None:
             return None
-        start, end = bounds
+        start = self._t0 + timedelta(seconds=self.window.start)
+        end = self._t0 + timedelta(seconds=self.window.end)
         complete = now >= end
         if self._cached is not None and self._cached.complete == complete:
             return self._cached

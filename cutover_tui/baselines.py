@@ -215,6 +215,9 @@ class BaselineSupplier:
                 self._tasks[key[0] + key[1] + key[2]] = asyncio.ensure_future(self._fetch(check_id, start, unseen_end, key))
 
     async def _fetch(self, check_id: str, start: datetime, end: datetime, key: tuple[str, str, str]) -> None:
+        import httpx
+
+        from checks.probes import _transport_detail
         from checks.probes.common import ProbeFailed
         from checks.probes.promql_range import query_range
 
@@ -225,7 +228,9 @@ class BaselineSupplier:
                 samples = await query_range(check, self.ctx, start, end)
             except ProbeFailed as failure:
                 problem = failure.detail
-            except Exception as exc:  # noqa: BLE001 - a transport failure is a reason, never a crash
+            except httpx.HTTPError as exc:
+                problem = _transport_detail(exc)  # "cannot connect: ...", as a failed poll says it
+            except Exception as exc:  # noqa: BLE001 - any failure is a reason, never a crash
                 problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
                 self.problems.pop(check_id, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
@@ -278,3 +279,38 @@ def test_a_runbook_needing_scipy_without_it_is_a_clear_error_not_a_traceback(tmp
     assert "needs the Python package scipy" in check.stderr and "Traceback" not in check.stderr
     validate = subprocess.run([sys.executable, "-c", blocked, "validate", str(runbook)], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert "warning: judge: mann_whitney needs the Python package scipy" in validate.stdout + validate.stderr
+
+
+async def test_a_failed_fetch_from_prometheus_is_named_never_counted(tmp_path: Path) -> None:
+    """Prometheus unreachable: the condition stays unknown and its reason says the fetch failed; nothing is seeded."""
+    import socket
+
+    from checks.clock import SystemClock
+    from checks.probes import ProbeContext
+    from cutover_tui.baselines import BaselineSupplier
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends: connections are refused
+    runbook = parse_runbook(
+        f'name: x\nsources:\n  prometheus: {{url: "http://127.0.0.1:{port}"}}\nchecks:\n  k: {{promql: up, every: 1s, timeout: 500ms}}\n'
+        'stop_conditions:\n  - {id: c, check: k, when: "> 2x baseline", baseline: {from: T-30m, to: T-0, min_samples: 3}}\n'
+    )
+    clock = SystemClock()
+    evaluators = {"c": ConditionEvaluator(runbook.stop_conditions[0], runbook.checks["k"], clock)}
+    ctx = ProbeContext(runbook)
+    supplier = BaselineSupplier(runbook, evaluators, ctx=ctx, seen_from=clock.now())
+    try:
+        supplier.start(clock.now())
+        for _ in range(100):
+            if supplier.problems:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await supplier.stop()
+        await ctx.aclose()
+    reading = Reading("k", Outcome.PASS, 1.0, "", 0.01, clock.now(), clock.monotonic())
+    status = evaluators["c"].observe(reading)
+    assert status.state is ConditionState.UNKNOWN
+    assert "baseline not established: 0 of 3 readings T-30m to T-0" in status.reason
+    assert "reading the baseline from Prometheus failed: cannot connect" in status.reason
