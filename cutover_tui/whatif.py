@@ -190,23 +190,24 @@ def rebuild_polls(
     previous: TickRecord | None = None
     for tick in ticks:
         if previous is not None:
-            yield from _held(check, previous, tick.ts, every, limit)
+            yield from _held(check, previous, tick.ts - timedelta(seconds=every / 2), every, limit)
         yield _reading(check, tick, tick.ts), _due(tick, tick.ts), True
         previous = tick
     if previous is not None and until is not None:
-        yield from _held(check, previous, until + timedelta(seconds=every / 2), every, limit)
+        yield from _held(check, previous, until + timedelta(milliseconds=1), every, limit)
 
 
 def _held(
-    check: Check, tick: TickRecord, until: datetime, every: float, limit: float
+    check: Check, tick: TickRecord, stop_before: datetime, every: float, limit: float
 ) -> Iterator[tuple[Reading, float, bool]]:
+    """Copies of ``tick`` every ``every`` after it, before ``stop_before`` and within ``limit`` seconds."""
     k = 1
     while True:
         offset = k * every
         if offset > limit:
             return
         moment = tick.ts + timedelta(seconds=offset)
-        if moment >= until - timedelta(seconds=every / 2):
+        if moment >= stop_before:
             return
         yield _reading(check, tick, moment), _due(tick, moment), False
         k += 1
