@@ -126,7 +126,7 @@ def condition_card(
     state = view.state if view is not None else ConditionState.UNKNOWN
     blind = state in BLIND_STATES
     unit = display_unit(condition, runbook)
-    threshold = condition.when.text if condition.when is not None else "check fails"
+    threshold = condition.threshold_text or "check fails"
 
     grid = Table.grid(expand=True, padding=(0, 1))
     grid.add_column(width=11, no_wrap=True)
