@@ -106,7 +106,8 @@ class Judgement:
         verdict: the rung of the ladder.
         reasons: one line per cause, worst first ("auth_errors firing", "gate api_health stale").
         at_risk: pending or recovering halt/rollback conditions, soonest first.
-        blind: ids of conditions in force that cannot be seen (unknown, stale, error).
+        blind: ids of every condition in force that cannot be seen (unknown, stale, error),
+            judged or not: the screen counts them all.
         blocking_gates: the current step's gate checks that do not pass.
     """
 
@@ -156,8 +157,8 @@ def judge(
                 reasons.append((Verdict.HALT, f"{condition_id} {verb}: the rollback is not taking effect"))
             else:
                 reasons.append((Verdict.HALT, f"{condition_id} {verb}"))
-    blind = tuple(cid for cid, status in judged.items() if status.state in BLIND_STATES)
-    for condition_id in blind:
+    blind = tuple(cid for cid, status in statuses.items() if status.state in BLIND_STATES)
+    for condition_id in (cid for cid in blind if cid in judged):
         status = judged[condition_id]
         if status.firing_since is not None:
             continue  # already counted as firing

@@ -516,7 +516,7 @@ class Reducer:
             # A followed session whose writer is gone: whatever was last seen is stale now.
             when = live.writer_stopped_at.strftime("%H:%M:%SZ")
             detail = f"writer stopped at {when}; last seen {state.value}: {detail}"
-            state, remaining = ConditionState.STALE, None
+            state, remaining, since = ConditionState.STALE, None, live.writer_stopped_at
         shown = value_text(condition, self.runbook, value, lower_bound=lower_bound)
         detail = current_detail(condition, state, shown, value, detail)
         reason = describe_state(

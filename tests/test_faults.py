@@ -96,6 +96,8 @@ async def test_a_follower_whose_writer_was_killed_goes_cannot_verify(target, tmp
             await wait_until(pilot, lambda: app.session.verdict is Verdict.CANNOT_VERIFY, 20)
             assert time.monotonic() - killed < 20
             assert all(view.state is ConditionState.STALE for view in app.session.conditions.values())
+            assert all(view.in_state_for < 20 for view in app.session.conditions.values())  # stale since the writer stopped
+            assert len(app.session.blind) == len(app.session.conditions)
             assert app.session.writer_stopped_at is not None
             assert app.banner is not None and "WRITER STOPPED" in app.banner.text.plain
 

@@ -150,3 +150,10 @@ def test_a_log_that_is_not_written_is_never_better_than_cannot_verify():
     assert judge(RUNBOOK, all_ok(), None, {}, log_problem="log not writing: disk full").verdict is Verdict.CANNOT_VERIFY
     firing = judge(RUNBOOK, all_ok(rollback=S.FIRING), None, {}, log_problem="log not writing: disk full")
     assert firing.verdict is Verdict.ROLLBACK and "log not writing: disk full" in firing.reasons
+
+
+def test_blind_counts_every_condition_in_force_even_those_rollback_mode_does_not_judge():
+    """Rolling back, an unwatched rollback condition no longer moves the verdict but still counts as blind."""
+    judgement = judge(RUNBOOK, all_ok(rollback=S.STALE, halt=S.STALE), None, {}, rollback_mode=True)
+    assert set(judgement.blind) == {"rollback", "halt"}
+    assert judgement.verdict is Verdict.CANNOT_VERIFY
