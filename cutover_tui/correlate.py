@@ -138,7 +138,7 @@ def correlate(runbook: Runbook, events: Sequence[EventRecord], ticks: Iterable[T
         condition_id = str(p.get("condition", ""))
         state, previous = p.get("state"), p.get("previous")
         detail = str(p.get("detail") or p.get("reason") or "")
-        if state == "pending" and previous not in ("pending", "firing", "recovering"):
+        if state == "pending" and previous not in ("pending", "firing", "recovering") and _fresh_breach(p):
             found.append(Correlation("breach", condition_id, event.ts, timeline.at(event.ts), detail, event.seq))
         if state == "firing":
             episode = p.get("firing_since") or event.ts
@@ -151,6 +151,12 @@ def correlate(runbook: Runbook, events: Sequence[EventRecord], ticks: Iterable[T
             episodes.pop(condition_id, None)
     found += alert_correlations(runbook, timeline, ticks)
     return sorted(found, key=lambda c: (c.at, c.seq or 0))
+
+
+def _fresh_breach(payload: Mapping[str, Any]) -> bool:
+    """A breach that starts a hold, not one resuming a hold frozen by a blind poll (error, no data)."""
+    consecutive = payload.get("consecutive_breaches")
+    return not isinstance(consecutive, int) or consecutive <= 1
 
 
 def alert_correlations(runbook: Runbook, timeline: StepTimeline, ticks: Iterable[TickRecord]) -> list[Correlation]:

@@ -1167,9 +1167,18 @@ def _summary_lines(report: Report, clock: _Clock) -> list[str]:
         lines.append("Stop conditions that fired: " + "; ".join(_fired_summary(c) for c in fired) + ".")
     else:
         lines.append("Stop conditions that fired: none.")
-    first = next((b for b in report.broke_it if b.kind in ("breach", "firing")), None)
-    if first is not None:
-        lines.append(f"Which step broke it: {first.text}.")
+    for condition in fired:
+        firing = next((b for b in report.broke_it if b.kind == "firing" and b.subject == condition.id), None)
+        breach = next((b for b in reversed(report.broke_it) if b.kind == "breach" and b.subject == condition.id
+                       and firing is not None and b.at <= firing.at), None)  # fmt: skip
+        if breach is not None:
+            lines.append(f"Which step broke it: {breach.text}.")
+        elif firing is not None:
+            lines.append(f"Which step broke it: {firing.text}.")
+    if not fired:
+        first = next((b for b in report.broke_it if b.kind == "breach"), None)
+        if first is not None:
+            lines.append(f"First breach: {first.text}.")
     unticked = [s for s in report.steps if s.result == "PASS" and s.unticked]
     if unticked:
         lines.append("Completed with items unticked: " + "; ".join(
@@ -1407,7 +1416,6 @@ def _broke_it_blocks(report: Report, clock: _Clock) -> list[_Block]:
         for b in report.broke_it
     )
     blocks.append(_Table(("Time", "What", "Of", "Last step started before it", "After", "Running then"), rows))
-    blocks.append(_Bullets(tuple(b.text for b in report.broke_it)))
     return blocks
 
 

@@ -140,8 +140,28 @@ class WhatIfResult:
         return text
 
     def timeline(self) -> list[str]:
-        """Each transition with the change: ``T+2m02s pending: 4% > 2% for 0s of 2m``."""
-        return [f"{self.when(t.at)} {t.state.value}: {t.detail}" for t in self.transitions]
+        """When it would have pended, fired, recovered and cleared: ``T+2m2s pending: 4% > 2% for 0s of 2m``.
+
+        Blind spells (an error, no data) that froze a hold and let it go on are
+        counted, not listed: they change neither when it pends nor when it fires.
+        """
+        lines, blind = [], 0
+        breaching = False
+        for t in self.transitions:
+            state = t.state
+            if state in (ConditionState.UNKNOWN, ConditionState.STALE, ConditionState.ERROR):
+                blind += 1
+                continue
+            if state is ConditionState.PENDING and breaching:
+                continue  # the same hold going on after a blind poll
+            if state is ConditionState.OK and t.previous in (ConditionState.UNKNOWN, ConditionState.STALE, ConditionState.ERROR) \
+                    and not breaching and lines:
+                continue  # back to ok after a blind poll: nothing new
+            breaching = state in (ConditionState.PENDING, ConditionState.FIRING, ConditionState.RECOVERING)
+            lines.append(f"{self.when(t.at)} {state.value}: {t.detail}")
+        if blind:
+            lines.append(f"({blind} blind spell{'s' if blind != 1 else ''} — errors, no data — not listed: a hold waits through them)")
+        return lines
 
     def faithful(self) -> str:
         """Whether the re-evaluated readings reproduce the log with the runbook's own condition."""
