@@ -185,3 +185,27 @@ def alert_correlations(runbook: Runbook, timeline: StepTimeline, ticks: Iterable
                 Correlation("alert", str(alert.get("name") or "?"), started, timeline.at(started), f"{severity}{summary}".strip())
             )
     return found
+
+
+def context_in_state(steps: Iterable[Any], at: datetime) -> StepContext:
+    """The steps around ``at`` from a ``SessionState``'s steps (each step's latest run), for the decision dialog."""
+    runs = sorted(
+        (StepRun(s.id, s.title, s.started_at, s.ended_at) for s in steps if s.started_at is not None),
+        key=lambda run: run.started_at,
+    )
+    started = [run for run in runs if run.started_at <= at]
+    running = tuple(run for run in started if run.ended_at is None or run.ended_at > at)
+    return StepContext(at, running, started[-1] if started else None)
+
+
+def answered_firings(state: Any) -> list[str]:
+    """For each firing banner: which step preceded the firing ("auth_errors fired 1m40s after 'Production deploy' started")."""
+    lines = []
+    for banner in state.banners:
+        view = state.conditions.get(banner.condition) if banner.condition else None
+        if view is None:
+            continue
+        at = view.firing_since or view.since
+        if at is not None:
+            lines.append(context_in_state(state.steps, at).text(f"{banner.condition} fired"))
+    return lines

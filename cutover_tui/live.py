@@ -392,6 +392,16 @@ class LiveBackend:
             self._log_in_background("condition_changed", payload, "system")
         self._repaint.mark()
 
+    def why(self, condition_id: str) -> Any:
+        """Why is it red? (``cutover_tui.why``): every recent poll, the evaluator's baseline and judgement."""
+        from cutover_tui.why import from_live
+
+        condition = self.runbook.condition(condition_id)
+        status = self._poller.statuses.get(condition_id) if self._poller is not None else None
+        view = self.state().conditions.get(condition_id)
+        named = self._causes.ids(status) if status is not None else ()
+        return from_live(self.runbook, condition, view, self.recent_readings.of(condition.check), named=named, status=status)
+
     def _log_system(self, kind: str, payload: dict[str, Any]) -> None:
         """Log an event of the session's own (a baseline read from Prometheus) in the background."""
         self._log_in_background(kind, payload, "system")

@@ -296,3 +296,48 @@ def format_duration_words(seconds: float) -> str:
     from runbooks.grammar import format_duration
 
     return format_duration(seconds)
+
+
+def from_log(path: str, runbook: Runbook, condition_id: str, view: ConditionView | None, until: datetime | None) -> Why:
+    """The answer read from a session log up to ``until`` (follow, replay): its stored readings and last change."""
+    from cutover_tui.store import SessionLog
+
+    condition = runbook.condition(condition_id)
+    with SessionLog.open_readonly(path) as log:
+        ticks = list(log.ticks(until=until, check=condition.check))
+        change = None
+        for event in log.events(until=until):
+            if event.kind == "condition_changed" and event.payload.get("condition") == condition_id:
+                change = event.payload
+    errors = [t for t in ticks if t.outcome == "error"]
+    return from_ticks(runbook, condition, view, ticks, change, last_error=errors[-1] if errors else None)
+
+
+def from_state(runbook: Runbook, condition_id: str, state: Any) -> Why:
+    """The answer from the folded state alone (a backend without a log): the check's latest reading only."""
+    condition = runbook.condition(condition_id)
+    view = state.conditions.get(condition_id)
+    check = state.checks.get(condition.check)
+    ticks = []
+    if check is not None and check.outcome is not None and check.observed_at is not None:
+        ticks.append(TickRecord(check.id, check.observed_at, check.outcome, check.value, check.unit, None, check.degraded, check.detail))
+    return from_ticks(runbook, condition, view, ticks, None, note="The latest reading")
+
+
+def explain(backend: Any, condition_id: str, state: Any = None) -> Why:
+    """Why ``condition_id`` is in its state, from whatever the backend has: its own answer, its log, or its state.
+
+    A live session answers itself (``LiveBackend.why``: every recent poll);
+    follow and replay read their log up to the instant shown (``state``, default the backend's now).
+    """
+    own = getattr(backend, "why", None)
+    if own is not None:
+        return own(condition_id)
+    state = state if state is not None else backend.state()
+    path = getattr(backend, "db_path", "")
+    if path and path != ":memory:":
+        try:
+            return from_log(path, backend.runbook, condition_id, state.conditions.get(condition_id), state.now)
+        except Exception:  # noqa: BLE001 - a log that cannot be read here still leaves the state to explain from
+            pass
+    return from_state(backend.runbook, condition_id, state)
