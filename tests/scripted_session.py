@@ -32,6 +32,21 @@ from runbooks.model import Runbook
 START = datetime(2026, 12, 1, 16, 0, tzinfo=timezone.utc)
 
 
+class _Evaluators:
+    """What ``LiveBackend`` reads of its poller: the evaluators' statuses and each check's latest reading."""
+
+    def __init__(self, evaluators: dict[str, ConditionEvaluator]) -> None:
+        self.evaluators = evaluators
+        self.latest: dict[str, Reading] = {}
+
+    @property
+    def statuses(self) -> dict[str, Any]:
+        return {cid: evaluator.status for cid, evaluator in self.evaluators.items()}
+
+    async def stop(self) -> None:
+        pass
+
+
 class ScriptedSession:
     """A session log written through ``LiveBackend`` from scripted polls.
 
@@ -60,6 +75,7 @@ class ScriptedSession:
             c.id: ConditionEvaluator(c, self.runbook.checks[c.check], self.clock) for c in self.runbook.stop_conditions
         }
         self.backend._start_baselines(self.evaluators)
+        self.backend._poller = self.poller = _Evaluators(self.evaluators)
         self.statuses: list[dict[str, Any]] = []
         self._next_poll: dict[str, float] = {}
         self.readings: list[Reading] = []
@@ -103,6 +119,7 @@ class ScriptedSession:
             observed_at=self.clock.now(), monotonic=self.clock.monotonic(), detail=detail,
         )  # fmt: skip
         statuses = [e.observe(reading, due=due) for e in self.evaluators.values() if e.check.id == check_id]
+        self.poller.latest[check_id] = reading
         self.backend._on_result(reading, statuses)
         self.readings.append(reading)
         return reading
