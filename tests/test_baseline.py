@@ -264,7 +264,7 @@ def test_a_resumed_session_takes_its_baseline_from_the_stored_readings(tmp_path:
 
 
 def test_a_runbook_needing_scipy_without_it_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
-    """`check` on a Mann–Whitney runbook where scipy cannot be imported exits 2 naming the package; validate warns."""
+    """`check` and `run` on a Mann–Whitney runbook where scipy cannot be imported exit 2 naming the package; validate warns."""
     runbook = tmp_path / "mw.yaml"
     runbook.write_text(textwrap.dedent("""\
         name: MW
@@ -277,6 +277,9 @@ def test_a_runbook_needing_scipy_without_it_is_a_clear_error_not_a_traceback(tmp
     check = subprocess.run([sys.executable, "-c", blocked, "check", str(runbook)], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert check.returncode == 2
     assert "needs the Python package scipy" in check.stderr and "Traceback" not in check.stderr
+    run = subprocess.run([sys.executable, "-c", blocked, "run", str(runbook), "--db", str(tmp_path / "x.db")],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)  # fmt: skip
+    assert run.returncode == 2 and "needs the Python package scipy" in run.stderr and not (tmp_path / "x.db").exists()
     validate = subprocess.run([sys.executable, "-c", blocked, "validate", str(runbook)], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert "warning: judge: mann_whitney needs the Python package scipy" in validate.stdout + validate.stderr
 

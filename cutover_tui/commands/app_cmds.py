@@ -51,6 +51,7 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
 
 
 def run(command: str, args: argparse.Namespace) -> int:
+    from checks.baseline import JudgeUnavailable
     from cutover_tui.redaction import redact_text
     from cutover_tui.store import SessionLogError
     from cutover_tui.trust import NotApproved
@@ -63,7 +64,7 @@ def run(command: str, args: argparse.Namespace) -> int:
         if command == "follow":
             return _follow(args)
         return _replay(args)
-    except (SessionLogError, NotApproved, FileExistsError, FileNotFoundError, ValueError) as error:
+    except (SessionLogError, NotApproved, FileExistsError, FileNotFoundError, ValueError, JudgeUnavailable) as error:
         print(redact_text(f"cutover-tui {command}: {error}"), file=sys.stderr)
         return 2
 
@@ -98,6 +99,7 @@ def _live(runbook, log, actor: str, *, publish_head: str | None = None) -> int:
     print(f"Session log: {log.path}")
     print(f"  replay it:  cutover-tui replay {log.path}")
     print(f"  report:     cutover-tui report {log.path}")
+    print(f"  what if:    cutover-tui report {log.path} --what-if 'CONDITION: > 2% for 2m'")
     print(f"  verify:     cutover-tui verify {log.path}")
     return 0
 
@@ -110,6 +112,10 @@ def _run(args: argparse.Namespace) -> int:
 
     runbook = load_runbook(args.runbook)
     activate(Redactor(secret_env_names(runbook)))
+    if any(condition.judge == "mann_whitney" for condition in runbook.stop_conditions):
+        from checks.baseline import require_scipy
+
+        require_scipy()  # before anything runs: a judge that cannot judge would only ever say unknown
     actor = args.actor or getpass.getuser()
     db = Path(args.db) if args.db else Path(f"{Path(args.runbook).stem}-{_timestamp()}.cutover.db")
     require_approval(runbook, trust=args.trust, command="run")  # before the log: nothing runs or is written unapproved
