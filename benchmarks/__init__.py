@@ -18,4 +18,5 @@ BENCHMARKS: dict[str, str] = {
     "probes": "benchmarks.probe_throughput",
     "scheduler": "benchmarks.scheduler_clock",
     "import_fidelity": "benchmarks.import_fidelity",
+    "judge": "benchmarks.judge",
 }

@@ -660,7 +660,10 @@ def _decision_report(
         decides_title=runbook.roles.get(decides, decides),
         answers=answers,
         approval=f"{approval.get('n')} of {approval.get('of')}" if approval else "",
-        after_step=fired[-1].text() if fired else "",
+        after_step="; ".join(
+            next(c for c in reversed(fired) if c.subject == subject).text()
+            for subject in dict.fromkeys(c.subject for c in fired)
+        ),
     )
 
 
@@ -1302,8 +1305,9 @@ def _decision_blocks(decision: DecisionReport, clock: _Clock) -> list[_Block]:
     if decision.approval:
         lines.append(f"Approval {decision.approval}")
     if decision.answers:
-        answered = f"Answers: {', '.join(decision.answers)}"
-        lines.append(answered + (f"; {decision.after_step}" if decision.after_step else ""))
+        lines.append(f"Answers: {', '.join(decision.answers)}")
+        if decision.after_step:
+            lines.append(f"Which step broke it: {decision.after_step}")
     if decision.verdict:
         lines.append(f"Verdict on screen: {_verdict_label(decision.verdict)}")
     if decision.phrase:

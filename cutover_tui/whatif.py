@@ -145,7 +145,8 @@ class WhatIfResult:
         Blind spells (an error, no data) that froze a hold and let it go on are
         counted, not listed: they change neither when it pends nor when it fires.
         """
-        lines, blind = [], 0
+        lines: list[tuple[str, ConditionState]] = []
+        blind = 0
         breaching = False
         for t in self.transitions:
             state = t.state
@@ -154,35 +155,53 @@ class WhatIfResult:
                 continue
             if state is ConditionState.PENDING and breaching:
                 continue  # the same hold going on after a blind poll
+            if lines and lines[-1][1] is state:
+                continue  # the same state again after a blind poll (firing, still firing)
             if state is ConditionState.OK and t.previous in (ConditionState.UNKNOWN, ConditionState.STALE, ConditionState.ERROR) \
                     and not breaching and lines:
                 continue  # back to ok after a blind poll: nothing new
             breaching = state in (ConditionState.PENDING, ConditionState.FIRING, ConditionState.RECOVERING)
-            lines.append(f"{self.when(t.at)} {state.value}: {t.detail}")
+            lines.append((f"{self.when(t.at)} {state.value}: {t.detail}", state))
+        texts = [text for text, _ in lines]
         if blind:
-            lines.append(f"({blind} blind spell{'s' if blind != 1 else ''} — errors, no data — not listed: a hold waits through them)")
-        return lines
+            texts.append(f"({blind} blind spell{'s' if blind != 1 else ''} — errors, no data — not listed: a hold waits through them)")
+        return texts
+
+    def differences(self) -> tuple[list[Transition], list[Transition]]:
+        """Changes the log holds that the re-evaluation with the runbook's own condition lacks, and the reverse.
+
+        Two changes match when they enter the same state within 1.5 s (a
+        staleness tick runs once a second).
+        """
+        unmatched_log, unmatched_replay = list(self.happened), []
+        for transition in self.replayed:
+            twin = next((t for t in unmatched_log if t.state is transition.state
+                         and abs((t.at - transition.at).total_seconds()) <= 1.5), None)  # fmt: skip
+            if twin is None:
+                unmatched_replay.append(transition)
+            else:
+                unmatched_log.remove(twin)
+        return unmatched_log, unmatched_replay
 
     def faithful(self) -> str:
-        """Whether the re-evaluated readings reproduce the log with the runbook's own condition."""
-        replayed = [(t.state, round(t.at.timestamp())) for t in self.replayed if t.state is not ConditionState.UNKNOWN]
-        happened = [(t.state, round(t.at.timestamp())) for t in self.happened if t.state is not ConditionState.UNKNOWN]
-        fired = self.first(ConditionState.FIRING, "replayed")
-        logged = self.first(ConditionState.FIRING, "happened")
-        same_firing = (fired is None) == (logged is None) and (
-            fired is None or abs((fired.at - logged.at).total_seconds()) <= 1.0  # type: ignore[union-attr]
-        )
-        if same_firing and len(replayed) == len(happened):
+        """Whether the re-evaluated readings reproduce the log with the runbook's own condition, and where not."""
+        missing, extra = self.differences()
+        own = f"({self.condition_text(original=True)})"
+        if not missing and not extra:
             return (
-                f"Re-evaluated with the runbook's own condition ({self.condition_text(original=True)}), "
-                f"the {self.readings} stored readings ({self.rebuilt} polls rebuilt between them) reproduce the log's "
-                f"{len(happened)} changes of {self.spec.condition}."
+                f"Re-evaluated with the runbook's own condition {own}, the {self.readings} stored readings "
+                f"({self.rebuilt} polls rebuilt between them) reproduce the log's {len(self.happened)} changes of "
+                f"{self.spec.condition}."
             )
+        named = "; ".join(
+            [f"the log has {t.state.value} at {self.when(t.at)}" for t in missing[:3]]
+            + [f"the re-evaluation has {t.state.value} at {self.when(t.at)}" for t in extra[:3]]
+        )
         return (
-            f"Re-evaluated with the runbook's own condition, the stored readings give {len(replayed)} changes of "
-            f"{self.spec.condition} where the log holds {len(happened)}"
-            + (f"; it fires at {self.when(fired.at)}, the log at {self.when(logged.at)}" if fired and logged else "")
-            + ": readings between stored ticks are held within the log's tolerance, so read this what-if with that in mind."
+            f"Re-evaluated with the runbook's own condition {own}, the stored readings reproduce "
+            f"{len(self.happened) - len(missing)} of the log's {len(self.happened)} changes of {self.spec.condition} "
+            f"({named}): polls between stored ticks are rebuilt at the check's interval within the log's tolerance, "
+            "so read this what-if with that in mind."
         )
 
     def condition_text(self, *, original: bool = False) -> str:
@@ -194,7 +213,10 @@ class WhatIfResult:
 
 
 def rebuild_polls(
-    check: Check, ticks: Iterable[TickRecord], until: datetime | None = None
+    check: Check,
+    ticks: Iterable[TickRecord],
+    until: datetime | None = None,
+    silent: Sequence[tuple[datetime, datetime]] = (),
 ) -> Iterator[tuple[Reading, float, bool]]:
     """The polls behind a check's stored ticks, in time order: ``(reading, due, stored)``.
 
@@ -204,17 +226,25 @@ def rebuild_polls(
     is made at each of those instants until the next stored tick, but no
     further than a keyframe and two polls (beyond that nothing was polled),
     and after the last tick no further than ``until`` (the session's end).
+    ``silent`` spans are where the log says no reading came (its conditions
+    went stale): no copy is made inside them.
     """
     every = check.every
     limit = _KEYFRAME + 2 * every
+
+    def held(tick: TickRecord, stop_before: datetime) -> Iterator[tuple[Reading, float, bool]]:
+        for copy in _held(check, tick, stop_before, every, limit):
+            if not any(start < copy[0].observed_at < end for start, end in silent):
+                yield copy
+
     previous: TickRecord | None = None
     for tick in ticks:
         if previous is not None:
-            yield from _held(check, previous, tick.ts - timedelta(seconds=every / 2), every, limit)
+            yield from held(previous, tick.ts - timedelta(seconds=every / 2))
         yield _reading(check, tick, tick.ts), _due(tick, tick.ts), True
         previous = tick
     if previous is not None and until is not None:
-        yield from _held(check, previous, until + timedelta(milliseconds=1), every, limit)
+        yield from held(previous, until + timedelta(milliseconds=1))
 
 
 def _held(
@@ -268,6 +298,7 @@ def evaluate(
     t0_changes: Sequence[tuple[datetime, datetime | None]] = (),
     fetched: Sequence[BaselineSample] = (),
     until: datetime | None = None,
+    silent: Sequence[tuple[datetime, datetime]] = (),
 ) -> tuple[list[Transition], int]:
     """``condition``'s transitions over ``ticks`` (one check's stored readings, in time order), and the polls rebuilt.
 
@@ -275,6 +306,7 @@ def evaluate(
         t0_changes: ``(from, t0)`` in time order: T0 as it was from each instant on.
         fetched: baseline samples the session read from Prometheus.
         until: the end of the session (a check silent before it goes stale there).
+        silent: spans where the log says no reading came (``silent_spans``).
     """
     if not ticks:
         return [], 0
@@ -305,7 +337,7 @@ def evaluate(
             transitions.append(Transition(at, condition.id, status.state, state, status.reason, status.value))
             state = status.state
 
-    for reading, due, stored in rebuild_polls(check, ticks, until):
+    for reading, due, stored in rebuild_polls(check, ticks, until, silent):
         if last_at is not None and (reading.observed_at - last_at).total_seconds() > stale_after:
             silent = last_at + timedelta(seconds=stale_after + 0.001)
             move_to(silent)
@@ -339,6 +371,48 @@ def t0_timeline(runbook: Runbook, events: Iterable[EventRecord]) -> list[tuple[d
     return timeline
 
 
+def silent_spans(runbook: Runbook, check_id: str, events: Iterable[EventRecord]) -> list[tuple[datetime, datetime]]:
+    """Where the log says the check gave no reading: a condition on it went stale ("no reading for 6s").
+
+    Each span runs from the last moment a reading could have come (the stale
+    change less ``2 × every + timeout``) to the condition's next change (the
+    reading that ended it), or the end.
+    """
+    check = runbook.checks[check_id]
+    stale_after = 2 * check.every + check.timeout
+    on_check = {c.id for c in runbook.stop_conditions if c.check == check_id}
+    spans: list[tuple[datetime, datetime]] = []
+    open_at: dict[str, datetime] = {}
+    for event in events:
+        if event.kind != "condition_changed" or event.payload.get("condition") not in on_check:
+            continue
+        condition_id = str(event.payload["condition"])
+        if condition_id in open_at:
+            spans.append((open_at.pop(condition_id), event.ts))
+        if event.payload.get("state") == "stale" and "no reading" in str(event.payload.get("detail") or event.payload.get("reason") or ""):
+            open_at[condition_id] = event.ts - timedelta(seconds=stale_after)
+    spans += [(start, datetime.max.replace(tzinfo=timezone.utc)) for start in open_at.values()]
+    return spans
+
+
+def kept_spans(
+    runbook: Runbook, check_id: str, timeline: Sequence[tuple[datetime, datetime | None]], events: Sequence[EventRecord]
+) -> list[tuple[datetime, datetime]]:
+    """Where the log kept every reading of the check: its baseline windows, and before T0 was known (``cutover_tui.baselines``)."""
+    from cutover_tui.baselines import windows
+
+    if not any(c.check == check_id and c.baseline is not None and c.relative is not None for c in runbook.stop_conditions):
+        return []
+    spans: list[tuple[datetime, datetime]] = []
+    known = next((at for at, t0 in timeline if t0 is not None), None)
+    start = events[0].ts if events else None
+    if start is not None and (known is None or known > start):
+        spans.append((start - timedelta(seconds=1), known or datetime.max.replace(tzinfo=timezone.utc)))
+    for _, t0 in timeline:
+        spans += windows(runbook, t0).get(check_id, []) if t0 is not None else []
+    return spans
+
+
 def happened(condition_id: str, events: Iterable[EventRecord]) -> list[Transition]:
     """The condition's changes as the log recorded them."""
     found = []
@@ -346,6 +420,8 @@ def happened(condition_id: str, events: Iterable[EventRecord]) -> list[Transitio
         if event.kind != "condition_changed" or event.payload.get("condition") != condition_id:
             continue
         p = event.payload
+        if p.get("state") == p.get("previous"):
+            continue  # a change of cause within one state ("not yet polled" -> "baseline not established")
         found.append(
             Transition(
                 event.ts, condition_id, _state(p.get("state")), _state(p.get("previous")), str(p.get("reason") or ""),
@@ -390,8 +466,12 @@ def what_if(path: str | Path, specs: Sequence[WhatIf | str], runbook: Runbook | 
                 for s in samples_from_fetched(e.payload)
             ]  # fmt: skip
             original = runbook.condition(spec.condition)
-            transitions, rebuilt = evaluate(condition, check, ticks, t0_changes=timeline, fetched=fetched, until=end)
-            replayed, _ = evaluate(original, check, ticks, t0_changes=timeline, fetched=fetched, until=end)
+            # No poll is invented where the log says none came, nor where it kept every reading.
+            silent = silent_spans(runbook, check.id, events) + kept_spans(runbook, check.id, timeline, events)
+            transitions, rebuilt = evaluate(
+                condition, check, ticks, t0_changes=timeline, fetched=fetched, until=end, silent=silent
+            )
+            replayed, _ = evaluate(original, check, ticks, t0_changes=timeline, fetched=fetched, until=end, silent=silent)
             results.append(WhatIfResult(
                 spec, condition, original, tuple(transitions), tuple(replayed), tuple(happened(original.id, events)),
                 decisions, t0, len(ticks), rebuilt,

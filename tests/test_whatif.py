@@ -143,3 +143,28 @@ def test_a_what_if_runbook_keeps_what_it_does_not_name() -> None:
     runbook = parse_runbook(RUNBOOK)
     changed = parse_what_if("auth_errors: for 10s").apply(runbook)
     assert changed == replace(runbook.condition("auth_errors"), for_=10.0)
+
+
+async def test_replay_with_what_if_shows_the_transitions_in_the_log_pane_and_the_timeline(session: ScriptedSession) -> None:
+    """`replay --what-if`: at the end, the log pane holds 'what if' lines at their instants and the bar marks the firing."""
+    from cutover_tui.app import make_app
+    from cutover_tui.whatif import make_replay_backend
+
+    results = what_if(session.log.path, ["auth_errors: > 2% for 2m"])
+    backend = make_replay_backend(session.log.path, session.runbook, results)
+    assert ("what_if_firing" in {kind for _, kind in backend.marks()}) and "WHAT IF > 2% for 2m" in backend.view_label
+    app = make_app(backend)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("end")
+        await pilot.pause()
+        lines = [line for line in app.session.log if line.kind == "what_if"]
+        assert [line.text.split(" (")[0] for line in lines] == [
+            "what if > 2% for 2m: auth_errors ok", "what if > 2% for 2m: auth_errors pending",
+            "what if > 2% for 2m: auth_errors firing", "what if > 2% for 2m: auth_errors recovering",
+            "what if > 2% for 2m: auth_errors ok",
+        ]  # fmt: skip
+        firing = next(line for line in lines if "firing" in line.text)
+        assert firing.ts == results[0].first(results[0].transitions[2].state).at
+        await pilot.press("home")
+        await pilot.pause()
+        assert not any(line.kind == "what_if" and line.ts > app.session.now for line in app.session.log)
