@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Literal, Sequence
@@ -84,7 +85,7 @@ class Baseline:
 
     Attributes:
         median: the median of the usable readings; None while there are none.
-        values: the usable readings' values, in time order (the Mann–Whitney control).
+        values: the usable readings' values, sorted (the Mann–Whitney control).
         usable: how many readings it is made of.
         unusable: no data, invalid and error readings in the window (never part of it).
         min_samples: readings needed before it is established.
@@ -181,6 +182,10 @@ class BaselineTracker:
     elsewhere: the stored ticks of a resumed session, or Prometheus'
     ``query_range`` for the part of the window the session did not see.
 
+    The usable values are kept sorted as they come (the median is at hand at
+    every poll, whatever the window's length); the whole is recomputed only
+    when T0 moves.
+
     Args:
         window: the condition's ``baseline``.
     """
@@ -188,9 +193,46 @@ class BaselineTracker:
     def __init__(self, window: BaselineWindow) -> None:
         self.window = window
         self._t0: datetime | None = None
-        self._samples: dict[datetime, BaselineSample] = {}
+        self._samples: dict[datetime, BaselineSample] = {}  # every sample kept (in the window, once placed)
         self._cached: Baseline | None = None
         self._problem = ""
+        self._reset_window()
+
+    def _reset_window(self) -> None:
+        """The window's own tallies, from scratch: the samples inside it, their sorted values, counts and ids."""
+        self._inside: dict[datetime, BaselineSample] = {}
+        self._sorted: list[float] = []
+        self._unusable = 0
+        self._sources: dict[str, int] = {}
+        self._ticks: list[int] = []
+        bounds = self.bounds()
+        if bounds is None:
+            return
+        for sample in self._samples.values():
+            if bounds[0] <= sample.at <= bounds[1]:
+                self._include(sample)
+
+    def _include(self, sample: BaselineSample) -> None:
+        old = self._inside.get(sample.at)
+        if old is not None:
+            self._exclude(old)
+        self._inside[sample.at] = sample
+        if sample.usable:
+            insort(self._sorted, float(sample.value))  # type: ignore[arg-type]
+            self._sources[sample.source] = self._sources.get(sample.source, 0) + 1
+            if sample.tick is not None:
+                insort(self._ticks, sample.tick)
+        else:
+            self._unusable += 1
+
+    def _exclude(self, sample: BaselineSample) -> None:
+        if sample.usable:
+            del self._sorted[bisect_left(self._sorted, float(sample.value))]  # type: ignore[arg-type]
+            self._sources[sample.source] -= 1
+            if sample.tick is not None:
+                del self._ticks[bisect_left(self._ticks, sample.tick)]
+        else:
+            self._unusable -= 1
 
     @property
     def problem(self) -> str:
@@ -212,6 +254,7 @@ class BaselineTracker:
         if value != self._t0:
             self._t0 = value
             self._cached = None
+            self._reset_window()
 
     def bounds(self) -> tuple[datetime, datetime] | None:
         """The window placed at T0, a millisecond wider each side (the log keeps times to the millisecond); None without T0."""
@@ -231,23 +274,21 @@ class BaselineTracker:
             return
         self._samples[sample.at] = sample
         self._cached = None
-        if bounds is None and len(self._samples) > MAX_UNPLACED:
+        if bounds is not None:
+            self._include(sample)
+        elif len(self._samples) > MAX_UNPLACED:
             del self._samples[min(self._samples)]
 
     def seed(self, samples: Iterable[BaselineSample]) -> None:
-        """Add readings taken elsewhere (stored ticks, Prometheus' ``query_range``)."""
+        """Add readings taken elsewhere (stored ticks, Prometheus' ``query_range``); a reading already held stays."""
         for sample in samples:
-            self._samples.setdefault(sample.at, sample)
-        self._cached = None
+            if sample.at not in self._samples:
+                self.add(sample)
 
     def samples(self) -> list[BaselineSample]:
         """The readings inside the window, in time order (every kept reading without T0)."""
-        bounds = self.bounds()
-        chosen = sorted(self._samples.values(), key=lambda s: s.at)
-        if bounds is None:
-            return chosen
-        start, end = bounds
-        return [s for s in chosen if start <= s.at <= end]
+        chosen = self._inside.values() if self.bounds() is not None else self._samples.values()
+        return sorted(chosen, key=lambda s: s.at)
 
     def current(self, now: datetime) -> Baseline | None:
         """The baseline at ``now``; None without T0 (the window cannot be placed)."""
@@ -258,25 +299,21 @@ class BaselineTracker:
         complete = now >= end
         if self._cached is not None and self._cached.complete == complete:
             return self._cached
-        samples = [s for s in self.samples() if s.at <= now]
-        usable = [s for s in samples if s.usable]
-        values = tuple(float(s.value) for s in usable)  # type: ignore[arg-type]
-        counts: dict[str, int] = {}
-        for sample in usable:
-            counts[sample.source] = counts.get(sample.source, 0) + 1
-        ticks = [s.tick for s in usable if s.tick is not None]
+        values = tuple(self._sorted)
+        count = len(values)
+        median = None if not count else values[count // 2] if count % 2 else (values[count // 2 - 1] + values[count // 2]) / 2
         self._cached = Baseline(
-            median=statistics.median(values) if values else None,
+            median=median,
             values=values,
-            usable=len(usable),
-            unusable=len(samples) - len(usable),
+            usable=count,
+            unusable=self._unusable,
             min_samples=self.window.min_samples,
             start=start,
             end=end,
             t0=self._t0,
             complete=complete,
-            sources=tuple(sorted(counts.items())),
-            ticks=(min(ticks), max(ticks)) if ticks else None,
+            sources=tuple(sorted((source, n) for source, n in self._sources.items() if n)),
+            ticks=(self._ticks[0], self._ticks[-1]) if self._ticks else None,
             problem=self._problem,
         )
         return self._cached
@@ -471,6 +508,7 @@ def mann_whitney(
         JudgeUnavailable: scipy is not installed.
     """
     require_scipy()
+    import numpy as np  # scipy's own dependency
     from scipy.stats import mannwhitneyu, norm
 
     x = [float(v) for v in experiment]
@@ -484,19 +522,19 @@ def mann_whitney(
         return MannWhitneyResult("pass", "the same readings as the baseline", 1.0, ratio=ratio, recent=n_x, control=n_y)
     if len(set(x) | set(y)) == 1:
         return MannWhitneyResult("pass", "one value throughout", 1.0, ratio=ratio, recent=n_x, control=n_y)
-    differences = sorted(a - b for a in x for b in y)
-    pairs = len(differences)
+    differences = np.subtract.outer(np.asarray(x), np.asarray(y)).ravel()  # every recent − baseline pair
+    pairs = int(differences.size)
     z = float(norm.ppf(1 - (1 - confidence) / 2))
     k = math.floor(pairs / 2 - z * math.sqrt(n_x * n_y * (n_x + n_y + 1) / 12))
     p_value = float(mannwhitneyu(x, y, alternative="two-sided").pvalue)
-    estimate = statistics.median(differences)
+    estimate = float(np.median(differences))
     if k < 1:
         return MannWhitneyResult(
             "nodata",
             f"{n_x} recent readings against {n_y} cannot reach {confidence:.0%} confidence",
             p_value, estimate, ratio=ratio, recent=n_x, control=n_y,
         )
-    lower, upper = differences[k - 1], differences[pairs - k]
+    lower, upper = (float(v) for v in np.partition(differences, (k - 1, pairs - k))[[k - 1, pairs - k]])
     band = tolerance * abs(estimate)
     common = dict(p_value=p_value, estimate=estimate, lower=lower, upper=upper, ratio=ratio, recent=n_x, control=n_y,
                   band=(-band, band))

@@ -233,8 +233,9 @@ def rebuild_polls(
     limit = _KEYFRAME + 2 * every
 
     def held(tick: TickRecord, stop_before: datetime) -> Iterator[tuple[Reading, float, bool]]:
+        spans = [(start, end) for start, end in silent if start < stop_before and end > tick.ts]  # the few that matter
         for copy in _held(check, tick, stop_before, every, limit):
-            if not any(start < copy[0].observed_at < end for start, end in silent):
+            if not spans or not any(start < copy[0].observed_at < end for start, end in spans):
                 yield copy
 
     previous: TickRecord | None = None
@@ -313,6 +314,7 @@ def evaluate(
     origin = min(ticks[0].ts, *(at for at, _ in t0_changes)) if t0_changes else ticks[0].ts
     origin = origin - timedelta(seconds=1)
     clock = ManualClock(origin, monotonic_start=0.0)
+    origin_seconds = origin.timestamp()
     evaluator = ConditionEvaluator(condition, check, clock)
     if evaluator.baseline_tracker is not None and fetched:
         evaluator.baseline_tracker.seed(fetched)
@@ -327,12 +329,11 @@ def evaluate(
         step = (moment - clock.now()).total_seconds()
         if step > 0:
             clock.advance(step)
-        while pending_t0 and pending_t0[0][0] <= clock.now():
+        while pending_t0 and pending_t0[0][0] <= moment:
             evaluator.set_t0(pending_t0.pop(0)[1])
 
-    def record(at: datetime) -> None:
+    def record(at: datetime, status: Any) -> None:
         nonlocal state
-        status = evaluator.status
         if status.state is not state:
             transitions.append(Transition(at, condition.id, status.state, state, status.reason, status.value))
             state = status.state
@@ -341,19 +342,17 @@ def evaluate(
         if last_at is not None and (reading.observed_at - last_at).total_seconds() > stale_after:
             silent = last_at + timedelta(seconds=stale_after + 0.001)
             move_to(silent)
-            evaluator.tick()
-            record(silent)
+            record(silent, evaluator.tick())
         move_to(reading.observed_at)
-        due_mono = due - origin.timestamp()
-        evaluator.observe(dataclasses.replace(reading, monotonic=clock.monotonic()), due=min(due_mono, clock.monotonic()))
-        record(reading.observed_at)
+        due_mono = due - origin_seconds
+        status = evaluator.observe(reading, due=min(due_mono, clock.monotonic()))
+        record(reading.observed_at, status)
         rebuilt += not stored
         last_at = reading.observed_at
     if until is not None and last_at is not None and (until - last_at).total_seconds() > stale_after:
         silent = last_at + timedelta(seconds=stale_after + 0.001)
         move_to(silent)
-        evaluator.tick()
-        record(silent)
+        record(silent, evaluator.tick())
     return transitions, rebuilt
 
 
