@@ -33,7 +33,6 @@ Two judges:
 from __future__ import annotations
 
 import math
-import statistics
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
