@@ -19,4 +19,5 @@ BENCHMARKS: dict[str, str] = {
     "scheduler": "benchmarks.scheduler_clock",
     "import_fidelity": "benchmarks.import_fidelity",
     "judge": "benchmarks.judge",
+    "faults": "benchmarks.faults",
 }

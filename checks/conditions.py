@@ -493,7 +493,7 @@ class ConditionEvaluator:
             self._passing_since = now
         passing_for = now - self._passing_since
         keep = self.condition.keep_firing_for
-        if passing_for >= keep:
+        if passing_for >= keep - HOLD_SLACK:
             self._firing_since = None
             self._passing_since = None
             self._set(ConditionState.OK, detail)

@@ -53,13 +53,22 @@ def check_stale_after(check: Check, *, slack: float = 0.0) -> float:
 
 
 def check_status(
-    check: Check, outcome: str | None, age: float | None, *, slack: float = 0.0, degraded: bool = False
+    check: Check,
+    outcome: str | None,
+    age: float | None,
+    *,
+    slack: float = 0.0,
+    degraded: bool = False,
+    sample_age: float | None = None,
 ) -> str:
-    """A check's status now: ``never`` without a reading, ``stale`` past ``check_stale_after``,
-    ``partial`` for a pass on partial data, else its outcome."""
+    """A check's status now: ``never`` without a reading, ``stale`` past ``check_stale_after`` or once its
+    sample (``sample_age`` old when read, ``age`` ago) is older than the check's ``max_age``, ``partial``
+    for a pass on partial data, else its outcome."""
     if outcome is None or age is None:
         return NEVER
     if age > check_stale_after(check, slack=slack):
+        return STALE
+    if check.max_age is not None and sample_age is not None and sample_age + age > check.max_age:
         return STALE
     if degraded and outcome == Outcome.PASS.value:
         return PARTIAL

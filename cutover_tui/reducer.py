@@ -26,7 +26,7 @@ from typing import Any
 
 from checks.conditions import describe_state, is_active
 from checks.reading import Outcome
-from checks.state import ConditionState, ConditionStatus
+from checks.state import BLIND_STATES, ConditionState, ConditionStatus
 from checks.verdict import NEVER, STALE, check_status, counts_as_firing, judge
 from cutover_tui.derive import (
     at_risk_views,
@@ -512,6 +512,17 @@ class Reducer:
                 value = ticks[-1].value
                 lower_bound = bool(ticks[-1].extra.get("lower_bound"))
             acknowledged, flapping = progress.acknowledged, progress.flapping
+        if (
+            status is not None
+            and state not in BLIND_STATES
+            and live.readings.get(check_id) is not None
+            and check_status(self.runbook.checks[check_id], "pass", live.readings[check_id][1]) == STALE
+        ):
+            # The one staleness rule, applied where the check's marker applies it: the evaluator's
+            # own once-a-second tick may not have come round yet.
+            age = live.readings[check_id][1]
+            detail = f"no reading for {_seconds(age)}"
+            state, remaining = ConditionState.STALE, None
         if live.writer_stopped_at is not None and state is not ConditionState.STALE:
             # A followed session whose writer is gone: whatever was last seen is stale now.
             when = live.writer_stopped_at.strftime("%H:%M:%SZ")
@@ -563,7 +574,8 @@ class Reducer:
                 detail=latest.detail,
                 observed_at=latest.observed_at,
                 degraded=latest.degraded,
-                status=check_status(check, latest.outcome.value, age, degraded=latest.degraded),
+                status=check_status(check, latest.outcome.value, age, degraded=latest.degraded,
+                                    sample_age=latest.sample_age),
                 lower_bound=bool(latest.extra.get("lower_bound")),
                 age=age,
             )

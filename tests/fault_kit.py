@@ -156,3 +156,54 @@ def wait_for(predicate, timeout: float, interval: float = 0.1):
             return value
         time.sleep(interval)
     return None
+
+
+class TmpfsDisk:
+    """A tiny tmpfs mounted at ``path`` (needs root): a real disk that can be filled and emptied.
+
+    Example::
+
+        with TmpfsDisk(tmp / "disk") as disk:   # mounted; unmounted on exit
+            disk.fill()                         # the next write that needs a block fails with ENOSPC
+            disk.free()
+
+    Raises:
+        PermissionError: the mount was refused (not root); ``str(error)`` says why.
+    """
+
+    def __init__(self, path: Path, size: str = "2m") -> None:
+        self.path = path
+        self._ballast = path / ".ballast"
+        path.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                              capture_output=True, text=True)  # fmt: skip
+        if done.returncode != 0:
+            raise PermissionError(f"cannot mount a tmpfs at {path}: {done.stderr.strip() or done.returncode}")
+
+    def fill(self) -> None:
+        """Take every free byte, so the next write that needs a block fails with ENOSPC."""
+        fd = os.open(self._ballast, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for size in (65536, 4096, 512, 1):
+                try:
+                    while os.write(fd, b"\0" * size):
+                        pass
+                except OSError:
+                    continue
+        finally:
+            os.close(fd)
+
+    def free(self) -> None:
+        """Give the space back."""
+        self._ballast.unlink(missing_ok=True)
+
+    def unmount(self) -> None:
+        """Unmount (lazily: a file still open there does not keep it mounted)."""
+        subprocess.run(["umount", "-l", str(self.path)], capture_output=True)
+
+    def __enter__(self) -> TmpfsDisk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.free()
+        self.unmount()

@@ -145,7 +145,7 @@ async def test_blind_condition_shows_why_and_cannot_verify_is_not_green() -> Non
 async def test_state_changed_bursts_collapse_into_one_render() -> None:
     """Several states posted at once render once, the newest (StateChanged.can_replace)."""
     backend = session_in_progress()
-    app = make_app(backend)
+    app = make_app(backend, clock_tick=3600)  # no clock tick renders in between, however slow the machine
     async with app.run_test(size=SIZE) as pilot:
         renders: list[int] = []
         original = app._render_state

@@ -156,3 +156,58 @@ def test_only_with_an_unknown_id_exits_2(target, tmp_path):
     result = cutover_check(write_runbook(tmp_path, target.url), "--only", "nope")
     assert result.returncode == 2
     assert "'nope'" in result.stderr
+
+
+GATED = """\
+name: Gate on a lagging source
+sources:
+  prometheus: {{kind: prometheus, url: "{url}"}}
+checks:
+  error_ratio:
+    promql: error_ratio
+    pass_when: "< 1%"
+    max_age: 1m
+steps:
+  - title: Deploy
+    at: T-0
+    gate: [error_ratio]
+"""
+
+
+def _prometheus_answer(canned_server, *, sample_age: float = 0.0, warnings: list[str] | None = None) -> None:
+    import time
+
+    document = {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"__name__": "error_ratio"}, "value": [time.time() - sample_age, "0.002"]}]}}  # fmt: skip
+    if warnings:
+        document["warnings"] = warnings
+    canned_server.respond(json.dumps(document))
+
+
+def test_gate_check_with_a_sample_older_than_its_max_age_cannot_verify(canned_server, tmp_path):
+    """A passing gate check whose sample is older than the check's max_age (a lagging API) exits 3, never 0."""
+    _prometheus_answer(canned_server, sample_age=600)
+    path = tmp_path / "gate.yaml"
+    path.write_text(GATED.format(url=canned_server.url), encoding="utf-8")
+    result = cutover_check(path, "--json")
+    assert result.returncode == 3, result.stdout
+    assert json.loads(result.stdout)["verdict"] == "CANNOT_VERIFY"
+
+
+def test_gate_check_passing_on_partial_data_cannot_verify(canned_server, tmp_path):
+    """A gate check that passes on partial data (Prometheus warnings) vouches for nothing: exit 3, never 0."""
+    _prometheus_answer(canned_server, warnings=["remote store eu-1 unreachable: partial data"])
+    path = tmp_path / "gate.yaml"
+    path.write_text(GATED.format(url=canned_server.url), encoding="utf-8")
+    result = cutover_check(path, "--json")
+    assert result.returncode == 3, result.stdout
+    assert json.loads(result.stdout)["verdict"] == "CANNOT_VERIFY"
+
+
+def test_gate_check_with_a_fresh_full_sample_passes(canned_server, tmp_path):
+    """The same gate with a fresh sample and no warnings passes: exit 0."""
+    _prometheus_answer(canned_server, sample_age=1)
+    path = tmp_path / "gate.yaml"
+    path.write_text(GATED.format(url=canned_server.url), encoding="utf-8")
+    result = cutover_check(path, "--json")
+    assert result.returncode == 0, result.stdout

@@ -193,10 +193,14 @@ def test_demo_in_tmux_renders_and_logs_a_note(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert "Demo go-live" in screen and "Production deploy" in screen, screen
         subprocess.run(["tmux", "send-keys", "-t", session, "n"], check=True)
-        time.sleep(0.5)
+        for _ in range(100):  # the dialog is up before anything is typed into it
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+            if "Note for the log" in screen:
+                break
+            time.sleep(0.1)
         subprocess.run(["tmux", "send-keys", "-t", session, "-l", "smoke note"], check=True)
         subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
-        for _ in range(50):
+        for _ in range(150):
             log = SessionLog.open_readonly(db)
             notes = [e for e in log.events() if e.kind == "note"]
             log.close()

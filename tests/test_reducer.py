@@ -374,3 +374,29 @@ def test_every_number_of_a_condition_is_current_at_each_instant() -> None:
     assert first.reason == "2% > 1% for 10s of 1m"
     assert second.reason == "3.5% > 1% for 30s of 1m"  # the newest value, not the one from the state change
     assert second.value_text == "3.5%" and second.in_state_for == 30.0
+
+
+def test_live_gate_check_whose_sample_is_older_than_its_max_age_is_stale() -> None:
+    """Live, a passing gate check whose sample is older than the check's max_age shows stale, and cannot verify."""
+    from checks.reading import Outcome, Reading
+    from cutover_tui.state import LiveTruth
+    from runbooks.loader import parse_runbook
+
+    runbook = parse_runbook(
+        "name: Lagging source\nsources:\n  prometheus: {kind: prometheus, url: 'http://127.0.0.1:9'}\n"
+        "checks:\n  ratio: {promql: ratio, pass_when: '< 1%', max_age: 1m}\n"
+        "steps:\n  - {title: Deploy, at: T-0, gate: [ratio]}\n"
+    )
+    reducer = Reducer(runbook)
+    for event in events((0, "step_started", {"step": "deploy"})):
+        reducer.apply(event)
+
+    def state_with(sample_age: float):
+        reading = Reading("ratio", Outcome.PASS, 0.002, "", 0.01, at(1), 100.0, sample_age=sample_age)
+        return reducer.state(now=at(2), live=LiveTruth(readings={"ratio": (reading, 1.0)}))
+
+    fresh, lagging = state_with(5.0), state_with(600.0)
+    assert dict(fresh.step("deploy").gate)["ratio"] == "pass" and fresh.verdict is Verdict.CONTINUE
+    assert dict(lagging.step("deploy").gate)["ratio"] == "stale"
+    assert lagging.checks["ratio"].status == "stale"
+    assert lagging.verdict is Verdict.CANNOT_VERIFY

@@ -65,7 +65,8 @@ async def test_a_poll_slower_than_its_interval_never_overlaps_and_skipped_ticks_
     # Each 0.6s poll spans at least two 0.25s ticks, which are skipped, not queued.
     assert poller.stats.skipped >= 2 * (len(spans) - 1)
     assert all(r.outcome is Outcome.PASS for r in recorder.readings)
-    assert len(poller.stats.lateness) == len(spans)
+    # Lateness is noted when a poll starts: the one in flight when stop() cancelled it never finished.
+    assert len(spans) <= len(poller.stats.lateness) <= len(spans) + 1
 
 
 async def test_ticks_missed_while_the_loop_was_blocked_are_counted_not_back_filled(target):

@@ -9,7 +9,7 @@ import pytest
 
 from checks.reading import Outcome
 from checks.state import ConditionState, ConditionStatus, Verdict
-from checks.verdict import compute_verdict, counts_as_firing, gate_status, judge
+from checks.verdict import check_status, compute_verdict, counts_as_firing, gate_status, judge
 from runbooks.grammar import parse_threshold
 from runbooks.model import Action, Check, Runbook, Step, StopCondition
 
@@ -157,3 +157,12 @@ def test_blind_counts_every_condition_in_force_even_those_rollback_mode_does_not
     judgement = judge(RUNBOOK, all_ok(rollback=S.STALE, halt=S.STALE), None, {}, rollback_mode=True)
     assert set(judgement.blind) == {"rollback", "halt"}
     assert judgement.verdict is Verdict.CANNOT_VERIFY
+
+
+def test_a_sample_older_than_the_checks_max_age_is_stale_not_pass():
+    """A reading whose sample was already old (a lagging API) no longer vouches once it is older than max_age."""
+    check = Check(id="ratio", kind="promql", spec={}, every=15.0, max_age=60.0)
+    assert check_status(check, "pass", 5.0, sample_age=50.0) == "pass"
+    assert check_status(check, "pass", 5.0, sample_age=58.0) == "stale"  # 58 s old when read, read 5 s ago
+    assert check_status(check, "pass", 5.0) == "pass"  # a source that gives no sample time
+    assert check_status(replace(check, max_age=None), "pass", 5.0, sample_age=600.0) == "pass"

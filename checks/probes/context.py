@@ -83,6 +83,18 @@ class ProbeContext:
         #: Alertmanager details the alerts probes cache between polls, per source URL.
         self.alerts_memory: dict[str, Any] = {}
 
+    def prepare(self) -> None:
+        """Create the clients the runbook's checks will use now, so no poll pays for it within its timeout.
+
+        Building a client (its TLS context above all) takes tens of milliseconds,
+        hundreds on a loaded machine: inside the first poll it could turn a
+        healthy check with a short timeout into a timeout.
+        """
+        settings = {bool(check.spec.get("verify_tls", True)) for check in self.runbook.checks.values() if check.kind != "command"}
+        settings |= {source.verify_tls for source in self.runbook.sources.values()}
+        for verify in settings:
+            self.http_client(verify=verify)
+
     def http_client(self, *, verify: bool = True) -> httpx.AsyncClient:
         """The shared client (created on first use) for TLS-verifying or non-verifying requests."""
         client = self._clients.get(verify)

@@ -306,10 +306,11 @@ def _judge(
     in_force = {cid: status for cid, status in statuses.items() if cid in active}
     now = time.monotonic()
     check_statuses = {
-        cid: check_status(runbook.checks[cid], readings[cid].outcome.value, now - readings[cid].monotonic)
+        cid: check_status(runbook.checks[cid], readings[cid].outcome.value, now - readings[cid].monotonic,
+                          degraded=readings[cid].degraded, sample_age=readings[cid].sample_age)
         if cid in readings else None
         for cid in check_ids
-    }
+    }  # fmt: skip
     judgement = judge(runbook, in_force, whole_launch, check_statuses, failing_gates_halt=True)
     return _Report(runbook, check_ids, readings, statuses, active, judgement.verdict, list(judgement.blocking_gates),
                    judgement.reasons)
