@@ -20,4 +20,5 @@ BENCHMARKS: dict[str, str] = {
     "import_fidelity": "benchmarks.import_fidelity",
     "judge": "benchmarks.judge",
     "faults": "benchmarks.faults",
+    "serve": "benchmarks.serve_viewers",
 }

@@ -20,12 +20,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("app_cmds", "a complete session against a simulated service, no setup"),
     "follow": ("app_cmds", "read-only view of a session another process is writing"),
     "replay": ("app_cmds", "scrub through a recorded session"),
+    "serve": ("serve_cmd", "the follow view in a browser, read-only (token required off loopback)"),
     "check": ("check_cmd", "headless gate: poll the checks, print states, exit 0/1/3"),
     "validate": ("runbook_cmds", "validate runbooks; exit 2 on the first error in each"),
     "import": ("runbook_cmds", "convert a Markdown checklist runbook to YAML"),
     "verify": ("log_cmds", "verify a session log's hash chain and readings; print its head"),
     "seal": ("log_cmds", "sign a session log's head with an SSH key (ssh-keygen -Y sign)"),
     "report": ("report_cmd", "post-mortem timeline report (md, html, json)"),
+    "status": ("status_cmd", "five lines for the incident channel: verdict, clock, step, conditions, decision, log head"),
 }
 
 

@@ -23,7 +23,13 @@ Outcomes:
 - HTTP or Prometheus errors (400 bad_data, 422 execution, 503 timeout, a 200
   with ``status: "error"``), non-JSON or truncated bodies, proxies' HTML pages:
   ERROR, with Prometheus' ``errorType`` and message when it sent them.
-- ``warnings`` beside the data: ``degraded``.
+- ``warnings`` beside the data, or ``isPartial: true`` (VictoriaMetrics cluster,
+  some storage nodes missing): ``degraded``.
+- Every query carries ``nocache=1``: VictoriaMetrics otherwise evaluates an
+  instant query 30 s in the past (``-search.latencyOffset``) and stamps it now.
+  Other engines ignore it. On VictoriaMetrics a ``NaN`` result, and a string,
+  arrive as an empty vector: NODATA there, where Prometheus gives INVALID
+  (both unknown, unless ``on_nodata`` says otherwise).
 - ``sample_age`` is now minus the sample's timestamp (for an instant query
   Prometheus stamps the evaluation time, so it shows clock skew or a lagging
   remote API rather than the scrape's age).
@@ -75,6 +81,11 @@ from runbooks.model import Check
 SERVER_TIMEOUT_SHARE = 0.9
 #: ``histogram_quantile`` calls whose buckets are looked up; a query with more cannot be judged.
 MAX_QUANTILE_CALLS = 4
+#: Sent with every query. VictoriaMetrics evaluates an instant query at now minus its
+#: ``-search.latencyOffset`` (30 s by default) while stamping the result with now, so a
+#: breach, or a target gone stale, shows 30 s late with an age of 0; ``nocache=1`` makes it
+#: evaluate at the time asked. Prometheus, Thanos and Mimir ignore the parameter.
+ENGINE_PARAMS = {"nocache": "1"}
 
 Series = tuple[dict[str, str], float, object]  # labels, timestamp, raw value
 
@@ -88,7 +99,7 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
 
     async def instant(expression: str, at: float | None = None) -> tuple[dict[str, Any], list[Any]]:
         remaining = max(0.001, check.timeout - (asyncio.get_running_loop().time() - started))
-        params = {"query": expression, "timeout": _prometheus_duration(remaining * SERVER_TIMEOUT_SHARE)}
+        params = {"query": expression, "timeout": _prometheus_duration(remaining * SERVER_TIMEOUT_SHARE), **ENGINE_PARAMS}
         if at is not None:
             params["time"] = repr(at)
         response = await fetch(
@@ -175,7 +186,9 @@ def _data(response: Fetched) -> tuple[dict[str, Any], list[Any]]:
     if isinstance(document, dict) and document.get("status") == "error":
         error_type = str(document.get("errorType") or "error")
         message = shorten(str(document.get("error") or ""))
-        raise error(f"HTTP {status} {error_type}: {message}", error_type=error_type, http_status=status)
+        # VictoriaMetrics repeats the HTTP status as its errorType ("422"): say it once.
+        shown = f"HTTP {status}" if error_type == str(status) else f"HTTP {status} {error_type}"
+        raise error(f"{shown}: {message}", error_type=error_type, http_status=status)
     if not response.ok:
         raise error(response.error_detail(), http_status=status)
     if not isinstance(document, dict):
@@ -184,7 +197,11 @@ def _data(response: Fetched) -> tuple[dict[str, Any], list[Any]]:
     if document.get("status") != "success" or not isinstance(data, dict):
         raise error(f"unexpected response: status {shorten(str(document.get('status')), 40)!r}", http_status=status)
     warnings = document.get("warnings") or []
-    return data, warnings if isinstance(warnings, list) else [warnings]
+    warnings = list(warnings) if isinstance(warnings, list) else [warnings]
+    if document.get("isPartial") is True:
+        # VictoriaMetrics cluster: some vmstorage nodes did not answer, the result may lack series.
+        warnings.append("partial response: some storage nodes did not answer (isPartial)")
+    return data, warnings
 
 
 def _series(data: dict[str, Any]) -> list[Series]:

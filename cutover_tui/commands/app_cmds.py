@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import shlex
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-SAMPLE_RUNBOOKS = Path(__file__).resolve().parents[2] / "sample_runbooks"
+from cutover_tui.sample_runbooks import DIRECTORY as SAMPLE_RUNBOOKS
+
 #: The demo sets T-0 this long after it starts, and the scripted auth-error spike
 #: begins at T+2m and lasts 2m30s: long enough to fire "> 1% for 1m".
 DEMO_LEAD = 30.0
@@ -36,6 +38,11 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     elif command == "demo":
         parser.add_argument("--db", metavar="FILE", help="session log (default: demo-<time>.cutover.db here)")
         parser.add_argument("--as", dest="actor", metavar="NAME", help="who is at the keys (default: login name)")
+        parser.add_argument("--with-prometheus", action="store_true",
+                            help="run it on a real Prometheus and Alertmanager (Debian packages prometheus and "
+                                 "prometheus-alertmanager), started on free loopback ports and stopped on exit")
+        parser.add_argument("--for", dest="for_", metavar="DURATION", type=_duration,
+                            help="end the session after DURATION (e.g. 20s, 5m), as a quit does, and exit")
     else:
         parser.add_argument("db", metavar="FILE", help="a session log (*.cutover.db)")
         if command == "replay":
@@ -85,8 +92,33 @@ def _open_log(
     return SessionLog.create(db, runbook, operator=actor, rehearsal=rehearsal)
 
 
-def _live(runbook, log, actor: str, *, publish_head: str | None = None) -> int:
-    from cutover_tui.app import make_app
+def _duration(text: str) -> float:
+    from runbooks.grammar import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a duration above zero")
+    return seconds
+
+
+def executable() -> str:
+    """How to run this same cutover-tui again from anywhere: the full path of the script, or python -m."""
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if script is not None and script.name == "cutover-tui" and script.exists():
+        return shlex.quote(str(script.resolve()))
+    import shutil
+
+    found = shutil.which("cutover-tui")
+    if found and Path(found).resolve().parent == Path(sys.executable).resolve().parent:
+        return shlex.quote(str(Path(found).absolute()))
+    return f"{shlex.quote(sys.executable)} -m cutover_tui"
+
+
+def _live(runbook, log, actor: str, *, publish_head: str | None = None, end_after: float | None = None) -> int:
+    from cutover_tui.app import ending_outcome, make_app
     from cutover_tui.live import LiveBackend
 
     if publish_head:
@@ -95,12 +127,35 @@ def _live(runbook, log, actor: str, *, publish_head: str | None = None) -> int:
         backend = PublishingLiveBackend(runbook, log, actor=actor, command=publish_head)
     else:
         backend = LiveBackend(runbook, log, actor=actor)
-    make_app(backend).run()
-    print(f"Session log: {log.path}")
-    print(f"  replay it:  cutover-tui replay {log.path}")
-    print(f"  report:     cutover-tui report {log.path}")
-    print(f"  what if:    cutover-tui report {log.path} --what-if 'CONDITION: > 2% for 2m'")
-    print(f"  verify:     cutover-tui verify {log.path}")
+    app = make_app(backend)
+    timer = None
+    if end_after is not None:
+        import threading
+
+        # Ends as the quit dialog's "Quit" does: session_ended (reason quit) is durable, then the app exits.
+        def end() -> None:
+            app.run_worker(app._end_session(ending_outcome(app.session), "quit"), group="ending", exit_on_error=False)
+
+        def when_due() -> None:
+            try:
+                app.call_from_thread(end)
+            except RuntimeError:  # the app already left
+                pass
+
+        timer = threading.Timer(end_after, when_due)
+        timer.daemon = True
+        timer.start()
+    try:
+        app.run()
+    finally:
+        if timer is not None:
+            timer.cancel()
+    path = shlex.quote(str(Path(log.path).absolute()))
+    exe = executable()
+    print(f"Session log: {Path(log.path).absolute()}")
+    print(f"  replay it:  {exe} replay {path}")
+    print(f"  report:     {exe} report {path}")
+    print(f"  verify:     {exe} verify {path}")
     return 0
 
 
@@ -127,22 +182,48 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    import contextlib
+
     from checks.target import Phase, Scenario, Target
     from cutover_tui.store import format_ts
-    from runbooks import load_runbook
+    from runbooks import load_runbook, parse_runbook
 
+    with_prometheus = getattr(args, "with_prometheus", False)
+    if with_prometheus:
+        from cutover_tui.commands.demo_stack import missing_binaries
+
+        missing = missing_binaries()
+        if missing:
+            print(f"cutover-tui demo: --with-prometheus needs Prometheus and Alertmanager: "
+                  f"apt-get install {' '.join(missing)}", file=sys.stderr)  # fmt: skip
+            return 2
     spike = Phase(DEMO_LEAD + DEMO_SPIKE_AT, DEMO_SPIKE_FOR, auth_error_ratio=0.04, api_error_ratio=0.004,
                   latency_p95=0.7)
-    with Target(scenario=Scenario([spike])) as target:
+    with contextlib.ExitStack() as stack, Target(scenario=Scenario([spike])) as target:
         os.environ["DEMO_URL"] = target.url
-        runbook = load_runbook(SAMPLE_RUNBOOKS / "demo.yaml")
+        demo_file = SAMPLE_RUNBOOKS / "demo.yaml"
+        if with_prometheus:
+            from cutover_tui.commands.demo_stack import PrometheusStack, StackMissing, environment, prometheus_runbook_text
+
+            print("Starting Prometheus and Alertmanager on loopback (the first scrape takes up to 6 s)…", flush=True)
+            try:
+                servers = stack.enter_context(PrometheusStack(target.url))
+            except (StackMissing, RuntimeError) as error:
+                print(f"cutover-tui demo: {error}", file=sys.stderr)
+                return 2
+            os.environ.update(environment(servers))
+            print(f"  Prometheus:   {servers.prometheus_url}\n  Alertmanager: {servers.alertmanager_url}", flush=True)
+            runbook = parse_runbook(prometheus_runbook_text(demo_file.read_text(encoding="utf-8")),
+                                    f"{demo_file} (on Prometheus)")  # fmt: skip
+        else:
+            runbook = load_runbook(demo_file)
         actor = args.actor or getpass.getuser()
         db = Path(args.db) if args.db else Path(f"demo-{_timestamp()}.cutover.db")
         log = _open_log(runbook, db, actor, rehearsal=True)
         if not any(event.kind == "t0_set" for event in log.events()):
             t0 = datetime.now(timezone.utc) + timedelta(seconds=DEMO_LEAD)
             log.append("t0_set", {"t0": format_ts(t0)}, actor="demo")
-        return _live(runbook, log, actor)
+        return _live(runbook, log, actor, end_after=getattr(args, "for_", None))
 
 
 def runbook_from_log(db: Path):

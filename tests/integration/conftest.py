@@ -293,3 +293,75 @@ def shared_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom
         server = PrometheusServer(tmp_path_factory.mktemp("shared") / "prometheus", target=target, rules=DEFAULT_RULES, alertmanager_url=None)
         yield server
         server.stop()
+
+
+# -- VictoriaMetrics (single node), another engine behind the same query API ---------------------
+
+VICTORIA_METRICS = "/usr/bin/victoria-metrics"
+
+
+class VictoriaMetricsServer(ServerProcess):
+    """``/usr/bin/victoria-metrics`` scraping one target every second (``-promscrape.config``).
+
+    ``.url`` serves the Prometheus query API; ``.query(q)`` and ``.wait_for(q, predicate)``
+    ask with ``nocache=1`` (evaluated now, as the probe asks). Ready once the target's
+    first samples can be queried.
+    """
+
+    def __init__(self, workdir: Path, *, target: Target) -> None:
+        workdir.mkdir()
+        self.target = target
+        port = free_port()
+        (workdir / "scrape.yml").write_text(
+            "global: {scrape_interval: 1s}\n"
+            "scrape_configs:\n"
+            f"  - job_name: target\n    static_configs: [{{targets: ['127.0.0.1:{target.port}']}}]\n"
+        )
+        super().__init__(
+            [
+                VICTORIA_METRICS,
+                f"-httpListenAddr=127.0.0.1:{port}",
+                f"-storageDataPath={workdir / 'data'}",
+                f"-promscrape.config={workdir / 'scrape.yml'}",
+                "-loggerLevel=WARN",
+            ],
+            port,
+            workdir / "victoria-metrics.log",
+        )
+        try:
+            self.wait_for('up{job="target"} == 1')
+        except AssertionError:
+            self.stop()
+            raise
+
+    def _ready(self) -> bool:
+        if self._process.poll() is not None:
+            raise AssertionError(f"exited with {self._process.returncode}:\n{self.log.read_text()[-2000:]}")
+        return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
+
+    def query(self, query: str) -> dict[str, Any]:
+        """The ``data`` of an instant query evaluated now (raises on an API error)."""
+        response = httpx.get(f"{self.url}/api/v1/query", params={"query": query, "nocache": "1"}, timeout=5)
+        response.raise_for_status()
+        return response.json()["data"]
+
+    wait_for = PrometheusServer.wait_for
+
+
+@pytest.fixture
+def victoria_metrics(tmp_path: Path, target: Target) -> Iterator[VictoriaMetricsServer]:
+    """A real single-node VictoriaMetrics scraping ``target``."""
+    require_binary(VICTORIA_METRICS, "victoria-metrics")
+    server = VictoriaMetricsServer(tmp_path / "victoria-metrics", target=target)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetricsServer]:
+    """A VictoriaMetrics and its own target shared by one module's read-only tests."""
+    require_binary(VICTORIA_METRICS, "victoria-metrics")
+    with Target() as target:
+        server = VictoriaMetricsServer(tmp_path_factory.mktemp("shared-vm") / "victoria-metrics", target=target)
+        yield server
+        server.stop()

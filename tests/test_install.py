@@ -1,0 +1,113 @@
+"""The built wheel, installed in a fresh venv outside the checkout, runs the demo as a new user would.
+
+The demo runs for 20 s (``--for 20s``) in a real terminal (tmux), from a
+folder outside the checkout, with nothing of the checkout on ``sys.path``;
+the commands it prints on exit are then run exactly as printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow
+
+
+def clean_env(home: Path) -> dict[str, str]:
+    """The environment of a user who never saw the checkout: no PYTHONPATH, no venv of ours."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "VIRTUAL_ENV", "PYTEST"))}
+    env["HOME"] = str(home)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(str(ROOT)))
+    return env
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
+    """(the venv's cutover-tui, a folder outside the checkout, its environment), from the wheel built now."""
+    outside = tmp_path_factory.mktemp("user")
+    assert not outside.is_relative_to(ROOT)
+    dist = outside / "dist"
+    build = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+    assert "License classifiers are deprecated" not in build.stderr and "project.license" not in build.stderr
+    (wheel,) = dist.glob("cutover_tui-*.whl")
+    venv = outside / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    env = clean_env(outside)
+    done = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", str(wheel)], capture_output=True, text=True,
+                          timeout=600, env=env, cwd=outside)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return venv / "bin" / "cutover-tui", outside, env
+
+
+def test_the_installed_package_is_not_the_checkout(installed) -> None:
+    """The venv imports cutover_tui and its sample runbooks from itself, not from the source tree."""
+    exe, outside, env = installed
+    python = exe.parent / "python"
+    done = subprocess.run([str(python), "-c", "import cutover_tui, cutover_tui.sample_runbooks as s; "
+                           "print(cutover_tui.__file__); print(s.DIRECTORY)"],
+                          capture_output=True, text=True, cwd=outside, env=env, timeout=60)  # fmt: skip
+    package, samples = done.stdout.split()
+    assert Path(package).is_relative_to(outside / "venv") and Path(samples).is_relative_to(outside / "venv")
+    assert (Path(samples) / "demo.yaml").is_file()
+
+
+def test_demo_help_runs_from_outside_the_checkout(installed) -> None:
+    """`cutover-tui demo --help` from the installed wheel exits 0 and names --with-prometheus and --for."""
+    exe, outside, env = installed
+    done = subprocess.run([str(exe), "demo", "--help"], capture_output=True, text=True, cwd=outside, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "--with-prometheus" in done.stdout and "--for DURATION" in done.stdout
+
+
+def test_a_20_second_demo_runs_and_its_printed_commands_run_as_printed(installed) -> None:
+    """The installed demo runs 20 s in a real terminal, ends by itself, and verify/report run exactly as it printed them."""
+    if shutil.which("tmux") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("needs Debian package 'tmux'")
+        pytest.skip("needs Debian package 'tmux'")
+    exe, outside, env = installed
+    name = f"install{time.monotonic_ns()}"
+    script = f"cd {shlex.quote(str(outside))} && {shlex.quote(str(exe))} demo --for 20s; echo \"demo exited with $?\"; sleep 60"
+    env_args = [arg for key in ("HOME", "PATH") for arg in ("-e", f"{key}={env[key]}")]
+    subprocess.run(["tmux", "new", "-d", "-s", name, "-x", "140", "-y", "40", *env_args, script], check=True)
+    try:
+        def screen() -> str:
+            return subprocess.run(["tmux", "capture-pane", "-p", "-J", "-t", name], capture_output=True, text=True).stdout
+
+        started = time.monotonic()
+        seen_dashboard = False
+        while "demo exited with" not in (text := screen()):
+            seen_dashboard = seen_dashboard or ("Demo go-live" in text and "auth_errors" in text)
+            assert time.monotonic() - started < 90, text
+            time.sleep(0.5)
+        elapsed = time.monotonic() - started
+    finally:
+        text = screen()
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+    assert seen_dashboard, text
+    assert "demo exited with 0" in text and 19 <= elapsed < 60, (elapsed, text)
+    commands = dict(re.findall(r"^\s+(replay it|report|verify):\s+(.+)$", text, flags=re.M))
+    assert set(commands) == {"replay it", "report", "verify"}, text
+    for key in ("verify", "report"):
+        argv = shlex.split(commands[key])
+        assert argv[0] == str(exe) and Path(argv[-1]).is_absolute()
+        done = subprocess.run(argv + (["-o", "-"] if key == "report" else []), capture_output=True, text=True,
+                              cwd="/", env=env, timeout=120)  # fmt: skip
+        assert done.returncode == 0, (key, done.stdout[-1000:], done.stderr[-1000:])
+    verified = subprocess.run(shlex.split(commands["verify"]), capture_output=True, text=True, cwd="/", env=env, timeout=60)
+    assert "verified" in verified.stdout
+    status = subprocess.run([str(exe), "status", shlex.split(commands["verify"])[-1]], capture_output=True, text=True,
+                            cwd="/", env=env, timeout=60)  # fmt: skip
+    assert status.returncode == 0 and "session ended (abandoned)" in status.stdout, status.stdout + status.stderr
