@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "probes": "benchmarks.probe_throughput",
     "scheduler": "benchmarks.scheduler_clock",
     "import_fidelity": "benchmarks.import_fidelity",
+    "judge": "benchmarks.judge",
     "faults": "benchmarks.faults",
     "serve": "benchmarks.serve_viewers",
 }

@@ -44,6 +44,15 @@ from collections import deque
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
+from checks.baseline import (
+    Baseline,
+    BaselineSample,
+    BaselineTracker,
+    Comparison,
+    JudgeUnavailable,
+    compare_mann_whitney,
+    compare_median,
+)
 from checks.reading import Outcome, Reading
 from checks.state import ConditionState, ConditionStatus
 from runbooks.grammar import format_duration
@@ -195,6 +204,13 @@ class ConditionEvaluator:
         self._changes: deque[bool] = deque(maxlen=FLAP_WINDOW)
         self._cause = "not_polled"
         self._observed_at = clock.now()
+        # Relative to the baseline: its readings, the recent window (Mann–Whitney), the latest judgement.
+        relative = condition.relative is not None and condition.baseline is not None
+        self._baseline = BaselineTracker(condition.baseline) if relative else None  # type: ignore[arg-type]
+        self._recent: deque[tuple[float, float]] = deque()
+        self._comparison: Comparison | None = None
+        self._baseline_now: Baseline | None = None
+        self._relative_cause: str | None = None
 
     # -- public -----------------------------------------------------------
 
@@ -235,7 +251,20 @@ class ConditionEvaluator:
             cause=self._cause,
             for_=self.condition.for_,
             remaining=remaining,
+            baseline=self._baseline_now,
+            comparison=self._comparison,
         )
+
+    @property
+    def baseline_tracker(self) -> BaselineTracker | None:
+        """Where a condition relative to the baseline keeps its baseline readings (None for others)."""
+        return self._baseline
+
+    def set_t0(self, t0: datetime | None) -> None:
+        """Place the baseline window (T0 set or moved); a condition without a baseline ignores it."""
+        if self._baseline is not None:
+            self._baseline.t0 = t0
+            self._baseline_now = self._baseline.current(self._clock.now())
 
     def held_at(self, now: float) -> float:
         """Seconds of breach held at monotonic ``now``: what the last breach poll vouches for keeps counting."""
@@ -261,8 +290,13 @@ class ConditionEvaluator:
         self._sample_age = reading.sample_age
         if reading.value is not None and math.isfinite(reading.value):
             self._value = reading.value
+        self._remember_relative(reading, now)
+        self._relative_cause = None
         seen, detail = self._classify(reading)
-        self._cause = seen if seen != "unknown" else reading.outcome.value if reading.outcome in _BLIND_OUTCOMES else "invalid"
+        if self._relative_cause is not None and seen == "unknown":
+            self._cause = self._relative_cause
+        else:
+            self._cause = seen if seen != "unknown" else reading.outcome.value if reading.outcome in _BLIND_OUTCOMES else "invalid"
         self._consecutive_errors = self._consecutive_errors + 1 if seen == "error" else 0
         before = self._state
         match seen:
@@ -372,7 +406,15 @@ class ConditionEvaluator:
         reason = detail or outcome.value
         when = self.condition.when
         value = reading.value
-        if when is not None and value is not None and lower_bound:
+        if self.condition.relative is not None:
+            relative = self._classify_relative(reading, lower_bound)
+            if relative is None:  # a failed check without a value: still a breach, as with `when`
+                pass
+            elif relative[0] == "unknown":
+                return relative
+            else:
+                seen, reason = relative
+        elif when is not None and value is not None and lower_bound:
             # A quantile above the histogram's top bucket: judged for every value above the bound.
             shown = f"≥ {format_value(value, when.unit)}"
             decided = when.holds_above(value)
@@ -394,6 +436,51 @@ class ConditionEvaluator:
             # Partial data cannot vouch that all is well; it can still show a breach.
             return "unknown", f"partial data{': ' + detail if detail else ''}"
         return seen, reason
+
+    def _remember_relative(self, reading: Reading, now: float) -> None:
+        """Keep the reading for the baseline (inside its window) and for the Mann–Whitney window."""
+        if self._baseline is None:
+            return
+        self._baseline.add(BaselineSample(reading.observed_at, reading.outcome.value, reading.value))
+        if self.condition.judge != "mann_whitney" or self.condition.window is None:
+            return
+        usable = reading.outcome in (Outcome.PASS, Outcome.BREACH) and reading.value is not None
+        if usable and math.isfinite(reading.value) and not reading.extra.get("lower_bound"):  # type: ignore[arg-type]
+            self._recent.append((now, float(reading.value)))  # type: ignore[arg-type]
+        while self._recent and self._recent[0][0] < now - self.condition.window - HOLD_SLACK:
+            self._recent.popleft()
+
+    def _classify_relative(self, reading: Reading, lower_bound: bool) -> tuple[_Seen, str] | None:
+        """A reading against the baseline; None when the check failed without a value (a breach as it is)."""
+        condition = self.condition
+        relative = condition.relative
+        assert relative is not None and self._baseline is not None
+        baseline = self._baseline.current(self._observed_at)
+        self._baseline_now = baseline
+        if baseline is None:
+            self._relative_cause = "no_baseline"
+            return "unknown", "baseline not established: T0 is not set"
+        if not baseline.established:
+            self._relative_cause = "no_baseline"
+            return "unknown", baseline.not_established()
+        value = reading.value
+        if value is None or not math.isfinite(value):
+            if reading.outcome is Outcome.BREACH:
+                return None
+            return "unknown", reading.detail or "no value to compare with the baseline"
+        unit = self.check.unit
+        if condition.judge == "mann_whitney":
+            try:
+                comparison = compare_mann_whitney(condition, value, [v for _, v in self._recent], baseline, unit)
+            except JudgeUnavailable as error:
+                self._relative_cause = "judge_unavailable"
+                return "unknown", str(error)
+        else:
+            comparison = compare_median(relative, condition.floor, value, baseline, unit, lower_bound=lower_bound)
+        self._comparison = comparison
+        if comparison.breach is None:
+            return "unknown", comparison.detail
+        return ("breach" if comparison.breach else "pass"), comparison.detail
 
     def _on_pass(self, now: float, detail: str) -> None:
         self._held = 0.0
@@ -447,8 +534,7 @@ class ConditionEvaluator:
         self._detail = detail
 
     def _threshold_text(self) -> str:
-        when = self.condition.when
-        return when.text if when is not None else "check breach"
+        return self.condition.threshold_text or "check breach"
 
     def _too_old(self, age: float) -> str:
         return f"sample {_whole_seconds(age)} old (max {_whole_seconds(self._max_age or 0)})"

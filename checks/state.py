@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from checks.baseline import Baseline, Comparison
 
 
 class ConditionState(StrEnum):
@@ -72,6 +76,10 @@ class ConditionStatus:
         for_: seconds the breach must hold to fire (the condition's ``for``).
         remaining: while pending, seconds of breach still needed to fire; while
             recovering, seconds of passes still needed to clear; else None.
+        baseline: for a condition relative to the baseline, the baseline as it
+            stands (None before T0 is known, and for other conditions).
+        comparison: for such a condition, the latest judgement against it
+            (ratio; Mann–Whitney's n and p).
     """
 
     id: str
@@ -90,3 +98,5 @@ class ConditionStatus:
     cause: str = ""
     for_: float = 0.0
     remaining: float | None = None
+    baseline: Baseline | None = None
+    comparison: Comparison | None = None

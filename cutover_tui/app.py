@@ -138,6 +138,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("add_note", "Add note", "Write a note in the log (n)"),
     Command("decide", "Record decision", "GO / NO-GO / CONDITIONAL GO / HOLD / ROLLBACK / CONTINUE (d)"),
     Command("acknowledge", "Acknowledge condition", "Acknowledge the firing stop condition (a)"),
+    Command("why", "Why is it red?", "The highlighted stop condition's readings, hold, last error and baseline (w)"),
     Command("set_t0", "Set T-0 now", "Set or re-baseline T-0 to now (t)"),
     Command("rollback", "Enter rollback", "Switch to the rollback plan, with a reason (R)"),
     Command("focus_steps", "Focus steps", "Move to the timeline"),
@@ -163,6 +164,7 @@ class CutoverApp(App[None]):
         Binding("n", "add_note", "Note"),
         Binding("d", "decide", "Decide"),
         Binding("a", "acknowledge", "Ack"),
+        Binding("w", "why", "Why?"),
         Binding("t", "set_t0", "T-0"),
         Binding("R", "rollback", "Rollback"),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -497,6 +499,33 @@ class CutoverApp(App[None]):
             return
         self._append_events([("condition_acknowledged", {"condition": condition_id})])
 
+    def action_why(self) -> None:
+        """Why is it red? For the highlighted condition, else the banner's, else the first one not ok."""
+        condition_id = self._condition_to_explain()
+        if condition_id is None:
+            self.notify("The runbook has no stop conditions.")
+            return
+        self._why_flow(condition_id)
+
+    def _condition_to_explain(self) -> str | None:
+        conditions = self.session.conditions
+        highlighted = self.query_one(ConditionsList).highlighted_condition_id if self.query(ConditionsList) else None
+        not_ok = next((cid for cid, view in conditions.items() if view.state is not ConditionState.OK), None)
+        return next((cid for cid in (highlighted, self.session.banner_condition, not_ok, *conditions) if cid in conditions), None)
+
+    @work(group="why", exclusive=True, exit_on_error=False)
+    async def _why_flow(self, condition_id: str) -> None:
+        import asyncio
+
+        from cutover_tui.screens.why import WhyScreen
+        from cutover_tui.why import explain
+
+        if getattr(self.backend, "why", None) is not None:
+            why = explain(self.backend, condition_id)  # a live session answers from memory, on this loop
+        else:
+            why = await asyncio.to_thread(explain, self.backend, condition_id, self.session)  # reads the log
+        await self.push_screen(WhyScreen(why, self.zone))
+
     def action_set_t0(self) -> None:
         if self._writable():
             self._t0_flow()
@@ -567,20 +596,41 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _complete_flow(self, step_id: str) -> None:
-        from cutover_tui.screens.approval import ApprovalScreen
+        from cutover_tui import flows
 
         spec = self.runbook.step(step_id)
         decided = any(d.step == step_id and d.decision in PROCEED_DECISIONS for d in self.session.decisions)
-        if spec.kind is StepKind.APPROVAL and not decided:
-            request = await self.push_screen_wait(ApprovalScreen(spec))
-            if request is None:
-                return
-            decision = self._decision_payload("go", request.comment or "approved", step_id, phrase=request.phrase)
-            await self._decide_then_complete(step_id, decision)
+        if spec.kind is StepKind.APPROVAL and flows.approvals_needed(spec, self.session.decisions):
+            await self._approve(step_id)
         elif spec.kind is StepKind.GO_NO_GO and not decided:
             await self._decide(step_id)
         else:
             await self._complete(step_id, override_reason=None)
+
+    async def _approve(self, step_id: str) -> None:
+        """Ask each approver still needed for their name and the phrase; the last approval completes the step."""
+        from cutover_tui import flows
+        from cutover_tui.screens.approval import ApprovalScreen
+
+        spec = self.runbook.step(step_id)
+        taken = flows.approvers_so_far(step_id, self.session.decisions)
+        while len(taken) < spec.approvers:
+            number = len(taken) + 1
+            request = await self.push_screen_wait(
+                ApprovalScreen(spec, number=number, of=spec.approvers, taken=taken, typist=self.backend.actor)
+            )
+            if request is None:
+                return
+            decision = self._decision_payload(
+                "go", request.comment or "approved", step_id, phrase=request.phrase, decided_by=request.approver or None,
+                approval=(number, spec.approvers) if spec.approvers > 1 else None,
+            )  # fmt: skip
+            if number == spec.approvers:
+                await self._decide_then_complete(step_id, decision)
+                return
+            if not await self._record([("decision", decision)]):
+                return
+            taken.append(request.approver)
 
     @work(group="flow", exit_on_error=False)
     async def _decision_flow(self, step_id: str | None) -> None:
@@ -594,17 +644,25 @@ class CutoverApp(App[None]):
             self.notify("An approval step is approved with its phrase: press c.")
             return
         go_no_go = spec is not None and spec.kind is StepKind.GO_NO_GO
+        from cutover_tui import flows
+        from cutover_tui.correlate import answered_firings
+
         request = await self.push_screen_wait(
             DecisionScreen(
                 step=spec,
                 scorecard=self.runbook.scorecard if go_no_go else None,
                 verdict=self.session.verdict,
                 verdict_reasons=self._verdict_reasons(),
+                deciders=flows.decider_choices(self.runbook, self.session),
+                expected=flows.expected_decider(self.runbook, self.session),
+                answers=answered_firings(self.session),
             )
         )
         if request is None:
             return
-        payload = self._decision_payload(request.decision, request.reason, step_id, scorecard=request.scorecard)
+        payload = self._decision_payload(
+            request.decision, request.reason, step_id, scorecard=request.scorecard, decided_by=request.decided_by
+        )
         if go_no_go and request.decision in PROCEED_DECISIONS and step_id is not None:
             await self._decide_then_complete(step_id, payload)
         elif await self._record([("decision", payload)]) and request.decision == "rollback":
@@ -641,33 +699,36 @@ class CutoverApp(App[None]):
         (go/no-go and approval steps); a plain task asks the operator.
         """
         from cutover_tui.screens.complete_step import CompleteStepScreen
+        from cutover_tui import flows
 
         spec = self.runbook.step(step_id)
         step = self.session.step(step_id)
         gate = dict(step.gate) if step is not None else {}
         gate_ok = all(outcome == "pass" for outcome in gate.values())
         needs_evidence = spec.evidence_required and not (step and step.evidence)
+        unticked = flows.unticked_items(spec, step)
         evidence: str | None = None
-        if spec.kind is StepKind.TASK or needs_evidence or (not gate_ok and override_reason is None):
-            checked = step.items_checked if step else frozenset()
+        unticked_reason: str | None = None
+        if spec.kind is StepKind.TASK or needs_evidence or (not gate_ok and override_reason is None) or unticked:
             request = await self.push_screen_wait(
                 CompleteStepScreen(
                     spec,
                     gate if override_reason is None else {},
                     needs_evidence=bool(needs_evidence),
-                    unchecked=sum(1 for item in spec.items if item.id not in checked),
+                    unchecked=len(unticked),
                 )
             )
             if request is None:
                 return
             evidence = request.evidence
             override_reason = request.override_reason or override_reason
+            unticked_reason = request.unticked_reason
         events: list[tuple[str, dict[str, Any]]] = []
         if evidence:
             events.append(("evidence_added", {"step": step_id, "text": evidence}))
-        payload: dict[str, Any] = {"step": step_id, "gate": gate}
-        if not gate_ok and override_reason:
-            payload["override_reason"] = override_reason
+        payload = flows.completion_payload(
+            spec, step, gate, override_reason=override_reason, unticked_reason=unticked_reason
+        )
         events.append(("step_completed", payload))
         await self._record(events)
 
@@ -835,29 +896,16 @@ class CutoverApp(App[None]):
         *,
         scorecard: dict[str, Any] | None = None,
         phrase: str | None = None,
+        decided_by: str | None = None,
+        approval: tuple[int, int] | None = None,
     ) -> dict[str, Any]:
-        """A decision with the snapshot of every condition and the verdict the commander saw."""
-        payload: dict[str, Any] = {
-            "decision": decision,
-            "reason": reason,
-            "conditions": {
-                view.id: {
-                    "state": view.state.value,
-                    "value": view.value,
-                    "threshold": view.threshold,
-                    "firing_since": format_ts(view.firing_since) if view.firing_since else None,
-                }
-                for view in self.session.conditions.values()
-            },
-            "verdict": self.session.verdict.value,
-        }
-        if step_id is not None:
-            payload["step"] = step_id
-        if scorecard is not None:
-            payload["scorecard"] = scorecard
-        if phrase is not None:
-            payload["phrase"] = phrase
-        return payload
+        """A decision with the snapshot of every condition and the verdict the commander saw (``flows.decision_payload``)."""
+        from cutover_tui.flows import decision_payload
+
+        return decision_payload(
+            self.runbook, self.session, decision, reason, step_id,
+            decided_by=decided_by, scorecard=scorecard, phrase=phrase, approval=approval,
+        )  # fmt: skip
 
     def _verdict_reasons(self) -> list[str]:
         """Why the verdict is what it is, worst first (derived with it, in the reducer)."""

@@ -30,6 +30,7 @@ from checks.clock import Clock, SystemClock
 from checks.reading import Reading
 from checks.state import ConditionState, ConditionStatus
 from cutover_tui.backend import Acknowledged, ReadOnlySession
+from cutover_tui.causes import ChangeCauses, RecentReadings
 from cutover_tui.reducer import Reducer
 from cutover_tui.state import LiveTruth, SessionState
 from cutover_tui.store import EventRecord, SessionLog, TickRecord, describe_write_error
@@ -88,15 +89,31 @@ class _Held:
     ts: datetime
 
 
-def condition_payload(status: ConditionStatus, previous: ConditionState, runbook: Runbook) -> dict[str, Any]:
-    """The ``condition_changed`` payload for a status (``cutover_tui.state`` lists its keys)."""
+def condition_payload(
+    status: ConditionStatus, previous: ConditionState, runbook: Runbook, ticks: list[int] | None = None
+) -> dict[str, Any]:
+    """The ``condition_changed`` payload for a status (``cutover_tui.state`` lists its keys).
+
+    ``ticks``: the stored readings behind the change (``cutover_tui.causes``).
+    """
     condition = runbook.condition(status.id)
+    payload = _condition_fields(status, previous, condition.threshold_text)
+    if ticks is not None:
+        payload["ticks"] = ticks
+    if status.baseline is not None:
+        payload["baseline"] = status.baseline.as_payload(runbook.checks[condition.check].unit)
+    if status.comparison is not None:
+        payload["judged"] = status.comparison.as_payload()
+    return payload
+
+
+def _condition_fields(status: ConditionStatus, previous: ConditionState, threshold: str) -> dict[str, Any]:
     return {
         "condition": status.id,
         "state": status.state.value,
         "previous": previous.value,
         "value": status.value,
-        "threshold": condition.when.text if condition.when else "",
+        "threshold": threshold,
         "reason": status.reason,
         "detail": status.detail,
         "cause": status.cause,
@@ -157,6 +174,10 @@ class LiveBackend:
         self._held_since: datetime | None = None
         self._retry: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Baselines (cutover_tui.baselines), the readings behind each change and the last raw readings (causes).
+        self._baselines: Any = None
+        self._causes = ChangeCauses()
+        self.recent_readings = RecentReadings()
         for event in log.events():
             self._reducer.apply(event)
         for tick in log.latest_ticks(per_check=self._reducer.ticks_kept):
@@ -225,11 +246,25 @@ class LiveBackend:
             evaluators[condition.id] = evaluator
             status = evaluator.status
             self._logged[condition.id] = (status.state, status.cause)
+        self._start_baselines(evaluators)
         self._poller = Poller(self.runbook, self._ctx, self._on_result, evaluators=evaluators)
         await self._poller.start()
 
+    def _start_baselines(self, evaluators: dict[str, Any]) -> None:
+        """Place the baseline windows at T0 and feed them from the log or Prometheus (``cutover_tui.baselines``)."""
+        from cutover_tui.baselines import BaselineSupplier
+
+        supplier = BaselineSupplier(
+            self.runbook, evaluators, ctx=self._ctx, log=self.log, record=self._log_system, seen_from=self.log.info().created_at
+        )
+        if supplier.needed:
+            self._baselines = supplier
+            supplier.start(self.state().t0, self.log.events())
+
     async def stop(self) -> None:
         self._stopped = True
+        if self._baselines is not None:
+            await self._baselines.stop()
         if self._poller is not None:
             await self._poller.stop()
         if self._ctx is not None:
@@ -338,6 +373,8 @@ class LiveBackend:
         self._reducer.apply(record)
         if record.kind.startswith("step_") or record.kind == "rollback_started":
             self._expect_silences()
+        if record.kind == "t0_set" and self._baselines is not None:
+            self._baselines.on_t0(self.state().t0)
         self._repaint.mark()
 
     def _expect_silences(self) -> None:
@@ -350,18 +387,38 @@ class LiveBackend:
 
     def _on_result(self, reading: Reading | None, statuses: list[ConditionStatus]) -> None:
         """The poller's callback, on the event loop: keep the tick, log what changed."""
+        tick = None
         if reading is not None:
             tick = self.log.record_reading(reading, statuses)  # in-memory batch; never blocks on disk
             if tick is not None:
                 self._reducer.apply_tick(tick)
+                if self._baselines is not None:
+                    self._baselines.note_tick(tick)
+            self.recent_readings.add(reading, tick)
+            self._causes.note(tick, statuses)
         for status in statuses:
             previous = self._logged.get(status.id)
             if previous == (status.state, status.cause):
                 continue
             self._logged[status.id] = (status.state, status.cause)
             before = previous[0] if previous else ConditionState.UNKNOWN
-            self._log_in_background("condition_changed", condition_payload(status, before, self.runbook), "system")
+            payload = condition_payload(status, before, self.runbook, self._causes.ids(status))
+            self._log_in_background("condition_changed", payload, "system")
         self._repaint.mark()
+
+    def why(self, condition_id: str) -> Any:
+        """Why is it red? (``cutover_tui.why``): every recent poll, the evaluator's baseline and judgement."""
+        from cutover_tui.why import from_live
+
+        condition = self.runbook.condition(condition_id)
+        status = self._poller.statuses.get(condition_id) if self._poller is not None else None
+        view = self.state().conditions.get(condition_id)
+        named = self._causes.ids(status) if status is not None else ()
+        return from_live(self.runbook, condition, view, self.recent_readings.of(condition.check), named=named, status=status)
+
+    def _log_system(self, kind: str, payload: dict[str, Any]) -> None:
+        """Log an event of the session's own (a baseline read from Prometheus) in the background."""
+        self._log_in_background(kind, payload, "system")
 
 
 class FollowBackend:

@@ -25,7 +25,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from checks.conditions import describe_state, is_active
-from checks.reading import Outcome
 from checks.state import BLIND_STATES, ConditionState, ConditionStatus
 from checks.verdict import NEVER, STALE, check_status, counts_as_firing, judge
 from cutover_tui.derive import (
@@ -170,9 +169,7 @@ class Reducer:
         self._spans: dict[str, timedelta] | None = None  # per check a condition reads: its sparkline's span
         if checkpoint is None:
             self._steps = {step.id: _StepProgress() for step in (*runbook.steps, *runbook.rollback)}
-            self._conditions = {
-                c.id: _ConditionProgress(threshold=c.when.text if c.when else "") for c in runbook.stop_conditions
-            }
+            self._conditions = {c.id: _ConditionProgress(threshold=c.threshold_text) for c in runbook.stop_conditions}
         else:  # its records are immutable: shared, never copied one by one
             self._steps = dict(checkpoint.steps)
             self._conditions = dict(checkpoint.conditions)
@@ -273,7 +270,18 @@ class Reducer:
         handler = getattr(self, f"_on_{event.kind}", None)
         if handler is not None:
             handler(event, payload)
-        self._log.append(LogLine(event.seq, event.ts, event.actor, event.kind, _describe(self.runbook, event)))
+        text = _describe(self.runbook, event)
+        if event.kind == "condition_changed" and payload.get("state") in ("pending", "firing"):
+            text += self._after_step(event.ts)
+        self._log.append(LogLine(event.seq, event.ts, event.actor, event.kind, text))
+
+    def _after_step(self, moment: datetime) -> str:
+        """`` — 2m10s after 'Production deploy' started``: which step preceded a breach (``cutover_tui.correlate``)."""
+        started = [(p.started_at, step_id) for step_id, p in self._steps.items() if p.started_at and p.started_at <= moment]
+        if not started:
+            return ""
+        at, step_id = max(started)
+        return f" — {_seconds((moment - at).total_seconds())} after '{self.runbook.step(step_id).title}' started"
 
     def apply_tick(self, tick: TickRecord) -> None:
         """Fold one stored reading."""
@@ -404,6 +412,8 @@ class Reducer:
                 step=payload.get("step"),
                 conditions=dict(payload.get("conditions") or {}),
                 scorecard=payload.get("scorecard"),
+                decided_by=payload.get("decided_by"),
+                phrase=payload.get("phrase"),
             )
         )
 
@@ -934,6 +944,8 @@ def _describe(runbook: Runbook, event: EventRecord) -> str:
             return f"started: {title(p.get('step'))}"
         case "step_completed":
             override = f" (gate overridden: {p['override_reason']})" if p.get("override_reason") else ""
+            if p.get("unticked"):
+                override += f" ({len(p['unticked'])} of {p.get('items', '?')} items unticked: {p.get('unticked_reason', '')})"
             return f"done: {title(p.get('step'))}{override}"
         case "step_failed" | "step_skipped":
             verb = "failed" if event.kind == "step_failed" else "skipped"
@@ -946,7 +958,11 @@ def _describe(runbook: Runbook, event: EventRecord) -> str:
         case "note":
             return str(p.get("text", ""))
         case "decision":
-            return f"{str(p.get('decision', '')).upper().replace('_', '-')}: {p.get('reason', '')}"
+            decided = f" (decided by {p.get('decided_by_title') or p['decided_by']})" if p.get("decided_by") else ""
+            return f"{str(p.get('decision', '')).upper().replace('_', '-')}: {p.get('reason', '')}{decided}"
+        case "baseline_fetched":
+            count = len(p.get("samples") or ())
+            return f"baseline of {p.get('check')} read from Prometheus: {count} samples {p.get('from')} .. {p.get('to')}"
         case "condition_changed":
             reason = f" ({p['reason']})" if p.get("reason") else ""
             return f"{p.get('condition')}: {p.get('previous')} -> {p.get('state')}{reason}"

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from checks.state import ConditionState, Verdict
+from cutover_tui.correlate import correlate
 from cutover_tui.reducer import Reducer
 from cutover_tui.labels import DECISION_LABELS, VERDICT_LABELS, display_unit
 from cutover_tui.state import ConditionView, DecisionRecord, StepState, StepStatus
@@ -54,6 +55,7 @@ from cutover_tui.widgets.formatting import (
     format_value,
 )
 from cutover_tui.widgets.markers import CHECK_MARKERS, CONDITION_MARKERS, STEP_MARKERS
+from cutover_tui.why import Why, from_ticks
 from runbooks.model import Runbook, StopCondition
 
 REPORT_VERSION = 1
@@ -175,6 +177,9 @@ class StepReport:
     gate: dict[str, str]  # check -> outcome when the step was completed
     gate_overridden: bool
     reason: str  # fail or skip reason, or the gate override reason
+    completed_by: str = ""  # who completed (or failed, skipped) it
+    unticked: tuple[str, ...] = ()  # checklist items not ticked when it was completed
+    unticked_reason: str = ""  # why it was completed anyway
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +221,13 @@ class DecisionReport:
     phrase: str | None
     scorecard: ScorecardReport | None
     conditions: tuple[FrozenCondition, ...]
+    decided_by: str = ""  # the role id or name chosen as the decider ("" in logs from before it was asked)
+    decided_by_title: str = ""
+    decides: str = ""  # the role the firing banner asked to decide
+    decides_title: str = ""
+    answers: tuple[str, ...] = ()  # the firing conditions it answered
+    approval: str = ""  # "1 of 2" for an approval step needing several approvers
+    after_step: str = ""  # which step preceded the firing it answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +294,7 @@ class ConditionReport:
     episodes: tuple[Episode, ...]
     acknowledgements: tuple[Acknowledgement, ...]
     chart: Chart
+    why: tuple[Why, ...] = ()  # why it fired, at each firing: what the log named then
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,12 +341,41 @@ class Report:
     conditions: tuple[ConditionReport, ...]
     gaps: tuple[Gap, ...]
     notes: tuple[Note, ...]
+    broke_it: tuple[BrokeIt, ...] = ()
+    what_if: tuple[WhatIfReport, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BrokeIt:
+    """A breach, firing or alert start, and the step that preceded it (``cutover_tui.correlate``)."""
+
+    kind: str  # breach | firing | alert
+    subject: str
+    at: datetime
+    step: str | None  # the last step started at or before it
+    step_title: str
+    lag_seconds: float | None
+    running: tuple[str, ...]  # titles of the steps running then
+    text: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIfReport:
+    """``report --what-if``: the recorded readings re-evaluated with a changed condition (``cutover_tui.whatif``)."""
+
+    spec: str
+    summary: str
+    timeline: tuple[str, ...]
+    faithful: str
 
 
 # ----------------------------------------------------------------- building
 
 
-def build_report(path: str | os.PathLike[str], *, generated_at: datetime | None = None) -> Report:
+def build_report(
+    path: str | os.PathLike[str], *, generated_at: datetime | None = None, what_if: Sequence[str] = ()
+) -> Report:
     """Read the session log at ``path`` (read-only) and derive its report.
 
     A tampered log is still reported, with ``integrity.intact`` False.
@@ -341,18 +383,29 @@ def build_report(path: str | os.PathLike[str], *, generated_at: datetime | None 
     Args:
         path: a session log (``*.cutover.db``); it may be written meanwhile.
         generated_at: when the report is made (default now, UTC).
+        what_if: ``--what-if`` specs ("auth_errors: > 2% for 2m"): the readings re-evaluated with each.
 
     Raises:
         NotASessionLog: the file is not a session log.
         RunbookError: the runbook stored in the log is not a valid runbook.
+        ValueError: a what-if spec does not parse or names no condition.
     """
     log = SessionLog.open_readonly(path)
     try:
-        return _build(log, Path(path), generated_at or datetime.now(timezone.utc))
+        report = _build(log, Path(path), generated_at or datetime.now(timezone.utc))
     except sqlite3.DatabaseError as error:
         raise NotASessionLog(f"{path}: not a session log ({error})") from None
     finally:
         log.close()
+    if not what_if:
+        return report
+    from dataclasses import replace
+
+    from cutover_tui.whatif import what_if as evaluate_what_if
+
+    results = evaluate_what_if(path, list(what_if))
+    sections = tuple(WhatIfReport(r.spec.text, r.summary(), tuple(r.timeline()), r.faithful()) for r in results)
+    return replace(report, what_if=sections)
 
 
 def _build(log: SessionLog, path: Path, generated_at: datetime) -> Report:
@@ -380,13 +433,21 @@ def _build(log: SessionLog, path: Path, generated_at: datetime) -> Report:
     gaps = tuple(Gap(a, b, (b - a).total_seconds()) for a, b in final.gaps)
     by_kind = _by_kind(events)
 
-    steps = tuple(_step_report(runbook, step, by_kind["step_completed"]) for step in final.steps)
+    endings = {**by_kind["step_completed"], **by_kind["step_failed"], **by_kind["step_skipped"]}
+    steps = tuple(_step_report(runbook, step, endings) for step in final.steps)
     main_steps = tuple(s for s in steps if not s.rollback_plan)
-    decisions = tuple(_decision_report(runbook, d, by_kind["decision"].get(d.seq)) for d in final.decisions)
+    alert_ticks = [t for cid, c in runbook.checks.items() if c.kind == "alerts" for t in log.ticks(check=cid)]
+    correlations = correlate(runbook, events, alert_ticks)
+    firings = {(c.subject, c.seq): c for c in correlations if c.kind == "firing"}
+    decisions = tuple(
+        _decision_report(runbook, d, by_kind["decision"].get(d.seq), correlations) for d in final.decisions
+    )
+    changes = [e for e in events if e.kind == "condition_changed"]
     conditions = tuple(
         _condition_report(
             runbook, condition, log, history[condition.id], final.conditions[condition.id],
             final.decisions, by_kind["condition_acknowledged"], final.t0, started, ended, gaps,
+            why=_whys(runbook, condition, log, changes, firings),
         )  # fmt: skip
         for condition in runbook.stop_conditions
     )
@@ -449,6 +510,20 @@ def _build(log: SessionLog, path: Path, generated_at: datetime) -> Report:
             Note(e.seq, e.ts, e.actor, e.payload.get("step"), str(e.payload.get("text", "")))
             for e in by_kind["note"].values()
         ),
+        broke_it=tuple(
+            BrokeIt(
+                kind=c.kind,
+                subject=c.subject,
+                at=c.at,
+                step=c.context.last_started.id if c.context.last_started else None,
+                step_title=c.context.last_started.title if c.context.last_started else "",
+                lag_seconds=c.context.lag(),
+                running=tuple(run.title for run in c.context.running),
+                text=c.text(),
+                detail=c.detail,
+            )
+            for c in correlations
+        ),
     )
 
 
@@ -476,7 +551,10 @@ def _remember(history: dict[str, list[_Snapshot]], event: EventRecord, views: di
 
 def _by_kind(events: Iterable[EventRecord]) -> dict[str, dict[int, EventRecord]]:
     """Events of the kinds the report reads beyond the reducer's state, by seq."""
-    kinds = ("step_completed", "decision", "condition_acknowledged", "rollback_started", "runbook_changed", "t0_set", "note")
+    kinds = (
+        "step_completed", "step_failed", "step_skipped", "decision", "condition_acknowledged", "rollback_started",
+        "runbook_changed", "t0_set", "note",
+    )  # fmt: skip
     grouped: dict[str, dict[int, EventRecord]] = {kind: {} for kind in kinds}
     for event in events:
         if event.kind in grouped:
@@ -495,13 +573,21 @@ def _outcome(ended: str | None, rollback_at: datetime | None, steps: Sequence[St
     return "unfinished"
 
 
-def _step_report(runbook: Runbook, state: StepState, completions: dict[int, EventRecord]) -> StepReport:
+def _step_report(runbook: Runbook, state: StepState, endings: dict[int, EventRecord]) -> StepReport:
     step = runbook.step(state.id)
-    completion = next(
-        (e.payload for e in reversed(completions.values()) if e.payload.get("step") == step.id and state.ended_at == e.ts),
-        {},
+    ending = next(
+        (e for seq, e in sorted(endings.items(), reverse=True) if e.payload.get("step") == step.id and state.ended_at == e.ts),
+        None,
     )
+    completion = ending.payload if ending is not None and ending.kind == "step_completed" else {}
     overridden = state.status is StepStatus.DONE and bool(completion.get("override_reason"))
+    if state.status is StepStatus.DONE:
+        logged = completion.get("unticked")
+        unticked = tuple(str(i) for i in logged) if isinstance(logged, list) else tuple(
+            item.id for item in step.items if item.id not in state.items_checked
+        )
+    else:
+        unticked = ()
     return StepReport(
         id=step.id,
         title=step.title,
@@ -525,6 +611,9 @@ def _step_report(runbook: Runbook, state: StepState, completions: dict[int, Even
         gate={str(k): str(v) for k, v in (completion.get("gate") or {}).items()},
         gate_overridden=overridden,
         reason=state.reason,
+        completed_by=ending.actor if ending is not None else "",
+        unticked=unticked,
+        unticked_reason=str(completion.get("unticked_reason") or ""),
     )
 
 
@@ -532,8 +621,14 @@ def _seconds_between(planned: datetime | None, actual: datetime | None) -> float
     return (actual - planned).total_seconds() if planned and actual else None
 
 
-def _decision_report(runbook: Runbook, record: DecisionRecord, event: EventRecord | None) -> DecisionReport:
+def _decision_report(
+    runbook: Runbook, record: DecisionRecord, event: EventRecord | None, correlations: Sequence[Any] = ()
+) -> DecisionReport:
     payload = event.payload if event else {}
+    answers = tuple(str(a) for a in payload.get("answers") or ())
+    fired = [c for c in correlations if c.kind == "firing" and c.subject in answers and c.at <= record.ts]
+    decides = str(payload.get("decides") or "")
+    approval = payload.get("approval") if isinstance(payload.get("approval"), dict) else None
     frozen = []
     for condition_id, seen in record.conditions.items():
         seen = seen if isinstance(seen, dict) else {}
@@ -559,6 +654,16 @@ def _decision_report(runbook: Runbook, record: DecisionRecord, event: EventRecor
         phrase=payload.get("phrase"),
         scorecard=_scorecard(runbook, record.scorecard),
         conditions=tuple(frozen),
+        decided_by=str(payload.get("decided_by") or ""),
+        decided_by_title=str(payload.get("decided_by_title") or runbook.roles.get(str(payload.get("decided_by")), "")),
+        decides=decides,
+        decides_title=runbook.roles.get(decides, decides),
+        answers=answers,
+        approval=f"{approval.get('n')} of {approval.get('of')}" if approval else "",
+        after_step="; ".join(
+            next(c for c in reversed(fired) if c.subject == subject).text()
+            for subject in dict.fromkeys(c.subject for c in fired)
+        ),
     )
 
 
@@ -587,6 +692,8 @@ def _condition_report(
     start: datetime,
     end: datetime,
     gaps: Sequence[Gap],
+    *,
+    why: tuple[Why, ...] = (),
 ) -> ConditionReport:
     in_state: dict[ConditionState, float] = {}
     unwatched = 0.0
@@ -612,7 +719,7 @@ def _condition_report(
         title=condition.title,
         check=condition.check,
         check_title=check.title if check else "",
-        threshold=condition.when.text if condition.when else "",
+        threshold=condition.threshold_text,
         for_seconds=condition.for_,
         unit=display_unit(condition, runbook),
         action=condition.action.value,
@@ -639,7 +746,28 @@ def _condition_report(
             firing=tuple(firing),
             down=tuple((g.start, g.end) for g in gaps),
         ),
+        why=why,
     )
+
+
+def _whys(
+    runbook: Runbook, condition: StopCondition, log: SessionLog, changes: Sequence[EventRecord], firings: dict[Any, Any]
+) -> tuple[Why, ...]:
+    """Why the condition fired, at each firing: the change's named readings, the readings before it, its baseline."""
+    whys = []
+    for event in changes:
+        if event.payload.get("condition") != condition.id or (condition.id, event.seq) not in firings:
+            continue
+        before = list(log.ticks(until=event.ts, check=condition.check))
+        errors = [t for t in before if t.outcome == "error"]
+        named = {int(t) for t in event.payload.get("ticks") or () if isinstance(t, int)}
+        shown = before[-20:]
+        missing = sorted(named - {t.id for t in shown if t.id is not None})
+        if missing:  # the run began before the last 20 stored readings: show where it began too
+            shown = sorted([*log.ticks_by_id(missing[:1]), *shown], key=lambda t: (t.ts, t.id or 0))
+        whys.append(from_ticks(runbook, condition, None, shown, event.payload, last_error=errors[-1] if errors else None,
+                               note=f"Stored readings up to the firing ({len(before)} in all)", at=event.ts))
+    return tuple(whys)
 
 
 def _episodes(snapshots: Sequence[_Snapshot], decisions: Sequence[DecisionRecord]) -> tuple[Episode, ...]:
@@ -934,6 +1062,8 @@ def _document(report: Report) -> list[_Block]:
     blocks += [b for c in report.conditions for b in _condition_blocks(c, clock)] or [
         _Paragraph("The runbook has no stop conditions.")
     ]
+    blocks += _broke_it_blocks(report, clock)
+    blocks += _what_if_blocks(report)
     blocks.append(_Heading(2, "Dashboard down"))
     if report.gaps:
         blocks.append(
@@ -1028,9 +1158,10 @@ def _summary_lines(report: Report, clock: _Clock) -> list[str]:
         lines.append("Required evidence missing: " + ", ".join(titles[s] for s in summary.missing_evidence) + ".")
     if report.decisions:
         last = report.decisions[-1]
+        by = f"{last.decided_by_title or last.decided_by} (typed by {last.actor})" if last.decided_by else last.actor
         lines.append(
             f"Decisions: {summary.decisions}; the last: {_decision_label(last.decision)} "
-            f"{clock.time(last.ts)} by {last.actor}: {last.reason}"
+            f"{clock.time(last.ts)} by {by}: {last.reason}"
         )
     else:
         lines.append("Decisions: none.")
@@ -1039,6 +1170,23 @@ def _summary_lines(report: Report, clock: _Clock) -> list[str]:
         lines.append("Stop conditions that fired: " + "; ".join(_fired_summary(c) for c in fired) + ".")
     else:
         lines.append("Stop conditions that fired: none.")
+    for condition in fired:
+        firing = next((b for b in report.broke_it if b.kind == "firing" and b.subject == condition.id), None)
+        breach = next((b for b in reversed(report.broke_it) if b.kind == "breach" and b.subject == condition.id
+                       and firing is not None and b.at <= firing.at), None)  # fmt: skip
+        if breach is not None:
+            lines.append(f"Which step broke it: {breach.text}.")
+        elif firing is not None:
+            lines.append(f"Which step broke it: {firing.text}.")
+    if not fired:
+        first = next((b for b in report.broke_it if b.kind == "breach"), None)
+        if first is not None:
+            lines.append(f"First breach: {first.text}.")
+    unticked = [s for s in report.steps if s.result == "PASS" and s.unticked]
+    if unticked:
+        lines.append("Completed with items unticked: " + "; ".join(
+            f"{s.title} ({len(s.unticked)} of {len(s.items)} — {s.unticked_reason or 'no reason given'})" for s in unticked
+        ) + ".")
     if session.rollback_started_at is not None:
         lines.append(f"Rollback started {clock.time(session.rollback_started_at)}: {session.rollback_reason}")
     down = f"{len(report.gaps)} gap{'s' if len(report.gaps) != 1 else ''}, {format_duration(summary.seconds_down)} in total"
@@ -1091,7 +1239,13 @@ def _steps_blocks(steps: Sequence[StepReport], clock: _Clock) -> list[_Block]:
 
 
 def _result_label(step: StepReport) -> str:
-    return f"{STEP_MARKERS[StepStatus(step.status)].symbol} {step.result}"
+    """``✔ PASS``; ``✔ PASS (2 of 4 items unticked — reason, by whom)`` when items were left unticked."""
+    label = f"{STEP_MARKERS[StepStatus(step.status)].symbol} {step.result}"
+    if step.result == "PASS" and step.unticked:
+        why = step.unticked_reason or "no reason given"
+        by = f", by {step.completed_by}" if step.completed_by else ""
+        label += f" ({len(step.unticked)} of {len(step.items)} items unticked — {why}{by})"
+    return label
 
 
 def _step_details(step: StepReport) -> list[str]:
@@ -1138,7 +1292,22 @@ def _verdict_label(verdict: str) -> str:
 
 def _decision_blocks(decision: DecisionReport, clock: _Clock) -> list[_Block]:
     where = f": {decision.step_title}" if decision.step_title else ""
-    lines = [f"By {decision.actor} (seq {decision.seq}): {decision.reason}"]
+    if decision.decided_by:
+        decider = decision.decided_by_title or decision.decided_by
+        if decision.decided_by_title and decision.decided_by_title != decision.decided_by:
+            decider += f" ({decision.decided_by})"
+        lines = [f"Decided by {decider}; typed by {decision.actor} (seq {decision.seq}): {decision.reason}"]
+    else:
+        lines = [f"By {decision.actor} (seq {decision.seq}): {decision.reason}"]
+    if decision.decides:
+        agrees = "✔" if decision.decided_by == decision.decides else "≠ decided by"
+        lines.append(f"The banner asked for: {decision.decides_title or decision.decides} {agrees}".rstrip())
+    if decision.approval:
+        lines.append(f"Approval {decision.approval}")
+    if decision.answers:
+        lines.append(f"Answers: {', '.join(decision.answers)}")
+        if decision.after_step:
+            lines.append(f"Which step broke it: {decision.after_step}")
     if decision.verdict:
         lines.append(f"Verdict on screen: {_verdict_label(decision.verdict)}")
     if decision.phrase:
@@ -1205,7 +1374,7 @@ def _condition_blocks(condition: ConditionReport, clock: _Clock) -> list[_Block]
         f"Acknowledged {clock.time(a.ts)} by {a.actor}" + (f": {a.reason}" if a.reason else "")
         for a in condition.acknowledgements
     ]
-    return [
+    blocks: list[_Block] = [
         _Heading(3, f"{condition.id}: {condition.title}" if condition.title else condition.id),
         _Paragraph(
             f"Check {check}; breached when {when}; action {condition.action.upper()}{decides}. "
@@ -1215,6 +1384,62 @@ def _condition_blocks(condition: ConditionReport, clock: _Clock) -> list[_Block]
         _Bullets(tuple(lines)),
         _ChartBlock(condition),
     ]
+    for why in condition.why:
+        blocks += [
+            _Heading(4, f"Why {condition.id} fired" + (f" at {clock.time(why.at)}" if why.at else "")),
+            _Bullets(tuple(why.facts())),
+            _Paragraph(f"{why.readings_note}; ◀ marks the readings its firing named:"),
+            _Table(
+                ("Time", "Outcome", "Value", "Latency", "Tick", "Detail"),
+                tuple(
+                    (
+                        clock.time(r.at), r.outcome, r.value, "—" if r.latency_ms is None else f"{r.latency_ms:.0f}ms",
+                        "—" if r.tick is None else f"{r.tick}{' ◀' if r.named else ''}", r.detail,
+                    )
+                    for r in why.readings
+                ),
+            ),
+        ]  # fmt: skip
+    return blocks
+
+
+def _broke_it_blocks(report: Report, clock: _Clock) -> list[_Block]:
+    """Which step broke it: each breach, firing and alert start beside the step that preceded it."""
+    blocks: list[_Block] = [_Heading(2, "Which step broke it")]
+    if not report.broke_it:
+        return [*blocks, _Paragraph("No stop condition breached and no alert started.")]
+    rows = tuple(
+        (
+            clock.time(b.at),
+            {"breach": "began breaching", "firing": "fired", "alert": "alert started"}.get(b.kind, b.kind),
+            b.subject + (f" {b.detail}" if b.detail and b.kind == "alert" else ""),
+            b.step_title or "before any step",
+            "—" if b.lag_seconds is None else format_duration(max(b.lag_seconds, 0.0)),
+            ", ".join(b.running) or "none",
+        )
+        for b in report.broke_it
+    )
+    blocks.append(_Table(("Time", "What", "Of", "Last step started before it", "After", "Running then"), rows))
+    return blocks
+
+
+def _what_if_blocks(report: Report) -> list[_Block]:
+    """``--what-if``: the recorded readings re-evaluated with a changed condition."""
+    if not report.what_if:
+        return []
+    blocks: list[_Block] = [
+        _Heading(2, "What if"),
+        _Paragraph(
+            "The recorded readings re-evaluated through the same evaluator with a changed condition; "
+            "the log's own changes and decisions are what happened."
+        ),
+    ]
+    for section in report.what_if:
+        blocks += [
+            _Heading(3, section.spec),
+            _Bullets((section.summary[:1].upper() + section.summary[1:] + ".", *section.timeline, section.faithful)),
+        ]
+    return blocks
 
 
 def _share(seconds: float, window: float) -> str:

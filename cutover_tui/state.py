@@ -11,7 +11,8 @@ Event kinds (``events.kind``) and their payloads:
 - ``runbook_changed``   {old_sha256, new_sha256}
 - ``t0_set``            {t0}  (ISO 8601 UTC)
 - ``step_started``      {step}
-- ``step_completed``    {step, override_reason?: str, gate: {check_id: outcome}}
+- ``step_completed``    {step, override_reason?: str, gate: {check_id: outcome},
+                         unticked?: [item ids], items?: int, unticked_reason?: str}
 - ``step_failed``       {step, reason}
 - ``step_skipped``      {step, reason}
 - ``item_checked``      {step, item, checked: bool}
@@ -19,11 +20,17 @@ Event kinds (``events.kind``) and their payloads:
 - ``note``              {text, step?}
 - ``decision``          {decision: go|no_go|conditional_go|hold|rollback|continue, reason,
                          step?, scorecard?: {scores, total, result}, phrase?: str,
-                         conditions: {id: {state, value, threshold, firing_since?}}, verdict}
-                         (a decision answers the firing episodes its snapshot names)
+                         conditions: {id: {state, value, threshold, firing_since?}}, verdict,
+                         decided_by?: role id or name, decided_by_title?, decides?: the role the
+                         banner asked for, answers?: [condition ids], approval?: {n, of}}
+                         (a decision answers the firing episodes its snapshot names; the actor is
+                         who typed it)
 - ``condition_changed`` {condition, state, previous, value, threshold, reason, breach_held,
                          flapping, cause, detail, consecutive_breaches, remaining, firing_since,
+                         ticks?: [tick ids], baseline?: {median, usable, unusable, min_samples, from,
+                         to, complete, sources, ticks, text}, judged?: {ratio, p, n, baseline_n},
                          written_late_by?}
+                         (``ticks``: the stored readings behind the change, ``cutover_tui.causes``)
                          (``written_late_by``: seconds a change waited in memory because the log
                          could not be written; the event keeps the time it happened)
 - ``condition_acknowledged`` {condition, reason?}
@@ -31,6 +38,8 @@ Event kinds (``events.kind``) and their payloads:
 - ``session_ended``     {outcome: completed|rolled_back|abandoned, reason?: quit|SIGTERM|SIGHUP}
 - ``chain_break_accepted`` {bad_seq, reason}  (resumed with --accept-broken-chain)
 - ``ticks_sealed``      {first, last, sha256, digests}  (the log's own; views never see it)
+- ``baseline_fetched``  {check, source, query, from, to, samples: [[ts, outcome, value]]}
+                         (a baseline window's readings read from Prometheus ``query_range``)
 """
 
 from __future__ import annotations
@@ -158,6 +167,8 @@ class DecisionRecord:
     step: str | None = None
     conditions: dict = field(default_factory=dict)
     scorecard: dict | None = None
+    decided_by: str | None = None  # a role id or a person's name, chosen apart from who typed it (actor)
+    phrase: str | None = None  # an approval's typed phrase
 
 
 @dataclass(frozen=True, slots=True)

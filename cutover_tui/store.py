@@ -81,6 +81,7 @@ EVENT_KINDS = frozenset(
         "session_ended",
         "chain_break_accepted",
         "ticks_sealed",
+        "baseline_fetched",
     }
 )
 
@@ -200,6 +201,7 @@ class TickRecord(NamedTuple):
     degraded: bool = False
     detail: str = ""
     extra: Mapping[str, Any] = NO_EXTRA
+    id: int | None = None  # its row id: given when it is recorded, so an event can name it before it is written
 
 
 @dataclass(frozen=True, slots=True)
@@ -720,6 +722,10 @@ class SessionLog:
         self._head_ts: datetime | None = parse_ts(head[2]) if head else None
         # Ticks get their ids here, so each batch's seal can name and hash them before the insert.
         self._next_tick_id = connection.execute("SELECT coalesce(max(id), 0) + 1 FROM ticks").fetchone()[0]
+        # Ids handed to recorded ticks (in order; written in that order, so they are the rows' ids).
+        self._issued_tick_id = self._next_tick_id
+        # Per check, windows in which every reading is stored (a baseline's readings, whole).
+        self._keep_every: dict[str, tuple[tuple[datetime, datetime], ...]] = {}
         # Read before the heartbeat thread stamps anything: how long the file was left alone.
         self.opened_after = self.last_write_ts
         if not read_only:
@@ -979,8 +985,13 @@ class SessionLog:
         states = tuple(sorted((s.id, s.state.value) for s in condition_statuses))
         with self._pending_lock:
             kept = self._kept.get(reading.check_id)
-            if kept is not None and not self._is_news(reading, kept, value, detail, extra_key, states):
+            if (
+                kept is not None
+                and not self._in_kept_window(reading)
+                and not self._is_news(reading, kept, value, detail, extra_key, states)
+            ):
                 return None
+            tick_id, self._issued_tick_id = self._issued_tick_id, self._issued_tick_id + 1
             tick = TickRecord(
                 check_id=reading.check_id,
                 ts=reading.observed_at.astimezone(timezone.utc),
@@ -991,6 +1002,7 @@ class SessionLog:
                 degraded=reading.degraded,
                 detail=detail,
                 extra=json.loads(extra) if extra else NO_EXTRA,
+                id=tick_id,
             )
             self._kept[reading.check_id] = _Kept(
                 tick.ts, tick.outcome, value, reading.degraded, detail, extra_key, states
@@ -1000,6 +1012,19 @@ class SessionLog:
         if overflow:
             self.flush_ticks()
         return tick
+
+    def keep_every_reading(self, windows: Mapping[str, Sequence[tuple[datetime, datetime]]]) -> None:
+        """Store every reading of these checks inside these windows, news or not (replaces earlier windows).
+
+        A baseline is the median of *every* reading in its window; stored
+        whole, it is the same in replay, the report and a what-if as it was live.
+        """
+        with self._pending_lock:
+            self._keep_every = {check: tuple(spans) for check, spans in windows.items() if spans}
+
+    def _in_kept_window(self, reading: Reading) -> bool:
+        spans = self._keep_every.get(reading.check_id)
+        return bool(spans) and any(start <= reading.observed_at <= end for start, end in spans)  # type: ignore[union-attr]
 
     def _is_news(
         self,
@@ -1325,6 +1350,16 @@ class SessionLog:
                     return
                 decoded = self._decode(rows)
             yield from decoded
+
+    def ticks_by_id(self, ids: Iterable[int]) -> list[TickRecord]:
+        """The stored readings with these ids (those that exist), in id order."""
+        wanted = sorted({int(i) for i in ids})
+        rows: list[tuple] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self._query(f"SELECT {self._format.columns} FROM ticks WHERE id IN ({marks}) ORDER BY id", chunk)
+        return self._decode(rows)
 
     def latest_ticks(self, until: datetime | None = None, per_check: int = 61) -> list[TickRecord]:
         """The last ``per_check`` ticks of every check up to ``until``, in time order.
@@ -1750,7 +1785,7 @@ class _TicksV1:
         rows = []
         for n, tick in enumerate(ticks):
             rows.append((
-                first_id + n,
+                first_id + n if tick.id is None else tick.id,
                 format_ts(tick.ts),
                 tick.check_id,
                 tick.outcome,
@@ -1767,7 +1802,7 @@ class _TicksV1:
         """Nothing to remember: schema 1 has no checks table."""
 
     def decode(self, row: Sequence[Any]) -> TickRecord:
-        _, ts, check_id, outcome, value, unit, latency_ms, degraded, detail, extra = row
+        tick_id, ts, check_id, outcome, value, unit, latency_ms, degraded, detail, extra = row
         return TickRecord(
             check_id=check_id,
             ts=parse_ts(ts),
@@ -1778,6 +1813,7 @@ class _TicksV1:
             degraded=bool(degraded),
             detail=detail or "",
             extra=json.loads(extra) if extra else NO_EXTRA,
+            id=tick_id,
         )
 
     def check_key(self, check: str) -> Any:
@@ -1852,7 +1888,7 @@ class _TicksV2:
             if known is None:
                 known = new[tick.check_id] = (next_ref + len(new), tick.unit)
             ref, check_unit = known
-            tick_id, ms = first_id + n, to_ms(tick.ts)
+            tick_id, ms = first_id + n if tick.id is None else tick.id, to_ms(tick.ts)
             value = None if tick.value is None else float(tick.value)
             latency_ms = None if tick.latency is None else round(tick.latency * 1000)
             extra = canonical_json(tick.extra) if tick.extra else None
@@ -1888,6 +1924,7 @@ class _TicksV2:
             bool(degraded),
             detail or "",
             json.loads(extra) if extra else NO_EXTRA,
+            tick_id,
         )
 
     def check_key(self, check: str) -> Any:
@@ -1999,8 +2036,9 @@ def _check_epsilons(runbook: Runbook, retention: RetentionPolicy) -> dict[str, f
         if check.kind == "http" and isinstance(check.spec.get("max_latency"), (int, float)):
             thresholds.setdefault(check.id, []).append(abs(float(check.spec["max_latency"])))  # type: ignore[arg-type]
     for condition in runbook.stop_conditions:
-        if condition.when is not None:
-            thresholds.setdefault(condition.check, []).append(abs(condition.when.value))
+        for threshold in (condition.when, condition.floor):
+            if threshold is not None:
+                thresholds.setdefault(condition.check, []).append(abs(threshold.value))
     return {
         check_id: retention.threshold_fraction * min(nonzero)
         for check_id, values in thresholds.items()

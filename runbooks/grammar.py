@@ -16,7 +16,7 @@ import os
 import re
 from typing import Mapping, cast
 
-from runbooks.model import ComparisonOp, Threshold
+from runbooks.model import ComparisonOp, RelativeThreshold, Threshold
 
 _NUMBER = r"\d+(?:\.\d+)?"
 # Units in descending order, each at most once: "1h30m", "2d", "1m30s", "500ms".
@@ -33,11 +33,15 @@ _THRESHOLD = re.compile(
 # Threshold units and the factor that normalises them.
 # Sub-units divide (95 / 100 is exactly 0.95; 95 * 0.01 is 0.9500000000000001, which moves the boundary).
 _THRESHOLD_UNITS = {"": (1.0, 1.0), "%": (1.0, 100.0), "ms": (1.0, 1000.0), "s": (1.0, 1.0), "m": (60.0, 1.0), "h": (3600.0, 1.0)}
+_RELATIVE = re.compile(
+    r"(?P<op>>=|<=|==|!=|>|<)\s*(?P<factor>[+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*[x×]\s*baseline", re.I
+)
 _ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
 DURATION_EXAMPLES = "500ms, 30s, 5m, 1h30m, 2d or a number of seconds"
 OFFSET_EXAMPLES = "T-7d, T-24h, T-00:15, T+30m, T+1h30m, T-0"
 THRESHOLD_EXAMPLES = '"> 0.01", ">= 99%", "< 500ms", "== 200", "!= 0"'
+RELATIVE_EXAMPLES = '"> 2x baseline", ">= 1.5x baseline", "< 0.5x baseline"'
 
 
 def parse_duration(text: str | int | float) -> float:
@@ -155,6 +159,32 @@ def parse_threshold(text: str) -> Threshold:
     if not math.isfinite(value):
         raise ValueError(f"invalid threshold {text!r}: the number is too large")
     return Threshold(op=cast(ComparisonOp, match["op"]), value=value, unit=unit, text=stripped)
+
+
+def is_relative(text: object) -> bool:
+    """Whether a ``when`` is written relative to the baseline (it names ``baseline``)."""
+    return isinstance(text, str) and "baseline" in text.lower()
+
+
+def parse_relative(text: str) -> RelativeThreshold:
+    """A comparison with a multiple of the baseline: ``> 2x baseline``, ``>= 1.5x baseline``, ``< 0.5x baseline``.
+
+    Raises:
+        ValueError: the text is not such a comparison, compares for equality,
+            or its factor is not a positive number.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"expected a comparison with the baseline ({RELATIVE_EXAMPLES}), got {type(text).__name__}")
+    stripped = text.strip()
+    match = _RELATIVE.fullmatch(stripped)
+    if match is None:
+        raise ValueError(f"invalid comparison with the baseline {text!r}: expected e.g. {RELATIVE_EXAMPLES}")
+    if match["op"] in ("==", "!="):
+        raise ValueError(f"{text!r}: a value never equals a multiple of a median exactly; use >, >=, < or <=")
+    factor = float(match["factor"])
+    if not math.isfinite(factor) or factor <= 0:
+        raise ValueError(f"{text!r}: the factor must be a positive number, e.g. {RELATIVE_EXAMPLES}")
+    return RelativeThreshold(op=cast(ComparisonOp, match["op"]), factor=factor, text=stripped)
 
 
 def env_references(text: str) -> list[str]:

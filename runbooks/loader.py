@@ -33,6 +33,7 @@ from runbooks.errors import RunbookError
 from runbooks.model import (
     Action,
     ActiveWindow,
+    BaselineWindow,
     Check,
     EscalationLevel,
     Item,
@@ -43,6 +44,7 @@ from runbooks.model import (
     Step,
     StepKind,
     StopCondition,
+    RelativeThreshold,
     Threshold,
 )
 
@@ -70,10 +72,16 @@ KIND_CHECK_KEYS: dict[str, tuple[str, ...]] = {
 CONDITION_KEYS = (
     "id", "title", "check", "when", "for", "min_consecutive", "keep_firing_for",
     "error_limit", "max_age", "action", "decides", "severity", "active",
+    "baseline", "floor", "judge", "window", "confidence", "tolerance",
 )
+BASELINE_KEYS = ("from", "to", "min_samples")
+JUDGES = ("median", "mann_whitney")
+#: What ``judge: mann_whitney`` needs installed, and how to get it.
+MANN_WHITNEY_PACKAGE = "scipy"
+MANN_WHITNEY_INSTALL = "pip install 'cutover-tui[judge]' (or pip install scipy)"
 STEP_KEYS = (
     "id", "title", "at", "duration", "owner", "kind", "phrase", "items",
-    "evidence", "gate", "watch", "depends_on", "notes", "expect_silenced",
+    "evidence", "gate", "watch", "depends_on", "notes", "expect_silenced", "approvers",
 )
 ESCALATION_KEYS = ("severity", "respond_within", "escalate_to", "description")
 SCORECARD_KEYS = ("go", "conditional", "categories")
@@ -839,10 +847,14 @@ class _Reader:
             if severity is not None and severities and severity not in severities:
                 raise self.error(f"severity '{severity}' is not in the escalation list", fields.get("severity"),
                                  fields.key_path("severity"), _suggest(severity, severities))
+            when, relative = self.comparison(fields)
+            baseline = self.baseline_keys(fields, relative)
             conditions.append(StopCondition(
                 id=condition_id,
                 check=self.reference(fields.get("check"), fields.key_path("check"), checks, "check"),  # type: ignore[arg-type]
-                when=self.optional(fields, "when", self.threshold, None),
+                when=when,
+                relative=relative,
+                **baseline,
                 for_=self.optional(fields, "for", self.duration, 0.0),
                 min_consecutive=self.optional(fields, "min_consecutive", self.count, 1),
                 keep_firing_for=self.optional(fields, "keep_firing_for", self.duration, 0.0),
@@ -855,6 +867,78 @@ class _Reader:
                 title=self.optional(fields, "title", self.text, ""),
             ))
         return conditions
+
+    def comparison(self, fields: _Fields) -> tuple[Threshold | None, RelativeThreshold | None]:
+        """``when`` as an absolute threshold, or as a comparison with the baseline (``> 2x baseline``)."""
+        node = fields.get("when")
+        if node is None:
+            return None, None
+        if isinstance(node, ScalarNode) and grammar.is_relative(node.value):
+            relative = self.grammar(node, fields.key_path("when"), grammar.parse_relative,
+                                    f"a comparison with the baseline ({grammar.RELATIVE_EXAMPLES})")
+            return None, relative
+        return self.threshold(node, fields.key_path("when")), None
+
+    def baseline_keys(self, fields: _Fields, relative: RelativeThreshold | None) -> dict[str, object]:
+        """``baseline``, ``floor`` and the judge's keys; each needs a ``when`` relative to the baseline."""
+        for key in ("baseline", "floor", "judge", "window", "confidence", "tolerance"):
+            node = fields.get(key)
+            if node is not None and relative is None:
+                raise self.error(f"'{key}' applies to a stop condition whose 'when' is relative to the baseline",
+                                 node, fields.key_path(key), 'e.g. when: "> 2x baseline"')
+        if relative is None:
+            return {}
+        baseline_node = fields.get("baseline")
+        if baseline_node is None:
+            raise self.error(f"'when: {relative.text}' needs the window the baseline is taken from", fields.node,
+                             fields.path, "add baseline: {from: T-30m, to: T-0, min_samples: 10}")
+        judge = self.optional(fields, "judge", self.one_of(JUDGES), "median")
+        window = self.optional(fields, "window", self.positive_duration, None)
+        if judge == "mann_whitney":
+            if window is None:
+                raise self.error("judge: mann_whitney compares the readings of a recent window with the baseline's: "
+                                 "say how long", fields.get("judge"), fields.key_path("judge"), "add window: 5m")
+            self.judge_available(fields.get("judge"), fields.key_path("judge"))
+        elif window is not None:
+            raise self.error("'window' applies to judge: mann_whitney", fields.get("window"), fields.key_path("window"))
+        confidence = self.optional(fields, "confidence", self.number, 0.98)
+        if not 0.5 <= confidence < 1.0:
+            raise self.error(f"confidence must be at least 0.5 and below 1, got {confidence:g}", fields.get("confidence"),
+                             fields.key_path("confidence"), "e.g. confidence: 0.98")
+        tolerance = self.optional(fields, "tolerance", self.number, 0.25)
+        if tolerance < 0:
+            raise self.error(f"tolerance must not be negative, got {tolerance:g}", fields.get("tolerance"),
+                             fields.key_path("tolerance"))
+        return {
+            "baseline": self.baseline_window(baseline_node, fields.key_path("baseline")),
+            "floor": self.optional(fields, "floor", self.threshold, None),
+            "judge": judge,
+            "window": window,
+            "confidence": confidence,
+            "tolerance": tolerance,
+        }
+
+    def baseline_window(self, node: Node, path: str) -> BaselineWindow:
+        fields = self.mapping(node, path, BASELINE_KEYS, required=("from", "to"))
+        start = self.offset(fields.get("from"), fields.key_path("from"))  # type: ignore[arg-type]
+        end = self.offset(fields.get("to"), fields.key_path("to"))  # type: ignore[arg-type]
+        if start >= end:
+            raise self.error(f"the baseline window ends before it starts ({grammar.format_offset(start)} to "
+                             f"{grammar.format_offset(end)})", fields.get("to"), fields.key_path("to"))
+        return BaselineWindow(start=start, end=end, min_samples=self.optional(fields, "min_samples", self.count, 10))
+
+    def judge_available(self, node: Node | None, path: str) -> None:
+        """A warning, not an error, when scipy is missing: a stored runbook must still load for replay and report."""
+        import importlib.util
+
+        try:
+            missing = importlib.util.find_spec(MANN_WHITNEY_PACKAGE) is None
+        except (ImportError, ValueError, AttributeError):  # blocked in sys.modules, or a broken install
+            missing = True
+        if missing:
+            warning = self.error(f"judge: mann_whitney needs the Python package {MANN_WHITNEY_PACKAGE}, which is not "
+                                 "installed", node, path, MANN_WHITNEY_INSTALL)
+            self.warnings.append(warning.format().replace(": error: ", ": warning: ", 1))
 
     def derived_id(self, fields: _Fields, title_key: str) -> str:
         """The explicit ``id``, else a slug of the title."""
@@ -936,8 +1020,18 @@ class _Reader:
             depends_on=tuple(dep for dep, _, _ in dependencies),
             notes=self.optional(fields, "notes", self.any_text, ""),
             expect_silenced=self.optional(fields, "expect_silenced", self.matcher_sets, ()),
+            approvers=self.approvers(fields, kind),
         )
         return step, dependencies
+
+    def approvers(self, fields: _Fields, kind: StepKind) -> int:
+        node = fields.get("approvers")
+        if node is None:
+            return 1
+        if kind is not StepKind.APPROVAL:
+            raise self.error("'approvers' applies to approval steps only", node, fields.key_path("approvers"),
+                             "add kind: approval and a phrase")
+        return self.count(node, fields.key_path("approvers"))
 
     def references(self, node: Node, path: str, known: Collection[str], what: str) -> tuple[str, ...]:
         ids = []

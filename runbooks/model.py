@@ -77,6 +77,44 @@ class Threshold:
 
 
 @dataclass(frozen=True, slots=True)
+class RelativeThreshold:
+    """A comparison with a multiple of the pre-T0 baseline: ``> 2x baseline``, ``< 0.5x baseline``.
+
+    ``op`` is one of ``>``, ``>=``, ``<``, ``<=``; ``factor`` multiplies the
+    baseline (the median of the check's readings in the condition's
+    ``baseline`` window). A baseline of zero is compared like any other:
+    ``> 2x baseline`` holds for every value above 0, never a division.
+    """
+
+    op: ComparisonOp
+    factor: float
+    text: str
+
+    def against(self, baseline: float, unit: str = "") -> Threshold:
+        """The absolute threshold this is for a given baseline: ``> 2x`` of 0.002 is ``> 0.004``."""
+        return Threshold(op=self.op, value=self.factor * baseline, unit=unit, text=self.text)
+
+    @property
+    def increase(self) -> bool:
+        """Whether a breach is a rise above the baseline (``>``, ``>=``) rather than a drop."""
+        return self.op in (">", ">=")
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineWindow:
+    """``baseline: {from: T-30m, to: T-0, min_samples: 10}``: where the baseline readings are taken.
+
+    ``start`` and ``end`` are T-offsets in seconds (``start < end``); the
+    baseline is not established before the window holds ``min_samples``
+    usable readings (a pass or a breach with a finite value).
+    """
+
+    start: float
+    end: float
+    min_samples: int = 10
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     """A named metrics or alerts backend. Secrets are named, never stored."""
 
@@ -139,8 +177,16 @@ class ActiveWindow:
 class StopCondition:
     """A stop condition: a check's value breaching ``when`` for ``for_`` seconds.
 
-    Without ``when`` the condition is breached when the check's own outcome is
-    ``breach``.
+    Without ``when`` (and without ``relative``) the condition is breached when
+    the check's own outcome is ``breach``.
+
+    Relative to the baseline (``when: "> 2x baseline"``): ``relative`` holds
+    the comparison and ``when`` is None; ``baseline`` says where the baseline
+    readings are; ``floor`` is an optional absolute guard (both must hold).
+    ``judge`` is ``median`` (the latest value against the baseline's median)
+    or ``mann_whitney`` (the readings of the last ``window`` seconds against
+    the baseline's readings, at ``confidence``, with Kayenta's ``tolerance``
+    band around the Hodges–Lehmann estimate and the factor as the effect size).
     """
 
     id: str
@@ -156,6 +202,20 @@ class StopCondition:
     severity: str | None = None  # escalation matrix key
     active: ActiveWindow | None = None
     title: str = ""
+    relative: RelativeThreshold | None = None
+    baseline: BaselineWindow | None = None
+    floor: Threshold | None = None
+    judge: Literal["median", "mann_whitney"] = "median"
+    window: float | None = None  # mann_whitney: seconds of recent readings compared with the baseline
+    confidence: float = 0.98  # mann_whitney: confidence level of the interval
+    tolerance: float = 0.25  # mann_whitney: the band around the estimate, as a fraction of it (Kayenta)
+
+    @property
+    def threshold_text(self) -> str:
+        """The comparison as written: ``> 1%``, ``> 2x baseline``; empty when the check's own breach counts."""
+        if self.relative is not None:
+            return self.relative.text
+        return self.when.text if self.when is not None else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +243,7 @@ class Step:
     # Alerts that may be silenced or inhibited while this step is active: each entry is one
     # set of Alertmanager matchers (all must match), written as an alerts check's matchers.
     expect_silenced: tuple[tuple[str, ...], ...] = ()
+    approvers: int = 1  # approval: how many distinct people must each type the phrase
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,6 +166,7 @@ def healthy_readings(backend: AppTestBackend, polls: int = 12) -> None:
     conditions = backend.state().conditions
     for condition_id, value, reason in (
         ("auth_errors", 0.0035, "0.35% ≤ 1%"),
+        ("auth_errors_vs_baseline", 0.0035, "0.35% = 1.4x baseline 0.25%, not > 2x baseline"),
         ("health_down", 0.1, "HTTP 200"),
         ("slow_p95", 0.22, "220ms ≤ 1s"),
     ):

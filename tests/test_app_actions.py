@@ -86,7 +86,7 @@ async def test_start_with_unmet_dependency_asks_first() -> None:
 
 
 async def test_complete_with_passing_gate_records_gate_outcomes() -> None:
-    """c with every gate check passing completes without an override and records each outcome."""
+    """c with every gate check passing completes without an override and records each outcome; an unticked item needs a reason."""
     backend = session_in_progress()
     app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
@@ -94,13 +94,19 @@ async def test_complete_with_passing_gate_records_gate_outcomes() -> None:
         await pilot.press("c")
         await pilot.pause()
         assert isinstance(app.screen, CompleteStepScreen)
-        assert not app.screen.query(Input)
-        assert "1 checklist item(s) not ticked" in str(app.screen.query_one(".dialog-warning").render())
+        assert [i.id for i in app.screen.query(Input)] == ["unticked"]  # no override: the gate passes
+        assert "1 of 2 checklist items not ticked" in str(app.screen.query_one(".dialog-warning").render())
         await pilot.press("enter")
+        await pilot.pause()
+        assert backend.appended == [] and isinstance(app.screen, CompleteStepScreen)
+        await pilot.press(*"metrics checked in grafana", "enter")
         await settle(pilot)
         assert payload(backend, "step_completed") == {
             "step": "verify_endpoints",
             "gate": {"api_health": "pass", "auth_traffic": "pass"},
+            "unticked": ["metrics_is_scraped_and_auth_traffic_flows"],
+            "items": 2,
+            "unticked_reason": "metrics checked in grafana",
         }
         assert step_status(app, "verify_endpoints") is StepStatus.DONE
 
@@ -118,12 +124,18 @@ async def test_complete_with_failing_gate_needs_an_override_reason() -> None:
         await pilot.press("enter")  # nothing typed: nothing happens
         await pilot.pause()
         assert isinstance(app.screen, CompleteStepScreen) and backend.appended == []
+        app.screen.query_one("#override", Input).focus()
         await pilot.press(*"metric missing, watched by hand")
+        assert confirm.disabled  # its four items are not ticked: that needs a reason too
+        app.screen.query_one("#unticked", Input).value = "watched on the dashboard instead"
+        await pilot.pause()
         assert not confirm.disabled
+        app.screen.query_one("#override", Input).focus()
         await pilot.press("enter")
         await settle(pilot)
         completed = payload(backend, "step_completed")
         assert completed["override_reason"] == "metric missing, watched by hand"
+        assert completed["unticked_reason"] == "watched on the dashboard instead" and len(completed["unticked"]) == 4
         assert completed["gate"] == {"auth_error_ratio": "pass", "api_error_ratio": "nodata", "latency_p95": "pass"}
 
 
@@ -137,6 +149,7 @@ async def test_required_evidence_is_asked_for_and_appended_before_completion() -
         await pilot.pause()
         assert app.screen.query_one("#confirm", Button).disabled
         await pilot.press(*"snapshot snap-42")
+        app.screen.query_one("#unticked", Input).value = "snapshot is the item"
         await pilot.press("enter")
         await settle(pilot)
         assert backend.kinds() == ["evidence_added", "step_completed"]
@@ -311,6 +324,7 @@ async def test_go_no_go_decision_includes_scorecard_and_completes_the_step() -> 
         await pilot.press(*"all gates reviewed", "enter")
         await pilot.pause()
         assert isinstance(app.screen, CompleteStepScreen)  # evidence prompts mean evidence is required
+        app.screen.query_one("#unticked", Input).value = "covered by the scorecard"
         await pilot.press(*"go/no-go minutes in the ticket", "enter")
         await settle(pilot)
         assert backend.kinds() == ["decision", "evidence_added", "step_completed"]

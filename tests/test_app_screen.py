@@ -68,7 +68,7 @@ async def test_fresh_session_says_t0_not_set_and_counts_blind_conditions() -> No
     app = make_app(fresh_session())
     async with app.run_test(size=SIZE):
         assert text_of(app, "#header-t-clock") == "T0 not set"
-        assert str(app.query_one(VerdictBadge).render()).startswith("VERDICT · 4 blind")
+        assert str(app.query_one(VerdictBadge).render()).startswith("VERDICT · 5 blind")  # the demo has five stop conditions
 
 
 async def test_clock_moves_every_tick_from_the_backend_clock() -> None:

@@ -330,7 +330,7 @@ def test_json_report_matches_golden(report: Report) -> None:
     data = json.loads(text)
     assert list(data) == [
         "report_version", "generated_at", "session", "integrity", "summary", "steps", "rollback_steps",
-        "decisions", "conditions", "gaps", "notes",
+        "decisions", "conditions", "gaps", "notes", "broke_it", "what_if",
     ]  # fmt: skip
 
 
@@ -407,7 +407,10 @@ def test_gaps_where_the_dashboard_was_down(report: Report) -> None:
 def test_markdown_says_pass_fail_and_intact(report: Report) -> None:
     """The Markdown names each result and ends with the verify result."""
     text = render(report, "md")
-    row = "| Deploy backend | Release engineer | T-0 16:32:00 → 16:42:00 | 16:32:30 → 16:41:00 | +30s, end -1m | ✔ PASS |"
+    row = (
+        "| Deploy backend | Release engineer | T-0 16:32:00 → 16:42:00 | 16:32:30 → 16:41:00 | +30s, end -1m "
+        "| ✔ PASS (1 of 2 items unticked — no reason given, by bob) |"
+    )
     assert row in text
     assert "Gate overridden: health blip during pod restart, verified by hand" in text
     assert f"✔ intact: {report.integrity.events} events and {report.integrity.readings} readings verified" in text

@@ -11,7 +11,6 @@ from checks.probes import ProbeContext
 from checks.reading import Outcome, Reading
 from checks.scheduler import Poller
 from checks.state import ConditionState, ConditionStatus
-from checks.target import Target
 from runbooks.grammar import parse_threshold
 from runbooks.model import Check, Runbook, StopCondition
 

@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-import httpx
 
 from checks.reading import Outcome
 from runbooks.model import Check, Source

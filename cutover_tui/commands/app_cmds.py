@@ -45,9 +45,20 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
                             help="end the session after DURATION (e.g. 20s, 5m), as a quit does, and exit")
     else:
         parser.add_argument("db", metavar="FILE", help="a session log (*.cutover.db)")
+        if command == "replay":
+            parser.add_argument(
+                "--what-if",
+                dest="what_if",
+                metavar="SPEC",
+                action="append",
+                default=[],
+                help="also show when a changed stop condition would have pended, fired and recovered on the recorded "
+                "readings, e.g. 'auth_errors: > 2%% for 2m' (repeatable)",
+            )
 
 
 def run(command: str, args: argparse.Namespace) -> int:
+    from checks.baseline import JudgeUnavailable
     from cutover_tui.redaction import redact_text
     from cutover_tui.store import SessionLogError
     from cutover_tui.trust import NotApproved
@@ -60,7 +71,7 @@ def run(command: str, args: argparse.Namespace) -> int:
         if command == "follow":
             return _follow(args)
         return _replay(args)
-    except (SessionLogError, NotApproved, FileExistsError, FileNotFoundError, ValueError) as error:
+    except (SessionLogError, NotApproved, FileExistsError, FileNotFoundError, ValueError, JudgeUnavailable) as error:
         print(redact_text(f"cutover-tui {command}: {error}"), file=sys.stderr)
         return 2
 
@@ -156,6 +167,10 @@ def _run(args: argparse.Namespace) -> int:
 
     runbook = load_runbook(args.runbook)
     activate(Redactor(secret_env_names(runbook)))
+    if any(condition.judge == "mann_whitney" for condition in runbook.stop_conditions):
+        from checks.baseline import require_scipy
+
+        require_scipy()  # before anything runs: a judge that cannot judge would only ever say unknown
     actor = args.actor or getpass.getuser()
     db = Path(args.db) if args.db else Path(f"{Path(args.runbook).stem}-{_timestamp()}.cutover.db")
     require_approval(runbook, trust=args.trust, command="run")  # before the log: nothing runs or is written unapproved
@@ -236,5 +251,15 @@ def _replay(args: argparse.Namespace) -> int:
     from cutover_tui.replay import ReplayBackend
 
     db = Path(args.db)
-    make_app(ReplayBackend(db, runbook_from_log(db))).run()
+    runbook = runbook_from_log(db)
+    specs = getattr(args, "what_if", None) or []
+    if not specs:
+        make_app(ReplayBackend(db, runbook)).run()
+        return 0
+    from cutover_tui.whatif import make_replay_backend, what_if
+
+    results = what_if(db, specs, runbook)  # a bad spec is a ValueError: one line, exit 2
+    make_app(make_replay_backend(db, runbook, results)).run()
+    for result in results:
+        print(f"What if {result.spec.text}: {result.summary()}")
     return 0

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from checks.reading import Reading
     from checks.state import ConditionStatus, Verdict
     from runbooks.model import Runbook
@@ -86,6 +88,13 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run the runbook's commands without asking (for CI; remembered nowhere)",
     )
+    parser.add_argument(
+        "--t0",
+        metavar="TIME",
+        type=_t0,
+        help="T0 for active windows and baselines: an ISO time with offset (2026-12-01T22:00:00Z) or a "
+        "duration from now (-30m: T0 was 30 minutes ago); default the runbook's t0",
+    )
 
 
 def _duration(text: str) -> float:
@@ -95,6 +104,30 @@ def _duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _t0(text: str):
+    """``--t0``: an ISO 8601 time with a UTC offset, or a signed duration from now (``-30m``, ``+5m``)."""
+    from datetime import datetime, timedelta, timezone
+
+    from runbooks.grammar import parse_duration
+
+    stripped = text.strip()
+    if stripped[:1] in ("-", "+"):
+        try:
+            seconds = parse_duration(stripped[1:])
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"invalid --t0 {text!r}: {error}") from None
+        return datetime.now(timezone.utc) + timedelta(seconds=-seconds if stripped[0] == "-" else seconds)
+    try:
+        moment = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid --t0 {text!r}: expected an ISO time with offset (2026-12-01T22:00:00Z) or -30m"
+        ) from None
+    if moment.utcoffset() is None:
+        raise argparse.ArgumentTypeError(f"--t0 {text!r} has no UTC offset: add one, e.g. Z or +05:30")
+    return moment
 
 
 def run(command: str, args: argparse.Namespace) -> int:
@@ -120,8 +153,17 @@ def run(command: str, args: argparse.Namespace) -> int:
     except NotApproved as error:
         print(f"cutover-tui check: {error}", file=sys.stderr)
         return 2
+    from checks.baseline import JudgeUnavailable, require_scipy
+
+    if any(c.judge == "mann_whitney" for c in runbook.stop_conditions if c.id in condition_ids):
+        try:
+            require_scipy()
+        except JudgeUnavailable as error:
+            print(f"cutover-tui check: {error}", file=sys.stderr)
+            return 2
     progress = _print_change if args.duration is not None and not args.json else None
-    report = asyncio.run(_gate(runbook, check_ids, condition_ids, args.duration, progress))
+    t0 = getattr(args, "t0", None) or runbook.t0
+    report = asyncio.run(_gate(runbook, check_ids, condition_ids, args.duration, progress, t0=t0))
     if args.json:
         _print_json(report)
     else:
@@ -168,8 +210,10 @@ async def _gate(
     condition_ids: list[str],
     duration: float | None,
     progress: Callable[[ConditionStatus], None] | None,
+    *,
+    t0: datetime | None = None,
 ) -> _Report:
-    """Poll (once, or for ``duration``), then judge."""
+    """Poll (once, or for ``duration``), then judge; baselines are placed at ``t0`` (read from Prometheus for promql checks)."""
     import asyncio
 
     from checks.conditions import ConditionEvaluator
@@ -179,9 +223,11 @@ async def _gate(
     from checks.verdict import counts_as_firing
     from runbooks.model import Action
 
+    from cutover_tui.baselines import BaselineSupplier
+
     readings: dict[str, Reading] = {}
     last_state: dict[str, ConditionState] = {}
-    active = _active_conditions(runbook, condition_ids)
+    active = _active_conditions(runbook, condition_ids, t0)
     stopping = asyncio.Event()
 
     def on_result(reading: Reading | None, statuses: list[ConditionStatus]) -> None:
@@ -204,7 +250,10 @@ async def _gate(
     }
     poller = Poller(runbook, ctx, on_result, evaluators=evaluators, checks=check_ids)
     last_state.update({cid: status.state for cid, status in poller.statuses.items()})
+    baselines = BaselineSupplier(runbook, evaluators, ctx=ctx, seen_from=ctx.clock.now())
     try:
+        baselines.start(t0)
+        await baselines.fetch_now()  # the baselines Prometheus holds, before the first poll is judged
         if duration is None:
             await poller.poll_once()
             # A rate needs two scrapes: read those checks again one interval later.
@@ -220,17 +269,19 @@ async def _gate(
                 pass
             await poller.stop()
     finally:
+        await baselines.stop()
         await ctx.aclose()
     return _judge(runbook, readings, poller.statuses, active, check_ids)
 
 
-def _active_conditions(runbook: Runbook, condition_ids: list[str]) -> set[str]:
+def _active_conditions(runbook: Runbook, condition_ids: list[str], t0: datetime | None = None) -> set[str]:
     from datetime import datetime, timezone
 
     from checks.conditions import is_active
 
     now = datetime.now(timezone.utc)
-    return {c.id for c in runbook.stop_conditions if c.id in condition_ids and is_active(c, runbook.t0, now)}
+    t0 = t0 or runbook.t0
+    return {c.id for c in runbook.stop_conditions if c.id in condition_ids and is_active(c, t0, now)}
 
 
 def _judge(
@@ -314,6 +365,16 @@ def _condition_rows(report: _Report) -> list[dict[str, object]]:
             "action": condition.action.value,
             "breach_held": round(status.breach_held, 3),
         })
+        if status.baseline is not None:
+            rows[-1]["baseline"] = {
+                "median": status.baseline.median,
+                "readings": status.baseline.usable,
+                "min_samples": status.baseline.min_samples,
+                "established": status.baseline.established,
+                "how": status.baseline.describe(report.runbook.checks[condition.check].unit),
+            }
+        if status.comparison is not None:
+            rows[-1]["judged"] = status.comparison.as_payload()
     return rows
 
 
@@ -351,7 +412,7 @@ def _print_table(report: _Report) -> None:
     for row, status in zip(_condition_rows(report), report.statuses.values()):
         condition = report.runbook.condition(status.id)
         reading = report.readings.get(condition.check)
-        unit = condition.when.unit if condition.when else (reading.unit if reading else "")
+        unit = condition.when.unit if condition.when else (reading.unit if reading else report.runbook.checks[condition.check].unit)
         shown = "-" if status.value is None else format_value(status.value, unit)
         conditions.append((row["id"], row["state"], shown, row["threshold"], row["action"], row["reason"]))
     _table(("CONDITION", "STATE", "VALUE", "THRESHOLD", "ACTION", "REASON"), conditions)

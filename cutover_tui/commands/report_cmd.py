@@ -1,4 +1,4 @@
-"""``cutover-tui report FILE [-o OUT] [--format md|html|json]``: the post-mortem and release evidence.
+"""``cutover-tui report FILE [-o OUT] [--format md|html|json] [--what-if SPEC ...]``: the post-mortem and release evidence.
 
 The format comes from ``--format``, else from OUT's extension, else Markdown.
 Without ``-o`` the report is written next to FILE as
@@ -31,6 +31,15 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
         choices=("md", "html", "json"),
         help="md (release evidence), html (one self-contained page with charts) or json; default from OUT, else md",
     )
+    parser.add_argument(
+        "--what-if",
+        dest="what_if",
+        metavar="SPEC",
+        action="append",
+        default=[],
+        help="re-evaluate the recorded readings with a changed stop condition, e.g. 'auth_errors: > 2%% for 2m' "
+        "(repeatable); adds a What if section",
+    )
 
 
 def run(command: str, args: argparse.Namespace) -> int:
@@ -41,10 +50,10 @@ def run(command: str, args: argparse.Namespace) -> int:
 
     fmt = args.format or report_format(args.output)
     try:
-        report = build_report(args.file)
+        report = build_report(args.file, what_if=getattr(args, "what_if", None) or ())
         with SessionLog.open_readonly(args.file) as log:
             names = secret_env_names(log.stored_runbook())
-    except SessionLogError as error:
+    except (SessionLogError, ValueError) as error:
         print(f"cutover-tui report: {error}", file=sys.stderr)
         return 2
     # The writer redacted what it stored; this catches a secret set here that the writer did not know.

@@ -1,4 +1,5 @@
-"""Completing a step: the gate must pass or be overridden with a reason; required evidence must exist."""
+"""Completing a step: the gate must pass or be overridden with a reason; required evidence must exist;
+checklist items left unticked need a reason too (logged with who completed it)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class CompleteRequest:
 
     override_reason: str | None
     evidence: str | None
+    unticked_reason: str | None = None
 
 
 class CompleteStepScreen(DialogScreen[CompleteRequest]):
@@ -41,17 +43,21 @@ class CompleteStepScreen(DialogScreen[CompleteRequest]):
                 lines.append(f"  {marker.symbol} {check_id}: {marker.word}\n", style=marker.style)
             lines.rstrip()
             yield Static(lines, id="gate")
-        if self.unchecked:
-            yield Static(f"{self.unchecked} checklist item(s) not ticked.", classes="dialog-warning", markup=False)
         if self.needs_override:
             yield Static("The gate is not passing. Completing overrides it — say why (logged).", classes="dialog-warning")
             yield Input(placeholder="override reason", id="override")
         if self.needs_evidence:
             yield Static("Evidence is required for this step (a link, a ticket, what you saw):", markup=False)
             yield Input(placeholder="evidence", id="evidence")
+        if self.unchecked:
+            of = f" of {len(self.step.items)}" if self.step.items else ""
+            yield Static(f"{self.unchecked}{of} checklist items not ticked. Completing anyway — say why (logged).",
+                         classes="dialog-warning", markup=False)  # fmt: skip
+            yield Input(placeholder="why items are left unticked", id="unticked")
         yield hint("Enter completes; Escape cancels.")
         label = "Complete with override" if self.needs_override else "Complete"
-        yield buttons(label, danger=self.needs_override, disabled=self.needs_override or self.needs_evidence)
+        disabled = self.needs_override or self.needs_evidence or bool(self.unchecked)
+        yield buttons(label, danger=self.needs_override, disabled=disabled)
 
     def on_mount(self) -> None:
         inputs = self.query(Input)
@@ -67,8 +73,10 @@ class CompleteStepScreen(DialogScreen[CompleteRequest]):
         return found.first(Input).value.strip()
 
     def _ready(self) -> bool:
-        return (not self.needs_override or bool(self._value("override"))) and (
-            not self.needs_evidence or bool(self._value("evidence"))
+        return (
+            (not self.needs_override or bool(self._value("override")))
+            and (not self.needs_evidence or bool(self._value("evidence")))
+            and (not self.unchecked or bool(self._value("unticked")))
         )
 
     @on(Input.Changed)
@@ -79,7 +87,9 @@ class CompleteStepScreen(DialogScreen[CompleteRequest]):
     @on(Button.Pressed, "#confirm")
     def _submit(self) -> None:
         if self._ready():
-            self.dismiss(CompleteRequest(self._value("override") or None, self._value("evidence") or None))
+            self.dismiss(
+                CompleteRequest(self._value("override") or None, self._value("evidence") or None, self._value("unticked") or None)
+            )
         else:
             self.focus_next(Input)
 

@@ -1,11 +1,16 @@
-"""Record a decision: GO / NO-GO / CONDITIONAL GO / HOLD / ROLLBACK / CONTINUE with a reason.
+"""Record a decision: GO / NO-GO / CONDITIONAL GO / HOLD / ROLLBACK / CONTINUE with a reason, and who decided.
 
 A ``go_no_go`` step shows the runbook's weighted scorecard; its scores, total
-and result go into the decision payload.
+and result go into the decision payload. Who decided is chosen apart from
+who types (the log's actor): the role the firing banner names ("decides:
+CTO") is offered first and chosen unless changed, "me" leaves the typist, and
+"someone else" takes a name. For a firing it answers, the dialog says which
+step preceded it ("auth_errors fired 1m40s after 'Production deploy' started").
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +18,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Button, Input, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, RadioButton, RadioSet, Select, Static
 
 from checks.state import Verdict
 from cutover_tui.screens.dialog import DialogScreen, buttons, hint
@@ -25,6 +30,9 @@ from runbooks.model import Scorecard, Step
 
 #: What each scorecard result recommends, to warn when the decision disagrees.
 SCORECARD_DECISIONS = {"GO": "go", "CONDITIONAL": "conditional_go", "NO-GO": "no_go"}
+#: The decider choices that are not a role of the runbook.
+TYPIST = "__typist__"
+SOMEONE_ELSE = "__other__"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +42,16 @@ class DecisionRequest:
     decision: str
     reason: str
     scorecard: dict[str, Any] | None
+    decided_by: str | None = None  # a role id or a person's name; None: the one who typed it
 
 
 class DecisionScreen(DialogScreen[DecisionRequest]):
-    """Choose a decision (keys 1–6 or arrows), give a reason, score the go/no-go when there is one."""
+    """Choose a decision (keys 1–6 or arrows), give a reason, say who decided, score the go/no-go when there is one."""
+
+    DEFAULT_CSS = """
+    DecisionScreen .-hidden { display: none; }
+    DecisionScreen #decided-by { margin-bottom: 1; }
+    """
 
     BINDINGS = [Binding(str(n), f"choose({n - 1})", DECISION_LABELS[d], show=False) for n, d in enumerate(DECISIONS, 1)]
 
@@ -48,18 +62,28 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
         scorecard: Scorecard | None,
         verdict: Verdict,
         verdict_reasons: list[str],
+        deciders: Sequence[tuple[str, str]] = (),
+        expected: str | None = None,
+        answers: Sequence[str] = (),
     ) -> None:
         super().__init__(f"Decision — {step.title}" if step else "Decision")
         self.step = step
         self.scorecard = scorecard
         self.verdict = verdict
         self.verdict_reasons = verdict_reasons
+        self.deciders = list(deciders)
+        self.expected = expected
+        self.answers = list(answers)
 
     def compose_dialog(self) -> ComposeResult:
         verdict = Text.assemble(("Verdict now: ", "bold"), VERDICT_LABELS[self.verdict])
         for reason in self.verdict_reasons:
             verdict.append(f"\n  {reason}", style="dim")
         yield Static(verdict, id="decision-verdict")
+        if self.answers:
+            answering = Text("Answers: ", style="bold")
+            answering.append("\n".join(self.answers))
+            yield Static(answering, id="decision-answers")
         if self.scorecard is not None:
             yield ScorecardForm(self.scorecard, id="scorecard")
         with RadioSet(id="decision-choice", compact=True):
@@ -67,6 +91,12 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
                 yield RadioButton(f"{number}  {DECISION_LABELS[decision]}", id=f"decision-{decision}")
         yield Static(id="decision-warning", classes="dialog-warning")
         yield Input(placeholder="reason (required, logged)", id="reason", compact=True)
+        options = [(f"Decided by: {title} ({role})" + ("  ← the banner asks" if role == self.expected else ""), role)
+                   for role, title in self.deciders]  # fmt: skip
+        options += [("Decided by: me (who types)", TYPIST), ("Decided by: someone else (type the name)", SOMEONE_ELSE)]
+        default = self.expected if any(role == self.expected for role, _ in self.deciders) else TYPIST
+        yield Select(options, allow_blank=False, value=default, id="decided-by", compact=True)
+        yield Input(placeholder="who decided (name)", id="decider-name", compact=True, classes="-hidden")
         yield hint("1–6 choose · Tab moves · Enter records · Escape cancels")
         yield buttons("Record decision", disabled=True)
 
@@ -84,14 +114,26 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
     def action_choose(self, index: int) -> None:
         self.query_one(f"#decision-{DECISIONS[index]}", RadioButton).value = True
 
+    @property
+    def decided_by(self) -> str | None:
+        """The chosen decider: a role id, a typed name, or None (the typist)."""
+        choice = self.query_one("#decided-by", Select).value
+        if choice == SOMEONE_ELSE:
+            return self.query_one("#decider-name", Input).value.strip() or None
+        return None if choice == TYPIST else str(choice)
+
     def _ready(self) -> bool:
         scored = self.scorecard is None or self.query_one(ScorecardForm).complete
-        return self.chosen is not None and bool(self.query_one("#reason", Input).value.strip()) and scored
+        named = self.query_one("#decided-by", Select).value != SOMEONE_ELSE or self.decided_by is not None
+        return self.chosen is not None and bool(self.query_one("#reason", Input).value.strip()) and scored and named
 
     @on(RadioSet.Changed)
     @on(Input.Changed)
     @on(ScorecardForm.Changed)
+    @on(Select.Changed)
     def _refresh(self) -> None:
+        other = self.query_one("#decided-by", Select).value == SOMEONE_ELSE
+        self.query_one("#decider-name", Input).set_class(not other, "-hidden")
         self.query_one("#confirm", Button).disabled = not self._ready()
         self.query_one("#decision-warning", Static).update(self._warning())
 
@@ -116,7 +158,8 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
         scorecard = self.query_one(ScorecardForm).value if self.scorecard is not None else None
         chosen = self.chosen
         assert chosen is not None
-        self.dismiss(DecisionRequest(chosen, self.query_one("#reason", Input).value.strip(), scorecard))
+        reason = self.query_one("#reason", Input).value.strip()
+        self.dismiss(DecisionRequest(chosen, reason, scorecard, self.decided_by))
 
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:

@@ -76,7 +76,7 @@ def time_in_state(view: ConditionView) -> str:
 
 
 def threshold_text(condition: StopCondition) -> str:
-    return condition.when.text if condition.when is not None else "check fails"
+    return condition.threshold_text or "check fails"
 
 
 def value_cell(condition: StopCondition, view: ConditionView | None, runbook: Runbook) -> Text:

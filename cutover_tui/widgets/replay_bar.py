@@ -20,6 +20,10 @@ MARKS: dict[str, tuple[str, str]] = {
     "rollback_started": ("R", "bold red"),
     "t0_set": ("0", "bold"),
     "session_resumed": ("~", "yellow"),
+    # replay --what-if: where the changed condition would have pended, fired and cleared
+    "what_if_pending": ("p", "magenta"),
+    "what_if_firing": ("?", "bold magenta"),
+    "what_if_ok": ("o", "magenta"),
 }
 
 

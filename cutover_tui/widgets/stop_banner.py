@@ -79,7 +79,7 @@ def build_banner(state: SessionState, runbook: Runbook, now: datetime) -> Banner
             shown = view.value_text if view.value is not None else view.detail
             text.append(f" {condition.id} {view.state.value}: ", style="bold")
             text.append(f"{shown} ", style="bold")
-            text.append(f"(threshold {condition.when.text if condition.when else 'check fails'}) ")
+            text.append(f"(threshold {condition.threshold_text or 'check fails'}) ")
             text.append(f"for {format_duration(view.breach_held)}", style="bold")
         text.append(f" — decides: {decides}")
         if banner.acknowledged:
