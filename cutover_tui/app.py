@@ -293,7 +293,11 @@ class CutoverApp(App[None]):
         previous = self._rendered if self._rendered is not None else previous
 
         def changed(part: str) -> bool:
-            return previous is None or getattr(previous, part) != getattr(state, part)
+            if previous is None:
+                return True
+            if part in ("conditions", "checks"):  # derived when looked at: the widgets compare what they show
+                return getattr(previous, part) is not getattr(state, part)
+            return getattr(previous, part) != getattr(state, part)
 
         header, steps, conditions = self._find(SessionHeader), self._find(StepsTable), self._find(ConditionsList)
         alerts, log = self._find(AlertsPanel), self._find(DecisionLog)

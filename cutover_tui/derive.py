@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from checks.conditions import format_value
 from checks.state import ConditionState
-from checks.verdict import Judgement
+from checks.verdict import AtRisk, Judgement
 from cutover_tui.labels import display_unit
 from cutover_tui.state import (
     AtRiskView,
@@ -74,17 +74,16 @@ def current_detail(condition: StopCondition, state: ConditionState, shown: str, 
     return recorded
 
 
-def at_risk_views(
-    judgement: Judgement, conditions: Mapping[str, ConditionView]
-) -> tuple[AtRiskView, ...]:
+def at_risk_views(judgement: Judgement, conditions: Mapping[str, ConditionView]) -> tuple[AtRiskView, ...]:
     """The header's countdowns: ``auth_errors 4% > 1% — fires in 0:26``."""
-    views = []
-    for risk in judgement.at_risk:
-        view = conditions[risk.condition]
-        verb = "fires in" if risk.state is ConditionState.PENDING else "clears in"
-        text = f"{risk.condition} {view.value_text} {view.threshold} — {verb} {countdown_text(risk.seconds)}"
-        views.append(AtRiskView(risk.condition, risk.state, risk.seconds, text))
-    return tuple(views)
+    return tuple(at_risk_view(risk, conditions[risk.condition]) for risk in judgement.at_risk)
+
+
+def at_risk_view(risk: AtRisk, view: ConditionView) -> AtRiskView:
+    """One countdown of the header: ``auth_errors 4% > 1% — fires in 0:26``."""
+    verb = "fires in" if risk.state is ConditionState.PENDING else "clears in"
+    text = f"{risk.condition} {view.value_text} {view.threshold} — {verb} {countdown_text(risk.seconds)}"
+    return AtRiskView(risk.condition, risk.state, risk.seconds, text)
 
 
 def firing_banner(

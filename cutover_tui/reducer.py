@@ -19,16 +19,16 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from checks.conditions import describe_state, is_active
-from checks.state import BLIND_STATES, ConditionState, ConditionStatus
+from checks.state import BLIND_STATES, ConditionState
 from checks.verdict import NEVER, STALE, check_status, counts_as_firing, judge
 from cutover_tui.derive import (
-    at_risk_views,
+    at_risk_view,
     current_detail,
     firing_banner,
     log_banner,
@@ -166,16 +166,21 @@ class Reducer:
         self.runbook = runbook
         self.history = history
         self.ticks_kept = history + 1
-        self._spans: dict[str, timedelta] | None = None  # per check a condition reads: its sparkline's span
         if checkpoint is None:
             self._steps = {step.id: _StepProgress() for step in (*runbook.steps, *runbook.rollback)}
             self._conditions = {c.id: _ConditionProgress(threshold=c.threshold_text) for c in runbook.stop_conditions}
         else:  # its records are immutable: shared, never copied one by one
             self._steps = dict(checkpoint.steps)
             self._conditions = dict(checkpoint.conditions)
-        self._check_of = {c.id: c.check for c in runbook.stop_conditions}
-        self._ticks: dict[str, deque[TickRecord]] = {}
-        self._tick_ms: dict[str, deque[int]] = {}  # the same ticks' times, for sampling
+        self._index = _index(runbook)
+        self._check_of = self._index.check_of
+        # Per check, its last ``ticks_kept`` ticks and their times in ms (for sampling), oldest first. A
+        # derived state shares these lists; the fold copies a check's lists before it changes them
+        # the first time after a state was derived (``_owned``), so a state never sees a later tick.
+        self._ticks: dict[str, list[TickRecord]] = {}
+        self._tick_ms: dict[str, list[int]] = {}
+        self._owned: dict[str, int] = {}  # per check: the value of _states when its lists were last copied
+        self._states = 0  # states derived so far
         self._tick_versions: dict[str, int] = {}  # per check: bumped by every tick folded (the sparkline cache's key)
         self._history_cache: dict[str, tuple[tuple[int, int, int], tuple[float | None, ...]]] = {}
         self._decisions: list[DecisionRecord] = []
@@ -239,14 +244,13 @@ class Reducer:
         return {check_id: now - span for check_id, span in self._window_spans().items()}
 
     def _window_spans(self) -> dict[str, timedelta]:
-        spans = self._spans
+        spans = self._index.spans.get(self.history)
         if spans is None:
             spans = {}
             for check_id in self._check_of.values():
-                every = self.runbook.checks[check_id].every if check_id in self.runbook.checks else 15.0
                 # A millisecond more: whole milliseconds in the log, rounded ones in the sampling.
-                spans[check_id] = timedelta(milliseconds=(self.history - 1) * round(every * 1000) + 1)
-            self._spans = spans
+                spans[check_id] = timedelta(milliseconds=(self.history - 1) * self._index.every_ms[check_id] + 1)
+            self._index.spans[self.history] = spans
         return spans
 
     def active_step_ids(self) -> tuple[str, ...]:
@@ -285,49 +289,44 @@ class Reducer:
 
     def apply_tick(self, tick: TickRecord) -> None:
         """Fold one stored reading."""
-        kept = self._ticks.get(tick.check_id)
+        check_id = tick.check_id
+        kept = self._ticks.get(check_id)
         if kept is None:
-            kept = self._ticks[tick.check_id] = deque(maxlen=self.ticks_kept)
-            self._tick_ms[tick.check_id] = deque(maxlen=self.ticks_kept)
-        times = self._tick_ms[tick.check_id]
+            kept, times = self._ticks[check_id], self._tick_ms[check_id] = [], []
+            self._owned[check_id] = self._states
+        elif self._owned[check_id] != self._states:  # a derived state shares them: copy, then change
+            kept = self._ticks[check_id] = list(kept)
+            times = self._tick_ms[check_id] = list(self._tick_ms[check_id])
+            self._owned[check_id] = self._states
+        else:
+            times = self._tick_ms[check_id]
         if kept and tick.ts < kept[-1].ts:
             # Batches from several pollers can interleave by a few ms.
-            ordered = sorted((*kept, tick), key=lambda t: t.ts)[-self.ticks_kept :]
-            kept.clear()
-            kept.extend(ordered)
-            times.clear()
-            times.extend(_ms(t.ts) for t in ordered)
+            ordered = sorted((*kept, tick), key=_tick_time)[-self.ticks_kept :]
+            kept[:] = ordered
+            times[:] = [_ms(t.ts) for t in ordered]
         else:
             kept.append(tick)
             times.append(_ms(tick.ts))
-        self._tick_versions[tick.check_id] = self._tick_versions.get(tick.check_id, 0) + 1
+            if len(kept) > self.ticks_kept:
+                del kept[0], times[0]
+        self._tick_versions[check_id] = self._tick_versions.get(check_id, 0) + 1
         if self._last_tick_ts is None or tick.ts > self._last_tick_ts:
             self._last_tick_ts = tick.ts
 
     def apply_ticks(self, ticks: Iterable[TickRecord]) -> None:
-        """Fold many stored readings: the same as ``apply_tick`` on each in turn, quicker for a seek's thousands."""
+        """Fold many stored readings: the same as ``apply_tick`` on each in turn, quicker for thousands."""
         fresh: dict[str, list[TickRecord]] = {}
-        unordered: set[str] = set()
         for tick in ticks:
-            check_id = tick.check_id
-            if check_id in self._ticks:
+            if tick.check_id in self._ticks:
                 self.apply_tick(tick)
-                continue
-            kept = fresh.get(check_id)
-            if kept is None:
-                fresh[check_id] = [tick]
             else:
-                if tick.ts < kept[-1].ts:
-                    unordered.add(check_id)
-                kept.append(tick)
-        limit = self.ticks_kept
-        for check_id, kept in fresh.items():
-            if check_id in unordered:
-                kept.sort(key=_tick_time)  # stable: equal times keep their order, as apply_tick keeps them
-            if len(kept) > limit:
-                kept = kept[-limit:]
-            self._ticks[check_id] = deque(kept, maxlen=limit)
-            self._tick_ms[check_id] = deque([round(t.ts.timestamp() * 1000) for t in kept], maxlen=limit)  # _ms
+                fresh.setdefault(tick.check_id, []).append(tick)
+        for check_id, kept in _kept(fresh, self.ticks_kept).items():
+            self._ticks[check_id] = kept
+            self._tick_ms[check_id] = [_ms(t.ts) for t in kept]
+            self._owned[check_id] = self._states
+            self._tick_versions[check_id] = self._tick_versions.get(check_id, 0) + len(kept)
             if self._last_tick_ts is None or kept[-1].ts > self._last_tick_ts:
                 self._last_tick_ts = kept[-1].ts
 
@@ -474,35 +473,56 @@ class Reducer:
 
     # ------------------------------------------------------------ the state
 
-    def state(self, now: datetime | None = None, live: LiveTruth | None = None) -> SessionState:
+    def state(
+        self, now: datetime | None = None, live: LiveTruth | None = None, *, read_ticks: TickReader | None = None
+    ) -> SessionState:
         """The ``SessionState`` at ``now`` (default: the latest record folded).
+
+        The verdict, its reasons, the banners, the countdowns and the steps
+        are derived here. Each condition's and each check's view is derived
+        when it is first looked at (``state.conditions[id]``), from what the
+        fold held at this call: a screen that shows ten conditions of 400
+        derives ten. Iterating ``values()`` or ``items()`` derives them all.
 
         Args:
             now: the instant to describe.
             live: what a running session knows beyond the log (the evaluators'
                 statuses, the newest readings, a failing log, a stopped writer).
                 Without it, everything comes from the log, as in replay.
+            read_ticks: for a reducer that folded no ticks (a replay seek): the
+                log's ``SessionLog.seek_ticks``. The state then reads the ticks
+                a view needs when it is looked at: the latest of a check, and
+                the sparkline window of a condition's check.
         """
         if now is None:
             stamps = [ts for ts in (self._last_event_ts, self._last_tick_ts) if ts is not None]
             now = max(stamps) if stamps else None
+        if read_ticks is not None and self._ticks:
+            raise ValueError("read_ticks is for a reducer that folded no ticks")
         live = live or _NO_LIVE
+        self._states += 1  # the derivation shares the tick lists from here on
+        derive = _Derivation(self, now, live, read_ticks)
+        index = self._index
         mode = Mode.ROLLBACK if self._rollback_at else Mode.REHEARSAL if self._rehearsal else Mode.LIVE
-        checks = {check_id: self._check_view(check_id, now, live) for check_id in self.runbook.checks}
-        conditions = {c.id: self._condition_view(c, now, live) for c in self.runbook.stop_conditions}
+        checks: Views[CheckView] = Views(index.check_ids, derive.check_view, derive.read_latest)
+        conditions: Views[ConditionView] = Views(index.condition_ids, derive.condition_view, derive.read_windows)
+        derive.read_latest(index.read_first)  # what the steps' gates and the alerts pane read, at once
         steps = self._step_states(now, checks)
         current = self._current_step(steps)
-        statuses = {cid: _as_status(view, now) for cid, view in conditions.items() if view.active}
+        statuses = derive.statuses()
         problem = self._problem(live, now)
         judgement = judge(
             self.runbook,
             statuses,
             self.runbook.step(current) if current else None,
-            {check_id: view.status for check_id, view in checks.items()},
+            _CheckStatuses(checks),
             rollback_mode=mode is Mode.ROLLBACK,
             log_problem=problem,
         )
-        banners = self._banners(conditions, statuses, live, now)
+        waiting = self._waiting(statuses)
+        derive.read_latest([self._check_of[cid] for cid in waiting])
+        headlines = _Headlines(derive)
+        banners = self._banners(headlines, waiting, live, now)
         upcoming = next_step(steps, mode)
         return SessionState(
             runbook_name=self.runbook.name,
@@ -511,7 +531,7 @@ class Reducer:
             steps=steps,
             conditions=conditions,
             checks=checks,
-            alerts=self._alerts(checks, live),
+            alerts=self._alerts(derive, live),
             decisions=tuple(self._decisions),
             log=tuple(self._log),
             verdict=judgement.verdict,
@@ -525,7 +545,9 @@ class Reducer:
             current_step=current,
             now=now,
             verdict_reasons=judgement.reasons,
-            at_risk=at_risk_views(judgement, conditions),
+            at_risk=_Derived(
+                len(judgement.at_risk), lambda n: at_risk_view(judgement.at_risk[n], headlines[judgement.at_risk[n].condition])
+            ),
             blind=judgement.blind,
             banners=banners,
             next_step=upcoming.id if upcoming else None,
@@ -611,106 +633,386 @@ class Reducer:
                     return step.id
         return None
 
-    def _history(self, check_id: str, now: datetime) -> tuple[float | None, ...]:
-        """The sparkline: the check's value at each multiple of ``every`` before ``now`` (the last ``history - 1``), then at ``now``.
-
-        The instants are multiples of the check's interval since the epoch, so
-        the points do not shift with the instant asked for: between two
-        multiples only the last point (the value now) can change, and only
-        when a tick arrives or the newest one grows stale. The earlier points
-        are kept per check until a tick arrives or the next multiple passes.
-        """
-        ticks, times = self._ticks[check_id], self._tick_ms[check_id]
-        every = self.runbook.checks[check_id].every if check_id in self.runbook.checks else 15.0
-        every_ms = max(1, round(every * 1000))
-        now_ms = _ms(now)
-        grid_end = now_ms - 1 - (now_ms - 1) % every_ms  # the latest multiple strictly before now
-        key = (self._tick_versions.get(check_id, 0), grid_end, every_ms)
-        cached = self._history_cache.get(check_id)
-        if cached is not None and cached[0] == key:
-            grid = cached[1]
-        else:
-            grid = _sample(ticks, times, grid_end - (self.history - 2) * every_ms, every_ms, self.history - 1)
-            self._history_cache[check_id] = (key, grid)
-        return grid + _sample(ticks, times, now_ms, every_ms, 1)
-
-    def _condition_view(self, condition: StopCondition, now: datetime | None, live: LiveTruth) -> ConditionView:
-        progress = self._conditions[condition.id]
-        check_id = self._check_of[condition.id]
-        ticks = self._ticks.get(check_id)
-        history = self._history(check_id, now) if ticks and now else ()
-        active = now is None or is_active(condition, self._t0, now)
-        status = live.statuses.get(condition.id)
-        if status is not None:
-            state, since, firing_since = status.state, status.since, status.firing_since
-            held, remaining, detail = status.breach_held, status.remaining, status.detail or status.reason
-            consecutive = status.consecutive_breaches
+    def _alerts(self, derive: _Derivation, live: LiveTruth) -> tuple[AlertView, ...]:
+        alerts: list[AlertView] = []
+        for check_id in self._index.alert_checks:
             reading = live.readings.get(check_id)
-            value = status.value if reading is None or reading[0].value is None else reading[0].value
-            lower_bound = bool(reading and reading[0].extra.get("lower_bound"))
-            acknowledged = status.acknowledged or progress.acknowledged
-            flapping = status.flapping
-        else:
-            state, since, firing_since = progress.state, progress.since, progress.firing_since
-            held, consecutive, detail = _held(progress, now), progress.consecutive_breaches, progress.detail
-            remaining = _remaining(condition, progress, held, now)
-            value = progress.value
-            lower_bound = False
-            if ticks and (progress.value_ts is None or ticks[-1].ts >= progress.value_ts):
-                value = ticks[-1].value
-                lower_bound = bool(ticks[-1].extra.get("lower_bound"))
-            acknowledged, flapping = progress.acknowledged, progress.flapping
-        if (
-            status is not None
-            and state not in BLIND_STATES
-            and live.readings.get(check_id) is not None
-            and check_status(self.runbook.checks[check_id], "pass", live.readings[check_id][1]) == STALE
-        ):
-            # The one staleness rule, applied where the check's marker applies it: the evaluator's
-            # own once-a-second tick may not have come round yet.
-            age = live.readings[check_id][1]
-            detail = f"no reading for {_seconds(age)}"
-            state, remaining = ConditionState.STALE, None
-        if live.writer_stopped_at is not None and state is not ConditionState.STALE:
-            # A followed session whose writer is gone: whatever was last seen is stale now.
-            when = live.writer_stopped_at.strftime("%H:%M:%SZ")
-            detail = f"writer stopped at {when}; last seen {state.value}: {detail}"
-            state, remaining, since = ConditionState.STALE, None, live.writer_stopped_at
-        shown = value_text(condition, self.runbook, value, lower_bound=lower_bound)
-        detail = current_detail(condition, state, shown, value, detail)
-        reason = describe_state(
-            state,
-            detail,
-            held=held,
-            for_=condition.for_,
-            remaining=remaining,
-            keep_firing_for=condition.keep_firing_for,
-            consecutive_breaches=consecutive,
-            min_consecutive=condition.min_consecutive,
-            firing_since=firing_since,
-        )
-        return ConditionView(
-            id=condition.id,
-            state=state,
-            value=value,
-            threshold=progress.threshold,
-            since=since,
-            reason=reason,
-            flapping=flapping,
-            acknowledged=acknowledged,
-            breach_held=held,
-            history=history,
-            firing_since=firing_since,
-            active=active,
-            for_=condition.for_,
-            remaining=remaining,
-            in_state_for=max(0.0, (now - since).total_seconds()) if now is not None and since is not None else None,
-            value_text=shown,
-            detail=detail,
-        )
+            if reading is not None:
+                extra: Mapping[str, Any] = reading[0].extra
+            else:
+                tick = derive.latest(check_id)
+                if tick is None:
+                    continue
+                extra = tick.extra
+            for state in ("active", "suppressed"):
+                for alert in extra.get(state) or ():
+                    if isinstance(alert, Mapping):
+                        alerts.append(_alert_view(alert, state, check_id))
+        return tuple(alerts)
 
-    def _check_view(self, check_id: str, now: datetime | None, live: LiveTruth) -> CheckView:
+    def _waiting(self, statuses: Mapping[str, _Core]) -> list[str]:
+        """The halt and rollback conditions whose firing episode awaits a decision, in the banners' order."""
+        waiting = [
+            condition
+            for condition in self._index.stopping
+            if condition.id in statuses
+            and counts_as_firing(statuses[condition.id])
+            and not self._answered_episode(condition.id, statuses[condition.id].firing_since)
+        ]
+        waiting.sort(key=lambda c: (stopping_order(c), self._conditions[c.id].fired_seq or 0))
+        return [condition.id for condition in waiting]
+
+    def _banners(
+        self, conditions: Mapping[str, ConditionView], waiting: list[str], live: LiveTruth, now: datetime | None
+    ) -> tuple[BannerView, ...]:
+        """Every banner, most urgent first: a failing log, a stopped writer, then firings awaiting a decision."""
+        banners: list[BannerView] = []
+        if live.log_problem:
+            banners.append(log_banner(live.log_problem, live.log_problem_since, now))
+        if live.writer_stopped_at is not None:
+            when = live.writer_stopped_at.strftime("%H:%M:%SZ")
+            banners.append(writer_banner(live.writer_stopped_at, self._ended, now, when))
+        banners.extend(firing_banner(self._index.conditions[cid], conditions[cid], self.runbook, now) for cid in waiting)
+        return tuple(banners)
+
+    def _answered_episode(self, condition_id: str, firing_since: datetime | None) -> bool:
+        """Whether a decision answered this firing episode (named in its snapshot, or logged after it began)."""
+        if firing_since is not None and self._answered and (condition_id, format_ts(firing_since)) in self._answered:
+            return True
+        progress = self._conditions[condition_id]
+        same_episode = firing_since is None or progress.firing_since is None or progress.firing_since == firing_since or (
+            format_ts(progress.firing_since) == format_ts(firing_since)
+        )
+        return same_episode and progress.fired_seq is not None and progress.fired_seq <= self._last_decision_seq
+
+
+# ----------------------------------------------------------------- deriving views
+
+
+#: ``SessionLog.seek_ticks``: ``read(until, windows, checks=...)`` -> the ticks a state at ``until`` reads.
+TickReader = Callable[..., Iterable[TickRecord]]
+V = TypeVar("V")
+
+
+class Views(Mapping[str, V]):
+    """A state's views by id, each derived the first time it is looked at, then kept.
+
+    A mapping like the dict it stands for (equal to one with equal items).
+    ``values()``, ``items()``, equality and ``repr`` derive every view, after
+    ``read`` has read, in one go, what they need.
+    """
+
+    __slots__ = ("_ids", "_derive", "_read", "_made")
+
+    def __init__(self, ids: Mapping[str, Any], derive: Callable[[str], V], read: Callable[[Iterable[str]], None]) -> None:
+        self._ids = ids
+        self._derive = derive
+        self._read = read
+        self._made: dict[str, V] = {}
+
+    def __getitem__(self, key: str) -> V:
+        made = self._made.get(key)
+        if made is None:
+            if key not in self._ids:
+                raise KeyError(key)
+            made = self._made[key] = self._derive(key)
+        return made
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._ids
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def read(self, keys: Iterable[str]) -> None:
+        """Read at once what the views of ``keys`` need (a pane about to show them): one query, not one each."""
+        self._read(key for key in keys if key in self._ids and key not in self._made)
+
+    def _every(self) -> None:
+        if len(self._made) < len(self._ids):
+            self._read(key for key in self._ids if key not in self._made)
+
+    def values(self) -> ValuesView[V]:
+        self._every()
+        return ValuesView(self)
+
+    def items(self) -> ItemsView[str, V]:
+        self._every()
+        return ItemsView(self)
+
+    def __eq__(self, other: object) -> bool:
+        if other is self:
+            return True
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return dict(self.items()) == dict(other.items())
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
+
+
+class _History(Sequence[float | None]):
+    """A condition's sparkline points (``ConditionView.history``), sampled when first read; equal to the tuple of them.
+
+    A view whose sparkline is not drawn (a banner's, a card off screen) never
+    reads its check's window.
+    """
+
+    __slots__ = ("_derive", "_check", "_points")
+
+    def __init__(self, derive: _Derivation, check_id: str) -> None:
+        self._derive = derive
+        self._check = check_id
+        self._points: tuple[float | None, ...] | None = None
+
+    def points(self) -> tuple[float | None, ...]:
+        if self._points is None:
+            self._points = self._derive.sparkline(self._check)
+        return self._points
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.points()[index]
+
+    def __len__(self) -> int:
+        return len(self.points())
+
+    def __iter__(self) -> Iterator[float | None]:
+        return iter(self.points())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _History):
+            other = other.points()
+        if isinstance(other, tuple):
+            return self.points() == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.points())
+
+    def __repr__(self) -> str:
+        return repr(self.points())
+
+
+class _Derived(Sequence[V]):
+    """A tuple whose items are derived when first read (``SessionState.at_risk``: the header reads the first); equal to the tuple of them."""
+
+    __slots__ = ("_derive", "_made")
+
+    def __init__(self, count: int, derive: Callable[[int], V]) -> None:
+        self._derive = derive
+        self._made: list[Any] = [_UNSET] * count
+
+    def _item(self, index: int) -> V:
+        made = self._made[index]
+        if made is _UNSET:
+            made = self._made[index] = self._derive(index)
+        return made
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return tuple(self._item(n) for n in range(*index.indices(len(self._made))))
+        if index < 0:
+            index += len(self._made)
+        if not 0 <= index < len(self._made):
+            raise IndexError(index)
+        return self._item(index)
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    def __iter__(self) -> Iterator[V]:
+        return (self._item(n) for n in range(len(self._made)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Derived):
+            other = tuple(other)
+        if isinstance(other, tuple):
+            return tuple(self) == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
+_UNSET: Any = object()
+
+
+class _CheckStatuses(Mapping[str, str]):
+    """Each check's status, derived when the verdict reads it (it reads the current step's gate)."""
+
+    __slots__ = ("_checks",)
+
+    def __init__(self, checks: Views[CheckView]) -> None:
+        self._checks = checks
+
+    def __getitem__(self, key: str) -> str:
+        return self._checks[key].status
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._checks)
+
+    def __len__(self) -> int:
+        return len(self._checks)
+
+
+class _Headlines(Mapping[str, ConditionView]):
+    """What the banners and countdowns read of a condition: its view without the sparkline and the reason."""
+
+    __slots__ = ("_derive",)
+
+    def __init__(self, derive: _Derivation) -> None:
+        self._derive = derive
+
+    def __getitem__(self, key: str) -> ConditionView:
+        return self._derive.headline(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._derive.index.condition_ids)
+
+    def __len__(self) -> int:
+        return len(self._derive.index.condition_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class _RunbookIndex:
+    """What every state of a runbook looks up: computed once per runbook."""
+
+    check_ids: Mapping[str, None]  # in the runbook's order
+    condition_ids: Mapping[str, None]
+    conditions: Mapping[str, StopCondition]
+    check_of: Mapping[str, str]  # condition -> its check
+    stopping: tuple[StopCondition, ...]  # halt and rollback conditions
+    alert_checks: tuple[str, ...]
+    read_first: tuple[str, ...]  # what every state reads: the steps' gate checks and the alerts checks
+    every_ms: Mapping[str, int]  # per check: its interval in ms
+    spans: dict[int, dict[str, timedelta]]  # per sparkline length: per check a condition reads, the span it shows
+
+
+_INDEXES: dict[int, tuple[Runbook, _RunbookIndex]] = {}
+
+
+def _index(runbook: Runbook) -> _RunbookIndex:
+    known = _INDEXES.get(id(runbook))
+    if known is not None and known[0] is runbook:
+        return known[1]
+    alert_checks = tuple(check.id for check in runbook.checks.values() if check.kind == "alerts")
+    gates = (check_id for step in (*runbook.steps, *runbook.rollback) for check_id in step.gate if check_id in runbook.checks)
+    index = _RunbookIndex(
+        check_ids=dict.fromkeys(runbook.checks),
+        condition_ids=dict.fromkeys(c.id for c in runbook.stop_conditions),
+        conditions={c.id: c for c in runbook.stop_conditions},
+        check_of={c.id: c.check for c in runbook.stop_conditions},
+        stopping=tuple(c for c in runbook.stop_conditions if c.action in (Action.HALT, Action.ROLLBACK)),
+        alert_checks=alert_checks,
+        read_first=tuple(dict.fromkeys((*gates, *alert_checks))),
+        every_ms={
+            check_id: max(1, round((runbook.checks[check_id].every if check_id in runbook.checks else 15.0) * 1000))
+            for check_id in (*runbook.checks, *(c.check for c in runbook.stop_conditions))
+        },
+        spans={},
+    )
+    if len(_INDEXES) >= 16:
+        _INDEXES.clear()
+    _INDEXES[id(runbook)] = (runbook, index)
+    return index
+
+
+class _Core:
+    """A condition's state at ``now`` without its numbers' text: what the verdict reads of it (``checks.verdict.Judged``)."""
+
+    __slots__ = ("state", "since", "firing_since", "held", "remaining", "detail", "consecutive", "acknowledged",
+                 "flapping", "active", "value", "lower_bound", "live")  # fmt: skip
+
+    def __init__(self, state: ConditionState, since: datetime | None, firing_since: datetime | None, held: float,
+                 remaining: float | None, detail: str, consecutive: int, acknowledged: bool, flapping: bool,
+                 active: bool, value: float | None, lower_bound: bool, live: bool) -> None:  # fmt: skip
+        self.state, self.since, self.firing_since, self.held, self.remaining = state, since, firing_since, held, remaining
+        self.detail, self.consecutive, self.acknowledged, self.flapping = detail, consecutive, acknowledged, flapping
+        self.active, self.value, self.lower_bound, self.live = active, value, lower_bound, live
+
+
+class _Derivation:
+    """Everything a state derives its views from, as the fold held it when the state was asked for.
+
+    The fold's records are immutable and its tick lists are copied before
+    the fold changes them, so a view derived later equals one derived at once.
+    """
+
+    def __init__(self, reducer: Reducer, now: datetime | None, live: LiveTruth, read: TickReader | None) -> None:
+        self.runbook = reducer.runbook
+        self.index = reducer._index
+        self.history = reducer.history
+        self.limit = reducer.ticks_kept
+        self.now = now
+        self.live = live if not live.statuses else replace(live, statuses=dict(live.statuses))
+        self.t0 = reducer._t0
+        self.progress = dict(reducer._conditions)
+        self.ticks = dict(reducer._ticks)
+        self.times = dict(reducer._tick_ms)
+        self.versions = dict(reducer._tick_versions)
+        self.cache = reducer._history_cache
+        self.spans = reducer._window_spans() if read is not None else {}
+        self.read = read
+        self.depth: dict[str, int] = {}  # with ``read``: per check, 1 = its latest tick read, 2 = its window too
+        self.cores: dict[str, _Core] = {}
+        self.headlines: dict[str, ConditionView] = {}
+
+    # ------------------------------------------------------------ reading ticks
+
+    def read_latest(self, check_ids: Iterable[str]) -> None:
+        """Read, in one query, the latest tick of each of these checks not read yet."""
+        if self.read is not None:
+            self._read([c for c in dict.fromkeys(check_ids) if c not in self.depth], ())
+
+    def read_windows(self, condition_ids: Iterable[str]) -> None:
+        """Read, in one query, what the views of these conditions need: their checks' sparkline windows."""
+        if self.read is not None:
+            checks = dict.fromkeys(self.index.check_of[c] for c in condition_ids)
+            self._read((), [c for c in checks if self.depth.get(c, 0) < 2])
+
+    def _read(self, latest: Sequence[str], windows: Sequence[str]) -> None:
+        latest = [*latest, *(c for c in windows if c not in self.spans)]  # a check no condition reads: its latest
+        windows = [c for c in windows if c in self.spans]
+        if not latest and not windows:
+            return
+        now = self.now
+        assert self.read is not None and now is not None
+        read: dict[str, list[TickRecord]] = {}
+        for tick in self.read(now, {c: now - self.spans[c] for c in windows}, checks=latest):
+            read.setdefault(tick.check_id, []).append(tick)
+        for check_id, kept in _kept(read, self.limit).items():
+            self.ticks[check_id] = kept
+            self.times[check_id] = [_ms(t.ts) for t in kept]
+            self.versions.pop(check_id, None)  # not the fold's: no sparkline cache
+        self.depth.update(dict.fromkeys(latest, 1))
+        self.depth.update(dict.fromkeys(windows, 2))
+
+    def _ticks_of(self, check_id: str, *, window: bool) -> list[TickRecord] | None:
+        if self.read is not None and self.depth.get(check_id, 0) < (2 if window else 1):
+            if window:
+                self._read((), (check_id,))
+            else:
+                self._read((check_id,), ())
+        return self.ticks.get(check_id)
+
+    def latest(self, check_id: str) -> TickRecord | None:
+        """The check's newest tick at ``now`` (read when needed)."""
+        ticks = self._ticks_of(check_id, window=False)
+        return ticks[-1] if ticks else None
+
+    # ------------------------------------------------------------ checks
+
+    def check_view(self, check_id: str) -> CheckView:
         check = self.runbook.checks[check_id]
+        now, live = self.now, self.live
         reading = live.readings.get(check_id)
         if reading is not None:
             latest, age = reading
@@ -726,11 +1028,10 @@ class Reducer:
                                     sample_age=latest.sample_age),
                 lower_bound=bool(latest.extra.get("lower_bound")),
                 age=age,
-            )
-        ticks = self._ticks.get(check_id)
-        if not ticks:
+            )  # fmt: skip
+        tick = self.latest(check_id)
+        if tick is None:
             return CheckView(check_id, None, None, check.unit, "not yet polled", None)
-        tick = ticks[-1]
         age = max(0.0, (now - tick.ts).total_seconds()) if now is not None else 0.0
         # Ticks are stored on change and as keyframes: the newest may be a keyframe old and still current.
         status = check_status(check, tick.outcome, age, slack=_KEYFRAME_SECONDS, degraded=tick.degraded)
@@ -749,60 +1050,150 @@ class Reducer:
             lower_bound=bool(tick.extra.get("lower_bound")),
         )
 
-    def _alerts(self, checks: Mapping[str, CheckView], live: LiveTruth) -> tuple[AlertView, ...]:
-        alerts: list[AlertView] = []
-        for check in self.runbook.checks.values():
-            if check.kind != "alerts":
-                continue
-            reading = live.readings.get(check.id)
-            ticks = self._ticks.get(check.id)
-            if reading is not None:
-                extra: Mapping[str, Any] = reading[0].extra
-            elif ticks:
-                extra = ticks[-1].extra
-            else:
-                continue
-            for state in ("active", "suppressed"):
-                for alert in extra.get(state) or ():
-                    if isinstance(alert, Mapping):
-                        alerts.append(_alert_view(alert, state, check.id))
-        return tuple(alerts)
+    # ------------------------------------------------------------ conditions
 
-    def _banners(
-        self,
-        conditions: Mapping[str, ConditionView],
-        statuses: Mapping[str, ConditionStatus],
-        live: LiveTruth,
-        now: datetime | None,
-    ) -> tuple[BannerView, ...]:
-        """Every banner, most urgent first: a failing log, a stopped writer, then firings awaiting a decision."""
-        banners: list[BannerView] = []
-        if live.log_problem:
-            banners.append(log_banner(live.log_problem, live.log_problem_since, now))
-        if live.writer_stopped_at is not None:
+    def statuses(self) -> dict[str, _Core]:
+        """Every condition in force, as the verdict reads it (``checks.verdict.Judged``): no numbers' text."""
+        core = self.core
+        return {condition.id: made for condition in self.runbook.stop_conditions if (made := core(condition)).active}
+
+    def core(self, condition: StopCondition) -> _Core:
+        made = self.cores.get(condition.id)
+        if made is not None:
+            return made
+        progress = self.progress[condition.id]
+        check_id = self.index.check_of[condition.id]
+        now, live = self.now, self.live
+        active = now is None or is_active(condition, self.t0, now)
+        status = live.statuses.get(condition.id)
+        value, lower_bound = None, False
+        if status is not None:
+            state, since, firing_since = status.state, status.since, status.firing_since
+            held, remaining, detail = status.breach_held, status.remaining, status.detail or status.reason
+            consecutive = status.consecutive_breaches
+            reading = live.readings.get(check_id)
+            value = status.value if reading is None or reading[0].value is None else reading[0].value
+            lower_bound = bool(reading and reading[0].extra.get("lower_bound"))
+            acknowledged = status.acknowledged or progress.acknowledged
+            flapping = status.flapping
+        else:
+            state, since, firing_since = progress.state, progress.since, progress.firing_since
+            held, consecutive, detail = _held(progress, now), progress.consecutive_breaches, progress.detail
+            remaining = _remaining(condition, progress, held, now)
+            acknowledged, flapping = progress.acknowledged, progress.flapping
+        if (
+            status is not None
+            and state not in BLIND_STATES
+            and live.readings.get(check_id) is not None
+            and check_status(self.runbook.checks[check_id], "pass", live.readings[check_id][1]) == STALE
+        ):
+            # The one staleness rule, applied where the check's marker applies it: the evaluator's
+            # own once-a-second tick may not have come round yet.
+            detail = f"no reading for {_seconds(live.readings[check_id][1])}"
+            state, remaining = ConditionState.STALE, None
+        if live.writer_stopped_at is not None and state is not ConditionState.STALE:
+            # A followed session whose writer is gone: whatever was last seen is stale now.
             when = live.writer_stopped_at.strftime("%H:%M:%SZ")
-            banners.append(writer_banner(live.writer_stopped_at, self._ended, now, when))
-        waiting = [
-            condition
-            for condition in self.runbook.stop_conditions
-            if condition.action in (Action.HALT, Action.ROLLBACK)
-            and condition.id in statuses
-            and counts_as_firing(statuses[condition.id])
-            and not self._answered_episode(condition.id, conditions[condition.id].firing_since)
-        ]
-        waiting.sort(key=lambda c: (stopping_order(c), self._conditions[c.id].fired_seq or 0))
-        banners.extend(firing_banner(c, conditions[c.id], self.runbook, now) for c in waiting)
-        return tuple(banners)
+            detail = f"writer stopped at {when}; last seen {state.value}: {detail}"
+            state, remaining, since = ConditionState.STALE, None, live.writer_stopped_at
+        made = self.cores[condition.id] = _Core(
+            state, since, firing_since, held, remaining, detail, consecutive, acknowledged, flapping, active,
+            value, lower_bound, status is not None,
+        )  # fmt: skip
+        return made
 
-    def _answered_episode(self, condition_id: str, firing_since: datetime | None) -> bool:
-        """Whether a decision answered this firing episode (named in its snapshot, or logged after it began)."""
-        if firing_since is not None and (condition_id, format_ts(firing_since)) in self._answered:
-            return True
-        progress = self._conditions[condition_id]
-        same_episode = firing_since is None or progress.firing_since is None or (
-            format_ts(progress.firing_since) == format_ts(firing_since)
+    def headline(self, condition_id: str) -> ConditionView:
+        """The condition's view but for its sparkline and reason (``history`` empty, ``reason`` blank)."""
+        made = self.headlines.get(condition_id)
+        if made is not None:
+            return made
+        condition = self.index.conditions[condition_id]
+        core = self.core(condition)
+        progress = self.progress[condition_id]
+        value, lower_bound = core.value, core.lower_bound
+        if not core.live:
+            value = progress.value
+            tick = self.latest(self.index.check_of[condition_id])
+            if tick is not None and (progress.value_ts is None or tick.ts >= progress.value_ts):
+                value = tick.value
+                lower_bound = bool(tick.extra.get("lower_bound"))
+        shown = value_text(condition, self.runbook, value, lower_bound=lower_bound)
+        now, since = self.now, core.since
+        made = self.headlines[condition_id] = ConditionView(
+            id=condition_id,
+            state=core.state,
+            value=value,
+            threshold=progress.threshold,
+            since=since,
+            flapping=core.flapping,
+            acknowledged=core.acknowledged,
+            breach_held=core.held,
+            firing_since=core.firing_since,
+            active=core.active,
+            for_=condition.for_,
+            remaining=core.remaining,
+            in_state_for=max(0.0, (now - since).total_seconds()) if now is not None and since is not None else None,
+            value_text=shown,
+            detail=current_detail(condition, core.state, shown, value, core.detail),
         )
-        return same_episode and progress.fired_seq is not None and progress.fired_seq <= self._last_decision_seq
+        return made
+
+    def condition_view(self, condition_id: str) -> ConditionView:
+        condition = self.index.conditions[condition_id]
+        check_id = self.index.check_of[condition_id]
+        headline = self.headline(condition_id)
+        core = self.cores[condition_id]
+        reason = describe_state(
+            core.state,
+            headline.detail,
+            held=core.held,
+            for_=condition.for_,
+            remaining=core.remaining,
+            keep_firing_for=condition.keep_firing_for,
+            consecutive_breaches=core.consecutive,
+            min_consecutive=condition.min_consecutive,
+            firing_since=core.firing_since,
+        )
+        return replace(headline, reason=reason, history=_History(self, check_id) if self.now is not None else ())
+
+    def sparkline(self, check_id: str) -> tuple[float | None, ...]:
+        """The sparkline of a condition's check (its window read when needed)."""
+        ticks = self._ticks_of(check_id, window=True)
+        return self._history(check_id, ticks) if ticks else ()
+
+    def _history(self, check_id: str, ticks: list[TickRecord]) -> tuple[float | None, ...]:
+        """The sparkline: the check's value at each multiple of ``every`` before ``now`` (the last ``history - 1``), then at ``now``.
+
+        The instants are multiples of the check's interval since the epoch, so
+        the points do not shift with the instant asked for: between two
+        multiples only the last point (the value now) can change, and only
+        when a tick arrives or the newest one grows stale. The earlier points
+        are kept per check until a tick arrives or the next multiple passes.
+        """
+        assert self.now is not None
+        times = self.times[check_id]
+        every_ms = self.index.every_ms[check_id]
+        now_ms = _ms(self.now)
+        grid_end = now_ms - 1 - (now_ms - 1) % every_ms  # the latest multiple strictly before now
+        version = self.versions.get(check_id)
+        key = (version, grid_end, every_ms)
+        cached = self.cache.get(check_id) if version is not None else None
+        if cached is not None and cached[0] == key:
+            grid = cached[1]
+        else:
+            grid = _sample(ticks, times, grid_end - (self.history - 2) * every_ms, every_ms, self.history - 1)
+            if version is not None:
+                self.cache[check_id] = (key, grid)
+        return grid + _sample(ticks, times, now_ms, every_ms, 1)
+
+
+def _kept(by_check: dict[str, list[TickRecord]], limit: int) -> dict[str, list[TickRecord]]:
+    """Each check's ticks in time order (a stable sort: equal times keep their order, as ``apply_tick`` keeps them), its last ``limit``."""
+    for check_id, ticks in by_check.items():
+        ticks.sort(key=_tick_time)
+        if len(ticks) > limit:
+            by_check[check_id] = ticks[-limit:]
+    return by_check
 
 
 # ----------------------------------------------------------------- helpers
@@ -896,24 +1287,6 @@ def _remaining(condition: StopCondition, progress: _ConditionProgress, held: flo
         gone = (now - progress.since).total_seconds() if now is not None and progress.since is not None else 0.0
         return max(0.0, start - gone)
     return None
-
-
-def _as_status(view: ConditionView, now: datetime | None) -> ConditionStatus:
-    """A view as ``checks.verdict`` takes it."""
-    return ConditionStatus(
-        id=view.id,
-        state=view.state,
-        value=view.value,
-        threshold=view.threshold,
-        since=view.since or now or _EPOCH,
-        breach_held=view.breach_held,
-        flapping=view.flapping,
-        acknowledged=view.acknowledged,
-        reason=view.reason,
-        firing_since=view.firing_since,
-        for_=view.for_,
-        remaining=view.remaining,
-    )
 
 
 def _seconds(seconds: float) -> str:

@@ -47,7 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from checks.reading import Reading
 from checks.state import ConditionState, ConditionStatus, Verdict
@@ -255,8 +255,8 @@ class SessionState:
     mode: Mode
     t0: datetime | None
     steps: tuple[StepState, ...]  # the main plan; in ROLLBACK mode followed by the rollback plan
-    conditions: dict[str, ConditionView]
-    checks: dict[str, CheckView]
+    conditions: Mapping[str, ConditionView]  # each view derived when first looked at (``cutover_tui.reducer.Views``)
+    checks: Mapping[str, CheckView]
     alerts: tuple[AlertView, ...]
     decisions: tuple[DecisionRecord, ...]
     log: tuple[LogLine, ...]  # newest last, bounded
@@ -271,7 +271,7 @@ class SessionState:
     current_step: str | None = None
     now: datetime | None = None  # the instant this state describes
     verdict_reasons: tuple[str, ...] = ()  # why the verdict, worst first
-    at_risk: tuple[AtRiskView, ...] = ()  # pending / recovering halt and rollback conditions, soonest first
+    at_risk: Sequence[AtRiskView] = ()  # pending / recovering halt and rollback conditions, soonest first (each derived when read)
     blind: tuple[str, ...] = ()  # conditions in force that cannot be seen
     banners: tuple[BannerView, ...] = ()  # every banner, most urgent first (``banner`` is the first's text)
     next_step: str | None = None  # the first pending step of the plan being run

@@ -1388,14 +1388,18 @@ class SessionLog:
                 )
             return self._decode(_in_time_order(rows, fmt))
 
-    def seek_ticks(self, until: datetime, windows: Mapping[str, datetime] | None = None) -> list[TickRecord]:
+    def seek_ticks(
+        self, until: datetime, windows: Mapping[str, datetime] | None = None, *, checks: Iterable[str] | None = None
+    ) -> list[TickRecord]:
         """What a state at ``until`` reads of the ticks, in time order, from the index in one query.
 
-        Every check's latest tick at or before ``until``; for each check in
-        ``windows`` (a condition's sparkline reads it), also every tick after
+        The latest tick at or before ``until`` of every check (of those in
+        ``checks`` when it is given); for each check in ``windows`` (a
+        condition's sparkline reads it), also every tick after
         ``windows[check]`` up to ``until``, and the last one at or before
-        ``windows[check]``. Folding these gives the same ``SessionState`` at
-        ``until`` as folding every tick (``Reducer.window_starts``).
+        ``windows[check]``. Folding these gives the same views at ``until`` as
+        folding every tick (``Reducer.window_starts``). ``Reducer.state`` reads
+        through this, lazily, the checks a view is asked for (``read_ticks``).
         """
         fmt = self._format
         check_col, time_col = fmt.check_column, fmt.time_column
@@ -1405,24 +1409,38 @@ class SessionLog:
             # Resolved under the lock: a follower's format may read the checks table.
             bounds = [(fmt.check_key(check), fmt.time_key(start)) for check, start in (windows or {}).items()]
             bounds = [(key, start) for key, start in bounds if key != -1]
+            windowed = {key for key, _ in bounds}
+            keys = None if checks is None else [k for k in dict.fromkeys(map(fmt.check_key, checks)) if k != -1 and k not in windowed]
         latest_of = (
             f"SELECT id FROM ticks WHERE {check_col} = {{check}} AND {time_col} <= {{until}}"
             f" ORDER BY {time_col} DESC, id DESC LIMIT 1"
         )
-        if not bounds:
-            sql = f"SELECT {cols} FROM {fmt.check_table()} c JOIN ticks t ON t.id = ({latest_of.format(check='c.id', until='?1')})"
-            params: list[Any] = [until_key]
-        else:
+        params: list[Any] = [until_key, *(item for bound in bounds for item in bound)]
+        parts: list[str] = []
+        ctes: list[str] = []
+        if bounds:
             values = ",".join(f"(?{2 + 2 * n}, ?{3 + 2 * n})" for n in range(len(bounds)))
-            sql = (
-                f"WITH w(key, start) AS (VALUES {values}) "
-                f"SELECT {cols} FROM {fmt.check_table()} c JOIN ticks t ON t.id = ({latest_of.format(check='c.id', until='?1')})"
-                " WHERE c.id NOT IN (SELECT key FROM w) "
-                f"UNION ALL SELECT {cols} FROM w JOIN ticks t ON t.{check_col} = w.key AND t.{time_col} > w.start"
-                f" AND t.{time_col} <= ?1 "
-                f"UNION ALL SELECT {cols} FROM w JOIN ticks t ON t.id = ({latest_of.format(check='w.key', until='w.start')})"
+            ctes.append(f"w(key, start) AS (VALUES {values})")
+        if keys is None:
+            unwindowed = " WHERE c.id NOT IN (SELECT key FROM w)" if bounds else ""
+            parts.append(
+                f"SELECT {cols} FROM {fmt.check_table()} c JOIN ticks t ON t.id = "
+                f"({latest_of.format(check='c.id', until='?1')}){unwindowed}"
             )
-            params = [until_key, *(item for bound in bounds for item in bound)]
+        elif keys:
+            first = len(params) + 1
+            ctes.append(f"k(key) AS (VALUES {','.join(f'(?{first + n})' for n in range(len(keys)))})")
+            params.extend(keys)
+            parts.append(f"SELECT {cols} FROM k JOIN ticks t ON t.id = ({latest_of.format(check='k.key', until='?1')})")
+        if bounds:
+            parts.append(
+                f"SELECT {cols} FROM w JOIN ticks t ON t.{check_col} = w.key AND t.{time_col} > w.start"
+                f" AND t.{time_col} <= ?1"
+            )
+            parts.append(f"SELECT {cols} FROM w JOIN ticks t ON t.id = ({latest_of.format(check='w.key', until='w.start')})")
+        if not parts:
+            return []
+        sql = (f"WITH {', '.join(ctes)} " if ctes else "") + " UNION ALL ".join(parts)
         with self._db_lock:
             rows = self._query(sql, params)
             return self._decode(_in_time_order(rows, fmt))

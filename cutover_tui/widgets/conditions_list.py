@@ -22,6 +22,7 @@ from textual.reactive import reactive
 from cutover_tui.state import ConditionView, SessionState
 from cutover_tui.widgets.condition_card import (
     ACTION_STYLES,
+    CARD_HEIGHT,
     MIN_TREND_SAMPLES,
     ConditionCard,
     card_lines,
@@ -67,6 +68,8 @@ class ConditionsList(VerticalScroll, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._cards: dict[str, ConditionCard] = {}
+        self._state: SessionState | None = None
+        self._shown: dict[str, SessionState] = {}  # per card: the state its view came from
 
     @property
     def cards(self) -> list[ConditionCard]:
@@ -85,20 +88,53 @@ class ConditionsList(VerticalScroll, can_focus=True):
         return self.cards[self.highlighted].condition_id
 
     def sync(self, state: SessionState, runbook: Runbook, now: datetime) -> None:
-        """Hand every card its view (a card repaints only what changed); add cards for new conditions."""
+        """Hand the cards on screen their views (a card repaints only what changed); add cards for new conditions.
+
+        A card scrolled out of view gets its view when it comes into view: a
+        state derives the views looked at, so 400 conditions cost what the
+        dozen on screen cost.
+        """
+        self._state = state
         new: list[ConditionCard] = []
-        for condition in runbook.stop_conditions:
-            view = state.conditions.get(condition.id)
-            card = self._cards.get(condition.id)
-            if card is None:
+        visible = self._visible(len(runbook.stop_conditions))
+        for index, condition in enumerate(runbook.stop_conditions):
+            if condition.id not in self._cards:
+                view = state.conditions.get(condition.id) if index in visible else None
+                if view is not None:
+                    self._shown[condition.id] = state
                 card = self._cards[condition.id] = ConditionCard(condition, runbook, view)
                 new.append(card)
-            elif card.view is not view:
-                card.show(view)
         if new:
             self.mount_all(new)
             if self.highlighted is None:
                 self.highlighted = 0
+        self._show_visible()
+
+    def _visible(self, cards: int | None = None) -> range:
+        """The indices of the cards on screen, and one more each side."""
+        height = self.scrollable_content_region.height or (self.app.size.height if self.is_attached else 0)
+        top = int(self.scroll_y) // CARD_HEIGHT
+        return range(max(0, top - 1), min(len(self._cards) if cards is None else cards, top + height // CARD_HEIGHT + 2))
+
+    def _show_visible(self) -> None:
+        state = self._state
+        if state is None:
+            return
+        every = self.cards
+        cards = [every[i] for i in self._visible() if self._shown.get(every[i].condition_id) is not state]
+        read = getattr(state.conditions, "read", None)
+        if read is not None and len(cards) > 1:
+            read(card.condition_id for card in cards)  # what their views read, at once (a replay reads the log)
+        for card in cards:
+            self._shown[card.condition_id] = state
+            card.show(state.conditions.get(card.condition_id))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._show_visible()
+
+    def on_resize(self) -> None:
+        self._show_visible()
 
     # ------------------------------------------------------------ the highlight
 
