@@ -64,6 +64,8 @@ _STEP_END = {"step_completed": StepStatus.DONE, "step_failed": StepStatus.FAILED
 _KEYFRAME_SECONDS = RetentionPolicy().keyframe_seconds
 _EPOCH = datetime.fromtimestamp(0, timezone.utc)
 _NO_LIVE = LiveTruth()
+#: Condition states whose hold or countdown runs with the clock.
+_TIMED_STATES = frozenset({ConditionState.PENDING, ConditionState.FIRING, ConditionState.RECOVERING})
 
 
 def reduce_events(
@@ -506,10 +508,12 @@ class Reducer:
         mode = Mode.ROLLBACK if self._rollback_at else Mode.REHEARSAL if self._rehearsal else Mode.LIVE
         checks: Views[CheckView] = Views(index.check_ids, derive.check_view, derive.read_latest)
         conditions: Views[ConditionView] = Views(index.condition_ids, derive.condition_view, derive.read_windows)
-        derive.read_latest(index.read_first)  # what the steps' gates and the alerts pane read, at once
+        statuses = derive.statuses()
+        waiting = self._waiting(statuses)
+        # What the steps' gates, the alerts pane and the banners read, in one query (a replay reads the log).
+        derive.read_latest((*index.read_first, *(self._check_of[cid] for cid in waiting)))
         steps = self._step_states(now, checks)
         current = self._current_step(steps)
-        statuses = derive.statuses()
         problem = self._problem(live, now)
         judgement = judge(
             self.runbook,
@@ -519,8 +523,6 @@ class Reducer:
             rollback_mode=mode is Mode.ROLLBACK,
             log_problem=problem,
         )
-        waiting = self._waiting(statuses)
-        derive.read_latest([self._check_of[cid] for cid in waiting])
         headlines = _Headlines(derive)
         banners = self._banners(headlines, waiting, live, now)
         upcoming = next_step(steps, mode)
@@ -894,6 +896,7 @@ class _RunbookIndex:
     read_first: tuple[str, ...]  # what every state reads: the steps' gate checks and the alerts checks
     every_ms: Mapping[str, int]  # per check: its interval in ms
     spans: dict[int, dict[str, timedelta]]  # per sparkline length: per check a condition reads, the span it shows
+    cores: dict[str, tuple[Any, _Core]]  # per condition: the last record folded whose state holds no clock, as derived
 
 
 _INDEXES: dict[int, tuple[Runbook, _RunbookIndex]] = {}
@@ -918,6 +921,7 @@ def _index(runbook: Runbook) -> _RunbookIndex:
             for check_id in (*runbook.checks, *(c.check for c in runbook.stop_conditions))
         },
         spans={},
+        cores={},
     )
     if len(_INDEXES) >= 16:
         _INDEXES.clear()
@@ -953,6 +957,7 @@ class _Derivation:
         self.limit = reducer.ticks_kept
         self.now = now
         self.live = live if not live.statuses else replace(live, statuses=dict(live.statuses))
+        self.from_log = not live.statuses and live.writer_stopped_at is None  # each condition as the log tells it
         self.t0 = reducer._t0
         self.progress = dict(reducer._conditions)
         self.ticks = dict(reducer._ticks)
@@ -1062,6 +1067,9 @@ class _Derivation:
         if made is not None:
             return made
         progress = self.progress[condition.id]
+        if self.from_log:
+            made = self.cores[condition.id] = self._logged_core(condition, progress)
+            return made
         check_id = self.index.check_of[condition.id]
         now, live = self.now, self.live
         active = now is None or is_active(condition, self.t0, now)
@@ -1100,6 +1108,29 @@ class _Derivation:
             state, since, firing_since, held, remaining, detail, consecutive, acknowledged, flapping, active,
             value, lower_bound, status is not None,
         )  # fmt: skip
+        return made
+
+    def _logged_core(self, condition: StopCondition, progress: _ConditionProgress) -> _Core:
+        """A condition as the log alone tells it (replay, a fresh resume): the same for the same record while its state holds no clock.
+
+        Kept per runbook between states: a replay's checkpoints share their
+        records, so a seek re-derives only the conditions that changed or
+        whose hold or countdown runs.
+        """
+        now = self.now
+        timeless = progress.state not in _TIMED_STATES and (condition.active is None or self.t0 is None)
+        if timeless:
+            cached = self.index.cores.get(condition.id)
+            if cached is not None and cached[0] is progress:
+                return cached[1]
+        held = _held(progress, now)
+        made = _Core(
+            progress.state, progress.since, progress.firing_since, held, _remaining(condition, progress, held, now),
+            progress.detail, progress.consecutive_breaches, progress.acknowledged, progress.flapping,
+            now is None or is_active(condition, self.t0, now), None, False, False,
+        )  # fmt: skip
+        if timeless:
+            self.index.cores[condition.id] = (progress, made)
         return made
 
     def headline(self, condition_id: str) -> ConditionView:
@@ -1154,7 +1185,14 @@ class _Derivation:
             min_consecutive=condition.min_consecutive,
             firing_since=core.firing_since,
         )
-        return replace(headline, reason=reason, history=_History(self, check_id) if self.now is not None else ())
+        h = headline
+        return ConditionView(
+            id=h.id, state=h.state, value=h.value, threshold=h.threshold, since=h.since, reason=reason,
+            flapping=h.flapping, acknowledged=h.acknowledged, breach_held=h.breach_held,
+            history=_History(self, check_id) if self.now is not None else (), firing_since=h.firing_since,
+            active=h.active, for_=h.for_, remaining=h.remaining, in_state_for=h.in_state_for,
+            value_text=h.value_text, detail=h.detail,
+        )  # fmt: skip
 
     def sparkline(self, check_id: str) -> tuple[float | None, ...]:
         """The sparkline of a condition's check (its window read when needed)."""
