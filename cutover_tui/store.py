@@ -326,107 +326,127 @@ _Redactor = Redactor
 # ----------------------------------------------------------------- schema
 
 
+# The tables in plain SQL, as sqlite-utils wrote them for the first logs (the same text, so every log
+# has the same schema); importing sqlite-utils (and the numpy it loads) cost the first frame 0.4 s.
+_SCHEMA = """
+CREATE TABLE "sessions" (
+   "id" INTEGER PRIMARY KEY,
+   "runbook_name" TEXT NOT NULL,
+   "runbook_text" TEXT NOT NULL,
+   "runbook_sha256" TEXT NOT NULL,
+   "planned_t0" TEXT,
+   "actual_t0" TEXT,
+   "host" TEXT,
+   "operator" TEXT,
+   "tool_version" TEXT,
+   "rehearsal" INTEGER,
+   "created_at" TEXT NOT NULL,
+   "updated_at" TEXT NOT NULL,
+   "head_seq" INTEGER,
+   "head_hash" TEXT,
+   "schema_version" INTEGER,
+   "heartbeat_at" TEXT
+);
+CREATE TABLE "runbook_versions" (
+   "sha256" TEXT PRIMARY KEY,
+   "runbook_name" TEXT,
+   "text" TEXT,
+   "first_seen" TEXT
+);
+CREATE TABLE "events" (
+   "seq" INTEGER PRIMARY KEY,
+   "ts" TEXT NOT NULL,
+   "kind" TEXT NOT NULL,
+   "actor" TEXT NOT NULL,
+   "payload" TEXT NOT NULL,
+   "prev_hash" TEXT NOT NULL,
+   "hash" TEXT NOT NULL
+);
+CREATE INDEX "idx_events_kind"
+    ON "events" ("kind");
+"""
+
+#: Schema 2's readings: ``checks`` and ``outcomes`` name what ``ticks`` stores as small integers;
+#: ``readings`` is the view a reviewer reads (every stored reading spelled out, with the columns its
+#: digest is computed over).
+_SCHEMA_READINGS = """
+CREATE TABLE "checks" (
+   "id" INTEGER PRIMARY KEY,
+   "name" TEXT NOT NULL,
+   "unit" TEXT NOT NULL
+);
+CREATE UNIQUE INDEX "idx_checks_name"
+    ON "checks" ("name");
+CREATE TABLE "outcomes" (
+   "code" INTEGER PRIMARY KEY,
+   "name" TEXT NOT NULL
+);
+CREATE TABLE "ticks" (
+   "id" INTEGER PRIMARY KEY,
+   "check_ref" INTEGER NOT NULL REFERENCES "checks"("id"),
+   "ts_ms" INTEGER NOT NULL,
+   "outcome_code" INTEGER NOT NULL REFERENCES "outcomes"("code"),
+   "value" REAL,
+   "unit" TEXT,
+   "latency_ms" INTEGER,
+   "degraded" INTEGER NOT NULL DEFAULT 0,
+   "detail" TEXT NOT NULL DEFAULT '',
+   "extra" TEXT
+);
+CREATE INDEX "idx_ticks_check_ref_ts_ms"
+    ON "ticks" ("check_ref", "ts_ms");
+"""
+
+#: Schema 1's readings: every column spelled out in each row (kept to compare the formats).
+_SCHEMA_READINGS_V1 = """
+CREATE TABLE "ticks" (
+   "id" INTEGER PRIMARY KEY,
+   "check_id" TEXT NOT NULL,
+   "ts" TEXT NOT NULL,
+   "outcome" TEXT NOT NULL,
+   "value" REAL,
+   "unit" TEXT,
+   "latency_ms" INTEGER,
+   "degraded" INTEGER,
+   "detail" TEXT,
+   "extra" TEXT
+);
+CREATE INDEX "idx_ticks_check_id_ts"
+    ON "ticks" ("check_id", "ts");
+"""
+
+# The chain already makes edits detectable; the triggers make accidental edits (a reviewer's UPDATE
+# in a SQL shell) fail loudly instead.
+_TRIGGERS = """
+CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+"""
+
+
 def _create_schema(connection: sqlite3.Connection, version: int = SCHEMA_VERSION) -> None:
-    import sqlite_utils
-
-    db = sqlite_utils.Database(connection)
-    db["sessions"].create(
-        {
-            "id": int,
-            "runbook_name": str,
-            "runbook_text": str,
-            "runbook_sha256": str,
-            "planned_t0": str,
-            "actual_t0": str,
-            "host": str,
-            "operator": str,
-            "tool_version": str,
-            "rehearsal": int,
-            "created_at": str,
-            "updated_at": str,
-            "head_seq": int,
-            "head_hash": str,
-            "schema_version": int,
-            "heartbeat_at": str,
-        },
-        pk="id",
-        not_null=["runbook_name", "runbook_text", "runbook_sha256", "created_at", "updated_at"],
-    )
-    db["runbook_versions"].create(
-        {"sha256": str, "runbook_name": str, "text": str, "first_seen": str},
-        pk="sha256",
-    )
-    db["events"].create(
-        {
-            "seq": int,
-            "ts": str,
-            "kind": str,
-            "actor": str,
-            "payload": str,
-            "prev_hash": str,
-            "hash": str,
-        },
-        pk="seq",
-        not_null=["ts", "kind", "actor", "payload", "prev_hash", "hash"],
-    )
-    db["events"].create_index(["kind"])
+    """The log's tables, indexes, view and triggers (in the caller's transaction)."""
+    for statement in _statements(_SCHEMA + (_SCHEMA_READINGS if version >= 2 else _SCHEMA_READINGS_V1)):
+        connection.execute(statement)
     if version >= 2:
-        _create_readings(db)
-    else:
-        _create_readings_v1(db)
-    # The chain already makes edits detectable; the triggers make accidental
-    # edits (a reviewer's UPDATE in a SQL shell) fail loudly instead.
-    db.executescript(
-        """
-        CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
-        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-        CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
-        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-        """
-    )
+        connection.executemany("INSERT INTO outcomes (code, name) VALUES (?, ?)",
+                               [(code, name) for name, code in OUTCOME_CODES.items()])  # fmt: skip
+        connection.execute(READINGS_VIEW)
+    for statement in _statements(_TRIGGERS):
+        connection.execute(statement)
 
 
-def _create_readings(db: Any) -> None:
-    """Schema 2's readings: ``checks`` and ``outcomes`` name what ``ticks`` stores as small integers.
-
-    ``readings`` is the view a reviewer reads: every stored reading spelled
-    out, with the columns its digest is computed over.
-    """
-    db["checks"].create({"id": int, "name": str, "unit": str}, pk="id", not_null=["name", "unit"])
-    db["checks"].create_index(["name"], unique=True)
-    db["outcomes"].create({"code": int, "name": str}, pk="code", not_null=["name"])
-    db["outcomes"].insert_all([{"code": code, "name": name} for name, code in OUTCOME_CODES.items()])
-    db["ticks"].create(
-        {
-            "id": int,
-            "check_ref": int,
-            "ts_ms": int,
-            "outcome_code": int,
-            "value": float,
-            "unit": str,
-            "latency_ms": int,
-            "degraded": int,
-            "detail": str,
-            "extra": str,
-        },
-        pk="id",
-        not_null=["check_ref", "ts_ms", "outcome_code", "degraded", "detail"],
-        defaults={"degraded": 0, "detail": ""},
-        foreign_keys=[("check_ref", "checks", "id"), ("outcome_code", "outcomes", "code")],
-    )
-    db["ticks"].create_index(["check_ref", "ts_ms"])
-    db.execute(READINGS_VIEW)
-
-
-def _create_readings_v1(db: Any) -> None:
-    """Schema 1's readings: every column spelled out in each row (kept to compare the formats)."""
-    db["ticks"].create(
-        {"id": int, "check_id": str, "ts": str, "outcome": str, "value": float, "unit": str, "latency_ms": int,
-         "degraded": int, "detail": str, "extra": str},
-        pk="id",
-        not_null=["check_id", "ts", "outcome"],
-    )  # fmt: skip
-    db["ticks"].create_index(["check_id", "ts"])
+def _statements(script: str) -> list[str]:
+    """A script's statements (a trigger's body ends with ``END;``)."""
+    statements, current = [], []
+    for line in script.strip().splitlines():
+        current.append(line)
+        text = "\n".join(current)
+        if text.endswith(";") and sqlite3.complete_statement(text):
+            statements.append(text[:-1])
+            current = []
+    return statements
 
 
 def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
