@@ -35,6 +35,7 @@ test-fast: $(STAMP)
 	$(PYTEST) -m "not slow and not integration"
 
 bench: $(STAMP)
+	$(COMPILE)
 	$(BIN)/python -m benchmarks all
 
 clean:

@@ -51,6 +51,9 @@ from runbooks.model import (
 T = TypeVar("T")
 
 _TAG = "tag:yaml.org,2002:"
+#: libyaml's safe loader when PyYAML was built with it. A runbook it cannot compose is composed again
+#: by PyYAML's pure-Python loader, whose errors name the line and column.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
 _STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + name for name in ("str", "int", "float", "bool", "null"))
 
 TOP_KEYS = (
@@ -231,6 +234,15 @@ class _Reader:
     # -- structure -----------------------------------------------------------------
 
     def compose(self, text: str) -> Node:
+        if _FAST_LOADER is not None:
+            try:  # libyaml's composer: the same nodes and marks, ten times sooner
+                root = yaml.compose(text, Loader=_FAST_LOADER)
+            except Exception:  # noqa: BLE001 - PyYAML's own composer below says what is wrong, as it always has
+                pass
+            else:
+                if root is None:
+                    raise RunbookError("the runbook is empty: expected a mapping with at least a name", file=self.file, line=1, column=1)
+                return root
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as error:
