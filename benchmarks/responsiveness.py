@@ -22,10 +22,13 @@ The same keys are then pressed again with the machine loaded by ``stress-ng
 runs), when stress-ng is installed.
 
 Also measured over the quiet keys: the CPU share of the thread that runs the
-UI loop (the screen, the polls and the probes' HTTP all run on it), the whole
-process's CPU (the log's writer threads too), and how long each derivation of
-the ``SessionState`` took (``LiveBackend.state``: once a second for the clocks,
-and for repaints after new readings).
+UI loop (the screen, and the folding of the polls' results it is handed five
+times a second; the polls and the probes' HTTP run on a thread of their own,
+``checks.scheduler.PollingThread``), the whole process's CPU (the polling
+thread and the log's writer threads too), and how long each derivation of the
+``SessionState`` took (``LiveBackend.state``: once a second for the clocks,
+and for repaints after new readings; the views the screen reads of it are
+derived when it reads them, in the repaint, and counted in the key's latency).
 """
 
 from __future__ import annotations
@@ -225,8 +228,8 @@ def run(quick: bool) -> Result:
                    percentile(loaded_keys, 99) if stressed else None, "ms"),  # fmt: skip
             Figure("loaded_keys_without_frame", "keys without a frame, machine loaded",
                    stressed.missed if stressed else None),  # fmt: skip
-            Figure("ui_loop_cpu_percent", "CPU of the UI loop's thread (screen, polls, probes)", loop_cpu, "%"),
-            Figure("process_cpu_percent", "CPU of the whole process (and the log's threads)", process_cpu, "%"),
+            Figure("ui_loop_cpu_percent", "CPU of the UI loop's thread (the screen, the results it folds)", loop_cpu, "%"),
+            Figure("process_cpu_percent", "CPU of the whole process (the polling thread, the log's threads)", process_cpu, "%"),
             Figure("derive_p50_ms", "one SessionState derivation, p50", percentile(derive_ms, 50), "ms"),
             Figure("derive_max_ms", "one SessionState derivation, slowest", max(derive_ms) if derive_ms else None, "ms"),
             Figure("rss_mb", "RSS with the app running", rss_mb(), "MB"),

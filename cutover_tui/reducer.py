@@ -17,6 +17,7 @@ Ticks: the reducer keeps only the last ``history + 1`` ticks of each check
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
@@ -971,6 +972,7 @@ class _Derivation:
         self.cache = reducer._history_cache
         self.spans = reducer._window_spans() if read is not None else {}
         self.read = read
+        self.lock = threading.Lock()  # reading and storing the ticks a view needs
         self.depth: dict[str, int] = {}  # with ``read``: per check, 1 = its latest tick read, 2 = its window too
         self.cores: dict[str, _Core] = {}
         self.headlines: dict[str, ConditionView] = {}
@@ -980,13 +982,15 @@ class _Derivation:
     def read_latest(self, check_ids: Iterable[str]) -> None:
         """Read, in one query, the latest tick of each of these checks not read yet."""
         if self.read is not None:
-            self._read([c for c in dict.fromkeys(check_ids) if c not in self.depth], ())
+            with self.lock:
+                self._read([c for c in dict.fromkeys(check_ids) if c not in self.depth], ())
 
     def read_windows(self, condition_ids: Iterable[str]) -> None:
         """Read, in one query, what the views of these conditions need: their checks' sparkline windows."""
         if self.read is not None:
             checks = dict.fromkeys(self.index.check_of[c] for c in condition_ids)
-            self._read((), [c for c in checks if self.depth.get(c, 0) < 2])
+            with self.lock:
+                self._read((), [c for c in checks if self.depth.get(c, 0) < 2])
 
     def _read(self, latest: Sequence[str], windows: Sequence[str]) -> None:
         latest = [*latest, *(c for c in windows if c not in self.spans)]  # a check no condition reads: its latest
@@ -1005,17 +1009,21 @@ class _Derivation:
         self.depth.update(dict.fromkeys(latest, 1))
         self.depth.update(dict.fromkeys(windows, 2))
 
-    def _ticks_of(self, check_id: str, *, window: bool) -> list[TickRecord] | None:
-        if self.read is not None and self.depth.get(check_id, 0) < (2 if window else 1):
-            if window:
-                self._read((), (check_id,))
-            else:
-                self._read((check_id,), ())
-        return self.ticks.get(check_id)
+    def _ticks_of(self, check_id: str, *, window: bool) -> tuple[list[TickRecord] | None, list[int] | None]:
+        """The check's ticks and their times, read first when needed (under the lock: a view may be read from another thread)."""
+        if self.read is None:
+            return self.ticks.get(check_id), self.times.get(check_id)
+        with self.lock:
+            if self.depth.get(check_id, 0) < (2 if window else 1):
+                if window:
+                    self._read((), (check_id,))
+                else:
+                    self._read((check_id,), ())
+            return self.ticks.get(check_id), self.times.get(check_id)
 
     def latest(self, check_id: str) -> TickRecord | None:
         """The check's newest tick at ``now`` (read when needed)."""
-        ticks = self._ticks_of(check_id, window=False)
+        ticks, _ = self._ticks_of(check_id, window=False)
         return ticks[-1] if ticks else None
 
     # ------------------------------------------------------------ checks
@@ -1208,10 +1216,10 @@ class _Derivation:
 
     def sparkline(self, check_id: str) -> tuple[float | None, ...]:
         """The sparkline of a condition's check (its window read when needed)."""
-        ticks = self._ticks_of(check_id, window=True)
-        return self._history(check_id, ticks) if ticks else ()
+        ticks, times = self._ticks_of(check_id, window=True)
+        return self._history(check_id, ticks, times) if ticks and times else ()
 
-    def _history(self, check_id: str, ticks: list[TickRecord]) -> tuple[float | None, ...]:
+    def _history(self, check_id: str, ticks: list[TickRecord], times: list[int]) -> tuple[float | None, ...]:
         """The sparkline: the check's value at each multiple of ``every`` before ``now`` (the last ``history - 1``), then at ``now``.
 
         The instants are multiples of the check's interval since the epoch, so
@@ -1221,7 +1229,6 @@ class _Derivation:
         are kept per check until a tick arrives or the next multiple passes.
         """
         assert self.now is not None
-        times = self.times[check_id]
         every_ms = self.index.every_ms[check_id]
         now_ms = _ms(self.now)
         grid_end = now_ms - 1 - (now_ms - 1) % every_ms  # the latest multiple strictly before now
