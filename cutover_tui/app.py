@@ -76,18 +76,6 @@ WRITE_ACTIONS = frozenset(
     }
 )
 
-#: Why an action does not apply, for the palette (keys that do not apply are simply not offered).
-NOT_APPLICABLE: dict[str, str] = {
-    "start_step": "the selected step is not pending.",
-    "complete_step": "the selected step is already finished.",
-    "fail_step": "the selected step is already finished.",
-    "skip_step": "the selected step is already finished.",
-    "add_evidence": "select a step first.",
-    "acknowledge": "no firing stop condition awaits acknowledgement.",
-    "set_t0": "T-0 is set; re-baselining is for rehearsals.",
-    "rollback": "the rollback plan is already running.",
-}
-
 #: Signals that end a live session as a quit does: logged, flushed, closed.
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -139,7 +127,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("decide", "Record decision", "GO / NO-GO / CONDITIONAL GO / HOLD / ROLLBACK / CONTINUE (d)"),
     Command("acknowledge", "Acknowledge condition", "Acknowledge the firing stop condition (a)"),
     Command("why", "Why is it red?", "The highlighted stop condition's readings, hold, last error and baseline (w)"),
-    Command("set_t0", "Set T-0 now", "Set or re-baseline T-0 to now (t)"),
+    Command("set_t0", "Set T-0", "Set or re-baseline T-0: now, a time (16:30), or from now (-5m) (t)"),
     Command("rollback", "Enter rollback", "Switch to the rollback plan, with a reason (R)"),
     Command("focus_steps", "Focus steps", "Move to the timeline"),
     Command("focus_conditions", "Focus stop conditions", "Move to the stop conditions"),
@@ -259,7 +247,7 @@ class CutoverApp(App[None]):
             await first_frame()
         # Imported now, not at start-up, and not at the first key either: keys typed into a dialog
         # that is still loading would reach the dashboard.
-        for dialog in ("approval", "complete_step", "decision", "help", "prompts"):
+        for dialog in ("approval", "complete_step", "decision", "help", "prompts", "set_t0"):
             importlib.import_module(f"cutover_tui.screens.{dialog}")
 
     async def on_unmount(self) -> None:
@@ -414,28 +402,63 @@ class CutoverApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the keys that do not apply to the selection now (the help screen lists them all).
 
-        Read-only keeps every key live, so that pressing one says why nothing happens.
+        A hidden key still answers: pressing it says why it does not apply
+        (``run_action``). Read-only keeps every key live, so that pressing one
+        says the view is read-only.
         """
         if action not in WRITE_ACTIONS or self.backend.read_only or not self.is_mounted:
             return True
+        return self.refusal(action) is None
+
+    def refusal(self, action: str) -> str | None:
+        """Why ``action`` does not apply now, in one line; None when it does."""
+        if action not in WRITE_ACTIONS:
+            return None
+        if self.backend.read_only:
+            return READ_ONLY_NOTICE
+        session = self.session
         step = self.selected_step()
-        status = step.status if step is not None else None
+        title = f"“{step.title}”" if step is not None else ""
+        status = step.status.value if step is not None else ""
         match action:
-            case "start_step":
-                applies = status is StepStatus.PENDING
-            case "complete_step" | "fail_step" | "skip_step":
-                applies = status in (StepStatus.PENDING, StepStatus.ACTIVE)
-            case "add_evidence":
-                applies = step is not None
-            case "acknowledge":
-                applies = self._condition_to_acknowledge() is not None
-            case "set_t0":
-                applies = self.session.t0 is None or self.session.mode is Mode.REHEARSAL
-            case "rollback":
-                applies = self.session.mode is not Mode.ROLLBACK
-            case _:
-                applies = True
-        return applies
+            case "start_step" | "complete_step" | "fail_step" | "skip_step" | "add_evidence" if step is None:
+                return "Select a step first (1 or tab moves to the steps)."
+            case "start_step" if step.status is StepStatus.ACTIVE:
+                return f"{title} is already active: c completes it, f fails it, k skips it."
+            case "start_step" if step.status is not StepStatus.PENDING:
+                return f"{title} is {status}: only a pending step can be started."
+            case "complete_step" | "fail_step" | "skip_step" if step.status is StepStatus.ABANDONED:
+                return f"{title} was abandoned when the rollback began: the rollback plan is being run."
+            case "complete_step" | "fail_step" | "skip_step" if step.status not in (StepStatus.PENDING, StepStatus.ACTIVE):
+                return f"{title} is already {status}."
+            case "acknowledge" if self._condition_to_acknowledge() is None:
+                firing = [v for v in session.conditions.values() if v.state in (ConditionState.FIRING, ConditionState.RECOVERING)]
+                if firing:
+                    return "Every firing stop condition is already acknowledged."
+                return "Nothing to acknowledge: no stop condition is firing."
+            case "set_t0" if session.mode is Mode.ROLLBACK:
+                return "T-0 cannot move during a rollback: the rollback plan is timed from when it began (R+)."
+            case "set_t0" if session.t0 is not None and session.mode is not Mode.REHEARSAL:
+                return (
+                    f"T-0 is set ({format_wall_clock(session.t0, self.zone)}); moving it is for rehearsals "
+                    "(a session started with --rehearsal)."
+                )
+            case "rollback" if session.mode is Mode.ROLLBACK:
+                since = session.rollback_started_at
+                when = f" since {format_wall_clock(since, self.zone)}" if since is not None else ""
+                return f"The rollback plan is already running{when}."
+        return None
+
+    async def run_action(self, action: Any, default_namespace: Any = None, namespaces: Any = None) -> bool:
+        """Run an action; a key whose action does not apply now says why instead of doing nothing."""
+        if await super().run_action(action, default_namespace, namespaces):
+            return True
+        if isinstance(action, str) and action in WRITE_ACTIONS and default_namespace in (None, self):
+            reason = self.refusal(action)
+            if reason is not None:
+                self.notify(reason, title="Does not apply now", severity="warning")
+                return True
+        return False
 
     def _writable(self) -> bool:
         if self.backend.read_only:
@@ -495,7 +518,7 @@ class CutoverApp(App[None]):
             return
         condition_id = self._condition_to_acknowledge()
         if condition_id is None:
-            self.notify("No firing stop condition awaits acknowledgement.")
+            self.notify(self.refusal("acknowledge") or "Nothing to acknowledge.", severity="warning")
             return
         self._append_events([("condition_acknowledged", {"condition": condition_id})])
 
@@ -538,6 +561,10 @@ class CutoverApp(App[None]):
         from cutover_tui.screens.help import HelpScreen
 
         self.push_screen(HelpScreen(self.key_help()))
+
+    def action_quit(self) -> None:
+        """Textual's own quit (the palette's "Quit"): asks and logs the session's end, as q does."""
+        self.action_quit_app()
 
     def action_quit_app(self) -> None:
         if self.backend.read_only:
@@ -739,7 +766,10 @@ class CutoverApp(App[None]):
         from cutover_tui.screens.prompts import TextPromptScreen
 
         reason = await self.push_screen_wait(
-            TextPromptScreen(title, prompt, confirm_label=confirm_label, placeholder="reason", danger=danger)
+            TextPromptScreen(
+                title, prompt, confirm_label=confirm_label, placeholder="reason (required, logged)", danger=danger,
+                empty_refusal="A reason is required: type why (it is logged), or Escape to cancel.",
+            )
         )
         if reason:
             await self._record([(kind, {"step": step_id, "reason": reason})])
@@ -765,7 +795,12 @@ class CutoverApp(App[None]):
     async def _note_flow(self, step_id: str | None) -> None:
         from cutover_tui.screens.prompts import TextPromptScreen
 
-        text = await self.push_screen_wait(TextPromptScreen("Note", "Note for the log:", confirm_label="Add note"))
+        text = await self.push_screen_wait(
+            TextPromptScreen(
+                "Note", "Note for the log:", confirm_label="Add note",
+                empty_refusal="The note is empty: type it, or Escape to cancel.",
+            )
+        )
         if text:
             payload: dict[str, Any] = {"text": text}
             if step_id is not None:
@@ -774,19 +809,11 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _t0_flow(self) -> None:
-        from cutover_tui.screens.prompts import ConfirmScreen
+        from cutover_tui.screens.set_t0 import SetT0Screen
 
-        now = self.backend.now()
-        rebaseline = self.session.t0 is not None
-        message = (
-            f"Set T-0 to now, {format_wall_clock(now, self.zone)}?"
-            + (" Every planned time moves to the new baseline." if rebaseline else "")
-        )
-        confirmed = await self.push_screen_wait(
-            ConfirmScreen("Re-baseline T-0" if rebaseline else "Set T-0", message, confirm_label="Set T-0 now")
-        )
-        if confirmed:
-            await self._record([("t0_set", {"t0": format_ts(now)})])
+        moment = await self.push_screen_wait(SetT0Screen(self.backend.now(), self.zone, self.session.t0))
+        if moment is not None:
+            await self._record([("t0_set", {"t0": format_ts(moment)})])
 
     @work(group="flow", exit_on_error=False)
     async def _rollback_flow(self) -> None:
@@ -799,6 +826,7 @@ class CutoverApp(App[None]):
                 confirm_label="Enter rollback",
                 placeholder="reason (required)",
                 danger=True,
+                empty_refusal="A reason is required to enter rollback: type why (it is logged), or Escape to cancel.",
             )
         )
         if reason:
@@ -947,10 +975,11 @@ class CutoverApp(App[None]):
 
     async def _run_command(self, action: str) -> None:
         """Run a palette command as its key would: only when it applies now, else say why."""
-        if self.check_action(action, ()) is True:
+        reason = self.refusal(action) if not self.backend.read_only else None
+        if reason is None:
             await self.run_action(action)
         else:
-            self.notify(f"Does not apply now: {NOT_APPLICABLE.get(action, action)}", severity="warning")
+            self.notify(reason, title="Does not apply now", severity="warning")
 
     def _bindings_for(self, action: str) -> list[Binding]:
         return [b for bindings in self._bindings.key_to_bindings.values() for b in bindings if b.action == action]
@@ -962,6 +991,8 @@ class CutoverApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for command in COMMANDS:
+            if command.action in WRITE_ACTIONS and self.refusal(command.action) is not None:
+                continue  # the palette offers only what applies now (the key still says why not)
             yield SystemCommand(command.title, command.help, lambda action=command.action: self._run_command(action))
         for binding in self._backend_bindings():
             key = binding.key
