@@ -247,7 +247,7 @@ class CutoverApp(App[None]):
             await first_frame()
         # Imported now, not at start-up, and not at the first key either: keys typed into a dialog
         # that is still loading would reach the dashboard.
-        for dialog in ("approval", "complete_step", "decision", "help", "prompts", "set_t0"):
+        for dialog in ("approval", "complete_step", "decision", "evidence", "help", "prompts", "set_t0"):
             importlib.import_module(f"cutover_tui.screens.{dialog}")
 
     async def on_unmount(self) -> None:
@@ -352,7 +352,9 @@ class CutoverApp(App[None]):
         detail, steps = self._find(StepDetail), self._find(StepsTable)
         if detail is None or steps is None:  # not mounted yet, or being removed at exit: nothing to show it in
             return
-        detail.show(steps.selected_step_id, self.session, self.runbook, self.backend.now(), self.zone)
+        detail.show(
+            steps.selected_step_id, self.session, self.runbook, self.backend.now(), self.zone, live=not self.backend.read_only
+        )
 
     @on(DataTable.RowHighlighted, "#steps")
     def _step_highlighted(self) -> None:
@@ -732,16 +734,17 @@ class CutoverApp(App[None]):
         step = self.session.step(step_id)
         gate = dict(step.gate) if step is not None else {}
         gate_ok = all(outcome == "pass" for outcome in gate.values())
-        needs_evidence = spec.evidence_required and not (step and step.evidence)
+        owed = flows.evidence_owed(spec, step)
         unticked = flows.unticked_items(spec, step)
-        evidence: str | None = None
+        evidence: dict[str, str] = {}
         unticked_reason: str | None = None
-        if spec.kind is StepKind.TASK or needs_evidence or (not gate_ok and override_reason is None) or unticked:
+        if spec.kind is StepKind.TASK or owed or (not gate_ok and override_reason is None) or unticked:
             request = await self.push_screen_wait(
                 CompleteStepScreen(
                     spec,
                     gate if override_reason is None else {},
-                    needs_evidence=bool(needs_evidence),
+                    owed=owed,
+                    answers=flows.evidence_answers(spec, step),
                     unchecked=len(unticked),
                 )
             )
@@ -750,9 +753,7 @@ class CutoverApp(App[None]):
             evidence = request.evidence
             override_reason = request.override_reason or override_reason
             unticked_reason = request.unticked_reason
-        events: list[tuple[str, dict[str, Any]]] = []
-        if evidence:
-            events.append(("evidence_added", {"step": step_id, "text": evidence}))
+        events = flows.evidence_events(step_id, evidence)
         payload = flows.completion_payload(
             spec, step, gate, override_reason=override_reason, unticked_reason=unticked_reason
         )
@@ -776,20 +777,13 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _evidence_flow(self, step_id: str) -> None:
-        from cutover_tui.screens.prompts import TextPromptScreen
+        from cutover_tui import flows
+        from cutover_tui.screens.evidence import EvidenceScreen
 
         spec = self.runbook.step(step_id)
-        prompts = "; ".join(item.text for item in spec.evidence)
-        text = await self.push_screen_wait(
-            TextPromptScreen(
-                f"Evidence: {spec.title}",
-                f"What shows it was done? ({prompts})" if prompts else "What shows it was done?",
-                confirm_label="Attach",
-                placeholder="a link, a ticket, what you saw",
-            )
-        )
-        if text:
-            await self._record([("evidence_added", {"step": step_id, "text": text})])
+        answers = await self.push_screen_wait(EvidenceScreen(spec, flows.evidence_answers(spec, self.session.step(step_id))))
+        if answers:
+            await self._record(flows.evidence_events(step_id, answers))
 
     @work(group="flow", exit_on_error=False)
     async def _note_flow(self, step_id: str | None) -> None:

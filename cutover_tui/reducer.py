@@ -107,6 +107,7 @@ class _StepProgress:
     ended_at: datetime | None = None
     items: frozenset[str] = frozenset()
     evidence: tuple[str, ...] = ()
+    evidence_items: tuple[str | None, ...] = ()  # the named item each answer is for, aligned with ``evidence``
     reason: str = ""
 
 
@@ -395,7 +396,12 @@ class Reducer:
         step_id = payload.get("step", "")
         step = self._steps.get(step_id)
         if step is not None:
-            self._steps[step_id] = replace(step, evidence=(*step.evidence, str(payload.get("text", ""))))
+            item = payload.get("item")
+            self._steps[step_id] = replace(
+                step,
+                evidence=(*step.evidence, str(payload.get("text", ""))),
+                evidence_items=(*step.evidence_items, str(item) if item else None),
+            )
 
     def _on_decision(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
         self._last_decision_seq = event.seq
@@ -597,6 +603,7 @@ class Reducer:
             drift_seconds=drift,
             items_checked=frozenset(progress.items),
             evidence=tuple(progress.evidence),
+            evidence_items=tuple(progress.evidence_items),
             reason=progress.reason,
             rollback_plan=rollback_plan,
             gate=tuple((check_id, checks[check_id].status) for check_id in step.gate if check_id in checks),
@@ -921,6 +928,17 @@ def _seconds(seconds: float) -> str:
     return format_duration(round(max(seconds, 0.0)))
 
 
+def evidence_item_text(runbook: Runbook, step_id: Any, item_id: Any) -> str:
+    """The text of a step's named evidence item (its id when the runbook no longer has it); "" for none."""
+    if not item_id:
+        return ""
+    try:
+        step = runbook.step(str(step_id))
+    except KeyError:
+        return str(item_id)
+    return next((item.text for item in step.evidence if item.id == item_id), str(item_id))
+
+
 def _describe(runbook: Runbook, event: EventRecord) -> str:
     """One line for the log pane."""
     p = event.payload
@@ -954,7 +972,8 @@ def _describe(runbook: Runbook, event: EventRecord) -> str:
             mark = "[x]" if p.get("checked", True) else "[ ]"
             return f"{mark} {title(p.get('step'))}: {p.get('item', '')}"
         case "evidence_added":
-            return f"evidence for {title(p.get('step'))}: {p.get('text', '')}"
+            item = evidence_item_text(runbook, p.get("step"), p.get("item"))
+            return f"evidence for {title(p.get('step'))}{f' — {item}' if item else ''}: {p.get('text', '')}"
         case "note":
             return str(p.get("text", ""))
         case "decision":

@@ -35,7 +35,8 @@ from typing import Any
 
 from checks.state import ConditionState, Verdict
 from cutover_tui.correlate import correlate
-from cutover_tui.reducer import Reducer
+from cutover_tui.flows import evidence_owed
+from cutover_tui.reducer import Reducer, evidence_item_text
 from cutover_tui.labels import DECISION_LABELS, VERDICT_LABELS, display_unit
 from cutover_tui.state import ConditionView, DecisionRecord, StepState, StepStatus
 from cutover_tui.store import (
@@ -180,6 +181,8 @@ class StepReport:
     completed_by: str = ""  # who completed (or failed, skipped) it
     unticked: tuple[str, ...] = ()  # checklist items not ticked when it was completed
     unticked_reason: str = ""  # why it was completed anyway
+    evidence_items: tuple[str, ...] = ()  # the named item (its text) each of ``evidence`` answers; "" for the step
+    evidence_owed: tuple[str, ...] = ()  # required named items with no answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,7 +486,9 @@ def _build(log: SessionLog, path: Path, generated_at: datetime) -> Report:
         last_decision_seq=decisions[-1].seq if decisions else None,
         conditions_fired=tuple(c.id for c in conditions if c.episodes),
         gate_overrides=tuple(s.id for s in steps if s.gate_overridden),
-        missing_evidence=tuple(s.id for s in steps if s.result == "PASS" and s.evidence_required and not s.evidence),
+        missing_evidence=tuple(
+            s.id for s in steps if s.result == "PASS" and (s.evidence_owed or (s.evidence_required and not s.evidence))
+        ),
         seconds_down=sum(g.seconds for g in gaps),
     )
     return Report(
@@ -613,6 +618,8 @@ def _step_report(runbook: Runbook, state: StepState, endings: dict[int, EventRec
         reason=state.reason,
         completed_by=ending.actor if ending is not None else "",
         unticked=unticked,
+        evidence_items=tuple(evidence_item_text(runbook, step.id, item) for item in state.evidence_items),
+        evidence_owed=tuple(item.text for item in evidence_owed(step, state) if item.id),
         unticked_reason=str(completion.get("unticked_reason") or ""),
     )
 
@@ -1253,8 +1260,11 @@ def _step_details(step: StepReport) -> list[str]:
     if step.status in (StepStatus.PENDING.value, StepStatus.ABANDONED.value) and not step.started_at:
         return []
     lines = [f"[{'x' if item.checked else ' '}] {item.text}" for item in step.items]
-    lines += [f"Evidence: {text}" for text in step.evidence]
-    if step.evidence_required and not step.evidence:
+    items = step.evidence_items or ("",) * len(step.evidence)
+    lines += [f"Evidence — {item}: {text}" if item else f"Evidence: {text}" for text, item in zip(step.evidence, items)]
+    if step.evidence_owed:
+        lines.append("Evidence owed: " + "; ".join(step.evidence_owed) + ".")
+    elif step.evidence_required and not step.evidence:
         expected = "; ".join(step.evidence_expected)
         lines.append("Evidence required, none attached" + (f" ({expected})" if expected else "") + ".")
     if step.gate:

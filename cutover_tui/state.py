@@ -16,7 +16,7 @@ Event kinds (``events.kind``) and their payloads:
 - ``step_failed``       {step, reason}
 - ``step_skipped``      {step, reason}
 - ``item_checked``      {step, item, checked: bool}
-- ``evidence_added``    {step, text}
+- ``evidence_added``    {step, text, item?: the id of the named evidence item it answers}
 - ``note``              {text, step?}
 - ``decision``          {decision: go|no_go|conditional_go|hold|rollback|continue, reason,
                          step?, scorecard?: {scores, total, result}, phrase?: str,
@@ -82,6 +82,7 @@ class StepState:
     drift_seconds: float | None  # actual start - planned start
     items_checked: frozenset[str] = frozenset()
     evidence: tuple[str, ...] = ()
+    evidence_items: tuple[str | None, ...] = ()  # the named item each of ``evidence`` answers (None: the step as a whole)
     reason: str = ""  # fail/skip reason or gate override reason
     rollback_plan: bool = False
     gate: tuple[tuple[str, str], ...] = ()  # (check id, check status) per gate check, in gate order

@@ -36,6 +36,7 @@ from runbooks.model import (
     BaselineWindow,
     Check,
     EscalationLevel,
+    EvidenceItem,
     Item,
     Runbook,
     Scorecard,
@@ -87,6 +88,7 @@ ESCALATION_KEYS = ("severity", "respond_within", "escalate_to", "description")
 SCORECARD_KEYS = ("go", "conditional", "categories")
 CATEGORY_KEYS = ("id", "title", "weight")
 ITEM_KEYS = ("id", "text")
+EVIDENCE_ITEM_KEYS = ("id", "text", "required")
 OUTCOME_CHOICES = ("unknown", "pass", "breach")
 SUPPRESSED_CHOICES = ("unknown", "ignore")
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -1041,14 +1043,14 @@ class _Reader:
             ids.append(value)
         return tuple(ids)
 
-    def items(self, node: Node, path: str) -> tuple[Item, ...]:
+    def items(self, node: Node, path: str, allowed: Collection[str] = ITEM_KEYS) -> tuple[Item, ...]:
         """Checklist items: strings, or ``{id, text}``; ids derived from the text when absent."""
         items: list[Item] = []
         seen: dict[str, str] = {}
         for index, entry in enumerate(self.sequence(node, path, "items")):
             item_path = f"{path}[{index}]"
             if isinstance(entry, MappingNode):
-                fields = self.mapping(entry, item_path, ITEM_KEYS, required=("text",))
+                fields = self.mapping(entry, item_path, allowed, required=("text",))
                 text = self.text(fields.get("text"), fields.key_path("text"))  # type: ignore[arg-type]
                 item_id = self.derived_id(fields, "text")
             else:
@@ -1061,10 +1063,20 @@ class _Reader:
             items.append(Item(id=item_id, text=text))
         return tuple(items)
 
-    def evidence(self, node: Node, path: str) -> tuple[bool, tuple[Item, ...]]:
+    def evidence(self, node: Node, path: str) -> tuple[bool, tuple[EvidenceItem, ...]]:
+        """``required`` / ``optional`` (one answer), or named items: each required one is answered on its own.
+
+        An item is a string (required) or ``{id, text, required: false}``.
+        """
         if isinstance(node, ScalarNode):
             return self.choice(node, path, ("required", "optional")) == "required", ()
-        return True, self.items(node, path)
+        named = self.items(node, path, EVIDENCE_ITEM_KEYS)
+        required = []
+        for index, entry in enumerate(self.sequence(node, path, "items")):
+            fields = self.mapping(entry, f"{path}[{index}]", EVIDENCE_ITEM_KEYS) if isinstance(entry, MappingNode) else None
+            required.append(True if fields is None else self.optional(fields, "required", self.boolean, True))
+        items = tuple(EvidenceItem(item.id, item.text, needed) for item, needed in zip(named, required))
+        return any(required), items
 
     def unique_ids(self, steps: list[tuple[Step, Node, str]], what: str) -> None:
         seen: dict[str, str] = {}

@@ -225,6 +225,15 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceItem:
+    """A named piece of evidence a step asks for: each required one needs its own answer before the step completes."""
+
+    id: str
+    text: str
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     id: str
     title: str
@@ -234,8 +243,8 @@ class Step:
     kind: StepKind = StepKind.TASK
     phrase: str | None = None  # approval: the exact phrase to type
     items: tuple[Item, ...] = ()
-    evidence_required: bool = False
-    evidence: tuple[Item, ...] = ()  # what evidence to attach
+    evidence_required: bool = False  # some evidence is required: one answer, or one per required named item
+    evidence: tuple[EvidenceItem, ...] = ()  # the named evidence items, each answered on its own
     gate: tuple[str, ...] = ()  # check ids
     watch: tuple[str, ...] = ()  # stop condition ids
     depends_on: tuple[str, ...] = ()
