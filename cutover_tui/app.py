@@ -131,7 +131,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("rollback", "Enter rollback", "Switch to the rollback plan, with a reason (R)"),
     Command("focus_steps", "Focus steps", "Move to the timeline"),
     Command("focus_conditions", "Focus stop conditions", "Move to the stop conditions"),
-    Command("help", "Help: keys", "Every key and what the markers mean (?)"),
+    Command("help", "Help", "What each verdict means, every key, what the marks mean (?)"),
 )
 
 

@@ -15,6 +15,32 @@ VERDICT_LABELS: dict[Verdict, str] = {
     Verdict.ROLLING_BACK: "↺ ROLLING BACK",
 }
 
+#: What each verdict means, in the words of docs/semantics.md (the help screen shows them).
+VERDICT_MEANINGS: dict[Verdict, str] = {
+    Verdict.ROLLBACK: "a rollback stop condition is firing, or went blind while firing: decide now (the banner names who)",
+    Verdict.HALT: "a halt stop condition is firing, or went blind while firing: stop and decide",
+    Verdict.CANNOT_VERIFY: (
+        "we cannot tell: a halt or rollback condition, or one the current step watches or gates on, has no data, "
+        "is invalid, not polled, stale or in error; or the log is not being written; or a followed session's writer "
+        "stopped. It blocks GO"
+    ),
+    Verdict.AT_RISK: (
+        "a halt or rollback condition is breached but has not held its `for` yet (pending), or is clearing "
+        "(recovering): the header counts down"
+    ),
+    Verdict.CONTINUE: "every condition that matters is seen and none is breached",
+    Verdict.ROLLING_BACK: (
+        "the rollback plan is running: the verdict judges the plan's own conditions (HALT if a condition it "
+        "watches still fires); CONTINUE never shows"
+    ),
+}
+
+#: What "N blind" beside the verdict means.
+BLIND_MEANING = (
+    "how many stop conditions in force cannot be seen now (unknown, no data, invalid, not polled, partial, stale "
+    "or error), counting those that do not move the verdict (a warn condition) too"
+)
+
 DECISION_LABELS: dict[str, str] = {
     "go": "GO",
     "no_go": "NO-GO",

@@ -282,7 +282,9 @@ async def test_help_lists_every_key() -> None:
         listed = {key for key, _ in app.screen.keys}
         assert {"s", "c", "f", "k", "e", "n", "d", "a", "t", "R", "?"} <= listed
         assert "space / x" in listed and "ctrl+p" in listed
-        assert "stale" in str(app.screen.query_one("#legend").render())
+        console = Console(width=100, record=True)
+        console.print(app.screen.query_one("#legend", Static).content)
+        assert "◷ stale" in console.export_text()
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 

@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
 
-from cutover_tui.state import ConditionView, SessionState
+from cutover_tui.state import CheckView, ConditionView, SessionState
 from cutover_tui.widgets.condition_card import (
     ACTION_STYLES,
     MIN_TREND_SAMPLES,
@@ -89,12 +89,13 @@ class ConditionsList(VerticalScroll, can_focus=True):
         new: list[ConditionCard] = []
         for condition in runbook.stop_conditions:
             view = state.conditions.get(condition.id)
+            check = state.checks.get(condition.check)
             card = self._cards.get(condition.id)
             if card is None:
-                card = self._cards[condition.id] = ConditionCard(condition, runbook, view)
+                card = self._cards[condition.id] = ConditionCard(condition, runbook, view, check)
                 new.append(card)
-            elif card.view is not view:
-                card.show(view)
+            elif card.view is not view or card.check is not check:
+                card.show(view, check)
         if new:
             self.mount_all(new)
             if self.highlighted is None:
@@ -159,11 +160,12 @@ def condition_card(
     runbook: Runbook,
     now: datetime,
     samples: int = MIN_TREND_SAMPLES,
+    check: CheckView | None = None,
 ) -> RenderableType:
     """A card as a Rich renderable, three lines wide enough for ``samples`` sparkline points (for consoles and tests)."""
     from cutover_tui.widgets.condition_card import CARD_TEXT_WIDTH
 
-    parts = card_lines(condition, view, runbook, samples + CARD_TEXT_WIDTH)
+    parts = card_lines(condition, view, runbook, samples + CARD_TEXT_WIDTH, check)
     middle = parts["clock"]
     middle.append_text(parts["middle"])
     return Group(parts["top"], middle, parts["why"])

@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 from cutover_tui.flows import evidence_answers, evidence_owed
 from cutover_tui.state import SessionState, StepState
 from cutover_tui.widgets.formatting import format_duration, format_at, format_value, format_wall_time
-from cutover_tui.widgets.markers import STEP_MARKERS, check_marker, condition_marker
+from cutover_tui.widgets.markers import STEP_MARKERS, check_marker, condition_marker_in
 from runbooks.model import EvidenceItem, Runbook, Step
 
 
@@ -216,7 +216,7 @@ def detail_body(
     if spec.watch:
         text.append("Watching: ", style="bold")
         for condition_id in spec.watch:
-            marker = condition_marker(state.conditions.get(condition_id))
+            marker = condition_marker_in(state, runbook, condition_id)
             text.append(f"{marker.symbol} {condition_id} {marker.word}  ", style=marker.style)
         text.append("\n")
     if spec.depends_on:

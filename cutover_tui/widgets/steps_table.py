@@ -9,7 +9,7 @@ from textual.widgets import DataTable
 
 from cutover_tui.state import SessionState, StepState, StepStatus
 from cutover_tui.widgets.formatting import format_drift, format_at, format_wall_time
-from cutover_tui.widgets.markers import STEP_MARKERS, check_marker, condition_marker
+from cutover_tui.widgets.markers import STEP_MARKERS, check_marker, condition_marker_in
 from runbooks.model import Runbook
 
 #: (column key, label, width or None for auto)
@@ -127,7 +127,7 @@ def live_markers(step: StepState, state: SessionState, runbook: Runbook) -> Text
     if spec.gate and spec.watch:
         text.append("│", style="dim")
     for condition_id in spec.watch:
-        marker = condition_marker(state.conditions.get(condition_id))
+        marker = condition_marker_in(state, runbook, condition_id)
         text.append(marker.symbol, style=marker.style)
     return text
 
