@@ -329,7 +329,7 @@ class CutoverApp(App[None]):
         self._render_state(self.session, previous)
 
     def _show_banner(self, state: SessionState, now: datetime) -> None:
-        banner = build_banner(state, self.runbook, now)
+        banner = build_banner(state, self.runbook, now, live=not self.backend.read_only)
         before = self.banner
         self.banner = banner
         if banner is not None and (before is None or before.key != banner.key):
@@ -562,7 +562,13 @@ class CutoverApp(App[None]):
     def action_help(self) -> None:
         from cutover_tui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen(self.key_help()))
+        note = (
+            f"{self.view_label or 'This view'} is read-only: the keys that write to the log (steps, evidence, "
+            "notes, decisions, T-0, rollback) belong to the live session."
+            if self.backend.read_only
+            else ""
+        )
+        self.push_screen(HelpScreen(self.key_help(), note=note))
 
     def action_quit(self) -> None:
         """Textual's own quit (the palette's "Quit"): asks and logs the session's end, as q does."""
@@ -589,7 +595,9 @@ class CutoverApp(App[None]):
         if handler is not None:
             result = handler(key)
             if inspect.isawaitable(result):
-                await result
+                result = await result
+            if isinstance(result, str) and result:  # the key could not do what it says: why
+                self.notify(result, severity="warning")
 
     @on(ItemList.Toggled)
     def _item_toggled(self, message: ItemList.Toggled) -> None:
@@ -953,8 +961,9 @@ class CutoverApp(App[None]):
     # ------------------------------------------------------------ help and palette
 
     def key_help(self) -> list[tuple[str, str]]:
-        """Every key of the dashboard and what it does (the help screen's table)."""
-        keys = [(self.get_key_display(b), c.help) for c in COMMANDS for b in self._bindings_for(c.action)]
+        """Every key of the dashboard and what it does (the help screen's table); a read-only view leaves out the keys that write."""
+        commands = [c for c in COMMANDS if not (self.backend.read_only and c.action in WRITE_ACTIONS)]
+        keys = [(self.get_key_display(b), c.help) for c in commands for b in self._bindings_for(c.action)]
         keys += [
             ("space / x", "Tick or untick the highlighted checklist item (in the detail pane)"),
             ("enter", "From the timeline: go to the selected step's checklist"),
@@ -962,8 +971,10 @@ class CutoverApp(App[None]):
             ("tab / shift+tab", "Move between panes"),
             ("1 / 2 / 3", "Jump to steps / stop conditions / log"),
             ("ctrl+p", "Command palette: every action by name"),
-            ("q / ctrl+q", "Quit (asks first in a live session, then logs how the session ended)"),
+            ("q / ctrl+q", "Quit" if self.backend.read_only else "Quit (asks first, then logs how the session ended)"),
         ]
+        if self.backend.read_only:
+            keys = [(key, text) for key, text in keys if not key.startswith("space")]
         keys += [(self.get_key_display(b), b.description) for b in self._backend_bindings()]
         return keys
 
