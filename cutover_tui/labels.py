@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from checks.state import Verdict
-from runbooks.model import Runbook, StopCondition
+from checks.conditions import format_value
+from runbooks.model import Check, Runbook, StopCondition
 
 #: Symbol and words per verdict: never colour alone, and CANNOT VERIFY is never green.
 VERDICT_LABELS: dict[Verdict, str] = {
@@ -61,3 +62,20 @@ def display_unit(condition: StopCondition, runbook: Runbook) -> str:
     if not check.unit and check.kind == "http" and not check.spec.get("json_path"):
         return "s"  # an http check's value is its latency
     return check.unit
+
+
+def measures_latency(check: Check | None) -> bool:
+    """An http check without a ``json_path``: its value is the response's latency, in seconds."""
+    return check is not None and check.kind == "http" and not check.spec.get("json_path")
+
+
+def check_value_text(check: Check | None, value: float | None, unit: str, *, lower_bound: bool = False) -> str:
+    """A check's reading as every screen shows it: ``latency 0.11s`` for an http check, else the value in its unit."""
+    if value is None:
+        return ""
+    if measures_latency(check) and not unit:
+        unit = "s"
+    shown = format_value(value, unit)
+    if lower_bound:
+        shown = f"≥ {shown}"
+    return f"latency {shown}" if measures_latency(check) else shown

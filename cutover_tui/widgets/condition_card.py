@@ -82,7 +82,8 @@ def time_in_state(view: ConditionView) -> str:
 
 
 def threshold_text(condition: StopCondition) -> str:
-    return condition.threshold_text or "check fails"
+    """The threshold as written; "" for a condition that fires when its check fails (the value says what it reads)."""
+    return condition.threshold_text
 
 
 def value_cell(
@@ -93,7 +94,8 @@ def value_cell(
     state = view.state if view is not None else ConditionState.UNKNOWN
     shown = view.value_text if view is not None else format_value(None, display_unit(condition, runbook))
     value = Text(shown, style=BLIND_STYLE if state in BLIND_STATES else marker.style)
-    value.append(f" {threshold_text(condition)}", style="dim")
+    if threshold_text(condition):
+        value.append(f" {threshold_text(condition)}", style="dim")
     return value
 
 
@@ -214,7 +216,7 @@ def _keys(
         return dict.fromkeys(PARTS, ("none", width))
     samples = trend_samples(width)
     history = view.history[-samples:]
-    value_width = cell_len(view.value_text) + 1 + cell_len(threshold_text(condition))
+    value_width = cell_len(view.value_text) + 1 + cell_len(threshold_text(condition))  # the value cell's width
     layout = (width, samples, value_width, len(history))
     marker = condition_marker(view, check)
     return {

@@ -16,7 +16,8 @@ from textual.widgets.option_list import Option
 
 from cutover_tui.flows import evidence_answers, evidence_owed
 from cutover_tui.state import SessionState, StepState
-from cutover_tui.widgets.formatting import format_duration, format_at, format_value, format_wall_time
+from cutover_tui.labels import check_value_text
+from cutover_tui.widgets.formatting import format_duration, format_at, format_wall_time
 from cutover_tui.widgets.markers import STEP_MARKERS, check_marker, condition_marker_in
 from runbooks.model import EvidenceItem, Runbook, Step
 
@@ -206,10 +207,8 @@ def detail_body(
             view = state.checks.get(check_id)
             text.append(f"\n  {marker.symbol} {check_id} {marker.word}", style=marker.style)
             if view is not None and view.outcome is not None:
-                detail = format_value(view.value, view.unit) if view.value is not None else ""
-                if detail and view.lower_bound:
-                    detail = f"≥ {detail}"
-                detail = " ".join(part for part in (detail, view.detail) if part)
+                shown = check_value_text(runbook.checks.get(check_id), view.value, view.unit, lower_bound=view.lower_bound)
+                detail = " ".join(part for part in (shown, view.detail) if part)
                 if detail:
                     text.append(f"  {detail}", style="dim")
         text.append("\n")

@@ -80,7 +80,8 @@ def build_banner(state: SessionState, runbook: Runbook, now: datetime, *, live: 
             shown = view.value_text if view.value is not None else view.detail
             text.append(f" {condition.id} {view.state.value}: ", style="bold")
             text.append(f"{shown} ", style="bold")
-            text.append(f"(threshold {condition.threshold_text or 'check fails'}) ")
+            rule = f"threshold {condition.threshold_text}" if condition.threshold_text else f"{condition.check} failing"
+            text.append(f"({rule}) ")
             text.append(f"for {format_duration(view.breach_held)}", style="bold")
         text.append(f" — decides: {decides}")
         if banner.acknowledged:
