@@ -30,16 +30,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
+from textual.geometry import Size
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable, Static
 from textual.worker import WorkerState
 
 from checks.state import ConditionState
@@ -49,7 +50,9 @@ from cutover_tui.store import format_ts
 from cutover_tui.widgets.alerts_panel import AlertsPanel
 from cutover_tui.widgets.conditions_list import ConditionsList
 from cutover_tui.widgets.decision_log import DecisionLog
+from cutover_tui.labels import VERDICT_LABELS
 from cutover_tui.widgets.formatting import display_zone, format_wall_clock
+from cutover_tui.widgets.key_footer import KeyFooter
 from cutover_tui.widgets.session_header import SessionHeader
 from cutover_tui.widgets.step_detail import ItemList, StepDetail
 from cutover_tui.widgets.steps_table import StepsTable
@@ -75,6 +78,9 @@ WRITE_ACTIONS = frozenset(
         "rollback",
     }
 )
+
+#: The smallest terminal the dashboard draws in; below it the screen says so (and keeps the verdict and the banner).
+MIN_WIDTH, MIN_HEIGHT = 80, 24
 
 #: Signals that end a live session as a quit does: logged, flushed, closed.
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -183,6 +189,7 @@ class CutoverApp(App[None]):
         self._rendered: SessionState | None = None  # the state the dashboard's widgets show
         self._keys_applying: tuple[bool | None, ...] = ()
         self._ending = False
+        self._terminal = Size(0, 0)  # the terminal's size, as the last resize gave it
         self._signals_installed: list[int] = []
         self.ended_by_signal: str | None = None
         """The signal (``SIGTERM``, ``SIGHUP``) that ended the session, if one did."""
@@ -214,14 +221,17 @@ class CutoverApp(App[None]):
         extra = getattr(self.backend, "extra_widgets", None)
         if extra is not None:
             yield from extra()
-        yield Footer(compact=True, show_command_palette=False)
+        yield Static(id="too-small", markup=False)
+        yield KeyFooter()
 
     async def on_mount(self) -> None:
         self.query_one("#steps-pane").border_title = "Steps"
         self.query_one("#conditions-pane").border_title = "Stop conditions"
+        self.watch(self.query_one(ConditionsList), "worst_first", self._conditions_order_shown)
         self.query_one("#alerts-pane").border_title = "Alerts"
         self.query_one("#log").border_title = "Log: decisions, notes, changes"
         self._dashboard = self.screen
+        self._fit_to_terminal()
         self._render_state(self.session, previous=None)
         self.query_one(StepsTable).focus()
         self.watch(self.screen, "focused", self._focus_moved)
@@ -229,6 +239,37 @@ class CutoverApp(App[None]):
         self._install_ending_signals()
         await self.backend.start(self._on_state)
         self.call_after_refresh(self._after_first_frame)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_to_terminal(event.size)
+
+    def _conditions_order_shown(self, worst_first: bool) -> None:
+        """The pane's title says when the cards are not in the runbook's order."""
+        self.query_one("#conditions-pane").border_title = "Stop conditions, worst first" if worst_first else "Stop conditions"
+
+    def _fit_to_terminal(self, size: Size | None = None) -> None:
+        """Below ``MIN_WIDTH`` × ``MIN_HEIGHT`` the dashboard says what it needs instead of drawing empty panes."""
+        if self._dashboard is None:
+            return
+        self._terminal = size or self.size
+        width, height = self._terminal
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self._dashboard.set_class(small, "-too-small")
+        if small:
+            self._show_too_small()
+
+    def _show_too_small(self) -> None:
+        try:
+            notice = self.query_one("#too-small", Static)
+        except NoMatches:
+            return
+        width, height = self._terminal
+        notice.update(
+            f"VERDICT: {VERDICT_LABELS[self.session.verdict]}\n\n"
+            f"This terminal is {width}×{height}; the dashboard needs at least {MIN_WIDTH}×{MIN_HEIGHT}. "
+            "Enlarge the window (or make the font smaller) to see the steps and the stop conditions. "
+            "Keys still work: ? help, q quit."
+        )
 
     def pop_screen(self):  # noqa: ANN201 (Textual's AwaitComplete)
         """Close a dialog; the dashboard behind it then shows the latest state at once."""
@@ -287,6 +328,8 @@ class CutoverApp(App[None]):
         alerts, log = self._find(AlertsPanel), self._find(DecisionLog)
         if None in (header, steps, conditions, alerts, log):  # not mounted yet, or being removed at exit
             return
+        if self._dashboard.has_class("-too-small"):
+            self._show_too_small()
         self._rendered = state
         with self.batch_update():
             header.show(state, self.runbook, now, self.zone, self.view_label)

@@ -128,6 +128,8 @@ def why_cell(view: ConditionView | None) -> Text:
 
 def _fit(text: Text, width: int, *, right: bool = False) -> Text:
     """``text`` cut (with an ellipsis) or padded to exactly ``width`` cells."""
+    if width <= 0:
+        return Text("")
     text = text.copy()
     if text.style:  # as a span under the others, so the style survives being joined to other text
         text.spans.insert(0, Span(0, len(text), text.style))
@@ -194,6 +196,8 @@ class _Layout:
         if part == "clock":
             return _fit(clock_cell(view), self.clock)
         if part == "middle":
+            if self.width - self.clock < 2:  # a clock as wide as the card: nothing else fits beside it
+                return Text(" " * max(0, self.width - self.clock))
             action = Text(condition.action.value.upper(), style=ACTION_STYLES[condition.action])
             if condition.decides:
                 action.append(f" → {condition.decides}")

@@ -182,7 +182,7 @@ def detail_body(
         text.append(f"type “{spec.phrase}” to approve" + (" (c)" if live else "") + "\n", style="cyan")
     elif spec.kind.value == "go_no_go":
         text.append("Go/no-go: ", style="bold")
-        text.append("decided with the scorecard" + (" (c or d)" if live else "") + "\n", style="cyan")
+        text.append(("decide with the scorecard (c or d)" if live else "decided with the scorecard") + "\n", style="cyan")
     if spec.evidence_required or spec.evidence or step.evidence:
         owed = evidence_owed(spec, step)
         notes = []
