@@ -623,6 +623,21 @@ class CutoverApp(App[None]):
         else:
             self._quit_flow()
 
+    def action_tick_from_timeline(self) -> None:
+        """space / x on the timeline: items are ticked in the checklist, so go there and say how."""
+        step = self.selected_step()
+        if self.backend.read_only:
+            self.notify(READ_ONLY_NOTICE, severity="warning")
+            return
+        if step is None:
+            self.notify("Select a step first.", severity="warning")
+            return
+        if not self.runbook.step(step.id).items:
+            self.notify(f"“{step.title}” has no checklist items to tick.", severity="warning")
+            return
+        self._step_selected()
+        self.notify("In the checklist now: ↑ ↓ choose an item, space ticks it, escape goes back.")
+
     def action_focus_steps(self) -> None:
         self.query_one(StepsTable).focus()
 
@@ -856,7 +871,7 @@ class CutoverApp(App[None]):
     async def _t0_flow(self) -> None:
         from cutover_tui.screens.set_t0 import SetT0Screen
 
-        moment = await self.push_screen_wait(SetT0Screen(self.backend.now(), self.zone, self.session.t0))
+        moment = await self.push_screen_wait(SetT0Screen(self.backend.now, self.zone, self.session.t0))
         if moment is not None:
             await self._record([("t0_set", {"t0": format_ts(moment)})])
 

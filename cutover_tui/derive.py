@@ -73,6 +73,8 @@ def current_detail(condition: StopCondition, state: ConditionState, shown: str, 
     condition without a threshold, keeps what was recorded ("HTTP 503").
     """
     when = condition.when
+    if when is None and condition.relative is None and state is ConditionState.OK and recorded in ("", "pass"):
+        return "up"  # the check passes by its own rule (an http check: its status and latency)
     if when is None or value is None or shown == "—":
         return recorded
     if state in _BREACHING:

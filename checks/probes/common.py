@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 
+from checks.conditions import format_value
 from checks.reading import Outcome
 from runbooks.model import Check, Source
 
@@ -89,9 +90,9 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def format_number(value: float) -> str:
-    """A value for a detail line: ``0.004``, ``1.8e-05``, ``42``."""
-    return f"{value:.6g}"
+def format_number(value: float, unit: str = "") -> str:
+    """A value for a detail line, in ``unit`` as the screen shows values (``checks.conditions.format_value``)."""
+    return format_value(value, unit)
 
 
 def judge(check: Check, value: float, *, breaches: list[str] | None = None, **fields: Any) -> Observation:
@@ -108,7 +109,8 @@ def judge(check: Check, value: float, *, breaches: list[str] | None = None, **fi
     """
     reasons = list(breaches or ())
     if check.pass_when is not None and not check.pass_when.holds(value):
-        reasons.append(f"{format_number(value)} fails {check.pass_when.text}")
+        when = check.pass_when
+        reasons.append(f"{format_value(value, when.unit, near=when.value)} fails {when.text}")
     detail = fields.pop("detail", "")
     if reasons:
         return Observation(Outcome.BREACH, value, "; ".join(reasons), **fields)

@@ -305,7 +305,8 @@ def _any_or_all(check: Check, series: list[Series], lower: list[bool], need_all:
     if decided_breach:
         name, value, bound = breaching[0]
         quantifier = "all" if need_all else f"{len(breaching)} of"
-        shown = f"≥ {value:.6g}" if bound else f"= {value:.6g}"
+        number = format_value(value, check.unit)
+        shown = f"≥ {number}" if bound else f"= {number}"
         detail = f"{quantifier} {total} series fail {check.pass_when.text}: {name} {shown}"  # type: ignore[union-attr]
         return Observation(Outcome.BREACH, value, detail, **_bound_fields(fields, bound))
     if decided_pass:

@@ -12,7 +12,8 @@ from textual.app import ComposeResult
 from textual.widgets import Button, Input, Static
 
 from cutover_tui.screens.dialog import DialogScreen, buttons, error_line, hint
-from cutover_tui.screens.evidence import FIELD_CLASS, answer_fields, answers_in, evidence_lines
+from cutover_tui.screens.evidence import FIELD_CLASS, answer_fields, answers_in
+from cutover_tui.widgets.step_detail import evidence_lines
 from cutover_tui.widgets.markers import check_marker
 from runbooks.model import EvidenceItem, Step
 
@@ -71,8 +72,9 @@ class CompleteStepScreen(DialogScreen[CompleteRequest]):
             yield Input(placeholder="override reason", id="override")
         if self.step.evidence:
             owed = len(self.owed)
-            heading = f"Evidence ({owed} of {len(self.step.evidence)} still owed):\n" if owed else "Evidence:\n"
-            yield Static(Text(heading, style="bold") + evidence_lines(self.step, self.answers, self.owed), id="evidence")
+            heading = Text(f"Evidence: {owed} of {len(self.step.evidence)} still owed" if owed else "Evidence", style="bold")
+            given = evidence_lines(self.step, self.answers, self.owed)
+            yield Static(heading + Text("\n") + given if given else heading, id="evidence")
         elif self.owed:
             yield Static("Evidence is required for this step:", classes="dialog-warning", markup=False)
         yield from answer_fields(self.owed)

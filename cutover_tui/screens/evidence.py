@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.dom import DOMNode
@@ -20,18 +19,25 @@ from textual.widgets import Button, Input, Static
 
 from cutover_tui.flows import WHOLE_STEP
 from cutover_tui.screens.dialog import DialogScreen, buttons, error_line, hint
-from cutover_tui.widgets.step_detail import evidence_lines
 from runbooks.model import EvidenceItem, Step
 
 #: Inputs that take an answer carry this class; their name is ``item:<id>`` (``item:`` for the step as a whole).
 FIELD_CLASS = "evidence-answer"
 
 
-def answer_fields(items: Iterable[EvidenceItem], *, compact: bool = True) -> list[Widget]:
-    """A labelled input per item (the item's text as its label and placeholder)."""
+def answer_fields(
+    items: Iterable[EvidenceItem], answers: Mapping[str, Sequence[str]] | None = None, *, compact: bool = True
+) -> list[Widget]:
+    """A labelled input per item: its text, and whether it is owed, optional, or what was given already."""
     widgets: list[Widget] = []
     for index, item in enumerate(items):
-        label = item.text if item.id else "Evidence for the step (a link, a ticket, what you saw)"
+        given = (answers or {}).get(item.id, ())
+        if not item.id:
+            label = "Evidence for the step (a link, a ticket, what you saw)"
+        elif given:
+            label = f"{item.text} (given: {'; '.join(given)})"
+        else:
+            label = f"{item.text} ({'owed' if item.required else 'optional'})"
         widgets.append(Static(f"{label}:", classes="evidence-label", markup=False))
         widgets.append(
             Input(
@@ -67,9 +73,7 @@ class EvidenceScreen(DialogScreen[dict[str, str]]):
         self.items = list(step.evidence) or [WHOLE_STEP]
 
     def compose_dialog(self) -> ComposeResult:
-        if self.step.evidence:
-            yield Static(Text("So far:\n", style="bold") + evidence_lines(self.step, self.answers), id="evidence-so-far")
-        yield from answer_fields(self.items)
+        yield from answer_fields(self.items, self.answers)
         yield error_line()
         yield hint("Fill any of them. Enter moves to the next item and attaches from the last; Escape cancels.")
         yield buttons("Attach")

@@ -11,6 +11,7 @@ datetime.datetime(2026, 12, 1, 16, 25, tzinfo=datetime.timezone.utc)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 from textual import on
@@ -97,7 +98,7 @@ class SetT0Screen(DialogScreen[datetime]):
     """Ask when T-0 is: dismisses with the instant (UTC), or None when cancelled.
 
     Args:
-        now: the session's clock when the dialog opened (``now`` means this instant).
+        clock: the session's clock: ``now`` and ``-5m`` are read against it when Enter is pressed.
         zone: the runbook's display zone (wall-clock times are read in it).
         current: the T-0 in force, when re-baselining.
     """
@@ -106,9 +107,9 @@ class SetT0Screen(DialogScreen[datetime]):
     SetT0Screen #t0-preview { color: $text-muted; }
     """
 
-    def __init__(self, now: datetime, zone: tzinfo | None, current: datetime | None = None) -> None:
+    def __init__(self, clock: Callable[[], datetime], zone: tzinfo | None, current: datetime | None = None) -> None:
         super().__init__("Re-baseline T-0" if current is not None else "Set T-0")
-        self.now = now
+        self.clock = clock
         self.zone = zone
         self.current = current
 
@@ -119,9 +120,10 @@ class SetT0Screen(DialogScreen[datetime]):
                 id="t0-current",
                 markup=False,
             )
-        yield Static("When is T-0? Enter keeps now.", markup=False)
+        yield Static("When is T-0? Left empty, it is now (when Enter is pressed).", markup=False)
         yield Input(placeholder="now", id="t0")
-        yield Static(describe_t0(self.now, self.now, self.zone), id="t0-preview", markup=False)
+        now = self.clock()
+        yield Static(describe_t0(now, now, self.zone), id="t0-preview", markup=False)
         yield error_line()
         yield hint(f"Accepts {T0_EXAMPLES}. Escape cancels.")
         yield buttons("Set T-0")
@@ -130,7 +132,7 @@ class SetT0Screen(DialogScreen[datetime]):
         self.query_one("#t0", Input).focus()
 
     def _parse(self) -> datetime:
-        return parse_t0(self.query_one("#t0", Input).value, self.now, self.zone)
+        return parse_t0(self.query_one("#t0", Input).value, self.clock(), self.zone)
 
     @on(Input.Changed, "#t0")
     def _preview(self) -> None:
@@ -141,7 +143,7 @@ class SetT0Screen(DialogScreen[datetime]):
             preview.update("")
             self.query_one("#confirm", Button).disabled = True
             return
-        preview.update(describe_t0(moment, self.now, self.zone))
+        preview.update(describe_t0(moment, self.clock(), self.zone))
         self.query_one("#confirm", Button).disabled = False
         self.refuse("")
 

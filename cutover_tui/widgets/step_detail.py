@@ -130,17 +130,19 @@ class StepDetail(VerticalScroll):
 def evidence_lines(step: Step, answers: Mapping[str, Sequence[str]], asking: Iterable[EvidenceItem] = ()) -> Text:
     """Each named item with its answers, or ``owed`` / ``optional`` when it has none; answers for the step as a whole last.
 
-    ``asking``: the items a field below asks for now (marked ``owed — below``).
+    ``asking``: the items a field below asks for now; they are left out here (the field names them).
     """
     asked = {item.id for item in asking}
     text = Text()
     for item in step.evidence:
+        if item.id in asked:
+            continue
         given = answers.get(item.id, ())
         if given:
             text.append(f"  ✔ {item.text}: ", style="green")
             text.append("; ".join(given))
         elif item.required:
-            text.append(f"  □ {item.text}: owed" + (" — below" if item.id in asked else ""), style="bold yellow")
+            text.append(f"  □ {item.text}: owed", style="bold yellow")
         else:
             text.append(f"  · {item.text}: optional, none yet", style="dim")
         text.append("\n")

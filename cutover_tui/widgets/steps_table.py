@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from cutover_tui.state import SessionState, StepState, StepStatus
@@ -37,6 +38,8 @@ class StepsTable(DataTable[Text]):
     DEFAULT_CSS = """
     StepsTable { height: 1fr; min-height: 4; }
     """
+
+    BINDINGS = [Binding("space,x", "app.tick_from_timeline", "Tick item", show=False)]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=1)
