@@ -10,8 +10,8 @@ condition (``highlighted_condition_id``).
 
 The cards follow the runbook's order while they all fit. When the pane is
 too short for all of them (an 80×24 terminal, a banner), they go worst
-first: firing, then pending and recovering, then blind, then ok, rollback
-before halt before warn. A firing condition is never scrolled out of sight.
+first: firing, then pending and recovering, then blind, then ok, then those
+outside their active window; rollback before halt before warn. A firing condition is never scrolled out of sight.
 """
 
 from __future__ import annotations
@@ -41,9 +41,11 @@ ACTION_RANK = {Action.ROLLBACK: 0, Action.HALT: 1, Action.WARN: 2, Action.INFO: 
 
 
 def _urgency(view: ConditionView | None) -> int:
-    """Firing (or blind after firing) first, then pending and recovering, then blind, then ok."""
+    """Firing (or blind after firing) first, then pending and recovering, then blind, then ok, then not in force."""
     if view is None:
         return 2
+    if not view.active:
+        return 4  # outside its active window: not in force now
     if view.state is ConditionState.FIRING or view.firing_since is not None:
         return 0
     if view.state in (ConditionState.PENDING, ConditionState.RECOVERING):
