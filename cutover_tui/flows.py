@@ -188,4 +188,3 @@ def completion_refusal(step: Step, state: StepState | None, unticked_reason: str
     if unticked and not (unticked_reason or "").strip():
         return f"{len(unticked)} of {len(step.items)} checklist items are not ticked: say why (logged)."
     return None
-

@@ -35,8 +35,8 @@ from typing import Any
 
 from checks.state import ConditionState, Verdict
 from cutover_tui.correlate import correlate
-from cutover_tui.reducer import Reducer
 from cutover_tui.labels import DECISION_LABELS, VERDICT_LABELS, display_unit
+from cutover_tui.reducer import Reducer
 from cutover_tui.state import ConditionView, DecisionRecord, StepState, StepStatus
 from cutover_tui.store import (
     EventRecord,
@@ -47,6 +47,7 @@ from cutover_tui.store import (
     format_ts,
     runbook_matches_chain,
 )
+from cutover_tui.why import Why, from_ticks
 from cutover_tui.widgets.formatting import (
     display_zone,
     format_at,
@@ -55,7 +56,6 @@ from cutover_tui.widgets.formatting import (
     format_value,
 )
 from cutover_tui.widgets.markers import CHECK_MARKERS, CONDITION_MARKERS, STEP_MARKERS
-from cutover_tui.why import Why, from_ticks
 from runbooks.model import Runbook, StopCondition
 
 REPORT_VERSION = 1
@@ -445,8 +445,17 @@ def _build(log: SessionLog, path: Path, generated_at: datetime) -> Report:
     changes = [e for e in events if e.kind == "condition_changed"]
     conditions = tuple(
         _condition_report(
-            runbook, condition, log, history[condition.id], final.conditions[condition.id],
-            final.decisions, by_kind["condition_acknowledged"], final.t0, started, ended, gaps,
+            runbook,
+            condition,
+            log,
+            history[condition.id],
+            final.conditions[condition.id],
+            final.decisions,
+            by_kind["condition_acknowledged"],
+            final.t0,
+            started,
+            ended,
+            gaps,
             why=_whys(runbook, condition, log, changes, firings),
         )  # fmt: skip
         for condition in runbook.stop_conditions
@@ -473,7 +482,9 @@ def _build(log: SessionLog, path: Path, generated_at: datetime) -> Report:
         rollback_reason=str(next(iter(rollback.values())).payload.get("reason", "")) if rollback else "",
         last_seq=final.last_event_seq,
         runbook_changes=tuple(
-            RunbookChange(e.seq, e.ts, e.actor, str(e.payload.get("old_sha256", "")), str(e.payload.get("new_sha256", "")))
+            RunbookChange(
+                e.seq, e.ts, e.actor, str(e.payload.get("old_sha256", "")), str(e.payload.get("new_sha256", ""))
+            )
             for e in by_kind["runbook_changed"].values()
         ),
     )
@@ -576,15 +587,21 @@ def _outcome(ended: str | None, rollback_at: datetime | None, steps: Sequence[St
 def _step_report(runbook: Runbook, state: StepState, endings: dict[int, EventRecord]) -> StepReport:
     step = runbook.step(state.id)
     ending = next(
-        (e for seq, e in sorted(endings.items(), reverse=True) if e.payload.get("step") == step.id and state.ended_at == e.ts),
+        (
+            e
+            for seq, e in sorted(endings.items(), reverse=True)
+            if e.payload.get("step") == step.id and state.ended_at == e.ts
+        ),
         None,
     )
     completion = ending.payload if ending is not None and ending.kind == "step_completed" else {}
     overridden = state.status is StepStatus.DONE and bool(completion.get("override_reason"))
     if state.status is StepStatus.DONE:
         logged = completion.get("unticked")
-        unticked = tuple(str(i) for i in logged) if isinstance(logged, list) else tuple(
-            item.id for item in step.items if item.id not in state.items_checked
+        unticked = (
+            tuple(str(i) for i in logged)
+            if isinstance(logged, list)
+            else tuple(item.id for item in step.items if item.id not in state.items_checked)
         )
     else:
         unticked = ()
@@ -765,8 +782,18 @@ def _whys(
         missing = sorted(named - {t.id for t in shown if t.id is not None})
         if missing:  # the run began before the last 20 stored readings: show where it began too
             shown = sorted([*log.ticks_by_id(missing[:1]), *shown], key=lambda t: (t.ts, t.id or 0))
-        whys.append(from_ticks(runbook, condition, None, shown, event.payload, last_error=errors[-1] if errors else None,
-                               note=f"Stored readings up to the firing ({len(before)} in all)", at=event.ts))
+        whys.append(
+            from_ticks(
+                runbook,
+                condition,
+                None,
+                shown,
+                event.payload,
+                last_error=errors[-1] if errors else None,
+                note=f"Stored readings up to the firing ({len(before)} in all)",
+                at=event.ts,
+            )
+        )
     return tuple(whys)
 
 
@@ -813,10 +840,7 @@ def _outside(start: datetime, end: datetime, gaps: Sequence[Gap]) -> list[tuple[
     pieces = [(start, end)]
     for gap in gaps:
         pieces = [
-            piece
-            for a, b in pieces
-            for piece in ((a, min(b, gap.start)), (max(a, gap.end), b))
-            if piece[1] > piece[0]
+            piece for a, b in pieces for piece in ((a, min(b, gap.start)), (max(a, gap.end), b)) if piece[1] > piece[0]
         ]
     return pieces
 
@@ -1057,7 +1081,9 @@ def _document(report: Report) -> list[_Block]:
             *_steps_blocks(report.rollback_steps, clock),
         ]
     blocks.append(_Heading(2, "Decisions"))
-    blocks += [b for d in report.decisions for b in _decision_blocks(d, clock)] or [_Paragraph("No decision was logged.")]
+    blocks += [b for d in report.decisions for b in _decision_blocks(d, clock)] or [
+        _Paragraph("No decision was logged.")
+    ]
     blocks.append(_Heading(2, "Stop conditions"))
     blocks += [b for c in report.conditions for b in _condition_blocks(c, clock)] or [
         _Paragraph("The runbook has no stop conditions.")
@@ -1080,7 +1106,9 @@ def _document(report: Report) -> list[_Block]:
             _Heading(2, "Notes"),
             _Table(
                 ("Time", "Who", "Step", "Note"),
-                tuple((clock.time(n.ts), n.actor, titles.get(n.step or "", n.step or ""), n.text) for n in report.notes),
+                tuple(
+                    (clock.time(n.ts), n.actor, titles.get(n.step or "", n.step or ""), n.text) for n in report.notes
+                ),
             ),
         ]
     blocks.append(_Heading(2, "Log integrity"))
@@ -1184,9 +1212,14 @@ def _summary_lines(report: Report, clock: _Clock) -> list[str]:
             lines.append(f"First breach: {first.text}.")
     unticked = [s for s in report.steps if s.result == "PASS" and s.unticked]
     if unticked:
-        lines.append("Completed with items unticked: " + "; ".join(
-            f"{s.title} ({len(s.unticked)} of {len(s.items)} — {s.unticked_reason or 'no reason given'})" for s in unticked
-        ) + ".")
+        lines.append(
+            "Completed with items unticked: "
+            + "; ".join(
+                f"{s.title} ({len(s.unticked)} of {len(s.items)} — {s.unticked_reason or 'no reason given'})"
+                for s in unticked
+            )
+            + "."
+        )
     if session.rollback_started_at is not None:
         lines.append(f"Rollback started {clock.time(session.rollback_started_at)}: {session.rollback_reason}")
     down = f"{len(report.gaps)} gap{'s' if len(report.gaps) != 1 else ''}, {format_duration(summary.seconds_down)} in total"
@@ -1343,8 +1376,10 @@ def _decision_blocks(decision: DecisionReport, clock: _Clock) -> list[_Block]:
 
 
 def _condition_blocks(condition: ConditionReport, clock: _Clock) -> list[_Block]:
-    when = f"{condition.threshold} for {format_duration(condition.for_seconds)}" if condition.threshold else (
-        f"its check fails for {format_duration(condition.for_seconds)}"
+    when = (
+        f"{condition.threshold} for {format_duration(condition.for_seconds)}"
+        if condition.threshold
+        else (f"its check fails for {format_duration(condition.for_seconds)}")
     )
     decides = f", decided by {condition.decides_title}" if condition.decides_title else ""
     check = f"{condition.check} ({condition.check_title})" if condition.check_title else condition.check
@@ -1361,7 +1396,9 @@ def _condition_blocks(condition: ConditionReport, clock: _Clock) -> list[_Block]
         lines = ["First breach: never."]
     else:
         seen = format_value(breach.value, condition.unit) if breach.value is not None else ""
-        lines = [f"First breach: {clock.time(breach.ts)}" + "".join(f", {part}" for part in (seen, breach.detail) if part)]
+        lines = [
+            f"First breach: {clock.time(breach.ts)}" + "".join(f", {part}" for part in (seen, breach.detail) if part)
+        ]
     if condition.peak is not None:
         lines.append(
             f"Peak: {format_value(condition.peak.value, condition.unit)} at {clock.time(condition.peak.ts)} "
@@ -1565,7 +1602,9 @@ def _svg_chart(condition: ConditionReport, clock: _Clock) -> str:
         moment = chart.start + timedelta(seconds=span * k / 4)
         parts.append(_svg_text(x(moment), _HEIGHT - 8, clock.time(moment), "axis", anchor))
     if chart.t0 is not None and chart.start <= chart.t0 <= chart.end:
-        parts.append(f'<line class="t0" x1="{x(chart.t0):.1f}" x2="{x(chart.t0):.1f}" y1="{_TOP}" y2="{_TOP + plot_h}"/>')
+        parts.append(
+            f'<line class="t0" x1="{x(chart.t0):.1f}" x2="{x(chart.t0):.1f}" y1="{_TOP}" y2="{_TOP + plot_h}"/>'
+        )
         parts.append(_svg_text(x(chart.t0) + 3, _TOP + 11, "T0", "axis", "start"))
     if chart.threshold is not None:
         ty = y(chart.threshold)

@@ -44,10 +44,10 @@ Event kinds (``events.kind``) and their payloads:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Mapping
 
 from checks.reading import Reading
 from checks.state import ConditionState, ConditionStatus, Verdict

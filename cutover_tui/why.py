@@ -99,7 +99,9 @@ class Why:
             latency = "—" if line.latency_ms is None else f"{line.latency_ms:.0f}ms"
             tick = f" #{line.tick}" if line.tick is not None else ""
             mark = " ◀" if line.named else ""
-            out.append(f"  {show(line.at)} {line.outcome:<7} {line.value:>10} {latency:>7}{tick} {line.detail}{mark}".rstrip())
+            out.append(
+                f"  {show(line.at)} {line.outcome:<7} {line.value:>10} {latency:>7}{tick} {line.detail}{mark}".rstrip()
+            )
         return out
 
 
@@ -137,7 +139,9 @@ def graph_link(check: Check, runbook: Runbook, range_input: str = "1h") -> str |
     source = runbook.sources.get(str(check.spec.get("source")))
     if source is None:
         return None
-    query = urllib.parse.urlencode({"g0.expr": str(check.spec.get("query")), "g0.tab": "0", "g0.range_input": range_input})
+    query = urllib.parse.urlencode(
+        {"g0.expr": str(check.spec.get("query")), "g0.tab": "0", "g0.range_input": range_input}
+    )
     return f"{source.url.rstrip('/')}/graph?{query}"
 
 
@@ -165,7 +169,11 @@ def hold_from_change(condition: StopCondition, change: Mapping[str, Any]) -> str
         return f"fired after a breach held {seconds_text(held)} (for {seconds_text(condition.for_)})"
     if state == "pending":
         return f"breach held {seconds_text(held)} of {seconds_text(condition.for_)}"
-    return f"breach held {seconds_text(held)} (for {seconds_text(condition.for_)})" if held else f"no breach held (for {seconds_text(condition.for_)})"
+    return (
+        f"breach held {seconds_text(held)} (for {seconds_text(condition.for_)})"
+        if held
+        else f"no breach held (for {seconds_text(condition.for_)})"
+    )
 
 
 def judged_text(payload: Mapping[str, Any] | None) -> str | None:
@@ -224,7 +232,8 @@ def from_ticks(
         reason=view.reason if view else str((change or {}).get("reason", "")),
         reads=reads_text(check, runbook),
         readings=lines,
-        readings_note=note or f"Last {len(lines)} stored readings (kept on change, and every {keyframe} when unchanged)",
+        readings_note=note
+        or f"Last {len(lines)} stored readings (kept on change, and every {keyframe} when unchanged)",
         hold=hold_text(condition, view) if view is not None or change is None else hold_from_change(condition, change),
         last_error=f"{last_error.ts:%Y-%m-%d %H:%M:%S}Z {last_error.detail or 'error'}" if last_error else None,
         baseline=_baseline_text(condition, (change or {}).get("baseline")),
@@ -320,7 +329,11 @@ def from_state(runbook: Runbook, condition_id: str, state: Any) -> Why:
     check = state.checks.get(condition.check)
     ticks = []
     if check is not None and check.outcome is not None and check.observed_at is not None:
-        ticks.append(TickRecord(check.id, check.observed_at, check.outcome, check.value, check.unit, None, check.degraded, check.detail))
+        ticks.append(
+            TickRecord(
+                check.id, check.observed_at, check.outcome, check.value, check.unit, None, check.degraded, check.detail
+            )
+        )
     return from_ticks(runbook, condition, view, ticks, None, note="The latest reading")
 
 
@@ -338,6 +351,6 @@ def explain(backend: Any, condition_id: str, state: Any = None) -> Why:
     if path and path != ":memory:":
         try:
             return from_log(path, backend.runbook, condition_id, state.conditions.get(condition_id), state.now)
-        except Exception:  # noqa: BLE001 - a log that cannot be read here still leaves the state to explain from
+        except Exception:
             pass
     return from_state(backend.runbook, condition_id, state)

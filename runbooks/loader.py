@@ -19,9 +19,10 @@ import os
 import re
 import unicodedata
 import urllib.parse
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Collection, Iterable, Mapping, TypeVar
+from typing import Literal, TypedDict, TypeVar
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -37,6 +38,7 @@ from runbooks.model import (
     Check,
     EscalationLevel,
     Item,
+    RelativeThreshold,
     Runbook,
     Scorecard,
     ScorecardCategory,
@@ -44,18 +46,28 @@ from runbooks.model import (
     Step,
     StepKind,
     StopCondition,
-    RelativeThreshold,
     Threshold,
 )
 
 T = TypeVar("T")
+D = TypeVar("D")
 
 _TAG = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + name for name in ("str", "int", "float", "bool", "null"))
 
 TOP_KEYS = (
-    "name", "description", "t0", "timezone", "roles", "sources", "checks",
-    "stop_conditions", "steps", "rollback", "escalation", "scorecard",
+    "name",
+    "description",
+    "t0",
+    "timezone",
+    "roles",
+    "sources",
+    "checks",
+    "stop_conditions",
+    "steps",
+    "rollback",
+    "escalation",
+    "scorecard",
 )
 SOURCE_KINDS = ("prometheus", "alertmanager")
 SOURCE_KEYS = ("kind", "url", "token_env", "headers", "timeout", "verify_tls")
@@ -70,9 +82,25 @@ KIND_CHECK_KEYS: dict[str, tuple[str, ...]] = {
     "placeholder": (),
 }
 CONDITION_KEYS = (
-    "id", "title", "check", "when", "for", "min_consecutive", "keep_firing_for",
-    "error_limit", "max_age", "action", "decides", "severity", "active",
-    "baseline", "floor", "judge", "window", "confidence", "tolerance",
+    "id",
+    "title",
+    "check",
+    "when",
+    "for",
+    "min_consecutive",
+    "keep_firing_for",
+    "error_limit",
+    "max_age",
+    "action",
+    "decides",
+    "severity",
+    "active",
+    "baseline",
+    "floor",
+    "judge",
+    "window",
+    "confidence",
+    "tolerance",
 )
 BASELINE_KEYS = ("from", "to", "min_samples")
 JUDGES = ("median", "mann_whitney")
@@ -80,8 +108,21 @@ JUDGES = ("median", "mann_whitney")
 MANN_WHITNEY_PACKAGE = "scipy"
 MANN_WHITNEY_INSTALL = "pip install 'cutover-tui[judge]' (or pip install scipy)"
 STEP_KEYS = (
-    "id", "title", "at", "duration", "owner", "kind", "phrase", "items",
-    "evidence", "gate", "watch", "depends_on", "notes", "expect_silenced", "approvers",
+    "id",
+    "title",
+    "at",
+    "duration",
+    "owner",
+    "kind",
+    "phrase",
+    "items",
+    "evidence",
+    "gate",
+    "watch",
+    "depends_on",
+    "notes",
+    "expect_silenced",
+    "approvers",
 )
 ESCALATION_KEYS = ("severity", "respond_within", "escalate_to", "description")
 SCORECARD_KEYS = ("go", "conditional", "categories")
@@ -100,7 +141,9 @@ _METRIC_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _MATCHER = re.compile(r"\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*(?P<value>.*?)\s*")
 _JSON_PATH = re.compile(r"(?:[^.\[\]]+|\[\d+\])(?:\.[^.\[\]]+|\[\d+\])*")
 # Keys people use for inline credentials: never valid, and worth a specific message.
-_SECRET_KEY = re.compile(r"(?:.*_)?(?:token|password|passwd|secret|api_?key|credentials?|authorization|bearer)(?:_.*)?", re.I)
+_SECRET_KEY = re.compile(
+    r"(?:.*_)?(?:token|password|passwd|secret|api_?key|credentials?|authorization|bearer)(?:_.*)?", re.I
+)
 _SECRET_NAME = re.compile(r"auth|token|key|secret|passw|cookie|session|credential|signature", re.I)
 _AUTH_SCHEME = re.compile(r"\s*(?:bearer|basic|token|apikey|api-key|digest|negotiate)\b", re.I)
 _ENV_REFERENCE = re.compile(r"\$\{[^}]*\}")
@@ -128,7 +171,10 @@ def load_runbook(path: str | os.PathLike[str]) -> Runbook:
         column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
         raise RunbookError(
             f"the file is not UTF-8 text (byte 0x{data[error.start]:02x})",
-            file=file, line=line, column=column, hint="save the runbook as UTF-8",
+            file=file,
+            line=line,
+            column=column,
+            hint="save the runbook as UTF-8",
         ) from None
     return _Reader(file).runbook(text, hashlib.sha256(data).hexdigest())
 
@@ -211,6 +257,17 @@ class _Fields:
         return _join(self.path, key)
 
 
+class _BaselineKeys(TypedDict, total=False):
+    """A stop condition's keys relative to the baseline, as ``StopCondition`` takes them."""
+
+    baseline: BaselineWindow
+    floor: Threshold | None
+    judge: Literal["median", "mann_whitney"]
+    window: float | None
+    confidence: float
+    tolerance: float
+
+
 class _Reader:
     """Turns YAML nodes into the model; knows the file name for errors."""
 
@@ -242,8 +299,11 @@ class _Reader:
             elif error.problem and "found character '\\t'" in error.problem:
                 hint = "indent with spaces, not tabs"
             raise RunbookError(
-                f"invalid YAML: {message}", file=self.file,
-                line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None, hint=hint,
+                f"invalid YAML: {message}",
+                file=self.file,
+                line=mark.line + 1 if mark else None,
+                column=mark.column + 1 if mark else None,
+                hint=hint,
             ) from None
         except yaml.YAMLError as error:  # ReaderError: a character YAML does not allow
             position = getattr(error, "position", None)
@@ -251,11 +311,15 @@ class _Reader:
             if isinstance(position, int):
                 line = text.count("\n", 0, position) + 1
                 column = position - (text.rfind("\n", 0, position) + 1) + 1
-            raise RunbookError(f"invalid YAML: {error}".splitlines()[0], file=self.file, line=line, column=column) from None
+            raise RunbookError(
+                f"invalid YAML: {error}".splitlines()[0], file=self.file, line=line, column=column
+            ) from None
         except RecursionError:
             raise RunbookError("invalid YAML: nested too deeply", file=self.file) from None
         if root is None:
-            raise RunbookError("the runbook is empty: expected a mapping with at least a name", file=self.file, line=1, column=1)
+            raise RunbookError(
+                "the runbook is empty: expected a mapping with at least a name", file=self.file, line=1, column=1
+            )
         return root
 
     def mapping(self, node: Node, path: str, allowed: Collection[str], required: Collection[str] = ()) -> _Fields:
@@ -267,8 +331,12 @@ class _Reader:
             # `token_en` is a typo of token_env; `token` and `password` are inline credentials.
             nearly = difflib.get_close_matches(key, allowed, n=1, cutoff=0.85)
             if _SECRET_KEY.fullmatch(key) and not nearly:
-                raise self.error(f"'{key}' looks like an inline credential; secrets are never written in a runbook",
-                                 key_node, _join(path, key), _SECRET_HINT)
+                raise self.error(
+                    f"'{key}' looks like an inline credential; secrets are never written in a runbook",
+                    key_node,
+                    _join(path, key),
+                    _SECRET_HINT,
+                )
             raise self.error(f"unknown key '{key}'", key_node, _join(path, key), _suggest(key, allowed))
         fields = _Fields(node, path, entries)  # type: ignore[arg-type]
         for key in required:
@@ -301,7 +369,8 @@ class _Reader:
     def key_text(self, node: Node, path: str) -> str:
         if not isinstance(node, ScalarNode) or node.tag == _NULL:
             raise self.error("a key must be a plain name", node, path)
-        return node.value
+        key: str = node.value
+        return key
 
     def id_mapping(self, node: Node, path: str, what: str) -> dict[str, tuple[Node, Node]]:
         """A mapping keyed by ids (roles, sources, checks)."""
@@ -326,20 +395,25 @@ class _Reader:
         if not isinstance(node, ScalarNode):
             raise self.error(f"expected {expected}, got {_describe(node)}", node, path)
         if not node.tag.startswith(_TAG):
-            raise self.error(f"unexpected YAML tag {_shown(node.tag)}", node, path,
-                             f'quote the whole value if the "!" belongs to it: "{node.tag} {node.value}"')
+            raise self.error(
+                f"unexpected YAML tag {_shown(node.tag)}",
+                node,
+                path,
+                f'quote the whole value if the "!" belongs to it: "{node.tag} {node.value}"',
+            )
         return node
 
     def text(self, node: Node, path: str) -> str:
         """Any scalar as written (``title: 2024`` is the text ``2024``); never empty."""
-        value = self.scalar(node, path, "text").value
+        value: str = self.scalar(node, path, "text").value
         if not value.strip():
             raise self.error("must not be empty", node, path)
         return value
 
     def any_text(self, node: Node, path: str) -> str:
         """Any scalar as written, empty allowed (units, notes)."""
-        return self.scalar(node, path, "text").value
+        value: str = self.scalar(node, path, "text").value
+        return value
 
     def ident(self, node: Node, path: str) -> str:
         return self.check_id(self.text(node, path), node, path)
@@ -385,9 +459,11 @@ class _Reader:
         return lambda node, path: self.choice(node, path, choices)
 
     def choice(self, node: Node, path: str, choices: Collection[str]) -> str:
-        value = self.scalar(node, path, "one of " + " | ".join(choices)).value
+        value: str = self.scalar(node, path, "one of " + " | ".join(choices)).value
         if value not in choices:
-            raise self.error(f"expected one of {' | '.join(choices)}, got {_shown(value)}", node, path, _suggest(value, choices))
+            raise self.error(
+                f"expected one of {' | '.join(choices)}, got {_shown(value)}", node, path, _suggest(value, choices)
+            )
         return value
 
     def grammar(self, node: Node, path: str, parse: Callable[[str], T], expected: str) -> T:
@@ -404,7 +480,9 @@ class _Reader:
         value = self.scalar(node, path, "a duration")
         if value.tag == _INT and ":" in value.value:
             # YAML 1.1 reads 1:30 as 90 (base 60); nobody means that.
-            raise self.error(f"ambiguous duration {_shown(value.value)}", node, path, "write it with units, e.g. 1m30s or 1h30m")
+            raise self.error(
+                f"ambiguous duration {_shown(value.value)}", node, path, "write it with units, e.g. 1m30s or 1h30m"
+            )
         if value.tag in (_INT, _FLOAT):
             try:
                 seconds = grammar.parse_duration(self.number(node, path))
@@ -425,8 +503,12 @@ class _Reader:
     def threshold(self, node: Node, path: str) -> Threshold:
         value = self.scalar(node, path, "a threshold")
         if value.tag in (_INT, _FLOAT):
-            raise self.error(f"a threshold needs a comparison, got {_shown(value.value)}", node, path,
-                             f'write it as a quoted string, e.g. "> {value.value}"')
+            raise self.error(
+                f"a threshold needs a comparison, got {_shown(value.value)}",
+                node,
+                path,
+                f'write it as a quoted string, e.g. "> {value.value}"',
+            )
         return self.grammar(node, path, grammar.parse_threshold, f"a threshold ({grammar.THRESHOLD_EXAMPLES})")
 
     def id_list(self, node: Node, path: str, what: str) -> list[tuple[str, Node, str]]:
@@ -458,7 +540,7 @@ class _Reader:
             raise self.error(str(error), node, path) from None
         try:
             parts = urllib.parse.urlsplit(url)
-            parts.port  # raises on a port that is not a number in 0-65535
+            _ = parts.port  # raises on a port that is not a number in 0-65535
             has_password = parts.password is not None
             query_keys = [key for key, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=False)]
         except ValueError as error:
@@ -471,7 +553,9 @@ class _Reader:
             raise self.error("the URL carries a password (user:pass@host)", node, path, _SECRET_HINT)
         for key in query_keys:
             if _SECRET_NAME.search(key):
-                raise self.error(f"the URL carries a credential in its query parameter '{key}'", node, path, _SECRET_HINT)
+                raise self.error(
+                    f"the URL carries a credential in its query parameter '{key}'", node, path, _SECRET_HINT
+                )
         return url
 
     def secret_free_values(self, node: Node, path: str, what: str, name_pattern: re.Pattern[str]) -> dict[str, str]:
@@ -497,8 +581,12 @@ class _Reader:
     def env_name(self, node: Node, path: str) -> str:
         value = self.text(node, path)
         if not _ENV_NAME.fullmatch(value):
-            raise self.error(f"expected an environment variable name, got {_shown(value)}", node, path,
-                             "token_env names the variable that holds the token, e.g. token_env: PROM_TOKEN")
+            raise self.error(
+                f"expected an environment variable name, got {_shown(value)}",
+                node,
+                path,
+                "token_env names the variable that holds the token, e.g. token_env: PROM_TOKEN",
+            )
         return value
 
     # -- the runbook ---------------------------------------------------------------
@@ -538,7 +626,7 @@ class _Reader:
             warnings=tuple(self.warnings),
         )
 
-    def optional(self, fields: _Fields, key: str, read: Callable[[Node, str], T], default: T) -> T:
+    def optional(self, fields: _Fields, key: str, read: Callable[[Node, str], T], default: D) -> T | D:
         node = fields.get(key)
         return default if node is None else read(node, fields.key_path(key))
 
@@ -547,9 +635,13 @@ class _Reader:
         try:
             value = datetime.fromisoformat(raw)
         except ValueError:
-            raise self.error(f"invalid t0 {_shown(raw)}", node, path, "write ISO 8601 with a UTC offset: 2026-12-01T22:00:00+05:30") from None
+            raise self.error(
+                f"invalid t0 {_shown(raw)}", node, path, "write ISO 8601 with a UTC offset: 2026-12-01T22:00:00+05:30"
+            ) from None
         if value.utcoffset() is None:
-            raise self.error(f"t0 {_shown(raw)} has no UTC offset", node, path, "add one, e.g. 2026-12-01T22:00:00+05:30 or ...Z")
+            raise self.error(
+                f"t0 {_shown(raw)} has no UTC offset", node, path, "add one, e.g. 2026-12-01T22:00:00+05:30 or ...Z"
+            )
         return value
 
     def timezone(self, node: Node, path: str) -> str:
@@ -557,21 +649,28 @@ class _Reader:
         try:
             ZoneInfo(name)
         except (KeyError, ValueError, OSError):
-            raise self.error(f"unknown time zone {_shown(name)}", node, path, "use an IANA name such as Asia/Kolkata or UTC") from None
+            raise self.error(
+                f"unknown time zone {_shown(name)}", node, path, "use an IANA name such as Asia/Kolkata or UTC"
+            ) from None
         return name
 
     def roles(self, top: _Fields) -> dict[str, str]:
         node = top.get("roles")
         if node is None:
             return {}
-        return {key: self.text(value, _join("roles", key)) for key, (_, value) in self.id_mapping(node, "roles", "roles").items()}
+        return {
+            key: self.text(value, _join("roles", key))
+            for key, (_, value) in self.id_mapping(node, "roles", "roles").items()
+        }
 
     def sources(self, top: _Fields) -> dict[str, Source]:
         node = top.get("sources")
         if node is None:
             return {}
-        return {key: self.source(key, value, _join("sources", key))
-                for key, (_, value) in self.id_mapping(node, "sources", "sources").items()}
+        return {
+            key: self.source(key, value, _join("sources", key))
+            for key, (_, value) in self.id_mapping(node, "sources", "sources").items()
+        }
 
     def source(self, source_id: str, node: Node, path: str) -> Source:
         fields = self.mapping(node, path, SOURCE_KEYS, required=("url",))
@@ -596,8 +695,10 @@ class _Reader:
         node = top.get("checks")
         if node is None:
             return {}
-        return {key: self.check(key, value, _join("checks", key), sources)
-                for key, (_, value) in self.id_mapping(node, "checks", "checks").items()}
+        return {
+            key: self.check(key, value, _join("checks", key), sources)
+            for key, (_, value) in self.id_mapping(node, "checks", "checks").items()
+        }
 
     def check(self, check_id: str, node: Node, path: str, sources: Mapping[str, Source]) -> Check:
         allowed = {*CHECK_KINDS, *COMMON_CHECK_KEYS, *(key for keys in KIND_CHECK_KEYS.values() for key in keys)}
@@ -606,13 +707,21 @@ class _Reader:
         if not kinds:
             raise self.error(f"a check needs exactly one of {', '.join(CHECK_KINDS)}", node, path)
         if len(kinds) > 1:
-            raise self.error(f"a check has exactly one kind, found {kinds[0]} and {kinds[1]}",
-                             fields.entries[kinds[1]][0], fields.key_path(kinds[1]), "split it into two checks")
+            raise self.error(
+                f"a check has exactly one kind, found {kinds[0]} and {kinds[1]}",
+                fields.entries[kinds[1]][0],
+                fields.key_path(kinds[1]),
+                "split it into two checks",
+            )
         kind = kinds[0]
         for key, (key_node, _) in fields.entries.items():
             owners = [k for k, keys in KIND_CHECK_KEYS.items() if key in keys]
             if owners and kind not in owners:
-                raise self.error(f"'{key}' applies to {' and '.join(owners)} checks, not to {_a(kind)} check", key_node, fields.key_path(key))
+                raise self.error(
+                    f"'{key}' applies to {' and '.join(owners)} checks, not to {_a(kind)} check",
+                    key_node,
+                    fields.key_path(key),
+                )
         if fields.get(kind) is None and kind != "alerts":
             raise self.error(f"'{kind}' must have a value", fields.entries[kind][1], fields.key_path(kind))
         every = self.optional(fields, "every", self.positive_duration, DEFAULT_EVERY)
@@ -624,7 +733,9 @@ class _Reader:
             if timeout >= every:
                 raise self.error(
                     f"timeout ({grammar.format_duration(timeout)}) must be shorter than every ({grammar.format_duration(every)})",
-                    timeout_node, fields.key_path("timeout"), "polls of one check never overlap",
+                    timeout_node,
+                    fields.key_path("timeout"),
+                    "polls of one check never overlap",
                 )
         spec = getattr(self, f"spec_{kind}")(fields, sources)
         return Check(
@@ -653,8 +764,13 @@ class _Reader:
         }
 
     def statuses(self, node: Node, path: str) -> tuple[int, ...]:
-        items = [(node, path)] if isinstance(node, ScalarNode) else [
-            (item, f"{path}[{index}]") for index, item in enumerate(self.sequence(node, path, "HTTP status codes"))]
+        items = (
+            [(node, path)]
+            if isinstance(node, ScalarNode)
+            else [
+                (item, f"{path}[{index}]") for index, item in enumerate(self.sequence(node, path, "HTTP status codes"))
+            ]
+        )
         if not items:
             raise self.error("expected at least one HTTP status code", node, path)
         codes = []
@@ -668,7 +784,12 @@ class _Reader:
     def json_path(self, node: Node, path: str) -> str:
         value = self.text(node, path)
         if not _JSON_PATH.fullmatch(value):
-            raise self.error(f"invalid json_path {_shown(value)}", node, path, "a dotted path with [n] indexes, e.g. status.ok or items[0].state")
+            raise self.error(
+                f"invalid json_path {_shown(value)}",
+                node,
+                path,
+                "a dotted path with [n] indexes, e.g. status.ok or items[0].state",
+            )
         return value
 
     def spec_promql(self, fields: _Fields, sources: Mapping[str, Source]) -> dict[str, object]:
@@ -704,7 +825,12 @@ class _Reader:
             item_path = f"{path}[{index}]"
             match = _MATCHER.fullmatch(self.text(item, item_path))
             if match is None:
-                raise self.error(f"invalid matcher {_shown(item.value)}", item, item_path, 'write name="value", name!="value", name=~"regex" or name!~"regex"')
+                raise self.error(
+                    f"invalid matcher {_shown(item.value)}",
+                    item,
+                    item_path,
+                    'write name="value", name!="value", name=~"regex" or name!~"regex"',
+                )
             value = match["value"]
             if len(value) >= 2 and value[0] == value[-1] == '"':
                 value = value[1:-1]
@@ -718,7 +844,11 @@ class _Reader:
         be silenced. Regexes are checked here, since they are matched here.
         """
         example = "e.g. {alertname: BackendDown} or ['alertname=~\"Backend.*\"', 'severity=\"critical\"']"
-        if isinstance(node, SequenceNode) and node.value and all(isinstance(item, (MappingNode, SequenceNode)) for item in node.value):
+        if (
+            isinstance(node, SequenceNode)
+            and node.value
+            and all(isinstance(item, (MappingNode, SequenceNode)) for item in node.value)
+        ):
             items = [(item, f"{path}[{index}]") for index, item in enumerate(node.value)]
         elif isinstance(node, (MappingNode, SequenceNode)):
             items = [(node, path)]
@@ -727,19 +857,27 @@ class _Reader:
         sets = []
         for item, item_path in items:
             if isinstance(item, SequenceNode) and any(isinstance(entry, MappingNode) for entry in item.value):
-                raise self.error("expected a list of matcher strings or a list of matcher sets, not both", item, item_path, example)
+                raise self.error(
+                    "expected a list of matcher strings or a list of matcher sets, not both", item, item_path, example
+                )
             matchers = self.matchers(item, item_path)
             if not matchers:
-                raise self.error("an empty matcher set would expect every alert to be silenced", item, item_path,
-                                 f"name the alerts, {example}")
+                raise self.error(
+                    "an empty matcher set would expect every alert to be silenced",
+                    item,
+                    item_path,
+                    f"name the alerts, {example}",
+                )
             if isinstance(item, SequenceNode):  # mappings hold equality matchers only
-                for index, (matcher, entry) in enumerate(zip(matchers, item.value)):
+                for index, (matcher, entry) in enumerate(zip(matchers, item.value, strict=True)):
                     _, op, value = split_matcher(matcher)
                     if op in ("=~", "!~"):
                         try:
                             re.compile(value)
                         except re.error as error:
-                            raise self.error(f"invalid regex in matcher {_shown(matcher)}: {error}", entry, f"{item_path}[{index}]") from None
+                            raise self.error(
+                                f"invalid regex in matcher {_shown(matcher)}: {error}", entry, f"{item_path}[{index}]"
+                            ) from None
             sets.append(matchers)
         return tuple(sets)
 
@@ -750,24 +888,37 @@ class _Reader:
             path = fields.key_path("source")
             source_id = self.reference(node, path, sources, "source")
             if sources[source_id].kind != kind:
-                raise self.error(f"source '{source_id}' is {_a(sources[source_id].kind)} source; {_a(check_kind)} check needs {_a(kind)} source",
-                                 node, path, _suggest(source_id, of_kind))
+                raise self.error(
+                    f"source '{source_id}' is {_a(sources[source_id].kind)} source; {_a(check_kind)} check needs {_a(kind)} source",
+                    node,
+                    path,
+                    _suggest(source_id, of_kind),
+                )
             return source_id
         if len(of_kind) == 1:
             return of_kind[0]
         if not of_kind:
-            raise self.error(f"{_a(check_kind)} check needs {_a(kind)} source", fields.node, fields.path,
-                             f"add one under sources:, e.g. {kind}: {{kind: {kind}, url: ...}}")
-        raise self.error(f"several {kind} sources ({', '.join(of_kind)}): say which with source:", fields.node, fields.path)
+            raise self.error(
+                f"{_a(check_kind)} check needs {_a(kind)} source",
+                fields.node,
+                fields.path,
+                f"add one under sources:, e.g. {kind}: {{kind: {kind}, url: ...}}",
+            )
+        raise self.error(
+            f"several {kind} sources ({', '.join(of_kind)}): say which with source:", fields.node, fields.path
+        )
 
     def spec_placeholder(self, fields: _Fields, sources: Mapping[str, Source]) -> dict[str, object]:
         """A check no probe reads yet: valid, polled as no data, and a warning naming where it is."""
         node = fields.get("placeholder")
         what = self.text(node, fields.key_path("placeholder"))  # type: ignore[arg-type]
-        warning = self.error(f"check '{fields.path.split('.', 1)[1]}' is a placeholder, not wired: {what}", node,
-                             fields.key_path("placeholder"),
-                             "replace 'placeholder:' with an http, promql, alerts, scrape or command probe; "
-                             "until then it reads unknown — not wired")
+        warning = self.error(
+            f"check '{fields.path.split('.', 1)[1]}' is a placeholder, not wired: {what}",
+            node,
+            fields.key_path("placeholder"),
+            "replace 'placeholder:' with an http, promql, alerts, scrape or command probe; "
+            "until then it reads unknown — not wired",
+        )
         self.warnings.append(warning.format().replace(": error: ", ": warning: ", 1))
         return {"what": what}
 
@@ -799,15 +950,23 @@ class _Reader:
     def spec_command(self, fields: _Fields, sources: Mapping[str, Source]) -> dict[str, object]:
         node, path = fields.get("command"), fields.key_path("command")
         if isinstance(node, ScalarNode):
-            raise self.error("expected the command as an argv list, e.g. [./check.sh, --prod]", node, path, "commands never run through a shell")
-        argv = tuple(self.text(item, f"{path}[{index}]") for index, item in enumerate(self.sequence(node, path, "arguments")))  # type: ignore[arg-type]
+            raise self.error(
+                "expected the command as an argv list, e.g. [./check.sh, --prod]",
+                node,
+                path,
+                "commands never run through a shell",
+            )
+        items = self.sequence(node, path, "arguments")  # type: ignore[arg-type]
+        argv = tuple(self.text(item, f"{path}[{index}]") for index, item in enumerate(items))
         if not argv:
             raise self.error("the command must not be empty", node, path)
         return {
             "argv": argv,
             "cwd": self.optional(fields, "cwd", self.text, None),
             "perfdata_label": self.optional(fields, "perfdata_label", self.text, None),
-            "env": self.optional(fields, "env", lambda n, p: self.secret_free_values(n, p, "environment variable", _ENV_NAME), {}),
+            "env": self.optional(
+                fields, "env", lambda n, p: self.secret_free_values(n, p, "environment variable", _ENV_NAME), {}
+            ),
         }
 
     def escalation(self, top: _Fields) -> list[EscalationLevel]:
@@ -820,17 +979,22 @@ class _Reader:
             fields = self.mapping(item, path, ESCALATION_KEYS, required=("severity",))
             severity = self.text(fields.get("severity"), fields.key_path("severity"))  # type: ignore[arg-type]
             if any(level.severity == severity for level in levels):
-                raise self.error(f"duplicate severity '{severity}'", fields.get("severity"), fields.key_path("severity"))
-            levels.append(EscalationLevel(
-                severity=severity,
-                respond_within=self.optional(fields, "respond_within", self.duration, None),
-                escalate_to=self.optional(fields, "escalate_to", self.text, None),  # a role id or free text
-                description=self.optional(fields, "description", self.text, ""),
-            ))
+                raise self.error(
+                    f"duplicate severity '{severity}'", fields.get("severity"), fields.key_path("severity")
+                )
+            levels.append(
+                EscalationLevel(
+                    severity=severity,
+                    respond_within=self.optional(fields, "respond_within", self.duration, None),
+                    escalate_to=self.optional(fields, "escalate_to", self.text, None),  # a role id or free text
+                    description=self.optional(fields, "description", self.text, ""),
+                )
+            )
         return levels
 
-    def conditions(self, top: _Fields, checks: Mapping[str, Check], roles: Mapping[str, str],
-                   severities: Collection[str]) -> list[StopCondition]:
+    def conditions(
+        self, top: _Fields, checks: Mapping[str, Check], roles: Mapping[str, str], severities: Collection[str]
+    ) -> list[StopCondition]:
         node = top.get("stop_conditions")
         if node is None:
             return []
@@ -841,31 +1005,39 @@ class _Reader:
             fields = self.mapping(item, path, CONDITION_KEYS, required=("check",))
             condition_id = self.derived_id(fields, "title")
             if condition_id in seen:
-                raise self.error(f"duplicate stop condition id '{condition_id}' (also {seen[condition_id]})", item, path)
+                raise self.error(
+                    f"duplicate stop condition id '{condition_id}' (also {seen[condition_id]})", item, path
+                )
             seen[condition_id] = path
             severity = self.optional(fields, "severity", self.text, None)
             if severity is not None and severities and severity not in severities:
-                raise self.error(f"severity '{severity}' is not in the escalation list", fields.get("severity"),
-                                 fields.key_path("severity"), _suggest(severity, severities))
+                raise self.error(
+                    f"severity '{severity}' is not in the escalation list",
+                    fields.get("severity"),
+                    fields.key_path("severity"),
+                    _suggest(severity, severities),
+                )
             when, relative = self.comparison(fields)
             baseline = self.baseline_keys(fields, relative)
-            conditions.append(StopCondition(
-                id=condition_id,
-                check=self.reference(fields.get("check"), fields.key_path("check"), checks, "check"),  # type: ignore[arg-type]
-                when=when,
-                relative=relative,
-                **baseline,
-                for_=self.optional(fields, "for", self.duration, 0.0),
-                min_consecutive=self.optional(fields, "min_consecutive", self.count, 1),
-                keep_firing_for=self.optional(fields, "keep_firing_for", self.duration, 0.0),
-                error_limit=self.optional(fields, "error_limit", self.count, 4),
-                max_age=self.optional(fields, "max_age", self.positive_duration, None),
-                action=Action(self.optional(fields, "action", self.one_of([a.value for a in Action]), "warn")),
-                decides=self.optional(fields, "decides", lambda n, p: self.reference(n, p, roles, "role"), None),
-                severity=severity,
-                active=self.optional(fields, "active", self.active, None),
-                title=self.optional(fields, "title", self.text, ""),
-            ))
+            conditions.append(
+                StopCondition(
+                    id=condition_id,
+                    check=self.reference(fields.get("check"), fields.key_path("check"), checks, "check"),  # type: ignore[arg-type]
+                    when=when,
+                    relative=relative,
+                    **baseline,
+                    for_=self.optional(fields, "for", self.duration, 0.0),
+                    min_consecutive=self.optional(fields, "min_consecutive", self.count, 1),
+                    keep_firing_for=self.optional(fields, "keep_firing_for", self.duration, 0.0),
+                    error_limit=self.optional(fields, "error_limit", self.count, 4),
+                    max_age=self.optional(fields, "max_age", self.positive_duration, None),
+                    action=Action(self.optional(fields, "action", self.one_of([a.value for a in Action]), "warn")),
+                    decides=self.optional(fields, "decides", lambda n, p: self.reference(n, p, roles, "role"), None),
+                    severity=severity,
+                    active=self.optional(fields, "active", self.active, None),
+                    title=self.optional(fields, "title", self.text, ""),
+                )
+            )
         return conditions
 
     def comparison(self, fields: _Fields) -> tuple[Threshold | None, RelativeThreshold | None]:
@@ -874,45 +1046,68 @@ class _Reader:
         if node is None:
             return None, None
         if isinstance(node, ScalarNode) and grammar.is_relative(node.value):
-            relative = self.grammar(node, fields.key_path("when"), grammar.parse_relative,
-                                    f"a comparison with the baseline ({grammar.RELATIVE_EXAMPLES})")
+            relative = self.grammar(
+                node,
+                fields.key_path("when"),
+                grammar.parse_relative,
+                f"a comparison with the baseline ({grammar.RELATIVE_EXAMPLES})",
+            )
             return None, relative
         return self.threshold(node, fields.key_path("when")), None
 
-    def baseline_keys(self, fields: _Fields, relative: RelativeThreshold | None) -> dict[str, object]:
+    def baseline_keys(self, fields: _Fields, relative: RelativeThreshold | None) -> _BaselineKeys:
         """``baseline``, ``floor`` and the judge's keys; each needs a ``when`` relative to the baseline."""
         for key in ("baseline", "floor", "judge", "window", "confidence", "tolerance"):
             node = fields.get(key)
             if node is not None and relative is None:
-                raise self.error(f"'{key}' applies to a stop condition whose 'when' is relative to the baseline",
-                                 node, fields.key_path(key), 'e.g. when: "> 2x baseline"')
+                raise self.error(
+                    f"'{key}' applies to a stop condition whose 'when' is relative to the baseline",
+                    node,
+                    fields.key_path(key),
+                    'e.g. when: "> 2x baseline"',
+                )
         if relative is None:
             return {}
         baseline_node = fields.get("baseline")
         if baseline_node is None:
-            raise self.error(f"'when: {relative.text}' needs the window the baseline is taken from", fields.node,
-                             fields.path, "add baseline: {from: T-30m, to: T-0, min_samples: 10}")
+            raise self.error(
+                f"'when: {relative.text}' needs the window the baseline is taken from",
+                fields.node,
+                fields.path,
+                "add baseline: {from: T-30m, to: T-0, min_samples: 10}",
+            )
         judge = self.optional(fields, "judge", self.one_of(JUDGES), "median")
         window = self.optional(fields, "window", self.positive_duration, None)
         if judge == "mann_whitney":
             if window is None:
-                raise self.error("judge: mann_whitney compares the readings of a recent window with the baseline's: "
-                                 "say how long", fields.get("judge"), fields.key_path("judge"), "add window: 5m")
+                raise self.error(
+                    "judge: mann_whitney compares the readings of a recent window with the baseline's: say how long",
+                    fields.get("judge"),
+                    fields.key_path("judge"),
+                    "add window: 5m",
+                )
             self.judge_available(fields.get("judge"), fields.key_path("judge"))
         elif window is not None:
             raise self.error("'window' applies to judge: mann_whitney", fields.get("window"), fields.key_path("window"))
         confidence = self.optional(fields, "confidence", self.number, 0.98)
         if not 0.5 <= confidence < 1.0:
-            raise self.error(f"confidence must be at least 0.5 and below 1, got {confidence:g}", fields.get("confidence"),
-                             fields.key_path("confidence"), "e.g. confidence: 0.98")
+            raise self.error(
+                f"confidence must be at least 0.5 and below 1, got {confidence:g}",
+                fields.get("confidence"),
+                fields.key_path("confidence"),
+                "e.g. confidence: 0.98",
+            )
         tolerance = self.optional(fields, "tolerance", self.number, 0.25)
         if tolerance < 0:
-            raise self.error(f"tolerance must not be negative, got {tolerance:g}", fields.get("tolerance"),
-                             fields.key_path("tolerance"))
+            raise self.error(
+                f"tolerance must not be negative, got {tolerance:g}",
+                fields.get("tolerance"),
+                fields.key_path("tolerance"),
+            )
         return {
             "baseline": self.baseline_window(baseline_node, fields.key_path("baseline")),
             "floor": self.optional(fields, "floor", self.threshold, None),
-            "judge": judge,
+            "judge": "mann_whitney" if judge == "mann_whitney" else "median",
             "window": window,
             "confidence": confidence,
             "tolerance": tolerance,
@@ -923,8 +1118,12 @@ class _Reader:
         start = self.offset(fields.get("from"), fields.key_path("from"))  # type: ignore[arg-type]
         end = self.offset(fields.get("to"), fields.key_path("to"))  # type: ignore[arg-type]
         if start >= end:
-            raise self.error(f"the baseline window ends before it starts ({grammar.format_offset(start)} to "
-                             f"{grammar.format_offset(end)})", fields.get("to"), fields.key_path("to"))
+            raise self.error(
+                f"the baseline window ends before it starts ({grammar.format_offset(start)} to "
+                f"{grammar.format_offset(end)})",
+                fields.get("to"),
+                fields.key_path("to"),
+            )
         return BaselineWindow(start=start, end=end, min_samples=self.optional(fields, "min_samples", self.count, 10))
 
     def judge_available(self, node: Node | None, path: str) -> None:
@@ -936,8 +1135,12 @@ class _Reader:
         except (ImportError, ValueError, AttributeError):  # blocked in sys.modules, or a broken install
             missing = True
         if missing:
-            warning = self.error(f"judge: mann_whitney needs the Python package {MANN_WHITNEY_PACKAGE}, which is not "
-                                 "installed", node, path, MANN_WHITNEY_INSTALL)
+            warning = self.error(
+                f"judge: mann_whitney needs the Python package {MANN_WHITNEY_PACKAGE}, which is not installed",
+                node,
+                path,
+                MANN_WHITNEY_INSTALL,
+            )
             self.warnings.append(warning.format().replace(": error: ", ": warning: ", 1))
 
     def derived_id(self, fields: _Fields, title_key: str) -> str:
@@ -950,16 +1153,25 @@ class _Reader:
             raise self.error(f"needs an 'id' or a '{title_key}'", fields.node, fields.path)
         derived = _slug(self.text(title, fields.key_path(title_key)))
         if not derived:
-            raise self.error(f"cannot derive an id from this {title_key}", title, fields.key_path(title_key), "give it an explicit id:")
+            raise self.error(
+                f"cannot derive an id from this {title_key}",
+                title,
+                fields.key_path(title_key),
+                "give it an explicit id:",
+            )
         return derived
 
     def active(self, node: Node, path: str) -> ActiveWindow:
         raw = self.scalar(node, path, "a window such as T+0..T+72h").value
         if ".." not in raw:
-            raise self.error(f"invalid active window {_shown(raw)}", node, path, 'write "T+0..T+72h", "T+0.." or "..T+72h"')
+            raise self.error(
+                f"invalid active window {_shown(raw)}", node, path, 'write "T+0..T+72h", "T+0.." or "..T+72h"'
+            )
         start_text, end_text = (part.strip() for part in raw.split("..", 1))
         if not start_text and not end_text:
-            raise self.error("an active window needs a start or an end", node, path, 'write "T+0..T+72h", "T+0.." or "..T+72h"')
+            raise self.error(
+                "an active window needs a start or an end", node, path, 'write "T+0..T+72h", "T+0.." or "..T+72h"'
+            )
         try:
             start = grammar.parse_offset(start_text) if start_text else None
             end = grammar.parse_offset(end_text) if end_text else None
@@ -969,8 +1181,14 @@ class _Reader:
             raise self.error(f"the active window {_shown(raw)} ends before it starts", node, path)
         return ActiveWindow(start=start, end=end)
 
-    def steps(self, top: _Fields, key: str, roles: Mapping[str, str], checks: Mapping[str, Check],
-              condition_ids: Collection[str]) -> list[tuple[Step, Node, str]]:
+    def steps(
+        self,
+        top: _Fields,
+        key: str,
+        roles: Mapping[str, str],
+        checks: Mapping[str, Check],
+        condition_ids: Collection[str],
+    ) -> list[tuple[Step, Node, str]]:
         """One list of steps (``steps`` or ``rollback``), with their nodes and paths for later checks."""
         node = top.get(key)
         if node is None:
@@ -991,17 +1209,28 @@ class _Reader:
         self.no_cycles(dependencies)
         return steps
 
-    def step(self, node: Node, path: str, roles: Mapping[str, str], checks: Mapping[str, Check],
-             condition_ids: Collection[str]) -> tuple[Step, list[tuple[str, Node, str]]]:
+    def step(
+        self,
+        node: Node,
+        path: str,
+        roles: Mapping[str, str],
+        checks: Mapping[str, Check],
+        condition_ids: Collection[str],
+    ) -> tuple[Step, list[tuple[str, Node, str]]]:
         """A step, and its depends_on entries (checked once the whole list is known)."""
         fields = self.mapping(node, path, STEP_KEYS, required=("title",))
         kind = StepKind(self.optional(fields, "kind", self.one_of([k.value for k in StepKind]), "task"))
         phrase_node = fields.get("phrase")
         if kind is StepKind.APPROVAL and phrase_node is None:
-            raise self.error("an approval step needs the 'phrase' to type", node, path, "e.g. phrase: APPROVE PROD DEPLOY")
+            raise self.error(
+                "an approval step needs the 'phrase' to type", node, path, "e.g. phrase: APPROVE PROD DEPLOY"
+            )
         if kind is not StepKind.APPROVAL and phrase_node is not None:
-            raise self.error("'phrase' applies to approval steps only", phrase_node, fields.key_path("phrase"), "add kind: approval")
-        evidence_required, evidence = self.optional(fields, "evidence", self.evidence, (False, ()))
+            raise self.error(
+                "'phrase' applies to approval steps only", phrase_node, fields.key_path("phrase"), "add kind: approval"
+            )
+        no_evidence: tuple[bool, tuple[Item, ...]] = (False, ())
+        evidence_required, evidence = self.optional(fields, "evidence", self.evidence, no_evidence)
         deps_node = fields.get("depends_on")
         dependencies = [] if deps_node is None else self.id_list(deps_node, fields.key_path("depends_on"), "step ids")
         step = Step(
@@ -1016,7 +1245,9 @@ class _Reader:
             evidence_required=evidence_required,
             evidence=evidence,
             gate=self.optional(fields, "gate", lambda n, p: self.references(n, p, checks, "check"), ()),
-            watch=self.optional(fields, "watch", lambda n, p: self.references(n, p, condition_ids, "stop condition"), ()),
+            watch=self.optional(
+                fields, "watch", lambda n, p: self.references(n, p, condition_ids, "stop condition"), ()
+            ),
             depends_on=tuple(dep for dep, _, _ in dependencies),
             notes=self.optional(fields, "notes", self.any_text, ""),
             expect_silenced=self.optional(fields, "expect_silenced", self.matcher_sets, ()),
@@ -1029,8 +1260,12 @@ class _Reader:
         if node is None:
             return 1
         if kind is not StepKind.APPROVAL:
-            raise self.error("'approvers' applies to approval steps only", node, fields.key_path("approvers"),
-                             "add kind: approval and a phrase")
+            raise self.error(
+                "'approvers' applies to approval steps only",
+                node,
+                fields.key_path("approvers"),
+                "add kind: approval and a phrase",
+            )
         return self.count(node, fields.key_path("approvers"))
 
     def references(self, node: Node, path: str, known: Collection[str], what: str) -> tuple[str, ...]:
@@ -1055,8 +1290,12 @@ class _Reader:
                 text = self.text(entry, item_path)
                 item_id = _slug(text) or str(index + 1)
             if item_id in seen:
-                raise self.error(f"duplicate item id '{item_id}' (also {seen[item_id]})", entry, item_path,
-                                 "give one an explicit id: {id: ..., text: ...}")
+                raise self.error(
+                    f"duplicate item id '{item_id}' (also {seen[item_id]})",
+                    entry,
+                    item_path,
+                    "give one an explicit id: {id: ..., text: ...}",
+                )
             seen[item_id] = item_path
             items.append(Item(id=item_id, text=text))
         return tuple(items)
@@ -1070,8 +1309,12 @@ class _Reader:
         seen: dict[str, str] = {}
         for step, node, path in steps:
             if step.id in seen:
-                raise self.error(f"duplicate {what} id '{step.id}': {seen[step.id]} has it too", node, path,
-                                 "ids are derived from titles when absent; give one of them an explicit id")
+                raise self.error(
+                    f"duplicate {what} id '{step.id}': {seen[step.id]} has it too",
+                    node,
+                    path,
+                    "ids are derived from titles when absent; give one of them an explicit id",
+                )
             seen[step.id] = f"{path} (line {node.start_mark.line + 1})"
 
     def no_cycles(self, dependencies: Mapping[str, list[tuple[str, Node, str]]]) -> None:
@@ -1091,7 +1334,7 @@ class _Reader:
                 stack[-1] = (current, position + 1)
                 dep, dep_node, dep_path = deps[position]
                 if dep in trail:
-                    cycle = " -> ".join([*trail[trail.index(dep):], dep])
+                    cycle = " -> ".join([*trail[trail.index(dep) :], dep])
                     raise self.error(f"depends_on forms a cycle: {cycle}", dep_node, dep_path)
                 if dep not in done:
                     stack.append((dep, 0))
@@ -1102,7 +1345,11 @@ class _Reader:
         go = self.optional(fields, "go", self.percent, 90.0)
         conditional = self.optional(fields, "conditional", self.percent, 80.0)
         if conditional > go:
-            raise self.error(f"conditional ({conditional:g}) must not be above go ({go:g})", fields.get("conditional") or node, fields.key_path("conditional"))
+            raise self.error(
+                f"conditional ({conditional:g}) must not be above go ({go:g})",
+                fields.get("conditional") or node,
+                fields.key_path("conditional"),
+            )
         categories_node = fields.get("categories")
         categories: list[ScorecardCategory] = []
         for index, item in enumerate(self.sequence(categories_node, fields.key_path("categories"), "categories")):  # type: ignore[arg-type]
@@ -1111,14 +1358,18 @@ class _Reader:
             category_id = self.derived_id(category, "title")
             if any(c.id == category_id for c in categories):
                 raise self.error(f"duplicate category id '{category_id}'", item, item_path)
-            categories.append(ScorecardCategory(
-                id=category_id,
-                title=self.text(category.get("title"), category.key_path("title")),  # type: ignore[arg-type]
-                weight=self.percent(category.get("weight"), category.key_path("weight")),  # type: ignore[arg-type]
-            ))
+            categories.append(
+                ScorecardCategory(
+                    id=category_id,
+                    title=self.text(category.get("title"), category.key_path("title")),  # type: ignore[arg-type]
+                    weight=self.percent(category.get("weight"), category.key_path("weight")),  # type: ignore[arg-type]
+                )
+            )
         total = sum(c.weight for c in categories)
         if not math.isclose(total, 100.0, abs_tol=1e-6):
-            raise self.error(f"scorecard weights sum to {total:g}, not 100", categories_node, fields.key_path("categories"))
+            raise self.error(
+                f"scorecard weights sum to {total:g}, not 100", categories_node, fields.key_path("categories")
+            )
         return Scorecard(categories=tuple(categories), go=go, conditional=conditional)
 
     def percent(self, node: Node, path: str) -> float:
@@ -1150,6 +1401,6 @@ def _inline_secret(name: str, value: str) -> bool:
     if scheme is None and not _SECRET_NAME.search(name):
         return False
     if scheme is not None:
-        literal = literal[scheme.end():]
+        literal = literal[scheme.end() :]
     # What is left besides references, scheme words and `name=` separators is a literal secret.
     return bool(re.sub(r"[A-Za-z0-9_.-]+=|[;,\s]", "", literal))

@@ -8,10 +8,11 @@ Durations and offsets are float seconds; thresholds are normalised (``99%`` is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal, Mapping
+from typing import Literal
 
 
 class Action(StrEnum):

@@ -27,6 +27,7 @@ import os
 import re
 import signal
 from contextlib import suppress
+
 from checks.probes.common import Observation, ProbeFailed, error, expand_env, judge, parse_number, shorten
 from checks.probes.context import ProbeContext
 from checks.reading import Outcome
@@ -156,4 +157,3 @@ def _perfdata_value(perfdata: str, label: object) -> tuple[float, str] | None:
         unit, scale = _UNIT_SCALE.get(parsed.group(2), (parsed.group(2), 1.0))
         return parse_number(parsed.group(1), f"perfdata {name}") * scale, unit
     return None
-

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
-
+from typing import TYPE_CHECKING, Any
 
 from checks.reading import Outcome
 from runbooks.model import Check, Source

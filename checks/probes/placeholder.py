@@ -20,4 +20,6 @@ NOT_WIRED = "not wired"
 
 async def probe(check: Check, ctx: ProbeContext) -> Observation:
     """No data, and nothing in the runbook may say otherwise."""
-    return Observation(Outcome.NODATA, detail=NOT_WIRED, extra={"placeholder": str(check.spec.get("what", ""))}, final=True)
+    return Observation(
+        Outcome.NODATA, detail=NOT_WIRED, extra={"placeholder": str(check.spec.get("what", ""))}, final=True
+    )

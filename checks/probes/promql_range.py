@@ -22,7 +22,16 @@ import math
 from datetime import datetime, timezone
 
 from checks.baseline import PROMETHEUS, BaselineSample
-from checks.probes.common import REDUCERS, ProbeFailed, build_headers, describe_series, error, fetch, several_series_error, source_of
+from checks.probes.common import (
+    REDUCERS,
+    ProbeFailed,
+    build_headers,
+    describe_series,
+    error,
+    fetch,
+    several_series_error,
+    source_of,
+)
 from checks.probes.context import ProbeContext
 from checks.probes.promql import _data
 from checks.reading import Outcome

@@ -14,7 +14,7 @@ For targets without a Prometheus yet. The series is found by sample name
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -26,15 +26,16 @@ from checks.probes.common import (
     describe_series,
     error,
     fetch,
-    several_series_error,
     judge,
     parse_number,
+    several_series_error,
 )
 from checks.probes.context import ProbeContext
 from checks.reading import Outcome
 from runbooks.model import Check
 
 SeriesKey = tuple[tuple[str, str], ...]
+
 
 async def probe(check: Check, ctx: ProbeContext) -> Observation:
     """Fetch the page, pick the series, and judge its value or rate."""
@@ -78,7 +79,9 @@ def _matching_series(page: str, metric: str, wanted: Mapping[str, str]) -> Itera
                 yield tuple(sorted(sample.labels.items())), sample.value
 
 
-def _rates(memory: dict[SeriesKey, tuple[float, float]], values: dict[SeriesKey, float], now: float) -> dict[SeriesKey, float]:
+def _rates(
+    memory: dict[SeriesKey, tuple[float, float]], values: dict[SeriesKey, float], now: float
+) -> dict[SeriesKey, float]:
     """Per-second increase of each series since the last scrape; remembers this scrape.
 
     Series seen for the first time (or with no time elapsed) have no rate yet.

@@ -20,7 +20,9 @@ from runbooks.markdown_import import timing as T
 from runbooks.markdown_import.blocks import Blank, Block, Code, Heading, ListItem, Paragraph, Table, blocks
 from runbooks.markdown_import.plan import Condition, Entry, Item, Level, Placeholder, Plan, Step
 
-_NUMBERING = re.compile(r"^(?:(?:step|phase|stage|part|section)\s+)?(?:\d+(?:\.\d+)*[.):]?|[A-Z][.)])\s+(?:[-–—:]\s*)?", re.I)
+_NUMBERING = re.compile(
+    r"^(?:(?:step|phase|stage|part|section)\s+)?(?:\d+(?:\.\d+)*[.):]?|[A-Z][.)])\s+(?:[-–—:]\s*)?", re.I
+)
 _FORM_FIELD = re.compile(r"^[^:]{1,60}:\s*(?:_+|\[\s*\]|\.{3,}|-+)?\s*$")
 _PLACEHOLDER_ITEM = re.compile(r"^\[[^\]]+\]$|^_+$|^\.{3,}$")
 _GO_MARK = {"✅": "", "✔": "", "☑": "", "❌": "NO-GO: ", "✗": "NO-GO: ", "✘": "NO-GO: "}
@@ -30,11 +32,21 @@ _ROLE_WORD = re.compile(
     r"incident|approver|specialist|representative|rep|security|network|infra|infrastructure|platform|release|launch|change|business|"
     r"customer|success|executive|team|desk|tester|validator|decision)\b"
 )
-_HYPERCARE = re.compile(r"(?i)hypercare|post[\s-]?(?:launch|go[\s-]?live|cutover|release|migration)|stabili[sz]|after (?:launch|go[\s-]?live)|monitoring plan|timeline|schedule|run[\s-]?of[\s-]?show|cadence")
-_STOP_ROLLBACK = re.compile(r"(?i)roll(?:ing)?[\s-]?back[^.\n]{0,60}\bstop conditions?\b|\bstop conditions?\b[^.\n]{0,40}\broll(?:ing)?[\s-]?back")
-_DOC_UNIT = re.compile(r"(?i)(?:all\s+)?(?:times?|offsets?)\s+(?:are\s+)?(?:in|given in|shown in)\s+(?P<unit>minutes|hours|days)|(?P<unit2>minutes|hours|days)\s+(?:relative to|before|from)\s+(?:T0|T-0|go[\s-]?live|launch|cutover)|\bT-minus\s+(?P<unit3>minutes|hours)")
-_GATE_OWNER = re.compile(r"(?i)^(?:approvers?|approved by|signed(?:[\s-]off)? by|sign[\s-]?off(?: by)?|decision maker|decides|decided by|decision(?: by)?)$")
-_LABEL_BOLD = re.compile(r"(?i)^(?:steps?|actions?|tasks?|checklist|procedure|commands?|notes?|evidence|outputs?|verification|verify|trigger|triggers|owner|owners|duration|references?|links?|example|examples|output|result|results|prerequisites?)$")
+_HYPERCARE = re.compile(
+    r"(?i)hypercare|post[\s-]?(?:launch|go[\s-]?live|cutover|release|migration)|stabili[sz]|after (?:launch|go[\s-]?live)|monitoring plan|timeline|schedule|run[\s-]?of[\s-]?show|cadence"
+)
+_STOP_ROLLBACK = re.compile(
+    r"(?i)roll(?:ing)?[\s-]?back[^.\n]{0,60}\bstop conditions?\b|\bstop conditions?\b[^.\n]{0,40}\broll(?:ing)?[\s-]?back"
+)
+_DOC_UNIT = re.compile(
+    r"(?i)(?:all\s+)?(?:times?|offsets?)\s+(?:are\s+)?(?:in|given in|shown in)\s+(?P<unit>minutes|hours|days)|(?P<unit2>minutes|hours|days)\s+(?:relative to|before|from)\s+(?:T0|T-0|go[\s-]?live|launch|cutover)|\bT-minus\s+(?P<unit3>minutes|hours)"
+)
+_GATE_OWNER = re.compile(
+    r"(?i)^(?:approvers?|approved by|signed(?:[\s-]off)? by|sign[\s-]?off(?: by)?|decision maker|decides|decided by|decision(?: by)?)$"
+)
+_LABEL_BOLD = re.compile(
+    r"(?i)^(?:steps?|actions?|tasks?|checklist|procedure|commands?|notes?|evidence|outputs?|verification|verify|trigger|triggers|owner|owners|duration|references?|links?|example|examples|output|result|results|prerequisites?)$"
+)
 
 
 @dataclass
@@ -42,7 +54,7 @@ class _Section:
     heading: Heading | None
     level: int
     body: list[Block] = field(default_factory=list)
-    children: list["_Section"] = field(default_factory=list)
+    children: list[_Section] = field(default_factory=list)
 
 
 @dataclass
@@ -90,15 +102,18 @@ class Builder:
                         self.warn(found.line, "the go-live time names no time zone: read as UTC")
         root = self._tree()
         h1 = [s for s in root.children if s.heading is not None and s.heading.level == 1 and not s.heading.bold]
-        if len(h1) == 1 and self.plan.name_line is None:
-            self.plan.name = P.clean(P.strip_emoji(h1[0].heading.text)) or self.plan.name
-            self.plan.name_line = h1[0].heading.line
-            title_unit = T.context_unit(h1[0].heading.text)
+        if len(h1) == 1 and self.plan.name_line is None and (title := h1[0].heading) is not None:
+            self.plan.name = P.clean(P.strip_emoji(title.text)) or self.plan.name
+            self.plan.name_line = title.line
+            title_unit = T.context_unit(title.text)
             if title_unit is not None and self.doc_unit is None:
                 self.doc_unit = title_unit
             root.body.extend(h1[0].body)
-            root.children = [*root.children[: root.children.index(h1[0])], *h1[0].children,
-                             *root.children[root.children.index(h1[0]) + 1:]]
+            root.children = [
+                *root.children[: root.children.index(h1[0])],
+                *h1[0].children,
+                *root.children[root.children.index(h1[0]) + 1 :],
+            ]
         self._section(root, _Context(unit=self.doc_unit), None)
         self._order()
         return self.plan
@@ -134,8 +149,12 @@ class Builder:
         if len(plain.split()) > 14 or plain.endswith((".", "!", "?")):
             return True
         labelled = P.field(text)
-        return labelled is not None and bool(labelled[1]) and not T.find_offsets(text) and (
-            P.NOTE_LABEL.match(labelled[0]) is not None or P.owner_field(text) is not None)
+        return (
+            labelled is not None
+            and bool(labelled[1])
+            and not T.find_offsets(text)
+            and (P.NOTE_LABEL.match(labelled[0]) is not None or P.owner_field(text) is not None)
+        )
 
     # -- sections ------------------------------------------------------------------
 
@@ -154,9 +173,12 @@ class Builder:
         walker.walk(section.body)
         child_ctx = _Context(**{**ctx.__dict__})
         current = walker.step
-        if current is not None and (current.at is not None or current.timed_source):
-            child_ctx.parent_step = current
-        elif ctx.parent_step is not None and current is ctx.parent_step:
+        if (
+            current is not None
+            and (current.at is not None or current.timed_source)
+            or ctx.parent_step is not None
+            and current is ctx.parent_step
+        ):
             child_ctx.parent_step = current
         else:
             child_ctx.parent_step = None
@@ -178,9 +200,14 @@ class Builder:
         if _HYPERCARE.search(text):
             ctx.hypercare = True
         bare = re.sub(r"\(.*?\)|[^\w\s/-]", " ", text)
-        if (not ctx.rollback and heading.level > 1 and P.ROLLBACK_PLAN_HEADING.search(text)
-                and not P.NOT_ROLLBACK_PLAN.search(text) and not P.NOT_A_PLAN.search(text)
-                and (P.ROLLBACK_PLAN_WORD.search(text) or len(bare.split()) <= 3)):
+        if (
+            not ctx.rollback
+            and heading.level > 1
+            and P.ROLLBACK_PLAN_HEADING.search(text)
+            and not P.NOT_ROLLBACK_PLAN.search(text)
+            and not P.NOT_A_PLAN.search(text)
+            and (P.ROLLBACK_PLAN_WORD.search(text) or len(bare.split()) <= 3)
+        ):
             ctx.rollback = True
             ctx.trigger = False
         if P.TRIGGER_HEADING.search(text) and not P.GO_NO_GO_HEADING.search(text):
@@ -246,15 +273,22 @@ class Builder:
         if offsets:
             steps = []
             for offset in offsets:
-                step = self._new_step(self._title(rest) or (format_offset(offset.at) if offset.at is not None else offset.raw),
-                                      line, ctx)
+                step = self._new_step(
+                    self._title(rest) or (format_offset(offset.at) if offset.at is not None else offset.raw), line, ctx
+                )
                 step.timed_source = True
                 if offset.at is None:
-                    self.warn(line, f"'{offset.raw}' has no unit (minutes? hours?): step '{step.title}' is left "
-                                    "untimed; write T-30m, or say the unit in a heading such as 'Run of show (minutes)'")
+                    self.warn(
+                        line,
+                        f"'{offset.raw}' has no unit (minutes? hours?): step '{step.title}' is left "
+                        "untimed; write T-30m, or say the unit in a heading such as 'Run of show (minutes)'",
+                    )
                 elif ctx.rollback:
-                    self.warn(line, f"'{offset.raw}' in the rollback plan: rollback steps are timed from the start of "
-                                    f"the rollback, so step '{step.title}' is left untimed")
+                    self.warn(
+                        line,
+                        f"'{offset.raw}' in the rollback plan: rollback steps are timed from the start of "
+                        f"the rollback, so step '{step.title}' is left untimed",
+                    )
                 else:
                     step.at, step.at_line = offset.at, line
                     if offset.duration is not None:
@@ -271,7 +305,7 @@ class Builder:
         if allow_day:
             day = T.day_offset(text, self.zero_based_days)
             if day is not None:
-                rest = text[day.end:]
+                rest = text[day.end :]
                 step = self._new_step(self._title(rest) or day.raw, line, ctx)
                 step.timed_source = True
                 step.at, step.at_line = day.at, line
@@ -280,17 +314,31 @@ class Builder:
                 return [step]
         return []
 
-    def _clock(self, step: Step, hour: int, minute: int, zone: str | None, until: tuple[int, int] | None,
-               line: int, ctx: _Context) -> None:
+    def _clock(
+        self,
+        step: Step,
+        hour: int,
+        minute: int,
+        zone: str | None,
+        until: tuple[int, int] | None,
+        line: int,
+        ctx: _Context,
+    ) -> None:
         if self.go_live is None:
-            self.warn(line, f"clock time {hour:02d}:{minute:02d} with no stated go-live (such as "
-                            f"'Go-Live: 2026-02-01 00:00 UTC'): step '{step.title}' is left untimed")
+            self.warn(
+                line,
+                f"clock time {hour:02d}:{minute:02d} with no stated go-live (such as "
+                f"'Go-Live: 2026-02-01 00:00 UTC'): step '{step.title}' is left untimed",
+            )
             return
         if ctx.rollback:
-            self.warn(line, f"clock time {hour:02d}:{minute:02d} in the rollback plan: step '{step.title}' is left untimed")
+            self.warn(
+                line, f"clock time {hour:02d}:{minute:02d} in the rollback plan: step '{step.title}' is left untimed"
+            )
             return
-        at = T.clock_offset(self.go_live, hour, minute, zone, ctx.day * 86400.0 if ctx.day is not None else None,
-                            self.previous_clock)
+        at = T.clock_offset(
+            self.go_live, hour, minute, zone, ctx.day * 86400.0 if ctx.day is not None else None, self.previous_clock
+        )
         step.at, step.at_line = at, line
         self.previous_clock = at
         if until is not None:
@@ -362,7 +410,9 @@ class Builder:
         step.owner = self.role(who, line)
         step.owner_line = line
 
-    def condition(self, clause: P.ThresholdClause, line: int, action: str, step: Step | None, fallback_metric: str = "") -> None:
+    def condition(
+        self, clause: P.ThresholdClause, line: int, action: str, step: Step | None, fallback_metric: str = ""
+    ) -> None:
         metric = clause.metric or fallback_metric
         if not metric:
             self.note(line, f"threshold '{clause.text}' names no measure: kept as a note")
@@ -389,7 +439,12 @@ class Builder:
             self.plan.checks[check_id] = Placeholder(check_id, what, check_unit, line)
         title = P.clean(clause.text)
         title = title[:1].upper() + title[1:]
-        base = _slug(f"{metric} {clause.op.replace('>', 'above').replace('<', 'below').replace('=', '')} {number}{when_unit.replace('%', 'pct')}") or check_id
+        base = (
+            _slug(
+                f"{metric} {clause.op.replace('>', 'above').replace('<', 'below').replace('=', '')} {number}{when_unit.replace('%', 'pct')}"
+            )
+            or check_id
+        )
         condition_id, suffix = base, 2
         while condition_id in self.condition_ids:
             condition_id, suffix = f"{base}_{suffix}", suffix + 1
@@ -406,11 +461,14 @@ class Builder:
         for rollback in (False, True):
             steps = [s for s in self.plan.steps if s.rollback == rollback and s.worth_keeping()]
             timed = [s for s in steps if s.at is not None]
-            ordered = sorted(timed, key=lambda s: s.at)  # stable: equal offsets keep document order
+            ordered = sorted(timed, key=lambda s: s.at or 0.0)  # stable: equal offsets keep document order (all timed)
             if ordered != timed:
-                moved = [s for s, o in zip(timed, ordered) if s is not o]
-                self.warn(moved[0].line, f"steps sorted by their offsets ({len(moved)} moved, the first "
-                                         f"'{moved[0].title}' at {format_offset(moved[0].at or 0)})")
+                moved = [s for s, o in zip(timed, ordered, strict=True) if s is not o]
+                self.warn(
+                    moved[0].line,
+                    f"steps sorted by their offsets ({len(moved)} moved, the first "
+                    f"'{moved[0].title}' at {format_offset(moved[0].at or 0)})",
+                )
             slots = iter(ordered)
             result = [next(slots) if s.at is not None else s for s in steps]
             others = [s for s in self.plan.steps if s.rollback != rollback or not s.worth_keeping()]
@@ -420,7 +478,6 @@ class Builder:
             if not step.worth_keeping() and step.notes:
                 self.note(step.line, f"section '{step.title}' has no action, only text: skipped")
         self.plan.steps = kept
-
 
 
 @dataclass
@@ -435,7 +492,9 @@ class _Open:
 class _Walker:
     """Reads one section's own blocks (not its subsections) into steps, items and conditions."""
 
-    def __init__(self, builder: Builder, ctx: _Context, step: Step | None, steps: list[Step], section: _Section) -> None:
+    def __init__(
+        self, builder: Builder, ctx: _Context, step: Step | None, steps: list[Step], section: _Section
+    ) -> None:
         self.b = builder
         self.ctx = ctx
         self.step = step  # where items go
@@ -452,16 +511,32 @@ class _Walker:
         texts = [b.text for b in top if not _FORM_FIELD.match(P.clean(b.text)) and not P.owner_field(b.text)]
         verbs = sum(P.verb_led(t) for t in texts)
         ordered = bool(top) and all(b.ordered for b in top)
-        procedural = bool(re.search(r"(?i)\b(?:steps?|procedure|checklist|tasks?|actions?|runbook|execution|deploy\w*|migrat\w*|cutover|"
-                                    r"pre[\s-]|post[\s-]|verification|validation|smoke|launch|go[\s-]?live|hypercare|monitor\w*|"
-                                    r"backup|freeze|prepar\w*|readiness|rollout|release|day|before|after|during|window|phase)\b",
-                                    " ".join(ctx.titles[-1:])))
-        planful = (ctx.rollback or ctx.go_no_go or ctx.parent_step is not None
-                   or any(s.at is not None or s.timed_source for s in self.steps))
+        procedural = bool(
+            re.search(
+                r"(?i)\b(?:steps?|procedure|checklist|tasks?|actions?|runbook|execution|deploy\w*|migrat\w*|cutover|"
+                r"pre[\s-]|post[\s-]|verification|validation|smoke|launch|go[\s-]?live|hypercare|monitor\w*|"
+                r"backup|freeze|prepar\w*|readiness|rollout|release|day|before|after|during|window|phase)\b",
+                " ".join(ctx.titles[-1:]),
+            )
+        )
+        planful = (
+            ctx.rollback
+            or ctx.go_no_go
+            or ctx.parent_step is not None
+            or any(s.at is not None or s.timed_source for s in self.steps)
+        )
         fraction = verbs / len(texts) if texts else 0.0
-        self.actions = (not ctx.reference and not ctx.trigger and not ctx.roles and not ctx.escalation and (
-            planful or (not builder.has_checkboxes and ordered)
-            or (fraction >= 0.5 and (ordered or not builder.has_checkboxes or procedural))))
+        self.actions = (
+            not ctx.reference
+            and not ctx.trigger
+            and not ctx.roles
+            and not ctx.escalation
+            and (
+                planful
+                or (not builder.has_checkboxes and ordered)
+                or (fraction >= 0.5 and (ordered or not builder.has_checkboxes or procedural))
+            )
+        )
 
     # -- where things go -------------------------------------------------------------
 
@@ -521,8 +596,11 @@ class _Walker:
             return False
         who = P.owner_field(text)
         if who is not None and not self.ctx.roles:
-            label = P.field(text)
-            step = self.target() or (self.ensure(line) if self.ctx.go_no_go or self.section.heading is not None and not self.ctx.trigger else None)
+            step = self.target() or (
+                self.ensure(line)
+                if self.ctx.go_no_go or self.section.heading is not None and not self.ctx.trigger
+                else None
+            )
             if step is not None:
                 self.b.set_owner(step, who, line)
                 return True
@@ -530,15 +608,13 @@ class _Walker:
         labelled = P.field(text)
         if labelled is None:
             duration = T.duration_field(text)
-            if duration is not None and self.target() is not None:
-                step = self.target()
+            if duration is not None and (step := self.target()) is not None:
                 step.duration, step.duration_line = duration, line
                 return True
             return False
         label, value = labelled
         duration = T.duration_field(text)
-        if duration is not None and self.target() is not None:
-            step = self.target()
+        if duration is not None and (step := self.target()) is not None:
             step.duration, step.duration_line = duration, line
             return True
         if P.EVIDENCE_LABEL.match(label):
@@ -549,7 +625,9 @@ class _Walker:
                 self.evidence = True
                 self.open.clear()
             return True
-        if P.TRIGGER_LABEL.match(label) or (re.match(r"(?i)^(?:rollback|roll back|abort)$", label) and P.thresholds(value)):
+        if P.TRIGGER_LABEL.match(label) or (
+            re.match(r"(?i)^(?:rollback|roll back|abort)$", label) and P.thresholds(value)
+        ):
             clauses = P.thresholds(value)
             action = P.action_of(text) or self.ctx.trigger_action or ("rollback" if self.ctx.rollback else "halt")
             for clause in clauses:
@@ -560,8 +638,7 @@ class _Walker:
                 if step is not None:
                     step.notes.append(P.clean(text))
             return True
-        if P.COMMAND_LABEL.match(label) and value and self.target() is not None:
-            step = self.target()
+        if P.COMMAND_LABEL.match(label) and value and (step := self.target()) is not None:
             step.notes.append(P.clean(text))
             return True
         return False
@@ -574,7 +651,9 @@ class _Walker:
         plain = P.clean(P.strip_emoji(text))
         if not plain:
             return
-        if re.fullmatch(r"(?i)(?:evidence|outputs?|expected outputs?|artifacts?|verification|verify|done when|proof)\s*:?", plain):
+        if re.fullmatch(
+            r"(?i)(?:evidence|outputs?|expected outputs?|artifacts?|verification|verify|done when|proof)\s*:?", plain
+        ):
             self.evidence = True
             return
         self.evidence = False
@@ -613,7 +692,10 @@ class _Walker:
         if step is None or step.kind != "task" or step.phrase is not None:
             step = self.b._new_step(phrase.capitalize(), line, self.ctx)
         step.kind, step.kind_line, step.phrase = "approval", line, phrase
-        who = re.search(r"(?:^|[\s,])(?:the\s+)?(?P<who>[A-Z][\w/&-]*(?:\s+[A-Z][\w/&-]*){0,3})\s+(?:types?|says?|enters?|writes?|confirms?)\b", text)
+        who = re.search(
+            r"(?:^|[\s,])(?:the\s+)?(?P<who>[A-Z][\w/&-]*(?:\s+[A-Z][\w/&-]*){0,3})\s+(?:types?|says?|enters?|writes?|confirms?)\b",
+            text,
+        )
         if who is not None and step.owner is None and who["who"].lower() in self.b.plan.aliases:
             self.b.set_owner(step, who["who"], line)
 
@@ -639,19 +721,42 @@ class _Walker:
         plain = P.clean(text)
         ladder = re.search(r"(?P<steps>\d+(?:\s*/\s*\d+)+)\s*(?P<unit>min(?:ute)?s?|m|h(?:ours?)?|hrs?)\b", plain)
         if ladder is not None:
-            unit = T.SECONDS_PER_UNIT[ladder["unit"].lower() if ladder["unit"].lower() in T.SECONDS_PER_UNIT else ladder["unit"].lower().rstrip("s")]
+            unit = T.SECONDS_PER_UNIT[
+                ladder["unit"].lower()
+                if ladder["unit"].lower() in T.SECONDS_PER_UNIT
+                else ladder["unit"].lower().rstrip("s")
+            ]
             for number, step in enumerate(re.split(r"\s*/\s*", ladder["steps"]), start=1):
-                self.b.plan.escalation.append(Level(f"L{number}", float(step) * unit, None,
-                                                    f"{plain[: ladder.start()].strip(' :')}: level {number}", line))
+                self.b.plan.escalation.append(
+                    Level(
+                        f"L{number}",
+                        float(step) * unit,
+                        None,
+                        f"{plain[: ladder.start()].strip(' :')}: level {number}",
+                        line,
+                    )
+                )
             return True
-        match = re.match(r"(?i)^(?P<sev>(?:P|SEV|Sev|L|S)\s*-?\d|critical|high|medium|low|major|minor|level\s*\d)\b[^:]*?[:—–-]\s*(?P<rest>.+)$", plain)
+        match = re.match(
+            r"(?i)^(?P<sev>(?:P|SEV|Sev|L|S)\s*-?\d|critical|high|medium|low|major|minor|level\s*\d)\b[^:]*?[:—–-]\s*(?P<rest>.+)$",
+            plain,
+        )
         if match is None:
             return False
         rest = match["rest"]
         within = T.duration_value(rest)
-        escalate = re.search(r"(?i)(?:escalate to|→|->|page|notify|contact)\s*:?\s*(?P<who>[A-Z@][\w@ .&/-]{1,40})", rest)
-        self.b.plan.escalation.append(Level(re.sub(r"\s+", "", match["sev"]) if re.match(r"(?i)[PLS]|sev", match["sev"]) else match["sev"].title(),
-                                            within, escalate["who"].strip() if escalate else None, rest, line))
+        escalate = re.search(
+            r"(?i)(?:escalate to|→|->|page|notify|contact)\s*:?\s*(?P<who>[A-Z@][\w@ .&/-]{1,40})", rest
+        )
+        self.b.plan.escalation.append(
+            Level(
+                re.sub(r"\s+", "", match["sev"]) if re.match(r"(?i)[PLS]|sev", match["sev"]) else match["sev"].title(),
+                within,
+                escalate["who"].strip() if escalate else None,
+                rest,
+                line,
+            )
+        )
         return True
 
     def trigger_line(self, text: str, line: int, as_item: bool) -> bool:
@@ -668,7 +773,11 @@ class _Walker:
                     step.notes.append(plain)
                 return True
             return False
-        action = P.action_of(self._action_text(plain)) or self.ctx.trigger_action or ("rollback" if self.ctx.rollback else None)
+        action = (
+            P.action_of(self._action_text(plain))
+            or self.ctx.trigger_action
+            or ("rollback" if self.ctx.rollback else None)
+        )
         if action is None:
             action = "rollback" if self.b.stop_means_rollback and re.search(r"(?i)stop condition", plain) else "halt"
         if re.search(r"(?i)stop conditions?", plain) and self.b.stop_means_rollback:
@@ -697,7 +806,11 @@ class _Walker:
             return
         checkbox = block.box in ("open", "checked")
         # a timed item: a step of its own, its nested items its actions
-        if not self.evidence and not self.ctx.reference and (parent is None or parent.step is not None or parent.item is None):
+        if (
+            not self.evidence
+            and not self.ctx.reference
+            and (parent is None or parent.step is not None or parent.item is None)
+        ):
             steps = self.b._timed_steps(text, block.line, self.ctx, allow_day=self.ctx.hypercare)
             if steps:
                 for step in steps:
@@ -742,7 +855,12 @@ class _Walker:
             return
         is_item = checkbox
         prefix = ""
-        if not is_item and (self.ctx.go_no_go or self.target() is not None and self.target().kind == "go_no_go") and not self.ctx.reference:
+        target = self.target()
+        if (
+            not is_item
+            and (self.ctx.go_no_go or target is not None and target.kind == "go_no_go")
+            and not self.ctx.reference
+        ):
             is_item = not _FORM_FIELD.match(plain)
             prefix = _GO_MARK.get(block.box or "", "")
         elif not is_item and self.actions and (parent is None or parent.step is not None):
@@ -761,11 +879,10 @@ class _Walker:
                     break
             self.last_item = opened.item
             return
-        step = self.target()
-        if step is not None and not self.ctx.reference:
-            step.notes.append(plain)
-            step.notes_line = step.notes_line or block.line
-            self.b.note(block.line, f"bullet kept in the notes of '{step.title}': '{_short(plain)}'")
+        if target is not None and not self.ctx.reference:
+            target.notes.append(plain)
+            target.notes_line = target.notes_line or block.line
+            self.b.note(block.line, f"bullet kept in the notes of '{target.title}': '{_short(plain)}'")
         else:
             self.b.skip(block.line, f"bullet: '{_short(plain)}'")
 
