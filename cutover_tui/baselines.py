@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from checks.baseline import PROMETHEUS, SESSION_LOG, BaselineSample
 from cutover_tui.store import format_ts, parse_ts
+from runbooks.model import PromqlSpec
 
 if TYPE_CHECKING:
     from checks.conditions import ConditionEvaluator
@@ -253,7 +254,8 @@ class BaselineSupplier:
                         evaluator.baseline_tracker.problem = ""
                 if self.record is not None:
                     self.record(
-                        FETCHED_EVENT_KIND, fetched_payload(check_id, str(check.spec["query"]), start, end, samples)
+                        FETCHED_EVENT_KIND,
+                        fetched_payload(check_id, check.spec_as(PromqlSpec).query, start, end, samples),
                     )
                 return
             self.problems[check_id] = f"reading the baseline from Prometheus failed: {problem}"

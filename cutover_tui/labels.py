@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from checks.state import Verdict
-from runbooks.model import Runbook, StopCondition
+from runbooks.model import HttpSpec, Runbook, StopCondition
 
 #: Symbol and words per verdict: never colour alone, and CANNOT VERIFY is never green.
 VERDICT_LABELS: dict[Verdict, str] = {
@@ -32,6 +32,6 @@ def display_unit(condition: StopCondition, runbook: Runbook) -> str:
     check = runbook.checks.get(condition.check)
     if check is None:
         return ""
-    if not check.unit and check.kind == "http" and not check.spec.get("json_path"):
+    if not check.unit and check.kind == "http" and not (isinstance(check.spec, HttpSpec) and check.spec.json_path):
         return "s"  # an http check's value is its latency
     return check.unit

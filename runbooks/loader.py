@@ -19,7 +19,7 @@ import os
 import re
 import unicodedata
 import urllib.parse
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, TypedDict, TypeVar
@@ -34,15 +34,26 @@ from runbooks.errors import RunbookError
 from runbooks.model import (
     Action,
     ActiveWindow,
+    AlertsSpec,
     BaselineWindow,
     Check,
+    CheckKind,
+    CheckSpec,
+    CommandSpec,
     EscalationLevel,
+    HttpSpec,
     Item,
+    Judge,
+    PlaceholderSpec,
+    PromqlSpec,
+    Reduce,
     RelativeThreshold,
     Runbook,
     Scorecard,
     ScorecardCategory,
+    ScrapeSpec,
     Source,
+    SourceKind,
     Step,
     StepKind,
     StopCondition,
@@ -51,6 +62,7 @@ from runbooks.model import (
 
 T = TypeVar("T")
 D = TypeVar("D")
+C = TypeVar("C", bound=str)
 
 _TAG = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + name for name in ("str", "int", "float", "bool", "null"))
@@ -69,9 +81,9 @@ TOP_KEYS = (
     "escalation",
     "scorecard",
 )
-SOURCE_KINDS = ("prometheus", "alertmanager")
+SOURCE_KINDS: tuple[SourceKind, ...] = ("prometheus", "alertmanager")
 SOURCE_KEYS = ("kind", "url", "token_env", "headers", "timeout", "verify_tls")
-CHECK_KINDS = ("http", "promql", "alerts", "scrape", "command", "placeholder")
+CHECK_KINDS: tuple[CheckKind, ...] = ("http", "promql", "alerts", "scrape", "command", "placeholder")
 COMMON_CHECK_KEYS = ("every", "timeout", "pass_when", "on_nodata", "on_invalid", "max_age", "unit", "title")
 KIND_CHECK_KEYS: dict[str, tuple[str, ...]] = {
     "http": ("method", "headers", "expect_status", "max_latency", "json_path", "verify_tls"),
@@ -103,7 +115,7 @@ CONDITION_KEYS = (
     "tolerance",
 )
 BASELINE_KEYS = ("from", "to", "min_samples")
-JUDGES = ("median", "mann_whitney")
+JUDGES: tuple[Judge, ...] = ("median", "mann_whitney")
 #: What ``judge: mann_whitney`` needs installed, and how to get it.
 MANN_WHITNEY_PACKAGE = "scipy"
 MANN_WHITNEY_INSTALL = "pip install 'cutover-tui[judge]' (or pip install scipy)"
@@ -128,8 +140,11 @@ ESCALATION_KEYS = ("severity", "respond_within", "escalate_to", "description")
 SCORECARD_KEYS = ("go", "conditional", "categories")
 CATEGORY_KEYS = ("id", "title", "weight")
 ITEM_KEYS = ("id", "text")
-OUTCOME_CHOICES = ("unknown", "pass", "breach")
-SUPPRESSED_CHOICES = ("unknown", "ignore")
+OUTCOME_CHOICES: tuple[Literal["unknown", "pass", "breach"], ...] = ("unknown", "pass", "breach")
+SUPPRESSED_CHOICES: tuple[Literal["unknown", "ignore"], ...] = ("unknown", "ignore")
+EXPECT_CHOICES: tuple[Literal["one", "any", "all"], ...] = ("one", "any", "all")
+REDUCE_CHOICES: tuple[Reduce, ...] = ("max", "min", "sum")
+MODE_CHOICES: tuple[Literal["value", "rate"], ...] = ("value", "rate")
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_EVERY = 15.0
 DEFAULT_TIMEOUT = 5.0
@@ -241,7 +256,7 @@ def _describe(node: Node) -> str:
 class _Fields:
     """A YAML mapping whose keys were checked: typed access with key paths."""
 
-    def __init__(self, node: MappingNode, path: str, entries: dict[str, tuple[Node, Node]]) -> None:
+    def __init__(self, node: Node, path: str, entries: dict[str, tuple[Node, Node]]) -> None:
         self.node = node
         self.path = path
         self.entries = entries
@@ -253,6 +268,13 @@ class _Fields:
             return None
         return entry[1]
 
+    def value(self, key: str) -> Node:
+        """The value node of a key the reader made sure is there (``required``, or checked before)."""
+        node = self.get(key)
+        if node is None:
+            raise KeyError(f"{self.key_path(key)} was checked to be present")
+        return node
+
     def key_path(self, key: str) -> str:
         return _join(self.path, key)
 
@@ -262,7 +284,7 @@ class _BaselineKeys(TypedDict, total=False):
 
     baseline: BaselineWindow
     floor: Threshold | None
-    judge: Literal["median", "mann_whitney"]
+    judge: Judge
     window: float | None
     confidence: float
     tolerance: float
@@ -338,7 +360,7 @@ class _Reader:
                     _SECRET_HINT,
                 )
             raise self.error(f"unknown key '{key}'", key_node, _join(path, key), _suggest(key, allowed))
-        fields = _Fields(node, path, entries)  # type: ignore[arg-type]
+        fields = _Fields(node, path, entries)
         for key in required:
             if key not in entries:
                 raise self.error(f"missing required key '{key}'", node, path)
@@ -454,17 +476,18 @@ class _Reader:
             raise self.error(f"expected true or false, got {_shown(node.value)}", node, path)
         return self.construct(node, path, self._constructor.construct_yaml_bool, "true or false")
 
-    def one_of(self, choices: Collection[str]) -> Callable[[Node, str], str]:
+    def one_of(self, choices: Sequence[C]) -> Callable[[Node, str], C]:
         """A reader of one of ``choices``, for ``optional``."""
         return lambda node, path: self.choice(node, path, choices)
 
-    def choice(self, node: Node, path: str, choices: Collection[str]) -> str:
+    def choice(self, node: Node, path: str, choices: Sequence[C]) -> C:
         value: str = self.scalar(node, path, "one of " + " | ".join(choices)).value
-        if value not in choices:
-            raise self.error(
-                f"expected one of {' | '.join(choices)}, got {_shown(value)}", node, path, _suggest(value, choices)
-            )
-        return value
+        for choice in choices:
+            if choice == value:
+                return choice
+        raise self.error(
+            f"expected one of {' | '.join(choices)}, got {_shown(value)}", node, path, _suggest(value, choices)
+        )
 
     def grammar(self, node: Node, path: str, parse: Callable[[str], T], expected: str) -> T:
         """A value in one of the grammar's languages, given as text."""
@@ -593,7 +616,7 @@ class _Reader:
 
     def runbook(self, text: str, sha256: str) -> Runbook:
         top = self.mapping(self.compose(text), "", TOP_KEYS, required=("name",))
-        name = self.text(top.get("name"), "name")  # type: ignore[arg-type]
+        name = self.text(top.value("name"), "name")
         description = self.optional(top, "description", self.text, "")
         t0 = self.optional(top, "t0", self.t0, None)
         timezone = self.optional(top, "timezone", self.timezone, None)
@@ -675,16 +698,17 @@ class _Reader:
     def source(self, source_id: str, node: Node, path: str) -> Source:
         fields = self.mapping(node, path, SOURCE_KEYS, required=("url",))
         kind_node = fields.get("kind")
+        named = [kind for kind in SOURCE_KINDS if kind == source_id]  # a source called prometheus is one
         if kind_node is not None:
             kind = self.choice(kind_node, fields.key_path("kind"), SOURCE_KINDS)
-        elif source_id in SOURCE_KINDS:
-            kind = source_id
+        elif named:
+            kind = named[0]
         else:
             raise self.error("missing required key 'kind'", node, path, "add kind: prometheus or kind: alertmanager")
         return Source(
             id=source_id,
-            kind=kind,  # type: ignore[arg-type]
-            url=self.url(fields.get("url"), fields.key_path("url")),  # type: ignore[arg-type]
+            kind=kind,
+            url=self.url(fields.value("url"), fields.key_path("url")),
             token_env=self.optional(fields, "token_env", self.env_name, None),
             headers=self.optional(fields, "headers", self.headers, {}),
             timeout=self.optional(fields, "timeout", self.positive_duration, None),
@@ -703,7 +727,7 @@ class _Reader:
     def check(self, check_id: str, node: Node, path: str, sources: Mapping[str, Source]) -> Check:
         allowed = {*CHECK_KINDS, *COMMON_CHECK_KEYS, *(key for keys in KIND_CHECK_KEYS.values() for key in keys)}
         fields = self.mapping(node, path, allowed)
-        kinds = [key for key in fields.entries if key in CHECK_KINDS]
+        kinds = [kind for key in fields.entries for kind in CHECK_KINDS if kind == key]
         if not kinds:
             raise self.error(f"a check needs exactly one of {', '.join(CHECK_KINDS)}", node, path)
         if len(kinds) > 1:
@@ -737,31 +761,47 @@ class _Reader:
                     fields.key_path("timeout"),
                     "polls of one check never overlap",
                 )
-        spec = getattr(self, f"spec_{kind}")(fields, sources)
+        spec = self.check_spec(kind, fields, sources)
         return Check(
             id=check_id,
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             spec=spec,
             every=every,
             timeout=timeout,
             pass_when=self.optional(fields, "pass_when", self.threshold, None),
-            on_nodata=self.optional(fields, "on_nodata", self.one_of(OUTCOME_CHOICES), "unknown"),  # type: ignore[arg-type]
-            on_invalid=self.optional(fields, "on_invalid", self.one_of(OUTCOME_CHOICES), "unknown"),  # type: ignore[arg-type]
+            on_nodata=self.optional(fields, "on_nodata", self.one_of(OUTCOME_CHOICES), "unknown"),
+            on_invalid=self.optional(fields, "on_invalid", self.one_of(OUTCOME_CHOICES), "unknown"),
             max_age=self.optional(fields, "max_age", self.positive_duration, None),
             unit=self.optional(fields, "unit", self.any_text, ""),
             title=self.optional(fields, "title", self.text, ""),
         )
 
-    def spec_http(self, fields: _Fields, sources: Mapping[str, Source]) -> dict[str, object]:
-        return {
-            "url": self.url(fields.get("http"), fields.key_path("http")),  # type: ignore[arg-type]
-            "method": self.optional(fields, "method", self.one_of(HTTP_METHODS), "GET"),
-            "headers": self.optional(fields, "headers", self.headers, {}),
-            "expect_status": self.optional(fields, "expect_status", self.statuses, ()),
-            "max_latency": self.optional(fields, "max_latency", self.positive_duration, None),
-            "json_path": self.optional(fields, "json_path", self.json_path, None),
-            "verify_tls": self.optional(fields, "verify_tls", self.boolean, True),
-        }
+    def check_spec(self, kind: CheckKind, fields: _Fields, sources: Mapping[str, Source]) -> CheckSpec:
+        """The kind's own keys, read into its spec."""
+        match kind:
+            case "http":
+                return self.spec_http(fields)
+            case "promql":
+                return self.spec_promql(fields, sources)
+            case "alerts":
+                return self.spec_alerts(fields, sources)
+            case "scrape":
+                return self.spec_scrape(fields)
+            case "command":
+                return self.spec_command(fields)
+            case "placeholder":
+                return self.spec_placeholder(fields)
+
+    def spec_http(self, fields: _Fields) -> HttpSpec:
+        return HttpSpec(
+            url=self.url(fields.value("http"), fields.key_path("http")),
+            method=self.optional(fields, "method", self.one_of(HTTP_METHODS), "GET"),
+            headers=self.optional(fields, "headers", self.headers, {}),
+            expect_status=self.optional(fields, "expect_status", self.statuses, ()),
+            max_latency=self.optional(fields, "max_latency", self.positive_duration, None),
+            json_path=self.optional(fields, "json_path", self.json_path, None),
+            verify_tls=self.optional(fields, "verify_tls", self.boolean, True),
+        )
 
     def statuses(self, node: Node, path: str) -> tuple[int, ...]:
         items = (
@@ -792,23 +832,24 @@ class _Reader:
             )
         return value
 
-    def spec_promql(self, fields: _Fields, sources: Mapping[str, Source]) -> dict[str, object]:
-        return {
-            "query": self.text(fields.get("promql"), fields.key_path("promql")),  # type: ignore[arg-type]
-            "source": self.source_reference(fields, sources, "prometheus", "promql"),
-            "expect": self.optional(fields, "expect", self.one_of(("one", "any", "all")), "one"),
-            "reduce": self.optional(fields, "reduce", self.one_of(("max", "min", "sum")), None),
-            "headers": self.optional(fields, "headers", self.headers, {}),
-        }
+    def spec_promql(self, fields: _Fields, sources: Mapping[str, Source]) -> PromqlSpec:
+        return PromqlSpec(
+            query=self.text(fields.value("promql"), fields.key_path("promql")),
+            source=self.source_reference(fields, sources, "prometheus", "promql"),
+            expect=self.optional(fields, "expect", self.one_of(EXPECT_CHOICES), "one"),
+            reduce=self.optional(fields, "reduce", self.one_of(REDUCE_CHOICES), None),
+            headers=self.optional(fields, "headers", self.headers, {}),
+        )
 
-    def spec_alerts(self, fields: _Fields, sources: Mapping[str, Source]) -> dict[str, object]:
-        return {
-            "matchers": self.optional(fields, "alerts", self.matchers, ()),
-            "source": self.source_reference(fields, sources, "alertmanager", "alerts"),
-            "watchdog": self.optional(fields, "watchdog", self.text, None),
-            "receiver": self.optional(fields, "receiver", self.text, None),
-            "suppressed": self.optional(fields, "suppressed", self.one_of(SUPPRESSED_CHOICES), "unknown"),
-        }
+    def spec_alerts(self, fields: _Fields, sources: Mapping[str, Source]) -> AlertsSpec:
+        matchers = self.optional(fields, "alerts", self.matchers, ())
+        return AlertsSpec(
+            source=self.source_reference(fields, sources, "alertmanager", "alerts"),
+            matchers=matchers,
+            watchdog=self.optional(fields, "watchdog", self.text, None),
+            receiver=self.optional(fields, "receiver", self.text, None),
+            suppressed=self.optional(fields, "suppressed", self.one_of(SUPPRESSED_CHOICES), "unknown"),
+        )
 
     def matchers(self, node: Node, path: str) -> tuple[str, ...]:
         """Alert matchers as Alertmanager filter strings: ``severity="critical"``."""
@@ -908,10 +949,10 @@ class _Reader:
             f"several {kind} sources ({', '.join(of_kind)}): say which with source:", fields.node, fields.path
         )
 
-    def spec_placeholder(self, fields: _Fields, sources: Mapping[str, Source]) -> dict[str, object]:
+    def spec_placeholder(self, fields: _Fields) -> PlaceholderSpec:
         """A check no probe reads yet: valid, polled as no data, and a warning naming where it is."""
-        node = fields.get("placeholder")
-        what = self.text(node, fields.key_path("placeholder"))  # type: ignore[arg-type]
+        node = fields.value("placeholder")
+        what = self.text(node, fields.key_path("placeholder"))
         warning = self.error(
             f"check '{fields.path.split('.', 1)[1]}' is a placeholder, not wired: {what}",
             node,
@@ -920,35 +961,35 @@ class _Reader:
             "until then it reads unknown — not wired",
         )
         self.warnings.append(warning.format().replace(": error: ", ": warning: ", 1))
-        return {"what": what}
+        return PlaceholderSpec(what=what)
 
-    def spec_scrape(self, fields: _Fields, sources: Mapping[str, Source]) -> dict[str, object]:
+    def spec_scrape(self, fields: _Fields) -> ScrapeSpec:
         metric_node = fields.get("metric")
         if metric_node is None:
             raise self.error("a scrape check needs 'metric'", fields.node, fields.path)
         metric = self.text(metric_node, fields.key_path("metric"))
         if not _METRIC_NAME.fullmatch(metric):
             raise self.error(f"invalid metric name {_shown(metric)}", metric_node, fields.key_path("metric"))
-        return {
-            "url": self.url(fields.get("scrape"), fields.key_path("scrape")),  # type: ignore[arg-type]
-            "metric": metric,
-            "labels": self.optional(fields, "labels", self.labels, {}),
-            "mode": self.optional(fields, "mode", self.one_of(("value", "rate")), "value"),
-            "reduce": self.optional(fields, "reduce", self.one_of(("max", "min", "sum")), None),
-            "headers": self.optional(fields, "headers", self.headers, {}),
-            "verify_tls": self.optional(fields, "verify_tls", self.boolean, True),
-        }
+        return ScrapeSpec(
+            url=self.url(fields.value("scrape"), fields.key_path("scrape")),
+            metric=metric,
+            labels=self.optional(fields, "labels", self.labels, {}),
+            mode=self.optional(fields, "mode", self.one_of(MODE_CHOICES), "value"),
+            reduce=self.optional(fields, "reduce", self.one_of(REDUCE_CHOICES), None),
+            headers=self.optional(fields, "headers", self.headers, {}),
+            verify_tls=self.optional(fields, "verify_tls", self.boolean, True),
+        )
 
     def labels(self, node: Node, path: str) -> dict[str, str]:
-        result = {}
+        result: dict[str, str] = {}
         for name, (key_node, value_node) in self.entries(node, path, "a mapping of labels").items():
             if not _LABEL_NAME.fullmatch(name):
                 raise self.error(f"invalid label name {_shown(name)}", key_node, _join(path, name))
             result[name] = self.scalar(value_node, _join(path, name), "a label value").value
         return result
 
-    def spec_command(self, fields: _Fields, sources: Mapping[str, Source]) -> dict[str, object]:
-        node, path = fields.get("command"), fields.key_path("command")
+    def spec_command(self, fields: _Fields) -> CommandSpec:
+        node, path = fields.value("command"), fields.key_path("command")
         if isinstance(node, ScalarNode):
             raise self.error(
                 "expected the command as an argv list, e.g. [./check.sh, --prod]",
@@ -956,18 +997,20 @@ class _Reader:
                 path,
                 "commands never run through a shell",
             )
-        items = self.sequence(node, path, "arguments")  # type: ignore[arg-type]
+        items = self.sequence(node, path, "arguments")
         argv = tuple(self.text(item, f"{path}[{index}]") for index, item in enumerate(items))
         if not argv:
             raise self.error("the command must not be empty", node, path)
-        return {
-            "argv": argv,
-            "cwd": self.optional(fields, "cwd", self.text, None),
-            "perfdata_label": self.optional(fields, "perfdata_label", self.text, None),
-            "env": self.optional(
+        cwd = self.optional(fields, "cwd", self.text, None)
+        perfdata_label = self.optional(fields, "perfdata_label", self.text, None)
+        return CommandSpec(
+            argv=argv,
+            cwd=cwd,
+            env=self.optional(
                 fields, "env", lambda n, p: self.secret_free_values(n, p, "environment variable", _ENV_NAME), {}
             ),
-        }
+            perfdata_label=perfdata_label,
+        )
 
     def escalation(self, top: _Fields) -> list[EscalationLevel]:
         node = top.get("escalation")
@@ -977,7 +1020,7 @@ class _Reader:
         for index, item in enumerate(self.sequence(node, "escalation", "escalation levels")):
             path = f"escalation[{index}]"
             fields = self.mapping(item, path, ESCALATION_KEYS, required=("severity",))
-            severity = self.text(fields.get("severity"), fields.key_path("severity"))  # type: ignore[arg-type]
+            severity = self.text(fields.value("severity"), fields.key_path("severity"))
             if any(level.severity == severity for level in levels):
                 raise self.error(
                     f"duplicate severity '{severity}'", fields.get("severity"), fields.key_path("severity")
@@ -1022,7 +1065,7 @@ class _Reader:
             conditions.append(
                 StopCondition(
                     id=condition_id,
-                    check=self.reference(fields.get("check"), fields.key_path("check"), checks, "check"),  # type: ignore[arg-type]
+                    check=self.reference(fields.value("check"), fields.key_path("check"), checks, "check"),
                     when=when,
                     relative=relative,
                     **baseline,
@@ -1076,7 +1119,7 @@ class _Reader:
                 fields.path,
                 "add baseline: {from: T-30m, to: T-0, min_samples: 10}",
             )
-        judge = self.optional(fields, "judge", self.one_of(JUDGES), "median")
+        judge: Judge = self.optional(fields, "judge", self.one_of(JUDGES), "median")
         window = self.optional(fields, "window", self.positive_duration, None)
         if judge == "mann_whitney":
             if window is None:
@@ -1107,7 +1150,7 @@ class _Reader:
         return {
             "baseline": self.baseline_window(baseline_node, fields.key_path("baseline")),
             "floor": self.optional(fields, "floor", self.threshold, None),
-            "judge": "mann_whitney" if judge == "mann_whitney" else "median",
+            "judge": judge,
             "window": window,
             "confidence": confidence,
             "tolerance": tolerance,
@@ -1115,8 +1158,8 @@ class _Reader:
 
     def baseline_window(self, node: Node, path: str) -> BaselineWindow:
         fields = self.mapping(node, path, BASELINE_KEYS, required=("from", "to"))
-        start = self.offset(fields.get("from"), fields.key_path("from"))  # type: ignore[arg-type]
-        end = self.offset(fields.get("to"), fields.key_path("to"))  # type: ignore[arg-type]
+        start = self.offset(fields.value("from"), fields.key_path("from"))
+        end = self.offset(fields.value("to"), fields.key_path("to"))
         if start >= end:
             raise self.error(
                 f"the baseline window ends before it starts ({grammar.format_offset(start)} to "
@@ -1235,7 +1278,7 @@ class _Reader:
         dependencies = [] if deps_node is None else self.id_list(deps_node, fields.key_path("depends_on"), "step ids")
         step = Step(
             id=self.derived_id(fields, "title"),
-            title=self.text(fields.get("title"), fields.key_path("title")),  # type: ignore[arg-type]
+            title=self.text(fields.value("title"), fields.key_path("title")),
             at=self.optional(fields, "at", self.offset, None),
             duration=self.optional(fields, "duration", self.duration, None),
             owner=self.optional(fields, "owner", lambda n, p: self.reference(n, p, roles, "role"), None),
@@ -1284,7 +1327,7 @@ class _Reader:
             item_path = f"{path}[{index}]"
             if isinstance(entry, MappingNode):
                 fields = self.mapping(entry, item_path, ITEM_KEYS, required=("text",))
-                text = self.text(fields.get("text"), fields.key_path("text"))  # type: ignore[arg-type]
+                text = self.text(fields.value("text"), fields.key_path("text"))
                 item_id = self.derived_id(fields, "text")
             else:
                 text = self.text(entry, item_path)
@@ -1350,9 +1393,9 @@ class _Reader:
                 fields.get("conditional") or node,
                 fields.key_path("conditional"),
             )
-        categories_node = fields.get("categories")
+        categories_node = fields.value("categories")
         categories: list[ScorecardCategory] = []
-        for index, item in enumerate(self.sequence(categories_node, fields.key_path("categories"), "categories")):  # type: ignore[arg-type]
+        for index, item in enumerate(self.sequence(categories_node, fields.key_path("categories"), "categories")):
             item_path = f"{fields.key_path('categories')}[{index}]"
             category = self.mapping(item, item_path, CATEGORY_KEYS, required=("title", "weight"))
             category_id = self.derived_id(category, "title")
@@ -1361,8 +1404,8 @@ class _Reader:
             categories.append(
                 ScorecardCategory(
                     id=category_id,
-                    title=self.text(category.get("title"), category.key_path("title")),  # type: ignore[arg-type]
-                    weight=self.percent(category.get("weight"), category.key_path("weight")),  # type: ignore[arg-type]
+                    title=self.text(category.value("title"), category.key_path("title")),
+                    weight=self.percent(category.value("weight"), category.key_path("weight")),
                 )
             )
         total = sum(c.weight for c in categories)

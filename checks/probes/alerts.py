@@ -61,7 +61,7 @@ from checks.probes.common import (
 from checks.probes.context import ExpectedSilence, ProbeContext
 from checks.reading import Outcome
 from runbooks.loader import split_matcher
-from runbooks.model import Check
+from runbooks.model import AlertsSpec, Check
 
 #: Alerts listed per group in ``extra``; counts are always complete.
 MAX_LISTED = 50
@@ -79,11 +79,12 @@ IGNORED_BY_CHECK = "suppressed: ignore"
 
 async def probe(check: Check, ctx: ProbeContext) -> Observation:
     """Fetch the matching alerts (and the watchdog) and count the active ones."""
+    spec = check.spec_as(AlertsSpec)
     source = source_of(check, ctx, "alertmanager")
     headers = build_headers(ctx.env, source.headers, token_env=source.token_env)
     base = source.url.rstrip("/")
-    receiver = check.spec.get("receiver")
-    watchdog = check.spec.get("watchdog")
+    receiver = spec.receiver
+    watchdog = spec.watchdog
     # Detail look-ups stop here, so that the poll itself ends within the timeout.
     deadline = asyncio.get_running_loop().time() + check.timeout * 0.9
 
@@ -96,7 +97,7 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
             *(("filter", matcher) for matcher in matchers),
         ]
         if receiver:
-            params.append(("receiver", str(receiver)))
+            params.append(("receiver", receiver))
         response = await fetch(
             ctx,
             f"{base}/api/v2/alerts",
@@ -107,7 +108,7 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
         )
         return _alerts(response)
 
-    matchers = [str(m) for m in check.spec.get("matchers") or ()]  # type: ignore[attr-defined]
+    matchers = list(spec.matchers)
     if watchdog:
         # The check's matchers would usually exclude the watchdog, so it is asked for on its own.
         alerts, watchdogs = await asyncio.gather(
@@ -124,7 +125,7 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
         groups[state if state in groups else "unprocessed"].append(alert)
     active = len(groups["active"])
 
-    ignore_all = check.spec.get("suppressed") == "ignore"
+    ignore_all = spec.suppressed == "ignore"
     suppressed = [(alert, _expected_by(alert, ignore_all, ctx.expected_silences)) for alert in groups["suppressed"]]
     suppressed.sort(key=lambda pair: pair[1] is not None)  # unexpected first: those are listed whatever the bound
     unexpected = [alert for alert, expected_by in suppressed if expected_by is None]

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from checks.clock import Clock, SystemClock
-from runbooks.model import Runbook, Step
+from runbooks.model import HttpSpec, Runbook, ScrapeSpec, Step
 
 #: (value, monotonic time) of the last scrape of one series, per check, for rate mode.
 ScrapeMemory = dict[tuple[tuple[str, str], ...], tuple[float, float]]
@@ -98,7 +98,7 @@ class ProbeContext:
         healthy check with a short timeout into a timeout.
         """
         settings = {
-            bool(check.spec.get("verify_tls", True))
+            check.spec.verify_tls if isinstance(check.spec, (HttpSpec, ScrapeSpec)) else True
             for check in self.runbook.checks.values()
             if check.kind != "command"
         }

@@ -75,7 +75,7 @@ from checks.probes.common import (
 )
 from checks.probes.context import ProbeContext
 from checks.reading import Outcome
-from runbooks.model import Check
+from runbooks.model import Check, PromqlSpec
 
 #: Prometheus is asked to give up a little before we do, so its own timeout error arrives.
 SERVER_TIMEOUT_SHARE = 0.9
@@ -92,10 +92,11 @@ Series = tuple[dict[str, str], float, object]  # labels, timestamp, raw value
 
 async def probe(check: Check, ctx: ProbeContext) -> Observation:
     """Run the check's query and judge the result."""
+    spec = check.spec_as(PromqlSpec)
     source = source_of(check, ctx, "prometheus")
-    headers = build_headers(ctx.env, source.headers, check.spec.get("headers"), token_env=source.token_env)  # type: ignore[arg-type]
+    headers = build_headers(ctx.env, source.headers, spec.headers, token_env=source.token_env)
     started = asyncio.get_running_loop().time()
-    query = str(check.spec["query"])
+    query = spec.query
 
     async def instant(expression: str, at: float | None = None) -> tuple[dict[str, Any], list[Any]]:
         remaining = max(0.001, check.timeout - (asyncio.get_running_loop().time() - started))
@@ -254,10 +255,11 @@ def _judge_series(
         value = parse_number(raw, describe_series(labels) or "the value")
         return _judge_bound(check, value, **fields) if lower[0] else judge(check, value, **fields)
 
-    reduce = check.spec.get("reduce")
-    if reduce in REDUCERS:
+    spec = check.spec_as(PromqlSpec)
+    reduce = spec.reduce
+    if reduce is not None:
         values = [parse_number(raw, describe_series(labels)) for labels, _, raw in series]
-        value = float(REDUCERS[reduce](values))  # type: ignore[index]
+        value = float(REDUCERS[reduce](values))
         if not any(lower):
             return judge(check, value, **fields)
         at_result = [bound for bound, v in zip(lower, values, strict=True) if v == value]
@@ -267,7 +269,7 @@ def _judge_series(
             names = [describe_series(labels) for (labels, _, _), bound in zip(series, lower, strict=True) if bound]
             raise ProbeFailed(Outcome.INVALID, f"{names[0]} lies above its top bucket: the maximum cannot be told")
         return _judge_bound(check, value, **fields)
-    expect = check.spec.get("expect") or "one"
+    expect = spec.expect
     if expect == "one":
         raise several_series_error([describe_series(labels) for labels, _, _ in series])
     return _any_or_all(check, series, lower, expect == "all", fields)

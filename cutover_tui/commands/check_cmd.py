@@ -224,7 +224,7 @@ async def _gate(
     from checks.state import ConditionState
     from checks.verdict import counts_as_firing
     from cutover_tui.baselines import BaselineSupplier
-    from runbooks.model import Action
+    from runbooks.model import Action, ScrapeSpec
 
     readings: dict[str, Reading] = {}
     last_state: dict[str, ConditionState] = {}
@@ -258,7 +258,7 @@ async def _gate(
         if duration is None:
             await poller.poll_once()
             # A rate needs two scrapes: read those checks again one interval later.
-            rated = [c for c in poller.checks.values() if c.kind == "scrape" and c.spec.get("mode") == "rate"]
+            rated = [c for c in poller.checks.values() if isinstance(c.spec, ScrapeSpec) and c.spec.mode == "rate"]
             if rated:
                 await asyncio.sleep(max(c.every for c in rated))
                 await poller.poll_once(c.id for c in rated)
