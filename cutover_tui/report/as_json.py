@@ -8,9 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from cutover_tui.report.model import Report
-from cutover_tui.store import (
-    format_ts,
-)
+from cutover_tui.store import format_ts
 
 
 def render_json(report: Report) -> str:

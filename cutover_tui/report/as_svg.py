@@ -8,9 +8,7 @@ from datetime import datetime, timedelta
 
 from cutover_tui.report.document import Clock
 from cutover_tui.report.model import Chart, ConditionReport
-from cutover_tui.widgets.formatting import (
-    format_value,
-)
+from cutover_tui.widgets.formatting import format_value
 
 _WIDTH, _HEIGHT = 720, 190
 _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 56, 10, 26

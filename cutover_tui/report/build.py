@@ -34,12 +34,7 @@ from cutover_tui.report.model import (
     seconds_between,
 )
 from cutover_tui.state import DecisionRecord, StepState, StepStatus
-from cutover_tui.store import (
-    EventRecord,
-    NotASessionLog,
-    SessionLog,
-    runbook_matches_chain,
-)
+from cutover_tui.store import EventRecord, NotASessionLog, SessionLog, runbook_matches_chain
 from runbooks.model import Runbook, StopCondition
 
 # Events after which a stop condition's state may differ (resume turns an

@@ -23,13 +23,7 @@ from cutover_tui.report.model import (
     seconds_between,
 )
 from cutover_tui.state import StepStatus
-from cutover_tui.widgets.formatting import (
-    display_zone,
-    format_at,
-    format_drift,
-    format_duration,
-    format_value,
-)
+from cutover_tui.widgets.formatting import display_zone, format_at, format_drift, format_duration, format_value
 from cutover_tui.widgets.markers import CHECK_MARKERS, CONDITION_MARKERS, STEP_MARKERS
 
 

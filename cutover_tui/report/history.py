@@ -10,21 +10,9 @@ from typing import Any
 
 from checks.state import ConditionState
 from cutover_tui.labels import display_unit
-from cutover_tui.report.model import (
-    Acknowledgement,
-    Chart,
-    ConditionReport,
-    Episode,
-    Gap,
-    Moment,
-)
+from cutover_tui.report.model import Acknowledgement, Chart, ConditionReport, Episode, Gap, Moment
 from cutover_tui.state import ConditionView, DecisionRecord
-from cutover_tui.store import (
-    EventRecord,
-    RetentionPolicy,
-    SessionLog,
-    TickRecord,
-)
+from cutover_tui.store import EventRecord, RetentionPolicy, SessionLog, TickRecord
 from cutover_tui.why import Why, from_ticks
 from runbooks.model import Runbook, StopCondition
 
