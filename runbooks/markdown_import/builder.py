@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from runbooks.grammar import format_offset
-from runbooks.loader import _slug
+from runbooks.loader import slug
 from runbooks.markdown_import import phrases as P
 from runbooks.markdown_import import timing as T
 from runbooks.markdown_import.blocks import Blank, Block, Code, Heading, ListItem, Paragraph, Table, blocks
@@ -384,7 +384,7 @@ class Builder:
                     role_id = self.plan.aliases[name]
                     self.plan.aliases[key] = role_id
                     return role_id
-        base = _slug(alias["main"] if alias else who.lstrip("@")) or "role"
+        base = slug(alias["main"] if alias else who.lstrip("@")) or "role"
         role_id, number = base, 2
         while role_id in self.plan.roles:
             role_id, number = f"{base}_{number}", number + 1
@@ -434,13 +434,13 @@ class Builder:
             when_unit, check_unit, what = "", unit, metric
         number = f"{clause.number:g}"
         when = f"{clause.op} {number}{when_unit}"
-        check_id = _slug(what) or "measure"
+        check_id = slug(what) or "measure"
         if check_id not in self.plan.checks:
             self.plan.checks[check_id] = Placeholder(check_id, what, check_unit, line)
         title = P.clean(clause.text)
         title = title[:1].upper() + title[1:]
         base = (
-            _slug(
+            slug(
                 f"{metric} {clause.op.replace('>', 'above').replace('<', 'below').replace('=', '')} {number}{when_unit.replace('%', 'pct')}"
             )
             or check_id

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from runbooks.grammar import format_duration, format_offset
-from runbooks.loader import _slug
+from runbooks.loader import slug
 from runbooks.markdown_import.plan import Item, Plan, Step
 
 
@@ -132,7 +132,7 @@ def to_yaml(plan: Plan, source: str) -> str:
 
 
 def _step(w: Writer, step: Step, taken: set[str], condition_ids: set[str]) -> None:
-    base = _slug(step.title) or "step"
+    base = slug(step.title) or "step"
     step_id, number = base, 2
     while step_id in taken:
         step_id, number = f"{base}_{number}", number + 1
@@ -165,7 +165,7 @@ def _step(w: Writer, step: Step, taken: set[str], condition_ids: set[str]) -> No
 def _items(w: Writer, items: list[Item]) -> None:
     taken: set[str] = set()
     for index, item in enumerate(items):
-        derived = _slug(item.text) or str(index + 1)
+        derived = slug(item.text) or str(index + 1)
         if derived in taken:
             unique, number = derived, 2
             while unique in taken:
