@@ -18,7 +18,7 @@ from runbooks.markdown_import.blocks import Table
 from runbooks.markdown_import.plan import Category, Item, Level, Step
 
 if TYPE_CHECKING:
-    from runbooks.markdown_import.builder import _Walker
+    from runbooks.markdown_import.walker import SectionWalker
 
 _TIME_HEADER = re.compile(
     r"(?i)^(?:time|when|t[\s-]?(?:minus|offset)?|offset|start|start time|schedule|clock|day|date/time|timing|slot|window|t-?\s*time|planned(?: time)?|eta|week)\b"
@@ -53,7 +53,7 @@ _BOX_CELL = re.compile(r"^\s*(?:\[[ xX]?\]|[☐□☑☒⬜✅❌]|yes/no)\s*$")
 class TableReader:
     """A pipe table mapped by its header: steps, stop conditions, escalation, roles, scorecard or items."""
 
-    def __init__(self, walker: _Walker) -> None:
+    def __init__(self, walker: SectionWalker) -> None:
         self.w = walker
         self.b = walker.b
 
@@ -211,13 +211,13 @@ class TableReader:
             steps: list[Step] = []
             if time_column is not None and time_column < len(cells):
                 when = P.clean(cells[time_column])
-                steps = self.b._timed_steps(f"{when}: {text}", line, ctx, allow_day=True)
+                steps = self.b.timed_steps(f"{when}: {text}", line, ctx, allow_day=True)
                 if not steps and when and re.search(r"\d", when):
                     self.b.warn(
                         line, f"time '{when}' is not an offset, a clock time or a day: step '{text}' is left untimed"
                     )
             if not steps:
-                step = self.b._new_step(self.b._title(text), line, ctx)
+                step = self.b.new_step(self.b.title_of(text), line, ctx)
                 step.timed_source = True
                 if inherit is not None:  # rows of a timed section happen at its time
                     step.at, step.at_line = inherit.at, inherit.at_line
