@@ -130,6 +130,10 @@ def _duration(text: str) -> float:
     return seconds
 
 
+#: The question the demo's report can answer afterwards: would a looser rollback trigger have waited?
+DEMO_WHAT_IF = "auth_errors: > 2% for 2m"
+
+
 def executable() -> str:
     """How to run this same cutover-tui again from anywhere: the full path of the script, or python -m."""
     script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
@@ -143,7 +147,15 @@ def executable() -> str:
     return f"{shlex.quote(sys.executable)} -m cutover_tui"
 
 
-def _live(runbook, log, actor: str, *, publish_head: str | None = None, end_after: float | None = None) -> int:
+def _live(
+    runbook,
+    log,
+    actor: str,
+    *,
+    publish_head: str | None = None,
+    end_after: float | None = None,
+    what_if: str | None = None,
+) -> int:
     from cutover_tui.app import ending_outcome, make_app
     from cutover_tui.live import LiveBackend
 
@@ -183,6 +195,8 @@ def _live(runbook, log, actor: str, *, publish_head: str | None = None, end_afte
     print(f"Session log: {Path(log.path).absolute()}")
     print(f"  replay it:  {exe} replay {path}")
     print(f"  report:     {exe} report {path}")
+    if what_if:
+        print(f"  what if:    {exe} report {path} --what-if {shlex.quote(what_if)}")
     print(f"  verify:     {exe} verify {path}")
     return 0
 
@@ -256,7 +270,7 @@ def _demo(args: argparse.Namespace) -> int:
         if not any(event.kind == "t0_set" for event in log.events()):
             t0 = datetime.now(timezone.utc) + timedelta(seconds=DEMO_LEAD)
             log.append("t0_set", {"t0": format_ts(t0)}, actor="demo")
-        return _live(runbook, log, actor, end_after=getattr(args, "for_", None))
+        return _live(runbook, log, actor, end_after=getattr(args, "for_", None), what_if=DEMO_WHAT_IF)
 
 
 def runbook_from_log(db: str | os.PathLike[str]) -> Runbook:
