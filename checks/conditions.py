@@ -40,9 +40,9 @@ breach returns it to ``firing``, a blind observation restarts the count).
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
 from collections import deque
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Literal
 
 from checks.baseline import (
@@ -86,9 +86,7 @@ def is_active(condition: StopCondition, t0: datetime | None, now: datetime) -> b
     offset = (now - t0).total_seconds()
     if window.start is not None and offset < window.start:
         return False
-    if window.end is not None and offset > window.end:
-        return False
-    return True
+    return window.end is None or offset <= window.end
 
 
 def _whole_seconds(seconds: float) -> str:
@@ -332,7 +330,13 @@ class ConditionEvaluator:
         if self._relative_cause is not None and seen == "unknown":
             self._cause = self._relative_cause
         else:
-            self._cause = seen if seen != "unknown" else reading.outcome.value if reading.outcome in _BLIND_OUTCOMES else "invalid"
+            self._cause = (
+                seen
+                if seen != "unknown"
+                else reading.outcome.value
+                if reading.outcome in _BLIND_OUTCOMES
+                else "invalid"
+            )
         self._consecutive_errors = self._consecutive_errors + 1 if seen == "error" else 0
         before = self._state
         match seen:
@@ -410,7 +414,11 @@ class ConditionEvaluator:
         self._changes.clear()
         self._cause = "not_polled"
         if state is ConditionState.OK:
-            self._state, self._since, self._detail = ConditionState.UNKNOWN, self._clock.now(), "not yet polled since resume"
+            self._state, self._since, self._detail = (
+                ConditionState.UNKNOWN,
+                self._clock.now(),
+                "not yet polled since resume",
+            )
             self._acknowledged = False
         else:
             self._state, self._since, self._detail = state, since, detail
@@ -428,7 +436,9 @@ class ConditionEvaluator:
         """
         outcome = reading.outcome
         detail = reading.detail
-        lower_bound = bool(reading.extra.get("lower_bound")) and reading.value is not None and math.isfinite(reading.value)
+        lower_bound = (
+            bool(reading.extra.get("lower_bound")) and reading.value is not None and math.isfinite(reading.value)
+        )
         if outcome is Outcome.ERROR:
             return "error", detail or "source error"
         if outcome is Outcome.NODATA:

@@ -25,8 +25,8 @@ moves the verdict.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from checks.reading import Outcome
 from checks.state import BLIND_STATES, VERDICT_RANK, ConditionState, ConditionStatus, Verdict

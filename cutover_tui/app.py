@@ -613,7 +613,7 @@ class CutoverApp(App[None]):
         )
         self.push_screen(HelpScreen(self.key_help(), note=note))
 
-    def action_quit(self) -> None:
+    async def action_quit(self) -> None:
         """Textual's own quit (the palette's "Quit"): asks and logs the session's end, as q does."""
         self.action_quit_app()
 
@@ -794,15 +794,16 @@ class CutoverApp(App[None]):
         (go/no-go and approval steps); a plain task asks the operator.
         """
         from cutover_tui.screens.complete_step import CompleteStepScreen
+        from cutover_tui import evidence as evidence_rules
         from cutover_tui import flows
 
         spec = self.runbook.step(step_id)
         step = self.session.step(step_id)
         gate = dict(step.gate) if step is not None else {}
         gate_ok = all(outcome == "pass" for outcome in gate.values())
-        owed = flows.evidence_owed(spec, step)
+        owed = evidence_rules.evidence_owed(spec, step)
         unticked = flows.unticked_items(spec, step)
-        evidence: dict[str, str] = {}
+        answers: dict[str, str] = {}
         unticked_reason: str | None = None
         if spec.kind is StepKind.TASK or owed or (not gate_ok and override_reason is None) or unticked:
             request = await self.push_screen_wait(
@@ -810,16 +811,16 @@ class CutoverApp(App[None]):
                     spec,
                     gate if override_reason is None else {},
                     owed=owed,
-                    answers=flows.evidence_answers(spec, step),
+                    answers=evidence_rules.evidence_answers(spec, step),
                     unchecked=len(unticked),
                 )
             )
             if request is None:
                 return
-            evidence = request.evidence
+            answers = request.evidence
             override_reason = request.override_reason or override_reason
             unticked_reason = request.unticked_reason
-        events = flows.evidence_events(step_id, evidence)
+        events = evidence_rules.evidence_events(step_id, answers)
         payload = flows.completion_payload(
             spec, step, gate, override_reason=override_reason, unticked_reason=unticked_reason
         )
@@ -843,13 +844,14 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _evidence_flow(self, step_id: str) -> None:
-        from cutover_tui import flows
+        from cutover_tui import evidence as evidence_rules
         from cutover_tui.screens.evidence import EvidenceScreen
 
         spec = self.runbook.step(step_id)
-        answers = await self.push_screen_wait(EvidenceScreen(spec, flows.evidence_answers(spec, self.session.step(step_id))))
+        given = evidence_rules.evidence_answers(spec, self.session.step(step_id))
+        answers = await self.push_screen_wait(EvidenceScreen(spec, given))
         if answers:
-            await self._record(flows.evidence_events(step_id, answers))
+            await self._record(evidence_rules.evidence_events(step_id, answers))
 
     @work(group="flow", exit_on_error=False)
     async def _note_flow(self, step_id: str | None) -> None:

@@ -12,9 +12,8 @@ rules themselves are here, tested without a screen:
 - completing a step with unticked checklist items asks for a reason, as a
   gate override does; the event names the items and the reason, and the
   report shows "PASS (2 of 4 items unticked — reason, by whom)";
-- evidence is owed per named item: a step with two required evidence items
-  needs two answers, each logged under its item (``evidence_added`` with
-  ``item``); a step with ``evidence: required`` and no named items needs one.
+- evidence is owed per named item (``cutover_tui.evidence``): a step with
+  two required evidence items needs two answers before it completes.
 """
 
 from __future__ import annotations
@@ -22,9 +21,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from cutover_tui.evidence import evidence_owed
 from cutover_tui.state import DecisionRecord, SessionState, StepState
 from cutover_tui.store import format_ts
-from runbooks.model import Action, EvidenceItem, Runbook, Step
+from runbooks.model import Action, Runbook, Step
 
 #: Decisions that let a go/no-go or approval step complete.
 PROCEED_DECISIONS = frozenset({"go", "conditional_go"})
@@ -164,50 +164,6 @@ def unticked_items(step: Step, state: StepState | None) -> list[str]:
     return [item.id for item in step.items if item.id not in ticked]
 
 
-#: The evidence a step owes when it requires some without naming items: one answer for the step as a whole.
-WHOLE_STEP = EvidenceItem("", "Evidence (a link, a ticket, what you saw)")
-
-
-def evidence_answers(step: Step, state: StepState | None) -> dict[str, list[str]]:
-    """The answers logged so far, by named item id (``""``: for the step as a whole), in order."""
-    answers: dict[str, list[str]] = {}
-    if state is None:
-        return answers
-    named = {item.id for item in step.evidence}
-    items = state.evidence_items + (None,) * (len(state.evidence) - len(state.evidence_items))
-    for text, item in zip(state.evidence, items):
-        answers.setdefault(item if item in named else "", []).append(text)
-    return answers
-
-
-def evidence_owed(step: Step, state: StepState | None) -> list[EvidenceItem]:
-    """The evidence ``step`` still needs before it completes, in the runbook's order.
-
-    Each required named item without an answer; a step that requires evidence
-    without naming items owes ``WHOLE_STEP`` until anything is attached.
-    """
-    answers = evidence_answers(step, state)
-    if step.evidence:
-        if answers.get("") and len(answers) == 1:
-            return []  # a log from before answers named their item: one answer covered the step then
-        return [item for item in step.evidence if item.required and not answers.get(item.id)]
-    if step.evidence_required and not (state is not None and state.evidence):
-        return [WHOLE_STEP]
-    return []
-
-
-def evidence_events(step_id: str, answers: Mapping[str, str]) -> list[tuple[str, dict[str, Any]]]:
-    """``evidence_added`` per non-empty answer, each under its named item (``""``: the step as a whole)."""
-    events: list[tuple[str, dict[str, Any]]] = []
-    for item_id, text in answers.items():
-        if text.strip():
-            payload: dict[str, Any] = {"step": step_id, "text": text.strip()}
-            if item_id:
-                payload["item"] = item_id
-            events.append(("evidence_added", payload))
-    return events
-
-
 def completion_payload(
     step: Step,
     state: StepState | None,
@@ -245,4 +201,3 @@ def completion_refusal(
     if unticked and not (unticked_reason or "").strip():
         return f"{len(unticked)} of {len(step.items)} checklist items are not ticked: say why (logged)."
     return None
-

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from checks.state import Verdict
 from checks.conditions import format_value
-from runbooks.model import Check, Runbook, StopCondition
+from checks.state import Verdict
+from runbooks.model import Check, HttpSpec, Runbook, StopCondition
 
 #: Symbol and words per verdict: never colour alone, and CANNOT VERIFY is never green.
 VERDICT_LABELS: dict[Verdict, str] = {
@@ -59,14 +59,16 @@ def display_unit(condition: StopCondition, runbook: Runbook) -> str:
     check = runbook.checks.get(condition.check)
     if check is None:
         return ""
-    if not check.unit and check.kind == "http" and not check.spec.get("json_path"):
+    if not check.unit and measures_latency(check):
         return "s"  # an http check's value is its latency
     return check.unit
 
 
 def measures_latency(check: Check | None) -> bool:
     """An http check without a ``json_path``: its value is the response's latency, in seconds."""
-    return check is not None and check.kind == "http" and not check.spec.get("json_path")
+    return (
+        check is not None and check.kind == "http" and not (isinstance(check.spec, HttpSpec) and check.spec.json_path)
+    )
 
 
 def check_value_text(check: Check | None, value: float | None, unit: str, *, lower_bound: bool = False) -> str:

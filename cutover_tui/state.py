@@ -44,10 +44,10 @@ Event kinds (``events.kind``) and their payloads:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Mapping
 
 from checks.reading import Reading
 from checks.state import ConditionState, ConditionStatus, Verdict
@@ -82,7 +82,8 @@ class StepState:
     drift_seconds: float | None  # actual start - planned start
     items_checked: frozenset[str] = frozenset()
     evidence: tuple[str, ...] = ()
-    evidence_items: tuple[str | None, ...] = ()  # the named item each of ``evidence`` answers (None: the step as a whole)
+    # the named item each of ``evidence`` answers (None: the step as a whole)
+    evidence_items: tuple[str | None, ...] = ()
     reason: str = ""  # fail/skip reason or gate override reason
     rollback_plan: bool = False
     gate: tuple[tuple[str, str], ...] = ()  # (check id, check status) per gate check, in gate order

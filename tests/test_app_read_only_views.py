@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from app_backend import START, auth_errors_firing, demo_runbook, fresh_session, session_in_progress
+from app_backend import START, auth_errors_firing, demo_runbook, session_in_progress
 from checks.clock import ManualClock
 from cutover_tui.app import make_app
 from cutover_tui.replay import ReplayBackend

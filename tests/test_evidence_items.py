@@ -10,15 +10,14 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from app_backend import AppTestBackend, fresh_session
-from cutover_tui import flows
+from app_backend import fresh_session
+from cutover_tui import evidence
 from cutover_tui.app import CutoverApp, make_app
 from cutover_tui.report import build_report, render
 from cutover_tui.screens.complete_step import CompleteStepScreen
 from cutover_tui.screens.evidence import EvidenceScreen
 from cutover_tui.store import SessionLog
 from cutover_tui.widgets.decision_log import DecisionLog
-from cutover_tui.widgets.step_detail import StepDetail
 from cutover_tui.widgets.steps_table import StepsTable
 from runbooks import load_runbook
 from runbooks.errors import RunbookError
@@ -74,15 +73,15 @@ def test_owed_evidence_counts_each_required_item() -> None:
     """Owed: each required item without an answer; an answer for the step as a whole covers evidence: required."""
     backend = fresh_session()
     spec = backend.runbook.step("change_freeze")
-    assert [item.text for item in flows.evidence_owed(spec, backend.state().step("change_freeze"))] == [
+    assert [item.text for item in evidence.evidence_owed(spec, backend.state().step("change_freeze"))] == [
         "Release tag planned", "Known risks logged",
     ]
     backend.record("evidence_added", {"step": "change_freeze", "item": spec.evidence[1].id, "text": "RISK-12"})
-    assert [item.text for item in flows.evidence_owed(spec, backend.state().step("change_freeze"))] == ["Release tag planned"]
+    assert [item.text for item in evidence.evidence_owed(spec, backend.state().step("change_freeze"))] == ["Release tag planned"]
     snapshot = backend.runbook.step("backup_snapshot")
-    assert flows.evidence_owed(snapshot, backend.state().step("backup_snapshot")) == [flows.WHOLE_STEP]
+    assert evidence.evidence_owed(snapshot, backend.state().step("backup_snapshot")) == [evidence.WHOLE_STEP]
     backend.record("evidence_added", {"step": "backup_snapshot", "text": "snap-0420"})
-    assert flows.evidence_owed(snapshot, backend.state().step("backup_snapshot")) == []
+    assert evidence.evidence_owed(snapshot, backend.state().step("backup_snapshot")) == []
 
 
 def test_a_log_from_before_named_answers_is_not_owing() -> None:
@@ -90,7 +89,7 @@ def test_a_log_from_before_named_answers_is_not_owing() -> None:
     backend = fresh_session()
     backend.record("evidence_added", {"step": "change_freeze", "text": "v2.4.0 tagged, risks in RISK-12"})
     spec = backend.runbook.step("change_freeze")
-    assert flows.evidence_owed(spec, backend.state().step("change_freeze")) == []
+    assert evidence.evidence_owed(spec, backend.state().step("change_freeze")) == []
 
 
 async def settle(pilot: Pilot[Any]) -> None:

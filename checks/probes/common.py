@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
-
+from typing import TYPE_CHECKING, Any
 
 from checks.conditions import format_value
 from checks.reading import Outcome
-from runbooks.model import Check, Source
+from runbooks.model import AlertsSpec, Check, PromqlSpec, Reduce, Source
 
 if TYPE_CHECKING:
     from checks.probes.context import ProbeContext
@@ -80,7 +80,7 @@ def several_series_error(described: list[str]) -> ProbeFailed:
 
 
 #: ``reduce: max | min | sum`` — several series to one value.
-REDUCERS = {"max": max, "min": min, "sum": math.fsum}
+REDUCERS: dict[Reduce, Callable[[Iterable[float]], float]] = {"max": max, "min": min, "sum": math.fsum}
 
 
 def format_seconds(seconds: float) -> str:
@@ -180,11 +180,11 @@ def build_headers(
 
 def source_of(check: Check, ctx: ProbeContext, kind: str) -> Source:
     """The source a promql/alerts check reads: named in its spec, else the only one of ``kind``."""
-    source_id = check.spec.get("source")
+    source_id = check.spec.source if isinstance(check.spec, (PromqlSpec, AlertsSpec)) else None
     sources = ctx.runbook.sources
     if source_id:
         try:
-            return sources[str(source_id)]
+            return sources[source_id]
         except KeyError:
             raise error(f"unknown source {source_id!r}") from None
     candidates = [s for s in sources.values() if s.kind == kind]

@@ -13,8 +13,8 @@ from textual.widgets import Button, Input, Static
 
 from cutover_tui.screens.dialog import DialogScreen, buttons, error_line, hint
 from cutover_tui.screens.evidence import FIELD_CLASS, answer_fields, answers_in
-from cutover_tui.widgets.step_detail import evidence_lines
 from cutover_tui.widgets.markers import check_marker
+from cutover_tui.widgets.step_detail import evidence_lines
 from runbooks.model import EvidenceItem, Step
 
 
@@ -33,7 +33,7 @@ class CompleteStepScreen(DialogScreen[CompleteRequest]):
     Args:
         step: the step.
         gate: each gate check's status (empty when a decision already answered for it).
-        owed: the evidence still needed (``flows.evidence_owed``): one field each.
+        owed: the evidence still needed (``cutover_tui.evidence.evidence_owed``): one field each.
         answers: the evidence logged so far, by item id.
         unchecked: how many checklist items are not ticked.
     """

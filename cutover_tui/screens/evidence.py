@@ -17,7 +17,7 @@ from textual.dom import DOMNode
 from textual.widget import Widget
 from textual.widgets import Button, Input, Static
 
-from cutover_tui.flows import WHOLE_STEP
+from cutover_tui.evidence import WHOLE_STEP
 from cutover_tui.screens.dialog import DialogScreen, buttons, error_line, hint
 from runbooks.model import EvidenceItem, Step
 

@@ -42,7 +42,7 @@ def fit_words(keys: Sequence[str], words: Sequence[str], actions: Sequence[str],
     shown = list(words)
 
     def total() -> int:
-        return sum(cell_len(key) + (1 + cell_len(word) if word else 0) + 1 for key, word in zip(keys, shown))
+        return sum(cell_len(key) + (1 + cell_len(word) if word else 0) + 1 for key, word in zip(keys, shown, strict=True))
 
     def rank(index: int) -> tuple[int, int]:
         action = actions[index]
@@ -84,7 +84,7 @@ class KeyFooter(Footer):
         bindings = self._shown_bindings()
         words = self._words(bindings)
         self._fitted = (len(bindings), tuple(words))
-        for (binding, enabled, tooltip), word in zip(bindings, words):
+        for (binding, enabled, tooltip), word in zip(bindings, words, strict=True):
             yield FooterKey(
                 binding.key,
                 self.app.get_key_display(binding),

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from cutover_tui.flows import evidence_answers, evidence_owed
+from cutover_tui.evidence import evidence_answers, evidence_owed
 from cutover_tui.state import SessionState, StepState
 from cutover_tui.labels import check_value_text
 from cutover_tui.widgets.formatting import format_duration, format_at, format_wall_time
