@@ -30,16 +30,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
+from textual.geometry import Size
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable, Static
 from textual.worker import WorkerState
 
 from checks.state import ConditionState
@@ -49,7 +50,9 @@ from cutover_tui.store import format_ts
 from cutover_tui.widgets.alerts_panel import AlertsPanel
 from cutover_tui.widgets.conditions_list import ConditionsList
 from cutover_tui.widgets.decision_log import DecisionLog
+from cutover_tui.labels import VERDICT_LABELS
 from cutover_tui.widgets.formatting import display_zone, format_wall_clock
+from cutover_tui.widgets.key_footer import KeyFooter
 from cutover_tui.widgets.session_header import SessionHeader
 from cutover_tui.widgets.step_detail import ItemList, StepDetail
 from cutover_tui.widgets.steps_table import StepsTable
@@ -76,17 +79,8 @@ WRITE_ACTIONS = frozenset(
     }
 )
 
-#: Why an action does not apply, for the palette (keys that do not apply are simply not offered).
-NOT_APPLICABLE: dict[str, str] = {
-    "start_step": "the selected step is not pending.",
-    "complete_step": "the selected step is already finished.",
-    "fail_step": "the selected step is already finished.",
-    "skip_step": "the selected step is already finished.",
-    "add_evidence": "select a step first.",
-    "acknowledge": "no firing stop condition awaits acknowledgement.",
-    "set_t0": "T-0 is set; re-baselining is for rehearsals.",
-    "rollback": "the rollback plan is already running.",
-}
+#: The smallest terminal the dashboard draws in; below it the screen says so (and keeps the verdict and the banner).
+MIN_WIDTH, MIN_HEIGHT = 80, 24
 
 #: Signals that end a live session as a quit does: logged, flushed, closed.
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -139,11 +133,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("decide", "Record decision", "GO / NO-GO / CONDITIONAL GO / HOLD / ROLLBACK / CONTINUE (d)"),
     Command("acknowledge", "Acknowledge condition", "Acknowledge the firing stop condition (a)"),
     Command("why", "Why is it red?", "The highlighted stop condition's readings, hold, last error and baseline (w)"),
-    Command("set_t0", "Set T-0 now", "Set or re-baseline T-0 to now (t)"),
+    Command("set_t0", "Set T-0", "Set or re-baseline T-0: now, a time (16:30), or from now (-5m) (t)"),
     Command("rollback", "Enter rollback", "Switch to the rollback plan, with a reason (R)"),
     Command("focus_steps", "Focus steps", "Move to the timeline"),
     Command("focus_conditions", "Focus stop conditions", "Move to the stop conditions"),
-    Command("help", "Help: keys", "Every key and what the markers mean (?)"),
+    Command("help", "Help", "What each verdict means, every key, what the marks mean (?)"),
 )
 
 
@@ -195,6 +189,7 @@ class CutoverApp(App[None]):
         self._rendered: SessionState | None = None  # the state the dashboard's widgets show
         self._keys_applying: tuple[bool | None, ...] = ()
         self._ending = False
+        self._terminal = Size(0, 0)  # the terminal's size, as the last resize gave it
         self._signals_installed: list[int] = []
         self.ended_by_signal: str | None = None
         """The signal (``SIGTERM``, ``SIGHUP``) that ended the session, if one did."""
@@ -226,14 +221,17 @@ class CutoverApp(App[None]):
         extra = getattr(self.backend, "extra_widgets", None)
         if extra is not None:
             yield from extra()
-        yield Footer(compact=True, show_command_palette=False)
+        yield Static(id="too-small", markup=False)
+        yield KeyFooter()
 
     async def on_mount(self) -> None:
         self.query_one("#steps-pane").border_title = "Steps"
         self.query_one("#conditions-pane").border_title = "Stop conditions"
+        self.watch(self.query_one(ConditionsList), "worst_first", self._conditions_order_shown)
         self.query_one("#alerts-pane").border_title = "Alerts"
         self.query_one("#log").border_title = "Log: decisions, notes, changes"
         self._dashboard = self.screen
+        self._fit_to_terminal()
         self._render_state(self.session, previous=None)
         self.query_one(StepsTable).focus()
         self.watch(self.screen, "focused", self._focus_moved)
@@ -241,6 +239,37 @@ class CutoverApp(App[None]):
         self._install_ending_signals()
         await self.backend.start(self._on_state)
         self.call_after_refresh(self._after_first_frame)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_to_terminal(event.size)
+
+    def _conditions_order_shown(self, worst_first: bool) -> None:
+        """The pane's title says when the cards are not in the runbook's order."""
+        self.query_one("#conditions-pane").border_title = "Stop conditions, worst first" if worst_first else "Stop conditions"
+
+    def _fit_to_terminal(self, size: Size | None = None) -> None:
+        """Below ``MIN_WIDTH`` × ``MIN_HEIGHT`` the dashboard says what it needs instead of drawing empty panes."""
+        if self._dashboard is None:
+            return
+        self._terminal = size or self.size
+        width, height = self._terminal
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self._dashboard.set_class(small, "-too-small")
+        if small:
+            self._show_too_small()
+
+    def _show_too_small(self) -> None:
+        try:
+            notice = self.query_one("#too-small", Static)
+        except NoMatches:
+            return
+        width, height = self._terminal
+        notice.update(
+            f"VERDICT: {VERDICT_LABELS[self.session.verdict]}\n\n"
+            f"This terminal is {width}×{height}; the dashboard needs at least {MIN_WIDTH}×{MIN_HEIGHT}. "
+            "Enlarge the window (or make the font smaller) to see the steps and the stop conditions. "
+            "Keys still work: ? help, q quit."
+        )
 
     def pop_screen(self):  # noqa: ANN201 (Textual's AwaitComplete)
         """Close a dialog; the dashboard behind it then shows the latest state at once."""
@@ -259,7 +288,7 @@ class CutoverApp(App[None]):
             await first_frame()
         # Imported now, not at start-up, and not at the first key either: keys typed into a dialog
         # that is still loading would reach the dashboard.
-        for dialog in ("approval", "complete_step", "decision", "help", "prompts"):
+        for dialog in ("approval", "complete_step", "decision", "evidence", "help", "prompts", "set_t0"):
             importlib.import_module(f"cutover_tui.screens.{dialog}")
 
     async def on_unmount(self) -> None:
@@ -303,6 +332,8 @@ class CutoverApp(App[None]):
         alerts, log = self._find(AlertsPanel), self._find(DecisionLog)
         if None in (header, steps, conditions, alerts, log):  # not mounted yet, or being removed at exit
             return
+        if self._dashboard.has_class("-too-small"):
+            self._show_too_small()
         self._rendered = state
         with self.batch_update():
             header.show(state, self.runbook, now, self.zone, self.view_label)
@@ -345,7 +376,7 @@ class CutoverApp(App[None]):
         self._render_state(self.session, previous)
 
     def _show_banner(self, state: SessionState, now: datetime) -> None:
-        banner = build_banner(state, self.runbook, now)
+        banner = build_banner(state, self.runbook, now, live=not self.backend.read_only)
         before = self.banner
         self.banner = banner
         if banner is not None and (before is None or before.key != banner.key):
@@ -368,7 +399,9 @@ class CutoverApp(App[None]):
         detail, steps = self._find(StepDetail), self._find(StepsTable)
         if detail is None or steps is None:  # not mounted yet, or being removed at exit: nothing to show it in
             return
-        detail.show(steps.selected_step_id, self.session, self.runbook, self.backend.now(), self.zone)
+        detail.show(
+            steps.selected_step_id, self.session, self.runbook, self.backend.now(), self.zone, live=not self.backend.read_only
+        )
 
     @on(DataTable.RowHighlighted, "#steps")
     def _step_highlighted(self) -> None:
@@ -418,28 +451,63 @@ class CutoverApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the keys that do not apply to the selection now (the help screen lists them all).
 
-        Read-only keeps every key live, so that pressing one says why nothing happens.
+        A hidden key still answers: pressing it says why it does not apply
+        (``run_action``). Read-only keeps every key live, so that pressing one
+        says the view is read-only.
         """
         if action not in WRITE_ACTIONS or self.backend.read_only or not self.is_mounted:
             return True
+        return self.refusal(action) is None
+
+    def refusal(self, action: str) -> str | None:
+        """Why ``action`` does not apply now, in one line; None when it does."""
+        if action not in WRITE_ACTIONS:
+            return None
+        if self.backend.read_only:
+            return READ_ONLY_NOTICE
+        session = self.session
         step = self.selected_step()
-        status = step.status if step is not None else None
+        title = f"“{step.title}”" if step is not None else ""
+        status = step.status.value if step is not None else ""
         match action:
-            case "start_step":
-                applies = status is StepStatus.PENDING
-            case "complete_step" | "fail_step" | "skip_step":
-                applies = status in (StepStatus.PENDING, StepStatus.ACTIVE)
-            case "add_evidence":
-                applies = step is not None
-            case "acknowledge":
-                applies = self._condition_to_acknowledge() is not None
-            case "set_t0":
-                applies = self.session.t0 is None or self.session.mode is Mode.REHEARSAL
-            case "rollback":
-                applies = self.session.mode is not Mode.ROLLBACK
-            case _:
-                applies = True
-        return applies
+            case "start_step" | "complete_step" | "fail_step" | "skip_step" | "add_evidence" if step is None:
+                return "Select a step first (1 or tab moves to the steps)."
+            case "start_step" if step.status is StepStatus.ACTIVE:
+                return f"{title} is already active: c completes it, f fails it, k skips it."
+            case "start_step" if step.status is not StepStatus.PENDING:
+                return f"{title} is {status}: only a pending step can be started."
+            case "complete_step" | "fail_step" | "skip_step" if step.status is StepStatus.ABANDONED:
+                return f"{title} was abandoned when the rollback began: the rollback plan is being run."
+            case "complete_step" | "fail_step" | "skip_step" if step.status not in (StepStatus.PENDING, StepStatus.ACTIVE):
+                return f"{title} is already {status}."
+            case "acknowledge" if self._condition_to_acknowledge() is None:
+                firing = [v for v in session.conditions.values() if v.state in (ConditionState.FIRING, ConditionState.RECOVERING)]
+                if firing:
+                    return "Every firing stop condition is already acknowledged."
+                return "Nothing to acknowledge: no stop condition is firing."
+            case "set_t0" if session.mode is Mode.ROLLBACK:
+                return "T-0 cannot move during a rollback: the rollback plan is timed from when it began (R+)."
+            case "set_t0" if session.t0 is not None and session.mode is not Mode.REHEARSAL:
+                return (
+                    f"T-0 is set ({format_wall_clock(session.t0, self.zone)}); moving it is for rehearsals "
+                    "(a session started with --rehearsal)."
+                )
+            case "rollback" if session.mode is Mode.ROLLBACK:
+                since = session.rollback_started_at
+                when = f" since {format_wall_clock(since, self.zone)}" if since is not None else ""
+                return f"The rollback plan is already running{when}."
+        return None
+
+    async def run_action(self, action: Any, default_namespace: Any = None, namespaces: Any = None) -> bool:
+        """Run an action; a key whose action does not apply now says why instead of doing nothing."""
+        if await super().run_action(action, default_namespace, namespaces):
+            return True
+        if isinstance(action, str) and action in WRITE_ACTIONS and default_namespace in (None, self):
+            reason = self.refusal(action)
+            if reason is not None:
+                self.notify(reason, title="Does not apply now", severity="warning")
+                return True
+        return False
 
     def _writable(self) -> bool:
         if self.backend.read_only:
@@ -499,7 +567,7 @@ class CutoverApp(App[None]):
             return
         condition_id = self._condition_to_acknowledge()
         if condition_id is None:
-            self.notify("No firing stop condition awaits acknowledgement.")
+            self.notify(self.refusal("acknowledge") or "Nothing to acknowledge.", severity="warning")
             return
         self._append_events([("condition_acknowledged", {"condition": condition_id})])
 
@@ -541,13 +609,38 @@ class CutoverApp(App[None]):
     def action_help(self) -> None:
         from cutover_tui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen(self.key_help()))
+        note = (
+            f"{self.view_label or 'This view'} is read-only: the keys that write to the log (steps, evidence, "
+            "notes, decisions, T-0, rollback) belong to the live session."
+            if self.backend.read_only
+            else ""
+        )
+        self.push_screen(HelpScreen(self.key_help(), note=note))
+
+    async def action_quit(self) -> None:
+        """Textual's own quit (the palette's "Quit"): asks and logs the session's end, as q does."""
+        self.action_quit_app()
 
     def action_quit_app(self) -> None:
         if self.backend.read_only:
             self.exit()
         else:
             self._quit_flow()
+
+    def action_tick_from_timeline(self) -> None:
+        """space / x on the timeline: items are ticked in the checklist, so go there and say how."""
+        step = self.selected_step()
+        if self.backend.read_only:
+            self.notify(READ_ONLY_NOTICE, severity="warning")
+            return
+        if step is None:
+            self.notify("Select a step first.", severity="warning")
+            return
+        if not self.runbook.step(step.id).items:
+            self.notify(f"“{step.title}” has no checklist items to tick.", severity="warning")
+            return
+        self._step_selected()
+        self.notify("In the checklist now: ↑ ↓ choose an item, space ticks it, escape goes back.")
 
     def action_focus_steps(self) -> None:
         self.query_one(StepsTable).focus()
@@ -564,7 +657,9 @@ class CutoverApp(App[None]):
         if handler is not None:
             result = handler(key)
             if inspect.isawaitable(result):
-                await result
+                result = await result
+            if isinstance(result, str) and result:  # the key could not do what it says: why
+                self.notify(result, severity="warning")
 
     @on(ItemList.Toggled)
     def _item_toggled(self, message: ItemList.Toggled) -> None:
@@ -703,33 +798,33 @@ class CutoverApp(App[None]):
         (go/no-go and approval steps); a plain task asks the operator.
         """
         from cutover_tui.screens.complete_step import CompleteStepScreen
+        from cutover_tui import evidence as evidence_rules
         from cutover_tui import flows
 
         spec = self.runbook.step(step_id)
         step = self.session.step(step_id)
         gate = dict(step.gate) if step is not None else {}
         gate_ok = all(outcome == "pass" for outcome in gate.values())
-        needs_evidence = spec.evidence_required and not (step and step.evidence)
+        owed = evidence_rules.evidence_owed(spec, step)
         unticked = flows.unticked_items(spec, step)
-        evidence: str | None = None
+        answers: dict[str, str] = {}
         unticked_reason: str | None = None
-        if spec.kind is StepKind.TASK or needs_evidence or (not gate_ok and override_reason is None) or unticked:
+        if spec.kind is StepKind.TASK or owed or (not gate_ok and override_reason is None) or unticked:
             request = await self.push_screen_wait(
                 CompleteStepScreen(
                     spec,
                     gate if override_reason is None else {},
-                    needs_evidence=bool(needs_evidence),
+                    owed=owed,
+                    answers=evidence_rules.evidence_answers(spec, step),
                     unchecked=len(unticked),
                 )
             )
             if request is None:
                 return
-            evidence = request.evidence
+            answers = request.evidence
             override_reason = request.override_reason or override_reason
             unticked_reason = request.unticked_reason
-        events: list[tuple[str, dict[str, Any]]] = []
-        if evidence:
-            events.append(("evidence_added", {"step": step_id, "text": evidence}))
+        events = evidence_rules.evidence_events(step_id, answers)
         payload = flows.completion_payload(
             spec, step, gate, override_reason=override_reason, unticked_reason=unticked_reason
         )
@@ -743,33 +838,35 @@ class CutoverApp(App[None]):
         from cutover_tui.screens.prompts import TextPromptScreen
 
         reason = await self.push_screen_wait(
-            TextPromptScreen(title, prompt, confirm_label=confirm_label, placeholder="reason", danger=danger)
+            TextPromptScreen(
+                title, prompt, confirm_label=confirm_label, placeholder="reason (required, logged)", danger=danger,
+                empty_refusal="A reason is required: type why (it is logged), or Escape to cancel.",
+            )
         )
         if reason:
             await self._record([(kind, {"step": step_id, "reason": reason})])
 
     @work(group="flow", exit_on_error=False)
     async def _evidence_flow(self, step_id: str) -> None:
-        from cutover_tui.screens.prompts import TextPromptScreen
+        from cutover_tui import evidence as evidence_rules
+        from cutover_tui.screens.evidence import EvidenceScreen
 
         spec = self.runbook.step(step_id)
-        prompts = "; ".join(item.text for item in spec.evidence)
-        text = await self.push_screen_wait(
-            TextPromptScreen(
-                f"Evidence: {spec.title}",
-                f"What shows it was done? ({prompts})" if prompts else "What shows it was done?",
-                confirm_label="Attach",
-                placeholder="a link, a ticket, what you saw",
-            )
-        )
-        if text:
-            await self._record([("evidence_added", {"step": step_id, "text": text})])
+        given = evidence_rules.evidence_answers(spec, self.session.step(step_id))
+        answers = await self.push_screen_wait(EvidenceScreen(spec, given))
+        if answers:
+            await self._record(evidence_rules.evidence_events(step_id, answers))
 
     @work(group="flow", exit_on_error=False)
     async def _note_flow(self, step_id: str | None) -> None:
         from cutover_tui.screens.prompts import TextPromptScreen
 
-        text = await self.push_screen_wait(TextPromptScreen("Note", "Note for the log:", confirm_label="Add note"))
+        text = await self.push_screen_wait(
+            TextPromptScreen(
+                "Note", "Note for the log:", confirm_label="Add note",
+                empty_refusal="The note is empty: type it, or Escape to cancel.",
+            )
+        )
         if text:
             payload: dict[str, Any] = {"text": text}
             if step_id is not None:
@@ -778,19 +875,11 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _t0_flow(self) -> None:
-        from cutover_tui.screens.prompts import ConfirmScreen
+        from cutover_tui.screens.set_t0 import SetT0Screen
 
-        now = self.backend.now()
-        rebaseline = self.session.t0 is not None
-        message = (
-            f"Set T-0 to now, {format_wall_clock(now, self.zone)}?"
-            + (" Every planned time moves to the new baseline." if rebaseline else "")
-        )
-        confirmed = await self.push_screen_wait(
-            ConfirmScreen("Re-baseline T-0" if rebaseline else "Set T-0", message, confirm_label="Set T-0 now")
-        )
-        if confirmed:
-            await self._record([("t0_set", {"t0": format_ts(now)})])
+        moment = await self.push_screen_wait(SetT0Screen(self.backend.now, self.zone, self.session.t0))
+        if moment is not None:
+            await self._record([("t0_set", {"t0": format_ts(moment)})])
 
     @work(group="flow", exit_on_error=False)
     async def _rollback_flow(self) -> None:
@@ -803,6 +892,7 @@ class CutoverApp(App[None]):
                 confirm_label="Enter rollback",
                 placeholder="reason (required)",
                 danger=True,
+                empty_refusal="A reason is required to enter rollback: type why (it is logged), or Escape to cancel.",
             )
         )
         if reason:
@@ -935,8 +1025,9 @@ class CutoverApp(App[None]):
     # ------------------------------------------------------------ help and palette
 
     def key_help(self) -> list[tuple[str, str]]:
-        """Every key of the dashboard and what it does (the help screen's table)."""
-        keys = [(self.get_key_display(b), c.help) for c in COMMANDS for b in self._bindings_for(c.action)]
+        """Every key of the dashboard and what it does (the help screen's table); a read-only view leaves out the keys that write."""
+        commands = [c for c in COMMANDS if not (self.backend.read_only and c.action in WRITE_ACTIONS)]
+        keys = [(self.get_key_display(b), c.help) for c in commands for b in self._bindings_for(c.action)]
         keys += [
             ("space / x", "Tick or untick the highlighted checklist item (in the detail pane)"),
             ("enter", "From the timeline: go to the selected step's checklist"),
@@ -944,17 +1035,20 @@ class CutoverApp(App[None]):
             ("tab / shift+tab", "Move between panes"),
             ("1 / 2 / 3", "Jump to steps / stop conditions / log"),
             ("ctrl+p", "Command palette: every action by name"),
-            ("q / ctrl+q", "Quit (asks first in a live session, then logs how the session ended)"),
+            ("q / ctrl+q", "Quit" if self.backend.read_only else "Quit (asks first, then logs how the session ended)"),
         ]
+        if self.backend.read_only:
+            keys = [(key, text) for key, text in keys if not key.startswith("space")]
         keys += [(self.get_key_display(b), b.description) for b in self._backend_bindings()]
         return keys
 
     async def _run_command(self, action: str) -> None:
         """Run a palette command as its key would: only when it applies now, else say why."""
-        if self.check_action(action, ()) is True:
+        reason = self.refusal(action) if not self.backend.read_only else None
+        if reason is None:
             await self.run_action(action)
         else:
-            self.notify(f"Does not apply now: {NOT_APPLICABLE.get(action, action)}", severity="warning")
+            self.notify(reason, title="Does not apply now", severity="warning")
 
     def _bindings_for(self, action: str) -> list[Binding]:
         return [b for bindings in self._bindings.key_to_bindings.values() for b in bindings if b.action == action]
@@ -966,6 +1060,8 @@ class CutoverApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for command in COMMANDS:
+            if command.action in WRITE_ACTIONS and self.refusal(command.action) is not None:
+                continue  # the palette offers only what applies now (the key still says why not)
             yield SystemCommand(command.title, command.help, lambda action=command.action: self._run_command(action))
         for binding in self._backend_bindings():
             key = binding.key

@@ -12,12 +12,13 @@ backends implement this protocol:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
-from runbooks.model import Runbook
 from cutover_tui.state import SessionState
+from runbooks.model import Runbook
 
 
 class ReadOnlySession(Exception):

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from checks.conditions import format_value
 from checks.state import ConditionState
 from checks.verdict import AtRisk, Judgement
-from cutover_tui.labels import display_unit
+from cutover_tui.labels import check_value_text, display_unit
 from cutover_tui.state import (
     AtRiskView,
     BannerView,
@@ -50,10 +50,18 @@ def countdown_text(seconds: float | None) -> str:
 
 
 def value_text(condition: StopCondition, runbook: Runbook, value: float | None, *, lower_bound: bool = False) -> str:
-    """The value in the unit its threshold is written in; ``≥ 1s`` for a lower bound; ``—`` without one."""
+    """The value in the unit its threshold is written in (``labels.check_value_text``); ``≥ 1s`` for a lower bound.
+
+    ``—`` without one. Shown with the digits that keep it on its side of the
+    threshold (``1.004%`` against ``> 1%``); a condition without a threshold on
+    an http check reads ``latency 0.11s``.
+    """
     if value is None:
         return "—"
-    shown = format_value(value, display_unit(condition, runbook))
+    if condition.when is None and condition.relative is None:
+        check = runbook.checks.get(condition.check)
+        return check_value_text(check, value, display_unit(condition, runbook), lower_bound=lower_bound)
+    shown = format_value(value, display_unit(condition, runbook), near=condition.when.value if condition.when else None)
     return f"≥ {shown}" if lower_bound else shown
 
 
@@ -65,6 +73,8 @@ def current_detail(condition: StopCondition, state: ConditionState, shown: str, 
     condition without a threshold, keeps what was recorded ("HTTP 503").
     """
     when = condition.when
+    if when is None and condition.relative is None and state is ConditionState.OK and recorded in ("", "pass"):
+        return "up"  # the check passes by its own rule (an http check: its status and latency)
     if when is None or value is None or shown == "—":
         return recorded
     if state in _BREACHING:
@@ -82,7 +92,8 @@ def at_risk_views(judgement: Judgement, conditions: Mapping[str, ConditionView])
 def at_risk_view(risk: AtRisk, view: ConditionView) -> AtRiskView:
     """One countdown of the header: ``auth_errors 4% > 1% — fires in 0:26``."""
     verb = "fires in" if risk.state is ConditionState.PENDING else "clears in"
-    text = f"{risk.condition} {view.value_text} {view.threshold} — {verb} {countdown_text(risk.seconds)}"
+    observed = " ".join(part for part in (view.value_text, view.threshold) if part)
+    text = f"{risk.condition} {observed} — {verb} {countdown_text(risk.seconds)}"
     return AtRiskView(risk.condition, risk.state, risk.seconds, text)
 
 

@@ -11,7 +11,9 @@ rules themselves are here, tested without a screen:
   typing the phrase; the same name twice is refused;
 - completing a step with unticked checklist items asks for a reason, as a
   gate override does; the event names the items and the reason, and the
-  report shows "PASS (2 of 4 items unticked — reason, by whom)".
+  report shows "PASS (2 of 4 items unticked — reason, by whom)";
+- evidence is owed per named item (``cutover_tui.evidence``): a step with
+  two required evidence items needs two answers before it completes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from cutover_tui.evidence import evidence_owed
 from cutover_tui.state import DecisionRecord, SessionState, StepState
 from cutover_tui.store import format_ts
 from runbooks.model import Action, Runbook, Step
@@ -182,10 +185,19 @@ def completion_payload(
     return payload
 
 
-def completion_refusal(step: Step, state: StepState | None, unticked_reason: str | None) -> str | None:
-    """Why a step cannot be completed as asked: unticked items without a reason."""
+def completion_refusal(
+    step: Step, state: StepState | None, unticked_reason: str | None, evidence: Mapping[str, str] | None = None
+) -> str | None:
+    """Why a step cannot be completed as asked: evidence still owed, or unticked items without a reason.
+
+    ``evidence``: the answers given with the completion, by item id (``""``: the step as a whole).
+    """
+    given = {item_id for item_id, text in (evidence or {}).items() if text.strip()}
+    owed = [item for item in evidence_owed(step, state) if item.id not in given]
+    if owed:
+        named = [item.text for item in owed if item.id]
+        return "Evidence still owed: " + ("; ".join(named) if named else "this step requires evidence") + "."
     unticked = unticked_items(step, state)
     if unticked and not (unticked_reason or "").strip():
         return f"{len(unticked)} of {len(step.items)} checklist items are not ticked: say why (logged)."
     return None
-

@@ -109,6 +109,7 @@ class _StepProgress:
     ended_at: datetime | None = None
     items: frozenset[str] = frozenset()
     evidence: tuple[str, ...] = ()
+    evidence_items: tuple[str | None, ...] = ()  # the named item each answer is for, aligned with ``evidence``
     reason: str = ""
 
 
@@ -396,7 +397,12 @@ class Reducer:
         step_id = payload.get("step", "")
         step = self._steps.get(step_id)
         if step is not None:
-            self._steps[step_id] = replace(step, evidence=(*step.evidence, str(payload.get("text", ""))))
+            item = payload.get("item")
+            self._steps[step_id] = replace(
+                step,
+                evidence=(*step.evidence, str(payload.get("text", ""))),
+                evidence_items=(*step.evidence_items, str(item) if item else None),
+            )
 
     def _on_decision(self, event: EventRecord, payload: Mapping[str, Any]) -> None:
         self._last_decision_seq = event.seq
@@ -621,6 +627,7 @@ class Reducer:
             drift_seconds=drift,
             items_checked=frozenset(progress.items),
             evidence=tuple(progress.evidence),
+            evidence_items=tuple(progress.evidence_items),
             reason=progress.reason,
             rollback_plan=rollback_plan,
             gate=tuple((check_id, checks[check_id].status) for check_id in step.gate if check_id in checks),
@@ -1075,6 +1082,7 @@ class _Derivation:
         active = now is None or is_active(condition, self.t0, now)
         status = live.statuses.get(condition.id)
         value, lower_bound = None, False
+        since: datetime | None
         if status is not None:
             state, since, firing_since = status.state, status.since, status.firing_since
             held, remaining, detail = status.breach_held, status.remaining, status.detail or status.reason
@@ -1221,7 +1229,7 @@ class _Derivation:
         else:
             grid = _sample(ticks, times, grid_end - (self.history - 2) * every_ms, every_ms, self.history - 1)
             if version is not None:
-                self.cache[check_id] = (key, grid)
+                self.cache[check_id] = ((version, grid_end, every_ms), grid)
         return grid + _sample(ticks, times, now_ms, every_ms, 1)
 
 
@@ -1238,7 +1246,7 @@ def _kept(by_check: dict[str, list[TickRecord]], limit: int) -> dict[str, list[T
 
 
 def _sample(
-    ticks: deque[TickRecord], times: deque[int], first_instant: int, every_ms: int, points: int
+    ticks: Sequence[TickRecord], times: Sequence[int], first_instant: int, every_ms: int, points: int
 ) -> tuple[float | None, ...]:
     """The check's value at ``points`` instants ``every_ms`` apart from ``first_instant`` (ms), oldest first.
 
@@ -1332,6 +1340,17 @@ def _seconds(seconds: float) -> str:
     return format_duration(round(max(seconds, 0.0)))
 
 
+def evidence_item_text(runbook: Runbook, step_id: Any, item_id: Any) -> str:
+    """The text of a step's named evidence item (its id when the runbook no longer has it); "" for none."""
+    if not item_id:
+        return ""
+    try:
+        step = runbook.step(str(step_id))
+    except KeyError:
+        return str(item_id)
+    return next((item.text for item in step.evidence if item.id == item_id), str(item_id))
+
+
 def _describe(runbook: Runbook, event: EventRecord) -> str:
     """One line for the log pane."""
     p = event.payload
@@ -1365,7 +1384,8 @@ def _describe(runbook: Runbook, event: EventRecord) -> str:
             mark = "[x]" if p.get("checked", True) else "[ ]"
             return f"{mark} {title(p.get('step'))}: {p.get('item', '')}"
         case "evidence_added":
-            return f"evidence for {title(p.get('step'))}: {p.get('text', '')}"
+            item = evidence_item_text(runbook, p.get("step"), p.get("item"))
+            return f"evidence for {title(p.get('step'))}{f' — {item}' if item else ''}: {p.get('text', '')}"
         case "note":
             return str(p.get("text", ""))
         case "decision":

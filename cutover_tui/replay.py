@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Mapping
 from cutover_tui.backend import Acknowledged, ReadOnlySession
 from cutover_tui.reducer import Checkpoint, Reducer
 from cutover_tui.state import SessionState
-from cutover_tui.store import EventRecord, SessionLog, TickRecord
+from cutover_tui.store import EventRecord, SessionLog, TickRecord, parse_ts
 from runbooks.model import Runbook
 
 CHECKPOINT_EVERY = 50
@@ -137,8 +137,14 @@ class ReplayBackend:
         index = bisect.bisect_left(times, self.position)
         return times[index - 1] if index > 0 else self.start_at
 
-    def t0(self) -> datetime:
-        return self._state.t0 or self.start_at
+    def t0(self) -> datetime | None:
+        """T-0 as the position sees it, else the first T-0 the log sets later; None when the session never had one."""
+        if self._state.t0 is not None:
+            return self._state.t0
+        for event in self.events:
+            if event.kind == "t0_set" and event.payload.get("t0"):
+                return parse_ts(str(event.payload["t0"]))
+        return None
 
     # ------------------------------------------------------------ keys
 
@@ -167,7 +173,19 @@ class ReplayBackend:
         self._bar = ReplayBar(self)
         return [self._bar]
 
-    def handle_key(self, key: str) -> None:
+    def handle_key(self, key: str) -> str | None:
+        """Play, pause, change speed or seek; a key that cannot do what it says returns why (the app shows it)."""
+        if key == "home":
+            t0 = self.t0()
+            if t0 is None:
+                return "This session never set T-0: home has nowhere to go (end goes to the end)."
+            self.seek(t0)
+            self._changed()
+            if t0 < self.start_at:
+                return f"T-0 ({t0:%H:%M:%S} UTC) is before the log begins: at its start."
+            if t0 > self.end_at:
+                return f"T-0 ({t0:%H:%M:%S} UTC) is after the log ends: at its end."
+            return None
         minute = timedelta(minutes=1)
         moves: dict[str, Callable[[], datetime]] = {
             "left_square_bracket": lambda: self.position - minute,
@@ -176,7 +194,6 @@ class ReplayBackend:
             "right_curly_bracket": lambda: self.position + 10 * minute,
             "less_than_sign": lambda: self.next_mark(-1),
             "greater_than_sign": lambda: self.next_mark(+1),
-            "home": self.t0,
             "end": lambda: self.end_at,
         }
         if key == "p":
@@ -187,6 +204,7 @@ class ReplayBackend:
         elif key in moves:
             self.seek(moves[key]())
         self._changed()
+        return None
 
     def _changed(self) -> None:
         if self._on_change is not None:

@@ -53,7 +53,7 @@ from checks.reading import Reading
 from checks.state import ConditionStatus
 from cutover_tui import __version__
 from cutover_tui.redaction import Redactor, secret_env_names
-from runbooks.model import Runbook
+from runbooks.model import HttpSpec, Runbook
 
 #: The on-disk format this code writes (``sessions.schema_version``); 1 is still read, and resumed in its own format.
 SCHEMA_VERSION = 2
@@ -2071,8 +2071,8 @@ def _check_epsilons(runbook: Runbook, retention: RetentionPolicy) -> dict[str, f
     for check in runbook.checks.values():
         if check.pass_when is not None:
             thresholds.setdefault(check.id, []).append(abs(check.pass_when.value))
-        if check.kind == "http" and isinstance(check.spec.get("max_latency"), (int, float)):
-            thresholds.setdefault(check.id, []).append(abs(float(check.spec["max_latency"])))  # type: ignore[arg-type]
+        if isinstance(check.spec, HttpSpec) and check.spec.max_latency is not None:
+            thresholds.setdefault(check.id, []).append(abs(check.spec.max_latency))
     for condition in runbook.stop_conditions:
         for threshold in (condition.when, condition.floor):
             if threshold is not None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, RadioSet
+from textual.widgets import Button, Input, RadioSet, Static
 
 from app_backend import AppTestBackend, auth_errors_firing, demo_runbook, fresh_session, session_in_progress
 from cutover_tui.app import CutoverApp, make_app
@@ -19,6 +19,7 @@ from cutover_tui.screens.approval import ApprovalScreen
 from cutover_tui.screens.complete_step import CompleteStepScreen
 from cutover_tui.screens.decision import DecisionScreen
 from cutover_tui.screens.prompts import ConfirmScreen, TextPromptScreen
+from cutover_tui.screens.set_t0 import SetT0Screen
 from checks.state import Verdict
 from cutover_tui.state import Mode, StepStatus
 from cutover_tui.store import format_ts
@@ -376,14 +377,14 @@ async def test_acknowledge_the_firing_condition() -> None:
 
 
 async def test_set_t0_now_after_confirmation() -> None:
-    """t asks to confirm, then appends t0_set at the backend's now; the T-clock starts at T+00:00:00."""
+    """t asks when (Enter keeps now), then appends t0_set at the backend's now; the T-clock starts at T+00:00:00."""
     backend = fresh_session()
     app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
         assert "T0 not set" in str(app.query_one("#header-t-clock").render())
         await pilot.press("t")
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.screen, SetT0Screen)
         await pilot.press("enter")
         await settle(pilot)
         assert payload(backend, "t0_set") == {"t0": format_ts(backend.now())}
@@ -402,7 +403,8 @@ async def test_rehearsal_t0_can_be_rebaselined() -> None:
         assert "REHEARSAL" in str(app.query_one("#header-mode").render())
         await pilot.press("t")
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen) and "Every planned time moves" in app.screen.message
+        assert isinstance(app.screen, SetT0Screen)
+        assert "Every planned time moves" in str(app.screen.query_one("#t0-current", Static).render())
         await pilot.press("enter")
         await settle(pilot)
         assert app.session.t0 == backend.now()
@@ -415,7 +417,7 @@ async def test_t0_is_not_offered_in_a_live_session_that_has_one() -> None:
         assert "t" not in app.screen.active_bindings
         await pilot.press("t")
         await pilot.pause()
-        assert not isinstance(app.screen, ConfirmScreen)
+        assert not isinstance(app.screen, SetT0Screen)
 
 
 async def test_rollback_needs_a_typed_reason_and_switches_the_plan() -> None:

@@ -19,7 +19,7 @@ from checks.state import ConditionState
 from cutover_tui.store import SessionLog
 from runbooks import RunbookError, parse_runbook
 from runbooks.grammar import parse_relative, parse_threshold
-from runbooks.model import BaselineWindow, Check, StopCondition
+from runbooks.model import BaselineWindow, Check, PromqlSpec, StopCondition
 from scripted_session import START, ScriptedSession
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ class Evaluated:
 
     def __init__(self, cond: StopCondition | None = None) -> None:
         self.clock = ManualClock()
-        self.check = Check(id="k", kind="promql", spec={}, every=10.0, timeout=5.0, unit="%")
+        self.check = Check(id="k", kind="promql", spec=PromqlSpec(query="k", source="prometheus"), every=10.0, timeout=5.0, unit="%")
         self.evaluator = ConditionEvaluator(cond or condition(), self.check, self.clock)
         self.evaluator.set_t0(self.clock.now() + timedelta(seconds=60))
 

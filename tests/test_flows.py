@@ -59,8 +59,9 @@ def test_the_decision_records_who_decided_apart_from_who_typed_it(tmp_path: Path
 
 def test_two_person_approval_needs_two_distinct_names() -> None:
     """`approvers: 2`: the same name twice (whatever its case and spacing) is refused; a second person completes it."""
-    from cutover_tui.state import DecisionRecord
     from datetime import datetime, timezone
+
+    from cutover_tui.state import DecisionRecord
 
     step = parse_runbook(RUNBOOK).step("approve")
     at = datetime(2026, 12, 1, tzinfo=timezone.utc)

@@ -102,14 +102,16 @@ def test_a_20_second_demo_runs_and_its_printed_commands_run_as_printed(installed
         close_private_tmux(tmux)
     assert seen_dashboard, text
     assert "demo exited with 0" in text and 19 <= elapsed < 60, (elapsed, text)
-    commands = dict(re.findall(r"^\s+(replay it|report|verify):\s+(.+)$", text, flags=re.M))
-    assert set(commands) == {"replay it", "report", "verify"}, text
-    for key in ("verify", "report"):
+    commands = dict(re.findall(r"^\s+(replay it|report|verify|what if):\s+(.+)$", text, flags=re.M))
+    assert set(commands) == {"replay it", "report", "verify", "what if"}, text
+    for key in ("verify", "report", "what if"):
         argv = shlex.split(commands[key])
-        assert argv[0] == str(exe) and Path(argv[-1]).is_absolute()
-        done = subprocess.run(argv + (["-o", "-"] if key == "report" else []), capture_output=True, text=True,
+        assert argv[0] == str(exe) and Path(argv[2]).is_absolute()
+        done = subprocess.run(argv + (["-o", "-"] if key != "verify" else []), capture_output=True, text=True,
                               cwd="/", env=env, timeout=120)  # fmt: skip
         assert done.returncode == 0, (key, done.stdout[-1000:], done.stderr[-1000:])
+        if key == "what if":
+            assert "## What if" in done.stdout and "> 2% for 2m" in done.stdout, done.stdout[-2000:]
     verified = subprocess.run(shlex.split(commands["verify"]), capture_output=True, text=True, cwd="/", env=env, timeout=60)
     assert "verified" in verified.stdout
     status = subprocess.run([str(exe), "status", shlex.split(commands["verify"])[-1]], capture_output=True, text=True,

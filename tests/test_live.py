@@ -17,6 +17,7 @@ from cutover_tui.replay import ReplayBackend
 from cutover_tui.state import Mode
 from cutover_tui.store import SessionLog
 from runbooks import parse_runbook
+from runbooks.model import HttpSpec
 
 SIZE = (120, 36)
 
@@ -235,5 +236,5 @@ def test_follow_and_replay_read_a_runbook_whose_url_variables_are_unset_here(tmp
     SessionLog.create(db, runbook, operator="ic").close()
     monkeypatch.delenv("API_URL")
     stored = runbook_from_log(db)
-    assert stored.checks["api_health"].spec["url"] == "${API_URL}/health"
+    assert stored.checks["api_health"].spec_as(HttpSpec).url == "${API_URL}/health"
     assert stored.sha256 == runbook.sha256

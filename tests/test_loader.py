@@ -14,7 +14,17 @@ from pathlib import Path
 import pytest
 
 from runbooks import RunbookError, load_runbook, parse_runbook
-from runbooks.model import Action, Check, StepKind, Threshold
+from runbooks.model import (
+    Action,
+    AlertsSpec,
+    Check,
+    CommandSpec,
+    HttpSpec,
+    PromqlSpec,
+    ScrapeSpec,
+    StepKind,
+    Threshold,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -185,28 +195,28 @@ def test_full_runbook_loads_with_typed_values(full_runbook: Path) -> None:
 
     health = runbook.checks["api_health"]
     assert health.kind == "http"
-    assert health.spec == {
-        "url": "http://127.0.0.1:8080/health", "method": "HEAD",
-        "headers": {"Authorization": "Bearer ${API_TOKEN}"}, "expect_status": (200, 204),
-        "max_latency": 0.5, "json_path": "status.checks[0].ok", "verify_tls": True,
-    }
+    assert health.spec == HttpSpec(
+        url="http://127.0.0.1:8080/health", method="HEAD",
+        headers={"Authorization": "Bearer ${API_TOKEN}"}, expect_status=(200, 204),
+        max_latency=0.5, json_path="status.checks[0].ok", verify_tls=True,
+    )
     assert (health.every, health.timeout) == (15.0, 5.0)
 
     ratio = runbook.checks["auth_error_ratio"]
     assert ratio == Check(
         id="auth_error_ratio", kind="promql",
-        spec={"query": "sum(rate(errors[5m])) / sum(rate(total[5m]))", "source": "prom", "expect": "one", "reduce": "max", "headers": {}},
+        spec=PromqlSpec(query="sum(rate(errors[5m])) / sum(rate(total[5m]))", source="prom", expect="one", reduce="max", headers={}),
         every=30.0, timeout=5.0, pass_when=Threshold("<", 0.01, "%", "< 1%"), unit="%", title="Auth error ratio",
     )
     alerts = runbook.checks["critical_alerts"]
-    assert alerts.spec == {"source": "alertmanager", "matchers": ('severity="critical"', 'team=~"auth|api"'),
-                           "watchdog": "Watchdog", "receiver": None, "suppressed": "ignore"}
+    assert alerts.spec == AlertsSpec(source="alertmanager", matchers=('severity="critical"', 'team=~"auth|api"'),
+                                     watchdog="Watchdog", receiver=None, suppressed="ignore")
     assert alerts.on_nodata == "pass"
     scrape = runbook.checks["login_scrape"]
-    assert scrape.spec["labels"] == {"env": "prod", "code": "200"}
-    assert (scrape.spec["mode"], scrape.every, scrape.timeout) == ("rate", 2.0, 1.0)
+    assert scrape.spec_as(ScrapeSpec).labels == {"env": "prod", "code": "200"}
+    assert (scrape.spec_as(ScrapeSpec).mode, scrape.every, scrape.timeout) == ("rate", 2.0, 1.0)
     command = runbook.checks["migrations_done"]
-    assert command.spec == {"argv": ("./check_migrations.sh", "--prod"), "cwd": None, "env": {"PGPASSWORD": "${PGPASSWORD}"}, "perfdata_label": None}
+    assert command.spec == CommandSpec(argv=("./check_migrations.sh", "--prod"), cwd=None, env={"PGPASSWORD": "${PGPASSWORD}"}, perfdata_label=None)
 
     auth, critical = runbook.stop_conditions
     assert auth.when == Threshold(">", 0.01, "%", "> 1%")
@@ -473,8 +483,8 @@ def test_alerts_suppressed_policy() -> None:
     text = minimal("  am_ok: {alerts: {severity: critical}, source: am}\n  am_ignore: {alerts: {}, source: am, suppressed: ignore}\n")
     text = text.replace("sources:\n", "sources:\n  am: {kind: alertmanager, url: 'http://127.0.0.1:9093'}\n")
     runbook = parse_runbook(text)
-    assert runbook.checks["am_ok"].spec["suppressed"] == "unknown"
-    assert runbook.checks["am_ignore"].spec["suppressed"] == "ignore"
+    assert runbook.checks["am_ok"].spec_as(AlertsSpec).suppressed == "unknown"
+    assert runbook.checks["am_ignore"].spec_as(AlertsSpec).suppressed == "ignore"
     bad = text.replace("suppressed: ignore", "suppressed: hide")
     assert_error(bad, "expected one of unknown | ignore", "hide", "checks.am_ignore.suppressed")
     on_promql = minimal("  q: {promql: up, suppressed: ignore}\n")
@@ -606,7 +616,7 @@ def test_phrase_only_on_approval() -> None:
 
 def test_promql_defaults_to_the_only_prometheus_source() -> None:
     """Without source:, a promql check uses the only prometheus source."""
-    assert parse_runbook(minimal()).checks["ratio"].spec["source"] == "prometheus"
+    assert parse_runbook(minimal()).checks["ratio"].spec_as(PromqlSpec).source == "prometheus"
 
 
 def test_promql_without_prometheus_source() -> None:
@@ -656,7 +666,7 @@ def test_header_values_are_not_expanded_at_load(monkeypatch: pytest.MonkeyPatch)
     token = secrets.token_hex(8)
     monkeypatch.setenv("CUTOVER_TEST_TOKEN", token)
     runbook = parse_runbook(minimal("  auth: {http: 'http://127.0.0.1/', headers: {Authorization: 'Bearer ${CUTOVER_TEST_TOKEN}'}}\n"))
-    assert runbook.checks["auth"].spec["headers"] == {"Authorization": "Bearer ${CUTOVER_TEST_TOKEN}"}
+    assert runbook.checks["auth"].spec_as(HttpSpec).headers == {"Authorization": "Bearer ${CUTOVER_TEST_TOKEN}"}
     assert token not in repr(runbook)
 
 

@@ -82,7 +82,7 @@ async def test_perfdata_label_picks_the_item(make_context):
     """perfdata_label selects one item among several."""
     ctx = make_context(python_check(plugin("OK | a=1 b=7\n", 0)))
     check = ctx.runbook.checks["probe"]
-    check = dataclasses.replace(check, spec={**check.spec, "perfdata_label": "b"})
+    check = dataclasses.replace(check, spec=dataclasses.replace(check.spec, perfdata_label="b"))
     reading = await run_probe(check, ctx)
     assert reading.value == 7.0
 

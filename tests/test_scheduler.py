@@ -12,11 +12,11 @@ from checks.reading import Outcome, Reading
 from checks.scheduler import Poller
 from checks.state import ConditionState, ConditionStatus
 from runbooks.grammar import parse_threshold
-from runbooks.model import Check, Runbook, StopCondition
+from runbooks.model import Check, HttpSpec, Runbook, StopCondition
 
 
 def make_runbook(url: str, *, every: float, timeout: float, when: str = "> 2s", for_: float = 0.0) -> Runbook:
-    health = Check(id="health", kind="http", spec={"url": f"{url}/health"}, every=every, timeout=timeout)
+    health = Check(id="health", kind="http", spec=HttpSpec(url=f"{url}/health"), every=every, timeout=timeout)
     slow = StopCondition(id="slow_health", check="health", when=parse_threshold(when), for_=for_)
     return Runbook(
         name="poller",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,7 @@ def test_polls_between_stored_ticks_are_rebuilt_at_the_checks_interval(session: 
     with SessionLog.open_readonly(session.log.path) as log:
         ticks = list(log.ticks(check="auth_error_ratio"))
     polls = list(rebuild_polls(check, ticks, until=session.readings[-1].observed_at))
-    gaps = {round((b[0].observed_at - a[0].observed_at).total_seconds(), 3) for a, b in zip(polls, polls[1:])}
+    gaps = {round((b[0].observed_at - a[0].observed_at).total_seconds(), 3) for a, b in pairwise(polls)}
     assert gaps == {2.0} and len(polls) == len(session.readings)
 
 

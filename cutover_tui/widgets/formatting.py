@@ -108,9 +108,13 @@ def format_countdown(seconds: float) -> str:
     return _hms(whole)
 
 
-def format_value(value: float | None, unit: str) -> str:
-    """A normalised value in its threshold's unit (ratio as %, seconds as ms/s), ``—`` when none."""
-    return "—" if value is None else condition_value(value, unit)
+def format_value(value: float | None, unit: str, *, near: float | None = None) -> str:
+    """A normalised value in its threshold's unit (ratio as %, seconds as ms/s), ``—`` when none.
+
+    The one value format (``checks.conditions.format_value``): two significant
+    digits, more where fewer would put it on the wrong side of ``near`` (its threshold).
+    """
+    return "—" if value is None else condition_value(value, unit, near=near)
 
 
 def sparkline(history: Sequence[float | None], threshold: Threshold | None, width: int) -> Text:

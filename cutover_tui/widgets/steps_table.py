@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from cutover_tui.state import SessionState, StepState, StepStatus
 from cutover_tui.widgets.formatting import format_drift, format_at, format_wall_time
-from cutover_tui.widgets.markers import STEP_MARKERS, check_marker, condition_marker
+from cutover_tui.widgets.markers import STEP_MARKERS, check_marker, condition_marker_in
 from runbooks.model import Runbook
 
 #: (column key, label, width or None for auto)
@@ -37,6 +38,8 @@ class StepsTable(DataTable[Text]):
     DEFAULT_CSS = """
     StepsTable { height: 1fr; min-height: 4; }
     """
+
+    BINDINGS = [Binding("space,x", "app.tick_from_timeline", "Tick item", show=False)]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=1)
@@ -127,7 +130,7 @@ def live_markers(step: StepState, state: SessionState, runbook: Runbook) -> Text
     if spec.gate and spec.watch:
         text.append("│", style="dim")
     for condition_id in spec.watch:
-        marker = condition_marker(state.conditions.get(condition_id))
+        marker = condition_marker_in(state, runbook, condition_id)
         text.append(marker.symbol, style=marker.style)
     return text
 
