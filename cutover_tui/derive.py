@@ -185,5 +185,5 @@ def projected_end(steps: Sequence[StepState], mode: Mode, runbook: Runbook, now:
         else:
             start = max(cursor, step.planned_start) if step.planned_start else cursor
             cursor = start + duration
-    planned_ends = [s.planned_end or s.planned_start for s in plan if (s.planned_end or s.planned_start)]
+    planned_ends = [end for s in plan if (end := s.planned_end or s.planned_start)]
     return Projection(end=cursor, planned_end=max(planned_ends) if planned_ends else None)

@@ -1285,9 +1285,13 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _alert_view(alert: Mapping[str, Any], state: str, check_id: str) -> AlertView:
-    labels = alert.get("labels") if isinstance(alert.get("labels"), Mapping) else {}
-    annotations = alert.get("annotations") if isinstance(alert.get("annotations"), Mapping) else {}
+    labels = _mapping(alert.get("labels"))
+    annotations = _mapping(alert.get("annotations"))
     silences = [s for s in alert.get("silences") or () if isinstance(s, Mapping)]
     if not silences:  # readings stored before silences were looked up name them by id only
         silences = [{"id": sid} for sid in alert.get("silenced_by") or () if isinstance(sid, str)]

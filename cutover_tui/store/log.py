@@ -219,7 +219,7 @@ class SessionLog(LogWriter):
             connection = _open_existing(db_path, read_only=False)
             stored_sha = connection.execute("SELECT runbook_sha256 FROM sessions").fetchone()[0]
             changed = runbook is not None and runbook.sha256 != stored_sha
-            if changed and not accept_runbook_change:
+            if runbook is not None and changed and not accept_runbook_change:
                 connection.close()
                 raise RunbookChanged(str(db_path), stored_sha, runbook.sha256)
             # Before anything is written: appending to a broken chain would bury the break.

@@ -82,7 +82,6 @@ def _verify_events(rows: list[tuple], head: tuple, tick_rows: _TickRows | None) 
         )
     if head_seq == last_seq and head_hash != expected_prev and last_seq > 0:
         return VerifyResult(count, last_seq, "edited: the last event does not match the head hash in sessions")
-    found = {"head_seq": last_seq, "head_hash": expected_prev}
     # The runbook text lives in sessions, outside the chain: it must hash to what the chain last recorded.
     try:
         runbook_ok = runbook_matches_chain(_text(runbook_raw), events)
@@ -93,13 +92,16 @@ def _verify_events(rows: list[tuple], head: tuple, tick_rows: _TickRows | None) 
             count,
             None,
             "edited: the runbook text in the sessions table does not match the sha256 its events recorded",
-            **found,
+            head_seq=last_seq,
+            head_hash=expected_prev,
         )
     checked = 0
     if tick_rows is not None:
         bad_tick, reason, checked = tick_rows.verify(events)
         if reason:
-            return VerifyResult(count, None, reason, ticks=checked, bad_tick=bad_tick, **found)
+            return VerifyResult(
+                count, None, reason, ticks=checked, bad_tick=bad_tick, head_seq=last_seq, head_hash=expected_prev
+            )
     # A break accepted when resuming is still a break: the log is whole only after it.
     for event in events:
         if event.kind == "chain_break_accepted":
@@ -107,9 +109,9 @@ def _verify_events(rows: list[tuple], head: tuple, tick_rows: _TickRows | None) 
             return VerifyResult(
                 count, bad if isinstance(bad, int) else event.seq,
                 f"{event.payload.get('reason', 'the chain was broken')} (accepted when resumed by {event.actor} at seq {event.seq})",
-                ticks=checked, **found,
+                ticks=checked, head_seq=last_seq, head_hash=expected_prev,
             )  # fmt: skip
-    return VerifyResult(count, ticks=checked, **found)
+    return VerifyResult(count, ticks=checked, head_seq=last_seq, head_hash=expected_prev)
 
 
 class _TickRows:
@@ -141,9 +143,9 @@ class _TickRows:
                     f"edited: the ticks_sealed event at seq {seal.seq} does not continue the one before it",
                     checked,
                 )
-            problem = _check_sealed(seal, list(itertools.islice(rows, last - first + 1)))
-            if problem is not None:
-                return problem[0], problem[1], checked
+            broken = _check_sealed(seal, list(itertools.islice(rows, last - first + 1)))
+            if broken is not None:
+                return broken[0], broken[1], checked
             checked, expected = checked + last - first + 1, last + 1
         extra = next(rows, None)
         if extra is not None:
