@@ -148,6 +148,13 @@ def writer_banner(stopped_at: datetime, ended: str | None, now: datetime | None,
     return BannerView(kind="writer", text=text)
 
 
+def polling_banner(stopped_at: datetime, now: datetime | None) -> BannerView:
+    """The polling thread ended or stopped beating: nothing is being watched, and the screen says so."""
+    ago = f", {seconds_text((now - stopped_at).total_seconds())} ago" if now is not None else ""
+    when = stopped_at.strftime("%H:%M:%SZ")
+    return BannerView(kind="polling", text=f"POLLING STOPPED at {when}{ago}: no check is being polled; every condition is stale")
+
+
 def stopping_order(condition: StopCondition) -> int:
     """Banners: rollback before halt."""
     return 0 if condition.action is Action.ROLLBACK else 1

@@ -33,6 +33,7 @@ from cutover_tui.derive import (
     firing_banner,
     log_banner,
     next_step,
+    polling_banner,
     projected_end,
     stopping_order,
     value_text,
@@ -570,6 +571,8 @@ class Reducer:
             return f"log not writing: {live.log_problem}"
         if live.writer_stopped_at is not None:
             return "the session ended" if self._ended else "the writer stopped"
+        if live.polling_stopped_at is not None:
+            return "polling stopped"
         return None
 
     def _step_states(self, now: datetime | None, checks: Mapping[str, CheckView]) -> tuple[StepState, ...]:
@@ -681,6 +684,8 @@ class Reducer:
         if live.writer_stopped_at is not None:
             when = live.writer_stopped_at.strftime("%H:%M:%SZ")
             banners.append(writer_banner(live.writer_stopped_at, self._ended, now, when))
+        if live.polling_stopped_at is not None:
+            banners.append(polling_banner(live.polling_stopped_at, now))
         banners.extend(firing_banner(self._index.conditions[cid], conditions[cid], self.runbook, now) for cid in waiting)
         return tuple(banners)
 
@@ -1028,6 +1033,9 @@ class _Derivation:
         reading = live.readings.get(check_id)
         if reading is not None:
             latest, age = reading
+            status = check_status(check, latest.outcome.value, age, degraded=latest.degraded, sample_age=latest.sample_age)
+            if live.polling_stopped_at is not None and status not in (STALE, NEVER):
+                status = STALE
             return CheckView(
                 id=check_id,
                 outcome=latest.outcome.value,
@@ -1036,8 +1044,7 @@ class _Derivation:
                 detail=latest.detail,
                 observed_at=latest.observed_at,
                 degraded=latest.degraded,
-                status=check_status(check, latest.outcome.value, age, degraded=latest.degraded,
-                                    sample_age=latest.sample_age),
+                status=status,
                 lower_bound=bool(latest.extra.get("lower_bound")),
                 age=age,
             )  # fmt: skip
@@ -1112,6 +1119,11 @@ class _Derivation:
             when = live.writer_stopped_at.strftime("%H:%M:%SZ")
             detail = f"writer stopped at {when}; last seen {state.value}: {detail}"
             state, remaining, since = ConditionState.STALE, None, live.writer_stopped_at
+        if live.polling_stopped_at is not None and state is not ConditionState.STALE:
+            # The polling thread is gone or stuck: the evaluators' last word is no longer news.
+            when = live.polling_stopped_at.strftime("%H:%M:%SZ")
+            detail = f"polling stopped at {when}; last seen {state.value}: {detail}"
+            state, remaining, since = ConditionState.STALE, None, live.polling_stopped_at
         made = self.cores[condition.id] = _Core(
             state, since, firing_since, held, remaining, detail, consecutive, acknowledged, flapping, active,
             value, lower_bound, status is not None,

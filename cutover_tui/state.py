@@ -190,7 +190,7 @@ class BannerView:
 
     ``kind``: ``rollback`` / ``halt`` (a firing condition awaits a decision),
     ``log`` (the log is not being written), ``writer`` (a followed session's
-    writer stopped).
+    writer stopped), ``polling`` (the polling thread stopped).
     """
 
     kind: str
@@ -241,6 +241,9 @@ class LiveTruth:
         writer_stopped_at: in a follower, when the writer was last seen alive
             (None while it is alive).
         writer_ended: in a follower, whether the writer ended the session cleanly.
+        polling_stopped_at: when the polling thread was last seen alive, once it
+            ended or stopped beating (None while it polls): every check and
+            condition is stale from then on.
     """
 
     statuses: Mapping[str, ConditionStatus] = field(default_factory=dict)
@@ -249,6 +252,7 @@ class LiveTruth:
     log_problem_since: datetime | None = None
     writer_stopped_at: datetime | None = None
     writer_ended: bool = False
+    polling_stopped_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
