@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any, Callable
 
 import pytest
@@ -19,6 +20,7 @@ from cutover_tui.app import COMMANDS, CutoverApp, StateChanged, make_app
 from cutover_tui.screens.help import HelpScreen
 from cutover_tui.screens.prompts import ConfirmScreen, TextPromptScreen
 from cutover_tui.state import ConditionView
+from cutover_tui.store import format_ts
 from cutover_tui.widgets.conditions_list import ConditionsList, condition_card
 from cutover_tui.widgets.decision_log import DecisionLog
 from cutover_tui.widgets.markers import CONDITION_MARKERS, OK_STYLE
@@ -91,6 +93,33 @@ async def test_timeline_lists_every_step_with_the_cursor_on_the_current_one() ->
         assert "Verify /health and /metrics" in text_of(app, "#detail-title")
         assert table.get_cell("verify_endpoints", "at").plain == "T+1m"
         assert table.get_cell("change_freeze", "drift").plain == "+2m30s"
+
+
+async def test_a_second_redraws_only_the_rows_whose_drift_moved() -> None:
+    """Overdue pending steps' drifts tick each second: their rows are drawn again, with the new drift, and no other row."""
+    backend = fresh_session()
+    backend.record("t0_set", {"t0": format_ts(backend.now() - timedelta(seconds=90))}, actor="commander")
+    backend.advance((1 - int(backend.now().timestamp())) % 2)
+    app = make_app(backend, clock_tick=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(StepsTable)
+        await pilot.pause(0.3)
+        overdue = [step.id for step in app.session.steps if step.drift_seconds is not None]
+        assert 2 <= len(overdue) < len(app.session.steps)  # some rows tick, some do not
+        drawn: list[int] = []
+        render_cell = table._render_cell
+
+        def counting(row_index: int, column_index: int, *args: Any, **kwargs: Any) -> Any:
+            drawn.append(row_index)
+            return render_cell(row_index, column_index, *args, **kwargs)
+
+        table._render_cell = counting  # type: ignore[method-assign]
+        before = {step_id: table.get_cell(step_id, "drift").plain for step_id in overdue}
+        backend.advance(1)
+        await wait_until(pilot, lambda: all(table.get_cell(s, "drift").plain != before[s] for s in overdue))
+        await pilot.pause(0.3)
+        assert drawn and set(drawn) <= {table.get_row_index(step_id) for step_id in overdue}
+        assert all(table.get_cell(s, "drift").plain.startswith("+") for s in overdue)
 
 
 async def test_current_step_stays_in_view_at_80_by_24() -> None:
