@@ -110,9 +110,10 @@ class StepsTable(DataTable[Text]):
         cached renders are dropped and its region refreshed.
         """
         self._data[RowKey(row_key)][ColumnKey(column_key)] = value
-        for cache in (self._row_render_cache, self._cell_render_cache):
-            for cached in [key for key in cache.keys() if key[0] == row_key]:
-                cache.discard(cached)
+        for row_cached in [key for key in self._row_render_cache.keys() if key[0] == row_key]:
+            self._row_render_cache.discard(row_cached)
+        for cell_cached in [key for key in self._cell_render_cache.keys() if key[0] == row_key]:
+            self._cell_render_cache.discard(cell_cached)
         row_index = self.get_row_index(row_key)
         self._row_renderable_cache.discard((self._update_count, row_index))
         self._line_cache.clear()  # lines are put together from the rows' cached renders: cheap to redo
