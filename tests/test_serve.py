@@ -114,10 +114,12 @@ def served(session_log: Path) -> Iterator[Served]:
     server.stop()
 
 
-def browser_screen(url: str, *, keys: str = "", wait_for: str = "auth_errors", timeout: float = 30.0) -> tuple[str, bytes, str]:
+def browser_screen(
+    url: str, *, keys: str = "", wait_for: str = "auth_errors", then_wait_for: str = "", timeout: float = 30.0
+) -> tuple[str, bytes, str]:
     """Open ``url`` in headless Chromium; return the terminal's text, a screenshot (PNG) and the page's text.
 
-    ``keys`` are typed into the page once the view is drawn.
+    ``keys`` are typed into the page once the view is drawn; then it waits for ``then_wait_for`` on screen.
     """
     import pyte
     from playwright.sync_api import sync_playwright
@@ -156,8 +158,10 @@ def browser_screen(url: str, *, keys: str = "", wait_for: str = "auth_errors", t
             for key in keys:
                 page.keyboard.press(key)
                 page.wait_for_timeout(300)
-            if keys:
-                page.wait_for_timeout(1000)
+            if keys:  # the last key's answer, however busy the machine (a notice stays up for seconds)
+                deadline = time.monotonic() + timeout
+                while then_wait_for not in text() and time.monotonic() < deadline:
+                    page.wait_for_timeout(200)
             return text(), page.screenshot(), page_text
         finally:
             context.close()
@@ -179,7 +183,7 @@ def test_write_keys_in_the_browser_write_nothing(served: Served, session_log: Pa
     require_chromium()
     with SessionLog.open_readonly(session_log) as log:
         before = log.head
-    screen, _, _ = browser_screen(served.url, keys="sdntR")
+    screen, _, _ = browser_screen(served.url, keys="sdntR", then_wait_for="read-only view")
     with SessionLog.open_readonly(session_log) as log:
         assert log.head == before
     assert "read-only view" in screen, screen  # the notice each write key answers with
