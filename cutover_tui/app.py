@@ -51,7 +51,7 @@ from cutover_tui.widgets.alerts_panel import AlertsPanel
 from cutover_tui.widgets.conditions_list import ConditionsList
 from cutover_tui.widgets.decision_log import DecisionLog
 from cutover_tui.labels import VERDICT_LABELS
-from cutover_tui.widgets.formatting import display_zone, format_wall_clock
+from cutover_tui.labels import display_zone, format_wall_clock
 from cutover_tui.widgets.key_footer import KeyFooter
 from cutover_tui.widgets.session_header import SessionHeader
 from cutover_tui.widgets.step_detail import ItemList, StepDetail

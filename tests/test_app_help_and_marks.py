@@ -9,10 +9,9 @@ from textual.widgets import Static
 from app_backend import fresh_session, session_in_progress
 from checks.state import Verdict
 from cutover_tui.app import CutoverApp, make_app
-from cutover_tui.labels import VERDICT_LABELS
+from cutover_tui.labels import BLIND_CAUSE_MARKERS, CHECK_MARKERS, CONDITION_MARKERS, VERDICT_LABELS
 from cutover_tui.screens.help import HelpScreen
 from cutover_tui.widgets.conditions_list import ConditionsList
-from cutover_tui.widgets.markers import BLIND_CAUSE_MARKERS, CHECK_MARKERS, CONDITION_MARKERS
 from cutover_tui.widgets.steps_table import StepsTable
 
 pytestmark = pytest.mark.slow  # every test drives the real app with Pilot: seconds each

@@ -16,12 +16,12 @@ from textual.widgets import Static
 from app_backend import START, AppTestBackend, auth_errors_firing, fresh_session, session_in_progress
 from checks.state import BLIND_STATES, ConditionState, Verdict
 from cutover_tui.app import COMMANDS, CutoverApp, StateChanged, make_app
+from cutover_tui.labels import CONDITION_MARKERS, OK_STYLE
 from cutover_tui.screens.help import HelpScreen
 from cutover_tui.screens.prompts import ConfirmScreen, TextPromptScreen
 from cutover_tui.state import ConditionView
 from cutover_tui.widgets.conditions_list import ConditionsList, condition_card
 from cutover_tui.widgets.decision_log import DecisionLog
-from cutover_tui.widgets.markers import CONDITION_MARKERS, OK_STYLE
 from cutover_tui.widgets.steps_table import StepsTable
 from cutover_tui.widgets.stop_banner import StopBanner
 from cutover_tui.widgets.verdict_badge import VerdictBadge

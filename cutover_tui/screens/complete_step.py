@@ -11,9 +11,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Button, Input, Static
 
+from cutover_tui.labels import check_marker
 from cutover_tui.screens.dialog import DialogScreen, buttons, error_line, hint
 from cutover_tui.screens.evidence import FIELD_CLASS, answer_fields, answers_in
-from cutover_tui.widgets.markers import check_marker
 from cutover_tui.widgets.step_detail import evidence_lines
 from runbooks.model import EvidenceItem, Step
 

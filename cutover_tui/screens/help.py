@@ -11,9 +11,17 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from checks.state import ConditionState, Verdict
-from cutover_tui.labels import BLIND_MEANING, VERDICT_LABELS, VERDICT_MEANINGS
+from cutover_tui.labels import (
+    BLIND_CAUSE_MARKERS,
+    BLIND_MEANING,
+    CHECK_MARKERS,
+    CONDITION_MARKERS,
+    STEP_MARKERS,
+    VERDICT_LABELS,
+    VERDICT_MEANINGS,
+    Marker,
+)
 from cutover_tui.screens.dialog import DialogScreen
-from cutover_tui.widgets.markers import BLIND_CAUSE_MARKERS, CHECK_MARKERS, CONDITION_MARKERS, STEP_MARKERS, Marker
 
 #: The verdicts worst first, as the ladder reads (docs/semantics.md).
 LADDER = (Verdict.ROLLBACK, Verdict.HALT, Verdict.CANNOT_VERIFY, Verdict.AT_RISK, Verdict.CONTINUE, Verdict.ROLLING_BACK)

@@ -18,8 +18,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Button, Input, Static
 
+from cutover_tui.labels import format_duration, format_wall_clock, to_zone
 from cutover_tui.screens.dialog import DialogScreen, buttons, error_line, hint
-from cutover_tui.widgets.formatting import format_duration, format_wall_clock, to_zone
 from runbooks.grammar import parse_duration
 
 #: What the dialog accepts, as its hint says it.

@@ -18,9 +18,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
+from cutover_tui.labels import to_zone
 from cutover_tui.screens.dialog import DialogScreen, hint
 from cutover_tui.why import Why
-from cutover_tui.widgets.formatting import to_zone
 
 _OUTCOME_STYLES = {"pass": "green", "breach": "bold red", "error": "bold yellow", "nodata": "yellow", "invalid": "yellow"}
 

@@ -14,9 +14,8 @@ from datetime import datetime, tzinfo
 from rich.text import Text
 from textual.widgets import Static
 
+from cutover_tui.labels import BLIND_STYLE, check_marker, to_zone
 from cutover_tui.state import AlertView, SessionState
-from cutover_tui.widgets.formatting import to_zone
-from cutover_tui.widgets.markers import BLIND_STYLE, check_marker
 from runbooks.model import Runbook
 
 #: Suppressed alerts described one per line; the rest are counted.

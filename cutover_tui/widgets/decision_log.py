@@ -7,8 +7,8 @@ from datetime import tzinfo
 from rich.text import Text
 from textual.widgets import DataTable
 
+from cutover_tui.labels import to_zone
 from cutover_tui.state import SessionState
-from cutover_tui.widgets.formatting import to_zone
 
 KIND_STYLES = {
     "decision": "bold cyan",

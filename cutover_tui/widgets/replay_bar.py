@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
 
-from cutover_tui.widgets.formatting import format_t_clock
+from cutover_tui.labels import format_t_clock
 
 if TYPE_CHECKING:
     from cutover_tui.replay import ReplayBackend

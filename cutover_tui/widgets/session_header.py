@@ -9,16 +9,16 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from cutover_tui.state import Mode, SessionState, StepStatus
-from cutover_tui.widgets.formatting import (
+from cutover_tui.labels import (
+    format_at,
     format_countdown,
     format_drift,
     format_duration,
-    format_at,
     format_t_clock,
     format_wall_clock,
     format_wall_time,
 )
+from cutover_tui.state import Mode, SessionState, StepStatus
 from cutover_tui.widgets.verdict_badge import VerdictBadge
 from runbooks.model import Runbook
 

@@ -15,10 +15,16 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from cutover_tui.evidence import evidence_answers, evidence_owed
+from cutover_tui.labels import (
+    STEP_MARKERS,
+    check_marker,
+    check_value_text,
+    condition_marker_in,
+    format_at,
+    format_duration,
+    format_wall_time,
+)
 from cutover_tui.state import SessionState, StepState
-from cutover_tui.labels import check_value_text
-from cutover_tui.widgets.formatting import format_duration, format_at, format_wall_time
-from cutover_tui.widgets.markers import STEP_MARKERS, check_marker, condition_marker_in
 from runbooks.model import EvidenceItem, Runbook, Step
 
 

@@ -8,9 +8,15 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
+from cutover_tui.labels import (
+    STEP_MARKERS,
+    check_marker,
+    condition_marker_in,
+    format_at,
+    format_drift,
+    format_wall_time,
+)
 from cutover_tui.state import SessionState, StepState, StepStatus
-from cutover_tui.widgets.formatting import format_drift, format_at, format_wall_time
-from cutover_tui.widgets.markers import STEP_MARKERS, check_marker, condition_marker_in
 from runbooks.model import Runbook
 
 #: (column key, label, width or None for auto)
@@ -91,7 +97,7 @@ class StepsTable(DataTable[Text]):
             if old is None:
                 self.add_row(*cells, key=step_id)
             else:
-                for (key, _, width), before, after in zip(COLUMNS, old, cells):
+                for (key, _, width), before, after in zip(COLUMNS, old, cells, strict=True):
                     if before != after:
                         self.update_cell(step_id, key, after, update_width=width is None)
             self._cells[step_id] = cells
