@@ -53,7 +53,7 @@ from cutover_tui.widgets.decision_log import DecisionLog
 from cutover_tui.labels import VERDICT_LABELS
 from cutover_tui.labels import display_zone, format_wall_clock
 from cutover_tui.widgets.key_footer import KeyFooter
-from cutover_tui.widgets.session_header import SessionHeader
+from cutover_tui.widgets.dashboard_header import DashboardHeader
 from cutover_tui.widgets.step_detail import ItemList, StepDetail
 from cutover_tui.widgets.steps_table import StepsTable
 from cutover_tui.widgets.stop_banner import Banner, StopBanner, build_banner
@@ -207,7 +207,7 @@ class CutoverApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield StopBanner()
-        yield SessionHeader(id="header")
+        yield DashboardHeader(id="header")
         with Horizontal(id="main"):
             with Vertical(id="steps-pane"):
                 yield StepsTable(id="steps")
@@ -324,7 +324,7 @@ class CutoverApp(App[None]):
         def changed(part: str) -> bool:
             return previous is None or getattr(previous, part) != getattr(state, part)
 
-        header, steps, conditions = self._find(SessionHeader), self._find(StepsTable), self._find(ConditionsList)
+        header, steps, conditions = self._find(DashboardHeader), self._find(StepsTable), self._find(ConditionsList)
         alerts, log = self._find(AlertsPanel), self._find(DecisionLog)
         if None in (header, steps, conditions, alerts, log):  # not mounted yet, or being removed at exit
             return

@@ -30,11 +30,11 @@ MODE_STYLES: dict[Mode, str] = {
 MODE_LABELS: dict[Mode, str] = {Mode.LIVE: "LIVE", Mode.REHEARSAL: "REHEARSAL", Mode.ROLLBACK: "ROLLING BACK"}
 
 
-class SessionHeader(Horizontal):
+class DashboardHeader(Horizontal):
     """Two lines beside the verdict badge; updated from state and from the clock."""
 
     DEFAULT_CSS = """
-    SessionHeader {
+    DashboardHeader {
         height: 2;
         background: $panel;
         #header-lines { width: 1fr; height: 2; padding: 0 1; }
