@@ -334,15 +334,15 @@ class CutoverApp(App[None]):
         with self.batch_update():
             header.show(state, self.runbook, now, self.zone, self.view_label)
             if any(changed(part) for part in ("steps", "checks", "conditions", "current_step", "mode")):
-                steps.sync(state, self.runbook, now, self.zone)
+                steps.show(state, self.runbook, now, self.zone)
                 self._follow_current_step(state)
                 self._show_detail()
             if changed("conditions"):
-                conditions.sync(state, self.runbook, now)
+                conditions.show(state, self.runbook, now)
             if changed("alerts") or changed("checks"):
-                alerts.sync(state, self.runbook, now, self.zone)
+                alerts.show(state, self.runbook, now, self.zone)
             if changed("log"):
-                log.sync(state, self.zone)
+                log.show(state, self.zone)
             self._show_banner(state, now)
         self._refresh_keys()
 

@@ -42,7 +42,7 @@ class AlertsPanel(Static):
         super().__init__(id=id)
         self._shown: Text | None = None
 
-    def sync(self, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> None:
+    def show(self, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> None:
         """Redraw only when the rendered text changed."""
         text = alerts_text(state, runbook, now, zone)
         if text != self._shown:

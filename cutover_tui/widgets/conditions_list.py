@@ -1,6 +1,6 @@
 """Stop conditions: one ``ConditionCard`` per condition, three lines each, updated part by part.
 
-The pane is a scrolling column of cards of fixed height. ``sync`` hands each
+The pane is a scrolling column of cards of fixed height. ``show`` hands each
 card its condition's view; a card repaints only the parts of it that changed
 (``cutover_tui.widgets.condition_card``), so the clock ticking in every card
 never makes Textual lay the pane out again. The keys are an option list's:
@@ -111,7 +111,7 @@ class ConditionsList(VerticalScroll, can_focus=True):
             return None
         return self.cards[self.highlighted].condition_id
 
-    def sync(self, state: SessionState, runbook: Runbook, now: datetime) -> None:
+    def show(self, state: SessionState, runbook: Runbook, now: datetime) -> None:
         """Hand every card its view (a card repaints only what changed); add cards for new conditions."""
         new: list[ConditionCard] = []
         for index, condition in enumerate(runbook.stop_conditions):

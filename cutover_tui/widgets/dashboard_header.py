@@ -49,11 +49,11 @@ class DashboardHeader(Horizontal):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown: dict[str, Text] = {}
-        self._last_show: tuple[SessionState, Runbook, datetime, tzinfo | None, str | None] | None = None
+        self._last_shown: tuple[SessionState, Runbook, datetime, tzinfo | None, str | None] | None = None
 
     def on_resize(self) -> None:
-        if self._last_show is not None:
-            self.show(*self._last_show)
+        if self._last_shown is not None:
+            self.show(*self._last_shown)
 
     def compose(self) -> ComposeResult:
         yield VerdictBadge()
@@ -76,7 +76,7 @@ class DashboardHeader(Horizontal):
         view_label: str | None,
     ) -> None:
         """Render ``state`` at ``now``; widgets whose text did not change are left alone."""
-        self._last_show = (state, runbook, now, zone, view_label)
+        self._last_shown = (state, runbook, now, zone, view_label)
         badge = self.query_one(VerdictBadge)
         badge.verdict = state.verdict
         badge.blind = len(state.blind)

@@ -50,7 +50,7 @@ class StepsTable(DataTable[Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=1)
         self._cells: dict[str, tuple[Text, ...]] = {}
-        self._last_sync: tuple[SessionState, Runbook, datetime, tzinfo | None] | None = None
+        self._last_shown: tuple[SessionState, Runbook, datetime, tzinfo | None] | None = None
 
     def _ensure_columns(self) -> None:
         if not self.columns:
@@ -70,8 +70,8 @@ class StepsTable(DataTable[Text]):
             self.move_cursor(row=self.get_row_index(step_id))
 
     def on_resize(self) -> None:
-        if self._last_sync is not None:
-            self.sync(*self._last_sync)
+        if self._last_shown is not None:
+            self.show(*self._last_shown)
         # keep the selected step in view when the pane shrinks (e.g. a banner appears)
         self.call_after_refresh(self._scroll_to_cursor)
 
@@ -83,10 +83,10 @@ class StepsTable(DataTable[Text]):
         others = sum(column.get_render_width(self) for key, column in self.columns.items() if key.value != "title")
         return max(12, self.scrollable_content_region.width - others - 2 * self.cell_padding)
 
-    def sync(self, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> None:
+    def show(self, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> None:
         """Bring rows in line with ``state``: add new steps, remove gone ones, update changed cells."""
         self._ensure_columns()
-        self._last_sync = (state, runbook, now, zone)
+        self._last_shown = (state, runbook, now, zone)
         title_width = self._title_width()
         wanted = {step.id: step_cells(step, state, runbook, now, zone, title_width) for step in state.steps}
         for step_id in [k for k in self._cells if k not in wanted]:
