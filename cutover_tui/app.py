@@ -449,9 +449,10 @@ class CutoverApp(App[None]):
 
         A hidden key still answers: pressing it says why it does not apply
         (``run_action``). Read-only keeps every key live, so that pressing one
-        says the view is read-only.
+        says the view is read-only. Before the dashboard is mounted there is no
+        selection to judge by (nor a screen to look in): every key applies.
         """
-        if action not in WRITE_ACTIONS or self.backend.read_only or not self.is_mounted:
+        if action not in WRITE_ACTIONS or self.backend.read_only or self._dashboard is None:
             return True
         return self.refusal(action) is None
 

@@ -10,7 +10,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from app_backend import auth_errors_firing, fresh_session, session_in_progress
-from cutover_tui.app import CutoverApp, make_app
+from cutover_tui.app import WRITE_ACTIONS, CutoverApp, make_app
 from cutover_tui.screens.approval import ApprovalScreen
 from cutover_tui.screens.decision import DecisionScreen
 from cutover_tui.screens.prompts import ConfirmScreen, TextPromptScreen
@@ -41,6 +41,12 @@ def in_rollback() -> Any:
     auth_errors_firing(backend)
     backend.record("rollback_started", {"reason": "auth errors 4% for 1m"}, actor="commander")
     return backend
+
+
+def test_before_the_dashboard_is_mounted_every_key_applies() -> None:
+    """Before the dashboard is on screen there is no selection to judge a key by: each one applies, and asking looks for no widget."""
+    app = make_app(session_in_progress())
+    assert all(app.check_action(action, ()) for action in WRITE_ACTIONS)
 
 
 async def test_rollback_and_t0_keys_in_rollback_mode_say_why() -> None:
