@@ -43,15 +43,17 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 from textual.worker import WorkerState
 
-from checks.state import ConditionState
+from cutover_tui import evidence as evidence_rules
+from cutover_tui import flows
 from cutover_tui.backend import ReadOnlySession, SessionBackend
-from cutover_tui.state import Mode, SessionState, StepState, StepStatus
+from cutover_tui.flows import OUTCOME_WORDS, ending_outcome
+from cutover_tui.state import Mode, SessionState, StepState
 from cutover_tui.store import format_ts
 from cutover_tui.widgets.alerts_panel import AlertsPanel
 from cutover_tui.widgets.conditions_list import ConditionsList
 from cutover_tui.widgets.decision_log import DecisionLog
 from cutover_tui.labels import VERDICT_LABELS
-from cutover_tui.labels import display_zone, format_wall_clock
+from cutover_tui.labels import display_zone
 from cutover_tui.widgets.key_footer import KeyFooter
 from cutover_tui.widgets.dashboard_header import DashboardHeader
 from cutover_tui.widgets.step_detail import ItemList, StepDetail
@@ -84,24 +86,6 @@ MIN_WIDTH, MIN_HEIGHT = 80, 24
 
 #: Signals that end a live session as a quit does: logged, flushed, closed.
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-#: How the quit dialog names each ``session_ended`` outcome.
-OUTCOME_WORDS = {"completed": "completed", "rolled_back": "rolled back", "abandoned": "abandoned"}
-
-
-def ending_outcome(state: SessionState) -> str:
-    """How a session ending now ends: rolled back once rollback started, completed when every step of the plan is done or skipped, else abandoned."""
-    if state.rollback_started_at is not None:
-        return "rolled_back"
-    plan = [step for step in state.steps if not step.rollback_plan]
-    if plan and all(step.status in (StepStatus.DONE, StepStatus.SKIPPED) for step in plan):
-        return "completed"
-    return "abandoned"
-
-
-#: Decisions that let a go/no-go or approval step complete.
-PROCEED_DECISIONS = frozenset({"go", "conditional_go"})
-
 
 class StateChanged(Message):
     """A backend produced a new state. A burst collapses: only the newest is rendered."""
@@ -457,43 +441,14 @@ class CutoverApp(App[None]):
         return self.refusal(action) is None
 
     def refusal(self, action: str) -> str | None:
-        """Why ``action`` does not apply now, in one line; None when it does."""
+        """Why ``action`` does not apply now, in one line (``flows.refusal``); None when it does."""
         if action not in WRITE_ACTIONS:
             return None
         if self.backend.read_only:
             return READ_ONLY_NOTICE
-        session = self.session
-        step = self.selected_step()
-        title = f"“{step.title}”" if step is not None else ""
-        status = step.status.value if step is not None else ""
-        match action:
-            case "start_step" | "complete_step" | "fail_step" | "skip_step" | "add_evidence" if step is None:
-                return "Select a step first (1 or tab moves to the steps)."
-            case "start_step" if step.status is StepStatus.ACTIVE:
-                return f"{title} is already active: c completes it, f fails it, k skips it."
-            case "start_step" if step.status is not StepStatus.PENDING:
-                return f"{title} is {status}: only a pending step can be started."
-            case "complete_step" | "fail_step" | "skip_step" if step.status is StepStatus.ABANDONED:
-                return f"{title} was abandoned when the rollback began: the rollback plan is being run."
-            case "complete_step" | "fail_step" | "skip_step" if step.status not in (StepStatus.PENDING, StepStatus.ACTIVE):
-                return f"{title} is already {status}."
-            case "acknowledge" if self._condition_to_acknowledge() is None:
-                firing = [v for v in session.conditions.values() if v.state in (ConditionState.FIRING, ConditionState.RECOVERING)]
-                if firing:
-                    return "Every firing stop condition is already acknowledged."
-                return "Nothing to acknowledge: no stop condition is firing."
-            case "set_t0" if session.mode is Mode.ROLLBACK:
-                return "T-0 cannot move during a rollback: the rollback plan is timed from when it began (R+)."
-            case "set_t0" if session.t0 is not None and session.mode is not Mode.REHEARSAL:
-                return (
-                    f"T-0 is set ({format_wall_clock(session.t0, self.zone)}); moving it is for rehearsals "
-                    "(a session started with --rehearsal)."
-                )
-            case "rollback" if session.mode is Mode.ROLLBACK:
-                since = session.rollback_started_at
-                when = f" since {format_wall_clock(since, self.zone)}" if since is not None else ""
-                return f"The rollback plan is already running{when}."
-        return None
+        return flows.refusal(
+            action, self.session, self.selected_step(), zone=self.zone, highlighted_condition=self._highlighted_condition()
+        )
 
     async def run_action(self, action: Any, default_namespace: Any = None, namespaces: Any = None) -> bool:
         """Run an action; a key whose action does not apply now says why instead of doing nothing."""
@@ -549,20 +504,12 @@ class CutoverApp(App[None]):
 
     def action_decide(self) -> None:
         if self._writable():
-            self._decision_flow(self._decision_step())
-
-    def _decision_step(self) -> str | None:
-        """The step a decision is about: the selected one if it is current or a decision step, and not over."""
-        step = self.selected_step()
-        if step is None or step.status not in (StepStatus.PENDING, StepStatus.ACTIVE):
-            return None
-        kind = self.runbook.step(step.id).kind
-        return step.id if step.id == self.session.current_step or kind is not StepKind.TASK else None
+            self._decision_flow(flows.decision_step(self.runbook, self.session, self.selected_step()))
 
     def action_acknowledge(self) -> None:
         if not self._writable():
             return
-        condition_id = self._condition_to_acknowledge()
+        condition_id = flows.condition_to_acknowledge(self.session, self._highlighted_condition())
         if condition_id is None:
             self.notify(self.refusal("acknowledge") or "Nothing to acknowledge.", severity="warning")
             return
@@ -570,17 +517,11 @@ class CutoverApp(App[None]):
 
     def action_why(self) -> None:
         """Why is it red? For the highlighted condition, else the banner's, else the first one not ok."""
-        condition_id = self._condition_to_explain()
+        condition_id = flows.condition_to_explain(self.session, self._highlighted_condition())
         if condition_id is None:
             self.notify("The runbook has no stop conditions.")
             return
         self._why_flow(condition_id)
-
-    def _condition_to_explain(self) -> str | None:
-        conditions = self.session.conditions
-        highlighted = self.query_one(ConditionsList).highlighted_condition_id if self.query(ConditionsList) else None
-        not_ok = next((cid for cid, view in conditions.items() if view.state is not ConditionState.OK), None)
-        return next((cid for cid in (highlighted, self.session.banner_condition, not_ok, *conditions) if cid in conditions), None)
 
     @work(group="why", exclusive=True, exit_on_error=False)
     async def _why_flow(self, condition_id: str) -> None:
@@ -671,13 +612,9 @@ class CutoverApp(App[None]):
         from cutover_tui.screens.prompts import ConfirmScreen
 
         spec = self.runbook.step(step_id)
-        unmet = [
-            dep
-            for dep in spec.depends_on
-            if (s := self.session.step(dep)) is None or s.status not in (StepStatus.DONE, StepStatus.SKIPPED)
-        ]
+        unmet = flows.unmet_dependencies(self.runbook, self.session, step_id)
         if unmet:
-            titles = ", ".join(self.runbook.step(dep).title for dep in unmet)
+            titles = ", ".join(dependency.title for dependency in unmet)
             confirmed = await self.push_screen_wait(
                 ConfirmScreen(
                     f"Start: {spec.title}",
@@ -692,20 +629,16 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _complete_flow(self, step_id: str) -> None:
-        from cutover_tui import flows
-
-        spec = self.runbook.step(step_id)
-        decided = any(d.step == step_id and d.decision in PROCEED_DECISIONS for d in self.session.decisions)
-        if spec.kind is StepKind.APPROVAL and flows.approvals_needed(spec, self.session.decisions):
-            await self._approve(step_id)
-        elif spec.kind is StepKind.GO_NO_GO and not decided:
-            await self._decide(step_id)
-        else:
-            await self._complete(step_id, override_reason=None)
+        match flows.how_to_complete(self.runbook.step(step_id), self.session.decisions):
+            case "approve":
+                await self._approve(step_id)
+            case "decide":
+                await self._decide(step_id)
+            case "complete":
+                await self._complete(step_id, override_reason=None)
 
     async def _approve(self, step_id: str) -> None:
         """Ask each approver still needed for their name and the phrase; the last approval completes the step."""
-        from cutover_tui import flows
         from cutover_tui.screens.approval import ApprovalScreen
 
         spec = self.runbook.step(step_id)
@@ -740,7 +673,6 @@ class CutoverApp(App[None]):
             self.notify("An approval step is approved with its phrase: press c.")
             return
         go_no_go = spec is not None and spec.kind is StepKind.GO_NO_GO
-        from cutover_tui import flows
         from cutover_tui.correlate import answered_firings
 
         request = await self.push_screen_wait(
@@ -759,7 +691,7 @@ class CutoverApp(App[None]):
         payload = self._decision_payload(
             request.decision, request.reason, step_id, scorecard=request.scorecard, decided_by=request.decided_by
         )
-        if go_no_go and request.decision in PROCEED_DECISIONS and step_id is not None:
+        if step_id is not None and flows.decision_completes(spec, request.decision):
             await self._decide_then_complete(step_id, payload)
         elif await self._record([("decision", payload)]) and request.decision == "rollback":
             await self._offer_rollback(request.reason)
@@ -785,8 +717,7 @@ class CutoverApp(App[None]):
         """Record the decision; then complete the step, asking only for what is still missing."""
         if not await self._record([("decision", decision)]):
             return
-        label = decision["decision"].upper().replace("_", " ")
-        await self._complete(step_id, override_reason=f"{label} decision: {decision['reason']}")
+        await self._complete(step_id, override_reason=flows.decision_override(decision))
 
     async def _complete(self, step_id: str, *, override_reason: str | None) -> None:
         """Complete a step: the gate passes or is overridden with a reason; required evidence is attached.
@@ -795,25 +726,16 @@ class CutoverApp(App[None]):
         (go/no-go and approval steps); a plain task asks the operator.
         """
         from cutover_tui.screens.complete_step import CompleteStepScreen
-        from cutover_tui import evidence as evidence_rules
-        from cutover_tui import flows
 
         spec = self.runbook.step(step_id)
         step = self.session.step(step_id)
-        gate = dict(step.gate) if step is not None else {}
-        gate_ok = all(outcome == "pass" for outcome in gate.values())
-        owed = evidence_rules.evidence_owed(spec, step)
-        unticked = flows.unticked_items(spec, step)
         answers: dict[str, str] = {}
         unticked_reason: str | None = None
-        if spec.kind is StepKind.TASK or owed or (not gate_ok and override_reason is None) or unticked:
+        questions = flows.completion_questions(spec, step, override_reason=override_reason)
+        if questions is not None:
             request = await self.push_screen_wait(
                 CompleteStepScreen(
-                    spec,
-                    gate if override_reason is None else {},
-                    owed=owed,
-                    answers=evidence_rules.evidence_answers(spec, step),
-                    unchecked=len(unticked),
+                    spec, questions.gate, owed=questions.owed, answers=questions.answers, unchecked=questions.unticked
                 )
             )
             if request is None:
@@ -821,12 +743,11 @@ class CutoverApp(App[None]):
             answers = request.evidence
             override_reason = request.override_reason or override_reason
             unticked_reason = request.unticked_reason
-        events = evidence_rules.evidence_events(step_id, answers)
-        payload = flows.completion_payload(
-            spec, step, gate, override_reason=override_reason, unticked_reason=unticked_reason
+        await self._record(
+            flows.completion_events(
+                spec, step, evidence=answers, override_reason=override_reason, unticked_reason=unticked_reason
+            )
         )
-        events.append(("step_completed", payload))
-        await self._record(events)
 
     @work(group="flow", exit_on_error=False)
     async def _reason_flow(
@@ -845,7 +766,6 @@ class CutoverApp(App[None]):
 
     @work(group="flow", exit_on_error=False)
     async def _evidence_flow(self, step_id: str) -> None:
-        from cutover_tui import evidence as evidence_rules
         from cutover_tui.screens.evidence import EvidenceScreen
 
         spec = self.runbook.step(step_id)
@@ -865,10 +785,7 @@ class CutoverApp(App[None]):
             )
         )
         if text:
-            payload: dict[str, Any] = {"text": text}
-            if step_id is not None:
-                payload["step"] = step_id
-            await self._record([("note", payload)])
+            await self._record([flows.note_event(text, step_id)])
 
     @work(group="flow", exit_on_error=False)
     async def _t0_flow(self) -> None:
@@ -991,9 +908,7 @@ class CutoverApp(App[None]):
         approval: tuple[int, int] | None = None,
     ) -> dict[str, Any]:
         """A decision with the snapshot of every condition and the verdict the commander saw (``flows.decision_payload``)."""
-        from cutover_tui.flows import decision_payload
-
-        return decision_payload(
+        return flows.decision_payload(
             self.runbook, self.session, decision, reason, step_id,
             decided_by=decided_by, scorecard=scorecard, phrase=phrase, approval=approval,
         )  # fmt: skip
@@ -1002,22 +917,10 @@ class CutoverApp(App[None]):
         """Why the verdict is what it is, worst first (derived with it, in the reducer)."""
         return list(self.session.verdict_reasons)
 
-    def _condition_to_acknowledge(self) -> str | None:
-        """The banner's condition, else the highlighted one, else the first firing one, if unacknowledged."""
-        conditions = self.session.conditions
-
-        def needs_ack(condition_id: str | None) -> bool:
-            view = conditions.get(condition_id or "")
-            if view is None or view.acknowledged:
-                return False
-            return view.state in (ConditionState.FIRING, ConditionState.RECOVERING) or view.firing_since is not None
-
+    def _highlighted_condition(self) -> str | None:
+        """The condition under the cursor in the conditions pane, if any."""
         pane = self._find(ConditionsList)
-        highlighted = pane.highlighted_condition_id if pane is not None else None
-        for candidate in (self.session.banner_condition, highlighted, *conditions):
-            if needs_ack(candidate):
-                return candidate
-        return None
+        return pane.highlighted_condition_id if pane is not None else None
 
     # ------------------------------------------------------------ help and palette
 
