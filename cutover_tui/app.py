@@ -65,22 +65,6 @@ W = TypeVar("W", bound=Widget)
 
 READ_ONLY_NOTICE = "read-only view (follow/replay)"
 
-#: Actions that write to the log: refused with a notice when the backend is read-only.
-WRITE_ACTIONS = frozenset(
-    {
-        "start_step",
-        "complete_step",
-        "fail_step",
-        "skip_step",
-        "add_evidence",
-        "add_note",
-        "decide",
-        "acknowledge",
-        "set_t0",
-        "rollback",
-    }
-)
-
 #: The smallest terminal the dashboard draws in; below it the screen says so (and keeps the verdict and the banner).
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 
@@ -99,29 +83,84 @@ class StateChanged(Message):
 
 
 @dataclass(frozen=True, slots=True)
-class Command:
-    """A palette entry for an action."""
+class DashboardAction:
+    """One thing the dashboard does, in one place: its key, its word in the footer, its name in the palette.
+
+    ``BINDINGS``, the palette's ``COMMANDS``, ``WRITE_ACTIONS``, the read-only
+    view's hidden keys and the help screen's lines are all made from ``ACTIONS``.
+    """
 
     action: str
-    title: str
-    help: str
+    key: str
+    word: str  # beside the key in the footer
+    title: str = ""  # the command palette's name for it; "" keeps it out of the palette
+    help: str = ""  # the palette's and the help screen's line
+    writes: bool = False  # appends to the log: a read-only view refuses it with a notice and hides its key
+    footer: bool = True
+    key_display: str | None = None
+    priority: bool = False
+
+    @property
+    def binding(self) -> Binding:
+        return Binding(
+            self.key, self.action, self.word, show=self.footer, key_display=self.key_display, priority=self.priority
+        )
 
 
-COMMANDS: tuple[Command, ...] = (
-    Command("start_step", "Start step", "Start the selected step (s)"),
-    Command("complete_step", "Complete step", "Complete the selected step: gate, evidence, approval or go/no-go (c)"),
-    Command("fail_step", "Fail step", "Mark the selected step failed, with a reason (f)"),
-    Command("skip_step", "Skip step", "Skip the selected step, with a reason (k)"),
-    Command("add_evidence", "Add evidence", "Attach evidence to the selected step (e)"),
-    Command("add_note", "Add note", "Write a note in the log (n)"),
-    Command("decide", "Record decision", "GO / NO-GO / CONDITIONAL GO / HOLD / ROLLBACK / CONTINUE (d)"),
-    Command("acknowledge", "Acknowledge condition", "Acknowledge the firing stop condition (a)"),
-    Command("why", "Why is it red?", "The highlighted stop condition's readings, hold, last error and baseline (w)"),
-    Command("set_t0", "Set T-0", "Set or re-baseline T-0: now, a time (16:30), or from now (-5m) (t)"),
-    Command("rollback", "Enter rollback", "Switch to the rollback plan, with a reason (R)"),
-    Command("focus_steps", "Focus steps", "Move to the timeline"),
-    Command("focus_conditions", "Focus stop conditions", "Move to the stop conditions"),
-    Command("help", "Help", "What each verdict means, every key, what the marks mean (?)"),
+ACTIONS: tuple[DashboardAction, ...] = (
+    DashboardAction("start_step", "s", "Start", "Start step", "Start the selected step (s)", writes=True),
+    DashboardAction(
+        "complete_step", "c", "Complete", "Complete step",
+        "Complete the selected step: gate, evidence, approval or go/no-go (c)", writes=True,
+    ),  # fmt: skip
+    DashboardAction("fail_step", "f", "Fail", "Fail step", "Mark the selected step failed, with a reason (f)", writes=True),
+    DashboardAction("skip_step", "k", "Skip", "Skip step", "Skip the selected step, with a reason (k)", writes=True),
+    DashboardAction("add_evidence", "e", "Evidence", "Add evidence", "Attach evidence to the selected step (e)", writes=True),
+    DashboardAction("add_note", "n", "Note", "Add note", "Write a note in the log (n)", writes=True),
+    DashboardAction(
+        "decide", "d", "Decide", "Record decision", "GO / NO-GO / CONDITIONAL GO / HOLD / ROLLBACK / CONTINUE (d)",
+        writes=True,
+    ),  # fmt: skip
+    DashboardAction(
+        "acknowledge", "a", "Ack", "Acknowledge condition", "Acknowledge the firing stop condition (a)", writes=True
+    ),
+    DashboardAction(
+        "why", "w", "Why?", "Why is it red?", "The highlighted stop condition's readings, hold, last error and baseline (w)"
+    ),
+    DashboardAction(
+        "set_t0", "t", "T-0", "Set T-0", "Set or re-baseline T-0: now, a time (16:30), or from now (-5m) (t)", writes=True
+    ),
+    DashboardAction(
+        "rollback", "R", "Rollback", "Enter rollback", "Switch to the rollback plan, with a reason (R)", writes=True
+    ),
+    DashboardAction("focus_steps", "1", "Steps", "Focus steps", "Move to the timeline", footer=False),
+    DashboardAction(
+        "focus_conditions", "2", "Conditions", "Focus stop conditions", "Move to the stop conditions", footer=False
+    ),
+    DashboardAction(
+        "help", "question_mark", "Help", "Help", "What each verdict means, every key, what the marks mean (?)",
+        key_display="?",
+    ),  # fmt: skip
+    DashboardAction("quit_app", "q", "Quit", footer=False),
+    # Textual's own ctrl+q quits at once; here it asks, as q does, and ends the session in the log.
+    DashboardAction("quit_app", "ctrl+q", "Quit", footer=False, priority=True),
+    DashboardAction("focus_log", "3", "Log", footer=False),
+)
+
+#: The command palette: every action with a name (it offers those that apply now).
+COMMANDS: tuple[DashboardAction, ...] = tuple(action for action in ACTIONS if action.title)
+
+#: Actions that write to the log: refused with a notice when the backend is read-only.
+WRITE_ACTIONS = frozenset(action.action for action in ACTIONS if action.writes)
+
+#: Keys and what they do that are not the app's own bindings (the widgets' and Textual's), for the help screen.
+OTHER_KEYS: tuple[tuple[str, str], ...] = (
+    ("space / x", "Tick or untick the highlighted checklist item (in the detail pane)"),
+    ("enter", "From the timeline: go to the selected step's checklist"),
+    ("escape", "Back to the timeline; in a dialog: cancel"),
+    ("tab / shift+tab", "Move between panes"),
+    ("1 / 2 / 3", "Jump to steps / stop conditions / log"),
+    ("ctrl+p", "Command palette: every action by name"),
 )
 
 
@@ -133,26 +172,7 @@ class CutoverApp(App[None]):
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (30, "-tall")]
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "start_step", "Start"),
-        Binding("c", "complete_step", "Complete"),
-        Binding("f", "fail_step", "Fail"),
-        Binding("k", "skip_step", "Skip"),
-        Binding("e", "add_evidence", "Evidence"),
-        Binding("n", "add_note", "Note"),
-        Binding("d", "decide", "Decide"),
-        Binding("a", "acknowledge", "Ack"),
-        Binding("w", "why", "Why?"),
-        Binding("t", "set_t0", "T-0"),
-        Binding("R", "rollback", "Rollback"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "quit_app", "Quit", show=False),
-        # Textual's own ctrl+q quits at once; here it asks, as q does, and ends the session in the log.
-        Binding("ctrl+q", "quit_app", "Quit", show=False, priority=True),
-        Binding("1", "focus_steps", "Steps", show=False),
-        Binding("2", "focus_conditions", "Conditions", show=False),
-        Binding("3", "focus_log", "Log", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [action.binding for action in ACTIONS]
 
     banner: reactive[Banner | None] = reactive(None, init=False)
     """The HALT/ROLLBACK banner every screen shows (``StopBanner`` watches it); None when no decision is awaited."""
@@ -926,15 +946,10 @@ class CutoverApp(App[None]):
 
     def key_help(self) -> list[tuple[str, str]]:
         """Every key of the dashboard and what it does (the help screen's table); a read-only view leaves out the keys that write."""
-        commands = [c for c in COMMANDS if not (self.backend.read_only and c.action in WRITE_ACTIONS)]
-        keys = [(self.get_key_display(b), c.help) for c in commands for b in self._bindings_for(c.action)]
+        commands = [c for c in COMMANDS if not (self.backend.read_only and c.writes)]
+        keys = [(self.get_key_display(c.binding), c.help) for c in commands]
         keys += [
-            ("space / x", "Tick or untick the highlighted checklist item (in the detail pane)"),
-            ("enter", "From the timeline: go to the selected step's checklist"),
-            ("escape", "Back to the timeline; in a dialog: cancel"),
-            ("tab / shift+tab", "Move between panes"),
-            ("1 / 2 / 3", "Jump to steps / stop conditions / log"),
-            ("ctrl+p", "Command palette: every action by name"),
+            *OTHER_KEYS,
             ("q / ctrl+q", "Quit" if self.backend.read_only else "Quit (asks first, then logs how the session ended)"),
         ]
         if self.backend.read_only:
@@ -950,9 +965,6 @@ class CutoverApp(App[None]):
         else:
             self.notify(reason, title="Does not apply now", severity="warning")
 
-    def _bindings_for(self, action: str) -> list[Binding]:
-        return [b for bindings in self._bindings.key_to_bindings.values() for b in bindings if b.action == action]
-
     def _backend_bindings(self) -> list[Binding]:
         extra = getattr(self.backend, "extra_bindings", None)
         return list(extra()) if extra is not None else []
@@ -960,7 +972,7 @@ class CutoverApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for command in COMMANDS:
-            if command.action in WRITE_ACTIONS and self.refusal(command.action) is not None:
+            if command.writes and self.refusal(command.action) is not None:
                 continue  # the palette offers only what applies now (the key still says why not)
             yield SystemCommand(command.title, command.help, lambda action=command.action: self._run_command(action))
         for binding in self._backend_bindings():
@@ -974,9 +986,7 @@ class ReadOnlyCutoverApp(CutoverApp):
     The keys still answer, with a notice saying the view is read-only.
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        replace(binding, show=False) for binding in CutoverApp.BINDINGS if binding.action in WRITE_ACTIONS
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [replace(action.binding, show=False) for action in ACTIONS if action.writes]
 
 
 def make_app(backend: SessionBackend, *, clock_tick: float = 1.0) -> CutoverApp:
