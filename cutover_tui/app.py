@@ -7,10 +7,10 @@ the screen changes only when the next state, folded from the log, shows it.
 Besides ``SessionBackend``, a backend may offer (all optional):
 
 - ``view_label: str`` — shown before the mode, e.g. ``FOLLOW (read-only)``, ``REPLAY``;
-- ``extra_bindings() -> list[Binding]`` — more keys (replay: play/pause, speed,
-  seek); each is shown in the footer, the help and the palette, and pressing
-  it calls ``handle_key(key)`` (which may be a coroutine);
-- ``extra_widgets() -> list[Widget]`` — mounted above the footer (a scrubber);
+- the ``Scrubber`` methods (``cutover_tui.backend``; replay): the dashboard then
+  shows the replay bar above the footer, which owns the keys that play, pause
+  and seek (shown in the footer, the help and the palette) and draws the
+  backend's ``scrubber_view()`` with each state;
 - ``first_frame()`` (a coroutine) — awaited once the first frame is on screen
   (a live backend may start polling then, so the screen never waits for it).
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import inspect
 import os
 import signal
 from collections.abc import Iterable
@@ -45,7 +44,7 @@ from textual.worker import WorkerState
 
 from cutover_tui import evidence as evidence_rules
 from cutover_tui import flows
-from cutover_tui.backend import ReadOnlySession, SessionBackend
+from cutover_tui.backend import ReadOnlySession, Scrubber, SessionBackend
 from cutover_tui.flows import OUTCOME_WORDS, ending_outcome
 from cutover_tui.state import Mode, SessionState, StepState
 from cutover_tui.store import format_ts
@@ -55,6 +54,7 @@ from cutover_tui.widgets.decision_log import DecisionLog
 from cutover_tui.labels import VERDICT_LABELS
 from cutover_tui.labels import display_zone
 from cutover_tui.widgets.key_footer import KeyFooter
+from cutover_tui.widgets.replay_bar import ReplayBar
 from cutover_tui.widgets.dashboard_header import DashboardHeader
 from cutover_tui.widgets.step_detail import ItemList, StepDetail
 from cutover_tui.widgets.steps_table import StepsTable
@@ -183,6 +183,8 @@ class CutoverApp(App[None]):
         self.runbook = backend.runbook
         self.clock_tick = clock_tick
         self.zone = display_zone(self.runbook.timezone)
+        self.scrubber: Scrubber | None = backend if isinstance(backend, Scrubber) else None
+        """The backend, when the operator scrubs it (replay): the replay bar moves it."""
         self.session: SessionState = backend.state()
         """The latest state rendered."""
         self.bells_rung = 0
@@ -197,15 +199,6 @@ class CutoverApp(App[None]):
         self._signals_installed: list[int] = []
         self.ended_by_signal: str | None = None
         """The signal (``SIGTERM``, ``SIGHUP``) that ended the session, if one did."""
-        for binding in self._backend_bindings():
-            self._bindings.bind(
-                binding.key,
-                f"backend_key({binding.key!r})",
-                binding.description,
-                show=binding.show,
-                key_display=binding.key_display,
-                priority=binding.priority,
-            )
 
     # ------------------------------------------------------------ layout
 
@@ -222,9 +215,8 @@ class CutoverApp(App[None]):
             with VerticalScroll(id="alerts-pane", can_focus=False):
                 yield AlertsPanel(id="alerts")
             yield DecisionLog(id="log")
-        extra = getattr(self.backend, "extra_widgets", None)
-        if extra is not None:
-            yield from extra()
+        if self.scrubber is not None:
+            yield ReplayBar(self.scrubber)
         yield Static(id="too-small", markup=False)
         yield KeyFooter()
 
@@ -337,6 +329,8 @@ class CutoverApp(App[None]):
         self._rendered = state
         with self.batch_update():
             header.show(state, self.runbook, now, self.zone, self.view_label)
+            if self.scrubber is not None and (bar := self._find(ReplayBar)) is not None:
+                bar.show(self.scrubber.scrubber_view())
             if any(changed(part) for part in ("steps", "checks", "conditions", "current_step", "mode")):
                 steps.show(state, self.runbook, now, self.zone)
                 self._follow_current_step(state)
@@ -609,15 +603,11 @@ class CutoverApp(App[None]):
     def action_focus_log(self) -> None:
         self.query_one(DecisionLog).focus()
 
-    async def action_backend_key(self, key: str) -> None:
-        """A key the backend asked for (replay: play/pause, speed, seek)."""
-        handler = getattr(self.backend, "handle_key", None)
-        if handler is not None:
-            result = handler(key)
-            if inspect.isawaitable(result):
-                result = await result
-            if isinstance(result, str) and result:  # the key could not do what it says: why
-                self.notify(result, severity="warning")
+    async def action_scrub(self, action: str) -> None:
+        """A replay bar key (play/pause, speed, seek): the bar's own action, wherever the focus is."""
+        bar = self._find(ReplayBar)
+        if bar is not None:
+            await bar.run_action(action)
 
     @on(ItemList.Toggled)
     def _item_toggled(self, message: ItemList.Toggled) -> None:
@@ -954,7 +944,7 @@ class CutoverApp(App[None]):
         ]
         if self.backend.read_only:
             keys = [(key, text) for key, text in keys if not key.startswith("space")]
-        keys += [(self.get_key_display(b), b.description) for b in self._backend_bindings()]
+        keys += [(self.get_key_display(b), b.description) for b in self._scrubber_bindings()]
         return keys
 
     async def _run_command(self, action: str) -> None:
@@ -965,9 +955,8 @@ class CutoverApp(App[None]):
         else:
             self.notify(reason, title="Does not apply now", severity="warning")
 
-    def _backend_bindings(self) -> list[Binding]:
-        extra = getattr(self.backend, "extra_bindings", None)
-        return list(extra()) if extra is not None else []
+    def _scrubber_bindings(self) -> list[Binding]:
+        return SCRUBBER_BINDINGS if self.scrubber is not None else []
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -975,9 +964,10 @@ class CutoverApp(App[None]):
             if command.writes and self.refusal(command.action) is not None:
                 continue  # the palette offers only what applies now (the key still says why not)
             yield SystemCommand(command.title, command.help, lambda action=command.action: self._run_command(action))
-        for binding in self._backend_bindings():
-            key = binding.key
-            yield SystemCommand(binding.description, f"({key})", lambda key=key: self.run_action(f"backend_key({key!r})"))
+        for binding in self._scrubber_bindings():
+            yield SystemCommand(
+                binding.description, f"({binding.key})", lambda action=binding.action: self.run_action(action)
+            )
 
 
 class ReadOnlyCutoverApp(CutoverApp):
@@ -989,9 +979,25 @@ class ReadOnlyCutoverApp(CutoverApp):
     BINDINGS: ClassVar[list[BindingType]] = [replace(action.binding, show=False) for action in ACTIONS if action.writes]
 
 
+#: The replay bar's keys, as the app binds them: each runs the bar's own action (``CutoverApp.action_scrub``).
+SCRUBBER_BINDINGS: list[Binding] = [
+    replace(binding, action=f"scrub({binding.action!r})") for binding in ReplayBar.BINDINGS if isinstance(binding, Binding)
+]
+
+
+class ReplayCutoverApp(ReadOnlyCutoverApp):
+    """The dashboard for a backend the operator scrubs (replay): the replay bar's keys apply wherever the focus is."""
+
+    BINDINGS: ClassVar[list[BindingType]] = list(SCRUBBER_BINDINGS)
+
+
 def make_app(backend: SessionBackend, *, clock_tick: float = 1.0) -> CutoverApp:
     """The dashboard over ``backend`` (live, follow or replay); tests build theirs here too."""
-    app_class = ReadOnlyCutoverApp if backend.read_only else CutoverApp
+    app_class: type[CutoverApp] = CutoverApp
+    if isinstance(backend, Scrubber):
+        app_class = ReplayCutoverApp
+    elif backend.read_only:
+        app_class = ReadOnlyCutoverApp
     return app_class(backend, clock_tick=clock_tick)
 
 

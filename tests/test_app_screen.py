@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any, Callable
 
 import pytest
 from rich.console import Console
-from textual.binding import Binding
 from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import Static
@@ -16,12 +16,14 @@ from textual.widgets import Static
 from app_backend import START, AppTestBackend, auth_errors_firing, fresh_session, session_in_progress
 from checks.state import BLIND_STATES, ConditionState, Verdict
 from cutover_tui.app import COMMANDS, CutoverApp, StateChanged, make_app
+from cutover_tui.backend import ScrubberView
 from cutover_tui.labels import CONDITION_MARKERS, OK_STYLE
 from cutover_tui.screens.help import HelpScreen
 from cutover_tui.screens.prompts import ConfirmScreen, TextPromptScreen
 from cutover_tui.state import ConditionView
 from cutover_tui.widgets.conditions_list import ConditionsList, condition_card
 from cutover_tui.widgets.decision_log import DecisionLog
+from cutover_tui.widgets.replay_bar import ReplayBar
 from cutover_tui.widgets.steps_table import StepsTable
 from cutover_tui.widgets.stop_banner import StopBanner
 from cutover_tui.widgets.verdict_badge import VerdictBadge
@@ -311,31 +313,46 @@ async def test_backend_is_started_on_mount_and_stopped_on_exit() -> None:
     assert backend.stopped
 
 
-async def test_backend_extra_keys_and_widgets_are_wired() -> None:
-    """A backend's extra bindings reach its handle_key, show in the help, and its extra widgets are mounted."""
-    pressed: list[str] = []
+async def test_a_scrubbed_backend_gets_the_replay_bar_and_its_keys() -> None:
+    """A backend that is a Scrubber: the replay bar is mounted and draws its view, its keys reach it and show in the help."""
+    moves: list[str] = []
 
-    class ReplayLikeBackend(AppTestBackend):
+    class ScrubbedBackend(AppTestBackend):
         view_label = "REPLAY"
 
-        def extra_bindings(self) -> list[Binding]:
-            return [Binding("p", "play", "Play/pause"), Binding("right_square_bracket", "faster", "Faster", key_display="]")]
+        def scrubber_view(self) -> ScrubberView:
+            return ScrubberView(START, START + timedelta(hours=1), self.now(), None, (), f"REPLAY {len(moves)} moves")
 
-        def extra_widgets(self) -> list[Static]:
-            return [Static("replay controls", id="replay-bar")]
+        def play_pause(self) -> None:
+            moves.append("play/pause")
+            self._changed()
 
-        def handle_key(self, key: str) -> None:
-            pressed.append(key)
+        def change_speed(self, steps: int) -> None:
+            moves.append(f"speed {steps:+d}")
 
-    backend = ReplayLikeBackend(session_in_progress().runbook, read_only=True)
+        def seek_by(self, delta: timedelta) -> None:
+            moves.append(f"by {delta.total_seconds():+.0f}s")
+            self._changed()
+
+        def seek_mark(self, direction: int) -> None:
+            moves.append(f"mark {direction:+d}")
+
+        def seek_t0(self) -> str | None:
+            return "no T-0"
+
+        def seek_end(self) -> None:
+            moves.append("end")
+
+    backend = ScrubbedBackend(session_in_progress().runbook, read_only=True)
     app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("p", "]")
         await pilot.pause()
-        assert pressed == ["p", "right_square_bracket"]
-        assert app.query_one("#replay-bar", Static).region.height == 1
+        assert moves == ["play/pause", "by +60s"]
+        bar = app.query_one(ReplayBar)
+        assert bar.region.height == 2 and bar.view is not None and bar.view.label == "REPLAY 2 moves"
         assert "REPLAY" in text_of(app, "#header-mode")
-        assert ("]", "Faster") in app.key_help()
+        assert ("]", "+1 min") in app.key_help()
 
 
 async def test_quit_asks_first_in_a_live_session() -> None:
