@@ -1,40 +1,25 @@
-"""The live dashboard: renders a ``SessionState`` and turns keys into events.
+"""``CutoverApp``: the dashboard's layout, the states it draws, the keys that apply now, and the actions.
 
-The app keeps no session state of its own. A backend (live, follow, replay)
-hands it states; every action is ``await backend.append(kind, payload)``, and
-the screen changes only when the next state, folded from the log, shows it.
-
-Besides ``SessionBackend``, a backend may offer (all optional):
-
-- ``view_label: str`` — shown before the mode, e.g. ``FOLLOW (read-only)``, ``REPLAY``;
-- the ``Scrubber`` methods (``cutover_tui.backend``; replay): the dashboard then
-  shows the replay bar above the footer, which owns the keys that play, pause
-  and seek (shown in the footer, the help and the palette) and draws the
-  backend's ``scrubber_view()`` with each state;
-- ``first_frame()`` (a coroutine) — awaited once the first frame is on screen
-  (a live backend may start polling then, so the screen never waits for it).
-
->>> app = make_app(backend)  # doctest: +SKIP
->>> app.run()                 # doctest: +SKIP
+The flows behind the actions (dialogs, then appends) are ``DialogFlows``
+(``cutover_tui.app.dialogs``); the keys come from one table
+(``cutover_tui.app.actions``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib
-import os
-import signal
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from textual import events, on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual import events, on
+from textual.app import ComposeResult, SystemCommand
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.geometry import Size
-from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -42,34 +27,27 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 from textual.worker import WorkerState
 
-from cutover_tui import evidence as evidence_rules
 from cutover_tui import flows
-from cutover_tui.backend import ReadOnlySession, Scrubber, SessionBackend
-from cutover_tui.flows import OUTCOME_WORDS, ending_outcome
-from cutover_tui.state import Mode, SessionState, StepState
-from cutover_tui.store import format_ts
+from cutover_tui.app.actions import ACTIONS, COMMANDS, OTHER_KEYS, READ_ONLY_NOTICE, SCRUBBER_BINDINGS, WRITE_ACTIONS
+from cutover_tui.app.dialogs import DialogFlows
+from cutover_tui.backend import Scrubber, SessionBackend
+from cutover_tui.labels import VERDICT_LABELS, display_zone
+from cutover_tui.state import SessionState, StepState
 from cutover_tui.widgets.alerts_panel import AlertsPanel
 from cutover_tui.widgets.conditions_list import ConditionsList
+from cutover_tui.widgets.dashboard_header import DashboardHeader
 from cutover_tui.widgets.decision_log import DecisionLog
-from cutover_tui.labels import VERDICT_LABELS
-from cutover_tui.labels import display_zone
 from cutover_tui.widgets.key_footer import KeyFooter
 from cutover_tui.widgets.replay_bar import ReplayBar
-from cutover_tui.widgets.dashboard_header import DashboardHeader
 from cutover_tui.widgets.step_detail import ItemList, StepDetail
 from cutover_tui.widgets.steps_table import StepsTable
 from cutover_tui.widgets.stop_banner import Banner, StopBanner, build_banner
-from runbooks.model import StepKind
 
 W = TypeVar("W", bound=Widget)
-
-READ_ONLY_NOTICE = "read-only view (follow/replay)"
 
 #: The smallest terminal the dashboard draws in; below it the screen says so (and keeps the verdict and the banner).
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 
-#: Signals that end a live session as a quit does: logged, flushed, closed.
-ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 class StateChanged(Message):
     """A backend produced a new state. A burst collapses: only the newest is rendered."""
@@ -82,89 +60,7 @@ class StateChanged(Message):
         return isinstance(message, StateChanged)
 
 
-@dataclass(frozen=True, slots=True)
-class DashboardAction:
-    """One thing the dashboard does, in one place: its key, its word in the footer, its name in the palette.
-
-    ``BINDINGS``, the palette's ``COMMANDS``, ``WRITE_ACTIONS``, the read-only
-    view's hidden keys and the help screen's lines are all made from ``ACTIONS``.
-    """
-
-    action: str
-    key: str
-    word: str  # beside the key in the footer
-    title: str = ""  # the command palette's name for it; "" keeps it out of the palette
-    help: str = ""  # the palette's and the help screen's line
-    writes: bool = False  # appends to the log: a read-only view refuses it with a notice and hides its key
-    footer: bool = True
-    key_display: str | None = None
-    priority: bool = False
-
-    @property
-    def binding(self) -> Binding:
-        return Binding(
-            self.key, self.action, self.word, show=self.footer, key_display=self.key_display, priority=self.priority
-        )
-
-
-ACTIONS: tuple[DashboardAction, ...] = (
-    DashboardAction("start_step", "s", "Start", "Start step", "Start the selected step (s)", writes=True),
-    DashboardAction(
-        "complete_step", "c", "Complete", "Complete step",
-        "Complete the selected step: gate, evidence, approval or go/no-go (c)", writes=True,
-    ),  # fmt: skip
-    DashboardAction("fail_step", "f", "Fail", "Fail step", "Mark the selected step failed, with a reason (f)", writes=True),
-    DashboardAction("skip_step", "k", "Skip", "Skip step", "Skip the selected step, with a reason (k)", writes=True),
-    DashboardAction("add_evidence", "e", "Evidence", "Add evidence", "Attach evidence to the selected step (e)", writes=True),
-    DashboardAction("add_note", "n", "Note", "Add note", "Write a note in the log (n)", writes=True),
-    DashboardAction(
-        "decide", "d", "Decide", "Record decision", "GO / NO-GO / CONDITIONAL GO / HOLD / ROLLBACK / CONTINUE (d)",
-        writes=True,
-    ),  # fmt: skip
-    DashboardAction(
-        "acknowledge", "a", "Ack", "Acknowledge condition", "Acknowledge the firing stop condition (a)", writes=True
-    ),
-    DashboardAction(
-        "why", "w", "Why?", "Why is it red?", "The highlighted stop condition's readings, hold, last error and baseline (w)"
-    ),
-    DashboardAction(
-        "set_t0", "t", "T-0", "Set T-0", "Set or re-baseline T-0: now, a time (16:30), or from now (-5m) (t)", writes=True
-    ),
-    DashboardAction(
-        "rollback", "R", "Rollback", "Enter rollback", "Switch to the rollback plan, with a reason (R)", writes=True
-    ),
-    DashboardAction("focus_steps", "1", "Steps", "Focus steps", "Move to the timeline", footer=False),
-    DashboardAction(
-        "focus_conditions", "2", "Conditions", "Focus stop conditions", "Move to the stop conditions", footer=False
-    ),
-    DashboardAction(
-        "help", "question_mark", "Help", "Help", "What each verdict means, every key, what the marks mean (?)",
-        key_display="?",
-    ),  # fmt: skip
-    DashboardAction("quit_app", "q", "Quit", footer=False),
-    # Textual's own ctrl+q quits at once; here it asks, as q does, and ends the session in the log.
-    DashboardAction("quit_app", "ctrl+q", "Quit", footer=False, priority=True),
-    DashboardAction("focus_log", "3", "Log", footer=False),
-)
-
-#: The command palette: every action with a name (it offers those that apply now).
-COMMANDS: tuple[DashboardAction, ...] = tuple(action for action in ACTIONS if action.title)
-
-#: Actions that write to the log: refused with a notice when the backend is read-only.
-WRITE_ACTIONS = frozenset(action.action for action in ACTIONS if action.writes)
-
-#: Keys and what they do that are not the app's own bindings (the widgets' and Textual's), for the help screen.
-OTHER_KEYS: tuple[tuple[str, str], ...] = (
-    ("space / x", "Tick or untick the highlighted checklist item (in the detail pane)"),
-    ("enter", "From the timeline: go to the selected step's checklist"),
-    ("escape", "Back to the timeline; in a dialog: cancel"),
-    ("tab / shift+tab", "Move between panes"),
-    ("1 / 2 / 3", "Jump to steps / stop conditions / log"),
-    ("ctrl+p", "Command palette: every action by name"),
-)
-
-
-class CutoverApp(App[None]):
+class CutoverApp(DialogFlows):
     """The incident commander's dashboard."""
 
     CSS_PATH = "app.tcss"
@@ -241,7 +137,9 @@ class CutoverApp(App[None]):
 
     def _conditions_order_shown(self, worst_first: bool) -> None:
         """The pane's title says when the cards are not in the runbook's order."""
-        self.query_one("#conditions-pane").border_title = "Stop conditions, worst first" if worst_first else "Stop conditions"
+        self.query_one("#conditions-pane").border_title = (
+            "Stop conditions, worst first" if worst_first else "Stop conditions"
+        )
 
     def _fit_to_terminal(self, size: Size | None = None) -> None:
         """Below ``MIN_WIDTH`` × ``MIN_HEIGHT`` the dashboard says what it needs instead of drawing empty panes."""
@@ -267,7 +165,7 @@ class CutoverApp(App[None]):
             "Keys still work: ? help, q quit."
         )
 
-    def pop_screen(self):  # noqa: ANN201 (Textual's AwaitComplete)
+    def pop_screen(self) -> AwaitComplete:
         """Close a dialog; the dashboard behind it then shows the latest state at once."""
         done = super().pop_screen()
         self.call_later(self._catch_up)
@@ -394,7 +292,12 @@ class CutoverApp(App[None]):
         if detail is None or steps is None:  # not mounted yet, or being removed at exit: nothing to show it in
             return
         detail.show(
-            steps.selected_step_id, self.session, self.runbook, self.backend.now(), self.zone, live=not self.backend.read_only
+            steps.selected_step_id,
+            self.session,
+            self.runbook,
+            self.backend.now(),
+            self.zone,
+            live=not self.backend.read_only,
         )
 
     @on(DataTable.RowHighlighted, "#steps")
@@ -461,7 +364,11 @@ class CutoverApp(App[None]):
         if self.backend.read_only:
             return READ_ONLY_NOTICE
         return flows.refusal(
-            action, self.session, self.selected_step(), zone=self.zone, highlighted_condition=self._highlighted_condition()
+            action,
+            self.session,
+            self.selected_step(),
+            zone=self.zone,
+            highlighted_condition=self._highlighted_condition(),
         )
 
     async def run_action(self, action: Any, default_namespace: Any = None, namespaces: Any = None) -> bool:
@@ -537,19 +444,6 @@ class CutoverApp(App[None]):
             return
         self._why_flow(condition_id)
 
-    @work(group="why", exclusive=True, exit_on_error=False)
-    async def _why_flow(self, condition_id: str) -> None:
-        import asyncio
-
-        from cutover_tui.screens.why import WhyScreen
-        from cutover_tui.why import explain
-
-        if getattr(self.backend, "why", None) is not None:
-            why = explain(self.backend, condition_id)  # a live session answers from memory, on this loop
-        else:
-            why = await asyncio.to_thread(explain, self.backend, condition_id, self.session)  # reads the log
-        await self.push_screen(WhyScreen(why, self.zone))
-
     def action_set_t0(self) -> None:
         if self._writable():
             self._t0_flow()
@@ -615,318 +509,6 @@ class CutoverApp(App[None]):
             payload = {"step": message.step, "item": message.item, "checked": message.checked}
             self._append_events([("item_checked", payload)])
 
-    # ------------------------------------------------------------ flows (dialogs, then appends)
-
-    @work(group="flow", exit_on_error=False)
-    async def _start_flow(self, step_id: str) -> None:
-        from cutover_tui.screens.prompts import ConfirmScreen
-
-        spec = self.runbook.step(step_id)
-        unmet = flows.unmet_dependencies(self.runbook, self.session, step_id)
-        if unmet:
-            titles = ", ".join(dependency.title for dependency in unmet)
-            confirmed = await self.push_screen_wait(
-                ConfirmScreen(
-                    f"Start: {spec.title}",
-                    f"It depends on steps not done yet: {titles}. Start anyway?",
-                    confirm_label="Start anyway",
-                    danger=True,
-                )
-            )
-            if not confirmed:
-                return
-        await self._record([("step_started", {"step": step_id})])
-
-    @work(group="flow", exit_on_error=False)
-    async def _complete_flow(self, step_id: str) -> None:
-        match flows.how_to_complete(self.runbook.step(step_id), self.session.decisions):
-            case "approve":
-                await self._approve(step_id)
-            case "decide":
-                await self._decide(step_id)
-            case "complete":
-                await self._complete(step_id, override_reason=None)
-
-    async def _approve(self, step_id: str) -> None:
-        """Ask each approver still needed for their name and the phrase; the last approval completes the step."""
-        from cutover_tui.screens.approval import ApprovalScreen
-
-        spec = self.runbook.step(step_id)
-        taken = flows.approvers_so_far(step_id, self.session.decisions)
-        while len(taken) < spec.approvers:
-            number = len(taken) + 1
-            request = await self.push_screen_wait(
-                ApprovalScreen(spec, number=number, of=spec.approvers, taken=taken, typist=self.backend.actor)
-            )
-            if request is None:
-                return
-            decision = self._decision_payload(
-                "go", request.comment or "approved", step_id, phrase=request.phrase, decided_by=request.approver or None,
-                approval=(number, spec.approvers) if spec.approvers > 1 else None,
-            )  # fmt: skip
-            if number == spec.approvers:
-                await self._decide_then_complete(step_id, decision)
-                return
-            if not await self._record([("decision", decision)]):
-                return
-            taken.append(request.approver)
-
-    @work(group="flow", exit_on_error=False)
-    async def _decision_flow(self, step_id: str | None) -> None:
-        await self._decide(step_id)
-
-    async def _decide(self, step_id: str | None) -> None:
-        from cutover_tui.screens.decision import DecisionScreen
-
-        spec = self.runbook.step(step_id) if step_id is not None else None
-        if spec is not None and spec.kind is StepKind.APPROVAL:
-            self.notify("An approval step is approved with its phrase: press c.")
-            return
-        go_no_go = spec is not None and spec.kind is StepKind.GO_NO_GO
-        from cutover_tui.correlate import answered_firings
-
-        request = await self.push_screen_wait(
-            DecisionScreen(
-                step=spec,
-                scorecard=self.runbook.scorecard if go_no_go else None,
-                verdict=self.session.verdict,
-                verdict_reasons=self._verdict_reasons(),
-                deciders=flows.decider_choices(self.runbook, self.session),
-                expected=flows.expected_decider(self.runbook, self.session),
-                answers=answered_firings(self.session),
-            )
-        )
-        if request is None:
-            return
-        payload = self._decision_payload(
-            request.decision, request.reason, step_id, scorecard=request.scorecard, decided_by=request.decided_by
-        )
-        if step_id is not None and flows.decision_completes(spec, request.decision):
-            await self._decide_then_complete(step_id, payload)
-        elif await self._record([("decision", payload)]) and request.decision == "rollback":
-            await self._offer_rollback(request.reason)
-
-    async def _offer_rollback(self, reason: str) -> None:
-        """After a ROLLBACK decision, offer to switch to the rollback plan with the same reason."""
-        from cutover_tui.screens.prompts import ConfirmScreen
-
-        if self.session.mode is Mode.ROLLBACK:
-            return
-        confirmed = await self.push_screen_wait(
-            ConfirmScreen(
-                "Enter rollback",
-                f"Decision logged. Switch to the rollback plan now? Reason: {reason}",
-                confirm_label="Enter rollback",
-                danger=True,
-            )
-        )
-        if confirmed:
-            await self._record([("rollback_started", {"reason": reason})])
-
-    async def _decide_then_complete(self, step_id: str, decision: dict[str, Any]) -> None:
-        """Record the decision; then complete the step, asking only for what is still missing."""
-        if not await self._record([("decision", decision)]):
-            return
-        await self._complete(step_id, override_reason=flows.decision_override(decision))
-
-    async def _complete(self, step_id: str, *, override_reason: str | None) -> None:
-        """Complete a step: the gate passes or is overridden with a reason; required evidence is attached.
-
-        ``override_reason`` is the decision that already answered for the gate
-        (go/no-go and approval steps); a plain task asks the operator.
-        """
-        from cutover_tui.screens.complete_step import CompleteStepScreen
-
-        spec = self.runbook.step(step_id)
-        step = self.session.step(step_id)
-        answers: dict[str, str] = {}
-        unticked_reason: str | None = None
-        questions = flows.completion_questions(spec, step, override_reason=override_reason)
-        if questions is not None:
-            request = await self.push_screen_wait(
-                CompleteStepScreen(
-                    spec, questions.gate, owed=questions.owed, answers=questions.answers, unchecked=questions.unticked
-                )
-            )
-            if request is None:
-                return
-            answers = request.evidence
-            override_reason = request.override_reason or override_reason
-            unticked_reason = request.unticked_reason
-        await self._record(
-            flows.completion_events(
-                spec, step, evidence=answers, override_reason=override_reason, unticked_reason=unticked_reason
-            )
-        )
-
-    @work(group="flow", exit_on_error=False)
-    async def _reason_flow(
-        self, kind: str, step_id: str, title: str, prompt: str, confirm_label: str, danger: bool
-    ) -> None:
-        from cutover_tui.screens.prompts import TextPromptScreen
-
-        reason = await self.push_screen_wait(
-            TextPromptScreen(
-                title, prompt, confirm_label=confirm_label, placeholder="reason (required, logged)", danger=danger,
-                empty_refusal="A reason is required: type why (it is logged), or Escape to cancel.",
-            )
-        )
-        if reason:
-            await self._record([(kind, {"step": step_id, "reason": reason})])
-
-    @work(group="flow", exit_on_error=False)
-    async def _evidence_flow(self, step_id: str) -> None:
-        from cutover_tui.screens.evidence import EvidenceScreen
-
-        spec = self.runbook.step(step_id)
-        given = evidence_rules.evidence_answers(spec, self.session.step(step_id))
-        answers = await self.push_screen_wait(EvidenceScreen(spec, given))
-        if answers:
-            await self._record(evidence_rules.evidence_events(step_id, answers))
-
-    @work(group="flow", exit_on_error=False)
-    async def _note_flow(self, step_id: str | None) -> None:
-        from cutover_tui.screens.prompts import TextPromptScreen
-
-        text = await self.push_screen_wait(
-            TextPromptScreen(
-                "Note", "Note for the log:", confirm_label="Add note",
-                empty_refusal="The note is empty: type it, or Escape to cancel.",
-            )
-        )
-        if text:
-            await self._record([flows.note_event(text, step_id)])
-
-    @work(group="flow", exit_on_error=False)
-    async def _t0_flow(self) -> None:
-        from cutover_tui.screens.set_t0 import SetT0Screen
-
-        moment = await self.push_screen_wait(SetT0Screen(self.backend.now, self.zone, self.session.t0))
-        if moment is not None:
-            await self._record([("t0_set", {"t0": format_ts(moment)})])
-
-    @work(group="flow", exit_on_error=False)
-    async def _rollback_flow(self) -> None:
-        from cutover_tui.screens.prompts import TextPromptScreen
-
-        reason = await self.push_screen_wait(
-            TextPromptScreen(
-                "ENTER ROLLBACK",
-                "Switch to the rollback plan. This is logged and cannot be undone. Why?",
-                confirm_label="Enter rollback",
-                placeholder="reason (required)",
-                danger=True,
-                empty_refusal="A reason is required to enter rollback: type why (it is logged), or Escape to cancel.",
-            )
-        )
-        if reason:
-            await self._record([("rollback_started", {"reason": reason})])
-
-    @work(group="flow", exit_on_error=False)
-    async def _quit_flow(self) -> None:
-        from cutover_tui.screens.prompts import ConfirmScreen
-
-        outcome = ending_outcome(self.session)
-        confirmed = await self.push_screen_wait(
-            ConfirmScreen(
-                "Quit",
-                f"Stop polling, end the session as {OUTCOME_WORDS[outcome]} and close the dashboard? "
-                "The session log is kept; run the same command to resume.",
-                confirm_label="Quit",
-            )
-        )
-        if confirmed:
-            await self._end_session(outcome, "quit")
-
-    # ------------------------------------------------------------ ending (quit, SIGTERM, SIGHUP)
-
-    async def _end_session(self, outcome: str, reason: str) -> None:
-        """Log ``session_ended`` (durable before the exit), then exit; the backend's stop flushes and closes the log."""
-        if self._ending:
-            return
-        self._ending = True
-        try:
-            await self.backend.append("session_ended", {"outcome": outcome, "reason": reason})
-        except Exception as error:  # noqa: BLE001 - a failed write must not keep a dying session open
-            self.notify(f"Not recorded (session_ended): {error}", title="Log write failed", severity="error")
-        self.exit()
-
-    def _install_ending_signals(self) -> None:
-        """SIGTERM and SIGHUP (the SSH session dropped) end a live session as a quit does."""
-        if self.backend.read_only:
-            return
-        loop = asyncio.get_running_loop()
-        for signum in ENDING_SIGNALS:
-            try:
-                loop.add_signal_handler(signum, self._on_ending_signal, signum)
-            except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or no such signal here
-                continue
-            self._signals_installed.append(signum)
-
-    def _remove_ending_signals(self) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in self._signals_installed:
-            loop.remove_signal_handler(signum)
-        self._signals_installed.clear()
-
-    def _on_ending_signal(self, signum: int) -> None:
-        self.ended_by_signal = signal.Signals(signum).name
-        outcome = ending_outcome(self.session)
-        end_at_once = getattr(self.backend, "end_at_once", None)
-        if signum == signal.SIGHUP and end_at_once is not None and not self._ending:
-            # The terminal is gone: Textual cannot restore it, and writing to it
-            # may block the event loop. Log the end, close the log, leave.
-            self._ending = True
-            try:
-                end_at_once(outcome, self.ended_by_signal)
-            finally:
-                os._exit(128 + signum)
-        self.run_worker(self._end_session(outcome, self.ended_by_signal), group="ending", exit_on_error=False)
-
-    @work(group="append", exit_on_error=False)
-    async def _append_events(self, events: list[tuple[str, dict[str, Any]]]) -> None:
-        await self._record(events)
-
-    async def _record(self, events: list[tuple[str, dict[str, Any]]]) -> bool:
-        """Append ``events`` in order, stopping at the first failure (shown as a notification).
-
-        Returns:
-            True when every event is durable in the log.
-        """
-        for kind, payload in events:
-            try:
-                await self.backend.append(kind, payload)
-            except ReadOnlySession:
-                self.notify(READ_ONLY_NOTICE, severity="warning")
-                return False
-            except Exception as error:  # noqa: BLE001 - any failure must reach the operator
-                self.notify(f"Not recorded ({kind}): {error}", title="Log write failed", severity="error", timeout=15)
-                return False
-        return True
-
-    # ------------------------------------------------------------ payload helpers
-
-    def _decision_payload(
-        self,
-        decision: str,
-        reason: str,
-        step_id: str | None,
-        *,
-        scorecard: dict[str, Any] | None = None,
-        phrase: str | None = None,
-        decided_by: str | None = None,
-        approval: tuple[int, int] | None = None,
-    ) -> dict[str, Any]:
-        """A decision with the snapshot of every condition and the verdict the commander saw (``flows.decision_payload``)."""
-        return flows.decision_payload(
-            self.runbook, self.session, decision, reason, step_id,
-            decided_by=decided_by, scorecard=scorecard, phrase=phrase, approval=approval,
-        )  # fmt: skip
-
-    def _verdict_reasons(self) -> list[str]:
-        """Why the verdict is what it is, worst first (derived with it, in the reducer)."""
-        return list(self.session.verdict_reasons)
-
     def _highlighted_condition(self) -> str | None:
         """The condition under the cursor in the conditions pane, if any."""
         pane = self._find(ConditionsList)
@@ -979,12 +561,6 @@ class ReadOnlyCutoverApp(CutoverApp):
     BINDINGS: ClassVar[list[BindingType]] = [replace(action.binding, show=False) for action in ACTIONS if action.writes]
 
 
-#: The replay bar's keys, as the app binds them: each runs the bar's own action (``CutoverApp.action_scrub``).
-SCRUBBER_BINDINGS: list[Binding] = [
-    replace(binding, action=f"scrub({binding.action!r})") for binding in ReplayBar.BINDINGS if isinstance(binding, Binding)
-]
-
-
 class ReplayCutoverApp(ReadOnlyCutoverApp):
     """The dashboard for a backend the operator scrubs (replay): the replay bar's keys apply wherever the focus is."""
 
@@ -999,6 +575,3 @@ def make_app(backend: SessionBackend, *, clock_tick: float = 1.0) -> CutoverApp:
     elif backend.read_only:
         app_class = ReadOnlyCutoverApp
     return app_class(backend, clock_tick=clock_tick)
-
-
-__all__ = ["CutoverApp", "StateChanged", "make_app"]
