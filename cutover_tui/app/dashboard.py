@@ -65,8 +65,8 @@ class CutoverApp(DialogFlows):
 
     CSS_PATH = "app.tcss"
     TITLE = "cutover-tui"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (30, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
     BINDINGS: ClassVar[list[BindingType]] = [action.binding for action in ACTIONS]
 
@@ -219,10 +219,10 @@ class CutoverApp(DialogFlows):
             return previous is None or getattr(previous, part) != getattr(state, part)
 
         header, steps, conditions = self._find(DashboardHeader), self._find(StepsTable), self._find(ConditionsList)
-        alerts, log = self._find(AlertsPanel), self._find(DecisionLog)
-        if None in (header, steps, conditions, alerts, log):  # not mounted yet, or being removed at exit
-            return
-        if self._dashboard.has_class("-too-small"):
+        alerts, log, dashboard = self._find(AlertsPanel), self._find(DecisionLog), self._dashboard
+        if header is None or steps is None or conditions is None or alerts is None or log is None or dashboard is None:
+            return  # not mounted yet, or being removed at exit
+        if dashboard.has_class("-too-small"):
             self._show_too_small()
         self._rendered = state
         with self.batch_update():
@@ -252,13 +252,14 @@ class CutoverApp(DialogFlows):
     def _find(self, widget_type: type[W]) -> W | None:
         """The dashboard's one widget of ``widget_type``; None before it is mounted and once it is removed."""
         widget = self._widgets.get(widget_type)
-        if widget is None or not widget.is_attached:
-            try:
-                widget = self.query_one(widget_type)
-            except NoMatches:
-                return None
-            self._widgets[widget_type] = widget
-        return widget  # type: ignore[return-value]
+        if isinstance(widget, widget_type) and widget.is_attached:
+            return widget
+        try:
+            found = self.query_one(widget_type)
+        except NoMatches:
+            return None
+        self._widgets[widget_type] = found
+        return found
 
     def _on_clock(self) -> None:
         """Once a second: the state is derived anew, so clocks, countdowns, holds, staleness and escalation move on."""

@@ -22,6 +22,7 @@ from rich.console import Group, RenderableType
 from textual import events
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.reactive import reactive
 
 from checks.state import BLIND_STATES, ConditionState
@@ -204,11 +205,11 @@ class ConditionsList(VerticalScroll, can_focus=True):
         self._move(-self._page())
 
     def on_click(self, event: events.Click) -> None:
-        widget = event.widget
-        while widget is not None and not isinstance(widget, ConditionCard):
-            widget = widget.parent if widget is not self else None
-        if isinstance(widget, ConditionCard):
-            self.highlighted = self.cards.index(widget)
+        node: DOMNode | None = event.widget
+        while node is not None and not isinstance(node, ConditionCard):
+            node = node.parent if node is not self else None
+        if isinstance(node, ConditionCard):
+            self.highlighted = self.cards.index(node)
             self.focus()
 
 
