@@ -68,11 +68,15 @@ class CompleteStepScreen(DialogScreen[CompleteRequest]):
             lines.rstrip()
             yield Static(lines, id="gate")
         if self.needs_override:
-            yield Static("The gate is not passing. Completing overrides it — say why (logged).", classes="dialog-warning")
+            yield Static(
+                "The gate is not passing. Completing overrides it — say why (logged).", classes="dialog-warning"
+            )
             yield Input(placeholder="override reason", id="override")
         if self.step.evidence:
             owed = len(self.owed)
-            heading = Text(f"Evidence: {owed} of {len(self.step.evidence)} still owed" if owed else "Evidence", style="bold")
+            heading = Text(
+                f"Evidence: {owed} of {len(self.step.evidence)} still owed" if owed else "Evidence", style="bold"
+            )
             given = evidence_lines(self.step, self.answers, self.owed)
             yield Static(heading + Text("\n") + given if given else heading, id="evidence")
         elif self.owed:

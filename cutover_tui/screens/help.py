@@ -24,7 +24,14 @@ from cutover_tui.labels import (
 from cutover_tui.screens.dialog import DialogScreen
 
 #: The verdicts worst first, as the ladder reads (docs/semantics.md).
-LADDER = (Verdict.ROLLBACK, Verdict.HALT, Verdict.CANNOT_VERIFY, Verdict.AT_RISK, Verdict.CONTINUE, Verdict.ROLLING_BACK)
+LADDER = (
+    Verdict.ROLLBACK,
+    Verdict.HALT,
+    Verdict.CANNOT_VERIFY,
+    Verdict.AT_RISK,
+    Verdict.CONTINUE,
+    Verdict.ROLLING_BACK,
+)
 
 
 class HelpScreen(DialogScreen[None]):
@@ -92,7 +99,9 @@ def legend() -> Table:
     table.title_justify = "left"
     table.add_column(no_wrap=True, style="bold")
     table.add_column()
-    table.add_row("Stop conditions", _marks(CONDITION_MARKERS[s] for s in ConditionState if s is not ConditionState.UNKNOWN))
+    table.add_row(
+        "Stop conditions", _marks(CONDITION_MARKERS[s] for s in ConditionState if s is not ConditionState.UNKNOWN)
+    )
     table.add_row("Gate checks", _marks(m for status, m in CHECK_MARKERS.items() if status not in BLIND_CAUSE_MARKERS))
     unknown = CONDITION_MARKERS[ConditionState.UNKNOWN]
     cannot_tell = _marks(BLIND_CAUSE_MARKERS.values())

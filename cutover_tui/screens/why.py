@@ -23,7 +23,13 @@ from cutover_tui.labels import to_zone
 from cutover_tui.screens.dialog import DialogScreen, hint
 from cutover_tui.why import Why
 
-_OUTCOME_STYLES = {"pass": "green", "breach": "bold red", "error": "bold yellow", "nodata": "yellow", "invalid": "yellow"}
+_OUTCOME_STYLES = {
+    "pass": "green",
+    "breach": "bold red",
+    "error": "bold yellow",
+    "nodata": "yellow",
+    "invalid": "yellow",
+}
 
 
 class WhyScreen(DialogScreen[None]):

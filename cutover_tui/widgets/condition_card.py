@@ -279,7 +279,11 @@ class ConditionCard(Widget):
     """
 
     def __init__(
-        self, condition: StopCondition, runbook: Runbook, view: ConditionView | None = None, check: CheckView | None = None
+        self,
+        condition: StopCondition,
+        runbook: Runbook,
+        view: ConditionView | None = None,
+        check: CheckView | None = None,
     ) -> None:
         super().__init__(name=condition.id)
         self.condition = condition

@@ -53,6 +53,7 @@ def _urgency(view: ConditionView | None) -> int:
         return 1
     return 2 if view.state in BLIND_STATES else 3
 
+
 __all__ = ["ACTION_STYLES", "ConditionCard", "ConditionsList", "condition_card", "time_in_state", "time_label"]
 
 

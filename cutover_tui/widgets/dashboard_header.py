@@ -109,9 +109,7 @@ def mode_text(state: SessionState, view_label: str | None) -> Text:
     return text
 
 
-def next_text(
-    state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None, title_width: int = 40
-) -> Text:
+def next_text(state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None, title_width: int = 40) -> Text:
     """What comes next with its countdown, then what runs now; titles cut to ``title_width``."""
 
     def title(text: str) -> Text:
@@ -147,7 +145,9 @@ def next_text(
         text.append_text(title(current.title))
         text.append(f" {format_duration(elapsed)}", style="bold red" if over else "")
         if duration is not None:
-            text.append(f"/{format_duration(duration)}" + (" OVERRUN" if over else ""), style="bold red" if over else "dim")
+            text.append(
+                f"/{format_duration(duration)}" + (" OVERRUN" if over else ""), style="bold red" if over else "dim"
+            )
     elif upcoming is None:
         text.append("No steps remaining", style="dim")
     text.rstrip()

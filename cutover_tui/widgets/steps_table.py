@@ -117,7 +117,10 @@ def step_cells(
         title.stylize("reverse")
     return (
         Text(marker.symbol, style=marker.style),
-        Text(format_at(spec.at, rollback=step.rollback_plan), style="bold red" if step.rollback_plan else "bold" if current else "dim"),
+        Text(
+            format_at(spec.at, rollback=step.rollback_plan),
+            style="bold red" if step.rollback_plan else "bold" if current else "dim",
+        ),
         Text(format_wall_time(step.planned_start, zone, now), style="dim"),
         title,
         live_markers(step, state, runbook),
