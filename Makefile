@@ -42,6 +42,7 @@ check: $(STAMP)
 	$(BIN)/lint-imports
 
 bench: $(STAMP)
+	$(COMPILE)
 	$(BIN)/python -m benchmarks all
 
 clean:

@@ -29,10 +29,14 @@ What it does:
    tick per check every 30 minutes, fewer events), then times folding it the
    way resume does (all events + each check's latest ticks) and seeking
    replay to random instants (``ReplayBackend.seek``: the nearest checkpoint,
-   the events after it, the ticks the state reads from the index, and the
-   state the screen shows). At each instant it first times the floor: one
-   indexed SELECT of every check's latest tick at that instant (``FLOOR_SQL``),
-   and it reports the seek's p99 over the floor's p99, and the seek's parts;
+   the events after it, the state derived with the ticks it reads from the
+   index; then what the screen reads of that state, ``screen_reads``: the
+   views of the banners, the alerts pane, the steps' markers, the header's
+   countdown and the condition cards on screen with their sparklines). At
+   each instant it first times the floor: one indexed SELECT of every check's
+   latest tick at that instant (``FLOOR_SQL``), and it reports the seek's p99
+   over the floor's p99, the seek's parts, and apart what deriving every view
+   of the state costs;
 7. times folding the simulated log's every tick.
 
 The value series (seeded, so runs are comparable), one per check kind:
@@ -353,7 +357,7 @@ def build_session_log(folder: Path, checks: int, events: int, tick_spacing: floa
 
 
 def measure_large_fold(path: Path, runbook) -> tuple[float, float]:
-    """Seconds to fold the log as resume/replay/report do, and for one live ``Reducer.state()``."""
+    """Seconds to fold the log as resume/replay/report do, and for one live ``Reducer.state()`` and the screen's reads of it."""
     started = time.perf_counter()
     with SessionLog.open_readonly(path) as log:
         reducer = Reducer(runbook)
@@ -361,10 +365,10 @@ def measure_large_fold(path: Path, runbook) -> tuple[float, float]:
             reducer.apply(event)
         for tick in log.latest_ticks(per_check=reducer.ticks_kept):
             reducer.apply_tick(tick)
-        reducer.state()
+        screen_reads(reducer.state(), runbook)
     fold = time.perf_counter() - started
     started = time.perf_counter()
-    reducer.state()
+    screen_reads(reducer.state(), runbook)
     return fold, time.perf_counter() - started
 
 
@@ -395,14 +399,44 @@ FLOOR_SQL = (
 )
 
 
+#: Condition cards the replay screen shows at 120x36 (its pane is 22 lines of 3-line cards), with the one
+#: more each side that the pane hands a view too (``ConditionsList``).
+SCREEN_CARDS = 9
+
+
+def screen_reads(state, runbook) -> int:
+    """Read of ``state`` what the dashboard draws after a seek; how many views.
+
+    The verdict, its reasons, the banners' text, the steps and the header are
+    derived with the state. The screen reads beyond them: each banner's
+    condition view (the banner line), the alerts checks' views (the alerts
+    pane), the watched conditions and gate checks of every step (the steps'
+    markers), the header's first countdown, and the ``SCREEN_CARDS`` condition
+    cards on screen with their sparkline points.
+    """
+    views = [state.conditions[b.condition] for b in state.banners if b.condition]
+    views += [state.checks[check.id] for check in runbook.checks.values() if check.kind == "alerts"]
+    views += [state.conditions[c] for step in runbook.steps for c in step.watch]
+    views += [state.checks[c] for step in runbook.steps for c in step.gate]
+    views += list(state.at_risk[:1])
+    state.conditions.read(c.id for c in runbook.stop_conditions[:SCREEN_CARDS])  # as the pane does
+    for condition in runbook.stop_conditions[:SCREEN_CARDS]:
+        view = state.conditions[condition.id]
+        tuple(view.history)
+        views.append(view)
+    return len(views)
+
+
 def measure_seeks(path: Path, runbook, seeks: int) -> dict:
     """Replay open, and at each of ``seeks`` random instants: the floor, the seek, and the seek's parts.
 
     For each instant, in this order: the floor (``FLOOR_SQL`` on its own
-    read-only connection, rows fetched), ``ReplayBackend.seek`` (what the
-    screen waits for), then the seek's parts measured again one by one:
-    resuming from the checkpoint and folding the events after it, reading the
-    ticks (``SessionLog.seek_ticks``) and folding them, and ``Reducer.state()``.
+    read-only connection, rows fetched); the seek as the screen waits for it
+    (``ReplayBackend.seek``, then what the screen reads of the state:
+    ``screen_reads``); then its parts measured again one by one: resuming from
+    the checkpoint and folding the events after it, ``Reducer.state()`` with
+    the ticks it reads, and the screen's reads. Last, apart, every view of that
+    state derived (what ``status`` or a report pays; no screen reads them all).
     """
     from cutover_tui.replay import ReplayBackend
 
@@ -412,8 +446,7 @@ def measure_seeks(path: Path, runbook, seeks: int) -> dict:
     floor = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     span = (replay.end_at - replay.start_at).total_seconds()
     chance = random.Random(11)
-    times: dict[str, list[float]] = {"floor": [], "seek": [], "events": [], "ticks": [], "state": []}
-    read = 0
+    times: dict[str, list[float]] = {"floor": [], "seek": [], "events": [], "state": [], "screen": [], "every_view": []}
     for _ in range(seeks):
         instant = replay.start_at + timedelta(seconds=chance.uniform(0, span))
         started = time.perf_counter()
@@ -421,20 +454,25 @@ def measure_seeks(path: Path, runbook, seeks: int) -> dict:
         times["floor"].append(time.perf_counter() - started)
         assert len(rows) == len(runbook.checks)
         started = time.perf_counter()
-        replay.seek(instant)
+        screen_reads(replay.seek(instant), runbook)
         times["seek"].append(time.perf_counter() - started)
         started = time.perf_counter()
         reducer = replay.events_until(instant)
         times["events"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        read += replay.ticks_until(instant, reducer)
-        times["ticks"].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        reducer.state(now=instant)
+        state = reducer.state(now=instant, read_ticks=replay._read_ticks)
         times["state"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        screen_reads(state, runbook)
+        times["screen"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for view in state.conditions.values():
+            tuple(view.history)
+        list(state.checks.values())
+        times["every_view"].append(time.perf_counter() - started)
     floor.close()
     asyncio.run(replay.stop())  # closes the file
-    return {"open_s": opened, "times_s": times, "ticks_per_seek": read / seeks if seeks else 0}
+    return {"open_s": opened, "times_s": times}
 
 
 def measure(quick: bool, policy: RetentionPolicy, folder: Path) -> dict:
@@ -501,14 +539,16 @@ def report(f: dict) -> None:
           f"with a tick every {large['tick_spacing_s']:,.0f} s, written in {large['build_s']:.0f} s")  # fmt: skip
     print(f"fold 72 h (resume)        {f['resume_fold_s']:,.2f} s: {large['events']:,} events + the latest ticks of "
           f"{large['checks']:,} checks, {large['conditions']} conditions, from the file")  # fmt: skip
-    print(f"live Reducer.state()      {f['live_state_s'] * 1000:,.0f} ms for that session (one screen refresh)")
+    print(f"live Reducer.state()      {f['live_state_s'] * 1000:,.1f} ms for that session, with what the screen reads (one refresh)")
     print(f"replay open               {f['seeks']['open_s']:,.2f} s (events folded into checkpoints)")
     print(f"replay seek               p50 {_ms(times['seek'], 50):,.1f} ms, p99 {_ms(times['seek'], 99):,.1f} ms "
           f"over {len(times['seek'])} random instants")  # fmt: skip
     print(f"floor: latest tick/check  p50 {_ms(times['floor'], 50):,.1f} ms, p99 {_ms(times['floor'], 99):,.1f} ms "
           f"(one indexed SELECT, same instants); seek p99 / floor p99 = {_ms(times['seek'], 99) / _ms(times['floor'], 99):.2f}")  # fmt: skip
-    print(f"  seek's parts, p50       events {_ms(times['events'], 50):.1f} ms, ticks {_ms(times['ticks'], 50):.1f} ms "
-          f"({f['seeks']['ticks_per_seek']:,.0f} read), state {_ms(times['state'], 50):.1f} ms")  # fmt: skip
+    print(f"  seek's parts, p50       events {_ms(times['events'], 50):.1f} ms, state with the ticks it reads "
+          f"{_ms(times['state'], 50):.1f} ms, the screen's reads {_ms(times['screen'], 50):.1f} ms")  # fmt: skip
+    print(f"  every view derived      p50 {_ms(times['every_view'], 50):,.1f} ms, p99 {_ms(times['every_view'], 99):,.1f} ms "
+          f"(all {large['checks']:,} checks and {large['conditions']} conditions with sparklines: no screen reads them all)")  # fmt: skip
     print(f"fold simulated log        {f['fold_latest_s'] * 1000:,.0f} ms: {f['fold_events']} events + latest ticks of "
           f"{f['checks_simulated']} checks")  # fmt: skip
     rate = f["fold_ticks"] / f["fold_every_tick_s"]
@@ -553,7 +593,7 @@ def run(quick: bool) -> Result:
          f"size projected from {new['checks']} simulated checks over {f['hours_simulated']:g} h, seals included; "
          f"stored readings read back as written: {'yes' if new['fidelity']['exact'] else 'NO'}"],  # fmt: skip
         {key: value for key, value in f.items() if key not in ("policy", "seeks")}
-        | {"seeks_ms": times, "ticks_per_seek": f["seeks"]["ticks_per_seek"], "replay_open_s": f["seeks"]["open_s"]},
+        | {"seeks_ms": times, "replay_open_s": f["seeks"]["open_s"]},
     )
 
 

@@ -21,6 +21,12 @@ APScheduler 3 was the first scheduler here; it decides what is due by the
 wall clock, so a step back stopped every poll for the length of the step
 (``benchmarks/scheduler_clock.py`` measures both).
 
+``PollingThread`` runs a ``Poller`` on an event loop in a thread of its own
+and hands its results to the caller's loop in batches, a few times a second:
+the dashboard's loop then never waits behind a burst of polls to answer a
+key. A thread that ended or whose loop stopped beating is not ``alive``, and
+the caller treats every check as unseen from then on.
+
 Example::
 
     poller = Poller(runbook, ProbeContext(runbook), on_result=print)
@@ -32,11 +38,14 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import math
 import random
+import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping
 
 from checks.clock import SystemClock
 from checks.conditions import ConditionEvaluator
@@ -58,6 +67,10 @@ TICK_INTERVAL = 1.0
 LATENESS_SAMPLES = 10_000
 #: First polls started per second at most; later polls keep those phases.
 START_RATE = 200
+#: A polling thread hands its results to the caller's loop this many times a second at most.
+HANDOFFS_PER_SECOND = 5
+#: A polling thread's loop beats every second; silent this long, the thread counts as stopped.
+SILENCE_SECONDS = 3.0
 
 
 @dataclass
@@ -242,6 +255,179 @@ class Poller:
                 changed.append(after)
         if changed and self.on_result is not None:
             self.on_result(None, changed)
+
+
+#: One poll's result as ``ResultCallback`` takes it.
+Result = tuple[Reading | None, list[ConditionStatus]]
+
+
+class PollingThread:
+    """A ``Poller`` on an event loop in a thread of its own; its results reach the caller's loop in batches.
+
+    ``setup`` runs on the thread's loop and returns the poller (with the
+    probes' context it made there: the HTTP clients belong to that loop);
+    ``start`` sets its ``on_result`` and starts it. Every result goes, in the
+    order the poller made them, to ``on_results`` on the loop that called
+    ``start``, at most ``HANDOFFS_PER_SECOND`` times a second. The poller, its
+    evaluators and its context belong to the thread: change them with
+    ``call_soon`` (reading ``statuses`` and ``latest`` from the caller is safe).
+
+    ``alive`` is False once the thread ended or its loop has not beaten for
+    ``SILENCE_SECONDS`` (a probe that blocked it): what the evaluators last
+    said is then no longer news, and the caller must say it cannot tell.
+
+    Args:
+        setup: a coroutine function, run on the thread's loop: builds the poller.
+        on_results: called on the caller's loop with each batch of results.
+        teardown: a coroutine function run on the thread's loop by ``stop``,
+            after the poller stopped (closes what ``setup`` opened).
+        name: the thread's name.
+    """
+
+    def __init__(
+        self,
+        setup: Callable[[], Awaitable[Poller]],
+        on_results: Callable[[list[Result]], None],
+        *,
+        teardown: Callable[[], Awaitable[None]] | None = None,
+        name: str = "polling",
+    ) -> None:
+        self._setup = setup
+        self._on_results = on_results
+        self._teardown = teardown
+        self._name = name
+        self.poller: Poller | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._caller: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pending: deque[Result] = deque()
+        self._scheduled = False  # a hand-off is on its way to the caller's loop
+        self._handed = 0.0  # the caller's loop time of the last hand-off
+        self._beat = time.monotonic()
+        self._stopping = False
+
+    async def start(self) -> Poller:
+        """Start the thread and the poller in it; returns once the first polls are scheduled (``setup``'s error is raised here)."""
+        self._caller = asyncio.get_running_loop()
+        ready: concurrent.futures.Future[Poller] = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._main, args=(ready,), name=self._name, daemon=True)
+        self._thread.start()
+        self.poller = await asyncio.wrap_future(ready)
+        return self.poller
+
+    @property
+    def alive(self) -> bool:
+        """The thread runs and its loop beat within ``SILENCE_SECONDS``."""
+        return self.silent_for() is None
+
+    def silent_for(self) -> float | None:
+        """None while the thread is alive; else seconds since its loop last beat."""
+        since = time.monotonic() - self._beat
+        thread = self._thread
+        if self._stopping or (thread is not None and thread.is_alive() and since < SILENCE_SECONDS):
+            return None
+        return since
+
+    def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Run ``callback(*args)`` on the thread's loop (nothing once it stopped)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(callback, *args)
+            except RuntimeError:  # closed meanwhile
+                pass
+
+    async def stop(self) -> None:
+        """Stop the poller, run ``teardown``, end the thread and hand off the last results; returns once it ended."""
+        self._stopping = True
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if thread.is_alive() and not loop.is_closed():
+            try:
+                done = asyncio.run_coroutine_threadsafe(self._end(), loop)
+            except RuntimeError:  # its loop closed meanwhile
+                pass
+            else:
+                await asyncio.wrap_future(done)
+        await asyncio.to_thread(thread.join, 10.0)
+        self._hand_off()  # what the last polls said reaches the caller too
+
+    # -- in the thread --------------------------------------------------------
+
+    def _main(self, ready: concurrent.futures.Future[Poller]) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        begun = loop.create_task(self._begin(ready))  # in the one run_forever: a stop() from the caller is never lost
+        try:
+            loop.run_forever()
+        finally:
+            begun.cancel()
+            if not self._stopping and ready.done() and ready.exception() is None:
+                # The loop ended by itself: close what the polls held open, as stop() would have.
+                try:
+                    loop.run_until_complete(asyncio.wait_for(self._close(), 5.0))
+                except BaseException:  # best effort on a loop that already failed once
+                    pass
+            loop.close()
+
+    async def _begin(self, ready: concurrent.futures.Future[Poller]) -> None:
+        try:
+            poller = await self._setup()
+            poller.on_result = self._enqueue
+            await poller.start()
+        except BaseException as error:  # handed to start(), which raises it
+            ready.set_exception(error)
+            asyncio.get_running_loop().stop()
+            return
+        self._beating()
+        ready.set_result(poller)
+
+    def _beating(self) -> None:
+        self._beat = time.monotonic()
+        if self._loop is not None:
+            self._loop.call_later(1.0, self._beating)
+
+    async def _end(self) -> None:
+        try:
+            await self._close()
+        finally:
+            asyncio.get_running_loop().call_soon(asyncio.get_running_loop().stop)
+
+    async def _close(self) -> None:
+        if self.poller is not None:
+            await self.poller.stop()
+        if self._teardown is not None:
+            await self._teardown()
+
+    def _enqueue(self, reading: Reading | None, statuses: list[ConditionStatus]) -> None:
+        self._pending.append((reading, statuses))
+        if not self._scheduled and self._caller is not None:
+            self._scheduled = True
+            try:
+                self._caller.call_soon_threadsafe(self._hand_off_soon)
+            except RuntimeError:  # the caller's loop closed: nobody to hand results to
+                pass
+
+    # -- on the caller's loop --------------------------------------------------
+
+    def _hand_off_soon(self) -> None:
+        assert self._caller is not None
+        wait = self._handed + 1 / HANDOFFS_PER_SECOND - self._caller.time()
+        if wait > 0:
+            self._caller.call_later(wait, self._hand_off)
+        else:
+            self._hand_off()
+
+    def _hand_off(self) -> None:
+        assert self._caller is not None
+        self._scheduled = False  # first: a result the thread adds from here on schedules the next hand-off
+        self._handed = self._caller.time()
+        batch: list[Result] = []
+        while self._pending:
+            batch.append(self._pending.popleft())
+        if batch:
+            self._on_results(batch)
 
 
 def _retrieve(task: asyncio.Task[Reading]) -> None:

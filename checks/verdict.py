@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from checks.reading import Outcome
 from checks.state import BLIND_STATES, VERDICT_RANK, ConditionState, ConditionStatus, Verdict
@@ -75,7 +77,7 @@ def check_status(
     return outcome
 
 
-def counts_as_firing(status: ConditionStatus) -> bool:
+def counts_as_firing(status: Judged) -> bool:
     """Whether a condition's firing episode is still open (the banner asks for a decision).
 
     Recovering is still firing (Prometheus keeps an alert firing during
@@ -87,7 +89,7 @@ def counts_as_firing(status: ConditionStatus) -> bool:
     return status.state in BLIND_STATES and status.firing_since is not None
 
 
-def _stops(status: ConditionStatus) -> bool:
+def _stops(status: Judged) -> bool:
     """Firing, or blind after firing: what makes the verdict HALT or ROLLBACK."""
     return status.state is ConditionState.FIRING or (status.state in BLIND_STATES and status.firing_since is not None)
 
@@ -96,6 +98,19 @@ def gate_status(step: Step, check_statuses: Mapping[str, str | Outcome | None]) 
     """Whether every gate check of ``step`` passes, and the ids of those that do not (never polled blocks)."""
     blocking = [check_id for check_id in step.gate if _as_status(check_statuses.get(check_id)) != Outcome.PASS.value]
     return not blocking, blocking
+
+
+class Judged(Protocol):
+    """What the verdict reads of a condition's status: a ``ConditionStatus`` has it, so has a cheaper record."""
+
+    @property
+    def state(self) -> ConditionState: ...
+
+    @property
+    def firing_since(self) -> datetime | None: ...
+
+    @property
+    def remaining(self) -> float | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +144,7 @@ class Judgement:
 
 def judge(
     runbook: Runbook,
-    statuses: Mapping[str, ConditionStatus],
+    statuses: Mapping[str, Judged],
     current_step: Step | None,
     check_statuses: Mapping[str, str | Outcome | None],
     *,
@@ -154,10 +169,11 @@ def judge(
             pipeline: a gate that fails stops the launch). The dashboard leaves
             it to the step: a gate may fail until its step's work is done.
     """
-    judged = _judged_conditions(runbook, statuses, current_step, rollback_mode)
+    actions = {condition.id: condition.action for condition in runbook.stop_conditions}  # one lookup each, not a scan
+    judged = _judged_conditions(actions, statuses, current_step, rollback_mode)
     reasons: list[tuple[Verdict, str]] = []
     for condition_id, status in judged.items():
-        action = runbook.condition(condition_id).action
+        action = actions[condition_id]
         if _stops(status) and action in _STOPPING:
             verb = "firing" if status.state is ConditionState.FIRING else f"{status.state.value} after firing"
             if action is Action.ROLLBACK and not rollback_mode:
@@ -171,7 +187,7 @@ def judge(
         status = judged[condition_id]
         if status.firing_since is not None:
             continue  # already counted as firing
-        stopping = runbook.condition(condition_id).action in _STOPPING
+        stopping = actions[condition_id] in _STOPPING
         watched = current_step is not None and condition_id in current_step.watch
         if stopping or watched:
             reasons.append((Verdict.CANNOT_VERIFY, f"{condition_id} {status.state.value}"))
@@ -191,8 +207,7 @@ def judge(
         (
             AtRisk(cid, status.state, status.remaining)
             for cid, status in judged.items()
-            if status.state in (ConditionState.PENDING, ConditionState.RECOVERING)
-            and runbook.condition(cid).action in _STOPPING
+            if status.state in (ConditionState.PENDING, ConditionState.RECOVERING) and actions[cid] in _STOPPING
         ),
         key=lambda risk: (risk.seconds is None, risk.seconds or 0.0),
     )
@@ -215,17 +230,13 @@ def compute_verdict(
 
 
 def _judged_conditions(
-    runbook: Runbook, statuses: Mapping[str, ConditionStatus], current_step: Step | None, rollback_mode: bool
-) -> dict[str, ConditionStatus]:
+    actions: Mapping[str, Action], statuses: Mapping[str, Judged], current_step: Step | None, rollback_mode: bool
+) -> dict[str, Judged]:
     """The conditions that move the verdict: all in force; in rollback mode the current step's and every halt."""
     if not rollback_mode:
         return dict(statuses)
     watched = set(current_step.watch) if current_step is not None else set()
-    return {
-        cid: status
-        for cid, status in statuses.items()
-        if cid in watched or runbook.condition(cid).action is not Action.ROLLBACK
-    }
+    return {cid: status for cid, status in statuses.items() if cid in watched or actions[cid] is not Action.ROLLBACK}
 
 
 def _as_status(value: str | Outcome | None) -> str:

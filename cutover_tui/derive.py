@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from checks.conditions import format_value
 from checks.state import ConditionState
-from checks.verdict import Judgement
+from checks.verdict import AtRisk, Judgement
 from cutover_tui.labels import check_value_text, display_unit
 from cutover_tui.state import (
     AtRiskView,
@@ -84,18 +84,17 @@ def current_detail(condition: StopCondition, state: ConditionState, shown: str, 
     return recorded
 
 
-def at_risk_views(
-    judgement: Judgement, conditions: Mapping[str, ConditionView]
-) -> tuple[AtRiskView, ...]:
+def at_risk_views(judgement: Judgement, conditions: Mapping[str, ConditionView]) -> tuple[AtRiskView, ...]:
     """The header's countdowns: ``auth_errors 4% > 1% — fires in 0:26``."""
-    views = []
-    for risk in judgement.at_risk:
-        view = conditions[risk.condition]
-        verb = "fires in" if risk.state is ConditionState.PENDING else "clears in"
-        observed = " ".join(part for part in (view.value_text, view.threshold) if part)
-        text = f"{risk.condition} {observed} — {verb} {countdown_text(risk.seconds)}"
-        views.append(AtRiskView(risk.condition, risk.state, risk.seconds, text))
-    return tuple(views)
+    return tuple(at_risk_view(risk, conditions[risk.condition]) for risk in judgement.at_risk)
+
+
+def at_risk_view(risk: AtRisk, view: ConditionView) -> AtRiskView:
+    """One countdown of the header: ``auth_errors 4% > 1% — fires in 0:26``."""
+    verb = "fires in" if risk.state is ConditionState.PENDING else "clears in"
+    observed = " ".join(part for part in (view.value_text, view.threshold) if part)
+    text = f"{risk.condition} {observed} — {verb} {countdown_text(risk.seconds)}"
+    return AtRiskView(risk.condition, risk.state, risk.seconds, text)
 
 
 def firing_banner(
@@ -149,6 +148,13 @@ def writer_banner(stopped_at: datetime, ended: str | None, now: datetime | None,
     return BannerView(kind="writer", text=text)
 
 
+def polling_banner(stopped_at: datetime, now: datetime | None) -> BannerView:
+    """The polling thread ended or stopped beating: nothing is being watched, and the screen says so."""
+    ago = f", {seconds_text((now - stopped_at).total_seconds())} ago" if now is not None else ""
+    when = stopped_at.strftime("%H:%M:%SZ")
+    return BannerView(kind="polling", text=f"POLLING STOPPED at {when}{ago}: no check is being polled; every condition is stale")
+
+
 def stopping_order(condition: StopCondition) -> int:
     """Banners: rollback before halt."""
     return 0 if condition.action is Action.ROLLBACK else 1
@@ -186,5 +192,5 @@ def projected_end(steps: Sequence[StepState], mode: Mode, runbook: Runbook, now:
         else:
             start = max(cursor, step.planned_start) if step.planned_start else cursor
             cursor = start + duration
-    planned_ends = [s.planned_end or s.planned_start for s in plan if (s.planned_end or s.planned_start)]
+    planned_ends = [end for s in plan if (end := s.planned_end or s.planned_start)]
     return Projection(end=cursor, planned_end=max(planned_ends) if planned_ends else None)

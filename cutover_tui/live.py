@@ -22,7 +22,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -167,6 +167,7 @@ class LiveBackend:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-log")
         self._repaint = _Coalescer(self.state)
         self._poller: Any = None
+        self._polling: Any = None  # the PollingThread the poller runs in
         self._ctx: Any = None
         self._logged: dict[str, tuple[ConditionState, str]] = {}  # condition -> (state, cause) last sent to the log
         self._held: deque[_Held] = deque()  # written by the writer thread only
@@ -195,10 +196,14 @@ class LiveBackend:
         if self._poller is None:
             return LiveTruth(log_problem=problem, log_problem_since=since)
         mono = self.clock.monotonic()
-        readings = {cid: (r, max(0.0, mono - r.monotonic)) for cid, r in self._poller.latest.items()}
+        latest = dict(self._poller.latest)  # a copy at once: the polling thread adds to it
+        readings = {cid: (r, max(0.0, mono - r.monotonic)) for cid, r in latest.items()}
+        silent = self._polling.silent_for() if self._polling is not None else None
+        stopped = self.clock.now() - timedelta(seconds=silent) if silent is not None else None
         return LiveTruth(
-            statuses=self._poller.statuses, readings=readings, log_problem=problem, log_problem_since=since
-        )
+            statuses=self._poller.statuses, readings=readings, log_problem=problem, log_problem_since=since,
+            polling_stopped_at=stopped,
+        )  # fmt: skip
 
     def log_problem(self) -> tuple[str | None, datetime | None]:
         """Why the log is not being written now, and since when; ``(None, None)`` while it is."""
@@ -222,14 +227,18 @@ class LiveBackend:
             await self._start_polling()
 
     async def _start_polling(self) -> None:
-        from checks.conditions import ConditionEvaluator
-        from checks.probes import ProbeContext
-        from checks.scheduler import Poller
+        """Poll in a thread of its own (``PollingThread``): the screen's loop never waits behind the polls.
 
-        self._ctx = ProbeContext(self.runbook, env=self._env, clock=self.clock)
-        self._expect_silences()
+        The evaluators are restored here from the log, then belong to the
+        polling thread, with the probes' context and the baselines' supplier.
+        """
+        from checks.conditions import ConditionEvaluator
+        from checks.probes.context import expected_silences
+        from checks.scheduler import PollingThread
+
         evaluators = {}
-        resumed = self.state().conditions
+        state = self.state()
+        resumed = state.conditions
         for condition in self.runbook.stop_conditions:
             evaluator = ConditionEvaluator(condition, self.runbook.checks[condition.check], self.clock)
             view = resumed.get(condition.id)
@@ -246,30 +255,62 @@ class LiveBackend:
             evaluators[condition.id] = evaluator
             status = evaluator.status
             self._logged[condition.id] = (status.state, status.cause)
-        self._start_baselines(evaluators)
-        self._poller = Poller(self.runbook, self._ctx, self._on_result, evaluators=evaluators)
-        await self._poller.start()
+        silences = expected_silences(self.runbook.step(step_id) for step_id in self._reducer.active_step_ids())
+        seen_from = self.log.info().created_at
 
-    def _start_baselines(self, evaluators: dict[str, Any]) -> None:
-        """Place the baseline windows at T0 and feed them from the log or Prometheus (``cutover_tui.baselines``)."""
+        async def setup() -> Any:  # on the polling thread's loop
+            from checks.probes import ProbeContext
+            from checks.scheduler import Poller
+
+            ctx = ProbeContext(self.runbook, env=self._env, clock=self.clock)
+            ctx.expected_silences = silences
+            self._ctx = ctx
+            self._start_baselines(evaluators, t0=state.t0, seen_from=seen_from)
+            return Poller(self.runbook, ctx, evaluators=evaluators)
+
+        async def teardown() -> None:  # on the polling thread's loop
+            if self._baselines is not None:
+                await self._baselines.stop()
+            if self._ctx is not None:
+                await self._ctx.aclose()
+
+        self._polling = PollingThread(setup, self._on_results, teardown=teardown, name="polling")
+        self._poller = await self._polling.start()
+
+    def _start_baselines(self, evaluators: dict[str, Any], *, t0: Any = None, seen_from: datetime | None = None) -> None:
+        """Place the baseline windows at T0 and feed them from the log or Prometheus (``cutover_tui.baselines``).
+
+        Runs where the evaluators live: on the polling thread's loop.
+        """
         from cutover_tui.baselines import BaselineSupplier
 
         supplier = BaselineSupplier(
-            self.runbook, evaluators, ctx=self._ctx, log=self.log, record=self._log_system, seen_from=self.log.info().created_at
-        )
+            self.runbook, evaluators, ctx=self._ctx, log=self.log, record=self._log_system,
+            seen_from=seen_from or self.log.info().created_at,
+        )  # fmt: skip
         if supplier.needed:
             self._baselines = supplier
-            supplier.start(self.state().t0, self.log.events())
+            supplier.start(t0 if t0 is not None else self.state().t0, self.log.events())
+
+    def _to_polling(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Run ``callback`` where the evaluators live: on the polling thread's loop, or here without one."""
+        if self._polling is not None:
+            self._polling.call_soon(callback, *args)
+        else:
+            callback(*args)
 
     async def stop(self) -> None:
         self._stopped = True
-        if self._baselines is not None:
-            await self._baselines.stop()
-        if self._poller is not None:
-            await self._poller.stop()
-        if self._ctx is not None:
-            await self._ctx.aclose()
-            self._ctx = None
+        if self._polling is not None:
+            await self._polling.stop()  # the poller, the baselines, the probes' context: in their thread
+        else:
+            if self._baselines is not None:
+                await self._baselines.stop()
+            if self._poller is not None and hasattr(self._poller, "stop"):
+                await self._poller.stop()
+            if self._ctx is not None:
+                await self._ctx.aclose()
+        self._ctx = None
         if self._retry is not None:
             self._retry.cancel()
             await asyncio.gather(self._retry, return_exceptions=True)
@@ -303,7 +344,7 @@ class LiveBackend:
         if kind == "condition_acknowledged" and self._poller is not None:
             evaluator = self._poller.evaluators.get(payload.get("condition"))
             if evaluator is not None:
-                evaluator.acknowledge()
+                self._to_polling(evaluator.acknowledge)
         return Acknowledged(record.seq, record.ts)
 
     def _write_now(self, kind: str, payload: dict[str, Any]) -> EventRecord:
@@ -374,7 +415,7 @@ class LiveBackend:
         if record.kind.startswith("step_") or record.kind == "rollback_started":
             self._expect_silences()
         if record.kind == "t0_set" and self._baselines is not None:
-            self._baselines.on_t0(self.state().t0)
+            self._to_polling(self._baselines.on_t0, self.state().t0)
         self._repaint.mark()
 
     def _expect_silences(self) -> None:
@@ -383,17 +424,22 @@ class LiveBackend:
             from checks.probes.context import expected_silences
 
             active = [self.runbook.step(step_id) for step_id in self._reducer.active_step_ids()]
-            self._ctx.expected_silences = expected_silences(active)
+            self._ctx.expected_silences = expected_silences(active)  # one tuple replaced: safe from this thread
+
+    def _on_results(self, results: list[tuple[Reading | None, list[ConditionStatus]]]) -> None:
+        """A batch from the polling thread, on the screen's loop, in the order the polls ended."""
+        for reading, statuses in results:
+            self._on_result(reading, statuses)
 
     def _on_result(self, reading: Reading | None, statuses: list[ConditionStatus]) -> None:
-        """The poller's callback, on the event loop: keep the tick, log what changed."""
+        """One poll's result (or a staleness tick's changes), on the screen's loop: keep the tick, log what changed."""
         tick = None
         if reading is not None:
             tick = self.log.record_reading(reading, statuses)  # in-memory batch; never blocks on disk
             if tick is not None:
                 self._reducer.apply_tick(tick)
                 if self._baselines is not None:
-                    self._baselines.note_tick(tick)
+                    self._to_polling(self._baselines.note_tick, tick)
             self.recent_readings.add(reading, tick)
             self._causes.note(tick, statuses)
         for status in statuses:

@@ -5,10 +5,12 @@ same ``Reducer`` folds the log's events up to ``t`` and the ticks stored up to
 ``t``. Seeking is fast on long logs because the events are folded once into
 checkpoints (``Reducer.checkpoint()`` every ``CHECKPOINT_EVERY`` events:
 immutable records, shared, never deep-copied). A seek resumes from the nearest
-checkpoint before ``t``, folds the few events after it, then the ticks the
-state at ``t`` reads, in one query of the file's index
-(``SessionLog.seek_ticks``): each check's latest, and the sparkline window of
-each check a stop condition reads.
+checkpoint before ``t`` and folds the few events after it. The state at ``t``
+then reads the ticks it needs from the file's index
+(``SessionLog.seek_ticks``) as its views are looked at: the verdict reads the
+current step's gate checks, the alerts pane the alerts checks, a banner or a
+countdown its condition's latest reading, a condition card on screen its
+sparkline window. A screen showing ten conditions of 400 reads ten windows.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import asyncio
 import bisect
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
 from cutover_tui.backend import Acknowledged, ReadOnlySession, ScrubberView
 from cutover_tui.reducer import Checkpoint, Reducer
 from cutover_tui.state import SessionState
-from cutover_tui.store import EventRecord, SessionLog, parse_ts
+from cutover_tui.store import EventRecord, SessionLog, TickRecord, parse_ts
 from runbooks.model import Runbook
 
 CHECKPOINT_EVERY = 50
@@ -48,6 +50,7 @@ class ReplayBackend:
         self.actor = "reviewer"
         self.tick = tick
         self._log = SessionLog.open_readonly(path)
+        self._closed = False
         self.events: list[EventRecord] = self._log.events()
         if not self.events:
             raise ValueError(f"{path}: the log holds no events to replay")
@@ -91,9 +94,8 @@ class ReplayBackend:
         """Fold the log up to ``instant`` (clamped to the session) and make it the current state."""
         instant = min(max(instant, self.start_at), self.end_at)
         reducer = self.events_until(instant)
-        self.ticks_until(instant, reducer)
         self.position = instant
-        self._state = reducer.state(now=instant)
+        self._state = reducer.state(now=instant, read_ticks=self._read_ticks)
         return self._state
 
     def events_until(self, instant: datetime) -> Reducer:
@@ -106,10 +108,20 @@ class ReplayBackend:
         return reducer
 
     def ticks_until(self, instant: datetime, reducer: Reducer) -> int:
-        """Fold into ``reducer`` the ticks its state at ``instant`` reads (``SessionLog.seek_ticks``); how many."""
+        """Fold into ``reducer`` every tick its state at ``instant`` can read (``SessionLog.seek_ticks``); how many.
+
+        A seek reads less: only what the views looked at need (``Reducer.state``'s ``read_ticks``).
+        """
         ticks = self._log.seek_ticks(instant, reducer.window_starts(instant))
         reducer.apply_ticks(ticks)
         return len(ticks)
+
+    def _read_ticks(self, until: datetime, windows: Mapping[str, datetime], *, checks: Iterable[str]) -> list[TickRecord]:
+        """``SessionLog.seek_ticks``, for the views of a state: one looked at after ``stop`` reads the file again."""
+        if not self._closed:
+            return self._log.seek_ticks(until, windows, checks=checks)
+        with SessionLog.open_readonly(self.db_path) as log:
+            return log.seek_ticks(until, windows, checks=checks)
 
     def marks(self) -> list[tuple[datetime, str]]:
         """Where decisions, firings and other state changes fall, for the timeline bar."""
@@ -196,6 +208,7 @@ class ReplayBackend:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        self._closed = True
         self._log.close()
 
     async def append(self, kind: str, payload: dict[str, Any]) -> Acknowledged:

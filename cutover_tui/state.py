@@ -44,7 +44,7 @@ Event kinds (``events.kind``) and their payloads:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -106,7 +106,7 @@ class ConditionView:
     flapping: bool = False
     acknowledged: bool = False
     breach_held: float = 0.0  # seconds of breach held toward `for`, as of now
-    history: tuple[float | None, ...] = ()  # recent values for the sparkline, oldest first
+    history: Sequence[float | None] = ()  # recent values for the sparkline, oldest first
     firing_since: datetime | None = None  # kept while recovering or blind after firing (checks.verdict)
     active: bool = True  # in its `active` window now
     for_: float = 0.0  # the condition's `for`, seconds
@@ -190,7 +190,7 @@ class BannerView:
 
     ``kind``: ``rollback`` / ``halt`` (a firing condition awaits a decision),
     ``log`` (the log is not being written), ``writer`` (a followed session's
-    writer stopped).
+    writer stopped), ``polling`` (the polling thread stopped).
     """
 
     kind: str
@@ -241,6 +241,9 @@ class LiveTruth:
         writer_stopped_at: in a follower, when the writer was last seen alive
             (None while it is alive).
         writer_ended: in a follower, whether the writer ended the session cleanly.
+        polling_stopped_at: when the polling thread was last seen alive, once it
+            ended or stopped beating (None while it polls): every check and
+            condition is stale from then on.
     """
 
     statuses: Mapping[str, ConditionStatus] = field(default_factory=dict)
@@ -249,6 +252,7 @@ class LiveTruth:
     log_problem_since: datetime | None = None
     writer_stopped_at: datetime | None = None
     writer_ended: bool = False
+    polling_stopped_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,8 +261,8 @@ class SessionState:
     mode: Mode
     t0: datetime | None
     steps: tuple[StepState, ...]  # the main plan; in ROLLBACK mode followed by the rollback plan
-    conditions: dict[str, ConditionView]
-    checks: dict[str, CheckView]
+    conditions: Mapping[str, ConditionView]  # each view derived when first looked at (``cutover_tui.reducer.Views``)
+    checks: Mapping[str, CheckView]
     alerts: tuple[AlertView, ...]
     decisions: tuple[DecisionRecord, ...]
     log: tuple[LogLine, ...]  # newest last, bounded
@@ -273,7 +277,9 @@ class SessionState:
     current_step: str | None = None
     now: datetime | None = None  # the instant this state describes
     verdict_reasons: tuple[str, ...] = ()  # why the verdict, worst first
-    at_risk: tuple[AtRiskView, ...] = ()  # pending / recovering halt and rollback conditions, soonest first
+    at_risk: Sequence[
+        AtRiskView
+    ] = ()  # pending / recovering halt and rollback conditions, soonest first (each derived when read)
     blind: tuple[str, ...] = ()  # conditions in force that cannot be seen
     banners: tuple[BannerView, ...] = ()  # every banner, most urgent first (``banner`` is the first's text)
     next_step: str | None = None  # the first pending step of the plan being run

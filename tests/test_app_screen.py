@@ -9,9 +9,10 @@ import pytest
 from rich.console import Console
 from textual.command import CommandList
 from textual.pilot import Pilot
+from textual.strip import Strip
 from textual.widgets import Static
 
-from app_backend import START, AppTestBackend, auth_errors_firing, session_in_progress
+from app_backend import START, AppTestBackend, auth_errors_firing, fresh_session, session_in_progress
 from app_driver import open_dashboard, settle, wait_until
 from checks.state import BLIND_STATES, ConditionState, Verdict
 from cutover_tui.app import COMMANDS, CutoverApp, StateChanged, make_app
@@ -20,6 +21,7 @@ from cutover_tui.labels import CONDITION_MARKERS, OK_STYLE
 from cutover_tui.screens.help import HelpScreen
 from cutover_tui.screens.prompts import ConfirmScreen, TextPromptScreen
 from cutover_tui.state import ConditionView
+from cutover_tui.store import format_ts
 from cutover_tui.widgets.conditions_list import ConditionsList, condition_card
 from cutover_tui.widgets.decision_log import DecisionLog
 from cutover_tui.widgets.replay_bar import ReplayBar
@@ -73,6 +75,33 @@ async def test_timeline_lists_every_step_with_the_cursor_on_the_current_one(app:
     assert "Verify /health and /metrics" in text_of(app, "#detail-title")
     assert table.get_cell("verify_endpoints", "at").plain == "T+1m"
     assert table.get_cell("change_freeze", "drift").plain == "+2m30s"
+
+
+async def test_a_second_redraws_only_the_rows_whose_drift_moved() -> None:
+    """Overdue pending steps' drifts tick each second: their rows are drawn again, with the new drift, and no other row."""
+    backend = fresh_session()
+    backend.record("t0_set", {"t0": format_ts(backend.now() - timedelta(seconds=90))}, actor="commander")
+    backend.advance((1 - int(backend.now().timestamp())) % 2)
+    async with open_dashboard(backend, clock_tick=0.05) as view:
+        app, pilot = view.app, view.pilot
+        table = app.query_one(StepsTable)
+        await pilot.pause(0.3)
+        overdue = [step.id for step in app.session.steps if step.drift_seconds is not None]
+        assert 2 <= len(overdue) < len(app.session.steps)  # some rows tick, some do not
+        drawn: list[int] = []  # the rows of the lines the screen asks the table to draw (below its header line)
+        render_line = table.render_line
+
+        def counting(y: int) -> Strip:
+            drawn.append(y - 1 + int(table.scroll_y))
+            return render_line(y)
+
+        table.render_line = counting  # type: ignore[method-assign]
+        before = {step_id: table.get_cell(step_id, "drift").plain for step_id in overdue}
+        backend.advance(1)
+        await wait_until(pilot, lambda: all(table.get_cell(s, "drift").plain != before[s] for s in overdue))
+        await pilot.pause(0.3)
+        assert drawn and set(drawn) <= {table.get_row_index(step_id) for step_id in overdue}
+        assert all(table.get_cell(s, "drift").plain.startswith("+") for s in overdue)
 
 
 @pytest.mark.scenario("firing")

@@ -103,6 +103,34 @@ async def test_a_follower_whose_writer_was_killed_goes_cannot_verify(target, tmp
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("how", ["ends", "hangs"])
+async def test_a_polling_thread_that_ends_or_hangs_turns_the_screen_cannot_verify(target, tmp_path, how):
+    """The polling thread's loop ends, or a probe blocks it: every condition goes stale, CANNOT VERIFY, a banner says why."""
+    import asyncio
+
+    from checks.scheduler import SILENCE_SECONDS
+
+    runbook = load_runbook(write_fault_runbook(tmp_path, target.url, every="1s", timeout="900ms"))
+    backend = LiveBackend(runbook, SessionLog.create(tmp_path / "s.cutover.db", runbook, operator="ic"), actor="ic")
+    app = make_app(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: all(v.state is ConditionState.OK for v in app.session.conditions.values()))
+        assert app.session.verdict is Verdict.CONTINUE
+        polling = backend._polling
+        if how == "ends":
+            polling.call_soon(lambda: asyncio.get_running_loop().stop())
+        else:
+            polling.call_soon(time.sleep, SILENCE_SECONDS + 6)  # a probe that never yields
+        stopped = time.monotonic()
+        await wait_until(pilot, lambda: app.session.verdict is Verdict.CANNOT_VERIFY, SILENCE_SECONDS + 4)
+        assert time.monotonic() - stopped < SILENCE_SECONDS + 2.5  # its last green was not kept
+        assert all(view.state is ConditionState.STALE for view in app.session.conditions.values())
+        assert all(view.status == "stale" for view in app.session.checks.values())
+        assert "polling stopped" in app.session.verdict_reasons
+        assert app.banner is not None and "POLLING STOPPED" in app.banner.text.plain
+
+
+@pytest.mark.slow
 async def test_a_full_disk_never_hides_a_firing_condition_and_loses_nothing(tmp_path, small_disk):
     """Disk full as a rollback condition fires: the screen shows it firing with a loud LOG NOT WRITING banner,
     refuses decisions, and once space returns the held changes are written with their original times, in order."""

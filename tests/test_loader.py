@@ -269,6 +269,29 @@ def test_format_reference_example_is_valid() -> None:
 # -- YAML and file errors --------------------------------------------------------------
 
 
+def _nodes(node: object) -> object:
+    """A composed YAML node as plain data: kind, tag, value, style, and where it starts and ends."""
+    where = (node.start_mark.line, node.start_mark.column, node.end_mark.line, node.end_mark.column)  # type: ignore[attr-defined]
+    value = node.value  # type: ignore[attr-defined]
+    if isinstance(value, list):
+        value = [tuple(_nodes(n) for n in item) if isinstance(item, tuple) else _nodes(item) for item in value]
+    style = getattr(node, "style", None) or None  # a plain scalar's: None from PyYAML, "" from libyaml
+    return (type(node).__name__, node.tag, value, style, where)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "sample_runbooks").glob("*.yaml"))
+                         + sorted((Path(__file__).parent / "import_corpus").glob("*.yaml")), ids=lambda p: p.name)  # fmt: skip
+def test_libyaml_composes_the_same_nodes_and_marks_as_pyyaml(path: Path) -> None:
+    """The runbook is composed by libyaml: every node, tag, value, quoting style and line/column equals PyYAML's own composer's."""
+    import yaml
+
+    from runbooks.loader import _FAST_LOADER
+
+    assert _FAST_LOADER is yaml.CSafeLoader
+    text = path.read_text()
+    assert _nodes(yaml.compose(text, Loader=_FAST_LOADER)) == _nodes(yaml.compose(text, Loader=yaml.SafeLoader))
+
+
 def test_yaml_syntax_error_is_located() -> None:
     """A YAML syntax error is a RunbookError with its line and column."""
     text = "name: x\nsteps:\n  - title: [unclosed\n"

@@ -435,3 +435,32 @@ def test_live_gate_check_whose_sample_is_older_than_its_max_age_is_stale() -> No
     assert dict(lagging.step("deploy").gate)["ratio"] == "stale"
     assert lagging.checks["ratio"].status == "stale"
     assert lagging.verdict is Verdict.CANNOT_VERIFY
+
+
+def test_views_derived_later_show_the_state_as_it_was_asked_for() -> None:
+    """A state's views read after the reducer folded more ticks and events equal those of a state derived from scratch then."""
+    before = events((0, "condition_changed", changed("auth_errors", "pending", "ok", 0.02, reason="2% > 1%")))
+    ticks = [tick("auth_error_ratio", s, 0.001 * s) for s in range(0, 60, 5)] + [tick("api_health", 10, 0.03)]
+    reducer = Reducer(RUNBOOK)
+    for event in before:
+        reducer.apply(event)
+    reducer.apply_ticks(ticks)
+    state = reducer.state(now=at(60))
+    reducer.apply(EventRecord(len(before) + 1, at(61), "condition_changed", "alice", changed("auth_errors", "firing", "pending", 0.05), "", ""))
+    for s in range(60, 400, 5):
+        reducer.apply_tick(tick("auth_error_ratio", s, 0.5))
+    reducer.apply_tick(tick("api_health", 70, 0.9))
+    expected = reduce_events(RUNBOOK, before, ticks, until=at(60))
+    assert state.conditions["auth_errors"] == expected.conditions["auth_errors"]
+    assert state.conditions["auth_errors"].state is ConditionState.PENDING and 0.5 not in state.conditions["auth_errors"].history
+    assert state.checks["api_health"].value == 0.03
+    assert state == expected
+
+
+def test_a_states_views_are_a_mapping_in_the_runbooks_order() -> None:
+    """conditions and checks iterate in the runbook's order, compare equal to dicts, and name what they lack."""
+    state = reduce_events(RUNBOOK, events())
+    assert list(state.conditions) == [c.id for c in RUNBOOK.stop_conditions] and len(state.checks) == len(RUNBOOK.checks)
+    assert "auth_errors" in state.conditions and "nope" not in state.conditions and state.conditions.get("nope") is None
+    assert state.conditions == dict(state.conditions.items()) and dict(state.checks.items()) == state.checks
+    assert state.conditions["auth_errors"] is state.conditions["auth_errors"]  # derived once

@@ -99,6 +99,59 @@ def test_seeking_to_any_instant_equals_folding_the_log_from_scratch(script: list
             asyncio.run(replay.stop())
 
 
+@settings(max_examples=25, deadline=None)
+@given(written_session(), st.floats(-0.1, 1.1), st.randoms(use_true_random=False))
+def test_views_looked_at_one_by_one_equal_the_fold_from_scratch(script: list[tuple[float, str, Any]], where: float, chance: Any) -> None:
+    """After a seek, each view read alone (its ticks read when it is looked at, in any order) equals the full fold's."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "s.cutover.db"
+        write(path, script)
+        with SessionLog.open_readonly(path) as log:
+            events, ticks = log.events(), list(log.ticks())
+        replay = ReplayBackend(path, RUNBOOK)
+        try:
+            state = replay.seek(replay.start_at + timedelta(seconds=(replay.end_at - replay.start_at).total_seconds() * where))
+            expected = reduce_events(RUNBOOK, events, ticks, until=replay.position)
+            looks = [("conditions", c) for c in RUNBOOK.stop_conditions] + [("checks", c) for c in RUNBOOK.checks]
+            chance.shuffle(looks)
+            for part, item in looks:
+                key = item if isinstance(item, str) else item.id
+                view = getattr(state, part)[key]
+                if part == "conditions":
+                    assert tuple(view.history) == tuple(expected.conditions[key].history), key
+                assert view == getattr(expected, part)[key], key
+            assert list(state.at_risk) == list(expected.at_risk) and state.banners == expected.banners
+        finally:
+            asyncio.run(replay.stop())
+
+
+def test_a_seek_reads_the_ticks_of_what_is_looked_at(tmp_path: Path) -> None:
+    """A seek reads no sparkline window until a condition's sparkline is read, then its check's window alone."""
+    path = tmp_path / "s.cutover.db"
+    script = [(n * 5.0, "reading", ("auth_error_ratio", Outcome.PASS, 0.001 * (n % 30), {})) for n in range(200)]
+    script += [(n * 5.0 + 1, "reading", ("api_health", Outcome.PASS, 0.02, {})) for n in range(200)]
+    write(path, script)
+    replay = ReplayBackend(path, RUNBOOK)
+    asked: list[tuple[list[str], list[str]]] = []
+    read = replay._read_ticks
+
+    def counting(until: datetime, windows: dict[str, datetime], *, checks: Any) -> Any:
+        asked.append((sorted(checks), sorted(windows)))
+        return read(until, windows, checks=checks)
+
+    replay._read_ticks = counting  # type: ignore[method-assign]
+    try:
+        state = replay.seek(T0 + timedelta(seconds=700))
+        assert all(not windows for _, windows in asked)  # the verdict, banners and steps read latest ticks at most
+        assert state.checks["api_health"].value == 0.02
+        view = state.conditions["auth_errors"]
+        assert not any(windows for _, windows in asked)  # the view alone: its value, not its sparkline
+        assert len(view.history) == 60 and view.history[-1] == 0.001 * (140 % 30)
+        assert asked[-1] == ([], ["auth_error_ratio"])
+    finally:
+        asyncio.run(replay.stop())
+
+
 def test_seeking_across_checkpoints_leaves_them_as_they_were(tmp_path: Path) -> None:
     """Seeks back and forth over many checkpoints give the same state for the same instant every time."""
     script = [(float(n), "event", ("note", {"text": f"note {n}"})) for n in range(400)]
@@ -149,6 +202,10 @@ def test_seek_reads_the_latest_tick_of_every_check_and_the_windows_conditions_re
     before = [t for t in ratio if t.ts <= until - timedelta(seconds=100)][-1]
     alerts = [t for t in every if t.check_id == "critical_alerts"]
     assert sorted(read, key=lambda t: (t.check_id, t.ts)) == [before, *window, alerts[-1]]
+    with SessionLog.open_readonly(path) as log:
+        assert log.seek_ticks(until, checks=["critical_alerts", "no_such_check"]) == [alerts[-1]]
+        assert log.seek_ticks(until, {"auth_error_ratio": until - timedelta(seconds=100)}, checks=[]) == [before, *window]
+        assert log.seek_ticks(until, checks=[]) == []
 
 
 # --------------------------------------------------------------- logs written in the first format

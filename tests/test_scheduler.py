@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
 
 from checks.probes import ProbeContext
 from checks.reading import Outcome, Reading
-from checks.scheduler import Poller
+from checks.scheduler import HANDOFFS_PER_SECOND, SILENCE_SECONDS, Poller, PollingThread
 from checks.state import ConditionState, ConditionStatus
 from runbooks.grammar import parse_threshold
 from runbooks.model import Check, HttpSpec, Runbook, StopCondition
@@ -174,3 +175,68 @@ async def test_checks_argument_limits_what_is_polled(only):
     await ctx.aclose()
     assert list(poller.checks) == only
     assert list(poller.evaluators) == (["slow_health"] if only else [])
+
+
+async def test_a_polling_thread_hands_its_results_to_the_callers_loop_in_order_and_in_batches(target):
+    """Polls run on a loop of their own thread; their results reach the caller's loop, in order, a few batches a second."""
+    runbook = make_runbook(target.url, every=0.05, timeout=2.0)
+    contexts: list[ProbeContext] = []
+    batches: list[tuple[float, list[tuple[Reading | None, list[ConditionStatus]]], str]] = []
+
+    async def setup() -> Poller:
+        contexts.append(ProbeContext(runbook))
+        return Poller(runbook, contexts[0])
+
+    async def teardown() -> None:
+        await contexts[0].aclose()
+
+    caller = asyncio.get_running_loop()
+    polling = PollingThread(setup, lambda batch: batches.append((caller.time(), batch, threading.current_thread().name)),
+                            teardown=teardown, name="polls")  # fmt: skip
+    poller = await polling.start()
+    try:
+        for _ in range(100):  # bounded: until 30 polls reached this loop
+            if sum(r is not None for _, batch, _ in batches for r, _ in batch) >= 30:
+                break
+            await asyncio.sleep(0.05)
+        assert polling.alive
+    finally:
+        running = list(batches)
+        await polling.stop()
+    readings = [r for _, batch, _ in batches for r, _ in batch if r is not None]
+    assert len(readings) >= 30 and readings == sorted(readings, key=lambda r: r.monotonic)
+    assert {name for _, _, name in batches} == {threading.current_thread().name}  # handed to this loop's thread
+    gaps = [b - a for (a, _, _), (b, _, _) in zip(running, running[1:])]
+    assert min(gaps) >= 1 / HANDOFFS_PER_SECOND - 0.02  # a few times a second, however fast the polls come
+    assert len(readings) / len(batches) > 1.5  # so a hand-off carries several polls
+    assert poller.stats.polls == len(readings)  # the last polls' results were handed off at stop too
+
+
+async def test_a_polling_thread_that_ends_or_hangs_is_not_alive(target):
+    """A thread whose loop ended is not alive at once; one whose loop is blocked, once it has been silent SILENCE_SECONDS."""
+    runbook = make_runbook(target.url, every=0.2, timeout=2.0)
+    contexts: list[ProbeContext] = []
+
+    async def setup() -> Poller:
+        contexts.append(ProbeContext(runbook))
+        return Poller(runbook, contexts[-1])
+
+    async def teardown() -> None:
+        await contexts.pop().aclose()
+
+    hung = PollingThread(setup, lambda batch: None, teardown=teardown)
+    await hung.start()
+    hung.call_soon(time.sleep, SILENCE_SECONDS + 1.5)  # a probe that blocks its loop
+    await asyncio.sleep(1.0)
+    assert hung.alive
+    await asyncio.sleep(SILENCE_SECONDS + 0.2)
+    assert not hung.alive and hung.silent_for() >= SILENCE_SECONDS
+    await asyncio.sleep(1.5)  # it wakes up: beating again within a second
+    assert hung.alive
+    await hung.stop()
+    ended = PollingThread(setup, lambda batch: None, teardown=teardown)
+    await ended.start()
+    ended.call_soon(lambda: asyncio.get_running_loop().stop())  # its loop gone, as after a crash in it
+    await asyncio.to_thread(ended._thread.join, 5)
+    assert not ended.alive
+    await ended.stop()

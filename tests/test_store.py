@@ -108,6 +108,22 @@ def test_sqlite_utils_opens_the_file_and_reads_the_schema(db: Path) -> None:
     reviewer.close()
 
 
+def test_sqlite_utils_reads_the_keys_indexes_and_defaults_of_a_new_log(db: Path) -> None:
+    """The tables are created in plain SQL, and sqlite-utils sees the keys, references, indexes and defaults they declare."""
+    SessionLog.create(db, make_runbook(), operator="alice").close()
+    reviewer = sqlite_utils.Database(db)
+    ticks = reviewer["ticks"]
+    assert ticks.pks == ["id"] and reviewer["events"].pks == ["seq"] and reviewer["runbook_versions"].pks == ["sha256"]
+    assert {(fk.column, fk.other_table, fk.other_column) for fk in ticks.foreign_keys} == {
+        ("check_ref", "checks", "id"), ("outcome_code", "outcomes", "code")}  # fmt: skip
+    assert {tuple(index.columns) for index in ticks.indexes} == {("check_ref", "ts_ms")}
+    assert [(index.columns, index.unique) for index in reviewer["checks"].indexes] == [(["name"], 1)]
+    assert ticks.default_values == {"degraded": 0, "detail": ""}
+    assert [row["name"] for row in reviewer["outcomes"].rows] == ["pass", "breach", "nodata", "invalid", "error"]
+    assert set(reviewer.view_names()) == {"readings"} and len(reviewer.triggers) == 2
+    reviewer.close()
+
+
 def test_second_writer_process_is_refused_and_pointed_to_follow(db: Path) -> None:
     """A second process opening the same file to write gets a message naming the holder and `follow`."""
     log = SessionLog.create(db, make_runbook(), operator="alice")

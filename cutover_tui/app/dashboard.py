@@ -7,6 +7,7 @@ The flows behind the actions (dialogs, then appends) are ``DialogFlows``
 
 from __future__ import annotations
 
+import gc
 import importlib
 from collections.abc import Iterable
 from dataclasses import replace
@@ -184,9 +185,13 @@ class CutoverApp(DialogFlows):
         # that is still loading would reach the dashboard.
         for dialog in ("approval", "complete_step", "decision", "evidence", "help", "prompts", "set_t0"):
             importlib.import_module(f"cutover_tui.screens.{dialog}")
+        # What start-up made (modules, widgets, the runbook) lives as long as the app: kept out of the
+        # cyclic collector's passes, a full collection (which stops every thread) takes a fraction as long.
+        gc.freeze()
 
     async def on_unmount(self) -> None:
         self._remove_ending_signals()
+        gc.unfreeze()
         await self.backend.stop()
 
     # ------------------------------------------------------------ state in
@@ -216,7 +221,11 @@ class CutoverApp(DialogFlows):
         previous = self._rendered if self._rendered is not None else previous
 
         def changed(part: str) -> bool:
-            return previous is None or getattr(previous, part) != getattr(state, part)
+            if previous is None:
+                return True
+            if part in ("conditions", "checks"):  # derived when looked at: the widgets compare what they show
+                return getattr(previous, part) is not getattr(state, part)
+            return getattr(previous, part) != getattr(state, part)
 
         header, steps, conditions = self._find(DashboardHeader), self._find(StepsTable), self._find(ConditionsList)
         alerts, log, dashboard = self._find(AlertsPanel), self._find(DecisionLog), self._dashboard

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +34,7 @@ class Snapshot:
     firing_since: datetime | None
 
 
-def remember(history: dict[str, list[Snapshot]], event: EventRecord, views: dict[str, ConditionView]) -> None:
+def remember(history: dict[str, list[Snapshot]], event: EventRecord, views: Mapping[str, ConditionView]) -> None:
     for condition_id, view in views.items():
         snapshots = history[condition_id]
         if not snapshots or (snapshots[-1].state, snapshots[-1].firing_since) != (view.state, view.firing_since):

@@ -54,6 +54,8 @@ MAX_TREND_SAMPLES = 60
 #: Columns of a card that are not the sparkline (state, name, gaps, threshold marker).
 CARD_TEXT_WIDTH = 36
 PARTS = ("top", "clock", "middle", "why")
+#: Lines of a card.
+CARD_HEIGHT = 3
 #: The line each part is drawn on.
 LINE_OF = {"top": 0, "clock": 1, "middle": 1, "why": 2}
 #: A sparkline's bars, lowest to highest, and the mark of a gap (no value).

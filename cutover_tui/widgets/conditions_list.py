@@ -116,6 +116,9 @@ class ConditionsList(VerticalScroll, can_focus=True):
     def show(self, state: SessionState, runbook: Runbook, now: datetime) -> None:
         """Hand every card its view (a card repaints only what changed); add cards for new conditions."""
         new: list[ConditionCard] = []
+        read = getattr(state.conditions, "read", None)
+        if read is not None:  # what the views read, at once (a replay reads the log)
+            read(condition.id for condition in runbook.stop_conditions)
         for index, condition in enumerate(runbook.stop_conditions):
             view = state.conditions.get(condition.id)
             check = state.checks.get(condition.check)

@@ -7,6 +7,7 @@ from datetime import datetime, tzinfo
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from cutover_tui.labels import (
     STEP_MARKERS,
@@ -98,9 +99,31 @@ class StepsTable(DataTable[Text]):
                 self.add_row(*cells, key=step_id)
             else:
                 for (key, _, width), before, after in zip(COLUMNS, old, cells, strict=True):
-                    if before != after:
-                        self.update_cell(step_id, key, after, update_width=width is None)
+                    if before == after:
+                        continue
+                    if width is not None or after.cell_len == before.cell_len:
+                        self._replace_cell(step_id, key, after)
+                    else:
+                        self.update_cell(step_id, key, after, update_width=True)
             self._cells[step_id] = cells
+
+    def _replace_cell(self, row_key: str, column_key: str, value: Text) -> None:
+        """``update_cell`` for a cell whose column keeps its width, drawing that row alone again.
+
+        ``update_cell`` makes Textual render every row again (its render caches
+        are keyed on a count of the table's updates): an overdue step's drift
+        ticking each second redrew the whole table. Here only the row's own
+        cached renders are dropped and its region refreshed.
+        """
+        self._data[RowKey(row_key)][ColumnKey(column_key)] = value
+        for row_cached in [key for key in self._row_render_cache.keys() if key[0] == row_key]:
+            self._row_render_cache.discard(row_cached)
+        for cell_cached in [key for key in self._cell_render_cache.keys() if key[0] == row_key]:
+            self._cell_render_cache.discard(cell_cached)
+        row_index = self.get_row_index(row_key)
+        self._row_renderable_cache.discard((self._update_count, row_index))
+        self._line_cache.clear()  # lines are put together from the rows' cached renders: cheap to redo
+        self.refresh_row(row_index)
 
 
 def step_cells(

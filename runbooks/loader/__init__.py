@@ -39,6 +39,7 @@ from runbooks.loader.conditions import (
     MANN_WHITNEY_PACKAGE,
 )
 from runbooks.loader.matchers import split_matcher
+from runbooks.loader.nodes import FAST_LOADER as _FAST_LOADER  # noqa: F401 - the name the loader had before its split
 from runbooks.loader.nodes import slug
 from runbooks.loader.reader import TOP_KEYS, load_runbook, parse_runbook
 from runbooks.loader.steps import CATEGORY_KEYS, ITEM_KEYS, SCORECARD_KEYS, STEP_KEYS
