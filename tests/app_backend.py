@@ -143,9 +143,9 @@ class AppTestBackend:
 # ---------------------------------------------------------------- scenarios
 
 
-def fresh_session(**options: Any) -> AppTestBackend:
-    """A session just started: no T0, nothing polled yet."""
-    backend = AppTestBackend(demo_runbook(), **options)
+def fresh_session(runbook: Runbook | None = None, **options: Any) -> AppTestBackend:
+    """A session just started: no T0, nothing polled yet (of the demo runbook, or ``runbook``)."""
+    backend = AppTestBackend(runbook or demo_runbook(), **options)
     backend.record(
         "session_started",
         {"runbook_name": backend.runbook.name, "runbook_sha256": backend.runbook.sha256, "planned_t0": None, "rehearsal": False},
@@ -217,3 +217,38 @@ def auth_errors_firing(backend: AppTestBackend) -> None:
         backend.tick("api_health", "pass", 0.09, detail="HTTP 200")
         backend.advance(5)
     backend.condition("auth_errors", "firing", 0.042, "4.2% > 1% for 1m", breach_held=60.0)
+
+
+def session_firing(**options: Any) -> AppTestBackend:
+    """In progress, with the auth-error spike firing: a ROLLBACK banner."""
+    backend = session_in_progress(**options)
+    auth_errors_firing(backend)
+    return backend
+
+
+def session_rolling_back(**options: Any) -> AppTestBackend:
+    """The auth-error spike fired and the commander entered rollback."""
+    backend = session_firing(**options)
+    backend.record("rollback_started", {"reason": "auth errors 4% for 1m"}, actor="commander")
+    return backend
+
+
+def rehearsal_session(**options: Any) -> AppTestBackend:
+    """A rehearsal whose T-0 was set ten minutes ago (T-0 may move)."""
+    backend = AppTestBackend(demo_runbook(), **options)
+    backend.record("session_started", {"runbook_name": "demo", "runbook_sha256": "", "planned_t0": None,
+                                       "rehearsal": True}, actor="commander")  # fmt: skip
+    backend.record("t0_set", {"t0": format_ts(backend.now())}, actor="commander")
+    backend.advance(600)
+    return backend
+
+
+#: The sessions a dashboard test starts from, by name (``@pytest.mark.scenario(name)``, ``conftest.backend``).
+SCENARIOS: dict[str, Callable[[], AppTestBackend]] = {
+    "in progress": session_in_progress,
+    "fresh": fresh_session,
+    "firing": session_firing,
+    "rolling back": session_rolling_back,
+    "following": lambda: session_in_progress(read_only=True, view_label="FOLLOW (read-only)"),
+    "rehearsal": rehearsal_session,
+}

@@ -9,9 +9,7 @@ import pytest
 
 from app_backend import START, demo_runbook, session_in_progress
 from checks.state import Verdict
-from cutover_tui.reducer import reduce_events
-from cutover_tui.state import StepStatus
-from cutover_tui.widgets.formatting import (
+from cutover_tui.labels import (
     display_zone,
     format_at,
     format_countdown,
@@ -20,8 +18,10 @@ from cutover_tui.widgets.formatting import (
     format_value,
     format_wall_clock,
     format_wall_time,
-    sparkline,
 )
+from cutover_tui.reducer import reduce_events
+from cutover_tui.state import StepStatus
+from cutover_tui.widgets.condition_card import sparkline
 from runbooks.grammar import parse_threshold
 
 T0 = datetime(2026, 12, 1, 16, 30, tzinfo=timezone.utc)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 from rich.console import Console
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from app_backend import fresh_session, session_in_progress
 from checks.state import Verdict
 from cutover_tui.app import CutoverApp, make_app
-from cutover_tui.labels import VERDICT_LABELS
+from cutover_tui.labels import BLIND_CAUSE_MARKERS, CHECK_MARKERS, CONDITION_MARKERS, VERDICT_LABELS
 from cutover_tui.screens.help import HelpScreen
 from cutover_tui.widgets.conditions_list import ConditionsList
-from cutover_tui.widgets.markers import BLIND_CAUSE_MARKERS, CHECK_MARKERS, CONDITION_MARKERS
 from cutover_tui.widgets.steps_table import StepsTable
 
 pytestmark = pytest.mark.slow  # every test drives the real app with Pilot: seconds each
@@ -36,22 +36,20 @@ def test_no_data_invalid_and_not_polled_are_three_marks() -> None:
     assert [m.word for m in marks] == ["no data", "invalid", "not polled"]
 
 
-async def test_help_explains_every_verdict_blind_and_the_marks() -> None:
+async def test_help_explains_every_verdict_blind_and_the_marks(app: CutoverApp, pilot: Pilot[None]) -> None:
     """? shows each verdict with what it means, what "N blind" counts, and every mark with its word."""
-    app = make_app(session_in_progress())
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("question_mark")
-        await pilot.pause()
-        assert isinstance(app.screen, HelpScreen)
-        verdicts = plain(app, "#verdicts")
-        for verdict in Verdict:
-            assert VERDICT_LABELS[verdict] in verdicts
-        assert "we cannot tell" in verdicts and "blocks GO" in verdicts
-        assert "N blind" in verdicts and "cannot be seen now" in verdicts
-        legend = plain(app, "#legend")
-        for marker in BLIND_CAUSE_MARKERS.values():
-            assert f"{marker.symbol} {marker.word}" in legend
-        assert "? unknown" in legend and "◷ stale" in legend and "! error" in legend
+    await pilot.press("question_mark")
+    await pilot.pause()
+    assert isinstance(app.screen, HelpScreen)
+    verdicts = plain(app, "#verdicts")
+    for verdict in Verdict:
+        assert VERDICT_LABELS[verdict] in verdicts
+    assert "we cannot tell" in verdicts and "blocks GO" in verdicts
+    assert "N blind" in verdicts and "cannot be seen now" in verdicts
+    legend = plain(app, "#legend")
+    for marker in BLIND_CAUSE_MARKERS.values():
+        assert f"{marker.symbol} {marker.word}" in legend
+    assert "? unknown" in legend and "◷ stale" in legend and "! error" in legend
 
 
 async def test_cards_and_the_timeline_say_why_a_condition_is_unknown() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,9 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from app_backend import START, auth_errors_firing, demo_runbook, session_in_progress
+from app_driver import open_dashboard, settle
 from checks.clock import ManualClock
-from cutover_tui.app import make_app
+from cutover_tui.app import CutoverApp, make_app
 from cutover_tui.replay import ReplayBackend
 from cutover_tui.screens.help import HelpScreen
 from cutover_tui.store import SessionLog, format_ts
@@ -23,11 +23,6 @@ pytestmark = pytest.mark.slow  # every test drives the real app with Pilot: seco
 
 SIZE = (120, 40)
 LIVE_HINTS = ("d: record a decision", "a: acknowledge", "R: enter rollback", "e to add", "(c)", "(c or d)")
-
-
-async def settle(pilot: Pilot[Any]) -> None:
-    await asyncio.wait_for(pilot.app.workers.wait_for_complete(), timeout=10)
-    await pilot.pause()
 
 
 def follower(backend: Any) -> Any:
@@ -61,19 +56,16 @@ async def test_a_follower_shows_no_hint_of_a_key_that_writes() -> None:
         assert "FOLLOW (read-only) is read-only" in str(app.screen.query_one("#keys-note", Static).render())
 
 
-async def test_the_live_session_keeps_its_hints() -> None:
+@pytest.mark.scenario("firing")
+async def test_the_live_session_keeps_its_hints(app: CutoverApp, pilot: Pilot[None]) -> None:
     """The same screens in a live session name the keys: the banner's d / a / R, the detail's e and c."""
-    backend = session_in_progress()
-    auth_errors_firing(backend)
-    app = make_app(backend)
-    async with app.run_test(size=SIZE) as pilot:
-        assert "d: record a decision   a: acknowledge   R: enter rollback" in app.banner.text.plain
-        app.query_one(StepsTable).select_step("approve_prod_deploy")
-        await pilot.pause()
-        assert "to approve (c)" in str(app.query_one("#detail-body", Static).render())
-        app.query_one(StepsTable).select_step("change_freeze")
-        await pilot.pause()
-        assert "e to add" in str(app.query_one("#detail-body", Static).render())  # done, its evidence still owed
+    assert "d: record a decision   a: acknowledge   R: enter rollback" in app.banner.text.plain
+    app.query_one(StepsTable).select_step("approve_prod_deploy")
+    await pilot.pause()
+    assert "to approve (c)" in str(app.query_one("#detail-body", Static).render())
+    app.query_one(StepsTable).select_step("change_freeze")
+    await pilot.pause()
+    assert "e to add" in str(app.query_one("#detail-body", Static).render())  # done, its evidence still owed
 
 
 def write_log(path: Path, *, t0_after: float | None) -> None:
@@ -93,8 +85,8 @@ async def test_home_in_replay_goes_to_t0_from_any_position(tmp_path: Path) -> No
     write_log(path, t0_after=4 * 60)
     backend = ReplayBackend(path, demo_runbook())
     t0 = START + timedelta(minutes=4)
-    app = make_app(backend)
-    async with app.run_test(size=SIZE) as pilot:
+    async with open_dashboard(backend, size=SIZE) as view:
+        pilot = view.pilot
         assert backend.position == backend.start_at and backend.state().t0 is None
         await pilot.press("home")
         await settle(pilot)
@@ -105,7 +97,7 @@ async def test_home_in_replay_goes_to_t0_from_any_position(tmp_path: Path) -> No
         await pilot.press("home")
         await settle(pilot)
         assert backend.position == t0
-        assert not list(app._notifications)
+        assert not view.notices
 
 
 async def test_home_in_replay_says_when_there_is_no_t0(tmp_path: Path) -> None:
@@ -113,11 +105,8 @@ async def test_home_in_replay_says_when_there_is_no_t0(tmp_path: Path) -> None:
     path = tmp_path / "s.cutover.db"
     write_log(path, t0_after=None)
     backend = ReplayBackend(path, demo_runbook())
-    app = make_app(backend)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("end", "home")
-        await settle(pilot)
+    async with open_dashboard(backend, size=SIZE) as view:
+        await view.pilot.press("end", "home")
+        await settle(view.pilot)
         assert backend.position == backend.end_at
-        assert [n.message for n in app._notifications] == [
-            "This session never set T-0: home has nowhere to go (end goes to the end)."
-        ]
+        assert view.notices == ["This session never set T-0: home has nowhere to go (end goes to the end)."]

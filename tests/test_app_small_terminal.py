@@ -6,8 +6,10 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
 from app_backend import START, auth_errors_firing, session_in_progress
+from app_driver import screen_lines
 from checks.state import ConditionState
 from cutover_tui.app import MIN_HEIGHT, MIN_WIDTH, CutoverApp, make_app
 from cutover_tui.labels import VERDICT_LABELS
@@ -17,11 +19,6 @@ from cutover_tui.widgets.conditions_list import ConditionsList
 from cutover_tui.widgets.key_footer import KeyFooter, fit_words
 
 pytestmark = pytest.mark.slow  # every test drives the real app with Pilot: seconds each
-
-
-def screen_lines(app: CutoverApp) -> list[str]:
-    """The terminal's lines as the user sees them now."""
-    return ["".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips()]
 
 
 def on_screen(app: CutoverApp, text: str) -> bool:
@@ -69,20 +66,19 @@ async def test_cards_go_worst_first_only_when_they_do_not_all_fit() -> None:
         assert app.query_one("#conditions-pane").border_title == "Stop conditions, worst first"
 
 
-async def test_below_the_minimum_the_screen_says_what_it_needs() -> None:
+@pytest.mark.size(60, 16)
+async def test_below_the_minimum_the_screen_says_what_it_needs(app: CutoverApp, pilot: Pilot[None]) -> None:
     """At 60×16 the screen names its size and the size it needs, keeps the verdict, and hides the empty panes; 80×24 brings them back."""
-    app = make_app(session_in_progress())
-    async with app.run_test(size=(60, 16)) as pilot:
-        await pilot.pause()
-        text = "\n".join(screen_lines(app))
-        assert f"This terminal is 60×16; the dashboard needs at least {MIN_WIDTH}×{MIN_HEIGHT}" in " ".join(text.split())
-        assert f"VERDICT: {VERDICT_LABELS[app.session.verdict]}" in text
-        assert not app.query_one("#main").display or app.query_one("#main").region.height == 0
-        assert "Steps" not in text
-        await pilot.resize_terminal(80, 24)
-        await pilot.pause()
-        assert app.query_one("#main").region.height > 0 and on_screen(app, "Stop conditions")
-        assert not on_screen(app, "This terminal is")
+    await pilot.pause()
+    text = "\n".join(screen_lines(app))
+    assert f"This terminal is 60×16; the dashboard needs at least {MIN_WIDTH}×{MIN_HEIGHT}" in " ".join(text.split())
+    assert f"VERDICT: {VERDICT_LABELS[app.session.verdict]}" in text
+    assert not app.query_one("#main").display or app.query_one("#main").region.height == 0
+    assert "Steps" not in text
+    await pilot.resize_terminal(80, 24)
+    await pilot.pause()
+    assert app.query_one("#main").region.height > 0 and on_screen(app, "Stop conditions")
+    assert not on_screen(app, "This terminal is")
 
 
 def pending_view(**changes: Any) -> ConditionView:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input, Select, Static
 
 from app_backend import AppTestBackend, auth_errors_firing, demo_runbook, fresh_session, session_in_progress
+from app_driver import settle
 from checks.reading import Outcome
 from cutover_tui.app import make_app
 from cutover_tui.replay import ReplayBackend
@@ -38,11 +38,6 @@ stop_conditions:
     action: rollback
     decides: cto
 """
-
-
-async def settle(pilot: Pilot[Any]) -> None:
-    await asyncio.wait_for(pilot.app.workers.wait_for_complete(), timeout=10)
-    await pilot.pause()
 
 
 def screen_text(pilot: Pilot[Any]) -> str:
@@ -146,10 +141,7 @@ async def test_someone_else_can_be_named_as_the_decider() -> None:
 def two_approvers() -> AppTestBackend:
     runbook = demo_runbook()
     steps = tuple(dataclasses.replace(s, approvers=2) if s.id == "approve_prod_deploy" else s for s in runbook.steps)
-    backend = fresh_session()
-    backend.runbook = dataclasses.replace(runbook, steps=steps)
-    backend._reducer.runbook = backend.runbook
-    return backend
+    return fresh_session(dataclasses.replace(runbook, steps=steps))
 
 
 async def test_two_person_approval_needs_two_distinct_names() -> None:

@@ -8,7 +8,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from app_backend import auth_errors_firing, session_in_progress
-from cutover_tui.app import make_app
+from cutover_tui.app import CutoverApp, make_app
 from cutover_tui.widgets.conditions_list import ConditionCard, ConditionsList
 from cutover_tui.widgets.step_detail import StepDetail
 from cutover_tui.widgets.steps_table import StepsTable
@@ -69,25 +69,23 @@ async def test_a_new_reading_renders_only_its_cards_changed_parts() -> None:
             assert {p: after[condition_id][p] for p in BODY} == {p: before[condition_id][p] for p in BODY}, condition_id
 
 
-async def test_keys_move_the_highlight_like_an_option_list() -> None:
+async def test_keys_move_the_highlight_like_an_option_list(app: CutoverApp, pilot: Pilot[None]) -> None:
     """In the pane, down/up/end/home move the highlight; highlighted_condition_id follows; a click highlights a card."""
-    app = make_app(session_in_progress())
-    async with app.run_test(size=SIZE) as pilot:
-        pane = app.query_one(ConditionsList)
-        ids = [condition.id for condition in app.runbook.stop_conditions]
-        await pilot.press("2")
-        assert pane.has_focus and pane.highlighted_condition_id == ids[0]
-        await pilot.press("down")
-        assert pane.highlighted_condition_id == ids[1]
-        assert pane.card(ids[1]).has_class("-highlight") and not pane.card(ids[0]).has_class("-highlight")
-        await pilot.press("end")
-        assert pane.highlighted_condition_id == ids[-1]
-        await pilot.press("down")
-        assert pane.highlighted_condition_id == ids[-1]
-        await pilot.press("up", "home")
-        assert pane.highlighted_condition_id == ids[0]
-        await pilot.click(pane.card(ids[2]), offset=(2, 1))
-        assert pane.highlighted_condition_id == ids[2]
+    pane = app.query_one(ConditionsList)
+    ids = [condition.id for condition in app.runbook.stop_conditions]
+    await pilot.press("2")
+    assert pane.has_focus and pane.highlighted_condition_id == ids[0]
+    await pilot.press("down")
+    assert pane.highlighted_condition_id == ids[1]
+    assert pane.card(ids[1]).has_class("-highlight") and not pane.card(ids[0]).has_class("-highlight")
+    await pilot.press("end")
+    assert pane.highlighted_condition_id == ids[-1]
+    await pilot.press("down")
+    assert pane.highlighted_condition_id == ids[-1]
+    await pilot.press("up", "home")
+    assert pane.highlighted_condition_id == ids[0]
+    await pilot.click(pane.card(ids[2]), offset=(2, 1))
+    assert pane.highlighted_condition_id == ids[2]
 
 
 async def test_acknowledge_takes_the_highlighted_condition_once_the_banner_is_answered() -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from app_backend import fresh_session
+from app_backend import AppTestBackend, fresh_session
+from app_driver import settle
 from cutover_tui import evidence
-from cutover_tui.app import CutoverApp, make_app
+from cutover_tui.app import CutoverApp
 from cutover_tui.report import build_report, render
 from cutover_tui.screens.complete_step import CompleteStepScreen
 from cutover_tui.screens.evidence import EvidenceScreen
@@ -92,95 +91,87 @@ def test_a_log_from_before_named_answers_is_not_owing() -> None:
     assert evidence.evidence_owed(spec, backend.state().step("change_freeze")) == []
 
 
-async def settle(pilot: Pilot[Any]) -> None:
-    await asyncio.wait_for(pilot.app.workers.wait_for_complete(), timeout=10)
-    await pilot.pause()
-
-
 def error_line(app: CutoverApp) -> str:
     line = app.screen.query_one("#dialog-error", Static)
     return str(line.render()) if line.display else ""
 
 
 @pytest.mark.slow
-async def test_completing_a_step_with_two_named_items_asks_for_two_answers() -> None:
+@pytest.mark.scenario("fresh")
+@pytest.mark.size(120, 40)
+async def test_completing_a_step_with_two_named_items_asks_for_two_answers(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
     """c on a step with two named items shows a field for each; one answer is refused naming the other; both are logged under their items."""
-    backend = fresh_session()
-    app = make_app(backend)
-    async with app.run_test(size=(120, 40)) as pilot:
-        app.query_one(StepsTable).select_step("change_freeze")
-        await pilot.pause()
-        await pilot.press("c")
-        await pilot.pause()
-        assert isinstance(app.screen, CompleteStepScreen)
-        fields = [i for i in app.screen.query(Input) if i.id and i.id.startswith("evidence-")]
-        assert [f.name for f in fields] == ["item:release_tag_planned", "item:known_risks_logged"]
-        assert str(app.screen.query_one("#evidence", Static).render()) == "Evidence: 2 of 2 still owed"
-        fields[0].value = "v2.4.0 tagged"
-        app.screen.query_one("#unticked", Input).value = "freeze announced by email"
-        await pilot.press("enter")
-        await pilot.pause()
-        assert backend.appended == []
-        assert error_line(app) == "Still needed: evidence for “Known risks logged”."
-        fields[1].value = "RISK-12"
-        await pilot.press("enter")
-        await settle(pilot)
-        assert [(e.kind, e.payload.get("item"), e.payload.get("text")) for e in backend.appended] == [
-            ("evidence_added", "release_tag_planned", "v2.4.0 tagged"),
-            ("evidence_added", "known_risks_logged", "RISK-12"),
-            ("step_completed", None, None),
-        ]
-        log = app.query_one(DecisionLog)
-        lines = [log.get_row_at(row)[2].plain for row in range(log.row_count)]
-        assert "evidence for Change freeze starts — Known risks logged: RISK-12" in lines
+    app.query_one(StepsTable).select_step("change_freeze")
+    await pilot.pause()
+    await pilot.press("c")
+    await pilot.pause()
+    assert isinstance(app.screen, CompleteStepScreen)
+    fields = [i for i in app.screen.query(Input) if i.id and i.id.startswith("evidence-")]
+    assert [f.name for f in fields] == ["item:release_tag_planned", "item:known_risks_logged"]
+    assert str(app.screen.query_one("#evidence", Static).render()) == "Evidence: 2 of 2 still owed"
+    fields[0].value = "v2.4.0 tagged"
+    app.screen.query_one("#unticked", Input).value = "freeze announced by email"
+    await pilot.press("enter")
+    await pilot.pause()
+    assert backend.appended == []
+    assert error_line(app) == "Still needed: evidence for “Known risks logged”."
+    fields[1].value = "RISK-12"
+    await pilot.press("enter")
+    await settle(pilot)
+    assert [(e.kind, e.payload.get("item"), e.payload.get("text")) for e in backend.appended] == [
+        ("evidence_added", "release_tag_planned", "v2.4.0 tagged"),
+        ("evidence_added", "known_risks_logged", "RISK-12"),
+        ("step_completed", None, None),
+    ]
+    log = app.query_one(DecisionLog)
+    lines = [log.get_row_at(row)[2].plain for row in range(log.row_count)]
+    assert "evidence for Change freeze starts — Known risks logged: RISK-12" in lines
 
 
 @pytest.mark.slow
-async def test_e_answers_one_item_and_completing_asks_only_for_the_other() -> None:
+@pytest.mark.scenario("fresh")
+@pytest.mark.size(120, 40)
+async def test_e_answers_one_item_and_completing_asks_only_for_the_other(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
     """e attaches one item's answer; the detail pane and the completion dialog then show only the other as owed."""
-    backend = fresh_session()
-    app = make_app(backend)
-    async with app.run_test(size=(120, 40)) as pilot:
-        app.query_one(StepsTable).select_step("change_freeze")
-        await pilot.pause()
-        await pilot.press("e")
-        await pilot.pause()
-        assert isinstance(app.screen, EvidenceScreen)
-        await pilot.press("enter", "enter")  # nothing typed: moves on, then refuses
-        await pilot.pause()
-        assert error_line(app) == "Nothing typed: give the evidence for at least one item, or Escape to cancel."
-        app.screen.query_one("#evidence-1", Input).value = "RISK-12"
-        await pilot.press("enter")
-        await settle(pilot)
-        assert [(e.kind, e.payload) for e in backend.appended] == [
-            ("evidence_added", {"step": "change_freeze", "item": "known_risks_logged", "text": "RISK-12"})
-        ]
-        detail = str(app.query_one("#detail-body", Static).render())
-        assert "Evidence (1 of 2 owed, e to add):" in detail
-        assert "□ Release tag planned: owed" in detail and "✔ Known risks logged: RISK-12" in detail
-        await pilot.press("c")
-        await pilot.pause()
-        fields = [i.name for i in app.screen.query(Input) if i.id and i.id.startswith("evidence-")]
-        assert fields == ["item:release_tag_planned"]
+    app.query_one(StepsTable).select_step("change_freeze")
+    await pilot.pause()
+    await pilot.press("e")
+    await pilot.pause()
+    assert isinstance(app.screen, EvidenceScreen)
+    await pilot.press("enter", "enter")  # nothing typed: moves on, then refuses
+    await pilot.pause()
+    assert error_line(app) == "Nothing typed: give the evidence for at least one item, or Escape to cancel."
+    app.screen.query_one("#evidence-1", Input).value = "RISK-12"
+    await pilot.press("enter")
+    await settle(pilot)
+    assert [(e.kind, e.payload) for e in backend.appended] == [
+        ("evidence_added", {"step": "change_freeze", "item": "known_risks_logged", "text": "RISK-12"})
+    ]
+    detail = str(app.query_one("#detail-body", Static).render())
+    assert "Evidence (1 of 2 owed, e to add):" in detail
+    assert "□ Release tag planned: owed" in detail and "✔ Known risks logged: RISK-12" in detail
+    await pilot.press("c")
+    await pilot.pause()
+    fields = [i.name for i in app.screen.query(Input) if i.id and i.id.startswith("evidence-")]
+    assert fields == ["item:release_tag_planned"]
 
 
 @pytest.mark.slow
-async def test_evidence_required_without_names_asks_for_one_answer() -> None:
+@pytest.mark.scenario("fresh")
+@pytest.mark.size(120, 40)
+async def test_evidence_required_without_names_asks_for_one_answer(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
     """evidence: required keeps working: one field, one answer logged for the step as a whole."""
-    backend = fresh_session()
-    app = make_app(backend)
-    async with app.run_test(size=(120, 40)) as pilot:
-        app.query_one(StepsTable).select_step("backup_snapshot")
-        await pilot.pause()
-        await pilot.press("c")
-        await pilot.pause()
-        assert [i.name for i in app.screen.query(Input) if i.id and i.id.startswith("evidence-")] == ["item:"]
-        app.screen.query_one("#evidence-0", Input).value = "snap-0420"
-        app.screen.query_one("#unticked", Input).value = "taken by the backup job"
-        await pilot.press("enter")
-        await settle(pilot)
-        assert backend.appended[0].payload == {"step": "backup_snapshot", "text": "snap-0420"}
-        assert backend.kinds() == ["evidence_added", "step_completed"]
+    app.query_one(StepsTable).select_step("backup_snapshot")
+    await pilot.pause()
+    await pilot.press("c")
+    await pilot.pause()
+    assert [i.name for i in app.screen.query(Input) if i.id and i.id.startswith("evidence-")] == ["item:"]
+    app.screen.query_one("#evidence-0", Input).value = "snap-0420"
+    app.screen.query_one("#unticked", Input).value = "taken by the backup job"
+    await pilot.press("enter")
+    await settle(pilot)
+    assert backend.appended[0].payload == {"step": "backup_snapshot", "text": "snap-0420"}
+    assert backend.kinds() == ["evidence_added", "step_completed"]
 
 
 def test_the_report_shows_each_answer_under_its_item(tmp_path: Path) -> None:

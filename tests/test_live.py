@@ -164,7 +164,7 @@ async def test_replay_seeks_to_the_state_at_each_decision(tmp_path: Path) -> Non
     assert at_decision.mode is not Mode.ROLLBACK
     assert replay.seek(replay.end_at).mode is Mode.ROLLBACK
     replay.seek(replay.start_at)
-    replay.handle_key("greater_than_sign")
+    replay.seek_mark(+1)
     assert replay.position > replay.start_at
     app = make_app(replay)
     async with app.run_test(size=SIZE) as pilot:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta, timezone
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from app_backend import AppTestBackend, demo_runbook, fresh_session
-from cutover_tui.app import make_app
+from app_backend import AppTestBackend, demo_runbook
+from app_driver import settle
+from cutover_tui.app import CutoverApp, make_app
 from cutover_tui.screens.set_t0 import SetT0Screen, describe_t0, parse_t0
 from cutover_tui.store import format_ts
 
@@ -71,47 +70,38 @@ def test_the_preview_says_when_against_now() -> None:
     assert describe_t0(NOW, NOW, IST) == "T-0 at 22:00:00 IST (now)"
 
 
-async def settle(pilot: Pilot[Any]) -> None:
-    await asyncio.wait_for(pilot.app.workers.wait_for_complete(), timeout=10)
-    await pilot.pause()
-
-
 @pytest.mark.slow
-async def test_t_sets_t0_to_a_typed_time_and_logs_that_instant() -> None:
+@pytest.mark.scenario("fresh")
+async def test_t_sets_t0_to_a_typed_time_and_logs_that_instant(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
     """t, then 22:30: the logged t0_set carries 22:30 IST, not the moment of typing; the clock counts down to it."""
-    backend = fresh_session()
-    app = make_app(backend)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.press("t")
-        await pilot.pause()
-        assert isinstance(app.screen, SetT0Screen)
-        await pilot.press(*"22:30")
-        assert str(app.screen.query_one("#t0-preview", Static).render()) == "T-0 at 22:30:00 IST (in 30m)"
-        await pilot.press("enter")
-        await settle(pilot)
-        assert backend.appended[-1].kind == "t0_set"
-        assert backend.appended[-1].payload == {"t0": format_ts(datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc))}
-        assert str(app.query_one("#header-t-clock").render()) == "T-00:30:00"
+    await pilot.press("t")
+    await pilot.pause()
+    assert isinstance(app.screen, SetT0Screen)
+    await pilot.press(*"22:30")
+    assert str(app.screen.query_one("#t0-preview", Static).render()) == "T-0 at 22:30:00 IST (in 30m)"
+    await pilot.press("enter")
+    await settle(pilot)
+    assert backend.appended[-1].kind == "t0_set"
+    assert backend.appended[-1].payload == {"t0": format_ts(datetime(2026, 12, 1, 17, 0, tzinfo=timezone.utc))}
+    assert str(app.query_one("#header-t-clock").render()) == "T-00:30:00"
 
 
 @pytest.mark.slow
-async def test_t_refuses_a_bad_time_in_the_dialog_and_then_takes_a_relative_one() -> None:
+@pytest.mark.scenario("fresh")
+async def test_t_refuses_a_bad_time_in_the_dialog_and_then_takes_a_relative_one(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
     """A bad entry keeps the dialog open with its reason and logs nothing; -5m then sets T-0 five minutes back."""
-    backend = fresh_session()
-    app = make_app(backend)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.press("t")
-        await pilot.pause()
-        await pilot.press(*"half past", "enter")
-        await pilot.pause()
-        assert isinstance(app.screen, SetT0Screen) and backend.appended == []
-        error = app.screen.query_one("#dialog-error", Static)
-        assert error.display and str(error.render()).startswith("'half past' is not a time T-0 can be set to")
-        app.screen.query_one("#t0", Input).value = ""
-        await pilot.press(*"-5m", "enter")
-        await settle(pilot)
-        assert backend.appended[-1].payload == {"t0": format_ts(backend.now() - timedelta(minutes=5))}
-        assert str(app.query_one("#header-t-clock").render()) == "T+00:05:00"
+    await pilot.press("t")
+    await pilot.pause()
+    await pilot.press(*"half past", "enter")
+    await pilot.pause()
+    assert isinstance(app.screen, SetT0Screen) and backend.appended == []
+    error = app.screen.query_one("#dialog-error", Static)
+    assert error.display and str(error.render()).startswith("'half past' is not a time T-0 can be set to")
+    app.screen.query_one("#t0", Input).value = ""
+    await pilot.press(*"-5m", "enter")
+    await settle(pilot)
+    assert backend.appended[-1].payload == {"t0": format_ts(backend.now() - timedelta(minutes=5))}
+    assert str(app.query_one("#header-t-clock").render()) == "T+00:05:00"
 
 
 @pytest.mark.slow

@@ -99,14 +99,14 @@ def _close(backend: Any) -> None:
 
 
 def _zone(runbook: Any) -> tzinfo:
-    from cutover_tui.widgets.formatting import display_zone
+    from cutover_tui.labels import display_zone
 
     return display_zone(runbook.timezone) or timezone.utc
 
 
 def _status(runbook: Any, state: Any, head_seq: int, head_sha: str) -> Status:
     from checks.state import ConditionState
-    from cutover_tui.widgets.formatting import format_t_clock
+    from cutover_tui.labels import format_t_clock
 
     now = state.now or datetime.now(timezone.utc)
     conditions = {c.id: c for c in runbook.stop_conditions}
@@ -185,7 +185,7 @@ def lines(status: Status) -> list[str]:
 
 
 def _clock(moment: datetime | None, status: Status) -> str:
-    from cutover_tui.widgets.formatting import format_wall_clock
+    from cutover_tui.labels import format_wall_clock
 
     return "—" if moment is None else format_wall_clock(moment, status.zone)
 
@@ -199,7 +199,7 @@ def _verdict_line(status: Status) -> str:
 
 
 def _step_line(status: Status) -> str:
-    from cutover_tui.widgets.formatting import format_duration
+    from cutover_tui.labels import format_duration
 
     parts = []
     if status.step is not None:
@@ -270,7 +270,7 @@ def _log_line(status: Status) -> str:
 
 
 def _ago(seconds: float) -> str:
-    from cutover_tui.widgets.formatting import format_duration
+    from cutover_tui.labels import format_duration
 
     return "just now" if seconds < 1 else f"{format_duration(seconds)} ago"
 

@@ -6,9 +6,9 @@ import html
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from cutover_tui.labels import format_value
 from cutover_tui.report.document import Clock
 from cutover_tui.report.model import Chart, ConditionReport
-from cutover_tui.widgets.formatting import format_value
 
 _WIDTH, _HEIGHT = 720, 190
 _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 56, 10, 26

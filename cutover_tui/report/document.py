@@ -11,7 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 
 from checks.state import ConditionState, Verdict
-from cutover_tui.labels import DECISION_LABELS, VERDICT_LABELS
+from cutover_tui.labels import (
+    CHECK_MARKERS,
+    CONDITION_MARKERS,
+    DECISION_LABELS,
+    STEP_MARKERS,
+    VERDICT_LABELS,
+    display_zone,
+    format_at,
+    format_drift,
+    format_duration,
+    format_value,
+)
 from cutover_tui.report.model import (
     OUTCOME_LABELS,
     ConditionReport,
@@ -23,8 +34,6 @@ from cutover_tui.report.model import (
     seconds_between,
 )
 from cutover_tui.state import StepStatus
-from cutover_tui.widgets.formatting import display_zone, format_at, format_drift, format_duration, format_value
-from cutover_tui.widgets.markers import CHECK_MARKERS, CONDITION_MARKERS, STEP_MARKERS
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,9 @@ class ApprovalScreen(DialogScreen[ApprovalRequest]):
         typist: who is at the keys (the name offered when one approval is enough).
     """
 
-    def __init__(self, step: Step, *, number: int = 1, of: int = 1, taken: Sequence[str] = (), typist: str = "") -> None:
+    def __init__(
+        self, step: Step, *, number: int = 1, of: int = 1, taken: Sequence[str] = (), typist: str = ""
+    ) -> None:
         counted = f" ({number} of {of})" if of > 1 else ""
         super().__init__(f"Approve — {step.title}{counted}", danger=True)
         self.step = step

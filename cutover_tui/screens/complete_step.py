@@ -11,9 +11,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Button, Input, Static
 
+from cutover_tui.labels import check_marker
 from cutover_tui.screens.dialog import DialogScreen, buttons, error_line, hint
 from cutover_tui.screens.evidence import FIELD_CLASS, answer_fields, answers_in
-from cutover_tui.widgets.markers import check_marker
 from cutover_tui.widgets.step_detail import evidence_lines
 from runbooks.model import EvidenceItem, Step
 
@@ -68,11 +68,15 @@ class CompleteStepScreen(DialogScreen[CompleteRequest]):
             lines.rstrip()
             yield Static(lines, id="gate")
         if self.needs_override:
-            yield Static("The gate is not passing. Completing overrides it — say why (logged).", classes="dialog-warning")
+            yield Static(
+                "The gate is not passing. Completing overrides it — say why (logged).", classes="dialog-warning"
+            )
             yield Input(placeholder="override reason", id="override")
         if self.step.evidence:
             owed = len(self.owed)
-            heading = Text(f"Evidence: {owed} of {len(self.step.evidence)} still owed" if owed else "Evidence", style="bold")
+            heading = Text(
+                f"Evidence: {owed} of {len(self.step.evidence)} still owed" if owed else "Evidence", style="bold"
+            )
             given = evidence_lines(self.step, self.answers, self.owed)
             yield Static(heading + Text("\n") + given if given else heading, id="evidence")
         elif self.owed:

@@ -21,12 +21,11 @@ from textual.binding import Binding
 from textual.widgets import Button, Input, RadioButton, RadioSet, Select, Static
 
 from checks.state import Verdict
+from cutover_tui.labels import DECISION_LABELS, VERDICT_LABELS
 from cutover_tui.screens.dialog import DialogScreen, buttons, error_line, hint
 from cutover_tui.state import DECISIONS
 from cutover_tui.widgets.scorecard_form import ScorecardForm
-from cutover_tui.labels import DECISION_LABELS, VERDICT_LABELS
 from runbooks.model import Scorecard, Step
-
 
 #: What each scorecard result recommends, to warn when the decision disagrees.
 SCORECARD_DECISIONS = {"GO": "go", "CONDITIONAL": "conditional_go", "NO-GO": "no_go"}

@@ -79,7 +79,9 @@ class EvidenceScreen(DialogScreen[dict[str, str]]):
         yield buttons("Attach")
 
     def on_mount(self) -> None:
-        owed = next((index for index, item in enumerate(self.items) if item.required and not self.answers.get(item.id)), 0)
+        owed = next(
+            (index for index, item in enumerate(self.items) if item.required and not self.answers.get(item.id)), 0
+        )
         self.query_one(f"#evidence-{owed}", Input).focus()
 
     @on(Input.Changed)

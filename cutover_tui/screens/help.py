@@ -11,12 +11,27 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from checks.state import ConditionState, Verdict
-from cutover_tui.labels import BLIND_MEANING, VERDICT_LABELS, VERDICT_MEANINGS
+from cutover_tui.labels import (
+    BLIND_CAUSE_MARKERS,
+    BLIND_MEANING,
+    CHECK_MARKERS,
+    CONDITION_MARKERS,
+    STEP_MARKERS,
+    VERDICT_LABELS,
+    VERDICT_MEANINGS,
+    Marker,
+)
 from cutover_tui.screens.dialog import DialogScreen
-from cutover_tui.widgets.markers import BLIND_CAUSE_MARKERS, CHECK_MARKERS, CONDITION_MARKERS, STEP_MARKERS, Marker
 
 #: The verdicts worst first, as the ladder reads (docs/semantics.md).
-LADDER = (Verdict.ROLLBACK, Verdict.HALT, Verdict.CANNOT_VERIFY, Verdict.AT_RISK, Verdict.CONTINUE, Verdict.ROLLING_BACK)
+LADDER = (
+    Verdict.ROLLBACK,
+    Verdict.HALT,
+    Verdict.CANNOT_VERIFY,
+    Verdict.AT_RISK,
+    Verdict.CONTINUE,
+    Verdict.ROLLING_BACK,
+)
 
 
 class HelpScreen(DialogScreen[None]):
@@ -84,7 +99,9 @@ def legend() -> Table:
     table.title_justify = "left"
     table.add_column(no_wrap=True, style="bold")
     table.add_column()
-    table.add_row("Stop conditions", _marks(CONDITION_MARKERS[s] for s in ConditionState if s is not ConditionState.UNKNOWN))
+    table.add_row(
+        "Stop conditions", _marks(CONDITION_MARKERS[s] for s in ConditionState if s is not ConditionState.UNKNOWN)
+    )
     table.add_row("Gate checks", _marks(m for status, m in CHECK_MARKERS.items() if status not in BLIND_CAUSE_MARKERS))
     unknown = CONDITION_MARKERS[ConditionState.UNKNOWN]
     cannot_tell = _marks(BLIND_CAUSE_MARKERS.values())

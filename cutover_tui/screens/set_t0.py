@@ -18,8 +18,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Button, Input, Static
 
+from cutover_tui.labels import format_duration, format_wall_clock, to_zone
 from cutover_tui.screens.dialog import DialogScreen, buttons, error_line, hint
-from cutover_tui.widgets.formatting import format_duration, format_wall_clock, to_zone
 from runbooks.grammar import parse_duration
 
 #: What the dialog accepts, as its hint says it.
@@ -52,9 +52,7 @@ def parse_t0(text: str, now: datetime, zone: tzinfo | None) -> datetime:
         try:
             seconds = parse_duration(relative["duration"].strip())
         except ValueError:
-            raise ValueError(
-                f"{entry!r}: after {relative['sign']} write a duration such as 5m, 90s or 1h30m"
-            ) from None
+            raise ValueError(f"{entry!r}: after {relative['sign']} write a duration such as 5m, 90s or 1h30m") from None
         sign = -1 if relative["sign"] == "-" else 1
         return (now + timedelta(seconds=sign * seconds)).astimezone(timezone.utc)
     clock = _CLOCK.fullmatch(entry)

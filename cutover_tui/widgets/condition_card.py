@@ -20,7 +20,9 @@ scrolled out of view renders nothing until it is seen.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import math
+from collections.abc import Hashable, Sequence
+
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Span, Text
@@ -30,11 +32,9 @@ from textual.widget import Widget
 
 from checks.state import BLIND_STATES, ConditionState
 from cutover_tui.derive import countdown_text
-from cutover_tui.labels import display_unit
+from cutover_tui.labels import BLIND_STYLE, condition_marker, display_unit, format_duration, format_value
 from cutover_tui.state import CheckView, ConditionView
-from cutover_tui.widgets.formatting import format_duration, format_value, sparkline
-from cutover_tui.widgets.markers import BLIND_STYLE, condition_marker
-from runbooks.model import Action, Runbook, StopCondition
+from runbooks.model import Action, Runbook, StopCondition, Threshold
 
 ACTION_STYLES: dict[Action, str] = {
     Action.INFO: "dim",
@@ -58,6 +58,43 @@ PARTS = ("top", "clock", "middle", "why")
 CARD_HEIGHT = 3
 #: The line each part is drawn on.
 LINE_OF = {"top": 0, "clock": 1, "middle": 1, "why": 2}
+#: A sparkline's bars, lowest to highest, and the mark of a gap (no value).
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+GAP_SYMBOL = "·"
+
+
+def sparkline(history: Sequence[float | None], threshold: Threshold | None, width: int) -> Text:
+    """The last ``width`` values as bars, then ``┊`` and the threshold's own bar height.
+
+    The scale spans the values and the threshold, so a bar taller than the
+    threshold bar is above the line (the breach is told by height, not only by
+    colour: breaching bars are also red). Gaps (no value: unknown, stale,
+    error) are ``·``, never a low bar.
+    """
+    samples = list(history)[-width:]
+    values = [v for v in samples if v is not None and math.isfinite(v)]
+    scale = values + ([threshold.value] if threshold is not None else [])
+    low, high = (min(scale), max(scale)) if scale else (0.0, 1.0)
+    span = high - low
+
+    def level(value: float) -> int:
+        if span <= 0:
+            return len(SPARK_BLOCKS) // 2
+        return min(len(SPARK_BLOCKS) - 1, int((value - low) / span * (len(SPARK_BLOCKS) - 1) + 0.5))
+
+    bars = Text()
+    for value in samples:
+        if value is None or not math.isfinite(value):
+            bars.append(GAP_SYMBOL, style="magenta")
+            continue
+        breached = threshold is not None and threshold.holds(value)
+        bars.append(SPARK_BLOCKS[level(value)], style="red" if breached else "green")
+    if not samples:
+        bars.append("no data yet", style="dim")
+    if threshold is not None:
+        bars.append("┊", style="dim")
+        bars.append(SPARK_BLOCKS[level(threshold.value)], style="yellow")
+    return bars
 
 
 def trend_samples(width: int) -> int:
@@ -102,7 +139,7 @@ def value_cell(
 
 
 def trend_width(view: ConditionView | None, samples: int) -> int:
-    """Cells the sparkline takes (``formatting.sparkline``), without drawing it."""
+    """Cells the sparkline takes (``sparkline``), without drawing it."""
     points = len(view.history[-samples:]) if view is not None else 0
     return points if points else len("no data yet")
 
@@ -244,7 +281,11 @@ class ConditionCard(Widget):
     """
 
     def __init__(
-        self, condition: StopCondition, runbook: Runbook, view: ConditionView | None = None, check: CheckView | None = None
+        self,
+        condition: StopCondition,
+        runbook: Runbook,
+        view: ConditionView | None = None,
+        check: CheckView | None = None,
     ) -> None:
         super().__init__(name=condition.id)
         self.condition = condition
@@ -309,6 +350,6 @@ class ConditionCard(Widget):
         return strip.crop_extend(0, width, None).apply_style(style)
 
 
-def render_segments(text: Text, console) -> list[Segment]:  # noqa: ANN001 (a Rich console)
+def render_segments(text: Text, console) -> list[Segment]:
     """``text`` as segments, without the line end."""
     return [segment for segment in text.render(console) if segment.text != "\n"]

@@ -1,6 +1,6 @@
 """Stop conditions: one ``ConditionCard`` per condition, three lines each, updated part by part.
 
-The pane is a scrolling column of cards of fixed height. ``sync`` hands each
+The pane is a scrolling column of cards of fixed height. ``show`` hands each
 card its condition's view; a card repaints only the parts of it that changed
 (``cutover_tui.widgets.condition_card``), so the clock ticking in every card
 never makes Textual lay the pane out again. The keys are an option list's:
@@ -22,6 +22,7 @@ from rich.console import Group, RenderableType
 from textual import events
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.reactive import reactive
 
 from checks.state import BLIND_STATES, ConditionState
@@ -51,6 +52,7 @@ def _urgency(view: ConditionView | None) -> int:
     if view.state in (ConditionState.PENDING, ConditionState.RECOVERING):
         return 1
     return 2 if view.state in BLIND_STATES else 3
+
 
 __all__ = ["ACTION_STYLES", "ConditionCard", "ConditionsList", "condition_card", "time_in_state", "time_label"]
 
@@ -111,12 +113,12 @@ class ConditionsList(VerticalScroll, can_focus=True):
             return None
         return self.cards[self.highlighted].condition_id
 
-    def sync(self, state: SessionState, runbook: Runbook, now: datetime) -> None:
+    def show(self, state: SessionState, runbook: Runbook, now: datetime) -> None:
         """Hand every card its view (a card repaints only what changed); add cards for new conditions."""
         new: list[ConditionCard] = []
         read = getattr(state.conditions, "read", None)
-        if read is not None:
-            read(condition.id for condition in runbook.stop_conditions)  # what the views read, at once (a replay reads the log)
+        if read is not None:  # what the views read, at once (a replay reads the log)
+            read(condition.id for condition in runbook.stop_conditions)
         for index, condition in enumerate(runbook.stop_conditions):
             view = state.conditions.get(condition.id)
             check = state.checks.get(condition.check)
@@ -207,11 +209,11 @@ class ConditionsList(VerticalScroll, can_focus=True):
         self._move(-self._page())
 
     def on_click(self, event: events.Click) -> None:
-        widget = event.widget
-        while widget is not None and not isinstance(widget, ConditionCard):
-            widget = widget.parent if widget is not self else None
-        if isinstance(widget, ConditionCard):
-            self.highlighted = self.cards.index(widget)
+        node: DOMNode | None = event.widget
+        while node is not None and not isinstance(node, ConditionCard):
+            node = node.parent if node is not self else None
+        if isinstance(node, ConditionCard):
+            self.highlighted = self.cards.index(node)
             self.focus()
 
 

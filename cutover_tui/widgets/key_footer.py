@@ -42,7 +42,9 @@ def fit_words(keys: Sequence[str], words: Sequence[str], actions: Sequence[str],
     shown = list(words)
 
     def total() -> int:
-        return sum(cell_len(key) + (1 + cell_len(word) if word else 0) + 1 for key, word in zip(keys, shown, strict=True))
+        return sum(
+            cell_len(key) + (1 + cell_len(word) if word else 0) + 1 for key, word in zip(keys, shown, strict=True)
+        )
 
     def rank(index: int) -> tuple[int, int]:
         action = actions[index]

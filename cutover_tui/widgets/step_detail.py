@@ -15,10 +15,16 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from cutover_tui.evidence import evidence_answers, evidence_owed
+from cutover_tui.labels import (
+    STEP_MARKERS,
+    check_marker,
+    check_value_text,
+    condition_marker_in,
+    format_at,
+    format_duration,
+    format_wall_time,
+)
 from cutover_tui.state import SessionState, StepState
-from cutover_tui.labels import check_value_text
-from cutover_tui.widgets.formatting import format_duration, format_at, format_wall_time
-from cutover_tui.widgets.markers import STEP_MARKERS, check_marker, condition_marker_in
 from runbooks.model import EvidenceItem, Runbook, Step
 
 
@@ -184,7 +190,9 @@ def detail_body(
         text.append(f"type “{spec.phrase}” to approve" + (" (c)" if live else "") + "\n", style="cyan")
     elif spec.kind.value == "go_no_go":
         text.append("Go/no-go: ", style="bold")
-        text.append(("decide with the scorecard (c or d)" if live else "decided with the scorecard") + "\n", style="cyan")
+        text.append(
+            ("decide with the scorecard (c or d)" if live else "decided with the scorecard") + "\n", style="cyan"
+        )
     if spec.evidence_required or spec.evidence or step.evidence:
         owed = evidence_owed(spec, step)
         notes = []
@@ -209,7 +217,9 @@ def detail_body(
             view = state.checks.get(check_id)
             text.append(f"\n  {marker.symbol} {check_id} {marker.word}", style=marker.style)
             if view is not None and view.outcome is not None:
-                shown = check_value_text(runbook.checks.get(check_id), view.value, view.unit, lower_bound=view.lower_bound)
+                shown = check_value_text(
+                    runbook.checks.get(check_id), view.value, view.unit, lower_bound=view.lower_bound
+                )
                 detail = " ".join(part for part in (shown, view.detail) if part)
                 if detail:
                     text.append(f"  {detail}", style="dim")

@@ -9,9 +9,15 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
+from cutover_tui.labels import (
+    STEP_MARKERS,
+    check_marker,
+    condition_marker_in,
+    format_at,
+    format_drift,
+    format_wall_time,
+)
 from cutover_tui.state import SessionState, StepState, StepStatus
-from cutover_tui.widgets.formatting import format_drift, format_at, format_wall_time
-from cutover_tui.widgets.markers import STEP_MARKERS, check_marker, condition_marker_in
 from runbooks.model import Runbook
 
 #: (column key, label, width or None for auto)
@@ -45,7 +51,7 @@ class StepsTable(DataTable[Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=1)
         self._cells: dict[str, tuple[Text, ...]] = {}
-        self._last_sync: tuple[SessionState, Runbook, datetime, tzinfo | None] | None = None
+        self._last_shown: tuple[SessionState, Runbook, datetime, tzinfo | None] | None = None
 
     def _ensure_columns(self) -> None:
         if not self.columns:
@@ -65,8 +71,8 @@ class StepsTable(DataTable[Text]):
             self.move_cursor(row=self.get_row_index(step_id))
 
     def on_resize(self) -> None:
-        if self._last_sync is not None:
-            self.sync(*self._last_sync)
+        if self._last_shown is not None:
+            self.show(*self._last_shown)
         # keep the selected step in view when the pane shrinks (e.g. a banner appears)
         self.call_after_refresh(self._scroll_to_cursor)
 
@@ -78,10 +84,10 @@ class StepsTable(DataTable[Text]):
         others = sum(column.get_render_width(self) for key, column in self.columns.items() if key.value != "title")
         return max(12, self.scrollable_content_region.width - others - 2 * self.cell_padding)
 
-    def sync(self, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> None:
+    def show(self, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> None:
         """Bring rows in line with ``state``: add new steps, remove gone ones, update changed cells."""
         self._ensure_columns()
-        self._last_sync = (state, runbook, now, zone)
+        self._last_shown = (state, runbook, now, zone)
         title_width = self._title_width()
         wanted = {step.id: step_cells(step, state, runbook, now, zone, title_width) for step in state.steps}
         for step_id in [k for k in self._cells if k not in wanted]:
@@ -92,7 +98,7 @@ class StepsTable(DataTable[Text]):
             if old is None:
                 self.add_row(*cells, key=step_id)
             else:
-                for (key, _, width), before, after in zip(COLUMNS, old, cells):
+                for (key, _, width), before, after in zip(COLUMNS, old, cells, strict=True):
                     if before == after:
                         continue
                     if width is not None or after.cell_len == before.cell_len:
@@ -134,7 +140,10 @@ def step_cells(
         title.stylize("reverse")
     return (
         Text(marker.symbol, style=marker.style),
-        Text(format_at(spec.at, rollback=step.rollback_plan), style="bold red" if step.rollback_plan else "bold" if current else "dim"),
+        Text(
+            format_at(spec.at, rollback=step.rollback_plan),
+            style="bold red" if step.rollback_plan else "bold" if current else "dim",
+        ),
         Text(format_wall_time(step.planned_start, zone, now), style="dim"),
         title,
         live_markers(step, state, runbook),

@@ -8,8 +8,8 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
+from cutover_tui.labels import format_duration
 from cutover_tui.state import Mode, SessionState
-from cutover_tui.widgets.formatting import format_duration
 from runbooks.model import Runbook
 
 
