@@ -212,6 +212,7 @@ async def test_a_polling_thread_hands_its_results_to_the_callers_loop_in_order_a
     assert poller.stats.polls == len(readings)  # the last polls' results were handed off at stop too
 
 
+@pytest.mark.slow
 async def test_a_polling_thread_that_ends_or_hangs_is_not_alive(target):
     """A thread whose loop ended is not alive at once; one whose loop is blocked, once it has been silent SILENCE_SECONDS."""
     runbook = make_runbook(target.url, every=0.2, timeout=2.0)
