@@ -44,8 +44,9 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from checks.clock import SystemClock
 from checks.conditions import ConditionEvaluator

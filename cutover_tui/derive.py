@@ -65,7 +65,9 @@ def value_text(condition: StopCondition, runbook: Runbook, value: float | None, 
     return f"≥ {shown}" if lower_bound else shown
 
 
-def current_detail(condition: StopCondition, state: ConditionState, shown: str, value: float | None, recorded: str) -> str:
+def current_detail(
+    condition: StopCondition, state: ConditionState, shown: str, value: float | None, recorded: str
+) -> str:
     """What the latest observation says, from the current value where the condition compares one.
 
     A condition with a threshold is described from the value shown now, so the
@@ -97,9 +99,7 @@ def at_risk_view(risk: AtRisk, view: ConditionView) -> AtRiskView:
     return AtRiskView(risk.condition, risk.state, risk.seconds, text)
 
 
-def firing_banner(
-    condition: StopCondition, view: ConditionView, runbook: Runbook, now: datetime | None
-) -> BannerView:
+def firing_banner(condition: StopCondition, view: ConditionView, runbook: Runbook, now: datetime | None) -> BannerView:
     """The HALT/ROLLBACK banner for a firing episode no decision has answered."""
     observed = f"{view.value_text} {view.threshold}" if view.value is not None and view.threshold else view.detail
     text = f"{condition.action.value.upper()} — {condition.id} {observed} for {seconds_text(view.breach_held)}"
@@ -152,7 +152,9 @@ def polling_banner(stopped_at: datetime, now: datetime | None) -> BannerView:
     """The polling thread ended or stopped beating: nothing is being watched, and the screen says so."""
     ago = f", {seconds_text((now - stopped_at).total_seconds())} ago" if now is not None else ""
     when = stopped_at.strftime("%H:%M:%SZ")
-    return BannerView(kind="polling", text=f"POLLING STOPPED at {when}{ago}: no check is being polled; every condition is stale")
+    return BannerView(
+        kind="polling", text=f"POLLING STOPPED at {when}{ago}: no check is being polled; every condition is stale"
+    )
 
 
 def stopping_order(condition: StopCondition) -> int:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from cutover_tui.backend import Acknowledged, ReadOnlySession, ScrubberView
 from cutover_tui.reducer import Checkpoint, Reducer
@@ -116,7 +117,9 @@ class ReplayBackend:
         reducer.apply_ticks(ticks)
         return len(ticks)
 
-    def _read_ticks(self, until: datetime, windows: Mapping[str, datetime], *, checks: Iterable[str]) -> list[TickRecord]:
+    def _read_ticks(
+        self, until: datetime, windows: Mapping[str, datetime], *, checks: Iterable[str]
+    ) -> list[TickRecord]:
         """``SessionLog.seek_ticks``, for the views of a state: one looked at after ``stop`` reads the file again."""
         if not self._closed:
             return self._log.seek_ticks(until, windows, checks=checks)
@@ -149,7 +152,9 @@ class ReplayBackend:
 
     def scrubber_view(self) -> ScrubberView:
         """Where the replay is, for the replay bar."""
-        return ScrubberView(self.start_at, self.end_at, self.position, self._state.t0, tuple(self.marks()), self.view_label)
+        return ScrubberView(
+            self.start_at, self.end_at, self.position, self._state.t0, tuple(self.marks()), self.view_label
+        )
 
     def play_pause(self) -> None:
         self.playing = not self.playing and self.position < self.end_at

@@ -10,10 +10,11 @@ sources and the SQLite log are covered by their own tests.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from checks.clock import ManualClock
 from cutover_tui.backend import Acknowledged, ReadOnlySession
@@ -148,7 +149,12 @@ def fresh_session(runbook: Runbook | None = None, **options: Any) -> AppTestBack
     backend = AppTestBackend(runbook or demo_runbook(), **options)
     backend.record(
         "session_started",
-        {"runbook_name": backend.runbook.name, "runbook_sha256": backend.runbook.sha256, "planned_t0": None, "rehearsal": False},
+        {
+            "runbook_name": backend.runbook.name,
+            "runbook_sha256": backend.runbook.sha256,
+            "planned_t0": None,
+            "rehearsal": False,
+        },
         actor="commander",
     )
     return backend
@@ -187,23 +193,39 @@ def session_in_progress(**options: Any) -> AppTestBackend:
         backend.record("step_started", {"step": step}, actor="commander")
         backend.advance(20)
         backend.record("step_completed", {"step": step, "gate": {}}, actor="commander")
-    backend.record("decision", {"decision": "go", "reason": "scorecard 93", "step": "final_go_no_go",
-                                "conditions": {}, "verdict": "CONTINUE"}, actor="commander")
+    backend.record(
+        "decision",
+        {"decision": "go", "reason": "scorecard 93", "step": "final_go_no_go", "conditions": {}, "verdict": "CONTINUE"},
+        actor="commander",
+    )
     backend.record("step_completed", {"step": "final_go_no_go", "gate": {"api_health": "pass"}}, actor="commander")
     backend.advance(60)
     backend.record("step_started", {"step": "backup_snapshot"}, actor="sre")
     backend.record("evidence_added", {"step": "backup_snapshot", "text": "snapshot snap-0420 taken"}, actor="sre")
     backend.record("step_completed", {"step": "backup_snapshot", "gate": {}}, actor="sre")
-    backend.record("decision", {"decision": "go", "reason": "approved", "step": "approve_prod_deploy",
-                                "phrase": "APPROVE PROD DEPLOY", "conditions": {}, "verdict": "CONTINUE"}, actor="cto")
+    backend.record(
+        "decision",
+        {
+            "decision": "go",
+            "reason": "approved",
+            "step": "approve_prod_deploy",
+            "phrase": "APPROVE PROD DEPLOY",
+            "conditions": {},
+            "verdict": "CONTINUE",
+        },
+        actor="cto",
+    )
     backend.record("step_completed", {"step": "approve_prod_deploy", "gate": {}}, actor="cto")
     healthy_readings(backend, polls=20)
     backend.record("step_started", {"step": "production_deploy"}, actor="sre")
     healthy_readings(backend, polls=10)
     backend.record("step_completed", {"step": "production_deploy", "gate": {"api_health": "pass"}}, actor="sre")
     backend.record("step_started", {"step": "verify_endpoints"}, actor="sre")
-    backend.record("item_checked", {"step": "verify_endpoints", "item": backend.runbook.step("verify_endpoints").items[0].id,
-                                    "checked": True}, actor="sre")
+    backend.record(
+        "item_checked",
+        {"step": "verify_endpoints", "item": backend.runbook.step("verify_endpoints").items[0].id, "checked": True},
+        actor="sre",
+    )
     backend.condition("api_errors", "unknown", None, "no data: metric api_error_ratio absent")
     healthy_readings(backend, polls=4)
     return backend

@@ -14,13 +14,13 @@ from textual.widgets import Button, Input, RadioSet, Static
 
 from app_backend import AppTestBackend
 from app_driver import Dashboard, select, settle, step_status
+from checks.state import Verdict
 from cutover_tui.app import CutoverApp
 from cutover_tui.screens.approval import ApprovalScreen
 from cutover_tui.screens.complete_step import CompleteStepScreen
 from cutover_tui.screens.decision import DecisionScreen
 from cutover_tui.screens.prompts import ConfirmScreen, TextPromptScreen
 from cutover_tui.screens.set_t0 import SetT0Screen
-from checks.state import Verdict
 from cutover_tui.state import Mode, StepStatus
 from cutover_tui.store import format_ts
 from cutover_tui.widgets.scorecard_form import ScorecardForm
@@ -35,7 +35,9 @@ def payload(backend: AppTestBackend, kind: str) -> dict[str, Any]:
     return next(e.payload for e in reversed(backend.appended) if e.kind == kind)
 
 
-async def test_start_step_appends_step_started_and_shows_it_active(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_start_step_appends_step_started_and_shows_it_active(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """s on a pending step appends step_started; the step turns active from the next state."""
     await select(pilot, "production_verification")
     await pilot.press("s")
@@ -47,7 +49,9 @@ async def test_start_step_appends_step_started_and_shows_it_active(app: CutoverA
 
 
 @pytest.mark.scenario("fresh")
-async def test_start_with_unmet_dependency_asks_first(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_start_with_unmet_dependency_asks_first(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """Starting a step whose dependencies are not done asks for confirmation; cancelling appends nothing."""
     await select(pilot, "production_deploy")
     await pilot.press("s")
@@ -63,7 +67,9 @@ async def test_start_with_unmet_dependency_asks_first(app: CutoverApp, pilot: Pi
     assert backend.kinds() == ["step_started"]
 
 
-async def test_complete_with_passing_gate_records_gate_outcomes(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_complete_with_passing_gate_records_gate_outcomes(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """c with every gate check passing completes without an override and records each outcome; an unticked item needs a reason."""
     await select(pilot, "verify_endpoints")
     await pilot.press("c")
@@ -86,7 +92,9 @@ async def test_complete_with_passing_gate_records_gate_outcomes(app: CutoverApp,
     assert step_status(app, "verify_endpoints") is StepStatus.DONE
 
 
-async def test_complete_with_failing_gate_needs_an_override_reason(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_complete_with_failing_gate_needs_an_override_reason(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """A gate check without a pass blocks completion until an override reason is typed; it is logged."""
     await select(pilot, "monitor_error_rate_latency")
     await pilot.press("c")
@@ -112,7 +120,9 @@ async def test_complete_with_failing_gate_needs_an_override_reason(app: CutoverA
 
 
 @pytest.mark.scenario("fresh")
-async def test_required_evidence_is_asked_for_and_appended_before_completion(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_required_evidence_is_asked_for_and_appended_before_completion(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """A step with evidence required asks for it; evidence_added lands before step_completed."""
     await select(pilot, "backup_snapshot")
     await pilot.press("c")
@@ -129,7 +139,9 @@ async def test_required_evidence_is_asked_for_and_appended_before_completion(app
 
 
 @pytest.mark.parametrize(("key", "kind"), [("f", "step_failed"), ("k", "step_skipped")])
-async def test_fail_and_skip_need_a_reason(key: str, kind: str, app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_fail_and_skip_need_a_reason(
+    key: str, kind: str, app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """f and k ask for a reason (an empty one cannot be submitted) and append it."""
     await select(pilot, "post_launch_verification")
     await pilot.press(key)
@@ -146,7 +158,9 @@ async def test_fail_and_skip_need_a_reason(key: str, kind: str, app: CutoverApp,
     assert step_status(app, "post_launch_verification") is expected
 
 
-async def test_space_ticks_an_item_only_once_the_log_has_it(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_space_ticks_an_item_only_once_the_log_has_it(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """Space on a checklist item appends item_checked; the tick shows from the next state, and untick works."""
     await select(pilot, "production_verification")
     await pilot.press("enter")
@@ -177,7 +191,9 @@ async def test_evidence_and_note_are_appended(app: CutoverApp, pilot: Pilot[None
     assert app.session.log[-1].text == "DNS TTL lowered"
 
 
-async def test_decision_records_reason_conditions_snapshot_and_verdict(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_decision_records_reason_conditions_snapshot_and_verdict(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """d records a decision with its reason, every condition's state/value/threshold and the verdict."""
     await pilot.press("d")
     await pilot.pause()
@@ -191,12 +207,19 @@ async def test_decision_records_reason_conditions_snapshot_and_verdict(app: Cuto
     assert decision["reason"] == "wait for the DB team"
     assert decision["verdict"] == app.session.verdict.value
     assert set(decision["conditions"]) == {c.id for c in app.runbook.stop_conditions}
-    assert decision["conditions"]["api_errors"] == {"state": "unknown", "value": None, "threshold": "> 1%", "firing_since": None}
+    assert decision["conditions"]["api_errors"] == {
+        "state": "unknown",
+        "value": None,
+        "threshold": "> 1%",
+        "firing_since": None,
+    }
     assert decision["step"] == "verify_endpoints"
 
 
 @pytest.mark.scenario("firing")
-async def test_rollback_decision_offers_to_enter_the_rollback_plan(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_rollback_decision_offers_to_enter_the_rollback_plan(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """A ROLLBACK decision, once logged, offers to start the rollback plan with the same reason."""
     await pilot.press("d", "5", "tab", *"auth errors 4%", "enter")
     await pilot.pause()
@@ -208,7 +231,9 @@ async def test_rollback_decision_offers_to_enter_the_rollback_plan(app: CutoverA
     assert app.session.mode is Mode.ROLLBACK
 
 
-async def test_a_decision_is_about_the_current_step_not_any_selected_one(pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_a_decision_is_about_the_current_step_not_any_selected_one(
+    pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """A decision taken with a later task selected is not attributed to that task."""
     await select(pilot, "stabilization")
     await pilot.press("d", "6", "tab", *"all quiet", "enter")
@@ -251,18 +276,25 @@ async def scorecard_dialog(pilot: Pilot[Any], scores: list[str]) -> ScorecardFor
     ],
 )
 @pytest.mark.scenario("fresh")
-async def test_scorecard_computes_total_and_result_live(scores: list[str], total: float, result: str, app: CutoverApp, pilot: Pilot[None]) -> None:
+async def test_scorecard_computes_total_and_result_live(
+    scores: list[str], total: float, result: str, app: CutoverApp, pilot: Pilot[None]
+) -> None:
     """The go/no-go scorecard shows the weighted total and GO / CONDITIONAL / NO-GO as scores are typed."""
     form = await scorecard_dialog(pilot, scores)
     assert form.complete
-    assert form.value == {"scores": {c.id: float(s) for c, s in zip(app.runbook.scorecard.categories, scores)},
-                          "total": total, "result": result}
+    assert form.value == {
+        "scores": {c.id: float(s) for c, s in zip(app.runbook.scorecard.categories, scores, strict=True)},
+        "total": total,
+        "result": result,
+    }
     label = str(form.query_one("#scorecard-total").render())
     assert result in label and f"{total:g}" in label
 
 
 @pytest.mark.scenario("fresh")
-async def test_go_no_go_decision_includes_scorecard_and_completes_the_step(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_go_no_go_decision_includes_scorecard_and_completes_the_step(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """GO on a go/no-go step records the scorecard, then completes the step (asking for its evidence)."""
     await scorecard_dialog(pilot, ["95"] * 7)
     app.screen.query_one(RadioSet).focus()
@@ -351,7 +383,9 @@ async def test_t0_is_not_offered_in_a_live_session_that_has_one(app: CutoverApp,
     assert not isinstance(app.screen, SetT0Screen)
 
 
-async def test_rollback_needs_a_typed_reason_and_switches_the_plan(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_rollback_needs_a_typed_reason_and_switches_the_plan(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """R asks for a reason (danger dialog), appends rollback_started; the mode and the plan switch."""
     await pilot.press("R")
     await pilot.pause()
@@ -384,7 +418,9 @@ async def test_read_only_refuses_every_action_with_a_notice(
     assert key not in footer_keys and "question_mark" in footer_keys
 
 
-async def test_a_failed_append_is_reported_and_nothing_shows_as_done(dashboard: Dashboard, backend: AppTestBackend) -> None:
+async def test_a_failed_append_is_reported_and_nothing_shows_as_done(
+    dashboard: Dashboard, backend: AppTestBackend
+) -> None:
     """When the log cannot write, the operator sees an error and the step stays as it was."""
     backend.fail_appends = OSError("disk full")
     await dashboard.select("production_verification")

@@ -32,7 +32,9 @@ def test_before_the_dashboard_is_mounted_every_key_applies() -> None:
 
 
 @pytest.mark.scenario("rolling back")
-async def test_rollback_and_t0_keys_in_rollback_mode_say_why(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend, dashboard: Dashboard) -> None:
+async def test_rollback_and_t0_keys_in_rollback_mode_say_why(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend, dashboard: Dashboard
+) -> None:
     """R and t in rollback mode do nothing and say why, instead of nothing at all."""
     await pilot.press("R", "t")
     await settle(pilot)
@@ -43,7 +45,9 @@ async def test_rollback_and_t0_keys_in_rollback_mode_say_why(app: CutoverApp, pi
     ]
 
 
-async def test_acknowledge_with_nothing_firing_says_so(app: CutoverApp, pilot: Pilot[None], dashboard: Dashboard) -> None:
+async def test_acknowledge_with_nothing_firing_says_so(
+    app: CutoverApp, pilot: Pilot[None], dashboard: Dashboard
+) -> None:
     """a with no firing condition says there is nothing to acknowledge."""
     await pilot.press("a")
     await settle(pilot)
@@ -66,11 +70,15 @@ async def test_step_keys_on_a_finished_step_say_why(app: CutoverApp, pilot: Pilo
     ]
 
 
-async def test_t0_key_once_t0_is_set_in_a_live_session_says_why(app: CutoverApp, pilot: Pilot[None], dashboard: Dashboard) -> None:
+async def test_t0_key_once_t0_is_set_in_a_live_session_says_why(
+    app: CutoverApp, pilot: Pilot[None], dashboard: Dashboard
+) -> None:
     """t once T-0 is set (not a rehearsal) says moving it is for rehearsals."""
     await pilot.press("t")
     await settle(pilot)
-    assert dashboard.notices == ["T-0 is set (22:03:00 IST); moving it is for rehearsals (a session started with --rehearsal)."]
+    assert dashboard.notices == [
+        "T-0 is set (22:03:00 IST); moving it is for rehearsals (a session started with --rehearsal)."
+    ]
 
 
 async def test_palette_stops_offering_what_cannot_apply() -> None:
@@ -99,7 +107,9 @@ async def test_palette_quit_asks_and_logs_the_end() -> None:
     assert backend.kinds() == ["session_ended"]
 
 
-async def test_empty_skip_reason_is_refused_with_a_reason(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_empty_skip_reason_is_refused_with_a_reason(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """Enter on an empty skip reason records nothing and says a reason is required."""
     app.query_one(StepsTable).select_step("production_verification")
     await pilot.pause()
@@ -116,7 +126,9 @@ async def test_empty_skip_reason_is_refused_with_a_reason(app: CutoverApp, pilot
 
 
 @pytest.mark.scenario("fresh")
-async def test_wrong_approval_phrase_is_refused_with_a_reason(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_wrong_approval_phrase_is_refused_with_a_reason(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """A wrong approval phrase says it does not match, as soon as it stops matching and again on Enter."""
     app.query_one(StepsTable).select_step("approve_prod_deploy")
     await pilot.pause()
@@ -129,10 +141,14 @@ async def test_wrong_approval_phrase_is_refused_with_a_reason(app: CutoverApp, p
     await pilot.press(*" prod", "enter")
     await pilot.pause()
     assert backend.appended == []
-    assert str(warning.render()) == "The phrase does not match: type APPROVE PROD DEPLOY exactly (case and spaces matter)."
+    assert (
+        str(warning.render()) == "The phrase does not match: type APPROVE PROD DEPLOY exactly (case and spaces matter)."
+    )
 
 
-async def test_incomplete_decision_names_what_is_missing(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_incomplete_decision_names_what_is_missing(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """Enter on a decision without a choice or a reason says what is still needed."""
     await pilot.press("d")
     await pilot.pause()

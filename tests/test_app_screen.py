@@ -54,7 +54,9 @@ async def test_header_shows_name_t_clock_wall_clock_verdict_and_next_step(app: C
 async def test_fresh_session_says_t0_not_set_and_counts_blind_conditions(app: CutoverApp) -> None:
     """Without a T0 the T-clock says so; the verdict badge counts the conditions nobody has polled yet."""
     assert text_of(app, "#header-t-clock") == "T0 not set"
-    assert str(app.query_one(VerdictBadge).render()).startswith("VERDICT · 5 blind")  # the demo has five stop conditions
+    assert str(app.query_one(VerdictBadge).render()).startswith(
+        "VERDICT · 5 blind"
+    )  # the demo has five stop conditions
 
 
 async def test_clock_moves_every_tick_from_the_backend_clock() -> None:
@@ -169,7 +171,9 @@ async def test_state_changed_bursts_collapse_into_one_render() -> None:
         assert StateChanged(states[0]).can_replace(StateChanged(states[1]))
 
 
-async def test_banner_appears_with_one_bell_on_every_screen_until_a_decision(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_banner_appears_with_one_bell_on_every_screen_until_a_decision(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """A firing rollback condition raises a banner (bell once) shown over dialogs too; a decision clears it."""
     assert app.banner is None and app.bells_rung == 0
     auth_errors_firing(backend)
@@ -219,10 +223,16 @@ async def test_alerts_by_severity_with_suppressed_apart_and_a_blind_source_said(
     alerts_check = Check("critical_alerts", "alerts", {"source": "alertmanager", "matchers": ()})
     backend = AppTestBackend(replace(runbook, checks={**runbook.checks, "critical_alerts": alerts_check}))
     active = [
-        {"labels": {"alertname": "DiskFilling", "severity": "warning"}, "annotations": {"summary": "/var 91%"},
-         "startsAt": "2026-12-01T16:29:00Z"},
-        {"labels": {"alertname": "AuthDown", "severity": "critical"}, "annotations": {"summary": "5xx on /auth"},
-         "startsAt": "2026-12-01T16:29:30Z"},
+        {
+            "labels": {"alertname": "DiskFilling", "severity": "warning"},
+            "annotations": {"summary": "/var 91%"},
+            "startsAt": "2026-12-01T16:29:00Z",
+        },
+        {
+            "labels": {"alertname": "AuthDown", "severity": "critical"},
+            "annotations": {"summary": "5xx on /auth"},
+            "startsAt": "2026-12-01T16:29:30Z",
+        },
     ]
     suppressed = [{"labels": {"alertname": "Watchdog", "severity": "none"}, "annotations": {}, "startsAt": ""}]
     backend.tick("critical_alerts", "breach", 2.0, active=active, suppressed=suppressed)
@@ -242,7 +252,9 @@ async def test_no_alerts_check_is_not_reported_as_no_alerts(app: CutoverApp) -> 
     assert str(app.query_one("#alerts").render()) == "No Alertmanager check in this runbook"
 
 
-async def test_log_shows_decisions_and_notes_with_actor_and_time(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_log_shows_decisions_and_notes_with_actor_and_time(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """The log pane ends with the newest lines, each with its time and actor."""
     backend.clock.advance(7)
     backend.record("note", {"text": "customer on the bridge"}, actor="alice")

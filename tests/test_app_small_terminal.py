@@ -82,8 +82,19 @@ async def test_below_the_minimum_the_screen_says_what_it_needs(app: CutoverApp, 
 
 
 def pending_view(**changes: Any) -> ConditionView:
-    view = ConditionView("auth_errors", ConditionState.PENDING, 0.041, "> 1%", START, reason="4.1% > 1% for 7s of 1m",
-                         breach_held=7.0, history=(0.002, 0.041), for_=60.0, remaining=53.0, value_text="4.1%")
+    view = ConditionView(
+        "auth_errors",
+        ConditionState.PENDING,
+        0.041,
+        "> 1%",
+        START,
+        reason="4.1% > 1% for 7s of 1m",
+        breach_held=7.0,
+        history=(0.002, 0.041),
+        for_=60.0,
+        remaining=53.0,
+        value_text="4.1%",
+    )
     return replace(view, **changes)
 
 
@@ -97,7 +108,7 @@ def pending_view(**changes: Any) -> ConditionView:
     ],
 )
 def test_a_cards_clock_is_never_cut_at_any_width(view: ConditionView) -> None:
-    """"fires in 0:53", "clears in 1:02:03 inactive ack": the clock reads whole at every card width from 36 to 200."""
+    """ "fires in 0:53", "clears in 1:02:03 inactive ack": the clock reads whole at every card width from 36 to 200."""
     runbook = session_in_progress().runbook
     condition = runbook.condition("auth_errors")
     clock = clock_cell(view).plain

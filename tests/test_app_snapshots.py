@@ -66,8 +66,11 @@ def test_rollback_mode(snap_compare: Any) -> None:
     """After a ROLLBACK decision and rollback_started: mode ROLLBACK, the rollback plan timed R+."""
     backend = session_in_progress()
     auth_errors_firing(backend)
-    backend.record("decision", {"decision": "rollback", "reason": "auth errors 4% for 1m", "conditions": {},
-                                "verdict": "ROLLBACK"}, actor="cto")
+    backend.record(
+        "decision",
+        {"decision": "rollback", "reason": "auth errors 4% for 1m", "conditions": {}, "verdict": "ROLLBACK"},
+        actor="cto",
+    )
     backend.record("rollback_started", {"reason": "auth errors 4% for 1m"}, actor="commander")
     assert snap_compare(make_app(backend), terminal_size=SIZE)
 

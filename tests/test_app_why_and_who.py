@@ -48,7 +48,12 @@ def firing_against_baseline(path: Path) -> ScriptedSession:
     session = ScriptedSession(path, BASELINE_RUNBOOK, t0_in=40)
     session.poll("auth_error_ratio", 0.002, until=50)
     session.poll("auth_error_ratio", None, until=70, values=lambda t: 0.02 + t / 10_000, detail="")
-    session.poll_once("auth_error_ratio", None, outcome=Outcome.ERROR, detail="HTTP 503 Service Unavailable: upstream auth pod crashlooping")
+    session.poll_once(
+        "auth_error_ratio",
+        None,
+        outcome=Outcome.ERROR,
+        detail="HTTP 503 Service Unavailable: upstream auth pod crashlooping",
+    )
     session.advance_to(72)
     session.poll("auth_error_ratio", 0.03, until=80)
     session.settle()
@@ -64,7 +69,10 @@ async def test_w_explains_the_condition_live_with_every_poll_the_baseline_and_th
         await settle(pilot)
         assert isinstance(app.screen, WhyScreen)
         why = app.screen.why
-        assert why.condition == "auth_vs_baseline" and why.reads == "scrape http://127.0.0.1:9/metrics: auth_error_ratio (value)"
+        assert (
+            why.condition == "auth_vs_baseline"
+            and why.reads == "scrape http://127.0.0.1:9/metrics: auth_error_ratio (value)"
+        )
         assert why.readings_note == "Last 20 polls (every poll, stored or not)" and len(why.readings) == 20
         assert why.last_error.endswith("HTTP 503 Service Unavailable: upstream auth pod crashlooping")
         assert why.baseline.startswith("median 0.2% of 16 readings T-30s to T-0 (session log, ticks")
@@ -106,14 +114,21 @@ async def test_the_decision_records_who_decided_and_says_which_step_preceded_the
         assert isinstance(app.screen, DecisionScreen)
         assert app.screen.query_one("#decided-by", Select).value == "cto"
         answers = str(app.screen.query_one("#decision-answers", Static).render())
-        assert answers.startswith("Answers: auth_errors fired ") and "after 'Verify /health and /metrics' started" in answers
+        assert (
+            answers.startswith("Answers: auth_errors fired ")
+            and "after 'Verify /health and /metrics' started" in answers
+        )
         await pilot.press("5", "tab", *"auth errors at 4%", "enter")
         await pilot.pause()
         await pilot.press("escape")  # not entering rollback now
         await settle(pilot)
     decision = next(e for e in backend.appended if e.kind == "decision")
     assert decision.actor == "commander"
-    assert (decision.payload["decided_by"], decision.payload["decides"], decision.payload["answers"]) == ("cto", "cto", ["auth_errors"])
+    assert (decision.payload["decided_by"], decision.payload["decides"], decision.payload["answers"]) == (
+        "cto",
+        "cto",
+        ["auth_errors"],
+    )
 
 
 async def test_someone_else_can_be_named_as_the_decider() -> None:
@@ -171,7 +186,10 @@ async def test_two_person_approval_needs_two_distinct_names() -> None:
         await settle(pilot)
         assert next(s for s in app.session.steps if s.id == "approve_prod_deploy").status is StepStatus.DONE
     approvals = [e.payload for e in backend.appended if e.kind == "decision"]
-    assert [(a["decided_by"], a["approval"]) for a in approvals] == [("Dana Smith", {"n": 1, "of": 2}), ("Lee Wong", {"n": 2, "of": 2})]
+    assert [(a["decided_by"], a["approval"]) for a in approvals] == [
+        ("Dana Smith", {"n": 1, "of": 2}),
+        ("Lee Wong", {"n": 2, "of": 2}),
+    ]
     assert all(a["phrase"] == "APPROVE PROD DEPLOY" for a in approvals)
     assert [e.kind for e in backend.appended] == ["decision", "decision", "step_completed"]
 

@@ -19,7 +19,9 @@ from runbooks.grammar import parse_threshold
 from runbooks.model import ActiveWindow, Check, PromqlSpec, StopCondition
 
 S = ConditionState
-AUTH_ERROR_RATIO = PromqlSpec(query='sum(rate(http_requests_total{route="/auth",code=~"5.."}[5m]))', source="prometheus")
+AUTH_ERROR_RATIO = PromqlSpec(
+    query='sum(rate(http_requests_total{route="/auth",code=~"5.."}[5m]))', source="prometheus"
+)
 
 
 def make_check(**overrides) -> Check:

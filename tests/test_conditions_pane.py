@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import DataTable
@@ -43,11 +44,15 @@ async def test_a_clock_tick_without_new_readings_renders_no_card_body() -> None:
         await pilot.pause(0.2)
         before, clocks = renders(cards), [card.plain_lines()[1][:11] for card in cards]
         backend.advance(1)
-        await wait_until(pilot, lambda: all(card.renders["clock"] > before[card.condition_id]["clock"] for card in cards))
+        await wait_until(
+            pilot, lambda: all(card.renders["clock"] > before[card.condition_id]["clock"] for card in cards)
+        )
         await pilot.pause(0.2)
         after = renders(cards)
         for card in cards:
-            assert {part: after[card.condition_id][part] for part in BODY} == {part: before[card.condition_id][part] for part in BODY}
+            assert {part: after[card.condition_id][part] for part in BODY} == {
+                part: before[card.condition_id][part] for part in BODY
+            }
         assert [card.plain_lines()[1][:11] for card in cards] != clocks  # the clocks did move on
 
 

@@ -51,11 +51,17 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_named_evidence_items_are_required_one_by_one(tmp_path: Path) -> None:
     """A list names items, each required unless it says required: false; required / optional keep their meaning."""
     runbook = load_runbook(write(tmp_path, RUNBOOK))
-    assert runbook.step("tag").evidence == (EvidenceItem("release_tag", "Release tag"), EvidenceItem("risks", "Known risks logged"))
+    assert runbook.step("tag").evidence == (
+        EvidenceItem("release_tag", "Release tag"),
+        EvidenceItem("risks", "Known risks logged"),
+    )
     assert runbook.step("tag").evidence_required
     assert runbook.step("snapshot").evidence_required and runbook.step("snapshot").evidence == ()
     notes = runbook.step("notes")
-    assert [(item.text, item.required) for item in notes.evidence] == [("Notes published", True), ("Customer email", False)]
+    assert [(item.text, item.required) for item in notes.evidence] == [
+        ("Notes published", True),
+        ("Customer email", False),
+    ]
     assert notes.evidence_required
     assert not runbook.step("prompts").evidence_required
 
@@ -73,10 +79,13 @@ def test_owed_evidence_counts_each_required_item() -> None:
     backend = fresh_session()
     spec = backend.runbook.step("change_freeze")
     assert [item.text for item in evidence.evidence_owed(spec, backend.state().step("change_freeze"))] == [
-        "Release tag planned", "Known risks logged",
+        "Release tag planned",
+        "Known risks logged",
     ]
     backend.record("evidence_added", {"step": "change_freeze", "item": spec.evidence[1].id, "text": "RISK-12"})
-    assert [item.text for item in evidence.evidence_owed(spec, backend.state().step("change_freeze"))] == ["Release tag planned"]
+    assert [item.text for item in evidence.evidence_owed(spec, backend.state().step("change_freeze"))] == [
+        "Release tag planned"
+    ]
     snapshot = backend.runbook.step("backup_snapshot")
     assert evidence.evidence_owed(snapshot, backend.state().step("backup_snapshot")) == [evidence.WHOLE_STEP]
     backend.record("evidence_added", {"step": "backup_snapshot", "text": "snap-0420"})
@@ -99,7 +108,9 @@ def error_line(app: CutoverApp) -> str:
 @pytest.mark.slow
 @pytest.mark.scenario("fresh")
 @pytest.mark.size(120, 40)
-async def test_completing_a_step_with_two_named_items_asks_for_two_answers(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_completing_a_step_with_two_named_items_asks_for_two_answers(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """c on a step with two named items shows a field for each; one answer is refused naming the other; both are logged under their items."""
     app.query_one(StepsTable).select_step("change_freeze")
     await pilot.pause()
@@ -131,7 +142,9 @@ async def test_completing_a_step_with_two_named_items_asks_for_two_answers(app: 
 @pytest.mark.slow
 @pytest.mark.scenario("fresh")
 @pytest.mark.size(120, 40)
-async def test_e_answers_one_item_and_completing_asks_only_for_the_other(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_e_answers_one_item_and_completing_asks_only_for_the_other(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """e attaches one item's answer; the detail pane and the completion dialog then show only the other as owed."""
     app.query_one(StepsTable).select_step("change_freeze")
     await pilot.pause()
@@ -159,7 +172,9 @@ async def test_e_answers_one_item_and_completing_asks_only_for_the_other(app: Cu
 @pytest.mark.slow
 @pytest.mark.scenario("fresh")
 @pytest.mark.size(120, 40)
-async def test_evidence_required_without_names_asks_for_one_answer(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_evidence_required_without_names_asks_for_one_answer(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """evidence: required keeps working: one field, one answer logged for the step as a whole."""
     app.query_one(StepsTable).select_step("backup_snapshot")
     await pilot.pause()

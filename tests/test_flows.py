@@ -51,7 +51,11 @@ def test_the_decision_records_who_decided_apart_from_who_typed_it(tmp_path: Path
     assert flows.expected_decider(session.runbook, state) == "cto"
     assert [role for role, _ in flows.decider_choices(session.runbook, state)][0] == "cto"
     payload = flows.decision_payload(session.runbook, state, "rollback", "auth errors at 4%", None, decided_by="cto")
-    assert (payload["decided_by"], payload["decided_by_title"], payload["decides"]) == ("cto", "CTO (decides rollback)", "cto")
+    assert (payload["decided_by"], payload["decided_by_title"], payload["decides"]) == (
+        "cto",
+        "CTO (decides rollback)",
+        "cto",
+    )
     assert payload["answers"] == ["auth_errors"] and payload["conditions"]["auth_errors"]["state"] == "firing"
     session.append("decision", payload)
     session.close()
@@ -90,9 +94,14 @@ def test_unticked_items_need_a_reason_and_the_report_says_pass_with_them(tmp_pat
         session.append("item_checked", {"step": "deploy", "item": item, "checked": True})
     state = state_of(session)
     step = session.runbook.step("deploy")
-    assert flows.completion_refusal(step, state.step("deploy"), "") == "2 of 4 checklist items are not ticked: say why (logged)."
+    assert (
+        flows.completion_refusal(step, state.step("deploy"), "")
+        == "2 of 4 checklist items are not ticked: say why (logged)."
+    )
     assert flows.completion_refusal(step, state.step("deploy"), "migrations ran in the deploy job") is None
-    payload = flows.completion_payload(step, state.step("deploy"), {}, unticked_reason="migrations ran in the deploy job")
+    payload = flows.completion_payload(
+        step, state.step("deploy"), {}, unticked_reason="migrations ran in the deploy job"
+    )
     assert payload == {"step": "deploy", "gate": {}, "unticked": ["run_migrations", "smoke_test"], "items": 4,
                        "unticked_reason": "migrations ran in the deploy job"}  # fmt: skip
     session.append("step_completed", payload)
@@ -122,7 +131,10 @@ def test_step_keys_say_why_they_do_not_apply_to_the_selection() -> None:
     state = backend.state()
     done, active, pending = state.step("production_deploy"), state.step("verify_endpoints"), state.step("stabilization")
     assert flows.refusal("complete_step", state, None, zone=IST) == "Select a step first (1 or tab moves to the steps)."
-    assert flows.refusal("start_step", state, done, zone=IST) == "“Production deploy” is done: only a pending step can be started."
+    assert (
+        flows.refusal("start_step", state, done, zone=IST)
+        == "“Production deploy” is done: only a pending step can be started."
+    )
     assert flows.refusal("skip_step", state, done, zone=IST) == "“Production deploy” is already done."
     assert flows.refusal("start_step", state, active, zone=IST) == (
         "“Verify /health and /metrics” is already active: c completes it, f fails it, k skips it."
@@ -145,7 +157,9 @@ def test_t0_and_rollback_keys_say_why_they_do_not_apply() -> None:
     assert flows.refusal("rollback", backend.state(), None, zone=IST) is None
     backend.record("rollback_started", {"reason": "auth errors"}, actor="commander")
     state = backend.state()
-    assert flows.refusal("rollback", state, None, zone=IST) == "The rollback plan is already running since 22:05:00 IST."
+    assert (
+        flows.refusal("rollback", state, None, zone=IST) == "The rollback plan is already running since 22:05:00 IST."
+    )
     assert flows.refusal("set_t0", state, None, zone=IST) == (
         "T-0 cannot move during a rollback: the rollback plan is timed from when it began (R+)."
     )
@@ -155,14 +169,20 @@ def test_acknowledge_takes_the_banners_condition_first_and_says_when_there_is_no
     """a acknowledges the banner's condition before the highlighted one; nothing firing, or all acknowledged, says which."""
     backend = session_in_progress()
     assert flows.condition_to_acknowledge(backend.state(), "slow_p95") is None
-    assert flows.refusal("acknowledge", backend.state(), None, zone=IST) == "Nothing to acknowledge: no stop condition is firing."
+    assert (
+        flows.refusal("acknowledge", backend.state(), None, zone=IST)
+        == "Nothing to acknowledge: no stop condition is firing."
+    )
     auth_errors_firing(backend)
     backend.condition("slow_p95", "firing", 1.4, "1.4s > 1s", breach_held=40.0)
     assert flows.condition_to_acknowledge(backend.state(), "slow_p95") == "auth_errors"
     backend.record("condition_acknowledged", {"condition": "auth_errors"}, actor="commander")
     assert flows.condition_to_acknowledge(backend.state(), "slow_p95") == "slow_p95"
     backend.record("condition_acknowledged", {"condition": "slow_p95"}, actor="commander")
-    assert flows.refusal("acknowledge", backend.state(), None, zone=IST) == "Every firing stop condition is already acknowledged."
+    assert (
+        flows.refusal("acknowledge", backend.state(), None, zone=IST)
+        == "Every firing stop condition is already acknowledged."
+    )
 
 
 def test_why_explains_the_highlighted_condition_else_the_banners_else_the_first_not_ok() -> None:
@@ -189,7 +209,9 @@ def test_a_decision_is_about_the_current_step_or_a_decision_step_never_a_later_t
 def test_starting_a_step_names_the_dependencies_it_overrides() -> None:
     """A step whose dependencies are not done or skipped names them; once they are, none."""
     fresh = fresh_session()
-    assert [s.id for s in flows.unmet_dependencies(fresh.runbook, fresh.state(), "production_deploy")] == ["approve_prod_deploy"]
+    assert [s.id for s in flows.unmet_dependencies(fresh.runbook, fresh.state(), "production_deploy")] == [
+        "approve_prod_deploy"
+    ]
     in_progress = session_in_progress()
     assert flows.unmet_dependencies(in_progress.runbook, in_progress.state(), "production_deploy") == []
 
@@ -251,5 +273,8 @@ def test_a_session_ends_completed_rolled_back_or_abandoned() -> None:
 
 def test_a_note_is_tied_to_the_selected_step_when_there_is_one() -> None:
     """n writes the note, with the selected step when there is one."""
-    assert flows.note_event("DNS TTL lowered", "verify_endpoints") == ("note", {"text": "DNS TTL lowered", "step": "verify_endpoints"})
+    assert flows.note_event("DNS TTL lowered", "verify_endpoints") == (
+        "note",
+        {"text": "DNS TTL lowered", "step": "verify_endpoints"},
+    )
     assert flows.note_event("DNS TTL lowered", None) == ("note", {"text": "DNS TTL lowered"})

@@ -193,7 +193,9 @@ def test_demo_in_tmux_renders_and_logs_a_note(tmp_path: Path) -> None:
     db = tmp_path / "demo.cutover.db"
     session = f"demo{os.getpid()}-{time.monotonic_ns()}"
     tmux = private_tmux(session)
-    subprocess.run([*tmux, "new", "-d", "-s", session, "-x", "120", "-y", "36", f"{exe} demo --db {db} --as tester"], check=True)
+    subprocess.run(
+        [*tmux, "new", "-d", "-s", session, "-x", "120", "-y", "36", f"{exe} demo --db {db} --as tester"], check=True
+    )
 
     def screen_shows(*texts: str) -> str:
         """Wait (bounded) until the terminal shows every one of ``texts``; the screen."""

@@ -59,7 +59,9 @@ async def test_empty_output_with_exit_zero_passes(poll):
 
 async def test_perfdata_value_is_compared(poll):
     """The first perfdata value, % as a fraction, is judged against pass_when."""
-    reading = await poll(python_check(plugin("DISK OK | 'used space'=93%;80;90;0;100 inodes=12\n", 0), pass_when='"< 90%"'))
+    reading = await poll(
+        python_check(plugin("DISK OK | 'used space'=93%;80;90;0;100 inodes=12\n", 0), pass_when='"< 90%"')
+    )
     assert reading.outcome is Outcome.BREACH
     assert reading.value == pytest.approx(0.93)
     assert "< 90%" in reading.detail

@@ -82,9 +82,21 @@ def test_enterprise_go_live_follows_seed_000() -> None:
     """Cutover T-7d .. T+72h, gates A-E before the go/no-go, prod deploy only after APPROVE PROD DEPLOY."""
     runbook = sample("enterprise_go_live.yaml")
     scheduled = {step.id: step.at for step in runbook.steps if step.at is not None and step.kind is StepKind.TASK}
-    assert [scheduled[i] for i in ("change_freeze", "staging_final_validation", "production_deploy",
-                                   "production_verification", "stabilization")] == [
-        -7 * DAY, -3 * DAY, 0.0, 30 * MINUTE, 72 * HOUR,
+    assert [
+        scheduled[i]
+        for i in (
+            "change_freeze",
+            "staging_final_validation",
+            "production_deploy",
+            "production_verification",
+            "stabilization",
+        )
+    ] == [
+        -7 * DAY,
+        -3 * DAY,
+        0.0,
+        30 * MINUTE,
+        72 * HOUR,
     ]
     go_no_go = runbook.step("final_go_no_go")
     assert (go_no_go.kind, go_no_go.at) == (StepKind.GO_NO_GO, -24 * HOUR)
@@ -92,10 +104,16 @@ def test_enterprise_go_live_follows_seed_000() -> None:
     approval = runbook.step("approve_prod_deploy")
     assert (approval.kind, approval.phrase) == (StepKind.APPROVAL, "APPROVE PROD DEPLOY")
     assert runbook.step("production_deploy").depends_on == ("approve_prod_deploy",)
-    assert [item.text for item in runbook.step("change_freeze").evidence] == ["Release tag planned", "Known risks logged"]
+    assert [item.text for item in runbook.step("change_freeze").evidence] == [
+        "Release tag planned",
+        "Known risks logged",
+    ]
     error_rate = runbook.condition("error_rate")
     assert (error_rate.when.op, error_rate.when.value, error_rate.action, error_rate.decides) == (
-        ">=", 0.01, Action.ROLLBACK, "launch_owner",
+        ">=",
+        0.01,
+        Action.ROLLBACK,
+        "launch_owner",
     )
     assert runbook.rollback
 
@@ -118,7 +136,9 @@ def test_saas_control_plane_release_stops_on_auth_errors_as_seed_001() -> None:
 def test_operator_launch_handoff_gates_on_commands_and_alerts_as_seed_002() -> None:
     """The launch gate scripts are argv command checks (never a shell); no CRITICAL alert gates GO."""
     runbook = sample("operator_launch_handoff.yaml")
-    commands = {check.id: check.spec_as(CommandSpec).argv for check in runbook.checks.values() if check.kind == "command"}
+    commands = {
+        check.id: check.spec_as(CommandSpec).argv for check in runbook.checks.values() if check.kind == "command"
+    }
     assert commands["launch_gate"] == ("npm", "run", "launch:gate")
     assert all(argv[0] == "npm" for argv in commands.values())
     assert all(check.timeout < check.every for check in runbook.checks.values())
@@ -136,18 +156,24 @@ def test_operator_launch_handoff_gates_on_commands_and_alerts_as_seed_002() -> N
 def test_enterprise_onboarding_hypercare_thresholds_as_seed_003() -> None:
     """Targets are pass_when, alert levels are stop conditions: >99%/<95%, <0.1%/>1%, <500ms/>1s."""
     runbook = sample("enterprise_onboarding_go_live.yaml")
-    targets = {check_id: (runbook.checks[check_id].pass_when.op, runbook.checks[check_id].pass_when.value)
-               for check_id in ("login_success_ratio", "error_ratio", "latency_p95")}
+    targets = {
+        check_id: (runbook.checks[check_id].pass_when.op, runbook.checks[check_id].pass_when.value)
+        for check_id in ("login_success_ratio", "error_ratio", "latency_p95")
+    }
     assert targets == {"login_success_ratio": (">", 0.99), "error_ratio": ("<", 0.001), "latency_p95": ("<", 0.5)}
     alerts = {c.check: (c.when.op, c.when.value) for c in runbook.stop_conditions if c.when is not None}
     assert alerts == {
-        "login_success_ratio": ("<", 0.95), "error_ratio": (">", 0.01), "latency_p95": (">", 1.0),
+        "login_success_ratio": ("<", 0.95),
+        "error_ratio": (">", 0.01),
+        "latency_p95": (">", 1.0),
     }
     assert runbook.condition("login_failing").active.end == 14 * DAY
     escalation = [(level.severity, level.respond_within, level.escalate_to) for level in runbook.escalation]
     assert escalation == [
-        ("L1", 4 * HOUR, "support"), ("L2", 2 * HOUR, "engineering"),
-        ("L3", HOUR, "engineering_lead"), ("P0", 30 * MINUTE, "cto"),
+        ("L1", 4 * HOUR, "support"),
+        ("L2", 2 * HOUR, "engineering"),
+        ("L3", HOUR, "engineering_lead"),
+        ("P0", 30 * MINUTE, "cto"),
     ]
     assert (runbook.step("pre_go_live").at, runbook.step("post_go_live").at) == (-DAY, DAY)
 
@@ -158,8 +184,13 @@ def test_securenet_scorecard_weights_and_thresholds_as_seed_004() -> None:
     scorecard = runbook.scorecard
     assert scorecard is not None
     assert {c.id: c.weight for c in scorecard.categories} == {
-        "security": 25, "performance": 20, "testing": 20, "infrastructure": 15,
-        "user_experience": 10, "documentation": 5, "compliance": 5,
+        "security": 25,
+        "performance": 20,
+        "testing": 20,
+        "infrastructure": 15,
+        "user_experience": 10,
+        "documentation": 5,
+        "compliance": 5,
     }
     assert (scorecard.go, scorecard.conditional) == (90, 80)
     perfect = {c.id: 100.0 for c in scorecard.categories}

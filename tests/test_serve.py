@@ -23,11 +23,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from test_status_cmd import write_session
 
 from checks.clock import ManualClock
 from cutover_tui.commands.serve_cmd import REFUSED, is_loopback
 from cutover_tui.store import SessionLog
-from test_status_cmd import write_session
 
 CHROMIUM = "/usr/bin/chromium"
 #: This machine has no network: Chromium's own background connections are switched off.
@@ -69,7 +69,9 @@ class Served:
         match = re.search(r"(http://\S+)", first)
         if match is None:
             self.stop()
-            raise AssertionError(f"serve did not print its URL: {first!r} {self.process.stderr.read() if self.process.stderr else ''}")
+            raise AssertionError(
+                f"serve did not print its URL: {first!r} {self.process.stderr.read() if self.process.stderr else ''}"
+            )
         self.url = match.group(1)
         parts = urllib.parse.urlsplit(self.url)
         self.port = parts.port
@@ -141,7 +143,11 @@ def browser_screen(
 
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, viewport={"width": 1400, "height": 900}
+            profile,
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1400, "height": 900},
         )
         try:
             page = context.new_page()
@@ -230,7 +236,9 @@ def test_any_other_host_requires_the_token(session_log: Path) -> None:
         assert httpx.get(f"{server.base}?token={server.token}", timeout=5).status_code == 200
     finally:
         server.stop()
-    assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3") and is_loopback("127.0.0.2") and is_loopback("::1")
+    assert (
+        not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3") and is_loopback("127.0.0.2") and is_loopback("::1")
+    )
 
 
 def test_websocket_from_another_origin_and_past_the_cap_are_refused(session_log: Path) -> None:

@@ -72,7 +72,9 @@ def test_the_preview_says_when_against_now() -> None:
 
 @pytest.mark.slow
 @pytest.mark.scenario("fresh")
-async def test_t_sets_t0_to_a_typed_time_and_logs_that_instant(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_t_sets_t0_to_a_typed_time_and_logs_that_instant(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """t, then 22:30: the logged t0_set carries 22:30 IST, not the moment of typing; the clock counts down to it."""
     await pilot.press("t")
     await pilot.pause()
@@ -88,7 +90,9 @@ async def test_t_sets_t0_to_a_typed_time_and_logs_that_instant(app: CutoverApp, 
 
 @pytest.mark.slow
 @pytest.mark.scenario("fresh")
-async def test_t_refuses_a_bad_time_in_the_dialog_and_then_takes_a_relative_one(app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend) -> None:
+async def test_t_refuses_a_bad_time_in_the_dialog_and_then_takes_a_relative_one(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """A bad entry keeps the dialog open with its reason and logs nothing; -5m then sets T-0 five minutes back."""
     await pilot.press("t")
     await pilot.pause()
@@ -108,8 +112,11 @@ async def test_t_refuses_a_bad_time_in_the_dialog_and_then_takes_a_relative_one(
 async def test_a_rehearsal_moves_t0_to_a_typed_time() -> None:
     """In a rehearsal with a T-0, t re-baselines it to the typed time, saying every planned time moves."""
     backend = AppTestBackend(demo_runbook())
-    backend.record("session_started", {"runbook_name": "demo", "runbook_sha256": "", "planned_t0": None,
-                                       "rehearsal": True}, actor="commander")
+    backend.record(
+        "session_started",
+        {"runbook_name": "demo", "runbook_sha256": "", "planned_t0": None, "rehearsal": True},
+        actor="commander",
+    )
     backend.record("t0_set", {"t0": format_ts(backend.now())}, actor="commander")
     app = make_app(backend)
     async with app.run_test(size=(120, 36)) as pilot:

@@ -30,7 +30,10 @@ def make_runbook() -> Runbook:
         timezone=None,
         roles={},
         sources={},
-        checks={"ratio": check, "health": Check(id="health", kind="http", spec=HttpSpec(url="http://127.0.0.1/health"))},
+        checks={
+            "ratio": check,
+            "health": Check(id="health", kind="http", spec=HttpSpec(url="http://127.0.0.1/health")),
+        },
         stop_conditions=conditions,
         steps=(),
         rollback=(),
