@@ -14,11 +14,11 @@ PYTEST := $(BIN)/pytest -ra -n $(WORKERS) --dist loadgroup
 unexport PYTHONDONTWRITEBYTECODE
 COMPILE := $(BIN)/python -m compileall -q cutover_tui checks runbooks benchmarks tests
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -33,6 +33,13 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(COMPILE)
 	$(PYTEST) -m "not slow and not integration"
+
+# Lint and format (ruff), types (mypy), the layers' import contracts (import-linter): all in pyproject.toml.
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(COMPILE)

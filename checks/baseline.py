@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, insort
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable, Literal, Sequence
+from typing import Literal
 
 from runbooks.grammar import format_offset
 from runbooks.model import BaselineWindow, RelativeThreshold, StopCondition, Threshold
@@ -300,7 +301,13 @@ class BaselineTracker:
             return self._cached
         values = tuple(self._sorted)
         count = len(values)
-        median = None if not count else values[count // 2] if count % 2 else (values[count // 2 - 1] + values[count // 2]) / 2
+        median = (
+            None
+            if not count
+            else values[count // 2]
+            if count % 2
+            else (values[count // 2 - 1] + values[count // 2]) / 2
+        )
         self._cached = Baseline(
             median=median,
             values=values,
@@ -422,9 +429,7 @@ def compare_mann_whitney(
         tolerance=condition.tolerance,
         effect_size=relative.factor,
     )
-    numbers = (
-        f"n {result.recent} vs {result.control}, p {_p_text(result.p_value)}, ratio {ratio_text(result.ratio)}"
-    )
+    numbers = f"n {result.recent} vs {result.control}, p {_p_text(result.p_value)}, ratio {ratio_text(result.ratio)}"
     if result.classification == "nodata":
         return Comparison(None, f"Mann–Whitney: {result.reason}", None, None, result.recent, result.control)
     breached = result.classification in ("high", "low")
@@ -432,11 +437,17 @@ def compare_mann_whitney(
         below_floor = _floor_fails(condition.floor, value, unit)
         if below_floor:
             return Comparison(
-                False, f"Mann–Whitney {numbers}: {result.reason}{below_floor}", result.ratio, result.p_value,
-                result.recent, result.control,
+                False,
+                f"Mann–Whitney {numbers}: {result.reason}{below_floor}",
+                result.ratio,
+                result.p_value,
+                result.recent,
+                result.control,
             )
     shown = f"{result.reason} ({relative.text})" if breached else f"{result.reason}, not {relative.text}"
-    return Comparison(breached, f"Mann–Whitney {numbers}: {shown}", result.ratio, result.p_value, result.recent, result.control)
+    return Comparison(
+        breached, f"Mann–Whitney {numbers}: {shown}", result.ratio, result.p_value, result.recent, result.control
+    )
 
 
 def _p_text(p: float | None) -> str:
@@ -531,12 +542,24 @@ def mann_whitney(
         return MannWhitneyResult(
             "nodata",
             f"{n_x} recent readings against {n_y} cannot reach {confidence:.0%} confidence",
-            p_value, estimate, ratio=ratio, recent=n_x, control=n_y,
+            p_value,
+            estimate,
+            ratio=ratio,
+            recent=n_x,
+            control=n_y,
         )
     lower, upper = (float(v) for v in np.partition(differences, (k - 1, pairs - k))[[k - 1, pairs - k]])
     band = tolerance * abs(estimate)
-    common = dict(p_value=p_value, estimate=estimate, lower=lower, upper=upper, ratio=ratio, recent=n_x, control=n_y,
-                  band=(-band, band))
+    common = dict(
+        p_value=p_value,
+        estimate=estimate,
+        lower=lower,
+        upper=upper,
+        ratio=ratio,
+        recent=n_x,
+        control=n_y,
+        band=(-band, band),
+    )
     if direction in ("increase", "either") and lower > band and ratio >= effect_size:
         return MannWhitneyResult("high", "higher than the baseline", **common)  # type: ignore[arg-type]
     if direction in ("decrease", "either") and upper < -band and ratio <= effect_size:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Literal
 
 from checks.baseline import (
@@ -85,9 +86,7 @@ def is_active(condition: StopCondition, t0: datetime | None, now: datetime) -> b
     offset = (now - t0).total_seconds()
     if window.start is not None and offset < window.start:
         return False
-    if window.end is not None and offset > window.end:
-        return False
-    return True
+    return window.end is None or offset <= window.end
 
 
 def _whole_seconds(seconds: float) -> str:
@@ -95,24 +94,59 @@ def _whole_seconds(seconds: float) -> str:
     return format_duration(round(max(seconds, 0.0)))
 
 
-def format_value(value: float | None, unit: str) -> str:
-    """A normalised value shown in the unit it was written in: ``0.018, "%"`` -> ``"1.8%"``."""
+#: Display units, written as thresholds write them (``> 1%``, ``< 500ms``): how many of each a normalised value
+#: (a fraction, seconds) holds. Any other unit is the check's own (``req/s``), after a space.
+_DISPLAY_UNITS: dict[str, float] = {"%": 100.0, "ms": 1000.0, "s": 1.0, "m": 1 / 60, "h": 1 / 3600}
+#: Significant digits a value is shown with, at least and at most.
+MIN_DIGITS, MAX_DIGITS = 2, 6
+
+
+def format_value(value: float | None, unit: str, *, near: float | None = None) -> str:
+    """A normalised value shown in the unit it was written in, to two significant digits: ``0.04123, "%"`` -> ``"4.1%"``.
+
+    The one formatting of a value for every screen, the log's reasons and the
+    reports: ``0.02203, "s"`` -> ``"0.022s"``, ``0.25, "ms"`` -> ``"250ms"``,
+    ``42.7, "req/s"`` -> ``"43 req/s"``. It keeps more digits where two would
+    mislead:
+
+    - never rounded up to a power of ten the value did not reach (``0.9996``
+      as ``%`` is ``"99.96%"``, not ``"100%"``);
+    - ``near``: a threshold (normalised as the value is) the value is compared
+      with: digits are added until the shown value falls on the same side of it
+      as the value does (``0.01004`` against 1% is ``"1.004%"``, never ``"1%"``).
+    """
     if value is None:
         return "no value"
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
-    match unit:
-        case "%":
-            return f"{value * 100:.4g}%"
-        case "ms":
-            return f"{value * 1000:.4g}ms"
-        case "s":
-            return f"{value:.4g}s"
-        case "":
-            return f"{value:.6g}"
-    return f"{value:.6g} {unit}"
+    factor = _DISPLAY_UNITS.get(unit, 1.0)
+    space = "" if unit in _DISPLAY_UNITS or not unit else " "
+    boundary = None if near is None or not math.isfinite(near) else near * factor
+    return f"{_significant(value * factor, boundary)}{space}{unit}"
+
+
+def _significant(value: float, boundary: float | None) -> str:
+    """``value`` to the fewest significant digits (at least ``MIN_DIGITS``) that do not mislead; no exponent."""
+    if value == 0:
+        return "0"
+    for digits in range(MIN_DIGITS, MAX_DIGITS + 1):
+        magnitude = math.floor(math.log10(abs(value)))
+        decimals = max(0, digits - 1 - magnitude)
+        shown = float(Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+        crossed_magnitude = shown != 0 and math.floor(math.log10(abs(shown))) > magnitude
+        crossed_boundary = boundary is not None and _side(shown, boundary) != _side(value, boundary)
+        if not crossed_magnitude and not crossed_boundary:
+            break
+    text = f"{shown:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _side(value: float, boundary: float) -> int:
+    return (value > boundary) - (value < boundary)
 
 
 def describe_state(
@@ -296,7 +330,13 @@ class ConditionEvaluator:
         if self._relative_cause is not None and seen == "unknown":
             self._cause = self._relative_cause
         else:
-            self._cause = seen if seen != "unknown" else reading.outcome.value if reading.outcome in _BLIND_OUTCOMES else "invalid"
+            self._cause = (
+                seen
+                if seen != "unknown"
+                else reading.outcome.value
+                if reading.outcome in _BLIND_OUTCOMES
+                else "invalid"
+            )
         self._consecutive_errors = self._consecutive_errors + 1 if seen == "error" else 0
         before = self._state
         match seen:
@@ -374,7 +414,11 @@ class ConditionEvaluator:
         self._changes.clear()
         self._cause = "not_polled"
         if state is ConditionState.OK:
-            self._state, self._since, self._detail = ConditionState.UNKNOWN, self._clock.now(), "not yet polled since resume"
+            self._state, self._since, self._detail = (
+                ConditionState.UNKNOWN,
+                self._clock.now(),
+                "not yet polled since resume",
+            )
             self._acknowledged = False
         else:
             self._state, self._since, self._detail = state, since, detail
@@ -392,7 +436,9 @@ class ConditionEvaluator:
         """
         outcome = reading.outcome
         detail = reading.detail
-        lower_bound = bool(reading.extra.get("lower_bound")) and reading.value is not None and math.isfinite(reading.value)
+        lower_bound = (
+            bool(reading.extra.get("lower_bound")) and reading.value is not None and math.isfinite(reading.value)
+        )
         if outcome is Outcome.ERROR:
             return "error", detail or "source error"
         if outcome is Outcome.NODATA:
@@ -426,7 +472,7 @@ class ConditionEvaluator:
             if not math.isfinite(value):
                 return "unknown", format_value(value, "")
             seen = "breach" if when.holds(value) else "pass"
-            shown = format_value(value, when.unit)
+            shown = format_value(value, when.unit, near=when.value)
             reason = f"{shown} {when.text}" if seen == "breach" else f"{shown}, not {when.text}"
         elif when is not None and seen == "pass" and "raw_outcome" not in reading.extra:
             # The check passed but gave nothing to compare with `when`; a failed

@@ -44,8 +44,9 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from checks.clock import SystemClock
 from checks.conditions import ConditionEvaluator
@@ -367,7 +368,7 @@ class PollingThread:
                 # The loop ended by itself: close what the polls held open, as stop() would have.
                 try:
                     loop.run_until_complete(asyncio.wait_for(self._close(), 5.0))
-                except BaseException:  # noqa: BLE001 - best effort on a loop that already failed once
+                except BaseException:  # best effort on a loop that already failed once
                     pass
             loop.close()
 
@@ -376,7 +377,7 @@ class PollingThread:
             poller = await self._setup()
             poller.on_result = self._enqueue
             await poller.start()
-        except BaseException as error:  # noqa: BLE001 - handed to start(), which raises it
+        except BaseException as error:  # handed to start(), which raises it
             ready.set_exception(error)
             asyncio.get_running_loop().stop()
             return

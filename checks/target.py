@@ -32,9 +32,10 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -178,8 +179,11 @@ class Target:
             )
         }
         self._durations = Histogram(
-            "http_request_duration_seconds", "Request duration, by route.", ["route"],
-            buckets=LATENCY_BUCKETS, registry=self._registry,
+            "http_request_duration_seconds",
+            "Request duration, by route.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self._registry,
         )
         for route in ROUTES:
             for code in ("200", "500"):
@@ -196,7 +200,9 @@ class Target:
         self._server = _Server(("127.0.0.1", self._requested_port), self)
         self._scenario_origin = self._clock.monotonic()
         self._threads = [
-            threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="target-http", daemon=True),
+            threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="target-http", daemon=True
+            ),
             threading.Thread(target=self._generate_traffic, name="target-traffic", daemon=True),
         ]
         for thread in self._threads:
@@ -270,7 +276,7 @@ class Target:
         served = {route: 0 for route in ROUTES}  # position in _LATENCY_CYCLE
         while not self._stopping.wait(TRAFFIC_TICK):
             behaviour = self.behaviour
-            for route, ratio in zip(ROUTES, (behaviour.auth_error_ratio, behaviour.api_error_ratio)):
+            for route, ratio in zip(ROUTES, (behaviour.auth_error_ratio, behaviour.api_error_ratio), strict=True):
                 totals = carried[route]
                 totals[0] += behaviour.requests_per_second * TRAFFIC_TICK
                 totals[1] += behaviour.requests_per_second * TRAFFIC_TICK * ratio
@@ -373,7 +379,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.track(self.connection, False)
 
-    def do_GET(self) -> None:  # noqa: N802 (the stdlib's naming)
+    def do_GET(self) -> None:
         target = self.server.target
         answer = target._respond(self.path.split("?", 1)[0])
         with target._lock:
@@ -388,5 +394,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's signature)
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: a test's output is not the place for access logs."""

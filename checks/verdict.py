@@ -25,9 +25,10 @@ moves the verdict.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Mapping, Protocol
+from typing import Protocol
 
 from checks.reading import Outcome
 from checks.state import BLIND_STATES, VERDICT_RANK, ConditionState, ConditionStatus, Verdict
@@ -206,8 +207,7 @@ def judge(
         (
             AtRisk(cid, status.state, status.remaining)
             for cid, status in judged.items()
-            if status.state in (ConditionState.PENDING, ConditionState.RECOVERING)
-            and actions[cid] in _STOPPING
+            if status.state in (ConditionState.PENDING, ConditionState.RECOVERING) and actions[cid] in _STOPPING
         ),
         key=lambda risk: (risk.seconds is None, risk.seconds or 0.0),
     )
@@ -236,11 +236,7 @@ def _judged_conditions(
     if not rollback_mode:
         return dict(statuses)
     watched = set(current_step.watch) if current_step is not None else set()
-    return {
-        cid: status
-        for cid, status in statuses.items()
-        if cid in watched or actions[cid] is not Action.ROLLBACK
-    }
+    return {cid: status for cid, status in statuses.items() if cid in watched or actions[cid] is not Action.ROLLBACK}
 
 
 def _as_status(value: str | Outcome | None) -> str:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from checks.baseline import PROMETHEUS, SESSION_LOG, BaselineSample
 from cutover_tui.store import format_ts, parse_ts
+from runbooks.model import PromqlSpec
 
 if TYPE_CHECKING:
     from checks.conditions import ConditionEvaluator
@@ -52,14 +53,19 @@ def samples_from_fetched(payload: Mapping[str, Any]) -> list[BaselineSample]:
     for entry in payload.get("samples") or ():
         try:
             at, outcome, value = entry
-            samples.append(BaselineSample(parse_ts(str(at)), str(outcome), None if value is None else float(value),
-                                          source=PROMETHEUS))
+            samples.append(
+                BaselineSample(
+                    parse_ts(str(at)), str(outcome), None if value is None else float(value), source=PROMETHEUS
+                )
+            )
         except (TypeError, ValueError):
             continue
     return samples
 
 
-def fetched_payload(check_id: str, query: str, start: datetime, end: datetime, samples: list[BaselineSample]) -> dict[str, Any]:
+def fetched_payload(
+    check_id: str, query: str, start: datetime, end: datetime, samples: list[BaselineSample]
+) -> dict[str, Any]:
     """The ``baseline_fetched`` payload: what was asked, and every sample read."""
     return {
         "check": check_id,
@@ -84,7 +90,10 @@ def windows(runbook: Runbook, t0: datetime | None) -> dict[str, list[tuple[datet
             if t0 is None:
                 span = (datetime.min.replace(tzinfo=timezone.utc), datetime.max.replace(tzinfo=timezone.utc))
             else:
-                span = (t0 + timedelta(seconds=condition.baseline.start), t0 + timedelta(seconds=condition.baseline.end))
+                span = (
+                    t0 + timedelta(seconds=condition.baseline.start),
+                    t0 + timedelta(seconds=condition.baseline.end),
+                )
             found.setdefault(condition.check, []).append(span)
     return found
 
@@ -190,7 +199,9 @@ class BaselineSupplier:
         for check_id, check_spans in spans.items():
             for start, end in check_spans:
                 before = start - timedelta(milliseconds=1)
-                self._seed(check_id, [samples_from_tick(t) for t in self.log.ticks(until=end, check=check_id, after=before)])
+                self._seed(
+                    check_id, [samples_from_tick(t) for t in self.log.ticks(until=end, check=check_id, after=before)]
+                )
 
     def _seed_fetched(self, payload: Mapping[str, Any]) -> None:
         check_id = str(payload.get("check", ""))
@@ -212,7 +223,9 @@ class BaselineSupplier:
                 key = (check_id, format_ts(start), format_ts(unseen_end))
                 if key in self._fetched or key[0] + key[1] + key[2] in self._tasks:
                     continue
-                self._tasks[key[0] + key[1] + key[2]] = asyncio.ensure_future(self._fetch(check_id, start, unseen_end, key))
+                self._tasks[key[0] + key[1] + key[2]] = asyncio.ensure_future(
+                    self._fetch(check_id, start, unseen_end, key)
+                )
 
     async def _fetch(self, check_id: str, start: datetime, end: datetime, key: tuple[str, str, str]) -> None:
         import httpx
@@ -230,7 +243,7 @@ class BaselineSupplier:
                 problem = failure.detail
             except httpx.HTTPError as exc:
                 problem = _transport_detail(exc)  # "cannot connect: ...", as a failed poll says it
-            except Exception as exc:  # noqa: BLE001 - any failure is a reason, never a crash
+            except Exception as exc:
                 problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
                 self.problems.pop(check_id, None)
@@ -240,7 +253,10 @@ class BaselineSupplier:
                     if evaluator.baseline_tracker is not None:
                         evaluator.baseline_tracker.problem = ""
                 if self.record is not None:
-                    self.record(FETCHED_EVENT_KIND, fetched_payload(check_id, str(check.spec["query"]), start, end, samples))
+                    self.record(
+                        FETCHED_EVENT_KIND,
+                        fetched_payload(check_id, check.spec_as(PromqlSpec).query, start, end, samples),
+                    )
                 return
             self.problems[check_id] = f"reading the baseline from Prometheus failed: {problem}"
             for evaluator in self._by_check.get(check_id, ()):

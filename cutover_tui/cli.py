@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from cutover_tui import __version__
 
@@ -27,7 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("log_cmds", "verify a session log's hash chain and readings; print its head"),
     "seal": ("log_cmds", "sign a session log's head with an SSH key (ssh-keygen -Y sign)"),
     "report": ("report_cmd", "post-mortem timeline report (md, html, json)"),
-    "status": ("status_cmd", "five lines for the incident channel: verdict, clock, step, conditions, decision, log head"),
+    "status": (
+        "status_cmd",
+        "five lines for the incident channel: verdict, clock, step, conditions, decision, log head",
+    ),
 }
 
 
@@ -72,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except Exception as error:  # noqa: BLE001 - the last line before a traceback
+    except Exception as error:
         import sqlite3
 
         from cutover_tui.store import SessionLogError

@@ -54,7 +54,11 @@ class StepContext:
         others = [run.title for run in self.running if run.id != self.last_started.id]
         if self.last_started not in self.running:
             ended = self.last_started.ended_at
-            text += " (it had ended" + (f" {format_duration(round((self.at - ended).total_seconds()))} before" if ended else "") + ")"
+            text += (
+                " (it had ended"
+                + (f" {format_duration(round((self.at - ended).total_seconds()))} before" if ended else "")
+                + ")"
+            )
         if others:
             text += f"; also running: {', '.join(repr(t) for t in others)}"
         return text
@@ -81,8 +85,11 @@ class Correlation:
     seq: int | None = None
 
     def text(self) -> str:
-        what = {"breach": f"{self.subject} began breaching", "firing": f"{self.subject} fired",
-                "alert": f"alert {self.subject} started"}.get(self.kind, self.subject)
+        what = {
+            "breach": f"{self.subject} began breaching",
+            "firing": f"{self.subject} fired",
+            "alert": f"alert {self.subject} started",
+        }.get(self.kind, self.subject)
         return self.context.text(what)
 
 
@@ -145,7 +152,9 @@ def correlate(runbook: Runbook, events: Sequence[EventRecord], ticks: Iterable[T
             if episodes.get(condition_id) != episode:
                 episodes[condition_id] = episode
                 if previous not in ("pending", "firing", "recovering"):  # fired on its first breach
-                    found.append(Correlation("breach", condition_id, event.ts, timeline.at(event.ts), detail, event.seq))
+                    found.append(
+                        Correlation("breach", condition_id, event.ts, timeline.at(event.ts), detail, event.seq)
+                    )
                 found.append(Correlation("firing", condition_id, event.ts, timeline.at(event.ts), detail, event.seq))
         elif state == "ok":
             episodes.pop(condition_id, None)
@@ -182,7 +191,13 @@ def alert_correlations(runbook: Runbook, timeline: StepTimeline, ticks: Iterable
             severity = f" ({alert['severity']})" if alert.get("severity") else ""
             summary = f": {alert['summary']}" if alert.get("summary") else ""
             found.append(
-                Correlation("alert", str(alert.get("name") or "?"), started, timeline.at(started), f"{severity}{summary}".strip())
+                Correlation(
+                    "alert",
+                    str(alert.get("name") or "?"),
+                    started,
+                    timeline.at(started),
+                    f"{severity}{summary}".strip(),
+                )
             )
     return found
 

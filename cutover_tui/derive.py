@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from checks.conditions import format_value
 from checks.state import ConditionState
 from checks.verdict import AtRisk, Judgement
-from cutover_tui.labels import display_unit
+from cutover_tui.labels import check_value_text, display_unit
 from cutover_tui.state import (
     AtRiskView,
     BannerView,
@@ -50,14 +50,24 @@ def countdown_text(seconds: float | None) -> str:
 
 
 def value_text(condition: StopCondition, runbook: Runbook, value: float | None, *, lower_bound: bool = False) -> str:
-    """The value in the unit its threshold is written in; ``≥ 1s`` for a lower bound; ``—`` without one."""
+    """The value in the unit its threshold is written in (``labels.check_value_text``); ``≥ 1s`` for a lower bound.
+
+    ``—`` without one. Shown with the digits that keep it on its side of the
+    threshold (``1.004%`` against ``> 1%``); a condition without a threshold on
+    an http check reads ``latency 0.11s``.
+    """
     if value is None:
         return "—"
-    shown = format_value(value, display_unit(condition, runbook))
+    if condition.when is None and condition.relative is None:
+        check = runbook.checks.get(condition.check)
+        return check_value_text(check, value, display_unit(condition, runbook), lower_bound=lower_bound)
+    shown = format_value(value, display_unit(condition, runbook), near=condition.when.value if condition.when else None)
     return f"≥ {shown}" if lower_bound else shown
 
 
-def current_detail(condition: StopCondition, state: ConditionState, shown: str, value: float | None, recorded: str) -> str:
+def current_detail(
+    condition: StopCondition, state: ConditionState, shown: str, value: float | None, recorded: str
+) -> str:
     """What the latest observation says, from the current value where the condition compares one.
 
     A condition with a threshold is described from the value shown now, so the
@@ -65,6 +75,8 @@ def current_detail(condition: StopCondition, state: ConditionState, shown: str, 
     condition without a threshold, keeps what was recorded ("HTTP 503").
     """
     when = condition.when
+    if when is None and condition.relative is None and state is ConditionState.OK and recorded in ("", "pass"):
+        return "up"  # the check passes by its own rule (an http check: its status and latency)
     if when is None or value is None or shown == "—":
         return recorded
     if state in _BREACHING:
@@ -82,13 +94,12 @@ def at_risk_views(judgement: Judgement, conditions: Mapping[str, ConditionView])
 def at_risk_view(risk: AtRisk, view: ConditionView) -> AtRiskView:
     """One countdown of the header: ``auth_errors 4% > 1% — fires in 0:26``."""
     verb = "fires in" if risk.state is ConditionState.PENDING else "clears in"
-    text = f"{risk.condition} {view.value_text} {view.threshold} — {verb} {countdown_text(risk.seconds)}"
+    observed = " ".join(part for part in (view.value_text, view.threshold) if part)
+    text = f"{risk.condition} {observed} — {verb} {countdown_text(risk.seconds)}"
     return AtRiskView(risk.condition, risk.state, risk.seconds, text)
 
 
-def firing_banner(
-    condition: StopCondition, view: ConditionView, runbook: Runbook, now: datetime | None
-) -> BannerView:
+def firing_banner(condition: StopCondition, view: ConditionView, runbook: Runbook, now: datetime | None) -> BannerView:
     """The HALT/ROLLBACK banner for a firing episode no decision has answered."""
     observed = f"{view.value_text} {view.threshold}" if view.value is not None and view.threshold else view.detail
     text = f"{condition.action.value.upper()} — {condition.id} {observed} for {seconds_text(view.breach_held)}"
@@ -141,7 +152,9 @@ def polling_banner(stopped_at: datetime, now: datetime | None) -> BannerView:
     """The polling thread ended or stopped beating: nothing is being watched, and the screen says so."""
     ago = f", {seconds_text((now - stopped_at).total_seconds())} ago" if now is not None else ""
     when = stopped_at.strftime("%H:%M:%SZ")
-    return BannerView(kind="polling", text=f"POLLING STOPPED at {when}{ago}: no check is being polled; every condition is stale")
+    return BannerView(
+        kind="polling", text=f"POLLING STOPPED at {when}{ago}: no check is being polled; every condition is stale"
+    )
 
 
 def stopping_order(condition: StopCondition) -> int:
@@ -181,5 +194,5 @@ def projected_end(steps: Sequence[StepState], mode: Mode, runbook: Runbook, now:
         else:
             start = max(cursor, step.planned_start) if step.planned_start else cursor
             cursor = start + duration
-    planned_ends = [s.planned_end or s.planned_start for s in plan if (s.planned_end or s.planned_start)]
+    planned_ends = [end for s in plan if (end := s.planned_end or s.planned_start)]
     return Projection(end=cursor, planned_end=max(planned_ends) if planned_ends else None)

@@ -20,11 +20,12 @@ import asyncio
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from checks.clock import Clock, SystemClock
 from checks.reading import Reading
@@ -277,7 +278,9 @@ class LiveBackend:
         self._polling = PollingThread(setup, self._on_results, teardown=teardown, name="polling")
         self._poller = await self._polling.start()
 
-    def _start_baselines(self, evaluators: dict[str, Any], *, t0: Any = None, seen_from: datetime | None = None) -> None:
+    def _start_baselines(
+        self, evaluators: dict[str, Any], *, t0: Any = None, seen_from: datetime | None = None
+    ) -> None:
         """Place the baseline windows at T0 and feed them from the log or Prometheus (``cutover_tui.baselines``).
 
         Runs where the evaluators live: on the polling thread's loop.
@@ -460,7 +463,9 @@ class LiveBackend:
         status = self._poller.statuses.get(condition_id) if self._poller is not None else None
         view = self.state().conditions.get(condition_id)
         named = self._causes.ids(status) if status is not None else ()
-        return from_live(self.runbook, condition, view, self.recent_readings.of(condition.check), named=named, status=status)
+        return from_live(
+            self.runbook, condition, view, self.recent_readings.of(condition.check), named=named, status=status
+        )
 
     def _log_system(self, kind: str, payload: dict[str, Any]) -> None:
         """Log an event of the session's own (a baseline read from Prometheus) in the background."""
@@ -480,7 +485,9 @@ class FollowBackend:
     read_only = True
     view_label = "FOLLOW (read-only)"
 
-    def __init__(self, path: str | Path, runbook: Runbook, *, interval: float = 0.5, clock: Clock | None = None) -> None:
+    def __init__(
+        self, path: str | Path, runbook: Runbook, *, interval: float = 0.5, clock: Clock | None = None
+    ) -> None:
         self.runbook = runbook
         self.db_path = str(path)
         self.actor = "follower"
@@ -511,10 +518,13 @@ class FollowBackend:
             return last or self.clock.now()
         if self._beat_moved_at is not None and time.monotonic() - self._beat_moved_at <= WRITER_SILENCE_SECONDS:
             return None
-        if self._beat_moved_at is None and last is not None:
-            # Not seen moving yet: a heartbeat this fresh is a live writer; an older one is not.
-            if (self.clock.now() - last).total_seconds() <= WRITER_SILENCE_SECONDS:
-                return None
+        # Not seen moving yet: a heartbeat this fresh is a live writer; an older one is not.
+        if (
+            self._beat_moved_at is None
+            and last is not None
+            and (self.clock.now() - last).total_seconds() <= WRITER_SILENCE_SECONDS
+        ):
+            return None
         return last or self.clock.now()
 
     def _watch_writer(self, beat: datetime | None, last_write: datetime | None) -> None:

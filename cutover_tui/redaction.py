@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from runbooks.model import Runbook
+from runbooks.model import CommandSpec, HttpSpec, PromqlSpec, Runbook, ScrapeSpec
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 #: Shorter values would match everywhere and are not credentials.
@@ -37,12 +37,11 @@ def secret_env_names(runbook: Runbook) -> frozenset[str]:
             names.add(source.token_env)
         templates.append(source.headers)
     for check in runbook.checks.values():
-        for key in ("headers", "env"):
-            values = check.spec.get(key)
-            if isinstance(values, Mapping):
-                templates.append(values)
-        if isinstance(check.spec.get("token_env"), str):
-            names.add(str(check.spec["token_env"]))
+        spec = check.spec
+        if isinstance(spec, (HttpSpec, PromqlSpec, ScrapeSpec)):
+            templates.append(spec.headers)
+        elif isinstance(spec, CommandSpec):
+            templates.append(spec.env)
     for values in templates:
         for value in values.values():
             names.update(_ENV_REFERENCE.findall(str(value)))

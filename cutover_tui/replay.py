@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
-from cutover_tui.backend import Acknowledged, ReadOnlySession
+from cutover_tui.backend import Acknowledged, ReadOnlySession, ScrubberView
 from cutover_tui.reducer import Checkpoint, Reducer
 from cutover_tui.state import SessionState
-from cutover_tui.store import EventRecord, SessionLog, TickRecord
+from cutover_tui.store import EventRecord, SessionLog, TickRecord, parse_ts
 from runbooks.model import Runbook
 
 CHECKPOINT_EVERY = 50
@@ -35,7 +35,7 @@ MARK_KINDS = frozenset({"decision", "condition_changed", "rollback_started", "t0
 
 
 class ReplayBackend:
-    """A read-only session backend whose ``now()`` is the scrubber's position.
+    """A read-only session backend whose ``now()`` is the scrubber's position (a ``Scrubber``: the replay bar moves it).
 
     Args:
         path: the session log.
@@ -117,7 +117,9 @@ class ReplayBackend:
         reducer.apply_ticks(ticks)
         return len(ticks)
 
-    def _read_ticks(self, until: datetime, windows: Mapping[str, datetime], *, checks: Iterable[str]) -> list[TickRecord]:
+    def _read_ticks(
+        self, until: datetime, windows: Mapping[str, datetime], *, checks: Iterable[str]
+    ) -> list[TickRecord]:
         """``SessionLog.seek_ticks``, for the views of a state: one looked at after ``stop`` reads the file again."""
         if not self._closed:
             return self._log.seek_ticks(until, windows, checks=checks)
@@ -137,63 +139,60 @@ class ReplayBackend:
         index = bisect.bisect_left(times, self.position)
         return times[index - 1] if index > 0 else self.start_at
 
-    def t0(self) -> datetime:
-        return self._state.t0 or self.start_at
+    def t0(self) -> datetime | None:
+        """T-0 as the position sees it, else the first T-0 the log sets later; None when the session never had one."""
+        if self._state.t0 is not None:
+            return self._state.t0
+        for event in self.events:
+            if event.kind == "t0_set" and event.payload.get("t0"):
+                return parse_ts(str(event.payload["t0"]))
+        return None
 
-    # ------------------------------------------------------------ keys
+    # ------------------------------------------------------------ the scrubber (``cutover_tui.backend.Scrubber``)
 
-    def extra_bindings(self) -> list[Any]:
-        from textual.binding import Binding
+    def scrubber_view(self) -> ScrubberView:
+        """Where the replay is, for the replay bar."""
+        return ScrubberView(
+            self.start_at, self.end_at, self.position, self._state.t0, tuple(self.marks()), self.view_label
+        )
 
-        # Priority: the scrubber's keys (home, end, [ ]) win over the focused table's.
-        keys = [
-            Binding("p", "", "Play/pause"),
-            Binding("plus", "", "Faster", key_display="+"),
-            Binding("minus", "", "Slower", key_display="-"),
-            Binding("left_square_bracket", "", "-1 min", key_display="["),
-            Binding("right_square_bracket", "", "+1 min", key_display="]"),
-            Binding("left_curly_bracket", "", "-10 min", key_display="{"),
-            Binding("right_curly_bracket", "", "+10 min", key_display="}"),
-            Binding("less_than_sign", "", "Prev event", key_display="<"),
-            Binding("greater_than_sign", "", "Next event", key_display=">"),
-            Binding("home", "", "T-0"),
-            Binding("end", "", "End"),
-        ]
-        return [replace(binding, priority=True) for binding in keys]
-
-    def extra_widgets(self) -> list[Any]:
-        from cutover_tui.widgets.replay_bar import ReplayBar
-
-        self._bar = ReplayBar(self)
-        return [self._bar]
-
-    def handle_key(self, key: str) -> None:
-        minute = timedelta(minutes=1)
-        moves: dict[str, Callable[[], datetime]] = {
-            "left_square_bracket": lambda: self.position - minute,
-            "right_square_bracket": lambda: self.position + minute,
-            "left_curly_bracket": lambda: self.position - 10 * minute,
-            "right_curly_bracket": lambda: self.position + 10 * minute,
-            "less_than_sign": lambda: self.next_mark(-1),
-            "greater_than_sign": lambda: self.next_mark(+1),
-            "home": self.t0,
-            "end": lambda: self.end_at,
-        }
-        if key == "p":
-            self.playing = not self.playing and self.position < self.end_at
-        elif key in ("plus", "minus"):
-            index = SPEEDS.index(self.speed) + (1 if key == "plus" else -1)
-            self.speed = SPEEDS[min(max(index, 0), len(SPEEDS) - 1)]
-        elif key in moves:
-            self.seek(moves[key]())
+    def play_pause(self) -> None:
+        self.playing = not self.playing and self.position < self.end_at
         self._changed()
+
+    def change_speed(self, steps: int) -> None:
+        index = SPEEDS.index(self.speed) + steps
+        self.speed = SPEEDS[min(max(index, 0), len(SPEEDS) - 1)]
+        self._changed()
+
+    def seek_by(self, delta: timedelta) -> None:
+        self.seek(self.position + delta)
+        self._changed()
+
+    def seek_mark(self, direction: int) -> None:
+        self.seek(self.next_mark(direction))
+        self._changed()
+
+    def seek_end(self) -> None:
+        self.seek(self.end_at)
+        self._changed()
+
+    def seek_t0(self) -> str | None:
+        """Go to T-0; when the session never set one, or it falls outside the log, say so."""
+        t0 = self.t0()
+        if t0 is None:
+            return "This session never set T-0: home has nowhere to go (end goes to the end)."
+        self.seek(t0)
+        self._changed()
+        if t0 < self.start_at:
+            return f"T-0 ({t0:%H:%M:%S} UTC) is before the log begins: at its start."
+        if t0 > self.end_at:
+            return f"T-0 ({t0:%H:%M:%S} UTC) is after the log ends: at its end."
+        return None
 
     def _changed(self) -> None:
         if self._on_change is not None:
             self._on_change(self._state)
-        bar = getattr(self, "_bar", None)
-        if bar is not None:
-            bar.refresh()
 
     # ------------------------------------------------------------ playing
 

@@ -16,7 +16,7 @@ Event kinds (``events.kind``) and their payloads:
 - ``step_failed``       {step, reason}
 - ``step_skipped``      {step, reason}
 - ``item_checked``      {step, item, checked: bool}
-- ``evidence_added``    {step, text}
+- ``evidence_added``    {step, text, item?: the id of the named evidence item it answers}
 - ``note``              {text, step?}
 - ``decision``          {decision: go|no_go|conditional_go|hold|rollback|continue, reason,
                          step?, scorecard?: {scores, total, result}, phrase?: str,
@@ -44,10 +44,10 @@ Event kinds (``events.kind``) and their payloads:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Mapping, Sequence
 
 from checks.reading import Reading
 from checks.state import ConditionState, ConditionStatus, Verdict
@@ -82,6 +82,8 @@ class StepState:
     drift_seconds: float | None  # actual start - planned start
     items_checked: frozenset[str] = frozenset()
     evidence: tuple[str, ...] = ()
+    # the named item each of ``evidence`` answers (None: the step as a whole)
+    evidence_items: tuple[str | None, ...] = ()
     reason: str = ""  # fail/skip reason or gate override reason
     rollback_plan: bool = False
     gate: tuple[tuple[str, str], ...] = ()  # (check id, check status) per gate check, in gate order
@@ -104,7 +106,7 @@ class ConditionView:
     flapping: bool = False
     acknowledged: bool = False
     breach_held: float = 0.0  # seconds of breach held toward `for`, as of now
-    history: tuple[float | None, ...] = ()  # recent values for the sparkline, oldest first
+    history: Sequence[float | None] = ()  # recent values for the sparkline, oldest first
     firing_since: datetime | None = None  # kept while recovering or blind after firing (checks.verdict)
     active: bool = True  # in its `active` window now
     for_: float = 0.0  # the condition's `for`, seconds
@@ -275,7 +277,9 @@ class SessionState:
     current_step: str | None = None
     now: datetime | None = None  # the instant this state describes
     verdict_reasons: tuple[str, ...] = ()  # why the verdict, worst first
-    at_risk: Sequence[AtRiskView] = ()  # pending / recovering halt and rollback conditions, soonest first (each derived when read)
+    at_risk: Sequence[
+        AtRiskView
+    ] = ()  # pending / recovering halt and rollback conditions, soonest first (each derived when read)
     blind: tuple[str, ...] = ()  # conditions in force that cannot be seen
     banners: tuple[BannerView, ...] = ()  # every banner, most urgent first (``banner`` is the first's text)
     next_step: str | None = None  # the first pending step of the plan being run

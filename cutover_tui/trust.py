@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from runbooks.model import Runbook
+from runbooks.model import CommandSpec, Runbook
 
 APPROVALS_FILE = "trusted-runbooks.json"
 
@@ -62,17 +62,10 @@ def runbook_commands(runbook: Runbook) -> list[RunbookCommand]:
     for check in runbook.checks.values():
         if check.kind != "command":
             continue
-        cwd = check.spec.get("cwd")
-        folder = str(cwd) if cwd is not None and os.path.isabs(str(cwd)) else os.path.join(base, str(cwd or "."))
-        env = check.spec.get("env") or {}
-        commands.append(
-            RunbookCommand(
-                check.id,
-                tuple(str(arg) for arg in check.spec["argv"]),  # type: ignore[attr-defined]
-                os.path.normpath(folder),
-                tuple(sorted((str(k), str(v)) for k, v in dict(env).items())),  # type: ignore[call-overload]
-            )
-        )
+        spec = check.spec_as(CommandSpec)
+        cwd = spec.cwd
+        folder = cwd if cwd is not None and os.path.isabs(cwd) else os.path.join(base, cwd or ".")
+        commands.append(RunbookCommand(check.id, spec.argv, os.path.normpath(folder), tuple(sorted(spec.env.items()))))
     return commands
 
 

@@ -31,6 +31,7 @@ tolerance of the stored one. So:
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -157,14 +158,20 @@ class WhatIfResult:
                 continue  # the same hold going on after a blind poll
             if lines and lines[-1][1] is state:
                 continue  # the same state again after a blind poll (firing, still firing)
-            if state is ConditionState.OK and t.previous in (ConditionState.UNKNOWN, ConditionState.STALE, ConditionState.ERROR) \
-                    and not breaching and lines:
+            if (
+                state is ConditionState.OK
+                and t.previous in (ConditionState.UNKNOWN, ConditionState.STALE, ConditionState.ERROR)
+                and not breaching
+                and lines
+            ):
                 continue  # back to ok after a blind poll: nothing new
             breaching = state in (ConditionState.PENDING, ConditionState.FIRING, ConditionState.RECOVERING)
             lines.append((f"{self.when(t.at)} {state.value}: {t.detail}", state))
         texts = [text for text, _ in lines]
         if blind:
-            texts.append(f"({blind} blind spell{'s' if blind != 1 else ''} — errors, no data — not listed: a hold waits through them)")
+            texts.append(
+                f"({blind} blind spell{'s' if blind != 1 else ''} — errors, no data — not listed: a hold waits through them)"
+            )
         return texts
 
     def differences(self) -> tuple[list[Transition], list[Transition]]:
@@ -340,9 +347,9 @@ def evaluate(
 
     for reading, due, stored in rebuild_polls(check, ticks, until, silent):
         if last_at is not None and (reading.observed_at - last_at).total_seconds() > stale_after:
-            silent = last_at + timedelta(seconds=stale_after + 0.001)
-            move_to(silent)
-            record(silent, evaluator.tick())
+            stale_at = last_at + timedelta(seconds=stale_after + 0.001)
+            move_to(stale_at)
+            record(stale_at, evaluator.tick())
         move_to(reading.observed_at)
         due_mono = due - origin_seconds
         status = evaluator.observe(reading, due=min(due_mono, clock.monotonic()))
@@ -350,9 +357,9 @@ def evaluate(
         rebuilt += not stored
         last_at = reading.observed_at
     if until is not None and last_at is not None and (until - last_at).total_seconds() > stale_after:
-        silent = last_at + timedelta(seconds=stale_after + 0.001)
-        move_to(silent)
-        record(silent, evaluator.tick())
+        stale_at = last_at + timedelta(seconds=stale_after + 0.001)
+        move_to(stale_at)
+        record(stale_at, evaluator.tick())
     return transitions, rebuilt
 
 
@@ -388,7 +395,9 @@ def silent_spans(runbook: Runbook, check_id: str, events: Iterable[EventRecord])
         condition_id = str(event.payload["condition"])
         if condition_id in open_at:
             spans.append((open_at.pop(condition_id), event.ts))
-        if event.payload.get("state") == "stale" and "no reading" in str(event.payload.get("detail") or event.payload.get("reason") or ""):
+        if event.payload.get("state") == "stale" and "no reading" in str(
+            event.payload.get("detail") or event.payload.get("reason") or ""
+        ):
             open_at[condition_id] = event.ts - timedelta(seconds=stale_after)
     spans += [(start, datetime.max.replace(tzinfo=timezone.utc)) for start in open_at.values()]
     return spans
@@ -400,7 +409,9 @@ def kept_spans(
     """Where the log kept every reading of the check: its baseline windows, and before T0 was known (``cutover_tui.baselines``)."""
     from cutover_tui.baselines import windows
 
-    if not any(c.check == check_id and c.baseline is not None and c.relative is not None for c in runbook.stop_conditions):
+    if not any(
+        c.check == check_id and c.baseline is not None and c.relative is not None for c in runbook.stop_conditions
+    ):
         return []
     spans: list[tuple[datetime, datetime]] = []
     known = next((at for at, t0 in timeline if t0 is not None), None)
@@ -423,7 +434,11 @@ def happened(condition_id: str, events: Iterable[EventRecord]) -> list[Transitio
             continue  # a change of cause within one state ("not yet polled" -> "baseline not established")
         found.append(
             Transition(
-                event.ts, condition_id, _state(p.get("state")), _state(p.get("previous")), str(p.get("reason") or ""),
+                event.ts,
+                condition_id,
+                _state(p.get("state")),
+                _state(p.get("previous")),
+                str(p.get("reason") or ""),
                 p.get("value") if isinstance(p.get("value"), (int, float)) else None,
             )
         )
@@ -437,7 +452,9 @@ def _state(value: Any) -> ConditionState:
         return ConditionState.UNKNOWN
 
 
-def what_if(path: str | Path, specs: Sequence[WhatIf | str], runbook: Runbook | None = None) -> list[WhatIfResult]:
+def what_if(
+    path: str | os.PathLike[str], specs: Sequence[WhatIf | str], runbook: Runbook | None = None
+) -> list[WhatIfResult]:
     """Re-evaluate a session log's readings with each changed condition.
 
     Raises:
@@ -470,7 +487,9 @@ def what_if(path: str | Path, specs: Sequence[WhatIf | str], runbook: Runbook | 
             transitions, rebuilt = evaluate(
                 condition, check, ticks, t0_changes=timeline, fetched=fetched, until=end, silent=silent
             )
-            replayed, _ = evaluate(original, check, ticks, t0_changes=timeline, fetched=fetched, until=end, silent=silent)
+            replayed, _ = evaluate(
+                original, check, ticks, t0_changes=timeline, fetched=fetched, until=end, silent=silent
+            )
             results.append(WhatIfResult(
                 spec, condition, original, tuple(transitions), tuple(replayed), tuple(happened(original.id, events)),
                 decisions, t0, len(ticks), rebuilt,

@@ -25,7 +25,17 @@ from cutover_tui.derive import countdown_text, seconds_text
 from cutover_tui.labels import display_unit
 from cutover_tui.state import ConditionView
 from cutover_tui.store import RetentionPolicy, TickRecord
-from runbooks.model import Check, Runbook, StopCondition
+from runbooks.model import (
+    AlertsSpec,
+    Check,
+    CommandSpec,
+    HttpSpec,
+    PlaceholderSpec,
+    PromqlSpec,
+    Runbook,
+    ScrapeSpec,
+    StopCondition,
+)
 
 #: Readings listed.
 READINGS_SHOWN = 20
@@ -99,45 +109,45 @@ class Why:
             latency = "—" if line.latency_ms is None else f"{line.latency_ms:.0f}ms"
             tick = f" #{line.tick}" if line.tick is not None else ""
             mark = " ◀" if line.named else ""
-            out.append(f"  {show(line.at)} {line.outcome:<7} {line.value:>10} {latency:>7}{tick} {line.detail}{mark}".rstrip())
+            out.append(
+                f"  {show(line.at)} {line.outcome:<7} {line.value:>10} {latency:>7}{tick} {line.detail}{mark}".rstrip()
+            )
         return out
 
 
 def reads_text(check: Check, runbook: Runbook) -> str:
     """What a check asks, and of whom, as written in the runbook."""
-    spec = check.spec
-    match check.kind:
-        case "promql":
-            source = runbook.sources.get(str(spec.get("source")))
-            where = f"{source.id} ({source.url})" if source else str(spec.get("source"))
-            return f"promql on {where}: {spec.get('query')}"
-        case "http":
-            return f"{spec.get('method', 'GET')} {spec.get('url')}" + (
-                f" (json_path {spec['json_path']})" if spec.get("json_path") else ""
-            )
-        case "scrape":
-            labels = spec.get("labels") or {}
+    match check.spec:
+        case PromqlSpec() as spec:
+            source = runbook.sources.get(spec.source)
+            where = f"{source.id} ({source.url})" if source else spec.source
+            return f"promql on {where}: {spec.query}"
+        case HttpSpec() as spec:
+            return f"{spec.method} {spec.url}" + (f" (json_path {spec.json_path})" if spec.json_path else "")
+        case ScrapeSpec() as spec:
+            labels = spec.labels
             shown = "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
-            return f"scrape {spec.get('url')}: {spec.get('metric')}{shown} ({spec.get('mode', 'value')})"
-        case "alerts":
-            source = runbook.sources.get(str(spec.get("source")))
-            matchers = ", ".join(spec.get("matchers") or ()) or "every alert"
-            return f"alerts on {source.id if source else spec.get('source')} ({source.url if source else ''}) matching {matchers}"
-        case "command":
-            return "command: " + " ".join(str(a) for a in spec.get("argv") or ())
-        case "placeholder":
-            return f"not wired: {spec.get('what')}"
+            return f"scrape {spec.url}: {spec.metric}{shown} ({spec.mode})"
+        case AlertsSpec() as spec:
+            source = runbook.sources.get(spec.source)
+            matchers = ", ".join(spec.matchers) or "every alert"
+            where = f"{source.id if source else spec.source} ({source.url if source else ''})"
+            return f"alerts on {where} matching {matchers}"
+        case CommandSpec() as spec:
+            return "command: " + " ".join(spec.argv)
+        case PlaceholderSpec() as spec:
+            return f"not wired: {spec.what}"
     return check.kind
 
 
 def graph_link(check: Check, runbook: Runbook, range_input: str = "1h") -> str | None:
     """``{prometheus}/graph?g0.expr=…&g0.tab=0&g0.range_input=1h`` for a promql check; None for others."""
-    if check.kind != "promql":
+    if not isinstance(check.spec, PromqlSpec):
         return None
-    source = runbook.sources.get(str(check.spec.get("source")))
+    source = runbook.sources.get(check.spec.source)
     if source is None:
         return None
-    query = urllib.parse.urlencode({"g0.expr": str(check.spec.get("query")), "g0.tab": "0", "g0.range_input": range_input})
+    query = urllib.parse.urlencode({"g0.expr": check.spec.query, "g0.tab": "0", "g0.range_input": range_input})
     return f"{source.url.rstrip('/')}/graph?{query}"
 
 
@@ -165,7 +175,11 @@ def hold_from_change(condition: StopCondition, change: Mapping[str, Any]) -> str
         return f"fired after a breach held {seconds_text(held)} (for {seconds_text(condition.for_)})"
     if state == "pending":
         return f"breach held {seconds_text(held)} of {seconds_text(condition.for_)}"
-    return f"breach held {seconds_text(held)} (for {seconds_text(condition.for_)})" if held else f"no breach held (for {seconds_text(condition.for_)})"
+    return (
+        f"breach held {seconds_text(held)} (for {seconds_text(condition.for_)})"
+        if held
+        else f"no breach held (for {seconds_text(condition.for_)})"
+    )
 
 
 def judged_text(payload: Mapping[str, Any] | None) -> str | None:
@@ -224,7 +238,8 @@ def from_ticks(
         reason=view.reason if view else str((change or {}).get("reason", "")),
         reads=reads_text(check, runbook),
         readings=lines,
-        readings_note=note or f"Last {len(lines)} stored readings (kept on change, and every {keyframe} when unchanged)",
+        readings_note=note
+        or f"Last {len(lines)} stored readings (kept on change, and every {keyframe} when unchanged)",
         hold=hold_text(condition, view) if view is not None or change is None else hold_from_change(condition, change),
         last_error=f"{last_error.ts:%Y-%m-%d %H:%M:%S}Z {last_error.detail or 'error'}" if last_error else None,
         baseline=_baseline_text(condition, (change or {}).get("baseline")),
@@ -320,7 +335,11 @@ def from_state(runbook: Runbook, condition_id: str, state: Any) -> Why:
     check = state.checks.get(condition.check)
     ticks = []
     if check is not None and check.outcome is not None and check.observed_at is not None:
-        ticks.append(TickRecord(check.id, check.observed_at, check.outcome, check.value, check.unit, None, check.degraded, check.detail))
+        ticks.append(
+            TickRecord(
+                check.id, check.observed_at, check.outcome, check.value, check.unit, None, check.degraded, check.detail
+            )
+        )
     return from_ticks(runbook, condition, view, ticks, None, note="The latest reading")
 
 
@@ -338,6 +357,6 @@ def explain(backend: Any, condition_id: str, state: Any = None) -> Why:
     if path and path != ":memory:":
         try:
             return from_log(path, backend.runbook, condition_id, state.conditions.get(condition_id), state.now)
-        except Exception:  # noqa: BLE001 - a log that cannot be read here still leaves the state to explain from
+        except Exception:
             pass
     return from_state(backend.runbook, condition_id, state)

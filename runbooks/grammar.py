@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import os
 import re
-from typing import Mapping, cast
+from collections.abc import Mapping
+from typing import cast
 
 from runbooks.model import ComparisonOp, RelativeThreshold, Threshold
 
@@ -32,10 +33,15 @@ _THRESHOLD = re.compile(
 )
 # Threshold units and the factor that normalises them.
 # Sub-units divide (95 / 100 is exactly 0.95; 95 * 0.01 is 0.9500000000000001, which moves the boundary).
-_THRESHOLD_UNITS = {"": (1.0, 1.0), "%": (1.0, 100.0), "ms": (1.0, 1000.0), "s": (1.0, 1.0), "m": (60.0, 1.0), "h": (3600.0, 1.0)}
-_RELATIVE = re.compile(
-    r"(?P<op>>=|<=|==|!=|>|<)\s*(?P<factor>[+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*[x×]\s*baseline", re.I
-)
+_THRESHOLD_UNITS = {
+    "": (1.0, 1.0),
+    "%": (1.0, 100.0),
+    "ms": (1.0, 1000.0),
+    "s": (1.0, 1.0),
+    "m": (60.0, 1.0),
+    "h": (3600.0, 1.0),
+}
+_RELATIVE = re.compile(r"(?P<op>>=|<=|==|!=|>|<)\s*(?P<factor>[+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*[x×]\s*baseline", re.I)
 _ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
 DURATION_EXAMPLES = "500ms, 30s, 5m, 1h30m, 2d or a number of seconds"
@@ -96,7 +102,9 @@ def parse_offset(text: str) -> float:
     if rest == "0":
         return 0.0
     if not sign:
-        raise ValueError(f"invalid T-offset {text!r}: say T-... (before T0) or T+... (after); expected {OFFSET_EXAMPLES}")
+        raise ValueError(
+            f"invalid T-offset {text!r}: say T-... (before T0) or T+... (after); expected {OFFSET_EXAMPLES}"
+        )
     clock = _CLOCK.fullmatch(rest)
     if clock:
         seconds = int(clock["h"]) * 3600.0 + int(clock["m"]) * 60.0 + int(clock["s"] or 0)
@@ -117,7 +125,7 @@ def format_duration(seconds: float) -> str:
     milliseconds = round(abs(seconds) * 1000)
     if milliseconds == 0:
         return "0s"
-    units = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
+    units: tuple[tuple[str, int], ...] = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
     if milliseconds <= 72 * 3_600_000:
         units = units[1:]
     parts = []
@@ -149,7 +157,9 @@ def parse_threshold(text: str) -> Threshold:
     stripped = text.strip()
     match = _THRESHOLD.fullmatch(stripped)
     if match is None:
-        raise ValueError(f"invalid threshold {text!r}: expected an operator (> >= < <= == !=) and a number, e.g. {THRESHOLD_EXAMPLES}")
+        raise ValueError(
+            f"invalid threshold {text!r}: expected an operator (> >= < <= == !=) and a number, e.g. {THRESHOLD_EXAMPLES}"
+        )
     unit = match["unit"]
     if unit not in _THRESHOLD_UNITS:
         known = ", ".join(repr(u) for u in _THRESHOLD_UNITS if u)

@@ -8,10 +8,11 @@ Durations and offsets are float seconds; thresholds are normalised (``99%`` is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal, Mapping
+from typing import Literal, TypeVar
 
 
 class Action(StrEnum):
@@ -30,6 +31,10 @@ class StepKind(StrEnum):
 
 
 ComparisonOp = Literal[">", ">=", "<", "<=", "==", "!="]
+SourceKind = Literal["prometheus", "alertmanager"]
+CheckKind = Literal["http", "promql", "alerts", "scrape", "command", "placeholder"]
+Judge = Literal["median", "mann_whitney"]
+Reduce = Literal["max", "min", "sum"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +124,7 @@ class Source:
     """A named metrics or alerts backend. Secrets are named, never stored."""
 
     id: str
-    kind: Literal["prometheus", "alertmanager"]
+    kind: SourceKind
     url: str
     token_env: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)  # values may hold ${ENV}, expanded per request
@@ -128,24 +133,89 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpSpec:
+    """``http: URL``: one request; its status and latency are judged, and a JSON value read when ``json_path`` is set."""
+
+    url: str
+    method: str = "GET"
+    headers: Mapping[str, str] = field(default_factory=dict)  # values may hold ${ENV}, expanded per request
+    expect_status: tuple[int, ...] = ()  # empty: any 2xx
+    max_latency: float | None = None  # seconds
+    json_path: str | None = None  # ``status.checks[0].ok``
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PromqlSpec:
+    """``promql: QUERY``: an instant query on a Prometheus source (its id)."""
+
+    query: str
+    source: str
+    expect: Literal["one", "any", "all"] = "one"  # how many series the query may return
+    reduce: Reduce | None = None  # several series reduced to one value
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsSpec:
+    """``alerts: {severity: critical}``: the active alerts of an Alertmanager source (its id) that match.
+
+    ``matchers`` are Alertmanager filter strings (``severity="critical"``);
+    ``watchdog`` names an alert that must be firing (Alertmanager itself is
+    alive); ``suppressed`` says what a silenced or inhibited match means.
+    """
+
+    source: str
+    matchers: tuple[str, ...] = ()
+    watchdog: str | None = None
+    receiver: str | None = None
+    suppressed: Literal["unknown", "ignore"] = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapeSpec:
+    """``scrape: URL``: one series read straight from a ``/metrics`` page, its value or its rate."""
+
+    url: str
+    metric: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    mode: Literal["value", "rate"] = "value"
+    reduce: Reduce | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """``command: [argv...]``: a program run without a shell; Nagios exit codes, perfdata for a value."""
+
+    argv: tuple[str, ...]
+    cwd: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)  # values may hold ${ENV}
+    perfdata_label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceholderSpec:
+    """``placeholder: WHAT``: a measure no probe reads yet (written by ``cutover-tui import``).
+
+    It polls as no data, shown ``unknown — not wired``, and ``validate`` warns about it.
+    """
+
+    what: str
+
+
+CheckSpec = HttpSpec | PromqlSpec | AlertsSpec | ScrapeSpec | CommandSpec | PlaceholderSpec
+S = TypeVar("S", HttpSpec, PromqlSpec, AlertsSpec, ScrapeSpec, CommandSpec, PlaceholderSpec)
+
+
+@dataclass(frozen=True, slots=True)
 class Check:
     """One probe, polled every ``every`` seconds.
 
-    ``kind`` selects the probe; ``spec`` holds the kind-specific, validated
-    settings (see ``runbooks.loader`` for each kind's keys):
-
-    - http: url, method, headers, expect_status (tuple[int]), max_latency (s),
-      json_path (str | None), verify_tls (bool)
-    - promql: query, source (source id), expect ("one"|"any"|"all"), reduce
-      ("max"|"min"|"sum"|None), headers
-    - alerts: source, matchers (tuple[str] such as 'severity="critical"'),
-      watchdog (alert name | None), receiver (str | None),
-      suppressed ("unknown" | "ignore": what a silenced or inhibited match means)
-    - scrape: url, metric, labels (dict), mode ("value"|"rate"), headers
-    - command: argv (tuple[str]), cwd (str | None), env (dict)
-    - placeholder: what (str): a stop condition's measure that no probe reads
-      yet (written by ``cutover-tui import``); it polls as no data, shown
-      ``unknown — not wired``, and ``validate`` warns about it
+    ``kind`` selects the probe; ``spec`` holds the kind's validated settings,
+    one dataclass per kind: ``HttpSpec``, ``PromqlSpec``, ``AlertsSpec``,
+    ``ScrapeSpec``, ``CommandSpec``, ``PlaceholderSpec``.
 
     ``pass_when`` is the check's own criterion on its value (for gates); when
     absent, any valid value passes (http also applies expect_status and
@@ -153,8 +223,8 @@ class Check:
     """
 
     id: str
-    kind: Literal["http", "promql", "alerts", "scrape", "command", "placeholder"]
-    spec: Mapping[str, object]
+    kind: CheckKind
+    spec: CheckSpec
     every: float = 15.0
     timeout: float = 5.0
     pass_when: Threshold | None = None
@@ -163,6 +233,18 @@ class Check:
     max_age: float | None = None
     unit: str = ""
     title: str = ""
+
+    def spec_as(self, kind: type[S]) -> S:
+        """The spec as the probe of its kind reads it.
+
+        Raises:
+            TypeError: the spec is of another kind.
+        """
+        if not isinstance(self.spec, kind):
+            raise TypeError(
+                f"check {self.id!r} ({self.kind}) holds a {type(self.spec).__name__}, not a {kind.__name__}"
+            )
+        return self.spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +287,7 @@ class StopCondition:
     relative: RelativeThreshold | None = None
     baseline: BaselineWindow | None = None
     floor: Threshold | None = None
-    judge: Literal["median", "mann_whitney"] = "median"
+    judge: Judge = "median"
     window: float | None = None  # mann_whitney: seconds of recent readings compared with the baseline
     confidence: float = 0.98  # mann_whitney: confidence level of the interval
     tolerance: float = 0.25  # mann_whitney: the band around the estimate, as a fraction of it (Kayenta)
@@ -225,6 +307,15 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceItem:
+    """A named piece of evidence a step asks for: each required one needs its own answer before the step completes."""
+
+    id: str
+    text: str
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     id: str
     title: str
@@ -234,8 +325,8 @@ class Step:
     kind: StepKind = StepKind.TASK
     phrase: str | None = None  # approval: the exact phrase to type
     items: tuple[Item, ...] = ()
-    evidence_required: bool = False
-    evidence: tuple[Item, ...] = ()  # what evidence to attach
+    evidence_required: bool = False  # some evidence is required: one answer, or one per required named item
+    evidence: tuple[EvidenceItem, ...] = ()  # the named evidence items, each answered on its own
     gate: tuple[str, ...] = ()  # check ids
     watch: tuple[str, ...] = ()  # stop condition ids
     depends_on: tuple[str, ...] = ()

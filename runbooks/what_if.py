@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from runbooks import grammar
 from runbooks.model import BaselineWindow, Runbook, StopCondition
@@ -63,7 +64,9 @@ class WhatIf:
             original = runbook.condition(self.condition)
         except KeyError:
             known = ", ".join(c.id for c in runbook.stop_conditions) or "none"
-            raise ValueError(f"--what-if {self.text!r}: no stop condition {self.condition!r} (known: {known})") from None
+            raise ValueError(
+                f"--what-if {self.text!r}: no stop condition {self.condition!r} (known: {known})"
+            ) from None
         changes = dict(self.changes)
         if "when" in changes:
             changes.setdefault("relative", None)
@@ -82,7 +85,9 @@ class WhatIf:
             changes["baseline"] = current
         changed = dataclasses.replace(original, **changes)
         if changed.relative is not None and changed.baseline is None:
-            raise ValueError(f"--what-if {self.text!r}: a comparison with the baseline needs a window: add baseline T-30m..T-0")
+            raise ValueError(
+                f"--what-if {self.text!r}: a comparison with the baseline needs a window: add baseline T-30m..T-0"
+            )
         if changed.judge == "mann_whitney" and changed.window is None:
             raise ValueError(f"--what-if {self.text!r}: judge mann_whitney needs a window: add window 5m")
         if changed.relative is None and (changed.floor is not None or changed.judge != "median"):
@@ -104,9 +109,9 @@ def parse_what_if(text: str) -> WhatIf:
     if not rest:
         raise ValueError(f"--what-if {text!r}: say what changes, e.g. {EXAMPLE}")
     relative = _RELATIVE_HEAD.match(rest)  # "> 2x baseline" first: its last word is also a keyword
-    body = rest[relative.end():] if relative else rest
+    body = rest[relative.end() :] if relative else rest
     pieces = _KEYWORD.split(" " + body)
-    head, pairs = pieces[0].strip(), list(zip(pieces[1::2], (p.strip() for p in pieces[2::2])))
+    head, pairs = pieces[0].strip(), list(zip(pieces[1::2], (p.strip() for p in pieces[2::2]), strict=True))
     changes: dict[str, Any] = {}
     try:
         if relative:

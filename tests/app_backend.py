@@ -10,10 +10,11 @@ sources and the SQLite log are covered by their own tests.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from checks.clock import ManualClock
 from cutover_tui.backend import Acknowledged, ReadOnlySession
@@ -143,12 +144,17 @@ class AppTestBackend:
 # ---------------------------------------------------------------- scenarios
 
 
-def fresh_session(**options: Any) -> AppTestBackend:
-    """A session just started: no T0, nothing polled yet."""
-    backend = AppTestBackend(demo_runbook(), **options)
+def fresh_session(runbook: Runbook | None = None, **options: Any) -> AppTestBackend:
+    """A session just started: no T0, nothing polled yet (of the demo runbook, or ``runbook``)."""
+    backend = AppTestBackend(runbook or demo_runbook(), **options)
     backend.record(
         "session_started",
-        {"runbook_name": backend.runbook.name, "runbook_sha256": backend.runbook.sha256, "planned_t0": None, "rehearsal": False},
+        {
+            "runbook_name": backend.runbook.name,
+            "runbook_sha256": backend.runbook.sha256,
+            "planned_t0": None,
+            "rehearsal": False,
+        },
         actor="commander",
     )
     return backend
@@ -187,23 +193,39 @@ def session_in_progress(**options: Any) -> AppTestBackend:
         backend.record("step_started", {"step": step}, actor="commander")
         backend.advance(20)
         backend.record("step_completed", {"step": step, "gate": {}}, actor="commander")
-    backend.record("decision", {"decision": "go", "reason": "scorecard 93", "step": "final_go_no_go",
-                                "conditions": {}, "verdict": "CONTINUE"}, actor="commander")
+    backend.record(
+        "decision",
+        {"decision": "go", "reason": "scorecard 93", "step": "final_go_no_go", "conditions": {}, "verdict": "CONTINUE"},
+        actor="commander",
+    )
     backend.record("step_completed", {"step": "final_go_no_go", "gate": {"api_health": "pass"}}, actor="commander")
     backend.advance(60)
     backend.record("step_started", {"step": "backup_snapshot"}, actor="sre")
     backend.record("evidence_added", {"step": "backup_snapshot", "text": "snapshot snap-0420 taken"}, actor="sre")
     backend.record("step_completed", {"step": "backup_snapshot", "gate": {}}, actor="sre")
-    backend.record("decision", {"decision": "go", "reason": "approved", "step": "approve_prod_deploy",
-                                "phrase": "APPROVE PROD DEPLOY", "conditions": {}, "verdict": "CONTINUE"}, actor="cto")
+    backend.record(
+        "decision",
+        {
+            "decision": "go",
+            "reason": "approved",
+            "step": "approve_prod_deploy",
+            "phrase": "APPROVE PROD DEPLOY",
+            "conditions": {},
+            "verdict": "CONTINUE",
+        },
+        actor="cto",
+    )
     backend.record("step_completed", {"step": "approve_prod_deploy", "gate": {}}, actor="cto")
     healthy_readings(backend, polls=20)
     backend.record("step_started", {"step": "production_deploy"}, actor="sre")
     healthy_readings(backend, polls=10)
     backend.record("step_completed", {"step": "production_deploy", "gate": {"api_health": "pass"}}, actor="sre")
     backend.record("step_started", {"step": "verify_endpoints"}, actor="sre")
-    backend.record("item_checked", {"step": "verify_endpoints", "item": backend.runbook.step("verify_endpoints").items[0].id,
-                                    "checked": True}, actor="sre")
+    backend.record(
+        "item_checked",
+        {"step": "verify_endpoints", "item": backend.runbook.step("verify_endpoints").items[0].id, "checked": True},
+        actor="sre",
+    )
     backend.condition("api_errors", "unknown", None, "no data: metric api_error_ratio absent")
     healthy_readings(backend, polls=4)
     return backend
@@ -217,3 +239,38 @@ def auth_errors_firing(backend: AppTestBackend) -> None:
         backend.tick("api_health", "pass", 0.09, detail="HTTP 200")
         backend.advance(5)
     backend.condition("auth_errors", "firing", 0.042, "4.2% > 1% for 1m", breach_held=60.0)
+
+
+def session_firing(**options: Any) -> AppTestBackend:
+    """In progress, with the auth-error spike firing: a ROLLBACK banner."""
+    backend = session_in_progress(**options)
+    auth_errors_firing(backend)
+    return backend
+
+
+def session_rolling_back(**options: Any) -> AppTestBackend:
+    """The auth-error spike fired and the commander entered rollback."""
+    backend = session_firing(**options)
+    backend.record("rollback_started", {"reason": "auth errors 4% for 1m"}, actor="commander")
+    return backend
+
+
+def rehearsal_session(**options: Any) -> AppTestBackend:
+    """A rehearsal whose T-0 was set ten minutes ago (T-0 may move)."""
+    backend = AppTestBackend(demo_runbook(), **options)
+    backend.record("session_started", {"runbook_name": "demo", "runbook_sha256": "", "planned_t0": None,
+                                       "rehearsal": True}, actor="commander")  # fmt: skip
+    backend.record("t0_set", {"t0": format_ts(backend.now())}, actor="commander")
+    backend.advance(600)
+    return backend
+
+
+#: The sessions a dashboard test starts from, by name (``@pytest.mark.scenario(name)``, ``conftest.backend``).
+SCENARIOS: dict[str, Callable[[], AppTestBackend]] = {
+    "in progress": session_in_progress,
+    "fresh": fresh_session,
+    "firing": session_firing,
+    "rolling back": session_rolling_back,
+    "following": lambda: session_in_progress(read_only=True, view_label="FOLLOW (read-only)"),
+    "rehearsal": rehearsal_session,
+}

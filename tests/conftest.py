@@ -1,4 +1,4 @@
-"""Shared fixtures: a running scripted target, and checks written as runbook YAML.
+"""Shared fixtures: a running scripted target, checks written as runbook YAML, and the dashboard over a session.
 
 The suite runs in parallel processes (``make test``: pytest-xdist). Whatever a
 test starts or writes is its own: servers on free ports, files under
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import textwrap
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,6 +22,9 @@ from checks.probes import ProbeContext, run_probe
 from checks.reading import Reading
 from checks.target import Target
 from runbooks.loader import parse_runbook
+
+if TYPE_CHECKING:
+    from app_driver import Dashboard
 
 MakeContext = Callable[..., ProbeContext]
 Poll = Callable[..., Awaitable[Reading]]
@@ -145,7 +149,9 @@ def small_disk(tmp_path) -> Iterator[SmallDisk]:
 
     mount = tmp_path / "small-disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         reason = f"cannot mount a tmpfs for a real disk-full test: {done.stderr.strip()}"
         if os.environ.get("CI") == "true":
@@ -155,3 +161,44 @@ def small_disk(tmp_path) -> Iterator[SmallDisk]:
         yield SmallDisk(mount)
     finally:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+# ----------------------------------------------------------------- the dashboard
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> Any:
+    """The in-memory session a dashboard test starts from: its ``scenario`` mark's, else mid-cutover.
+
+    The scenarios are ``app_backend.SCENARIOS``: ``in progress`` (T+2m,
+    ``verify_endpoints`` active), ``fresh`` (just started, no T-0), ``firing``
+    (a ROLLBACK banner), ``rolling back``, ``following`` (read-only) and
+    ``rehearsal``.
+    """
+    from app_backend import SCENARIOS
+
+    marker = request.node.get_closest_marker("scenario")
+    return SCENARIOS[marker.args[0] if marker is not None else "in progress"]()
+
+
+@pytest.fixture
+async def dashboard(backend: Any, request: pytest.FixtureRequest) -> AsyncIterator[Dashboard]:
+    """The real dashboard over ``backend`` in a 120×36 terminal (``@pytest.mark.size(width, height)`` for another)."""
+    from app_driver import SIZE, open_dashboard
+
+    marker = request.node.get_closest_marker("size")
+    size = (marker.args[0], marker.args[1]) if marker is not None else SIZE
+    async with open_dashboard(backend, size=size) as opened:
+        yield opened
+
+
+@pytest.fixture
+def app(dashboard: Dashboard) -> Any:
+    """The dashboard's app (``dashboard.app``)."""
+    return dashboard.app
+
+
+@pytest.fixture
+def pilot(dashboard: Dashboard) -> Any:
+    """The dashboard's pilot (``dashboard.pilot``): keys, clicks, pauses."""
+    return dashboard.pilot

@@ -67,8 +67,14 @@ def write_fault_runbook(
     """
     text = FAULT_RUNBOOK.format(url=url, hold=hold, every=every, timeout=timeout)
     if not health:
-        text = text.replace(f'  api_health: {{http: "{url}/health", expect_status: 200, every: {every}, timeout: {timeout}}}\n', "")
-        text = text.split("  - id: health_down")[0] + "steps:" + text.split("steps:")[1].replace("    gate: [api_health]\n", "")
+        text = text.replace(
+            f'  api_health: {{http: "{url}/health", expect_status: 200, every: {every}, timeout: {timeout}}}\n', ""
+        )
+        text = (
+            text.split("  - id: health_down")[0]
+            + "steps:"
+            + text.split("steps:")[1].replace("    gate: [api_health]\n", "")
+        )
     path = directory / "release.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -130,7 +136,9 @@ class TmuxSession:
             writer.kill()
     """
 
-    def __init__(self, args: list[str], *, size: tuple[int, int] = (120, 36), env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, args: list[str], *, size: tuple[int, int] = (120, 36), env: dict[str, str] | None = None
+    ) -> None:
         if shutil.which("tmux") is None:
             raise FileNotFoundError("tmux is not installed")
         self.name = f"fault{os.getpid()}-{time.monotonic_ns()}"
@@ -142,8 +150,12 @@ class TmuxSession:
         subprocess.run([*self._tmux, "new", "-d", "-s", self.name, "-x", str(size[0]), "-y", str(size[1]), *extra, command],
                        check=True)  # fmt: skip
         self.pid = int(
-            subprocess.run([*self._tmux, "list-panes", "-t", self.name, "-F", "#{pane_pid}"], capture_output=True,
-                           text=True, check=True).stdout.split()[0]  # fmt: skip
+            subprocess.run(
+                [*self._tmux, "list-panes", "-t", self.name, "-F", "#{pane_pid}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()[0]  # fmt: skip
         )
 
     def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -152,7 +164,9 @@ class TmuxSession:
 
     def screen(self) -> str:
         """The terminal's text now."""
-        return subprocess.run([*self._tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+        return subprocess.run(
+            [*self._tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+        ).stdout
 
     def keys(self, *keys: str) -> None:
         subprocess.run([*self._tmux, "send-keys", "-t", self.name, *keys], check=True)

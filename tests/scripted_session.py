@@ -59,7 +59,13 @@ class ScriptedSession:
     """
 
     def __init__(
-        self, path: Path, runbook: str | Runbook, *, t0_in: float | None = None, actor: str = "tester", latency: float = 0.0
+        self,
+        path: Path,
+        runbook: str | Runbook,
+        *,
+        t0_in: float | None = None,
+        actor: str = "tester",
+        latency: float = 0.0,
     ) -> None:
         self.runbook = parse_runbook(runbook) if isinstance(runbook, str) else runbook
         self.clock = ManualClock(START)
@@ -89,7 +95,13 @@ class ScriptedSession:
             self.clock.advance(seconds - self.elapsed)
 
     def poll(
-        self, check_id: str, value: float | None, *, until: float, outcome: Outcome | None = None, detail: str = "",
+        self,
+        check_id: str,
+        value: float | None,
+        *,
+        until: float,
+        outcome: Outcome | None = None,
+        detail: str = "",
         values: Any = None,
     ) -> None:
         """Poll ``check_id`` at its interval up to ``until`` seconds after the start, reading ``value`` each time.
@@ -105,7 +117,9 @@ class ScriptedSession:
             at += check.every
         self._next_poll[check_id] = at
 
-    def poll_once(self, check_id: str, value: float | None, *, outcome: Outcome | None = None, detail: str = "") -> Reading:
+    def poll_once(
+        self, check_id: str, value: float | None, *, outcome: Outcome | None = None, detail: str = ""
+    ) -> Reading:
         """One poll now: the evaluators observe it (due now less the latency), then the live backend logs it."""
         check = self.runbook.checks[check_id]
         if outcome is None:

@@ -9,9 +9,7 @@ import pytest
 
 from app_backend import START, demo_runbook, session_in_progress
 from checks.state import Verdict
-from cutover_tui.reducer import reduce_events
-from cutover_tui.state import StepStatus
-from cutover_tui.widgets.formatting import (
+from cutover_tui.labels import (
     display_zone,
     format_at,
     format_countdown,
@@ -20,8 +18,10 @@ from cutover_tui.widgets.formatting import (
     format_value,
     format_wall_clock,
     format_wall_time,
-    sparkline,
 )
+from cutover_tui.reducer import reduce_events
+from cutover_tui.state import StepStatus
+from cutover_tui.widgets.condition_card import sparkline
 from runbooks.grammar import parse_threshold
 
 T0 = datetime(2026, 12, 1, 16, 30, tzinfo=timezone.utc)
@@ -62,8 +62,14 @@ def test_unknown_zone_falls_back_to_local() -> None:
 
 @pytest.mark.parametrize(
     ("offset", "rollback", "expected"),
-    [(-900, False, "T-15m"), (0, False, "T-0"), (5400, False, "T+1h30m"), (0, True, "R+0"), (120, True, "R+2m"),
-     (None, False, "—")],
+    [
+        (-900, False, "T-15m"),
+        (0, False, "T-0"),
+        (5400, False, "T+1h30m"),
+        (0, True, "R+0"),
+        (120, True, "R+2m"),
+        (None, False, "—"),
+    ],
 )
 def test_step_offsets(offset: float | None, rollback: bool, expected: str) -> None:
     """Step offsets read as the runbook writes them; rollback steps count from rollback start."""
@@ -72,12 +78,47 @@ def test_step_offsets(offset: float | None, rollback: bool, expected: str) -> No
 
 @pytest.mark.parametrize(
     ("value", "unit", "expected"),
-    [(0.018, "%", "1.8%"), (0.4123, "ms", "412.3ms"), (0.41, "s", "0.41s"), (None, "%", "—"),
-     (float("nan"), "%", "NaN"), (3.0, "", "3"), (45.0, "req/s", "45 req/s")],
+    [
+        (0.018, "%", "1.8%"),
+        (0.4123, "ms", "412ms"),
+        (0.41, "s", "0.41s"),
+        (None, "%", "—"),
+        (float("nan"), "%", "NaN"),
+        (3.0, "", "3"),
+        (45.0, "req/s", "45 req/s"),
+        (0.02203, "s", "0.022s"),
+        (0.04123, "%", "4.1%"),
+        (0.1086, "s", "0.11s"),
+        (12.5, "", "13"),
+        (0.9996, "%", "99.96%"),
+        (0.0996, "s", "0.0996s"),
+        (1234567.0, "", "1234567"),
+        (0.0, "%", "0%"),
+        (360.0, "m", "6m"),
+    ],
 )
 def test_values_in_their_threshold_unit(value: float | None, unit: str, expected: str) -> None:
-    """Ratios show as percent, seconds as ms or s; no value is a dash, NaN is NaN, never 0."""
+    """Two significant digits in the threshold's unit; never rounded up to a power of ten; no value is a dash, NaN is NaN."""
     assert format_value(value, unit) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "threshold", "expected"),
+    [
+        (0.01004, "> 1%", "1.004%"),
+        (0.00996, "> 1%", "0.996%"),
+        (0.01, "> 1%", "1%"),
+        (0.0412, "> 1%", "4.1%"),
+        (0.5004, "< 500ms", "500.4ms"),
+        (0.4996, "< 500ms", "499.6ms"),
+    ],
+)
+def test_a_value_beside_its_threshold_is_never_shown_on_the_wrong_side(
+    value: float, threshold: str, expected: str
+) -> None:
+    """A value near its threshold keeps the digits that put it on its own side: never "1% > 1%"."""
+    when = parse_threshold(threshold)
+    assert format_value(value, when.unit, near=when.value) == expected
 
 
 def test_drift_and_countdown() -> None:

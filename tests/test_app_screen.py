@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any, Callable
 
 import pytest
 from rich.console import Console
-from textual.binding import Binding
 from textual.command import CommandList
 from textual.pilot import Pilot
+from textual.strip import Strip
 from textual.widgets import Static
 
 from app_backend import START, AppTestBackend, auth_errors_firing, fresh_session, session_in_progress
+from app_driver import open_dashboard, settle, wait_until
 from checks.state import BLIND_STATES, ConditionState, Verdict
 from cutover_tui.app import COMMANDS, CutoverApp, StateChanged, make_app
+from cutover_tui.backend import ScrubberView
+from cutover_tui.labels import CONDITION_MARKERS, OK_STYLE
 from cutover_tui.screens.help import HelpScreen
 from cutover_tui.screens.prompts import ConfirmScreen, TextPromptScreen
 from cutover_tui.state import ConditionView
 from cutover_tui.store import format_ts
 from cutover_tui.widgets.conditions_list import ConditionsList, condition_card
 from cutover_tui.widgets.decision_log import DecisionLog
-from cutover_tui.widgets.markers import CONDITION_MARKERS, OK_STYLE
+from cutover_tui.widgets.replay_bar import ReplayBar
 from cutover_tui.widgets.steps_table import StepsTable
 from cutover_tui.widgets.stop_banner import StopBanner
 from cutover_tui.widgets.verdict_badge import VerdictBadge
@@ -38,39 +39,24 @@ def text_of(app: CutoverApp, selector: str) -> str:
     return str(app.query_one(selector, Static).render())
 
 
-async def wait_until(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Pause until ``predicate()`` holds (the clock timer has ticked), at most ``timeout`` seconds."""
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    assert predicate()
-
-
-async def settle(pilot: Pilot[Any]) -> None:
-    await asyncio.wait_for(pilot.app.workers.wait_for_complete(), timeout=10)
-    await pilot.pause()
-
-
-async def test_header_shows_name_t_clock_wall_clock_verdict_and_next_step() -> None:
+async def test_header_shows_name_t_clock_wall_clock_verdict_and_next_step(app: CutoverApp) -> None:
     """The header names the runbook, T+ time, the wall clock in the runbook's zone, the verdict and what is next."""
-    app = make_app(session_in_progress())
-    async with app.run_test(size=SIZE):
-        assert "Demo go-live" in text_of(app, "#header-title")
-        assert text_of(app, "#header-t-clock") == "T+00:02:00"
-        assert text_of(app, "#header-wall-clock") == "22:05:00 IST"
-        assert app.query_one(VerdictBadge).verdict is Verdict.CANNOT_VERIFY  # api_errors, a halt trigger, has no data
-        assert "Now ▶ Verify /health and /metrics" in text_of(app, "#header-next")
-        assert "Next Production verification" in text_of(app, "#header-next")
-        assert "End ≈ 22:13" in text_of(app, "#header-end")
+    assert "Demo go-live" in text_of(app, "#header-title")
+    assert text_of(app, "#header-t-clock") == "T+00:02:00"
+    assert text_of(app, "#header-wall-clock") == "22:05:00 IST"
+    assert app.query_one(VerdictBadge).verdict is Verdict.CANNOT_VERIFY  # api_errors, a halt trigger, has no data
+    assert "Now ▶ Verify /health and /metrics" in text_of(app, "#header-next")
+    assert "Next Production verification" in text_of(app, "#header-next")
+    assert "End ≈ 22:13" in text_of(app, "#header-end")
 
 
-async def test_fresh_session_says_t0_not_set_and_counts_blind_conditions() -> None:
+@pytest.mark.scenario("fresh")
+async def test_fresh_session_says_t0_not_set_and_counts_blind_conditions(app: CutoverApp) -> None:
     """Without a T0 the T-clock says so; the verdict badge counts the conditions nobody has polled yet."""
-    app = make_app(fresh_session())
-    async with app.run_test(size=SIZE):
-        assert text_of(app, "#header-t-clock") == "T0 not set"
-        assert str(app.query_one(VerdictBadge).render()).startswith("VERDICT · 5 blind")  # the demo has five stop conditions
+    assert text_of(app, "#header-t-clock") == "T0 not set"
+    assert str(app.query_one(VerdictBadge).render()).startswith(
+        "VERDICT · 5 blind"
+    )  # the demo has five stop conditions
 
 
 async def test_clock_moves_every_tick_from_the_backend_clock() -> None:
@@ -83,16 +69,14 @@ async def test_clock_moves_every_tick_from_the_backend_clock() -> None:
         assert text_of(app, "#header-wall-clock") == "22:06:05 IST"
 
 
-async def test_timeline_lists_every_step_with_the_cursor_on_the_current_one() -> None:
+async def test_timeline_lists_every_step_with_the_cursor_on_the_current_one(app: CutoverApp) -> None:
     """Every step has a row; the cursor starts on the current step and the detail pane shows it."""
-    app = make_app(session_in_progress())
-    async with app.run_test(size=SIZE):
-        table = app.query_one(StepsTable)
-        assert table.row_count == len(app.runbook.steps)
-        assert table.selected_step_id == "verify_endpoints" == app.session.current_step
-        assert "Verify /health and /metrics" in text_of(app, "#detail-title")
-        assert table.get_cell("verify_endpoints", "at").plain == "T+1m"
-        assert table.get_cell("change_freeze", "drift").plain == "+2m30s"
+    table = app.query_one(StepsTable)
+    assert table.row_count == len(app.runbook.steps)
+    assert table.selected_step_id == "verify_endpoints" == app.session.current_step
+    assert "Verify /health and /metrics" in text_of(app, "#detail-title")
+    assert table.get_cell("verify_endpoints", "at").plain == "T+1m"
+    assert table.get_cell("change_freeze", "drift").plain == "+2m30s"
 
 
 async def test_a_second_redraws_only_the_rows_whose_drift_moved() -> None:
@@ -100,20 +84,20 @@ async def test_a_second_redraws_only_the_rows_whose_drift_moved() -> None:
     backend = fresh_session()
     backend.record("t0_set", {"t0": format_ts(backend.now() - timedelta(seconds=90))}, actor="commander")
     backend.advance((1 - int(backend.now().timestamp())) % 2)
-    app = make_app(backend, clock_tick=0.05)
-    async with app.run_test(size=SIZE) as pilot:
+    async with open_dashboard(backend, clock_tick=0.05) as view:
+        app, pilot = view.app, view.pilot
         table = app.query_one(StepsTable)
         await pilot.pause(0.3)
         overdue = [step.id for step in app.session.steps if step.drift_seconds is not None]
         assert 2 <= len(overdue) < len(app.session.steps)  # some rows tick, some do not
-        drawn: list[int] = []
-        render_cell = table._render_cell
+        drawn: list[int] = []  # the rows of the lines the screen asks the table to draw (below its header line)
+        render_line = table.render_line
 
-        def counting(row_index: int, column_index: int, *args: Any, **kwargs: Any) -> Any:
-            drawn.append(row_index)
-            return render_cell(row_index, column_index, *args, **kwargs)
+        def counting(y: int) -> Strip:
+            drawn.append(y - 1 + int(table.scroll_y))
+            return render_line(y)
 
-        table._render_cell = counting  # type: ignore[method-assign]
+        table.render_line = counting  # type: ignore[method-assign]
         before = {step_id: table.get_cell(step_id, "drift").plain for step_id in overdue}
         backend.advance(1)
         await wait_until(pilot, lambda: all(table.get_cell(s, "drift").plain != before[s] for s in overdue))
@@ -122,19 +106,17 @@ async def test_a_second_redraws_only_the_rows_whose_drift_moved() -> None:
         assert all(table.get_cell(s, "drift").plain.startswith("+") for s in overdue)
 
 
-async def test_current_step_stays_in_view_at_80_by_24() -> None:
+@pytest.mark.scenario("firing")
+@pytest.mark.size(80, 24)
+async def test_current_step_stays_in_view_at_80_by_24(app: CutoverApp, pilot: Pilot[None]) -> None:
     """At 80×24, under a banner, the current step's row is on screen and every pane is present."""
-    backend = session_in_progress()
-    auth_errors_firing(backend)
-    app = make_app(backend)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        table = app.query_one(StepsTable)
-        first_visible = int(table.scroll_y)
-        visible_rows = table.scrollable_content_region.height - 1  # less the header row
-        assert first_visible <= table.cursor_row < first_visible + visible_rows
-        for selector in ("#header", "#steps", "#conditions", "#alerts", "#log", "StopBanner"):
-            assert app.query_one(selector).region.height > 0, selector
+    await pilot.pause()
+    table = app.query_one(StepsTable)
+    first_visible = int(table.scroll_y)
+    visible_rows = table.scrollable_content_region.height - 1  # less the header row
+    assert first_visible <= table.cursor_row < first_visible + visible_rows
+    for selector in ("#header", "#steps", "#conditions", "#alerts", "#log", "StopBanner"):
+        assert app.query_one(selector).region.height > 0, selector
 
 
 def test_blind_states_never_look_ok() -> None:
@@ -176,55 +158,48 @@ async def test_blind_condition_shows_why_and_cannot_verify_is_not_green() -> Non
 async def test_state_changed_bursts_collapse_into_one_render() -> None:
     """Several states posted at once render once, the newest (StateChanged.can_replace)."""
     backend = session_in_progress()
-    app = make_app(backend, clock_tick=3600)  # no clock tick renders in between, however slow the machine
-    async with app.run_test(size=SIZE) as pilot:
-        renders: list[int] = []
-        original = app._render_state
-
-        def counting(state, previous):  # type: ignore[no-untyped-def]
-            renders.append(state.last_event_seq)
-            original(state, previous)
-
-        app._render_state = counting  # type: ignore[method-assign]
+    # no clock tick renders in between, however slow the machine
+    async with open_dashboard(backend, clock_tick=3600) as view:
+        handled = len(view.messages)
         states = []
         for n in range(5):
             backend.record("note", {"text": f"burst {n}"}, actor="commander")
             states.append(backend.state())
-        await pilot.pause()
+        await view.pilot.pause()
+        renders = [m.state.last_event_seq for m in view.messages[handled:] if isinstance(m, StateChanged)]
         assert renders == [states[-1].last_event_seq]
         assert StateChanged(states[0]).can_replace(StateChanged(states[1]))
 
 
-async def test_banner_appears_with_one_bell_on_every_screen_until_a_decision() -> None:
+async def test_banner_appears_with_one_bell_on_every_screen_until_a_decision(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """A firing rollback condition raises a banner (bell once) shown over dialogs too; a decision clears it."""
-    backend = session_in_progress()
-    app = make_app(backend)
-    async with app.run_test(size=SIZE) as pilot:
-        assert app.banner is None and app.bells_rung == 0
-        auth_errors_firing(backend)
-        await pilot.pause()
-        banner = app.banner
-        assert banner is not None and not banner.halt
-        plain = banner.text.plain
-        for part in ("ROLLBACK", "auth_errors", "4.2%", "> 1%", "for 1m", "decides: CTO (decides rollback)"):
-            assert part in plain, part
-        assert app.bells_rung == 1
-        backend.tick("auth_error_ratio", "breach", 0.05)
-        await pilot.pause()
-        assert app.bells_rung == 1  # the same episode rings once
-        await pilot.press("n")
-        await pilot.pause()
-        assert isinstance(app.screen, TextPromptScreen)
-        on_dialog = app.screen.query_one(StopBanner)
-        assert on_dialog.display and "auth_errors" in str(on_dialog.render())
-        await pilot.press("escape")
-        await pilot.press("d", "5")
-        await pilot.press("tab", *"roll back now", "enter")
-        await pilot.pause()
-        await pilot.press("escape")  # not entering the rollback plan yet: the decision alone clears the banner
-        await settle(pilot)
-        assert app.banner is None
-        assert not app.query_one(StopBanner).display
+    assert app.banner is None and app.bells_rung == 0
+    auth_errors_firing(backend)
+    await pilot.pause()
+    banner = app.banner
+    assert banner is not None and not banner.halt
+    plain = banner.text.plain
+    for part in ("ROLLBACK", "auth_errors", "4.2%", "> 1%", "for 1m", "decides: CTO (decides rollback)"):
+        assert part in plain, part
+    assert app.bells_rung == 1
+    backend.tick("auth_error_ratio", "breach", 0.05)
+    await pilot.pause()
+    assert app.bells_rung == 1  # the same episode rings once
+    await pilot.press("n")
+    await pilot.pause()
+    assert isinstance(app.screen, TextPromptScreen)
+    on_dialog = app.screen.query_one(StopBanner)
+    assert on_dialog.display and "auth_errors" in str(on_dialog.render())
+    await pilot.press("escape")
+    await pilot.press("d", "5")
+    await pilot.press("tab", *"roll back now", "enter")
+    await pilot.pause()
+    await pilot.press("escape")  # not entering the rollback plan yet: the decision alone clears the banner
+    await settle(pilot)
+    assert app.banner is None
+    assert not app.query_one(StopBanner).display
 
 
 async def test_unanswered_banner_names_whom_to_escalate_to() -> None:
@@ -248,10 +223,16 @@ async def test_alerts_by_severity_with_suppressed_apart_and_a_blind_source_said(
     alerts_check = Check("critical_alerts", "alerts", {"source": "alertmanager", "matchers": ()})
     backend = AppTestBackend(replace(runbook, checks={**runbook.checks, "critical_alerts": alerts_check}))
     active = [
-        {"labels": {"alertname": "DiskFilling", "severity": "warning"}, "annotations": {"summary": "/var 91%"},
-         "startsAt": "2026-12-01T16:29:00Z"},
-        {"labels": {"alertname": "AuthDown", "severity": "critical"}, "annotations": {"summary": "5xx on /auth"},
-         "startsAt": "2026-12-01T16:29:30Z"},
+        {
+            "labels": {"alertname": "DiskFilling", "severity": "warning"},
+            "annotations": {"summary": "/var 91%"},
+            "startsAt": "2026-12-01T16:29:00Z",
+        },
+        {
+            "labels": {"alertname": "AuthDown", "severity": "critical"},
+            "annotations": {"summary": "5xx on /auth"},
+            "startsAt": "2026-12-01T16:29:30Z",
+        },
     ]
     suppressed = [{"labels": {"alertname": "Watchdog", "severity": "none"}, "annotations": {}, "startsAt": ""}]
     backend.tick("critical_alerts", "breach", 2.0, active=active, suppressed=suppressed)
@@ -266,68 +247,60 @@ async def test_alerts_by_severity_with_suppressed_apart_and_a_blind_source_said(
         assert "critical_alerts: cannot tell (connection refused)" in str(app.query_one("#alerts").render())
 
 
-async def test_no_alerts_check_is_not_reported_as_no_alerts() -> None:
+async def test_no_alerts_check_is_not_reported_as_no_alerts(app: CutoverApp) -> None:
     """A runbook without an Alertmanager check says so, rather than 'No active alerts'."""
-    app = make_app(session_in_progress())
-    async with app.run_test(size=SIZE):
-        assert str(app.query_one("#alerts").render()) == "No Alertmanager check in this runbook"
+    assert str(app.query_one("#alerts").render()) == "No Alertmanager check in this runbook"
 
 
-async def test_log_shows_decisions_and_notes_with_actor_and_time() -> None:
+async def test_log_shows_decisions_and_notes_with_actor_and_time(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
     """The log pane ends with the newest lines, each with its time and actor."""
-    backend = session_in_progress()
-    app = make_app(backend)
-    async with app.run_test(size=SIZE) as pilot:
-        backend.clock.advance(7)
-        backend.record("note", {"text": "customer on the bridge"}, actor="alice")
-        await pilot.pause()
-        log = app.query_one(DecisionLog)
-        last = log.get_row_at(log.row_count - 1)
-        assert [cell.plain for cell in last] == ["22:05:07", "alice", "customer on the bridge"]
+    backend.clock.advance(7)
+    backend.record("note", {"text": "customer on the bridge"}, actor="alice")
+    await pilot.pause()
+    log = app.query_one(DecisionLog)
+    last = log.get_row_at(log.row_count - 1)
+    assert [cell.plain for cell in last] == ["22:05:07", "alice", "customer on the bridge"]
 
 
-async def test_footer_offers_only_the_keys_that_apply() -> None:
+async def test_footer_offers_only_the_keys_that_apply(app: CutoverApp, pilot: Pilot[None]) -> None:
     """A done step offers no start or complete; a pending one offers start; acknowledge only when something fires."""
-    app = make_app(session_in_progress())
-    async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(StepsTable)
-        table.select_step("change_freeze")
-        await pilot.pause()
-        keys = app.screen.active_bindings
-        assert "s" not in keys and "c" not in keys and "a" not in keys
-        assert {"d", "n", "R", "question_mark"} <= set(keys)
-        table.select_step("production_verification")
-        await pilot.pause()
-        assert {"s", "c", "f", "k"} <= set(app.screen.active_bindings)
+    table = app.query_one(StepsTable)
+    table.select_step("change_freeze")
+    await pilot.pause()
+    keys = app.screen.active_bindings
+    assert "s" not in keys and "c" not in keys and "a" not in keys
+    assert {"d", "n", "R", "question_mark"} <= set(keys)
+    table.select_step("production_verification")
+    await pilot.pause()
+    assert {"s", "c", "f", "k"} <= set(app.screen.active_bindings)
 
 
-async def test_help_lists_every_key() -> None:
+async def test_help_lists_every_key(app: CutoverApp, pilot: Pilot[None]) -> None:
     """? opens a help screen listing every action key and the marker legend."""
-    app = make_app(session_in_progress())
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("question_mark")
-        await pilot.pause()
-        assert isinstance(app.screen, HelpScreen)
-        listed = {key for key, _ in app.screen.keys}
-        assert {"s", "c", "f", "k", "e", "n", "d", "a", "t", "R", "?"} <= listed
-        assert "space / x" in listed and "ctrl+p" in listed
-        assert "stale" in str(app.screen.query_one("#legend").render())
-        await pilot.press("escape")
-        assert not isinstance(app.screen, HelpScreen)
+    await pilot.press("question_mark")
+    await pilot.pause()
+    assert isinstance(app.screen, HelpScreen)
+    listed = {key for key, _ in app.screen.keys}
+    assert {"s", "c", "f", "k", "e", "n", "d", "a", "t", "R", "?"} <= listed
+    assert "space / x" in listed and "ctrl+p" in listed
+    console = Console(width=100, record=True)
+    console.print(app.screen.query_one("#legend", Static).content)
+    assert "◷ stale" in console.export_text()
+    await pilot.press("escape")
+    assert not isinstance(app.screen, HelpScreen)
 
 
-async def test_command_palette_offers_every_action() -> None:
-    """The command palette (ctrl+p) lists every action; running one works like its key, or says why not."""
-    app = make_app(session_in_progress())
-    async with app.run_test(size=SIZE) as pilot:
-        titles = {command.title: command for command in app.get_system_commands(app.screen)}
-        assert {c.title for c in COMMANDS} <= set(titles)
-        await titles["Start step"].callback()  # the current step is already active
-        await pilot.pause()
-        assert [n.message for n in app._notifications] == ["Does not apply now: the selected step is not pending."]
-        await titles["Add note"].callback()
-        await pilot.pause()
-        assert isinstance(app.screen, TextPromptScreen)
+async def test_command_palette_offers_every_action_that_applies(app: CutoverApp, pilot: Pilot[None]) -> None:
+    """The command palette (ctrl+p) lists every action that applies now; running one works like its key."""
+    titles = {command.title: command for command in app.get_system_commands(app.screen)}
+    not_applying = {"Start step", "Set T-0", "Acknowledge condition"}  # the step is active, T-0 set, nothing fires
+    assert {c.title for c in COMMANDS} - not_applying <= set(titles)
+    assert not not_applying & set(titles)
+    await titles["Add note"].callback()
+    await pilot.pause()
+    assert isinstance(app.screen, TextPromptScreen)
 
 
 async def test_backend_is_started_on_mount_and_stopped_on_exit() -> None:
@@ -339,48 +312,61 @@ async def test_backend_is_started_on_mount_and_stopped_on_exit() -> None:
     assert backend.stopped
 
 
-async def test_backend_extra_keys_and_widgets_are_wired() -> None:
-    """A backend's extra bindings reach its handle_key, show in the help, and its extra widgets are mounted."""
-    pressed: list[str] = []
+async def test_a_scrubbed_backend_gets_the_replay_bar_and_its_keys() -> None:
+    """A backend that is a Scrubber: the replay bar is mounted and draws its view, its keys reach it and show in the help."""
+    moves: list[str] = []
 
-    class ReplayLikeBackend(AppTestBackend):
+    class ScrubbedBackend(AppTestBackend):
         view_label = "REPLAY"
 
-        def extra_bindings(self) -> list[Binding]:
-            return [Binding("p", "play", "Play/pause"), Binding("right_square_bracket", "faster", "Faster", key_display="]")]
+        def scrubber_view(self) -> ScrubberView:
+            return ScrubberView(START, START + timedelta(hours=1), self.now(), None, (), f"REPLAY {len(moves)} moves")
 
-        def extra_widgets(self) -> list[Static]:
-            return [Static("replay controls", id="replay-bar")]
+        def play_pause(self) -> None:
+            moves.append("play/pause")
+            self._changed()
 
-        def handle_key(self, key: str) -> None:
-            pressed.append(key)
+        def change_speed(self, steps: int) -> None:
+            moves.append(f"speed {steps:+d}")
 
-    backend = ReplayLikeBackend(session_in_progress().runbook, read_only=True)
+        def seek_by(self, delta: timedelta) -> None:
+            moves.append(f"by {delta.total_seconds():+.0f}s")
+            self._changed()
+
+        def seek_mark(self, direction: int) -> None:
+            moves.append(f"mark {direction:+d}")
+
+        def seek_t0(self) -> str | None:
+            return "no T-0"
+
+        def seek_end(self) -> None:
+            moves.append("end")
+
+    backend = ScrubbedBackend(session_in_progress().runbook, read_only=True)
     app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("p", "]")
         await pilot.pause()
-        assert pressed == ["p", "right_square_bracket"]
-        assert app.query_one("#replay-bar", Static).region.height == 1
+        assert moves == ["play/pause", "by +60s"]
+        bar = app.query_one(ReplayBar)
+        assert bar.region.height == 2 and bar.view is not None and bar.view.label == "REPLAY 2 moves"
         assert "REPLAY" in text_of(app, "#header-mode")
-        assert ("]", "Faster") in app.key_help()
+        assert ("]", "+1 min") in app.key_help()
 
 
-async def test_quit_asks_first_in_a_live_session() -> None:
+async def test_quit_asks_first_in_a_live_session(app: CutoverApp, pilot: Pilot[None]) -> None:
     """q in a live session asks before it stops polling; escape keeps the dashboard running."""
-    app = make_app(session_in_progress())
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("q")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("escape")
-        await pilot.pause()
-        assert app.is_running and not isinstance(app.screen, ConfirmScreen)
-        await pilot.press("q")
-        await pilot.pause()
-        await pilot.press("enter")
-        await settle(pilot)
-        assert not app.is_running
+    await pilot.press("q")
+    await pilot.pause()
+    assert isinstance(app.screen, ConfirmScreen)
+    await pilot.press("escape")
+    await pilot.pause()
+    assert app.is_running and not isinstance(app.screen, ConfirmScreen)
+    await pilot.press("q")
+    await pilot.pause()
+    await pilot.press("enter")
+    await settle(pilot)
+    assert not app.is_running
 
 
 async def test_quit_is_immediate_in_a_read_only_view() -> None:
@@ -392,14 +378,12 @@ async def test_quit_is_immediate_in_a_read_only_view() -> None:
         assert not app.is_running
 
 
-async def test_command_palette_runs_an_action_by_name() -> None:
+async def test_command_palette_runs_an_action_by_name(app: CutoverApp, pilot: Pilot[None]) -> None:
     """ctrl+p, typing an action's name and enter runs it: here the rollback dialog opens."""
-    app = make_app(session_in_progress())
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"Enter rollback")
-        await wait_until(pilot, lambda: any(found.option_count for found in app.screen.query(CommandList)))
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
-        assert app.screen.has_class("-danger")
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    await pilot.press(*"Enter rollback")
+    await wait_until(pilot, lambda: any(found.option_count for found in app.screen.query(CommandList)))
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+    assert app.screen.has_class("-danger")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input, Select, Static
 
 from app_backend import AppTestBackend, auth_errors_firing, demo_runbook, fresh_session, session_in_progress
+from app_driver import settle
 from checks.reading import Outcome
 from cutover_tui.app import make_app
 from cutover_tui.replay import ReplayBackend
@@ -40,11 +40,6 @@ stop_conditions:
 """
 
 
-async def settle(pilot: Pilot[Any]) -> None:
-    await asyncio.wait_for(pilot.app.workers.wait_for_complete(), timeout=10)
-    await pilot.pause()
-
-
 def screen_text(pilot: Pilot[Any]) -> str:
     return "\n".join(str(widget.render()) for widget in pilot.app.screen.query(Static))
 
@@ -53,7 +48,12 @@ def firing_against_baseline(path: Path) -> ScriptedSession:
     session = ScriptedSession(path, BASELINE_RUNBOOK, t0_in=40)
     session.poll("auth_error_ratio", 0.002, until=50)
     session.poll("auth_error_ratio", None, until=70, values=lambda t: 0.02 + t / 10_000, detail="")
-    session.poll_once("auth_error_ratio", None, outcome=Outcome.ERROR, detail="HTTP 503 Service Unavailable: upstream auth pod crashlooping")
+    session.poll_once(
+        "auth_error_ratio",
+        None,
+        outcome=Outcome.ERROR,
+        detail="HTTP 503 Service Unavailable: upstream auth pod crashlooping",
+    )
     session.advance_to(72)
     session.poll("auth_error_ratio", 0.03, until=80)
     session.settle()
@@ -69,7 +69,10 @@ async def test_w_explains_the_condition_live_with_every_poll_the_baseline_and_th
         await settle(pilot)
         assert isinstance(app.screen, WhyScreen)
         why = app.screen.why
-        assert why.condition == "auth_vs_baseline" and why.reads == "scrape http://127.0.0.1:9/metrics: auth_error_ratio (value)"
+        assert (
+            why.condition == "auth_vs_baseline"
+            and why.reads == "scrape http://127.0.0.1:9/metrics: auth_error_ratio (value)"
+        )
         assert why.readings_note == "Last 20 polls (every poll, stored or not)" and len(why.readings) == 20
         assert why.last_error.endswith("HTTP 503 Service Unavailable: upstream auth pod crashlooping")
         assert why.baseline.startswith("median 0.2% of 16 readings T-30s to T-0 (session log, ticks")
@@ -111,14 +114,21 @@ async def test_the_decision_records_who_decided_and_says_which_step_preceded_the
         assert isinstance(app.screen, DecisionScreen)
         assert app.screen.query_one("#decided-by", Select).value == "cto"
         answers = str(app.screen.query_one("#decision-answers", Static).render())
-        assert answers.startswith("Answers: auth_errors fired ") and "after 'Verify /health and /metrics' started" in answers
+        assert (
+            answers.startswith("Answers: auth_errors fired ")
+            and "after 'Verify /health and /metrics' started" in answers
+        )
         await pilot.press("5", "tab", *"auth errors at 4%", "enter")
         await pilot.pause()
         await pilot.press("escape")  # not entering rollback now
         await settle(pilot)
     decision = next(e for e in backend.appended if e.kind == "decision")
     assert decision.actor == "commander"
-    assert (decision.payload["decided_by"], decision.payload["decides"], decision.payload["answers"]) == ("cto", "cto", ["auth_errors"])
+    assert (decision.payload["decided_by"], decision.payload["decides"], decision.payload["answers"]) == (
+        "cto",
+        "cto",
+        ["auth_errors"],
+    )
 
 
 async def test_someone_else_can_be_named_as_the_decider() -> None:
@@ -146,10 +156,7 @@ async def test_someone_else_can_be_named_as_the_decider() -> None:
 def two_approvers() -> AppTestBackend:
     runbook = demo_runbook()
     steps = tuple(dataclasses.replace(s, approvers=2) if s.id == "approve_prod_deploy" else s for s in runbook.steps)
-    backend = fresh_session()
-    backend.runbook = dataclasses.replace(runbook, steps=steps)
-    backend._reducer.runbook = backend.runbook
-    return backend
+    return fresh_session(dataclasses.replace(runbook, steps=steps))
 
 
 async def test_two_person_approval_needs_two_distinct_names() -> None:
@@ -179,7 +186,10 @@ async def test_two_person_approval_needs_two_distinct_names() -> None:
         await settle(pilot)
         assert next(s for s in app.session.steps if s.id == "approve_prod_deploy").status is StepStatus.DONE
     approvals = [e.payload for e in backend.appended if e.kind == "decision"]
-    assert [(a["decided_by"], a["approval"]) for a in approvals] == [("Dana Smith", {"n": 1, "of": 2}), ("Lee Wong", {"n": 2, "of": 2})]
+    assert [(a["decided_by"], a["approval"]) for a in approvals] == [
+        ("Dana Smith", {"n": 1, "of": 2}),
+        ("Lee Wong", {"n": 2, "of": 2}),
+    ]
     assert all(a["phrase"] == "APPROVE PROD DEPLOY" for a in approvals)
     assert [e.kind for e in backend.appended] == ["decision", "decision", "step_completed"]
 

@@ -19,7 +19,7 @@ from checks.state import ConditionState
 from cutover_tui.store import SessionLog
 from runbooks import RunbookError, parse_runbook
 from runbooks.grammar import parse_relative, parse_threshold
-from runbooks.model import BaselineWindow, Check, StopCondition
+from runbooks.model import BaselineWindow, Check, PromqlSpec, StopCondition
 from scripted_session import START, ScriptedSession
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +41,9 @@ stop_conditions:
 """
 
 
-def condition(when: str = "> 2x baseline", *, floor: str | None = "> 0.5%", min_samples: int = 5, **extra) -> StopCondition:
+def condition(
+    when: str = "> 2x baseline", *, floor: str | None = "> 0.5%", min_samples: int = 5, **extra
+) -> StopCondition:
     return StopCondition(
         id="c", check="k", when=None, relative=parse_relative(when), baseline=BaselineWindow(-60.0, 0.0, min_samples),
         floor=parse_threshold(floor) if floor else None, **extra,
@@ -53,7 +55,9 @@ class Evaluated:
 
     def __init__(self, cond: StopCondition | None = None) -> None:
         self.clock = ManualClock()
-        self.check = Check(id="k", kind="promql", spec={}, every=10.0, timeout=5.0, unit="%")
+        self.check = Check(
+            id="k", kind="promql", spec=PromqlSpec(query="k", source="prometheus"), every=10.0, timeout=5.0, unit="%"
+        )
         self.evaluator = ConditionEvaluator(cond or condition(), self.check, self.clock)
         self.evaluator.set_t0(self.clock.now() + timedelta(seconds=60))
 
@@ -69,7 +73,12 @@ class Evaluated:
 
 @pytest.mark.parametrize(
     ("text", "op", "factor"),
-    [("> 2x baseline", ">", 2.0), (">= 1.5x baseline", ">=", 1.5), ("< 0.5x baseline", "<", 0.5), ("<=0.8×Baseline", "<=", 0.8)],
+    [
+        ("> 2x baseline", ">", 2.0),
+        (">= 1.5x baseline", ">=", 1.5),
+        ("< 0.5x baseline", "<", 0.5),
+        ("<=0.8×Baseline", "<=", 0.8),
+    ],
 )
 def test_relative_thresholds_parse(text: str, op: str, factor: float) -> None:
     """`> 2x baseline`, `>= 1.5x`, `< 0.5x`: an operator and a positive factor of the baseline."""
@@ -97,10 +106,18 @@ def test_a_runbook_with_a_baseline_condition_loads_typed() -> None:
     ("change", "message", "key_path"),
     [
         ("    baseline: {from: T-30s, to: T-0, min_samples: 10}\n", None, None),
-        ('    when: "> 1%"\n    baseline: {from: T-30s, to: T-0}\n', "'baseline' applies to a stop condition whose 'when' is relative", "stop_conditions[0].baseline"),
+        (
+            '    when: "> 1%"\n    baseline: {from: T-30s, to: T-0}\n',
+            "'baseline' applies to a stop condition whose 'when' is relative",
+            "stop_conditions[0].baseline",
+        ),
         ("", "needs the window the baseline is taken from", "stop_conditions[0]"),
         ("    baseline: {from: T-0, to: T-30s}\n", "ends before it starts", "stop_conditions[0].baseline.to"),
-        ("    baseline: {from: T-30s, to: T-0}\n    window: 5m\n", "'window' applies to judge: mann_whitney", "stop_conditions[0].window"),
+        (
+            "    baseline: {from: T-30s, to: T-0}\n    window: 5m\n",
+            "'window' applies to judge: mann_whitney",
+            "stop_conditions[0].window",
+        ),
         ("    baseline: {from: T-30s, to: T-0}\n    judge: mann_whitney\n", "say how long", "stop_conditions[0].judge"),
     ],
 )
@@ -150,7 +167,10 @@ def test_nodata_invalid_and_error_readings_are_no_baseline() -> None:
         run.poll(None, outcome, "empty vector")
     status = run.poll(0.002)
     assert status.state is ConditionState.UNKNOWN
-    assert "baseline not established: 1 of 5 readings" in status.reason and "6 without a usable value left out" in status.reason
+    assert (
+        "baseline not established: 1 of 5 readings" in status.reason
+        and "6 without a usable value left out" in status.reason
+    )
 
 
 def test_without_t0_the_window_cannot_be_placed() -> None:
@@ -232,8 +252,16 @@ def test_the_baseline_comes_from_the_session_log_and_every_reading_of_its_window
     session.poll("auth_error_ratio", 0.02, until=100)
     session.close()
     with SessionLog.open_readonly(tmp_path / "s.cutover.db") as log:
-        window = [t for t in log.ticks(check="auth_error_ratio") if START + timedelta(seconds=30) <= t.ts <= START + timedelta(seconds=60)]
-        outside = [t for t in log.ticks(check="auth_error_ratio") if START + timedelta(seconds=62) <= t.ts <= START + timedelta(seconds=80)]
+        window = [
+            t
+            for t in log.ticks(check="auth_error_ratio")
+            if START + timedelta(seconds=30) <= t.ts <= START + timedelta(seconds=60)
+        ]
+        outside = [
+            t
+            for t in log.ticks(check="auth_error_ratio")
+            if START + timedelta(seconds=62) <= t.ts <= START + timedelta(seconds=80)
+        ]
         changes = [e.payload for e in log.events() if e.kind == "condition_changed"]
     assert len(window) == 16 and len(outside) <= 1  # every 2 s inside T-30s..T-0; retention as usual after it
     firing = next(p for p in changes if p["state"] == "firing")
@@ -266,21 +294,27 @@ def test_a_resumed_session_takes_its_baseline_from_the_stored_readings(tmp_path:
 def test_a_runbook_needing_scipy_without_it_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     """`check` and `run` on a Mann–Whitney runbook where scipy cannot be imported exit 2 naming the package; validate warns."""
     runbook = tmp_path / "mw.yaml"
-    runbook.write_text(textwrap.dedent("""\
+    runbook.write_text(
+        textwrap.dedent("""\
         name: MW
         checks:
           k: {http: "http://127.0.0.1:9/health"}
         stop_conditions:
           - {id: c, check: k, when: "> 2x baseline", baseline: {from: T-30m, to: T-0}, judge: mann_whitney, window: 5m}
-        """))
+        """)
+    )
     blocked = "import sys; sys.modules['scipy'] = None; from cutover_tui.cli import main; sys.exit(main(sys.argv[1:]))"
-    check = subprocess.run([sys.executable, "-c", blocked, "check", str(runbook)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    check = subprocess.run(
+        [sys.executable, "-c", blocked, "check", str(runbook)], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert check.returncode == 2
     assert "needs the Python package scipy" in check.stderr and "Traceback" not in check.stderr
     run = subprocess.run([sys.executable, "-c", blocked, "run", str(runbook), "--db", str(tmp_path / "x.db")],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)  # fmt: skip
     assert run.returncode == 2 and "needs the Python package scipy" in run.stderr and not (tmp_path / "x.db").exists()
-    validate = subprocess.run([sys.executable, "-c", blocked, "validate", str(runbook)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    validate = subprocess.run(
+        [sys.executable, "-c", blocked, "validate", str(runbook)], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert "warning: judge: mann_whitney needs the Python package scipy" in validate.stdout + validate.stderr
 
 

@@ -37,7 +37,9 @@ PAIRS = [NAMES[i : i + 2] for i in range(0, len(NAMES), 2)]
 
 @pytest.mark.slow
 @pytest.mark.parametrize("pair", PAIRS, ids="+".join)
-def test_quick_run_reports_every_benchmarks_figures(pair: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quick_run_reports_every_benchmarks_figures(
+    pair: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`python -m benchmarks A B --quick` exits 0 and its JSON has each benchmark's declared figures, none failed."""
     monkeypatch.syspath_prepend(str(ROOT))  # benchmarks/ is not an installed package
     registry = importlib.import_module("benchmarks").BENCHMARKS
@@ -56,6 +58,10 @@ def test_quick_run_reports_every_benchmarks_figures(pair: list[str], tmp_path: P
         assert entry["error"] is None, f"{name}: {entry['error']}"
         assert set(entry["figures"]) == set(module.FIGURES), name
         # Without tmux or Prometheus a benchmark says "not available"; CI installs both, so there it must measure.
-        unavailable = any(note.startswith("not available") for note in entry["notes"]) and os.environ.get("CI") != "true"
-        assert unavailable or any(figure["value"] is not None for figure in entry["figures"].values()), f"{name} measured nothing"
+        unavailable = (
+            any(note.startswith("not available") for note in entry["notes"]) and os.environ.get("CI") != "true"
+        )
+        assert unavailable or any(figure["value"] is not None for figure in entry["figures"].values()), (
+            f"{name} measured nothing"
+        )
     assert "benchmark" in result.stdout and "met?" in result.stdout  # the table was printed

@@ -118,10 +118,10 @@ def test_failing_gate_check_exits_1(target, tmp_path):
     """A check whose own pass_when fails halts the gate even without a stop condition on it."""
     extra_check = (
         "  p95:\n"
-        '    scrape: "{url}/metrics"\n'
+        f'    scrape: "{target.url}/metrics"\n'
         "    metric: http_request_duration_p95_seconds\n"
         '    pass_when: "< 100ms"\n'
-    ).format(url=target.url)
+    )
     path = write_runbook(tmp_path, target.url)
     text = path.read_text().replace("stop_conditions:", extra_check + "stop_conditions:")
     path.write_text(text)

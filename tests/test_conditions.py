@@ -16,13 +16,16 @@ from checks.reading import Outcome, Reading
 from checks.state import ConditionState
 from checks.verdict import counts_as_firing
 from runbooks.grammar import parse_threshold
-from runbooks.model import ActiveWindow, Check, StopCondition
+from runbooks.model import ActiveWindow, Check, PromqlSpec, StopCondition
 
 S = ConditionState
+AUTH_ERROR_RATIO = PromqlSpec(
+    query='sum(rate(http_requests_total{route="/auth",code=~"5.."}[5m]))', source="prometheus"
+)
 
 
 def make_check(**overrides) -> Check:
-    settings_ = {"id": "auth_error_ratio", "kind": "promql", "spec": {}, "every": 30.0, "timeout": 5.0}
+    settings_ = {"id": "auth_error_ratio", "kind": "promql", "spec": AUTH_ERROR_RATIO, "every": 30.0, "timeout": 5.0}
     settings_.update(overrides)
     return Check(**settings_)
 

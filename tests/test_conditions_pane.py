@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from app_backend import auth_errors_firing, session_in_progress
-from cutover_tui.app import make_app
+from cutover_tui.app import CutoverApp, make_app
 from cutover_tui.widgets.conditions_list import ConditionCard, ConditionsList
 from cutover_tui.widgets.step_detail import StepDetail
 from cutover_tui.widgets.steps_table import StepsTable
@@ -43,11 +44,15 @@ async def test_a_clock_tick_without_new_readings_renders_no_card_body() -> None:
         await pilot.pause(0.2)
         before, clocks = renders(cards), [card.plain_lines()[1][:11] for card in cards]
         backend.advance(1)
-        await wait_until(pilot, lambda: all(card.renders["clock"] > before[card.condition_id]["clock"] for card in cards))
+        await wait_until(
+            pilot, lambda: all(card.renders["clock"] > before[card.condition_id]["clock"] for card in cards)
+        )
         await pilot.pause(0.2)
         after = renders(cards)
         for card in cards:
-            assert {part: after[card.condition_id][part] for part in BODY} == {part: before[card.condition_id][part] for part in BODY}
+            assert {part: after[card.condition_id][part] for part in BODY} == {
+                part: before[card.condition_id][part] for part in BODY
+            }
         assert [card.plain_lines()[1][:11] for card in cards] != clocks  # the clocks did move on
 
 
@@ -69,25 +74,23 @@ async def test_a_new_reading_renders_only_its_cards_changed_parts() -> None:
             assert {p: after[condition_id][p] for p in BODY} == {p: before[condition_id][p] for p in BODY}, condition_id
 
 
-async def test_keys_move_the_highlight_like_an_option_list() -> None:
+async def test_keys_move_the_highlight_like_an_option_list(app: CutoverApp, pilot: Pilot[None]) -> None:
     """In the pane, down/up/end/home move the highlight; highlighted_condition_id follows; a click highlights a card."""
-    app = make_app(session_in_progress())
-    async with app.run_test(size=SIZE) as pilot:
-        pane = app.query_one(ConditionsList)
-        ids = [condition.id for condition in app.runbook.stop_conditions]
-        await pilot.press("2")
-        assert pane.has_focus and pane.highlighted_condition_id == ids[0]
-        await pilot.press("down")
-        assert pane.highlighted_condition_id == ids[1]
-        assert pane.card(ids[1]).has_class("-highlight") and not pane.card(ids[0]).has_class("-highlight")
-        await pilot.press("end")
-        assert pane.highlighted_condition_id == ids[-1]
-        await pilot.press("down")
-        assert pane.highlighted_condition_id == ids[-1]
-        await pilot.press("up", "home")
-        assert pane.highlighted_condition_id == ids[0]
-        await pilot.click(pane.card(ids[2]), offset=(2, 1))
-        assert pane.highlighted_condition_id == ids[2]
+    pane = app.query_one(ConditionsList)
+    ids = [condition.id for condition in app.runbook.stop_conditions]
+    await pilot.press("2")
+    assert pane.has_focus and pane.highlighted_condition_id == ids[0]
+    await pilot.press("down")
+    assert pane.highlighted_condition_id == ids[1]
+    assert pane.card(ids[1]).has_class("-highlight") and not pane.card(ids[0]).has_class("-highlight")
+    await pilot.press("end")
+    assert pane.highlighted_condition_id == ids[-1]
+    await pilot.press("down")
+    assert pane.highlighted_condition_id == ids[-1]
+    await pilot.press("up", "home")
+    assert pane.highlighted_condition_id == ids[0]
+    await pilot.click(pane.card(ids[2]), offset=(2, 1))
+    assert pane.highlighted_condition_id == ids[2]
 
 
 async def test_acknowledge_takes_the_highlighted_condition_once_the_banner_is_answered() -> None:

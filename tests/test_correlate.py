@@ -55,7 +55,10 @@ def test_breach_and_firing_name_the_step_that_preceded_them_with_the_lag(session
     assert [(c.kind, c.subject, (c.at - START).total_seconds()) for c in found] == [
         ("breach", "auth_errors", 190.0), ("firing", "auth_errors", 220.0),
     ]  # fmt: skip
-    assert found[0].text() == "auth_errors began breaching 1m10s after 'Production verification' started; also running: 'Production deploy'"
+    assert (
+        found[0].text()
+        == "auth_errors began breaching 1m10s after 'Production verification' started; also running: 'Production deploy'"
+    )
     assert found[1].context.last_started.id == "verify" and found[1].context.lag() == 100.0
 
 
@@ -69,18 +72,27 @@ def test_a_step_that_had_ended_is_named_as_ended() -> None:
     def event(seq: int, seconds: float, kind: str, step: str) -> EventRecord:
         return EventRecord(seq, START + timedelta(seconds=seconds), kind, "t", {"step": step}, "", "")
 
-    timeline = StepTimeline(runbook, [event(1, 0, "step_started", "migrate"), event(2, 40, "step_completed", "migrate")])
+    timeline = StepTimeline(
+        runbook, [event(1, 0, "step_started", "migrate"), event(2, 40, "step_completed", "migrate")]
+    )
     context = timeline.at(START + timedelta(seconds=70))
     assert context.running == () and context.text("auth_errors fired") == (
         "auth_errors fired 1m10s after 'Run migrations' started (it had ended 30s before)"
     )
-    assert timeline.at(START - timedelta(seconds=5)).text("alert X started") == "alert X started before any step started"
+    assert (
+        timeline.at(START - timedelta(seconds=5)).text("alert X started") == "alert X started before any step started"
+    )
 
 
 def test_an_alert_is_placed_by_its_starts_at_not_by_when_it_was_polled(session: ScriptedSession) -> None:
     """Alertmanager's startsAt (75 s, during migrations) places the alert, though it was first polled at 200 s."""
     starts = format_ts(START + timedelta(seconds=75))
-    alert = {"name": "DBConnectionsHigh", "severity": "critical", "starts_at": starts, "labels": {"alertname": "DBConnectionsHigh"}}
+    alert = {
+        "name": "DBConnectionsHigh",
+        "severity": "critical",
+        "starts_at": starts,
+        "labels": {"alertname": "DBConnectionsHigh"},
+    }
     ticks = [
         TickRecord("critical_alerts", START + timedelta(seconds=s), "breach", 1.0, extra={"active": [alert]})
         for s in (200, 205, 210)
@@ -88,7 +100,10 @@ def test_an_alert_is_placed_by_its_starts_at_not_by_when_it_was_polled(session: 
     with SessionLog.open_readonly(session.log.path) as log:
         found = [c for c in correlate(session.runbook, log.events(), ticks) if c.kind == "alert"]
     assert len(found) == 1
-    assert found[0].text() == "alert DBConnectionsHigh started 15s after 'Run migrations' started; also running: 'Production deploy'"
+    assert (
+        found[0].text()
+        == "alert DBConnectionsHigh started 15s after 'Run migrations' started; also running: 'Production deploy'"
+    )
 
 
 def test_the_report_and_the_replayed_log_say_which_step_broke_it(session: ScriptedSession) -> None:
@@ -99,7 +114,10 @@ def test_the_report_and_the_replayed_log_say_which_step_broke_it(session: Script
     row = "| 16:03:40 | fired | auth_errors | Production verification | 1m40s | Production deploy, Production verification |"
     assert row in text
     decision = report.decisions[0]
-    assert decision.after_step == "auth_errors fired 1m40s after 'Production verification' started; also running: 'Production deploy'"
+    assert (
+        decision.after_step
+        == "auth_errors fired 1m40s after 'Production verification' started; also running: 'Production deploy'"
+    )
     assert "Decided by CTO (cto); typed by tester" in text and "The banner asked for: CTO ✔" in text
     with SessionLog.open_readonly(session.log.path) as log:
         state = reduce_events(session.runbook, log.events())

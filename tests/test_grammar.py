@@ -43,7 +43,26 @@ def test_parse_duration(text: str | float, seconds: float) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "-5s", -1, "-5", "abc", "5x", "30m1h", "1h1h", "5 m", "m", "1.s", "ms", True, None, [1], float("inf"), float("nan"), "1e3s"],
+    [
+        "",
+        "-5s",
+        -1,
+        "-5",
+        "abc",
+        "5x",
+        "30m1h",
+        "1h1h",
+        "5 m",
+        "m",
+        "1.s",
+        "ms",
+        True,
+        None,
+        [1],
+        float("inf"),
+        float("nan"),
+        "1e3s",
+    ],
 )
 def test_parse_duration_rejects(text: object) -> None:
     """Negative, empty, out-of-order, non-finite and garbage durations are errors."""
@@ -104,7 +123,7 @@ def test_format_offset(seconds: float, text: str) -> None:
     assert format_offset(seconds) == text
 
 
-@given(st.integers(min_value=-10**10, max_value=10**10))
+@given(st.integers(min_value=-(10**10), max_value=10**10))
 def test_format_offset_round_trips(milliseconds: int) -> None:
     """parse_offset(format_offset(x)) == x for any whole number of milliseconds."""
     seconds = milliseconds / 1000
@@ -113,7 +132,16 @@ def test_format_offset_round_trips(milliseconds: int) -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(90, "1m30s"), (0.5, "500ms"), (0, "0s"), (3600, "1h"), (86400, "24h"), (5 * 86400, "5d"), (0.0004, "0s"), (61.25, "1m1s250ms")],
+    [
+        (90, "1m30s"),
+        (0.5, "500ms"),
+        (0, "0s"),
+        (3600, "1h"),
+        (86400, "24h"),
+        (5 * 86400, "5d"),
+        (0.0004, "0s"),
+        (61.25, "1m1s250ms"),
+    ],
 )
 def test_format_duration(seconds: float, text: str) -> None:
     """Durations display largest units first, to the millisecond."""
@@ -170,7 +198,14 @@ def test_threshold_compares_floats_not_strings() -> None:
 
 @pytest.mark.parametrize(
     ("text", "observed", "holds"),
-    [("> 1%", 0.01, False), (">= 1%", 0.01, True), ("< 500ms", 0.5, False), ("<= 500ms", 0.5, True), ("== 200", 200, True), ("!= 0", 0, False)],
+    [
+        ("> 1%", 0.01, False),
+        (">= 1%", 0.01, True),
+        ("< 500ms", 0.5, False),
+        ("<= 500ms", 0.5, True),
+        ("== 200", 200, True),
+        ("!= 0", 0, False),
+    ],
 )
 def test_threshold_boundary(text: str, observed: float, holds: bool) -> None:
     """At the boundary, > and < do not hold while >= and <= do."""

@@ -69,7 +69,9 @@ def test_the_installed_package_is_not_the_checkout(installed) -> None:
 def test_demo_help_runs_from_outside_the_checkout(installed) -> None:
     """`cutover-tui demo --help` from the installed wheel exits 0 and names --with-prometheus and --for."""
     exe, outside, env = installed
-    done = subprocess.run([str(exe), "demo", "--help"], capture_output=True, text=True, cwd=outside, env=env, timeout=60)
+    done = subprocess.run(
+        [str(exe), "demo", "--help"], capture_output=True, text=True, cwd=outside, env=env, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert "--with-prometheus" in done.stdout and "--for DURATION" in done.stdout
 
@@ -83,12 +85,15 @@ def test_a_20_second_demo_runs_and_its_printed_commands_run_as_printed(installed
     exe, outside, env = installed
     name = f"install{os.getpid()}-{time.monotonic_ns()}"
     tmux = private_tmux(name)
-    script = f"cd {shlex.quote(str(outside))} && {shlex.quote(str(exe))} demo --for 20s; echo \"demo exited with $?\"; sleep 60"
+    script = f'cd {shlex.quote(str(outside))} && {shlex.quote(str(exe))} demo --for 20s; echo "demo exited with $?"; sleep 60'
     env_args = [arg for key in ("HOME", "PATH") for arg in ("-e", f"{key}={env[key]}")]
     subprocess.run([*tmux, "new", "-d", "-s", name, "-x", "140", "-y", "40", *env_args, script], check=True)
     try:
+
         def screen() -> str:
-            return subprocess.run([*tmux, "capture-pane", "-p", "-J", "-t", name], capture_output=True, text=True).stdout
+            return subprocess.run(
+                [*tmux, "capture-pane", "-p", "-J", "-t", name], capture_output=True, text=True
+            ).stdout
 
         started = time.monotonic()
         seen_dashboard = False
@@ -102,15 +107,19 @@ def test_a_20_second_demo_runs_and_its_printed_commands_run_as_printed(installed
         close_private_tmux(tmux)
     assert seen_dashboard, text
     assert "demo exited with 0" in text and 19 <= elapsed < 60, (elapsed, text)
-    commands = dict(re.findall(r"^\s+(replay it|report|verify):\s+(.+)$", text, flags=re.M))
-    assert set(commands) == {"replay it", "report", "verify"}, text
-    for key in ("verify", "report"):
+    commands = dict(re.findall(r"^\s+(replay it|report|verify|what if):\s+(.+)$", text, flags=re.M))
+    assert set(commands) == {"replay it", "report", "verify", "what if"}, text
+    for key in ("verify", "report", "what if"):
         argv = shlex.split(commands[key])
-        assert argv[0] == str(exe) and Path(argv[-1]).is_absolute()
-        done = subprocess.run(argv + (["-o", "-"] if key == "report" else []), capture_output=True, text=True,
+        assert argv[0] == str(exe) and Path(argv[2]).is_absolute()
+        done = subprocess.run(argv + (["-o", "-"] if key != "verify" else []), capture_output=True, text=True,
                               cwd="/", env=env, timeout=120)  # fmt: skip
         assert done.returncode == 0, (key, done.stdout[-1000:], done.stderr[-1000:])
-    verified = subprocess.run(shlex.split(commands["verify"]), capture_output=True, text=True, cwd="/", env=env, timeout=60)
+        if key == "what if":
+            assert "## What if" in done.stdout and "> 2% for 2m" in done.stdout, done.stdout[-2000:]
+    verified = subprocess.run(
+        shlex.split(commands["verify"]), capture_output=True, text=True, cwd="/", env=env, timeout=60
+    )
     assert "verified" in verified.stdout
     status = subprocess.run([str(exe), "status", shlex.split(commands["verify"])[-1]], capture_output=True, text=True,
                             cwd="/", env=env, timeout=60)  # fmt: skip

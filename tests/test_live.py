@@ -17,6 +17,7 @@ from cutover_tui.replay import ReplayBackend
 from cutover_tui.state import Mode
 from cutover_tui.store import SessionLog
 from runbooks import parse_runbook
+from runbooks.model import HttpSpec
 
 SIZE = (120, 36)
 
@@ -163,7 +164,7 @@ async def test_replay_seeks_to_the_state_at_each_decision(tmp_path: Path) -> Non
     assert at_decision.mode is not Mode.ROLLBACK
     assert replay.seek(replay.end_at).mode is Mode.ROLLBACK
     replay.seek(replay.start_at)
-    replay.handle_key("greater_than_sign")
+    replay.seek_mark(+1)
     assert replay.position > replay.start_at
     app = make_app(replay)
     async with app.run_test(size=SIZE) as pilot:
@@ -192,7 +193,9 @@ def test_demo_in_tmux_renders_and_logs_a_note(tmp_path: Path) -> None:
     db = tmp_path / "demo.cutover.db"
     session = f"demo{os.getpid()}-{time.monotonic_ns()}"
     tmux = private_tmux(session)
-    subprocess.run([*tmux, "new", "-d", "-s", session, "-x", "120", "-y", "36", f"{exe} demo --db {db} --as tester"], check=True)
+    subprocess.run(
+        [*tmux, "new", "-d", "-s", session, "-x", "120", "-y", "36", f"{exe} demo --db {db} --as tester"], check=True
+    )
 
     def screen_shows(*texts: str) -> str:
         """Wait (bounded) until the terminal shows every one of ``texts``; the screen."""
@@ -235,5 +238,5 @@ def test_follow_and_replay_read_a_runbook_whose_url_variables_are_unset_here(tmp
     SessionLog.create(db, runbook, operator="ic").close()
     monkeypatch.delenv("API_URL")
     stored = runbook_from_log(db)
-    assert stored.checks["api_health"].spec["url"] == "${API_URL}/health"
+    assert stored.checks["api_health"].spec_as(HttpSpec).url == "${API_URL}/health"
     assert stored.sha256 == runbook.sha256

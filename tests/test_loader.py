@@ -14,7 +14,17 @@ from pathlib import Path
 import pytest
 
 from runbooks import RunbookError, load_runbook, parse_runbook
-from runbooks.model import Action, Check, StepKind, Threshold
+from runbooks.model import (
+    Action,
+    AlertsSpec,
+    Check,
+    CommandSpec,
+    HttpSpec,
+    PromqlSpec,
+    ScrapeSpec,
+    StepKind,
+    Threshold,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -179,34 +189,57 @@ def test_full_runbook_loads_with_typed_values(full_runbook: Path) -> None:
 
     prom = runbook.sources["prom"]
     assert (prom.kind, prom.url, prom.token_env, prom.timeout, prom.verify_tls) == (
-        "prometheus", "http://127.0.0.1:9090", "PROM_TOKEN", 10.0, False)
+        "prometheus",
+        "http://127.0.0.1:9090",
+        "PROM_TOKEN",
+        10.0,
+        False,
+    )
     assert prom.headers == {"X-Scope-OrgID": "${TENANT}"}
     assert runbook.sources["alertmanager"].kind == "alertmanager"
 
     health = runbook.checks["api_health"]
     assert health.kind == "http"
-    assert health.spec == {
-        "url": "http://127.0.0.1:8080/health", "method": "HEAD",
-        "headers": {"Authorization": "Bearer ${API_TOKEN}"}, "expect_status": (200, 204),
-        "max_latency": 0.5, "json_path": "status.checks[0].ok", "verify_tls": True,
-    }
+    assert health.spec == HttpSpec(
+        url="http://127.0.0.1:8080/health",
+        method="HEAD",
+        headers={"Authorization": "Bearer ${API_TOKEN}"},
+        expect_status=(200, 204),
+        max_latency=0.5,
+        json_path="status.checks[0].ok",
+        verify_tls=True,
+    )
     assert (health.every, health.timeout) == (15.0, 5.0)
 
     ratio = runbook.checks["auth_error_ratio"]
     assert ratio == Check(
-        id="auth_error_ratio", kind="promql",
-        spec={"query": "sum(rate(errors[5m])) / sum(rate(total[5m]))", "source": "prom", "expect": "one", "reduce": "max", "headers": {}},
-        every=30.0, timeout=5.0, pass_when=Threshold("<", 0.01, "%", "< 1%"), unit="%", title="Auth error ratio",
+        id="auth_error_ratio",
+        kind="promql",
+        spec=PromqlSpec(
+            query="sum(rate(errors[5m])) / sum(rate(total[5m]))", source="prom", expect="one", reduce="max", headers={}
+        ),
+        every=30.0,
+        timeout=5.0,
+        pass_when=Threshold("<", 0.01, "%", "< 1%"),
+        unit="%",
+        title="Auth error ratio",
     )
     alerts = runbook.checks["critical_alerts"]
-    assert alerts.spec == {"source": "alertmanager", "matchers": ('severity="critical"', 'team=~"auth|api"'),
-                           "watchdog": "Watchdog", "receiver": None, "suppressed": "ignore"}
+    assert alerts.spec == AlertsSpec(
+        source="alertmanager",
+        matchers=('severity="critical"', 'team=~"auth|api"'),
+        watchdog="Watchdog",
+        receiver=None,
+        suppressed="ignore",
+    )
     assert alerts.on_nodata == "pass"
     scrape = runbook.checks["login_scrape"]
-    assert scrape.spec["labels"] == {"env": "prod", "code": "200"}
-    assert (scrape.spec["mode"], scrape.every, scrape.timeout) == ("rate", 2.0, 1.0)
+    assert scrape.spec_as(ScrapeSpec).labels == {"env": "prod", "code": "200"}
+    assert (scrape.spec_as(ScrapeSpec).mode, scrape.every, scrape.timeout) == ("rate", 2.0, 1.0)
     command = runbook.checks["migrations_done"]
-    assert command.spec == {"argv": ("./check_migrations.sh", "--prod"), "cwd": None, "env": {"PGPASSWORD": "${PGPASSWORD}"}, "perfdata_label": None}
+    assert command.spec == CommandSpec(
+        argv=("./check_migrations.sh", "--prod"), cwd=None, env={"PGPASSWORD": "${PGPASSWORD}"}, perfdata_label=None
+    )
 
     auth, critical = runbook.stop_conditions
     assert auth.when == Threshold(">", 0.01, "%", "> 1%")
@@ -214,16 +247,32 @@ def test_full_runbook_loads_with_typed_values(full_runbook: Path) -> None:
     assert (auth.action, auth.decides, auth.severity) == (Action.ROLLBACK, "cto", "P0")
     assert (auth.active.start, auth.active.end) == (0.0, 259200.0)
     assert critical.id == "critical_alerts_firing"
-    assert (critical.when, critical.action, critical.active.start, critical.active.end) == (None, Action.WARN, None, 3600.0)
+    assert (critical.when, critical.action, critical.active.start, critical.active.end) == (
+        None,
+        Action.WARN,
+        None,
+        3600.0,
+    )
 
     go_no_go, approve, deploy = runbook.steps
     assert (go_no_go.id, go_no_go.at, go_no_go.kind) == ("final_go_no_go", -86400.0, StepKind.GO_NO_GO)
     assert (approve.id, approve.at, approve.phrase, approve.depends_on) == (
-        "approve_production_deploy", -900.0, "APPROVE PROD DEPLOY", ("final_go_no_go",))
-    assert [(i.id, i.text) for i in deploy.items] == [("helm_upgrade_install", "helm upgrade --install"), ("migrate", "run migrations")]
+        "approve_production_deploy",
+        -900.0,
+        "APPROVE PROD DEPLOY",
+        ("final_go_no_go",),
+    )
+    assert [(i.id, i.text) for i in deploy.items] == [
+        ("helm_upgrade_install", "helm upgrade --install"),
+        ("migrate", "run migrations"),
+    ]
     assert deploy.evidence_required and [e.text for e in deploy.evidence] == ["Release tag", "Migration log"]
     assert (deploy.at, deploy.duration, deploy.gate, deploy.watch) == (
-        0.0, 600.0, ("api_health", "migrations_done"), ("auth_errors", "critical_alerts_firing"))
+        0.0,
+        600.0,
+        ("api_health", "migrations_done"),
+        ("auth_errors", "critical_alerts_firing"),
+    )
     assert deploy.expect_silenced == (('alertname="BackendDown"', 'env="prod"'),)
     assert go_no_go.expect_silenced == ()
     assert runbook.step("helm_rollback").evidence_required
@@ -253,7 +302,9 @@ def test_format_reference_example_is_valid() -> None:
     example = re.search(r"```yaml\n(.*?)```", document, re.S)
     assert example is not None
     runbook = parse_runbook(example[1])
-    assert {"api_health", "auth_error_ratio", "critical_alerts", "login_success_scrape", "migrations_done"} == set(runbook.checks)
+    assert {"api_health", "auth_error_ratio", "critical_alerts", "login_success_scrape", "migrations_done"} == set(
+        runbook.checks
+    )
 
 
 # -- YAML and file errors --------------------------------------------------------------
@@ -362,7 +413,9 @@ def test_unknown_key_suggests_the_nearest() -> None:
     """`fro: 5m` in a stop condition names the line, column, key path and suggests 'for'."""
     text = minimal("stop_conditions:\n  - id: auth_errors\n    check: ratio\n    fro: 5m\n")
     error = assert_error(text, "unknown key 'fro'", "fro", "stop_conditions[0].fro", "did you mean 'for'?")
-    assert error.format().startswith(f"runbook.yaml:{error.line}:5: error: unknown key 'fro' (at stop_conditions[0].fro)")
+    assert error.format().startswith(
+        f"runbook.yaml:{error.line}:5: error: unknown key 'fro' (at stop_conditions[0].fro)"
+    )
 
 
 def test_unknown_top_level_key_lists_valid_keys_when_nothing_is_close() -> None:
@@ -386,24 +439,87 @@ def test_missing_name() -> None:
         ("steps:\n  - {title: A, duration: soon}\n", "invalid duration 'soon'", "soon", "steps[0].duration"),
         ("steps:\n  - {title: A, duration: 1:30}\n", "ambiguous duration '1:30'", "1:30", "steps[0].duration"),
         ("steps:\n  - {title: A, at: 24h}\n", "invalid T-offset '24h'", "24h", "steps[0].at"),
-        ("steps:\n  - {title: A, kind: gonogo}\n", "expected one of task | go_no_go | approval", "gonogo", "steps[0].kind"),
-        ("steps:\n  - {title: A, evidence: maybe}\n", "expected one of required | optional", "maybe", "steps[0].evidence"),
-        ("stop_conditions:\n  - {id: a, check: ratio, min_consecutive: 0}\n", "must be at least 1", "0}", "stop_conditions[0].min_consecutive"),
-        ("stop_conditions:\n  - {id: a, check: ratio, error_limit: 2.5}\n", "expected a whole number", "2.5", "stop_conditions[0].error_limit"),
-        ("stop_conditions:\n  - {id: a, check: ratio, when: 5}\n", "needs a comparison", "5}", "stop_conditions[0].when"),
-        ("stop_conditions:\n  - {id: a, check: ratio, when: '> 1 apples'}\n", "unknown unit 'apples'", "'> 1", "stop_conditions[0].when"),
-        ("stop_conditions:\n  - {id: a, check: ratio, active: 'T+1h..T+0'}\n", "ends before it starts", "'T+1h", "stop_conditions[0].active"),
-        ("stop_conditions:\n  - {id: a, check: ratio, active: 'T+0'}\n", "invalid active window", "'T+0'", "stop_conditions[0].active"),
-        ("stop_conditions:\n  - {id: a, check: ratio, for: -5m}\n", "invalid duration '-5m'", "-5m", "stop_conditions[0].for"),
-        ("stop_conditions:\n  - {id: bad id, check: ratio}\n", "invalid id 'bad id'", "bad id", "stop_conditions[0].id"),
+        (
+            "steps:\n  - {title: A, kind: gonogo}\n",
+            "expected one of task | go_no_go | approval",
+            "gonogo",
+            "steps[0].kind",
+        ),
+        (
+            "steps:\n  - {title: A, evidence: maybe}\n",
+            "expected one of required | optional",
+            "maybe",
+            "steps[0].evidence",
+        ),
+        (
+            "stop_conditions:\n  - {id: a, check: ratio, min_consecutive: 0}\n",
+            "must be at least 1",
+            "0}",
+            "stop_conditions[0].min_consecutive",
+        ),
+        (
+            "stop_conditions:\n  - {id: a, check: ratio, error_limit: 2.5}\n",
+            "expected a whole number",
+            "2.5",
+            "stop_conditions[0].error_limit",
+        ),
+        (
+            "stop_conditions:\n  - {id: a, check: ratio, when: 5}\n",
+            "needs a comparison",
+            "5}",
+            "stop_conditions[0].when",
+        ),
+        (
+            "stop_conditions:\n  - {id: a, check: ratio, when: '> 1 apples'}\n",
+            "unknown unit 'apples'",
+            "'> 1",
+            "stop_conditions[0].when",
+        ),
+        (
+            "stop_conditions:\n  - {id: a, check: ratio, active: 'T+1h..T+0'}\n",
+            "ends before it starts",
+            "'T+1h",
+            "stop_conditions[0].active",
+        ),
+        (
+            "stop_conditions:\n  - {id: a, check: ratio, active: 'T+0'}\n",
+            "invalid active window",
+            "'T+0'",
+            "stop_conditions[0].active",
+        ),
+        (
+            "stop_conditions:\n  - {id: a, check: ratio, for: -5m}\n",
+            "invalid duration '-5m'",
+            "-5m",
+            "stop_conditions[0].for",
+        ),
+        (
+            "stop_conditions:\n  - {id: bad id, check: ratio}\n",
+            "invalid id 'bad id'",
+            "bad id",
+            "stop_conditions[0].id",
+        ),
         ("t0: 2026-12-01T22:00:00\n", "has no UTC offset", "2026-12-01T22", "t0"),
         ("t0: next tuesday\n", "invalid t0", "next tuesday", "t0"),
         ("timezone: Mars/Olympus\n", "unknown time zone", "Mars/Olympus", "timezone"),
-        ("scorecard: {categories: [{title: A, weight: 60}, {title: B, weight: 30}]}\n", "weights sum to 90, not 100",
-         "[{title", "scorecard.categories"),
-        ("scorecard: {go: 70, categories: [{title: A, weight: 100}]}\n", "conditional (80) must not be above go (70)",
-         "{go", "scorecard.conditional"),
-        ("scorecard: {categories: [{title: A, weight: .inf}]}\n", "expected a finite number", ".inf", "scorecard.categories[0].weight"),
+        (
+            "scorecard: {categories: [{title: A, weight: 60}, {title: B, weight: 30}]}\n",
+            "weights sum to 90, not 100",
+            "[{title",
+            "scorecard.categories",
+        ),
+        (
+            "scorecard: {go: 70, categories: [{title: A, weight: 100}]}\n",
+            "conditional (80) must not be above go (70)",
+            "{go",
+            "scorecard.conditional",
+        ),
+        (
+            "scorecard: {categories: [{title: A, weight: .inf}]}\n",
+            "expected a finite number",
+            ".inf",
+            "scorecard.categories[0].weight",
+        ),
     ],
 )
 def test_wrong_values_are_located(body: str, message: str, at: str, key_path: str) -> None:
@@ -453,14 +569,33 @@ def test_command_must_be_an_argv_list() -> None:
 @pytest.mark.parametrize(
     ("body", "message", "at", "key_path"),
     [
-        ("  bad_status: {http: 'http://127.0.0.1/', expect_status: 700}\n", "HTTP status code (100-599)", "700",
-         "checks.bad_status.expect_status"),
-        ("  bad_path: {http: 'http://127.0.0.1/', json_path: 'a..b'}\n", "invalid json_path", "'a..b'", "checks.bad_path.json_path"),
+        (
+            "  bad_status: {http: 'http://127.0.0.1/', expect_status: 700}\n",
+            "HTTP status code (100-599)",
+            "700",
+            "checks.bad_status.expect_status",
+        ),
+        (
+            "  bad_path: {http: 'http://127.0.0.1/', json_path: 'a..b'}\n",
+            "invalid json_path",
+            "'a..b'",
+            "checks.bad_path.json_path",
+        ),
         ("  bad_url: {http: 'ftp://127.0.0.1/'}\n", "http:// or https:// URL", "'ftp", "checks.bad_url.http"),
-        ("  bad_metric: {scrape: 'http://127.0.0.1/m', metric: 'a-b'}\n", "invalid metric name", "'a-b'", "checks.bad_metric.metric"),
+        (
+            "  bad_metric: {scrape: 'http://127.0.0.1/m', metric: 'a-b'}\n",
+            "invalid metric name",
+            "'a-b'",
+            "checks.bad_metric.metric",
+        ),
         ("  no_metric: {scrape: 'http://127.0.0.1/m'}\n", "needs 'metric'", "{scrape", "checks.no_metric"),
         ("  bad_matcher: {alerts: ['severity']}\n", "invalid matcher", "'severity'", "checks.bad_matcher.alerts[0]"),
-        ("  bad_reduce: {promql: up, reduce: avg}\n", "expected one of max | min | sum", "avg", "checks.bad_reduce.reduce"),
+        (
+            "  bad_reduce: {promql: up, reduce: avg}\n",
+            "expected one of max | min | sum",
+            "avg",
+            "checks.bad_reduce.reduce",
+        ),
     ],
 )
 def test_check_settings_are_validated(body: str, message: str, at: str, key_path: str) -> None:
@@ -470,15 +605,19 @@ def test_check_settings_are_validated(body: str, message: str, at: str, key_path
 
 def test_alerts_suppressed_policy() -> None:
     """`suppressed` on an alerts check is unknown (default) or ignore; anything else is located."""
-    text = minimal("  am_ok: {alerts: {severity: critical}, source: am}\n  am_ignore: {alerts: {}, source: am, suppressed: ignore}\n")
+    text = minimal(
+        "  am_ok: {alerts: {severity: critical}, source: am}\n  am_ignore: {alerts: {}, source: am, suppressed: ignore}\n"
+    )
     text = text.replace("sources:\n", "sources:\n  am: {kind: alertmanager, url: 'http://127.0.0.1:9093'}\n")
     runbook = parse_runbook(text)
-    assert runbook.checks["am_ok"].spec["suppressed"] == "unknown"
-    assert runbook.checks["am_ignore"].spec["suppressed"] == "ignore"
+    assert runbook.checks["am_ok"].spec_as(AlertsSpec).suppressed == "unknown"
+    assert runbook.checks["am_ignore"].spec_as(AlertsSpec).suppressed == "ignore"
     bad = text.replace("suppressed: ignore", "suppressed: hide")
     assert_error(bad, "expected one of unknown | ignore", "hide", "checks.am_ignore.suppressed")
     on_promql = minimal("  q: {promql: up, suppressed: ignore}\n")
-    assert_error(on_promql, "'suppressed' applies to alerts checks, not to a promql check", "suppressed", "checks.q.suppressed")
+    assert_error(
+        on_promql, "'suppressed' applies to alerts checks, not to a promql check", "suppressed", "checks.q.suppressed"
+    )
 
 
 @pytest.mark.parametrize(
@@ -524,16 +663,49 @@ def test_expect_silenced_on_a_rollback_step() -> None:
 @pytest.mark.parametrize(
     ("body", "message", "at", "key_path", "hint"),
     [
-        ("stop_conditions:\n  - {id: a, check: ratoi}\n", "unknown check 'ratoi'", "ratoi", "stop_conditions[0].check", "did you mean 'ratio'?"),
-        ("stop_conditions:\n  - {id: a, check: ratio, decides: ctoo}\n", "unknown role 'ctoo'", "ctoo", "stop_conditions[0].decides",
-         "did you mean 'cto'?"),
-        ("steps:\n  - {title: A, gate: [api_health, api_helth]}\n", "unknown check 'api_helth'", "api_helth", "steps[0].gate[1]",
-         "did you mean 'api_health'?"),
+        (
+            "stop_conditions:\n  - {id: a, check: ratoi}\n",
+            "unknown check 'ratoi'",
+            "ratoi",
+            "stop_conditions[0].check",
+            "did you mean 'ratio'?",
+        ),
+        (
+            "stop_conditions:\n  - {id: a, check: ratio, decides: ctoo}\n",
+            "unknown role 'ctoo'",
+            "ctoo",
+            "stop_conditions[0].decides",
+            "did you mean 'cto'?",
+        ),
+        (
+            "steps:\n  - {title: A, gate: [api_health, api_helth]}\n",
+            "unknown check 'api_helth'",
+            "api_helth",
+            "steps[0].gate[1]",
+            "did you mean 'api_health'?",
+        ),
         ("steps:\n  - {title: A, watch: auth}\n", "unknown stop condition 'auth'", "auth}", "steps[0].watch", ""),
-        ("steps:\n  - {title: A, owner: sre}\n", "unknown role 'sre'", "sre", "steps[0].owner", "valid: commander, cto"),
-        ("steps:\n  - {title: A, depends_on: [b]}\n", "unknown step 'b' in depends_on", "b]", "steps[0].depends_on[0]", ""),
-        ("steps:\n  - {title: A}\nrollback:\n  - {title: B, depends_on: [a]}\n", "unknown step 'a' in depends_on", "a]",
-         "rollback[0].depends_on[0]", "same list (rollback)"),
+        (
+            "steps:\n  - {title: A, owner: sre}\n",
+            "unknown role 'sre'",
+            "sre",
+            "steps[0].owner",
+            "valid: commander, cto",
+        ),
+        (
+            "steps:\n  - {title: A, depends_on: [b]}\n",
+            "unknown step 'b' in depends_on",
+            "b]",
+            "steps[0].depends_on[0]",
+            "",
+        ),
+        (
+            "steps:\n  - {title: A}\nrollback:\n  - {title: B, depends_on: [a]}\n",
+            "unknown step 'a' in depends_on",
+            "a]",
+            "rollback[0].depends_on[0]",
+            "same list (rollback)",
+        ),
     ],
 )
 def test_references_are_checked(body: str, message: str, at: str, key_path: str, hint: str) -> None:
@@ -549,14 +721,21 @@ def test_depends_on_cycle_is_reported() -> None:
 
 def test_self_dependency_is_a_cycle() -> None:
     """A step depending on itself is a cycle."""
-    assert_error(minimal("steps:\n  - {id: a, title: A, depends_on: [a]}\n"), "cycle: a -> a", "a]", "steps[0].depends_on[0]")
+    assert_error(
+        minimal("steps:\n  - {id: a, title: A, depends_on: [a]}\n"), "cycle: a -> a", "a]", "steps[0].depends_on[0]"
+    )
 
 
 def test_duplicate_derived_step_ids_name_both() -> None:
     """Two steps whose titles give the same id is an error naming both."""
     body = "steps:\n  - title: Deploy backend\n  - title: Deploy Backend!\n"
-    error = assert_error(minimal(body), "duplicate step id 'deploy_backend': steps[0] (line 9) has it too",
-                         "title: Deploy Backend!", "steps[1]", "give one of them an explicit id")
+    error = assert_error(
+        minimal(body),
+        "duplicate step id 'deploy_backend': steps[0] (line 9) has it too",
+        "title: Deploy Backend!",
+        "steps[1]",
+        "give one of them an explicit id",
+    )
     assert error.line == 10
 
 
@@ -569,36 +748,57 @@ def test_step_ids_are_unique_across_steps_and_rollback() -> None:
 def test_duplicate_stop_condition_ids() -> None:
     """Two stop conditions with one id is an error naming the first."""
     body = "stop_conditions:\n  - {id: a, check: ratio}\n  - {title: A, check: ratio}\n"
-    assert_error(minimal(body), "duplicate stop condition id 'a' (also stop_conditions[0])", "{title: A", "stop_conditions[1]")
+    assert_error(
+        minimal(body), "duplicate stop condition id 'a' (also stop_conditions[0])", "{title: A", "stop_conditions[1]"
+    )
 
 
 def test_duplicate_item_ids() -> None:
     """Two checklist items with the same derived id is an error."""
-    assert_error(minimal("steps:\n  - {title: A, items: [Run tests, run tests]}\n"), "duplicate item id 'run_tests'",
-                 "run tests]", "steps[0].items[1]")
+    assert_error(
+        minimal("steps:\n  - {title: A, items: [Run tests, run tests]}\n"),
+        "duplicate item id 'run_tests'",
+        "run tests]",
+        "steps[0].items[1]",
+    )
 
 
 def test_severity_must_be_an_escalation_level() -> None:
     """With an escalation list, a stop condition's severity must be one of its levels."""
     body = "escalation:\n  - {severity: P0}\nstop_conditions:\n  - {id: a, check: ratio, severity: PO}\n"
-    assert_error(minimal(body), "severity 'PO' is not in the escalation list", "PO}", "stop_conditions[0].severity", "P0")
+    assert_error(
+        minimal(body), "severity 'PO' is not in the escalation list", "PO}", "stop_conditions[0].severity", "P0"
+    )
 
 
 def test_escalate_to_accepts_free_text() -> None:
     """escalate_to may be a role id or free text."""
-    runbook = parse_runbook(minimal("escalation:\n  - {severity: L1, escalate_to: Support team}\n  - {severity: P0, escalate_to: cto}\n"))
+    runbook = parse_runbook(
+        minimal("escalation:\n  - {severity: L1, escalate_to: Support team}\n  - {severity: P0, escalate_to: cto}\n")
+    )
     assert [level.escalate_to for level in runbook.escalation] == ["Support team", "cto"]
 
 
 def test_approval_needs_phrase() -> None:
     """An approval step without a phrase is an error."""
-    assert_error(minimal("steps:\n  - {title: Approve, kind: approval}\n"), "needs the 'phrase'", "{title: Approve", "steps[0]",
-                 "APPROVE PROD DEPLOY")
+    assert_error(
+        minimal("steps:\n  - {title: Approve, kind: approval}\n"),
+        "needs the 'phrase'",
+        "{title: Approve",
+        "steps[0]",
+        "APPROVE PROD DEPLOY",
+    )
 
 
 def test_phrase_only_on_approval() -> None:
     """A phrase on a task step is an error suggesting kind: approval."""
-    assert_error(minimal("steps:\n  - {title: Deploy, phrase: GO}\n"), "approval steps only", "GO}", "steps[0].phrase", "kind: approval")
+    assert_error(
+        minimal("steps:\n  - {title: Deploy, phrase: GO}\n"),
+        "approval steps only",
+        "GO}",
+        "steps[0].phrase",
+        "kind: approval",
+    )
 
 
 # -- sources ------------------------------------------------------------------------------
@@ -606,7 +806,7 @@ def test_phrase_only_on_approval() -> None:
 
 def test_promql_defaults_to_the_only_prometheus_source() -> None:
     """Without source:, a promql check uses the only prometheus source."""
-    assert parse_runbook(minimal()).checks["ratio"].spec["source"] == "prometheus"
+    assert parse_runbook(minimal()).checks["ratio"].spec_as(PromqlSpec).source == "prometheus"
 
 
 def test_promql_without_prometheus_source() -> None:
@@ -631,8 +831,12 @@ def test_promql_with_several_prometheus_sources() -> None:
 def test_alerts_check_needs_an_alertmanager_source() -> None:
     """An alerts check naming a prometheus source is an error."""
     text = minimal("  critical: {alerts: {severity: critical}, source: prometheus}\n")
-    assert_error(text, "source 'prometheus' is a prometheus source; an alerts check needs an alertmanager source", "prometheus}",
-                 "checks.critical.source")
+    assert_error(
+        text,
+        "source 'prometheus' is a prometheus source; an alerts check needs an alertmanager source",
+        "prometheus}",
+        "checks.critical.source",
+    )
 
 
 def test_source_kind_is_required_unless_the_id_names_it() -> None:
@@ -655,8 +859,10 @@ def test_header_values_are_not_expanded_at_load(monkeypatch: pytest.MonkeyPatch)
     """${VAR} in a header value stays as written: expanded at request time, never stored."""
     token = secrets.token_hex(8)
     monkeypatch.setenv("CUTOVER_TEST_TOKEN", token)
-    runbook = parse_runbook(minimal("  auth: {http: 'http://127.0.0.1/', headers: {Authorization: 'Bearer ${CUTOVER_TEST_TOKEN}'}}\n"))
-    assert runbook.checks["auth"].spec["headers"] == {"Authorization": "Bearer ${CUTOVER_TEST_TOKEN}"}
+    runbook = parse_runbook(
+        minimal("  auth: {http: 'http://127.0.0.1/', headers: {Authorization: 'Bearer ${CUTOVER_TEST_TOKEN}'}}\n")
+    )
+    assert runbook.checks["auth"].spec_as(HttpSpec).headers == {"Authorization": "Bearer ${CUTOVER_TEST_TOKEN}"}
     assert token not in repr(runbook)
 
 
@@ -669,21 +875,47 @@ def test_malformed_header_reference() -> None:
 @pytest.mark.parametrize(
     ("template", "message", "key_path"),
     [
-        ("  c: {{http: 'http://127.0.0.1/', headers: {{Authorization: 'Bearer {secret}'}}}}\n",
-         "header 'Authorization' holds an inline credential", "checks.c.headers.Authorization"),
-        ("  c: {{http: 'http://127.0.0.1/', headers: {{X-Api-Key: '{secret}'}}}}\n",
-         "header 'X-Api-Key' holds an inline credential", "checks.c.headers.X-Api-Key"),
-        ("  c: {{http: 'http://127.0.0.1/', headers: {{X-Anything: 'Basic {secret}'}}}}\n",
-         "header 'X-Anything' holds an inline credential", "checks.c.headers.X-Anything"),
-        ("  c: {{http: 'http://127.0.0.1/', headers: {{Cookie: 'session={secret}'}}}}\n",
-         "header 'Cookie' holds an inline credential", "checks.c.headers.Cookie"),
-        ("  c: {{http: 'http://127.0.0.1/', token: '{secret}'}}\n", "'token' looks like an inline credential", "checks.c.token"),
-        ("  c: {{http: 'http://127.0.0.1/', password: '{secret}'}}\n", "'password' looks like an inline credential", "checks.c.password"),
+        (
+            "  c: {{http: 'http://127.0.0.1/', headers: {{Authorization: 'Bearer {secret}'}}}}\n",
+            "header 'Authorization' holds an inline credential",
+            "checks.c.headers.Authorization",
+        ),
+        (
+            "  c: {{http: 'http://127.0.0.1/', headers: {{X-Api-Key: '{secret}'}}}}\n",
+            "header 'X-Api-Key' holds an inline credential",
+            "checks.c.headers.X-Api-Key",
+        ),
+        (
+            "  c: {{http: 'http://127.0.0.1/', headers: {{X-Anything: 'Basic {secret}'}}}}\n",
+            "header 'X-Anything' holds an inline credential",
+            "checks.c.headers.X-Anything",
+        ),
+        (
+            "  c: {{http: 'http://127.0.0.1/', headers: {{Cookie: 'session={secret}'}}}}\n",
+            "header 'Cookie' holds an inline credential",
+            "checks.c.headers.Cookie",
+        ),
+        (
+            "  c: {{http: 'http://127.0.0.1/', token: '{secret}'}}\n",
+            "'token' looks like an inline credential",
+            "checks.c.token",
+        ),
+        (
+            "  c: {{http: 'http://127.0.0.1/', password: '{secret}'}}\n",
+            "'password' looks like an inline credential",
+            "checks.c.password",
+        ),
         ("  c: {{http: 'http://admin:{secret}@127.0.0.1/'}}\n", "the URL carries a password", "checks.c.http"),
-        ("  c: {{http: 'http://127.0.0.1/health?access_token={secret}'}}\n",
-         "credential in its query parameter 'access_token'", "checks.c.http"),
-        ("  c: {{command: [./x.sh], env: {{DB_PASSWORD: '{secret}'}}}}\n",
-         "environment variable 'DB_PASSWORD' holds an inline credential", "checks.c.env.DB_PASSWORD"),
+        (
+            "  c: {{http: 'http://127.0.0.1/health?access_token={secret}'}}\n",
+            "credential in its query parameter 'access_token'",
+            "checks.c.http",
+        ),
+        (
+            "  c: {{command: [./x.sh], env: {{DB_PASSWORD: '{secret}'}}}}\n",
+            "environment variable 'DB_PASSWORD' holds an inline credential",
+            "checks.c.env.DB_PASSWORD",
+        ),
     ],
 )
 def test_inline_credentials_are_refused(template: str, message: str, key_path: str) -> None:
@@ -729,8 +961,9 @@ def test_merge_keys_do_not_hide_explicit_values() -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cutover_tui", *args], capture_output=True, text=True, timeout=60,
-                          cwd=ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "cutover_tui", *args], capture_output=True, text=True, timeout=60, cwd=ROOT, check=False
+    )
 
 
 def test_validate_typo_exits_2_with_suggestion(tmp_path: Path) -> None:
@@ -749,7 +982,10 @@ def test_validate_typo_exits_2_with_suggestion(tmp_path: Path) -> None:
 def test_validate_reports_each_file(tmp_path: Path) -> None:
     """`validate` prints OK with counts for good files, errors for bad ones, and exits 2 if any failed."""
     good = tmp_path / "good.yaml"
-    good.write_text(minimal("stop_conditions:\n  - {id: a, check: ratio}\nsteps:\n  - {title: A}\n  - {title: B}\n"), encoding="utf-8")
+    good.write_text(
+        minimal("stop_conditions:\n  - {id: a, check: ratio}\nsteps:\n  - {title: A}\n  - {title: B}\n"),
+        encoding="utf-8",
+    )
     missing = tmp_path / "missing.yaml"
     result = run_cli("validate", str(good), str(missing))
     assert result.returncode == 2

@@ -24,23 +24,83 @@ from runbooks.loader import (
 
 ROOT = Path(__file__).resolve().parent.parent
 # The format reference's example: valid (test_loader checks it) and touching every key.
-VALID_RUNBOOK = re.search(r"```yaml\n(.*?)```", (ROOT / "docs" / "runbook-format.md").read_text(encoding="utf-8"), re.S)[1]  # type: ignore[index]
+VALID_RUNBOOK = re.search(
+    r"```yaml\n(.*?)```", (ROOT / "docs" / "runbook-format.md").read_text(encoding="utf-8"), re.S
+)[1]  # type: ignore[index]
 VALID_DOCUMENT = yaml.safe_load(VALID_RUNBOOK)
-KNOWN_KEYS = sorted({*TOP_KEYS, *SOURCE_KEYS, *CHECK_KINDS, *COMMON_CHECK_KEYS, *CONDITION_KEYS, *STEP_KEYS, "<<", "token"})
+KNOWN_KEYS = sorted(
+    {*TOP_KEYS, *SOURCE_KEYS, *CHECK_KINDS, *COMMON_CHECK_KEYS, *CONDITION_KEYS, *STEP_KEYS, "<<", "token"}
+)
 # Fragments that reach deep into the grammar and the YAML syntax.
 FRAGMENTS = [
-    "T-0", "T+72h", "T-00:15", "5m", "1:30", "-5m", "> 1%", ">= 99%", "!= 0", "== 200", "${X}", "${X:-http://127.0.0.1}",
-    "http://a:b@127.0.0.1/", "Bearer abc", "&a", "*a", "<<: *a", "!!python/object:os.system", "!!int x", "!!float", "? ",
-    "- ", ": ", "{", "}", "[", "]", "'", '"', "#", "|", ">", "\t", "\n", "\r", "\x00", "\ufeff", "\ud800", "é", "...", "---",
-    ".nan", ".inf", "1e999", "0x1F", "0o17", "9" * 400, "null", "~", "yes", "2026-13-45T25:61:00+99:99",
+    "T-0",
+    "T+72h",
+    "T-00:15",
+    "5m",
+    "1:30",
+    "-5m",
+    "> 1%",
+    ">= 99%",
+    "!= 0",
+    "== 200",
+    "${X}",
+    "${X:-http://127.0.0.1}",
+    "http://a:b@127.0.0.1/",
+    "Bearer abc",
+    "&a",
+    "*a",
+    "<<: *a",
+    "!!python/object:os.system",
+    "!!int x",
+    "!!float",
+    "? ",
+    "- ",
+    ": ",
+    "{",
+    "}",
+    "[",
+    "]",
+    "'",
+    '"',
+    "#",
+    "|",
+    ">",
+    "\t",
+    "\n",
+    "\r",
+    "\x00",
+    "\ufeff",
+    "\ud800",
+    "é",
+    "...",
+    "---",
+    ".nan",
+    ".inf",
+    "1e999",
+    "0x1F",
+    "0o17",
+    "9" * 400,
+    "null",
+    "~",
+    "yes",
+    "2026-13-45T25:61:00+99:99",
 ]
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.just(10**400), st.floats(), st.text(max_size=12), st.sampled_from(FRAGMENTS),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.just(10**400),
+    st.floats(),
+    st.text(max_size=12),
+    st.sampled_from(FRAGMENTS),
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KNOWN_KEYS) | st.text(max_size=8), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(KNOWN_KEYS) | st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 

@@ -14,10 +14,26 @@ from checks.conditions import ConditionEvaluator
 from checks.reading import Outcome, Reading
 from checks.state import ConditionState
 from runbooks.grammar import parse_relative
-from runbooks.model import BaselineWindow, Check, StopCondition
+from runbooks.model import BaselineWindow, Check, PromqlSpec, StopCondition
 
 #: Fifteen pre-T0 readings of an auth error ratio around 0.2%, and what came after.
-BASELINE = [0.0019, 0.0021, 0.0020, 0.0022, 0.0018, 0.0020, 0.0021, 0.0019, 0.0023, 0.0020, 0.0017, 0.0022, 0.0020, 0.0021, 0.0019]
+BASELINE = [
+    0.0019,
+    0.0021,
+    0.0020,
+    0.0022,
+    0.0018,
+    0.0020,
+    0.0021,
+    0.0019,
+    0.0023,
+    0.0020,
+    0.0017,
+    0.0022,
+    0.0020,
+    0.0021,
+    0.0019,
+]
 SPIKE = [0.0088, 0.0091, 0.0079, 0.0095, 0.0084, 0.0090, 0.0087, 0.0093, 0.0082, 0.0089]  # about 4.4x
 CREEP = [0.0029, 0.0031, 0.0030, 0.0032, 0.0028, 0.0030, 0.0031, 0.0029, 0.0033, 0.0030]  # about 1.5x: real, but small
 CALM = [0.0020, 0.0018, 0.0022, 0.0021, 0.0019, 0.0020, 0.0023, 0.0017, 0.0021, 0.0020]  # the same as before
@@ -73,7 +89,9 @@ def test_identical_and_constant_data_pass() -> None:
 def test_the_evaluator_fires_on_the_spike_and_the_card_says_n_p_and_ratio() -> None:
     """A Mann–Whitney condition: quiet during the baseline, firing once the last 57 s of readings are 4x it."""
     clock = ManualClock()
-    check = Check(id="k", kind="promql", spec={}, every=6.0, timeout=2.0, unit="%")
+    check = Check(
+        id="k", kind="promql", spec=PromqlSpec(query="k", source="prometheus"), every=6.0, timeout=2.0, unit="%"
+    )
     condition = StopCondition(
         id="mw", check="k", when=None, relative=parse_relative("> 2x baseline"), baseline=BaselineWindow(-90.0, 0.0, 15),
         judge="mann_whitney", window=57.0, for_=0.0,

@@ -53,7 +53,10 @@ def test_seed_000_cutover_runbook_yields_its_six_scheduled_steps() -> None:
     ]
     freeze = scheduled[0]
     assert [item.text for item in freeze.items] == [
-        "Freeze scope", "Freeze data model", "Freeze pricing and payments changes", "Publish release notes draft",
+        "Freeze scope",
+        "Freeze data model",
+        "Freeze pricing and payments changes",
+        "Publish release notes draft",
     ]
     assert [item.text for item in freeze.evidence] == ["Release tag planned", "Known risks logged"]
     assert freeze.evidence_required
@@ -67,8 +70,11 @@ def test_seed_000_sections_without_offset_become_unscheduled_steps_in_document_o
     titles = [step.title for step in runbook.steps]
     gates = [title for title in titles if title.startswith("Gate ")]
     assert gates == [
-        "Gate A — Tenant isolation + RBAC", "Gate B — AI governance", "Gate C — Performance + reliability",
-        "Gate D — UAT sign-off", "Gate E — Legal + compliance ready",
+        "Gate A — Tenant isolation + RBAC",
+        "Gate B — AI governance",
+        "Gate C — Performance + reliability",
+        "Gate D — UAT sign-off",
+        "Gate E — Legal + compliance ready",
     ]
     assert titles.index(gates[-1]) < titles.index("Change freeze starts")
     assert runbook.step("gate_c_performance_reliability").at is None
@@ -83,9 +89,14 @@ def test_seed_003_markdown_fences_are_read_and_rollback_section_becomes_the_plan
     runbook = imported(seed("003"), "003.md")
     scheduled = {step.title: step.at for step in runbook.steps if step.at is not None}
     assert {key: scheduled[key] for key in ("Pre-Go-Live", "Go-Live Day", "Post-Go-Live")} == {
-        "Pre-Go-Live": -DAY, "Go-Live Day": 0.0, "Post-Go-Live": DAY}
+        "Pre-Go-Live": -DAY,
+        "Go-Live Day": 0.0,
+        "Post-Go-Live": DAY,
+    }
     assert [(step.title, len(step.items)) for step in runbook.rollback] == [
-        ("Assessment", 4), ("Execution", 5), ("Post-Rollback", 4),
+        ("Assessment", 4),
+        ("Execution", 5),
+        ("Post-Rollback", 4),
     ]
     # the SQL inside the tenant provisioning template is code, not a step
     assert not any("INSERT" in item.text for step in runbook.steps for item in step.items)
@@ -171,8 +182,11 @@ def test_nested_checkboxes_all_become_items() -> None:
         "  + [ ] purge CDN\n"
     )
     assert [item.text for item in runbook.steps[0].items] == [
-        "deploy backend", "run migrations", "check schema version",
-        "deploy frontend", "purge CDN",
+        "deploy backend",
+        "run migrations",
+        "check schema version",
+        "deploy frontend",
+        "purge CDN",
     ]
 
 
@@ -279,12 +293,15 @@ def test_a_document_without_steps_is_an_error() -> None:
 def test_import_command_writes_yaml_that_validates(tmp_path: Path) -> None:
     """``cutover-tui import FILE.md -o OUT.yaml`` writes a runbook the validate command accepts."""
     source = tmp_path / "cutover.md"
-    source.write_text("# Cutover\n## T-24h: go/no-go\n- [ ] gates green\n## T-0: deploy\n- [ ] deploy\n", encoding="utf-8")
+    source.write_text(
+        "# Cutover\n## T-24h: go/no-go\n- [ ] gates green\n## T-0: deploy\n- [ ] deploy\n", encoding="utf-8"
+    )
     output = tmp_path / "cutover.yaml"
     assert main(["import", str(source), "-o", str(output)]) == 0
     runbook = load_runbook(output)
     assert [(step.title, step.kind) for step in runbook.steps] == [
-        ("Go/no-go", StepKind.GO_NO_GO), ("Deploy", StepKind.TASK),
+        ("Go/no-go", StepKind.GO_NO_GO),
+        ("Deploy", StepKind.TASK),
     ]
     assert main(["validate", str(output)]) == 0
 

@@ -86,8 +86,13 @@ def test_seed_000_keeps_its_cutover_gates_and_approval_phrase() -> None:
     """Seed 000: six timed cutover steps, gates A-E as go/no-go, 'APPROVE PROD DEPLOY' as an approval step."""
     runbook = seed("000")
     assert [(s.title, s.at) for s in runbook.steps if s.at is not None] == [
-        ("Change freeze starts", -7 * DAY), ("Staging final validation", -3 * DAY), ("Final go/no-go", -DAY),
-        ("Production deploy", 0.0), ("Production verification", 30 * MINUTE), ("Stabilization", 72 * HOUR)]
+        ("Change freeze starts", -7 * DAY),
+        ("Staging final validation", -3 * DAY),
+        ("Final go/no-go", -DAY),
+        ("Production deploy", 0.0),
+        ("Production verification", 30 * MINUTE),
+        ("Stabilization", 72 * HOUR),
+    ]
     gates = [s for s in runbook.steps if s.title.startswith("Gate ")]
     assert len(gates) == 5 and all(s.kind is StepKind.GO_NO_GO for s in gates)
     assert runbook.step("final_go_no_go").kind is StepKind.GO_NO_GO
@@ -99,7 +104,12 @@ def test_seed_001_stop_condition_section_becomes_a_rollback_stop_condition() -> 
     """Seed 001's 'auth errors > 1% for 5 minutes' is a rollback condition on a placeholder check; its gates are go/no-go."""
     runbook = seed("001")
     [condition] = runbook.stop_conditions
-    assert (condition.when.op, condition.when.value, condition.for_, condition.action) == (">", 0.01, 300.0, Action.ROLLBACK)
+    assert (condition.when.op, condition.when.value, condition.for_, condition.action) == (
+        ">",
+        0.01,
+        300.0,
+        Action.ROLLBACK,
+    )
     assert runbook.checks[condition.check].kind == "placeholder"
     gates = {s.title for s in runbook.steps if s.kind is StepKind.GO_NO_GO}
     assert gates == {"Security + Compliance Gate", "Configuration Gate", "Infrastructure Gate (Helm)"}
@@ -111,8 +121,11 @@ def test_seed_002_incident_actions_keep_their_content() -> None:
     runbook = seed("002")
     incident = runbook.step("incident_handling")
     assert [item.text.split(":")[0] for item in incident.items] == [
-        "For customer-visible incidents", "For integration failures",
-        "For authorization/security anomalies", "For deployment regressions"]
+        "For customer-visible incidents",
+        "For integration failures",
+        "For authorization/security anomalies",
+        "For deployment regressions",
+    ]
     assert "Revoke suspicious sessions" in incident.items[2].text
     assert "GET /api/status/incidents" in incident.items[0].text
     criteria = runbook.step("go_no_go_criteria")
@@ -123,15 +136,22 @@ def test_seed_002_incident_actions_keep_their_content() -> None:
 def test_seed_003_owners_hypercare_thresholds_and_escalation() -> None:
     """Seed 003: table owners become roles, the hypercare days are offsets, alert thresholds warn, L1-P0 escalate."""
     runbook = seed("003")
-    hypercare = {s.title: (s.at, s.duration, runbook.roles[s.owner]) for s in runbook.steps if s.title.startswith(
-        ("Active monitoring", "Daily check-ins", "Bi-weekly", "Standard support"))}
+    hypercare = {
+        s.title: (s.at, s.duration, runbook.roles[s.owner])
+        for s in runbook.steps
+        if s.title.startswith(("Active monitoring", "Daily check-ins", "Bi-weekly", "Standard support"))
+    }
     assert hypercare["Active monitoring, immediate support"] == (0.0, 2 * DAY, "Engineering")
     assert hypercare["Daily check-ins, issue resolution"] == (2 * DAY, 3 * DAY, "Customer Success")
     assert hypercare["Standard support"][0] == 14 * DAY
     conditions = {(c.when.text, c.action) for c in runbook.stop_conditions}
     assert conditions == {("< 95%", Action.WARN), ("> 1%", Action.WARN), ("> 1s", Action.WARN)}
     assert [(level.severity, level.respond_within) for level in runbook.escalation] == [
-        ("L1", 4 * HOUR), ("L2", 2 * HOUR), ("L3", HOUR), ("P0", 30 * MINUTE)]
+        ("L1", 4 * HOUR),
+        ("L2", 2 * HOUR),
+        ("L3", HOUR),
+        ("P0", 30 * MINUTE),
+    ]
     assert [s.title for s in runbook.rollback] == ["Assessment", "Execution", "Post-Rollback"]
 
 
@@ -152,10 +172,14 @@ def test_seed_004_scorecard_escalation_roles_and_decision_points() -> None:
 
 def test_bold_lines_are_steps_one_level_down_with_units_from_the_document() -> None:
     """`**T-45 mins: Backend**` and `**T-30: Frontend**` (unit from the text) are steps, not items of the parent."""
-    runbook = imported("# Launch\nTimes are in minutes relative to T0.\n## Pre-launch\n**T-45 mins: Backend**\n- [ ] deploy\n"
-                       "**T-30: Frontend**\n- [ ] publish\n")
+    runbook = imported(
+        "# Launch\nTimes are in minutes relative to T0.\n## Pre-launch\n**T-45 mins: Backend**\n- [ ] deploy\n"
+        "**T-30: Frontend**\n- [ ] publish\n"
+    )
     assert [(s.title, s.at, [i.text for i in s.items]) for s in runbook.steps] == [
-        ("Backend", -45 * MINUTE, ["deploy"]), ("Frontend", -30 * MINUTE, ["publish"])]
+        ("Backend", -45 * MINUTE, ["deploy"]),
+        ("Frontend", -30 * MINUTE, ["publish"]),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -183,16 +207,20 @@ def test_a_range_gives_start_and_duration_with_the_unit_at_its_end() -> None:
 
 def test_clock_times_count_from_a_stated_go_live_with_its_zone() -> None:
     """`Go-Live: 2026-02-01 09:00 WAT` sets t0 and the zone; 06:00 and `12:00 - 13:00` become offsets."""
-    runbook = imported("# Launch\n**Go-live**: 2026-02-01 09:00 WAT\n## Schedule\n- 06:00 — War room opens\n"
-                       "- 9am WAT — Publish\n- 12:00 - 13:00 — Surge staffing\n")
+    runbook = imported(
+        "# Launch\n**Go-live**: 2026-02-01 09:00 WAT\n## Schedule\n- 06:00 — War room opens\n"
+        "- 9am WAT — Publish\n- 12:00 - 13:00 — Surge staffing\n"
+    )
     assert runbook.t0.isoformat() == "2026-02-01T09:00:00+01:00" and runbook.timezone == "Africa/Lagos"
     assert [(s.at, s.duration) for s in runbook.steps] == [(-3 * HOUR, None), (0.0, None), (3 * HOUR, HOUR)]
 
 
 def test_references_inside_sentences_and_fences_are_not_steps() -> None:
-    """"by T-2h", "due", "e.g." and offsets in a fenced example make no step."""
-    runbook = imported("# Switch\n## Timeline\n- T0: send the campaign\n## Notes\nSend the heads-up at T-4h.\n"
-                       "- [ ] Send the reminder by T-2h\n```text\nT-30m  example only\n```\n")
+    """ "by T-2h", "due", "e.g." and offsets in a fenced example make no step."""
+    runbook = imported(
+        "# Switch\n## Timeline\n- T0: send the campaign\n## Notes\nSend the heads-up at T-4h.\n"
+        "- [ ] Send the reminder by T-2h\n```text\nT-30m  example only\n```\n"
+    )
     assert [s.title for s in runbook.steps if s.at is not None] == ["Send the campaign"]
 
 
@@ -210,23 +238,30 @@ def test_owners_in_many_spellings_share_roles() -> None:
         "# R\n## Roles\n- **SRE Lead (Launch Commander)**: Alex Kim\n"
         "## T-30m: deploy\n- [ ] helm upgrade\nOwner: Alex\n"
         "## T-10m: verify\n- [ ] smoke\n**Owner**: Launch Commander\n"
-        "## T0: flip (Owner: Dana, Due: T-1d)\n- [ ] flag on\n")
+        "## T0: flip (Owner: Dana, Due: T-1d)\n- [ ] flag on\n"
+    )
     assert [runbook.roles[s.owner] for s in runbook.steps] == ["SRE Lead (Launch Commander)"] * 2 + ["Dana"]
 
 
 def test_trigger_thresholds_become_stop_conditions_and_other_lines_notes() -> None:
     """Under a rollback-triggers heading, '> 2% sustained for 5 minutes' and '≥ 90%' become conditions; prose stays a note."""
-    runbook = imported("# R\n## T0: deploy\n- [ ] deploy\n## Rollback triggers\n"
-                       "- Error rate > 2% sustained for 5 minutes\n- CPU ≥ 90% for 10 min\n- Any data loss\n"
-                       "## Rollback plan\n1. Revert\n")
+    runbook = imported(
+        "# R\n## T0: deploy\n- [ ] deploy\n## Rollback triggers\n"
+        "- Error rate > 2% sustained for 5 minutes\n- CPU ≥ 90% for 10 min\n- Any data loss\n"
+        "## Rollback plan\n1. Revert\n"
+    )
     assert [(c.when.text, c.for_, c.action) for c in runbook.stop_conditions] == [
-        ("> 2%", 300.0, Action.ROLLBACK), (">= 90%", 600.0, Action.ROLLBACK)]
+        ("> 2%", 300.0, Action.ROLLBACK),
+        (">= 90%", 600.0, Action.ROLLBACK),
+    ]
     assert [s.title for s in runbook.rollback] == ["Rollback plan"]
 
 
 def test_a_title_with_rollback_does_not_make_the_file_a_rollback_plan() -> None:
     """The H1 'Deployment and Rollback Runbook' and a 'Rollback testing' section stay forward steps."""
-    runbook = imported("# Deployment and Rollback Runbook\n## Deploy\n- [ ] deploy\n## Rollback testing\n- [ ] test it\n")
+    runbook = imported(
+        "# Deployment and Rollback Runbook\n## Deploy\n- [ ] deploy\n## Rollback testing\n- [ ] test it\n"
+    )
     assert [s.title for s in runbook.steps] == ["Deploy", "Rollback testing"] and not runbook.rollback
 
 
@@ -244,7 +279,8 @@ def test_a_placeholder_check_polls_as_unknown_not_wired_whatever_on_nodata_says(
     """Polling a placeholder is final no data 'not wired'; its condition is unknown even with on_nodata: pass."""
     runbook = parse_runbook(
         "name: p\nchecks:\n  errors: {placeholder: Error rate, on_nodata: pass}\n"
-        "stop_conditions:\n  - {id: errors_high, check: errors, when: '> 5%', action: rollback}\n")
+        "stop_conditions:\n  - {id: errors_high, check: errors, when: '> 5%', action: rollback}\n"
+    )
     check = runbook.checks["errors"]
     clock = ManualClock()
 
@@ -272,7 +308,9 @@ def test_validate_warns_about_placeholders_and_strict_fails(tmp_path: Path, caps
     assert main(["validate", "--strict", str(path)]) == 2
 
 
-def test_import_report_lists_understood_notes_skipped_and_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_report_lists_understood_notes_skipped_and_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`import FILE.md --report` prints each understood element, note and skip with FILE:LINE, beside the YAML."""
     source = CORPUS[0]
     output = tmp_path / "out.yaml"

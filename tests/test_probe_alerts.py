@@ -31,7 +31,9 @@ def alerts_check(url: str, check_yaml: str) -> dict[str, str]:
 async def test_request_asks_for_every_state_with_repeated_filters(poll, canned_server):
     """Each matcher is one filter parameter; active, silenced, inhibited and unprocessed are all asked for."""
     canned_server.respond("[]")
-    reading = await poll(**alerts_check(canned_server.url, "['severity=\"critical\"', 'team=~\"pay.*\"']\nreceiver: pager"))
+    reading = await poll(
+        **alerts_check(canned_server.url, "['severity=\"critical\"', 'team=~\"pay.*\"']\nreceiver: pager")
+    )
     assert (reading.outcome, reading.value, reading.unit) == (Outcome.PASS, 0.0, "count")
     request = canned_server.requests[-1]
     assert request.path == "/api/v2/alerts"
@@ -74,7 +76,9 @@ async def test_malformed_body_is_error(poll, canned_server):
 START = "2026-01-01T00:00:00Z"  # ManualClock's default start
 
 
-def alert(name: str, state: str = "suppressed", *, silenced_by=(), inhibited_by=(), severity: str = "critical", **labels) -> dict:
+def alert(
+    name: str, state: str = "suppressed", *, silenced_by=(), inhibited_by=(), severity: str = "critical", **labels
+) -> dict:
     return {
         "labels": {"alertname": name, "severity": severity, **labels},
         "annotations": {},
@@ -85,10 +89,17 @@ def alert(name: str, state: str = "suppressed", *, silenced_by=(), inhibited_by=
 
 
 def silence(silence_id: str, ends_at: str = "2026-01-01T14:05:00.000Z") -> str:
-    return json.dumps({
-        "id": silence_id, "createdBy": "alice", "comment": "leftover maintenance", "startsAt": START, "endsAt": ends_at,
-        "status": {"state": "active"}, "matchers": [{"name": "alertname", "value": "Disk.*", "isRegex": True, "isEqual": True}],
-    })
+    return json.dumps(
+        {
+            "id": silence_id,
+            "createdBy": "alice",
+            "comment": "leftover maintenance",
+            "startsAt": START,
+            "endsAt": ends_at,
+            "status": {"state": "active"},
+            "matchers": [{"name": "alertname", "value": "Disk.*", "isRegex": True, "isEqual": True}],
+        }
+    )
 
 
 def serve(server, alerts: list[dict], *, everything: list[dict] | None = None) -> None:
@@ -99,7 +110,8 @@ def serve(server, alerts: list[dict], *, everything: list[dict] | None = None) -
 
 def requests_to(server, prefix: str, *, filtered: bool | None = None) -> int:
     return sum(
-        1 for r in server.requests
+        1
+        for r in server.requests
         if r.path.startswith(prefix) and (filtered is None or ("filter" in r.query) == filtered)
     )
 
@@ -124,8 +136,15 @@ async def test_silence_is_shown_and_looked_up_once(alerts_context, canned_server
     assert (reading.outcome, reading.degraded) == (Outcome.NODATA, True)
     assert reading.detail == "2 critical alerts silenced until 14:05 UTC — cannot vouch"
     shown = reading.extra["suppressed"][0]["silences"][0]
-    assert shown == {"id": "s1", "created_by": "alice", "comment": "leftover maintenance", "starts_at": START,
-                     "ends_at": "2026-01-01T14:05:00.000Z", "state": "active", "matchers": ['alertname=~"Disk.*"']}
+    assert shown == {
+        "id": "s1",
+        "created_by": "alice",
+        "comment": "leftover maintenance",
+        "starts_at": START,
+        "ends_at": "2026-01-01T14:05:00.000Z",
+        "state": "active",
+        "matchers": ['alertname=~"Disk.*"'],
+    }
     assert requests_to(canned_server, "/api/v2/silence/") == 1
 
     clock.advance(DETAIL_REFRESH - 1)
@@ -167,7 +186,9 @@ async def test_silence_lookups_are_bounded_per_poll(alerts_context, canned_serve
 async def test_failed_silence_lookup_never_changes_the_outcome(alerts_context, canned_server):
     """A silence that cannot be looked up leaves the entry without details and the poll unknown, not an error."""
     serve(canned_server, [alert("DiskFull", silenced_by=["s1"])])
-    canned_server.respond("boom", status=500, content_type="text/plain", where=lambda r: r.path.startswith("/api/v2/silence/"))
+    canned_server.respond(
+        "boom", status=500, content_type="text/plain", where=lambda r: r.path.startswith("/api/v2/silence/")
+    )
     ctx, _ = alerts_context()
     reading = await run_probe(ctx.runbook.checks["probe"], ctx)
     assert reading.outcome is Outcome.NODATA
@@ -199,7 +220,9 @@ async def test_inhibitors_are_named_and_looked_up_once(alerts_context, canned_se
     assert reading.detail == "1 critical alert inhibited by ClusterMaintenance, fp-gone — cannot vouch"
     inhibitors = reading.extra["suppressed"][0]["inhibitors"]
     assert [(i["name"], i["severity"], i["fingerprint"]) for i in inhibitors] == [
-        ("ClusterMaintenance", "warning", "fp-ClusterMaintenance"), ("", "", "fp-gone")]
+        ("ClusterMaintenance", "warning", "fp-ClusterMaintenance"),
+        ("", "", "fp-gone"),
+    ]
     await run_probe(ctx.runbook.checks["probe"], ctx)
     assert requests_to(canned_server, "/api/v2/alerts", filtered=False) == 1
     clock.advance(DETAIL_REFRESH)
@@ -259,13 +282,18 @@ def test_expected_silences_come_from_the_given_steps():
         "  - id: b\n    title: B\n"
     )
     assert expected_silences(runbook.steps) == (
-        ExpectedSilence("a", ('alertname="X"',)), ExpectedSilence("a", ('job="db"',)))
+        ExpectedSilence("a", ('alertname="X"',)),
+        ExpectedSilence("a", ('job="db"',)),
+    )
     assert expected_silences(runbook.steps[1:]) == ()
 
 
 async def test_breach_outranks_and_cannot_pass_a_stricter_condition(alerts_context, canned_server):
     """An active alert breaches despite suppressed ones; a condition it does not breach is unknown, not ok."""
-    serve(canned_server, [alert("CertExpiring", "active"), alert("DiskFull", silenced_by=["s1"]), alert("Lag", silenced_by=["s1"])])
+    serve(
+        canned_server,
+        [alert("CertExpiring", "active"), alert("DiskFull", silenced_by=["s1"]), alert("Lag", silenced_by=["s1"])],
+    )
     canned_server.respond(silence("s1"), where=lambda r: r.path.startswith("/api/v2/silence/"))
     ctx, clock = alerts_context()
     check = ctx.runbook.checks["probe"]

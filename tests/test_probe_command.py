@@ -59,7 +59,9 @@ async def test_empty_output_with_exit_zero_passes(poll):
 
 async def test_perfdata_value_is_compared(poll):
     """The first perfdata value, % as a fraction, is judged against pass_when."""
-    reading = await poll(python_check(plugin("DISK OK | 'used space'=93%;80;90;0;100 inodes=12\n", 0), pass_when='"< 90%"'))
+    reading = await poll(
+        python_check(plugin("DISK OK | 'used space'=93%;80;90;0;100 inodes=12\n", 0), pass_when='"< 90%"')
+    )
     assert reading.outcome is Outcome.BREACH
     assert reading.value == pytest.approx(0.93)
     assert "< 90%" in reading.detail
@@ -82,7 +84,7 @@ async def test_perfdata_label_picks_the_item(make_context):
     """perfdata_label selects one item among several."""
     ctx = make_context(python_check(plugin("OK | a=1 b=7\n", 0)))
     check = ctx.runbook.checks["probe"]
-    check = dataclasses.replace(check, spec={**check.spec, "perfdata_label": "b"})
+    check = dataclasses.replace(check, spec=dataclasses.replace(check.spec, perfdata_label="b"))
     reading = await run_probe(check, ctx)
     assert reading.value == 7.0
 

@@ -26,7 +26,9 @@ def vector(*series: tuple[dict[str, str], str], **document: object) -> str:
 
 
 async def poll_query(poll, server, query: str = "auth_error_ratio", keys: str = "", **options):
-    return await poll(f"promql: {query}\n{keys}", sources=sources(server.url, options.pop("source_extra", "")), **options)
+    return await poll(
+        f"promql: {query}\n{keys}", sources=sources(server.url, options.pop("source_extra", "")), **options
+    )
 
 
 async def test_single_series_value_and_sample_age(poll, canned_server):
@@ -113,7 +115,9 @@ async def test_plain_text_503_is_error_with_its_first_line(poll, canned_server):
 
 async def test_proxy_html_502_is_error_without_markup(poll, canned_server):
     """An HTML 502 from a proxy is the error "HTTP 502 Bad Gateway", no HTML dumped."""
-    canned_server.respond("<html><body><h1>502 Bad Gateway</h1>" + "x" * 5000 + "</body></html>", status=502, content_type="text/html")
+    canned_server.respond(
+        "<html><body><h1>502 Bad Gateway</h1>" + "x" * 5000 + "</body></html>", status=502, content_type="text/html"
+    )
     reading = await poll_query(poll, canned_server)
     assert reading.outcome is Outcome.ERROR
     assert reading.detail == "HTTP 502 Bad Gateway"
@@ -252,7 +256,9 @@ async def test_per_series_bounds_with_expect_any(poll, canned_server):
         [*buckets(OVERFLOW, route="/auth"), *buckets(OVERFLOW, route="/api")],
         inner,
     )
-    reading = await poll_query(poll, canned_server, f"'histogram_quantile(0.95, {inner})'", 'expect: any\npass_when: "< 500ms"')
+    reading = await poll_query(
+        poll, canned_server, f"'histogram_quantile(0.95, {inner})'", 'expect: any\npass_when: "< 500ms"'
+    )
     assert (reading.outcome, reading.value) == (Outcome.BREACH, 1.0)
     assert reading.detail == '1 of 2 series fail < 500ms: {route="/auth"} ≥ 1'
     assert reading.extra["lower_bound"] is True
@@ -268,7 +274,7 @@ async def test_undecidable_series_makes_expect_all_invalid_only_when_it_matters(
     assert reading.outcome is Outcome.PASS  # /api passes, so not all fail
     reading = await poll_query(poll, canned_server, query, 'expect: any\npass_when: "< 2s"')
     assert reading.outcome is Outcome.INVALID
-    assert 'cannot tell whether < 2s' in reading.detail
+    assert "cannot tell whether < 2s" in reading.detail
 
 
 @pytest.mark.parametrize(
@@ -291,7 +297,9 @@ async def test_reduce_keeps_a_lower_bound_where_it_decides(poll, canned_server, 
         [*buckets(auth_counts, route="/auth"), *buckets(api_counts, route="/api")],
         inner,
     )
-    reading = await poll_query(poll, canned_server, f"'histogram_quantile(0.95, {inner})'", f'reduce: {reduce}\npass_when: "< 900ms"')
+    reading = await poll_query(
+        poll, canned_server, f"'histogram_quantile(0.95, {inner})'", f'reduce: {reduce}\npass_when: "< 900ms"'
+    )
     assert reading.outcome is outcome
     assert reading.extra.get("lower_bound", False) is lower
 
@@ -306,7 +314,9 @@ async def test_max_below_an_exact_maximum_cannot_be_told(poll, canned_server):
         [*buckets(low_top, route="/auth"), *buckets(OVERFLOW, route="/api")],
         inner,
     )
-    reading = await poll_query(poll, canned_server, f"'histogram_quantile(0.95, {inner})'", 'reduce: max\npass_when: "< 900ms"')
+    reading = await poll_query(
+        poll, canned_server, f"'histogram_quantile(0.95, {inner})'", 'reduce: max\npass_when: "< 900ms"'
+    )
     assert reading.outcome is Outcome.INVALID
     assert reading.detail == '{route="/auth"} lies above its top bucket: the maximum cannot be told'
 
@@ -314,10 +324,15 @@ async def test_max_below_an_exact_maximum_cannot_be_told(poll, canned_server):
 async def test_call_inside_an_expression_above_its_top_bucket_is_invalid(poll, canned_server):
     """max(histogram_quantile(...)) cannot say which value is a bound: above the top bucket it cannot be judged."""
     inner = "sum by (le, route) (rate(d_bucket[5m]))"
-    serve_quantile(canned_server, at_time(({}, "1")), [*buckets(OVERFLOW, route="/auth"), *buckets(EXACT, route="/api")], inner)
+    serve_quantile(
+        canned_server, at_time(({}, "1")), [*buckets(OVERFLOW, route="/auth"), *buckets(EXACT, route="/api")], inner
+    )
     reading = await poll_query(poll, canned_server, f"'max(histogram_quantile(0.95, {inner}))'", 'pass_when: "< 2s"')
     assert reading.outcome is Outcome.INVALID
-    assert reading.detail == "histogram_quantile inside the query lies above its top bucket (le=1): the result cannot be judged"
+    assert (
+        reading.detail
+        == "histogram_quantile inside the query lies above its top bucket (le=1): the result cannot be judged"
+    )
 
 
 async def test_call_inside_an_expression_within_its_buckets_is_judged(poll, canned_server):
@@ -332,7 +347,8 @@ async def test_bucket_query_error_is_an_error(poll, canned_server):
     """When the buckets cannot be read, whether the value is a bound is unknown: an error."""
     canned_server.respond(at_time(({}, "1")))
     canned_server.respond(
-        json.dumps({"status": "error", "errorType": "timeout", "error": "query timed out"}), status=503,
+        json.dumps({"status": "error", "errorType": "timeout", "error": "query timed out"}),
+        status=503,
         where=lambda r: r.query.get("query") == [INNER],
     )
     reading = await poll_query(poll, canned_server, P95, 'pass_when: "< 2s"')

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 
-from checks.reading import Outcome
 from test_probe_promql import poll_query, vector
+
+from checks.reading import Outcome
 
 
 async def test_every_query_asks_for_the_time_given_not_an_offset_cache(poll, canned_server):

@@ -49,7 +49,7 @@ async def test_reduce_sum_makes_one_value_of_several(make_context, canned_server
     canned_server.respond('jobs{queue="a"} 2\njobs{queue="b"} 3\n', content_type="text/plain")
     ctx = make_context(f"scrape: {canned_server.url}/metrics\nmetric: jobs")
     check = ctx.runbook.checks["probe"]
-    check = dataclasses.replace(check, spec={**check.spec, "reduce": "sum"})
+    check = dataclasses.replace(check, spec=dataclasses.replace(check.spec, reduce="sum"))
     reading = await run_probe(check, ctx)
     assert (reading.outcome, reading.value) == (Outcome.PASS, 5.0)
 

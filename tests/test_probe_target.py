@@ -28,7 +28,13 @@ def test_serves_the_demo_runbook_metrics(target):
     for route in ("/auth", "/api"):
         for code in ("200", "500"):
             assert ("http_requests_total", (("code", code), ("route", route))) in values
-    for gauge in ("auth_error_ratio", "api_error_ratio", "error_ratio", "login_success_ratio", "http_request_duration_p95_seconds"):
+    for gauge in (
+        "auth_error_ratio",
+        "api_error_ratio",
+        "error_ratio",
+        "login_success_ratio",
+        "http_request_duration_p95_seconds",
+    ):
         assert (gauge, ()) in values
 
 

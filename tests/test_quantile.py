@@ -108,5 +108,5 @@ def _bucket(text: str, route: str, le: str) -> float:
     needle = f'http_request_duration_seconds_bucket{{le="{le}",route="{route}"}} '
     for line in text.splitlines():
         if line.startswith(needle):
-            return float(line[len(needle):])
+            return float(line[len(needle) :])
     return math.nan

@@ -23,14 +23,20 @@ def at(seconds: float) -> datetime:
 
 def events(*rows: tuple[float, str, dict[str, Any]]) -> list[EventRecord]:
     """Events numbered from 1, each ``(seconds after T0, kind, payload)``; hashes are not the reducer's concern."""
-    started = (-7200.0, "session_started", {"runbook_name": RUNBOOK.name, "planned_t0": "2026-12-01T16:30:00.000Z", "rehearsal": False})
+    started = (
+        -7200.0,
+        "session_started",
+        {"runbook_name": RUNBOOK.name, "planned_t0": "2026-12-01T16:30:00.000Z", "rehearsal": False},
+    )
     return [
         EventRecord(seq, at(s), kind, "alice", payload, "", "")
         for seq, (s, kind, payload) in enumerate((started, *rows), start=1)
     ]
 
 
-def changed(condition: str, state: str, previous: str, value: float | None = None, held: float = 0.0, reason: str = "") -> dict[str, Any]:
+def changed(
+    condition: str, state: str, previous: str, value: float | None = None, held: float = 0.0, reason: str = ""
+) -> dict[str, Any]:
     threshold = "> 1%" if condition == "auth_errors" else ""
     return {"condition": condition, "state": state, "previous": previous, "value": value, "threshold": threshold,
             "reason": reason, "breach_held": held, "flapping": False}  # fmt: skip
@@ -69,7 +75,12 @@ def test_steps_record_actual_times_drift_items_and_evidence() -> None:
     ))  # fmt: skip
     go, deploy, smoke = state.steps
     assert (go.status, go.started_at, go.ended_at, go.drift_seconds) == (StepStatus.DONE, None, at(-3500), 100.0)
-    assert (deploy.status, deploy.started_at, deploy.ended_at, deploy.drift_seconds) == (StepStatus.DONE, at(90), at(700), 90.0)
+    assert (deploy.status, deploy.started_at, deploy.ended_at, deploy.drift_seconds) == (
+        StepStatus.DONE,
+        at(90),
+        at(700),
+        90.0,
+    )
     assert deploy.items_checked == frozenset({"helm"}) and deploy.evidence == ("helm history: rev 42",)
     assert deploy.reason == "health flapping, verified by hand"
     assert (smoke.status, smoke.reason) == (StepStatus.SKIPPED, "covered by canary")
@@ -159,7 +170,11 @@ def test_resume_records_the_gap_and_freezes_holds_across_it() -> None:
     rows = [
         (0, "condition_changed", changed("auth_errors", "pending", "ok", 0.02, reason="2% > 1%")),
         (40, "condition_changed", changed("api_down", "ok", "unknown")),
-        (400, "session_resumed", {"gap_seconds": 320.0, "last_write_ts": "2026-12-01T16:31:20.000Z", "accepted_runbook_change": False}),
+        (
+            400,
+            "session_resumed",
+            {"gap_seconds": 320.0, "last_write_ts": "2026-12-01T16:31:20.000Z", "accepted_runbook_change": False},
+        ),
     ]
     state = reduce_events(RUNBOOK, events(*rows))
     assert state.gaps == ((at(80), at(400)),)
@@ -249,7 +264,12 @@ def test_acknowledgement_is_shown_until_the_condition_is_ok_again() -> None:
 def test_ticks_give_checks_latest_values_sparklines_and_alerts() -> None:
     """Ticks give each check its latest reading, conditions a sparkline of recent values, and the alerts list."""
     ticks = [tick("auth_error_ratio", 5 * i, 0.001 * i) for i in range(5)]
-    alert = {"name": "HighErrorRate", "severity": "critical", "summary": "5xx above 2%", "starts_at": "2026-12-01T16:30:05Z"}
+    alert = {
+        "name": "HighErrorRate",
+        "severity": "critical",
+        "summary": "5xx above 2%",
+        "starts_at": "2026-12-01T16:30:05Z",
+    }
     ticks.append(tick("critical_alerts", 12, 1, "breach", active=[alert], suppressed=[]))
     state = reduce_events(RUNBOOK, events(), ticks, history=4)
     assert state.checks["auth_error_ratio"].value == 0.004 and state.checks["auth_error_ratio"].observed_at == at(20)
@@ -269,10 +289,18 @@ def test_sparkline_holds_values_between_kept_ticks_and_shows_gaps() -> None:
 
 def test_sparkline_points_sit_on_multiples_of_the_interval_then_now() -> None:
     """The sparkline is the value at each multiple of the check's interval, then now: within an interval only the last point moves."""
-    ticks = [tick("auth_error_ratio", 0, 0.002), tick("auth_error_ratio", 12, 0.004), tick("auth_error_ratio", 17, 0.006)]
+    ticks = [
+        tick("auth_error_ratio", 0, 0.002),
+        tick("auth_error_ratio", 12, 0.004),
+        tick("auth_error_ratio", 17, 0.006),
+    ]
 
     def history(until: float, more: tuple = ()) -> tuple:  # type: ignore[type-arg]
-        return reduce_events(RUNBOOK, events(), [*ticks, *more], until=at(until), history=4).conditions["auth_errors"].history
+        return (
+            reduce_events(RUNBOOK, events(), [*ticks, *more], until=at(until), history=4)
+            .conditions["auth_errors"]
+            .history
+        )
 
     assert history(21) == history(23) == (0.002, 0.004, 0.006, 0.006)  # points at 10, 15, 20 s, then now
     newer = (tick("auth_error_ratio", 22, 0.008),)
@@ -320,7 +348,9 @@ def session_script(draw: st.DrawFn) -> tuple[list[EventRecord], list[TickRecord]
                 verb = draw(st.sampled_from(["step_started", "step_completed", "step_failed", "step_skipped"]))
                 rows.append((seconds, verb, {"step": step, "reason": "r", "gate": {}}))
             case "condition":
-                rows.append((seconds, "condition_changed", changed(condition, state, "ok", draw(st.floats(0, 0.1)), held=30)))
+                rows.append(
+                    (seconds, "condition_changed", changed(condition, state, "ok", draw(st.floats(0, 0.1)), held=30))
+                )
             case "decision":
                 rows.append((seconds, "decision", {"decision": "hold", "reason": "x", "conditions": {}}))
             case "ack":
@@ -339,7 +369,9 @@ def session_script(draw: st.DrawFn) -> tuple[list[EventRecord], list[TickRecord]
 
 @settings(max_examples=60, deadline=None)
 @given(session_script(), st.integers(min_value=1, max_value=8))
-def test_incremental_reducer_equals_the_full_fold(script: tuple[list[EventRecord], list[TickRecord]], history: int) -> None:
+def test_incremental_reducer_equals_the_full_fold(
+    script: tuple[list[EventRecord], list[TickRecord]], history: int
+) -> None:
     """Reducer.apply/apply_tick interleaved as written, then state(), equals reduce_events over the same records."""
     rows, ticks = script
     reducer = Reducer(RUNBOOK, history=history)
@@ -446,13 +478,26 @@ def test_views_derived_later_show_the_state_as_it_was_asked_for() -> None:
         reducer.apply(event)
     reducer.apply_ticks(ticks)
     state = reducer.state(now=at(60))
-    reducer.apply(EventRecord(len(before) + 1, at(61), "condition_changed", "alice", changed("auth_errors", "firing", "pending", 0.05), "", ""))
+    reducer.apply(
+        EventRecord(
+            len(before) + 1,
+            at(61),
+            "condition_changed",
+            "alice",
+            changed("auth_errors", "firing", "pending", 0.05),
+            "",
+            "",
+        )
+    )
     for s in range(60, 400, 5):
         reducer.apply_tick(tick("auth_error_ratio", s, 0.5))
     reducer.apply_tick(tick("api_health", 70, 0.9))
     expected = reduce_events(RUNBOOK, before, ticks, until=at(60))
     assert state.conditions["auth_errors"] == expected.conditions["auth_errors"]
-    assert state.conditions["auth_errors"].state is ConditionState.PENDING and 0.5 not in state.conditions["auth_errors"].history
+    assert (
+        state.conditions["auth_errors"].state is ConditionState.PENDING
+        and 0.5 not in state.conditions["auth_errors"].history
+    )
     assert state.checks["api_health"].value == 0.03
     assert state == expected
 
@@ -460,7 +505,9 @@ def test_views_derived_later_show_the_state_as_it_was_asked_for() -> None:
 def test_a_states_views_are_a_mapping_in_the_runbooks_order() -> None:
     """conditions and checks iterate in the runbook's order, compare equal to dicts, and name what they lack."""
     state = reduce_events(RUNBOOK, events())
-    assert list(state.conditions) == [c.id for c in RUNBOOK.stop_conditions] and len(state.checks) == len(RUNBOOK.checks)
+    assert list(state.conditions) == [c.id for c in RUNBOOK.stop_conditions] and len(state.checks) == len(
+        RUNBOOK.checks
+    )
     assert "auth_errors" in state.conditions and "nope" not in state.conditions and state.conditions.get("nope") is None
     assert state.conditions == dict(state.conditions.items()) and dict(state.checks.items()) == state.checks
     assert state.conditions["auth_errors"] is state.conditions["auth_errors"]  # derived once

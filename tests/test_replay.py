@@ -57,7 +57,9 @@ def written_session(draw: st.DrawFn) -> list[tuple[float, str, Any]]:
         elif kind == "event":
             step = draw(st.sampled_from(["deploy", "smoke", "go_no_go"]))
             verb = draw(st.sampled_from(["step_started", "step_completed", "step_failed", "note", "item_checked"]))
-            script.append((seconds, "event", (verb, {"step": step, "reason": "r", "gate": {}, "text": "t", "item": "helm"})))
+            script.append(
+                (seconds, "event", (verb, {"step": step, "reason": "r", "gate": {}, "text": "t", "item": "helm"}))
+            )
         elif kind == "condition":
             condition = draw(st.sampled_from(["auth_errors", "api_down"]))
             payload = {"condition": condition, "state": draw(_STATES), "previous": "ok", "value": 0.02,
@@ -80,13 +82,17 @@ def write(path: Path, script: list[tuple[float, str, Any]]) -> None:
             else:
                 check, outcome, value, extra = what
                 state = ConditionState.FIRING if outcome is Outcome.BREACH else ConditionState.OK
-                statuses = [ConditionStatus("auth_errors", state, value, "> 1%", at)] if check == "auth_error_ratio" else []
+                statuses = (
+                    [ConditionStatus("auth_errors", state, value, "> 1%", at)] if check == "auth_error_ratio" else []
+                )
                 log.record_reading(Reading(check, outcome, value, "%", 0.01, at, seconds, extra=extra), statuses)
 
 
 @settings(max_examples=40, deadline=None)
 @given(written_session(), st.lists(st.floats(-0.1, 1.1), min_size=1, max_size=8))
-def test_seeking_to_any_instant_equals_folding_the_log_from_scratch(script: list[tuple[float, str, Any]], where: list[float]) -> None:
+def test_seeking_to_any_instant_equals_folding_the_log_from_scratch(
+    script: list[tuple[float, str, Any]], where: list[float]
+) -> None:
     """A seek to a random instant equals reduce_events over every event and every stored tick up to it."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "s.cutover.db"
@@ -105,7 +111,9 @@ def test_seeking_to_any_instant_equals_folding_the_log_from_scratch(script: list
 
 @settings(max_examples=25, deadline=None)
 @given(written_session(), st.floats(-0.1, 1.1), st.randoms(use_true_random=False))
-def test_views_looked_at_one_by_one_equal_the_fold_from_scratch(script: list[tuple[float, str, Any]], where: float, chance: Any) -> None:
+def test_views_looked_at_one_by_one_equal_the_fold_from_scratch(
+    script: list[tuple[float, str, Any]], where: float, chance: Any
+) -> None:
     """After a seek, each view read alone (its ticks read when it is looked at, in any order) equals the full fold's."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "s.cutover.db"
@@ -114,7 +122,9 @@ def test_views_looked_at_one_by_one_equal_the_fold_from_scratch(script: list[tup
             events, ticks = log.events(), list(log.ticks())
         replay = ReplayBackend(path, RUNBOOK)
         try:
-            state = replay.seek(replay.start_at + timedelta(seconds=(replay.end_at - replay.start_at).total_seconds() * where))
+            state = replay.seek(
+                replay.start_at + timedelta(seconds=(replay.end_at - replay.start_at).total_seconds() * where)
+            )
             expected = reduce_events(RUNBOOK, events, ticks, until=replay.position)
             looks = [("conditions", c) for c in RUNBOOK.stop_conditions] + [("checks", c) for c in RUNBOOK.checks]
             chance.shuffle(looks)
@@ -159,7 +169,7 @@ def test_a_seek_reads_the_ticks_of_what_is_looked_at(tmp_path: Path) -> None:
 def test_seeking_across_checkpoints_leaves_them_as_they_were(tmp_path: Path) -> None:
     """Seeks back and forth over many checkpoints give the same state for the same instant every time."""
     script = [(float(n), "event", ("note", {"text": f"note {n}"})) for n in range(400)]
-    assert 400 > 4 * CHECKPOINT_EVERY
+    assert 4 * CHECKPOINT_EVERY < 400
     script += [(n * 5.0, "reading", ("auth_error_ratio", Outcome.PASS, 0.001 * (n % 20), {})) for n in range(80)]
     path = tmp_path / "s.cutover.db"
     write(path, script)
@@ -195,7 +205,9 @@ def test_seek_reads_the_latest_tick_of_every_check_and_the_windows_conditions_re
     """seek_ticks gives each check's latest tick, and of a condition's check its window and the tick before it."""
     path = tmp_path / "s.cutover.db"
     script = [(n * 5.0, "reading", ("auth_error_ratio", Outcome.PASS, 0.001 * (n % 30), {})) for n in range(200)]
-    script += [(n * 5.0 + 1, "reading", ("critical_alerts", Outcome.PASS, float(n % 2), {"active": []})) for n in range(200)]
+    script += [
+        (n * 5.0 + 1, "reading", ("critical_alerts", Outcome.PASS, float(n % 2), {"active": []})) for n in range(200)
+    ]
     write(path, script)
     until = T0 + timedelta(seconds=700)
     with SessionLog.open_readonly(path) as log:
@@ -208,7 +220,10 @@ def test_seek_reads_the_latest_tick_of_every_check_and_the_windows_conditions_re
     assert sorted(read, key=lambda t: (t.check_id, t.ts)) == [before, *window, alerts[-1]]
     with SessionLog.open_readonly(path) as log:
         assert log.seek_ticks(until, checks=["critical_alerts", "no_such_check"]) == [alerts[-1]]
-        assert log.seek_ticks(until, {"auth_error_ratio": until - timedelta(seconds=100)}, checks=[]) == [before, *window]
+        assert log.seek_ticks(until, {"auth_error_ratio": until - timedelta(seconds=100)}, checks=[]) == [
+            before,
+            *window,
+        ]
         assert log.seek_ticks(until, checks=[]) == []
 
 
@@ -254,9 +269,13 @@ def test_a_schema_1_log_reports_as_the_code_that_wrote_it_reported(tmp_path: Pat
 def _changed(then: object, now: object, path: str = "") -> list[str]:
     """Where ``now`` lost or changed something ``then`` held (keys ``now`` adds are fine)."""
     if isinstance(then, dict) and isinstance(now, dict):
-        return [p for k, v in then.items() for p in (_changed(v, now[k], f"{path}.{k}") if k in now else [f"{path}.{k} missing"])]
+        return [
+            p
+            for k, v in then.items()
+            for p in (_changed(v, now[k], f"{path}.{k}") if k in now else [f"{path}.{k} missing"])
+        ]
     if isinstance(then, list) and isinstance(now, list) and len(then) == len(now):
-        return [p for i, (a, b) in enumerate(zip(then, now)) for p in _changed(a, b, f"{path}[{i}]")]
+        return [p for i, (a, b) in enumerate(zip(then, now, strict=True)) for p in _changed(a, b, f"{path}[{i}]")]
     return [] if then == now else [f"{path}: {then!r} became {now!r}"]
 
 
@@ -275,4 +294,7 @@ def test_a_resumed_schema_1_log_goes_on_in_its_own_format_and_verifies(tmp_path:
         result = log.verify()
         assert log.schema_version == 1 and result.ok and result.ticks == 115, result
         assert [t.value for t in log.ticks(check="auth_error_ratio")][-5:] == [0.001, 0.002, 0.003, 0.004, 0.005]
-        assert log._connection.execute("SELECT ts FROM ticks ORDER BY id DESC LIMIT 1").fetchone()[0] == "2026-12-01T17:00:20.000Z"
+        assert (
+            log._connection.execute("SELECT ts FROM ticks ORDER BY id DESC LIMIT 1").fetchone()[0]
+            == "2026-12-01T17:00:20.000Z"
+        )

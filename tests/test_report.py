@@ -153,7 +153,9 @@ class Session:
             self.polled += timedelta(seconds=30)
             for check_id, value in self.values.items():
                 outcome = Outcome.BREACH if value is None else Outcome.PASS
-                reading = Reading(check_id, outcome, value, "", 0.01, self.polled, 0.0, "" if value is not None else "HTTP 503")
+                reading = Reading(
+                    check_id, outcome, value, "", 0.01, self.polled, 0.0, "" if value is not None else "HTTP 503"
+                )
                 self.log.record_reading(reading, [])
         self.clock.advance((moment - self.clock.now()).total_seconds())
 
@@ -161,7 +163,9 @@ class Session:
         self.until(clock_time)
         self.log.append(kind, payload, actor=actor)
 
-    def change(self, clock_time: str, condition: str, previous: str, state: str, value: float | None, reason: str) -> None:
+    def change(
+        self, clock_time: str, condition: str, previous: str, state: str, value: float | None, reason: str
+    ) -> None:
         threshold = self.runbook.condition(condition).when
         self.event(
             clock_time, "condition_changed", "system", condition=condition, state=state, previous=previous,
@@ -285,7 +289,9 @@ def assert_golden(name: str, text: str) -> None:
     if os.environ.get("UPDATE_GOLDEN") == "1":
         GOLDEN.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{path} differs; UPDATE_GOLDEN=1 rewrites it after a wanted change"
+    assert text == path.read_text(encoding="utf-8"), (
+        f"{path} differs; UPDATE_GOLDEN=1 rewrites it after a wanted change"
+    )
 
 
 def tamper(path: Path, statement: str) -> None:
@@ -361,7 +367,14 @@ def test_timeline_gives_planned_actual_drift_and_pass_fail_with_evidence(report:
     assert [(s.id, s.result, s.planned_start) for s in report.rollback_steps] == [
         ("helm_rollback", "PASS", at("16:54:05")), ("verify_rollback", "PASS", at("16:59:05")),
     ]  # fmt: skip
-    assert report.summary.results == {"PASS": 3, "FAIL": 1, "SKIPPED": 1, "IN PROGRESS": 0, "NOT RUN": 0, "ABANDONED": 0}
+    assert report.summary.results == {
+        "PASS": 3,
+        "FAIL": 1,
+        "SKIPPED": 1,
+        "IN PROGRESS": 0,
+        "NOT RUN": 0,
+        "ABANDONED": 0,
+    }
     assert report.summary.gate_overrides == ("deploy",) and report.summary.missing_evidence == ()
 
 
@@ -369,7 +382,10 @@ def test_decisions_carry_scorecard_and_the_condition_values_frozen_then(report: 
     """Each decision: who, what, why, the scorecard, and every condition's state and value at that instant."""
     go, approval, hold, rollback = report.decisions
     assert go.scorecard is not None and (go.scorecard.total, go.scorecard.result) == (95.0, "GO")
-    assert [(s.title, s.weight, s.score) for s in go.scorecard.scores] == [("Security", 50.0, 100.0), ("Performance", 50.0, 90.0)]
+    assert [(s.title, s.weight, s.score) for s in go.scorecard.scores] == [
+        ("Security", 50.0, 100.0),
+        ("Performance", 50.0, 90.0),
+    ]
     assert approval.phrase == "APPROVE PROD DEPLOY" and approval.actor == "carol"
     assert (hold.decision, hold.verdict, hold.ts) == ("hold", "ROLLBACK", at("16:47:30"))
     frozen = {c.id: (c.state, c.value, c.unit) for c in hold.conditions}
@@ -384,7 +400,13 @@ def test_stop_condition_history_time_in_state_peak_and_time_to_decision(report: 
     assert auth.first_breach is not None and (auth.first_breach.ts, auth.first_breach.value) == (at("16:45:00"), 0.024)
     assert auth.peak is not None and auth.peak.value == 0.041
     assert auth.seconds_unwatched == 300.0
-    assert auth.seconds_in_state == {"ok": 2070.0 + 180.0, "pending": 60.0, "firing": 480.0, "recovering": 60.0, "unknown": 30.0}
+    assert auth.seconds_in_state == {
+        "ok": 2070.0 + 180.0,
+        "pending": 60.0,
+        "firing": 480.0,
+        "recovering": 60.0,
+        "unknown": 30.0,
+    }
     (episode,) = auth.episodes
     assert (episode.fired_at, episode.ended_at) == (at("16:46:00"), at("17:00:00"))
     assert (episode.decision, episode.decided_by, episode.seconds_to_decision) == ("hold", "carol", 90.0)
@@ -414,7 +436,9 @@ def test_markdown_says_pass_fail_and_intact(report: Report) -> None:
     assert row in text
     assert "Gate overridden: health blip during pod restart, verified by hand" in text
     assert f"✔ intact: {report.integrity.events} events and {report.integrity.readings} readings verified" in text
-    assert f"head seq {report.integrity.head_seq} sha256 {report.integrity.head_hash}" in text and "TAMPERED" not in text
+    assert (
+        f"head seq {report.integrity.head_seq} sha256 {report.integrity.head_hash}" in text and "TAMPERED" not in text
+    )
 
 
 # ----------------------------------------------------------------- HTML
@@ -456,9 +480,15 @@ def test_html_escapes_operator_text(tmp_path: Path) -> None:
 # ----------------------------------------------------------------- tampering and outcomes
 
 
-def test_report_of_a_tampered_log_says_tampered_and_names_the_seq(log_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_of_a_tampered_log_says_tampered_and_names_the_seq(
+    log_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Editing a decision's payload with sqlite3 is reported first, as TAMPERED with the seq; exit 1."""
-    seq = sqlite3.connect(log_copy).execute("SELECT seq FROM events WHERE kind='decision' ORDER BY seq DESC").fetchone()[0]
+    seq = (
+        sqlite3.connect(log_copy)
+        .execute("SELECT seq FROM events WHERE kind='decision' ORDER BY seq DESC")
+        .fetchone()[0]
+    )
     tamper(log_copy, f"""UPDATE events SET payload=json_set(payload, '$.decision', 'go') WHERE seq={seq}""")
     out = log_copy.with_name("tampered.md")
     status, stdout, stderr = run_cli(capsys, str(log_copy), "-o", str(out))
@@ -509,7 +539,9 @@ def test_outcome_is_inferred_without_session_ended(tmp_path: Path) -> None:
 
 def test_times_are_shown_in_the_runbook_time_zone(tmp_path: Path) -> None:
     """A runbook with a time zone gets its report's times in that zone; JSON stays UTC."""
-    runbook = parse_runbook(RUNBOOK_YAML.replace("t0: 2026-12-01T16:30:00Z", "t0: 2026-12-01T22:00:00+05:30\ntimezone: Asia/Kolkata"))
+    runbook = parse_runbook(
+        RUNBOOK_YAML.replace("t0: 2026-12-01T16:30:00Z", "t0: 2026-12-01T22:00:00+05:30\ntimezone: Asia/Kolkata")
+    )
     path = tmp_path / "ist.cutover.db"
     with SessionLog.create(path, runbook, operator="alice", clock=ManualClock(START)) as log:
         log.append("note", {"text": "hello"})

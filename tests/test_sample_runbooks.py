@@ -10,7 +10,17 @@ import pytest
 
 from cutover_tui.cli import main
 from runbooks.loader import load_runbook
-from runbooks.model import Action, Runbook, StepKind
+from runbooks.model import (
+    Action,
+    AlertsSpec,
+    Check,
+    CommandSpec,
+    HttpSpec,
+    PromqlSpec,
+    Runbook,
+    ScrapeSpec,
+    StepKind,
+)
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample_runbooks"
 SAMPLES = sorted(SAMPLES_DIR.glob("*.yaml"))
@@ -54,7 +64,7 @@ def test_sample_targets_default_to_loopback(path: Path, clean_env: pytest.Monkey
     """With no environment set, every URL a sample polls is on 127.0.0.1."""
     runbook = load_runbook(path)
     urls = [source.url for source in runbook.sources.values()]
-    urls += [str(check.spec["url"]) for check in runbook.checks.values() if "url" in check.spec]
+    urls += [check.spec.url for check in runbook.checks.values() if isinstance(check.spec, (HttpSpec, ScrapeSpec))]
     assert urls or all(check.kind == "command" for check in runbook.checks.values())
     assert {urllib.parse.urlsplit(url).hostname for url in urls} <= {"127.0.0.1"}
 
@@ -72,9 +82,21 @@ def test_enterprise_go_live_follows_seed_000() -> None:
     """Cutover T-7d .. T+72h, gates A-E before the go/no-go, prod deploy only after APPROVE PROD DEPLOY."""
     runbook = sample("enterprise_go_live.yaml")
     scheduled = {step.id: step.at for step in runbook.steps if step.at is not None and step.kind is StepKind.TASK}
-    assert [scheduled[i] for i in ("change_freeze", "staging_final_validation", "production_deploy",
-                                   "production_verification", "stabilization")] == [
-        -7 * DAY, -3 * DAY, 0.0, 30 * MINUTE, 72 * HOUR,
+    assert [
+        scheduled[i]
+        for i in (
+            "change_freeze",
+            "staging_final_validation",
+            "production_deploy",
+            "production_verification",
+            "stabilization",
+        )
+    ] == [
+        -7 * DAY,
+        -3 * DAY,
+        0.0,
+        30 * MINUTE,
+        72 * HOUR,
     ]
     go_no_go = runbook.step("final_go_no_go")
     assert (go_no_go.kind, go_no_go.at) == (StepKind.GO_NO_GO, -24 * HOUR)
@@ -82,10 +104,16 @@ def test_enterprise_go_live_follows_seed_000() -> None:
     approval = runbook.step("approve_prod_deploy")
     assert (approval.kind, approval.phrase) == (StepKind.APPROVAL, "APPROVE PROD DEPLOY")
     assert runbook.step("production_deploy").depends_on == ("approve_prod_deploy",)
-    assert [item.text for item in runbook.step("change_freeze").evidence] == ["Release tag planned", "Known risks logged"]
+    assert [item.text for item in runbook.step("change_freeze").evidence] == [
+        "Release tag planned",
+        "Known risks logged",
+    ]
     error_rate = runbook.condition("error_rate")
     assert (error_rate.when.op, error_rate.when.value, error_rate.action, error_rate.decides) == (
-        ">=", 0.01, Action.ROLLBACK, "launch_owner",
+        ">=",
+        0.01,
+        Action.ROLLBACK,
+        "launch_owner",
     )
     assert runbook.rollback
 
@@ -96,10 +124,10 @@ def test_saas_control_plane_release_stops_on_auth_errors_as_seed_001() -> None:
     auth = runbook.condition("auth_errors")
     assert (auth.when.op, auth.when.value, auth.when.unit) == (">", 0.01, "%")
     assert (auth.for_, auth.action) == (5 * MINUTE, Action.ROLLBACK)
-    assert 'route="/auth"' in str(runbook.checks[auth.check].spec["query"])
+    assert 'route="/auth"' in runbook.checks[auth.check].spec_as(PromqlSpec).query
     health, metrics = runbook.checks["api_health"], runbook.checks["api_metrics"]
     assert (health.kind, metrics.kind) == ("http", "scrape")
-    assert str(health.spec["url"]).endswith("/health") and str(metrics.spec["url"]).endswith("/metrics")
+    assert health.spec_as(HttpSpec).url.endswith("/health") and metrics.spec_as(ScrapeSpec).url.endswith("/metrics")
     monitor = runbook.step("monitor_error_rate_and_latency")
     assert monitor.duration == HOUR and "auth_errors" in monitor.watch
     assert runbook.step("verify_health_and_metrics").gate == ("api_health", "api_metrics")
@@ -108,13 +136,15 @@ def test_saas_control_plane_release_stops_on_auth_errors_as_seed_001() -> None:
 def test_operator_launch_handoff_gates_on_commands_and_alerts_as_seed_002() -> None:
     """The launch gate scripts are argv command checks (never a shell); no CRITICAL alert gates GO."""
     runbook = sample("operator_launch_handoff.yaml")
-    commands = {check.id: check.spec["argv"] for check in runbook.checks.values() if check.kind == "command"}
+    commands = {
+        check.id: check.spec_as(CommandSpec).argv for check in runbook.checks.values() if check.kind == "command"
+    }
     assert commands["launch_gate"] == ("npm", "run", "launch:gate")
     assert all(argv[0] == "npm" for argv in commands.values())
     assert all(check.timeout < check.every for check in runbook.checks.values())
-    assert runbook.checks["post_deploy_smoke"].spec["env"] == {"LAUNCH_POST_DEPLOY_SMOKE": "true"}
+    assert runbook.checks["post_deploy_smoke"].spec_as(CommandSpec).env == {"LAUNCH_POST_DEPLOY_SMOKE": "true"}
     alerts = runbook.checks["critical_alerts"]
-    assert (alerts.kind, alerts.spec["matchers"]) == ("alerts", ('severity="critical"',))
+    assert (alerts.kind, alerts.spec_as(AlertsSpec).matchers) == ("alerts", ('severity="critical"',))
     go_no_go = runbook.step("go_no_go")
     assert go_no_go.kind is StepKind.GO_NO_GO
     assert {"critical_alerts", "launch_checklist", "post_deploy_smoke", "admin_controls"} <= set(go_no_go.gate)
@@ -126,18 +156,24 @@ def test_operator_launch_handoff_gates_on_commands_and_alerts_as_seed_002() -> N
 def test_enterprise_onboarding_hypercare_thresholds_as_seed_003() -> None:
     """Targets are pass_when, alert levels are stop conditions: >99%/<95%, <0.1%/>1%, <500ms/>1s."""
     runbook = sample("enterprise_onboarding_go_live.yaml")
-    targets = {check_id: (runbook.checks[check_id].pass_when.op, runbook.checks[check_id].pass_when.value)
-               for check_id in ("login_success_ratio", "error_ratio", "latency_p95")}
+    targets = {
+        check_id: (runbook.checks[check_id].pass_when.op, runbook.checks[check_id].pass_when.value)
+        for check_id in ("login_success_ratio", "error_ratio", "latency_p95")
+    }
     assert targets == {"login_success_ratio": (">", 0.99), "error_ratio": ("<", 0.001), "latency_p95": ("<", 0.5)}
     alerts = {c.check: (c.when.op, c.when.value) for c in runbook.stop_conditions if c.when is not None}
     assert alerts == {
-        "login_success_ratio": ("<", 0.95), "error_ratio": (">", 0.01), "latency_p95": (">", 1.0),
+        "login_success_ratio": ("<", 0.95),
+        "error_ratio": (">", 0.01),
+        "latency_p95": (">", 1.0),
     }
     assert runbook.condition("login_failing").active.end == 14 * DAY
     escalation = [(level.severity, level.respond_within, level.escalate_to) for level in runbook.escalation]
     assert escalation == [
-        ("L1", 4 * HOUR, "support"), ("L2", 2 * HOUR, "engineering"),
-        ("L3", HOUR, "engineering_lead"), ("P0", 30 * MINUTE, "cto"),
+        ("L1", 4 * HOUR, "support"),
+        ("L2", 2 * HOUR, "engineering"),
+        ("L3", HOUR, "engineering_lead"),
+        ("P0", 30 * MINUTE, "cto"),
     ]
     assert (runbook.step("pre_go_live").at, runbook.step("post_go_live").at) == (-DAY, DAY)
 
@@ -148,8 +184,13 @@ def test_securenet_scorecard_weights_and_thresholds_as_seed_004() -> None:
     scorecard = runbook.scorecard
     assert scorecard is not None
     assert {c.id: c.weight for c in scorecard.categories} == {
-        "security": 25, "performance": 20, "testing": 20, "infrastructure": 15,
-        "user_experience": 10, "documentation": 5, "compliance": 5,
+        "security": 25,
+        "performance": 20,
+        "testing": 20,
+        "infrastructure": 15,
+        "user_experience": 10,
+        "documentation": 5,
+        "compliance": 5,
     }
     assert (scorecard.go, scorecard.conditional) == (90, 80)
     perfect = {c.id: 100.0 for c in scorecard.categories}
@@ -169,7 +210,7 @@ def test_demo_is_a_minute_scale_go_live_against_the_demo_service(clean_env: pyte
     assert runbook.t0 is None
     assert {check.kind for check in runbook.checks.values()} == {"http", "scrape"}
     assert all(2.0 <= check.every <= 5.0 and check.timeout < check.every for check in runbook.checks.values())
-    assert all(str(check.spec["url"]).startswith("http://127.0.0.1:8765/") for check in runbook.checks.values())
+    assert all(_url(check).startswith("http://127.0.0.1:8765/") for check in runbook.checks.values())
     auth = runbook.condition("auth_errors")
     assert (auth.when.op, auth.when.value, auth.for_, auth.action) == (">", 0.01, MINUTE, Action.ROLLBACK)
     offsets = [step.at for step in runbook.steps]
@@ -185,7 +226,7 @@ def test_demo_url_follows_the_environment(clean_env: pytest.MonkeyPatch) -> None
     """DEMO_URL moves every demo check to the simulated service's actual address."""
     clean_env.setenv("DEMO_URL", "http://127.0.0.1:40123")
     runbook = sample("demo.yaml")
-    assert all(str(check.spec["url"]).startswith("http://127.0.0.1:40123/") for check in runbook.checks.values())
+    assert all(_url(check).startswith("http://127.0.0.1:40123/") for check in runbook.checks.values())
 
 
 def test_demo_documents_every_metric_it_reads() -> None:
@@ -194,4 +235,10 @@ def test_demo_documents_every_metric_it_reads() -> None:
     header = text.split("\nname:", 1)[0]
     for check in sample("demo.yaml").checks.values():
         if check.kind == "scrape":
-            assert f"#     {check.spec['metric']}" in header
+            assert f"#     {check.spec_as(ScrapeSpec).metric}" in header
+
+
+def _url(check: Check) -> str:
+    """The URL an http or scrape check polls."""
+    assert isinstance(check.spec, (HttpSpec, ScrapeSpec)), check.kind
+    return check.spec.url

@@ -52,7 +52,11 @@ def test_check_runs_every_sample_against_the_target(path: Path, tmp_path: Path) 
         env = {**os.environ, **{name: target.url for name in URL_VARIABLES}}
         result = subprocess.run(
             [sys.executable, "-m", "cutover_tui", "check", str(path), "--json", "--trust"],
-            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
         )
     assert result.returncode in (0, 1, 3), result.stderr
     report = json.loads(result.stdout)

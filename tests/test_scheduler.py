@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from itertools import pairwise
 
 import pytest
 
@@ -13,11 +14,11 @@ from checks.reading import Outcome, Reading
 from checks.scheduler import HANDOFFS_PER_SECOND, SILENCE_SECONDS, Poller, PollingThread
 from checks.state import ConditionState, ConditionStatus
 from runbooks.grammar import parse_threshold
-from runbooks.model import Check, Runbook, StopCondition
+from runbooks.model import Check, HttpSpec, Runbook, StopCondition
 
 
 def make_runbook(url: str, *, every: float, timeout: float, when: str = "> 2s", for_: float = 0.0) -> Runbook:
-    health = Check(id="health", kind="http", spec={"url": f"{url}/health"}, every=every, timeout=timeout)
+    health = Check(id="health", kind="http", spec=HttpSpec(url=f"{url}/health"), every=every, timeout=timeout)
     slow = StopCondition(id="slow_health", check="health", when=parse_threshold(when), for_=for_)
     return Runbook(
         name="poller",
@@ -70,7 +71,7 @@ async def test_a_poll_slower_than_its_interval_never_overlaps_and_skipped_ticks_
     await ctx.aclose()
     spans = sorted((r.monotonic - r.latency, r.monotonic) for r in recorder.readings)
     assert len(spans) >= 2
-    for (_, end), (next_start, _) in zip(spans, spans[1:]):
+    for (_, end), (next_start, _) in pairwise(spans):
         assert next_start >= end
     assert poller.stats.polls == len(spans)
     # Each 0.6s poll spans at least two 0.25s ticks, which are skipped, not queued.
@@ -161,7 +162,9 @@ async def test_the_hold_counts_from_due_times_so_a_slow_poll_never_delays_firing
             break
     await poller.stop()
     await ctx.aclose()
-    breaches = [r for r in recorder.readings if r.outcome is Outcome.PASS]  # 200s slower than 0.1 s: breaches of `> 0.1s`
+    breaches = [
+        r for r in recorder.readings if r.outcome is Outcome.PASS
+    ]  # 200s slower than 0.1 s: breaches of `> 0.1s`
     assert poller.statuses["slow_health"].state is ConditionState.FIRING
     assert len(breaches) == 4, [round(r.latency, 3) for r in breaches]
 
@@ -206,7 +209,7 @@ async def test_a_polling_thread_hands_its_results_to_the_callers_loop_in_order_a
     readings = [r for _, batch, _ in batches for r, _ in batch if r is not None]
     assert len(readings) >= 30 and readings == sorted(readings, key=lambda r: r.monotonic)
     assert {name for _, _, name in batches} == {threading.current_thread().name}  # handed to this loop's thread
-    gaps = [b - a for (a, _, _), (b, _, _) in zip(running, running[1:])]
+    gaps = [b - a for (a, _, _), (b, _, _) in pairwise(running)]
     assert min(gaps) >= 1 / HANDOFFS_PER_SECOND - 0.02  # a few times a second, however fast the polls come
     assert len(readings) / len(batches) > 1.5  # so a hand-off carries several polls
     assert poller.stats.polls == len(readings)  # the last polls' results were handed off at stop too

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from test_status_cmd import write_session
 
 from checks.clock import ManualClock
 from cutover_tui.commands.serve_cmd import REFUSED, is_loopback
 from cutover_tui.store import SessionLog
-from test_status_cmd import write_session
 
 CHROMIUM = "/usr/bin/chromium"
 #: This machine has no network: Chromium's own background connections are switched off.
@@ -69,7 +69,9 @@ class Served:
         match = re.search(r"(http://\S+)", first)
         if match is None:
             self.stop()
-            raise AssertionError(f"serve did not print its URL: {first!r} {self.process.stderr.read() if self.process.stderr else ''}")
+            raise AssertionError(
+                f"serve did not print its URL: {first!r} {self.process.stderr.read() if self.process.stderr else ''}"
+            )
         self.url = match.group(1)
         parts = urllib.parse.urlsplit(self.url)
         self.port = parts.port
@@ -114,10 +116,12 @@ def served(session_log: Path) -> Iterator[Served]:
     server.stop()
 
 
-def browser_screen(url: str, *, keys: str = "", wait_for: str = "auth_errors", timeout: float = 30.0) -> tuple[str, bytes, str]:
+def browser_screen(
+    url: str, *, keys: str = "", wait_for: str = "auth_errors", then_wait_for: str = "", timeout: float = 30.0
+) -> tuple[str, bytes, str]:
     """Open ``url`` in headless Chromium; return the terminal's text, a screenshot (PNG) and the page's text.
 
-    ``keys`` are typed into the page once the view is drawn.
+    ``keys`` are typed into the page once the view is drawn; then it waits for ``then_wait_for`` on screen.
     """
     import pyte
     from playwright.sync_api import sync_playwright
@@ -139,7 +143,11 @@ def browser_screen(url: str, *, keys: str = "", wait_for: str = "auth_errors", t
 
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, viewport={"width": 1400, "height": 900}
+            profile,
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1400, "height": 900},
         )
         try:
             page = context.new_page()
@@ -156,8 +164,10 @@ def browser_screen(url: str, *, keys: str = "", wait_for: str = "auth_errors", t
             for key in keys:
                 page.keyboard.press(key)
                 page.wait_for_timeout(300)
-            if keys:
-                page.wait_for_timeout(1000)
+            if keys:  # the last key's answer, however busy the machine (a notice stays up for seconds)
+                deadline = time.monotonic() + timeout
+                while then_wait_for not in text() and time.monotonic() < deadline:
+                    page.wait_for_timeout(200)
             return text(), page.screenshot(), page_text
         finally:
             context.close()
@@ -179,7 +189,7 @@ def test_write_keys_in_the_browser_write_nothing(served: Served, session_log: Pa
     require_chromium()
     with SessionLog.open_readonly(session_log) as log:
         before = log.head
-    screen, _, _ = browser_screen(served.url, keys="sdntR")
+    screen, _, _ = browser_screen(served.url, keys="sdntR", then_wait_for="read-only view")
     with SessionLog.open_readonly(session_log) as log:
         assert log.head == before
     assert "read-only view" in screen, screen  # the notice each write key answers with
@@ -226,7 +236,9 @@ def test_any_other_host_requires_the_token(session_log: Path) -> None:
         assert httpx.get(f"{server.base}?token={server.token}", timeout=5).status_code == 200
     finally:
         server.stop()
-    assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3") and is_loopback("127.0.0.2") and is_loopback("::1")
+    assert (
+        not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3") and is_loopback("127.0.0.2") and is_loopback("::1")
+    )
 
 
 def test_websocket_from_another_origin_and_past_the_cap_are_refused(session_log: Path) -> None:

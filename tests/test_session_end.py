@@ -66,7 +66,7 @@ class Session:
                     with SessionLog.open_readonly(self.db) as reader:
                         if reader.last_tick_id() >= count:
                             return
-                except Exception:  # noqa: BLE001 - being created
+                except Exception:
                     pass
             time.sleep(0.1)
         raise AssertionError("the session never stored readings")
@@ -75,7 +75,9 @@ class Session:
         subprocess.run([*self.tmux, "send-keys", "-t", self.name, *keys], check=True)
 
     def screen(self) -> str:
-        return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+        return subprocess.run(
+            [*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+        ).stdout
 
     def wait_for_screen(self, predicate, timeout: float = 10) -> bool:
         """Wait (bounded) until ``predicate(screen text)`` holds; whether it did."""

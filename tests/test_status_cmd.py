@@ -11,11 +11,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from test_verify import read_only_media  # noqa: F401 - the fixture: a folder on a read-only file system
 
 from checks.clock import ManualClock
 from cutover_tui.store import SessionLog
 from runbooks.loader import parse_runbook
-from test_verify import read_only_media  # noqa: F401 - the fixture: a folder on a read-only file system
 
 RUNBOOK = """\
 name: Status go-live
@@ -86,7 +86,9 @@ def test_five_lines_verdict_clock_step_conditions_decision_head(tmp_path: Path) 
                         r"due in (4m5\ds|5m)", lines[1]), lines[1]  # fmt: skip
     assert lines[2].startswith("Conditions: FIRING auth_errors 4.1% (threshold > 1%) ROLLBACK → cto"), lines[2]
     assert "api_errors" not in lines[2]
-    assert lines[3].startswith("Last decision: HOLD by carol at ") and "on deploy: investigating auth errors" in lines[3]
+    assert (
+        lines[3].startswith("Last decision: HOLD by carol at ") and "on deploy: investigating auth errors" in lines[3]
+    )
     assert lines[4] == f"Log head: seq {head_seq} sha256 {head_sha} · writer running"
 
 
@@ -123,8 +125,16 @@ def test_json_carries_the_facts_and_the_lines(tmp_path: Path) -> None:
     data = json.loads(done.stdout)
     assert data["verdict"] == "ROLLBACK" and data["reasons"][0].startswith("auth_errors")
     (firing,) = data["firing"]
-    assert firing["condition"] == "auth_errors" and firing["value"] == pytest.approx(0.041) and firing["action"] == "rollback"
-    assert data["decision"]["decision"] == "hold" and data["decision"]["actor"] == "carol" and data["decision"]["ts"].endswith("Z")
+    assert (
+        firing["condition"] == "auth_errors"
+        and firing["value"] == pytest.approx(0.041)
+        and firing["action"] == "rollback"
+    )
+    assert (
+        data["decision"]["decision"] == "hold"
+        and data["decision"]["actor"] == "carol"
+        and data["decision"]["ts"].endswith("Z")
+    )
     assert (data["head_seq"], data["head_sha256"]) == (head_seq, head_sha)
     assert data["step"]["id"] == "deploy" and data["step"]["drift_seconds"] == pytest.approx(120, abs=1)
     assert len(data["lines"]) == 5 and data["writer"] == "running"

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from canned_server import CannedServer
 from checks.clock import ManualClock
 from checks.reading import Outcome
 from checks.state import ConditionState
-from canned_server import CannedServer
 from crash_writer import T0, make_runbook, reading, status
 from cutover_tui.store import (
     GENESIS_HASH,
@@ -134,7 +134,9 @@ def test_second_writer_process_is_refused_and_pointed_to_follow(db: Path) -> Non
         f"try: SessionLog.open({str(db)!r}, make_runbook(), operator='bob')\n"
         "except SessionLocked as e: print(e)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd=Path(__file__).parents[1])
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd=Path(__file__).parents[1]
+    )
     log.close()
     assert f"pid {os.getpid()}" in result.stdout
     assert f"cutover-tui follow {db}" in result.stdout
@@ -217,7 +219,11 @@ def test_resume_logs_the_gap_since_the_last_write(db: Path) -> None:
     last = resumed.events()[-1]
     resumed.close()
     assert last.kind == "session_resumed" and last.actor == "bob"
-    assert last.payload == {"gap_seconds": 300.0, "last_write_ts": "2026-12-01T16:30:20.000Z", "accepted_runbook_change": False}
+    assert last.payload == {
+        "gap_seconds": 300.0,
+        "last_write_ts": "2026-12-01T16:30:20.000Z",
+        "accepted_runbook_change": False,
+    }
 
 
 def test_resume_with_a_changed_runbook_is_refused_naming_both_hashes(db: Path) -> None:
@@ -265,7 +271,8 @@ def test_retention_keeps_changes_tolerance_breaks_and_keyframes(db: Path) -> Non
         (160, None, Outcome.ERROR, pending, True),
     ]
     kept = [
-        log.record_reading(reading("auth_error_ratio", v, at(s), outcome), [status("auth_errors", state, at(s))]) is not None
+        log.record_reading(reading("auth_error_ratio", v, at(s), outcome), [status("auth_errors", state, at(s))])
+        is not None
         for s, v, outcome, state, _ in script
     ]
     log.close()
@@ -278,7 +285,8 @@ def test_http_latency_jitter_is_not_news_but_a_status_change_is(db: Path) -> Non
     """Float measurements in extra (an HTTP latency) do not keep a reading; a new status code does."""
     log = SessionLog.create(db, make_runbook(), operator="alice")
     kept = [
-        log.record_reading(reading("api_health", 0.0, T0 + timedelta(seconds=5 * n), status=code, latency=latency)) is not None
+        log.record_reading(reading("api_health", 0.0, T0 + timedelta(seconds=5 * n), status=code, latency=latency))
+        is not None
         for n, (code, latency) in enumerate([(200, 0.021), (200, 0.034), (200, 0.019), (204, 0.020)])
     ]
     log.close()
@@ -391,7 +399,9 @@ steps:
     finally:
         await ctx.aclose()
     health, error_ratio = (list(log.ticks(check=c)) for c in ("api_health", "error_ratio"))
-    log.append("decision", {"decision": "hold", "reason": f"prometheus says: {error_ratio[-1].detail}", "conditions": {}})
+    log.append(
+        "decision", {"decision": "hold", "reason": f"prometheus says: {error_ratio[-1].detail}", "conditions": {}}
+    )
     log.flush_ticks()
     files = [p for p in tmp_path.iterdir() if p.name.startswith(db.name)]
     while_open = {p.name: p.read_bytes() for p in files}
@@ -506,7 +516,11 @@ def test_missing_folder_is_one_line_naming_the_database(runbook_file: Path, tmp_
     """run --db in a folder that does not exist: one line naming the database (not a lock file), exit 2."""
     db = tmp_path / "no" / "such" / "go.cutover.db"
     done = _cli("run", runbook_file, "--db", db)
-    assert done.returncode == 2 and done.stderr.strip() == f"cutover-tui run: {db}: cannot create the session log: the folder {db.parent} does not exist"
+    assert (
+        done.returncode == 2
+        and done.stderr.strip()
+        == f"cutover-tui run: {db}: cannot create the session log: the folder {db.parent} does not exist"
+    )
 
 
 @pytest.mark.slow
@@ -520,14 +534,20 @@ def test_read_only_folder_and_permission_denied_are_one_line(runbook_file: Path,
         done = _cli("run", runbook_file, "--db", db, privileged=False)
     finally:
         folder.chmod(0o755)
-    assert done.returncode == 2 and done.stderr.strip() == f"cutover-tui run: {db}: cannot create the session log: permission denied"
+    assert (
+        done.returncode == 2
+        and done.stderr.strip() == f"cutover-tui run: {db}: cannot create the session log: permission denied"
+    )
     SessionLog.create(db, make_runbook(), operator="alice").close()
     db.chmod(0o000)
     try:
         for args in (["run", runbook_file, "--db", db], ["verify", db], ["report", db, "-o", "-"], ["replay", db]):
             done = _cli(*args, privileged=False)
             assert done.returncode == 2, (args, done.stderr)
-            assert len(done.stderr.splitlines()) == 1 and str(db) in done.stderr and ".lock" not in done.stderr, (args, done.stderr)
+            assert len(done.stderr.splitlines()) == 1 and str(db) in done.stderr and ".lock" not in done.stderr, (
+                args,
+                done.stderr,
+            )
             assert "Traceback" not in done.stderr and "permission denied" in done.stderr, (args, done.stderr)
     finally:
         db.chmod(0o600)
@@ -540,7 +560,9 @@ def test_readings_are_stored_as_numbers_and_the_readings_view_spells_them_out(db
     log = SessionLog.create(db, make_runbook(), operator="alice")
     at = T0 + timedelta(milliseconds=123)
     log.record_reading(Reading("auth_error_ratio", Outcome.PASS, 0.004, "%", 0.02, at, 0.0))
-    log.record_reading(Reading("api_health", Outcome.ERROR, None, "s", 4.0, at, 0.0, detail="timed out after 4s", degraded=True))
+    log.record_reading(
+        Reading("api_health", Outcome.ERROR, None, "s", 4.0, at, 0.0, detail="timed out after 4s", degraded=True)
+    )
     log.record_reading(Reading("auth_error_ratio", Outcome.BREACH, 0.03, "ratio", 0.02, at + timedelta(seconds=5), 5.0))
     log.record_reading(reading("critical_alerts", 1.0, at, active=[{"name": "A"}]))
     log.close()
@@ -550,9 +572,22 @@ def test_readings_are_stored_as_numbers_and_the_readings_view_spells_them_out(db
         (1, "auth_error_ratio", "%"), (2, "api_health", "s"), (3, "critical_alerts", ""),
     ]  # fmt: skip
     raw = reviewer.execute("SELECT check_ref, ts_ms, outcome_code, unit FROM ticks ORDER BY id").fetchall()
-    assert raw == [(1, 1796142600123, 0, None), (2, 1796142600123, 4, None), (1, 1796142605123, 1, "ratio"), (3, 1796142600123, 0, None)]
-    assert {fk.column: fk.other_table for fk in reviewer["ticks"].foreign_keys} == {"check_ref": "checks", "outcome_code": "outcomes"}
-    shown = [tuple(r) for r in reviewer.execute("SELECT ts, check_id, outcome, value, unit, degraded, detail, extra FROM readings ORDER BY id")]
+    assert raw == [
+        (1, 1796142600123, 0, None),
+        (2, 1796142600123, 4, None),
+        (1, 1796142605123, 1, "ratio"),
+        (3, 1796142600123, 0, None),
+    ]
+    assert {fk.column: fk.other_table for fk in reviewer["ticks"].foreign_keys} == {
+        "check_ref": "checks",
+        "outcome_code": "outcomes",
+    }
+    shown = [
+        tuple(r)
+        for r in reviewer.execute(
+            "SELECT ts, check_id, outcome, value, unit, degraded, detail, extra FROM readings ORDER BY id"
+        )
+    ]
     reviewer.close()
     with SessionLog.open_readonly(db) as reader:
         assert reader.schema_version == 2

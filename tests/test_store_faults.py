@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from checks.clock import ManualClock
-from crash_writer import T0, make_runbook, reading, status
 from checks.reading import Outcome
 from checks.state import ConditionState
+from crash_writer import T0, make_runbook, reading, status
 from cutover_tui.store import SessionLog, describe_write_error
 
 
@@ -46,8 +46,10 @@ def test_ticks_whose_write_failed_are_written_once_the_disk_recovers(small_disk)
     for second in range(5):
         clock.advance(1)
         outcome = Outcome.BREACH if second % 2 else Outcome.PASS
-        tick = log.record_reading(reading("api_health", float(second), clock.now(), outcome),
-                                  [status("api_down", ConditionState.OK, clock.now())])
+        tick = log.record_reading(
+            reading("api_health", float(second), clock.now(), outcome),
+            [status("api_down", ConditionState.OK, clock.now())],
+        )
         kept.append(tick)
         with pytest.raises(sqlite3.Error):
             log.flush_ticks(heartbeat=True)
@@ -112,4 +114,7 @@ def test_write_errors_read_as_words() -> None:
     """SQLite's messages become what a commander can act on."""
     assert describe_write_error(sqlite3.OperationalError("database or disk is full")) == "disk full"
     assert describe_write_error(sqlite3.OperationalError("disk I/O error")) == "disk I/O error"
-    assert describe_write_error(sqlite3.OperationalError("attempt to write a readonly database")) == "the file became read-only"
+    assert (
+        describe_write_error(sqlite3.OperationalError("attempt to write a readonly database"))
+        == "the file became read-only"
+    )

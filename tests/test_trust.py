@@ -32,7 +32,7 @@ def command_runbook(folder: Path, marker: Path, *, argument: str = "ran") -> Pat
         "checks:\n"
         "  migrations:\n"
         f"    command: {json.dumps([sys.executable, '-c', code])}\n"
-        "    env: {PGPASSWORD: \"${PGPASSWORD}\"}\n"
+        '    env: {PGPASSWORD: "${PGPASSWORD}"}\n'
         "    every: 5s\n",
         encoding="utf-8",
     )
@@ -63,7 +63,9 @@ def test_check_with_trust_runs_the_commands_and_remembers_nothing(tmp_path: Path
     assert not trust.approvals_path().exists()
 
 
-def test_an_approval_is_remembered_per_runbook_and_a_changed_command_asks_again(tmp_path: Path, config_home: Path) -> None:
+def test_an_approval_is_remembered_per_runbook_and_a_changed_command_asks_again(
+    tmp_path: Path, config_home: Path
+) -> None:
     """Approved once, the same runbook runs; a changed command list is not approved."""
     marker = tmp_path / "ran"
     path = command_runbook(tmp_path, marker)
@@ -134,7 +136,7 @@ def test_check_redacts_a_secret_echoed_by_a_command(tmp_path: Path, config_home:
         "checks:\n"
         "  db:\n"
         f"    command: {json.dumps([sys.executable, '-c', code])}\n"
-        "    env: {PGPASSWORD: \"${PGPASSWORD}\"}\n"
+        '    env: {PGPASSWORD: "${PGPASSWORD}"}\n'
         "    every: 1s\n"
         "    timeout: 900ms\n"
         "stop_conditions:\n"

@@ -11,14 +11,16 @@ from checks.reading import Outcome
 from checks.state import ConditionState, ConditionStatus, Verdict
 from checks.verdict import check_status, compute_verdict, counts_as_firing, gate_status, judge
 from runbooks.grammar import parse_threshold
-from runbooks.model import Action, Check, Runbook, Step, StopCondition
+from runbooks.model import Action, Check, HttpSpec, PromqlSpec, Runbook, Step, StopCondition
+
+RATIO_QUERY = PromqlSpec(query="sum(rate(errors[5m])) / sum(rate(requests[5m]))", source="prometheus")
 
 S = ConditionState
 NOW = datetime(2026, 12, 1, 16, 30, tzinfo=timezone.utc)
 
 
 def make_runbook() -> Runbook:
-    check = Check(id="ratio", kind="promql", spec={})
+    check = Check(id="ratio", kind="promql", spec=RATIO_QUERY)
     conditions = tuple(
         StopCondition(id=action.value, check="ratio", when=parse_threshold("> 1%"), action=action) for action in Action
     )
@@ -28,7 +30,10 @@ def make_runbook() -> Runbook:
         timezone=None,
         roles={},
         sources={},
-        checks={"ratio": check, "health": Check(id="health", kind="http", spec={})},
+        checks={
+            "ratio": check,
+            "health": Check(id="health", kind="http", spec=HttpSpec(url="http://127.0.0.1/health")),
+        },
         stop_conditions=conditions,
         steps=(),
         rollback=(),
@@ -161,7 +166,7 @@ def test_blind_counts_every_condition_in_force_even_those_rollback_mode_does_not
 
 def test_a_sample_older_than_the_checks_max_age_is_stale_not_pass():
     """A reading whose sample was already old (a lagging API) no longer vouches once it is older than max_age."""
-    check = Check(id="ratio", kind="promql", spec={}, every=15.0, max_age=60.0)
+    check = Check(id="ratio", kind="promql", spec=RATIO_QUERY, every=15.0, max_age=60.0)
     assert check_status(check, "pass", 5.0, sample_age=50.0) == "pass"
     assert check_status(check, "pass", 5.0, sample_age=58.0) == "stale"  # 58 s old when read, read 5 s ago
     assert check_status(check, "pass", 5.0) == "pass"  # a source that gives no sample time

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from crash_writer import make_runbook
+from crash_writer import make_runbook, reading
 from cutover_tui.cli import main
 from cutover_tui.store import SessionLog, event_hash, format_ts
 
@@ -146,12 +149,6 @@ def test_verify_runs_as_a_command(log_file: Path) -> None:
 
 # ----------------------------------------------------------------- readings, heads, seals, damaged and archived files
 
-import os
-import shutil
-from datetime import datetime, timedelta, timezone
-
-from crash_writer import reading
-
 
 @pytest.fixture
 def log_with_readings(tmp_path: Path) -> Path:
@@ -221,7 +218,9 @@ def test_expect_head_catches_a_rewritten_tail(log_file: Path, capsys: pytest.Cap
     assert main(["verify", str(log_file), "--expect-head", f"{previous.seq}:{previous.hash}"]) == 0
 
 
-def test_expect_head_accepts_an_earlier_head_of_a_log_that_grew(log_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_expect_head_accepts_an_earlier_head_of_a_log_that_grew(
+    log_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A head published earlier is still held after the session went on; a short prefix of it is enough."""
     _, published = head_of(log_file)
     with SessionLog.open(log_file, make_runbook(), operator="bob") as log:
@@ -242,11 +241,15 @@ def _ssh_keygen_or_fail() -> str:
 
 def _key(tmp_path: Path, name: str) -> Path:
     key = tmp_path / name
-    subprocess.run([_ssh_keygen_or_fail(), "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True, timeout=60)
+    subprocess.run(
+        [_ssh_keygen_or_fail(), "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True, timeout=60
+    )
     return key
 
 
-def test_seal_signs_the_head_and_verify_checks_the_signer(log_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_seal_signs_the_head_and_verify_checks_the_signer(
+    log_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """seal signs the head with ssh-keygen; verify --signer accepts that key, refuses another, and a log cut after sealing."""
     alice, mallory = _key(tmp_path, "alice"), _key(tmp_path, "mallory")
     assert main(["seal", str(log_file), "--key", str(alice)]) == 0
@@ -258,7 +261,11 @@ def test_seal_signs_the_head_and_verify_checks_the_signer(log_file: Path, tmp_pa
     seq, _ = head_of(log_file)
     with SessionLog.open_readonly(log_file) as reader:
         last = reader.events()[-2]
-    tamper(log_file, f"DELETE FROM events WHERE seq = {seq}", f"UPDATE sessions SET head_seq = {last.seq}, head_hash = '{last.hash}'")
+    tamper(
+        log_file,
+        f"DELETE FROM events WHERE seq = {seq}",
+        f"UPDATE sessions SET head_seq = {last.seq}, head_hash = '{last.hash}'",
+    )
     assert main(["verify", str(log_file), "--signer", f"{alice}.pub"]) == 1
     assert "does not hold the head sealed in" in capsys.readouterr().out
 
@@ -303,9 +310,13 @@ def test_damaged_page_is_one_line_and_exit_2_everywhere(log_with_readings: Path,
     for args in (["verify"], ["report", "-o", "-"], ["replay"], ["follow"]):
         done = _cli(args[0], log_with_readings, *args[1:])
         assert done.returncode == 2, (args, done.stdout, done.stderr)
-        assert "Traceback" not in done.stderr and "damaged" in done.stderr and str(log_with_readings) in done.stderr, args
+        assert "Traceback" not in done.stderr and "damaged" in done.stderr and str(log_with_readings) in done.stderr, (
+            args
+        )
     done = _cli("run", runbook, "--db", log_with_readings, "--accept-runbook-change")
-    assert done.returncode == 2 and "Traceback" not in done.stderr and str(log_with_readings) in done.stderr, done.stderr
+    assert done.returncode == 2 and "Traceback" not in done.stderr and str(log_with_readings) in done.stderr, (
+        done.stderr
+    )
 
 
 @pytest.fixture
@@ -313,7 +324,9 @@ def read_only_media(tmp_path: Path):
     """A folder on a file system mounted read-only (needs root, as CI has): an archive, a write-once store."""
     media = tmp_path / "archive"
     media.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(media)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(media)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         reason = f"cannot mount a file system for a read-only media test: {done.stderr.strip()}"
         if os.environ.get("CI") == "true":
@@ -322,7 +335,7 @@ def read_only_media(tmp_path: Path):
 
     def archive(*files: Path) -> list[Path]:
         copies = [media / f.name for f in files]
-        for source, copy in zip(files, copies):
+        for source, copy in zip(files, copies, strict=True):
             shutil.copyfile(source, copy)
         subprocess.run(["mount", "-o", "remount,ro", str(media)], check=True, capture_output=True)
         return copies
@@ -349,7 +362,12 @@ def test_archived_log_on_read_only_media_is_read(log_with_readings: Path, read_o
     follower = FollowBackend(archived, runbook)
     assert follower.state().last_event_seq > 1
     done = _cli("report", archived)  # next to the file: the medium refuses, and says so in one line
-    assert done.returncode == 2 and "Traceback" not in done.stderr and "cannot write the report" in done.stderr and "-o -" in done.stderr
+    assert (
+        done.returncode == 2
+        and "Traceback" not in done.stderr
+        and "cannot write the report" in done.stderr
+        and "-o -" in done.stderr
+    )
 
 
 def test_archive_with_unfolded_wal_on_read_only_media_says_what_to_do(tmp_path: Path, read_only_media) -> None:
@@ -360,17 +378,23 @@ def test_archive_with_unfolded_wal_on_read_only_media_says_what_to_do(tmp_path: 
     archived, _ = read_only_media(db, Path(str(db) + "-wal"))
     log.close()
     done = _cli("verify", archived)
-    assert done.returncode == 2 and "-wal" in done.stderr and "writable" in done.stderr and "Traceback" not in done.stderr
+    assert (
+        done.returncode == 2 and "-wal" in done.stderr and "writable" in done.stderr and "Traceback" not in done.stderr
+    )
 
 
 # ----------------------------------------------------------------- schema 2's tables
 
 
-def test_the_by_hand_check_of_the_readings_in_the_docs_verifies_a_real_log(log_with_readings: Path, monkeypatch) -> None:
+def test_the_by_hand_check_of_the_readings_in_the_docs_verifies_a_real_log(
+    log_with_readings: Path, monkeypatch
+) -> None:
     """The Python in docs/session-log.md that checks every reading against its seals passes on a log, and fails on an edit."""
     docs = (Path(__file__).parent.parent / "docs" / "session-log.md").read_text(encoding="utf-8")
     start = docs.index("By hand, every reading")
-    code = docs[docs.index("```python", start) + len("```python") : docs.index("```", docs.index("```python", start) + 9)]
+    code = docs[
+        docs.index("```python", start) + len("```python") : docs.index("```", docs.index("```python", start) + 9)
+    ]
     monkeypatch.chdir(log_with_readings.parent)
     (log_with_readings.parent / "go-live.cutover.db").write_bytes(log_with_readings.read_bytes())
     exec(compile(code, "session-log.md", "exec"), {})
@@ -379,14 +403,18 @@ def test_the_by_hand_check_of_the_readings_in_the_docs_verifies_a_real_log(log_w
         exec(compile(code, "session-log.md", "exec"), {})
 
 
-def test_a_renamed_check_is_an_edit_of_its_readings(log_with_readings: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_renamed_check_is_an_edit_of_its_readings(
+    log_with_readings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Renaming a check in the checks table changes what its readings say: verify names the first of them."""
     tamper(log_with_readings, "UPDATE checks SET name = 'api_health' WHERE name = 'auth_error_ratio'")
     status, out = verify(log_with_readings, capsys)
     assert status == 1 and "edited: reading 1 (api_health at 2026-12-01T16:30:05.000Z) does not match its seal" in out
 
 
-def test_renamed_outcomes_and_a_rewritten_readings_view_are_caught(log_with_readings: Path, tmp_path: Path, capsys) -> None:
+def test_renamed_outcomes_and_a_rewritten_readings_view_are_caught(
+    log_with_readings: Path, tmp_path: Path, capsys
+) -> None:
     """The outcomes table and the readings view are what a reviewer reads: an edit to either fails verify."""
     other = tmp_path / "other.cutover.db"
     shutil.copyfile(log_with_readings, other)

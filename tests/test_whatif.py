@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,9 @@ def live_run(session: ScriptedSession, spec: str) -> list[tuple[str, object]]:
     changes, state = [], evaluator.status.state
     for reading in session.readings:
         clock.advance((reading.observed_at - clock.now()).total_seconds())
-        status = evaluator.observe(replace(reading, monotonic=clock.monotonic()), due=clock.monotonic() - reading.latency)
+        status = evaluator.observe(
+            replace(reading, monotonic=clock.monotonic()), due=clock.monotonic() - reading.latency
+        )
         if status.state is not state:
             changes.append((status.state.value, reading.observed_at))
             state = status.state
@@ -80,7 +83,9 @@ def live_run(session: ScriptedSession, spec: str) -> list[tuple[str, object]]:
     ["auth_errors: > 2% for 2m", "auth_errors: > 3% for 30s keep_firing_for 1m", "auth_errors: for 10s",
      "auth_vs_baseline: > 5x baseline for 1m", "auth_vs_baseline: > 2x baseline floor > 5%"],
 )  # fmt: skip
-def test_what_if_equals_a_live_run_with_the_changed_condition_on_the_same_readings(session: ScriptedSession, spec: str) -> None:
+def test_what_if_equals_a_live_run_with_the_changed_condition_on_the_same_readings(
+    session: ScriptedSession, spec: str
+) -> None:
     """Every transition of the what-if (state and time) is the one a live evaluator with that condition made."""
     results = what_if(session.log.path, [spec])
     assert [(t.state.value, t.at) for t in results[0].transitions] == live_run(session, spec)
@@ -112,7 +117,7 @@ def test_polls_between_stored_ticks_are_rebuilt_at_the_checks_interval(session: 
     with SessionLog.open_readonly(session.log.path) as log:
         ticks = list(log.ticks(check="auth_error_ratio"))
     polls = list(rebuild_polls(check, ticks, until=session.readings[-1].observed_at))
-    gaps = {round((b[0].observed_at - a[0].observed_at).total_seconds(), 3) for a, b in zip(polls, polls[1:])}
+    gaps = {round((b[0].observed_at - a[0].observed_at).total_seconds(), 3) for a, b in pairwise(polls)}
     assert gaps == {2.0} and len(polls) == len(session.readings)
 
 
@@ -121,7 +126,10 @@ def test_report_what_if_adds_a_section(session: ScriptedSession) -> None:
     text = render(build_report(session.log.path, what_if=["auth_errors: > 2% for 2m"]), "md")
     section = text[text.index("## What if") :]
     assert "### auth_errors: > 2% for 2m" in section
-    assert "- With > 2% for 2m, auth_errors would have fired at T+4m (1m later); the ROLLBACK decision came at T+4m50s." in section
+    assert (
+        "- With > 2% for 2m, auth_errors would have fired at T+4m (1m later); the ROLLBACK decision came at T+4m50s."
+        in section
+    )
     assert "- T+4m firing: " in section
 
 
@@ -130,7 +138,9 @@ def test_report_what_if_adds_a_section(session: ScriptedSession) -> None:
     [("auth_errors > 2%", "expected CONDITION: CHANGES"), ("nope: > 2%", "no stop condition 'nope'"),
      ("auth_errors: > 2 parsecs", "unknown unit"), ("auth_errors: > 2x baseline", "needs a window")],
 )  # fmt: skip
-def test_a_bad_what_if_is_one_line_and_exit_2(session: ScriptedSession, spec: str, message: str, capsys, tmp_path: Path) -> None:
+def test_a_bad_what_if_is_one_line_and_exit_2(
+    session: ScriptedSession, spec: str, message: str, capsys, tmp_path: Path
+) -> None:
     """A what-if that does not parse or names nothing: `report` and `replay` say why in one line and exit 2."""
     for command in (["report", str(session.log.path), "-o", str(tmp_path / "r.md")], ["replay", str(session.log.path)]):
         assert main([*command, "--what-if", spec]) == 2
@@ -145,7 +155,9 @@ def test_a_what_if_runbook_keeps_what_it_does_not_name() -> None:
     assert changed == replace(runbook.condition("auth_errors"), for_=10.0)
 
 
-async def test_replay_with_what_if_shows_the_transitions_in_the_log_pane_and_the_timeline(session: ScriptedSession) -> None:
+async def test_replay_with_what_if_shows_the_transitions_in_the_log_pane_and_the_timeline(
+    session: ScriptedSession,
+) -> None:
     """`replay --what-if`: at the end, the log pane holds 'what if' lines at their instants and the bar marks the firing."""
     from cutover_tui.app import make_app
     from cutover_tui.whatif import make_replay_backend

@@ -14,7 +14,7 @@ by the check's ``timeout``.
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 

@@ -40,9 +40,10 @@ import functools
 import json
 import re
 import urllib.parse
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
-from typing import Any, Iterable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -60,7 +61,7 @@ from checks.probes.common import (
 from checks.probes.context import ExpectedSilence, ProbeContext
 from checks.reading import Outcome
 from runbooks.loader import split_matcher
-from runbooks.model import Check
+from runbooks.model import AlertsSpec, Check
 
 #: Alerts listed per group in ``extra``; counts are always complete.
 MAX_LISTED = 50
@@ -78,11 +79,12 @@ IGNORED_BY_CHECK = "suppressed: ignore"
 
 async def probe(check: Check, ctx: ProbeContext) -> Observation:
     """Fetch the matching alerts (and the watchdog) and count the active ones."""
+    spec = check.spec_as(AlertsSpec)
     source = source_of(check, ctx, "alertmanager")
     headers = build_headers(ctx.env, source.headers, token_env=source.token_env)
     base = source.url.rstrip("/")
-    receiver = check.spec.get("receiver")
-    watchdog = check.spec.get("watchdog")
+    receiver = spec.receiver
+    watchdog = spec.watchdog
     # Detail look-ups stop here, so that the poll itself ends within the timeout.
     deadline = asyncio.get_running_loop().time() + check.timeout * 0.9
 
@@ -95,14 +97,23 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
             *(("filter", matcher) for matcher in matchers),
         ]
         if receiver:
-            params.append(("receiver", str(receiver)))
-        response = await fetch(ctx, f"{base}/api/v2/alerts", headers=headers, params=params, timeout=check.timeout, verify=source.verify_tls)
+            params.append(("receiver", receiver))
+        response = await fetch(
+            ctx,
+            f"{base}/api/v2/alerts",
+            headers=headers,
+            params=params,
+            timeout=check.timeout,
+            verify=source.verify_tls,
+        )
         return _alerts(response)
 
-    matchers = [str(m) for m in check.spec.get("matchers") or ()]  # type: ignore[attr-defined]
+    matchers = list(spec.matchers)
     if watchdog:
         # The check's matchers would usually exclude the watchdog, so it is asked for on its own.
-        alerts, watchdogs = await asyncio.gather(alerts_matching(matchers), alerts_matching([f'alertname="{watchdog}"']))
+        alerts, watchdogs = await asyncio.gather(
+            alerts_matching(matchers), alerts_matching([f'alertname="{watchdog}"'])
+        )
         # A silenced watchdog still reached Alertmanager: the pipeline works.
         watchdog_firing = any(alert["status"].get("state") in ("active", "suppressed") for alert in watchdogs)
     else:
@@ -114,12 +125,14 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
         groups[state if state in groups else "unprocessed"].append(alert)
     active = len(groups["active"])
 
-    ignore_all = check.spec.get("suppressed") == "ignore"
+    ignore_all = spec.suppressed == "ignore"
     suppressed = [(alert, _expected_by(alert, ignore_all, ctx.expected_silences)) for alert in groups["suppressed"]]
     suppressed.sort(key=lambda pair: pair[1] is not None)  # unexpected first: those are listed whatever the bound
     unexpected = [alert for alert, expected_by in suppressed if expected_by is None]
     listed = suppressed[:MAX_LISTED]
-    details = await _details(ctx, source.verify_tls, base, headers, check.timeout, deadline, [alert for alert, _ in listed])
+    details = await _details(
+        ctx, source.verify_tls, base, headers, check.timeout, deadline, [alert for alert, _ in listed]
+    )
 
     extra = {
         "active": [_summary(a) for a in groups["active"][:MAX_LISTED]],
@@ -133,8 +146,15 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
     if observation.outcome is Outcome.BREACH:
         return dataclasses.replace(observation, degraded=bool(unexpected))
     if not watchdog_firing:
-        return Observation(Outcome.NODATA, float(active), f"watchdog alert {watchdog!r} not firing",
-                           degraded=bool(unexpected), extra=extra, unit="count", final=True)
+        return Observation(
+            Outcome.NODATA,
+            float(active),
+            f"watchdog alert {watchdog!r} not firing",
+            degraded=bool(unexpected),
+            extra=extra,
+            unit="count",
+            final=True,
+        )
     if unexpected:
         zone = _zone(ctx.runbook.timezone)
         detail = _cannot_vouch(unexpected, details, ctx.clock.now(), zone)
@@ -166,7 +186,9 @@ def _alerts(response: Fetched) -> list[dict[str, Any]]:
         alerts = json.loads(response.body)
     except (ValueError, UnicodeDecodeError):
         raise error("Alertmanager response is not valid JSON") from None
-    if not isinstance(alerts, list) or not all(isinstance(a, dict) and isinstance(a.get("status"), dict) for a in alerts):
+    if not isinstance(alerts, list) or not all(
+        isinstance(a, dict) and isinstance(a.get("status"), dict) for a in alerts
+    ):
         raise error("Alertmanager response is not a list of alerts")
     return alerts
 
@@ -236,7 +258,9 @@ def _regex(pattern: str) -> re.Pattern[str]:
 class _SourceMemory:
     """Looked-up silences and inhibiting alerts of one Alertmanager, reused between polls."""
 
-    silences: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)  # id -> (monotonic look-up time, summary)
+    silences: dict[str, tuple[float, dict[str, Any]]] = field(
+        default_factory=dict
+    )  # id -> (monotonic look-up time, summary)
     inhibitors: dict[str, dict[str, Any]] = field(default_factory=dict)  # fingerprint -> summary
     inhibitors_at: float | None = None  # monotonic time of the last look-up of the alert list
 
@@ -266,8 +290,12 @@ async def _details(
     be looked up now is left out, never guessed.
     """
     memory: _SourceMemory = ctx.alerts_memory.setdefault(base, _SourceMemory())
-    silence_ids = list(dict.fromkeys(sid for a in alerts for sid in (a["status"].get("silencedBy") or [])[:MAX_REASONS]))
-    fingerprints = list(dict.fromkeys(fp for a in alerts for fp in (a["status"].get("inhibitedBy") or [])[:MAX_REASONS]))
+    silence_ids = list(
+        dict.fromkeys(sid for a in alerts for sid in (a["status"].get("silencedBy") or [])[:MAX_REASONS])
+    )
+    fingerprints = list(
+        dict.fromkeys(fp for a in alerts for fp in (a["status"].get("inhibitedBy") or [])[:MAX_REASONS])
+    )
     # Forget what no alert refers to any more: the memory stays as small as the current picture.
     memory.silences = {sid: memory.silences[sid] for sid in silence_ids if sid in memory.silences}
     memory.inhibitors = {fp: memory.inhibitors[fp] for fp in fingerprints if fp in memory.inhibitors}
@@ -295,7 +323,7 @@ async def _details(
                 results = await asyncio.gather(*lookups, return_exceptions=True)
         except TimeoutError:
             results = [error("timed out")] * len(lookups)
-        for sid, result in zip(due, results):
+        for sid, result in zip(due, results, strict=False):  # the inhibitors, when looked up, come last
             if isinstance(result, dict):
                 memory.silences[sid] = (now, result)
             else:
@@ -334,7 +362,9 @@ async def _silence(request: Any, base: str, silence_id: str) -> dict[str, Any]:
     if not isinstance(silence, dict):
         raise error("silence is not a JSON object")
     matchers = [m for m in silence.get("matchers") or () if isinstance(m, dict)]
-    status = silence.get("status") if isinstance(silence.get("status"), dict) else {}
+    status = silence.get("status")
+    if not isinstance(status, dict):
+        status = {}
     return {
         "id": str(silence.get("id") or silence_id),
         "created_by": shorten(str(silence.get("createdBy") or ""), 80),
@@ -378,7 +408,8 @@ def _suppressed_entry(alert: dict[str, Any], expected_by: str | None, details: _
     entry = _summary(alert)
     entry["expected_by"] = expected_by or ""
     entry["silences"] = [
-        details.silences.get(sid) or {"id": sid, "created_by": "", "comment": "", "starts_at": "", "ends_at": "", "state": "", "matchers": []}
+        details.silences.get(sid)
+        or {"id": sid, "created_by": "", "comment": "", "starts_at": "", "ends_at": "", "state": "", "matchers": []}
         for sid in entry["silenced_by"][:MAX_REASONS]
     ]
     entry["inhibitors"] = [
@@ -404,13 +435,24 @@ def _cannot_vouch(unexpected: list[dict[str, Any]], details: _Details, now: date
     # Each alert stays silenced until its last silence ends; say "until" only when every end is known.
     ends: list[datetime] = []
     for alert in silenced:
-        known = [m for sid in alert["status"]["silencedBy"] if (m := _parse_time(details.silences.get(sid, {}).get("ends_at")))]
+        known = [
+            m
+            for sid in alert["status"]["silencedBy"]
+            if (m := _parse_time(details.silences.get(sid, {}).get("ends_at")))
+        ]
         if not known:
             ends = []
             break
         ends.append(max(known))
     until = f" until {_clock_time(max(ends), now, zone)}" if ends else ""
-    names = sorted({i["name"] or i["fingerprint"][:8] for a in inhibited for fp in a["status"].get("inhibitedBy") or () if (i := details.inhibitors.get(fp))})
+    names = sorted(
+        {
+            i["name"] or i["fingerprint"][:8]
+            for a in inhibited
+            for fp in a["status"].get("inhibitedBy") or ()
+            if (i := details.inhibitors.get(fp))
+        }
+    )
     by = f" by {', '.join(names[:2])}{' and others' if len(names) > 2 else ''}" if names else ""
     if not inhibited:
         how = f"silenced{until}"

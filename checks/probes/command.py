@@ -27,10 +27,11 @@ import os
 import re
 import signal
 from contextlib import suppress
+
 from checks.probes.common import Observation, ProbeFailed, error, expand_env, judge, parse_number, shorten
 from checks.probes.context import ProbeContext
 from checks.reading import Outcome
-from runbooks.model import Check
+from runbooks.model import Check, CommandSpec
 
 MAX_OUTPUT_BYTES = 4096
 #: After the plugin exits, how long its output may still arrive before the group is killed.
@@ -46,16 +47,16 @@ _UNIT_SCALE = {"%": ("", 0.01), "ms": ("s", 0.001), "us": ("s", 0.000001), "s": 
 
 async def probe(check: Check, ctx: ProbeContext) -> Observation:
     """Run the command, wait for it within the poll's timeout, and judge exit code and perfdata."""
-    spec = check.spec
-    argv = [str(arg) for arg in spec["argv"]]  # type: ignore[attr-defined]
-    env = {**ctx.env, **{str(k): expand_env(str(v), ctx.env) for k, v in dict(spec.get("env") or {}).items()}}  # type: ignore[call-overload]
+    spec = check.spec_as(CommandSpec)
+    argv = list(spec.argv)
+    env = {**ctx.env, **{name: expand_env(value, ctx.env) for name, value in spec.env.items()}}
     try:
         process = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            cwd=_working_directory(ctx, spec.get("cwd")),
+            cwd=_working_directory(ctx, spec.cwd),
             env=env,
             start_new_session=True,  # its own process group, so every poll can end all of it
         )
@@ -90,13 +91,13 @@ def _kill_group(group: int) -> None:
         os.killpg(group, signal.SIGKILL)
 
 
-def _working_directory(ctx: ProbeContext, cwd: object) -> str | None:
+def _working_directory(ctx: ProbeContext, cwd: str | None) -> str | None:
     """``cwd`` resolved against the runbook's folder (None when the runbook has no file)."""
-    if cwd is not None and os.path.isabs(str(cwd)):
-        return str(cwd)
+    if cwd is not None and os.path.isabs(cwd):
+        return cwd
     if not ctx.runbook.path:
-        return None if cwd is None else str(cwd)
-    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(ctx.runbook.path)), str(cwd or ".")))
+        return cwd
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(ctx.runbook.path)), cwd or "."))
 
 
 async def _read_bounded(stream: asyncio.StreamReader) -> bytes:
@@ -121,7 +122,7 @@ def _judge_exit(check: Check, code: int, output: str) -> Observation:
 
     state = _STATES[code]
     detail = f"{state}: {text}" if text else state
-    measured = _perfdata_value(perfdata, check.spec.get("perfdata_label"))
+    measured = _perfdata_value(perfdata, check.spec_as(CommandSpec).perfdata_label)
     if measured is None:
         if check.pass_when is not None:
             raise ProbeFailed(Outcome.NODATA, f"{detail} (no perfdata value to compare)", extra=extra)
@@ -139,7 +140,7 @@ def _signal_name(number: int) -> str:
         return str(number)
 
 
-def _perfdata_value(perfdata: str, label: object) -> tuple[float, str] | None:
+def _perfdata_value(perfdata: str, label: str | None) -> tuple[float, str] | None:
     """(value, unit) of the first perfdata item, or of the one named ``label``; None if absent.
 
     Raises:
@@ -156,4 +157,3 @@ def _perfdata_value(perfdata: str, label: object) -> tuple[float, str] | None:
         unit, scale = _UNIT_SCALE.get(parsed.group(2), (parsed.group(2), 1.0))
         return parse_number(parsed.group(1), f"perfdata {name}") * scale, unit
     return None
-

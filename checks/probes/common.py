@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
-
+from checks.conditions import format_value
 from checks.reading import Outcome
-from runbooks.model import Check, Source
+from runbooks.model import AlertsSpec, Check, PromqlSpec, Reduce, Source
 
 if TYPE_CHECKING:
     from checks.probes.context import ProbeContext
@@ -79,7 +80,7 @@ def several_series_error(described: list[str]) -> ProbeFailed:
 
 
 #: ``reduce: max | min | sum`` — several series to one value.
-REDUCERS = {"max": max, "min": min, "sum": math.fsum}
+REDUCERS: dict[Reduce, Callable[[Iterable[float]], float]] = {"max": max, "min": min, "sum": math.fsum}
 
 
 def format_seconds(seconds: float) -> str:
@@ -89,9 +90,9 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def format_number(value: float) -> str:
-    """A value for a detail line: ``0.004``, ``1.8e-05``, ``42``."""
-    return f"{value:.6g}"
+def format_number(value: float, unit: str = "") -> str:
+    """A value for a detail line, in ``unit`` as the screen shows values (``checks.conditions.format_value``)."""
+    return format_value(value, unit)
 
 
 def judge(check: Check, value: float, *, breaches: list[str] | None = None, **fields: Any) -> Observation:
@@ -108,7 +109,8 @@ def judge(check: Check, value: float, *, breaches: list[str] | None = None, **fi
     """
     reasons = list(breaches or ())
     if check.pass_when is not None and not check.pass_when.holds(value):
-        reasons.append(f"{format_number(value)} fails {check.pass_when.text}")
+        when = check.pass_when
+        reasons.append(f"{format_value(value, when.unit, near=when.value)} fails {when.text}")
     detail = fields.pop("detail", "")
     if reasons:
         return Observation(Outcome.BREACH, value, "; ".join(reasons), **fields)
@@ -178,11 +180,11 @@ def build_headers(
 
 def source_of(check: Check, ctx: ProbeContext, kind: str) -> Source:
     """The source a promql/alerts check reads: named in its spec, else the only one of ``kind``."""
-    source_id = check.spec.get("source")
+    source_id = check.spec.source if isinstance(check.spec, (PromqlSpec, AlertsSpec)) else None
     sources = ctx.runbook.sources
     if source_id:
         try:
-            return sources[str(source_id)]
+            return sources[source_id]
         except KeyError:
             raise error(f"unknown source {source_id!r}") from None
     candidates = [s for s in sources.values() if s.kind == kind]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import httpx
 
 from checks.clock import Clock, SystemClock
-from runbooks.model import Runbook, Step
+from runbooks.model import HttpSpec, Runbook, ScrapeSpec, Step
 
 #: (value, monotonic time) of the last scrape of one series, per check, for rate mode.
 ScrapeMemory = dict[tuple[tuple[str, str], ...], tuple[float, float]]
@@ -96,7 +97,11 @@ class ProbeContext:
         hundreds on a loaded machine: inside the first poll it could turn a
         healthy check with a short timeout into a timeout.
         """
-        settings = {bool(check.spec.get("verify_tls", True)) for check in self.runbook.checks.values() if check.kind != "command"}
+        settings = {
+            check.spec.verify_tls if isinstance(check.spec, (HttpSpec, ScrapeSpec)) else True
+            for check in self.runbook.checks.values()
+            if check.kind != "command"
+        }
         settings |= {source.verify_tls for source in self.runbook.sources.values()}
         for verify in settings:
             self.http_client(verify=verify)

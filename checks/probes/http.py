@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from checks.probes.common import (
     Observation,
@@ -26,55 +27,44 @@ from checks.probes.common import (
 )
 from checks.probes.context import ProbeContext
 from checks.reading import Outcome
-from runbooks.model import Check
+from runbooks.model import Check, HttpSpec
 
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 async def probe(check: Check, ctx: ProbeContext) -> Observation:
     """Request the check's URL once and judge status, latency and value."""
-    spec = check.spec
-    headers = build_headers(ctx.env, spec.get("headers"))  # type: ignore[arg-type]
+    spec = check.spec_as(HttpSpec)
+    headers = build_headers(ctx.env, spec.headers)
     started = ctx.clock.monotonic()
     response = await fetch(
         ctx,
-        str(spec["url"]),
-        method=str(spec.get("method") or "GET"),
+        spec.url,
+        method=spec.method,
         headers=headers,
         timeout=check.timeout,
-        verify=bool(spec.get("verify_tls", True)),
+        verify=spec.verify_tls,
     )
     latency = max(0.0, ctx.clock.monotonic() - started)
     extra = {"status": response.status, "latency": latency}
 
-    expected = _expected_statuses(spec.get("expect_status"))
+    expected = frozenset(spec.expect_status)  # empty: any 2xx
     if not (response.status in expected if expected else response.ok):
         return Observation(Outcome.BREACH, None, f"HTTP {response.status}", extra=extra)
 
     breaches = []
-    max_latency = spec.get("max_latency")
-    if max_latency is not None and latency > float(max_latency):  # type: ignore[arg-type]
-        breaches.append(f"latency {format_seconds(latency)} > {format_seconds(float(max_latency))}")  # type: ignore[arg-type]
+    if spec.max_latency is not None and latency > spec.max_latency:
+        breaches.append(f"latency {format_seconds(latency)} > {format_seconds(spec.max_latency)}")
 
-    json_path = spec.get("json_path")
-    if not json_path:
+    if not spec.json_path:
         return judge(check, latency, breaches=breaches, unit="s", extra=extra)
     try:
-        value = _json_value(response.body, str(json_path))
+        value = _json_value(response.body, spec.json_path)
     except ProbeFailed as failure:
         if breaches:  # a breach we can see outranks a value we cannot read
             return Observation(Outcome.BREACH, None, "; ".join([*breaches, failure.detail]), extra=extra)
         raise
     return judge(check, value, breaches=breaches, extra=extra)
-
-
-def _expected_statuses(raw: object) -> frozenset[int]:
-    """``expect_status`` as a set; empty means "any 2xx"."""
-    if raw is None:
-        return frozenset()
-    if isinstance(raw, int):
-        return frozenset({raw})
-    return frozenset(int(status) for status in raw)  # type: ignore[union-attr]
 
 
 def _json_value(body: bytes, json_path: str) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from checks.probes.common import Observation
 from checks.probes.context import ProbeContext
 from checks.reading import Outcome
-from runbooks.model import Check
+from runbooks.model import Check, PlaceholderSpec
 
 #: The detail every placeholder reading carries.
 NOT_WIRED = "not wired"
@@ -20,4 +20,5 @@ NOT_WIRED = "not wired"
 
 async def probe(check: Check, ctx: ProbeContext) -> Observation:
     """No data, and nothing in the runbook may say otherwise."""
-    return Observation(Outcome.NODATA, detail=NOT_WIRED, extra={"placeholder": str(check.spec.get("what", ""))}, final=True)
+    what = check.spec.what if isinstance(check.spec, PlaceholderSpec) else ""
+    return Observation(Outcome.NODATA, detail=NOT_WIRED, extra={"placeholder": what}, final=True)

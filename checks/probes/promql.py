@@ -55,6 +55,8 @@ import json
 import math
 from typing import Any
 
+from checks.conditions import format_value
+from checks.probes import quantile
 from checks.probes.common import (
     REDUCERS,
     Fetched,
@@ -64,18 +66,16 @@ from checks.probes.common import (
     describe_series,
     error,
     fetch,
+    format_number,
     judge,
     parse_number,
-    format_number,
     several_series_error,
     shorten,
     source_of,
 )
-from checks.conditions import format_value
-from checks.probes import quantile
 from checks.probes.context import ProbeContext
 from checks.reading import Outcome
-from runbooks.model import Check
+from runbooks.model import Check, PromqlSpec
 
 #: Prometheus is asked to give up a little before we do, so its own timeout error arrives.
 SERVER_TIMEOUT_SHARE = 0.9
@@ -92,18 +92,28 @@ Series = tuple[dict[str, str], float, object]  # labels, timestamp, raw value
 
 async def probe(check: Check, ctx: ProbeContext) -> Observation:
     """Run the check's query and judge the result."""
+    spec = check.spec_as(PromqlSpec)
     source = source_of(check, ctx, "prometheus")
-    headers = build_headers(ctx.env, source.headers, check.spec.get("headers"), token_env=source.token_env)  # type: ignore[arg-type]
+    headers = build_headers(ctx.env, source.headers, spec.headers, token_env=source.token_env)
     started = asyncio.get_running_loop().time()
-    query = str(check.spec["query"])
+    query = spec.query
 
     async def instant(expression: str, at: float | None = None) -> tuple[dict[str, Any], list[Any]]:
         remaining = max(0.001, check.timeout - (asyncio.get_running_loop().time() - started))
-        params = {"query": expression, "timeout": _prometheus_duration(remaining * SERVER_TIMEOUT_SHARE), **ENGINE_PARAMS}
+        params = {
+            "query": expression,
+            "timeout": _prometheus_duration(remaining * SERVER_TIMEOUT_SHARE),
+            **ENGINE_PARAMS,
+        }
         if at is not None:
             params["time"] = repr(at)
         response = await fetch(
-            ctx, f"{source.url.rstrip('/')}/api/v1/query", headers=headers, params=params, timeout=remaining, verify=source.verify_tls
+            ctx,
+            f"{source.url.rstrip('/')}/api/v1/query",
+            headers=headers,
+            params=params,
+            timeout=remaining,
+            verify=source.verify_tls,
         )
         return _data(response)
 
@@ -118,7 +128,9 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
     except ProbeFailed as failure:
         if warnings:
             extra["warnings"] = [shorten(str(w)) for w in warnings[:5]]
-        return Observation(failure.outcome, detail=failure.detail, degraded=bool(warnings), extra={**extra, **failure.extra})
+        return Observation(
+            failure.outcome, detail=failure.detail, degraded=bool(warnings), extra={**extra, **failure.extra}
+        )
 
 
 async def _lower_bounds(query: str, series: list[Series], instant: Any, warnings: list[Any]) -> list[bool]:
@@ -134,13 +146,16 @@ async def _lower_bounds(query: str, series: list[Series], instant: Any, warnings
     if not calls or not any(v is not None and math.isfinite(v) for v in finite):
         return lower  # nothing a lower bound could change
     if len(calls) > MAX_QUANTILE_CALLS:
-        raise ProbeFailed(Outcome.INVALID, f"{len(calls)} histogram_quantile calls: their top buckets are not checked beyond {MAX_QUANTILE_CALLS}")
+        raise ProbeFailed(
+            Outcome.INVALID,
+            f"{len(calls)} histogram_quantile calls: their top buckets are not checked beyond {MAX_QUANTILE_CALLS}",
+        )
     evaluated_at = series[0][1]  # every sample of an instant query carries its evaluation time
     try:
         answers = await asyncio.gather(*(instant(call.buckets, evaluated_at) for call in calls))
     except ProbeFailed as failure:
         raise error(f"reading the buckets of histogram_quantile: {failure.detail}", **failure.extra) from None
-    for call, (data, bucket_warnings) in zip(calls, answers):
+    for call, (data, bucket_warnings) in zip(calls, answers, strict=True):
         warnings.extend(bucket_warnings)
         try:
             rows = _series(data)
@@ -156,7 +171,9 @@ async def _lower_bounds(query: str, series: list[Series], instant: Any, warnings
                     lower[index] = True
             continue
         tops = {group.top for group in groups.values()}
-        overflowing = [g for g in groups.values() if call_above(g, call) or (call_above(g, call) is None and g.top in finite)]
+        overflowing = [
+            g for g in groups.values() if call_above(g, call) or (call_above(g, call) is None and g.top in finite)
+        ]
         if overflowing:
             shown = ", ".join(sorted({format_number(g.top) for g in overflowing})[:3])
             raise ProbeFailed(
@@ -238,20 +255,21 @@ def _judge_series(
         value = parse_number(raw, describe_series(labels) or "the value")
         return _judge_bound(check, value, **fields) if lower[0] else judge(check, value, **fields)
 
-    reduce = check.spec.get("reduce")
-    if reduce in REDUCERS:
+    spec = check.spec_as(PromqlSpec)
+    reduce = spec.reduce
+    if reduce is not None:
         values = [parse_number(raw, describe_series(labels)) for labels, _, raw in series]
-        value = float(REDUCERS[reduce](values))  # type: ignore[index]
+        value = float(REDUCERS[reduce](values))
         if not any(lower):
             return judge(check, value, **fields)
-        at_result = [bound for bound, v in zip(lower, values) if v == value]
+        at_result = [bound for bound, v in zip(lower, values, strict=True) if v == value]
         if reduce == "min" and not all(at_result):
             return judge(check, value, **fields)  # an exact series attains the minimum
         if reduce == "max" and not any(at_result):
-            names = [describe_series(labels) for (labels, _, _), bound in zip(series, lower) if bound]
+            names = [describe_series(labels) for (labels, _, _), bound in zip(series, lower, strict=True) if bound]
             raise ProbeFailed(Outcome.INVALID, f"{names[0]} lies above its top bucket: the maximum cannot be told")
         return _judge_bound(check, value, **fields)
-    expect = check.spec.get("expect") or "one"
+    expect = spec.expect
     if expect == "one":
         raise several_series_error([describe_series(labels) for labels, _, _ in series])
     return _any_or_all(check, series, lower, expect == "all", fields)
@@ -271,7 +289,9 @@ def _judge_bound(check: Check, bound: float, **fields: Any) -> Observation:
     return Observation(Outcome.BREACH, bound, f"{shown} fails {check.pass_when.text}", **fields)
 
 
-def _any_or_all(check: Check, series: list[Series], lower: list[bool], need_all: bool, fields: dict[str, Any]) -> Observation:
+def _any_or_all(
+    check: Check, series: list[Series], lower: list[bool], need_all: bool, fields: dict[str, Any]
+) -> Observation:
     """``expect: any``: BREACH if any series breaches; ``all``: if every one does.
 
     A series that cannot be read (NaN, ...) makes it INVALID only when the
@@ -280,7 +300,7 @@ def _any_or_all(check: Check, series: list[Series], lower: list[bool], need_all:
     breaching: list[tuple[str, float, bool]] = []
     passing: list[tuple[str, float, bool]] = []
     unreadable: list[str] = []
-    for (labels, _, raw), bound in zip(series, lower):
+    for (labels, _, raw), bound in zip(series, lower, strict=True):
         name = describe_series(labels)
         try:
             value = parse_number(raw, name)
@@ -305,12 +325,15 @@ def _any_or_all(check: Check, series: list[Series], lower: list[bool], need_all:
     if decided_breach:
         name, value, bound = breaching[0]
         quantifier = "all" if need_all else f"{len(breaching)} of"
-        shown = f"≥ {value:.6g}" if bound else f"= {value:.6g}"
+        number = format_value(value, check.unit)
+        shown = f"≥ {number}" if bound else f"= {number}"
         detail = f"{quantifier} {total} series fail {check.pass_when.text}: {name} {shown}"  # type: ignore[union-attr]
         return Observation(Outcome.BREACH, value, detail, **_bound_fields(fields, bound))
     if decided_pass:
         name, value, bound = passing[0]
-        return Observation(Outcome.PASS, value, f"{len(passing)} of {total} series pass", **_bound_fields(fields, bound))
+        return Observation(
+            Outcome.PASS, value, f"{len(passing)} of {total} series pass", **_bound_fields(fields, bound)
+        )
     raise ProbeFailed(Outcome.INVALID, f"{len(unreadable)} of {total} series unreadable: {unreadable[0]}")
 
 

@@ -22,11 +22,20 @@ import math
 from datetime import datetime, timezone
 
 from checks.baseline import PROMETHEUS, BaselineSample
-from checks.probes.common import REDUCERS, ProbeFailed, build_headers, describe_series, error, fetch, several_series_error, source_of
+from checks.probes.common import (
+    REDUCERS,
+    ProbeFailed,
+    build_headers,
+    describe_series,
+    error,
+    fetch,
+    several_series_error,
+    source_of,
+)
 from checks.probes.context import ProbeContext
 from checks.probes.promql import _data
 from checks.reading import Outcome
-from runbooks.model import Check
+from runbooks.model import Check, PromqlSpec, Reduce
 
 #: At most this many steps per window: a long window is read at a coarser step.
 MAX_STEPS = 2000
@@ -49,11 +58,12 @@ async def query_range(check: Check, ctx: ProbeContext, start: datetime, end: dat
     """
     if check.kind != "promql":
         raise error(f"check {check.id} is {check.kind}, not promql: Prometheus cannot give its past readings")
+    spec = check.spec_as(PromqlSpec)
     source = source_of(check, ctx, "prometheus")
-    headers = build_headers(ctx.env, source.headers, check.spec.get("headers"), token_env=source.token_env)  # type: ignore[arg-type]
+    headers = build_headers(ctx.env, source.headers, spec.headers, token_env=source.token_env)
     step = range_step(check, start, end)
     params = {
-        "query": str(check.spec["query"]),
+        "query": spec.query,
         "start": repr(start.timestamp()),
         "end": repr(end.timestamp()),
         "step": repr(step),
@@ -77,8 +87,8 @@ async def query_range(check: Check, ctx: ProbeContext, start: datetime, end: dat
                 by_step.setdefault(round((float(timestamp) - origin) / step), []).append(raw)
     except (TypeError, ValueError, AttributeError):
         raise error("malformed matrix result") from None
-    reduce = check.spec.get("reduce")
-    if len(series) > 1 and reduce not in REDUCERS:
+    reduce = spec.reduce
+    if len(series) > 1 and reduce is None:
         raise several_series_error(names)
     samples = []
     steps = int(math.floor((end - start).total_seconds() / step + 1e-9)) + 1
@@ -92,14 +102,14 @@ async def query_range(check: Check, ctx: ProbeContext, start: datetime, end: dat
     return samples
 
 
-def _sample(check: Check, moment: datetime, raws: list[object], reduce: object) -> BaselineSample:
+def _sample(check: Check, moment: datetime, raws: list[object], reduce: Reduce | None) -> BaselineSample:
     try:
         values = [float(raw) for raw in raws]  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return BaselineSample(moment, Outcome.INVALID.value, None, source=PROMETHEUS)
     if any(not math.isfinite(v) for v in values):
         return BaselineSample(moment, Outcome.INVALID.value, None, source=PROMETHEUS)
-    value = float(REDUCERS[reduce](values)) if len(values) > 1 else values[0]  # type: ignore[index]
+    value = values[0] if len(values) == 1 or reduce is None else float(REDUCERS[reduce](values))
     passed = check.pass_when is None or check.pass_when.holds(value)
     return BaselineSample(moment, (Outcome.PASS if passed else Outcome.BREACH).value, value, source=PROMETHEUS)
 

@@ -30,8 +30,9 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 _NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _OPEN, _CLOSE = "([{", ")]}"
@@ -70,7 +71,7 @@ def find_calls(query: str) -> tuple[Call, ...]:
     if tokens is None:
         return ()
     calls = []
-    for index, (kind, text, start, _) in enumerate(tokens):
+    for index, (kind, text, _, _) in enumerate(tokens):
         if kind != "name" or text != "histogram_quantile":
             continue
         if index + 1 >= len(tokens) or tokens[index + 1][1] != "(":
@@ -79,8 +80,8 @@ def find_calls(query: str) -> tuple[Call, ...]:
         if close is None or len(arguments) != 2:
             continue
         (phi_start, phi_end), (b_start, b_end) = arguments
-        phi_text = query[tokens[phi_start][2]:tokens[phi_end][3]] if phi_end >= phi_start else ""
-        buckets = query[tokens[b_start][2]:tokens[b_end][3]] if b_end >= b_start else ""
+        phi_text = query[tokens[phi_start][2] : tokens[phi_end][3]] if phi_end >= phi_start else ""
+        buckets = query[tokens[b_start][2] : tokens[b_end][3]] if b_end >= b_start else ""
         if not buckets.strip():
             continue
         calls.append(Call(_number(phi_text), buckets, _is_whole(tokens, index, close)))
@@ -112,7 +113,7 @@ def _tokens(query: str) -> list[tuple[str, str, int, int]] | None:
                 end += 2 if char != "`" and query[end] == "\\" else 1
             if end >= length:
                 return None  # an unterminated string: Prometheus refuses the query anyway
-            tokens.append(("string", query[position:end + 1], position, end + 1))
+            tokens.append(("string", query[position : end + 1], position, end + 1))
             position = end + 1
         elif char in _OPEN or char in _CLOSE or char == ",":
             tokens.append(("punct", char, position, position + 1))
@@ -122,7 +123,12 @@ def _tokens(query: str) -> list[tuple[str, str, int, int]] | None:
             position = match.end()
         else:
             end = position + 1
-            while end < length and not query[end].isspace() and query[end] not in "\"'`#,([{)]}" and not _NAME.match(query, end):
+            while (
+                end < length
+                and not query[end].isspace()
+                and query[end] not in "\"'`#,([{)]}"
+                and not _NAME.match(query, end)
+            ):
                 end += 1
             tokens.append(("other", query[position:end], position, end))
             position = end
@@ -151,7 +157,7 @@ def _arguments(tokens: list[tuple[str, str, int, int]], open_index: int) -> tupl
 
 def _is_whole(tokens: list[tuple[str, str, int, int]], name_index: int, close_index: int) -> bool:
     """Whether the tokens outside the call are only matching pairs of parentheses around it."""
-    before, after = tokens[:name_index], tokens[close_index + 1:]
+    before, after = tokens[:name_index], tokens[close_index + 1 :]
     return len(before) == len(after) and all(t[1] == "(" for t in before) and all(t[1] == ")" for t in after)
 
 

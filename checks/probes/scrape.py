@@ -14,7 +14,7 @@ For targets without a Prometheus yet. The series is found by sample name
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -26,27 +26,28 @@ from checks.probes.common import (
     describe_series,
     error,
     fetch,
-    several_series_error,
     judge,
     parse_number,
+    several_series_error,
 )
 from checks.probes.context import ProbeContext
 from checks.reading import Outcome
-from runbooks.model import Check
+from runbooks.model import Check, Reduce, ScrapeSpec
 
 SeriesKey = tuple[tuple[str, str], ...]
 
+
 async def probe(check: Check, ctx: ProbeContext) -> Observation:
     """Fetch the page, pick the series, and judge its value or rate."""
-    spec = check.spec
-    metric = str(spec["metric"])
-    wanted: Mapping[str, str] = {str(k): str(v) for k, v in dict(spec.get("labels") or {}).items()}  # type: ignore[call-overload]
+    spec = check.spec_as(ScrapeSpec)
+    metric = spec.metric
+    wanted = spec.labels
     response = await fetch(
         ctx,
-        str(spec["url"]),
-        headers=build_headers(ctx.env, spec.get("headers")),  # type: ignore[arg-type]
+        spec.url,
+        headers=build_headers(ctx.env, spec.headers),
         timeout=check.timeout,
-        verify=bool(spec.get("verify_tls", True)),
+        verify=spec.verify_tls,
     )
     scraped_at = ctx.clock.monotonic()
     if not response.ok:
@@ -60,11 +61,11 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
         raise ProbeFailed(Outcome.NODATA, f"no series {describe_series(wanted, metric)} on the page")
 
     values = {key: parse_number(value, describe_series(dict(key), metric)) for key, value in found.items()}
-    if spec.get("mode") == "rate":
+    if spec.mode == "rate":
         values = _rates(ctx.scrape_memory.setdefault(check.id, {}), values, scraped_at)
         if not values:
             raise ProbeFailed(Outcome.NODATA, "first sample: a rate needs two scrapes")
-    value = _one_value(values, metric, spec.get("reduce"))
+    value = _one_value(values, metric, spec.reduce)
     return judge(check, value, extra={"series": len(values)})
 
 
@@ -78,7 +79,9 @@ def _matching_series(page: str, metric: str, wanted: Mapping[str, str]) -> Itera
                 yield tuple(sorted(sample.labels.items())), sample.value
 
 
-def _rates(memory: dict[SeriesKey, tuple[float, float]], values: dict[SeriesKey, float], now: float) -> dict[SeriesKey, float]:
+def _rates(
+    memory: dict[SeriesKey, tuple[float, float]], values: dict[SeriesKey, float], now: float
+) -> dict[SeriesKey, float]:
     """Per-second increase of each series since the last scrape; remembers this scrape.
 
     Series seen for the first time (or with no time elapsed) have no rate yet.
@@ -97,10 +100,10 @@ def _rates(memory: dict[SeriesKey, tuple[float, float]], values: dict[SeriesKey,
     return rates
 
 
-def _one_value(values: dict[SeriesKey, float], metric: str, reduce: object) -> float:
+def _one_value(values: dict[SeriesKey, float], metric: str, reduce: Reduce | None) -> float:
     """The single value, or several reduced by ``reduce``; several without it is an ERROR."""
     if len(values) == 1:
         return next(iter(values.values()))
-    if reduce in REDUCERS:
-        return float(REDUCERS[reduce](values.values()))  # type: ignore[index]
+    if reduce is not None:
+        return float(REDUCERS[reduce](values.values()))
     raise several_series_error([describe_series(dict(key), metric) for key in values])

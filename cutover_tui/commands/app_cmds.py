@@ -9,8 +9,13 @@ import shlex
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cutover_tui.sample_runbooks import DIRECTORY as SAMPLE_RUNBOOKS
+
+if TYPE_CHECKING:
+    from cutover_tui.live import LiveBackend
+    from runbooks.model import Runbook
 
 #: The demo sets T-0 this long after it starts, and the scripted auth-error spike
 #: begins at T+2m and lasts 2m30s: long enough to fire "> 1% for 1m".
@@ -22,27 +27,48 @@ DEMO_SPIKE_FOR = 150.0
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     if command == "run":
         parser.add_argument("runbook", metavar="RUNBOOK", help="the runbook (YAML)")
-        parser.add_argument("--db", metavar="FILE", help="session log; resumed when it exists "
-                            "(default: RUNBOOK-NAME-<time>.cutover.db here)")
+        parser.add_argument(
+            "--db",
+            metavar="FILE",
+            help="session log; resumed when it exists (default: RUNBOOK-NAME-<time>.cutover.db here)",
+        )
         parser.add_argument("--as", dest="actor", metavar="NAME", help="who is at the keys (default: login name)")
         parser.add_argument("--rehearsal", action="store_true", help="mark the session a rehearsal")
-        parser.add_argument("--accept-runbook-change", action="store_true",
-                            help="resume although the runbook changed since the session began (logged)")
-        parser.add_argument("--accept-broken-chain", action="store_true",
-                            help="resume although the log's hash chain does not verify (logged; verify keeps failing)")
-        parser.add_argument("--trust", action="store_true",
-                            help="run the runbook's commands without asking (remembered nowhere)")
-        parser.add_argument("--publish-head", metavar="CMD",
-                            help="after each decision and at the end, run CMD (sh -c) with the log's head on its "
-                                 "standard input and in CUTOVER_HEAD_SEQ / CUTOVER_HEAD_SHA256, to keep a copy elsewhere")
+        parser.add_argument(
+            "--accept-runbook-change",
+            action="store_true",
+            help="resume although the runbook changed since the session began (logged)",
+        )
+        parser.add_argument(
+            "--accept-broken-chain",
+            action="store_true",
+            help="resume although the log's hash chain does not verify (logged; verify keeps failing)",
+        )
+        parser.add_argument(
+            "--trust", action="store_true", help="run the runbook's commands without asking (remembered nowhere)"
+        )
+        parser.add_argument(
+            "--publish-head",
+            metavar="CMD",
+            help="after each decision and at the end, run CMD (sh -c) with the log's head on its "
+            "standard input and in CUTOVER_HEAD_SEQ / CUTOVER_HEAD_SHA256, to keep a copy elsewhere",
+        )
     elif command == "demo":
         parser.add_argument("--db", metavar="FILE", help="session log (default: demo-<time>.cutover.db here)")
         parser.add_argument("--as", dest="actor", metavar="NAME", help="who is at the keys (default: login name)")
-        parser.add_argument("--with-prometheus", action="store_true",
-                            help="run it on a real Prometheus and Alertmanager (Debian packages prometheus and "
-                                 "prometheus-alertmanager), started on free loopback ports and stopped on exit")
-        parser.add_argument("--for", dest="for_", metavar="DURATION", type=_duration,
-                            help="end the session after DURATION (e.g. 20s, 5m), as a quit does, and exit")
+        parser.add_argument(
+            "--with-prometheus",
+            action="store_true",
+            help="run it on a real Prometheus and Alertmanager (Debian packages prometheus and "
+            "prometheus-alertmanager), started on free loopback ports and stopped on exit",
+        )
+        parser.add_argument(
+            "--for",
+            dest="for_",
+            metavar="DURATION",
+            type=_duration,
+            help="end the session after DURATION (e.g. 20s, 5m), as a quit does, and exit",
+        )
     else:
         parser.add_argument("db", metavar="FILE", help="a session log (*.cutover.db)")
         if command == "replay":
@@ -104,6 +130,10 @@ def _duration(text: str) -> float:
     return seconds
 
 
+#: The question the demo's report can answer afterwards: would a looser rollback trigger have waited?
+DEMO_WHAT_IF = "auth_errors: > 2% for 2m"
+
+
 def executable() -> str:
     """How to run this same cutover-tui again from anywhere: the full path of the script, or python -m."""
     script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
@@ -117,14 +147,24 @@ def executable() -> str:
     return f"{shlex.quote(sys.executable)} -m cutover_tui"
 
 
-def _live(runbook, log, actor: str, *, publish_head: str | None = None, end_after: float | None = None) -> int:
+def _live(
+    runbook,
+    log,
+    actor: str,
+    *,
+    publish_head: str | None = None,
+    end_after: float | None = None,
+    what_if: str | None = None,
+) -> int:
     from cutover_tui.app import ending_outcome, make_app
     from cutover_tui.live import LiveBackend
 
     if publish_head:
         from cutover_tui.publish import PublishingLiveBackend
 
-        backend = PublishingLiveBackend(runbook, log, actor=actor, command=publish_head, defer_polling=True)
+        backend: LiveBackend = PublishingLiveBackend(
+            runbook, log, actor=actor, command=publish_head, defer_polling=True
+        )
     else:
         backend = LiveBackend(runbook, log, actor=actor, defer_polling=True)
     app = make_app(backend)
@@ -155,15 +195,16 @@ def _live(runbook, log, actor: str, *, publish_head: str | None = None, end_afte
     print(f"Session log: {Path(log.path).absolute()}")
     print(f"  replay it:  {exe} replay {path}")
     print(f"  report:     {exe} report {path}")
+    if what_if:
+        print(f"  what if:    {exe} report {path} --what-if {shlex.quote(what_if)}")
     print(f"  verify:     {exe} verify {path}")
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    from runbooks import load_runbook
-
     from cutover_tui.redaction import Redactor, activate, secret_env_names
     from cutover_tui.trust import require_approval
+    from runbooks import load_runbook
 
     runbook = load_runbook(args.runbook)
     activate(Redactor(secret_env_names(runbook)))
@@ -197,13 +238,19 @@ def _demo(args: argparse.Namespace) -> int:
             print(f"cutover-tui demo: --with-prometheus needs Prometheus and Alertmanager: "
                   f"apt-get install {' '.join(missing)}", file=sys.stderr)  # fmt: skip
             return 2
-    spike = Phase(DEMO_LEAD + DEMO_SPIKE_AT, DEMO_SPIKE_FOR, auth_error_ratio=0.04, api_error_ratio=0.004,
-                  latency_p95=0.7)
+    spike = Phase(
+        DEMO_LEAD + DEMO_SPIKE_AT, DEMO_SPIKE_FOR, auth_error_ratio=0.04, api_error_ratio=0.004, latency_p95=0.7
+    )
     with contextlib.ExitStack() as stack, Target(scenario=Scenario([spike])) as target:
         os.environ["DEMO_URL"] = target.url
         demo_file = SAMPLE_RUNBOOKS / "demo.yaml"
         if with_prometheus:
-            from cutover_tui.commands.demo_stack import PrometheusStack, StackMissing, environment, prometheus_runbook_text
+            from cutover_tui.commands.demo_stack import (
+                PrometheusStack,
+                StackMissing,
+                environment,
+                prometheus_runbook_text,
+            )
 
             print("Starting Prometheus and Alertmanager on loopback (the first scrape takes up to 6 s)…", flush=True)
             try:
@@ -223,10 +270,10 @@ def _demo(args: argparse.Namespace) -> int:
         if not any(event.kind == "t0_set" for event in log.events()):
             t0 = datetime.now(timezone.utc) + timedelta(seconds=DEMO_LEAD)
             log.append("t0_set", {"t0": format_ts(t0)}, actor="demo")
-        return _live(runbook, log, actor, end_after=getattr(args, "for_", None))
+        return _live(runbook, log, actor, end_after=getattr(args, "for_", None), what_if=DEMO_WHAT_IF)
 
 
-def runbook_from_log(db: Path):
+def runbook_from_log(db: str | os.PathLike[str]) -> Runbook:
     """The runbook the session stored (follow and replay need no runbook file)."""
     from cutover_tui.store import SessionLog
 

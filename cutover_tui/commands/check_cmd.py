@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -134,18 +135,19 @@ def run(command: str, args: argparse.Namespace) -> int:
     """Poll, print, and return 0 continue, 1 halt/rollback, 3 cannot verify, 4 at risk (2 for a bad runbook)."""
     import asyncio
 
-    from runbooks import load_runbook
-
     from cutover_tui.redaction import Redactor, activate, secret_env_names
     from cutover_tui.trust import NotApproved, require_approval
+    from runbooks import load_runbook
 
     runbook = load_runbook(args.runbook)
     activate(Redactor(secret_env_names(runbook)))
     try:
         check_ids, condition_ids = _select(runbook, args.only)
     except KeyError as error:
-        print(f"cutover-tui check: --only {error.args[0]!r} is neither a check nor a stop condition "
-              f"in {args.runbook}", file=sys.stderr)
+        print(
+            f"cutover-tui check: --only {error.args[0]!r} is neither a check nor a stop condition in {args.runbook}",
+            file=sys.stderr,
+        )
         return 2
     try:
         if any(runbook.checks[c].kind == "command" for c in check_ids):  # --only may leave none
@@ -221,9 +223,8 @@ async def _gate(
     from checks.scheduler import Poller
     from checks.state import ConditionState
     from checks.verdict import counts_as_firing
-    from runbooks.model import Action
-
     from cutover_tui.baselines import BaselineSupplier
+    from runbooks.model import Action, ScrapeSpec
 
     readings: dict[str, Reading] = {}
     last_state: dict[str, ConditionState] = {}
@@ -257,7 +258,7 @@ async def _gate(
         if duration is None:
             await poller.poll_once()
             # A rate needs two scrapes: read those checks again one interval later.
-            rated = [c for c in poller.checks.values() if c.kind == "scrape" and c.spec.get("mode") == "rate"]
+            rated = [c for c in poller.checks.values() if isinstance(c.spec, ScrapeSpec) and c.spec.mode == "rate"]
             if rated:
                 await asyncio.sleep(max(c.every for c in rated))
                 await poller.poll_once(c.id for c in rated)
@@ -299,8 +300,7 @@ def _judge(
 
     step_gates = {check_id for step in (*runbook.steps, *runbook.rollback) for check_id in step.gate}
     gates = tuple(
-        check_id for check_id in check_ids
-        if runbook.checks[check_id].pass_when is not None or check_id in step_gates
+        check_id for check_id in check_ids if runbook.checks[check_id].pass_when is not None or check_id in step_gates
     )
     whole_launch = Step(id="check", title="cutover-tui check", gate=gates, watch=tuple(sorted(active)))
     in_force = {cid: status for cid, status in statuses.items() if cid in active}
@@ -312,8 +312,16 @@ def _judge(
         for cid in check_ids
     }  # fmt: skip
     judgement = judge(runbook, in_force, whole_launch, check_statuses, failing_gates_halt=True)
-    return _Report(runbook, check_ids, readings, statuses, active, judgement.verdict, list(judgement.blocking_gates),
-                   judgement.reasons)
+    return _Report(
+        runbook,
+        check_ids,
+        readings,
+        statuses,
+        active,
+        judgement.verdict,
+        list(judgement.blocking_gates),
+        judgement.reasons,
+    )
 
 
 # -- output -------------------------------------------------------------------
@@ -331,8 +339,13 @@ def _check_rows(report: _Report) -> list[dict[str, object]]:
     rows = []
     for check_id in report.check_ids:
         row: dict[str, object] = {
-            "id": check_id, "outcome": None, "value": None, "unit": report.runbook.checks[check_id].unit,
-            "latency_ms": None, "detail": "not polled", "degraded": False,
+            "id": check_id,
+            "outcome": None,
+            "value": None,
+            "unit": report.runbook.checks[check_id].unit,
+            "latency_ms": None,
+            "detail": "not polled",
+            "degraded": False,
             "gate_blocking": check_id in report.blocking,
         }
         reading = report.readings.get(check_id)
@@ -351,20 +364,22 @@ def _check_rows(report: _Report) -> list[dict[str, object]]:
 
 
 def _condition_rows(report: _Report) -> list[dict[str, object]]:
-    rows = []
+    rows: list[dict[str, object]] = []
     for condition_id, status in report.statuses.items():
         condition = report.runbook.condition(condition_id)
         active = condition_id in report.active
-        rows.append({
-            "id": condition_id,
-            "state": status.state.value if active else "inactive",
-            "value": status.value,
-            "threshold": status.threshold,
-            "since": status.since.isoformat(),
-            "reason": status.reason,
-            "action": condition.action.value,
-            "breach_held": round(status.breach_held, 3),
-        })
+        rows.append(
+            {
+                "id": condition_id,
+                "state": status.state.value if active else "inactive",
+                "value": status.value,
+                "threshold": status.threshold,
+                "since": status.since.isoformat(),
+                "reason": status.reason,
+                "action": condition.action.value,
+                "breach_held": round(status.breach_held, 3),
+            }
+        )
         if status.baseline is not None:
             rows[-1]["baseline"] = {
                 "median": status.baseline.median,
@@ -395,24 +410,31 @@ def _print_json(report: _Report) -> None:
 
 def _print_table(report: _Report) -> None:
     from checks.conditions import format_value
-
     from cutover_tui.redaction import redact_text
 
     print(redact_text(report.runbook.name))
     print()
     checks = [
-        (row["id"], f"{row['outcome'] or '-'}{' (gate)' if row['gate_blocking'] else ''}",
-         "-" if row["value"] is None else format_value(row["value"], str(row["unit"])),
-         "-" if row["latency_ms"] is None else f"{row['latency_ms']:.0f}ms", row["detail"])
+        (
+            row["id"],
+            f"{row['outcome'] or '-'}{' (gate)' if row['gate_blocking'] else ''}",
+            format_value(row["value"], str(row["unit"])) if isinstance(row["value"], (int, float)) else "-",
+            "-" if row["latency_ms"] is None else f"{row['latency_ms']:.0f}ms",
+            row["detail"],
+        )
         for row in _check_rows(report)
     ]
     _table(("CHECK", "OUTCOME", "VALUE", "LATENCY", "DETAIL"), checks)
     print()
     conditions = []
-    for row, status in zip(_condition_rows(report), report.statuses.values()):
+    for row, status in zip(_condition_rows(report), report.statuses.values(), strict=True):
         condition = report.runbook.condition(status.id)
         reading = report.readings.get(condition.check)
-        unit = condition.when.unit if condition.when else (reading.unit if reading else report.runbook.checks[condition.check].unit)
+        unit = (
+            condition.when.unit
+            if condition.when
+            else (reading.unit if reading else report.runbook.checks[condition.check].unit)
+        )
         shown = "-" if status.value is None else format_value(status.value, unit)
         conditions.append((row["id"], row["state"], shown, row["threshold"], row["action"], row["reason"]))
     _table(("CONDITION", "STATE", "VALUE", "THRESHOLD", "ACTION", "REASON"), conditions)
@@ -422,11 +444,11 @@ def _print_table(report: _Report) -> None:
         print(f"  {reason}")
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> None:
     from cutover_tui.redaction import redact_text
 
     rows = [tuple(redact_text(str(cell)) for cell in row) for row in rows]
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
     for line in (header, *rows):
-        cells = [str(cell).ljust(width) for cell, width in zip(line, widths)]
+        cells = [str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)]
         print("  ".join(cells).rstrip())

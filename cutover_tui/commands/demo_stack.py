@@ -145,7 +145,9 @@ def prometheus_runbook_text(demo_text: str) -> str:
         raise ValueError("demo.yaml has no checks: or stop_conditions: section")
     text = demo_text[: checks.start()] + CHECKS + demo_text[checks.end() : conditions.end()] + ALERT_CONDITION
     text += demo_text[conditions.end() :]
-    text = text.replace("name: Demo go-live — simulated service", "name: Demo go-live — simulated service on Prometheus", 1)
+    text = text.replace(
+        "name: Demo go-live — simulated service", "name: Demo go-live — simulated service on Prometheus", 1
+    )
     return text.replace(
         "    watch: [auth_errors, api_errors, slow_p95]\n",
         "    watch: [auth_errors, api_errors, slow_p95, auth_alert]\n",
@@ -225,7 +227,8 @@ class PrometheusStack:
         missing = missing_binaries()
         if missing:
             raise StackMissing(
-                "needs Prometheus and Alertmanager: install the Debian packages " + " and ".join(missing)
+                "needs Prometheus and Alertmanager: install the Debian packages "
+                + " and ".join(missing)
                 + f" (apt-get install {' '.join(missing)}), or run the demo without --with-prometheus"
             )
         _remove_orphans()

@@ -49,7 +49,9 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
         )
         parser.add_argument("--seal", metavar="SEAL", help="the seal to check with --signer (default: FILE.seal)")
     else:
-        parser.add_argument("--key", metavar="KEY", required=True, help="SSH private key to sign with (ssh-keygen -Y sign -f KEY)")
+        parser.add_argument(
+            "--key", metavar="KEY", required=True, help="SSH private key to sign with (ssh-keygen -Y sign -f KEY)"
+        )
         parser.add_argument("-o", "--output", metavar="SEAL", help="where to write the seal (default: FILE.seal)")
 
 
@@ -107,7 +109,9 @@ def parse_head(text: str) -> tuple[int | None, str]:
     """
     match = _HEAD_TEXT.match(text.strip())
     if match is None:
-        raise SealError(f"--expect-head {text!r} is not a head: give its sha256 (at least {MIN_HEAD_PREFIX} hex digits) or SEQ:SHA256")
+        raise SealError(
+            f"--expect-head {text!r} is not a head: give its sha256 (at least {MIN_HEAD_PREFIX} hex digits) or SEQ:SHA256"
+        )
     return (int(match.group(1)) if match.group(1) else None), match.group(2).lower()
 
 
@@ -156,7 +160,11 @@ def _ssh_keygen() -> str:
 def check_signature(seal: Seal, signer: Path) -> str:
     """Empty when ``seal`` is signed by a key in ``signer`` (a public key or authorized_keys file); else why not."""
     try:
-        keys = [line.strip() for line in signer.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
+        keys = [
+            line.strip()
+            for line in signer.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
     except OSError as error:
         raise SealError(f"{signer}: cannot read the public key ({error.strerror or error})") from None
     if not keys:
@@ -193,7 +201,9 @@ def _seal(args: argparse.Namespace) -> int:
     try:
         out.write_text(message + signature, encoding="utf-8")
     except OSError as error:
-        raise SealError(f"{out}: cannot write the seal ({error.strerror or error}); choose another place with -o") from None
+        raise SealError(
+            f"{out}: cannot write the seal ({error.strerror or error}); choose another place with -o"
+        ) from None
     print(f"sealed head seq {result.head_seq} sha256 {result.head_hash}")
     print(f"seal written to {out}; check it with: cutover-tui verify {args.file} --signer PUBLIC_KEY")
     return 0

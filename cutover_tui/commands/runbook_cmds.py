@@ -10,14 +10,20 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     """Add ``command``'s arguments to its sub-parser."""
     if command == "validate":
         parser.add_argument("runbooks", nargs="+", metavar="RUNBOOK", help="runbook YAML files")
-        parser.add_argument("--strict", action="store_true",
-                            help="a warning (such as a placeholder check not wired to a probe) fails the runbook")
+        parser.add_argument(
+            "--strict",
+            action="store_true",
+            help="a warning (such as a placeholder check not wired to a probe) fails the runbook",
+        )
     elif command == "import":
         parser.add_argument("file", metavar="FILE", help="a Markdown runbook (checklists, timelines, tables)")
         parser.add_argument("-o", "--output", metavar="FILE", help="write the YAML here instead of stdout")
-        parser.add_argument("--report", action="store_true",
-                            help="print what was understood, and what was kept only as notes or skipped, "
-                                 "with line numbers (to stderr when the YAML goes to stdout)")
+        parser.add_argument(
+            "--report",
+            action="store_true",
+            help="print what was understood, and what was kept only as notes or skipped, "
+            "with line numbers (to stderr when the YAML goes to stdout)",
+        )
 
 
 def run(command: str, args: argparse.Namespace) -> int:
@@ -45,9 +51,14 @@ def validate(paths: list[str], strict: bool = False) -> int:
             print(error.format(), file=sys.stderr)
             failed = True
             continue
-        counts = (f"({len(runbook.steps)} steps, {len(runbook.checks)} checks, "
-                  f"{len(runbook.stop_conditions)} stop conditions")
-        warned = f", {len(runbook.warnings)} warning{'s' if len(runbook.warnings) != 1 else ''})" if runbook.warnings else ")"
+        counts = (
+            f"({len(runbook.steps)} steps, {len(runbook.checks)} checks, {len(runbook.stop_conditions)} stop conditions"
+        )
+        warned = (
+            f", {len(runbook.warnings)} warning{'s' if len(runbook.warnings) != 1 else ''})"
+            if runbook.warnings
+            else ")"
+        )
         if strict and runbook.warnings:
             print(f"FAIL  {path}  {counts}{warned}: --strict fails on warnings")
             failed = True

@@ -55,9 +55,14 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help=f"address to listen on (default {DEFAULT_HOST}); any other than loopback requires "
                              "the access token printed at start")  # fmt: skip
-    parser.add_argument("--require-token", action="store_true",
-                        help="ask for the token on loopback too (a shared host, where other users reach loopback)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument(
+        "--require-token",
+        action="store_true",
+        help="ask for the token on loopback too (a shared host, where other users reach loopback)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)"
+    )
     parser.add_argument("--max-viewers", type=int, default=DEFAULT_MAX_VIEWERS, metavar="N",
                         help=f"browsers viewing at once (default {DEFAULT_MAX_VIEWERS}; each is a process of about 60 MB)")  # fmt: skip
 
@@ -208,7 +213,9 @@ class ViewServer:
         if origin is not None and origin.split("://", 1)[-1].rstrip("/") != request.host:
             return web.Response(status=403, text="cutover-tui serve: a page of another origin cannot open this view.\n")
         if self.viewers >= self.max_viewers:
-            return web.Response(status=503, text=f"cutover-tui serve: {self.max_viewers} viewers already; try again later.\n")
+            return web.Response(
+                status=503, text=f"cutover-tui serve: {self.max_viewers} viewers already; try again later.\n"
+            )
         self.viewers += 1
         try:
             return await self.relay.handle_websocket(request)

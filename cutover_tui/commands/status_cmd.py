@@ -99,14 +99,14 @@ def _close(backend: Any) -> None:
 
 
 def _zone(runbook: Any) -> tzinfo:
-    from cutover_tui.widgets.formatting import display_zone
+    from cutover_tui.labels import display_zone
 
     return display_zone(runbook.timezone) or timezone.utc
 
 
 def _status(runbook: Any, state: Any, head_seq: int, head_sha: str) -> Status:
     from checks.state import ConditionState
-    from cutover_tui.widgets.formatting import format_t_clock
+    from cutover_tui.labels import format_t_clock
 
     now = state.now or datetime.now(timezone.utc)
     conditions = {c.id: c for c in runbook.stop_conditions}
@@ -128,11 +128,19 @@ def _status(runbook: Any, state: Any, head_seq: int, head_sha: str) -> Status:
                 "action": spec.action.value if spec is not None else None,
                 "decides": spec.decides if spec is not None else None, "acknowledged": view.acknowledged,
             })  # fmt: skip
-    at_risk = [{"condition": a.condition, "state": a.state.value, "seconds": a.seconds, "text": a.text} for a in state.at_risk]
+    at_risk = [
+        {"condition": a.condition, "state": a.state.value, "seconds": a.seconds, "text": a.text} for a in state.at_risk
+    ]
     decision = None
     if state.decisions:
         last = state.decisions[-1]
-        decision = {"decision": last.decision, "actor": last.actor, "ts": last.ts, "reason": last.reason, "step": last.step}
+        decision = {
+            "decision": last.decision,
+            "actor": last.actor,
+            "ts": last.ts,
+            "reason": last.reason,
+            "step": last.step,
+        }
     if state.ended is not None:
         writer = "ended"
     elif state.writer_stopped_at is not None:
@@ -167,11 +175,17 @@ def render(status: Status, fmt: str) -> str:
 
 def lines(status: Status) -> list[str]:
     """The five lines, plain text."""
-    return [_verdict_line(status), _step_line(status), _conditions_line(status), _decision_line(status), _log_line(status)]
+    return [
+        _verdict_line(status),
+        _step_line(status),
+        _conditions_line(status),
+        _decision_line(status),
+        _log_line(status),
+    ]
 
 
 def _clock(moment: datetime | None, status: Status) -> str:
-    from cutover_tui.widgets.formatting import format_wall_clock
+    from cutover_tui.labels import format_wall_clock
 
     return "—" if moment is None else format_wall_clock(moment, status.zone)
 
@@ -179,18 +193,26 @@ def _clock(moment: datetime | None, status: Status) -> str:
 def _verdict_line(status: Status) -> str:
     verdict = status.verdict.replace("_", " ")
     reason = f" — {status.reasons[0]}" if status.reasons and status.verdict != "CONTINUE" else ""
-    return f"{verdict}{reason} · {status.t_clock} · {status.mode} · {status.runbook_name} · {_clock(status.now, status)}"
+    return (
+        f"{verdict}{reason} · {status.t_clock} · {status.mode} · {status.runbook_name} · {_clock(status.now, status)}"
+    )
 
 
 def _step_line(status: Status) -> str:
-    from cutover_tui.widgets.formatting import format_duration
+    from cutover_tui.labels import format_duration
 
     parts = []
     if status.step is not None:
         step = status.step
         drift = step["drift_seconds"]
         if step["status"] == "pending":
-            timing = "" if drift is None else f", due {format_duration(drift)} ago" if drift >= 1 else f", due in {format_duration(drift)}"
+            timing = (
+                ""
+                if drift is None
+                else f", due {format_duration(drift)} ago"
+                if drift >= 1
+                else f", due in {format_duration(drift)}"
+            )
             timing = "not started" + timing
         elif drift is None or step["started_at"] is None:
             timing = ""
@@ -248,7 +270,7 @@ def _log_line(status: Status) -> str:
 
 
 def _ago(seconds: float) -> str:
-    from cutover_tui.widgets.formatting import format_duration
+    from cutover_tui.labels import format_duration
 
     return "just now" if seconds < 1 else f"{format_duration(seconds)} ago"
 

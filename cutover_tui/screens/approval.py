@@ -40,7 +40,9 @@ class ApprovalScreen(DialogScreen[ApprovalRequest]):
         typist: who is at the keys (the name offered when one approval is enough).
     """
 
-    def __init__(self, step: Step, *, number: int = 1, of: int = 1, taken: Sequence[str] = (), typist: str = "") -> None:
+    def __init__(
+        self, step: Step, *, number: int = 1, of: int = 1, taken: Sequence[str] = (), typist: str = ""
+    ) -> None:
         counted = f" ({number} of {of})" if of > 1 else ""
         super().__init__(f"Approve — {step.title}{counted}", danger=True)
         self.step = step
@@ -64,8 +66,14 @@ class ApprovalScreen(DialogScreen[ApprovalRequest]):
     def on_mount(self) -> None:
         self.query_one("#phrase", Input).focus()
 
-    def _refusal(self) -> str | None:
-        if self.query_one("#phrase", Input).value != self.phrase:
+    def _refusal(self, *, submitted: bool = False) -> str | None:
+        """Why the approval cannot go through yet ("" while the phrase is being typed correctly), or None."""
+        typed = self.query_one("#phrase", Input).value
+        if typed != self.phrase:
+            if submitted and not typed:
+                return f"Type {self.phrase} to approve."
+            if submitted or not self.phrase.startswith(typed):
+                return f"The phrase does not match: type {self.phrase} exactly (case and spaces matter)."
             return ""
         return refuse_approver(self.query_one("#approver", Input).value, self.taken)
 
@@ -78,10 +86,11 @@ class ApprovalScreen(DialogScreen[ApprovalRequest]):
     @on(Input.Submitted)
     @on(Button.Pressed, "#confirm")
     def _submit(self) -> None:
-        refusal = self._refusal()
+        refusal = self._refusal(submitted=True)
         if refusal is not None:
-            target = "#phrase" if refusal == "" else "#approver"
-            self.query_one(target, Input).focus()
+            self.query_one("#approval-warning", Static).update(refusal)
+            phrase_wrong = self.query_one("#phrase", Input).value != self.phrase
+            self.query_one("#phrase" if phrase_wrong else "#approver", Input).focus()
             return
         self.dismiss(
             ApprovalRequest(

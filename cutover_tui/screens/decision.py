@@ -21,12 +21,11 @@ from textual.binding import Binding
 from textual.widgets import Button, Input, RadioButton, RadioSet, Select, Static
 
 from checks.state import Verdict
-from cutover_tui.screens.dialog import DialogScreen, buttons, hint
+from cutover_tui.labels import DECISION_LABELS, VERDICT_LABELS
+from cutover_tui.screens.dialog import DialogScreen, buttons, error_line, hint
 from cutover_tui.state import DECISIONS
 from cutover_tui.widgets.scorecard_form import ScorecardForm
-from cutover_tui.labels import DECISION_LABELS, VERDICT_LABELS
 from runbooks.model import Scorecard, Step
-
 
 #: What each scorecard result recommends, to warn when the decision disagrees.
 SCORECARD_DECISIONS = {"GO": "go", "CONDITIONAL": "conditional_go", "NO-GO": "no_go"}
@@ -97,6 +96,7 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
         default = self.expected if any(role == self.expected for role, _ in self.deciders) else TYPIST
         yield Select(options, allow_blank=False, value=default, id="decided-by", compact=True)
         yield Input(placeholder="who decided (name)", id="decider-name", compact=True, classes="-hidden")
+        yield error_line()
         yield hint("1–6 choose · Tab moves · Enter records · Escape cancels")
         yield buttons("Record decision", disabled=True)
 
@@ -122,10 +122,21 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
             return self.query_one("#decider-name", Input).value.strip() or None
         return None if choice == TYPIST else str(choice)
 
+    def _missing(self) -> list[str]:
+        """What the decision still needs before it can be recorded."""
+        missing = []
+        if self.scorecard is not None and not self.query_one(ScorecardForm).complete:
+            missing.append("a score (0–100) for every scorecard category")
+        if self.chosen is None:
+            missing.append("a decision (1–6)")
+        if not self.query_one("#reason", Input).value.strip():
+            missing.append("a reason")
+        if self.query_one("#decided-by", Select).value == SOMEONE_ELSE and self.decided_by is None:
+            missing.append("the name of who decided")
+        return missing
+
     def _ready(self) -> bool:
-        scored = self.scorecard is None or self.query_one(ScorecardForm).complete
-        named = self.query_one("#decided-by", Select).value != SOMEONE_ELSE or self.decided_by is not None
-        return self.chosen is not None and bool(self.query_one("#reason", Input).value.strip()) and scored and named
+        return not self._missing()
 
     @on(RadioSet.Changed)
     @on(Input.Changed)
@@ -134,8 +145,11 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
     def _refresh(self) -> None:
         other = self.query_one("#decided-by", Select).value == SOMEONE_ELSE
         self.query_one("#decider-name", Input).set_class(not other, "-hidden")
-        self.query_one("#confirm", Button).disabled = not self._ready()
+        ready = self._ready()
+        self.query_one("#confirm", Button).disabled = not ready
         self.query_one("#decision-warning", Static).update(self._warning())
+        if ready:
+            self.refuse("")
 
     def _warning(self) -> str:
         chosen = self.chosen
@@ -152,7 +166,9 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
     @on(Input.Submitted)
     @on(Button.Pressed, "#confirm")
     def _submit(self) -> None:
-        if not self._ready():
+        missing = self._missing()
+        if missing:
+            self.refuse("Still needed: " + ", ".join(missing) + ".")
             self.focus_next()
             return
         scorecard = self.query_one(ScorecardForm).value if self.scorecard is not None else None

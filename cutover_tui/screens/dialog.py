@@ -37,6 +37,7 @@ class DialogScreen(ModalScreen[ResultT]):
         .dialog-buttons Button { margin-left: 1; }
         .dialog-hint { color: $text-muted; }
         .dialog-warning { color: $warning; text-style: bold; }
+        .dialog-error { color: $error; text-style: bold; display: none; }
         Input { margin-bottom: 1; }
     }
     DialogScreen.-danger #dialog { border: thick $error; }
@@ -62,6 +63,17 @@ class DialogScreen(ModalScreen[ResultT]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def refuse(self, reason: str) -> None:
+        """Say on the dialog's error line why it did not go through (an empty reason clears it).
+
+        A dialog never ignores Enter silently: what is still missing is named here.
+        """
+        found = self.query("#dialog-error")
+        if found:
+            line = found.first(Static)
+            line.update(reason)
+            line.display = bool(reason)
+
 
 def buttons(confirm_label: str, *, danger: bool = False, disabled: bool = False) -> Horizontal:
     """``Cancel`` and the confirm button (id ``confirm``), right-aligned."""
@@ -70,6 +82,11 @@ def buttons(confirm_label: str, *, danger: bool = False, disabled: bool = False)
         Button(confirm_label, id="confirm", variant="error" if danger else "primary", disabled=disabled),
         classes="dialog-buttons",
     )
+
+
+def error_line() -> Static:
+    """The dialog's error line (``DialogScreen.refuse``), hidden while empty."""
+    return Static("", id="dialog-error", classes="dialog-error", markup=False)
 
 
 def hint(text: str) -> Static:

@@ -6,7 +6,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Button, Input, Static
 
-from cutover_tui.screens.dialog import DialogScreen, buttons, hint
+from cutover_tui.screens.dialog import DialogScreen, buttons, error_line, hint
 
 
 class TextPromptScreen(DialogScreen[str]):
@@ -20,9 +20,11 @@ class TextPromptScreen(DialogScreen[str]):
         confirm_label: str = "Record",
         placeholder: str = "",
         danger: bool = False,
+        empty_refusal: str = "Nothing typed: an empty entry is not recorded.",
     ) -> None:
         super().__init__(title, danger=danger)
         self.prompt = prompt
+        self.empty_refusal = empty_refusal
         self.confirm_label = confirm_label
         self.placeholder = placeholder
         self.danger = danger
@@ -30,6 +32,7 @@ class TextPromptScreen(DialogScreen[str]):
     def compose_dialog(self) -> ComposeResult:
         yield Static(self.prompt, markup=False)
         yield Input(placeholder=self.placeholder, id="text")
+        yield error_line()
         yield hint("Enter records it; Escape cancels. Nothing is shown as done until the log has it.")
         yield buttons(self.confirm_label, danger=self.danger, disabled=True)
 
@@ -39,6 +42,8 @@ class TextPromptScreen(DialogScreen[str]):
     @on(Input.Changed, "#text")
     def _enable(self, event: Input.Changed) -> None:
         self.query_one("#confirm", Button).disabled = not event.value.strip()
+        if event.value.strip():
+            self.refuse("")
 
     @on(Input.Submitted, "#text")
     @on(Button.Pressed, "#confirm")
@@ -46,6 +51,8 @@ class TextPromptScreen(DialogScreen[str]):
         text = self.query_one("#text", Input).value.strip()
         if text:
             self.dismiss(text)
+        else:
+            self.refuse(self.empty_refusal)
 
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
+from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -18,11 +19,17 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
+from cutover_tui.labels import to_zone
 from cutover_tui.screens.dialog import DialogScreen, hint
 from cutover_tui.why import Why
-from cutover_tui.widgets.formatting import to_zone
 
-_OUTCOME_STYLES = {"pass": "green", "breach": "bold red", "error": "bold yellow", "nodata": "yellow", "invalid": "yellow"}
+_OUTCOME_STYLES = {
+    "pass": "green",
+    "breach": "bold red",
+    "error": "bold yellow",
+    "nodata": "yellow",
+    "invalid": "yellow",
+}
 
 
 class WhyScreen(DialogScreen[None]):
@@ -52,14 +59,17 @@ class WhyScreen(DialogScreen[None]):
         facts.rstrip()
         yield Static(facts, id="why-facts")
         table = Table(title=self.why.readings_note, title_justify="left", expand=True, box=None, padding=(0, 1))
-        for column, justify in (("Time", "left"), ("Outcome", "left"), ("Value", "right"), ("Latency", "right"),
-                                ("Tick", "right"), ("Detail", "left")):  # fmt: skip
-            table.add_column(column, justify=justify, no_wrap=column != "Detail")  # type: ignore[arg-type]
-        for line in self.why.readings:
-            latency = "—" if line.latency_ms is None else f"{line.latency_ms:.0f}ms"
-            tick = "—" if line.tick is None else f"{line.tick}{' ◀' if line.named else ''}"
-            table.add_row(self._time(line.at), Text(line.outcome, style=_OUTCOME_STYLES.get(line.outcome, "")),
-                          line.value, latency, tick, line.detail)  # fmt: skip
+        columns: tuple[tuple[str, JustifyMethod], ...] = (
+            ("Time", "left"), ("Outcome", "left"), ("Value", "right"), ("Latency", "right"), ("Tick", "right"),
+            ("Detail", "left"),
+        )  # fmt: skip
+        for column, justify in columns:
+            table.add_column(column, justify=justify, no_wrap=column != "Detail")
+        for reading in self.why.readings:
+            latency = "—" if reading.latency_ms is None else f"{reading.latency_ms:.0f}ms"
+            tick = "—" if reading.tick is None else f"{reading.tick}{' ◀' if reading.named else ''}"
+            table.add_row(self._time(reading.at), Text(reading.outcome, style=_OUTCOME_STYLES.get(reading.outcome, "")),
+                          reading.value, latency, tick, reading.detail)  # fmt: skip
         if not self.why.readings:
             table.add_row("—", "not yet polled", "", "", "", "")
         yield Static(table, id="why-readings")

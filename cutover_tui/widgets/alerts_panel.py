@@ -14,9 +14,8 @@ from datetime import datetime, tzinfo
 from rich.text import Text
 from textual.widgets import Static
 
+from cutover_tui.labels import BLIND_STYLE, check_marker, to_zone
 from cutover_tui.state import AlertView, SessionState
-from cutover_tui.widgets.formatting import to_zone
-from cutover_tui.widgets.markers import BLIND_STYLE, check_marker
 from runbooks.model import Runbook
 
 #: Suppressed alerts described one per line; the rest are counted.
@@ -43,7 +42,7 @@ class AlertsPanel(Static):
         super().__init__(id=id)
         self._shown: Text | None = None
 
-    def sync(self, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> None:
+    def show(self, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> None:
         """Redraw only when the rendered text changed."""
         text = alerts_text(state, runbook, now, zone)
         if text != self._shown:

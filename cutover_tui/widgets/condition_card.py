@@ -8,7 +8,10 @@ rendered segments until what it shows changes:
 - ``middle``: action and who decides, the trend (line 2, the rest);
 - ``why``: the reason (line 3).
 
-``show(view)`` compares each part's inputs with the ones drawn and refreshes
+The clock is never cut: its cell is as wide as its text ("fires in 0:53",
+"clears in 12:04 ack ≈flap"), and the action and the trend share what is left.
+
+``show(view, check)`` compares each part's inputs with the ones drawn and refreshes
 only the lines whose parts changed: a clock tick with no new reading
 repaints the clock cell alone, and re-renders no other part. The height never
 changes, so no update makes Textual lay the pane out again. A card that is
@@ -17,7 +20,9 @@ scrolled out of view renders nothing until it is seen.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import math
+from collections.abc import Hashable, Sequence
+
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Span, Text
@@ -27,11 +32,9 @@ from textual.widget import Widget
 
 from checks.state import BLIND_STATES, ConditionState
 from cutover_tui.derive import countdown_text
-from cutover_tui.labels import display_unit
-from cutover_tui.state import ConditionView
-from cutover_tui.widgets.formatting import format_duration, format_value, sparkline
-from cutover_tui.widgets.markers import BLIND_STYLE, condition_marker
-from runbooks.model import Action, Runbook, StopCondition
+from cutover_tui.labels import BLIND_STYLE, condition_marker, display_unit, format_duration, format_value
+from cutover_tui.state import CheckView, ConditionView
+from runbooks.model import Action, Runbook, StopCondition, Threshold
 
 ACTION_STYLES: dict[Action, str] = {
     Action.INFO: "dim",
@@ -40,8 +43,11 @@ ACTION_STYLES: dict[Action, str] = {
     Action.ROLLBACK: "bold red",
 }
 
-#: Columns of the left cell (state on line 1, the clock on line 2); the reason is indented past it.
-LEFT = 11
+#: Columns of the left cell (the state on line 1, at least the clock on line 2); the reason is indented past it.
+#: The widest state is "◑ RECOVERING" / "○ NOT POLLED".
+LEFT = 12
+#: Columns kept for the action on line 2 before the trend gives way to a long clock.
+MIN_ACTION = 8
 #: Sparkline points: as many as the card's width allows, within these bounds.
 MIN_TREND_SAMPLES = 12
 MAX_TREND_SAMPLES = 60
@@ -52,6 +58,43 @@ PARTS = ("top", "clock", "middle", "why")
 CARD_HEIGHT = 3
 #: The line each part is drawn on.
 LINE_OF = {"top": 0, "clock": 1, "middle": 1, "why": 2}
+#: A sparkline's bars, lowest to highest, and the mark of a gap (no value).
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+GAP_SYMBOL = "·"
+
+
+def sparkline(history: Sequence[float | None], threshold: Threshold | None, width: int) -> Text:
+    """The last ``width`` values as bars, then ``┊`` and the threshold's own bar height.
+
+    The scale spans the values and the threshold, so a bar taller than the
+    threshold bar is above the line (the breach is told by height, not only by
+    colour: breaching bars are also red). Gaps (no value: unknown, stale,
+    error) are ``·``, never a low bar.
+    """
+    samples = list(history)[-width:]
+    values = [v for v in samples if v is not None and math.isfinite(v)]
+    scale = values + ([threshold.value] if threshold is not None else [])
+    low, high = (min(scale), max(scale)) if scale else (0.0, 1.0)
+    span = high - low
+
+    def level(value: float) -> int:
+        if span <= 0:
+            return len(SPARK_BLOCKS) // 2
+        return min(len(SPARK_BLOCKS) - 1, int((value - low) / span * (len(SPARK_BLOCKS) - 1) + 0.5))
+
+    bars = Text()
+    for value in samples:
+        if value is None or not math.isfinite(value):
+            bars.append(GAP_SYMBOL, style="magenta")
+            continue
+        breached = threshold is not None and threshold.holds(value)
+        bars.append(SPARK_BLOCKS[level(value)], style="red" if breached else "green")
+    if not samples:
+        bars.append("no data yet", style="dim")
+    if threshold is not None:
+        bars.append("┊", style="dim")
+        bars.append(SPARK_BLOCKS[level(threshold.value)], style="yellow")
+    return bars
 
 
 def trend_samples(width: int) -> int:
@@ -78,21 +121,25 @@ def time_in_state(view: ConditionView) -> str:
 
 
 def threshold_text(condition: StopCondition) -> str:
-    return condition.threshold_text or "check fails"
+    """The threshold as written; "" for a condition that fires when its check fails (the value says what it reads)."""
+    return condition.threshold_text
 
 
-def value_cell(condition: StopCondition, view: ConditionView | None, runbook: Runbook) -> Text:
+def value_cell(
+    condition: StopCondition, view: ConditionView | None, runbook: Runbook, check: CheckView | None = None
+) -> Text:
     """The value against the threshold: ``4.1% > 1%``."""
-    marker = condition_marker(view)
+    marker = condition_marker(view, check)
     state = view.state if view is not None else ConditionState.UNKNOWN
     shown = view.value_text if view is not None else format_value(None, display_unit(condition, runbook))
     value = Text(shown, style=BLIND_STYLE if state in BLIND_STATES else marker.style)
-    value.append(f" {threshold_text(condition)}", style="dim")
+    if threshold_text(condition):
+        value.append(f" {threshold_text(condition)}", style="dim")
     return value
 
 
 def trend_width(view: ConditionView | None, samples: int) -> int:
-    """Cells the sparkline takes (``formatting.sparkline``), without drawing it."""
+    """Cells the sparkline takes (``sparkline``), without drawing it."""
     points = len(view.history[-samples:]) if view is not None else 0
     return points if points else len("no data yet")
 
@@ -120,6 +167,8 @@ def why_cell(view: ConditionView | None) -> Text:
 
 def _fit(text: Text, width: int, *, right: bool = False) -> Text:
     """``text`` cut (with an ellipsis) or padded to exactly ``width`` cells."""
+    if width <= 0:
+        return Text("")
     text = text.copy()
     if text.style:  # as a span under the others, so the style survives being joined to other text
         text.spans.insert(0, Span(0, len(text), text.style))
@@ -136,28 +185,47 @@ def card_lines(
     view: ConditionView | None,
     runbook: Runbook,
     width: int,
+    check: CheckView | None = None,
 ) -> dict[str, Text]:
     """Every part of a card at ``width`` cells, as Rich text: ``top``, ``clock``, ``middle``, ``why``."""
-    layout = _Layout(condition, view, runbook, width, trend_samples(width))
+    layout = _Layout(condition, view, runbook, width, trend_samples(width), check)
     return {part: layout.text(part) for part in PARTS}
+
+
+def clock_width(view: ConditionView | None) -> int:
+    """Cells of the clock cell: the left column, or the clock's own text when that is wider (never cut)."""
+    return max(LEFT, clock_cell(view).cell_len)
 
 
 class _Layout:
     """Where each part of a card goes at a width, and what each part shows."""
 
-    def __init__(self, condition: StopCondition, view: ConditionView | None, runbook: Runbook, width: int, samples: int):
+    def __init__(
+        self,
+        condition: StopCondition,
+        view: ConditionView | None,
+        runbook: Runbook,
+        width: int,
+        samples: int,
+        check: CheckView | None = None,
+    ):
         self.condition, self.view, self.runbook, self.width, self.samples = condition, view, runbook, width, samples
-        value = value_cell(condition, view, runbook)
+        self.check = check
+        value = value_cell(condition, view, runbook, check)
         self.value = value
         right = max(value.cell_len, trend_width(view, samples) + (2 if condition.when is not None else 0))
         # The name and the action share what the state cell and the value column leave.
         self.right = max(0, min(right, width - LEFT - 3))
         self.flex = max(0, width - LEFT - 2 - self.right)
+        # Line 2: the clock takes what it needs; the trend gives way to it before the action does.
+        self.clock = min(clock_width(view), width)
+        self.trend = max(0, min(self.right, width - self.clock - 2 - MIN_ACTION))
+        self.action = max(0, width - self.clock - 2 - self.trend)
 
     def text(self, part: str) -> Text:
         view, condition = self.view, self.condition
         if part == "top":
-            marker = condition_marker(view)
+            marker = condition_marker(view, self.check)
             line = _fit(Text(f"{marker.symbol} {marker.word.upper()}", style=marker.style), LEFT)
             line.append(" ")
             line.append_text(_fit(Text(condition.id, style="bold"), self.flex))
@@ -165,34 +233,39 @@ class _Layout:
             line.append_text(_fit(self.value, self.right, right=True))
             return line
         if part == "clock":
-            return _fit(clock_cell(view), LEFT)
+            return _fit(clock_cell(view), self.clock)
         if part == "middle":
+            if self.width - self.clock < 2:  # a clock as wide as the card: nothing else fits beside it
+                return Text(" " * max(0, self.width - self.clock))
             action = Text(condition.action.value.upper(), style=ACTION_STYLES[condition.action])
             if condition.decides:
                 action.append(f" → {condition.decides}")
             line = Text(" ")
-            line.append_text(_fit(action, self.flex))
+            line.append_text(_fit(action, self.action))
             line.append(" ")
             trend = sparkline(view.history if view else (), condition.when, self.samples)
-            line.append_text(_fit(trend, self.right, right=True))
+            line.append_text(_fit(trend, self.trend, right=True))
             return line
         line = Text(" " * (LEFT + 1))
         line.append_text(_fit(why_cell(view), max(0, self.width - LEFT - 1)))
         return line
 
 
-def _keys(condition: StopCondition, view: ConditionView | None, width: int) -> dict[str, Hashable]:
+def _keys(
+    condition: StopCondition, view: ConditionView | None, width: int, check: CheckView | None = None
+) -> dict[str, Hashable]:
     """What each part depends on: equal keys draw equal parts."""
     if view is None:
         return dict.fromkeys(PARTS, ("none", width))
     samples = trend_samples(width)
     history = view.history[-samples:]
-    value_width = cell_len(view.value_text) + 1 + cell_len(threshold_text(condition))
+    value_width = cell_len(view.value_text) + 1 + cell_len(threshold_text(condition))  # the value cell's width
     layout = (width, samples, value_width, len(history))
+    marker = condition_marker(view, check)
     return {
-        "top": (layout, view.state, view.value_text),
+        "top": (layout, marker.symbol, marker.word, view.state, view.value_text),
         "clock": (time_label(view), view.active, view.acknowledged, view.flapping),
-        "middle": (layout, history),
+        "middle": (layout, clock_width(view), history),
         "why": (width, view.state, view.reason),
     }
 
@@ -207,11 +280,18 @@ class ConditionCard(Widget):
     }
     """
 
-    def __init__(self, condition: StopCondition, runbook: Runbook, view: ConditionView | None = None) -> None:
+    def __init__(
+        self,
+        condition: StopCondition,
+        runbook: Runbook,
+        view: ConditionView | None = None,
+        check: CheckView | None = None,
+    ) -> None:
         super().__init__(name=condition.id)
         self.condition = condition
         self.runbook = runbook
         self.view = view
+        self.check = check
         self._keys: dict[str, Hashable] = {}
         self._drawn: dict[str, tuple[Hashable, Strip]] = {}  # part -> (key, strip) as last rendered
         self.renders: dict[str, int] = dict.fromkeys(PARTS, 0)
@@ -221,36 +301,36 @@ class ConditionCard(Widget):
     def condition_id(self) -> str:
         return self.condition.id
 
-    def show(self, view: ConditionView | None) -> None:
-        """Take the condition's latest view; refresh only the lines whose parts now differ from what is drawn."""
-        self.view = view
-        keys = _keys(self.condition, view, self.size.width)
+    def show(self, view: ConditionView | None, check: CheckView | None = None) -> None:
+        """Take the condition's latest view (and its check's); refresh only the lines whose parts now differ from what is drawn."""
+        self.view, self.check = view, check
+        keys = _keys(self.condition, view, self.size.width, check)
         changed = {part for part, key in keys.items() if self._keys.get(part) != key}
         self._keys = keys
         if not changed or not self.is_mounted:
             return
         if changed == {"clock"}:
-            self.refresh(Region(0, 1, LEFT, 1))
+            self.refresh(Region(0, 1, clock_width(view), 1))
             return
         for line in sorted({LINE_OF[part] for part in changed}):
             self.refresh(Region(0, line, self.size.width, 1))
 
     def on_resize(self) -> None:
-        self.show(self.view)
+        self.show(self.view, self.check)
 
     def plain_lines(self) -> list[str]:
         """The three lines as plain text, as drawn at the card's width (for tests and screen readers)."""
-        parts = card_lines(self.condition, self.view, self.runbook, self.size.width or 60)
+        parts = card_lines(self.condition, self.view, self.runbook, self.size.width or 60, self.check)
         return [parts["top"].plain, parts["clock"].plain + parts["middle"].plain, parts["why"].plain]
 
     def _part(self, part: str, width: int) -> Strip:
         if not self._keys:
-            self._keys = _keys(self.condition, self.view, width)
+            self._keys = _keys(self.condition, self.view, width, self.check)
         key = (width, self._keys[part])
         drawn = self._drawn.get(part)
         if drawn is not None and drawn[0] == key:
             return drawn[1]
-        text = _Layout(self.condition, self.view, self.runbook, width, trend_samples(width)).text(part)
+        text = _Layout(self.condition, self.view, self.runbook, width, trend_samples(width), self.check).text(part)
         strip = Strip(render_segments(text, self.app.console), text.cell_len)
         self._drawn[part] = (key, strip)
         self.renders[part] += 1
@@ -270,6 +350,6 @@ class ConditionCard(Widget):
         return strip.crop_extend(0, width, None).apply_style(style)
 
 
-def render_segments(text: Text, console) -> list[Segment]:  # noqa: ANN001 (a Rich console)
+def render_segments(text: Text, console) -> list[Segment]:
     """``text`` as segments, without the line end."""
     return [segment for segment in text.render(console) if segment.text != "\n"]

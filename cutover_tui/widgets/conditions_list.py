@@ -1,12 +1,17 @@
 """Stop conditions: one ``ConditionCard`` per condition, three lines each, updated part by part.
 
-The pane is a scrolling column of cards of fixed height. ``sync`` hands each
+The pane is a scrolling column of cards of fixed height. ``show`` hands each
 card its condition's view; a card repaints only the parts of it that changed
 (``cutover_tui.widgets.condition_card``), so the clock ticking in every card
 never makes Textual lay the pane out again. The keys are an option list's:
 ``up`` / ``down`` move the highlight, ``home`` / ``end``, ``pageup`` /
 ``pagedown``; a click highlights a card. ``a`` acknowledges the highlighted
 condition (``highlighted_condition_id``).
+
+The cards follow the runbook's order while they all fit. When the pane is
+too short for all of them (an 80×24 terminal, a banner), they go worst
+first: firing, then pending and recovering, then blind, then ok, then those
+outside their active window; rollback before halt before warn. A firing condition is never scrolled out of sight.
 """
 
 from __future__ import annotations
@@ -17,19 +22,37 @@ from rich.console import Group, RenderableType
 from textual import events
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.reactive import reactive
 
-from cutover_tui.state import ConditionView, SessionState
+from checks.state import BLIND_STATES, ConditionState
+from cutover_tui.state import CheckView, ConditionView, SessionState
 from cutover_tui.widgets.condition_card import (
     ACTION_STYLES,
-    CARD_HEIGHT,
     MIN_TREND_SAMPLES,
     ConditionCard,
     card_lines,
     time_in_state,
     time_label,
 )
-from runbooks.model import Runbook, StopCondition
+from runbooks.model import Action, Runbook, StopCondition
+
+#: Worst first: rollback, halt, warn, info.
+ACTION_RANK = {Action.ROLLBACK: 0, Action.HALT: 1, Action.WARN: 2, Action.INFO: 3}
+
+
+def _urgency(view: ConditionView | None) -> int:
+    """Firing (or blind after firing) first, then pending and recovering, then blind, then ok, then not in force."""
+    if view is None:
+        return 2
+    if not view.active:
+        return 4  # outside its active window: not in force now
+    if view.state is ConditionState.FIRING or view.firing_since is not None:
+        return 0
+    if view.state in (ConditionState.PENDING, ConditionState.RECOVERING):
+        return 1
+    return 2 if view.state in BLIND_STATES else 3
+
 
 __all__ = ["ACTION_STYLES", "ConditionCard", "ConditionsList", "condition_card", "time_in_state", "time_label"]
 
@@ -65,16 +88,19 @@ class ConditionsList(VerticalScroll, can_focus=True):
     highlighted: reactive[int | None] = reactive(None, init=False)
     """The index of the highlighted card, None while there are none."""
 
+    worst_first: reactive[bool] = reactive(False, init=False)
+    """The cards do not all fit, so they are shown worst first (else in the runbook's order)."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._cards: dict[str, ConditionCard] = {}
-        self._state: SessionState | None = None
-        self._shown: dict[str, SessionState] = {}  # per card: the state its view came from
+        self._order: list[str] = []  # condition ids as displayed
+        self._rank: dict[str, tuple[int, int, int]] = {}
 
     @property
     def cards(self) -> list[ConditionCard]:
-        """The cards, in the runbook's order."""
-        return list(self._cards.values())
+        """The cards, in the order they are shown."""
+        return [self._cards[cid] for cid in self._order if cid in self._cards]
 
     def card(self, condition_id: str) -> ConditionCard:
         """The card of ``condition_id``."""
@@ -87,54 +113,56 @@ class ConditionsList(VerticalScroll, can_focus=True):
             return None
         return self.cards[self.highlighted].condition_id
 
-    def sync(self, state: SessionState, runbook: Runbook, now: datetime) -> None:
-        """Hand the cards on screen their views (a card repaints only what changed); add cards for new conditions.
-
-        A card scrolled out of view gets its view when it comes into view: a
-        state derives the views looked at, so 400 conditions cost what the
-        dozen on screen cost.
-        """
-        self._state = state
+    def show(self, state: SessionState, runbook: Runbook, now: datetime) -> None:
+        """Hand every card its view (a card repaints only what changed); add cards for new conditions."""
         new: list[ConditionCard] = []
-        visible = self._visible(len(runbook.stop_conditions))
+        read = getattr(state.conditions, "read", None)
+        if read is not None:  # what the views read, at once (a replay reads the log)
+            read(condition.id for condition in runbook.stop_conditions)
         for index, condition in enumerate(runbook.stop_conditions):
-            if condition.id not in self._cards:
-                view = state.conditions.get(condition.id) if index in visible else None
-                if view is not None:
-                    self._shown[condition.id] = state
-                card = self._cards[condition.id] = ConditionCard(condition, runbook, view)
+            view = state.conditions.get(condition.id)
+            check = state.checks.get(condition.check)
+            self._rank[condition.id] = (_urgency(view), ACTION_RANK[condition.action], index)
+            card = self._cards.get(condition.id)
+            if card is None:
+                card = self._cards[condition.id] = ConditionCard(condition, runbook, view, check)
+                self._order.append(condition.id)
                 new.append(card)
+            elif card.view is not view or card.check is not check:
+                card.show(view, check)
         if new:
             self.mount_all(new)
             if self.highlighted is None:
                 self.highlighted = 0
-        self._show_visible()
-
-    def _visible(self, cards: int | None = None) -> range:
-        """The indices of the cards on screen, and one more each side."""
-        height = self.scrollable_content_region.height or (self.app.size.height if self.is_attached else 0)
-        top = int(self.scroll_y) // CARD_HEIGHT
-        return range(max(0, top - 1), min(len(self._cards) if cards is None else cards, top + height // CARD_HEIGHT + 2))
-
-    def _show_visible(self) -> None:
-        state = self._state
-        if state is None:
-            return
-        every = self.cards
-        cards = [every[i] for i in self._visible() if self._shown.get(every[i].condition_id) is not state]
-        read = getattr(state.conditions, "read", None)
-        if read is not None and len(cards) > 1:
-            read(card.condition_id for card in cards)  # what their views read, at once (a replay reads the log)
-        for card in cards:
-            self._shown[card.condition_id] = state
-            card.show(state.conditions.get(card.condition_id))
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        self._show_visible()
+            self.call_after_refresh(self._arrange)
+        else:
+            self._arrange()
 
     def on_resize(self) -> None:
-        self._show_visible()
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Runbook order while every card fits, else worst first; the highlight stays on its condition."""
+        if not self.is_attached or not self._cards:
+            return
+        height = self.scrollable_content_region.height
+        worst_first = height > 0 and len(self._cards) * 3 > height
+        runbook_order = sorted(self._cards, key=lambda cid: self._rank.get(cid, (0, 0, 0))[2])
+        wanted = sorted(self._cards, key=lambda cid: self._rank.get(cid, (0, 0, 0))) if worst_first else runbook_order
+        self.worst_first = worst_first
+        if wanted == self._order:
+            return
+        highlighted = self.highlighted_condition_id
+        for card in self._cards.values():
+            card.remove_class("-highlight")
+        self._order = wanted
+        for position, condition_id in enumerate(wanted):
+            self.move_child(self._cards[condition_id], before=position)
+        if highlighted is not None:
+            index = wanted.index(highlighted)
+            self.set_reactive(ConditionsList.highlighted, index)
+            self._cards[highlighted].add_class("-highlight")
+        self.scroll_home(animate=False)
 
     # ------------------------------------------------------------ the highlight
 
@@ -181,11 +209,11 @@ class ConditionsList(VerticalScroll, can_focus=True):
         self._move(-self._page())
 
     def on_click(self, event: events.Click) -> None:
-        widget = event.widget
-        while widget is not None and not isinstance(widget, ConditionCard):
-            widget = widget.parent if widget is not self else None
-        if isinstance(widget, ConditionCard):
-            self.highlighted = self.cards.index(widget)
+        node: DOMNode | None = event.widget
+        while node is not None and not isinstance(node, ConditionCard):
+            node = node.parent if node is not self else None
+        if isinstance(node, ConditionCard):
+            self.highlighted = self.cards.index(node)
             self.focus()
 
 
@@ -195,11 +223,12 @@ def condition_card(
     runbook: Runbook,
     now: datetime,
     samples: int = MIN_TREND_SAMPLES,
+    check: CheckView | None = None,
 ) -> RenderableType:
     """A card as a Rich renderable, three lines wide enough for ``samples`` sparkline points (for consoles and tests)."""
     from cutover_tui.widgets.condition_card import CARD_TEXT_WIDTH
 
-    parts = card_lines(condition, view, runbook, samples + CARD_TEXT_WIDTH)
+    parts = card_lines(condition, view, runbook, samples + CARD_TEXT_WIDTH, check)
     middle = parts["clock"]
     middle.append_text(parts["middle"])
     return Group(parts["top"], middle, parts["why"])

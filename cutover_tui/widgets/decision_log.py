@@ -7,8 +7,8 @@ from datetime import tzinfo
 from rich.text import Text
 from textual.widgets import DataTable
 
+from cutover_tui.labels import to_zone
 from cutover_tui.state import SessionState
-from cutover_tui.widgets.formatting import to_zone
 
 KIND_STYLES = {
     "decision": "bold cyan",
@@ -36,7 +36,7 @@ class DecisionLog(DataTable[Text]):
             self.add_column("Who", key="actor")
             self.add_column("What", key="text")
 
-    def sync(self, state: SessionState, zone: tzinfo | None) -> None:
+    def show(self, state: SessionState, zone: tzinfo | None) -> None:
         """Add lines not shown yet and drop the ones no longer in ``state.log`` (bounded, or replayed back)."""
         self._ensure_columns()
         wanted = {line.seq for line in state.log}

@@ -15,7 +15,11 @@ from textual.widgets import Input, Label, Static
 
 from runbooks.model import Scorecard
 
-RESULT_STYLES = {"GO": ("✔ GO", "bold green"), "CONDITIONAL": ("◐ CONDITIONAL", "bold yellow"), "NO-GO": ("✖ NO-GO", "bold red")}
+RESULT_STYLES = {
+    "GO": ("✔ GO", "bold green"),
+    "CONDITIONAL": ("◐ CONDITIONAL", "bold yellow"),
+    "NO-GO": ("✖ NO-GO", "bold red"),
+}
 
 
 class ScorecardForm(Vertical):
@@ -92,9 +96,7 @@ class ScorecardForm(Vertical):
         label, style = RESULT_STYLES[result]
         text = Text.assemble(("Total ", "bold"), (f"{total:g}", "bold"), " / 100  →  ", (label, style))
         missing = len(self.scorecard.categories) - len(self.scores)
-        text.append(
-            f"   (GO ≥ {self.scorecard.go:g}, CONDITIONAL ≥ {self.scorecard.conditional:g})", style="dim"
-        )
+        text.append(f"   (GO ≥ {self.scorecard.go:g}, CONDITIONAL ≥ {self.scorecard.conditional:g})", style="dim")
         if missing:
             text.append(f"\n{missing} categor{'y' if missing == 1 else 'ies'} not scored yet", style="yellow")
         self.query_one("#scorecard-total", Static).update(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -13,10 +14,18 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from cutover_tui.evidence import evidence_answers, evidence_owed
+from cutover_tui.labels import (
+    STEP_MARKERS,
+    check_marker,
+    check_value_text,
+    condition_marker_in,
+    format_at,
+    format_duration,
+    format_wall_time,
+)
 from cutover_tui.state import SessionState, StepState
-from cutover_tui.widgets.formatting import format_duration, format_at, format_value, format_wall_time
-from cutover_tui.widgets.markers import STEP_MARKERS, check_marker, condition_marker
-from runbooks.model import Runbook, Step
+from runbooks.model import EvidenceItem, Runbook, Step
 
 
 class ItemList(OptionList):
@@ -97,9 +106,16 @@ class StepDetail(VerticalScroll):
         yield Static(id="detail-body")
 
     def show(
-        self, step_id: str | None, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None
+        self,
+        step_id: str | None,
+        state: SessionState,
+        runbook: Runbook,
+        now: datetime,
+        zone: tzinfo | None,
+        *,
+        live: bool = True,
     ) -> None:
-        """Show ``step_id`` (or nothing) as of ``state`` at ``now``."""
+        """Show ``step_id`` (or nothing) as of ``state`` at ``now``; ``live`` False leaves out the hints of keys that write."""
         step_state = next((s for s in state.steps if s.id == step_id), None)
         if step_state is None:
             self._set("#detail-title", Text("No step selected", style="dim"))
@@ -109,12 +125,37 @@ class StepDetail(VerticalScroll):
         spec = runbook.step(step_state.id)
         self._set("#detail-title", detail_title(spec, step_state, now, zone))
         self.query_one(ItemList).show(spec, step_state.items_checked)
-        self._set("#detail-body", detail_body(spec, step_state, state, runbook, now))
+        self._set("#detail-body", detail_body(spec, step_state, state, runbook, now, live=live))
 
     def _set(self, selector: str, text: Text) -> None:
         if self._shown.get(selector) != text:
             self._shown[selector] = text
             self.query_one(selector, Static).update(text)
+
+
+def evidence_lines(step: Step, answers: Mapping[str, Sequence[str]], asking: Iterable[EvidenceItem] = ()) -> Text:
+    """Each named item with its answers, or ``owed`` / ``optional`` when it has none; answers for the step as a whole last.
+
+    ``asking``: the items a field below asks for now; they are left out here (the field names them).
+    """
+    asked = {item.id for item in asking}
+    text = Text()
+    for item in step.evidence:
+        if item.id in asked:
+            continue
+        given = answers.get(item.id, ())
+        if given:
+            text.append(f"  ✔ {item.text}: ", style="green")
+            text.append("; ".join(given))
+        elif item.required:
+            text.append(f"  □ {item.text}: owed", style="bold yellow")
+        else:
+            text.append(f"  · {item.text}: optional, none yet", style="dim")
+        text.append("\n")
+    for answer in answers.get("", ()):
+        text.append(f"  ✔ {answer}\n", style="green")
+    text.rstrip()
+    return text
 
 
 def detail_title(spec: Step, step: StepState, now: datetime, zone: tzinfo | None) -> Text:
@@ -136,25 +177,38 @@ def detail_title(spec: Step, step: StepState, now: datetime, zone: tzinfo | None
     return text
 
 
-def detail_body(spec: Step, step: StepState, state: SessionState, runbook: Runbook, now: datetime) -> Text:
-    """Evidence, gate, watched conditions and notes, as labelled lines."""
+def detail_body(
+    spec: Step, step: StepState, state: SessionState, runbook: Runbook, now: datetime, *, live: bool = True
+) -> Text:
+    """Evidence, gate, watched conditions and notes, as labelled lines.
+
+    ``live``: a session that can be written; a read-only view (follow, replay) shows no hints of keys that write.
+    """
     text = Text()
     if spec.kind.value == "approval":
         text.append("Approval: ", style="bold")
-        text.append(f"type “{spec.phrase}” to approve (c)\n", style="cyan")
+        text.append(f"type “{spec.phrase}” to approve" + (" (c)" if live else "") + "\n", style="cyan")
     elif spec.kind.value == "go_no_go":
         text.append("Go/no-go: ", style="bold")
-        text.append("decide with the scorecard (c or d)\n", style="cyan")
+        text.append(
+            ("decide with the scorecard (c or d)" if live else "decided with the scorecard") + "\n", style="cyan"
+        )
     if spec.evidence_required or spec.evidence or step.evidence:
-        need = " (required)" if spec.evidence_required else ""
-        missing = spec.evidence_required and not step.evidence
-        text.append(f"Evidence{need}: ", style="bold red" if missing else "bold")
-        for prompt in spec.evidence:
-            text.append(f"\n  ? {prompt.text}", style="dim")
-        for line in step.evidence:
-            text.append(f"\n  ✔ {line}")
-        if not step.evidence:
-            text.append("\n  none yet (e to add)", style="red" if missing else "dim")
+        owed = evidence_owed(spec, step)
+        notes = []
+        if spec.evidence and owed:
+            notes.append(f"{len(owed)} of {len(spec.evidence)} owed")
+        elif owed:
+            notes.append("required")
+        if live and owed:
+            notes.append("e to add")
+        text.append("Evidence" + (f" ({', '.join(notes)})" if notes else "") + ":", style="bold")
+        lines = evidence_lines(spec, evidence_answers(spec, step))
+        if lines:
+            text.append("\n")
+            text.append_text(lines)
+        elif not step.evidence:
+            text.append(" none yet", style="bold yellow" if owed else "dim")
         text.append("\n")
     if spec.gate:
         text.append("Gate: ", style="bold")
@@ -163,17 +217,17 @@ def detail_body(spec: Step, step: StepState, state: SessionState, runbook: Runbo
             view = state.checks.get(check_id)
             text.append(f"\n  {marker.symbol} {check_id} {marker.word}", style=marker.style)
             if view is not None and view.outcome is not None:
-                detail = format_value(view.value, view.unit) if view.value is not None else ""
-                if detail and view.lower_bound:
-                    detail = f"≥ {detail}"
-                detail = " ".join(part for part in (detail, view.detail) if part)
+                shown = check_value_text(
+                    runbook.checks.get(check_id), view.value, view.unit, lower_bound=view.lower_bound
+                )
+                detail = " ".join(part for part in (shown, view.detail) if part)
                 if detail:
                     text.append(f"  {detail}", style="dim")
         text.append("\n")
     if spec.watch:
         text.append("Watching: ", style="bold")
         for condition_id in spec.watch:
-            marker = condition_marker(state.conditions.get(condition_id))
+            marker = condition_marker_in(state, runbook, condition_id)
             text.append(f"{marker.symbol} {condition_id} {marker.word}  ", style=marker.style)
         text.append("\n")
     if spec.depends_on:

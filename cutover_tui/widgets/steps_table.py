@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
+from cutover_tui.labels import (
+    STEP_MARKERS,
+    check_marker,
+    condition_marker_in,
+    format_at,
+    format_drift,
+    format_wall_time,
+)
 from cutover_tui.state import SessionState, StepState, StepStatus
-from cutover_tui.widgets.formatting import format_drift, format_at, format_wall_time
-from cutover_tui.widgets.markers import STEP_MARKERS, check_marker, condition_marker
 from runbooks.model import Runbook
 
 #: (column key, label, width or None for auto)
@@ -39,10 +46,12 @@ class StepsTable(DataTable[Text]):
     StepsTable { height: 1fr; min-height: 4; }
     """
 
+    BINDINGS = [Binding("space,x", "app.tick_from_timeline", "Tick item", show=False)]
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=1)
         self._cells: dict[str, tuple[Text, ...]] = {}
-        self._last_sync: tuple[SessionState, Runbook, datetime, tzinfo | None] | None = None
+        self._last_shown: tuple[SessionState, Runbook, datetime, tzinfo | None] | None = None
 
     def _ensure_columns(self) -> None:
         if not self.columns:
@@ -62,8 +71,8 @@ class StepsTable(DataTable[Text]):
             self.move_cursor(row=self.get_row_index(step_id))
 
     def on_resize(self) -> None:
-        if self._last_sync is not None:
-            self.sync(*self._last_sync)
+        if self._last_shown is not None:
+            self.show(*self._last_shown)
         # keep the selected step in view when the pane shrinks (e.g. a banner appears)
         self.call_after_refresh(self._scroll_to_cursor)
 
@@ -75,10 +84,10 @@ class StepsTable(DataTable[Text]):
         others = sum(column.get_render_width(self) for key, column in self.columns.items() if key.value != "title")
         return max(12, self.scrollable_content_region.width - others - 2 * self.cell_padding)
 
-    def sync(self, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> None:
+    def show(self, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> None:
         """Bring rows in line with ``state``: add new steps, remove gone ones, update changed cells."""
         self._ensure_columns()
-        self._last_sync = (state, runbook, now, zone)
+        self._last_shown = (state, runbook, now, zone)
         title_width = self._title_width()
         wanted = {step.id: step_cells(step, state, runbook, now, zone, title_width) for step in state.steps}
         for step_id in [k for k in self._cells if k not in wanted]:
@@ -89,7 +98,7 @@ class StepsTable(DataTable[Text]):
             if old is None:
                 self.add_row(*cells, key=step_id)
             else:
-                for (key, _, width), before, after in zip(COLUMNS, old, cells):
+                for (key, _, width), before, after in zip(COLUMNS, old, cells, strict=True):
                     if before == after:
                         continue
                     if width is not None or after.cell_len == before.cell_len:
@@ -107,9 +116,10 @@ class StepsTable(DataTable[Text]):
         cached renders are dropped and its region refreshed.
         """
         self._data[RowKey(row_key)][ColumnKey(column_key)] = value
-        for cache in (self._row_render_cache, self._cell_render_cache):
-            for cached in [key for key in cache.keys() if key[0] == row_key]:
-                cache.discard(cached)
+        for row_cached in [key for key in self._row_render_cache.keys() if key[0] == row_key]:
+            self._row_render_cache.discard(row_cached)
+        for cell_cached in [key for key in self._cell_render_cache.keys() if key[0] == row_key]:
+            self._cell_render_cache.discard(cell_cached)
         row_index = self.get_row_index(row_key)
         self._row_renderable_cache.discard((self._update_count, row_index))
         self._line_cache.clear()  # lines are put together from the rows' cached renders: cheap to redo
@@ -130,7 +140,10 @@ def step_cells(
         title.stylize("reverse")
     return (
         Text(marker.symbol, style=marker.style),
-        Text(format_at(spec.at, rollback=step.rollback_plan), style="bold red" if step.rollback_plan else "bold" if current else "dim"),
+        Text(
+            format_at(spec.at, rollback=step.rollback_plan),
+            style="bold red" if step.rollback_plan else "bold" if current else "dim",
+        ),
         Text(format_wall_time(step.planned_start, zone, now), style="dim"),
         title,
         live_markers(step, state, runbook),
@@ -149,7 +162,7 @@ def live_markers(step: StepState, state: SessionState, runbook: Runbook) -> Text
     if spec.gate and spec.watch:
         text.append("│", style="dim")
     for condition_id in spec.watch:
-        marker = condition_marker(state.conditions.get(condition_id))
+        marker = condition_marker_in(state, runbook, condition_id)
         text.append(marker.symbol, style=marker.style)
     return text
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
-from cutover_tui.state import SessionState
-from cutover_tui.widgets.formatting import format_duration
+from cutover_tui.labels import format_duration
+from cutover_tui.state import Mode, SessionState
 from runbooks.model import Runbook
 
 
@@ -52,13 +52,14 @@ class StopBanner(Static):
             self.update(banner.text)
 
 
-def build_banner(state: SessionState, runbook: Runbook, now: datetime) -> Banner | None:
+def build_banner(state: SessionState, runbook: Runbook, now: datetime, *, live: bool = True) -> Banner | None:
     """Every banner of ``state`` (``SessionState.banners``, most urgent first), or None when there is none.
 
     A firing condition's banner names it, its value, the threshold, how long
     it has been breached and the role that decides; past the escalation time
     of its severity without an acknowledgement, whom to escalate to. A failing
     log or a stopped writer comes first: it says why nothing can be trusted.
+    ``live`` False (follow, replay): no hints of keys that write.
     """
     if not state.banners:
         return None
@@ -79,13 +80,19 @@ def build_banner(state: SessionState, runbook: Runbook, now: datetime) -> Banner
             shown = view.value_text if view.value is not None else view.detail
             text.append(f" {condition.id} {view.state.value}: ", style="bold")
             text.append(f"{shown} ", style="bold")
-            text.append(f"(threshold {condition.threshold_text or 'check fails'}) ")
+            rule = f"threshold {condition.threshold_text}" if condition.threshold_text else f"{condition.check} failing"
+            text.append(f"({rule}) ")
             text.append(f"for {format_duration(view.breach_held)}", style="bold")
         text.append(f" — decides: {decides}")
         if banner.acknowledged:
             text.append("  [acknowledged]", style="bold")
-        if banner is first or index == 1 and first.condition is None:
-            text.append("\n d: record a decision   a: acknowledge   R: enter rollback", style="")
+        if live and (banner is first or index == 1 and first.condition is None):
+            hints = ["d: record a decision"]
+            if not banner.acknowledged:
+                hints.append("a: acknowledge")
+            if state.mode is not Mode.ROLLBACK:
+                hints.append("R: enter rollback")
+            text.append("\n " + "   ".join(hints), style="")
         if banner.escalation:
             text.append(f"\n ▲ {banner.escalation}", style="bold reverse")
     key = f"{first.kind}:{first.condition or ''}"

@@ -10,7 +10,6 @@ from textual.widget import Widget
 from checks.state import Verdict
 from cutover_tui.labels import VERDICT_LABELS
 
-
 _CLASSES: dict[Verdict, str] = {
     Verdict.CONTINUE: "-continue",
     Verdict.AT_RISK: "-at-risk",

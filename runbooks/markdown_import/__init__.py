@@ -59,6 +59,7 @@ from runbooks.loader import parse_runbook
 from runbooks.markdown_import import emit
 from runbooks.markdown_import.builder import Builder
 from runbooks.markdown_import.plan import Plan
+from runbooks.markdown_import.timing import Offset
 from runbooks.markdown_import.timing import find_offset as _find_offset
 
 __all__ = ["find_offset", "import_command", "import_markdown", "read_plan"]
@@ -74,7 +75,9 @@ def read_plan(text: str, source_name: str) -> Plan:
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     front, body, first_line = _split_front_matter(text)
-    description = " ".join(part for part in (_front_matter_description(front), f"Imported from {Path(source_name).name}.") if part)
+    description = " ".join(
+        part for part in (_front_matter_description(front), f"Imported from {Path(source_name).name}.") if part
+    )
     plan = Builder(body, source_name, first_line, Path(source_name).stem or "Imported runbook", description).build()
     if not plan.steps:
         raise RunbookError(
@@ -117,27 +120,29 @@ def import_command(args: argparse.Namespace) -> int:
         sys.stdout.write(yaml_text)
         return 0
     Path(args.output).write_text(yaml_text, encoding="utf-8")
-    print(f"wrote {args.output}: {len(runbook.steps)} steps, {len(runbook.rollback)} rollback steps, "
-          f"{len(runbook.stop_conditions)} stop conditions ({len(runbook.warnings)} placeholder checks to wire)",
-          file=sys.stderr)
+    print(
+        f"wrote {args.output}: {len(runbook.steps)} steps, {len(runbook.rollback)} rollback steps, "
+        f"{len(runbook.stop_conditions)} stop conditions ({len(runbook.warnings)} placeholder checks to wire)",
+        file=sys.stderr,
+    )
     return 0
 
 
-def find_offset(text: str, unit: float | None = None) -> tuple[float, float | None, object] | None:
+def find_offset(text: str, unit: float | None = None) -> tuple[float, float | None, Offset] | None:
     """The first T-offset in ``text``: seconds from T0, the duration of a range, and the match.
 
     >>> find_offset("Pre-launch checks (T-24h to T0)")[:2]
     (-86400.0, 86400.0)
     """
     found = _find_offset(text, unit)
-    return None if found is None else (found.at, found.duration, found)
+    return None if found is None or found.at is None else (found.at, found.duration, found)
 
 
 def _split_front_matter(text: str) -> tuple[str, str, int]:
     match = _FRONT_MATTER.match(text)
     if match is None:
         return "", text, 1
-    return match["yaml"], text[match.end():], text[: match.end()].count("\n") + 1
+    return match["yaml"], text[match.end() :], text[: match.end()].count("\n") + 1
 
 
 def _front_matter_description(front_matter: str) -> str:

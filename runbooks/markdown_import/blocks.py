@@ -11,8 +11,8 @@ code) is plain to see at its start, and every block keeps its 1-based line.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 _FENCE = re.compile(r"^\s*(?P<marker>`{3,}|~{3,})\s*(?P<info>[^\s`]*)")
 _HEADING = re.compile(r"^\s{0,3}(?P<hashes>#{1,6})\s+(?P<text>.*?)(?:\s+#+)?\s*$")
@@ -115,15 +115,15 @@ def blocks(text: str, first_line: int = 1) -> Iterator[Block]:
         if fence:
             marker, info = fence["marker"], fence["info"].lower()
             top = fences[-1] if fences else None
-            closes = top is not None and not info and marker[0] == top.marker[0] and len(marker) >= len(top.marker)
-            if closes:
+            if top is not None and not info and marker[0] == top.marker[0] and len(marker) >= len(top.marker):
                 fences.pop()
                 if not top.markdown:
                     yield Code(top.info, "\n".join(top.body), top.line, top.indent)
                 continue
             if not in_code:
-                fences.append(_Fence(marker, info in ("markdown", "md"), level, number, info,
-                                     len(line) - len(line.lstrip())))
+                fences.append(
+                    _Fence(marker, info in ("markdown", "md"), level, number, info, len(line) - len(line.lstrip()))
+                )
                 continue
         if in_code:
             fences[-1].body.append(lines[index - 1])
@@ -179,9 +179,9 @@ def blocks(text: str, first_line: int = 1) -> Iterator[Block]:
             yield ListItem(len(boxed["indent"]), False, box, boxed["text"].strip(), number)
             continue
         yield Paragraph(len(line) - len(line.lstrip()), line.strip(), number, quoted)
-    for fence in fences:  # an unclosed fence runs to the end of the document
-        if not fence.markdown:
-            yield Code(fence.info, "\n".join(fence.body), fence.line, fence.indent)
+    for unclosed in fences:  # an unclosed fence runs to the end of the document
+        if not unclosed.markdown:
+            yield Code(unclosed.info, "\n".join(unclosed.body), unclosed.line, unclosed.indent)
 
 
 def _is_table_start(line: str, lines: list[str], index: int) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from runbooks.grammar import format_duration, format_offset
-from runbooks.loader import _slug
+from runbooks.loader import slug
 from runbooks.markdown_import.plan import Item, Plan, Step
 
 
@@ -20,7 +20,14 @@ def scalar(value: object) -> str:
     if isinstance(value, (int, float)):
         return f"{value:g}"
     text = str(value)
-    if text and "\n" not in text and " #" not in text and ": " not in text and not text.endswith(":") and text == text.strip():
+    if (
+        text
+        and "\n" not in text
+        and " #" not in text
+        and ": " not in text
+        and not text.endswith(":")
+        and text == text.strip()
+    ):
         try:
             if yaml.safe_load(f"k: {text}") == {"k": text} and not re.match(r"^[-?:,\[\]{}#&*!|>'\"%@`]", text):
                 return text
@@ -53,7 +60,9 @@ class Writer:
 def to_yaml(plan: Plan, source: str) -> str:
     w = Writer(source)
     w.add(f"# Imported from {Path(source).name} by cutover-tui import; each comment names the source line.")
-    w.add("# Checks marked 'placeholder' are not wired: their stop conditions read unknown until a probe replaces them.")
+    w.add(
+        "# Checks marked 'placeholder' are not wired: their stop conditions read unknown until a probe replaces them."
+    )
     w.add(f"name: {scalar(plan.name)}", plan.name_line)
     w.add(f"description: {scalar(plan.description)}")
     if plan.t0 is not None:
@@ -112,7 +121,9 @@ def to_yaml(plan: Plan, source: str) -> str:
         w.add("scorecard:")
         if plan.scorecard_go is not None:
             w.add(f"  go: {plan.scorecard_go:g}")
-        if plan.scorecard_conditional is not None and (plan.scorecard_go is None or plan.scorecard_conditional <= plan.scorecard_go):
+        if plan.scorecard_conditional is not None and (
+            plan.scorecard_go is None or plan.scorecard_conditional <= plan.scorecard_go
+        ):
             w.add(f"  conditional: {plan.scorecard_conditional:g}")
         w.add("  categories:")
         for category in plan.scorecard:
@@ -121,7 +132,7 @@ def to_yaml(plan: Plan, source: str) -> str:
 
 
 def _step(w: Writer, step: Step, taken: set[str], condition_ids: set[str]) -> None:
-    base = _slug(step.title) or "step"
+    base = slug(step.title) or "step"
     step_id, number = base, 2
     while step_id in taken:
         step_id, number = f"{base}_{number}", number + 1
@@ -154,7 +165,7 @@ def _step(w: Writer, step: Step, taken: set[str], condition_ids: set[str]) -> No
 def _items(w: Writer, items: list[Item]) -> None:
     taken: set[str] = set()
     for index, item in enumerate(items):
-        derived = _slug(item.text) or str(index + 1)
+        derived = slug(item.text) or str(index + 1)
         if derived in taken:
             unique, number = derived, 2
             while unique in taken:
@@ -203,16 +214,28 @@ def report(plan: Plan, source: str) -> str:
         entries.append((step.line, ", ".join(parts)))
     for condition in plan.conditions:
         held = f" for {format_duration(condition.for_)}" if condition.for_ else ""
-        entries.append((condition.line, f"stop condition '{condition.title}': {condition.when}{held} -> {condition.action} "
-                                        f"(placeholder check {condition.check}, not wired)"))
+        entries.append(
+            (
+                condition.line,
+                f"stop condition '{condition.title}': {condition.when}{held} -> {condition.action} "
+                f"(placeholder check {condition.check}, not wired)",
+            )
+        )
     for role_id, (title, line) in plan.roles.items():
         entries.append((line, f"role {role_id}: {title}"))
     for level in plan.escalation:
         within = f" within {format_duration(level.respond_within)}" if level.respond_within else ""
-        entries.append((level.line, f"escalation {level.severity}{within}{' -> ' + level.escalate_to if level.escalate_to else ''}"))
+        entries.append(
+            (
+                level.line,
+                f"escalation {level.severity}{within}{' -> ' + level.escalate_to if level.escalate_to else ''}",
+            )
+        )
     for category in plan.scorecard:
         entries.append((category.line, f"scorecard category {category.title} ({category.weight:g})"))
     lines += [f"  {name}:{line}  {text}" for line, text in sorted(entries, key=lambda e: e[0])]
     for title, group in (("kept only as notes:", plan.notes), ("skipped:", plan.skipped), ("warnings:", plan.warnings)):
-        lines += ["", title] + ([f"  {name}:{e.line}  {e.what}" for e in sorted(group, key=lambda e: e.line)] or ["  (none)"])
+        lines += ["", title] + (
+            [f"  {name}:{e.line}  {e.what}" for e in sorted(group, key=lambda e: e.line)] or ["  (none)"]
+        )
     return "\n".join(lines) + "\n"

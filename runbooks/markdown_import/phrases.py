@@ -15,34 +15,52 @@ from runbooks.markdown_import.timing import SECONDS_PER_UNIT
 
 _MD = re.compile(r"\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)|`")
 _LINK = re.compile(r"!?\[(?P<text>[^\]]*)\]\([^)]*\)")
-_EMOJI = re.compile(
-    "[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D\u25A0-\u25FF]"
-)
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d\u25a0-\u25ff]")
 
 OWNER_LABEL = (
     r"(?:owners?|owned by|responsible(?: party)?|accountable|who|assignee|assigned(?: to)?|dri|lead|executed by|performed by|"
     r"run by|done by|executor|approvers?|approved by|signed(?:[\s-]off)? by|sign[\s-]?off(?: by)?|decision maker|"
     r"decides|decided by|decision(?: by)?|poc|point of contact|on[\s-]?point)"
 )
-_OWNER_FIELD = re.compile(rf"(?i)^[\s>*_-]*(?:\*\*|__)?\s*(?P<label>{OWNER_LABEL})\s*(?:\*\*|__)?\s*[:=–—]\s*(?:\*\*|__)?(?P<who>.+?)(?:\*\*|__)?\s*$")
-_OWNER_PAREN = re.compile(rf"(?i)[(\[]\s*(?:\*\*|__)?(?P<label>{OWNER_LABEL})(?:\*\*|__)?\s*[:=]\s*(?P<who>[^,;)\]]+?)\s*(?:[,;][^)\]]*)?[)\]]")
-_OWNER_TAIL = re.compile(r"(?i)(?:^|\s[|—–-]\s*|\s)(?:\*\*|__)?(?P<label>owners?|responsible|who|assignee|dri|approver)(?:\*\*|__)?\s*:\s*(?P<who>[^|;()\[\]]+?)\s*$")
+_OWNER_FIELD = re.compile(
+    rf"(?i)^[\s>*_-]*(?:\*\*|__)?\s*(?P<label>{OWNER_LABEL})\s*(?:\*\*|__)?\s*[:=–—]\s*(?:\*\*|__)?(?P<who>.+?)(?:\*\*|__)?\s*$"
+)
+_OWNER_PAREN = re.compile(
+    rf"(?i)[(\[]\s*(?:\*\*|__)?(?P<label>{OWNER_LABEL})(?:\*\*|__)?\s*[:=]\s*(?P<who>[^,;)\]]+?)\s*(?:[,;][^)\]]*)?[)\]]"
+)
+_OWNER_TAIL = re.compile(
+    r"(?i)(?:^|\s[|—–-]\s*|\s)(?:\*\*|__)?(?P<label>owners?|responsible|who|assignee|dri|approver)(?:\*\*|__)?\s*:\s*(?P<who>[^|;()\[\]]+?)\s*$"
+)
 _MENTION_TAIL = re.compile(r"(?:\s[—–-]\s*|\s[(\[]\s*|\s)(?P<who>@[\w.-]+)\s*[)\]]?\s*$")
 _NOBODY = re.compile(r"(?i)^(?:_+|-+|\?+|tbd|tba|n/?a|none|\[.*\]|<.*>|name|\.{2,}|x+)$")
 
-_FIELD = re.compile(r"^[\s>*_-]*(?:\*\*|__)?\s*(?P<label>[A-Za-z][A-Za-z /&().-]{0,40}?)\s*(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*(?P<value>.*)$")
-EVIDENCE_LABEL = re.compile(r"(?i)^(?:evidence|outputs?|expected outputs?|artifacts?|proof|verification|verify|validate|done when|success(?: criteria)?|acceptance|expected result|result)$")
-NOTE_LABEL = re.compile(r"(?i)^(?:notes?|note|context|why|purpose|description|details|references?|links?|see(?: also)?|docs?|documentation|dashboards?|runbook|status|date|priority|severity|due(?: date)?|deadline|version|last updated|prerequisites?|dependencies|depends on|inputs?|scope|impact|risk|comms?|communication|channel|tools?|location|url|contact|phone|email|target|goal|objective|frequency|environment|window)$")
+_FIELD = re.compile(
+    r"^[\s>*_-]*(?:\*\*|__)?\s*(?P<label>[A-Za-z][A-Za-z /&().-]{0,40}?)\s*(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*(?P<value>.*)$"
+)
+EVIDENCE_LABEL = re.compile(
+    r"(?i)^(?:evidence|outputs?|expected outputs?|artifacts?|proof|verification|verify|validate|done when|success(?: criteria)?|acceptance|expected result|result)$"
+)
+NOTE_LABEL = re.compile(
+    r"(?i)^(?:notes?|note|context|why|purpose|description|details|references?|links?|see(?: also)?|docs?|documentation|dashboards?|runbook|status|date|priority|severity|due(?: date)?|deadline|version|last updated|prerequisites?|dependencies|depends on|inputs?|scope|impact|risk|comms?|communication|channel|tools?|location|url|contact|phone|email|target|goal|objective|frequency|environment|window)$"
+)
 COMMAND_LABEL = re.compile(r"(?i)^(?:commands?|run|script|cli|sql|query)$")
-TRIGGER_LABEL = re.compile(r"(?i)^(?:(?:rollback|roll back|abort|halt|stop|kill|escalation)\s+)?(?:triggers?|thresholds?|conditions?|criteria|signals?)$|^(?:rollback|roll back|abort) (?:if|when)$")
+TRIGGER_LABEL = re.compile(
+    r"(?i)^(?:(?:rollback|roll back|abort|halt|stop|kill|escalation)\s+)?(?:triggers?|thresholds?|conditions?|criteria|signals?)$|^(?:rollback|roll back|abort) (?:if|when)$"
+)
 
 _OPS = (
     (">=", r">=|≥|=>|at least|no less than|not less than|greater than or equal to"),
     ("<=", r"<=|≤|=<|at most|no more than|not more than|less than or equal to"),
-    (">", r">|above|exceeds?|exceeding|exceeded|over|more than|greater than|higher than|in excess of|rises? above|goes above|"
-          r"spikes? (?:above|over|to)|climbs? above|jumps? (?:above|to)|increases? (?:above|beyond)|beyond"),
-    ("<", r"<|below|under|less than|lower than|drops? (?:below|under|to)|falls? (?:below|under|to)|dips? below|goes below|"
-          r"decreases? below"),
+    (
+        ">",
+        r">|above|exceeds?|exceeding|exceeded|over|more than|greater than|higher than|in excess of|rises? above|goes above|"
+        r"spikes? (?:above|over|to)|climbs? above|jumps? (?:above|to)|increases? (?:above|beyond)|beyond",
+    ),
+    (
+        "<",
+        r"<|below|under|less than|lower than|drops? (?:below|under|to)|falls? (?:below|under|to)|dips? below|goes below|"
+        r"decreases? below",
+    ),
 )
 _OP_PATTERN = "|".join(f"(?P<op{index}>{pattern})" for index, (_, pattern) in enumerate(_OPS))
 _UNITS = r"%|ms|msec|milliseconds?|s|sec|secs|seconds?|m|mins?|minutes?|h|hrs?|hours?|x|×|rps|req/s|qps|/s|/min|/sec|mb|gb|kb"
@@ -57,15 +75,23 @@ _FOR = re.compile(
     r"|\(\s*(?P<pn>\d+)\s*(?P<punit>minutes?|mins?|m|seconds?|secs?|s|hours?|h)\s*\)"
     r"|\bfor\s+(?P<cn>\d+)\s+consecutive\s+(?P<cunit>minutes?|mins?|hours?|seconds?)"
 )
-_CLAUSE_SPLIT = re.compile(r"(?i)\s+or\s+|;|\s+OR\s+|,\s*(?=[A-Za-z][\w\s/-]{0,40}(?:>|<|≥|≤|above|below|exceeds|over)\s*\d)")
+_CLAUSE_SPLIT = re.compile(
+    r"(?i)\s+or\s+|;|\s+OR\s+|,\s*(?=[A-Za-z][\w\s/-]{0,40}(?:>|<|≥|≤|above|below|exceeds|over)\s*\d)"
+)
 _LEADING_TRIGGER = re.compile(
     r"(?i)^.*?\b(?:if|when|whenever|once|where|should)\b\s+|^(?:[\w\s]*?(?:triggers?|thresholds?|criteria|conditions?|signals?))\s*(?:\(e\.g\.,?|e\.g\.,?|:)\s*"
 )
 _METRIC_NOISE = re.compile(r"(?i)^(?:any|the|our|a|an|overall|observed|sustained)\s+|[\s:,(-]+$|^[\s:,)(-]+")
 
-ROLLBACK_WORD = re.compile(r"(?i)\broll(?:ing|ed)?[\s-]?back\b|\bback[\s-]?out\b|\brevert\b|\bfail[\s-]?back\b|\bfallback\b|\brestore (?:the )?previous\b")
-HALT_WORD = re.compile(r"(?i)\babort\b|\bhalt\b|\bstop\b|\bpause\b|\bfreeze\b|\bno[\s-]?go\b|\bkill switch\b|\bdisable\b|\bevaluate\b|\bconsider\b|\bdecide\b|\binvestigate\b|\bhold\b")
-WARN_WORD = re.compile(r"(?i)\balert(?:s|ing)?\b|\balarms?\b|\bpag(?:e|ing)\b|\bnotify\b|\bwarn(?:ing)?\b|\bescalat\w*|\bwatch\b|\bmonitor\w*")
+ROLLBACK_WORD = re.compile(
+    r"(?i)\broll(?:ing|ed)?[\s-]?back\b|\bback[\s-]?out\b|\brevert\b|\bfail[\s-]?back\b|\bfallback\b|\brestore (?:the )?previous\b"
+)
+HALT_WORD = re.compile(
+    r"(?i)\babort\b|\bhalt\b|\bstop\b|\bpause\b|\bfreeze\b|\bno[\s-]?go\b|\bkill switch\b|\bdisable\b|\bevaluate\b|\bconsider\b|\bdecide\b|\binvestigate\b|\bhold\b"
+)
+WARN_WORD = re.compile(
+    r"(?i)\balert(?:s|ing)?\b|\balarms?\b|\bpag(?:e|ing)\b|\bnotify\b|\bwarn(?:ing)?\b|\bescalat\w*|\bwatch\b|\bmonitor\w*"
+)
 LINE_TRIGGER = re.compile(
     r"(?i)\b(?:roll(?:ing)?[\s-]?back|back[\s-]?out|revert|abort|halt|stop|pause)\s+(?:immediately\s+)?(?:if|when|whenever|once|on)\b"
     r"|\btriggers?\s+(?:an?\s+)?(?:immediate\s+)?(?:roll[\s-]?back|abort|halt|revert)\b|\b(?:rollback|abort|halt|stop|kill)\s+(?:triggers?|criteria|conditions?|thresholds?)\b"
@@ -81,16 +107,22 @@ GO_NO_GO_HEADING = re.compile(
     r"|\b(?:launch|final|go)\s+decision\b|\b(?:pass(?:/fail)?|launch|release|readiness|acceptance|success|go[\s-]?live|entry|exit|cutover)\s+criteria\b"
     r"|\bcheckpoints?\b|\bsign[\s-]?offs?\b|\breadiness review\b|\b(?:launch|release|go[\s-]?live|deploy\w*|production|final)\s+(?:authori[sz]ation|approvals?)\b|^(?:\d+[.)]?\s*)?approvals?$|\b\w+\s+(?:lead\s+)?approvals?$"
 )
-APPROVAL_PHRASE = re.compile(
-    r"(?:“|\"|‘|'|`)(?P<phrase>[A-Z][A-Z0-9]+(?:[ _-][A-Z0-9]+){1,6})(?:”|\"|’|'|`)"
+APPROVAL_PHRASE = re.compile(r"(?:“|\"|‘|'|`)(?P<phrase>[A-Z][A-Z0-9]+(?:[ _-][A-Z0-9]+){1,6})(?:”|\"|’|'|`)")
+APPROVAL_CONTEXT = re.compile(
+    r"(?i)\b(?:approv\w*|say|says|types?|typed|typing|enters?|reply|replies|confirm\w*|authori[sz]\w*|explicitly|respond\w*|write)\b"
 )
-APPROVAL_CONTEXT = re.compile(r"(?i)\b(?:approv\w*|say|says|types?|typed|typing|enters?|reply|replies|confirm\w*|authori[sz]\w*|explicitly|respond\w*|write)\b")
 ROLES_HEADING = re.compile(
     r"(?i)\b(?:roles?|raci|team|contacts?|who'?s who|participants|staffing|war[\s-]?room|responsibilit(?:y|ies)|people|cast|personnel|on[\s-]?call)\b"
 )
-ESCALATION_HEADING = re.compile(r"(?i)\bescalat\w*|\bseverit(?:y|ies)\b|\bsev(?:erity)? levels?\b|\bincident (?:levels|priorities|response)\b|\bresponse times?\b|\bpaging\b|\bsla\b")
-ROLLBACK_PLAN_HEADING = re.compile(r"(?i)\broll(?:ing)?[\s-]?back\b|\bback[\s-]?out\b|\brevert(?:ing)?\b|\bfall[\s-]?back (?:plan|procedure)\b|\bfail[\s-]?back\b")
-ROLLBACK_PLAN_WORD = re.compile(r"(?i)\b(?:plan|procedures?|steps?|runbook|process|strategy|instructions|playbook|sequence|execution|how to)\b")
+ESCALATION_HEADING = re.compile(
+    r"(?i)\bescalat\w*|\bseverit(?:y|ies)\b|\bsev(?:erity)? levels?\b|\bincident (?:levels|priorities|response)\b|\bresponse times?\b|\bpaging\b|\bsla\b"
+)
+ROLLBACK_PLAN_HEADING = re.compile(
+    r"(?i)\broll(?:ing)?[\s-]?back\b|\bback[\s-]?out\b|\brevert(?:ing)?\b|\bfall[\s-]?back (?:plan|procedure)\b|\bfail[\s-]?back\b"
+)
+ROLLBACK_PLAN_WORD = re.compile(
+    r"(?i)\b(?:plan|procedures?|steps?|runbook|process|strategy|instructions|playbook|sequence|execution|how to)\b"
+)
 NOT_A_PLAN = re.compile(r"(?i)\b(?:system|features?|capabilit\w*|support|automat\w*|mechanism|tooling|script)\b")
 NOT_ROLLBACK_PLAN = re.compile(
     r"(?i)\b(?:triggers?|criteria|conditions?|thresholds?|signals?|when\s+to|decision|drill|rehearsal|rehears\w*|test(?:ing|ed|s)?|dry[\s-]?run|readiness|ready|verified|validation|review)\b"
@@ -102,20 +134,234 @@ REFERENCE_HEADING = re.compile(
     r"what you get|reality check|how (?:this|it) (?:relates|works)|key questions|notes?|troubleshooting|lessons learned|"
     r"what i still need|definitions|legend|checklist legend|(?:operator |useful |helpful |handy )?commands?|cheat ?sheet|environments?|architecture|tools?|dashboards?|metadata|document version|effective date)\b"
 )
-VERBS = frozenset("""
-accept acknowledge activate add adjust align analyse analyze announce apply approve archive assemble assess assign attach audit
-back backup begin block book bring build bump call cancel capture change check clean clear close collect commit communicate compare
-complete configure confirm connect copy create cut decommission delete deploy describe destroy detach disable disconnect dispatch
-distribute document double download drain drop dry email enable end enforce ensure escalate establish evaluate execute expand export
-extend fail failover file fill finalise finalize fix flip flush follow freeze gather generate get give go grant hand handoff hold identify
-implement import increase inform initiate inspect install invalidate invite issue keep kick kill label launch lift load lock log
-mark measure merge migrate monitor move mute notify obtain open pause perform pin ping plan point populate post prepare present prime promote
-provide provision publish pull purge push put query rebuild reboot record redeploy redirect reduce re-enable refresh register rehearse
-reindex release reload remove rename renew repeat replay replicate report request reroute reset resize resolve restart restore resume retire
-review revoke roll rollback rotate route run save scale schedule scan seed send set setup share shut sign smoke snapshot start stop submit
-swap switch sync tag take tear terminate test tick toggle track trigger triage turn unblock uncordon unfreeze unlock unpause update
-upgrade upload use validate verify wait warm watch wipe write
-""".split())
+VERBS = frozenset(
+    [
+        "accept",
+        "acknowledge",
+        "activate",
+        "add",
+        "adjust",
+        "align",
+        "analyse",
+        "analyze",
+        "announce",
+        "apply",
+        "approve",
+        "archive",
+        "assemble",
+        "assess",
+        "assign",
+        "attach",
+        "audit",
+        "back",
+        "backup",
+        "begin",
+        "block",
+        "book",
+        "bring",
+        "build",
+        "bump",
+        "call",
+        "cancel",
+        "capture",
+        "change",
+        "check",
+        "clean",
+        "clear",
+        "close",
+        "collect",
+        "commit",
+        "communicate",
+        "compare",
+        "complete",
+        "configure",
+        "confirm",
+        "connect",
+        "copy",
+        "create",
+        "cut",
+        "decommission",
+        "delete",
+        "deploy",
+        "describe",
+        "destroy",
+        "detach",
+        "disable",
+        "disconnect",
+        "dispatch",
+        "distribute",
+        "document",
+        "double",
+        "download",
+        "drain",
+        "drop",
+        "dry",
+        "email",
+        "enable",
+        "end",
+        "enforce",
+        "ensure",
+        "escalate",
+        "establish",
+        "evaluate",
+        "execute",
+        "expand",
+        "export",
+        "extend",
+        "fail",
+        "failover",
+        "file",
+        "fill",
+        "finalise",
+        "finalize",
+        "fix",
+        "flip",
+        "flush",
+        "follow",
+        "freeze",
+        "gather",
+        "generate",
+        "get",
+        "give",
+        "go",
+        "grant",
+        "hand",
+        "handoff",
+        "hold",
+        "identify",
+        "implement",
+        "import",
+        "increase",
+        "inform",
+        "initiate",
+        "inspect",
+        "install",
+        "invalidate",
+        "invite",
+        "issue",
+        "keep",
+        "kick",
+        "kill",
+        "label",
+        "launch",
+        "lift",
+        "load",
+        "lock",
+        "log",
+        "mark",
+        "measure",
+        "merge",
+        "migrate",
+        "monitor",
+        "move",
+        "mute",
+        "notify",
+        "obtain",
+        "open",
+        "pause",
+        "perform",
+        "pin",
+        "ping",
+        "plan",
+        "point",
+        "populate",
+        "post",
+        "prepare",
+        "present",
+        "prime",
+        "promote",
+        "provide",
+        "provision",
+        "publish",
+        "pull",
+        "purge",
+        "push",
+        "put",
+        "query",
+        "rebuild",
+        "reboot",
+        "record",
+        "redeploy",
+        "redirect",
+        "reduce",
+        "re-enable",
+        "refresh",
+        "register",
+        "rehearse",
+        "reindex",
+        "release",
+        "reload",
+        "remove",
+        "rename",
+        "renew",
+        "repeat",
+        "replay",
+        "replicate",
+        "report",
+        "request",
+        "reroute",
+        "reset",
+        "resize",
+        "resolve",
+        "restart",
+        "restore",
+        "resume",
+        "retire",
+        "review",
+        "revoke",
+        "roll",
+        "rollback",
+        "rotate",
+        "route",
+        "run",
+        "save",
+        "scale",
+        "schedule",
+        "scan",
+        "seed",
+        "send",
+        "set",
+        "setup",
+        "share",
+        "shut",
+        "sign",
+        "smoke",
+        "snapshot",
+        "start",
+        "stop",
+        "submit",
+        "swap",
+        "switch",
+        "sync",
+        "tag",
+        "take",
+        "tear",
+        "terminate",
+        "test",
+        "tick",
+        "toggle",
+        "track",
+        "trigger",
+        "triage",
+        "turn",
+        "unblock",
+        "uncordon",
+        "unfreeze",
+        "unlock",
+        "unpause",
+        "update",
+        "upgrade",
+        "upload",
+        "use",
+        "validate",
+        "verify",
+        "wait",
+        "warm",
+        "watch",
+        "wipe",
+        "write",
+    ]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +416,7 @@ def owner_inline(text: str) -> tuple[str, str] | None:
         if match is not None:
             who = person(match["who"])
             if who:
-                rest = (text[: match.start()] + " " + text[match.end():]).strip()
+                rest = (text[: match.start()] + " " + text[match.end() :]).strip()
                 return who, re.sub(r"\s*[—–|-]\s*$", "", rest).strip()
     return None
 
@@ -194,7 +440,7 @@ def thresholds(text: str) -> list[ThresholdClause]:
             continue
         op = next(_OPS[index][0] for index in range(len(_OPS)) if match[f"op{index}"] is not None)
         unit = (match["unit"] or "").lower()
-        after = clause[match.end():]
+        after = clause[match.end() :]
         duration = _FOR.search(after) or _FOR.search(clause[: match.start()])
         for_seconds = None
         if duration is not None:
@@ -207,8 +453,17 @@ def thresholds(text: str) -> list[ThresholdClause]:
         metric = _metric(match["metric"])
         if unit in ("m", "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour", "hours") and not metric:
             continue
-        found.append(ThresholdClause(metric, op, float(match["number"].replace(",", ".")), unit, for_seconds,
-                                     _title_text(clause[:end]), baseline=bool(match["baseline"]) or unit in ("x", "×")))
+        found.append(
+            ThresholdClause(
+                metric,
+                op,
+                float(match["number"].replace(",", ".")),
+                unit,
+                for_seconds,
+                _title_text(clause[:end]),
+                baseline=bool(match["baseline"]) or unit in ("x", "×"),
+            )
+        )
     return found
 
 
@@ -248,7 +503,7 @@ def action_of(text: str) -> str | None:
 def approval_phrase(text: str) -> str | None:
     """A phrase to type, in quotes beside "approve", "say", "type": ``APPROVE PROD DEPLOY``."""
     for match in APPROVAL_PHRASE.finditer(text):
-        if APPROVAL_CONTEXT.search(text[max(0, match.start() - 80): match.start()]):
+        if APPROVAL_CONTEXT.search(text[max(0, match.start() - 80) : match.start()]):
             return match["phrase"]
     return None
 

@@ -38,8 +38,14 @@ class Step:
     timed_source: bool = False  # created because an offset or clock time named it
 
     def worth_keeping(self) -> bool:
-        return (self.at is not None or self.timed_source or bool(self.items or self.evidence)
-                or self.kind == "approval" or self.owner is not None and bool(self.notes))
+        return (
+            self.at is not None
+            or self.timed_source
+            or bool(self.items or self.evidence)
+            or self.kind == "approval"
+            or self.owner is not None
+            and bool(self.notes)
+        )
 
 
 @dataclass(slots=True)

@@ -18,14 +18,26 @@ from runbooks.markdown_import.blocks import Table
 from runbooks.markdown_import.plan import Category, Item, Level, Step
 
 if TYPE_CHECKING:
-    from runbooks.markdown_import.builder import _Walker
+    from runbooks.markdown_import.walker import SectionWalker
 
-_TIME_HEADER = re.compile(r"(?i)^(?:time|when|t[\s-]?(?:minus|offset)?|offset|start|start time|schedule|clock|day|date/time|timing|slot|window|t-?\s*time|planned(?: time)?|eta|week)\b")
-_TITLE_HEADER = re.compile(r"(?i)^(?:step|action|task|activity|activities|milestone|phase|event|what|description|item|work|procedure|stage)s?\b")
-_OWNER_HEADER = re.compile(r"(?i)^(?:owners?|responsible|who|lead|assignee|assigned(?: to)?|dri|team|executor|accountable|performed by|by|r)\b")
-_EVIDENCE_HEADER = re.compile(r"(?i)^(?:verify|verification|done when|output|evidence|success criteria|validation|expected(?: result| outcome)?|check|proof|acceptance)\b")
-_DURATION_HEADER = re.compile(r"(?i)^(?:duration|est\.?|estimate[ds]?|length|time needed|time required|effort|timebox)\b")
-_TRIGGER_HEADER = re.compile(r"(?i)^(?:trigger|threshold|condition|signal|alert|alarm|rollback (?:if|when|trigger)|abort (?:if|when)|limit|breach)")
+_TIME_HEADER = re.compile(
+    r"(?i)^(?:time|when|t[\s-]?(?:minus|offset)?|offset|start|start time|schedule|clock|day|date/time|timing|slot|window|t-?\s*time|planned(?: time)?|eta|week)\b"
+)
+_TITLE_HEADER = re.compile(
+    r"(?i)^(?:step|action|task|activity|activities|milestone|phase|event|what|description|item|work|procedure|stage)s?\b"
+)
+_OWNER_HEADER = re.compile(
+    r"(?i)^(?:owners?|responsible|who|lead|assignee|assigned(?: to)?|dri|team|executor|accountable|performed by|by|r)\b"
+)
+_EVIDENCE_HEADER = re.compile(
+    r"(?i)^(?:verify|verification|done when|output|evidence|success criteria|validation|expected(?: result| outcome)?|check|proof|acceptance)\b"
+)
+_DURATION_HEADER = re.compile(
+    r"(?i)^(?:duration|est\.?|estimate[ds]?|length|time needed|time required|effort|timebox)\b"
+)
+_TRIGGER_HEADER = re.compile(
+    r"(?i)^(?:trigger|threshold|condition|signal|alert|alarm|rollback (?:if|when|trigger)|abort (?:if|when)|limit|breach)"
+)
 _METRIC_HEADER = re.compile(r"(?i)^(?:metric|kpi|indicator|signal|measure|sli)s?\b")
 _ACTION_HEADER = re.compile(r"(?i)^(?:action|response|then|decision|result|do)s?\b")
 _SEVERITY_HEADER = re.compile(r"(?i)^(?:(?:issue\s+)?severity|sev|level|priority|tier|p-level|incident level)")
@@ -41,7 +53,7 @@ _BOX_CELL = re.compile(r"^\s*(?:\[[ xX]?\]|[☐□☑☒⬜✅❌]|yes/no)\s*$")
 class TableReader:
     """A pipe table mapped by its header: steps, stop conditions, escalation, roles, scorecard or items."""
 
-    def __init__(self, walker: "_Walker") -> None:
+    def __init__(self, walker: SectionWalker) -> None:
         self.w = walker
         self.b = walker.b
 
@@ -73,11 +85,12 @@ class TableReader:
         duration = self.column(header, _DURATION_HEADER)
         role = self.column(header, _ROLE_HEADER)
         name = self.column(header, _NAME_HEADER)
-        if ctx.roles or (role is not None and name is not None and time_column is None and title is None):
-            if role is not None:
-                return self.roles(table, role, name)
-        if not ctx.reference and ((time_column is not None and (title is not None or len(header) >= 2))
-                                  or (title is not None and (owner is not None or duration is not None) and not ctx.roles)):
+        if role is not None and (ctx.roles or (name is not None and time_column is None and title is None)):
+            return self.roles(table, role, name)
+        if not ctx.reference and (
+            (time_column is not None and (title is not None or len(header) >= 2))
+            or (title is not None and (owner is not None or duration is not None) and not ctx.roles)
+        ):
             return self.steps(table, header, time_column, title, owner, duration)
         if any(_BOX_CELL.match(cell) for row, _ in table.rows for cell in row):
             return self.checklist(table)
@@ -104,29 +117,56 @@ class TableReader:
             level = re.sub(r"\s+", "", short.group()) if short else raw
             within = T.duration_value(cells[response]) if response is not None and response < len(cells) else None
             who = cells[escalate] if escalate is not None and escalate < len(cells) and cells[escalate] else None
-            description = cells[describe] if describe is not None and describe < len(cells) else (raw if short and raw != level else "")
+            description = (
+                cells[describe]
+                if describe is not None and describe < len(cells)
+                else (raw if short and raw != level else "")
+            )
             self.b.plan.escalation.append(Level(level, within, who, description, line))
 
     def triggers(self, table: Table, header: tuple[str, ...], trigger: int | None, metric: int | None) -> None:
         action_column = self.column(header, _ACTION_HEADER, skip=tuple(i for i in (trigger, metric) if i is not None))
-        threshold_columns = [i for i, h in enumerate(header) if re.search(r"(?i)threshold|alert|limit|trigger|breach|rollback if|abort if", h)]
+        threshold_columns = [
+            i
+            for i, h in enumerate(header)
+            if re.search(r"(?i)threshold|alert|limit|trigger|breach|rollback if|abort if", h)
+        ]
         for row, line in table.rows:
             cells = [P.clean(P.strip_emoji(c)) for c in row]
-            name = cells[metric] if metric is not None and metric < len(cells) else (cells[trigger] if trigger is not None and trigger < len(cells) else "")
+            name = (
+                cells[metric]
+                if metric is not None and metric < len(cells)
+                else (cells[trigger] if trigger is not None and trigger < len(cells) else "")
+            )
             action_text = cells[action_column] if action_column is not None and action_column < len(cells) else ""
-            action = P.action_of(action_text) or P.action_of(" ".join(header)) or self.w.ctx.trigger_action or ("rollback" if self.w.ctx.rollback else "halt")
+            action = (
+                P.action_of(action_text)
+                or P.action_of(" ".join(header))
+                or self.w.ctx.trigger_action
+                or ("rollback" if self.w.ctx.rollback else "halt")
+            )
             if re.search(r"(?i)alert|alarm", " ".join(header[i] for i in threshold_columns)) and not action_text:
                 action = P.action_of(" ".join(self.w.ctx.titles[-1:])) or "warn"
                 if action not in ("rollback", "halt"):
                     action = "warn"
             found = False
-            for index in threshold_columns or [trigger]:
+            columns: list[int | None] = list(threshold_columns) or [trigger]
+            for index in columns:
                 if index is None or index >= len(cells):
                     continue
                 cell = cells[index]
-                text = cell if index == metric or re.match(r"^\s*(?:[A-Za-z])", cell) and P.thresholds(cell) and P.thresholds(cell)[0].metric else f"{name} {cell}"
+                text = (
+                    cell
+                    if index == metric
+                    or re.match(r"^\s*(?:[A-Za-z])", cell)
+                    and P.thresholds(cell)
+                    and P.thresholds(cell)[0].metric
+                    else f"{name} {cell}"
+                )
                 for clause in P.thresholds(text):
-                    self.b.condition(clause, line, action, None if self.w.ctx.rollback else self.w.target(), fallback_metric=name)
+                    self.b.condition(
+                        clause, line, action, None if self.w.ctx.rollback else self.w.target(), fallback_metric=name
+                    )
                     found = True
             if not found:
                 self.b.note(line, f"trigger without a number to watch: '{_short(' | '.join(c for c in cells if c))}'")
@@ -141,9 +181,18 @@ class TableReader:
                 person = cells[name] if name is not None and name < len(cells) else None
                 self.b.add_role(cells[role], person, line)
 
-    def steps(self, table: Table, header: tuple[str, ...], time_column: int | None, title: int | None,
-              owner: int | None, duration: int | None) -> None:
-        evidence = self.column(header, _EVIDENCE_HEADER, skip=tuple(i for i in (time_column, title, owner, duration) if i is not None))
+    def steps(
+        self,
+        table: Table,
+        header: tuple[str, ...],
+        time_column: int | None,
+        title: int | None,
+        owner: int | None,
+        duration: int | None,
+    ) -> None:
+        evidence = self.column(
+            header, _EVIDENCE_HEADER, skip=tuple(i for i in (time_column, title, owner, duration) if i is not None)
+        )
         if title is None:
             title = next((i for i in range(len(header)) if i not in (time_column, owner, duration, evidence)), None)
         if title is None:
@@ -162,11 +211,13 @@ class TableReader:
             steps: list[Step] = []
             if time_column is not None and time_column < len(cells):
                 when = P.clean(cells[time_column])
-                steps = self.b._timed_steps(f"{when}: {text}", line, ctx, allow_day=True)
+                steps = self.b.timed_steps(f"{when}: {text}", line, ctx, allow_day=True)
                 if not steps and when and re.search(r"\d", when):
-                    self.b.warn(line, f"time '{when}' is not an offset, a clock time or a day: step '{text}' is left untimed")
+                    self.b.warn(
+                        line, f"time '{when}' is not an offset, a clock time or a day: step '{text}' is left untimed"
+                    )
             if not steps:
-                step = self.b._new_step(self.b._title(text), line, ctx)
+                step = self.b.new_step(self.b.title_of(text), line, ctx)
                 step.timed_source = True
                 if inherit is not None:  # rows of a timed section happen at its time
                     step.at, step.at_line = inherit.at, inherit.at_line
@@ -189,7 +240,11 @@ class TableReader:
                 if ctx.go_no_go or re.search(r"(?i)go\s*/\s*no[\s-]*go|go[\s-]+no[\s-]+go", step.title):
                     step.kind, step.kind_line = "go_no_go", line
                 for index, cell in enumerate(cells):
-                    if index not in (time_column, title, owner, duration, evidence) and P.clean(cell) and index < len(header):
+                    if (
+                        index not in (time_column, title, owner, duration, evidence)
+                        and P.clean(cell)
+                        and index < len(header)
+                    ):
                         step.notes.append(f"{header[index]}: {P.clean(cell)}")
                         step.notes_line = step.notes_line or line
 

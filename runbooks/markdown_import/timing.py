@@ -37,7 +37,9 @@ _ONE = (
 )
 _OFFSET_ONE = re.compile(_ONE, re.I)
 _RANGE_SEPARATOR = r"\s*(?:to|until|till|through|thru|–|—|-|\.\.|→|->)\s*"
-_RANGE = re.compile(rf"(?P<a>{_ONE.replace('?P<', '?P<a_')}){_RANGE_SEPARATOR}(?P<b>{_ONE.replace('?P<', '?P<b_')})", re.I)
+_RANGE = re.compile(
+    rf"(?P<a>{_ONE.replace('?P<', '?P<a_')}){_RANGE_SEPARATOR}(?P<b>{_ONE.replace('?P<', '?P<b_')})", re.I
+)
 _LIST_SEPARATOR = re.compile(r"\s*(?:,|/|&|\band\b)\s*")
 _NORMALISE_SIGN = re.compile(r"(?<![\w])([TLDH])\s*[−–—]\s*(?=\d)")
 _UNIT_WORD = re.compile(
@@ -50,25 +52,76 @@ _CLOCK_TIME = re.compile(
     r"(?<![\w:+-])(?P<h>[01]?\d|2[0-3])(?:[:.h](?P<m>[0-5]\d))?\s*(?P<ampm>[ap]\.?m\.?)?(?!\w|:\d)"
     r"(?:\s*(?P<tz>UTC|GMT|Z|[A-Z]{2,4}T|IST|WAT|EAT|CAT|SAST|[A-Z][a-z]+/[A-Za-z_]+)(?![\w]))?"
 )
-_CLOCK_RANGE = re.compile(rf"(?P<a>{_CLOCK_TIME.pattern.replace('?P<', '?P<a_')})\s*(?:–|—|-|to|until)\s*(?P<b>{_CLOCK_TIME.pattern.replace('?P<', '?P<b_')})")
-_DAY = re.compile(r"(?i)^(?:day|d)\s*(?P<sign>[+-−]?)\s*(?P<a>\d{1,3})(?:\s*(?:-|–|to)\s*(?:day\s*)?(?P<b>\d{1,3}))?(?P<plus>\+)?(?!\w|:\d)")
-_WEEK = re.compile(r"(?i)^(?P<kind>week|month)\s*(?P<a>\d{1,2})(?:\s*(?:-|–|to)\s*(?P<b>\d{1,2}))?(?P<plus>\+)?(?!\w|:\d)")
-_ZERO_DAY = re.compile(r"(?i)^(?:the\s+)?(?:(?:go[\s-]?live|launch|cut[\s-]?over|release|migration|switch[\s-]?over)\s+day|D[\s-]?Day|day\s+(?:zero|0)|day\s+of\s+(?:go[\s-]?live|launch|cutover))(?:\s*[(:].*)?$")
+_CLOCK_RANGE = re.compile(
+    rf"(?P<a>{_CLOCK_TIME.pattern.replace('?P<', '?P<a_')})\s*(?:–|—|-|to|until)\s*(?P<b>{_CLOCK_TIME.pattern.replace('?P<', '?P<b_')})"
+)
+_DAY = re.compile(
+    r"(?i)^(?:day|d)\s*(?P<sign>[+-−]?)\s*(?P<a>\d{1,3})(?:\s*(?:-|–|to)\s*(?:day\s*)?(?P<b>\d{1,3}))?(?P<plus>\+)?(?!\w|:\d)"
+)
+_WEEK = re.compile(
+    r"(?i)^(?P<kind>week|month)\s*(?P<a>\d{1,2})(?:\s*(?:-|–|to)\s*(?P<b>\d{1,2}))?(?P<plus>\+)?(?!\w|:\d)"
+)
+_ZERO_DAY = re.compile(
+    r"(?i)^(?:the\s+)?(?:(?:go[\s-]?live|launch|cut[\s-]?over|release|migration|switch[\s-]?over)\s+day|D[\s-]?Day|day\s+(?:zero|0)|day\s+of\s+(?:go[\s-]?live|launch|cutover))(?:\s*[(:].*)?$"
+)
 
 TIMEZONES = {
-    "UTC": "UTC", "GMT": "UTC", "Z": "UTC", "WAT": "Africa/Lagos", "CET": "Europe/Paris", "CEST": "Europe/Paris",
-    "BST": "Europe/London", "EET": "Europe/Athens", "EEST": "Europe/Athens", "EST": "America/New_York",
-    "EDT": "America/New_York", "ET": "America/New_York", "CST": "America/Chicago", "CDT": "America/Chicago",
-    "CT": "America/Chicago", "MST": "America/Denver", "MDT": "America/Denver", "PST": "America/Los_Angeles",
-    "PDT": "America/Los_Angeles", "PT": "America/Los_Angeles", "IST": "Asia/Kolkata", "SGT": "Asia/Singapore",
-    "JST": "Asia/Tokyo", "KST": "Asia/Seoul", "HKT": "Asia/Hong_Kong", "AEST": "Australia/Sydney",
-    "AEDT": "Australia/Sydney", "NZST": "Pacific/Auckland", "NZDT": "Pacific/Auckland", "EAT": "Africa/Nairobi",
-    "CAT": "Africa/Maputo", "SAST": "Africa/Johannesburg", "BRT": "America/Sao_Paulo", "GST": "Asia/Dubai",
+    "UTC": "UTC",
+    "GMT": "UTC",
+    "Z": "UTC",
+    "WAT": "Africa/Lagos",
+    "CET": "Europe/Paris",
+    "CEST": "Europe/Paris",
+    "BST": "Europe/London",
+    "EET": "Europe/Athens",
+    "EEST": "Europe/Athens",
+    "EST": "America/New_York",
+    "EDT": "America/New_York",
+    "ET": "America/New_York",
+    "CST": "America/Chicago",
+    "CDT": "America/Chicago",
+    "CT": "America/Chicago",
+    "MST": "America/Denver",
+    "MDT": "America/Denver",
+    "PST": "America/Los_Angeles",
+    "PDT": "America/Los_Angeles",
+    "PT": "America/Los_Angeles",
+    "IST": "Asia/Kolkata",
+    "SGT": "Asia/Singapore",
+    "JST": "Asia/Tokyo",
+    "KST": "Asia/Seoul",
+    "HKT": "Asia/Hong_Kong",
+    "AEST": "Australia/Sydney",
+    "AEDT": "Australia/Sydney",
+    "NZST": "Pacific/Auckland",
+    "NZDT": "Pacific/Auckland",
+    "EAT": "Africa/Nairobi",
+    "CAT": "Africa/Maputo",
+    "SAST": "Africa/Johannesburg",
+    "BRT": "America/Sao_Paulo",
+    "GST": "Asia/Dubai",
 }
-_MONTHS = {name: number for number, names in enumerate(
-    (("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
-     ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
-     ("dec", "december")), start=1) for name in names}
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DATE = re.compile(
     rf"(?i)\b(?:(?P<y>20\d\d)-(?P<mo>[01]\d)-(?P<d>[0-3]\d)|(?P<d2>[0-3]?\d)(?:st|nd|rd|th)?\s+(?P<mon>{_MONTH})\.?,?\s+(?P<y2>20\d\d)"
@@ -118,7 +171,9 @@ def context_unit(text: str) -> float | None:
 
 
 def _seconds(groups: dict[str, str | None], prefix: str, unit: float | None) -> float | None:
-    get = lambda name: groups.get(prefix + name)  # noqa: E731
+    def get(name: str) -> str | None:
+        return groups.get(prefix + name)
+
     if get("zero") is not None:
         return 0.0
     sign_text = get("sign")
@@ -126,13 +181,17 @@ def _seconds(groups: dict[str, str | None], prefix: str, unit: float | None) -> 
         return 0.0  # T0, T=0, T-0
     sign = -1.0 if sign_text == "-" else 1.0
     letter = (get("letter") or "T").upper()
-    if get("clock"):
-        hours, minutes, seconds = (get("clock") + ":0").split(":")[:3]
+    if clock := get("clock"):
+        hours, minutes, seconds = (clock + ":0").split(":")[:3]
         return sign * (int(hours) * 3600.0 + int(minutes) * 60.0 + int(seconds))
-    if get("amounts"):
-        return sign * sum(float(part["number"]) * SECONDS_PER_UNIT[part["unit"].lower()]
-                          for part in _AMOUNT_PARTS.finditer(get("amounts")))
-    number = float(get("bare"))
+    if amounts := get("amounts"):
+        return sign * sum(
+            float(part["number"]) * SECONDS_PER_UNIT[part["unit"].lower()] for part in _AMOUNT_PARTS.finditer(amounts)
+        )
+    bare = get("bare")
+    if bare is None:
+        return None
+    number = float(bare)
     if number == 0:
         return 0.0
     fixed = {"D": 86400.0, "H": 3600.0, "L": 3600.0}.get(letter)
@@ -193,7 +252,7 @@ def lead_offsets(text: str, unit: float | None = None) -> tuple[list[Offset], st
     offsets = [o for o in find_offsets(text, unit)]
     lead: list[Offset] = []
     for offset in offsets:
-        between = text[position:offset.start]
+        between = text[position : offset.start]
         if (lead and _LIST_SEPARATOR.fullmatch(between)) or (not lead and not re.search(r"[\w]", between)):
             lead.append(offset)
             position = offset.end
@@ -206,8 +265,8 @@ def lead_offsets(text: str, unit: float | None = None) -> tuple[list[Offset], st
         return [], text
     if offsets:
         last = offsets[-1]
-        after = text[last.end:]
-        before = text[:last.start]
+        after = text[last.end :]
+        before = text[: last.start]
         if not re.search(r"\w", after.replace("**", "")) and not _REFERENCE_BEFORE.search(before):
             return [last], _strip_edges(before)
     return [], text
@@ -253,14 +312,19 @@ def is_zero_day(text: str) -> bool:
 
 def clock_times(text: str) -> list[tuple[int, int, str | None, int, int, tuple[int, int] | None]]:
     """Clock times in ``text``: (hour, minute, zone, start, end, end time of a range or None)."""
-    found = []
+    found: list[tuple[int, int, str | None, int, int, tuple[int, int] | None]] = []
     position = 0
     while True:
         ranged = _CLOCK_RANGE.search(text, position)
         single = _CLOCK_TIME.search(text, position)
         if single is None:
             return found
-        if ranged is not None and ranged.start() == single.start() and _is_clock(ranged, "a_") and _is_clock(ranged, "b_"):
+        if (
+            ranged is not None
+            and ranged.start() == single.start()
+            and _is_clock(ranged, "a_")
+            and _is_clock(ranged, "b_")
+        ):
             a = _hour_minute(ranged, "a_")
             b = _hour_minute(ranged, "b_")
             zone = ranged["b_tz"] or ranged["a_tz"]
@@ -328,7 +392,7 @@ def find_go_live(text: str, line: int) -> GoLive | None:
         day = date(int(groups["y2"]), _MONTHS[groups["mon"].lower()], int(groups["d2"]))
     else:
         day = date(int(groups["y3"]), _MONTHS[groups["mon3"].lower()], int(groups["d3"]))
-    rest = text[date_match.end():] + " " + text[:date_match.start()]
+    rest = text[date_match.end() :] + " " + text[: date_match.start()]
     rest = re.sub(r"^T(?=\d)", " ", rest)
     times = clock_times(rest)
     hour, minute = (times[0][0], times[0][1]) if times else (0, 0)
@@ -352,8 +416,9 @@ def find_go_live(text: str, line: int) -> GoLive | None:
     return GoLive(t0, zone, line, stated)
 
 
-def clock_offset(go_live: GoLive, hour: int, minute: int, zone: str | None, day: float | None,
-                 previous: float | None) -> float:
+def clock_offset(
+    go_live: GoLive, hour: int, minute: int, zone: str | None, day: float | None, previous: float | None
+) -> float:
     """Seconds from T0 of a clock time on the go-live's calendar.
 
     ``day`` (days from the go-live date, from a heading such as "D-1") fixes
@@ -365,7 +430,9 @@ def clock_offset(go_live: GoLive, hour: int, minute: int, zone: str | None, day:
     if day is not None:
         when = datetime.combine(base.date() + timedelta(days=round(day / 86400.0)), time(hour, minute), tzinfo=tz)
         return (when - go_live.t0).total_seconds()
-    candidates = [datetime.combine(base.date() + timedelta(days=shift), time(hour, minute), tzinfo=tz) for shift in (-1, 0, 1)]
+    candidates = [
+        datetime.combine(base.date() + timedelta(days=shift), time(hour, minute), tzinfo=tz) for shift in (-1, 0, 1)
+    ]
     offsets = [(c - go_live.t0).total_seconds() for c in candidates]
     if previous is not None:
         later = [o for o in offsets if o >= previous]
@@ -410,4 +477,4 @@ def title_duration(text: str) -> tuple[float, str] | None:
     if match is None:
         return None
     seconds = float(match["b"] or match["a"]) * SECONDS_PER_UNIT[match["unit"].lower()]
-    return seconds, (text[: match.start()] + text[match.end():]).strip()
+    return seconds, (text[: match.start()] + text[match.end() :]).strip()

@@ -144,7 +144,9 @@ class ServerProcess:
             self.url = f"http://127.0.0.1:{port}"
             command = [arg.replace(address, f"127.0.0.1:{port}") for arg in argv]
             with log.open("wb") as output:
-                self._process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+                self._process = subprocess.Popen(
+                    command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+                )
             try:
                 wait_until(self._ready, timeout=STARTUP_TIMEOUT, what=f"{argv[0]} to be ready")
                 return
@@ -219,7 +221,9 @@ class PrometheusServer(ServerProcess):
         response.raise_for_status()
         return response.json()["data"]
 
-    def wait_for(self, query: str, predicate: Callable[[list[dict[str, Any]]], bool] = bool, *, timeout: float = 20) -> list[dict[str, Any]]:
+    def wait_for(
+        self, query: str, predicate: Callable[[list[dict[str, Any]]], bool] = bool, *, timeout: float = 20
+    ) -> list[dict[str, Any]]:
         """Wait until the query's result is not empty and ``predicate(result)`` holds; returns the result."""
         return wait_until(
             lambda: (lambda result: result if result and predicate(result) else None)(self.query(query)["result"]),
@@ -252,7 +256,9 @@ class AlertmanagerServer(ServerProcess):
         """Send alerts as Prometheus does: ``[{"labels": {...}, "annotations": {...}}]``."""
         httpx.post(f"{self.url}/api/v2/alerts", json=list(alerts), timeout=5).raise_for_status()
 
-    def silence(self, matchers: dict[str, str], *, minutes: float = 30, created_by: str = "tests", comment: str = "maintenance") -> str:
+    def silence(
+        self, matchers: dict[str, str], *, minutes: float = 30, created_by: str = "tests", comment: str = "maintenance"
+    ) -> str:
         """Create a silence for equality ``matchers``; returns its id."""
         now = datetime.now(timezone.utc)
         response = httpx.post(
@@ -300,13 +306,17 @@ def alertmanager(tmp_path: Path) -> Iterator[AlertmanagerServer]:
 
 
 @pytest.fixture
-def prometheus(request: pytest.FixtureRequest, tmp_path: Path, target: Target, prometheus_rules: str) -> Iterator[PrometheusServer]:
+def prometheus(
+    request: pytest.FixtureRequest, tmp_path: Path, target: Target, prometheus_rules: str
+) -> Iterator[PrometheusServer]:
     """A real Prometheus scraping ``target``; alerting to ``alertmanager`` when the test uses it."""
     require_binary(PROMETHEUS, "prometheus")
     alertmanager_url = None
     if "alertmanager" in request.fixturenames:
         alertmanager_url = request.getfixturevalue("alertmanager").url
-    server = PrometheusServer(tmp_path / "prometheus", target=target, rules=prometheus_rules, alertmanager_url=alertmanager_url)
+    server = PrometheusServer(
+        tmp_path / "prometheus", target=target, rules=prometheus_rules, alertmanager_url=alertmanager_url
+    )
     yield server
     server.stop()
 
@@ -316,7 +326,9 @@ def shared_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom
     """A Prometheus and its own target shared by the read-only tests of one test process."""
     require_binary(PROMETHEUS, "prometheus")
     with Target() as target:
-        server = PrometheusServer(tmp_path_factory.mktemp("shared") / "prometheus", target=target, rules=DEFAULT_RULES, alertmanager_url=None)
+        server = PrometheusServer(
+            tmp_path_factory.mktemp("shared") / "prometheus", target=target, rules=DEFAULT_RULES, alertmanager_url=None
+        )
         yield server
         server.stop()
 

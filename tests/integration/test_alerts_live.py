@@ -38,11 +38,16 @@ def poll_alerts(poll, alertmanager):
 def two_suppressed_criticals(alertmanager):
     """A leftover maintenance silence on one critical; another inhibited by a warning a critical filter does not match."""
     alertmanager.post_alerts(
-        {"labels": {"alertname": "DiskFull", "severity": "critical", "service": "db"}, "annotations": {"summary": "disk 97%"}},
+        {
+            "labels": {"alertname": "DiskFull", "severity": "critical", "service": "db"},
+            "annotations": {"summary": "disk 97%"},
+        },
         {"labels": {"alertname": "ReplicationLag", "severity": "critical", "cluster": "eu"}},
         {"labels": {"alertname": "ClusterMaintenance", "severity": "warning", "cluster": "eu"}},
     )
-    silence_id = alertmanager.silence({"alertname": "DiskFull"}, minutes=90, created_by="alice", comment="disk swap (leftover maintenance)")
+    silence_id = alertmanager.silence(
+        {"alertname": "DiskFull"}, minutes=90, created_by="alice", comment="disk swap (leftover maintenance)"
+    )
     alertmanager.wait_for_alert("DiskFull", "suppressed")
     alertmanager.wait_for_alert("ReplicationLag", "suppressed")
     silence = httpx.get(f"{alertmanager.url}/api/v2/silence/{silence_id}", timeout=5).json()
@@ -100,7 +105,11 @@ async def test_silenced_and_inhibited_criticals_make_the_operator_condition_unkn
     assert shown_silence["ends_at"] == silence["endsAt"]
     assert shown_silence["matchers"] == ['alertname="DiskFull"']
     [inhibitor] = entries["ReplicationLag"]["inhibitors"]
-    assert (inhibitor["name"], inhibitor["severity"], inhibitor["labels"]["cluster"]) == ("ClusterMaintenance", "warning", "eu")
+    assert (inhibitor["name"], inhibitor["severity"], inhibitor["labels"]["cluster"]) == (
+        "ClusterMaintenance",
+        "warning",
+        "eu",
+    )
     assert entries["DiskFull"]["expected_by"] == entries["ReplicationLag"]["expected_by"] == ""
 
     condition = runbook.condition("critical_alert_unresolved")
@@ -127,7 +136,10 @@ async def test_expected_silences_apply_while_their_step_is_active(operator_conte
     reading = await run_probe(check, ctx)
     assert reading.outcome is Outcome.NODATA
     assert reading.detail == "1 critical alert inhibited by ClusterMaintenance — cannot vouch"
-    assert {e["name"]: e["expected_by"] for e in reading.extra["suppressed"]} == {"DiskFull": "maintenance", "ReplicationLag": ""}
+    assert {e["name"]: e["expected_by"] for e in reading.extra["suppressed"]} == {
+        "DiskFull": "maintenance",
+        "ReplicationLag": "",
+    }
 
     ctx.expected_silences = (
         ExpectedSilence("maintenance", ('alertname="DiskFull"',)),

@@ -51,12 +51,16 @@ async def test_query_range_gives_one_sample_per_step_never_a_zero(prometheus) ->
     ctx = ProbeContext(runbook)
     try:
         samples = await query_range(runbook.checks["auth_error_ratio"], ctx, t0 - timedelta(seconds=6), t0)
-        before = await query_range(runbook.checks["auth_error_ratio"], ctx, t0 - timedelta(hours=2), t0 - timedelta(hours=1, minutes=50))
+        before = await query_range(
+            runbook.checks["auth_error_ratio"], ctx, t0 - timedelta(hours=2), t0 - timedelta(hours=1, minutes=50)
+        )
     finally:
         await ctx.aclose()
     assert len(samples) == 7 and all(s.usable and s.value == pytest.approx(0.002) for s in samples)
     assert all(s.source == "Prometheus query_range" for s in samples)
-    assert before and all(s.outcome == "nodata" and s.value is None for s in before)  # before Prometheus started: no data
+    assert before and all(
+        s.outcome == "nodata" and s.value is None for s in before
+    )  # before Prometheus started: no data
 
 
 def test_check_with_t0_judges_against_the_baseline_prometheus_holds(prometheus, target, tmp_path: Path, capsys) -> None:
@@ -77,7 +81,9 @@ def test_check_with_t0_judges_against_the_baseline_prometheus_holds(prometheus, 
     assert condition["judged"]["ratio"] == pytest.approx(20.0, rel=0.05)
 
 
-async def test_a_session_started_after_its_window_reads_it_from_prometheus_and_logs_the_samples(prometheus, tmp_path: Path) -> None:
+async def test_a_session_started_after_its_window_reads_it_from_prometheus_and_logs_the_samples(
+    prometheus, tmp_path: Path
+) -> None:
     """A session begun at T-0 fetches T-8s..T-0, logs it as baseline_fetched; resumed, it seeds from the log without Prometheus."""
     t0 = calm_history(prometheus)
     runbook = parse_runbook(runbook_text(prometheus.url))
@@ -91,7 +97,9 @@ async def test_a_session_started_after_its_window_reads_it_from_prometheus_and_l
         logged.append((kind, payload))
         log.append(kind, payload, "system")
 
-    supplier = BaselineSupplier(runbook, evaluators, ctx=ctx, log=log, record=record, seen_from=t0 + timedelta(seconds=1))
+    supplier = BaselineSupplier(
+        runbook, evaluators, ctx=ctx, log=log, record=record, seen_from=t0 + timedelta(seconds=1)
+    )
     try:
         supplier.start(t0)
         await asyncio.wait_for(supplier.fetch_now(), timeout=30)

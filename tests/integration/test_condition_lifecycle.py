@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+from checks.conditions import HOLD_SLACK
 from checks.probes import ProbeContext
 from checks.scheduler import Poller
 from checks.state import BLIND_STATES, ConditionState, ConditionStatus
-from checks.conditions import HOLD_SLACK
 from checks.verdict import counts_as_firing
 from runbooks.loader import parse_runbook
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import ALERTMANAGER, PROMETHEUS, require_binary
+from test_condition_lifecycle import History
 
 from checks.probes import ProbeContext
 from checks.scheduler import Poller
@@ -28,9 +30,6 @@ from cutover_tui.commands.demo_stack import PrometheusStack, environment, promet
 from cutover_tui.sample_runbooks import DIRECTORY
 from fault_kit import TmuxSession, wait_for
 from runbooks.loader import parse_runbook
-from test_condition_lifecycle import History
-
-from conftest import ALERTMANAGER, PROMETHEUS, require_binary
 
 # A new stack is found as the one new folder in the temp dir: one stack at a time, in one test process.
 pytestmark = pytest.mark.xdist_group("demo_stack")
@@ -88,7 +87,9 @@ async def test_the_spike_fires_our_condition_and_reaches_alertmanager_as_the_pro
                 assert time.monotonic() < deadline, reading
                 await asyncio.sleep(0.2)
             alerts = httpx.get(f"{stack.alertmanager_url}/api/v2/alerts", timeout=5).json()
-            assert any(a["labels"]["alertname"] == "AuthErrorsHigh" and a["status"]["state"] == "active" for a in alerts)
+            assert any(
+                a["labels"]["alertname"] == "AuthErrorsHigh" and a["status"]["state"] == "active" for a in alerts
+            )
             assert "AuthErrorsHigh" in reading.detail, reading
         finally:
             await poller.stop()
@@ -99,14 +100,16 @@ def test_stopped_and_removed_when_the_demo_ends_by_itself_or_by_sigterm(binaries
     """--for ends the demo: Prometheus and Alertmanager are gone and their folder removed; SIGTERM likewise."""
     for ending in ("for", "SIGTERM"):
         before = stack_folders()
-        args = ["demo", "--with-prometheus", "--db", tmp_path / f"{ending}.cutover.db"] + (["--for", "25s"] if ending == "for" else [])
+        args = ["demo", "--with-prometheus", "--db", tmp_path / f"{ending}.cutover.db"] + (
+            ["--for", "25s"] if ending == "for" else []
+        )
         with TmuxSession(args, size=(140, 40)) as demo:
             demo.tmux("set-option", "-t", demo.name, "remain-on-exit", "on")
             folder, pids = started(demo, before)
             if ending == "SIGTERM":
                 os.kill(demo.pid, signal.SIGTERM)
-            assert wait_for(lambda: not folder.exists(), timeout=60), ending
-            assert wait_for(lambda: not any(alive(pid) for pid in pids), timeout=10), ending
+            assert wait_for(lambda folder=folder: not folder.exists(), timeout=60), ending
+            assert wait_for(lambda pids=pids: not any(alive(pid) for pid in pids), timeout=10), ending
 
 
 @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGKILL])

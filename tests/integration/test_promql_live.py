@@ -62,7 +62,9 @@ async def test_empty_vector_is_nodata(poll_shared):
     assert reading.value is None
 
 
-@pytest.mark.parametrize(("query", "detail"), [("vector(0) / 0", "NaN"), ("vector(1) / 0", "+Inf"), ("vector(-1) / 0", "-Inf")])
+@pytest.mark.parametrize(
+    ("query", "detail"), [("vector(0) / 0", "NaN"), ("vector(1) / 0", "+Inf"), ("vector(-1) / 0", "-Inf")]
+)
 async def test_nan_and_inf_are_invalid(poll_shared, query, detail):
     """NaN and ±Inf samples are invalid, never compared."""
     reading = await poll_shared(f'{query}\npass_when: "< 1%"')
@@ -76,7 +78,7 @@ async def test_scalar_result_is_a_value(poll_shared):
     assert (reading.outcome, reading.value) == (Outcome.PASS, pytest.approx(0.002))
 
 
-@pytest.mark.parametrize(("query", "result_type"), [("auth_error_ratio[10s]", "matrix"), ('\'"hello"\'', "string")])
+@pytest.mark.parametrize(("query", "result_type"), [("auth_error_ratio[10s]", "matrix"), ("'\"hello\"'", "string")])
 async def test_matrix_and_string_results_are_invalid(poll_shared, query, result_type):
     """A matrix or string where a vector was expected is invalid."""
     reading = await poll_shared(query)
@@ -151,7 +153,9 @@ async def test_per_route_quantiles_above_the_top_bucket(poll_prometheus, prometh
     """With `by (le, route)` each route's quantile is matched with its own buckets."""
     query = "histogram_quantile(0.95, sum by (le, route) (rate(http_request_duration_seconds_bucket[5s])))"
     target.set(latency_p95=3.0)
-    prometheus.wait_for(query, lambda result: len(result) == 2 and all(float(r["value"][1]) == 1.0 for r in result), timeout=30)
+    prometheus.wait_for(
+        query, lambda result: len(result) == 2 and all(float(r["value"][1]) == 1.0 for r in result), timeout=30
+    )
     reading = await poll_prometheus(f"'{query}'\nexpect: all\npass_when: \"< 500ms\"")
     assert (reading.outcome, reading.value) == (Outcome.BREACH, 1.0)
     assert reading.detail.startswith("all 2 series fail < 500ms: ")

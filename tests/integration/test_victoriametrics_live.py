@@ -17,6 +17,7 @@ import time
 
 import httpx
 import pytest
+from test_condition_lifecycle import RUNBOOK, History
 
 from checks.clock import ManualClock
 from checks.conditions import HOLD_SLACK, ConditionEvaluator
@@ -28,7 +29,6 @@ from checks.verdict import counts_as_firing
 from runbooks.grammar import parse_threshold
 from runbooks.loader import parse_runbook
 from runbooks.model import Check, StopCondition
-from test_condition_lifecycle import RUNBOOK, History
 
 S = ConditionState
 
@@ -151,7 +151,9 @@ async def test_p95_above_the_top_bucket_is_a_lower_bound_that_breaches(poll_vm, 
     assert (reading.outcome, reading.value, reading.detail) == (Outcome.BREACH, 1.0, "≥ 1s fails < 500ms")
     assert reading.extra["lower_bound"] is True
     check = Check("p95", "promql", {}, every=15.0, timeout=5.0, unit="s")
-    status = ConditionEvaluator(StopCondition("latency", "p95", parse_threshold("> 1s")), check, ManualClock()).observe(reading)
+    status = ConditionEvaluator(StopCondition("latency", "p95", parse_threshold("> 1s")), check, ManualClock()).observe(
+        reading
+    )
     assert status.state is ConditionState.FIRING
 
 

@@ -9,16 +9,16 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from cutover_tui.state import Mode, SessionState, StepStatus
-from cutover_tui.widgets.formatting import (
+from cutover_tui.labels import (
+    format_at,
     format_countdown,
     format_drift,
     format_duration,
-    format_at,
     format_t_clock,
     format_wall_clock,
     format_wall_time,
 )
+from cutover_tui.state import Mode, SessionState, StepStatus
 from cutover_tui.widgets.verdict_badge import VerdictBadge
 from runbooks.model import Runbook
 
@@ -30,11 +30,11 @@ MODE_STYLES: dict[Mode, str] = {
 MODE_LABELS: dict[Mode, str] = {Mode.LIVE: "LIVE", Mode.REHEARSAL: "REHEARSAL", Mode.ROLLBACK: "ROLLING BACK"}
 
 
-class SessionHeader(Horizontal):
+class DashboardHeader(Horizontal):
     """Two lines beside the verdict badge; updated from state and from the clock."""
 
     DEFAULT_CSS = """
-    SessionHeader {
+    DashboardHeader {
         height: 2;
         background: $panel;
         #header-lines { width: 1fr; height: 2; padding: 0 1; }
@@ -49,11 +49,11 @@ class SessionHeader(Horizontal):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown: dict[str, Text] = {}
-        self._last_show: tuple[SessionState, Runbook, datetime, tzinfo | None, str | None] | None = None
+        self._last_shown: tuple[SessionState, Runbook, datetime, tzinfo | None, str | None] | None = None
 
     def on_resize(self) -> None:
-        if self._last_show is not None:
-            self.show(*self._last_show)
+        if self._last_shown is not None:
+            self.show(*self._last_shown)
 
     def compose(self) -> ComposeResult:
         yield VerdictBadge()
@@ -76,7 +76,7 @@ class SessionHeader(Horizontal):
         view_label: str | None,
     ) -> None:
         """Render ``state`` at ``now``; widgets whose text did not change are left alone."""
-        self._last_show = (state, runbook, now, zone, view_label)
+        self._last_shown = (state, runbook, now, zone, view_label)
         badge = self.query_one(VerdictBadge)
         badge.verdict = state.verdict
         badge.blind = len(state.blind)
@@ -109,9 +109,7 @@ def mode_text(state: SessionState, view_label: str | None) -> Text:
     return text
 
 
-def next_text(
-    state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None, title_width: int = 40
-) -> Text:
+def next_text(state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None, title_width: int = 40) -> Text:
     """What comes next with its countdown, then what runs now; titles cut to ``title_width``."""
 
     def title(text: str) -> Text:
@@ -147,7 +145,9 @@ def next_text(
         text.append_text(title(current.title))
         text.append(f" {format_duration(elapsed)}", style="bold red" if over else "")
         if duration is not None:
-            text.append(f"/{format_duration(duration)}" + (" OVERRUN" if over else ""), style="bold red" if over else "dim")
+            text.append(
+                f"/{format_duration(duration)}" + (" OVERRUN" if over else ""), style="bold red" if over else "dim"
+            )
     elif upcoming is None:
         text.append("No steps remaining", style="dim")
     text.rstrip()

@@ -1,0 +1,405 @@
+"""Deriving a ``SessionState`` at one instant: condition and check views, gates, the verdict, banners, sparklines."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from checks.conditions import describe_state, is_active
+from checks.state import BLIND_STATES, ConditionState
+from checks.verdict import NEVER, STALE, check_status
+from cutover_tui.derive import (
+    current_detail,
+    value_text,
+)
+from cutover_tui.reducer.helpers import _held, _ms, _remaining, _sample, _seconds, _tick_time
+from cutover_tui.reducer.records import _KEYFRAME_SECONDS, _TIMED_STATES, _ConditionProgress
+from cutover_tui.reducer.views import TickReader, _History
+from cutover_tui.state import (
+    CheckView,
+    ConditionView,
+    LiveTruth,
+)
+from cutover_tui.store import TickRecord
+from runbooks.model import Action, Runbook, StopCondition
+
+if TYPE_CHECKING:
+    from cutover_tui.reducer.session import Reducer
+
+
+@dataclass(frozen=True, slots=True)
+class _RunbookIndex:
+    """What every state of a runbook looks up: computed once per runbook."""
+
+    check_ids: Mapping[str, None]  # in the runbook's order
+    condition_ids: Mapping[str, None]
+    conditions: Mapping[str, StopCondition]
+    check_of: Mapping[str, str]  # condition -> its check
+    stopping: tuple[StopCondition, ...]  # halt and rollback conditions
+    alert_checks: tuple[str, ...]
+    read_first: tuple[str, ...]  # what every state reads: the steps' gate checks and the alerts checks
+    every_ms: Mapping[str, int]  # per check: its interval in ms
+    spans: dict[int, dict[str, timedelta]]  # per sparkline length: per check a condition reads, the span it shows
+    cores: dict[str, tuple[Any, _Core]]  # per condition: the last record folded whose state holds no clock, as derived
+
+
+_INDEXES: dict[int, tuple[Runbook, _RunbookIndex]] = {}
+
+
+def _index(runbook: Runbook) -> _RunbookIndex:
+    known = _INDEXES.get(id(runbook))
+    if known is not None and known[0] is runbook:
+        return known[1]
+    alert_checks = tuple(check.id for check in runbook.checks.values() if check.kind == "alerts")
+    gates = (
+        check_id for step in (*runbook.steps, *runbook.rollback) for check_id in step.gate if check_id in runbook.checks
+    )
+    index = _RunbookIndex(
+        check_ids=dict.fromkeys(runbook.checks),
+        condition_ids=dict.fromkeys(c.id for c in runbook.stop_conditions),
+        conditions={c.id: c for c in runbook.stop_conditions},
+        check_of={c.id: c.check for c in runbook.stop_conditions},
+        stopping=tuple(c for c in runbook.stop_conditions if c.action in (Action.HALT, Action.ROLLBACK)),
+        alert_checks=alert_checks,
+        read_first=tuple(dict.fromkeys((*gates, *alert_checks))),
+        every_ms={
+            check_id: max(1, round((runbook.checks[check_id].every if check_id in runbook.checks else 15.0) * 1000))
+            for check_id in (*runbook.checks, *(c.check for c in runbook.stop_conditions))
+        },
+        spans={},
+        cores={},
+    )
+    if len(_INDEXES) >= 16:
+        _INDEXES.clear()
+    _INDEXES[id(runbook)] = (runbook, index)
+    return index
+
+
+class _Core:
+    """A condition's state at ``now`` without its numbers' text: what the verdict reads of it (``checks.verdict.Judged``)."""
+
+    __slots__ = ("state", "since", "firing_since", "held", "remaining", "detail", "consecutive", "acknowledged",
+                 "flapping", "active", "value", "lower_bound", "live")  # fmt: skip
+
+    def __init__(self, state: ConditionState, since: datetime | None, firing_since: datetime | None, held: float,
+                 remaining: float | None, detail: str, consecutive: int, acknowledged: bool, flapping: bool,
+                 active: bool, value: float | None, lower_bound: bool, live: bool) -> None:  # fmt: skip
+        self.state, self.since, self.firing_since, self.held, self.remaining = (
+            state,
+            since,
+            firing_since,
+            held,
+            remaining,
+        )
+        self.detail, self.consecutive, self.acknowledged, self.flapping = detail, consecutive, acknowledged, flapping
+        self.active, self.value, self.lower_bound, self.live = active, value, lower_bound, live
+
+
+class _Derivation:
+    """Everything a state derives its views from, as the fold held it when the state was asked for.
+
+    The fold's records are immutable and its tick lists are copied before
+    the fold changes them, so a view derived later equals one derived at once.
+    """
+
+    def __init__(self, reducer: Reducer, now: datetime | None, live: LiveTruth, read: TickReader | None) -> None:
+        self.runbook = reducer.runbook
+        self.index = reducer._index
+        self.history = reducer.history
+        self.limit = reducer.ticks_kept
+        self.now = now
+        self.live = live if not live.statuses else replace(live, statuses=dict(live.statuses))
+        self.from_log = not live.statuses and live.writer_stopped_at is None  # each condition as the log tells it
+        self.t0 = reducer._t0
+        self.progress = dict(reducer._conditions)
+        self.ticks = dict(reducer._ticks)
+        self.times = dict(reducer._tick_ms)
+        self.versions = dict(reducer._tick_versions)
+        self.cache = reducer._history_cache
+        self.spans = reducer._window_spans() if read is not None else {}
+        self.read = read
+        self.lock = threading.Lock()  # reading and storing the ticks a view needs (a view may be read from another thread)
+        self.depth: dict[str, int] = {}  # with ``read``: per check, 1 = its latest tick read, 2 = its window too
+        self.cores: dict[str, _Core] = {}
+        self.headlines: dict[str, ConditionView] = {}
+
+    # ------------------------------------------------------------ reading ticks
+
+    def read_latest(self, check_ids: Iterable[str]) -> None:
+        """Read, in one query, the latest tick of each of these checks not read yet."""
+        if self.read is not None:
+            with self.lock:
+                self._read([c for c in dict.fromkeys(check_ids) if c not in self.depth], ())
+
+    def read_windows(self, condition_ids: Iterable[str]) -> None:
+        """Read, in one query, what the views of these conditions need: their checks' sparkline windows."""
+        if self.read is not None:
+            checks = dict.fromkeys(self.index.check_of[c] for c in condition_ids)
+            with self.lock:
+                self._read((), [c for c in checks if self.depth.get(c, 0) < 2])
+
+    def _read(self, latest: Sequence[str], windows: Sequence[str]) -> None:
+        latest = [*latest, *(c for c in windows if c not in self.spans)]  # a check no condition reads: its latest
+        windows = [c for c in windows if c in self.spans]
+        if not latest and not windows:
+            return
+        now = self.now
+        assert self.read is not None and now is not None
+        read: dict[str, list[TickRecord]] = {}
+        for tick in self.read(now, {c: now - self.spans[c] for c in windows}, checks=latest):
+            read.setdefault(tick.check_id, []).append(tick)
+        for check_id, kept in _kept(read, self.limit).items():
+            self.ticks[check_id] = kept
+            self.times[check_id] = [_ms(t.ts) for t in kept]
+            self.versions.pop(check_id, None)  # not the fold's: no sparkline cache
+        self.depth.update(dict.fromkeys(latest, 1))
+        self.depth.update(dict.fromkeys(windows, 2))
+
+    def _ticks_of(self, check_id: str, *, window: bool) -> tuple[list[TickRecord] | None, list[int] | None]:
+        """The check's ticks and their times, read first when needed, both from one moment under the lock."""
+        if self.read is None:
+            return self.ticks.get(check_id), self.times.get(check_id)
+        with self.lock:
+            if self.depth.get(check_id, 0) < (2 if window else 1):
+                if window:
+                    self._read((), (check_id,))
+                else:
+                    self._read((check_id,), ())
+            return self.ticks.get(check_id), self.times.get(check_id)
+
+    def latest(self, check_id: str) -> TickRecord | None:
+        """The check's newest tick at ``now`` (read when needed)."""
+        ticks, _ = self._ticks_of(check_id, window=False)
+        return ticks[-1] if ticks else None
+
+    # ------------------------------------------------------------ checks
+
+    def check_view(self, check_id: str) -> CheckView:
+        check = self.runbook.checks[check_id]
+        now, live = self.now, self.live
+        reading = live.readings.get(check_id)
+        if reading is not None:
+            latest, age = reading
+            status = check_status(
+                check, latest.outcome.value, age, degraded=latest.degraded, sample_age=latest.sample_age
+            )
+            if live.polling_stopped_at is not None and status not in (STALE, NEVER):
+                status = STALE
+            return CheckView(
+                id=check_id,
+                outcome=latest.outcome.value,
+                value=latest.value,
+                unit=latest.unit or check.unit,
+                detail=latest.detail,
+                observed_at=latest.observed_at,
+                degraded=latest.degraded,
+                status=status,
+                lower_bound=bool(latest.extra.get("lower_bound")),
+                age=age,
+            )  # fmt: skip
+        tick = self.latest(check_id)
+        if tick is None:
+            return CheckView(check_id, None, None, check.unit, "not yet polled", None)
+        age = max(0.0, (now - tick.ts).total_seconds()) if now is not None else 0.0
+        # Ticks are stored on change and as keyframes: the newest may be a keyframe old and still current.
+        status = check_status(check, tick.outcome, age, slack=_KEYFRAME_SECONDS, degraded=tick.degraded)
+        if live.writer_stopped_at is not None and status not in (STALE, NEVER):
+            status = STALE
+        return CheckView(
+            id=check_id,
+            outcome=tick.outcome,
+            value=tick.value,
+            unit=tick.unit or check.unit,
+            detail=tick.detail,
+            observed_at=tick.ts,
+            degraded=tick.degraded,
+            status=status,
+            age=age,
+            lower_bound=bool(tick.extra.get("lower_bound")),
+        )
+
+    # ------------------------------------------------------------ conditions
+
+    def statuses(self) -> dict[str, _Core]:
+        """Every condition in force, as the verdict reads it (``checks.verdict.Judged``): no numbers' text."""
+        core = self.core
+        return {condition.id: made for condition in self.runbook.stop_conditions if (made := core(condition)).active}
+
+    def core(self, condition: StopCondition) -> _Core:
+        made = self.cores.get(condition.id)
+        if made is not None:
+            return made
+        progress = self.progress[condition.id]
+        if self.from_log:
+            made = self.cores[condition.id] = self._logged_core(condition, progress)
+            return made
+        check_id = self.index.check_of[condition.id]
+        now, live = self.now, self.live
+        active = now is None or is_active(condition, self.t0, now)
+        status = live.statuses.get(condition.id)
+        value, lower_bound = None, False
+        since: datetime | None
+        if status is not None:
+            state, since, firing_since = status.state, status.since, status.firing_since
+            held, remaining, detail = status.breach_held, status.remaining, status.detail or status.reason
+            consecutive = status.consecutive_breaches
+            reading = live.readings.get(check_id)
+            value = status.value if reading is None or reading[0].value is None else reading[0].value
+            lower_bound = bool(reading and reading[0].extra.get("lower_bound"))
+            acknowledged = status.acknowledged or progress.acknowledged
+            flapping = status.flapping
+        else:
+            state, since, firing_since = progress.state, progress.since, progress.firing_since
+            held, consecutive, detail = _held(progress, now), progress.consecutive_breaches, progress.detail
+            remaining = _remaining(condition, progress, held, now)
+            acknowledged, flapping = progress.acknowledged, progress.flapping
+        if (
+            status is not None
+            and state not in BLIND_STATES
+            and live.readings.get(check_id) is not None
+            and check_status(self.runbook.checks[check_id], "pass", live.readings[check_id][1]) == STALE
+        ):
+            # The one staleness rule, applied where the check's marker applies it: the evaluator's
+            # own once-a-second tick may not have come round yet.
+            detail = f"no reading for {_seconds(live.readings[check_id][1])}"
+            state, remaining = ConditionState.STALE, None
+        if live.writer_stopped_at is not None and state is not ConditionState.STALE:
+            # A followed session whose writer is gone: whatever was last seen is stale now.
+            when = live.writer_stopped_at.strftime("%H:%M:%SZ")
+            detail = f"writer stopped at {when}; last seen {state.value}: {detail}"
+            state, remaining, since = ConditionState.STALE, None, live.writer_stopped_at
+        if live.polling_stopped_at is not None and state is not ConditionState.STALE:
+            # The polling thread is gone or stuck: the evaluators' last word is no longer news.
+            when = live.polling_stopped_at.strftime("%H:%M:%SZ")
+            detail = f"polling stopped at {when}; last seen {state.value}: {detail}"
+            state, remaining, since = ConditionState.STALE, None, live.polling_stopped_at
+        made = self.cores[condition.id] = _Core(
+            state, since, firing_since, held, remaining, detail, consecutive, acknowledged, flapping, active,
+            value, lower_bound, status is not None,
+        )  # fmt: skip
+        return made
+
+    def _logged_core(self, condition: StopCondition, progress: _ConditionProgress) -> _Core:
+        """A condition as the log alone tells it (replay, a fresh resume): the same for the same record while its state holds no clock.
+
+        Kept per runbook between states: a replay's checkpoints share their
+        records, so a seek re-derives only the conditions that changed or
+        whose hold or countdown runs.
+        """
+        now = self.now
+        timeless = progress.state not in _TIMED_STATES and (condition.active is None or self.t0 is None)
+        if timeless:
+            cached = self.index.cores.get(condition.id)
+            if cached is not None and cached[0] is progress:
+                return cached[1]
+        held = _held(progress, now)
+        made = _Core(
+            progress.state, progress.since, progress.firing_since, held, _remaining(condition, progress, held, now),
+            progress.detail, progress.consecutive_breaches, progress.acknowledged, progress.flapping,
+            now is None or is_active(condition, self.t0, now), None, False, False,
+        )  # fmt: skip
+        if timeless:
+            self.index.cores[condition.id] = (progress, made)
+        return made
+
+    def headline(self, condition_id: str) -> ConditionView:
+        """The condition's view but for its sparkline and reason (``history`` empty, ``reason`` blank)."""
+        made = self.headlines.get(condition_id)
+        if made is not None:
+            return made
+        condition = self.index.conditions[condition_id]
+        core = self.core(condition)
+        progress = self.progress[condition_id]
+        value, lower_bound = core.value, core.lower_bound
+        if not core.live:
+            value = progress.value
+            tick = self.latest(self.index.check_of[condition_id])
+            if tick is not None and (progress.value_ts is None or tick.ts >= progress.value_ts):
+                value = tick.value
+                lower_bound = bool(tick.extra.get("lower_bound"))
+        shown = value_text(condition, self.runbook, value, lower_bound=lower_bound)
+        now, since = self.now, core.since
+        made = self.headlines[condition_id] = ConditionView(
+            id=condition_id,
+            state=core.state,
+            value=value,
+            threshold=progress.threshold,
+            since=since,
+            flapping=core.flapping,
+            acknowledged=core.acknowledged,
+            breach_held=core.held,
+            firing_since=core.firing_since,
+            active=core.active,
+            for_=condition.for_,
+            remaining=core.remaining,
+            in_state_for=max(0.0, (now - since).total_seconds()) if now is not None and since is not None else None,
+            value_text=shown,
+            detail=current_detail(condition, core.state, shown, value, core.detail),
+        )
+        return made
+
+    def condition_view(self, condition_id: str) -> ConditionView:
+        condition = self.index.conditions[condition_id]
+        check_id = self.index.check_of[condition_id]
+        headline = self.headline(condition_id)
+        core = self.cores[condition_id]
+        reason = describe_state(
+            core.state,
+            headline.detail,
+            held=core.held,
+            for_=condition.for_,
+            remaining=core.remaining,
+            keep_firing_for=condition.keep_firing_for,
+            consecutive_breaches=core.consecutive,
+            min_consecutive=condition.min_consecutive,
+            firing_since=core.firing_since,
+        )
+        h = headline
+        return ConditionView(
+            id=h.id, state=h.state, value=h.value, threshold=h.threshold, since=h.since, reason=reason,
+            flapping=h.flapping, acknowledged=h.acknowledged, breach_held=h.breach_held,
+            history=_History(self, check_id) if self.now is not None else (), firing_since=h.firing_since,
+            active=h.active, for_=h.for_, remaining=h.remaining, in_state_for=h.in_state_for,
+            value_text=h.value_text, detail=h.detail,
+        )  # fmt: skip
+
+    def sparkline(self, check_id: str) -> tuple[float | None, ...]:
+        """The sparkline of a condition's check (its window read when needed)."""
+        ticks, times = self._ticks_of(check_id, window=True)
+        return self._history(check_id, ticks, times) if ticks and times else ()
+
+    def _history(self, check_id: str, ticks: list[TickRecord], times: list[int]) -> tuple[float | None, ...]:
+        """The sparkline: the check's value at each multiple of ``every`` before ``now`` (the last ``history - 1``), then at ``now``.
+
+        The instants are multiples of the check's interval since the epoch, so
+        the points do not shift with the instant asked for: between two
+        multiples only the last point (the value now) can change, and only
+        when a tick arrives or the newest one grows stale. The earlier points
+        are kept per check until a tick arrives or the next multiple passes.
+        """
+        assert self.now is not None
+        every_ms = self.index.every_ms[check_id]
+        now_ms = _ms(self.now)
+        grid_end = now_ms - 1 - (now_ms - 1) % every_ms  # the latest multiple strictly before now
+        version = self.versions.get(check_id)
+        key = (version, grid_end, every_ms)
+        cached = self.cache.get(check_id) if version is not None else None
+        if cached is not None and cached[0] == key:
+            grid = cached[1]
+        else:
+            grid = _sample(ticks, times, grid_end - (self.history - 2) * every_ms, every_ms, self.history - 1)
+            if version is not None:
+                self.cache[check_id] = ((version, grid_end, every_ms), grid)
+        return grid + _sample(ticks, times, now_ms, every_ms, 1)
+
+
+def _kept(by_check: dict[str, list[TickRecord]], limit: int) -> dict[str, list[TickRecord]]:
+    """Each check's ticks in time order (a stable sort: equal times keep their order, as ``apply_tick`` keeps them), its last ``limit``."""
+    for check_id, ticks in by_check.items():
+        ticks.sort(key=_tick_time)
+        if len(ticks) > limit:
+            by_check[check_id] = ticks[-limit:]
+    return by_check

@@ -1,0 +1,303 @@
+"""The reducer as its users hold it: ``Reducer`` (the fold and ``state()``) and ``reduce_events``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from checks.verdict import counts_as_firing, judge
+from cutover_tui.derive import (
+    at_risk_view,
+    firing_banner,
+    log_banner,
+    next_step,
+    polling_banner,
+    projected_end,
+    stopping_order,
+    writer_banner,
+)
+from cutover_tui.reducer.derivation import _Core, _Derivation
+from cutover_tui.reducer.fold import _NO_LIVE, Fold
+from cutover_tui.reducer.helpers import (
+    _alert_view,
+)
+from cutover_tui.reducer.views import TickReader, Views, _CheckStatuses, _Derived, _Headlines
+from cutover_tui.state import (
+    AlertView,
+    BannerView,
+    CheckView,
+    ConditionView,
+    LiveTruth,
+    Mode,
+    SessionState,
+    StepState,
+    StepStatus,
+)
+from cutover_tui.store import EventRecord, TickRecord, format_ts
+from runbooks.model import Runbook, Step
+
+
+def reduce_events(
+    runbook: Runbook,
+    events: Iterable[EventRecord],
+    ticks: Iterable[TickRecord] = (),
+    *,
+    until: datetime | None = None,
+    history: int = 60,
+) -> SessionState:
+    """Fold ``events`` and ``ticks`` (those at or before ``until``) into a ``SessionState``.
+
+    Args:
+        runbook: the session's runbook (steps, conditions, roles).
+        events: events in seq order.
+        ticks: stored readings in time order (all, or ``SessionLog.latest_ticks``).
+        until: the instant to reduce to; default the latest record.
+        history: sparkline points per condition.
+
+    Returns:
+        The state the screen shows at that instant.
+    """
+    reducer = Reducer(runbook, history=history)
+    for event in events:
+        if until is None or event.ts <= until:
+            reducer.apply(event)
+    for tick in ticks:
+        if until is None or tick.ts <= until:
+            reducer.apply_tick(tick)
+    return reducer.state(now=until)
+
+
+class Reducer(Fold):
+    """The incremental fold. ``state()`` equals ``reduce_events`` over the same input.
+
+    Example::
+
+        reducer = Reducer(runbook)
+        for event in log.events(): reducer.apply(event)
+        for tick in log.latest_ticks(per_check=reducer.ticks_kept): reducer.apply_tick(tick)
+        state = reducer.state(now=clock.now())
+    """
+
+    def state(
+        self, now: datetime | None = None, live: LiveTruth | None = None, *, read_ticks: TickReader | None = None
+    ) -> SessionState:
+        """The ``SessionState`` at ``now`` (default: the latest record folded).
+
+        The verdict, its reasons, the banners, the countdowns and the steps
+        are derived here. Each condition's and each check's view is derived
+        when it is first looked at (``state.conditions[id]``), from what the
+        fold held at this call: a screen that shows ten conditions of 400
+        derives ten. Iterating ``values()`` or ``items()`` derives them all.
+
+        Args:
+            now: the instant to describe.
+            live: what a running session knows beyond the log (the evaluators'
+                statuses, the newest readings, a failing log, a stopped writer).
+                Without it, everything comes from the log, as in replay.
+            read_ticks: for a reducer that folded no ticks (a replay seek): the
+                log's ``SessionLog.seek_ticks``. The state then reads the ticks
+                a view needs when it is looked at: the latest of a check, and
+                the sparkline window of a condition's check.
+        """
+        if now is None:
+            stamps = [ts for ts in (self._last_event_ts, self._last_tick_ts) if ts is not None]
+            now = max(stamps) if stamps else None
+        if read_ticks is not None and self._ticks:
+            raise ValueError("read_ticks is for a reducer that folded no ticks")
+        live = live or _NO_LIVE
+        self._states += 1  # the derivation shares the tick lists from here on
+        derive = _Derivation(self, now, live, read_ticks)
+        index = self._index
+        mode = Mode.ROLLBACK if self._rollback_at else Mode.REHEARSAL if self._rehearsal else Mode.LIVE
+        checks: Views[CheckView] = Views(index.check_ids, derive.check_view, derive.read_latest)
+        conditions: Views[ConditionView] = Views(index.condition_ids, derive.condition_view, derive.read_windows)
+        statuses = derive.statuses()
+        waiting = self._waiting(statuses)
+        # What the steps' gates, the alerts pane and the banners read, in one query (a replay reads the log).
+        derive.read_latest((*index.read_first, *(self._check_of[cid] for cid in waiting)))
+        steps = self._step_states(now, checks)
+        current = self._current_step(steps)
+        problem = self._problem(live, now)
+        judgement = judge(
+            self.runbook,
+            statuses,
+            self.runbook.step(current) if current else None,
+            _CheckStatuses(checks),
+            rollback_mode=mode is Mode.ROLLBACK,
+            log_problem=problem,
+        )
+        headlines = _Headlines(derive)
+        banners = self._banners(headlines, waiting, live, now)
+        upcoming = next_step(steps, mode)
+        return SessionState(
+            runbook_name=self.runbook.name,
+            mode=mode,
+            t0=self._t0,
+            steps=steps,
+            conditions=conditions,
+            checks=checks,
+            alerts=self._alerts(derive, live),
+            decisions=tuple(self._decisions),
+            log=tuple(self._log),
+            verdict=judgement.verdict,
+            banner=banners[0].text if banners else None,
+            banner_condition=next((b.condition for b in banners if b.condition), None),
+            last_event_seq=self._last_seq,
+            last_event_ts=self._last_event_ts,
+            ended=self._ended,
+            gaps=tuple(self._gaps),
+            rollback_started_at=self._rollback_at,
+            current_step=current,
+            now=now,
+            verdict_reasons=judgement.reasons,
+            at_risk=_Derived(
+                len(judgement.at_risk),
+                lambda n: at_risk_view(judgement.at_risk[n], headlines[judgement.at_risk[n].condition]),
+            ),
+            blind=judgement.blind,
+            banners=banners,
+            next_step=upcoming.id if upcoming else None,
+            projection=projected_end(steps, mode, self.runbook, now),
+            log_problem=log_banner(live.log_problem, None, None).text if live.log_problem else None,
+            writer_stopped_at=live.writer_stopped_at,
+        )
+
+    def _problem(self, live: LiveTruth, now: datetime | None) -> str | None:
+        """Why nothing better than CANNOT VERIFY can be said: the log is not written, or the writer stopped."""
+        if live.log_problem:
+            return f"log not writing: {live.log_problem}"
+        if live.writer_stopped_at is not None:
+            return "the session ended" if self._ended else "the writer stopped"
+        if live.polling_stopped_at is not None:
+            return "polling stopped"
+        return None
+
+    def _step_states(self, now: datetime | None, checks: Mapping[str, CheckView]) -> tuple[StepState, ...]:
+        abandon = self._rollback_at is not None
+        states = [
+            self._step_state(step, self._planned(step.at), now, checks, rollback_plan=False, abandon=abandon)
+            for step in self.runbook.steps
+        ]
+        if self._rollback_at is not None:
+            # The rollback plan is timed from the moment it started: `at` is an
+            # offset from then, and steps without one follow the previous step.
+            previous_end: datetime | None = self._rollback_at
+            for step in self.runbook.rollback:
+                start = self._rollback_at + timedelta(seconds=step.at) if step.at is not None else previous_end
+                state = self._step_state(step, start, now, checks, rollback_plan=True, abandon=False)
+                previous_end = state.planned_end
+                states.append(state)
+        return tuple(states)
+
+    def _planned(self, offset: float | None) -> datetime | None:
+        if offset is None or self._t0 is None:
+            return None
+        return self._t0 + timedelta(seconds=offset)
+
+    def _step_state(
+        self,
+        step: Step,
+        planned_start: datetime | None,
+        now: datetime | None,
+        checks: Mapping[str, CheckView],
+        *,
+        rollback_plan: bool,
+        abandon: bool,
+    ) -> StepState:
+        progress = self._steps[step.id]
+        planned_end = planned_start + timedelta(seconds=step.duration) if planned_start and step.duration else None
+        actual = progress.started_at or progress.ended_at  # a step ticked done at once started then
+        status = progress.status
+        if abandon and status in (StepStatus.PENDING, StepStatus.ACTIVE):
+            status = StepStatus.ABANDONED  # the forward plan stopped when the rollback began: its drift stops too
+        if actual and planned_start:
+            drift: float | None = (actual - planned_start).total_seconds()
+        elif status is StepStatus.PENDING and planned_start is not None and now is not None and planned_start < now:
+            drift = (now - planned_start).total_seconds()  # due and not started: late by this much
+        else:
+            drift = None
+        return StepState(
+            id=step.id,
+            title=step.title,
+            status=status,
+            planned_start=planned_start,
+            planned_end=planned_end,
+            started_at=progress.started_at,
+            ended_at=progress.ended_at,
+            drift_seconds=drift,
+            items_checked=frozenset(progress.items),
+            evidence=tuple(progress.evidence),
+            evidence_items=tuple(progress.evidence_items),
+            reason=progress.reason,
+            rollback_plan=rollback_plan,
+            gate=tuple((check_id, checks[check_id].status) for check_id in step.gate if check_id in checks),
+        )
+
+    def _current_step(self, steps: tuple[StepState, ...]) -> str | None:
+        if self._rollback_at is not None:
+            steps = tuple(s for s in steps if s.rollback_plan) or steps
+        for wanted in (StepStatus.ACTIVE, StepStatus.PENDING):
+            for step in steps:
+                if step.status is wanted:
+                    return step.id
+        return None
+
+    def _alerts(self, derive: _Derivation, live: LiveTruth) -> tuple[AlertView, ...]:
+        alerts: list[AlertView] = []
+        for check_id in self._index.alert_checks:
+            reading = live.readings.get(check_id)
+            if reading is not None:
+                extra: Mapping[str, Any] = reading[0].extra
+            else:
+                tick = derive.latest(check_id)
+                if tick is None:
+                    continue
+                extra = tick.extra
+            for state in ("active", "suppressed"):
+                for alert in extra.get(state) or ():
+                    if isinstance(alert, Mapping):
+                        alerts.append(_alert_view(alert, state, check_id))
+        return tuple(alerts)
+
+    def _waiting(self, statuses: Mapping[str, _Core]) -> list[str]:
+        """The halt and rollback conditions whose firing episode awaits a decision, in the banners' order."""
+        waiting = [
+            condition
+            for condition in self._index.stopping
+            if condition.id in statuses
+            and counts_as_firing(statuses[condition.id])
+            and not self._answered_episode(condition.id, statuses[condition.id].firing_since)
+        ]
+        waiting.sort(key=lambda c: (stopping_order(c), self._conditions[c.id].fired_seq or 0))
+        return [condition.id for condition in waiting]
+
+    def _banners(
+        self, conditions: Mapping[str, ConditionView], waiting: list[str], live: LiveTruth, now: datetime | None
+    ) -> tuple[BannerView, ...]:
+        """Every banner, most urgent first: a failing log, a stopped writer, then firings awaiting a decision."""
+        banners: list[BannerView] = []
+        if live.log_problem:
+            banners.append(log_banner(live.log_problem, live.log_problem_since, now))
+        if live.writer_stopped_at is not None:
+            when = live.writer_stopped_at.strftime("%H:%M:%SZ")
+            banners.append(writer_banner(live.writer_stopped_at, self._ended, now, when))
+        if live.polling_stopped_at is not None:
+            banners.append(polling_banner(live.polling_stopped_at, now))
+        banners.extend(
+            firing_banner(self._index.conditions[cid], conditions[cid], self.runbook, now) for cid in waiting
+        )
+        return tuple(banners)
+
+    def _answered_episode(self, condition_id: str, firing_since: datetime | None) -> bool:
+        """Whether a decision answered this firing episode (named in its snapshot, or logged after it began)."""
+        if firing_since is not None and self._answered and (condition_id, format_ts(firing_since)) in self._answered:
+            return True
+        progress = self._conditions[condition_id]
+        same_episode = (
+            firing_since is None
+            or progress.firing_since is None
+            or progress.firing_since == firing_since
+            or (format_ts(progress.firing_since) == format_ts(firing_since))
+        )
+        return same_episode and progress.fired_seq is not None and progress.fired_seq <= self._last_decision_seq

@@ -1,0 +1,97 @@
+"""One writer per file: an ``flock`` on the database file itself."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import threading
+from pathlib import Path
+
+from cutover_tui.store.errors import NotASessionLog, SessionLocked, _os_error
+
+
+class _WriterLock:
+    """An ``flock`` on the database file itself: one writer per file, whatever path names it.
+
+    A symlink, a hard link or another spelling of the path reaches the same
+    file, and so the same lock. The kernel drops it when the process exits,
+    even on ``kill -9``, and there is no lock file to leave behind. SQLite's
+    own locks are POSIX locks, which ``flock`` does not touch.
+
+    Closing any descriptor of a file drops the POSIX locks this process's
+    SQLite connections hold on it, so the descriptor is opened before SQLite
+    opens the file and closed after SQLite closed it, and a second writer in
+    this process is refused before it opens one.
+    """
+
+    _held: dict[tuple[int, int], str] = {}  # (device, inode) -> the path it was locked through
+    _held_guard = threading.Lock()
+
+    def __init__(self, db_path: Path, *, create: bool = False) -> None:
+        self.db_path = db_path
+        if not create:
+            try:
+                existing = os.stat(db_path)
+            except FileNotFoundError:
+                raise NotASessionLog(f"{db_path}: no such session log") from None
+            except OSError as error:
+                raise _os_error(db_path, error, "open the session log") from None
+            if (existing.st_dev, existing.st_ino) in self._held:
+                raise SessionLocked(self._refusal(f"pid {os.getpid()} on host {socket.gethostname()}"))
+        flags = os.O_RDWR | os.O_CLOEXEC | ((os.O_CREAT | os.O_EXCL) if create else 0)
+        try:
+            # O_EXCL: never adopt a file someone else made; 0600 before SQLite
+            # touches it, and SQLite gives -wal and -shm the same mode.
+            fd = os.open(db_path, flags, 0o600)
+        except FileExistsError:
+            raise
+        except OSError as error:
+            raise _os_error(
+                db_path, error, "create the session log" if create else "open the session log for writing"
+            ) from None
+        identity = os.fstat(fd)
+        self._key = (identity.st_dev, identity.st_ino)
+        with self._held_guard:
+            if self._key in self._held:
+                os.close(fd)
+                raise SessionLocked(self._refusal(f"pid {os.getpid()} on host {socket.gethostname()}"))
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise SessionLocked(self._refusal(_flock_holder(identity))) from None
+            self._held[self._key] = str(db_path)
+        self._fd: int | None = fd
+
+    def _refusal(self, holder: str) -> str:
+        return (f"{self.db_path} is being written by {holder}; "
+                f"use `cutover-tui follow {self.db_path}` to watch it read-only")  # fmt: skip
+
+    def release(self) -> None:
+        """Drop the lock (after SQLite closed the file: see the class notes)."""
+        if self._fd is not None:
+            with self._held_guard:
+                self._held.pop(self._key, None)
+                os.close(self._fd)
+                self._fd = None
+
+
+def _flock_holder(identity: os.stat_result) -> str:
+    """``pid N on host H`` for the process holding an ``flock`` on this file (Linux ``/proc/locks``)."""
+    device = f"{os.major(identity.st_dev):02x}:{os.minor(identity.st_dev):02x}:{identity.st_ino}"
+    try:
+        with open("/proc/locks", encoding="ascii") as locks:
+            for line in locks:
+                fields = line.split()
+                if (
+                    len(fields) > 5
+                    and fields[1] == "FLOCK"
+                    and fields[5] == device
+                    and fields[4].isdigit()
+                    and int(fields[4]) > 0
+                ):
+                    return f"pid {fields[4]} on host {socket.gethostname()}"
+    except OSError:
+        pass
+    return "another process"
