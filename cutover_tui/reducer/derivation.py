@@ -121,7 +121,8 @@ class _Derivation:
         self.cache = reducer._history_cache
         self.spans = reducer._window_spans() if read is not None else {}
         self.read = read
-        self.lock = threading.Lock()  # reading and storing the ticks a view needs (a view may be read from another thread)
+        # Reading and storing the ticks a view needs: a view may be read from another thread.
+        self.lock = threading.Lock()
         self.depth: dict[str, int] = {}  # with ``read``: per check, 1 = its latest tick read, 2 = its window too
         self.cores: dict[str, _Core] = {}
         self.headlines: dict[str, ConditionView] = {}
