@@ -411,7 +411,7 @@ class LiveBackend:
             await asyncio.sleep(RETRY_SECONDS)
             if self._held:
                 await self._loop.run_in_executor(self._writer, self._write_held)
-            self._repaint.mark()  # the banner's "for 42s", the held count
+                self._repaint.mark()  # the held count (the screen's clock moves the banner's "for 42s")
 
     def _fold(self, record: EventRecord) -> None:
         self._reducer.apply(record)

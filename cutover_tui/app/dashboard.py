@@ -7,6 +7,7 @@ The flows behind the actions (dialogs, then appends) are ``DialogFlows``
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib
 from collections.abc import Iterable
@@ -90,6 +91,7 @@ class CutoverApp(DialogFlows):
         self._widgets: dict[type[Widget], Widget] = {}
         self._dashboard: Screen | None = None  # the screen the dashboard is on (dialogs go on top of it)
         self._rendered: SessionState | None = None  # the state the dashboard's widgets show
+        self._tick: asyncio.TimerHandle | None = None  # the clock's next tick
         self._keys_applying: tuple[bool | None, ...] = ()
         self._ending = False
         self._terminal = Size(0, 0)  # the terminal's size, as the last resize gave it
@@ -128,7 +130,6 @@ class CutoverApp(DialogFlows):
         self._render_state(self.session, previous=None)
         self.query_one(StepsTable).focus()
         self.watch(self.screen, "focused", self._focus_moved)
-        self.set_interval(self.clock_tick, self._on_clock)
         self._install_ending_signals()
         await self.backend.start(self._on_state)
         self.call_after_refresh(self._after_first_frame)
@@ -191,6 +192,8 @@ class CutoverApp(DialogFlows):
 
     async def on_unmount(self) -> None:
         self._remove_ending_signals()
+        if self._tick is not None:
+            self._tick.cancel()
         gc.unfreeze()
         await self.backend.stop()
 
@@ -214,6 +217,7 @@ class CutoverApp(DialogFlows):
         the dashboard behind the dialog is drawn again when the dialog closes. Textual redraws
         the whole screen behind a dialog for any change to it, which cost a fifth of a core.
         """
+        self._clock_from_now()
         now = state.now or self.backend.now()
         if self._dashboard is not None and self.screen is not self._dashboard:
             self._show_banner(state, now)
@@ -269,6 +273,13 @@ class CutoverApp(DialogFlows):
             return None
         self._widgets[widget_type] = found
         return found
+
+    def _clock_from_now(self) -> None:
+        """The clock ticks ``clock_tick`` after the state was last derived (by new readings or by the clock):
+        no time shown is ever a tick old, and new readings' repaint moves the clocks too (not a second repaint)."""
+        if self._tick is not None:
+            self._tick.cancel()
+        self._tick = asyncio.get_running_loop().call_later(self.clock_tick, self.call_next, self._on_clock)
 
     def _on_clock(self) -> None:
         """Once a second: the state is derived anew, so clocks, countdowns, holds, staleness and escalation move on."""

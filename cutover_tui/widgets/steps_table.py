@@ -112,14 +112,16 @@ class StepsTable(DataTable[Text]):
 
         ``update_cell`` makes Textual render every row again (its render caches
         are keyed on a count of the table's updates): an overdue step's drift
-        ticking each second redrew the whole table. Here only the row's own
-        cached renders are dropped and its region refreshed.
+        ticking each second redrew the whole table. Here only the changed cell's
+        cached renders and its row's (put together from the cells') are dropped,
+        and the row's region refreshed: the row's other cells keep their renders.
         """
         self._data[RowKey(row_key)][ColumnKey(column_key)] = value
         for row_cached in [key for key in self._row_render_cache.keys() if key[0] == row_key]:
             self._row_render_cache.discard(row_cached)
-        for cell_cached in [key for key in self._cell_render_cache.keys() if key[0] == row_key]:
-            self._cell_render_cache.discard(cell_cached)
+        cells = self._cell_render_cache
+        for cell_cached in [key for key in cells.keys() if key[0] == row_key and key[1] == column_key]:
+            cells.discard(cell_cached)
         row_index = self.get_row_index(row_key)
         self._row_renderable_cache.discard((self._update_count, row_index))
         self._line_cache.clear()  # lines are put together from the rows' cached renders: cheap to redo
