@@ -70,6 +70,9 @@ LATENESS_SAMPLES = 10_000
 START_RATE = 200
 #: A polling thread hands its results to the caller's loop this many times a second at most.
 HANDOFFS_PER_SECOND = 5
+#: The first result after a quiet spell waits this long for the polls that end with it (those due at the
+#: same instant), so they reach the caller in one hand-off, not this one and the rest a hand-off later.
+GATHER_SECONDS = 0.05
 #: A polling thread's loop beats every second; silent this long, the thread counts as stopped.
 SILENCE_SECONDS = 3.0
 
@@ -414,7 +417,7 @@ class PollingThread:
 
     def _hand_off_soon(self) -> None:
         assert self._caller is not None
-        wait = self._handed + 1 / HANDOFFS_PER_SECOND - self._caller.time()
+        wait = max(self._handed + 1 / HANDOFFS_PER_SECOND - self._caller.time(), GATHER_SECONDS)
         if wait > 0:
             self._caller.call_later(wait, self._hand_off)
         else:
