@@ -69,6 +69,25 @@ async def test_clock_moves_every_tick_from_the_backend_clock() -> None:
         assert text_of(app, "#header-wall-clock") == "22:06:05 IST"
 
 
+async def test_the_clock_ticks_a_tick_after_the_last_state_shown() -> None:
+    """States that come faster than the clock (new readings) leave it no tick of its own; once they stop, it ticks again."""
+    backend = fresh_session()
+    check_id = next(iter(backend.runbook.checks))
+    app = make_app(backend, clock_tick=2.0)
+    ticks: list[object] = []
+    on_clock = app._on_clock
+    app._on_clock = lambda: (ticks.append(None), on_clock())  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        backend.tick(check_id, "pass", 1.0)
+        await pilot.pause(0.2)
+        ticks.clear()
+        for _ in range(15):  # bounded: a new reading every 0.2 s, 3 s in all (the clock's own phase would tick)
+            backend.tick(check_id, "pass", 1.0)
+            await pilot.pause(0.2)
+        assert ticks == []
+        await wait_until(pilot, lambda: len(ticks) >= 1, timeout=10)
+
+
 async def test_timeline_lists_every_step_with_the_cursor_on_the_current_one(app: CutoverApp) -> None:
     """Every step has a row; the cursor starts on the current step and the detail pane shows it."""
     table = app.query_one(StepsTable)

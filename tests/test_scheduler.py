@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncio
 import threading
 import time
@@ -11,7 +13,7 @@ import pytest
 
 from checks.probes import ProbeContext
 from checks.reading import Outcome, Reading
-from checks.scheduler import HANDOFFS_PER_SECOND, SILENCE_SECONDS, Poller, PollingThread
+from checks.scheduler import GATHER_SECONDS, HANDOFFS_PER_SECOND, SILENCE_SECONDS, Poller, PollingThread
 from checks.state import ConditionState, ConditionStatus
 from runbooks.grammar import parse_threshold
 from runbooks.model import Check, HttpSpec, Runbook, StopCondition
@@ -178,6 +180,39 @@ async def test_checks_argument_limits_what_is_polled(only):
     await ctx.aclose()
     assert list(poller.checks) == only
     assert list(poller.evaluators) == (["slow_health"] if only else [])
+
+
+async def test_results_that_end_together_reach_the_caller_in_one_hand_off():
+    """A result after a quiet spell waits GATHER_SECONDS for those that end with it (polls due at one instant): one batch, not two."""
+    runbook = replace(make_runbook("http://127.0.0.1:9", every=60, timeout=1), checks={}, stop_conditions=())
+    contexts: list[ProbeContext] = []
+    batches: list[int] = []
+
+    async def setup() -> Poller:
+        contexts.append(ProbeContext(runbook))
+        return Poller(runbook, contexts[0])
+
+    async def teardown() -> None:
+        await contexts[0].aclose()
+
+    polling = PollingThread(setup, lambda batch: batches.append(len(batch)), teardown=teardown)
+    poller = await polling.start()
+    try:
+
+        def two_results() -> None:  # on the thread's loop: one result now, one 20 ms later
+            assert poller.on_result is not None
+            poller.on_result(None, [])
+            asyncio.get_running_loop().call_later(GATHER_SECONDS * 0.4, poller.on_result, None, [])
+
+        polling.call_soon(two_results)
+        for _ in range(40):  # bounded: 2 s
+            if batches:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1 / HANDOFFS_PER_SECOND)
+    finally:
+        await polling.stop()
+    assert batches[0] == 2
 
 
 async def test_a_polling_thread_hands_its_results_to_the_callers_loop_in_order_and_in_batches(target):
