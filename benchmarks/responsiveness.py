@@ -26,8 +26,8 @@ UI loop (the screen, and the folding of the polls' results it is handed five
 times a second; the polls and the probes' HTTP run on a thread of their own,
 ``checks.scheduler.PollingThread``), the whole process's CPU (the polling
 thread and the log's writer threads too), and how long each derivation of the
-``SessionState`` took (``LiveBackend.state``: once a second for the clocks,
-and for repaints after new readings; the views the screen reads of it are
+``SessionState`` took (``LiveBackend.state``: for the repaints after new
+readings, and for the clock a second after the last of them; the views the screen reads of it are
 derived when it reads them, in the repaint, and counted in the key's latency).
 """
 
@@ -155,6 +155,7 @@ async def measure(url: str, folder: Path, checks: int, presses: int, loaded: boo
             derivations.append(time.perf_counter() - started)
 
     backend.state = timed_state  # type: ignore[method-assign]
+    backend._repaint._state = timed_state  # the repaints after new readings derive through it (the clock then has no tick)
     app = make_app(backend)
     frames: list[float] = []
     compose_frame = app._display
