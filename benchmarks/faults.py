@@ -47,6 +47,7 @@ eight of the cheapest (no Prometheus, Alertmanager or tmux), all at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -57,7 +58,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -721,67 +722,70 @@ def _has_root() -> bool:
     return os.geteuid() == 0
 
 
-@fault("the disk fills as a rollback condition fires", needs=("root",))
-async def disk_full_firing(lab: Lab, name: str) -> Shown:
-    from checks.state import ConditionState, Verdict
+@contextlib.asynccontextmanager
+async def _full_disk(
+    lab: Lab, name: str, check: Callable[[str], dict[str, Any]], **doc_options: Any
+) -> AsyncIterator[tuple[Any, Any]]:
+    """A live session on ``check`` of a target, logging to a small tmpfs; healthy first, then the disk is filled.
 
+    Yields the backend and the target; the disk is freed when the block ends without an error.
+    """
     slug = lab.slug(name)
     with lab.kit.TmpfsDisk(lab.folder / f"{slug}-disk") as disk, target() as service:
-        doc = runbook_doc(name, _scrape(service.url), when="> 1%")
+        doc = runbook_doc(name, check(service.url), **doc_options)
         live = Live(lab.folder, doc, slug, db_folder=disk.path)
         async with live as backend:
             await until(lambda: healthy(backend.state(), ("watched",)), 20, "the session never showed the service healthy")
             disk.fill()
-            service.set(auth_error_ratio=BREACH)
-            injected, wall = time.monotonic(), time.time()
-            banner: list[float] = []
-
-            def look() -> Look:
-                state = backend.state()
-                if state.log_problem and not banner:
-                    banner.append(time.monotonic() - injected)
-                firing = state.conditions["watched"].state is ConditionState.FIRING and state.verdict is Verdict.ROLLBACK
-                return Look(greens(state, ("watched",)), firing, describe(state), polled_after(state, "probe", wall))
-
-            def said() -> str:
-                if not banner:
-                    return "no LOG NOT WRITING banner while watched"
-                return f"LOG NOT WRITING banner {banner[0]:.2f} s after the fault"
-
-            result = await observe(name, look, injected, POLL_BUDGET, POLL_TEXT, settle=3.0, note=said)
+            yield backend, service
             disk.free()
-            return result
+
+
+@fault("the disk fills as a rollback condition fires", needs=("root",))
+async def disk_full_firing(lab: Lab, name: str) -> Shown:
+    from checks.state import ConditionState, Verdict
+
+    async with _full_disk(lab, name, _scrape, when="> 1%") as (backend, service):
+        service.set(auth_error_ratio=BREACH)
+        injected, wall = time.monotonic(), time.time()
+        banner: list[float] = []
+
+        def look() -> Look:
+            state = backend.state()
+            if state.log_problem and not banner:
+                banner.append(time.monotonic() - injected)
+            firing = state.conditions["watched"].state is ConditionState.FIRING and state.verdict is Verdict.ROLLBACK
+            return Look(greens(state, ("watched",)), firing, describe(state), polled_after(state, "probe", wall))
+
+        def said() -> str:
+            if not banner:
+                return "no LOG NOT WRITING banner while watched"
+            return f"LOG NOT WRITING banner {banner[0]:.2f} s after the fault"
+
+        return await observe(name, look, injected, POLL_BUDGET, POLL_TEXT, settle=3.0, note=said)
 
 
 @fault("the disk fills: the log stops being written", needs=("root",))
 async def disk_full_log(lab: Lab, name: str) -> Shown:
     from checks.state import Verdict
 
-    slug = lab.slug(name)
-    with lab.kit.TmpfsDisk(lab.folder / f"{slug}-disk") as disk, target() as service:
-        doc = runbook_doc(name, _health(service.url), action="halt")
-        live = Live(lab.folder, doc, slug, db_folder=disk.path)
-        async with live as backend:
-            await until(lambda: healthy(backend.state(), ("watched",)), 20, "the session never showed the service healthy")
-            disk.fill()
-            injected = time.monotonic()
-            failed: list[float] = []
+    async with _full_disk(lab, name, _health, action="halt") as (backend, _):
+        injected = time.monotonic()
+        failed: list[float] = []
 
-            def look() -> Look:
-                state = backend.state()
-                if not backend.log.write_health.ok and not failed:
-                    failed.append(time.monotonic() - injected)
-                shown = state.verdict is Verdict.CANNOT_VERIFY and bool(state.log_problem)
-                green = "CONTINUE" if state.verdict is Verdict.CONTINUE else ""
-                return Look(green, shown, describe(state), bool(failed))
+        def look() -> Look:
+            state = backend.state()
+            if not backend.log.write_health.ok and not failed:
+                failed.append(time.monotonic() - injected)
+            shown = state.verdict is Verdict.CANNOT_VERIFY and bool(state.log_problem)
+            green = "CONTINUE" if state.verdict is Verdict.CONTINUE else ""
+            return Look(green, shown, describe(state), bool(failed))
 
-            def said() -> str:
-                return f"the first write failed {failed[0]:.2f} s after the disk filled" if failed else "no write failed"
+        def said() -> str:
+            return f"the first write failed {failed[0]:.2f} s after the disk filled" if failed else "no write failed"
 
-            result = await observe(name, look, injected, 1.0 + SAMPLE,
-                                   "the heartbeat writes each second", note=said)  # fmt: skip
-            disk.free()
-            return result
+        return await observe(name, look, injected, 1.0 + SAMPLE,
+                             "the heartbeat writes each second", note=said)  # fmt: skip
 
 
 # -- through a real Prometheus ----------------------------------------------------------
