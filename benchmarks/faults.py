@@ -936,13 +936,17 @@ def _alert(alertname: str, **labels: str) -> dict[str, Any]:
     return {"labels": {"alertname": alertname, **labels}, "annotations": {"summary": f"{alertname} (fault benchmark)"}}
 
 
+async def _critical_alert_fault(lab: Lab, name: str, slug: str, alertname: str, **labels: str) -> Shown:
+    """A session on the critical alerts labelled ``fault=slug``; the fault posts ``alertname`` so labelled (and ``labels``)."""
+    doc = _alerts_doc(lab, name, slug)
+    return await live_fault(lab, name, doc, lambda: asyncio.to_thread(
+        lab.alertmanager.post, _alert(alertname, severity="critical", fault=slug, **labels)))  # fmt: skip
+
+
 @fault("Alertmanager: a critical alert fires", needs=("alertmanager",))
 async def alert_fires(lab: Lab, name: str) -> Shown:
     await lab.need("alertmanager")
-    slug = lab.slug(name)
-    doc = _alerts_doc(lab, name, slug)
-    return await live_fault(lab, name, doc, lambda: asyncio.to_thread(
-        lab.alertmanager.post, _alert("PaymentsDown", severity="critical", fault=slug)))  # fmt: skip
+    return await _critical_alert_fault(lab, name, lab.slug(name), "PaymentsDown")
 
 
 @fault("Alertmanager: a critical alert silenced (a leftover maintenance silence)", needs=("alertmanager",))
@@ -950,9 +954,7 @@ async def alert_silenced(lab: Lab, name: str) -> Shown:
     await lab.need("alertmanager")
     slug = lab.slug(name)
     await asyncio.to_thread(lab.alertmanager.silence, {"fault": slug}, comment="maintenance window (left over)")
-    doc = _alerts_doc(lab, name, slug)
-    return await live_fault(lab, name, doc, lambda: asyncio.to_thread(
-        lab.alertmanager.post, _alert("PaymentsDown", severity="critical", fault=slug)))  # fmt: skip
+    return await _critical_alert_fault(lab, name, slug, "PaymentsDown")
 
 
 @fault("Alertmanager: a critical alert inhibited (by an alert the check does not match)", needs=("alertmanager",))
@@ -963,9 +965,7 @@ async def alert_inhibited(lab: Lab, name: str) -> Shown:
     await asyncio.to_thread(manager.post, _alert("ClusterMaintenance", severity="info", cluster=slug))
     await until(lambda: bool(manager.alerts(alertname="ClusterMaintenance", cluster=slug)), 10, "no ClusterMaintenance")
     await asyncio.sleep(1.0)  # the inhibitor learns its source alerts from Alertmanager's own subscription
-    doc = _alerts_doc(lab, name, slug)
-    return await live_fault(lab, name, doc, lambda: asyncio.to_thread(
-        manager.post, _alert("CheckoutErrors", severity="critical", fault=slug, cluster=slug)))  # fmt: skip
+    return await _critical_alert_fault(lab, name, slug, "CheckoutErrors", cluster=slug)
 
 
 @fault("Alertmanager: the watchdog alert stops", needs=("alertmanager",))
