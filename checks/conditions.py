@@ -90,8 +90,12 @@ def is_active(condition: StopCondition, t0: datetime | None, now: datetime) -> b
 
 
 def _whole_seconds(seconds: float) -> str:
-    """A duration for reasons, to the second: ``72.4`` -> ``"1m12s"``."""
-    return format_duration(round(max(seconds, 0.0)))
+    """A duration for reasons, in whole seconds elapsed: ``72.9`` -> ``"1m12s"``.
+
+    Whole seconds elapsed, as a clock counts them: beside a countdown that shows what is
+    left rounded up (``fires in 0:09``), the two add up to the hold (``1s of 10s``).
+    """
+    return format_duration(int(max(seconds, 0.0)))
 
 
 #: Display units, written as thresholds write them (``> 1%``, ``< 500ms``): how many of each a normalised value
