@@ -57,7 +57,8 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -721,67 +722,67 @@ def _has_root() -> bool:
     return os.geteuid() == 0
 
 
+@asynccontextmanager
+async def _disk_filled(lab: Lab, name: str, check: Callable[[str], dict[str, Any]],
+                       **doc_options: Any) -> AsyncIterator[tuple[Any, Any]]:  # fmt: skip
+    """A live session watching ``check`` of a target, its log on a tmpfs filled once it shows the service healthy.
+
+    Yields the target and the session's backend; the disk is given back once the block is done.
+    """
+    slug = lab.slug(name)
+    with lab.kit.TmpfsDisk(lab.folder / f"{slug}-disk") as disk, target() as service:
+        doc = runbook_doc(name, check(service.url), **doc_options)
+        async with Live(lab.folder, doc, slug, db_folder=disk.path) as backend:
+            await until(lambda: healthy(backend.state(), ("watched",)), 20, "the session never showed the service healthy")
+            disk.fill()
+            yield service, backend
+            disk.free()
+
+
 @fault("the disk fills as a rollback condition fires", needs=("root",))
 async def disk_full_firing(lab: Lab, name: str) -> Shown:
     from checks.state import ConditionState, Verdict
 
-    slug = lab.slug(name)
-    with lab.kit.TmpfsDisk(lab.folder / f"{slug}-disk") as disk, target() as service:
-        doc = runbook_doc(name, _scrape(service.url), when="> 1%")
-        live = Live(lab.folder, doc, slug, db_folder=disk.path)
-        async with live as backend:
-            await until(lambda: healthy(backend.state(), ("watched",)), 20, "the session never showed the service healthy")
-            disk.fill()
-            service.set(auth_error_ratio=BREACH)
-            injected, wall = time.monotonic(), time.time()
-            banner: list[float] = []
+    async with _disk_filled(lab, name, _scrape, when="> 1%") as (service, backend):
+        service.set(auth_error_ratio=BREACH)
+        injected, wall = time.monotonic(), time.time()
+        banner: list[float] = []
 
-            def look() -> Look:
-                state = backend.state()
-                if state.log_problem and not banner:
-                    banner.append(time.monotonic() - injected)
-                firing = state.conditions["watched"].state is ConditionState.FIRING and state.verdict is Verdict.ROLLBACK
-                return Look(greens(state, ("watched",)), firing, describe(state), polled_after(state, "probe", wall))
+        def look() -> Look:
+            state = backend.state()
+            if state.log_problem and not banner:
+                banner.append(time.monotonic() - injected)
+            firing = state.conditions["watched"].state is ConditionState.FIRING and state.verdict is Verdict.ROLLBACK
+            return Look(greens(state, ("watched",)), firing, describe(state), polled_after(state, "probe", wall))
 
-            def said() -> str:
-                if not banner:
-                    return "no LOG NOT WRITING banner while watched"
-                return f"LOG NOT WRITING banner {banner[0]:.2f} s after the fault"
+        def said() -> str:
+            if not banner:
+                return "no LOG NOT WRITING banner while watched"
+            return f"LOG NOT WRITING banner {banner[0]:.2f} s after the fault"
 
-            result = await observe(name, look, injected, POLL_BUDGET, POLL_TEXT, settle=3.0, note=said)
-            disk.free()
-            return result
+        return await observe(name, look, injected, POLL_BUDGET, POLL_TEXT, settle=3.0, note=said)
 
 
 @fault("the disk fills: the log stops being written", needs=("root",))
 async def disk_full_log(lab: Lab, name: str) -> Shown:
     from checks.state import Verdict
 
-    slug = lab.slug(name)
-    with lab.kit.TmpfsDisk(lab.folder / f"{slug}-disk") as disk, target() as service:
-        doc = runbook_doc(name, _health(service.url), action="halt")
-        live = Live(lab.folder, doc, slug, db_folder=disk.path)
-        async with live as backend:
-            await until(lambda: healthy(backend.state(), ("watched",)), 20, "the session never showed the service healthy")
-            disk.fill()
-            injected = time.monotonic()
-            failed: list[float] = []
+    async with _disk_filled(lab, name, _health, action="halt") as (_, backend):
+        injected = time.monotonic()
+        failed: list[float] = []
 
-            def look() -> Look:
-                state = backend.state()
-                if not backend.log.write_health.ok and not failed:
-                    failed.append(time.monotonic() - injected)
-                shown = state.verdict is Verdict.CANNOT_VERIFY and bool(state.log_problem)
-                green = "CONTINUE" if state.verdict is Verdict.CONTINUE else ""
-                return Look(green, shown, describe(state), bool(failed))
+        def look() -> Look:
+            state = backend.state()
+            if not backend.log.write_health.ok and not failed:
+                failed.append(time.monotonic() - injected)
+            shown = state.verdict is Verdict.CANNOT_VERIFY and bool(state.log_problem)
+            green = "CONTINUE" if state.verdict is Verdict.CONTINUE else ""
+            return Look(green, shown, describe(state), bool(failed))
 
-            def said() -> str:
-                return f"the first write failed {failed[0]:.2f} s after the disk filled" if failed else "no write failed"
+        def said() -> str:
+            return f"the first write failed {failed[0]:.2f} s after the disk filled" if failed else "no write failed"
 
-            result = await observe(name, look, injected, 1.0 + SAMPLE,
-                                   "the heartbeat writes each second", note=said)  # fmt: skip
-            disk.free()
-            return result
+        return await observe(name, look, injected, 1.0 + SAMPLE, "the heartbeat writes each second", note=said)
 
 
 # -- through a real Prometheus ----------------------------------------------------------
