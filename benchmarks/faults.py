@@ -47,7 +47,6 @@ eight of the cheapest (no Prometheus, Alertmanager or tmux), all at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import json
 import os
@@ -59,6 +58,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -722,22 +722,20 @@ def _has_root() -> bool:
     return os.geteuid() == 0
 
 
-@contextlib.asynccontextmanager
-async def _full_disk(
-    lab: Lab, name: str, check: Callable[[str], dict[str, Any]], **doc_options: Any
-) -> AsyncIterator[tuple[Any, Any]]:
-    """A live session on ``check`` of a target, logging to a small tmpfs; healthy first, then the disk is filled.
+@asynccontextmanager
+async def _disk_filled(lab: Lab, name: str, check: Callable[[str], dict[str, Any]],
+                       **doc_options: Any) -> AsyncIterator[tuple[Any, Any]]:  # fmt: skip
+    """A live session watching ``check`` of a target, its log on a tmpfs filled once it shows the service healthy.
 
-    Yields the backend and the target; the disk is freed when the block ends without an error.
+    Yields the target and the session's backend; the disk is given back once the block is done.
     """
     slug = lab.slug(name)
     with lab.kit.TmpfsDisk(lab.folder / f"{slug}-disk") as disk, target() as service:
         doc = runbook_doc(name, check(service.url), **doc_options)
-        live = Live(lab.folder, doc, slug, db_folder=disk.path)
-        async with live as backend:
+        async with Live(lab.folder, doc, slug, db_folder=disk.path) as backend:
             await until(lambda: healthy(backend.state(), ("watched",)), 20, "the session never showed the service healthy")
             disk.fill()
-            yield backend, service
+            yield service, backend
             disk.free()
 
 
@@ -745,7 +743,7 @@ async def _full_disk(
 async def disk_full_firing(lab: Lab, name: str) -> Shown:
     from checks.state import ConditionState, Verdict
 
-    async with _full_disk(lab, name, _scrape, when="> 1%") as (backend, service):
+    async with _disk_filled(lab, name, _scrape, when="> 1%") as (service, backend):
         service.set(auth_error_ratio=BREACH)
         injected, wall = time.monotonic(), time.time()
         banner: list[float] = []
@@ -769,7 +767,7 @@ async def disk_full_firing(lab: Lab, name: str) -> Shown:
 async def disk_full_log(lab: Lab, name: str) -> Shown:
     from checks.state import Verdict
 
-    async with _full_disk(lab, name, _health, action="halt") as (backend, _):
+    async with _disk_filled(lab, name, _health, action="halt") as (_, backend):
         injected = time.monotonic()
         failed: list[float] = []
 
@@ -784,8 +782,7 @@ async def disk_full_log(lab: Lab, name: str) -> Shown:
         def said() -> str:
             return f"the first write failed {failed[0]:.2f} s after the disk filled" if failed else "no write failed"
 
-        return await observe(name, look, injected, 1.0 + SAMPLE,
-                             "the heartbeat writes each second", note=said)  # fmt: skip
+        return await observe(name, look, injected, 1.0 + SAMPLE, "the heartbeat writes each second", note=said)
 
 
 # -- through a real Prometheus ----------------------------------------------------------

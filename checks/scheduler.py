@@ -243,17 +243,8 @@ class Poller:
         return reading
 
     def _tick(self) -> None:
-        changed = []
-        for evaluator in self.evaluators.values():
-            before = evaluator.status
-            after = evaluator.tick()
-            if (after.state, after.flapping, after.acknowledged, after.cause) != (
-                before.state,
-                before.flapping,
-                before.acknowledged,
-                before.cause,
-            ):
-                changed.append(after)
+        # The status (its reason text above all) is built only for the conditions whose state or cause changed.
+        changed = [evaluator.status for evaluator in self.evaluators.values() if evaluator.notice_staleness()]
         if changed and self.on_result is not None:
             self.on_result(None, changed)
 
