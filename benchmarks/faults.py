@@ -287,7 +287,7 @@ def describe(state: Any, conditions: tuple[str, ...] = ("watched",)) -> str:
 
 
 def greens(state: Any, conditions: tuple[str, ...]) -> str:
-    from checks.state import ConditionState, Verdict
+    from checks.status import ConditionState, Verdict
 
     found = [f"{cid} ok" for cid in conditions if state.conditions[cid].state is ConditionState.OK]
     if state.verdict is Verdict.CONTINUE:
@@ -302,7 +302,7 @@ def polled_after(state: Any, check_id: str, instant: float) -> bool:
 
 
 def healthy(state: Any, conditions: tuple[str, ...]) -> bool:
-    from checks.state import ConditionState, Verdict
+    from checks.status import ConditionState, Verdict
 
     return state.verdict is Verdict.CONTINUE and all(state.conditions[c].state is ConditionState.OK for c in conditions)
 
@@ -613,7 +613,7 @@ def _scrape(url: str) -> dict[str, Any]:
 
 @fault("a rollback condition pending (for: 30s)", quick=True)
 async def pending(lab: Lab, name: str) -> Shown:
-    from checks.state import ConditionState, Verdict
+    from checks.status import ConditionState, Verdict
 
     with target() as service:
         doc = runbook_doc(name, _scrape(service.url), when="> 1%", hold="30s")
@@ -627,7 +627,7 @@ async def pending(lab: Lab, name: str) -> Shown:
 
 @fault("rollback mode: the spike recovers while rolling back")
 async def rollback_mode(lab: Lab, name: str) -> Shown:
-    from checks.state import ConditionState, Verdict
+    from checks.status import ConditionState, Verdict
     from cutover_tui.state import StepStatus
 
     with target() as service:
@@ -664,7 +664,7 @@ async def gate_stale(lab: Lab, name: str) -> Shown:
     from checks.conditions import ConditionEvaluator
     from checks.probes import ProbeContext, run_probe
     from checks.scheduler import TICK_INTERVAL
-    from checks.state import Verdict
+    from checks.status import Verdict
     from checks.verdict import check_stale_after
     from cutover_tui.reducer import Reducer
     from cutover_tui.state import LiveTruth
@@ -741,7 +741,7 @@ async def _disk_filled(lab: Lab, name: str, check: Callable[[str], dict[str, Any
 
 @fault("the disk fills as a rollback condition fires", needs=("root",))
 async def disk_full_firing(lab: Lab, name: str) -> Shown:
-    from checks.state import ConditionState, Verdict
+    from checks.status import ConditionState, Verdict
 
     async with _disk_filled(lab, name, _scrape, when="> 1%") as (service, backend):
         service.set(auth_error_ratio=BREACH)
@@ -765,7 +765,7 @@ async def disk_full_firing(lab: Lab, name: str) -> Shown:
 
 @fault("the disk fills: the log stops being written", needs=("root",))
 async def disk_full_log(lab: Lab, name: str) -> Shown:
-    from checks.state import Verdict
+    from checks.status import Verdict
 
     async with _disk_filled(lab, name, _health, action="halt") as (_, backend):
         injected = time.monotonic()
@@ -846,7 +846,7 @@ async def prometheus_old(lab: Lab, name: str) -> Shown:
 async def prometheus_old_gate(lab: Lab, name: str) -> Shown:
     """A check that only gates a step (no stop condition reads it), its samples older than the check's max_age."""
     from benchmarks.fault_servers import PrometheusFront
-    from checks.state import Verdict
+    from checks.status import Verdict
 
     await lab.need("prometheus")
     with PrometheusFront(lab.prometheus.url) as front:
@@ -1221,7 +1221,7 @@ async def app_clock_step(lab: Lab, name: str, step: float) -> Shown:
 
 
 async def _app_clock_step(lab: Lab, name: str, service: Any, step: float) -> Shown:
-    from checks.state import ConditionState, Verdict
+    from checks.status import ConditionState, Verdict
     from cutover_tui.app import make_app
     from cutover_tui.live import LiveBackend
     from cutover_tui.store import SessionLog
@@ -1271,7 +1271,7 @@ async def app_clock_forward(lab: Lab, name: str) -> Shown:
 
 async def watch_follower(name: str, db: Path, runbook: Any, stop: Callable[[], None]) -> Shown:
     """A ``FollowBackend`` of ``db``: healthy first, then ``stop()`` the writer, then watched."""
-    from checks.state import ConditionState, Verdict
+    from checks.status import ConditionState, Verdict
     from cutover_tui.live import WRITER_SILENCE_SECONDS, FollowBackend
 
     follower = FollowBackend(db, runbook, interval=0.5)
@@ -1365,7 +1365,7 @@ def _logged_states(db: Path) -> dict[str, tuple[str, datetime]]:
 
 @fault("kill -9 during a pending hold, then resume", needs=("tmux",))
 async def kill_during_hold(lab: Lab, name: str) -> Shown:
-    from checks.state import ConditionState, Verdict
+    from checks.status import ConditionState, Verdict
     from cutover_tui.live import LiveBackend
     from cutover_tui.store import SessionLog
     from runbooks import load_runbook

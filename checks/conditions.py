@@ -55,7 +55,7 @@ from checks.baseline import (
     compare_median,
 )
 from checks.reading import Outcome, Reading
-from checks.state import ConditionState, ConditionStatus
+from checks.status import ConditionState, ConditionStatus
 from runbooks.grammar import format_duration
 from runbooks.model import Check, StopCondition
 

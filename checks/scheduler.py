@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 from checks.clock import SystemClock
 from checks.conditions import ConditionEvaluator
 from checks.reading import Reading
-from checks.state import ConditionStatus
+from checks.status import ConditionStatus
 from runbooks.model import Check, Runbook
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from checks.conditions import format_value
-from checks.state import ConditionState
+from checks.status import ConditionState
 from checks.verdict import AtRisk, Judgement
 from cutover_tui.labels import check_value_text, display_unit
 from cutover_tui.state import (

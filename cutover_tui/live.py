@@ -29,7 +29,7 @@ from typing import Any
 
 from checks.clock import Clock, SystemClock
 from checks.reading import Reading
-from checks.state import ConditionState, ConditionStatus
+from checks.status import ConditionState, ConditionStatus
 from cutover_tui.backend import Acknowledged, ReadOnlySession
 from cutover_tui.causes import ChangeCauses, RecentReadings
 from cutover_tui.reducer import Reducer

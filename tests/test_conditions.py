@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from checks.clock import ManualClock
 from checks.conditions import ConditionEvaluator, format_value, is_active
 from checks.reading import Outcome, Reading
-from checks.state import ConditionState
+from checks.status import ConditionState
 from checks.verdict import counts_as_firing
 from runbooks.grammar import parse_threshold
 from runbooks.model import ActiveWindow, Check, PromqlSpec, StopCondition

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Self
 
-from checks.state import ConditionState
+from checks.status import ConditionState
 from cutover_tui.reducer.derivation import _index, _kept
 from cutover_tui.reducer.helpers import (
     _condition_state,

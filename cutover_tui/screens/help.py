@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from checks.state import ConditionState, Verdict
+from checks.status import ConditionState, Verdict
 from cutover_tui.labels import (
     BLIND_CAUSE_MARKERS,
     BLIND_MEANING,

@@ -30,7 +30,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from checks.state import BLIND_STATES, ConditionState
+from checks.status import BLIND_STATES, ConditionState
 from cutover_tui.derive import countdown_text
 from cutover_tui.labels import BLIND_STYLE, condition_marker, display_unit, format_duration, format_value
 from cutover_tui.state import CheckView, ConditionView

@@ -25,7 +25,7 @@ from textual.containers import VerticalScroll
 from textual.dom import DOMNode
 from textual.reactive import reactive
 
-from checks.state import BLIND_STATES, ConditionState
+from checks.status import BLIND_STATES, ConditionState
 from cutover_tui.state import CheckView, ConditionView, SessionState
 from cutover_tui.widgets.condition_card import CARD_TEXT_WIDTH, MIN_TREND_SAMPLES, ConditionCard, card_lines
 from runbooks.model import Action, Runbook, StopCondition

@@ -7,7 +7,7 @@ import pytest
 from checks.clock import ManualClock
 from checks.conditions import ConditionEvaluator
 from checks.reading import Outcome
-from checks.state import ConditionState
+from checks.status import ConditionState
 from runbooks.grammar import parse_threshold
 from runbooks.model import Check, StopCondition
 

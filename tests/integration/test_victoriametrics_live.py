@@ -25,7 +25,7 @@ from checks.conditions import HOLD_SLACK, ConditionEvaluator
 from checks.probes import ProbeContext
 from checks.reading import Outcome
 from checks.scheduler import Poller
-from checks.state import BLIND_STATES, ConditionState
+from checks.status import BLIND_STATES, ConditionState
 from checks.verdict import counts_as_firing
 from runbooks.grammar import parse_threshold
 from runbooks.loader import parse_runbook
