@@ -27,8 +27,9 @@ times a second; the polls and the probes' HTTP run on a thread of their own,
 ``checks.scheduler.PollingThread``), the whole process's CPU (the polling
 thread and the log's writer threads too), and how long each derivation of the
 ``SessionState`` took (``LiveBackend.state``: for the repaints after new
-readings, and for the clock a second after the last of them; the views the screen reads of it are
-derived when it reads them, in the repaint, and counted in the key's latency).
+readings, and for the clock a second after the last of them; the views the
+screen reads of it are derived when it reads them, in the repaint, and
+counted in the key's latency).
 """
 
 from __future__ import annotations

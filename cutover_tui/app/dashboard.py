@@ -276,13 +276,13 @@ class CutoverApp(DialogFlows):
 
     def _clock_from_now(self) -> None:
         """The clock ticks ``clock_tick`` after the state was last derived (by new readings or by the clock):
-        no time shown is ever a tick old, and new readings' repaint moves the clocks too (not a second repaint)."""
+        no time shown is ever more than a tick old, and new readings' repaint moves the clocks too (not a second one)."""
         if self._tick is not None:
             self._tick.cancel()
         self._tick = asyncio.get_running_loop().call_later(self.clock_tick, self.call_next, self._on_clock)
 
     def _on_clock(self) -> None:
-        """Once a second: the state is derived anew, so clocks, countdowns, holds, staleness and escalation move on."""
+        """A tick after the last state shown: the state is derived anew, so clocks, countdowns, holds, staleness and escalation move on."""
         if not self.is_running:  # the timer can fire while the widgets are being removed
             return
         previous, self.session = self.session, self.backend.state()
