@@ -25,7 +25,7 @@ from cutover_tui.replay import CHECKPOINT_EVERY, ReplayBackend
 from cutover_tui.store import SCHEMA_VERSION, EventRecord, SessionLog
 
 RUNBOOK = make_runbook()
-OLD_LOG = Path(__file__).parent / "old_logs" / "schema1.cutover.db"
+OLD_LOG = Path(__file__).parents[1] / "old_logs" / "schema1.cutover.db"
 OUTCOMES = (Outcome.PASS, Outcome.PASS, Outcome.PASS, Outcome.BREACH, Outcome.ERROR, Outcome.NODATA)
 _STATES = st.sampled_from([s.value for s in ConditionState])
 
