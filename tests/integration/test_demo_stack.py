@@ -121,7 +121,9 @@ def test_servers_die_with_a_demo_that_exits_at_once(binaries, tmp_path, signum):
         os.kill(demo.pid, signum)
         assert wait_for(lambda: not any(alive(pid) for pid in pids), timeout=10)
     # The next demo with Prometheus removes the folder the dead one left.
-    assert wait_for(lambda: demo_stack._remove_orphans() or not folder.exists(), timeout=10)
+    with Target() as target, PrometheusStack(target.url):
+        pass
+    assert wait_for(lambda: not folder.exists(), timeout=10)
 
 
 def test_missing_binaries_are_one_line_naming_the_packages(tmp_path):
