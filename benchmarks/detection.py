@@ -103,7 +103,7 @@ async def breaches(
 
     from checks.probes import ProbeContext
     from checks.scheduler import Poller
-    from checks.state import ConditionState
+    from checks.status import ConditionState
 
     runbook = build_runbook(target.url, prometheus.url, interval, hold)
     ctx = ProbeContext(runbook)

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 
-from benchmarks.servers import STARTUP_TIMEOUT, free_port, stop_process
+from benchmarks.servers import STARTUP_TIMEOUT, free_port, stop_process, wait_ready
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 
@@ -179,18 +179,9 @@ class AlertmanagerProcess:
                  "--cluster.listen-address=", "--log.level=warn"],
                 stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"Alertmanager exited with {self._process.returncode}: {self.log.read_text()[-1000:]}")
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"Alertmanager was not ready within {STARTUP_TIMEOUT:g} s")
+        wait_ready(self._process, "Alertmanager", self.log, lambda: httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200,
+                   timeout=STARTUP_TIMEOUT, pause=0.1, errors=(httpx.HTTPError,), on_timeout=self.stop,
+                   not_ready=f"Alertmanager was not ready within {STARTUP_TIMEOUT:g} s")  # fmt: skip
 
     @staticmethod
     def installed() -> bool:

@@ -57,7 +57,8 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -286,7 +287,7 @@ def describe(state: Any, conditions: tuple[str, ...] = ("watched",)) -> str:
 
 
 def greens(state: Any, conditions: tuple[str, ...]) -> str:
-    from checks.state import ConditionState, Verdict
+    from checks.status import ConditionState, Verdict
 
     found = [f"{cid} ok" for cid in conditions if state.conditions[cid].state is ConditionState.OK]
     if state.verdict is Verdict.CONTINUE:
@@ -301,7 +302,7 @@ def polled_after(state: Any, check_id: str, instant: float) -> bool:
 
 
 def healthy(state: Any, conditions: tuple[str, ...]) -> bool:
-    from checks.state import ConditionState, Verdict
+    from checks.status import ConditionState, Verdict
 
     return state.verdict is Verdict.CONTINUE and all(state.conditions[c].state is ConditionState.OK for c in conditions)
 
@@ -612,7 +613,7 @@ def _scrape(url: str) -> dict[str, Any]:
 
 @fault("a rollback condition pending (for: 30s)", quick=True)
 async def pending(lab: Lab, name: str) -> Shown:
-    from checks.state import ConditionState, Verdict
+    from checks.status import ConditionState, Verdict
 
     with target() as service:
         doc = runbook_doc(name, _scrape(service.url), when="> 1%", hold="30s")
@@ -626,7 +627,7 @@ async def pending(lab: Lab, name: str) -> Shown:
 
 @fault("rollback mode: the spike recovers while rolling back")
 async def rollback_mode(lab: Lab, name: str) -> Shown:
-    from checks.state import ConditionState, Verdict
+    from checks.status import ConditionState, Verdict
     from cutover_tui.state import StepStatus
 
     with target() as service:
@@ -663,7 +664,7 @@ async def gate_stale(lab: Lab, name: str) -> Shown:
     from checks.conditions import ConditionEvaluator
     from checks.probes import ProbeContext, run_probe
     from checks.scheduler import TICK_INTERVAL
-    from checks.state import Verdict
+    from checks.status import Verdict
     from checks.verdict import check_stale_after
     from cutover_tui.reducer import Reducer
     from cutover_tui.state import LiveTruth
@@ -721,67 +722,67 @@ def _has_root() -> bool:
     return os.geteuid() == 0
 
 
-@fault("the disk fills as a rollback condition fires", needs=("root",))
-async def disk_full_firing(lab: Lab, name: str) -> Shown:
-    from checks.state import ConditionState, Verdict
+@asynccontextmanager
+async def _disk_filled(lab: Lab, name: str, check: Callable[[str], dict[str, Any]],
+                       **doc_options: Any) -> AsyncIterator[tuple[Any, Any]]:  # fmt: skip
+    """A live session watching ``check`` of a target, its log on a tmpfs filled once it shows the service healthy.
 
+    Yields the target and the session's backend; the disk is given back once the block is done.
+    """
     slug = lab.slug(name)
     with lab.kit.TmpfsDisk(lab.folder / f"{slug}-disk") as disk, target() as service:
-        doc = runbook_doc(name, _scrape(service.url), when="> 1%")
-        live = Live(lab.folder, doc, slug, db_folder=disk.path)
-        async with live as backend:
+        doc = runbook_doc(name, check(service.url), **doc_options)
+        async with Live(lab.folder, doc, slug, db_folder=disk.path) as backend:
             await until(lambda: healthy(backend.state(), ("watched",)), 20, "the session never showed the service healthy")
             disk.fill()
-            service.set(auth_error_ratio=BREACH)
-            injected, wall = time.monotonic(), time.time()
-            banner: list[float] = []
-
-            def look() -> Look:
-                state = backend.state()
-                if state.log_problem and not banner:
-                    banner.append(time.monotonic() - injected)
-                firing = state.conditions["watched"].state is ConditionState.FIRING and state.verdict is Verdict.ROLLBACK
-                return Look(greens(state, ("watched",)), firing, describe(state), polled_after(state, "probe", wall))
-
-            def said() -> str:
-                if not banner:
-                    return "no LOG NOT WRITING banner while watched"
-                return f"LOG NOT WRITING banner {banner[0]:.2f} s after the fault"
-
-            result = await observe(name, look, injected, POLL_BUDGET, POLL_TEXT, settle=3.0, note=said)
+            yield service, backend
             disk.free()
-            return result
+
+
+@fault("the disk fills as a rollback condition fires", needs=("root",))
+async def disk_full_firing(lab: Lab, name: str) -> Shown:
+    from checks.status import ConditionState, Verdict
+
+    async with _disk_filled(lab, name, _scrape, when="> 1%") as (service, backend):
+        service.set(auth_error_ratio=BREACH)
+        injected, wall = time.monotonic(), time.time()
+        banner: list[float] = []
+
+        def look() -> Look:
+            state = backend.state()
+            if state.log_problem and not banner:
+                banner.append(time.monotonic() - injected)
+            firing = state.conditions["watched"].state is ConditionState.FIRING and state.verdict is Verdict.ROLLBACK
+            return Look(greens(state, ("watched",)), firing, describe(state), polled_after(state, "probe", wall))
+
+        def said() -> str:
+            if not banner:
+                return "no LOG NOT WRITING banner while watched"
+            return f"LOG NOT WRITING banner {banner[0]:.2f} s after the fault"
+
+        return await observe(name, look, injected, POLL_BUDGET, POLL_TEXT, settle=3.0, note=said)
 
 
 @fault("the disk fills: the log stops being written", needs=("root",))
 async def disk_full_log(lab: Lab, name: str) -> Shown:
-    from checks.state import Verdict
+    from checks.status import Verdict
 
-    slug = lab.slug(name)
-    with lab.kit.TmpfsDisk(lab.folder / f"{slug}-disk") as disk, target() as service:
-        doc = runbook_doc(name, _health(service.url), action="halt")
-        live = Live(lab.folder, doc, slug, db_folder=disk.path)
-        async with live as backend:
-            await until(lambda: healthy(backend.state(), ("watched",)), 20, "the session never showed the service healthy")
-            disk.fill()
-            injected = time.monotonic()
-            failed: list[float] = []
+    async with _disk_filled(lab, name, _health, action="halt") as (_, backend):
+        injected = time.monotonic()
+        failed: list[float] = []
 
-            def look() -> Look:
-                state = backend.state()
-                if not backend.log.write_health.ok and not failed:
-                    failed.append(time.monotonic() - injected)
-                shown = state.verdict is Verdict.CANNOT_VERIFY and bool(state.log_problem)
-                green = "CONTINUE" if state.verdict is Verdict.CONTINUE else ""
-                return Look(green, shown, describe(state), bool(failed))
+        def look() -> Look:
+            state = backend.state()
+            if not backend.log.write_health.ok and not failed:
+                failed.append(time.monotonic() - injected)
+            shown = state.verdict is Verdict.CANNOT_VERIFY and bool(state.log_problem)
+            green = "CONTINUE" if state.verdict is Verdict.CONTINUE else ""
+            return Look(green, shown, describe(state), bool(failed))
 
-            def said() -> str:
-                return f"the first write failed {failed[0]:.2f} s after the disk filled" if failed else "no write failed"
+        def said() -> str:
+            return f"the first write failed {failed[0]:.2f} s after the disk filled" if failed else "no write failed"
 
-            result = await observe(name, look, injected, 1.0 + SAMPLE,
-                                   "the heartbeat writes each second", note=said)  # fmt: skip
-            disk.free()
-            return result
+        return await observe(name, look, injected, 1.0 + SAMPLE, "the heartbeat writes each second", note=said)
 
 
 # -- through a real Prometheus ----------------------------------------------------------
@@ -845,7 +846,7 @@ async def prometheus_old(lab: Lab, name: str) -> Shown:
 async def prometheus_old_gate(lab: Lab, name: str) -> Shown:
     """A check that only gates a step (no stop condition reads it), its samples older than the check's max_age."""
     from benchmarks.fault_servers import PrometheusFront
-    from checks.state import Verdict
+    from checks.status import Verdict
 
     await lab.need("prometheus")
     with PrometheusFront(lab.prometheus.url) as front:
@@ -932,13 +933,17 @@ def _alert(alertname: str, **labels: str) -> dict[str, Any]:
     return {"labels": {"alertname": alertname, **labels}, "annotations": {"summary": f"{alertname} (fault benchmark)"}}
 
 
+async def _critical_alert_fault(lab: Lab, name: str, slug: str, alertname: str, **labels: str) -> Shown:
+    """A session on the critical alerts labelled ``fault=slug``; the fault posts ``alertname`` so labelled (and ``labels``)."""
+    doc = _alerts_doc(lab, name, slug)
+    return await live_fault(lab, name, doc, lambda: asyncio.to_thread(
+        lab.alertmanager.post, _alert(alertname, severity="critical", fault=slug, **labels)))  # fmt: skip
+
+
 @fault("Alertmanager: a critical alert fires", needs=("alertmanager",))
 async def alert_fires(lab: Lab, name: str) -> Shown:
     await lab.need("alertmanager")
-    slug = lab.slug(name)
-    doc = _alerts_doc(lab, name, slug)
-    return await live_fault(lab, name, doc, lambda: asyncio.to_thread(
-        lab.alertmanager.post, _alert("PaymentsDown", severity="critical", fault=slug)))  # fmt: skip
+    return await _critical_alert_fault(lab, name, lab.slug(name), "PaymentsDown")
 
 
 @fault("Alertmanager: a critical alert silenced (a leftover maintenance silence)", needs=("alertmanager",))
@@ -946,9 +951,7 @@ async def alert_silenced(lab: Lab, name: str) -> Shown:
     await lab.need("alertmanager")
     slug = lab.slug(name)
     await asyncio.to_thread(lab.alertmanager.silence, {"fault": slug}, comment="maintenance window (left over)")
-    doc = _alerts_doc(lab, name, slug)
-    return await live_fault(lab, name, doc, lambda: asyncio.to_thread(
-        lab.alertmanager.post, _alert("PaymentsDown", severity="critical", fault=slug)))  # fmt: skip
+    return await _critical_alert_fault(lab, name, slug, "PaymentsDown")
 
 
 @fault("Alertmanager: a critical alert inhibited (by an alert the check does not match)", needs=("alertmanager",))
@@ -959,9 +962,7 @@ async def alert_inhibited(lab: Lab, name: str) -> Shown:
     await asyncio.to_thread(manager.post, _alert("ClusterMaintenance", severity="info", cluster=slug))
     await until(lambda: bool(manager.alerts(alertname="ClusterMaintenance", cluster=slug)), 10, "no ClusterMaintenance")
     await asyncio.sleep(1.0)  # the inhibitor learns its source alerts from Alertmanager's own subscription
-    doc = _alerts_doc(lab, name, slug)
-    return await live_fault(lab, name, doc, lambda: asyncio.to_thread(
-        manager.post, _alert("CheckoutErrors", severity="critical", fault=slug, cluster=slug)))  # fmt: skip
+    return await _critical_alert_fault(lab, name, slug, "CheckoutErrors", cluster=slug)
 
 
 @fault("Alertmanager: the watchdog alert stops", needs=("alertmanager",))
@@ -1220,7 +1221,7 @@ async def app_clock_step(lab: Lab, name: str, step: float) -> Shown:
 
 
 async def _app_clock_step(lab: Lab, name: str, service: Any, step: float) -> Shown:
-    from checks.state import ConditionState, Verdict
+    from checks.status import ConditionState, Verdict
     from cutover_tui.app import make_app
     from cutover_tui.live import LiveBackend
     from cutover_tui.store import SessionLog
@@ -1270,7 +1271,7 @@ async def app_clock_forward(lab: Lab, name: str) -> Shown:
 
 async def watch_follower(name: str, db: Path, runbook: Any, stop: Callable[[], None]) -> Shown:
     """A ``FollowBackend`` of ``db``: healthy first, then ``stop()`` the writer, then watched."""
-    from checks.state import ConditionState, Verdict
+    from checks.status import ConditionState, Verdict
     from cutover_tui.live import WRITER_SILENCE_SECONDS, FollowBackend
 
     follower = FollowBackend(db, runbook, interval=0.5)
@@ -1364,7 +1365,7 @@ def _logged_states(db: Path) -> dict[str, tuple[str, datetime]]:
 
 @fault("kill -9 during a pending hold, then resume", needs=("tmux",))
 async def kill_during_hold(lab: Lab, name: str) -> Shown:
-    from checks.state import ConditionState, Verdict
+    from checks.status import ConditionState, Verdict
     from cutover_tui.live import LiveBackend
     from cutover_tui.store import SessionLog
     from runbooks import load_runbook

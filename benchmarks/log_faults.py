@@ -29,7 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -146,17 +147,25 @@ def fault_corrupt_payload(tally: Tally, folder: Path, runbook: Path) -> None:
     _views(tally, "corrupt payload", db, runbook, folder)
 
 
-def _mount(folder: Path, size: str) -> bool:
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True).returncode == 0
+@contextmanager
+def _tmpfs(tally: Tally, fault: str, folder: Path, size: str) -> Iterator[bool]:
+    """``folder`` made and a tmpfs of ``size`` mounted on it for the block: True; False, the fault tallied as unavailable, without root."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True).returncode == 0
+    if not mounted:
+        tally.unavailable.append(f"{fault} (mounting a tmpfs needs root)")
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(folder)], capture_output=True)
 
 
 def fault_read_only_media(tally: Tally, folder: Path, runbook: Path) -> None:
     media = folder / "archive"
-    media.mkdir()
-    if not _mount(media, "8m"):
-        tally.unavailable.append("read-only media (mounting a tmpfs needs root)")
-        return
-    try:
+    with _tmpfs(tally, "read-only media", media, "8m") as mounted:
+        if not mounted:
+            return
         db = media / "archived.cutover.db"
         make_log(db)
         subprocess.run(["mount", "-o", "remount,ro", str(media)], check=True, capture_output=True)
@@ -171,8 +180,6 @@ def fault_read_only_media(tally: Tally, folder: Path, runbook: Path) -> None:
             tally.tracebacks += "Traceback" in done.stderr
             if done.returncode != 0:
                 tally.mishandled.append(f"read-only media: {view} could not read the archive: {done.stderr.strip()[-200:]}")
-    finally:
-        subprocess.run(["umount", "-l", str(media)], capture_output=True)
 
 
 def fault_missing_dir(tally: Tally, folder: Path, runbook: Path) -> None:
@@ -183,11 +190,9 @@ def fault_missing_dir(tally: Tally, folder: Path, runbook: Path) -> None:
 
 def fault_disk_full(tally: Tally, folder: Path, runbook: Path) -> None:
     disk = folder / "small"
-    disk.mkdir()
-    if not _mount(disk, "2m"):
-        tally.unavailable.append("disk full (mounting a tmpfs needs root)")
-        return
-    try:
+    with _tmpfs(tally, "disk full", disk, "2m") as mounted:
+        if not mounted:
+            return
         writer = _tests_module("crash_writer")
         db = disk / "full.cutover.db"
         acked: list[int] = []
@@ -219,8 +224,6 @@ def fault_disk_full(tally: Tally, folder: Path, runbook: Path) -> None:
         if not intact:
             tally.mishandled.append("disk full: the chain does not verify after the disk recovered")
         tally.cli("disk full", "verify", db, expect=0, cwd=folder)
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
 def fault_symlinked_second_writer(tally: Tally, folder: Path, runbook: Path) -> None:

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,38 @@ def stop_process(process: subprocess.Popen[Any]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=10)
+
+
+def wait_ready(
+    process: subprocess.Popen[Any],
+    name: str,
+    log: Path,
+    ready: Callable[[], bool],
+    *,
+    timeout: float,
+    pause: float,
+    errors: tuple[type[Exception], ...],
+    on_timeout: Callable[[], None],
+    not_ready: str,
+) -> None:
+    """Ask ``ready()`` every ``pause`` s (its ``errors`` mean not yet) until it says yes.
+
+    Raises:
+        RuntimeError: ``name`` exited (with its status and the tail of ``log``), or after
+            ``timeout`` s, when ``on_timeout()`` has run, ``not_ready``.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}: {log.read_text()[-1000:]}")
+        try:
+            if ready():
+                return
+        except errors:
+            pass
+        time.sleep(pause)
+    on_timeout()
+    raise RuntimeError(not_ready)
 
 
 class TargetProcess:
@@ -139,18 +172,9 @@ class PrometheusProcess:
                  f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
                 stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-        deadline = time.monotonic() + STARTUP_TIMEOUT + interval
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"Prometheus exited with {self._process.returncode}: {self.log.read_text()[-1000:]}")
-            try:
-                if self.query('up{job="target"} == 1'):
-                    return
-            except (httpx.HTTPError, ValueError, KeyError):
-                pass
-            time.sleep(0.25)
-        self.stop()
-        raise RuntimeError(f"Prometheus did not scrape the target within {STARTUP_TIMEOUT:g} s")
+        wait_ready(self._process, "Prometheus", self.log, lambda: bool(self.query('up{job="target"} == 1')),
+                   timeout=STARTUP_TIMEOUT + interval, pause=0.25, errors=(httpx.HTTPError, ValueError, KeyError),
+                   on_timeout=self.stop, not_ready=f"Prometheus did not scrape the target within {STARTUP_TIMEOUT:g} s")  # fmt: skip
 
     @staticmethod
     def installed() -> bool:

@@ -40,6 +40,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from runbooks.grammar import format_offset
+from runbooks.loader import MANN_WHITNEY_INSTALL, MANN_WHITNEY_PACKAGE
 from runbooks.model import BaselineWindow, RelativeThreshold, StopCondition, Threshold
 
 #: Outcomes whose finite value may enter a baseline or a comparison window.
@@ -47,9 +48,6 @@ USABLE_OUTCOMES = frozenset({"pass", "breach"})
 #: Where samples came from, as the reason and the report name them.
 SESSION_LOG = "session log"
 PROMETHEUS = "Prometheus query_range"
-#: What ``judge: mann_whitney`` needs, and how to install it.
-JUDGE_PACKAGE = "scipy"
-JUDGE_INSTALL = "pip install 'cutover-tui[judge]' (or pip install scipy)"
 
 
 class JudgeUnavailable(Exception):
@@ -488,7 +486,7 @@ def require_scipy() -> None:
         import scipy.stats  # noqa: F401
     except ImportError:
         raise JudgeUnavailable(
-            f"judge: mann_whitney needs the Python package {JUDGE_PACKAGE}, which is not installed: {JUDGE_INSTALL}"
+            f"judge: mann_whitney needs the Python package {MANN_WHITNEY_PACKAGE}, which is not installed: {MANN_WHITNEY_INSTALL}"
         ) from None
 
 

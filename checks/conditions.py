@@ -55,7 +55,7 @@ from checks.baseline import (
     compare_median,
 )
 from checks.reading import Outcome, Reading
-from checks.state import ConditionState, ConditionStatus
+from checks.status import ConditionState, ConditionStatus
 from runbooks.grammar import format_duration
 from runbooks.model import Check, StopCondition
 
@@ -90,8 +90,12 @@ def is_active(condition: StopCondition, t0: datetime | None, now: datetime) -> b
 
 
 def _whole_seconds(seconds: float) -> str:
-    """A duration for reasons, to the second: ``72.4`` -> ``"1m12s"``."""
-    return format_duration(round(max(seconds, 0.0)))
+    """A duration for reasons, in whole seconds elapsed: ``72.9`` -> ``"1m12s"``.
+
+    Whole seconds elapsed, as a clock counts them: beside a countdown that shows what is
+    left rounded up (``fires in 0:09``), the two add up to the hold (``1s of 10s``).
+    """
+    return format_duration(int(max(seconds, 0.0)))
 
 
 #: Display units, written as thresholds write them (``> 1%``, ``< 500ms``): how many of each a normalised value
@@ -359,6 +363,16 @@ class ConditionEvaluator:
 
     def tick(self) -> ConditionStatus:
         """Notice staleness between polls: no reading for ``2 × every + timeout``, or a sample past ``max_age``."""
+        self.notice_staleness()
+        return self.status
+
+    def notice_staleness(self) -> bool:
+        """``tick`` without building the status: whether the state or the cause changed (news for the log).
+
+        A tick never changes ``flapping`` (counted over polls) nor ``acknowledged``
+        (cleared on a return to ``ok``, which a tick never makes).
+        """
+        before = (self._state, self._cause)
         now = self._clock.monotonic()
         self._observed_at = self._clock.now()
         silent_for = now - self._last_reading_at
@@ -370,7 +384,7 @@ class ConditionEvaluator:
             if age > self._max_age:
                 self._cause = "stale"
                 self._go_blind(now, ConditionState.STALE, self._too_old(age))
-        return self.status
+        return (self._state, self._cause) != before
 
     def acknowledge(self) -> ConditionStatus:
         """A person has seen this condition; the flag clears when it returns to ``ok``."""

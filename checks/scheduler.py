@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 from checks.clock import SystemClock
 from checks.conditions import ConditionEvaluator
 from checks.reading import Reading
-from checks.state import ConditionStatus
+from checks.status import ConditionStatus
 from runbooks.model import Check, Runbook
 
 if TYPE_CHECKING:
@@ -243,17 +243,8 @@ class Poller:
         return reading
 
     def _tick(self) -> None:
-        changed = []
-        for evaluator in self.evaluators.values():
-            before = evaluator.status
-            after = evaluator.tick()
-            if (after.state, after.flapping, after.acknowledged, after.cause) != (
-                before.state,
-                before.flapping,
-                before.acknowledged,
-                before.cause,
-            ):
-                changed.append(after)
+        # The status (its reason text above all) is built only for the conditions whose state or cause changed.
+        changed = [evaluator.status for evaluator in self.evaluators.values() if evaluator.notice_staleness()]
         if changed and self.on_result is not None:
             self.on_result(None, changed)
 

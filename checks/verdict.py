@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Protocol
 
 from checks.reading import Outcome
-from checks.state import BLIND_STATES, VERDICT_RANK, ConditionState, ConditionStatus, Verdict
+from checks.status import BLIND_STATES, VERDICT_RANK, ConditionState, ConditionStatus, Verdict
 from runbooks.model import Action, Check, Runbook, Step
 
 #: A check's status for gates and markers: an ``Outcome`` value, or one of these.

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from checks.reading import Reading
-from checks.state import BLIND_STATES, ConditionState, ConditionStatus
+from checks.status import BLIND_STATES, ConditionState, ConditionStatus
 from cutover_tui.store import TickRecord
 
 #: Tick ids a ``condition_changed`` event names at most.

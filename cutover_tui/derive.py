@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from checks.conditions import format_value
-from checks.state import ConditionState
+from checks.status import ConditionState
 from checks.verdict import AtRisk, Judgement
 from cutover_tui.labels import check_value_text, display_unit
 from cutover_tui.state import (
@@ -33,10 +33,10 @@ _PASSING = (ConditionState.OK, ConditionState.RECOVERING)
 
 
 def seconds_text(seconds: float | None) -> str:
-    """A duration to the whole second: ``80.4`` -> ``1m20s``; ``—`` when unknown."""
+    """A duration in whole seconds elapsed (as the evaluator's reasons count it): ``80.9`` -> ``1m20s``; ``—`` when unknown."""
     if seconds is None:
         return "—"
-    return format_duration(round(max(seconds, 0.0)))
+    return format_duration(int(max(seconds, 0.0)))
 
 
 def countdown_text(seconds: float | None) -> str:

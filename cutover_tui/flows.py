@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any, Literal
 
-from checks.state import ConditionState
+from checks.status import ConditionState
 from cutover_tui.evidence import evidence_answers, evidence_events, evidence_owed
 from cutover_tui.labels import format_wall_clock
 from cutover_tui.state import DecisionRecord, Mode, SessionState, StepState, StepStatus

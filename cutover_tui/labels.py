@@ -25,7 +25,7 @@ from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from checks.conditions import format_value as condition_value
-from checks.state import ConditionState, Verdict
+from checks.status import ConditionState, Verdict
 from cutover_tui.state import CheckView, ConditionView, SessionState, StepStatus
 from runbooks.grammar import format_duration as grammar_duration
 from runbooks.grammar import format_offset

@@ -29,7 +29,7 @@ from typing import Any
 
 from checks.clock import Clock, SystemClock
 from checks.reading import Reading
-from checks.state import ConditionState, ConditionStatus
+from checks.status import ConditionState, ConditionStatus
 from cutover_tui.backend import Acknowledged, ReadOnlySession
 from cutover_tui.causes import ChangeCauses, RecentReadings
 from cutover_tui.reducer import Reducer
@@ -180,8 +180,11 @@ class LiveBackend:
         self._baselines: Any = None
         self._causes = ChangeCauses()
         self.recent_readings = RecentReadings()
-        for event in log.events():
+        events = log.events()
+        for event in events:
             self._reducer.apply(event)
+        # The samples read from Prometheus before: the baselines are seeded with them (``cutover_tui.baselines``).
+        self._fetched = [event for event in events if event.kind == "baseline_fetched"]
         for tick in log.latest_ticks(per_check=self._reducer.ticks_kept):
             self._reducer.apply_tick(tick)
 
@@ -293,7 +296,8 @@ class LiveBackend:
         )  # fmt: skip
         if supplier.needed:
             self._baselines = supplier
-            supplier.start(t0 if t0 is not None else self.state().t0, self.log.events())
+            supplier.start(t0 if t0 is not None else self.state().t0, self._fetched)
+        self._fetched = []  # only the supplier logs more of them, and it seeds itself with what it reads
 
     def _to_polling(self, callback: Callable[..., Any], *args: Any) -> None:
         """Run ``callback`` where the evaluators live: on the polling thread's loop, or here without one."""

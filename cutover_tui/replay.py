@@ -108,15 +108,6 @@ class ReplayBackend:
             reducer.apply(event)
         return reducer
 
-    def ticks_until(self, instant: datetime, reducer: Reducer) -> int:
-        """Fold into ``reducer`` every tick its state at ``instant`` can read (``SessionLog.seek_ticks``); how many.
-
-        A seek reads less: only what the views looked at need (``Reducer.state``'s ``read_ticks``).
-        """
-        ticks = self._log.seek_ticks(instant, reducer.window_starts(instant))
-        reducer.apply_ticks(ticks)
-        return len(ticks)
-
     def _read_ticks(
         self, until: datetime, windows: Mapping[str, datetime], *, checks: Iterable[str]
     ) -> list[TickRecord]:

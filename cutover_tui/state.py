@@ -50,7 +50,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from checks.reading import Reading
-from checks.state import ConditionState, ConditionStatus, Verdict
+from checks.status import ConditionState, ConditionStatus, Verdict
 
 DECISIONS = ("go", "no_go", "conditional_go", "hold", "rollback", "continue")
 

@@ -42,7 +42,7 @@ from checks.baseline import BaselineSample
 from checks.clock import ManualClock
 from checks.conditions import ConditionEvaluator
 from checks.reading import Outcome, Reading
-from checks.state import ConditionState
+from checks.status import ConditionState
 from cutover_tui.baselines import FETCHED_EVENT_KIND, samples_from_fetched
 from cutover_tui.labels import DECISION_LABELS
 from cutover_tui.state import LogLine, SessionState

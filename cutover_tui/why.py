@@ -25,6 +25,7 @@ from cutover_tui.derive import countdown_text, seconds_text
 from cutover_tui.labels import display_unit
 from cutover_tui.state import ConditionView
 from cutover_tui.store import RetentionPolicy, TickRecord
+from runbooks.grammar import format_duration
 from runbooks.model import (
     AlertsSpec,
     Check,
@@ -230,7 +231,7 @@ def from_ticks(
                     t.detail, t.id, t.id in named)
         for t in ticks[-READINGS_SHOWN:]
     )  # fmt: skip
-    keyframe = format_duration_words(RetentionPolicy().keyframe_seconds)
+    keyframe = format_duration(RetentionPolicy().keyframe_seconds)
     return Why(
         condition=condition.id,
         title=condition.title,
@@ -305,12 +306,6 @@ def _baseline_text(condition: StopCondition, payload: Any) -> str | None:
         return str(payload["text"])
     window = f"{condition.baseline.min_samples} readings needed"
     return f"not computed yet ({window})"
-
-
-def format_duration_words(seconds: float) -> str:
-    from runbooks.grammar import format_duration
-
-    return format_duration(seconds)
 
 
 def from_log(path: str, runbook: Runbook, condition_id: str, view: ConditionView | None, until: datetime | None) -> Why:

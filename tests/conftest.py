@@ -21,6 +21,7 @@ from checks.clock import Clock
 from checks.probes import ProbeContext, run_probe
 from checks.reading import Reading
 from checks.target import Target
+from fault_kit import TmpfsDisk
 from runbooks.loader import parse_runbook
 
 if TYPE_CHECKING:
@@ -107,57 +108,22 @@ def poll(make_context: MakeContext) -> Poll:
     return run
 
 
-class SmallDisk:
-    """A tiny tmpfs filesystem that can be filled and emptied: a real "disk full"."""
-
-    def __init__(self, path) -> None:
-        self.path = path
-        self._ballast = path / ".ballast"
-
-    def fill(self) -> None:
-        """Take every free byte, so the next write fails with ENOSPC."""
-        import os
-
-        fd = os.open(self._ballast, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            for size in (65536, 4096, 512, 1):
-                try:
-                    while os.write(fd, b"\0" * size):
-                        pass
-                except OSError:
-                    continue
-        finally:
-            os.close(fd)
-
-    def free(self) -> None:
-        """Give the space back."""
-        self._ballast.unlink(missing_ok=True)
-
-
 @pytest.fixture
-def small_disk(tmp_path) -> Iterator[SmallDisk]:
-    """A 2 MiB tmpfs mounted under the test's tmp dir (needs root, as CI has).
+def small_disk(tmp_path) -> Iterator[TmpfsDisk]:
+    """A 2 MiB tmpfs mounted under the test's tmp dir (needs root, as CI has): ``fill()``, ``free()``.
 
     Without the privilege the test is skipped locally and fails under CI=true,
     like the integration tests.
     """
-    import os
-    import subprocess
-
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        reason = f"cannot mount a tmpfs for a real disk-full test: {done.stderr.strip()}"
+    try:
+        disk = TmpfsDisk(tmp_path / "small-disk")
+    except PermissionError as refused:
+        reason = f"cannot mount a tmpfs for a real disk-full test: {refused}"
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
-    try:
-        yield SmallDisk(mount)
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+    with disk:
+        yield disk
 
 
 # ----------------------------------------------------------------- the dashboard

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from checks.reading import Outcome, Reading
-from checks.state import ConditionState, ConditionStatus
+from checks.status import ConditionState, ConditionStatus
 from runbooks.model import Action, Check, Item, Runbook, Source, Step, StopCondition, Threshold
 
 T0 = datetime(2026, 12, 1, 16, 30, tzinfo=timezone.utc)

@@ -233,7 +233,7 @@ def matches(labels: Mapping[str, Any], matchers: Iterable[str]) -> bool:
     """
     for matcher in matchers:
         try:
-            name, op, value = split_matcher(matcher)
+            name, op, value = _split(matcher)
             actual = str(labels.get(name, ""))
             if op in ("=", "!="):
                 ok = (actual == value) == (op == "=")
@@ -244,6 +244,12 @@ def matches(labels: Mapping[str, Any], matchers: Iterable[str]) -> bool:
         if not ok:
             return False
     return True
+
+
+@functools.lru_cache(maxsize=256)
+def _split(matcher: str) -> tuple[str, str, str]:
+    """``split_matcher``, once per matcher: the same few are matched against every suppressed alert at every poll."""
+    return split_matcher(matcher)
 
 
 @functools.lru_cache(maxsize=256)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cutover_tui.commands.options import add_what_if
 from cutover_tui.sample_runbooks import DIRECTORY as SAMPLE_RUNBOOKS
 
 if TYPE_CHECKING:
@@ -72,13 +73,9 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     else:
         parser.add_argument("db", metavar="FILE", help="a session log (*.cutover.db)")
         if command == "replay":
-            parser.add_argument(
-                "--what-if",
-                dest="what_if",
-                metavar="SPEC",
-                action="append",
-                default=[],
-                help="also show when a changed stop condition would have pended, fired and recovered on the recorded "
+            add_what_if(
+                parser,
+                "also show when a changed stop condition would have pended, fired and recovered on the recorded "
                 "readings, e.g. 'auth_errors: > 2%% for 2m' (repeatable)",
             )
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from checks.reading import Reading
-    from checks.state import ConditionStatus, Verdict
+    from checks.status import ConditionStatus, Verdict
     from runbooks.model import Runbook
 
 EXIT_CONTINUE = 0
@@ -221,7 +221,7 @@ async def _gate(
     from checks.conditions import ConditionEvaluator
     from checks.probes import ProbeContext
     from checks.scheduler import Poller
-    from checks.state import ConditionState
+    from checks.status import ConditionState
     from checks.verdict import counts_as_firing
     from cutover_tui.baselines import BaselineSupplier
     from runbooks.model import Action, ScrapeSpec

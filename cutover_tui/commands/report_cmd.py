@@ -14,6 +14,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from cutover_tui.commands.options import add_what_if
+
 FORMAT_EXTENSIONS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
 
 
@@ -31,13 +33,9 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
         choices=("md", "html", "json"),
         help="md (release evidence), html (one self-contained page with charts) or json; default from OUT, else md",
     )
-    parser.add_argument(
-        "--what-if",
-        dest="what_if",
-        metavar="SPEC",
-        action="append",
-        default=[],
-        help="re-evaluate the recorded readings with a changed stop condition, e.g. 'auth_errors: > 2%% for 2m' "
+    add_what_if(
+        parser,
+        "re-evaluate the recorded readings with a changed stop condition, e.g. 'auth_errors: > 2%% for 2m' "
         "(repeatable); adds a What if section",
     )
 

@@ -105,7 +105,7 @@ def _zone(runbook: Any) -> tzinfo:
 
 
 def _status(runbook: Any, state: Any, head_seq: int, head_sha: str) -> Status:
-    from checks.state import ConditionState
+    from checks.status import ConditionState
     from cutover_tui.labels import format_t_clock
 
     now = state.now or datetime.now(timezone.utc)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from checks.conditions import describe_state, is_active
-from checks.state import BLIND_STATES, ConditionState
+from checks.status import BLIND_STATES, ConditionState
 from checks.verdict import NEVER, STALE, check_status
 from cutover_tui.derive import (
     current_detail,

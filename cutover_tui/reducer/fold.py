@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Self
 
-from checks.state import ConditionState
+from checks.status import ConditionState
 from cutover_tui.reducer.derivation import _index, _kept
 from cutover_tui.reducer.helpers import (
     _condition_state,
@@ -33,9 +33,6 @@ LOG_LINES = 200
 
 
 _STEP_END = {"step_completed": StepStatus.DONE, "step_failed": StepStatus.FAILED, "step_skipped": StepStatus.SKIPPED}
-
-
-_EPOCH = datetime.fromtimestamp(0, timezone.utc)
 
 
 _NO_LIVE = LiveTruth()
@@ -116,16 +113,13 @@ class Fold:
         self._last_decision_seq = checkpoint.last_decision_seq
         self._answered = set(checkpoint.answered)
 
-    def window_starts(self, now: datetime) -> dict[str, datetime]:
-        """Per check a stop condition reads, the instant its sparkline at ``now`` starts from.
+    def _window_spans(self) -> dict[str, timedelta]:
+        """Per check a stop condition reads, how far before ``now`` its sparkline at ``now`` starts.
 
         The state at ``now`` reads every check's latest tick at or before
-        ``now``, and of these checks also every tick after their start and the
-        last one at or before it: ``SessionLog.seek_ticks`` reads exactly that.
+        ``now``, and of these checks also every tick after ``now - span`` and
+        the last one at or before it: ``SessionLog.seek_ticks`` reads exactly that.
         """
-        return {check_id: now - span for check_id, span in self._window_spans().items()}
-
-    def _window_spans(self) -> dict[str, timedelta]:
         spans = self._index.spans.get(self.history)
         if spans is None:
             spans = {}

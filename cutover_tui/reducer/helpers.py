@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from checks.state import ConditionState
+from checks.status import ConditionState
 from cutover_tui.reducer.records import _KEYFRAME_SECONDS, _ConditionProgress
 from cutover_tui.state import (
     AlertSilence,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from checks.state import ConditionState
+from checks.status import ConditionState
 from cutover_tui.state import (
     DecisionRecord,
     LogLine,

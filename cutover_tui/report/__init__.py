@@ -18,7 +18,7 @@ Times are shown in the runbook's ``timezone`` (UTC when it has none); JSON
 carries UTC ISO 8601 timestamps and normalised values (``%`` as a fraction,
 times in seconds) with each condition's display unit.
 
-The package: ``model`` (the ``Report`` dataclasses), ``build`` (from the log),
+The package: ``model`` (the ``Report`` dataclasses, imported from there), ``build`` (from the log),
 ``document`` (what the report says, as blocks), one renderer per format
 (``as_markdown``, ``as_html`` with ``as_svg`` for its charts and CSS,
 ``as_json``) and ``formats`` (``render``).
@@ -29,59 +29,6 @@ from cutover_tui.report.as_json import render_json
 from cutover_tui.report.as_markdown import render_markdown
 from cutover_tui.report.build import build_report
 from cutover_tui.report.formats import render
-from cutover_tui.report.model import (
-    OUTCOME_LABELS,
-    REPORT_VERSION,
-    RESULTS,
-    Acknowledgement,
-    BrokeIt,
-    Chart,
-    ConditionReport,
-    DecisionReport,
-    Episode,
-    FrozenCondition,
-    Gap,
-    Integrity,
-    ItemReport,
-    Moment,
-    Note,
-    Report,
-    RunbookChange,
-    ScorecardReport,
-    ScoreLine,
-    SessionHeader,
-    StepReport,
-    Summary,
-    WhatIfReport,
-)
+from cutover_tui.report.model import Report
 
-__all__ = [
-    "OUTCOME_LABELS",
-    "REPORT_VERSION",
-    "RESULTS",
-    "Acknowledgement",
-    "BrokeIt",
-    "Chart",
-    "ConditionReport",
-    "DecisionReport",
-    "Episode",
-    "FrozenCondition",
-    "Gap",
-    "Integrity",
-    "ItemReport",
-    "Moment",
-    "Note",
-    "Report",
-    "RunbookChange",
-    "ScoreLine",
-    "ScorecardReport",
-    "SessionHeader",
-    "StepReport",
-    "Summary",
-    "WhatIfReport",
-    "build_report",
-    "render",
-    "render_html",
-    "render_json",
-    "render_markdown",
-]
+__all__ = ["Report", "build_report", "render", "render_html", "render_json", "render_markdown"]

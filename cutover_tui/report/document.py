@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 
-from checks.state import ConditionState, Verdict
+from checks.status import ConditionState, Verdict
 from cutover_tui.labels import (
     CHECK_MARKERS,
     CONDITION_MARKERS,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from checks.state import ConditionState
+from checks.status import ConditionState
 from cutover_tui.labels import display_unit
 from cutover_tui.report.model import Acknowledgement, Chart, ConditionReport, Episode, Gap, Moment
 from cutover_tui.state import ConditionView, DecisionRecord

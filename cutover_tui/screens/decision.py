@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Button, Input, RadioButton, RadioSet, Select, Static
 
-from checks.state import Verdict
+from checks.status import Verdict
 from cutover_tui.labels import DECISION_LABELS, VERDICT_LABELS
 from cutover_tui.screens.dialog import DialogScreen, buttons, error_line, hint
 from cutover_tui.state import DECISIONS

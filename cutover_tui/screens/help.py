@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from checks.state import ConditionState, Verdict
+from checks.status import ConditionState, Verdict
 from cutover_tui.labels import (
     BLIND_CAUSE_MARKERS,
     BLIND_MEANING,
@@ -67,14 +67,20 @@ class HelpScreen(DialogScreen[None]):
         self.query_one("#dialog").focus()
 
 
-def verdicts() -> Table:
-    """Each verdict, worst first, and what it means; then what "N blind" counts."""
+def _named_rows(title: str) -> Table:
+    """A grid under a bold ``title`` on the left: a bold name, then what it means, on each row."""
     table = Table.grid(padding=(0, 2))
-    table.title = "Verdict (top left), worst first"
+    table.title = title
     table.title_style = "bold"
     table.title_justify = "left"
     table.add_column(no_wrap=True, style="bold")
     table.add_column()
+    return table
+
+
+def verdicts() -> Table:
+    """Each verdict, worst first, and what it means; then what "N blind" counts."""
+    table = _named_rows("Verdict (top left), worst first")
     for verdict in LADDER:
         table.add_row(VERDICT_LABELS[verdict], f"{VERDICT_MEANINGS[verdict]}.")
     table.add_row("N blind", f"{BLIND_MEANING}.")
@@ -93,12 +99,7 @@ def _marks(markers: Iterable[Marker]) -> Text:
 
 def legend() -> Table:
     """Symbols and words of every marker: conditions, gate checks, why a check cannot tell, steps, evidence."""
-    table = Table.grid(padding=(0, 2))
-    table.title = "Marks"
-    table.title_style = "bold"
-    table.title_justify = "left"
-    table.add_column(no_wrap=True, style="bold")
-    table.add_column()
+    table = _named_rows("Marks")
     table.add_row(
         "Stop conditions", _marks(CONDITION_MARKERS[s] for s in ConditionState if s is not ConditionState.UNKNOWN)
     )

@@ -170,15 +170,8 @@ class SessionLog(LogWriter):
             if isinstance(error, OSError):
                 raise _os_error(db_path, error, "create the session log") from None
             raise
-        log = cls(
-            db_path,
-            connection,
-            read_only=False,
-            operator=operator,
-            runbook=runbook,
-            clock=clock,
-            retention=retention,
-            lock=lock,
+        log = cls._writer(
+            db_path, connection, lock, operator=operator, runbook=runbook, clock=clock, retention=retention
         )
         log.append(
             "session_started",
@@ -232,21 +225,9 @@ class SessionLog(LogWriter):
             if isinstance(error, sqlite3.Error):
                 raise _database_error(db_path, error, writing=True) from None
             raise
-        try:
-            log = cls(
-                db_path,
-                connection,
-                read_only=False,
-                operator=operator,
-                runbook=runbook,
-                clock=clock,
-                retention=retention,
-                lock=lock,
-            )
-        except sqlite3.DatabaseError as error:
-            connection.close()
-            lock.release()
-            raise _database_error(db_path, error, writing=True) from None
+        log = cls._writer(
+            db_path, connection, lock, operator=operator, runbook=runbook, clock=clock, retention=retention
+        )
         last_write = log.opened_after
         now = log._clock.now()
         log.append(
@@ -263,6 +244,39 @@ class SessionLog(LogWriter):
             assert runbook is not None
             log._change_runbook(stored_sha, runbook)
         return log
+
+    @classmethod
+    def _writer(
+        cls,
+        db_path: Path,
+        connection: sqlite3.Connection,
+        lock: _WriterLock,
+        *,
+        operator: str,
+        runbook: Runbook | None,
+        clock: Clock | None,
+        retention: RetentionPolicy | None,
+    ) -> SessionLog:
+        """The writing ``SessionLog`` on a connection ``create`` or ``open`` made, holding ``lock``.
+
+        Raises:
+            DamagedLog, CannotWrite: SQLite cannot read the file's head (the connection is closed, the lock released).
+        """
+        try:
+            return cls(
+                db_path,
+                connection,
+                read_only=False,
+                operator=operator,
+                runbook=runbook,
+                clock=clock,
+                retention=retention,
+                lock=lock,
+            )
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            lock.release()
+            raise _database_error(db_path, error, writing=True) from None
 
     @classmethod
     def open_readonly(cls, path: str | os.PathLike[str]) -> SessionLog:

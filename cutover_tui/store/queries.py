@@ -222,7 +222,7 @@ class LogQueries:
         condition's sparkline reads it), also every tick after
         ``windows[check]`` up to ``until``, and the last one at or before
         ``windows[check]``. Folding these gives the same views at ``until`` as
-        folding every tick (``Reducer.window_starts``). ``Reducer.state`` reads
+        folding every tick (the windows: ``Reducer._window_spans``). ``Reducer.state`` reads
         through this, lazily, the checks a view is asked for (``read_ticks``).
         """
         fmt = self._format

@@ -11,7 +11,7 @@ from typing import Any
 
 from checks.clock import Clock
 from checks.reading import Reading
-from checks.state import ConditionStatus
+from checks.status import ConditionStatus
 from cutover_tui.redaction import Redactor
 from cutover_tui.store.chain import _plain, canonical_json, event_hash, seal_payload, tick_digest
 from cutover_tui.store.errors import describe_write_error

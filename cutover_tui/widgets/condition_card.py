@@ -30,7 +30,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from checks.state import BLIND_STATES, ConditionState
+from checks.status import BLIND_STATES, ConditionState
 from cutover_tui.derive import countdown_text
 from cutover_tui.labels import BLIND_STYLE, condition_marker, display_unit, format_duration, format_value
 from cutover_tui.state import CheckView, ConditionView
@@ -120,11 +120,6 @@ def time_in_state(view: ConditionView) -> str:
     return format_duration(view.in_state_for)
 
 
-def threshold_text(condition: StopCondition) -> str:
-    """The threshold as written; "" for a condition that fires when its check fails (the value says what it reads)."""
-    return condition.threshold_text
-
-
 def value_cell(
     condition: StopCondition, view: ConditionView | None, runbook: Runbook, check: CheckView | None = None
 ) -> Text:
@@ -133,8 +128,8 @@ def value_cell(
     state = view.state if view is not None else ConditionState.UNKNOWN
     shown = view.value_text if view is not None else format_value(None, display_unit(condition, runbook))
     value = Text(shown, style=BLIND_STYLE if state in BLIND_STATES else marker.style)
-    if threshold_text(condition):
-        value.append(f" {threshold_text(condition)}", style="dim")
+    if condition.threshold_text:  # "" for a condition that fires when its check fails
+        value.append(f" {condition.threshold_text}", style="dim")
     return value
 
 
@@ -259,7 +254,7 @@ def _keys(
         return dict.fromkeys(PARTS, ("none", width))
     samples = trend_samples(width)
     history = view.history[-samples:]
-    value_width = cell_len(view.value_text) + 1 + cell_len(threshold_text(condition))  # the value cell's width
+    value_width = cell_len(view.value_text) + 1 + cell_len(condition.threshold_text)  # the value cell's width
     layout = (width, samples, value_width, len(history))
     marker = condition_marker(view, check)
     return {

@@ -25,16 +25,9 @@ from textual.containers import VerticalScroll
 from textual.dom import DOMNode
 from textual.reactive import reactive
 
-from checks.state import BLIND_STATES, ConditionState
+from checks.status import BLIND_STATES, ConditionState
 from cutover_tui.state import CheckView, ConditionView, SessionState
-from cutover_tui.widgets.condition_card import (
-    ACTION_STYLES,
-    MIN_TREND_SAMPLES,
-    ConditionCard,
-    card_lines,
-    time_in_state,
-    time_label,
-)
+from cutover_tui.widgets.condition_card import CARD_TEXT_WIDTH, MIN_TREND_SAMPLES, ConditionCard, card_lines
 from runbooks.model import Action, Runbook, StopCondition
 
 #: Worst first: rollback, halt, warn, info.
@@ -54,7 +47,7 @@ def _urgency(view: ConditionView | None) -> int:
     return 2 if view.state in BLIND_STATES else 3
 
 
-__all__ = ["ACTION_STYLES", "ConditionCard", "ConditionsList", "condition_card", "time_in_state", "time_label"]
+__all__ = ["ConditionCard", "ConditionsList", "condition_card"]
 
 
 class ConditionsList(VerticalScroll, can_focus=True):
@@ -226,8 +219,6 @@ def condition_card(
     check: CheckView | None = None,
 ) -> RenderableType:
     """A card as a Rich renderable, three lines wide enough for ``samples`` sparkline points (for consoles and tests)."""
-    from cutover_tui.widgets.condition_card import CARD_TEXT_WIDTH
-
     parts = card_lines(condition, view, runbook, samples + CARD_TEXT_WIDTH, check)
     middle = parts["clock"]
     middle.append_text(parts["middle"])

@@ -116,7 +116,7 @@ class StepDetail(VerticalScroll):
         live: bool = True,
     ) -> None:
         """Show ``step_id`` (or nothing) as of ``state`` at ``now``; ``live`` False leaves out the hints of keys that write."""
-        step_state = next((s for s in state.steps if s.id == step_id), None)
+        step_state = state.step(step_id)
         if step_state is None:
             self._set("#detail-title", Text("No step selected", style="dim"))
             self._set("#detail-body", Text(""))

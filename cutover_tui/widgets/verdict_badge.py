@@ -7,7 +7,7 @@ from textual.app import RenderResult
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from checks.state import Verdict
+from checks.status import Verdict
 from cutover_tui.labels import VERDICT_LABELS
 
 _CLASSES: dict[Verdict, str] = {

@@ -11,7 +11,7 @@ from yaml.nodes import Node, ScalarNode
 from runbooks import grammar
 from runbooks.loader.credentials import ENV_NAME, CredentialsReader
 from runbooks.loader.matchers import MatchersReader
-from runbooks.loader.nodes import Fields, join, quoted, suggest, with_article
+from runbooks.loader.nodes import Fields, join, suggest, with_article
 from runbooks.model import (
     AlertsSpec,
     Check,
@@ -190,15 +190,13 @@ class ChecksReader(CredentialsReader, MatchersReader):
         return tuple(codes)
 
     def json_path(self, node: Node, path: str) -> str:
-        value = self.text(node, path)
-        if not _JSON_PATH.fullmatch(value):
-            raise self.error(
-                f"invalid json_path {quoted(value)}",
-                node,
-                path,
-                "a dotted path with [n] indexes, e.g. status.ok or items[0].state",
-            )
-        return value
+        return self.text_matching(
+            node,
+            path,
+            _JSON_PATH,
+            "invalid json_path {}",
+            "a dotted path with [n] indexes, e.g. status.ok or items[0].state",
+        )
 
     def spec_promql(self, fields: Fields, sources: Mapping[str, Source]) -> PromqlSpec:
         return PromqlSpec(
@@ -264,9 +262,7 @@ class ChecksReader(CredentialsReader, MatchersReader):
         metric_node = fields.get("metric")
         if metric_node is None:
             raise self.error("a scrape check needs 'metric'", fields.node, fields.path)
-        metric = self.text(metric_node, fields.key_path("metric"))
-        if not _METRIC_NAME.fullmatch(metric):
-            raise self.error(f"invalid metric name {quoted(metric)}", metric_node, fields.key_path("metric"))
+        metric = self.text_matching(metric_node, fields.key_path("metric"), _METRIC_NAME, "invalid metric name {}")
         return ScrapeSpec(
             url=self.url(fields.value("scrape"), fields.key_path("scrape")),
             metric=metric,

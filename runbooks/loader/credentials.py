@@ -81,12 +81,10 @@ class CredentialsReader(NodeReader):
         return self.secret_free_values(node, path, "header", re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"))
 
     def env_name(self, node: Node, path: str) -> str:
-        value = self.text(node, path)
-        if not ENV_NAME.fullmatch(value):
-            raise self.error(
-                f"expected an environment variable name, got {quoted(value)}",
-                node,
-                path,
-                "token_env names the variable that holds the token, e.g. token_env: PROM_TOKEN",
-            )
-        return value
+        return self.text_matching(
+            node,
+            path,
+            ENV_NAME,
+            "expected an environment variable name, got {}",
+            "token_env names the variable that holds the token, e.g. token_env: PROM_TOKEN",
+        )

@@ -258,6 +258,13 @@ class NodeReader:
             raise self.error("must not be empty", node, path)
         return value
 
+    def text_matching(self, node: Node, path: str, pattern: re.Pattern[str], problem: str, hint: str = "") -> str:
+        """Text that ``pattern`` matches whole; otherwise the error ``problem`` with the quoted text in its ``{}``."""
+        value = self.text(node, path)
+        if not pattern.fullmatch(value):
+            raise self.error(problem.format(quoted(value)), node, path, hint)
+        return value
+
     def any_text(self, node: Node, path: str) -> str:
         """Any scalar as written, empty allowed (units, notes)."""
         value: str = self.scalar(node, path, "text").value

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -212,24 +213,39 @@ def find_offsets(text: str, unit: float | None = None) -> list[Offset]:
     """Every offset and range in ``text``, in order; ``at`` is None where a bare number has no unit."""
     text = normalise(text)
     found: list[Offset] = []
-    position = 0
-    while True:
-        ranged = _RANGE.search(text, position)
-        single = _OFFSET_ONE.search(text, position)
-        if single is None:
-            return found
-        if ranged is not None and ranged.start() == single.start():
-            groups = ranged.groupdict()
+    for match, is_range in _ranges_or_singles(text, _RANGE, _OFFSET_ONE):
+        groups = match.groupdict()
+        if is_range:
             b_unit = _unit_of(groups, "b_")
             start = _seconds(groups, "a_", b_unit if b_unit is not None else unit)
             end = _seconds(groups, "b_", unit)
             duration = end - start if start is not None and end is not None and end > start else None
-            found.append(Offset(start, duration, ranged.start(), ranged.end(), ranged.group()))
-            position = ranged.end()
+            found.append(Offset(start, duration, match.start(), match.end(), match.group()))
         else:
-            groups = single.groupdict()
-            found.append(Offset(_seconds(groups, "", unit), None, single.start(), single.end(), single.group()))
-            position = single.end()
+            found.append(Offset(_seconds(groups, "", unit), None, match.start(), match.end(), match.group()))
+    return found
+
+
+def _ranges_or_singles(
+    text: str,
+    ranged: re.Pattern[str],
+    single: re.Pattern[str],
+    whole: Callable[[re.Match[str]], bool] = lambda match: True,
+) -> Iterator[tuple[re.Match[str], bool]]:
+    """Each match of ``single`` in ``text``, left to right, with False; or the match of ``ranged``, with True.
+
+    The range is taken where it starts at the same place as the single and ``whole`` accepts it; each
+    search starts where the last match ended.
+    """
+    position = 0
+    while (one := single.search(text, position)) is not None:
+        both = ranged.search(text, position)
+        if both is not None and both.start() == one.start() and whole(both):
+            yield both, True
+            position = both.end()
+        else:
+            yield one, False
+            position = one.end()
 
 
 def find_offset(text: str, unit: float | None = None) -> Offset | None:
@@ -313,32 +329,23 @@ def is_zero_day(text: str) -> bool:
 def clock_times(text: str) -> list[tuple[int, int, str | None, int, int, tuple[int, int] | None]]:
     """Clock times in ``text``: (hour, minute, zone, start, end, end time of a range or None)."""
     found: list[tuple[int, int, str | None, int, int, tuple[int, int] | None]] = []
-    position = 0
-    while True:
-        ranged = _CLOCK_RANGE.search(text, position)
-        single = _CLOCK_TIME.search(text, position)
-        if single is None:
-            return found
-        if (
-            ranged is not None
-            and ranged.start() == single.start()
-            and _is_clock(ranged, "a_")
-            and _is_clock(ranged, "b_")
-        ):
-            a = _hour_minute(ranged, "a_")
-            b = _hour_minute(ranged, "b_")
-            zone = ranged["b_tz"] or ranged["a_tz"]
-            found.append((*a, zone, ranged.start(), ranged.end(), b))
-            position = ranged.end()
-        elif _is_clock(single, ""):
-            found.append((*_hour_minute(single, ""), single["tz"], single.start(), single.end(), None))
-            position = single.end()
-        else:
-            position = single.end()
+    for match, is_range in _ranges_or_singles(text, _CLOCK_RANGE, _CLOCK_TIME, _both_clocks):
+        if is_range:
+            a = _hour_minute(match, "a_")
+            b = _hour_minute(match, "b_")
+            zone = match["b_tz"] or match["a_tz"]
+            found.append((*a, zone, match.start(), match.end(), b))
+        elif _is_clock(match, ""):
+            found.append((*_hour_minute(match, ""), match["tz"], match.start(), match.end(), None))
+    return found
 
 
 def _is_clock(match: re.Match[str], prefix: str) -> bool:
     return bool(match[prefix + "m"] or match[prefix + "ampm"])
+
+
+def _both_clocks(ranged: re.Match[str]) -> bool:
+    return _is_clock(ranged, "a_") and _is_clock(ranged, "b_")
 
 
 def _hour_minute(match: re.Match[str], prefix: str) -> tuple[int, int]:

@@ -210,11 +210,7 @@ class SectionWalker:
             self.last_item.text = f"{self.last_item.text} {plain}"
             return
         self.last_item = None
-        if self.fields(text, block.line, block.quoted):
-            return
-        if self.roles_line(text, block.line):
-            return
-        if self.escalation_line(text, block.line):
+        if self.labelled_line(text, block.line, block.quoted):
             return
         if self.trigger_line(text, block.line, as_item=False):
             return
@@ -247,6 +243,10 @@ class SectionWalker:
         )
         if who is not None and step.owner is None and who["who"].lower() in self.b.plan.aliases:
             self.b.set_owner(step, who["who"], line)
+
+    def labelled_line(self, text: str, line: int, quoted: bool = False) -> bool:
+        """A field of the current step, a role or an escalation level, tried in that order; True when it was one."""
+        return self.fields(text, line, quoted) or self.roles_line(text, line) or self.escalation_line(text, line)
 
     def roles_line(self, text: str, line: int) -> bool:
         if not self.ctx.roles:
@@ -383,13 +383,8 @@ class SectionWalker:
             parent.texts.append(plain)
             opened.item, opened.texts = parent.item, parent.texts  # deeper bullets join the same item
             return
-        if not checkbox and (parent is None or parent.step is not None):
-            if self.fields(text, block.line):
-                return
-            if self.roles_line(text, block.line):
-                return
-            if self.escalation_line(text, block.line):
-                return
+        if not checkbox and (parent is None or parent.step is not None) and self.labelled_line(text, block.line):
+            return
         if self.trigger_line(text, block.line, as_item=checkbox):
             return
         phrase = P.approval_phrase(text)

@@ -14,7 +14,7 @@ from textual.widgets import Button, Input, RadioSet, Static
 
 from app_backend import AppTestBackend
 from app_driver import Dashboard, select, settle, step_status
-from checks.state import Verdict
+from checks.status import Verdict
 from cutover_tui.app import CutoverApp
 from cutover_tui.screens.approval import ApprovalScreen
 from cutover_tui.screens.complete_step import CompleteStepScreen

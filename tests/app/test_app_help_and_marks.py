@@ -8,7 +8,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from app_backend import fresh_session, session_in_progress
-from checks.state import Verdict
+from checks.status import Verdict
 from cutover_tui.app import CutoverApp, make_app
 from cutover_tui.labels import BLIND_CAUSE_MARKERS, CHECK_MARKERS, CONDITION_MARKERS, VERDICT_LABELS
 from cutover_tui.screens.help import HelpScreen

@@ -11,13 +11,12 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from app_backend import START, auth_errors_firing, demo_runbook, session_in_progress
-from app_driver import open_dashboard, settle
+from app_driver import open_dashboard, select, settle
 from checks.clock import ManualClock
 from cutover_tui.app import CutoverApp, make_app
 from cutover_tui.replay import ReplayBackend
 from cutover_tui.screens.help import HelpScreen
 from cutover_tui.store import SessionLog, format_ts
-from cutover_tui.widgets.steps_table import StepsTable
 
 pytestmark = pytest.mark.slow  # every test drives the real app with Pilot: seconds each
 
@@ -42,8 +41,7 @@ async def test_a_follower_shows_no_hint_of_a_key_that_writes() -> None:
         banner = app.banner.text.plain
         assert banner.startswith("✖ ROLLBACK  auth_errors firing")
         for step_id in ("change_freeze", "approve_prod_deploy", "final_go_no_go"):
-            app.query_one(StepsTable).select_step(step_id)
-            await pilot.pause()
+            await select(pilot, step_id)
             detail = str(app.query_one("#detail-body", Static).render())
             shown = banner + detail
             assert not [hint for hint in LIVE_HINTS if hint in shown], (step_id, shown)
@@ -60,11 +58,9 @@ async def test_a_follower_shows_no_hint_of_a_key_that_writes() -> None:
 async def test_the_live_session_keeps_its_hints(app: CutoverApp, pilot: Pilot[None]) -> None:
     """The same screens in a live session name the keys: the banner's d / a / R, the detail's e and c."""
     assert "d: record a decision   a: acknowledge   R: enter rollback" in app.banner.text.plain
-    app.query_one(StepsTable).select_step("approve_prod_deploy")
-    await pilot.pause()
+    await select(pilot, "approve_prod_deploy")
     assert "to approve (c)" in str(app.query_one("#detail-body", Static).render())
-    app.query_one(StepsTable).select_step("change_freeze")
-    await pilot.pause()
+    await select(pilot, "change_freeze")
     assert "e to add" in str(app.query_one("#detail-body", Static).render())  # done, its evidence still owed
 
 

@@ -9,12 +9,11 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from app_backend import AppTestBackend, fresh_session, session_in_progress, session_rolling_back
-from app_driver import Dashboard, open_dashboard, settle
+from app_driver import Dashboard, open_dashboard, select, settle
 from cutover_tui.app import WRITE_ACTIONS, CutoverApp, make_app
 from cutover_tui.screens.approval import ApprovalScreen
 from cutover_tui.screens.decision import DecisionScreen
 from cutover_tui.screens.prompts import ConfirmScreen, TextPromptScreen
-from cutover_tui.widgets.steps_table import StepsTable
 
 pytestmark = pytest.mark.slow  # every test drives the real app with Pilot: seconds each
 
@@ -56,11 +55,9 @@ async def test_acknowledge_with_nothing_firing_says_so(
 
 async def test_step_keys_on_a_finished_step_say_why(app: CutoverApp, pilot: Pilot[None], dashboard: Dashboard) -> None:
     """s, c, f and k on a done step, and s on the active one, name the step and why nothing happens."""
-    app.query_one(StepsTable).select_step("production_deploy")
-    await pilot.pause()
+    await select(pilot, "production_deploy")
     await pilot.press("s", "c")
-    app.query_one(StepsTable).select_step("verify_endpoints")
-    await pilot.pause()
+    await select(pilot, "verify_endpoints")
     await pilot.press("s")
     await settle(pilot)
     assert dashboard.notices == [
@@ -111,8 +108,7 @@ async def test_empty_skip_reason_is_refused_with_a_reason(
     app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
 ) -> None:
     """Enter on an empty skip reason records nothing and says a reason is required."""
-    app.query_one(StepsTable).select_step("production_verification")
-    await pilot.pause()
+    await select(pilot, "production_verification")
     await pilot.press("k")
     await pilot.pause()
     assert isinstance(app.screen, TextPromptScreen) and error_line(app) == ""
@@ -130,8 +126,7 @@ async def test_wrong_approval_phrase_is_refused_with_a_reason(
     app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
 ) -> None:
     """A wrong approval phrase says it does not match, as soon as it stops matching and again on Enter."""
-    app.query_one(StepsTable).select_step("approve_prod_deploy")
-    await pilot.pause()
+    await select(pilot, "approve_prod_deploy")
     await pilot.press("c")
     await pilot.pause()
     assert isinstance(app.screen, ApprovalScreen)

@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from app_backend import START, AppTestBackend, auth_errors_firing, fresh_session, session_in_progress
 from app_driver import open_dashboard, settle, wait_until
-from checks.state import BLIND_STATES, ConditionState, Verdict
+from checks.status import BLIND_STATES, ConditionState, Verdict
 from cutover_tui.app import COMMANDS, CutoverApp, StateChanged, make_app
 from cutover_tui.backend import ScrubberView
 from cutover_tui.labels import CONDITION_MARKERS, OK_STYLE

@@ -10,7 +10,7 @@ from textual.pilot import Pilot
 
 from app_backend import START, auth_errors_firing, session_in_progress
 from app_driver import screen_lines
-from checks.state import ConditionState
+from checks.status import ConditionState
 from cutover_tui.app import MIN_HEIGHT, MIN_WIDTH, CutoverApp, make_app
 from cutover_tui.labels import VERDICT_LABELS
 from cutover_tui.state import ConditionView

@@ -6,9 +6,9 @@ import pytest
 from textual.widgets import Static
 
 from app_backend import session_in_progress
+from app_driver import select
 from cutover_tui.app import make_app
 from cutover_tui.widgets.conditions_list import ConditionsList
-from cutover_tui.widgets.steps_table import StepsTable
 
 pytestmark = pytest.mark.slow  # every test drives the real app with Pilot: seconds each
 
@@ -26,8 +26,7 @@ async def test_a_health_card_reads_latency_never_check_fails() -> None:
         top = app.query_one(ConditionsList).card("health_down").plain_lines()[0]
         assert "health_down" in top and top.rstrip().endswith("latency 0.11s")
         assert "check fails" not in top and "0.1086" not in top
-        app.query_one(StepsTable).select_step("verify_endpoints")
-        await pilot.pause()
+        await select(pilot, "verify_endpoints")
         gate = str(app.query_one("#detail-body", Static).render())
         assert "● api_health pass  latency 0.11s HTTP 200" in gate
 

@@ -10,7 +10,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input, Select, Static
 
 from app_backend import AppTestBackend, auth_errors_firing, demo_runbook, fresh_session, session_in_progress
-from app_driver import settle
+from app_driver import select, settle
 from checks.reading import Outcome
 from cutover_tui.app import make_app
 from cutover_tui.replay import ReplayBackend
@@ -18,7 +18,6 @@ from cutover_tui.screens.approval import ApprovalScreen
 from cutover_tui.screens.decision import DecisionScreen
 from cutover_tui.screens.why import WhyScreen
 from cutover_tui.state import StepStatus
-from cutover_tui.widgets.steps_table import StepsTable
 from scripted_session import ScriptedSession
 
 SIZE = (120, 36)
@@ -164,8 +163,7 @@ async def test_two_person_approval_needs_two_distinct_names() -> None:
     backend = two_approvers()
     app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
-        app.query_one(StepsTable).select_step("approve_prod_deploy")
-        await pilot.pause()
+        await select(pilot, "approve_prod_deploy")
         await pilot.press("c")
         await pilot.pause()
         assert isinstance(app.screen, ApprovalScreen) and "(1 of 2)" in app.screen.dialog_title
@@ -199,8 +197,7 @@ async def test_one_approver_is_the_person_at_the_keys_unless_changed() -> None:
     backend = fresh_session()
     app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
-        app.query_one(StepsTable).select_step("approve_prod_deploy")
-        await pilot.pause()
+        await select(pilot, "approve_prod_deploy")
         await pilot.press("c")
         await pilot.pause()
         assert app.screen.query_one("#approver", Input).value == "commander"

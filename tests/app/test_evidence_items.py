@@ -9,7 +9,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from app_backend import AppTestBackend, fresh_session
-from app_driver import settle
+from app_driver import select, settle
 from cutover_tui import evidence
 from cutover_tui.app import CutoverApp
 from cutover_tui.report import build_report, render
@@ -17,7 +17,6 @@ from cutover_tui.screens.complete_step import CompleteStepScreen
 from cutover_tui.screens.evidence import EvidenceScreen
 from cutover_tui.store import SessionLog
 from cutover_tui.widgets.decision_log import DecisionLog
-from cutover_tui.widgets.steps_table import StepsTable
 from runbooks import load_runbook
 from runbooks.errors import RunbookError
 from runbooks.model import EvidenceItem
@@ -112,8 +111,7 @@ async def test_completing_a_step_with_two_named_items_asks_for_two_answers(
     app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
 ) -> None:
     """c on a step with two named items shows a field for each; one answer is refused naming the other; both are logged under their items."""
-    app.query_one(StepsTable).select_step("change_freeze")
-    await pilot.pause()
+    await select(pilot, "change_freeze")
     await pilot.press("c")
     await pilot.pause()
     assert isinstance(app.screen, CompleteStepScreen)
@@ -146,8 +144,7 @@ async def test_e_answers_one_item_and_completing_asks_only_for_the_other(
     app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
 ) -> None:
     """e attaches one item's answer; the detail pane and the completion dialog then show only the other as owed."""
-    app.query_one(StepsTable).select_step("change_freeze")
-    await pilot.pause()
+    await select(pilot, "change_freeze")
     await pilot.press("e")
     await pilot.pause()
     assert isinstance(app.screen, EvidenceScreen)
@@ -176,8 +173,7 @@ async def test_evidence_required_without_names_asks_for_one_answer(
     app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
 ) -> None:
     """evidence: required keeps working: one field, one answer logged for the step as a whole."""
-    app.query_one(StepsTable).select_step("backup_snapshot")
-    await pilot.pause()
+    await select(pilot, "backup_snapshot")
     await pilot.press("c")
     await pilot.pause()
     assert [i.name for i in app.screen.query(Input) if i.id and i.id.startswith("evidence-")] == ["item:"]

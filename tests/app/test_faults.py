@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.state import ConditionState, Verdict
+from checks.status import ConditionState, Verdict
 from checks.target import Target
 from cutover_tui.app import make_app
 from cutover_tui.live import FollowBackend, LiveBackend

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.state import ConditionState
+from checks.status import ConditionState
 from checks.target import Target
 from cutover_tui.app import make_app
 from cutover_tui.live import LiveBackend

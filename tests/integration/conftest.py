@@ -28,8 +28,6 @@ is chosen again.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -41,6 +39,8 @@ import httpx
 import pytest
 
 from checks.target import Target
+from cutover_tui.commands.demo_stack import _free_port as free_port  # the demo's own, as it chooses its ports
+from cutover_tui.commands.demo_stack import _Server as DemoServer
 
 PROMETHEUS = "/usr/bin/prometheus"
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
@@ -93,13 +93,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             for shared in ("shared_prometheus", "shared_victoria_metrics"):
                 if shared in getattr(item, "fixturenames", ()):
                     item.add_marker(pytest.mark.xdist_group(shared))
-
-
-def free_port() -> int:
-    """A port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def require_binary(path: str, package: str) -> None:
@@ -168,15 +161,8 @@ class ServerProcess:
         return self._process.poll() is None
 
     def stop(self) -> None:
-        """Terminate, wait, kill if it will not go."""
-        if self._process.poll() is not None:
-            return
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=10)
+        """Terminate, wait, kill if it will not go: as the demo stops its own servers."""
+        DemoServer(self.log.stem, self.url, self._process, self.log).stop()
 
 
 class PrometheusServer(ServerProcess):

@@ -15,7 +15,7 @@ from checks.conditions import ConditionEvaluator
 from checks.probes import ProbeContext, run_probe
 from checks.probes.context import ExpectedSilence
 from checks.reading import Outcome
-from checks.state import ConditionState, Verdict
+from checks.status import ConditionState, Verdict
 from checks.verdict import compute_verdict
 from cutover_tui.app import make_app
 from runbooks.loader import load_runbook

@@ -8,7 +8,7 @@ import time
 from checks.conditions import HOLD_SLACK
 from checks.probes import ProbeContext
 from checks.scheduler import Poller
-from checks.state import BLIND_STATES, ConditionState, ConditionStatus
+from checks.status import BLIND_STATES, ConditionState, ConditionStatus
 from checks.verdict import counts_as_firing
 from runbooks.loader import parse_runbook
 

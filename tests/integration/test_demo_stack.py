@@ -23,7 +23,7 @@ from test_condition_lifecycle import History
 
 from checks.probes import ProbeContext
 from checks.scheduler import Poller
-from checks.state import ConditionState
+from checks.status import ConditionState
 from checks.target import Target
 from cutover_tui.commands import demo_stack
 from cutover_tui.commands.demo_stack import PrometheusStack, environment, prometheus_runbook_text

@@ -7,13 +7,13 @@ import pytest
 from checks.clock import ManualClock
 from checks.conditions import ConditionEvaluator
 from checks.reading import Outcome
-from checks.state import ConditionState
+from checks.status import ConditionState
 from runbooks.grammar import parse_threshold
 from runbooks.model import Check, StopCondition
 
 
 def prometheus_poller(poll, prometheus):
-    """Poll a promql check (its YAML from the query on) against ``prometheus``."""
+    """Poll a promql check (its YAML from the query on) against ``prometheus`` (or another engine with its API)."""
 
     async def run(query_and_keys: str):
         return await poll(f"promql: {query_and_keys}", sources=f"prom: {{kind: prometheus, url: {prometheus.url}}}")

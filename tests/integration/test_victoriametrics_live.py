@@ -18,13 +18,14 @@ import time
 import httpx
 import pytest
 from test_condition_lifecycle import RUNBOOK, History
+from test_promql_live import prometheus_poller
 
 from checks.clock import ManualClock
 from checks.conditions import HOLD_SLACK, ConditionEvaluator
 from checks.probes import ProbeContext
 from checks.reading import Outcome
 from checks.scheduler import Poller
-from checks.state import BLIND_STATES, ConditionState
+from checks.status import BLIND_STATES, ConditionState
 from checks.verdict import counts_as_firing
 from runbooks.grammar import parse_threshold
 from runbooks.loader import parse_runbook
@@ -33,23 +34,16 @@ from runbooks.model import Check, StopCondition
 S = ConditionState
 
 
-def vm_poller(poll, server):
-    async def run(query_and_keys: str):
-        return await poll(f"promql: {query_and_keys}", sources=f"vm: {{kind: prometheus, url: {server.url}}}")
-
-    return run
-
-
 @pytest.fixture
 def poll_vm(poll, victoria_metrics):
     """Poll a fresh VictoriaMetrics, for tests that change its target or stop it."""
-    return vm_poller(poll, victoria_metrics)
+    return prometheus_poller(poll, victoria_metrics)
 
 
 @pytest.fixture
 def poll_shared_vm(poll, shared_victoria_metrics):
     """Poll the module's shared VictoriaMetrics, for tests that only read."""
-    return vm_poller(poll, shared_victoria_metrics)
+    return prometheus_poller(poll, shared_victoria_metrics)
 
 
 async def test_value_then_breach_seen_at_once(poll_vm, victoria_metrics, target):

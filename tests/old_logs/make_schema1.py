@@ -16,7 +16,7 @@ from pathlib import Path
 
 from checks.clock import ManualClock
 from checks.reading import Outcome, Reading
-from checks.state import ConditionState, ConditionStatus
+from checks.status import ConditionState, ConditionStatus
 from cutover_tui import store
 from runbooks.loader import parse_runbook
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app_backend import START, demo_runbook, session_in_progress
-from checks.state import Verdict
+from checks.status import Verdict
 from cutover_tui.labels import (
     display_zone,
     format_at,

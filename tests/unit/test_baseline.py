@@ -15,7 +15,7 @@ from checks.baseline import Baseline, BaselineSample, BaselineTracker, compare_m
 from checks.clock import ManualClock
 from checks.conditions import ConditionEvaluator
 from checks.reading import Outcome, Reading
-from checks.state import ConditionState
+from checks.status import ConditionState
 from cutover_tui.store import SessionLog
 from runbooks import RunbookError, parse_runbook
 from runbooks.grammar import parse_relative, parse_threshold

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from checks.clock import ManualClock
 from checks.conditions import ConditionEvaluator, format_value, is_active
 from checks.reading import Outcome, Reading
-from checks.state import ConditionState
+from checks.status import ConditionState
 from checks.verdict import counts_as_firing
 from runbooks.grammar import parse_threshold
 from runbooks.model import ActiveWindow, Check, PromqlSpec, StopCondition
@@ -614,3 +614,14 @@ def test_holds_above_agrees_with_every_value_above_the_bound(op, threshold, boun
         if bound < middle < condition.value:
             answers = {condition.holds(middle), condition.holds(condition.value), condition.holds(condition.value + 1)}
             assert answers == {True, False}
+
+
+def test_a_hold_and_its_countdown_add_up_to_the_hold():
+    """A hold shows the whole seconds elapsed; the countdown rounds what is left up: 1s held + 0:09 left of 10s."""
+    from cutover_tui.derive import countdown_text
+
+    h = Harness(make_condition(for_=10.0))
+    h.at(0, *BREACH)
+    status = h.at(1.6, *BREACH)
+    assert status.reason == "1.8% > 1% for 1s of 10s"
+    assert countdown_text(10.0 - 1.6) == "0:09"

@@ -12,7 +12,7 @@ from checks.baseline import mann_whitney
 from checks.clock import ManualClock
 from checks.conditions import ConditionEvaluator
 from checks.reading import Outcome, Reading
-from checks.state import ConditionState
+from checks.status import ConditionState
 from runbooks.grammar import parse_relative
 from runbooks.model import BaselineWindow, Check, PromqlSpec, StopCondition
 

@@ -13,7 +13,7 @@ from checks.clock import ManualClock
 from checks.conditions import ConditionEvaluator
 from checks.probes import ProbeContext, run_probe
 from checks.reading import Outcome
-from checks.state import ConditionState
+from checks.status import ConditionState
 from cutover_tui.cli import main
 from runbooks.loader import parse_runbook
 from runbooks.markdown_import import import_markdown, import_report

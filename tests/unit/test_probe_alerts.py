@@ -18,7 +18,7 @@ from checks.probes import run_probe
 from checks.probes.alerts import DETAIL_REFRESH, MAX_LISTED, MAX_SILENCE_LOOKUPS, matches
 from checks.probes.context import ExpectedSilence, expected_silences
 from checks.reading import Outcome
-from checks.state import ConditionState
+from checks.status import ConditionState
 from runbooks.grammar import parse_threshold
 from runbooks.loader import parse_runbook
 from runbooks.model import StopCondition

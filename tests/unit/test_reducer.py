@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.state import ConditionState, Verdict
+from checks.status import ConditionState, Verdict
 from crash_writer import T0, make_runbook
 from cutover_tui.reducer import Reducer, reduce_events
 from cutover_tui.state import Mode, StepStatus

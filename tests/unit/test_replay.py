@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from checks.clock import ManualClock
 from checks.reading import Outcome, Reading
-from checks.state import ConditionState, ConditionStatus
+from checks.status import ConditionState, ConditionStatus
 from crash_writer import T0, make_runbook
 from cutover_tui.commands.app_cmds import runbook_from_log
 from cutover_tui.live import FollowBackend

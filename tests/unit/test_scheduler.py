@@ -12,7 +12,7 @@ import pytest
 from checks.probes import ProbeContext
 from checks.reading import Outcome, Reading
 from checks.scheduler import HANDOFFS_PER_SECOND, SILENCE_SECONDS, Poller, PollingThread
-from checks.state import ConditionState, ConditionStatus
+from checks.status import ConditionState, ConditionStatus
 from runbooks.grammar import parse_threshold
 from runbooks.model import Check, HttpSpec, Runbook, StopCondition
 

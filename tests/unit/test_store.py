@@ -19,7 +19,7 @@ import sqlite_utils
 from canned_server import CannedServer
 from checks.clock import ManualClock
 from checks.reading import Outcome
-from checks.state import ConditionState
+from checks.status import ConditionState
 from crash_writer import T0, make_runbook, reading, status
 from cutover_tui.store import (
     GENESIS_HASH,

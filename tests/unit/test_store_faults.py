@@ -11,7 +11,7 @@ import pytest
 
 from checks.clock import ManualClock
 from checks.reading import Outcome
-from checks.state import ConditionState
+from checks.status import ConditionState
 from crash_writer import T0, make_runbook, reading, status
 from cutover_tui.store import SessionLog, describe_write_error
 

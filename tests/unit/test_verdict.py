@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from checks.reading import Outcome
-from checks.state import ConditionState, ConditionStatus, Verdict
+from checks.status import ConditionState, ConditionStatus, Verdict
 from checks.verdict import check_status, compute_verdict, counts_as_firing, gate_status, judge
 from runbooks.grammar import parse_threshold
 from runbooks.model import Action, Check, HttpSpec, PromqlSpec, Runbook, Step, StopCondition
