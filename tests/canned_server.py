@@ -70,6 +70,17 @@ class CannedServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._http.server_address[1]}"
 
+    def start(self) -> CannedServer:
+        """Serve in a thread of its own; returns the server."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._http.shutdown()
+        self._http.server_close()
+        self._thread.join(timeout=5)
+
     def respond(
         self,
         body: bytes | str,

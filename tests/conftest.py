@@ -56,12 +56,9 @@ def private_config_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
 @pytest.fixture
 def canned_server() -> Iterator[CannedServer]:
     """A ``CannedServer`` on 127.0.0.1, stopped after the test."""
-    server = CannedServer()
-    server._thread.start()
+    server = CannedServer().start()
     yield server
-    server._http.shutdown()
-    server._http.server_close()
-    server._thread.join(timeout=5)
+    server.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ Live mode, resume, follow, replay and the report all derive what they show
 here; nothing else keeps session state. The fold is pure: no I/O and no
 clock — "now" is the ``until`` instant or the latest record folded.
 
-Two forms with equal results (``tests/test_reducer.py`` checks it):
+Two forms with equal results (``tests/unit/test_reducer.py`` checks it):
 
 - ``reduce_events(runbook, events, ticks, until=...)`` folds from scratch;
 - ``Reducer``: ``apply(event)`` / ``apply_tick(tick)`` as they are written,

@@ -329,7 +329,9 @@ class VictoriaMetricsServer(ServerProcess):
 
     ``.url`` serves the Prometheus query API; ``.query(q)`` and ``.wait_for(q, predicate)``
     ask with ``nocache=1`` (evaluated now, as the probe asks). Ready once the target's
-    first samples can be queried.
+    first samples can be queried: a new series becomes searchable only when VictoriaMetrics
+    flushes its in-memory parts (about 10 s after start here), so the wait asks it to flush
+    (``/internal/force_flush``) before each look. After that the tests see its own timing.
     """
 
     def __init__(self, workdir: Path, *, target: Target) -> None:
@@ -353,7 +355,7 @@ class VictoriaMetricsServer(ServerProcess):
             workdir / "victoria-metrics.log",
         )
         try:
-            self.wait_for('up{job="target"} == 1')
+            wait_until(self._first_samples, timeout=20, what="VictoriaMetrics' first samples of the target")
         except AssertionError:
             self.stop()
             raise
@@ -362,6 +364,10 @@ class VictoriaMetricsServer(ServerProcess):
         if self._process.poll() is not None:
             raise AssertionError(f"exited with {self._process.returncode}:\n{self.log.read_text()[-2000:]}")
         return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
+
+    def _first_samples(self) -> list[dict[str, Any]]:
+        httpx.get(f"{self.url}/internal/force_flush", timeout=5).raise_for_status()
+        return self.query('up{job="target"} == 1')["result"]
 
     def query(self, query: str) -> dict[str, Any]:
         """The ``data`` of an instant query evaluated now (raises on an API error)."""

@@ -19,7 +19,7 @@ from runbooks.loader import parse_runbook
 from runbooks.markdown_import import import_markdown, import_report
 from runbooks.model import Action, Runbook, StepKind
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = sorted((ROOT / "tests" / "import_corpus").glob("*.md"))
 SEEDS = sorted((ROOT / "tests" / "seeds").glob("*.txt"))
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0

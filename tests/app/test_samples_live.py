@@ -17,7 +17,7 @@ from cutover_tui.live import LiveBackend
 from cutover_tui.store import SessionLog
 from runbooks import load_runbook
 
-SAMPLES = sorted((Path(__file__).resolve().parent.parent / "sample_runbooks").glob("*.yaml"))
+SAMPLES = sorted((Path(__file__).resolve().parents[2] / "sample_runbooks").glob("*.yaml"))
 URL_VARIABLES = ("API_URL", "APP_URL", "WEB_URL", "LAUNCH_BASE_URL", "DEMO_URL", "PROM_URL", "AM_URL")
 NOTHING_LISTENS = "http://127.0.0.1:9"  # the discard port: connection refused
 

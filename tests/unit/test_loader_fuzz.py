@@ -22,7 +22,7 @@ from runbooks.loader import (
     TOP_KEYS,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The format reference's example: valid (test_loader checks it) and touching every key.
 VALID_RUNBOOK = re.search(
     r"```yaml\n(.*?)```", (ROOT / "docs" / "runbook-format.md").read_text(encoding="utf-8"), re.S

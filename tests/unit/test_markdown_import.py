@@ -14,7 +14,7 @@ from runbooks.loader import load_runbook, parse_runbook
 from runbooks.markdown_import import find_offset, import_markdown
 from runbooks.model import Runbook, StepKind
 
-SEEDS = sorted((Path(__file__).resolve().parent / "seeds").glob("*.txt"))
+SEEDS = sorted((Path(__file__).resolve().parents[1] / "seeds").glob("*.txt"))
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 
 needs_seeds = pytest.mark.skipif(not SEEDS, reason="tests/seeds/ (the five seed runbooks) is missing")

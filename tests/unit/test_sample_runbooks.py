@@ -22,7 +22,7 @@ from runbooks.model import (
     StepKind,
 )
 
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample_runbooks"
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "sample_runbooks"
 SAMPLES = sorted(SAMPLES_DIR.glob("*.yaml"))
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 _ENV_NAME = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")

@@ -6,11 +6,14 @@ import asyncio
 import json
 import random
 import shutil
+import sqlite3
 import tempfile
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +28,7 @@ from cutover_tui.replay import CHECKPOINT_EVERY, ReplayBackend
 from cutover_tui.store import SCHEMA_VERSION, EventRecord, SessionLog
 
 RUNBOOK = make_runbook()
-OLD_LOG = Path(__file__).parent / "old_logs" / "schema1.cutover.db"
+OLD_LOG = Path(__file__).parents[1] / "old_logs" / "schema1.cutover.db"
 OUTCOMES = (Outcome.PASS, Outcome.PASS, Outcome.PASS, Outcome.BREACH, Outcome.ERROR, Outcome.NODATA)
 _STATES = st.sampled_from([s.value for s in ConditionState])
 
@@ -77,7 +80,7 @@ def write(path: Path, script: list[tuple[float, str, Any]]) -> None:
         for seconds, kind, what in sorted(script, key=lambda row: row[0]):
             at = T0 + timedelta(seconds=seconds)
             if kind == "event":
-                clock._wall = max(clock._wall, at)
+                clock.jump_wall(max(0.0, (at - clock.now()).total_seconds()))
                 log.append(what[0], what[1])
             else:
                 check, outcome, value, extra = what
@@ -139,7 +142,7 @@ def test_views_looked_at_one_by_one_equal_the_fold_from_scratch(
             asyncio.run(replay.stop())
 
 
-def test_a_seek_reads_the_ticks_of_what_is_looked_at(tmp_path: Path) -> None:
+def test_a_seek_reads_the_ticks_of_what_is_looked_at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A seek reads no sparkline window until a condition's sparkline is read, then its check's window alone."""
     path = tmp_path / "s.cutover.db"
     script = [(n * 5.0, "reading", ("auth_error_ratio", Outcome.PASS, 0.001 * (n % 30), {})) for n in range(200)]
@@ -147,13 +150,13 @@ def test_a_seek_reads_the_ticks_of_what_is_looked_at(tmp_path: Path) -> None:
     write(path, script)
     replay = ReplayBackend(path, RUNBOOK)
     asked: list[tuple[list[str], list[str]]] = []
-    read = replay._read_ticks
+    read = SessionLog.seek_ticks
 
-    def counting(until: datetime, windows: dict[str, datetime], *, checks: Any) -> Any:
+    def counting(log: SessionLog, until: datetime, windows: dict[str, datetime], *, checks: Any) -> Any:
         asked.append((sorted(checks), sorted(windows)))
-        return read(until, windows, checks=checks)
+        return read(log, until, windows, checks=checks)
 
-    replay._read_ticks = counting  # type: ignore[method-assign]
+    monkeypatch.setattr(SessionLog, "seek_ticks", counting)
     try:
         state = replay.seek(T0 + timedelta(seconds=700))
         assert all(not windows for _, windows in asked)  # the verdict, banners and steps read latest ticks at most
@@ -294,7 +297,7 @@ def test_a_resumed_schema_1_log_goes_on_in_its_own_format_and_verifies(tmp_path:
         result = log.verify()
         assert log.schema_version == 1 and result.ok and result.ticks == 115, result
         assert [t.value for t in log.ticks(check="auth_error_ratio")][-5:] == [0.001, 0.002, 0.003, 0.004, 0.005]
-        assert (
-            log._connection.execute("SELECT ts FROM ticks ORDER BY id DESC LIMIT 1").fetchone()[0]
-            == "2026-12-01T17:00:20.000Z"
-        )
+        with closing(sqlite3.connect(f"file:{old}?mode=ro", uri=True)) as db:
+            assert (
+                db.execute("SELECT ts FROM ticks ORDER BY id DESC LIMIT 1").fetchone()[0] == "2026-12-01T17:00:20.000Z"
+            )

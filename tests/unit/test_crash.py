@@ -12,7 +12,7 @@ from crash_writer import make_runbook, run_and_kill
 from cutover_tui.reducer import Reducer, reduce_events
 from cutover_tui.store import SessionLog, verify_file
 
-WRITER = Path(__file__).with_name("crash_writer.py")
+WRITER = Path(__file__).parents[1] / "crash_writer.py"
 TRIALS = 24
 
 

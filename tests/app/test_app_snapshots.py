@@ -1,7 +1,7 @@
 """Snapshots of the dashboard at 120×36 with a frozen clock (pytest-textual-snapshot).
 
-Update after a deliberate change with ``pytest tests/test_app_snapshots.py --snapshot-update``
-and review the SVGs in ``tests/__snapshots__/``.
+Update after a deliberate change with ``pytest tests/app/test_app_snapshots.py --snapshot-update``
+and review the SVGs in ``tests/app/__snapshots__/``.
 """
 
 from __future__ import annotations

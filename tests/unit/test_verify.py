@@ -390,7 +390,7 @@ def test_the_by_hand_check_of_the_readings_in_the_docs_verifies_a_real_log(
     log_with_readings: Path, monkeypatch
 ) -> None:
     """The Python in docs/session-log.md that checks every reading against its seals passes on a log, and fails on an edit."""
-    docs = (Path(__file__).parent.parent / "docs" / "session-log.md").read_text(encoding="utf-8")
+    docs = (Path(__file__).parents[2] / "docs" / "session-log.md").read_text(encoding="utf-8")
     start = docs.index("By hand, every reading")
     code = docs[
         docs.index("```python", start) + len("```python") : docs.index("```", docs.index("```python", start) + 9)
@@ -441,7 +441,7 @@ def test_a_log_in_a_newer_format_is_refused_in_one_line(log_file: Path) -> None:
 def test_a_schema_1_log_verifies_and_an_edit_in_it_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A log written in the first format verifies every reading, and an edited reading in it is named."""
     old = tmp_path / "schema1.cutover.db"
-    shutil.copyfile(Path(__file__).parent / "old_logs" / "schema1.cutover.db", old)
+    shutil.copyfile(Path(__file__).parents[1] / "old_logs" / "schema1.cutover.db", old)
     status, out = verify(old, capsys)
     assert status == 0 and "31 events and 110 readings verified" in out
     tamper(old, "UPDATE ticks SET value = 0.0 WHERE id = 50")

@@ -22,7 +22,7 @@ from runbooks.grammar import parse_relative, parse_threshold
 from runbooks.model import BaselineWindow, Check, PromqlSpec, StopCondition
 from scripted_session import START, ScriptedSession
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 RUNBOOK = """\
 name: Baseline session

@@ -107,10 +107,11 @@ def test_stop_ends_slow_requests_and_threads_promptly():
     target.set(delay=30)
     client = httpx.Client()
     outcome: list[object] = []
+    before = set(threading.enumerate())
     request = threading.Thread(target=lambda: outcome.append(_get(client, f"{target.url}/health")))
     request.start()
     time.sleep(0.2)
-    threads = list(target._threads)
+    threads = [thread for thread in threading.enumerate() if thread not in before and thread is not request]
     started = time.monotonic()
     target.stop()
     request.join(timeout=5)

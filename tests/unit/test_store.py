@@ -135,7 +135,7 @@ def test_second_writer_process_is_refused_and_pointed_to_follow(db: Path) -> Non
         "except SessionLocked as e: print(e)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd=Path(__file__).parents[1]
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd=Path(__file__).parents[2]
     )
     log.close()
     assert f"pid {os.getpid()}" in result.stdout
@@ -169,7 +169,7 @@ def test_readonly_reader_sees_new_events_while_the_writer_runs(db: Path) -> None
 def test_reader_in_another_process_follows_a_running_writer(db: Path) -> None:
     """While a writer process appends, a read-only reader here sees the log grow, and verifies it."""
     writer = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("crash_writer.py")), str(db)],
+        [sys.executable, str(Path(__file__).parents[1] / "crash_writer.py"), str(db)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
@@ -428,7 +428,7 @@ def _try_second_writer(path: Path) -> str:
         "except SessionLocked as e: print(e)\n"
     )
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
-                          cwd=Path(__file__).parents[1]).stdout  # fmt: skip
+                          cwd=Path(__file__).parents[2]).stdout  # fmt: skip
 
 
 @pytest.mark.parametrize("spelling", ["symlink", "hard link", "another spelling"])

@@ -20,7 +20,7 @@ import pytest
 
 from fault_kit import close_private_tmux, private_tmux
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # The wheel is built once, in the source tree's build/: all these tests run in one test process.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel_build")]

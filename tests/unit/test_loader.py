@@ -26,7 +26,7 @@ from runbooks.model import (
     Threshold,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 FULL_RUNBOOK = textwrap.dedent(
     """\
@@ -320,8 +320,8 @@ def _nodes(node: object) -> object:
     return (type(node).__name__, node.tag, value, style, where)  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "sample_runbooks").glob("*.yaml"))
-                         + sorted((Path(__file__).parent / "import_corpus").glob("*.yaml")), ids=lambda p: p.name)  # fmt: skip
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "sample_runbooks").glob("*.yaml"))
+                         + sorted((Path(__file__).parents[1] / "import_corpus").glob("*.yaml")), ids=lambda p: p.name)  # fmt: skip
 def test_libyaml_composes_the_same_nodes_and_marks_as_pyyaml(path: Path) -> None:
     """The runbook is composed by libyaml: every node, tag, value, quoting style and line/column equals PyYAML's own composer's."""
     import yaml

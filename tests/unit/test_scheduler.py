@@ -272,9 +272,10 @@ async def test_a_polling_thread_that_ends_or_hangs_is_not_alive(target):
     await asyncio.sleep(1.5)  # it wakes up: beating again within a second
     assert hung.alive
     await hung.stop()
-    ended = PollingThread(setup, lambda batch: None, teardown=teardown)
+    ended = PollingThread(setup, lambda batch: None, teardown=teardown, name="ended-polling")
     await ended.start()
+    [thread] = [thread for thread in threading.enumerate() if thread.name == "ended-polling"]
     ended.call_soon(lambda: asyncio.get_running_loop().stop())  # its loop gone, as after a crash in it
-    await asyncio.to_thread(ended._thread.join, 5)
+    await asyncio.to_thread(thread.join, 5)
     assert not ended.alive
     await ended.stop()

@@ -26,7 +26,7 @@ from cutover_tui.store import SessionLog
 from runbooks.loader import parse_runbook
 from runbooks.model import Runbook
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 GENERATED_AT = datetime(2026, 12, 1, 18, 0, tzinfo=timezone.utc)
 START = datetime(2026, 12, 1, 16, 10, tzinfo=timezone.utc)
 

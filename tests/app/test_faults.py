@@ -106,19 +106,30 @@ async def test_a_follower_whose_writer_was_killed_goes_cannot_verify(target, tmp
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["ends", "hangs"])
-async def test_a_polling_thread_that_ends_or_hangs_turns_the_screen_cannot_verify(target, tmp_path, how):
+async def test_a_polling_thread_that_ends_or_hangs_turns_the_screen_cannot_verify(target, tmp_path, how, monkeypatch):
     """The polling thread's loop ends, or a probe blocks it: every condition goes stale, CANNOT VERIFY, a banner says why."""
     import asyncio
 
+    import checks.scheduler
     from checks.scheduler import SILENCE_SECONDS
 
+    made: list[checks.scheduler.PollingThread] = []
+
+    class RecordedPollingThread(checks.scheduler.PollingThread):
+        """The polling thread the backend makes, kept so that the test can break it."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(checks.scheduler, "PollingThread", RecordedPollingThread)
     runbook = load_runbook(write_fault_runbook(tmp_path, target.url, every="1s", timeout="900ms"))
     backend = LiveBackend(runbook, SessionLog.create(tmp_path / "s.cutover.db", runbook, operator="ic"), actor="ic")
     app = make_app(backend)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: all(v.state is ConditionState.OK for v in app.session.conditions.values()))
         assert app.session.verdict is Verdict.CONTINUE
-        polling = backend._polling
+        [polling] = made
         if how == "ends":
             polling.call_soon(lambda: asyncio.get_running_loop().stop())
         else:
