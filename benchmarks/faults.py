@@ -483,14 +483,7 @@ async def http_truncated(lab: Lab, name: str) -> Shown:
 def _canned(lab: Lab) -> Any:
     server = lab.canned.CannedServer()
     server._http.handle_error = lambda request, address: None  # a reset keep-alive connection is routine here
-    server._thread.start()
-    return server
-
-
-def _stop_canned(server: Any) -> None:
-    server._http.shutdown()
-    server._http.server_close()
-    server._thread.join(timeout=5)
+    return server.start()
 
 
 @fault("http: a JSON field goes missing (pass_when '< 1%')", quick=True)
@@ -501,7 +494,7 @@ async def json_missing_below(lab: Lab, name: str) -> Shown:
         doc = runbook_doc(name, {"http": f"{server.url}/status", "json_path": "error_ratio", "pass_when": "< 1%"})
         return await live_fault(lab, name, doc, lambda: server.respond(json.dumps({"status": "ok"})))
     finally:
-        _stop_canned(server)
+        server.stop()
 
 
 @fault("http: a JSON field goes missing (when '!= 0')")
@@ -512,7 +505,7 @@ async def json_missing_not_equal(lab: Lab, name: str) -> Shown:
         doc = runbook_doc(name, {"http": f"{server.url}/status", "json_path": "failed_jobs"}, when="!= 0")
         return await live_fault(lab, name, doc, lambda: server.respond(json.dumps({"status": "ok"})))
     finally:
-        _stop_canned(server)
+        server.stop()
 
 
 # -- Nagios-style commands ------------------------------------------------------------
