@@ -380,6 +380,7 @@ class LiveBackend:
             self._held.popleft()
             self._fold_soon(record)
         self._held_problem, self._held_since = None, None
+        self.log.hold_readings(False)
 
     def _log_in_background(self, kind: str, payload: dict[str, Any], actor: str) -> None:
         """Queue a system event for the writer thread; a failure holds it, never drops it."""
@@ -396,6 +397,7 @@ class LiveBackend:
                 self._held_problem = describe_write_error(error)
                 self._held_since = self._held_since or event.ts
                 self._held.append(event)
+                self.log.hold_readings(True)  # they would date it at their own write (``hold_readings``)
                 return
             self._fold_soon(record)
 

@@ -57,6 +57,8 @@ class LogWriter(LogQueries):
     _keep_every: dict[str, tuple[tuple[datetime, datetime], ...]]
     _pending_checks: Mapping[str, tuple[int, str]]
     _pending_head: tuple[int, str]
+    #: While events wait in memory to be written with their original times (``hold_readings``).
+    _readings_held: bool = False
 
     def append(
         self, kind: str, payload: Mapping[str, Any], actor: str | None = None, *, ts: datetime | None = None
@@ -216,7 +218,7 @@ class LogWriter(LogQueries):
         """
         self._check_writable()
         with self._db_lock:
-            ticks = self._take_pending()
+            ticks = [] if self._readings_held else self._take_pending()
             if not ticks and not heartbeat:
                 return 0
             now = self._clock.now()
@@ -295,6 +297,16 @@ class LogWriter(LogQueries):
         if seq != self._head_seq:
             self._head_seq, self._head_hash = seq, digest
             self._head_ts = max(moment, self._head_ts) if self._head_ts else moment
+
+    def hold_readings(self, held: bool) -> None:
+        """Keep the pending readings back (``True``) while events wait in memory to be written.
+
+        An event is never dated before the last one (the log's time order is its
+        seq order): readings sealed first, when space returns, would date the
+        waiting events at that moment instead of when they happened. Held, the
+        readings go in with the first of them; the heartbeat still beats.
+        """
+        self._readings_held = held
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(FLUSH_INTERVAL_SECONDS):

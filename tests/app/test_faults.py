@@ -184,6 +184,33 @@ async def test_a_full_disk_never_hides_a_firing_condition_and_loses_nothing(tmp_
 
 
 @pytest.mark.slow
+async def test_changes_held_by_a_full_disk_keep_their_times_when_the_readings_are_written_too(tmp_path, small_disk):
+    """Space returns: the held changes go in before the readings that waited with them, so the log dates the
+    pending and the firing when they happened (a hold apart), not both at the moment the disk came back."""
+    with Target() as target:
+        runbook = load_runbook(write_fault_runbook(tmp_path, target.url, hold="3s", every="1s", timeout="900ms"))
+        log = SessionLog.create(small_disk.path / "s.cutover.db", runbook, operator="ic")
+        app = make_app(LiveBackend(runbook, log, actor="ic"))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.OK)
+            small_disk.fill()
+            target.set(auth_error_ratio=0.05)
+            await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.FIRING)
+            await pilot.pause(2.0)  # readings keep arriving, waiting to be written
+            small_disk.free()
+            await wait_until(pilot, lambda: _logged_states(log.path).get("auth_errors") == "firing")
+        reader = SessionLog.open_readonly(log.path)
+        events = reader.events()
+        reader.close()
+    changes = [e for e in events if e.kind == "condition_changed" and e.payload["condition"] == "auth_errors"]
+    firing = changes[-1]
+    pending = next(e for e in reversed(changes) if e.payload["state"] == "pending")
+    assert firing.payload["state"] == "firing" and firing.payload.get("written_late_by", 0) > 1.0
+    held_for = (firing.ts - pending.ts).total_seconds()
+    assert 2.5 <= held_for <= 4.5, (pending.ts, firing.ts)
+
+
+@pytest.mark.slow
 async def test_a_pending_rollback_condition_is_at_risk_with_a_moving_countdown(tmp_path):
     """Breached but not yet `for`: the header says AT RISK and "fires in", the countdown and the hold move, then ROLLBACK."""
     with Target() as target:
