@@ -94,3 +94,31 @@ async def test_auth_errors_above_1pct_for_3s_goes_pending_firing_recovering_ok_a
     finally:
         await poller.stop()
         await ctx.aclose()
+
+
+async def test_a_promql_hold_counts_from_the_first_breaching_sample_not_from_our_first_look(prometheus, target):
+    """Polled every 2 s from a Prometheus scraping every 1 s: pending from the first breaching sample, firing `for` after it."""
+    runbook = parse_runbook(
+        RUNBOOK.format(url=prometheus.url).replace("every: 500ms", "every: 2s").replace("timeout: 400ms", "timeout: 1s")
+    )
+    ctx = ProbeContext(runbook)
+    history = History()
+    poller = Poller(runbook, ctx, history)
+    await poller.start()
+    try:
+        start = await history.wait_for(S.OK)
+        target.set(auth_error_ratio=0.04)
+        pending = history.statuses[await history.wait_for(S.PENDING, after=start)]
+        firing = history.statuses[await history.wait_for(S.FIRING, after=start)]
+        reported = time.time()
+    finally:
+        await poller.stop()
+        await ctx.aclose()
+    samples = prometheus.query("auth_error_ratio[1m]")["result"][0]["values"]
+    first_breach = next(float(at) for at, value in samples if float(value) > 0.01)
+    # Prometheus stamps a sample with its scrape's start; ours finds it to the millisecond.
+    assert abs(pending.since.timestamp() - first_breach) < 0.05, (pending.since.timestamp(), first_breach)
+    assert firing.firing_since is not None
+    assert abs((firing.firing_since - pending.since).total_seconds() - 3.0) < 0.01
+    # Fired by a poll of its own when the hold ended, not by the next regular poll up to 2 s later.
+    assert reported - firing.firing_since.timestamp() < 1.0

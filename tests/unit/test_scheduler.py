@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from dataclasses import replace
@@ -15,6 +16,7 @@ from checks.reading import Outcome, Reading
 from checks.scheduler import GATHER_SECONDS, HANDOFFS_PER_SECOND, SILENCE_SECONDS, Poller, PollingThread
 from checks.status import ConditionState, ConditionStatus
 from runbooks.grammar import parse_threshold
+from runbooks.loader import parse_runbook
 from runbooks.model import Check, HttpSpec, Runbook, StopCondition
 
 
@@ -279,3 +281,59 @@ async def test_a_polling_thread_that_ends_or_hangs_is_not_alive(target):
     await asyncio.to_thread(thread.join, 5)
     assert not ended.alive
     await ended.stop()
+
+
+def _promql_runbook(url: str) -> Runbook:
+    return parse_runbook(
+        "name: poller\n"
+        f"sources:\n  prom: {{kind: prometheus, url: '{url}'}}\n"
+        "checks:\n  ratio: {promql: auth_error_ratio, every: 0.5s, timeout: 0.4s}\n"
+        "stop_conditions:\n  - {id: ratio_high, check: ratio, when: '> 1%', for: 10s}\n",
+        "poller.yaml",
+    )
+
+
+def _answer(value: str) -> str:
+    result = [{"metric": {}, "value": [time.time(), value]}]
+    return json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}})
+
+
+@pytest.mark.parametrize("past", ["breach", "error"])
+async def test_a_promql_breach_is_dated_from_what_the_source_said_in_between_and_never_past_what_it_cannot_tell(
+    canned_server, past
+):
+    """The source says the breach held in between polls: pending from the poll after the last pass; it cannot say: from our look."""
+    runbook = _promql_runbook(canned_server.url)
+    canned_server.respond(_answer("0.004"))
+    ctx = ProbeContext(runbook)
+    results: list[tuple[Reading | None, list[ConditionStatus]]] = []
+    poller = Poller(runbook, ctx, lambda reading, statuses: results.append((reading, statuses)))
+    await poller.start()
+    try:
+        for _ in range(40):  # bounded: 2 s
+            if poller.statuses["ratio_high"].state is ConditionState.OK:
+                break
+            await asyncio.sleep(0.05)
+        canned_server.respond(_answer("0.04"), where=lambda seen: "time" not in seen.query)
+        if past == "breach":
+            canned_server.respond(_answer("0.04"), where=lambda seen: "time" in seen.query)
+        else:
+            canned_server.respond("{}", status=503, where=lambda seen: "time" in seen.query)
+        for _ in range(40):
+            if poller.statuses["ratio_high"].state is ConditionState.PENDING:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await poller.stop()
+        await ctx.aclose()
+    pending = next(s for _, statuses in results for s in statuses if s.state is ConditionState.PENDING)
+    asked = [float(seen.query["time"][0]) for seen in canned_server.requests if "time" in seen.query]
+    assert asked, "the source was asked about the instants in between"
+    looked = next(r for r, statuses in results if r is not None and statuses[0].state is ConditionState.PENDING)
+    look = looked.observed_at.timestamp() - looked.latency
+    if (
+        past == "breach"
+    ):  # every past instant breached: the hold starts just after the last pass, ~0.5 s before our look
+        assert 0.4 < look - pending.since.timestamp() < 0.6
+    else:  # nothing in between could be told: from the breaching poll's own due instant
+        assert abs(look - pending.since.timestamp()) < 0.05
