@@ -279,14 +279,18 @@ class Poller:
         to ``BEGAN_RESOLUTION``, within what is left of the check's timeout:
         the hold counts from just after the latest instant that did not
         breach. A past instant that cannot be read (an error, no data) counts
-        as not breaching: the hold never spans what was not seen. Cut short,
+        as not breaching: the hold never spans what was not seen. The instants
+        are asked on the source's clock (shifted by the reading's sample age).
+        Cut short,
         the search keeps what it found; not begun, the hold counts from ``due``.
         """
         from checks.probes import run_probe
 
         spans = {e.condition.id: (e, w) for e in evaluators if (w := e.fresh_breach_window(reading, due)) is not None}
         clock = self.ctx.clock
-        wall_offset = clock.now().timestamp() - clock.monotonic()
+        # On the source's clock: the reading's sample age is our clock minus its evaluation stamp, so a
+        # source whose clock is behind ours is asked that much earlier, never about what it had not seen.
+        wall_offset = clock.now().timestamp() - clock.monotonic() - (reading.sample_age or 0.0)
         began: dict[str, float] = {}
         try:
             async with asyncio.timeout(max(0.0, check.timeout - reading.latency)):

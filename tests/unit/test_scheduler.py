@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import time
 from dataclasses import replace
@@ -337,3 +338,40 @@ async def test_a_promql_breach_is_dated_from_what_the_source_said_in_between_and
         assert 0.4 < look - pending.since.timestamp() < 0.6
     else:  # nothing in between could be told: from the breaching poll's own due instant
         assert abs(look - pending.since.timestamp()) < 0.05
+
+
+async def test_a_source_whose_clock_is_behind_ours_never_dates_a_breach_before_it_began(canned_server):
+    """Prometheus 3 s behind: the instants asked are on its clock, so the hold starts when the breach began, not 3 s (or a poll) before."""
+    skew = 3.0
+    runbook = _promql_runbook(canned_server.url)
+
+    def stamped(value: str) -> str:
+        result = [{"metric": {}, "value": [time.time() - skew, value]}]
+        return json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}})
+
+    def asked_at(seen) -> float | None:
+        return float(seen.query["time"][0]) if "time" in seen.query else None
+
+    canned_server.respond(stamped("0.004"))
+    ctx = ProbeContext(runbook)
+    results: list[tuple[Reading | None, list[ConditionStatus]]] = []
+    poller = Poller(runbook, ctx, lambda reading, statuses: results.append((reading, statuses)))
+    await poller.start()
+    try:
+        for _ in range(40):  # bounded: 2 s
+            if poller.statuses["ratio_high"].state is ConditionState.OK:
+                break
+            await asyncio.sleep(0.05)
+        began = time.time()  # on our clock; on the source's, `began - skew`
+        canned_server.respond(stamped("0.04"), where=lambda seen: asked_at(seen) is None)
+        canned_server.respond(stamped("0.004"), where=lambda seen: (asked_at(seen) or math.inf) < began - skew)
+        canned_server.respond(stamped("0.04"), where=lambda seen: (asked_at(seen) or 0) >= began - skew)
+        for _ in range(40):
+            if poller.statuses["ratio_high"].state is ConditionState.PENDING:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await poller.stop()
+        await ctx.aclose()
+    pending = next(s for _, statuses in results for s in statuses if s.state is ConditionState.PENDING)
+    assert pending.since.timestamp() >= began - 0.01
