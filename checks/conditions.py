@@ -220,7 +220,7 @@ class ConditionEvaluator:
         samples first showed the breach, and ``observe``'s ``began`` counts
         the hold from then. Not for a condition relative to the baseline.
         """
-        if self._state is not ConditionState.OK or self._last_pass_due is None or self.condition.relative is not None:
+        if self._state is not ConditionState.OK or self._last_pass_due is None:
             return None
         return (self._last_pass_due, due) if self.breaches(reading) else None
 

@@ -227,14 +227,14 @@ class Poller:
 
     def _hold_ends(self, check_id: str, due: float) -> None:
         """The one-off poll at the instant a pending hold reaches ``for``, between two regular polls."""
-        self._timers.pop(f"{check_id}\0", None)
-        loop = self._loop
-        if loop is not None and check_id in self.checks:
-            now = loop.time()
-            self._start_poll(self.checks[check_id], due, now)
+        self._timers.pop(_hold_end_key(check_id), None)
+        if self._loop is not None:
+            self._start_poll(self.checks[check_id], due, self._loop.time())
 
     def _start_poll(self, check: Check, instant: float, now: float) -> None:
         """Poll ``check`` for the loop instant ``instant``, unless its previous poll still runs."""
+        loop = self._loop
+        assert loop is not None  # only timers call it, and stop() cancels them
         previous = self._running.get(check.id)
         if previous is not None and not previous.done():
             self.stats.skipped += 1
@@ -244,7 +244,7 @@ class Poller:
         # system's monotonic clock, else (a test's manual clock) "now minus how late".
         clock = self.ctx.clock
         due_on_clock = instant if isinstance(clock, SystemClock) else clock.monotonic() - (now - instant)
-        task = self._loop.create_task(self._poll(check, due=due_on_clock, instant=instant), name=f"poll:{check.id}")  # type: ignore[union-attr]
+        task = loop.create_task(self._poll(check, due=due_on_clock, instant=instant), name=f"poll:{check.id}")
         self._running[check.id] = task
         task.add_done_callback(_retrieve)
 
@@ -263,8 +263,8 @@ class Poller:
         statuses = [
             evaluator.observe(reading, due=due, began=began.get(evaluator.condition.id)) for evaluator in evaluators
         ]
-        if instant is not None:
-            self._arm_hold_end(check, due, instant, evaluators)  # type: ignore[arg-type]
+        if due is not None and instant is not None:
+            self._arm_hold_end(check, due, instant, evaluators)
         if self.on_result is not None:
             self.on_result(reading, statuses)
         return reading
@@ -281,12 +281,14 @@ class Poller:
         breach. A past instant that cannot be read (an error, no data) counts
         as not breaching: the hold never spans what was not seen. The instants
         are asked on the source's clock (shifted by the reading's sample age).
-        Cut short,
-        the search keeps what it found; not begun, the hold counts from ``due``.
+        Cut short, the search keeps what it found; not begun, the hold counts
+        from ``due``.
         """
         from checks.probes import run_probe
 
         spans = {e.condition.id: (e, w) for e in evaluators if (w := e.fresh_breach_window(reading, due)) is not None}
+        if not spans:  # the poll loop's usual case: nothing to ask
+            return {}
         clock = self.ctx.clock
         # On the source's clock: the reading's sample age is our clock minus its evaluation stamp, so a
         # source whose clock is behind ours is asked that much earlier, never about what it had not seen.
@@ -315,7 +317,7 @@ class Poller:
             default=math.inf,
         )
         if BEGAN_RESOLUTION < remaining < check.every - BEGAN_RESOLUTION and self._loop is not None:
-            key = f"{check.id}\0"
+            key = _hold_end_key(check.id)
             if (timer := self._timers.get(key)) is not None:
                 timer.cancel()
             self._timers[key] = self._loop.call_at(instant + remaining, self._hold_ends, check.id, instant + remaining)
@@ -498,6 +500,11 @@ class PollingThread:
             batch.append(self._pending.popleft())
         if batch:
             self._on_results(batch)
+
+
+def _hold_end_key(check_id: str) -> str:
+    """The key of a check's one-off hold-end poll among the poller's timers (beside its regular one)."""
+    return f"{check_id}\0"
 
 
 def _retrieve(task: asyncio.Task[Reading]) -> None:

@@ -35,8 +35,10 @@ _PROBES: dict[str, Callable[[Check, ProbeContext], Awaitable[Observation]]] = {
     "placeholder": placeholder.probe,
 }
 
-#: The kinds whose source can be asked what it said at a past instant (``run_probe``'s ``at``).
-PAST_KINDS = frozenset({"promql"})
+#: The probes whose source can be asked what it said at a past instant (``run_probe``'s ``at``).
+_PAST_PROBES: dict[str, Callable[[Check, ProbeContext, float], Awaitable[Observation]]] = {"promql": promql.probe}
+#: The kinds those probes serve.
+PAST_KINDS = frozenset(_PAST_PROBES)
 
 _MAPPED = {"pass": Outcome.PASS, "breach": Outcome.BREACH}
 
@@ -57,7 +59,7 @@ async def run_probe(check: Check, ctx: ProbeContext, *, at: float | None = None)
             if at is None:
                 observation = await _PROBES[check.kind](check, ctx)
             else:
-                observation = await promql.probe(check, ctx, at)
+                observation = await _PAST_PROBES[check.kind](check, ctx, at)
     except ProbeFailed as failure:
         observation = Observation(failure.outcome, detail=failure.detail, extra=failure.extra)
     except (TimeoutError, httpx.TimeoutException):
