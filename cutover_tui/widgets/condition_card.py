@@ -31,7 +31,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from checks.status import BLIND_STATES, ConditionState
-from cutover_tui.derive import countdown_text
+from cutover_tui.derive import countdown_text, seconds_text
 from cutover_tui.labels import BLIND_STYLE, condition_marker, display_unit, format_duration, format_value
 from cutover_tui.state import CheckView, ConditionView
 from runbooks.model import Action, Runbook, StopCondition, Threshold
@@ -107,7 +107,7 @@ def time_label(view: ConditionView) -> str:
     if view.state is ConditionState.PENDING:
         return f"fires in {countdown_text(view.remaining)}"
     if view.state is ConditionState.FIRING:
-        return f"for {format_duration(view.breach_held)}"
+        return f"for {seconds_text(view.breach_held)}"  # whole seconds elapsed, as the reason counts them
     if view.state is ConditionState.RECOVERING:
         return f"clears in {countdown_text(view.remaining)}"
     return time_in_state(view)

@@ -8,7 +8,7 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
-from cutover_tui.labels import format_duration
+from cutover_tui.derive import seconds_text
 from cutover_tui.state import Mode, SessionState
 from runbooks.model import Runbook
 
@@ -82,7 +82,7 @@ def build_banner(state: SessionState, runbook: Runbook, now: datetime, *, live: 
             text.append(f"{shown} ", style="bold")
             rule = f"threshold {condition.threshold_text}" if condition.threshold_text else f"{condition.check} failing"
             text.append(f"({rule}) ")
-            text.append(f"for {format_duration(view.breach_held)}", style="bold")
+            text.append(f"for {seconds_text(view.breach_held)}", style="bold")
         text.append(f" — decides: {decides}")
         if banner.acknowledged:
             text.append("  [acknowledged]", style="bold")

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app_backend import START, demo_runbook, session_in_progress
-from checks.status import Verdict
+from checks.status import ConditionState, Verdict
+from checks.wording import describe_state
 from cutover_tui.labels import (
     display_zone,
     format_at,
@@ -20,8 +21,8 @@ from cutover_tui.labels import (
     format_wall_time,
 )
 from cutover_tui.reducer import reduce_events
-from cutover_tui.state import StepStatus
-from cutover_tui.widgets.condition_card import sparkline
+from cutover_tui.state import ConditionView, StepStatus
+from cutover_tui.widgets.condition_card import sparkline, time_label
 from runbooks.grammar import parse_threshold
 
 T0 = datetime(2026, 12, 1, 16, 30, tzinfo=timezone.utc)
@@ -128,6 +129,15 @@ def test_drift_and_countdown() -> None:
     assert format_drift(None) == ""
     assert format_countdown(252) == "04:12"
     assert format_countdown(-3852) == "01:04:12"
+
+
+@pytest.mark.parametrize("held", [26.0, 26.4, 26.6, 26.999])
+def test_a_firing_cards_clock_and_its_reason_count_the_same_whole_seconds(held: float) -> None:
+    """26.6 s held reads "for 26s" on the card's clock as in its reason (whole seconds elapsed), never 27s beside 26s."""
+    reason = describe_state(ConditionState.FIRING, "4% > 1%", held=held, for_=10.0)
+    view = ConditionView("auth_errors", ConditionState.FIRING, 0.04, "> 1%", None, reason=reason, breach_held=held)
+    assert time_label(view) == "for 26s"
+    assert reason.endswith("for 26s")
 
 
 def test_sparkline_marks_gaps_and_breaches_and_draws_the_threshold_level() -> None:
