@@ -272,6 +272,8 @@ class _Derivation:
             # A followed session whose writer is gone: whatever was last seen is stale now.
             when = live.writer_stopped_at.strftime("%H:%M:%SZ")
             detail = f"writer stopped at {when}; last seen {state.value}: {detail}"
+            if status is None and now is not None and now > live.writer_stopped_at:
+                held = _held(progress, live.writer_stopped_at)  # no breach is known past the writer's last sign
             state, remaining, since = ConditionState.STALE, None, live.writer_stopped_at
         if live.polling_stopped_at is not None and state is not ConditionState.STALE:
             # The polling thread is gone or stuck: the evaluators' last word is no longer news.

@@ -421,6 +421,20 @@ def test_every_number_of_a_condition_is_current_at_each_instant() -> None:
     assert second.value_text == "3.5%" and second.in_state_for == 30.0
 
 
+def test_a_followed_hold_stops_counting_when_the_writer_stopped() -> None:
+    """The writer last seen 20 s after a firing change: 30 s on, the follower's hold stops there (stale), not 30 s more and counting."""
+    from cutover_tui.state import LiveTruth
+
+    rows = [(0, "condition_changed", changed("auth_errors", "firing", "pending", 0.02, held=60.0, reason="2% > 1%"))]
+    reducer = Reducer(RUNBOOK)
+    for event in events(*rows):
+        reducer.apply(event)
+    state = reducer.state(now=at(50), live=LiveTruth(writer_stopped_at=at(20)))
+    view = state.conditions["auth_errors"]
+    assert view.state is ConditionState.STALE
+    assert view.breach_held == 80.0  # 60 s at the change, and 20 s more while the writer was seen (the banners read it)
+
+
 @settings(max_examples=60, deadline=None)
 @given(session_script(), st.integers(min_value=1, max_value=8), st.randoms())
 def test_folding_ticks_at_once_equals_folding_them_one_by_one(
