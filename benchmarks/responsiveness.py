@@ -19,7 +19,14 @@ the same way.
 
 The same keys are then pressed again with the machine loaded by ``stress-ng
 --cpu 2`` (two busy processes on this 2-core machine, beside whatever else
-runs), when stress-ng is installed.
+runs), when stress-ng is installed. Last, the polls are stopped and the same
+keys pressed once more: the floor, what the screen alone costs a key in the
+same run on the same machine (its clock still repaints every second).
+
+Every collection of the cyclic garbage collector is timed (``gc.callbacks``):
+a full one holds the GIL and stops every thread, the screen's too. Printed:
+the full collections during the quiet keys, the longest, and how many quiet
+keys waited while one ran.
 
 Also measured over the quiet keys: the CPU share of the thread that runs the
 UI loop (the screen, and the folding of the polls' results it is handed five
@@ -66,6 +73,8 @@ FIGURES = (
     "loaded_p50_ms",
     "loaded_p99_ms",
     "loaded_keys_without_frame",
+    "unpolled_p50_ms",
+    "unpolled_p99_ms",
     "ui_loop_cpu_percent",
     "process_cpu_percent",
     "full_collections",
@@ -176,8 +185,11 @@ async def press_keys(app, frames: list[float], moved: list[float], presses: int,
 
 async def measure(
     url: str, folder: Path, checks: int, presses: int, loaded: bool, collections: Collections
-) -> tuple[Keys, Keys | None, list[float]]:
-    """Quiet keys, loaded keys (or None), and every state derivation's seconds; ``collections`` notes the collector's passes."""
+) -> tuple[Keys, Keys | None, Keys, list[float]]:
+    """Quiet keys, loaded keys (or None), keys once polling stopped, and every state derivation's seconds (quiet keys).
+
+    ``collections`` notes the collector's passes.
+    """
     from cutover_tui.app import make_app
     from cutover_tui.live import LiveBackend
     from cutover_tui.store import SessionLog
@@ -228,7 +240,11 @@ async def measure(
             finally:
                 stress.terminate()
                 stress.wait(timeout=10)
-    return quiet, stressed, quiet_derivations
+        # The floor: the same keys once the polls stopped (the screen's clock still repaints each second).
+        await backend._polling.stop()
+        await asyncio.sleep(1.0)
+        unpolled = await press_keys(app, frames, moved, presses, collections)
+    return quiet, stressed, unpolled, quiet_derivations
 
 
 def run(quick: bool) -> Result:
@@ -239,7 +255,9 @@ def run(quick: bool) -> Result:
         collections = Collections()
         gc.callbacks.append(collections)
         with TargetProcess() as target:
-            quiet, stressed, derivations = asyncio.run(measure(target.url, folder, checks, presses, loaded, collections))
+            quiet, stressed, unpolled, derivations = asyncio.run(
+                measure(target.url, folder, checks, presses, loaded, collections)
+            )
     finally:
         if collections in gc.callbacks:
             gc.callbacks.remove(collections)
@@ -258,6 +276,9 @@ def run(quick: bool) -> Result:
           + f"; {behind} of {presses} keys waited behind one")  # fmt: skip
     if derive_ms:
         print(f"state derived {len(derive_ms)} times: p50 {percentile(derive_ms, 50):.1f} ms, max {max(derive_ms):.1f} ms")
+    floor = unpolled.milliseconds()
+    print(f"the same keys once the polls stopped: p50 {percentile(floor, 50):.1f} ms, p99 {percentile(floor, 99):.1f} ms, "
+          f"UI loop {100 * unpolled.loop_cpu / unpolled.wall:.1f}% of a core")  # fmt: skip
     notes = [f"responsiveness: headless app, live backend, {checks:,} http checks every 5 s; a key without a frame "
              f"within {KEY_WAIT:g} s counts as {KEY_WAIT:g} s" + ("; quick: 200 checks, 20 keys" if quick else "")]  # fmt: skip
     loaded_keys = stressed.milliseconds() if stressed is not None else []
@@ -279,6 +300,10 @@ def run(quick: bool) -> Result:
                    percentile(loaded_keys, 99) if stressed else None, "ms"),  # fmt: skip
             Figure("loaded_keys_without_frame", "keys without a frame, machine loaded",
                    stressed.missed if stressed else None),  # fmt: skip
+            Figure("unpolled_p50_ms", "key to frame p50 once the polls stopped (the floor, same run)",
+                   percentile(floor, 50), "ms"),  # fmt: skip
+            Figure("unpolled_p99_ms", "key to frame p99 once the polls stopped (the floor, same run)",
+                   percentile(floor, 99), "ms"),  # fmt: skip
             Figure("ui_loop_cpu_percent", "CPU of the UI loop's thread (the screen, the results it folds)", loop_cpu, "%"),
             Figure("process_cpu_percent", "CPU of the whole process (the polling thread, the log's threads)", process_cpu, "%"),
             Figure("full_collections", "full collections of the cyclic garbage collector during the quiet keys", len(full_ms)),
@@ -294,5 +319,6 @@ def run(quick: bool) -> Result:
             "loaded_latencies_ms": [round(value, 2) for value in loaded_keys],
             "derive_ms": [round(value, 2) for value in derive_ms],
             "full_collections_ms": [round(value, 2) for value in full_ms],
+            "unpolled_latencies_ms": [round(value, 2) for value in floor],
         },
     )
