@@ -19,7 +19,14 @@ the same way.
 
 The same keys are then pressed again with the machine loaded by ``stress-ng
 --cpu 2`` (two busy processes on this 2-core machine, beside whatever else
-runs), when stress-ng is installed.
+runs), when stress-ng is installed. Last, the polls are stopped and the same
+keys pressed once more: the floor, what the screen alone costs a key in the
+same run on the same machine (its clock still repaints every second).
+
+Every collection of the cyclic garbage collector is timed (``gc.callbacks``):
+a full one holds the GIL and stops every thread, the screen's too. Printed:
+the full collections during the quiet keys, the longest, and how many quiet
+keys waited while one ran.
 
 Also measured over the quiet keys: the CPU share of the thread that runs the
 UI loop (the screen, and the folding of the polls' results it is handed five
@@ -35,6 +42,7 @@ counted in the key's latency).
 from __future__ import annotations
 
 import asyncio
+import gc
 import shutil
 import subprocess
 import tempfile
@@ -65,8 +73,13 @@ FIGURES = (
     "loaded_p50_ms",
     "loaded_p99_ms",
     "loaded_keys_without_frame",
+    "unpolled_p50_ms",
+    "unpolled_p99_ms",
     "ui_loop_cpu_percent",
     "process_cpu_percent",
+    "full_collections",
+    "full_collection_max_ms",
+    "keys_behind_collection",
     "derive_p50_ms",
     "derive_max_ms",
     "rss_mb",
@@ -83,14 +96,45 @@ def build_runbook(url: str, checks: int):
     return parse_runbook("\n".join(lines) + "\n", "responsiveness-benchmark.yaml")
 
 
+class Collections:
+    """Every collection of the cyclic garbage collector while it is installed: (generation, start, end) in ``perf_counter`` seconds."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[int, float, float]] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:  # gc.callbacks' signature
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.spans.append((info["generation"], self._started, time.perf_counter()))
+
+    def full(self, start: float, end: float) -> list[tuple[float, float]]:
+        """The full (generation 2) collections that overlapped ``start``..``end``."""
+        return [(s, e) for generation, s, e in self.spans if generation == 2 and s < end and e > start]
+
+
 @dataclass
 class Keys:
-    """One series of key presses: latency per key (None: no frame within ``KEY_WAIT``) and the CPU meanwhile."""
+    """One series of key presses: latency per key (None: no frame within ``KEY_WAIT``) and the CPU meanwhile.
+
+    ``sent`` is each key's ``perf_counter`` instant; ``full_collections`` the
+    full collections during the series, and ``behind`` the keys whose wait
+    overlapped one of them.
+    """
 
     latencies: list[float | None] = field(default_factory=list)
+    sent: list[float] = field(default_factory=list)
     loop_cpu: float = 0.0
     process_cpu: float = 0.0
     wall: float = 0.0
+    full_collections: list[tuple[float, float]] = field(default_factory=list)
+
+    def behind(self, collections: Collections) -> int:
+        return sum(
+            bool(collections.full(sent, sent + (KEY_WAIT if latency is None else latency)))
+            for sent, latency in zip(self.sent, self.latencies, strict=True)
+        )
 
     @property
     def missed(self) -> int:
@@ -101,7 +145,7 @@ class Keys:
         return [1000 * (KEY_WAIT if latency is None else latency) for latency in self.latencies]
 
 
-async def press_keys(app, frames: list[float], moved: list[float], presses: int) -> Keys:  # noqa: ANN001 (the app)
+async def press_keys(app, frames: list[float], moved: list[float], presses: int, collections: Collections) -> Keys:  # noqa: ANN001 (the app)
     """Press ``presses`` keys, each after the previous one's frame; their latencies and the CPU used meanwhile."""
     from textual import events
 
@@ -110,6 +154,7 @@ async def press_keys(app, frames: list[float], moved: list[float], presses: int)
     for n in range(presses):
         if time.perf_counter() - started_wall > SERIES_BUDGET:  # a saturated screen: the rest would not fare better
             keys.latencies.extend([None] * (presses - n))
+            keys.sent.extend([time.perf_counter()] * (presses - n))
             break
         before = len(moved)
         sent = time.perf_counter()
@@ -123,6 +168,7 @@ async def press_keys(app, frames: list[float], moved: list[float], presses: int)
                     break
             await asyncio.sleep(0.002)
         keys.latencies.append(latency)
+        keys.sent.append(sent)
         if latency is None:
             for _ in range(int(10 / 0.05)):  # bounded: let the saturated screen catch up with this key
                 if len(moved) > before:
@@ -131,13 +177,19 @@ async def press_keys(app, frames: list[float], moved: list[float], presses: int)
         del frames[:-1]
         await asyncio.sleep(KEY_GAP)
     keys.wall = time.perf_counter() - started_wall
+    keys.full_collections = [(s, e) for generation, s, e in collections.spans if generation == 2 and s >= started_wall]
     keys.process_cpu = time.process_time() - started_cpu
     keys.loop_cpu = time.thread_time() - started_loop  # this coroutine runs on the UI loop's thread
     return keys
 
 
-async def measure(url: str, folder: Path, checks: int, presses: int, loaded: bool) -> tuple[Keys, Keys | None, list[float]]:
-    """Quiet keys, loaded keys (or None), and every state derivation's seconds."""
+async def measure(
+    url: str, folder: Path, checks: int, presses: int, loaded: bool, collections: Collections
+) -> tuple[Keys, Keys | None, Keys, list[float]]:
+    """Quiet keys, loaded keys (or None), keys once polling stopped, and every state derivation's seconds (quiet keys).
+
+    ``collections`` notes the collector's passes.
+    """
     from cutover_tui.app import make_app
     from cutover_tui.live import LiveBackend
     from cutover_tui.store import SessionLog
@@ -176,7 +228,7 @@ async def measure(url: str, folder: Path, checks: int, presses: int, loaded: boo
         app.watch(app.query_one(StepsTable), "cursor_coordinate", lambda *_: moved.append(time.perf_counter()), init=False)
         await asyncio.sleep(1.0)
         derivations.clear()
-        quiet = await press_keys(app, frames, moved, presses)
+        quiet = await press_keys(app, frames, moved, presses, collections)
         quiet_derivations = list(derivations)
         stressed = None
         if loaded:
@@ -184,11 +236,15 @@ async def measure(url: str, folder: Path, checks: int, presses: int, loaded: boo
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
             try:
                 await asyncio.sleep(2.0)
-                stressed = await press_keys(app, frames, moved, presses)
+                stressed = await press_keys(app, frames, moved, presses, collections)
             finally:
                 stress.terminate()
                 stress.wait(timeout=10)
-    return quiet, stressed, quiet_derivations
+        # The floor: the same keys once the polls stopped (the screen's clock still repaints each second).
+        await backend._polling.stop()
+        await asyncio.sleep(1.0)
+        unpolled = await press_keys(app, frames, moved, presses, collections)
+    return quiet, stressed, unpolled, quiet_derivations
 
 
 def run(quick: bool) -> Result:
@@ -196,19 +252,33 @@ def run(quick: bool) -> Result:
     loaded = not quick and STRESS is not None
     folder = Path(tempfile.mkdtemp(prefix="cutover-bench-keys-"))
     try:
+        collections = Collections()
+        gc.callbacks.append(collections)
         with TargetProcess() as target:
-            quiet, stressed, derivations = asyncio.run(measure(target.url, folder, checks, presses, loaded))
+            quiet, stressed, unpolled, derivations = asyncio.run(
+                measure(target.url, folder, checks, presses, loaded, collections)
+            )
     finally:
+        if collections in gc.callbacks:
+            gc.callbacks.remove(collections)
         shutil.rmtree(folder, ignore_errors=True)
     keys = quiet.milliseconds()
     p50, p99 = percentile(keys, 50), percentile(keys, 99)
     loop_cpu = 100 * quiet.loop_cpu / quiet.wall
     process_cpu = 100 * quiet.process_cpu / quiet.wall
     derive_ms = [1000 * s for s in derivations]
+    full_ms = [1000 * (e - s) for s, e in quiet.full_collections]
+    behind = quiet.behind(collections)
     print(f"{presses} keys with {checks:,} checks polling: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(keys):.1f} ms, "
           f"{quiet.missed} without a frame; UI loop {loop_cpu:.1f}% of a core, process {process_cpu:.1f}%")  # fmt: skip
+    print(f"full collections of the cyclic garbage collector meanwhile: {len(full_ms)}"
+          + (f", {min(full_ms):.0f}–{max(full_ms):.0f} ms" if full_ms else "")
+          + f"; {behind} of {presses} keys waited behind one")  # fmt: skip
     if derive_ms:
         print(f"state derived {len(derive_ms)} times: p50 {percentile(derive_ms, 50):.1f} ms, max {max(derive_ms):.1f} ms")
+    floor = unpolled.milliseconds()
+    print(f"the same keys once the polls stopped: p50 {percentile(floor, 50):.1f} ms, p99 {percentile(floor, 99):.1f} ms, "
+          f"UI loop {100 * unpolled.loop_cpu / unpolled.wall:.1f}% of a core")  # fmt: skip
     notes = [f"responsiveness: headless app, live backend, {checks:,} http checks every 5 s; a key without a frame "
              f"within {KEY_WAIT:g} s counts as {KEY_WAIT:g} s" + ("; quick: 200 checks, 20 keys" if quick else "")]  # fmt: skip
     loaded_keys = stressed.milliseconds() if stressed is not None else []
@@ -230,8 +300,15 @@ def run(quick: bool) -> Result:
                    percentile(loaded_keys, 99) if stressed else None, "ms"),  # fmt: skip
             Figure("loaded_keys_without_frame", "keys without a frame, machine loaded",
                    stressed.missed if stressed else None),  # fmt: skip
+            Figure("unpolled_p50_ms", "key to frame p50 once the polls stopped (the floor, same run)",
+                   percentile(floor, 50), "ms"),  # fmt: skip
+            Figure("unpolled_p99_ms", "key to frame p99 once the polls stopped (the floor, same run)",
+                   percentile(floor, 99), "ms"),  # fmt: skip
             Figure("ui_loop_cpu_percent", "CPU of the UI loop's thread (the screen, the results it folds)", loop_cpu, "%"),
             Figure("process_cpu_percent", "CPU of the whole process (the polling thread, the log's threads)", process_cpu, "%"),
+            Figure("full_collections", "full collections of the cyclic garbage collector during the quiet keys", len(full_ms)),
+            Figure("full_collection_max_ms", "the longest of them (every thread waits)", max(full_ms) if full_ms else None, "ms"),
+            Figure("keys_behind_collection", "quiet keys whose wait overlapped one of them", behind),
             Figure("derive_p50_ms", "one SessionState derivation, p50", percentile(derive_ms, 50), "ms"),
             Figure("derive_max_ms", "one SessionState derivation, slowest", max(derive_ms) if derive_ms else None, "ms"),
             Figure("rss_mb", "RSS with the app running", rss_mb(), "MB"),
@@ -241,5 +318,7 @@ def run(quick: bool) -> Result:
             "latencies_ms": [round(value, 2) for value in keys],
             "loaded_latencies_ms": [round(value, 2) for value in loaded_keys],
             "derive_ms": [round(value, 2) for value in derive_ms],
+            "full_collections_ms": [round(value, 2) for value in full_ms],
+            "unpolled_latencies_ms": [round(value, 2) for value in floor],
         },
     )

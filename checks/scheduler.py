@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
+import functools
 import math
 import random
 import threading
@@ -154,7 +156,11 @@ class Poller:
         """The newest reading of each check (stored as a tick or not)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._running: dict[str, asyncio.Task[Reading]] = {}
+        self._running: dict[str, asyncio.Task[Reading]] = {}  # polls in flight; a poll's task is let go when it ends
+        # The timers share one callback and one context: a thousand checks' timers then hold no
+        # bound method and no context copy each, objects the cyclic collector would walk every pass.
+        self._due_callback = self._due
+        self._context = contextvars.copy_context()
 
     @property
     def statuses(self) -> dict[str, ConditionStatus]:
@@ -204,7 +210,9 @@ class Poller:
     def _arm(self, check_id: str | None, due: float) -> None:
         """Call ``_due`` for ``check_id`` (None: the staleness tick) at monotonic ``due``."""
         if self._loop is not None:
-            self._timers[check_id or ""] = self._loop.call_at(due, self._due, check_id, due)
+            self._timers[check_id or ""] = self._loop.call_at(
+                due, self._due_callback, check_id, due, context=self._context
+            )
 
     def _due(self, check_id: str | None, due: float) -> None:
         loop = self._loop
@@ -246,7 +254,13 @@ class Poller:
         due_on_clock = instant if isinstance(clock, SystemClock) else clock.monotonic() - (now - instant)
         task = loop.create_task(self._poll(check, due=due_on_clock, instant=instant), name=f"poll:{check.id}")
         self._running[check.id] = task
-        task.add_done_callback(_retrieve)
+        task.add_done_callback(functools.partial(self._ended, check.id))
+
+    def _ended(self, check_id: str, task: asyncio.Task[Reading]) -> None:
+        """A poll ended: let go of its task, which would keep its coroutine and context alive until the next poll."""
+        if self._running.get(check_id) is task:
+            del self._running[check_id]
+        _retrieve(task)
 
     # -- polls ------------------------------------------------------------
 

@@ -26,8 +26,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from checks.reading import Reading
+from checks.reading import Outcome, Reading
 from checks.status import BLIND_STATES, ConditionState, ConditionStatus
 from cutover_tui.store import TickRecord
 
@@ -112,16 +113,36 @@ class RawReading:
 
 
 class RecentReadings:
-    """The last ``RECENT_READINGS`` raw readings of each check in a running session."""
+    """The last ``RECENT_READINGS`` raw readings of each check in a running session.
+
+    Each is kept as one plain tuple of its fields (strings, numbers, None, a
+    datetime; ``extra`` as a tuple of its items), not as the probe's ``Reading``
+    wrapped in a ``RawReading``: the cyclic garbage collector stops tracking
+    such a tuple once it has seen it (a tuple holding any container, even an
+    empty dict, it tracks for good), so the twenty thousand readings of a
+    thousand checks do not lengthen its full passes, which stop every thread,
+    the screen's too. ``of`` rebuilds them, equal to what was added.
+    """
 
     def __init__(self, size: int = RECENT_READINGS) -> None:
         self.size = size
-        self._by_check: dict[str, deque[RawReading]] = {}
+        self._by_check: dict[str, deque[tuple[Any, ...]]] = {}
 
     def add(self, reading: Reading, tick: TickRecord | None) -> None:
         kept = self._by_check.setdefault(reading.check_id, deque(maxlen=self.size))
-        kept.append(RawReading(reading, tick.id if tick is not None else None))
+        kept.append(
+            (reading.outcome.value, reading.value, reading.unit, reading.latency, reading.observed_at,
+             reading.monotonic, reading.detail, reading.degraded, reading.sample_age, tuple(reading.extra.items()) or None,
+             tick.id if tick is not None else None)
+        )  # fmt: skip
 
     def of(self, check_id: str) -> list[RawReading]:
         """Oldest first."""
-        return list(self._by_check.get(check_id, ()))
+        # Each: (outcome, value, unit, latency, observed_at, monotonic, detail, degraded, sample_age, extra's items, tick id).
+        return [
+            RawReading(
+                Reading(check_id, Outcome(f[0]), f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], dict(f[9] or ())),
+                f[10],
+            )
+            for f in self._by_check.get(check_id, ())
+        ]

@@ -8,7 +8,6 @@ The flows behind the actions (dialogs, then appends) are ``DialogFlows``
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib
 from collections.abc import Iterable
 from dataclasses import replace
@@ -33,6 +32,7 @@ from cutover_tui import flows
 from cutover_tui.app.actions import ACTIONS, COMMANDS, OTHER_KEYS, READ_ONLY_NOTICE, SCRUBBER_BINDINGS, WRITE_ACTIONS
 from cutover_tui.app.dialogs import DialogFlows
 from cutover_tui.backend import Scrubber, SessionBackend
+from cutover_tui.collector import SurvivorFreezer
 from cutover_tui.labels import VERDICT_LABELS, display_zone
 from cutover_tui.state import SessionState, StepState
 from cutover_tui.widgets.alerts_panel import AlertsPanel
@@ -92,6 +92,7 @@ class CutoverApp(DialogFlows):
         self._dashboard: Screen | None = None  # the screen the dashboard is on (dialogs go on top of it)
         self._rendered: SessionState | None = None  # the state the dashboard's widgets show
         self._tick: asyncio.TimerHandle | None = None  # the clock's next tick
+        self._collector = SurvivorFreezer()  # the cyclic collector's full passes walk only what is new
         self._keys_applying: tuple[bool | None, ...] = ()
         self._ending = False
         self._terminal = Size(0, 0)  # the terminal's size, as the last resize gave it
@@ -186,15 +187,16 @@ class CutoverApp(DialogFlows):
         # that is still loading would reach the dashboard.
         for dialog in ("approval", "complete_step", "decision", "evidence", "help", "prompts", "set_t0"):
             importlib.import_module(f"cutover_tui.screens.{dialog}")
-        # What start-up made (modules, widgets, the runbook) lives as long as the app: kept out of the
-        # cyclic collector's passes, a full collection (which stops every thread) takes a fraction as long.
-        gc.freeze()
+        # What start-up made (modules, widgets, the runbook) lives as long as the app, and so does most of what
+        # survives a full collection: kept out of the next passes (``cutover_tui.collector``), a full
+        # collection (which stops every thread) takes a fraction as long.
+        self._collector.install()
 
     async def on_unmount(self) -> None:
         self._remove_ending_signals()
         if self._tick is not None:
             self._tick.cancel()
-        gc.unfreeze()
+        self._collector.remove()
         await self.backend.stop()
 
     # ------------------------------------------------------------ state in

@@ -53,6 +53,10 @@ class Fold:
             self._conditions = dict(checkpoint.conditions)
         self._index = _index(runbook)
         self._check_of = self._index.check_of
+        # The checks a stop condition reads keep ``ticks_kept`` ticks (its sparkline's window); every
+        # other check its latest alone, all a view of it reads: fewer records kept, fewer walked by
+        # each full pass of the cyclic garbage collector.
+        self._windowed = frozenset(self._check_of.values())
         # Per check, its last ``ticks_kept`` ticks and their times in ms (for sampling), oldest first. A
         # derived state shares these lists; the fold copies a check's lists before it changes them
         # the first time after a state was derived (``_owned``), so a state never sees a later tick.
@@ -178,16 +182,17 @@ class Fold:
             self._owned[check_id] = self._states
         else:
             times = self._tick_ms[check_id]
+        limit = self.ticks_kept if check_id in self._windowed else 1
         if kept and tick.ts < kept[-1].ts:
             # Batches from several pollers can interleave by a few ms.
-            ordered = sorted((*kept, tick), key=_tick_time)[-self.ticks_kept :]
+            ordered = sorted((*kept, tick), key=_tick_time)[-limit:]
             kept[:] = ordered
             times[:] = [_ms(t.ts) for t in ordered]
         else:
             kept.append(tick)
             times.append(_ms(tick.ts))
-            if len(kept) > self.ticks_kept:
-                del kept[0], times[0]
+            if len(kept) > limit:
+                del kept[: len(kept) - limit], times[: len(times) - limit]
         self._tick_versions[check_id] = self._tick_versions.get(check_id, 0) + 1
         if self._last_tick_ts is None or tick.ts > self._last_tick_ts:
             self._last_tick_ts = tick.ts
@@ -201,6 +206,8 @@ class Fold:
             else:
                 fresh.setdefault(tick.check_id, []).append(tick)
         for check_id, kept in _kept(fresh, self.ticks_kept).items():
+            if check_id not in self._windowed:
+                kept = kept[-1:]
             self._ticks[check_id] = kept
             self._tick_ms[check_id] = [_ms(t.ts) for t in kept]
             self._owned[check_id] = self._states

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from types import MappingProxyType
 from typing import Any, NamedTuple
 
 #: The on-disk format this code writes (``sessions.schema_version``); 1 is still read, and resumed in its own format.
@@ -61,12 +60,20 @@ class EventRecord:
     hash: str
 
 
-#: The ``extra`` of a reading without one: empty and read-only, shared.
-NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+#: The ``extra`` of a reading without one: empty, shared, never changed (read-only by its type). A plain
+#: empty dict, which the cyclic garbage collector does not track: a tick holding it is a tuple of atoms,
+#: which the collector stops tracking once it has seen it, so thousands of ticks kept in memory never
+#: lengthen its passes (a ``MappingProxyType`` would keep every tick tracked).
+NO_EXTRA: Mapping[str, Any] = {}
 
 
 class TickRecord(NamedTuple):
-    """One row of ``ticks``: a stored reading. Immutable, and a tuple: a seek builds thousands of them."""
+    """One row of ``ticks``: a stored reading. Immutable, and a tuple: a seek builds thousands of them.
+
+    Every field is an atom (str, number, None, a datetime) and ``extra`` an
+    untracked dict unless its values hold containers, so the cyclic garbage
+    collector stops tracking a tick after its first pass over it.
+    """
 
     check_id: str
     ts: datetime
