@@ -6,8 +6,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from checks.status import ConditionState
 from checks.verdict import counts_as_firing, judge
 from cutover_tui.derive import (
+    ShownCondition,
     at_risk_view,
     firing_banner,
     log_banner,
@@ -35,7 +37,7 @@ from cutover_tui.state import (
     StepStatus,
 )
 from cutover_tui.store import EventRecord, TickRecord, format_ts
-from runbooks.model import Runbook, Step
+from runbooks.model import Runbook, Step, StopCondition
 
 
 def reduce_events(
@@ -113,9 +115,11 @@ class Reducer(Fold):
         checks: Views[CheckView] = Views(index.check_ids, derive.check_view, derive.read_latest)
         conditions: Views[ConditionView] = Views(index.condition_ids, derive.condition_view, derive.read_windows)
         statuses = derive.statuses()
-        waiting = self._waiting(statuses)
-        # What the steps' gates, the alerts pane and the banners read, in one query (a replay reads the log).
-        derive.read_latest((*index.read_first, *(self._check_of[cid] for cid in waiting)))
+        waiting, soonest = self._waiting(statuses)
+        # What the steps' gates, the alerts pane, the banners and the header's countdown read, in one query
+        # (a replay reads the log).
+        countdown = (self._check_of[soonest],) if soonest is not None and mode is not Mode.ROLLBACK else ()
+        derive.read_latest((*index.read_first, *(self._check_of[cid] for cid in waiting), *countdown))
         steps = self._step_states(now, checks)
         current = self._current_step(steps)
         problem = self._problem(live, now)
@@ -260,20 +264,30 @@ class Reducer(Fold):
                         alerts.append(_alert_view(alert, state, check_id))
         return tuple(alerts)
 
-    def _waiting(self, statuses: Mapping[str, _Core]) -> list[str]:
-        """The halt and rollback conditions whose firing episode awaits a decision, in the banners' order."""
-        waiting = [
-            condition
-            for condition in self._index.stopping
-            if condition.id in statuses
-            and counts_as_firing(statuses[condition.id])
-            and not self._answered_episode(condition.id, statuses[condition.id].firing_since)
-        ]
+    def _waiting(self, statuses: Mapping[str, _Core]) -> tuple[list[str], str | None]:
+        """The halt and rollback conditions whose firing episode awaits a decision, in the banners' order.
+
+        And the pending or recovering one soonest to change, which ``judge`` puts first among the countdowns
+        (outside rollback mode, where it judges fewer): the header reads it, so its check is read with the rest.
+        """
+        waiting: list[StopCondition] = []
+        soonest: str | None = None
+        soonest_key: tuple[bool, float] | None = None
+        for condition in self._index.stopping:
+            status = statuses.get(condition.id)
+            if status is None:
+                continue
+            if status.state is ConditionState.PENDING or status.state is ConditionState.RECOVERING:
+                key = (status.remaining is None, status.remaining or 0.0)
+                if soonest_key is None or key < soonest_key:
+                    soonest, soonest_key = condition.id, key
+            if counts_as_firing(status) and not self._answered_episode(condition.id, status.firing_since):
+                waiting.append(condition)
         waiting.sort(key=lambda c: (stopping_order(c), self._conditions[c.id].fired_seq or 0))
-        return [condition.id for condition in waiting]
+        return [condition.id for condition in waiting], soonest
 
     def _banners(
-        self, conditions: Mapping[str, ConditionView], waiting: list[str], live: LiveTruth, now: datetime | None
+        self, conditions: Mapping[str, ShownCondition], waiting: list[str], live: LiveTruth, now: datetime | None
     ) -> tuple[BannerView, ...]:
         """Every banner, most urgent first: a failing log, a stopped writer, then firings awaiting a decision."""
         banners: list[BannerView] = []
