@@ -43,10 +43,12 @@ class _RunbookIndex:
     read_first: tuple[str, ...]  # what every state reads: the steps' gate checks and the alerts checks
     every_ms: Mapping[str, int]  # per check: its interval in ms
     spans: dict[int, dict[str, timedelta]]  # per sparkline length: per check a condition reads, the span it shows
-    cores: dict[str, tuple[Any, _Core]]  # per condition: the last record folded whose state holds no clock, as derived
+    cores: dict[tuple[str, int], tuple[Any, _Core]]  # per condition's record (kept alive) whose state holds no clock
 
 
 _INDEXES: dict[int, tuple[Runbook, _RunbookIndex]] = {}
+#: Conditions' records whose derivation a runbook's index keeps (a replay's checkpoints share their records).
+_CORES_KEPT = 100_000
 
 
 def _index(runbook: Runbook) -> _RunbookIndex:
@@ -242,18 +244,10 @@ class _Derivation:
         status = check_status(check, tick.outcome, age, slack=_KEYFRAME_SECONDS, degraded=tick.degraded)
         if live.writer_stopped_at is not None and status not in (STALE, NEVER):
             status = STALE
-        return CheckView(
-            id=check_id,
-            outcome=tick.outcome,
-            value=tick.value,
-            unit=tick.unit or check.unit,
-            detail=tick.detail,
-            observed_at=tick.ts,
-            degraded=tick.degraded,
-            status=status,
-            age=age,
-            lower_bound=bool(tick.extra.get("lower_bound")),
-        )
+        return CheckView(  # id, outcome, value, unit, detail, observed_at, degraded, status, age, lower_bound
+            check_id, tick.outcome, tick.value, tick.unit or check.unit, tick.detail, tick.ts, tick.degraded, status,
+            age, bool(tick.extra.get("lower_bound")),
+        )  # fmt: skip
 
     # ------------------------------------------------------------ conditions
 
@@ -274,7 +268,7 @@ class _Derivation:
             made = cores.get(condition_id)
             if made is None:
                 progress = progress_of[condition_id]
-                cached = known.get(condition_id)
+                cached = known.get((condition_id, id(progress)))
                 if (
                     cached is not None
                     and cached[0] is progress
@@ -346,15 +340,15 @@ class _Derivation:
     def _logged_core(self, condition: StopCondition, progress: _ConditionProgress) -> _Core:
         """A condition as the log alone tells it (replay, a fresh resume): the same for the same record while its state holds no clock.
 
-        Kept per runbook between states: a replay's checkpoints share their
-        records, so a seek re-derives only the conditions that changed or
-        whose hold or countdown runs.
+        Kept per runbook between states, per record: a replay's checkpoints
+        share their records, so a seek re-derives only the conditions whose
+        hold or countdown runs and the records it has not met before.
         """
         now = self.now
         state = progress.state
         timeless = state not in _TIMED_STATES and (condition.active is None or self.t0 is None)
         if timeless:
-            cached = self.index.cores.get(condition.id)
+            cached = self.index.cores.get((condition.id, id(progress)))
             if cached is not None and cached[0] is progress:
                 return cached[1]
         # _held and _remaining, inline: a seek derives hundreds of these.
@@ -373,7 +367,9 @@ class _Derivation:
             now is None or condition.active is None or is_active(condition, self.t0, now), None, False, False,
         )  # fmt: skip
         if timeless:
-            self.index.cores[condition.id] = (progress, made)
+            if len(self.index.cores) >= _CORES_KEPT:
+                self.index.cores.clear()
+            self.index.cores[condition.id, id(progress)] = (progress, made)
         return made
 
     def headline(self, condition_id: str) -> _Headline:
@@ -418,12 +414,10 @@ class _Derivation:
             firing_since=core.firing_since,
         )
         h = headline
-        return ConditionView(
-            id=h.id, state=h.state, value=h.value, threshold=h.threshold, since=h.since, reason=reason,
-            flapping=h.flapping, acknowledged=h.acknowledged, breach_held=h.breach_held,
-            history=_History(self, check_id) if self.now is not None else (), firing_since=h.firing_since,
-            active=h.active, for_=h.for_, remaining=h.remaining, in_state_for=h.in_state_for,
-            value_text=h.value_text, detail=h.detail,
+        return ConditionView(  # in the order of its fields (positional: a seek makes a hundred)
+            h.id, h.state, h.value, h.threshold, h.since, reason, h.flapping, h.acknowledged, h.breach_held,
+            _History(self, check_id) if self.now is not None else (), h.firing_since, h.active, h.for_, h.remaining,
+            h.in_state_for, h.value_text, h.detail,
         )  # fmt: skip
 
     def sparkline(self, check_id: str) -> tuple[float | None, ...]:

@@ -275,7 +275,7 @@ class Reducer(Fold):
         soonest_key: tuple[bool, float] | None = None
         for condition in self._index.stopping:
             status = statuses.get(condition.id)
-            if status is None:
+            if status is None or status.state is ConditionState.OK:  # ok: neither firing nor counting down
                 continue
             if status.state is ConditionState.PENDING or status.state is ConditionState.RECOVERING:
                 key = (status.remaining is None, status.remaining or 0.0)
