@@ -124,16 +124,12 @@ def at_risk_view(risk: AtRisk, view: ShownCondition) -> AtRiskView:
 def firing_banner(condition: StopCondition, view: ShownCondition, runbook: Runbook, now: datetime | None) -> BannerView:
     """The HALT/ROLLBACK banner for a firing episode no decision has answered."""
     observed = f"{view.value_text} {view.threshold}" if view.value is not None and view.threshold else view.detail
-    text = f"{condition.action.value.upper()} — {condition.id} {observed} for {seconds_text(view.breach_held)}"
+    kind = condition.action.value
+    text = f"{kind.upper()} — {condition.id} {observed} for {seconds_text(view.breach_held)}"
     if condition.decides:
         text += f" — decides: {runbook.roles.get(condition.decides, condition.decides)}"
-    return BannerView(
-        kind=condition.action.value,
-        text=text,
-        condition=condition.id,
-        acknowledged=view.acknowledged,
-        escalation=_escalation(condition, view, runbook, now),
-    )
+    # kind, text, condition, acknowledged, escalation (positional: a seek can make a hundred)
+    return BannerView(kind, text, condition.id, view.acknowledged, _escalation(condition, view, runbook, now))
 
 
 def _escalation(condition: StopCondition, view: ShownCondition, runbook: Runbook, now: datetime | None) -> str | None:

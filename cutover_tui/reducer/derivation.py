@@ -44,11 +44,13 @@ class _RunbookIndex:
     every_ms: Mapping[str, int]  # per check: its interval in ms
     spans: dict[int, dict[str, timedelta]]  # per sparkline length: per check a condition reads, the span it shows
     cores: dict[tuple[str, int], tuple[Any, _Core]]  # per condition's record (kept alive) whose state holds no clock
+    steps: dict[tuple[str, int], tuple[Any, tuple[Any, ...], Any]]  # per step's record: how it was seen, its StepState
 
 
 _INDEXES: dict[int, tuple[Runbook, _RunbookIndex]] = {}
-#: Conditions' records whose derivation a runbook's index keeps (a replay's checkpoints share their records).
+#: Conditions' and steps' records whose derivation a runbook's index keeps (a replay's checkpoints share them).
 _CORES_KEPT = 100_000
+_STEPS_KEPT = 10_000
 
 
 def _index(runbook: Runbook) -> _RunbookIndex:
@@ -73,6 +75,7 @@ def _index(runbook: Runbook) -> _RunbookIndex:
         },
         spans={},
         cores={},
+        steps={},
     )
     if len(_INDEXES) >= 16:
         _INDEXES.clear()

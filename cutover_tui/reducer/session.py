@@ -19,7 +19,7 @@ from cutover_tui.derive import (
     stopping_order,
     writer_banner,
 )
-from cutover_tui.reducer.derivation import _Core, _Derivation
+from cutover_tui.reducer.derivation import _STEPS_KEPT, _Core, _Derivation
 from cutover_tui.reducer.fold import _NO_LIVE, Fold
 from cutover_tui.reducer.helpers import (
     _alert_view,
@@ -221,7 +221,14 @@ class Reducer(Fold):
             drift = (now - planned_start).total_seconds()  # due and not started: late by this much
         else:
             drift = None
-        return StepState(
+        gate = tuple((check_id, checks[check_id].status) for check_id in step.gate if check_id in checks)
+        # The same record seen the same way gives the same step state: kept per runbook (a replay's
+        # checkpoints share their records, so a seek makes only the steps that changed or run late).
+        key = (status, planned_start, drift, rollback_plan, gate)
+        known = self._index.steps.get((step.id, id(progress)))
+        if known is not None and known[0] is progress and known[1] == key:
+            return known[2]
+        made = StepState(
             id=step.id,
             title=step.title,
             status=status,
@@ -235,8 +242,12 @@ class Reducer(Fold):
             evidence_items=tuple(progress.evidence_items),
             reason=progress.reason,
             rollback_plan=rollback_plan,
-            gate=tuple((check_id, checks[check_id].status) for check_id in step.gate if check_id in checks),
+            gate=gate,
         )
+        if len(self._index.steps) >= _STEPS_KEPT:
+            self._index.steps.clear()
+        self._index.steps[step.id, id(progress)] = (progress, key, made)
+        return made
 
     def _current_step(self, steps: tuple[StepState, ...]) -> str | None:
         if self._rollback_at is not None:
