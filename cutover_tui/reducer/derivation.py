@@ -43,13 +43,12 @@ class _RunbookIndex:
     read_first: tuple[str, ...]  # what every state reads: the steps' gate checks and the alerts checks
     every_ms: Mapping[str, int]  # per check: its interval in ms
     spans: dict[int, dict[str, timedelta]]  # per sparkline length: per check a condition reads, the span it shows
-    cores: dict[tuple[str, int], tuple[Any, _Core]]  # per condition's record (kept alive) whose state holds no clock
+    cores: dict[str, tuple[Any, _Core]]  # per condition: the last record folded whose state holds no clock, as derived
     steps: dict[tuple[str, int], tuple[Any, tuple[Any, ...], Any]]  # per step's record: how it was seen, its StepState
 
 
 _INDEXES: dict[int, tuple[Runbook, _RunbookIndex]] = {}
-#: Conditions' and steps' records whose derivation a runbook's index keeps (a replay's checkpoints share them).
-_CORES_KEPT = 100_000
+#: Steps' records whose state a runbook's index keeps (a replay's checkpoints share them).
 _STEPS_KEPT = 10_000
 
 
@@ -271,7 +270,7 @@ class _Derivation:
             made = cores.get(condition_id)
             if made is None:
                 progress = progress_of[condition_id]
-                cached = known.get((condition_id, id(progress)))
+                cached = known.get(condition_id)
                 if (
                     cached is not None
                     and cached[0] is progress
@@ -343,15 +342,15 @@ class _Derivation:
     def _logged_core(self, condition: StopCondition, progress: _ConditionProgress) -> _Core:
         """A condition as the log alone tells it (replay, a fresh resume): the same for the same record while its state holds no clock.
 
-        Kept per runbook between states, per record: a replay's checkpoints
-        share their records, so a seek re-derives only the conditions whose
-        hold or countdown runs and the records it has not met before.
+        Kept per runbook between states: a replay's checkpoints share their
+        records, so a seek re-derives only the conditions that changed or
+        whose hold or countdown runs.
         """
         now = self.now
         state = progress.state
         timeless = state not in _TIMED_STATES and (condition.active is None or self.t0 is None)
         if timeless:
-            cached = self.index.cores.get((condition.id, id(progress)))
+            cached = self.index.cores.get(condition.id)
             if cached is not None and cached[0] is progress:
                 return cached[1]
         # _held and _remaining, inline: a seek derives hundreds of these.
@@ -370,9 +369,7 @@ class _Derivation:
             now is None or condition.active is None or is_active(condition, self.t0, now), None, False, False,
         )  # fmt: skip
         if timeless:
-            if len(self.index.cores) >= _CORES_KEPT:
-                self.index.cores.clear()
-            self.index.cores[condition.id, id(progress)] = (progress, made)
+            self.index.cores[condition.id] = (progress, made)
         return made
 
     def headline(self, condition_id: str) -> _Headline:
