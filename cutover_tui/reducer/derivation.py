@@ -48,6 +48,9 @@ class _RunbookIndex:
 
 
 _INDEXES: dict[int, tuple[Runbook, _RunbookIndex]] = {}
+# The states a seek compares hundreds of times, as module names (an enum class's attribute is slower to look up).
+_PENDING, _RECOVERING = ConditionState.PENDING, ConditionState.RECOVERING
+_HOLDING = frozenset({ConditionState.PENDING, ConditionState.FIRING})  # a breach hold grows with the clock
 #: Steps' records whose state a runbook's index keeps (a replay's checkpoints share them).
 _STEPS_KEPT = 10_000
 
@@ -356,12 +359,12 @@ class _Derivation:
         # _held and _remaining, inline: a seek derives hundreds of these.
         held = progress.breach_held
         remaining: float | None = None
-        if state is ConditionState.PENDING or state is ConditionState.FIRING:
+        if state in _HOLDING:
             if now and progress.hold_from:
                 held += max(0.0, (now - progress.hold_from).total_seconds())
-            if state is ConditionState.PENDING:
+            if state is _PENDING:
                 remaining = max(0.0, condition.for_ - held)
-        elif state is ConditionState.RECOVERING:
+        elif state is _RECOVERING:
             remaining = _remaining(condition, progress, held, now)
         made = _Core(
             state, progress.since, progress.firing_since, held, remaining,
