@@ -428,6 +428,23 @@ def screen_reads(state, runbook) -> int:
     return len(views)
 
 
+def pane_reads(state, runbook) -> int:
+    """What the conditions pane as written reads of a state it is handed (``ConditionsList.show``); how many cards.
+
+    Every condition's view and its check's (the pane ranks every card worst
+    first and hands each its views), each view's sparkline window read at once
+    first (``Views.read``), and each card's sparkline points and reason (what
+    a card compares to know whether a part changed), on screen or not.
+    """
+    state.conditions.read(c.id for c in runbook.stop_conditions)
+    cards = []
+    for condition in runbook.stop_conditions:
+        view = state.conditions[condition.id]
+        # A card slices the last points it fits: all are sampled at once.
+        cards.append((view.reason, tuple(view.history), state.checks.get(condition.check)))
+    return len(cards)
+
+
 def measure_seeks(path: Path, runbook, seeks: int) -> dict:
     """Replay open, and at each of ``seeks`` random instants: the floor, the seek, and the seek's parts.
 
@@ -437,7 +454,10 @@ def measure_seeks(path: Path, runbook, seeks: int) -> dict:
     ``screen_reads``); then its parts measured again one by one: resuming from
     the checkpoint and folding the events after it, ``Reducer.state()`` with
     the ticks it reads, and the screen's reads. Last, apart, every view of that
-    state derived (what ``status`` or a report pays; no screen reads them all).
+    state derived (what ``status`` or a report pays), and on a state fresh from
+    the same seek what the conditions pane as written reads of it
+    (``pane_reads``): every card's view, sparkline and check, not the nine on
+    screen that ``screen_reads`` counts.
 
     What opening the replay built (its events and checkpoints) is kept out of
     the cyclic collector's passes once it is open (``gc.freeze``), as the
@@ -454,7 +474,8 @@ def measure_seeks(path: Path, runbook, seeks: int) -> dict:
     floor = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     span = (replay.end_at - replay.start_at).total_seconds()
     chance = random.Random(11)
-    times: dict[str, list[float]] = {"floor": [], "seek": [], "events": [], "state": [], "screen": [], "every_view": []}
+    times: dict[str, list[float]] = {"floor": [], "seek": [], "events": [], "state": [], "screen": [], "every_view": [],
+                                     "pane": []}  # fmt: skip
     for _ in range(seeks):
         instant = replay.start_at + timedelta(seconds=chance.uniform(0, span))
         started = time.perf_counter()
@@ -478,6 +499,11 @@ def measure_seeks(path: Path, runbook, seeks: int) -> dict:
             tuple(view.history)
         list(state.checks.values())
         times["every_view"].append(time.perf_counter() - started)
+        fresh = replay.seek(instant)
+        screen_reads(fresh, runbook)
+        started = time.perf_counter()
+        pane_reads(fresh, runbook)
+        times["pane"].append(time.perf_counter() - started)
     floor.close()
     gc.unfreeze()
     asyncio.run(replay.stop())  # closes the file
@@ -557,7 +583,10 @@ def report(f: dict) -> None:
     print(f"  seek's parts, p50       events {_ms(times['events'], 50):.1f} ms, state with the ticks it reads "
           f"{_ms(times['state'], 50):.1f} ms, the screen's reads {_ms(times['screen'], 50):.1f} ms")  # fmt: skip
     print(f"  every view derived      p50 {_ms(times['every_view'], 50):,.1f} ms, p99 {_ms(times['every_view'], 99):,.1f} ms "
-          f"(all {large['checks']:,} checks and {large['conditions']} conditions with sparklines: no screen reads them all)")  # fmt: skip
+          f"(all {large['checks']:,} checks and {large['conditions']} conditions with sparklines)")  # fmt: skip
+    print(f"  the conditions pane     p50 {_ms(times['pane'], 50):,.1f} ms, p99 {_ms(times['pane'], 99):,.1f} ms after the "
+          f"seek: as written it reads every card's view, sparkline and check ({large['conditions']} cards), not the "
+          f"{SCREEN_CARDS} on screen the seek counts")  # fmt: skip
     print(f"fold simulated log        {f['fold_latest_s'] * 1000:,.0f} ms: {f['fold_events']} events + latest ticks of "
           f"{f['checks_simulated']} checks")  # fmt: skip
     rate = f["fold_ticks"] / f["fold_every_tick_s"]

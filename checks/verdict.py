@@ -41,6 +41,10 @@ PARTIAL = "partial"  # a pass on partial data (Prometheus warnings): it vouches 
 #: Check statuses a gate can rely on; every other one means "cannot tell".
 USABLE_CHECK_STATUSES = frozenset({Outcome.PASS.value, Outcome.BREACH.value})
 _STOPPING = (Action.HALT, Action.ROLLBACK)
+# The states judged for every condition, as module names: an enum class's attribute is slower to look up.
+_FIRING = ConditionState.FIRING
+_STILL_FIRING = frozenset({ConditionState.FIRING, ConditionState.RECOVERING})
+_COUNTING_DOWN = frozenset({ConditionState.PENDING, ConditionState.RECOVERING})
 
 
 def check_stale_after(check: Check, *, slack: float = 0.0) -> float:
@@ -84,14 +88,14 @@ def counts_as_firing(status: Judged) -> bool:
     ``keep_firing_for``), and a condition that went blind while firing stays
     firing: we must not stop asking for a decision because we stopped seeing.
     """
-    if status.state in (ConditionState.FIRING, ConditionState.RECOVERING):
+    if status.state in _STILL_FIRING:
         return True
     return status.state in BLIND_STATES and status.firing_since is not None
 
 
 def _stops(status: Judged) -> bool:
     """Firing, or blind after firing: what makes the verdict HALT or ROLLBACK."""
-    return status.state is ConditionState.FIRING or (status.state in BLIND_STATES and status.firing_since is not None)
+    return status.state is _FIRING or (status.state in BLIND_STATES and status.firing_since is not None)
 
 
 def gate_status(step: Step, check_statuses: Mapping[str, str | Outcome | None]) -> tuple[bool, list[str]]:
@@ -175,7 +179,7 @@ def judge(
     for condition_id, status in judged.items():
         action = actions[condition_id]
         if _stops(status) and action in _STOPPING:
-            verb = "firing" if status.state is ConditionState.FIRING else f"{status.state.value} after firing"
+            verb = "firing" if status.state is _FIRING else f"{status.state.value} after firing"
             if action is Action.ROLLBACK and not rollback_mode:
                 reasons.append((Verdict.ROLLBACK, f"{condition_id} {verb}"))
             elif action is Action.ROLLBACK:
@@ -207,7 +211,7 @@ def judge(
         (
             AtRisk(cid, status.state, status.remaining)
             for cid, status in judged.items()
-            if status.state in (ConditionState.PENDING, ConditionState.RECOVERING) and actions[cid] in _STOPPING
+            if status.state in _COUNTING_DOWN and actions[cid] in _STOPPING
         ),
         key=lambda risk: (risk.seconds is None, risk.seconds or 0.0),
     )

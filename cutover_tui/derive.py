@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from checks.status import ConditionState
 from checks.verdict import AtRisk, Judgement
@@ -30,6 +31,27 @@ from runbooks.model import Action, Runbook, StopCondition
 
 _BREACHING = (ConditionState.PENDING, ConditionState.FIRING)
 _PASSING = (ConditionState.OK, ConditionState.RECOVERING)
+
+
+class ShownCondition(Protocol):
+    """What a banner and a countdown read of a condition: a ``ConditionView`` has it (a state derives less for them)."""
+
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def threshold(self) -> str: ...
+    @property
+    def value_text(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def breach_held(self) -> float: ...
+    @property
+    def acknowledged(self) -> bool: ...
+    @property
+    def since(self) -> datetime | None: ...
+    @property
+    def firing_since(self) -> datetime | None: ...
 
 
 def seconds_text(seconds: float | None) -> str:
@@ -91,7 +113,7 @@ def at_risk_views(judgement: Judgement, conditions: Mapping[str, ConditionView])
     return tuple(at_risk_view(risk, conditions[risk.condition]) for risk in judgement.at_risk)
 
 
-def at_risk_view(risk: AtRisk, view: ConditionView) -> AtRiskView:
+def at_risk_view(risk: AtRisk, view: ShownCondition) -> AtRiskView:
     """One countdown of the header: ``auth_errors 4% > 1% — fires in 0:26``."""
     verb = "fires in" if risk.state is ConditionState.PENDING else "clears in"
     observed = " ".join(part for part in (view.value_text, view.threshold) if part)
@@ -99,23 +121,21 @@ def at_risk_view(risk: AtRisk, view: ConditionView) -> AtRiskView:
     return AtRiskView(risk.condition, risk.state, risk.seconds, text)
 
 
-def firing_banner(condition: StopCondition, view: ConditionView, runbook: Runbook, now: datetime | None) -> BannerView:
+def firing_banner(condition: StopCondition, view: ShownCondition, runbook: Runbook, now: datetime | None) -> BannerView:
     """The HALT/ROLLBACK banner for a firing episode no decision has answered."""
     observed = f"{view.value_text} {view.threshold}" if view.value is not None and view.threshold else view.detail
-    text = f"{condition.action.value.upper()} — {condition.id} {observed} for {seconds_text(view.breach_held)}"
+    kind = condition.action.value
+    text = f"{kind.upper()} — {condition.id} {observed} for {seconds_text(view.breach_held)}"
     if condition.decides:
         text += f" — decides: {runbook.roles.get(condition.decides, condition.decides)}"
-    return BannerView(
-        kind=condition.action.value,
-        text=text,
-        condition=condition.id,
-        acknowledged=view.acknowledged,
-        escalation=_escalation(condition, view, runbook, now),
-    )
+    # kind, text, condition, acknowledged, escalation (positional: a seek can make a hundred)
+    return BannerView(kind, text, condition.id, view.acknowledged, _escalation(condition, view, runbook, now))
 
 
-def _escalation(condition: StopCondition, view: ConditionView, runbook: Runbook, now: datetime | None) -> str | None:
+def _escalation(condition: StopCondition, view: ShownCondition, runbook: Runbook, now: datetime | None) -> str | None:
     """Past its severity's ``respond_within`` with no acknowledgement: whom to escalate to."""
+    if not runbook.escalation:
+        return None
     level = next((e for e in runbook.escalation if e.severity == condition.severity), None)
     started = view.firing_since or view.since
     if level is None or level.respond_within is None or view.acknowledged or now is None or started is None:

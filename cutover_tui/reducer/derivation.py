@@ -45,9 +45,15 @@ class _RunbookIndex:
     every_ms: Mapping[str, int]  # per check: its interval in ms
     spans: dict[int, dict[str, timedelta]]  # per sparkline length: per check a condition reads, the span it shows
     cores: dict[str, tuple[Any, _Core]]  # per condition: the last record folded whose state holds no clock, as derived
+    steps: dict[tuple[str, int], tuple[Any, tuple[Any, ...], Any]]  # per step's record: how it was seen, its StepState
 
 
 _INDEXES: dict[int, tuple[Runbook, _RunbookIndex]] = {}
+# The states a seek compares hundreds of times, as module names (an enum class's attribute is slower to look up).
+_PENDING, _RECOVERING = ConditionState.PENDING, ConditionState.RECOVERING
+_HOLDING = frozenset({ConditionState.PENDING, ConditionState.FIRING})  # a breach hold grows with the clock
+#: Steps' records whose state a runbook's index keeps (a replay's checkpoints share them).
+_STEPS_KEPT = 10_000
 
 
 def _index(runbook: Runbook) -> _RunbookIndex:
@@ -72,6 +78,7 @@ def _index(runbook: Runbook) -> _RunbookIndex:
         },
         spans={},
         cores={},
+        steps={},
     )
     if len(_INDEXES) >= 16:
         _INDEXES.clear()
@@ -97,6 +104,22 @@ class _Core:
         )
         self.detail, self.consecutive, self.acknowledged, self.flapping = detail, consecutive, acknowledged, flapping
         self.active, self.value, self.lower_bound, self.live = active, value, lower_bound, live
+
+
+class _Headline:
+    """A condition's ``ConditionView`` but for its sparkline and reason: what a banner and a countdown read of it."""
+
+    __slots__ = ("id", "state", "value", "threshold", "since", "flapping", "acknowledged", "breach_held",
+                 "firing_since", "active", "for_", "remaining", "in_state_for", "value_text", "detail")  # fmt: skip
+
+    def __init__(self, id: str, state: ConditionState, value: float | None, threshold: str, since: datetime | None,
+                 flapping: bool, acknowledged: bool, breach_held: float, firing_since: datetime | None, active: bool,
+                 for_: float, remaining: float | None, in_state_for: float | None, value_text: str,
+                 detail: str) -> None:  # fmt: skip
+        self.id, self.state, self.value, self.threshold, self.since = id, state, value, threshold, since
+        self.flapping, self.acknowledged, self.breach_held = flapping, acknowledged, breach_held
+        self.firing_since, self.active, self.for_, self.remaining = firing_since, active, for_, remaining
+        self.in_state_for, self.value_text, self.detail = in_state_for, value_text, detail
 
 
 class _Derivation:
@@ -126,7 +149,7 @@ class _Derivation:
         self.lock = threading.Lock()
         self.depth: dict[str, int] = {}  # with ``read``: per check, 1 = its latest tick read, 2 = its window too
         self.cores: dict[str, _Core] = {}
-        self.headlines: dict[str, ConditionView] = {}
+        self.headlines: dict[str, _Headline] = {}
 
     # ------------------------------------------------------------ reading ticks
 
@@ -152,10 +175,20 @@ class _Derivation:
         assert self.read is not None and now is not None
         read: dict[str, list[TickRecord]] = {}
         for tick in self.read(now, {c: now - self.spans[c] for c in windows}, checks=latest):
-            read.setdefault(tick.check_id, []).append(tick)
-        for check_id, kept in _kept(read, self.limit).items():
+            kept = read.get(tick.check_id)
+            if kept is None:
+                read[tick.check_id] = [tick]
+            else:
+                kept.append(tick)
+        limit = self.limit
+        for check_id, kept in read.items():
+            if (
+                len(kept) > 1
+            ):  # a window: in time order (a stable sort, as ``apply_tick`` keeps them), its last ``limit``
+                kept.sort(key=_tick_time)
+                del kept[:-limit]
             self.ticks[check_id] = kept
-            self.times[check_id] = [_ms(t.ts) for t in kept]
+            self.times.pop(check_id, None)  # not the fold's: sampled from these (``_ticks_of``)
             self.versions.pop(check_id, None)  # not the fold's: no sparkline cache
         self.depth.update(dict.fromkeys(latest, 1))
         self.depth.update(dict.fromkeys(windows, 2))
@@ -170,11 +203,18 @@ class _Derivation:
                     self._read((), (check_id,))
                 else:
                     self._read((check_id,), ())
-            return self.ticks.get(check_id), self.times.get(check_id)
+            ticks, times = self.ticks.get(check_id), self.times.get(check_id)
+            if ticks and times is None:
+                times = self.times[check_id] = [_ms(t.ts) for t in ticks]
+            return ticks, times
 
     def latest(self, check_id: str) -> TickRecord | None:
         """The check's newest tick at ``now`` (read when needed)."""
-        ticks, _ = self._ticks_of(check_id, window=False)
+        if self.read is None or check_id in self.depth:
+            # Read already: a window read later ends with the same tick.
+            ticks = self.ticks.get(check_id)
+        else:
+            ticks, _ = self._ticks_of(check_id, window=False)
         return ticks[-1] if ticks else None
 
     # ------------------------------------------------------------ checks
@@ -210,25 +250,44 @@ class _Derivation:
         status = check_status(check, tick.outcome, age, slack=_KEYFRAME_SECONDS, degraded=tick.degraded)
         if live.writer_stopped_at is not None and status not in (STALE, NEVER):
             status = STALE
-        return CheckView(
-            id=check_id,
-            outcome=tick.outcome,
-            value=tick.value,
-            unit=tick.unit or check.unit,
-            detail=tick.detail,
-            observed_at=tick.ts,
-            degraded=tick.degraded,
-            status=status,
-            age=age,
-            lower_bound=bool(tick.extra.get("lower_bound")),
-        )
+        return CheckView(  # id, outcome, value, unit, detail, observed_at, degraded, status, age, lower_bound
+            check_id, tick.outcome, tick.value, tick.unit or check.unit, tick.detail, tick.ts, tick.degraded, status,
+            age, bool(tick.extra.get("lower_bound")),
+        )  # fmt: skip
 
     # ------------------------------------------------------------ conditions
 
     def statuses(self) -> dict[str, _Core]:
         """Every condition in force, as the verdict reads it (``checks.verdict.Judged``): no numbers' text."""
+        if self.from_log:
+            return self._logged_statuses()
         core = self.core
         return {condition.id: made for condition in self.runbook.stop_conditions if (made := core(condition)).active}
+
+    def _logged_statuses(self) -> dict[str, _Core]:
+        """``statuses`` as the log alone tells them: ``_logged_core`` of each condition, in one pass."""
+        cores, known, progress_of, t0 = self.cores, self.index.cores, self.progress, self.t0
+        logged_core = self._logged_core
+        statuses: dict[str, _Core] = {}
+        for condition in self.runbook.stop_conditions:
+            condition_id = condition.id
+            made = cores.get(condition_id)
+            if made is None:
+                progress = progress_of[condition_id]
+                cached = known.get(condition_id)
+                if (
+                    cached is not None
+                    and cached[0] is progress
+                    and progress.state not in _TIMED_STATES
+                    and (condition.active is None or t0 is None)
+                ):
+                    made = cached[1]  # what _logged_core gives for a record whose state holds no clock
+                else:
+                    made = logged_core(condition, progress)
+                cores[condition_id] = made
+            if made.active:
+                statuses[condition_id] = made
+        return statuses
 
     def core(self, condition: StopCondition) -> _Core:
         made = self.cores.get(condition.id)
@@ -294,28 +353,38 @@ class _Derivation:
         whose hold or countdown runs.
         """
         now = self.now
-        timeless = progress.state not in _TIMED_STATES and (condition.active is None or self.t0 is None)
+        state = progress.state
+        timeless = state not in _TIMED_STATES and (condition.active is None or self.t0 is None)
         if timeless:
             cached = self.index.cores.get(condition.id)
             if cached is not None and cached[0] is progress:
                 return cached[1]
-        held = _held(progress, now)
+        # _held and _remaining, inline: a seek derives hundreds of these.
+        held = progress.breach_held
+        remaining: float | None = None
+        if state in _HOLDING:
+            if now and progress.hold_from:
+                held += max(0.0, (now - progress.hold_from).total_seconds())
+            if state is _PENDING:
+                remaining = max(0.0, condition.for_ - held)
+        elif state is _RECOVERING:
+            remaining = _remaining(condition, progress, held, now)
         made = _Core(
-            progress.state, progress.since, progress.firing_since, held, _remaining(condition, progress, held, now),
+            state, progress.since, progress.firing_since, held, remaining,
             progress.detail, progress.consecutive_breaches, progress.acknowledged, progress.flapping,
-            now is None or is_active(condition, self.t0, now), None, False, False,
+            now is None or condition.active is None or is_active(condition, self.t0, now), None, False, False,
         )  # fmt: skip
         if timeless:
             self.index.cores[condition.id] = (progress, made)
         return made
 
-    def headline(self, condition_id: str) -> ConditionView:
-        """The condition's view but for its sparkline and reason (``history`` empty, ``reason`` blank)."""
+    def headline(self, condition_id: str) -> _Headline:
+        """What the banners and countdowns read of a condition: its view but for its sparkline and reason."""
         made = self.headlines.get(condition_id)
         if made is not None:
             return made
         condition = self.index.conditions[condition_id]
-        core = self.core(condition)
+        core = self.cores.get(condition_id) or self.core(condition)
         progress = self.progress[condition_id]
         value, lower_bound = core.value, core.lower_bound
         if not core.live:
@@ -326,23 +395,12 @@ class _Derivation:
                 lower_bound = bool(tick.extra.get("lower_bound"))
         shown = value_text(condition, self.runbook, value, lower_bound=lower_bound)
         now, since = self.now, core.since
-        made = self.headlines[condition_id] = ConditionView(
-            id=condition_id,
-            state=core.state,
-            value=value,
-            threshold=progress.threshold,
-            since=since,
-            flapping=core.flapping,
-            acknowledged=core.acknowledged,
-            breach_held=core.held,
-            firing_since=core.firing_since,
-            active=core.active,
-            for_=condition.for_,
-            remaining=core.remaining,
-            in_state_for=max(0.0, (now - since).total_seconds()) if now is not None and since is not None else None,
-            value_text=shown,
-            detail=current_detail(condition, core.state, shown, value, core.detail),
-        )
+        made = self.headlines[condition_id] = _Headline(
+            condition_id, core.state, value, progress.threshold, since, core.flapping, core.acknowledged, core.held,
+            core.firing_since, core.active, condition.for_, core.remaining,
+            max(0.0, (now - since).total_seconds()) if now is not None and since is not None else None,
+            shown, current_detail(condition, core.state, shown, value, core.detail),
+        )  # fmt: skip
         return made
 
     def condition_view(self, condition_id: str) -> ConditionView:
@@ -362,12 +420,10 @@ class _Derivation:
             firing_since=core.firing_since,
         )
         h = headline
-        return ConditionView(
-            id=h.id, state=h.state, value=h.value, threshold=h.threshold, since=h.since, reason=reason,
-            flapping=h.flapping, acknowledged=h.acknowledged, breach_held=h.breach_held,
-            history=_History(self, check_id) if self.now is not None else (), firing_since=h.firing_since,
-            active=h.active, for_=h.for_, remaining=h.remaining, in_state_for=h.in_state_for,
-            value_text=h.value_text, detail=h.detail,
+        return ConditionView(  # in the order of its fields (positional: a seek makes a hundred)
+            h.id, h.state, h.value, h.threshold, h.since, reason, h.flapping, h.acknowledged, h.breach_held,
+            _History(self, check_id) if self.now is not None else (), h.firing_since, h.active, h.for_, h.remaining,
+            h.in_state_for, h.value_text, h.detail,
         )  # fmt: skip
 
     def sparkline(self, check_id: str) -> tuple[float | None, ...]:

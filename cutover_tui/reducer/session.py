@@ -6,8 +6,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from checks.status import ConditionState
 from checks.verdict import counts_as_firing, judge
 from cutover_tui.derive import (
+    ShownCondition,
     at_risk_view,
     firing_banner,
     log_banner,
@@ -17,7 +19,7 @@ from cutover_tui.derive import (
     stopping_order,
     writer_banner,
 )
-from cutover_tui.reducer.derivation import _Core, _Derivation
+from cutover_tui.reducer.derivation import _STEPS_KEPT, _Core, _Derivation
 from cutover_tui.reducer.fold import _NO_LIVE, Fold
 from cutover_tui.reducer.helpers import (
     _alert_view,
@@ -35,7 +37,7 @@ from cutover_tui.state import (
     StepStatus,
 )
 from cutover_tui.store import EventRecord, TickRecord, format_ts
-from runbooks.model import Runbook, Step
+from runbooks.model import Runbook, Step, StopCondition
 
 
 def reduce_events(
@@ -66,6 +68,11 @@ def reduce_events(
         if until is None or tick.ts <= until:
             reducer.apply_tick(tick)
     return reducer.state(now=until)
+
+
+# As module names: an enum class's attribute is slower to look up, and a seek compares hundreds.
+_OK = ConditionState.OK
+_COUNTING_DOWN = frozenset({ConditionState.PENDING, ConditionState.RECOVERING})  # the verdict's countdowns
 
 
 class Reducer(Fold):
@@ -113,9 +120,11 @@ class Reducer(Fold):
         checks: Views[CheckView] = Views(index.check_ids, derive.check_view, derive.read_latest)
         conditions: Views[ConditionView] = Views(index.condition_ids, derive.condition_view, derive.read_windows)
         statuses = derive.statuses()
-        waiting = self._waiting(statuses)
-        # What the steps' gates, the alerts pane and the banners read, in one query (a replay reads the log).
-        derive.read_latest((*index.read_first, *(self._check_of[cid] for cid in waiting)))
+        waiting, soonest = self._waiting(statuses)
+        # What the steps' gates, the alerts pane, the banners and the header's countdown read, in one query
+        # (a replay reads the log).
+        countdown = (self._check_of[soonest],) if soonest is not None and mode is not Mode.ROLLBACK else ()
+        derive.read_latest((*index.read_first, *(self._check_of[cid] for cid in waiting), *countdown))
         steps = self._step_states(now, checks)
         current = self._current_step(steps)
         problem = self._problem(live, now)
@@ -217,7 +226,14 @@ class Reducer(Fold):
             drift = (now - planned_start).total_seconds()  # due and not started: late by this much
         else:
             drift = None
-        return StepState(
+        gate = tuple((check_id, checks[check_id].status) for check_id in step.gate if check_id in checks)
+        # The same record seen the same way gives the same step state: kept per runbook (a replay's
+        # checkpoints share their records, so a seek makes only the steps that changed or run late).
+        key = (status, planned_start, drift, rollback_plan, gate)
+        known = self._index.steps.get((step.id, id(progress)))
+        if known is not None and known[0] is progress and known[1] == key:
+            return known[2]
+        made = StepState(
             id=step.id,
             title=step.title,
             status=status,
@@ -231,8 +247,12 @@ class Reducer(Fold):
             evidence_items=tuple(progress.evidence_items),
             reason=progress.reason,
             rollback_plan=rollback_plan,
-            gate=tuple((check_id, checks[check_id].status) for check_id in step.gate if check_id in checks),
+            gate=gate,
         )
+        if len(self._index.steps) >= _STEPS_KEPT:
+            self._index.steps.clear()
+        self._index.steps[step.id, id(progress)] = (progress, key, made)
+        return made
 
     def _current_step(self, steps: tuple[StepState, ...]) -> str | None:
         if self._rollback_at is not None:
@@ -260,20 +280,30 @@ class Reducer(Fold):
                         alerts.append(_alert_view(alert, state, check_id))
         return tuple(alerts)
 
-    def _waiting(self, statuses: Mapping[str, _Core]) -> list[str]:
-        """The halt and rollback conditions whose firing episode awaits a decision, in the banners' order."""
-        waiting = [
-            condition
-            for condition in self._index.stopping
-            if condition.id in statuses
-            and counts_as_firing(statuses[condition.id])
-            and not self._answered_episode(condition.id, statuses[condition.id].firing_since)
-        ]
+    def _waiting(self, statuses: Mapping[str, _Core]) -> tuple[list[str], str | None]:
+        """The halt and rollback conditions whose firing episode awaits a decision, in the banners' order.
+
+        And the pending or recovering one soonest to change, which ``judge`` puts first among the countdowns
+        (outside rollback mode, where it judges fewer): the header reads it, so its check is read with the rest.
+        """
+        waiting: list[StopCondition] = []
+        soonest: str | None = None
+        soonest_key: tuple[bool, float] | None = None
+        for condition in self._index.stopping:
+            status = statuses.get(condition.id)
+            if status is None or status.state is _OK:  # ok: neither firing nor counting down
+                continue
+            if status.state in _COUNTING_DOWN:
+                key = (status.remaining is None, status.remaining or 0.0)
+                if soonest_key is None or key < soonest_key:
+                    soonest, soonest_key = condition.id, key
+            if counts_as_firing(status) and not self._answered_episode(condition.id, status.firing_since):
+                waiting.append(condition)
         waiting.sort(key=lambda c: (stopping_order(c), self._conditions[c.id].fired_seq or 0))
-        return [condition.id for condition in waiting]
+        return [condition.id for condition in waiting], soonest
 
     def _banners(
-        self, conditions: Mapping[str, ConditionView], waiting: list[str], live: LiveTruth, now: datetime | None
+        self, conditions: Mapping[str, ShownCondition], waiting: list[str], live: LiveTruth, now: datetime | None
     ) -> tuple[BannerView, ...]:
         """Every banner, most urgent first: a failing log, a stopped writer, then firings awaiting a decision."""
         banners: list[BannerView] = []

@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from cutover_tui.state import (
     CheckView,
-    ConditionView,
 )
 from cutover_tui.store import TickRecord
 
 if TYPE_CHECKING:
-    from cutover_tui.reducer.derivation import _Derivation
+    from cutover_tui.reducer.derivation import _Derivation, _Headline
 
 
 #: ``SessionLog.seek_ticks``: ``read(until, windows, checks=...)`` -> the ticks a state at ``until`` reads.
@@ -58,8 +57,11 @@ class Views(Mapping[str, V]):
         return len(self._ids)
 
     def read(self, keys: Iterable[str]) -> None:
-        """Read at once what the views of ``keys`` need (a pane about to show them): one query, not one each."""
-        self._read(key for key in keys if key in self._ids and key not in self._made)
+        """Read at once what the views of ``keys`` need (a pane about to show them): one query, not one each.
+
+        A view already made (a banner's) is read for too: its sparkline's ticks are read when it is drawn.
+        """
+        self._read(key for key in keys if key in self._ids)
 
     def _every(self) -> None:
         if len(self._made) < len(self._ids):
@@ -193,7 +195,7 @@ class _CheckStatuses(Mapping[str, str]):
         return len(self._checks)
 
 
-class _Headlines(Mapping[str, ConditionView]):
+class _Headlines(Mapping[str, "_Headline"]):
     """What the banners and countdowns read of a condition: its view without the sparkline and the reason."""
 
     __slots__ = ("_derive",)
@@ -201,7 +203,7 @@ class _Headlines(Mapping[str, ConditionView]):
     def __init__(self, derive: _Derivation) -> None:
         self._derive = derive
 
-    def __getitem__(self, key: str) -> ConditionView:
+    def __getitem__(self, key: str) -> _Headline:
         return self._derive.headline(key)
 
     def __iter__(self) -> Iterator[str]:
