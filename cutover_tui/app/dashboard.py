@@ -31,6 +31,7 @@ from textual.worker import WorkerState
 
 from cutover_tui import flows
 from cutover_tui.app.actions import ACTIONS, COMMANDS, OTHER_KEYS, READ_ONLY_NOTICE, SCRUBBER_BINDINGS, WRITE_ACTIONS
+from cutover_tui.app.breakpoints import breakpoint_classes
 from cutover_tui.app.dialogs import DialogFlows
 from cutover_tui.backend import Scrubber, SessionBackend
 from cutover_tui.labels import VERDICT_LABELS, display_zone
@@ -102,6 +103,7 @@ class CutoverApp(DialogFlows):
     # ------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
+        self.screen.update_classes(breakpoint_classes(self))  # before its widgets are styled, not after
         yield StopBanner()
         yield DashboardHeader(id="header")
         with Horizontal(id="main"):
