@@ -3,8 +3,11 @@
 Method: a private tmux server (its own socket, 120x36) runs ``cutover-tui run
 sample_runbooks/demo.yaml`` in a new window, the demo's service running in a
 child process; the clock starts just before tmux is asked to spawn it and
-stops when ``tmux capture-pane`` first shows the runbook's name and the stop
-conditions pane (polled every 10 ms, so figures are within ~10 ms).
+stops when ``tmux capture-pane`` first shows the runbook's name, the stop
+conditions pane and a step's title whole (polled every 10 ms, so figures are
+within ~10 ms). The title counts: a frame that cut every title to 12 cells,
+as the first one did before the steps were fitted in the layout pass, is not
+the dashboard yet.
 
 - warm: repeated starts, files in the OS page cache (what a second start sees);
 - cold: the first start after the page cache was emptied of the Python files
@@ -47,7 +50,7 @@ from benchmarks.servers import TargetProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNBOOK = ROOT / "sample_runbooks" / "demo.yaml"
-FIRST_FRAME = ("Demo go-live", "Stop conditions")
+FIRST_FRAME = ("Demo go-live", "Stop conditions", "Production verification")
 APP_MODULES = ("cutover_tui.cli, cutover_tui.commands.app_cmds, runbooks, cutover_tui.redaction, cutover_tui.trust, "
                "cutover_tui.store, cutover_tui.app, cutover_tui.live")
 GOAL = 0.5
@@ -193,7 +196,7 @@ def run(quick: bool) -> Result:
             Figure("textual_import_warm_s", "python -c 'import textual.app', warm (median)", import_median, "s"),
             Figure("textual_import_cold_s", "python -c 'import textual.app', cold", import_cold, "s"),
             Figure("app_import_warm_s", "python -c 'import <what run loads>', warm (median)", statistics.median(app_imports), "s"),
-            Figure("floor_first_frame_warm_s", f"floor app (header, 2 lines, footer): first frame, warm (median of {warm_runs})",
+            Figure("floor_first_frame_warm_s", f"floor app (header, 3 lines, footer): first frame, warm (median of {warm_runs})",
                    floor_median, "s"),  # fmt: skip
             Figure("floor_first_frame_cold_s", "floor app: first frame, cold", floor_cold, "s"),
             Figure("first_frame_cold_s", "run: start to first frame, cold", cold, "s", at_most=GOAL),
