@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 from datetime import timedelta
 
@@ -117,6 +118,16 @@ async def test_the_first_frame_shows_step_titles_whole(monkeypatch: pytest.Monke
         rows, header = first
         assert "Production verification" in rows and "Change freeze starts" in rows
         assert "Next Change freeze starts" in header
+
+
+async def test_the_cyclic_collector_is_on_once_the_first_frame_is_drawn() -> None:
+    """The dashboard commands start without the cyclic collector; the dashboard turns it on after its first frame."""
+    gc.disable()
+    try:
+        async with open_dashboard(fresh_session()) as view:
+            await wait_until(view.pilot, gc.isenabled)
+    finally:
+        gc.enable()
 
 
 async def test_a_second_redraws_only_the_rows_whose_drift_moved() -> None:
