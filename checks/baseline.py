@@ -365,7 +365,7 @@ def _ratio(value: float, median: float) -> float | None:
 
 
 def _shown(value: float | None, unit: str) -> str:
-    from checks.conditions import format_value
+    from checks.wording import format_value
 
     return format_value(value, unit)
 

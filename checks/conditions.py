@@ -42,7 +42,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Literal
 
 from checks.baseline import (
@@ -56,7 +55,7 @@ from checks.baseline import (
 )
 from checks.reading import Outcome, Reading
 from checks.status import ConditionState, ConditionStatus
-from runbooks.grammar import format_duration
+from checks.wording import describe_state, format_value, whole_seconds
 from runbooks.model import Check, StopCondition
 
 if TYPE_CHECKING:
@@ -87,110 +86,6 @@ def is_active(condition: StopCondition, t0: datetime | None, now: datetime) -> b
     if window.start is not None and offset < window.start:
         return False
     return window.end is None or offset <= window.end
-
-
-def _whole_seconds(seconds: float) -> str:
-    """A duration for reasons, in whole seconds elapsed: ``72.9`` -> ``"1m12s"``.
-
-    Whole seconds elapsed, as a clock counts them: beside a countdown that shows what is
-    left rounded up (``fires in 0:09``), the two add up to the hold (``1s of 10s``).
-    """
-    return format_duration(int(max(seconds, 0.0)))
-
-
-#: Display units, written as thresholds write them (``> 1%``, ``< 500ms``): how many of each a normalised value
-#: (a fraction, seconds) holds. Any other unit is the check's own (``req/s``), after a space.
-_DISPLAY_UNITS: dict[str, float] = {"%": 100.0, "ms": 1000.0, "s": 1.0, "m": 1 / 60, "h": 1 / 3600}
-#: Significant digits a value is shown with, at least and at most.
-MIN_DIGITS, MAX_DIGITS = 2, 6
-
-
-def format_value(value: float | None, unit: str, *, near: float | None = None) -> str:
-    """A normalised value shown in the unit it was written in, to two significant digits: ``0.04123, "%"`` -> ``"4.1%"``.
-
-    The one formatting of a value for every screen, the log's reasons and the
-    reports: ``0.02203, "s"`` -> ``"0.022s"``, ``0.25, "ms"`` -> ``"250ms"``,
-    ``42.7, "req/s"`` -> ``"43 req/s"``. It keeps more digits where two would
-    mislead:
-
-    - never rounded up to a power of ten the value did not reach (``0.9996``
-      as ``%`` is ``"99.96%"``, not ``"100%"``);
-    - ``near``: a threshold (normalised as the value is) the value is compared
-      with: digits are added until the shown value falls on the same side of it
-      as the value does (``0.01004`` against 1% is ``"1.004%"``, never ``"1%"``).
-    """
-    if value is None:
-        return "no value"
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    factor = _DISPLAY_UNITS.get(unit, 1.0)
-    space = "" if unit in _DISPLAY_UNITS or not unit else " "
-    boundary = None if near is None or not math.isfinite(near) else near * factor
-    return f"{_significant(value * factor, boundary)}{space}{unit}"
-
-
-def _significant(value: float, boundary: float | None) -> str:
-    """``value`` to the fewest significant digits (at least ``MIN_DIGITS``) that do not mislead; no exponent."""
-    if value == 0:
-        return "0"
-    for digits in range(MIN_DIGITS, MAX_DIGITS + 1):
-        magnitude = math.floor(math.log10(abs(value)))
-        decimals = max(0, digits - 1 - magnitude)
-        shown = float(Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
-        crossed_magnitude = shown != 0 and math.floor(math.log10(abs(shown))) > magnitude
-        crossed_boundary = boundary is not None and _side(shown, boundary) != _side(value, boundary)
-        if not crossed_magnitude and not crossed_boundary:
-            break
-    text = f"{shown:.{decimals}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def _side(value: float, boundary: float) -> int:
-    return (value > boundary) - (value < boundary)
-
-
-def describe_state(
-    state: ConditionState,
-    detail: str,
-    *,
-    held: float,
-    for_: float,
-    remaining: float | None = None,
-    keep_firing_for: float = 0.0,
-    consecutive_breaches: int = 0,
-    min_consecutive: int = 1,
-    firing_since: datetime | None = None,
-) -> str:
-    """Why a condition is in its state, in words, with its hold as of now.
-
-    ``detail`` is what the latest observation said ("1.8% > 1%", "HTTP 503,
-    error 1 of 4"); the hold and countdowns are added here, so the screen,
-    ``check`` and the report say the same thing with current numbers::
-
-        pending     1.8% > 1% for 30s of 1m
-        firing      1.8% > 1% for 1m12s
-        recovering  0.4%, not > 1%; passing for 20s of 1m
-        blind       HTTP 503; breach held 30s, frozen
-    """
-    match state:
-        case ConditionState.PENDING:
-            polls = f", poll {consecutive_breaches} of {min_consecutive}" if min_consecutive > 1 else ""
-            return f"{detail} for {_whole_seconds(held)} of {_whole_seconds(for_)}{polls}"
-        case ConditionState.FIRING:
-            return f"{detail} for {_whole_seconds(held)}"
-        case ConditionState.RECOVERING:
-            passing = keep_firing_for - (remaining or 0.0)
-            return f"{detail}; passing for {_whole_seconds(passing)} of {_whole_seconds(keep_firing_for)}"
-        case ConditionState.UNKNOWN | ConditionState.STALE | ConditionState.ERROR:
-            if firing_since is not None:
-                return f"{detail}; was firing, still counted as firing"
-            if held > 0 or consecutive_breaches:
-                return f"{detail}; breach held {_whole_seconds(held)}, frozen"
-    return detail
 
 
 class ConditionEvaluator:
@@ -234,6 +129,7 @@ class ConditionEvaluator:
         self._consecutive_breaches = 0
         self._consecutive_errors = 0
         self._last_breach_at: float | None = None  # monotonic; None once blind or passing
+        self._last_pass_due: float | None = None  # monotonic due instant of the latest passing poll
         self._firing_since: datetime | None = None
         self._passing_since: float | None = None  # monotonic start of passes while firing
         self._last_reading_at = clock.monotonic()  # creation counts as the start of waiting
@@ -294,6 +190,11 @@ class ConditionEvaluator:
         )
 
     @property
+    def state(self) -> ConditionState:
+        """The current state (``status`` builds the whole record)."""
+        return self._state
+
+    @property
     def baseline_tracker(self) -> BaselineTracker | None:
         """Where a condition relative to the baseline keeps its baseline readings (None for others)."""
         return self._baseline
@@ -310,7 +211,24 @@ class ConditionEvaluator:
             return self._held
         return self._held + min(max(0.0, now - self._last_breach_at), self._vouch)
 
-    def observe(self, reading: Reading, *, due: float | None = None) -> ConditionStatus:
+    def fresh_breach_window(self, reading: Reading, due: float) -> tuple[float, float] | None:
+        """When ``reading`` starts a hold from ``ok``: the span its breach began in; else None.
+
+        The span runs from the due instant of the passing poll before it to
+        ``due`` (monotonic). A source that can say what it said in between
+        (``checks.probes.PAST_KINDS``) lets the poller find when its own
+        samples first showed the breach, and ``observe``'s ``began`` counts
+        the hold from then. Not for a condition relative to the baseline.
+        """
+        if self._state is not ConditionState.OK or self._last_pass_due is None or self.condition.relative is not None:
+            return None
+        return (self._last_pass_due, due) if self.breaches(reading) else None
+
+    def breaches(self, reading: Reading) -> bool:
+        """Whether this condition counts ``reading`` as a breach; changes nothing (never for one relative to the baseline)."""
+        return self.condition.relative is None and self._classify(reading)[0] == "breach"
+
+    def observe(self, reading: Reading, *, due: float | None = None, began: float | None = None) -> ConditionStatus:
         """Take one poll's reading into account and return the new status.
 
         Args:
@@ -319,6 +237,9 @@ class ConditionEvaluator:
                 from due times, as Prometheus counts ``for`` from evaluation
                 times, so how long a poll took never delays firing. Default:
                 now (a poll run by hand).
+            began: for a breach that starts a hold from ``ok``, the monotonic
+                instant within ``fresh_breach_window`` since which the source's
+                own samples show it; the hold counts from then. Ignored otherwise.
         """
         self._last_reading_at = self._clock.monotonic()
         now = self._last_reading_at if due is None else due
@@ -347,7 +268,7 @@ class ConditionEvaluator:
             case "pass":
                 self._on_pass(now, detail)
             case "breach":
-                self._on_breach(now, detail)
+                self._on_breach(now, detail, began)
             case "error":
                 if self._consecutive_errors >= self.condition.error_limit:
                     self._go_blind(now, ConditionState.ERROR, detail)
@@ -378,7 +299,7 @@ class ConditionEvaluator:
         silent_for = now - self._last_reading_at
         if silent_for > self._stale_after:
             self._cause = "stale"
-            self._go_blind(now, ConditionState.STALE, f"no reading for {_whole_seconds(silent_for)}")
+            self._go_blind(now, ConditionState.STALE, f"no reading for {whole_seconds(silent_for)}")
         elif self._sample_age is not None and self._max_age is not None:
             age = self._sample_age + silent_for
             if age > self._max_age:
@@ -421,7 +342,7 @@ class ConditionEvaluator:
         self._consecutive_breaches = consecutive_breaches
         self._consecutive_errors = consecutive_errors
         self._firing_since = firing_since
-        self._last_breach_at = None
+        self._last_breach_at = self._last_pass_due = None
         self._passing_since = None
         self._last_reading_at = now
         self._sample_age = None
@@ -543,6 +464,7 @@ class ConditionEvaluator:
         return ("breach" if comparison.breach else "pass"), comparison.detail
 
     def _on_pass(self, now: float, detail: str) -> None:
+        self._last_pass_due = now
         self._held = 0.0
         self._consecutive_breaches = 0
         self._last_breach_at = None
@@ -560,10 +482,17 @@ class ConditionEvaluator:
         else:
             self._set(ConditionState.RECOVERING, detail)
 
-    def _on_breach(self, now: float, detail: str) -> None:
+    def _on_breach(self, now: float, detail: str, began: float | None = None) -> None:
         self._passing_since = None
         if self._last_breach_at is not None:
             self._held += min(now - self._last_breach_at, self._vouch)
+        elif began is not None and self._state is ConditionState.OK and self._last_pass_due is not None:
+            # The source's own samples show this breach from `began`, after the last pass: the hold
+            # counts from then, and its changes are dated then (a hold already met, `for` after it).
+            began = min(max(began, self._last_pass_due), now)
+            self._held = now - began
+            met = self._held >= self.condition.for_ - HOLD_SLACK
+            self._observed_at -= timedelta(seconds=now - (began + self.condition.for_ if met else began))
         self._last_breach_at = now
         self._consecutive_breaches += 1
         if self._firing_since is None and self._may_fire():
@@ -597,4 +526,4 @@ class ConditionEvaluator:
         return self.condition.threshold_text or "check breach"
 
     def _too_old(self, age: float) -> str:
-        return f"sample {_whole_seconds(age)} old (max {_whole_seconds(self._max_age or 0)})"
+        return f"sample {whole_seconds(age)} old (max {whole_seconds(self._max_age or 0)})"

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 from checks.clock import SystemClock
 from checks.conditions import ConditionEvaluator
 from checks.reading import Reading
-from checks.status import ConditionStatus
+from checks.status import ConditionState, ConditionStatus
 from runbooks.model import Check, Runbook
 
 if TYPE_CHECKING:
@@ -73,6 +73,10 @@ HANDOFFS_PER_SECOND = 5
 #: The first result after a quiet spell waits this long for the polls that end with it (those due at the
 #: same instant), so they reach the caller in one hand-off, not this one and the rest a hand-off later.
 GATHER_SECONDS = 0.05
+#: Seconds to which a breach's beginning is found in a source's own samples (see ``Poller._breaches_began``).
+BEGAN_RESOLUTION = 0.001
+#: Past instants asked at once in each round of that search.
+BEGAN_PROBES = 8
 #: A polling thread's loop beats every second; silent this long, the thread counts as stopped.
 SILENCE_SECONDS = 3.0
 
@@ -219,7 +223,19 @@ class Poller:
         if now - instant > grace(check.every):
             self.stats.skipped += 1
             return
-        previous = self._running.get(check_id)
+        self._start_poll(check, instant, now)
+
+    def _hold_ends(self, check_id: str, due: float) -> None:
+        """The one-off poll at the instant a pending hold reaches ``for``, between two regular polls."""
+        self._timers.pop(f"{check_id}\0", None)
+        loop = self._loop
+        if loop is not None and check_id in self.checks:
+            now = loop.time()
+            self._start_poll(self.checks[check_id], due, now)
+
+    def _start_poll(self, check: Check, instant: float, now: float) -> None:
+        """Poll ``check`` for the loop instant ``instant``, unless its previous poll still runs."""
+        previous = self._running.get(check.id)
         if previous is not None and not previous.done():
             self.stats.skipped += 1
             return
@@ -228,22 +244,81 @@ class Poller:
         # system's monotonic clock, else (a test's manual clock) "now minus how late".
         clock = self.ctx.clock
         due_on_clock = instant if isinstance(clock, SystemClock) else clock.monotonic() - (now - instant)
-        task = loop.create_task(self._poll(check, due=due_on_clock), name=f"poll:{check_id}")
-        self._running[check_id] = task
+        task = self._loop.create_task(self._poll(check, due=due_on_clock, instant=instant), name=f"poll:{check.id}")  # type: ignore[union-attr]
+        self._running[check.id] = task
         task.add_done_callback(_retrieve)
 
     # -- polls ------------------------------------------------------------
 
-    async def _poll(self, check: Check, *, due: float | None = None) -> Reading:
-        from checks.probes import run_probe
+    async def _poll(self, check: Check, *, due: float | None = None, instant: float | None = None) -> Reading:
+        from checks.probes import PAST_KINDS, run_probe
 
         reading = await run_probe(check, self.ctx)
+        evaluators = self._by_check[check.id]
+        began: dict[str, float] = {}
+        if due is not None and check.kind in PAST_KINDS:
+            began = await self._breaches_began(check, reading, due, evaluators)
         self.stats.polls += 1
         self.latest[check.id] = reading
-        statuses = [evaluator.observe(reading, due=due) for evaluator in self._by_check[check.id]]
+        statuses = [
+            evaluator.observe(reading, due=due, began=began.get(evaluator.condition.id)) for evaluator in evaluators
+        ]
+        if instant is not None:
+            self._arm_hold_end(check, due, instant, evaluators)  # type: ignore[arg-type]
         if self.on_result is not None:
             self.on_result(reading, statuses)
         return reading
+
+    async def _breaches_began(
+        self, check: Check, reading: Reading, due: float, evaluators: list[ConditionEvaluator]
+    ) -> dict[str, float]:
+        """For each condition this reading starts a hold on: since when the source's own samples show the breach.
+
+        Searches the span since the last passing poll, asking the source what
+        it said at ``BEGAN_PROBES`` past instants at once, round after round,
+        to ``BEGAN_RESOLUTION``, within what is left of the check's timeout:
+        the hold counts from just after the latest instant that did not
+        breach. A past instant that cannot be read (an error, no data) counts
+        as not breaching: the hold never spans what was not seen. The instants
+        are asked on the source's clock (shifted by the reading's sample age).
+        Cut short,
+        the search keeps what it found; not begun, the hold counts from ``due``.
+        """
+        from checks.probes import run_probe
+
+        spans = {e.condition.id: (e, w) for e in evaluators if (w := e.fresh_breach_window(reading, due)) is not None}
+        clock = self.ctx.clock
+        # On the source's clock: the reading's sample age is our clock minus its evaluation stamp, so a
+        # source whose clock is behind ours is asked that much earlier, never about what it had not seen.
+        wall_offset = clock.now().timestamp() - clock.monotonic() - (reading.sample_age or 0.0)
+        began: dict[str, float] = {}
+        try:
+            async with asyncio.timeout(max(0.0, check.timeout - reading.latency)):
+                for condition_id, (evaluator, (passed, breached)) in spans.items():
+                    while breached - passed > BEGAN_RESOLUTION:
+                        step = (breached - passed) / (BEGAN_PROBES + 1)
+                        instants = [passed + step * (n + 1) for n in range(BEGAN_PROBES)]
+                        then = await asyncio.gather(*(run_probe(check, self.ctx, at=t + wall_offset) for t in instants))
+                        unbroken = [evaluator.breaches(past) for past in then]
+                        last_pass = max((n for n, breach in enumerate(unbroken) if not breach), default=-1)
+                        passed = instants[last_pass] if last_pass >= 0 else passed
+                        breached = instants[last_pass + 1] if last_pass + 1 < BEGAN_PROBES else breached
+                        began[condition_id] = breached
+        except TimeoutError:
+            pass
+        return began
+
+    def _arm_hold_end(self, check: Check, due: float, instant: float, evaluators: list[ConditionEvaluator]) -> None:
+        """A pending hold that reaches ``for`` before the next regular poll gets a poll of its own at that instant."""
+        remaining = min(
+            (e.condition.for_ - e.held_at(due) for e in evaluators if e.state is ConditionState.PENDING),
+            default=math.inf,
+        )
+        if BEGAN_RESOLUTION < remaining < check.every - BEGAN_RESOLUTION and self._loop is not None:
+            key = f"{check.id}\0"
+            if (timer := self._timers.get(key)) is not None:
+                timer.cancel()
+            self._timers[key] = self._loop.call_at(instant + remaining, self._hold_ends, check.id, instant + remaining)
 
     def _tick(self) -> None:
         # The status (its reason text above all) is built only for the conditions whose state or cause changed.

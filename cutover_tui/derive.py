@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from checks.conditions import format_value
 from checks.status import ConditionState
 from checks.verdict import AtRisk, Judgement
+from checks.wording import format_value
 from cutover_tui.labels import check_value_text, display_unit
 from cutover_tui.state import (
     AtRiskView,

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from checks.conditions import format_value as condition_value
 from checks.status import ConditionState, Verdict
+from checks.wording import format_value as condition_value
 from cutover_tui.state import CheckView, ConditionView, SessionState, StepStatus
 from runbooks.grammar import format_duration as grammar_duration
 from runbooks.grammar import format_offset

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from checks.conditions import format_value
+from checks.wording import format_value
 from cutover_tui.derive import countdown_text, seconds_text
 from cutover_tui.labels import display_unit
 from cutover_tui.state import ConditionView

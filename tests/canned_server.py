@@ -42,6 +42,7 @@ class CannedServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body leave at once, not 40 ms apart
 
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)

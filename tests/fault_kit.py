@@ -222,10 +222,14 @@ class TmpfsDisk:
         if done.returncode != 0:
             raise PermissionError(f"cannot mount a tmpfs at {path}: {done.stderr.strip() or done.returncode}")
 
-    def fill(self) -> None:
-        """Take every free byte, so the next write that needs a block fails with ENOSPC."""
+    def fill(self, leave: int = 0) -> None:
+        """Take every free byte but about ``leave``, so a write that needs more fails with ENOSPC."""
         fd = os.open(self._ballast, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
+            if leave:
+                stat = os.statvfs(self.path)
+                os.write(fd, b"\0" * max(0, stat.f_bavail * stat.f_frsize - leave))
+                return
             for size in (65536, 4096, 512, 1):
                 try:
                     while os.write(fd, b"\0" * size):

@@ -24,7 +24,7 @@ from checks.probes.context import ProbeContext
 from checks.reading import Outcome, Reading
 from runbooks.model import Check
 
-__all__ = ["ProbeContext", "run_probe"]
+__all__ = ["PAST_KINDS", "ProbeContext", "run_probe"]
 
 _PROBES: dict[str, Callable[[Check, ProbeContext], Awaitable[Observation]]] = {
     "http": http.probe,
@@ -35,19 +35,29 @@ _PROBES: dict[str, Callable[[Check, ProbeContext], Awaitable[Observation]]] = {
     "placeholder": placeholder.probe,
 }
 
+#: The kinds whose source can be asked what it said at a past instant (``run_probe``'s ``at``).
+PAST_KINDS = frozenset({"promql"})
+
 _MAPPED = {"pass": Outcome.PASS, "breach": Outcome.BREACH}
 
 
-async def run_probe(check: Check, ctx: ProbeContext) -> Reading:
+async def run_probe(check: Check, ctx: ProbeContext, *, at: float | None = None) -> Reading:
     """Poll ``check`` once and return what was observed.
 
     Applies the check's ``pass_when``, ``on_nodata`` and ``on_invalid``; the
     poll, including any command it runs, ends within ``check.timeout``.
+    ``at`` (POSIX seconds, for the ``PAST_KINDS`` only) asks the source what it
+    said at that past instant; the reading is still stamped when it was taken.
     """
+    if at is not None and check.kind not in PAST_KINDS:
+        raise ValueError(f"a {check.kind} check cannot be asked about the past")
     started = ctx.clock.monotonic()
     try:
         async with asyncio.timeout(check.timeout):
-            observation = await _PROBES[check.kind](check, ctx)
+            if at is None:
+                observation = await _PROBES[check.kind](check, ctx)
+            else:
+                observation = await promql.probe(check, ctx, at)
     except ProbeFailed as failure:
         observation = Observation(failure.outcome, detail=failure.detail, extra=failure.extra)
     except (TimeoutError, httpx.TimeoutException):

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from checks.conditions import format_value
 from checks.reading import Outcome
+from checks.wording import format_value
 from runbooks.model import AlertsSpec, Check, PromqlSpec, Reduce, Source
 
 if TYPE_CHECKING:

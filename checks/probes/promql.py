@@ -30,6 +30,9 @@ Outcomes:
   Other engines ignore it. On VictoriaMetrics a ``NaN`` result, and a string,
   arrive as an empty vector: NODATA there, where Prometheus gives INVALID
   (both unknown, unless ``on_nodata`` says otherwise).
+- ``at`` evaluates the query as of a past instant (Prometheus' ``time``), as a
+  rule evaluated then would have: the poller asks it when a breach is first
+  seen, to find when the source's own samples first showed it.
 - ``sample_age`` is now minus the sample's timestamp (for an instant query
   Prometheus stamps the evaluation time, so it shows clock skew or a lagging
   remote API rather than the scrape's age).
@@ -55,7 +58,6 @@ import json
 import math
 from typing import Any
 
-from checks.conditions import format_value
 from checks.probes import quantile
 from checks.probes.common import (
     REDUCERS,
@@ -75,6 +77,7 @@ from checks.probes.common import (
 )
 from checks.probes.context import ProbeContext
 from checks.reading import Outcome
+from checks.wording import format_value
 from runbooks.model import Check, PromqlSpec
 
 #: Prometheus is asked to give up a little before we do, so its own timeout error arrives.
@@ -90,8 +93,8 @@ ENGINE_PARAMS = {"nocache": "1"}
 Series = tuple[dict[str, str], float, object]  # labels, timestamp, raw value
 
 
-async def probe(check: Check, ctx: ProbeContext) -> Observation:
-    """Run the check's query and judge the result."""
+async def probe(check: Check, ctx: ProbeContext, at: float | None = None) -> Observation:
+    """Run the check's query and judge the result; ``at`` (POSIX seconds) evaluates it as of that past instant."""
     spec = check.spec_as(PromqlSpec)
     source = source_of(check, ctx, "prometheus")
     headers = build_headers(ctx.env, source.headers, spec.headers, token_env=source.token_env)
@@ -117,7 +120,7 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
         )
         return _data(response)
 
-    data, warnings = await instant(query)
+    data, warnings = await instant(query, at)
     extra: dict[str, Any] = {}
     try:
         series = _series(data)

@@ -409,7 +409,7 @@ def _print_json(report: _Report) -> None:
 
 
 def _print_table(report: _Report) -> None:
-    from checks.conditions import format_value
+    from checks.wording import format_value
     from cutover_tui.redaction import redact_text
 
     print(redact_text(report.runbook.name))

@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from checks.conditions import describe_state, is_active
+from checks.conditions import is_active
 from checks.status import BLIND_STATES, ConditionState
 from checks.verdict import NEVER, STALE, check_status
+from checks.wording import describe_state
 from cutover_tui.derive import (
     current_detail,
     value_text,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -86,6 +87,11 @@ def _database_error(path: Path, error: sqlite3.Error, *, writing: bool = False) 
             f"{path}: the file is damaged ({_shortened(text)}); `cutover-tui verify {path}` says what of it still verifies"
         )
     if "readonly" in text or "unable to open" in text or "disk i/o" in text.lower():
+        if writing and (free := _free_bytes(path)) is not None and free < NEARLY_FULL:
+            # SQLite says "disk I/O error" when its shared memory (the -shm file) cannot grow.
+            return CannotWrite(
+                f"{path}: cannot write the session log: the disk is full ({free // 1024} KiB free; {text})"
+            )
         if writing:
             return CannotWrite(f"{path}: cannot write the session log here ({text}); "
                                f"the folder or the medium is read-only (read it with cutover-tui follow/replay/report/verify)")  # fmt: skip
@@ -95,6 +101,19 @@ def _database_error(path: Path, error: sqlite3.Error, *, writing: bool = False) 
     if "locked" in text or "busy" in text:
         return SessionLocked(f"{path}: another process holds the database busy ({text})")
     return DamagedLog(f"{path}: {text}")
+
+
+#: Free space below which a write SQLite calls a disk I/O error is put down to a full disk.
+NEARLY_FULL = 1 << 20
+
+
+def _free_bytes(path: Path) -> int | None:
+    """Bytes free to an unprivileged writer on the file system of ``path``'s folder; None when it cannot be told."""
+    try:
+        stat = os.statvfs(path.parent if str(path.parent) else ".")
+    except OSError:
+        return None
+    return stat.f_bavail * stat.f_frsize
 
 
 def _shortened(text: str, limit: int = 120) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
 from checks.conditions import HOLD_SLACK
 from checks.probes import ProbeContext
@@ -11,6 +13,7 @@ from checks.scheduler import Poller
 from checks.status import BLIND_STATES, ConditionState, ConditionStatus
 from checks.verdict import counts_as_firing
 from runbooks.loader import parse_runbook
+from runbooks.model import Runbook
 
 S = ConditionState
 
@@ -31,6 +34,20 @@ stop_conditions:
     keep_firing_for: 2s
     action: rollback
 """
+
+
+@contextlib.asynccontextmanager
+async def polling(runbook: Runbook) -> AsyncIterator[History]:
+    """A poller on ``runbook`` for the block; what it reports, in the ``History`` yielded."""
+    ctx = ProbeContext(runbook)
+    history = History()
+    poller = Poller(runbook, ctx, history)
+    await poller.start()
+    try:
+        yield history
+    finally:
+        await poller.stop()
+        await ctx.aclose()
 
 
 class History:
@@ -61,12 +78,7 @@ async def test_auth_errors_above_1pct_for_3s_goes_pending_firing_recovering_ok_a
     prometheus, target
 ):
     """auth errors > 1% for 3s: pending, firing after 3s, recovering, ok; Prometheus stopped: error, never ok."""
-    runbook = parse_runbook(RUNBOOK.format(url=prometheus.url))
-    ctx = ProbeContext(runbook)
-    history = History()
-    poller = Poller(runbook, ctx, history)
-    await poller.start()
-    try:
+    async with polling(parse_runbook(RUNBOOK.format(url=prometheus.url))) as history:
         start = await history.wait_for(S.OK)
 
         target.set(auth_error_ratio=0.04)
@@ -91,6 +103,24 @@ async def test_auth_errors_above_1pct_for_3s_goes_pending_firing_recovering_ok_a
         first_blind = next(i for i in range(stopped_at, len(history.statuses)) if history.states[i] in BLIND_STATES)
         assert all(state in BLIND_STATES for state in history.states[first_blind:])
         assert history.statuses[-1].reason.startswith("cannot connect")
-    finally:
-        await poller.stop()
-        await ctx.aclose()
+
+
+async def test_a_promql_hold_counts_from_the_first_breaching_sample_not_from_our_first_look(prometheus, target):
+    """Polled every 2 s from a Prometheus scraping every 1 s: pending from the first breaching sample, firing `for` after it."""
+    runbook = parse_runbook(
+        RUNBOOK.format(url=prometheus.url).replace("every: 500ms", "every: 2s").replace("timeout: 400ms", "timeout: 1s")
+    )
+    async with polling(runbook) as history:
+        start = await history.wait_for(S.OK)
+        target.set(auth_error_ratio=0.04)
+        pending = history.statuses[await history.wait_for(S.PENDING, after=start)]
+        firing = history.statuses[await history.wait_for(S.FIRING, after=start)]
+        reported = time.time()
+    samples = prometheus.query("auth_error_ratio[1m]")["result"][0]["values"]
+    first_breach = next(float(at) for at, value in samples if float(value) > 0.01)
+    # Prometheus stamps a sample with its scrape's start; ours finds it to the millisecond.
+    assert abs(pending.since.timestamp() - first_breach) < 0.05, (pending.since.timestamp(), first_breach)
+    assert firing.firing_since is not None
+    assert abs((firing.firing_since - pending.since).total_seconds() - 3.0) < 0.01
+    # Fired by a poll of its own when the hold ended, not by the next regular poll up to 2 s later.
+    assert reported - firing.firing_since.timestamp() < 1.0

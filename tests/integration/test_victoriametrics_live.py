@@ -17,14 +17,12 @@ import time
 
 import httpx
 import pytest
-from test_condition_lifecycle import RUNBOOK, History
+from test_condition_lifecycle import RUNBOOK, polling
 from test_promql_live import prometheus_poller
 
 from checks.clock import ManualClock
 from checks.conditions import HOLD_SLACK, ConditionEvaluator
-from checks.probes import ProbeContext
 from checks.reading import Outcome
-from checks.scheduler import Poller
 from checks.status import BLIND_STATES, ConditionState
 from checks.verdict import counts_as_firing
 from runbooks.grammar import parse_threshold
@@ -153,12 +151,7 @@ async def test_p95_above_the_top_bucket_is_a_lower_bound_that_breaches(poll_vm, 
 
 async def test_breach_fires_after_its_hold_and_goes_blind_when_the_engine_stops(victoria_metrics, target):
     """auth errors > 1% for 3s on VictoriaMetrics: pending, firing after 3s, recovering, ok; stopped: error, never ok."""
-    runbook = parse_runbook(RUNBOOK.format(url=victoria_metrics.url))
-    ctx = ProbeContext(runbook)
-    history = History()
-    poller = Poller(runbook, ctx, history)
-    await poller.start()
-    try:
+    async with polling(parse_runbook(RUNBOOK.format(url=victoria_metrics.url))) as history:
         start = await history.wait_for(S.OK)
         target.set(auth_error_ratio=0.04)
         raised = time.monotonic()
@@ -179,6 +172,3 @@ async def test_breach_fires_after_its_hold_and_goes_blind_when_the_engine_stops(
         await history.wait_for(S.ERROR, after=stopped_at)
         first_blind = next(i for i in range(stopped_at, len(history.statuses)) if history.states[i] in BLIND_STATES)
         assert all(state in BLIND_STATES for state in history.states[first_blind:])
-    finally:
-        await poller.stop()
-        await ctx.aclose()

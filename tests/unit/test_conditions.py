@@ -11,10 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checks.clock import ManualClock
-from checks.conditions import ConditionEvaluator, format_value, is_active
+from checks.conditions import ConditionEvaluator, is_active
 from checks.reading import Outcome, Reading
 from checks.status import ConditionState
 from checks.verdict import counts_as_firing
+from checks.wording import format_value
 from runbooks.grammar import parse_threshold
 from runbooks.model import ActiveWindow, Check, PromqlSpec, StopCondition
 
@@ -625,3 +626,39 @@ def test_a_hold_and_its_countdown_add_up_to_the_hold():
     status = h.at(1.6, *BREACH)
     assert status.reason == "1.8% > 1% for 1s of 10s"
     assert countdown_text(10.0 - 1.6) == "0:09"
+
+
+def test_a_breach_the_source_dates_earlier_counts_from_then_and_never_before_the_last_pass():
+    """`began` backdates a fresh hold and its `since` (clamped to the last passing poll); a hold already in progress ignores it."""
+    h = Harness(make_condition(for_=60.0))
+    h.at(0, *PASS)
+    h.clock.advance(30)
+    start = h.clock.monotonic()
+    window = h.evaluator.fresh_breach_window(h.reading(*BREACH), start)
+    assert window == (start - 30, start)
+    pending = h.evaluator.observe(h.reading(*BREACH), due=start, began=start - 12)
+    assert pending.state is S.PENDING
+    assert pending.breach_held == pytest.approx(12)
+    assert (h.clock.now() - pending.since).total_seconds() == pytest.approx(12)
+    assert h.evaluator.fresh_breach_window(h.reading(*BREACH), start) is None  # a hold is running
+    h.clock.advance(30)
+    later = h.evaluator.observe(h.reading(*BREACH), due=h.clock.monotonic(), began=h.clock.monotonic() - 25)
+    assert later.breach_held == pytest.approx(42)  # 12 + 30: `began` changes nothing once a hold runs
+
+    clamped = Harness(make_condition(for_=60.0))
+    clamped.at(0, *PASS)
+    clamped.clock.advance(30)
+    now = clamped.clock.monotonic()
+    status = clamped.evaluator.observe(clamped.reading(*BREACH), due=now, began=now - 45)
+    assert status.breach_held == pytest.approx(30)  # never before the poll that passed
+
+
+def test_a_backdated_breach_that_already_held_for_fires_dated_when_the_hold_was_met():
+    """for: 10s polled every 30 s, the breach dated 25 s back: firing at once, since 15 s ago (`for` after it began)."""
+    h = Harness(make_condition(for_=10.0))
+    h.at(0, *PASS)
+    h.clock.advance(30)
+    now = h.clock.monotonic()
+    status = h.evaluator.observe(h.reading(*BREACH), due=now, began=now - 25)
+    assert status.state is S.FIRING
+    assert (h.clock.now() - status.firing_since).total_seconds() == pytest.approx(15)

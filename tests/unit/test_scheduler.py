@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from itertools import pairwise
 
@@ -15,6 +18,7 @@ from checks.reading import Outcome, Reading
 from checks.scheduler import GATHER_SECONDS, HANDOFFS_PER_SECOND, SILENCE_SECONDS, Poller, PollingThread
 from checks.status import ConditionState, ConditionStatus
 from runbooks.grammar import parse_threshold
+from runbooks.loader import parse_runbook
 from runbooks.model import Check, HttpSpec, Runbook, StopCondition
 
 
@@ -279,3 +283,87 @@ async def test_a_polling_thread_that_ends_or_hangs_is_not_alive(target):
     await asyncio.to_thread(thread.join, 5)
     assert not ended.alive
     await ended.stop()
+
+
+def _promql_runbook(url: str) -> Runbook:
+    return parse_runbook(
+        "name: poller\n"
+        f"sources:\n  prom: {{kind: prometheus, url: '{url}'}}\n"
+        "checks:\n  ratio: {promql: auth_error_ratio, every: 0.5s, timeout: 0.4s}\n"
+        "stop_conditions:\n  - {id: ratio_high, check: ratio, when: '> 1%', for: 10s}\n",
+        "poller.yaml",
+    )
+
+
+def _answer(value: str, *, behind: float = 0.0) -> str:
+    """An instant-query answer stamped now, on a clock ``behind`` seconds behind ours."""
+    result = [{"metric": {}, "value": [time.time() - behind, value]}]
+    return json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}})
+
+
+def _asked_at(seen) -> float | None:
+    """The past instant a query asked about (its ``time``), None for a query about now."""
+    return float(seen.query["time"][0]) if "time" in seen.query else None
+
+
+async def _first_pending(server, passing: str, breach: Callable[[], None]) -> tuple[ConditionStatus, Reading]:
+    """Poll ``ratio`` from ``server`` (answering ``passing``) until ok, ``breach()``, poll until pending: that status and its reading."""
+    runbook = _promql_runbook(server.url)
+    server.respond(passing)
+    ctx = ProbeContext(runbook)
+    results: list[tuple[Reading | None, list[ConditionStatus]]] = []
+    poller = Poller(runbook, ctx, lambda reading, statuses: results.append((reading, statuses)))
+    await poller.start()
+    try:
+        for state in (ConditionState.OK, ConditionState.PENDING):
+            if state is ConditionState.PENDING:
+                breach()
+            for _ in range(40):  # bounded: 2 s
+                if poller.statuses["ratio_high"].state is state:
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        await poller.stop()
+        await ctx.aclose()
+    return next((s, r) for r, statuses in results for s in statuses if s.state is ConditionState.PENDING and r)
+
+
+@pytest.mark.parametrize("past", ["breach", "error"])
+async def test_a_promql_breach_is_dated_from_what_the_source_said_in_between_and_never_past_what_it_cannot_tell(
+    canned_server, past
+):
+    """The source says the breach held in between polls: pending from the poll after the last pass; it cannot say: from our look."""
+
+    def breach() -> None:
+        canned_server.respond(_answer("0.04"), where=lambda seen: _asked_at(seen) is None)
+        if past == "breach":
+            canned_server.respond(_answer("0.04"), where=lambda seen: _asked_at(seen) is not None)
+        else:
+            canned_server.respond("{}", status=503, where=lambda seen: _asked_at(seen) is not None)
+
+    pending, looked = await _first_pending(canned_server, _answer("0.004"), breach)
+    assert any(_asked_at(seen) for seen in canned_server.requests), "the source was asked about the instants in between"
+    look = looked.observed_at.timestamp() - looked.latency
+    if past == "breach":  # every past instant breached: from just after the last pass, ~0.5 s before our look
+        assert 0.4 < look - pending.since.timestamp() < 0.6
+    else:  # nothing in between could be told: from the breaching poll's own due instant
+        assert abs(look - pending.since.timestamp()) < 0.05
+
+
+async def test_a_source_whose_clock_is_behind_ours_never_dates_a_breach_before_it_began(canned_server):
+    """Prometheus 3 s behind: the instants asked are on its clock, so the hold starts when the breach began, not 3 s (or a poll) before."""
+    behind = 3.0
+    began = math.inf
+
+    def breach() -> None:
+        nonlocal began
+        began = time.time()  # on our clock; on the source's, `began - behind`
+        server = canned_server
+        server.respond(_answer("0.04", behind=behind), where=lambda seen: _asked_at(seen) is None)
+        server.respond(
+            _answer("0.004", behind=behind), where=lambda seen: (_asked_at(seen) or math.inf) < began - behind
+        )
+        server.respond(_answer("0.04", behind=behind), where=lambda seen: (_asked_at(seen) or 0) >= began - behind)
+
+    pending, _ = await _first_pending(canned_server, _answer("0.004", behind=behind), breach)
+    assert pending.since.timestamp() >= began - 0.01

@@ -13,7 +13,7 @@ from checks.clock import ManualClock
 from checks.reading import Outcome
 from checks.status import ConditionState
 from crash_writer import T0, make_runbook, reading, status
-from cutover_tui.store import SessionLog, describe_write_error
+from cutover_tui.store import CannotWrite, SessionLog, describe_write_error
 
 
 def test_a_full_disk_fails_the_append_and_says_so(small_disk) -> None:
@@ -34,6 +34,18 @@ def test_a_full_disk_fails_the_append_and_says_so(small_disk) -> None:
     with SessionLog.open_readonly(db) as reader:
         assert [e.payload.get("text") for e in reader.events()] == [None, "before", "after"]
         assert reader.verify().ok
+
+
+@pytest.mark.parametrize("free_kib", [0, 16])
+def test_a_new_log_on_a_full_disk_is_refused_as_a_full_disk_not_a_read_only_one(small_disk, free_kib) -> None:
+    """With a few KiB left SQLite says "disk I/O error" (its shared memory cannot grow): the one line still says the disk is full."""
+    small_disk.fill(leave=free_kib * 1024)
+    db = small_disk.path / "go-live.cutover.db"
+    with pytest.raises(CannotWrite) as refused:
+        SessionLog.create(db, make_runbook(), operator="alice")
+    message = str(refused.value)
+    assert message.startswith(f"{db}: ")
+    assert "the disk is full" in message and "read-only" not in message
 
 
 def test_ticks_whose_write_failed_are_written_once_the_disk_recovers(small_disk) -> None:
