@@ -16,7 +16,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Footer, Header, Static
 
 #: The texts the benchmark waits for on screen (``startup.FIRST_FRAME``), a line each.
-LINES = ("Demo go-live", "Stop conditions", "Production verification")
+LINES = ("Demo go-live", "Stop conditions", "Final go/no-go")
 
 
 class FloorApp(App[None]):
