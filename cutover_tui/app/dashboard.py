@@ -30,6 +30,7 @@ from textual.worker import WorkerState
 
 from cutover_tui import flows
 from cutover_tui.app.actions import ACTIONS, COMMANDS, OTHER_KEYS, READ_ONLY_NOTICE, SCRUBBER_BINDINGS, WRITE_ACTIONS
+from cutover_tui.app.breakpoints import breakpoint_classes
 from cutover_tui.app.dialogs import DialogFlows
 from cutover_tui.backend import Scrubber, SessionBackend
 from cutover_tui.collector import SurvivorFreezer
@@ -103,6 +104,7 @@ class CutoverApp(DialogFlows):
     # ------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
+        self.screen.update_classes(breakpoint_classes(self))  # before its widgets are styled, not after
         yield StopBanner()
         yield DashboardHeader(id="header")
         with Horizontal(id="main"):
@@ -180,11 +182,11 @@ class CutoverApp(DialogFlows):
 
     async def _after_first_frame(self) -> None:
         """Once the first frame is on screen: what the screen did not wait for (a live backend's polling, the dialogs)."""
+        gc.enable()  # off since the command began (``cli.DASHBOARD_COMMANDS``); its first pass takes start-up's garbage
         first_frame = getattr(self.backend, "first_frame", None)
         if first_frame is not None and self.is_running:
             await first_frame()
-        # Imported now, not at start-up, and not at the first key either: keys typed into a dialog
-        # that is still loading would reach the dashboard.
+        # Imported now, not at start-up nor at the first key: keys typed into a loading dialog would reach the dashboard.
         for dialog in ("approval", "complete_step", "decision", "evidence", "help", "prompts", "set_t0"):
             importlib.import_module(f"cutover_tui.screens.{dialog}")
         # What start-up made (modules, widgets, the runbook) lives as long as the app, and so does most of what

@@ -15,7 +15,10 @@ from cutover_tui.commands.options import add_what_if
 from cutover_tui.sample_runbooks import DIRECTORY as SAMPLE_RUNBOOKS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from cutover_tui.live import LiveBackend
+    from cutover_tui.store import SessionLog
     from runbooks.model import Runbook
 
 #: The demo sets T-0 this long after it starts, and the scripted auth-error spike
@@ -115,6 +118,38 @@ def _open_log(
     return SessionLog.create(db, runbook, operator=actor, rehearsal=rehearsal)
 
 
+def _in_background(work: Callable[[], SessionLog]) -> Callable[[], SessionLog]:
+    """Start ``work`` (creating or opening the log) on a thread of its own; the function returned waits for it.
+
+    The log's commits wait on the disk (each is fsynced) while the dashboard's modules are imported: the two
+    overlap. Its error, if any, is raised where the log is awaited, as if it had been opened there.
+    """
+    import threading
+
+    import cutover_tui.store  # noqa: F401  (here first: a module imported by two threads at once may deadlock)
+
+    done: list[SessionLog] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            done.append(work())
+        except BaseException as error:  # handed to the waiting thread whatever it is
+            failed.append(error)
+
+    # Not a daemon: an exit while it runs waits for the log to be whole (or removed), never half-made.
+    thread = threading.Thread(target=run, name="open-log")
+    thread.start()
+
+    def wait() -> SessionLog:
+        thread.join()
+        if failed:
+            raise failed[0]
+        return done[0]
+
+    return wait
+
+
 def _duration(text: str) -> float:
     from runbooks.grammar import parse_duration
 
@@ -146,7 +181,7 @@ def executable() -> str:
 
 def _live(
     runbook,
-    log,
+    opened: Callable[[], SessionLog],
     actor: str,
     *,
     publish_head: str | None = None,
@@ -156,6 +191,7 @@ def _live(
     from cutover_tui.app import ending_outcome, make_app
     from cutover_tui.live import LiveBackend
 
+    log = opened()  # created or opened meanwhile (``_in_background``)
     if publish_head:
         from cutover_tui.publish import PublishingLiveBackend
 
@@ -212,10 +248,10 @@ def _run(args: argparse.Namespace) -> int:
     actor = args.actor or getpass.getuser()
     db = Path(args.db) if args.db else Path(f"{Path(args.runbook).stem}-{_timestamp()}.cutover.db")
     require_approval(runbook, trust=args.trust, command="run")  # before the log: nothing runs or is written unapproved
-    log = _open_log(
+    log = _in_background(lambda: _open_log(
         runbook, db, actor, rehearsal=args.rehearsal, accept_change=args.accept_runbook_change,
         accept_broken=args.accept_broken_chain,
-    )  # fmt: skip
+    ))  # fmt: skip
     return _live(runbook, log, actor, publish_head=args.publish_head)
 
 
@@ -263,11 +299,17 @@ def _demo(args: argparse.Namespace) -> int:
             runbook = load_runbook(demo_file)
         actor = args.actor or getpass.getuser()
         db = Path(args.db) if args.db else Path(f"demo-{_timestamp()}.cutover.db")
-        log = _open_log(runbook, db, actor, rehearsal=True)
-        if not any(event.kind == "t0_set" for event in log.events()):
-            t0 = datetime.now(timezone.utc) + timedelta(seconds=DEMO_LEAD)
-            log.append("t0_set", {"t0": format_ts(t0)}, actor="demo")
-        return _live(runbook, log, actor, end_after=getattr(args, "for_", None), what_if=DEMO_WHAT_IF)
+
+        def open_demo_log() -> SessionLog:
+            log = _open_log(runbook, db, actor, rehearsal=True)
+            if not any(event.kind == "t0_set" for event in log.events()):
+                t0 = datetime.now(timezone.utc) + timedelta(seconds=DEMO_LEAD)
+                log.append("t0_set", {"t0": format_ts(t0)}, actor="demo")
+            return log
+
+        return _live(
+            runbook, _in_background(open_demo_log), actor, end_after=getattr(args, "for_", None), what_if=DEMO_WHAT_IF
+        )
 
 
 def runbook_from_log(db: str | os.PathLike[str]) -> Runbook:

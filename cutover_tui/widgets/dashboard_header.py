@@ -85,7 +85,8 @@ class DashboardHeader(Horizontal):
         self._set("#header-mode", mode_text(state, view_label))
         self._set("#header-t-clock", Text(format_t_clock(now, state.t0)))
         self._set("#header-wall-clock", Text(format_wall_clock(now, zone)))
-        title_width = max(12, (self.size.width - 60) // 2)
+        # Before its first layout the header has no size yet; it spans the terminal's width.
+        title_width = max(12, ((self.size.width or self.app.size.width) - 60) // 2)
         self._set("#header-next", next_text(state, runbook, now, zone, title_width))
         self._set("#header-end", end_text(state, runbook, now, zone))
 

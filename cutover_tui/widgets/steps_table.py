@@ -6,6 +6,7 @@ from datetime import datetime, tzinfo
 
 from rich.text import Text
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
@@ -70,9 +71,23 @@ class StepsTable(DataTable[Text]):
         if step_id in self._cells:
             self.move_cursor(row=self.get_row_index(step_id))
 
-    def on_resize(self) -> None:
-        if self._last_shown is not None:
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        """A new size fits the titles to the new width in the layout pass itself, so that the frame drawn
+        after it shows them so (on resize, a frame later, the first frame showed every title cut to 12 cells)."""
+        resized = super()._size_updated(size, virtual_size, container_size, layout)
+        if resized and self._last_shown is not None:
             self.show(*self._last_shown)
+            # What DataTable does when idle (after that frame): the columns' widths for the new cells.
+            if self._updated_cells:
+                cells, self._updated_cells = self._updated_cells, set()
+                self._update_column_widths(cells)
+            if self._require_update_dimensions:
+                self._require_update_dimensions = False
+                new_rows, self._new_rows = self._new_rows, set()
+                self._update_dimensions(new_rows)
+        return resized
+
+    def on_resize(self) -> None:
         # keep the selected step in view when the pane shrinks (e.g. a banner appears)
         self.call_after_refresh(self._scroll_to_cursor)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from rich.console import Console
 from textual.command import CommandList
+from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.strip import Strip
 from textual.widgets import Static
@@ -96,6 +98,36 @@ async def test_timeline_lists_every_step_with_the_cursor_on_the_current_one(app:
     assert "Verify /health and /metrics" in text_of(app, "#detail-title")
     assert table.get_cell("verify_endpoints", "at").plain == "T+1m"
     assert table.get_cell("change_freeze", "drift").plain == "+2m30s"
+
+
+async def test_the_first_frame_shows_step_titles_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first time the timeline is drawn, the titles that fit are whole, and so is the header's next step."""
+    first: list[str] = []
+    render_lines = StepsTable.render_lines
+
+    def recording(table: StepsTable, crop: Region) -> list[Strip]:
+        strips = render_lines(table, crop)
+        if not first:
+            first.append("\n".join(strip.text for strip in strips))
+            first.append(text_of(table.app, "#header-next"))  # type: ignore[arg-type]
+        return strips
+
+    monkeypatch.setattr(StepsTable, "render_lines", recording)
+    async with open_dashboard(fresh_session()) as view:
+        await view.pilot.pause()
+        rows, header = first
+        assert "Production verification" in rows and "Change freeze starts" in rows
+        assert "Next Change freeze starts" in header
+
+
+async def test_the_cyclic_collector_is_on_once_the_first_frame_is_drawn() -> None:
+    """The dashboard commands start without the cyclic collector; the dashboard turns it on after its first frame."""
+    gc.disable()
+    try:
+        async with open_dashboard(fresh_session()) as view:
+            await wait_until(view.pilot, gc.isenabled)
+    finally:
+        gc.enable()
 
 
 async def test_a_second_redraws_only_the_rows_whose_drift_moved() -> None:
