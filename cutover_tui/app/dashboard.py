@@ -8,6 +8,7 @@ The flows behind the actions (dialogs, then appends) are ``DialogFlows``
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 from collections.abc import Iterable
 from dataclasses import replace
