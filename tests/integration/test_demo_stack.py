@@ -31,10 +31,6 @@ from cutover_tui.sample_runbooks import DIRECTORY
 from fault_kit import TmuxSession, wait_for
 from runbooks.loader import parse_runbook
 
-# A new stack is found as the one new folder in the temp dir: one stack at a time, in one test process.
-pytestmark = pytest.mark.xdist_group("demo_stack")
-
-
 @pytest.fixture
 def binaries() -> None:
     require_binary(PROMETHEUS, "prometheus")
