@@ -398,7 +398,7 @@ class _Derivation:
         made = self.headlines[condition_id] = _Headline(
             condition_id, core.state, value, progress.threshold, since, core.flapping, core.acknowledged, core.held,
             core.firing_since, core.active, condition.for_, core.remaining,
-            max(0.0, (now - since).total_seconds()) if now is not None and since is not None else None,
+            _elapsed(now, since),
             shown, current_detail(condition, core.state, shown, value, core.detail),
         )  # fmt: skip
         return made
@@ -454,6 +454,13 @@ class _Derivation:
             if version is not None:
                 self.cache[check_id] = ((version, grid_end, every_ms), grid)
         return grid + _sample(ticks, times, now_ms, every_ms, 1)
+
+
+def _elapsed(now: datetime | None, since: datetime | None) -> float | None:
+    """Seconds from ``since`` to ``now``; None when ``now`` is earlier (the wall clock stepped back): not "0s"."""
+    if now is None or since is None or now < since:
+        return None
+    return (now - since).total_seconds()
 
 
 def _kept(by_check: dict[str, list[TickRecord]], limit: int) -> dict[str, list[TickRecord]]:

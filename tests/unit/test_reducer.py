@@ -525,3 +525,15 @@ def test_a_states_views_are_a_mapping_in_the_runbooks_order() -> None:
     assert "auth_errors" in state.conditions and "nope" not in state.conditions and state.conditions.get("nope") is None
     assert state.conditions == dict(state.conditions.items()) and dict(state.checks.items()) == state.checks
     assert state.conditions["auth_errors"] is state.conditions["auth_errors"]  # derived once
+
+
+def test_time_in_state_is_unknown_not_zero_when_the_wall_clock_is_behind_the_change() -> None:
+    """A change logged at 60 s, seen at 30 s (the wall clock stepped back): no time in state, rather than a false "0s"."""
+    rows = [(60, "condition_changed", changed("auth_errors", "ok", "unknown", 0.002, reason="0.2%, not > 1%"))]
+    reducer = Reducer(RUNBOOK)
+    for event in events(*rows):
+        reducer.apply(event)
+    behind, after = (reducer.state(now=at(t)).conditions["auth_errors"] for t in (30, 90))
+    assert behind.state is after.state is ConditionState.OK
+    assert behind.in_state_for is None
+    assert after.in_state_for == 30.0
