@@ -274,7 +274,9 @@ class SessionState:
     t0: datetime | None
     steps: tuple[StepState, ...]  # the main plan; in ROLLBACK mode followed by the rollback plan
     conditions: Mapping[str, ConditionView]  # each view derived when first looked at (``cutover_tui.reducer.Views``)
-    standings: Mapping[str, ConditionStanding]  # each condition's state, whether in force, firing since: no tick read
+    # Each condition's state, whether in force, firing since, with no tick read (what ranking reads): the same
+    # as the views' (``conditions``), so left out of equality and repr.
+    standings: Mapping[str, ConditionStanding] = field(compare=False, repr=False)
     checks: Mapping[str, CheckView]
     alerts: tuple[AlertView, ...]
     decisions: tuple[DecisionRecord, ...]
