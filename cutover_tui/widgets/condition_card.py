@@ -354,7 +354,8 @@ class ConditionCard(Widget):
             self._keys = {}
 
     def on_resize(self) -> None:
-        self._keys = {}  # a resized card is drawn whole: its parts are compared at the new width when drawn
+        if self._source is None:  # a stale card compares its parts when drawn
+            self.show(self._view, self._check)
 
     def plain_lines(self) -> list[str]:
         """The three lines as plain text, as drawn at the card's width (for tests and screen readers)."""
