@@ -48,6 +48,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from checks.reading import Reading
 from checks.status import ConditionState, ConditionStatus, Verdict
@@ -87,6 +88,17 @@ class StepState:
     reason: str = ""  # fail/skip reason or gate override reason
     rollback_plan: bool = False
     gate: tuple[tuple[str, str], ...] = ()  # (check id, check status) per gate check, in gate order
+
+
+class ConditionStanding(Protocol):
+    """Where a condition stands, without its numbers, reason or sparkline: what ranking the conditions reads."""
+
+    @property
+    def state(self) -> ConditionState: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def firing_since(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +274,9 @@ class SessionState:
     t0: datetime | None
     steps: tuple[StepState, ...]  # the main plan; in ROLLBACK mode followed by the rollback plan
     conditions: Mapping[str, ConditionView]  # each view derived when first looked at (``cutover_tui.reducer.Views``)
+    # Each condition's state, whether in force, firing since, with no tick read (what ranking reads): the same
+    # as the views' (``conditions``), so left out of equality and repr.
+    standings: Mapping[str, ConditionStanding] = field(compare=False, repr=False)
     checks: Mapping[str, CheckView]
     alerts: tuple[AlertView, ...]
     decisions: tuple[DecisionRecord, ...]

@@ -24,7 +24,7 @@ from cutover_tui.reducer.fold import _NO_LIVE, Fold
 from cutover_tui.reducer.helpers import (
     _alert_view,
 )
-from cutover_tui.reducer.views import TickReader, Views, _CheckStatuses, _Derived, _Headlines
+from cutover_tui.reducer.views import TickReader, Views, _CheckStatuses, _Derived, _Headlines, _Standings
 from cutover_tui.state import (
     AlertView,
     BannerView,
@@ -145,6 +145,7 @@ class Reducer(Fold):
             t0=self._t0,
             steps=steps,
             conditions=conditions,
+            standings=_Standings(derive),
             checks=checks,
             alerts=self._alerts(derive, live),
             decisions=tuple(self._decisions),

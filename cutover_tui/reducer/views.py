@@ -11,7 +11,7 @@ from cutover_tui.state import (
 from cutover_tui.store import TickRecord
 
 if TYPE_CHECKING:
-    from cutover_tui.reducer.derivation import _Derivation, _Headline
+    from cutover_tui.reducer.derivation import _Core, _Derivation, _Headline
 
 
 #: ``SessionLog.seek_ticks``: ``read(until, windows, checks=...)`` -> the ticks a state at ``until`` reads.
@@ -205,6 +205,24 @@ class _Headlines(Mapping[str, "_Headline"]):
 
     def __getitem__(self, key: str) -> _Headline:
         return self._derive.headline(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._derive.index.condition_ids)
+
+    def __len__(self) -> int:
+        return len(self._derive.index.condition_ids)
+
+
+class _Standings(Mapping[str, "_Core"]):
+    """Each condition's state, whether in force and since when firing (``SessionState.standings``): the verdict's cores, no tick read."""
+
+    __slots__ = ("_derive",)
+
+    def __init__(self, derive: _Derivation) -> None:
+        self._derive = derive
+
+    def __getitem__(self, key: str) -> _Core:
+        return self._derive.core(self._derive.index.conditions[key])
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._derive.index.condition_ids)

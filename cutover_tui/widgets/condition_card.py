@@ -15,13 +15,15 @@ The clock is never cut: its cell is as wide as its text ("fires in 0:53",
 only the lines whose parts changed: a clock tick with no new reading
 repaints the clock cell alone, and re-renders no other part. The height never
 changes, so no update makes Textual lay the pane out again. A card that is
-scrolled out of view renders nothing until it is seen.
+scrolled out of view renders nothing until it is seen, and is handed where
+to take its view from (``show_later``), not the view: it derives nothing,
+reads no sparkline and compares nothing until it is drawn or shown again.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -285,8 +287,9 @@ class ConditionCard(Widget):
         super().__init__(name=condition.id)
         self.condition = condition
         self.runbook = runbook
-        self.view = view
-        self.check = check
+        self._view = view
+        self._check = check
+        self._source: tuple[Mapping[str, ConditionView], Mapping[str, CheckView]] | None = None
         self._keys: dict[str, Hashable] = {}
         self._drawn: dict[str, tuple[Hashable, Strip]] = {}  # part -> (key, strip) as last rendered
         self.renders: dict[str, int] = dict.fromkeys(PARTS, 0)
@@ -296,9 +299,27 @@ class ConditionCard(Widget):
     def condition_id(self) -> str:
         return self.condition.id
 
+    @property
+    def view(self) -> ConditionView | None:
+        """The condition's view the card shows (a pending one taken first)."""
+        self._take()
+        return self._view
+
+    @property
+    def check(self) -> CheckView | None:
+        """The view of the condition's check the card shows (a pending one taken first)."""
+        self._take()
+        return self._check
+
+    @property
+    def stale(self) -> bool:
+        """The card holds where to take its view from, not the view itself (``show_later``)."""
+        return self._source is not None
+
     def show(self, view: ConditionView | None, check: CheckView | None = None) -> None:
         """Take the condition's latest view (and its check's); refresh only the lines whose parts now differ from what is drawn."""
-        self.view, self.check = view, check
+        self._source = None
+        self._view, self._check = view, check
         keys = _keys(self.condition, view, self.size.width, check)
         changed = {part for part, key in keys.items() if self._keys.get(part) != key}
         self._keys = keys
@@ -310,8 +331,31 @@ class ConditionCard(Widget):
         for line in sorted({LINE_OF[part] for part in changed}):
             self.refresh(Region(0, line, self.size.width, 1))
 
+    def show_later(self, conditions: Mapping[str, ConditionView], checks: Mapping[str, CheckView]) -> None:
+        """Off screen: take the view from ``conditions`` (and the check's from ``checks``) when next drawn or shown.
+
+        Nothing is derived or compared now; the first time the card goes
+        stale it is refreshed whole, so that no line Textual kept of it is
+        shown once it scrolls into view.
+        """
+        fresh = self._source is None
+        self._source = (conditions, checks)
+        if fresh:
+            self._keys = {}
+            if self.is_mounted:
+                self.refresh()
+
+    def _take(self) -> None:
+        """Take the pending view, if any (its parts are compared when drawn)."""
+        if self._source is not None:
+            conditions, checks = self._source
+            self._source = None
+            self._view, self._check = conditions.get(self.condition.id), checks.get(self.condition.check)
+            self._keys = {}
+
     def on_resize(self) -> None:
-        self.show(self.view, self.check)
+        if self._source is None:  # a stale card compares its parts when drawn
+            self.show(self._view, self._check)
 
     def plain_lines(self) -> list[str]:
         """The three lines as plain text, as drawn at the card's width (for tests and screen readers)."""
@@ -319,6 +363,7 @@ class ConditionCard(Widget):
         return [parts["top"].plain, parts["clock"].plain + parts["middle"].plain, parts["why"].plain]
 
     def _part(self, part: str, width: int) -> Strip:
+        self._take()
         if not self._keys:
             self._keys = _keys(self.condition, self.view, width, self.check)
         key = (width, self._keys[part])

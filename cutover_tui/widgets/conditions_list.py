@@ -16,6 +16,7 @@ outside their active window; rollback before halt before warn. A firing conditio
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from rich.console import Group, RenderableType
@@ -26,28 +27,56 @@ from textual.dom import DOMNode
 from textual.reactive import reactive
 
 from checks.status import BLIND_STATES, ConditionState
-from cutover_tui.state import CheckView, ConditionView, SessionState
-from cutover_tui.widgets.condition_card import CARD_TEXT_WIDTH, MIN_TREND_SAMPLES, ConditionCard, card_lines
+from cutover_tui.state import CheckView, ConditionStanding, ConditionView, SessionState
+from cutover_tui.widgets.condition_card import (
+    CARD_HEIGHT,
+    CARD_TEXT_WIDTH,
+    MIN_TREND_SAMPLES,
+    ConditionCard,
+    card_lines,
+)
 from runbooks.model import Action, Runbook, StopCondition
 
 #: Worst first: rollback, halt, warn, info.
 ACTION_RANK = {Action.ROLLBACK: 0, Action.HALT: 1, Action.WARN: 2, Action.INFO: 3}
 
 
-def _urgency(view: ConditionView | None) -> int:
+def _urgency(standing: ConditionStanding | None) -> int:
     """Firing (or blind after firing) first, then pending and recovering, then blind, then ok, then not in force."""
-    if view is None:
+    if standing is None:
         return 2
-    if not view.active:
+    if not standing.active:
         return 4  # outside its active window: not in force now
-    if view.state is ConditionState.FIRING or view.firing_since is not None:
+    if standing.state is ConditionState.FIRING or standing.firing_since is not None:
         return 0
-    if view.state in (ConditionState.PENDING, ConditionState.RECOVERING):
+    if standing.state in (ConditionState.PENDING, ConditionState.RECOVERING):
         return 1
-    return 2 if view.state in BLIND_STATES else 3
+    return 2 if standing.state in BLIND_STATES else 3
 
 
-__all__ = ["ConditionCard", "ConditionsList", "condition_card"]
+def ranks(state: SessionState, runbook: Runbook) -> dict[str, tuple[int, int, int]]:
+    """Each condition's place worst first (urgency, action, runbook order), from its standing: no view derived, no tick read."""
+    standings = state.standings
+    return {
+        condition.id: (_urgency(standings.get(condition.id)), ACTION_RANK[condition.action], index)
+        for index, condition in enumerate(runbook.stop_conditions)
+    }
+
+
+def arranged(rank: Mapping[str, tuple[int, int, int]], worst_first: bool) -> list[str]:
+    """The condition ids in the order the cards are shown: worst first, or the runbook's."""
+    return sorted(rank, key=rank.__getitem__ if worst_first else lambda cid: rank[cid][2])
+
+
+def on_screen(count: int, scroll_y: float, height: int) -> slice:
+    """The cards (positions in display order) a pane ``height`` lines tall shows at ``scroll_y``, and one more each side."""
+    top = round(scroll_y)  # as Textual offsets what it draws
+    first = top // CARD_HEIGHT
+    last = -(-(top + max(0, height)) // CARD_HEIGHT)  # past the last card even partly seen
+    return slice(max(0, first - 1), min(count, last + 1))
+
+
+__all__ = ["ConditionCard", "ConditionsList", "arranged", "condition_card", "on_screen", "ranks"]
 
 
 class ConditionsList(VerticalScroll, can_focus=True):
@@ -89,6 +118,7 @@ class ConditionsList(VerticalScroll, can_focus=True):
         self._cards: dict[str, ConditionCard] = {}
         self._order: list[str] = []  # condition ids as displayed
         self._rank: dict[str, tuple[int, int, int]] = {}
+        self._views: tuple[Mapping[str, ConditionView], Mapping[str, CheckView]] | None = None  # the latest state's
 
     @property
     def cards(self) -> list[ConditionCard]:
@@ -107,55 +137,85 @@ class ConditionsList(VerticalScroll, can_focus=True):
         return self.cards[self.highlighted].condition_id
 
     def show(self, state: SessionState, runbook: Runbook, now: datetime) -> None:
-        """Hand every card its view (a card repaints only what changed); add cards for new conditions."""
+        """Hand the cards on screen their views (each repaints only what changed); the others, where to take them.
+
+        The cards are ranked from each condition's standing alone; only the
+        cards on screen (and one more each side) read their views, in one go
+        (a replay reads the sparkline windows from the log), and compare
+        them with what they drew. The others derive nothing until they are
+        drawn or scrolled into view (``ConditionCard.show_later``).
+        """
         new: list[ConditionCard] = []
-        read = getattr(state.conditions, "read", None)
-        if read is not None:  # what the views read, at once (a replay reads the log)
-            read(condition.id for condition in runbook.stop_conditions)
-        for index, condition in enumerate(runbook.stop_conditions):
-            view = state.conditions.get(condition.id)
-            check = state.checks.get(condition.check)
-            self._rank[condition.id] = (_urgency(view), ACTION_RANK[condition.action], index)
-            card = self._cards.get(condition.id)
-            if card is None:
-                card = self._cards[condition.id] = ConditionCard(condition, runbook, view, check)
+        self._rank = ranks(state, runbook)
+        for condition in runbook.stop_conditions:
+            if condition.id not in self._cards:
+                card = self._cards[condition.id] = ConditionCard(condition, runbook)
                 self._order.append(condition.id)
                 new.append(card)
-            elif card.view is not view or card.check is not check:
-                card.show(view, check)
+        self._views = (state.conditions, state.checks)
         if new:
+            for card in self._cards.values():
+                card.show_later(state.conditions, state.checks)
             self.mount_all(new)
             if self.highlighted is None:
                 self.highlighted = 0
             self.call_after_refresh(self._arrange)
         else:
-            self._arrange()
+            self._arrange(every=True)
+
+    def _show_on_screen(self, *, every: bool = False) -> None:
+        """Hand the cards on screen the views of the latest state, read at once; with ``every``, the others where to take theirs.
+
+        Without ``every`` (a scroll, a resize) only the cards on screen that
+        hold no view yet take theirs: the others show the latest already.
+        """
+        if self._views is None:
+            return
+        conditions, checks = self._views
+        height = self.scrollable_content_region.height or self.app.size.height
+        seen = self._order[on_screen(len(self._order), self.scroll_y, height)]
+        if every:
+            shown = set(seen)
+            for condition_id, card in self._cards.items():
+                if condition_id not in shown:
+                    card.show_later(conditions, checks)
+        cards = [card for card in (self._cards[cid] for cid in seen) if every or card.stale]
+        if not cards:
+            return
+        read = getattr(conditions, "read", None)
+        if read is not None:  # what the views read, at once (a replay reads the log)
+            read(card.condition_id for card in cards)
+        for card in cards:
+            card.show(conditions.get(card.condition_id), checks.get(card.condition.check))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._show_on_screen()  # before the cards coming into view are drawn
 
     def on_resize(self) -> None:
         self._arrange()
 
-    def _arrange(self) -> None:
-        """Runbook order while every card fits, else worst first; the highlight stays on its condition."""
+    def _arrange(self, *, every: bool = False) -> None:
+        """Runbook order while every card fits, else worst first; the highlight stays on its condition; then the cards on screen shown."""
         if not self.is_attached or not self._cards:
             return
         height = self.scrollable_content_region.height
         worst_first = height > 0 and len(self._cards) * 3 > height
-        runbook_order = sorted(self._cards, key=lambda cid: self._rank.get(cid, (0, 0, 0))[2])
-        wanted = sorted(self._cards, key=lambda cid: self._rank.get(cid, (0, 0, 0))) if worst_first else runbook_order
+        wanted = arranged({cid: self._rank.get(cid, (0, 0, 0)) for cid in self._cards}, worst_first)
         self.worst_first = worst_first
-        if wanted == self._order:
-            return
-        highlighted = self.highlighted_condition_id
-        for card in self._cards.values():
-            card.remove_class("-highlight")
-        self._order = wanted
-        for position, condition_id in enumerate(wanted):
-            self.move_child(self._cards[condition_id], before=position)
-        if highlighted is not None:
-            index = wanted.index(highlighted)
-            self.set_reactive(ConditionsList.highlighted, index)
-            self._cards[highlighted].add_class("-highlight")
-        self.scroll_home(animate=False)
+        if wanted != self._order:
+            highlighted = self.highlighted_condition_id
+            for card in self._cards.values():
+                card.remove_class("-highlight")
+            self._order = wanted
+            for position, condition_id in enumerate(wanted):
+                self.move_child(self._cards[condition_id], before=position)
+            if highlighted is not None:
+                index = wanted.index(highlighted)
+                self.set_reactive(ConditionsList.highlighted, index)
+                self._cards[highlighted].add_class("-highlight")
+            self.scroll_home(animate=False, immediate=True)
+        self._show_on_screen(every=every)
 
     # ------------------------------------------------------------ the highlight
 

@@ -10,7 +10,7 @@ from textual.widgets import DataTable
 
 from app_backend import auth_errors_firing, session_in_progress
 from cutover_tui.app import CutoverApp, make_app
-from cutover_tui.widgets.conditions_list import ConditionCard, ConditionsList
+from cutover_tui.widgets.conditions_list import ConditionCard, ConditionsList, on_screen
 from cutover_tui.widgets.step_detail import StepDetail
 from cutover_tui.widgets.steps_table import StepsTable
 
@@ -119,3 +119,11 @@ async def test_a_highlight_handled_after_the_detail_pane_is_gone_is_harmless() -
         await pilot.pause()
         assert app.is_running
     assert app.return_code in (None, 0)
+
+
+def test_the_cards_on_screen_are_those_partly_seen_and_one_more_each_side() -> None:
+    """A pane 22 lines tall shows cards 0-7 at the top (the eighth in part), 4-11 twelve lines down; never past the last."""
+    assert on_screen(400, 0, 22) == slice(0, 9)
+    assert on_screen(400, 12, 22) == slice(3, 13)
+    assert on_screen(400, 14.6, 22) == slice(4, 14)  # 15 lines down, as Textual rounds: cards 5-12
+    assert on_screen(10, 9, 22) == slice(2, 10)
