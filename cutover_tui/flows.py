@@ -311,11 +311,11 @@ def decision_step(runbook: Runbook, session: SessionState, selected: StepState |
 
 
 def needs_acknowledging(session: SessionState, condition_id: str | None) -> bool:
-    """A firing (or recovering, or once fired) condition nobody acknowledged yet."""
-    view = session.conditions.get(condition_id or "")
-    if view is None or view.acknowledged:
+    """A firing (or recovering, or once fired) condition nobody acknowledged yet (its standing: no view derived)."""
+    standing = session.standings.get(condition_id or "")
+    if standing is None or standing.acknowledged:
         return False
-    return view.state in (ConditionState.FIRING, ConditionState.RECOVERING) or view.firing_since is not None
+    return standing.state in (ConditionState.FIRING, ConditionState.RECOVERING) or standing.firing_since is not None
 
 
 def condition_to_acknowledge(session: SessionState, highlighted: str | None) -> str | None:

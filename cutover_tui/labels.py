@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from checks.status import ConditionState, Verdict
 from checks.wording import format_value as condition_value
-from cutover_tui.state import CheckView, ConditionView, SessionState, StepStatus
+from cutover_tui.state import CheckView, ConditionStanding, SessionState, StepStatus
 from runbooks.grammar import format_duration as grammar_duration
 from runbooks.grammar import format_offset
 from runbooks.model import Check, HttpSpec, Runbook, StopCondition
@@ -275,7 +275,7 @@ STEP_MARKERS: dict[StepStatus, Marker] = {
 }
 
 
-def condition_marker(view: ConditionView | None, check: CheckView | None = None) -> Marker:
+def condition_marker(view: ConditionStanding | None, check: CheckView | None = None) -> Marker:
     """The marker of a stop condition; an unknown one says why its check cannot tell, when that is the reason.
 
     ``check``: the view of the condition's check. A condition with no view yet is not polled.
@@ -288,8 +288,8 @@ def condition_marker(view: ConditionView | None, check: CheckView | None = None)
 
 
 def condition_marker_in(state: SessionState, runbook: Runbook, condition_id: str) -> Marker:
-    """The marker of ``condition_id`` as ``state`` shows it (its view and its check's)."""
-    view = state.conditions.get(condition_id)
+    """The marker of ``condition_id`` as ``state`` shows it (its standing and its check's view)."""
+    view = state.standings.get(condition_id)
     try:
         check_id = runbook.condition(condition_id).check
     except KeyError:

@@ -91,7 +91,8 @@ class StepState:
 
 
 class ConditionStanding(Protocol):
-    """Where a condition stands, without its numbers, reason or sparkline: what ranking the conditions reads."""
+    """Where a condition stands, without its numbers, reason or sparkline: what ranking the conditions, the steps'
+    markers and the acknowledge key read."""
 
     @property
     def state(self) -> ConditionState: ...
@@ -99,6 +100,8 @@ class ConditionStanding(Protocol):
     def active(self) -> bool: ...
     @property
     def firing_since(self) -> datetime | None: ...
+    @property
+    def acknowledged(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
