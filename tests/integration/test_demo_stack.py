@@ -31,6 +31,7 @@ from cutover_tui.sample_runbooks import DIRECTORY
 from fault_kit import TmuxSession, wait_for
 from runbooks.loader import parse_runbook
 
+
 @pytest.fixture
 def binaries() -> None:
     require_binary(PROMETHEUS, "prometheus")
