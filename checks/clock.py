@@ -71,3 +71,24 @@ class ManualClock:
     def jump_wall(self, seconds: float) -> None:
         """Move only the wall clock (either way), as NTP or a laptop resume does."""
         self._wall += timedelta(seconds=seconds)
+
+
+#: Two monotonic readings this close apart had no thread switch between them.
+_READ_TOGETHER = 0.0005
+
+
+def wall_at(clock: Clock, instant: float) -> datetime:
+    """The wall time at the monotonic ``instant`` (not later than now).
+
+    The two clocks are read together: monotonic, wall, monotonic, read again
+    (at most twice more) when a thread switch fell between them. Converting
+    at two moments then gives two instants `for` apart to well under a
+    millisecond, where one read of each could differ by a switch interval.
+    """
+    for _ in range(3):
+        before = clock.monotonic()
+        wall = clock.now()
+        after = clock.monotonic()
+        if after - before < _READ_TOGETHER:
+            break
+    return wall - timedelta(seconds=max(0.0, (before + after) / 2 - instant))

@@ -53,6 +53,7 @@ from checks.baseline import (
     compare_mann_whitney,
     compare_median,
 )
+from checks.clock import wall_at
 from checks.reading import Outcome, Reading
 from checks.status import ConditionState, ConditionStatus
 from checks.wording import describe_state, format_value, whole_seconds
@@ -245,7 +246,7 @@ class ConditionEvaluator:
         now = self._last_reading_at if due is None else due
         # State changes are dated at the instant the poll was due, like the hold: a state that
         # began with a poll and one that fired `for` later are `for` apart, however long polls took.
-        self._observed_at = self._clock.now() - timedelta(seconds=max(0.0, self._last_reading_at - now))
+        self._observed_at = wall_at(self._clock, now)
         self._sample_age = reading.sample_age
         if reading.value is not None and math.isfinite(reading.value):
             self._value = reading.value
