@@ -105,6 +105,14 @@ def expected(path: Path, runbook: Runbook, instant: datetime, card: ConditionCar
     ]
 
 
+def replayed(tmp_path: Path) -> tuple[Path, Runbook, CountingReplay]:
+    """A log of ``many_conditions`` written in ``tmp_path``, and its counting replay."""
+    runbook = many_conditions()
+    path = tmp_path / "many.cutover.db"
+    write_log(path, runbook)
+    return path, runbook, CountingReplay(path, runbook)
+
+
 async def seek_to(pilot: Pilot[None], backend: CountingReplay, instant: datetime) -> None:
     backend.forget()
     backend.seek_by(instant - backend.position)
@@ -113,10 +121,7 @@ async def seek_to(pilot: Pilot[None], backend: CountingReplay, instant: datetime
 
 async def test_a_seek_reads_only_the_sparklines_of_the_cards_on_screen(tmp_path: Path) -> None:
     """After a seek, no card off screen has read its check's window or latest tick; each card on screen shows the instant."""
-    runbook = many_conditions()
-    path = tmp_path / "many.cutover.db"
-    write_log(path, runbook)
-    backend = CountingReplay(path, runbook)
+    path, runbook, backend = replayed(tmp_path)
     async with open_dashboard(backend, size=SIZE) as view:
         pane = view.app.query_one(ConditionsList)
         instant = backend.start_at + timedelta(minutes=6)
@@ -145,10 +150,7 @@ def wheel_up(pane: ConditionsList) -> None:
 
 async def test_cards_scrolled_into_view_show_the_instant_sought(tmp_path: Path) -> None:
     """After a seek, page down, down, page up and the wheel: each card coming into view shows the sought instant, never an older one."""
-    runbook = many_conditions()
-    path = tmp_path / "many.cutover.db"
-    write_log(path, runbook)
-    backend = CountingReplay(path, runbook)
+    path, runbook, backend = replayed(tmp_path)
     async with open_dashboard(backend, size=SIZE) as view:
         pilot, pane = view.pilot, view.app.query_one(ConditionsList)
         await seek_to(pilot, backend, backend.start_at + timedelta(minutes=3))
