@@ -313,8 +313,11 @@ class DialogFlows(App[None]):
         busy loop. A hung-up terminal answers every ioctl with EIO, so it is no
         longer a tty.
         """
-        fileno = getattr(self._driver, "fileno", None)  # a real terminal's; headless and web drivers have none
-        if not isinstance(fileno, int) or os.isatty(fileno):
+        tty: int | None = getattr(self, "_watched_tty", None)
+        if tty is None:  # the first time: watch a real terminal only (the web driver's is a pipe; headless has none)
+            fileno = getattr(self._driver, "fileno", None)
+            tty = self._watched_tty = fileno if isinstance(fileno, int) and os.isatty(fileno) else -1
+        if tty < 0 or os.isatty(tty):
             return
         if self.backend.read_only:
             os._exit(128 + signal.SIGHUP)  # nothing to log; a terminal that is gone cannot be restored

@@ -191,7 +191,7 @@ def test_a_replay_whose_terminal_is_gone_exits(tmp_path: Path, target: Target) -
         session.close()
     replay = Session(tmp_path, target.url, under_make=True, replay=True)
     try:
-        assert replay.wait_for_screen(lambda screen: "Ending test" in screen), replay.screen()
+        assert replay.wait_for_screen(lambda screen: "REPLAY" in screen), replay.screen()
         replay.close()
         replay.wait_exit()
     finally:
