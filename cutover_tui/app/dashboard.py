@@ -282,6 +282,7 @@ class CutoverApp(DialogFlows):
     def _clock_from_now(self) -> None:
         """The clock ticks ``clock_tick`` after the state was last derived (by new readings or by the clock):
         no time shown is ever more than a tick old, and new readings' repaint moves the clocks too (not a second one)."""
+        self._end_if_terminal_gone()  # at least once a second, as the clock
         if self._tick is not None:
             self._tick.cancel()
         self._tick = asyncio.get_running_loop().call_later(self.clock_tick, self.call_next, self._on_clock)

@@ -304,6 +304,22 @@ class DialogFlows(App[None]):
                 continue
             self._signals_installed.append(signum)
 
+    def _end_if_terminal_gone(self) -> None:
+        """A terminal that hung up without a SIGHUP reaching us ends the session as SIGHUP does (checked each time the clock is set).
+
+        The kernel signals a hung-up terminal's session leader alone: under
+        ``make demo`` (or a shell that ignores SIGHUP) the dashboard never hears,
+        and Textual's input thread reads end-of-file from the dead terminal in a
+        busy loop. A hung-up terminal answers every ioctl with EIO, so it is no
+        longer a tty.
+        """
+        fileno = getattr(self._driver, "fileno", None)  # a real terminal's; headless and web drivers have none
+        if not isinstance(fileno, int) or os.isatty(fileno):
+            return
+        if self.backend.read_only:
+            os._exit(128 + signal.SIGHUP)  # nothing to log; a terminal that is gone cannot be restored
+        self._on_ending_signal(signal.SIGHUP)
+
     def _remove_ending_signals(self) -> None:
         loop = asyncio.get_running_loop()
         for signum in self._signals_installed:

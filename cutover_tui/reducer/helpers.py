@@ -132,7 +132,15 @@ def evidence_item_text(runbook: Runbook, step_id: Any, item_id: Any) -> str:
 
 
 def _describe(runbook: Runbook, event: EventRecord) -> str:
-    """One line for the log pane."""
+    """One line for the log pane; an event the wall clock would have dated before the last one says so."""
+    text = _describe_kind(runbook, event)
+    behind = event.payload.get("clock_behind_by")
+    if behind:
+        text += f" (dated at the log's last time: the wall clock read {_seconds(float(behind))} earlier)"
+    return text
+
+
+def _describe_kind(runbook: Runbook, event: EventRecord) -> str:
     p = event.payload
 
     def title(step_id: Any) -> str:
@@ -145,6 +153,8 @@ def _describe(runbook: Runbook, event: EventRecord) -> str:
         case "session_started":
             return f"session started{' (rehearsal)' if p.get('rehearsal') else ''}: {p.get('runbook_name', '')}"
         case "session_resumed":
+            if p.get("gap_seconds") is None and p.get("last_write_ts"):  # the clock read before the last write
+                return "session resumed after a gap of unknown length"
             return f"session resumed after a {_seconds(float(p.get('gap_seconds') or 0))} gap"
         case "runbook_changed":
             return f"runbook changed {str(p.get('old_sha256', ''))[:12]} -> {str(p.get('new_sha256', ''))[:12]}"

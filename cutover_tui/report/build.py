@@ -100,7 +100,9 @@ def _build(log: SessionLog, path: Path, generated_at: datetime) -> Report:
     started = events[0].ts if events else info.created_at
     ended_event = next((e for e in reversed(events) if e.kind == "session_ended"), None) if final.ended else None
     ended = ended_event.ts if ended_event else max(log.last_write_ts or info.updated_at, started)
-    gaps = tuple(Gap(a, b, (b - a).total_seconds()) for a, b in final.gaps)
+    # A resume is dated after the last write, unless the wall clock read before it (stepped back): then the
+    # resume carries the last event's time (the log's order), and how long the dashboard was down is unknown.
+    gaps = tuple(Gap(a, b, (b - a).total_seconds() if b > a else None) for a, b in final.gaps)
     by_kind = _by_kind(events)
 
     endings = {**by_kind["step_completed"], **by_kind["step_failed"], **by_kind["step_skipped"]}
@@ -167,7 +169,7 @@ def _build(log: SessionLog, path: Path, generated_at: datetime) -> Report:
         missing_evidence=tuple(
             s.id for s in steps if s.result == "PASS" and (s.evidence_owed or (s.evidence_required and not s.evidence))
         ),
-        seconds_down=sum(g.seconds for g in gaps),
+        seconds_down=sum(g.seconds for g in gaps if g.seconds is not None),
     )
     return Report(
         report_version=REPORT_VERSION,

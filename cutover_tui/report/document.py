@@ -133,7 +133,7 @@ def document(report: Report) -> list[Block]:
         blocks.append(
             Table(
                 ("From", "To", "Duration"),
-                tuple((clock.time(g.start), clock.time(g.end), format_duration(g.seconds)) for g in report.gaps),
+                tuple((clock.time(g.start), clock.time(g.end), _gap_duration(g.seconds)) for g in report.gaps),
             )
         )
         blocks.append(Paragraph("Nothing was polled and no stop condition was evaluated during these gaps."))
@@ -260,7 +260,14 @@ def _summary_lines(report: Report, clock: Clock) -> list[str]:
         )
     if session.rollback_started_at is not None:
         lines.append(f"Rollback started {clock.time(session.rollback_started_at)}: {session.rollback_reason}")
-    down = f"{len(report.gaps)} gap{'s' if len(report.gaps) != 1 else ''}, {format_duration(summary.seconds_down)} in total"
+    unknown = sum(1 for g in report.gaps if g.seconds is None)
+    down = f"{len(report.gaps)} gap{'s' if len(report.gaps) != 1 else ''}"
+    if unknown < len(report.gaps):
+        down += f", {format_duration(summary.seconds_down)} in total"
+        if unknown:
+            down += f" and {unknown} of unknown length"
+    else:
+        down += " of unknown length"
     lines.append(f"Dashboard down: {down if report.gaps else 'never'}.")
     lines.append(f"Log integrity: {_integrity_text(report.integrity)}.")
     return lines
@@ -540,3 +547,7 @@ def _episode_text(episode: Episode, clock: Clock) -> str:
         text + f"first decision after it: {_decision_label(episode.decision)} by {episode.decided_by} "
         f"{clock.time(episode.decision_at)}, {format_duration(episode.seconds_to_decision)} after firing."
     )
+
+
+def _gap_duration(seconds: float | None) -> str:
+    return "unknown: the wall clock read before the last write" if seconds is None else format_duration(seconds)

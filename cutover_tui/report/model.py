@@ -244,7 +244,7 @@ class Gap:
 
     start: datetime
     end: datetime
-    seconds: float
+    seconds: float | None  # None: unknown (the wall clock read before the last write when the session resumed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from cutover_tui.store.schema import (
     _transaction,
 )
 from cutover_tui.store.verify import _verify_connection
-from cutover_tui.store.writer import LogWriter
+from cutover_tui.store.writer import CLOCK_BEHIND_TOLERANCE, LogWriter
 from runbooks.model import Runbook
 
 
@@ -233,7 +233,7 @@ class SessionLog(LogWriter):
         log.append(
             "session_resumed",
             {
-                "gap_seconds": round(max(0.0, (now - last_write).total_seconds()), 3) if last_write else 0.0,
+                "gap_seconds": _gap_seconds(last_write, now),
                 "last_write_ts": format_ts(last_write) if last_write else None,
                 "accepted_runbook_change": changed,
             },
@@ -329,6 +329,15 @@ class SessionLog(LogWriter):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _gap_seconds(last_write: datetime | None, now: datetime) -> float | None:
+    """Seconds since the last write; None when the wall clock reads before it (stepped back: the gap is unknown)."""
+    if last_write is None:
+        return 0.0
+    if last_write - now > CLOCK_BEHIND_TOLERANCE:
+        return None
+    return round(max(0.0, (now - last_write).total_seconds()), 3)
 
 
 def verify_file(path: str | os.PathLike[str]) -> VerifyResult:

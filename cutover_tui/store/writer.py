@@ -6,7 +6,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from checks.clock import Clock
@@ -33,6 +33,8 @@ from cutover_tui.store.schema import _transaction
 MAX_PENDING_TICKS = 20_000
 
 FLUSH_INTERVAL_SECONDS = 1.0
+#: An event whose wall time reads further than this before the last event's records ``clock_behind_by``.
+CLOCK_BEHIND_TOLERANCE = timedelta(seconds=1)
 
 
 class LogWriter(LogQueries):
@@ -74,7 +76,10 @@ class LogWriter(LogQueries):
             actor: who did it; defaults to the operator.
             ts: when it happened, for an event held in memory while the log
                 could not be written (default: now). Never earlier than the
-                last event: the log's time order is its seq order.
+                last event: the log's time order is its seq order. An event
+                whose time read more than ``CLOCK_BEHIND_TOLERANCE`` earlier
+                (the wall clock stepped back) is dated at the last event's and
+                its payload gains ``clock_behind_by``: how many seconds earlier.
 
         Returns:
             The stored record, payload exactly as stored (so live folds equal replays).
@@ -91,6 +96,8 @@ class LogWriter(LogQueries):
         with self._db_lock:
             moment = self._clock.now() if ts is None else ts
             if self._head_ts is not None and moment < self._head_ts:
+                if self._head_ts - moment > CLOCK_BEHIND_TOLERANCE:  # the wall clock stepped back: say by how much
+                    stored = {**stored, "clock_behind_by": round((self._head_ts - moment).total_seconds(), 3)}
                 moment = self._head_ts
             stamp = format_ts(moment)
             ticks = self._take_pending()

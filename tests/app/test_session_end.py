@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -44,7 +46,7 @@ def _tmux() -> str:
 class Session:
     """``cutover-tui run`` in a real terminal (tmux), so keys and signals reach it as they would an operator's."""
 
-    def __init__(self, tmp_path: Path, url: str, *extra: str) -> None:
+    def __init__(self, tmp_path: Path, url: str, *extra: str, under_make: bool = False, replay: bool = False) -> None:
         program = _tmux()
         self.db = tmp_path / "end.cutover.db"
         runbook = tmp_path / "end.yaml"
@@ -52,10 +54,30 @@ class Session:
         exe = Path(sys.executable).with_name("cutover-tui")
         self.name = f"end{os.getpid()}-{time.monotonic_ns()}"
         self.tmux = [program, *private_tmux(self.name)[1:]]  # a server of its own
-        command = f"exec {exe} run {runbook} --db {self.db} --as tester {' '.join(extra)}"
-        subprocess.run([*self.tmux, "new", "-d", "-s", self.name, "-x", "120", "-y", "36", command], check=True)
+        command = f"{exe} run {runbook} --db {self.db} --as tester {' '.join(extra)}"
+        if replay:
+            command = f"{exe} replay {self.db}"
+        if under_make:  # make leads the terminal's session, as with `make demo`: a hang-up's SIGHUP goes to make alone
+            makefile = tmp_path / "Makefile"
+            makefile.write_text(f"run:\n\t{command}\n", encoding="utf-8")
+            command = f"make -s -f {makefile} run"
+        subprocess.run(
+            [*self.tmux, "new", "-d", "-s", self.name, "-x", "120", "-y", "36", f"exec {command}"], check=True
+        )
         self.pid = int(subprocess.run([*self.tmux, "display", "-p", "-t", self.name, "#{pane_pid}"],
                                       capture_output=True, text=True, check=True).stdout)  # fmt: skip
+        if under_make:
+            self.pid = self._child_of(self.pid)
+
+    @staticmethod
+    def _child_of(parent: int) -> int:
+        """The one child ``parent`` started (bounded wait)."""
+        children = Path(f"/proc/{parent}/task/{parent}/children")
+        deadline = time.monotonic() + 10
+        while not children.read_text().split():
+            assert time.monotonic() < deadline, "make started nothing"
+            time.sleep(0.05)
+        return int(children.read_text().split()[0])
 
     def wait_for_readings(self, count: int = 3) -> None:
         """Until the session stored ``count`` readings (it polls every 300 ms)."""
@@ -138,6 +160,44 @@ def test_a_signal_ends_the_session_as_a_quit_does(tmp_path: Path, target: Target
     assert ending == {"outcome": "abandoned", "reason": how}
     assert readings >= 3
     assert not any(p.name.endswith(".lock") for p in tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_a_terminal_gone_under_make_ends_the_session_as_sighup_does(tmp_path: Path, target: Target) -> None:
+    """The terminal goes while make runs the dashboard (no SIGHUP reaches it): session_ended logged, and it exits within seconds."""
+    session = Session(tmp_path, target.url, under_make=True)
+    try:
+        session.wait_for_readings()
+        session.close()  # tmux hangs up the terminal; the kernel signals make, which waits for its child
+        session.wait_exit()
+    finally:
+        session.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(session.pid, signal.SIGKILL)  # a dashboard still running on a dead terminal
+    ending, _, readings = ended(session.db)
+    assert ending == {"outcome": "abandoned", "reason": "SIGHUP"}
+    assert readings >= 3
+
+
+@pytest.mark.slow
+def test_a_replay_whose_terminal_is_gone_exits(tmp_path: Path, target: Target) -> None:
+    """A replay under make whose terminal hangs up exits within seconds instead of reading the dead terminal forever."""
+    session = Session(tmp_path, target.url)
+    try:
+        session.wait_for_readings()
+        os.kill(session.pid, signal.SIGTERM)
+        session.wait_exit()
+    finally:
+        session.close()
+    replay = Session(tmp_path, target.url, under_make=True, replay=True)
+    try:
+        assert replay.wait_for_screen(lambda screen: "Ending test" in screen), replay.screen()
+        replay.close()
+        replay.wait_exit()
+    finally:
+        replay.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(replay.pid, signal.SIGKILL)
 
 
 @pytest.mark.slow

@@ -327,6 +327,22 @@ def test_log_lines_describe_events_in_words() -> None:
     assert [line.text for line in state.log[1:]] == ["started: Deploy backend", "NO-GO: DB lag", "paging DBA"]
 
 
+def test_log_lines_say_when_the_wall_clock_read_behind_the_log() -> None:
+    """An event dated at the log's last time because the clock stepped back says so; a resume then has no gap to claim."""
+    state = reduce_events(RUNBOOK, events(
+        (30, "note", {"text": "paging DBA", "clock_behind_by": 7195.0}),
+        (30, "session_resumed", {"gap_seconds": None, "last_write_ts": "2026-12-01T16:30:30.000Z",
+                                 "accepted_runbook_change": False, "clock_behind_by": 3600.0}),
+        (31, "session_resumed", {"gap_seconds": 80.4, "last_write_ts": "2026-12-01T16:29:40.000Z",
+                                 "accepted_runbook_change": False}),
+    ))  # fmt: skip
+    assert [line.text for line in state.log[1:]] == [
+        "paging DBA (dated at the log's last time: the wall clock read 1h59m55s earlier)",
+        "session resumed after a gap of unknown length (dated at the log's last time: the wall clock read 1h earlier)",
+        "session resumed after a 1m20s gap",
+    ]
+
+
 # --------------------------------------------------------------- incremental form
 
 _KINDS = st.sampled_from(["step", "condition", "decision", "ack", "rollback", "resume", "tick", "t0"])

@@ -426,6 +426,23 @@ def test_gaps_where_the_dashboard_was_down(report: Report) -> None:
     assert any(gap.start <= ts <= gap.end for ts, _ in held_to), "the line is broken across the gap"
 
 
+def test_a_resume_with_the_clock_behind_the_log_is_a_gap_of_unknown_length(tmp_path: Path) -> None:
+    """A resume whose wall clock read before the last write is a gap the report cannot measure: unknown, not 0s."""
+    clock = ManualClock(START)
+    path = tmp_path / "stepped.cutover.db"
+    with SessionLog.create(path, parse_runbook(RUNBOOK_YAML), operator="alice", clock=clock) as log:
+        log.append("note", {"text": "before the step"})
+    clock.jump_wall(-3600)
+    with SessionLog.open(path, parse_runbook(RUNBOOK_YAML), operator="alice", clock=clock):
+        pass
+    report = build_report(path)
+    (gap,) = report.gaps
+    assert gap.seconds is None and report.summary.seconds_down == 0
+    markdown = render(report, "md")
+    assert "Dashboard down: 1 gap of unknown length." in markdown
+    assert f"| {START:%H:%M:%S} | {START:%H:%M:%S} | unknown: the wall clock read before the last write |" in markdown
+
+
 def test_markdown_says_pass_fail_and_intact(report: Report) -> None:
     """The Markdown names each result and ends with the verify result."""
     text = render(report, "md")

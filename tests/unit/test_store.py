@@ -226,6 +226,42 @@ def test_resume_logs_the_gap_since_the_last_write(db: Path) -> None:
     }
 
 
+def test_an_event_dated_while_the_wall_clock_is_behind_the_log_says_by_how_much(db: Path) -> None:
+    """After the wall clock steps back, an event keeps the log's order (the last event's time) and records how far behind the clock read."""
+    clock = ManualClock(T0)
+    with SessionLog.create(db, make_runbook(), operator="alice", clock=clock) as log:
+        log.append("note", {"text": "before the step"})
+        clock.jump_wall(-7200)
+        clock.advance(5)
+        behind = log.append("note", {"text": "after the step"})
+        clock.jump_wall(7200)
+        caught_up = log.append("note", {"text": "clock caught up"})
+        events = log.events()
+    assert behind.ts == events[-3].ts == T0
+    assert behind.payload == {"text": "after the step", "clock_behind_by": 7195.0}
+    assert caught_up.ts == T0 + timedelta(seconds=5) and caught_up.payload == {"text": "clock caught up"}
+    assert [e.payload for e in events[-2:]] == [behind.payload, caught_up.payload]
+
+
+def test_resume_with_the_clock_behind_the_last_write_does_not_claim_a_gap(db: Path) -> None:
+    """A resume whose wall clock reads before the last write logs the gap as unknown, and how far behind the clock was."""
+    clock = ManualClock(T0)
+    log = SessionLog.create(db, make_runbook(), operator="alice", clock=clock)
+    log.record_reading(reading("auth_error_ratio", 0.002, T0 + timedelta(seconds=20)))
+    log.close()
+    clock.jump_wall(-3600)
+    resumed = SessionLog.open(db, make_runbook(), operator="bob", clock=clock)
+    last = resumed.events()[-1]
+    resumed.close()
+    assert last.kind == "session_resumed"
+    assert last.payload == {
+        "gap_seconds": None,
+        "last_write_ts": "2026-12-01T16:30:20.000Z",
+        "accepted_runbook_change": False,
+        "clock_behind_by": 3600.0,
+    }
+
+
 def test_resume_with_a_changed_runbook_is_refused_naming_both_hashes(db: Path) -> None:
     """A runbook whose sha256 differs is refused with both hashes named, and nothing is written."""
     old, new = make_runbook(), make_runbook(note="# edited\n")
