@@ -34,7 +34,7 @@ from cutover_tui.backend import Acknowledged, ReadOnlySession
 from cutover_tui.causes import ChangeCauses, RecentReadings
 from cutover_tui.reducer import Reducer
 from cutover_tui.state import LiveTruth, SessionState
-from cutover_tui.store import EventRecord, SessionLog, TickRecord, describe_write_error
+from cutover_tui.store import EventRecord, SessionLog, TickRecord, describe_write_error, writer_pid
 from runbooks.model import Runbook
 
 #: Readings are coalesced into at most this many repaints a second.
@@ -515,7 +515,10 @@ class FollowBackend:
 
     def state(self) -> SessionState:
         stopped = self.writer_stopped_at()
-        return self._reducer.state(now=self.clock.now(), live=LiveTruth(writer_stopped_at=stopped))
+        holding = writer_pid(self.db_path) if stopped is not None and self._reducer.ended is None else None
+        return self._reducer.state(
+            now=self.clock.now(), live=LiveTruth(writer_stopped_at=stopped, writer_holding=holding)
+        )
 
     def writer_stopped_at(self) -> datetime | None:
         """When the writer was last seen alive, once it is gone; None while it runs."""

@@ -255,6 +255,9 @@ class LiveTruth:
         log_problem_since: when the log stopped being written.
         writer_stopped_at: in a follower, when the writer was last seen alive
             (None while it is alive).
+        writer_holding: in a follower whose writer stopped writing, the pid of
+            the process still holding the log (it runs but writes nothing:
+            disk full, hung), or None when no process holds it.
         writer_ended: in a follower, whether the writer ended the session cleanly.
         polling_stopped_at: when the polling thread was last seen alive, once it
             ended or stopped beating (None while it polls): every check and
@@ -266,6 +269,7 @@ class LiveTruth:
     log_problem: str | None = None
     log_problem_since: datetime | None = None
     writer_stopped_at: datetime | None = None
+    writer_holding: int | None = None
     writer_ended: bool = False
     polling_stopped_at: datetime | None = None
 

@@ -312,7 +312,7 @@ class Reducer(Fold):
             banners.append(log_banner(live.log_problem, live.log_problem_since, now))
         if live.writer_stopped_at is not None:
             when = live.writer_stopped_at.strftime("%H:%M:%SZ")
-            banners.append(writer_banner(live.writer_stopped_at, self._ended, now, when))
+            banners.append(writer_banner(live.writer_stopped_at, self._ended, now, when, live.writer_holding))
         if live.polling_stopped_at is not None:
             banners.append(polling_banner(live.polling_stopped_at, now))
         banners.extend(

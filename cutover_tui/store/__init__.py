@@ -50,6 +50,7 @@ from cutover_tui.store.errors import (
     describe_write_error,
 )
 from cutover_tui.store.formats import OUTCOME_CODES, READINGS_VIEW, from_ms, to_ms
+from cutover_tui.store.lock import writer_pid
 from cutover_tui.store.log import SessionLog, verify_file
 from cutover_tui.store.records import (
     EVENT_KINDS,
@@ -109,4 +110,5 @@ __all__ = [
     "tick_digest",
     "to_ms",
     "verify_file",
+    "writer_pid",
 ]

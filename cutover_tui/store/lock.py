@@ -79,6 +79,24 @@ class _WriterLock:
 
 def _flock_holder(identity: os.stat_result) -> str:
     """``pid N on host H`` for the process holding an ``flock`` on this file (Linux ``/proc/locks``)."""
+    pid = _flock_pid(identity)
+    return f"pid {pid} on host {socket.gethostname()}" if pid is not None else "another process"
+
+
+def writer_pid(db_path: str | os.PathLike[str]) -> int | None:
+    """The pid of the process writing ``db_path`` on this machine (it holds the file's ``flock``), or None.
+
+    Read from ``/proc/locks``: nothing is locked to find out, so a writer
+    starting meanwhile is never refused. None where there is no such file or
+    the writer is on another host.
+    """
+    try:
+        return _flock_pid(os.stat(db_path))
+    except OSError:
+        return None
+
+
+def _flock_pid(identity: os.stat_result) -> int | None:
     device = f"{os.major(identity.st_dev):02x}:{os.minor(identity.st_dev):02x}:{identity.st_ino}"
     try:
         with open("/proc/locks", encoding="ascii") as locks:
@@ -91,7 +109,7 @@ def _flock_holder(identity: os.stat_result) -> str:
                     and fields[4].isdigit()
                     and int(fields[4]) > 0
                 ):
-                    return f"pid {fields[4]} on host {socket.gethostname()}"
+                    return int(fields[4])
     except OSError:
         pass
-    return "another process"
+    return None

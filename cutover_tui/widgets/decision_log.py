@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
 
 from cutover_tui.labels import to_zone
-from cutover_tui.state import SessionState
+from cutover_tui.state import LogLine, SessionState
 
 KIND_STYLES = {
     "decision": "bold cyan",
@@ -19,43 +20,100 @@ KIND_STYLES = {
 }
 
 
+#: The time column (``HH:MM:SS``) and the narrowest the text column gets before the pane scrolls instead.
+TIME_WIDTH = 8
+MIN_TEXT_WIDTH = 20
+#: The lines the pane keeps to scroll back through (each wrapped: about a millisecond apiece to lay out after a
+#: replay seek); the whole log is in replay and the report.
+PANE_LINES = 50
+#: More lines gone than this (a replay seek) and the pane is laid out again rather than row by row.
+REMOVE_ONE_BY_ONE = 16
+MAX_HEIGHTS_KEPT = 1000
+
+
 class DecisionLog(DataTable[Text]):
-    """``state.log`` as rows keyed by event sequence: new lines are added, gone ones removed."""
+    """``state.log`` as rows keyed by event sequence: new lines are added, gone ones removed.
+
+    A line longer than the pane wraps under its own column (rows as tall as
+    their text), so a decision's reason is read whole without sideways
+    scrolling; when the pane's width or the widest actor changes, the rows
+    are wrapped again.
+    """
 
     DEFAULT_CSS = """
-    DecisionLog { height: 1fr; }
+    DecisionLog { height: 1fr; overflow-x: hidden; scrollbar-gutter: stable; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", show_cursor=False, cell_padding=1)
-        self._seqs: list[int] = []
-
-    def _ensure_columns(self) -> None:
-        if not self.columns:
-            self.add_column("Time", key="time")
-            self.add_column("Who", key="actor")
-            self.add_column("What", key="text")
+        self._lines: dict[int, LogLine] = {}  # shown, by seq, in order
+        self._zone: tzinfo | None = None
+        self._widths: tuple[int, int] = (0, 0)  # the actor and text columns' widths the rows were wrapped to
+        self._heights: dict[int, int] = {}  # seq -> its row's height at those widths
 
     def show(self, state: SessionState, zone: tzinfo | None) -> None:
-        """Add lines not shown yet and drop the ones no longer in ``state.log`` (bounded, or replayed back)."""
-        self._ensure_columns()
-        wanted = {line.seq for line in state.log}
-        for seq in [s for s in self._seqs if s not in wanted]:
-            self.remove_row(str(seq))
-        self._seqs = [s for s in self._seqs if s in wanted]
-        shown = set(self._seqs)
-        added = False
-        for line in state.log:
-            if line.seq in shown:
-                continue
-            style = KIND_STYLES.get(line.kind, "dim")
-            self.add_row(
-                Text(f"{to_zone(line.ts, zone):%H:%M:%S}", style="dim"),
-                Text(line.actor, style="dim"),
-                Text(line.text, style=style),
-                key=str(line.seq),
-            )
-            self._seqs.append(line.seq)
-            added = True
-        if added:
-            self.call_after_refresh(self.scroll_end, animate=False)
+        """Show the last ``PANE_LINES`` of ``state.log``: add new lines, drop the ones gone (bounded, or replayed back)."""
+        self._zone = zone
+        wanted = {line.seq: line for line in state.log[-PANE_LINES:]}
+        gone = [seq for seq in self._lines if seq not in wanted]
+        new = [line for seq, line in wanted.items() if seq not in self._lines]
+        if not gone and not new:
+            return
+        # New lines go below the others. After a replay seek back they come before them, and
+        # removing many rows one by one costs a pass over the table each: lay every line out again.
+        last_kept = max((seq for seq in self._lines if seq in wanted), default=None)
+        again = len(gone) > REMOVE_ONE_BY_ONE or bool(last_kept is not None and new and new[0].seq < last_kept)
+        self._lines = wanted  # in the log's order: kept lines, then new ones, or all laid out again
+        if not self._wrap_again(force=again):
+            for seq in gone:
+                self.remove_row(str(seq))
+            for line in new:
+                self._add(line)
+        self.call_after_refresh(self._show_newest)
+
+    def on_resize(self) -> None:
+        if self._wrap_again():
+            self.call_after_refresh(self._show_newest)
+
+    def _show_newest(self) -> None:
+        """Scroll to the end; when the newest line is taller than the pane, to its first line (its time and who)."""
+        rows = list(self.rows.values())
+        last = rows[-1].height if rows else 0
+        self.scroll_to(y=min(self.max_scroll_y, sum(row.height for row in rows) - last), animate=False)
+
+    def _wrap_again(self, *, force: bool = False) -> bool:
+        """Lay the columns out for the pane's width and the widest actor; every row again when that changed (or ``force``)."""
+        actor = max((cell_len(line.actor) for line in self._lines.values()), default=3)
+        others = TIME_WIDTH + actor + 6 * self.cell_padding
+        widths = (actor, max(MIN_TEXT_WIDTH, self.scrollable_content_region.width - others))
+        if widths == self._widths and self.columns and not force:
+            return False
+        if widths != self._widths:
+            self._heights.clear()
+        self._widths = widths
+        self.clear(columns=True)
+        self.add_column("Time", key="time", width=TIME_WIDTH)
+        self.add_column("Who", key="actor", width=widths[0])
+        self.add_column("What", key="text", width=widths[1])
+        for line in self._lines.values():
+            self._add(line)
+        return True
+
+    def _add(self, line: LogLine) -> None:
+        self.add_row(
+            Text(f"{to_zone(line.ts, self._zone):%H:%M:%S}", style="dim"),
+            Text(line.actor, style="dim"),
+            Text(line.text, style=KIND_STYLES.get(line.kind, "dim")),
+            key=str(line.seq),
+            height=self._height(line),
+        )
+
+    def _height(self, line: LogLine) -> int:
+        """How many lines ``line``'s text takes wrapped to the text column (kept: a seek shows the same lines again)."""
+        height = self._heights.get(line.seq)
+        if height is None:
+            height = len(Text(line.text).wrap(self.app.console, self._widths[1]))
+            if len(self._heights) > MAX_HEIGHTS_KEPT:
+                self._heights.clear()
+            self._heights[line.seq] = height
+        return height

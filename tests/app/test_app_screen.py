@@ -366,6 +366,25 @@ async def test_log_shows_decisions_and_notes_with_actor_and_time(
     assert [cell.plain for cell in last] == ["22:05:07", "alice", "customer on the bridge"]
 
 
+async def test_a_long_log_line_wraps_within_the_pane_and_follows_its_width(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
+    """A note longer than the pane wraps under its own column, every word on screen, with no sideways scrolling; a resize wraps it again."""
+    words = " ".join(f"word{n}" for n in range(14))
+    backend.record("note", {"text": words}, actor="alice")
+    await pilot.pause()
+
+    def shown() -> str:
+        log = app.query_one(DecisionLog)
+        assert log.max_scroll_x == 0 and not log.show_horizontal_scrollbar
+        lines = ["".join(segment.text for segment in log.render_line(y)) for y in range(log.size.height)]
+        return " ".join(" ".join(lines).split())
+
+    await wait_until(pilot, lambda: words in shown())
+    await pilot.resize_terminal(100, 40)
+    await wait_until(pilot, lambda: words in shown())
+
+
 async def test_footer_offers_only_the_keys_that_apply(app: CutoverApp, pilot: Pilot[None]) -> None:
     """A done step offers no start or complete; a pending one offers start; acknowledge only when something fires."""
     table = app.query_one(StepsTable)

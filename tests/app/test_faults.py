@@ -105,6 +105,26 @@ async def test_a_follower_whose_writer_was_killed_goes_cannot_verify(target, tmp
 
 
 @pytest.mark.slow
+async def test_a_follower_tells_a_writer_that_cannot_write_from_one_that_is_gone(target, tmp_path, small_disk):
+    """The writer's disk fills: the follower goes CANNOT VERIFY saying the writer still holds the log; once it is killed, that it stopped."""
+    runbook_path = write_fault_runbook(tmp_path, target.url, every="1s", timeout="900ms")
+    db = small_disk.path / "session.cutover.db"
+    with TmuxSession(["run", runbook_path, "--db", db, "--as", "ic"]) as writer:
+        assert wait_for(lambda: db.exists() and _logged_states(db).get("auth_errors") == "ok", 20), writer.screen()
+        app = make_app(FollowBackend(db, load_runbook(runbook_path), interval=0.2))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.session.verdict is not Verdict.CANNOT_VERIFY)
+            small_disk.fill()
+            await wait_until(pilot, lambda: app.session.verdict is Verdict.CANNOT_VERIFY, 20)
+            assert all(view.state is ConditionState.STALE for view in app.session.conditions.values())
+            assert app.banner is not None and "WRITER NOT WRITING" in app.banner.text.plain
+            assert "still holds the log" in app.banner.text.plain
+            writer.kill()
+            await wait_until(pilot, lambda: app.banner is not None and "WRITER STOPPED" in app.banner.text.plain, 10)
+            assert app.session.verdict is Verdict.CANNOT_VERIFY
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["ends", "hangs"])
 async def test_a_polling_thread_that_ends_or_hangs_turns_the_screen_cannot_verify(target, tmp_path, how, monkeypatch):
     """The polling thread's loop ends, or a probe blocks it: every condition goes stale, CANNOT VERIFY, a banner says why."""
