@@ -371,10 +371,8 @@ def refusal(
         ):
             return f"{title} is already {status}."
         case "acknowledge" if condition_to_acknowledge(session, highlighted_condition) is None:
-            firing = [
-                v for v in session.conditions.values() if v.state in (ConditionState.FIRING, ConditionState.RECOVERING)
-            ]
-            if firing:
+            firing = (ConditionState.FIRING, ConditionState.RECOVERING)
+            if any(standing.state in firing for standing in session.standings.values()):
                 return "Every firing stop condition is already acknowledged."
             return "Nothing to acknowledge: no stop condition is firing."
         case "set_t0" if session.mode is Mode.ROLLBACK:

@@ -194,6 +194,12 @@ def clock_width(view: ConditionView | None) -> int:
     return max(LEFT, clock_cell(view).cell_len)
 
 
+def clock_text(view: ConditionView | None, width: int) -> Text:
+    """The clock part of a card ``width`` cells wide: the clock cell at its own width (``clock_width``), never cut."""
+    cell = clock_cell(view)
+    return _fit(cell, min(max(LEFT, cell.cell_len), width))
+
+
 class _Layout:
     """Where each part of a card goes at a width, and what each part shows."""
 
@@ -230,7 +236,7 @@ class _Layout:
             line.append_text(_fit(self.value, self.right, right=True))
             return line
         if part == "clock":
-            return _fit(clock_cell(view), self.clock)
+            return clock_text(view, self.width)
         if part == "middle":
             if self.width - self.clock < 2:  # a clock as wide as the card: nothing else fits beside it
                 return Text(" " * max(0, self.width - self.clock))
@@ -370,7 +376,10 @@ class ConditionCard(Widget):
         drawn = self._drawn.get(part)
         if drawn is not None and drawn[0] == key:
             return drawn[1]
-        text = _Layout(self.condition, self.view, self.runbook, width, trend_samples(width), self.check).text(part)
+        if part == "clock":  # what a second changes: drawn without laying out the rest of the card
+            text = clock_text(self.view, width)
+        else:
+            text = _Layout(self.condition, self.view, self.runbook, width, trend_samples(width), self.check).text(part)
         strip = Strip(render_segments(text, self.app.console), text.cell_len)
         self._drawn[part] = (key, strip)
         self.renders[part] += 1
@@ -379,15 +388,18 @@ class ConditionCard(Widget):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         style = self.rich_style
+        parts: tuple[str, ...]
         if y == 0:
-            strip = self._part("top", width)
+            parts = ("top",)
         elif y == 1:
-            strip = Strip.join([self._part("clock", width), self._part("middle", width)])
+            parts = ("clock", "middle")
         elif y == 2:
-            strip = self._part("why", width)
+            parts = ("why",)
         else:
             return Strip.blank(width, style)
-        return strip.crop_extend(0, width, None).apply_style(style)
+        # Each part is styled on its own: a part drawn before keeps its styled strip (``Strip.apply_style`` caches it),
+        # so a clock tick styles the few segments of the clock, not the sparkline's beside it.
+        return Strip.join([self._part(part, width).apply_style(style) for part in parts]).crop_extend(0, width, style)
 
 
 def render_segments(text: Text, console) -> list[Segment]:

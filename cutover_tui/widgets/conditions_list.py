@@ -68,15 +68,21 @@ def arranged(rank: Mapping[str, tuple[int, int, int]], worst_first: bool) -> lis
     return sorted(rank, key=rank.__getitem__ if worst_first else lambda cid: rank[cid][2])
 
 
-def on_screen(count: int, scroll_y: float, height: int) -> slice:
-    """The cards (positions in display order) a pane ``height`` lines tall shows at ``scroll_y``, and one more each side."""
+def in_view(count: int, scroll_y: float, height: int) -> slice:
+    """The cards (positions in display order) a pane ``height`` lines tall shows at ``scroll_y``, even partly."""
     top = round(scroll_y)  # as Textual offsets what it draws
     first = top // CARD_HEIGHT
     last = -(-(top + max(0, height)) // CARD_HEIGHT)  # past the last card even partly seen
-    return slice(max(0, first - 1), min(count, last + 1))
+    return slice(min(count, first), min(count, last))
 
 
-__all__ = ["ConditionCard", "ConditionsList", "arranged", "condition_card", "on_screen", "ranks"]
+def on_screen(count: int, scroll_y: float, height: int) -> slice:
+    """The cards a pane ``height`` lines tall shows at ``scroll_y`` (``in_view``), and one more each side."""
+    seen = in_view(count, scroll_y, height)
+    return slice(max(0, seen.start - 1), min(count, seen.stop + 1))
+
+
+__all__ = ["ConditionCard", "ConditionsList", "arranged", "condition_card", "in_view", "on_screen", "ranks"]
 
 
 class ConditionsList(VerticalScroll, can_focus=True):
@@ -174,6 +180,9 @@ class ConditionsList(VerticalScroll, can_focus=True):
         conditions, checks = self._views
         height = self.scrollable_content_region.height or self.app.size.height
         seen = self._order[on_screen(len(self._order), self.scroll_y, height)]
+        # The cards just out of view have their views read with the rest, and take them when they come into view:
+        # a card repainted out of view makes Textual place every widget again to find it (some 5 ms a second).
+        visible = set(self._order[in_view(len(self._order), self.scroll_y, height)])
         if every:
             shown = set(seen)
             for condition_id, card in self._cards.items():
@@ -186,7 +195,10 @@ class ConditionsList(VerticalScroll, can_focus=True):
         if read is not None:  # what the views read, at once (a replay reads the log)
             read(card.condition_id for card in cards)
         for card in cards:
-            card.show(conditions.get(card.condition_id), checks.get(card.condition.check))
+            if card.condition_id in visible:
+                card.show(conditions.get(card.condition_id), checks.get(card.condition.check))
+            else:
+                card.show_later(conditions, checks)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)

@@ -94,8 +94,12 @@ class DashboardHeader(Horizontal):
         before = self._shown.get(selector)
         if before != text:
             self._shown[selector] = text
-            # The clocks change every second at the same width: only a new width needs a layout.
-            self.query_one(selector, Static).update(text, layout=before is None or before.cell_len != text.cell_len)
+            # The clocks change every second at the same width: only a new width needs a layout, and only where
+            # the width follows the text (the title and the next step fill what the others leave).
+            static = self.query_one(selector, Static)
+            width = static.styles.width
+            follows_text = width is None or width.is_auto
+            static.update(text, layout=before is None or (follows_text and before.cell_len != text.cell_len))
 
 
 def mode_text(state: SessionState, view_label: str | None) -> Text:

@@ -128,9 +128,19 @@ class StepDetail(VerticalScroll):
         self._set("#detail-body", detail_body(spec, step_state, state, runbook, now, live=live))
 
     def _set(self, selector: str, text: Text) -> None:
-        if self._shown.get(selector) != text:
-            self._shown[selector] = text
-            self.query_one(selector, Static).update(text)
+        """Show ``text`` in the ``selector`` Static; the screen is laid out again only when its height changed.
+
+        A new layout places every widget on the screen again (some 10 ms with a
+        hundred condition cards); new text as tall as the old only repaints.
+        """
+        if self._shown.get(selector) == text:
+            return
+        self._shown[selector] = text
+        static = self.query_one(selector, Static)
+        width, height = static.content_size
+        static.update(text, layout=False)
+        if not width or static.get_content_height(static.container_size, self.app.size, width) != height:
+            static.refresh(layout=True)
 
 
 def evidence_lines(step: Step, answers: Mapping[str, Sequence[str]], asking: Iterable[EvidenceItem] = ()) -> Text:

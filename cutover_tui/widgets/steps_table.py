@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 
 from rich.text import Text
 from textual.binding import Binding
@@ -12,14 +12,16 @@ from textual.widgets.data_table import ColumnKey, RowKey
 
 from cutover_tui.labels import (
     STEP_MARKERS,
+    Marker,
     check_marker,
     condition_marker_in,
     format_at,
     format_drift,
     format_wall_time,
+    to_zone,
 )
 from cutover_tui.state import SessionState, StepState, StepStatus
-from runbooks.model import Runbook
+from runbooks.model import Runbook, Step
 
 #: (column key, label, width or None for auto)
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
@@ -52,7 +54,12 @@ class StepsTable(DataTable[Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=1)
         self._cells: dict[str, tuple[Text, ...]] = {}
+        #: What each row's cells were built from (``row_inputs``): a row whose inputs are the same is not built again.
+        self._inputs: dict[str, tuple[object, ...]] = {}
+        self._specs: tuple[Runbook, tzinfo | None, dict[str, Step]] | None = None
         self._last_shown: tuple[SessionState, Runbook, datetime, tzinfo | None] | None = None
+        self.rows_built = 0
+        """How many times a row's cells were built (tests read it: a second that changes no step builds none)."""
 
     def _ensure_columns(self) -> None:
         if not self.columns:
@@ -100,15 +107,42 @@ class StepsTable(DataTable[Text]):
         return max(12, self.scrollable_content_region.width - others - 2 * self.cell_padding)
 
     def show(self, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None) -> None:
-        """Bring rows in line with ``state``: add new steps, remove gone ones, update changed cells."""
+        """Bring rows in line with ``state``: add new steps, remove gone ones, update changed cells.
+
+        A row's cells are built again only when what they are made of changed (``row_inputs``):
+        the reducer hands out the same ``StepState`` for a step that did not change, so a second
+        that moves no step's drift, status or markers builds no row.
+        """
         self._ensure_columns()
         self._last_shown = (state, runbook, now, zone)
+        if self._specs is None or self._specs[0] is not runbook or self._specs[1] is not zone:
+            self._specs = (runbook, zone, {spec.id: spec for spec in (*runbook.steps, *runbook.rollback)})
+            self._inputs.clear()
+        specs = self._specs[2]
         title_width = self._title_width()
-        wanted = {step.id: step_cells(step, state, runbook, now, zone, title_width) for step in state.steps}
+        today = to_zone(now, zone).date()
+        markers: dict[str, Marker] = {}  # each watched condition's marker, once for every row watching it
+        wanted: set[str] = set()
+        changed: list[tuple[str, tuple[Text, ...]]] = []
+        for step in state.steps:
+            wanted.add(step.id)
+            spec = specs[step.id]
+            watched = tuple(
+                markers.get(cid) or markers.setdefault(cid, condition_marker_in(state, runbook, cid))
+                for cid in spec.watch
+            )
+            inputs = row_inputs(step, state, today, title_width, watched)
+            if self._inputs.get(step.id) != inputs or step.id not in self._cells:
+                self._inputs[step.id] = inputs
+                self.rows_built += 1
+                changed.append(
+                    (step.id, row_cells(step, spec, state.current_step == step.id, now, zone, title_width, watched))
+                )
         for step_id in [k for k in self._cells if k not in wanted]:
             self.remove_row(step_id)
             del self._cells[step_id]
-        for step_id, cells in wanted.items():
+            self._inputs.pop(step_id, None)
+        for step_id, cells in changed:
             old = self._cells.get(step_id)
             if old is None:
                 self.add_row(*cells, key=step_id)
@@ -143,12 +177,34 @@ class StepsTable(DataTable[Text]):
         self.refresh_row(row_index)
 
 
-def step_cells(
-    step: StepState, state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None, title_width: int
+def row_inputs(
+    step: StepState, state: SessionState, today: date, title_width: int, watched: tuple[Marker, ...]
+) -> tuple[object, ...]:
+    """What a step's row is made of: equal inputs give equal cells (``row_cells``).
+
+    The step's own state (status, planned start, drift, gate), whether it is the
+    current step, the width its title is cut to, its watched conditions'
+    markers, and the day of ``now`` (a planned time on another day shows its date).
+    """
+    return (
+        step,
+        step.id == state.current_step,
+        title_width,
+        watched,
+        today if step.planned_start is not None else None,
+    )
+
+
+def row_cells(
+    step: StepState,
+    spec: Step,
+    current: bool,
+    now: datetime,
+    zone: tzinfo | None,
+    title_width: int,
+    watched: tuple[Marker, ...],
 ) -> tuple[Text, ...]:
-    """The cells of one step's row, in ``COLUMNS`` order; the title is cut to ``title_width``."""
-    spec = runbook.step(step.id)
-    current = step.id == state.current_step
+    """A row's cells from its inputs (``row_inputs``); ``watched``: the markers of the step's watched conditions."""
     marker = STEP_MARKERS[step.status]
     abandoned = step.status is StepStatus.ABANDONED
     title = Text(step.title, style="bold" if current else "dim" if abandoned else "")
@@ -163,23 +219,21 @@ def step_cells(
         ),
         Text(format_wall_time(step.planned_start, zone, now), style="dim"),
         title,
-        live_markers(step, state, runbook),
+        markers_text(step, spec, watched),
         Text(spec.owner or "", style="dim"),
         drift_cell(step),
     )
 
 
-def live_markers(step: StepState, state: SessionState, runbook: Runbook) -> Text:
-    """Gate check markers, ``│``, watched stop condition markers."""
-    spec = runbook.step(step.id)
+def markers_text(step: StepState, spec: Step, watched: tuple[Marker, ...]) -> Text:
+    """The live cell: the gate checks' markers, ``│`` when there are both, the watched conditions' markers."""
     text = Text()
     for _, status in step.gate:
         marker = check_marker(status)
         text.append(marker.symbol, style=marker.style)
     if spec.gate and spec.watch:
         text.append("│", style="dim")
-    for condition_id in spec.watch:
-        marker = condition_marker_in(state, runbook, condition_id)
+    for marker in watched:
         text.append(marker.symbol, style=marker.style)
     return text
 

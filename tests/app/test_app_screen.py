@@ -11,6 +11,7 @@ from rich.console import Console
 from textual.command import CommandList
 from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.strip import Strip
 from textual.widgets import Static
 
@@ -155,6 +156,56 @@ async def test_a_second_redraws_only_the_rows_whose_drift_moved() -> None:
         await pilot.pause(0.3)
         assert drawn and set(drawn) <= {table.get_row_index(step_id) for step_id in overdue}
         assert all(table.get_cell(s, "drift").plain.startswith("+") for s in overdue)
+
+
+async def test_clock_ticks_build_again_only_the_rows_they_changed() -> None:
+    """Ticks that change no step build no row's cells; a second that moves the overdue steps' drifts builds their rows alone."""
+    backend = fresh_session()
+    backend.record("t0_set", {"t0": format_ts(backend.now() - timedelta(seconds=90))}, actor="commander")
+    async with open_dashboard(backend, clock_tick=0.05) as view:
+        app, pilot = view.app, view.pilot
+        table = app.query_one(StepsTable)
+        await pilot.pause(0.3)
+        overdue = [step.id for step in app.session.steps if step.drift_seconds is not None]
+        assert 2 <= len(overdue) < len(app.session.steps)
+        ticks: list[None] = []
+        on_clock = app._on_clock
+        app._on_clock = lambda: (ticks.append(None), on_clock())  # type: ignore[method-assign]
+        built = table.rows_built
+        await wait_until(pilot, lambda: len(ticks) >= 3)
+        assert table.rows_built == built  # the same second again: nothing to build
+        before = {step_id: table.get_cell(step_id, "drift").plain for step_id in overdue}
+        backend.advance(1)
+        await wait_until(pilot, lambda: all(table.get_cell(s, "drift").plain != before[s] for s in overdue))
+        ticks.clear()
+        await wait_until(pilot, lambda: len(ticks) >= 3)
+        assert table.rows_built == built + len(overdue)
+
+
+async def test_a_second_that_changes_no_height_lays_nothing_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The active step's "took" and the header's countdowns move on each second with no new layout; each detail fits its text."""
+    layouts: list[None] = []
+    refresh_layout = Screen._refresh_layout
+    monkeypatch.setattr(Screen, "_refresh_layout", lambda *a, **k: (layouts.append(None), refresh_layout(*a, **k))[1])
+    backend = session_in_progress()
+    async with open_dashboard(backend, clock_tick=0.05) as view:
+        app, pilot = view.app, view.pilot
+        title, body = app.query_one("#detail-title", Static), app.query_one("#detail-body", Static)
+        await pilot.pause(0.3)
+        shown, laid_out = text_of(app, "#detail-title"), len(layouts)
+        assert "took" in shown  # the selected step is the active one
+        backend.advance(1)
+        await wait_until(pilot, lambda: text_of(app, "#detail-title") != shown)
+        await pilot.pause(0.2)
+        assert len(layouts) == laid_out
+        for step in app.session.steps:  # details of other heights: the pane is laid out to fit each
+            app.query_one(StepsTable).select_step(step.id)
+            await pilot.pause(0.1)
+            for static in (title, body):
+                width = static.content_size.width
+                assert static.content_size.height == static.get_content_height(static.container_size, app.size, width)
 
 
 @pytest.mark.scenario("firing")

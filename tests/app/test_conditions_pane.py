@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from app_backend import auth_errors_firing, session_in_progress
+from app_backend import auth_errors_firing, fresh_session, session_in_progress
 from cutover_tui.app import CutoverApp, make_app
-from cutover_tui.widgets.conditions_list import ConditionCard, ConditionsList, on_screen
+from cutover_tui.widgets.conditions_list import ConditionCard, ConditionsList, in_view, on_screen
 from cutover_tui.widgets.step_detail import StepDetail
 from cutover_tui.widgets.steps_table import StepsTable
+from runbooks import parse_runbook
 
 SIZE = (120, 36)
 BODY = ("top", "middle", "why")
@@ -127,3 +129,42 @@ def test_the_cards_on_screen_are_those_partly_seen_and_one_more_each_side() -> N
     assert on_screen(400, 12, 22) == slice(3, 13)
     assert on_screen(400, 14.6, 22) == slice(4, 14)  # 15 lines down, as Textual rounds: cards 5-12
     assert on_screen(10, 9, 22) == slice(2, 10)
+
+
+def twenty_conditions() -> str:
+    """A runbook of twenty http checks, each with a stop condition: more cards than the pane shows."""
+    checks = "".join(f"  c{n}: {{http: 'http://127.0.0.1:9/health', every: 5s}}\n" for n in range(20))
+    conditions = "".join(
+        f"  - {{id: c{n}_down, check: c{n}, for: 30s, action: halt, decides: commander}}\n" for n in range(20)
+    )
+    return (
+        "name: Twenty conditions\nroles: {commander: IC}\n"
+        f"checks:\n{checks}stop_conditions:\n{conditions}steps:\n  - {{title: Deploy, at: T+0m}}\n"
+    )
+
+
+async def test_a_clock_tick_repaints_no_card_out_of_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each second the cards in view repaint their clocks; the cards just out of view wait, stale, to take their views when seen."""
+    backend = fresh_session(parse_runbook(twenty_conditions(), "twenty.yaml"))
+    for check_id in backend.runbook.checks:
+        backend.tick(check_id, "pass", 0.01)
+    refreshed: list[str] = []
+    refresh = ConditionCard.refresh
+    monkeypatch.setattr(
+        ConditionCard, "refresh", lambda card, *a, **k: (refreshed.append(card.condition_id), refresh(card, *a, **k))[1]
+    )
+    app = make_app(backend, clock_tick=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(ConditionsList)
+        await wait_until(pilot, lambda: all(card.renders["clock"] for card in pane.cards[:3]))
+        await pilot.pause(0.2)
+        height = pane.scrollable_content_region.height
+        seen = {card.condition_id for card in pane.cards[in_view(len(pane.cards), pane.scroll_y, height)]}
+        edges = {card.condition_id for card in pane.cards[on_screen(len(pane.cards), pane.scroll_y, height)]} - seen
+        assert 3 <= len(seen) < 20 and edges
+        refreshed.clear()
+        backend.advance(1)
+        await wait_until(pilot, lambda: seen <= set(refreshed))  # every clock in view moved on
+        await pilot.pause(0.2)
+        assert set(refreshed) == seen
+        assert all(pane.card(condition_id).stale for condition_id in edges)
