@@ -26,6 +26,15 @@ ways in the same run: no Textual app can start faster than it imports Textual.
 Also timed warm: importing every module ``run`` loads before its first frame
 (``APP_MODULES``), which tells import time from the app's own start-up work.
 
+CPU: beside each warm time, the CPU time the process had used by then (user +
+system, all its threads; for the imports, ``getrusage`` of the finished child;
+for a start, the pane's process's ``/proc/PID/stat`` when the frame was seen,
+in the kernel's clock ticks, so within 10 ms and a poll's work after the
+frame). On two cores shared with other work, a start's wall time is mostly
+waiting for a core; its CPU time is not, and the CPU ratios tell what the
+code costs when the wall ratios move with the machine's load. The goals stay
+on the wall times.
+
 Second floor: the least a Textual app draws (``benchmarks/startup_floor.py``: a
 Header, the same two texts, a Footer), started in the same terminal the same
 way, cold (after its own eviction) and warm (alternating with ``run``'s warm
@@ -37,6 +46,7 @@ frame over it, and the milliseconds above it, are what is ours.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -62,7 +72,11 @@ FLOOR_APP = Path(__file__).resolve().parent / "startup_floor.py"
 FIGURES = ("textual_import_warm_s", "textual_import_cold_s", "app_import_warm_s", "floor_first_frame_warm_s",
            "floor_first_frame_cold_s", "first_frame_cold_s", "first_frame_warm_s", "first_frame_warm_max_s",
            "warm_ratio_to_textual", "cold_ratio_to_textual", "warm_ratio_to_floor", "cold_ratio_to_floor",
-           "warm_above_floor_ms", "cold_above_floor_ms")  # fmt: skip
+           "warm_above_floor_ms", "cold_above_floor_ms", "textual_import_cpu_s", "app_import_cpu_s",
+           "floor_first_frame_cpu_s", "first_frame_cpu_s", "cpu_ratio_to_textual", "cpu_ratio_to_floor",
+           "cpu_above_floor_ms")  # fmt: skip
+#: Clock ticks per second of ``/proc/PID/stat``'s CPU times.
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def startup_files() -> list[Path]:
@@ -101,11 +115,24 @@ def compile_project() -> None:
         compileall.compile_dir(ROOT / package, quiet=1)
 
 
-def time_import(modules: str = "textual.app") -> float:
-    """Seconds for a fresh Python to import ``modules`` and exit."""
+def time_import(modules: str = "textual.app") -> tuple[float, float]:
+    """Seconds for a fresh Python to import ``modules`` and exit: wall, and the CPU it used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", f"import {modules}"], check=True)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def cpu_used(pid: int) -> float | None:
+    """Seconds of CPU (user + system, every thread, ended ones too) process ``pid`` has used; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime: the 14th and 15th fields
 
 
 class Terminal:
@@ -119,22 +146,29 @@ class Terminal:
         return subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args], check=True,
                               capture_output=True, text=True, timeout=10).stdout  # fmt: skip
 
-    def first_frame(self, command: str, window: str) -> float:
-        """Seconds from asking tmux to run ``command`` to the first frame on screen; closes the window after."""
+    def first_frame(self, command: str, window: str) -> tuple[float, float | None]:
+        """Seconds from asking tmux to run ``command`` to the first frame on screen, and the CPU the process had
+        used when it was seen; closes the window after."""
         started = time.perf_counter()
         self._tmux("new-window", "-d", "-t", "bench", "-n", window, command)
+        pid = self._pid(window)
         try:
             while time.perf_counter() - started < FRAME_TIMEOUT:
                 screen = self._tmux("capture-pane", "-p", "-t", f"bench:{window}")
                 if all(text in screen for text in FIRST_FRAME):
-                    return time.perf_counter() - started
+                    seen = time.perf_counter() - started
+                    return seen, cpu_used(pid)
                 time.sleep(0.01)
             raise RuntimeError(f"no first frame within {FRAME_TIMEOUT:g} s; the screen showed:\n{screen}")
         finally:
             self._close(window)
 
+    def _pid(self, window: str) -> int:
+        """The process in ``window`` (the shell tmux starts execs the command, so it keeps the pid)."""
+        return int(self._tmux("display-message", "-p", "-t", f"bench:{window}", "#{pane_pid}").strip())
+
     def _close(self, window: str) -> None:
-        pid = int(self._tmux("display-message", "-p", "-t", f"bench:{window}", "#{pane_pid}").strip())
+        pid = self._pid(window)
         self._tmux("kill-window", "-t", f"bench:{window}")
         for _ in range(500):  # the next start must not share the CPU with this one's shutdown
             try:
@@ -165,29 +199,42 @@ def run(quick: bool) -> Result:
             compile_project()
             files = startup_files()
             evicted = evict_page_cache(files)
-            import_cold = time_import()
+            import_cold, _ = time_import()
             evict_page_cache(files)
-            cold = terminal.first_frame(command(0), "cold")
+            cold, _ = terminal.first_frame(command(0), "cold")
             evict_page_cache(files)
-            floor_cold = terminal.first_frame(floor, "floor-cold")
+            floor_cold, _ = terminal.first_frame(floor, "floor-cold")
             print(f"cold first frame     {cold:.3f} s (page cache of {evicted:,} files evicted first)")
             print(f"cold floor app       {floor_cold:.3f} s")
             print(f"cold textual import  {import_cold:.3f} s")
-            imports = [time_import() for _ in range(warm_runs)]
-            app_imports = [time_import(APP_MODULES) for _ in range(warm_runs)]
-            warm, floor_warm = [], []
+            imports, imports_cpu = zip(*(time_import() for _ in range(warm_runs)), strict=True)
+            app_imports, app_imports_cpu = zip(*(time_import(APP_MODULES) for _ in range(warm_runs)), strict=True)
+            warm, floor_warm, warm_cpu, floor_cpu = [], [], [], []
             for n in range(1, warm_runs + 1):  # alternating, so that both see the same machine
-                warm.append(terminal.first_frame(command(n), f"warm{n}"))
-                floor_warm.append(terminal.first_frame(floor, f"floor{n}"))
+                for starts, cpus, start in ((warm, warm_cpu, command(n)), (floor_warm, floor_cpu, floor)):
+                    seen, cpu = terminal.first_frame(start, f"{'warm' if start != floor else 'floor'}{n}")
+                    starts.append(seen)
+                    if cpu is not None:
+                        cpus.append(cpu)
             print(f"warm first frame     {', '.join(f'{s:.3f}' for s in warm)} s")
             print(f"warm floor app       {', '.join(f'{s:.3f}' for s in floor_warm)} s")
             print(f"warm textual import  {', '.join(f'{s:.3f}' for s in imports)} s")
             print(f"warm app imports     {', '.join(f'{s:.3f}' for s in app_imports)} s")
+            print(f"CPU: first frame     {', '.join(f'{s:.2f}' for s in warm_cpu)} s")
+            print(f"CPU: floor app       {', '.join(f'{s:.2f}' for s in floor_cpu)} s")
+            print(f"CPU: textual import  {', '.join(f'{s:.3f}' for s in imports_cpu)} s")
+            print(f"CPU: app imports     {', '.join(f'{s:.3f}' for s in app_imports_cpu)} s")
     finally:
         terminal.close()
         shutil.rmtree(folder, ignore_errors=True)
     warm_median, import_median = statistics.median(warm), statistics.median(imports)
     floor_median = statistics.median(floor_warm)
+    import_cpu = statistics.median(imports_cpu)
+    run_cpu = statistics.median(warm_cpu) if warm_cpu else None
+    floor_cpu_median = statistics.median(floor_cpu) if floor_cpu else None
+    if run_cpu is not None and floor_cpu_median is not None:
+        print(f"CPU to the first frame: {run_cpu / import_cpu:.2f}× the Textual import's, "
+              f"{run_cpu / floor_cpu_median:.2f}× the floor app's ({(run_cpu - floor_cpu_median) * 1000:.0f} ms above it)")  # fmt: skip
     print(f"first frame over the floor app: warm {warm_median / floor_median:.2f}× "
           f"({(warm_median - floor_median) * 1000:.0f} ms above it), cold {cold / floor_cold:.2f}× "
           f"({(cold - floor_cold) * 1000:.0f} ms above it); the floor app over the Textual import: "
@@ -212,10 +259,24 @@ def run(quick: bool) -> Result:
             Figure("warm_above_floor_ms", "warm first frame above the floor app's (medians)",
                    (warm_median - floor_median) * 1000, "ms"),  # fmt: skip
             Figure("cold_above_floor_ms", "cold first frame above the floor app's", (cold - floor_cold) * 1000, "ms"),
+            Figure("textual_import_cpu_s", "CPU: python -c 'import textual.app', warm (median)", import_cpu, "s"),
+            Figure("app_import_cpu_s", "CPU: python -c 'import <what run loads>', warm (median)",
+                   statistics.median(app_imports_cpu), "s"),  # fmt: skip
+            Figure("floor_first_frame_cpu_s", "CPU: floor app to its first frame, warm (median)", floor_cpu_median, "s"),
+            Figure("first_frame_cpu_s", "CPU: run to its first frame, warm (median)", run_cpu, "s"),
+            Figure("cpu_ratio_to_textual", "CPU: run's first frame / Textual import (same run)",
+                   None if run_cpu is None else run_cpu / import_cpu, "×"),  # fmt: skip
+            Figure("cpu_ratio_to_floor", "CPU: run's first frame / floor app's (same run)",
+                   None if run_cpu is None or not floor_cpu_median else run_cpu / floor_cpu_median, "×"),  # fmt: skip
+            Figure("cpu_above_floor_ms", "CPU: run's first frame above the floor app's (medians)",
+                   None if run_cpu is None or floor_cpu_median is None else (run_cpu - floor_cpu_median) * 1000,
+                   "ms"),  # fmt: skip
         ],
         [f"startup: real terminal (tmux 120x36), {RUNBOOK.name} against the demo service; cold = "
          f"{evicted:,} files evicted from the page cache first; floor app = {FLOOR_APP.name}, "
          "alternating with run's warm starts"],  # fmt: skip
-        {"warm_s": warm, "floor_warm_s": floor_warm, "textual_import_warm_s": imports,
-         "app_import_warm_s": app_imports, "evicted_files": evicted},  # fmt: skip
+        {"warm_s": warm, "floor_warm_s": floor_warm, "textual_import_warm_s": list(imports),
+         "app_import_warm_s": list(app_imports), "evicted_files": evicted, "warm_cpu_s": warm_cpu,
+         "floor_warm_cpu_s": floor_cpu, "textual_import_cpu_s": list(imports_cpu),
+         "app_import_cpu_s": list(app_imports_cpu)},  # fmt: skip
     )

@@ -14,7 +14,6 @@ Example::
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import re
@@ -63,6 +62,8 @@ class Redactor:
         self._pairs = sorted(((v, n) for v, n in pairs if len(v) >= MIN_SECRET_LENGTH), key=lambda p: -len(p[0]))
         # A secret can reach a rendered page escaped, as JSON or HTML would write it.
         self._escaped: list[tuple[str, str]] = []
+        if self._pairs:
+            import html  # here, not at start-up: a runbook without secrets never escapes one
         for secret, name in self._pairs:
             for form in (json.dumps(secret, ensure_ascii=False)[1:-1], json.dumps(secret)[1:-1], html.escape(secret)):
                 if form != secret and (form, name) not in self._escaped:
