@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cutover_tui.commands.options import add_what_if
-from cutover_tui.sample_runbooks import DIRECTORY as SAMPLE_RUNBOOKS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -259,6 +258,7 @@ def _demo(args: argparse.Namespace) -> int:
     import contextlib
 
     from checks.target import Phase, Scenario, Target
+    from cutover_tui.sample_runbooks import DIRECTORY as SAMPLE_RUNBOOKS
     from cutover_tui.store import format_ts
     from runbooks import load_runbook, parse_runbook
 
