@@ -18,6 +18,12 @@ round done), for the measured window:
   httpx, SQLite and the benchmark itself; configurations run smallest first);
 - polls/s achieved and ticks skipped (a poll still running, or the loop too
   late), in the JSON.
+
+The floor, for 1,000 checks every 5 s and 100 every 1 s, in the same run:
+the same requests at the same pace (one every ``every / N`` seconds) on the
+probes' own HTTP client as ``ProbeContext`` builds it, each read to its end as
+a poll reads it, with no scheduler, no probe, no condition, no log and no
+state: the CPU the HTTP requests cost by themselves, and ours over it.
 """
 
 from __future__ import annotations
@@ -35,10 +41,12 @@ CONFIGS = ((100, 5.0), (100, 1.0), (1000, 5.0), (1000, 1.0))
 QUICK_CONFIGS = ((100, 1.0),)
 LATENESS_GOAL_MS = 100.0
 CPU_GOAL = {(1000, 5.0): 25.0}
+FLOOR_CONFIGS = ((100, 1.0), (1000, 5.0))
 FIGURES = tuple(
     f"{checks}x{every:g}s_{name}"
     for checks, every in CONFIGS
     for name in ("lateness_p50_ms", "lateness_p99_ms", "cpu_percent", "rss_mb")
+    + (("floor_cpu_percent", "cpu_over_floor") if (checks, every) in FLOOR_CONFIGS else ())
 )
 
 
@@ -86,6 +94,42 @@ async def measure(url: str, folder: Path, checks: int, every: float, seconds: fl
     }
 
 
+async def floor(url: str, checks: int, every: float, seconds: float) -> float:
+    """CPU (% of one core) of the same requests at the same pace on the probes' HTTP client alone."""
+    from checks.probes import ProbeContext
+
+    runbook = build_runbook(url, 1, every)
+    timeout = runbook.checks["c0"].timeout
+    ctx = ProbeContext(runbook)
+    client = ctx.http_client()
+    loop = asyncio.get_running_loop()
+    running: set[asyncio.Task[None]] = set()
+
+    async def request() -> None:
+        async with ctx.http_slot(), client.stream("GET", f"{url}/health", timeout=timeout) as response:
+            async for _ in response.aiter_bytes():
+                pass
+
+    async def pace(duration: float) -> None:
+        begin, sent = loop.time(), 0
+        while loop.time() < begin + duration:
+            task = loop.create_task(request())
+            running.add(task)
+            task.add_done_callback(running.discard)
+            sent += 1
+            await asyncio.sleep(max(0.0, begin + sent * every / checks - loop.time()))
+
+    try:
+        await pace(every + 1.0)  # the same warm-up as the poller's
+        cpu = CpuMeter().start()
+        await pace(seconds)
+        percent = cpu.percent()
+        await asyncio.gather(*running, return_exceptions=True)
+    finally:
+        await ctx.aclose()
+    return percent
+
+
 def run(quick: bool) -> Result:
     configs = QUICK_CONFIGS if quick else CONFIGS
     seconds = 2.0 if quick else 30.0
@@ -95,11 +139,16 @@ def run(quick: bool) -> Result:
         with TargetProcess() as target:
             for checks, every in configs:
                 figures = asyncio.run(measure(target.url, folder, checks, every, seconds))
+                if (checks, every) in FLOOR_CONFIGS:
+                    figures["floor_cpu_percent"] = asyncio.run(floor(target.url, checks, every, seconds))
+                    figures["cpu_over_floor"] = figures["cpu_percent"] / max(figures["floor_cpu_percent"], 0.01)
                 measured[(checks, every)] = figures
                 print(f"{checks:>5} checks every {every:g} s: lateness p50 {figures['lateness_p50_ms']:.1f} ms, "
                       f"p99 {figures['lateness_p99_ms']:.1f} ms; CPU {figures['cpu_percent']:.1f}%; "
                       f"RSS {figures['rss_mb']:.0f} MB; {figures['polls_per_s']:.0f} of "
-                      f"{figures['expected_polls_per_s']:.0f} polls/s, {figures['skipped']} skipped", flush=True)  # fmt: skip
+                      f"{figures['expected_polls_per_s']:.0f} polls/s, {figures['skipped']} skipped"
+                      + (f"; the requests alone (same run): CPU {figures['floor_cpu_percent']:.1f}%, ours "
+                         f"{figures['cpu_over_floor']:.2f}x" if "floor_cpu_percent" in figures else ""), flush=True)  # fmt: skip
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     result = Result([], [f"polling: live backend without a screen, {seconds:g} s measured per configuration"
@@ -114,6 +163,12 @@ def run(quick: bool) -> Result:
             Figure(prefix + "cpu_percent", f"{name}: CPU, % of one core", got.get("cpu_percent"), "%", at_most=CPU_GOAL.get((checks, every))),
             Figure(prefix + "rss_mb", f"{name}: RSS", got.get("rss_mb"), "MB"),
         ]
+        if (checks, every) in FLOOR_CONFIGS:
+            result.figures += [
+                Figure(prefix + "floor_cpu_percent", f"{name}: the same requests alone on the probes' client, CPU",
+                       got.get("floor_cpu_percent"), "%"),
+                Figure(prefix + "cpu_over_floor", f"{name}: CPU over the requests alone", got.get("cpu_over_floor"), "x"),
+            ]  # fmt: skip
         if got:
             result.details[prefix.rstrip("_")] = got
     return result
