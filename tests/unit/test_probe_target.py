@@ -111,7 +111,12 @@ def test_stop_ends_slow_requests_and_threads_promptly():
     request = threading.Thread(target=lambda: outcome.append(_get(client, f"{target.url}/health")))
     request.start()
     time.sleep(0.2)
-    threads = [thread for thread in threading.enumerate() if thread not in before and thread is not request]
+    threads = [  # the target's request threads (not another test's leftovers)
+        thread
+        for thread in threading.enumerate()
+        if thread not in before and (thread.name.startswith("target-") or "process_request" in thread.name)
+    ]
+    assert threads, "the request never reached the target"
     started = time.monotonic()
     target.stop()
     request.join(timeout=5)
