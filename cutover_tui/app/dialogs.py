@@ -40,6 +40,7 @@ class DialogFlows(App[None]):
     ended_by_signal: str | None
     _ending: bool
     _signals_installed: list[int]
+    _watched_tty: int | None = None  # the terminal's descriptor once checked; -1 when there is none to watch
 
     @work(group="why", exclusive=True, exit_on_error=False)
     async def _why_flow(self, condition_id: str) -> None:
@@ -313,7 +314,7 @@ class DialogFlows(App[None]):
         busy loop. A hung-up terminal answers every ioctl with EIO, so it is no
         longer a tty.
         """
-        tty: int | None = getattr(self, "_watched_tty", None)
+        tty = self._watched_tty
         if tty is None:  # the first time: watch a real terminal only (the web driver's is a pipe; headless has none)
             fileno = getattr(self._driver, "fileno", None)
             tty = self._watched_tty = fileno if isinstance(fileno, int) and os.isatty(fileno) else -1
