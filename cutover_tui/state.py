@@ -8,6 +8,7 @@ Event kinds (``events.kind``) and their payloads:
 
 - ``session_started``   {runbook_name, runbook_sha256, planned_t0, rehearsal: bool}
 - ``session_resumed``   {gap_seconds, last_write_ts, accepted_runbook_change: bool}
+                         (``gap_seconds`` null: the wall clock read before ``last_write_ts``)
 - ``runbook_changed``   {old_sha256, new_sha256}
 - ``t0_set``            {t0}  (ISO 8601 UTC)
 - ``step_started``      {step}
@@ -40,6 +41,8 @@ Event kinds (``events.kind``) and their payloads:
 - ``ticks_sealed``      {first, last, sha256, digests}  (the log's own; views never see it)
 - ``baseline_fetched``  {check, source, query, from, to, samples: [[ts, outcome, value]]}
                          (a baseline window's readings read from Prometheus ``query_range``)
+- any event may carry ``clock_behind_by``: the wall clock read that many seconds before the
+  last event, so the event is dated at the last event's time (the log's order)
 """
 
 from __future__ import annotations
