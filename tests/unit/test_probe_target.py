@@ -121,6 +121,8 @@ def test_stop_ends_slow_requests_and_threads_promptly():
     target.stop()
     request.join(timeout=5)
     client.close()
+    for thread in threads:
+        thread.join(timeout=max(0.0, 3 - (time.monotonic() - started)))
     assert time.monotonic() - started < 3
     assert not request.is_alive()
     assert not any(thread.is_alive() for thread in threads)
