@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -113,3 +114,14 @@ class CpuMeter:
     def percent(self) -> float:
         wall = time.perf_counter() - self._wall
         return 100 * (time.process_time() - self._cpu) / wall if wall > 0 else 0.0
+
+
+#: Clock ticks per second of ``/proc/PID/stat``'s CPU times.
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` has used (every thread, ended ones too); OSError once it is gone."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime: the 14th and 15th fields

@@ -25,17 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import Figure, Result
+from benchmarks.common import Figure, Result, cpu_seconds
 
 GOAL_IDLE = 5.0
 FIGURES = ("idle_percent", "dialog_percent", "spike_percent")
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (every thread)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 class Demo:

@@ -56,7 +56,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import Figure, Result
+from benchmarks.common import Figure, Result, cpu_seconds
 from benchmarks.servers import TargetProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,8 +75,6 @@ FIGURES = ("textual_import_warm_s", "textual_import_cold_s", "app_import_warm_s"
            "warm_above_floor_ms", "cold_above_floor_ms", "textual_import_cpu_s", "app_import_cpu_s",
            "floor_first_frame_cpu_s", "first_frame_cpu_s", "cpu_ratio_to_textual", "cpu_ratio_to_floor",
            "cpu_above_floor_ms")  # fmt: skip
-#: Clock ticks per second of ``/proc/PID/stat``'s CPU times.
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def startup_files() -> list[Path]:
@@ -126,13 +124,11 @@ def time_import(modules: str = "textual.app") -> tuple[float, float]:
 
 
 def cpu_used(pid: int) -> float | None:
-    """Seconds of CPU (user + system, every thread, ended ones too) process ``pid`` has used; None once it is gone."""
+    """Seconds of CPU process ``pid`` has used (``cpu_seconds``); None once it is gone."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
+        return cpu_seconds(pid)
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime: the 14th and 15th fields
 
 
 class Terminal:

@@ -100,10 +100,13 @@ def _build(log: SessionLog, path: Path, generated_at: datetime) -> Report:
     started = events[0].ts if events else info.created_at
     ended_event = next((e for e in reversed(events) if e.kind == "session_ended"), None) if final.ended else None
     ended = ended_event.ts if ended_event else max(log.last_write_ts or info.updated_at, started)
-    # A resume is dated after the last write, unless the wall clock read before it (stepped back): then the
-    # resume carries the last event's time (the log's order), and how long the dashboard was down is unknown.
-    gaps = tuple(Gap(a, b, (b - a).total_seconds() if b > a else None) for a, b in final.gaps)
     by_kind = _by_kind(events)
+    # One gap per resume. A resume whose wall clock read before the last write logged no gap (``gap_seconds``
+    # null: it carries the last event's time, the log's order); how long the dashboard was down is unknown.
+    gaps = tuple(
+        Gap(a, b, None if resume.payload.get("gap_seconds", 0.0) is None else (b - a).total_seconds())
+        for (a, b), resume in zip(final.gaps, by_kind["session_resumed"].values(), strict=True)
+    )
 
     endings = {**by_kind["step_completed"], **by_kind["step_failed"], **by_kind["step_skipped"]}
     steps = tuple(_step_report(runbook, step, endings) for step in final.steps)
@@ -219,7 +222,7 @@ def _by_kind(events: Iterable[EventRecord]) -> dict[str, dict[int, EventRecord]]
     """Events of the kinds the report reads beyond the reducer's state, by seq."""
     kinds = (
         "step_completed", "step_failed", "step_skipped", "decision", "condition_acknowledged", "rollback_started",
-        "runbook_changed", "t0_set", "note",
+        "runbook_changed", "t0_set", "note", "session_resumed",
     )  # fmt: skip
     grouped: dict[str, dict[int, EventRecord]] = {kind: {} for kind in kinds}
     for event in events:
