@@ -507,8 +507,10 @@ class FollowBackend:
         self._beat: datetime | None = None
         self._beat_moved_at: float | None = None  # our monotonic time when the heartbeat last changed
         self._last_write: datetime | None = None
+        self._holder: int | None = None  # the pid last seen holding the log's lock (this machine only)
+        self._released = False  # that lock was let go: the writer is gone, whatever its heartbeat's age
         self._fold(self._log.events(), self._log.latest_ticks(per_check=self._reducer.ticks_kept))
-        self._watch_writer(self._log.heartbeat_at(), self._log.last_write_ts)
+        self._watch_writer(self._log.heartbeat_at(), self._log.last_write_ts, writer_pid(self.db_path))
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -523,7 +525,7 @@ class FollowBackend:
     def writer_stopped_at(self) -> datetime | None:
         """When the writer was last seen alive, once it is gone; None while it runs."""
         last = self._beat or self._last_write
-        if self._reducer.ended is not None:
+        if self._reducer.ended is not None or self._released:
             return last or self.clock.now()
         if self._beat_moved_at is not None and time.monotonic() - self._beat_moved_at <= WRITER_SILENCE_SECONDS:
             return None
@@ -536,18 +538,30 @@ class FollowBackend:
             return None
         return last or self.clock.now()
 
-    def _watch_writer(self, beat: datetime | None, last_write: datetime | None) -> None:
+    def _watch_writer(self, beat: datetime | None, last_write: datetime | None, holder: int | None) -> None:
+        """Note the heartbeat, the last write and the lock's holder: a lock seen held and then let go is a writer gone now.
+
+        A writer on this machine holds the log's ``flock`` while it runs, and
+        the kernel lets it go the instant the process dies, so the follower
+        need not wait out ``WRITER_SILENCE_SECONDS``. A lock never seen held
+        (a writer on another host) leaves the heartbeat to tell.
+        """
         self._last_write = last_write
         if beat is not None and beat != self._beat:
             if self._beat is not None:
                 self._beat_moved_at = time.monotonic()
             self._beat = beat
+        if holder is not None:
+            self._released = False  # held again: a writer resumed the log
+        elif self._holder is not None:
+            self._released = True
+        self._holder = holder
 
-    def _read(self) -> tuple[list[EventRecord], list[TickRecord], datetime | None, datetime | None]:
-        """What was written since the last read, and the writer's heartbeat (runs in a thread; folds nothing)."""
+    def _read(self) -> tuple[list[EventRecord], list[TickRecord], datetime | None, datetime | None, int | None]:
+        """What was written since the last read, the writer's heartbeat and the lock's holder (runs in a thread; folds nothing)."""
         events = self._log.events(after_seq=self._last_seq)
         ticks, self._last_tick_id = self._log.ticks_written_after(self._last_tick_id)
-        return events, ticks, self._log.heartbeat_at(), self._log.last_write_ts
+        return events, ticks, self._log.heartbeat_at(), self._log.last_write_ts, writer_pid(self.db_path)
 
     def _fold(self, events: list[EventRecord], ticks: list[TickRecord]) -> bool:
         for event in events:
@@ -562,8 +576,8 @@ class FollowBackend:
             stopped = self.writer_stopped_at()
             while True:
                 await asyncio.sleep(self.interval)
-                events, ticks, beat, last_write = await asyncio.to_thread(self._read)
-                self._watch_writer(beat, last_write)
+                events, ticks, beat, last_write, holder = await asyncio.to_thread(self._read)
+                self._watch_writer(beat, last_write, holder)
                 now_stopped = self.writer_stopped_at()
                 if self._fold(events, ticks) or (now_stopped is None) != (stopped is None):
                     on_change(self.state())
