@@ -73,22 +73,6 @@ _Seen = Literal["pass", "breach", "unknown", "error", "stale"]
 _BLIND_OUTCOMES = frozenset({Outcome.NODATA, Outcome.INVALID})
 
 
-def is_active(condition: StopCondition, t0: datetime | None, now: datetime) -> bool:
-    """Whether ``condition`` is in force at ``now``, given T0.
-
-    Without an ``active`` window a condition is always in force. Without T0 the
-    window cannot be placed, so the condition is watched: a forgotten T0 must
-    not silently switch stop conditions off.
-    """
-    window = condition.active
-    if window is None or t0 is None:
-        return True
-    offset = (now - t0).total_seconds()
-    if window.start is not None and offset < window.start:
-        return False
-    return window.end is None or offset <= window.end
-
-
 class ConditionEvaluator:
     """The state of one stop condition, fed with its check's readings.
 

@@ -1,4 +1,4 @@
-"""The verdict the commander sees, and the one staleness rule for checks.
+"""The verdict the commander sees, the one staleness rule for checks, and whether a condition is in force.
 
 ``judge`` is the one function behind the dashboard's header, ``check``'s exit
 status and the report (``docs/semantics.md`` is the account as built):
@@ -32,7 +32,7 @@ from typing import Protocol
 
 from checks.reading import Outcome
 from checks.status import BLIND_STATES, VERDICT_RANK, ConditionState, ConditionStatus, Verdict
-from runbooks.model import Action, Check, Runbook, Step
+from runbooks.model import Action, Check, Runbook, Step, StopCondition
 
 #: A check's status for gates and markers: an ``Outcome`` value, or one of these.
 STALE = "stale"
@@ -45,6 +45,22 @@ _STOPPING = (Action.HALT, Action.ROLLBACK)
 _FIRING = ConditionState.FIRING
 _STILL_FIRING = frozenset({ConditionState.FIRING, ConditionState.RECOVERING})
 _COUNTING_DOWN = frozenset({ConditionState.PENDING, ConditionState.RECOVERING})
+
+
+def is_active(condition: StopCondition, t0: datetime | None, now: datetime) -> bool:
+    """Whether ``condition`` is in force at ``now``, given T0.
+
+    Without an ``active`` window a condition is always in force. Without T0 the
+    window cannot be placed, so the condition is watched: a forgotten T0 must
+    not silently switch stop conditions off.
+    """
+    window = condition.active
+    if window is None or t0 is None:
+        return True
+    offset = (now - t0).total_seconds()
+    if window.start is not None and offset < window.start:
+        return False
+    return window.end is None or offset <= window.end
 
 
 def check_stale_after(check: Check, *, slack: float = 0.0) -> float:

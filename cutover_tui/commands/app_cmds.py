@@ -82,11 +82,18 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
             )
 
 
-def run(command: str, args: argparse.Namespace) -> int:
+def _user_errors() -> tuple[type[Exception], ...]:
+    """What a command says in one line (exit 2); looked up only when something is raised, so that a start
+    does not import the evaluators' module for ``JudgeUnavailable`` alone."""
     from checks.baseline import JudgeUnavailable
-    from cutover_tui.redaction import redact_text
     from cutover_tui.store import SessionLogError
     from cutover_tui.trust import NotApproved
+
+    return (SessionLogError, NotApproved, FileExistsError, FileNotFoundError, ValueError, JudgeUnavailable)
+
+
+def run(command: str, args: argparse.Namespace) -> int:
+    from cutover_tui.redaction import redact_text
 
     try:
         if command == "run":
@@ -96,7 +103,7 @@ def run(command: str, args: argparse.Namespace) -> int:
         if command == "follow":
             return _follow(args)
         return _replay(args)
-    except (SessionLogError, NotApproved, FileExistsError, FileNotFoundError, ValueError, JudgeUnavailable) as error:
+    except _user_errors() as error:
         print(redact_text(f"cutover-tui {command}: {error}"), file=sys.stderr)
         return 2
 

@@ -278,7 +278,7 @@ async def _gate(
 def _active_conditions(runbook: Runbook, condition_ids: list[str], t0: datetime | None = None) -> set[str]:
     from datetime import datetime, timezone
 
-    from checks.conditions import is_active
+    from checks.verdict import is_active
 
     now = datetime.now(timezone.utc)
     t0 = t0 or runbook.t0

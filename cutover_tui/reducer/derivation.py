@@ -8,9 +8,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from checks.conditions import is_active
 from checks.status import BLIND_STATES, ConditionState
-from checks.verdict import NEVER, STALE, check_status
+from checks.verdict import NEVER, STALE, check_status, is_active
 from checks.wording import describe_state
 from cutover_tui.derive import (
     current_detail,

@@ -94,6 +94,7 @@ class KeyFooter(Footer):
                 binding.action,
                 disabled=not enabled,
                 tooltip=tooltip or binding.description,
+                classes="-compact",  # as ``compact`` would set it once mounted, restyling every key a second time
             ).data_bind(compact=Footer.compact)
 
     def on_resize(self) -> None:

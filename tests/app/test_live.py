@@ -7,14 +7,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from textual import events
 
 from checks.reading import Outcome, Reading
 from checks.status import ConditionState, Verdict
 from checks.target import Target
-from cutover_tui.app import make_app
+from cutover_tui.app import CutoverApp, make_app
 from cutover_tui.live import FollowBackend, LiveBackend
 from cutover_tui.replay import ReplayBackend
-from cutover_tui.state import Mode
+from cutover_tui.screens.prompts import TextPromptScreen
+from cutover_tui.state import Mode, SessionState
 from cutover_tui.store import SessionLog
 from runbooks import parse_runbook
 from runbooks.model import HttpSpec
@@ -106,6 +108,72 @@ async def test_unreachable_sources_show_unknown_never_ok(tmp_path: Path) -> None
         await pilot.pause(1.5)
         assert app.session.conditions["auth_errors"].state is not ConditionState.OK
         assert app.session.verdict is Verdict.CANNOT_VERIFY
+
+
+@pytest.mark.slow
+async def test_polling_started_after_the_first_frame_shows_no_condition_ok_before_its_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As ``run`` starts (polling once the first frame is on screen), no state drawn before a reading shows ok."""
+    drawn: list[tuple[ConditionState, str | None, bool]] = []  # each state drawn: condition, check outcome, polling yet
+    polling: list[bool] = []
+    render_state, start_polling = CutoverApp._render_state, LiveBackend._start_polling
+
+    def recording(app: CutoverApp, state: SessionState, previous: SessionState | None) -> None:
+        drawn.append((state.conditions["auth_errors"].state, state.checks["auth_error_ratio"].outcome, bool(polling)))
+        render_state(app, state, previous)
+
+    async def starting(backend: LiveBackend) -> None:
+        polling.append(True)
+        await start_polling(backend)
+
+    monkeypatch.setattr(CutoverApp, "_render_state", recording)
+    monkeypatch.setattr(LiveBackend, "_start_polling", starting)
+    with Target() as target:
+        runbook = runbook_for(target.url, tmp_path)
+        log = SessionLog.create(tmp_path / "f.cutover.db", runbook, operator="ic")
+        app = make_app(LiveBackend(runbook, log, actor="ic", defer_polling=True))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.OK)
+    assert drawn[0] == (ConditionState.UNKNOWN, None, False)  # the first frame: drawn before polling, not polled
+    assert all(state is not ConditionState.OK for state, outcome, _ in drawn if outcome is None)
+    assert any(state is ConditionState.OK for state, _, _ in drawn)  # the service is healthy: read, then ok
+
+
+@pytest.mark.slow
+async def test_a_key_typed_before_the_first_frame_opens_its_dialog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key typed while the dashboard starts (before its first frame, its dialogs not loaded yet) still does its work."""
+    answered_before_first_frame: list[bool] = []
+    polling: list[bool] = []
+    on_mount, add_note, first_frame = CutoverApp.on_mount, CutoverApp.action_add_note, LiveBackend.first_frame
+
+    async def typing_early(app: CutoverApp) -> None:
+        app.post_message(events.Key("n", "n"))  # as the terminal hands over what was typed during start-up
+        await on_mount(app)
+
+    def noting(app: CutoverApp) -> None:
+        answered_before_first_frame.append(not polling)
+        add_note(app)
+
+    async def starting(backend: LiveBackend) -> None:
+        polling.append(True)
+        await first_frame(backend)
+
+    monkeypatch.setattr(CutoverApp, "on_mount", typing_early)
+    monkeypatch.setattr(CutoverApp, "action_add_note", noting)
+    monkeypatch.setattr(LiveBackend, "first_frame", starting)
+    with Target() as target:
+        runbook = runbook_for(target.url, tmp_path)
+        log = SessionLog.create(tmp_path / "k.cutover.db", runbook, operator="ic")
+        app = make_app(LiveBackend(runbook, log, actor="ic", defer_polling=True))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
+            await pilot.press(*"typed early", "enter")
+            await wait_until(pilot, lambda: any(line.kind == "note" for line in app.session.log))
+    assert answered_before_first_frame == [True]
+    assert any(line.kind == "note" and "typed early" in line.text for line in app.session.log)
 
 
 @pytest.mark.slow

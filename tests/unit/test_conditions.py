@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checks.clock import ManualClock
-from checks.conditions import ConditionEvaluator, is_active
+from checks.conditions import ConditionEvaluator
 from checks.reading import Outcome, Reading
 from checks.status import ConditionState
-from checks.verdict import counts_as_firing
+from checks.verdict import counts_as_firing, is_active
 from checks.wording import format_value
 from runbooks.grammar import parse_threshold
 from runbooks.model import ActiveWindow, Check, PromqlSpec, StopCondition
