@@ -9,6 +9,7 @@ measure is None and a note says why) and ``run(quick: bool) -> Result``.
 BENCHMARKS: dict[str, str] = {
     "startup": "benchmarks.startup",
     "polling": "benchmarks.polling",
+    "http_clients": "benchmarks.http_clients",
     "responsiveness": "benchmarks.responsiveness",
     "demo_cpu": "benchmarks.demo_cpu",
     "detection": "benchmarks.detection",

@@ -15,15 +15,15 @@ round done), for the measured window:
   on the event loop), p50 and p99;
 - CPU: this process's CPU time over wall time, % of one core;
 - RSS: this process's resident memory at the end (it includes Python,
-  httpx, SQLite and the benchmark itself; configurations run smallest first);
+  aiohttp, SQLite and the benchmark itself; configurations run smallest first);
 - polls/s achieved and ticks skipped (a poll still running, or the loop too
   late), in the JSON.
 
 The floor, for 1,000 checks every 5 s and 100 every 1 s, in the same run:
-the same requests at the same pace (one every ``every / N`` seconds) on the
-probes' own HTTP client as ``ProbeContext`` builds it, each read to its end as
-a poll reads it, with no scheduler, no probe, no condition, no log and no
-state: the CPU the HTTP requests cost by themselves, and ours over it.
+the same requests at the same pace (one every ``every / N`` seconds) through
+the probes' own ``fetch`` on the session ``ProbeContext`` builds, each read to
+its end as a poll reads it, with no scheduler, no probe, no condition, no log
+and no state: the CPU the HTTP requests cost by themselves, and ours over it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import CpuMeter, Figure, Result, percentile, rss_mb
 from benchmarks.servers import TargetProcess
@@ -95,20 +97,29 @@ async def measure(url: str, folder: Path, checks: int, every: float, seconds: fl
 
 
 async def floor(url: str, checks: int, every: float, seconds: float) -> float:
-    """CPU (% of one core) of the same requests at the same pace on the probes' HTTP client alone."""
+    """CPU (% of one core) of the same requests at the same pace through the probes' ``fetch`` alone."""
     from checks.probes import ProbeContext
+    from checks.probes.common import fetch
 
     runbook = build_runbook(url, 1, every)
     timeout = runbook.checks["c0"].timeout
     ctx = ProbeContext(runbook)
-    client = ctx.http_client()
-    loop = asyncio.get_running_loop()
-    running: set[asyncio.Task[None]] = set()
+    ctx.prepare()
+    warmup = every + 1.0  # the poller's
+    try:
+        return await paced_cpu(lambda: fetch(ctx, f"{url}/health", timeout=timeout), every / checks, warmup, seconds)
+    finally:
+        await ctx.aclose()
 
-    async def request() -> None:
-        async with ctx.http_slot(), client.stream("GET", f"{url}/health", timeout=timeout) as response:
-            async for _ in response.aiter_bytes():
-                pass
+
+async def paced_cpu(request: Callable[[], Coroutine[Any, Any, object]], gap: float, warmup: float, seconds: float) -> float:
+    """CPU (% of one core) while ``request()`` starts every ``gap`` seconds, measured for ``seconds`` after ``warmup``.
+
+    Requests overlap as polls do: each runs as a task of its own. Those still
+    running at the end are awaited before returning.
+    """
+    loop = asyncio.get_running_loop()
+    running: set[asyncio.Task[object]] = set()
 
     async def pace(duration: float) -> None:
         begin, sent = loop.time(), 0
@@ -117,16 +128,13 @@ async def floor(url: str, checks: int, every: float, seconds: float) -> float:
             running.add(task)
             task.add_done_callback(running.discard)
             sent += 1
-            await asyncio.sleep(max(0.0, begin + sent * every / checks - loop.time()))
+            await asyncio.sleep(max(0.0, begin + sent * gap - loop.time()))
 
-    try:
-        await pace(every + 1.0)  # the same warm-up as the poller's
-        cpu = CpuMeter().start()
-        await pace(seconds)
-        percent = cpu.percent()
-        await asyncio.gather(*running, return_exceptions=True)
-    finally:
-        await ctx.aclose()
+    await pace(warmup)
+    cpu = CpuMeter().start()
+    await pace(seconds)
+    percent = cpu.percent()
+    await asyncio.gather(*running, return_exceptions=True)
     return percent
 
 
