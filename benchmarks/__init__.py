@@ -9,7 +9,6 @@ measure is None and a note says why) and ``run(quick: bool) -> Result``.
 BENCHMARKS: dict[str, str] = {
     "startup": "benchmarks.startup",
     "polling": "benchmarks.polling",
-    "http_clients": "benchmarks.http_clients",
     "responsiveness": "benchmarks.responsiveness",
     "demo_cpu": "benchmarks.demo_cpu",
     "detection": "benchmarks.detection",
@@ -19,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "memory": "benchmarks.memory",
     "probes": "benchmarks.probe_throughput",
     "scheduler": "benchmarks.scheduler_clock",
+    "http_clients": "benchmarks.http_clients",
     "import_fidelity": "benchmarks.import_fidelity",
     "judge": "benchmarks.judge",
     "faults": "benchmarks.faults",

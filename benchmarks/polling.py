@@ -31,7 +31,9 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,21 +109,41 @@ async def floor(url: str, checks: int, every: float, seconds: float) -> float:
     ctx.prepare()
     warmup = every + 1.0  # the poller's
     try:
-        return await paced_cpu(lambda: fetch(ctx, f"{url}/health", timeout=timeout), every / checks, warmup, seconds)
+        measured = await paced(lambda: fetch(ctx, f"{url}/health", timeout=timeout), every / checks, warmup, seconds)
     finally:
         await ctx.aclose()
+    return measured.percent
 
 
-async def paced_cpu(request: Callable[[], Coroutine[Any, Any, object]], gap: float, warmup: float, seconds: float) -> float:
-    """CPU (% of one core) while ``request()`` starts every ``gap`` seconds, measured for ``seconds`` after ``warmup``.
+@dataclass(frozen=True, slots=True)
+class Paced:
+    """What ``paced`` measured: CPU seconds of this process, wall seconds, requests started."""
+
+    cpu: float
+    wall: float
+    requests: int
+
+    @property
+    def percent(self) -> float:
+        """CPU, % of one core."""
+        return 100 * self.cpu / self.wall
+
+    @property
+    def per_request_ms(self) -> float:
+        """CPU per request, ms: the cost whether or not a busy machine let the pace hold."""
+        return 1000 * self.cpu / max(self.requests, 1)
+
+
+async def paced(request: Callable[[], Coroutine[Any, Any, object]], gap: float, warmup: float, seconds: float) -> Paced:
+    """This process's CPU while ``request()`` starts every ``gap`` seconds, for ``seconds`` after ``warmup``.
 
     Requests overlap as polls do: each runs as a task of its own. Those still
-    running at the end are awaited before returning.
+    running at the end are awaited before returning (outside the window).
     """
     loop = asyncio.get_running_loop()
     running: set[asyncio.Task[object]] = set()
 
-    async def pace(duration: float) -> None:
+    async def pace(duration: float) -> int:
         begin, sent = loop.time(), 0
         while loop.time() < begin + duration:
             task = loop.create_task(request())
@@ -129,13 +151,14 @@ async def paced_cpu(request: Callable[[], Coroutine[Any, Any, object]], gap: flo
             task.add_done_callback(running.discard)
             sent += 1
             await asyncio.sleep(max(0.0, begin + sent * gap - loop.time()))
+        return sent
 
     await pace(warmup)
-    cpu = CpuMeter().start()
-    await pace(seconds)
-    percent = cpu.percent()
+    cpu, wall = time.process_time(), time.perf_counter()
+    sent = await pace(seconds)
+    measured = Paced(time.process_time() - cpu, time.perf_counter() - wall, sent)
     await asyncio.gather(*running, return_exceptions=True)
-    return percent
+    return measured
 
 
 def run(quick: bool) -> Result:
