@@ -65,7 +65,6 @@ async def on_aiohttp(url: str, seconds: float) -> Paced:
     from checks.probes.common import fetch
 
     ctx = ProbeContext(build_runbook(url, 1, 5.0), max_http_connections=CONNECTIONS)
-    ctx.prepare()
     try:
         return await paced(lambda: fetch(ctx, f"{url}/health", timeout=TIMEOUT), GAP, WARMUP, seconds)
     finally:

@@ -106,7 +106,6 @@ async def floor(url: str, checks: int, every: float, seconds: float) -> float:
     runbook = build_runbook(url, 1, every)
     timeout = runbook.checks["c0"].timeout
     ctx = ProbeContext(runbook)
-    ctx.prepare()
     warmup = every + 1.0  # the poller's
     try:
         measured = await paced(lambda: fetch(ctx, f"{url}/health", timeout=timeout), every / checks, warmup, seconds)

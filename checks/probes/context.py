@@ -85,12 +85,8 @@ class ProbeContext:
         #: Alertmanager details the alerts probes cache between polls, per source URL.
         self.alerts_memory: dict[str, Any] = {}
 
-    def prepare(self) -> None:
-        """Create the HTTP session now, on the loop the probes run on, rather than inside the first poll."""
-        self.http_session()
-
     def http_session(self) -> aiohttp.ClientSession:
-        """The session (created on first use) every HTTP request of the probes goes through.
+        """The session (created at the first request, on the loop the probes run on) every HTTP request goes through.
 
         One pool for TLS-verifying and non-verifying requests alike: the
         request's ``ssl`` argument sets verification, and the pool keeps the two
