@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "memory": "benchmarks.memory",
     "probes": "benchmarks.probe_throughput",
     "scheduler": "benchmarks.scheduler_clock",
+    "http_clients": "benchmarks.http_clients",
     "import_fidelity": "benchmarks.import_fidelity",
     "judge": "benchmarks.judge",
     "faults": "benchmarks.faults",

@@ -15,15 +15,15 @@ round done), for the measured window:
   on the event loop), p50 and p99;
 - CPU: this process's CPU time over wall time, % of one core;
 - RSS: this process's resident memory at the end (it includes Python,
-  httpx, SQLite and the benchmark itself; configurations run smallest first);
+  aiohttp, SQLite and the benchmark itself; configurations run smallest first);
 - polls/s achieved and ticks skipped (a poll still running, or the loop too
   late), in the JSON.
 
 The floor, for 1,000 checks every 5 s and 100 every 1 s, in the same run:
-the same requests at the same pace (one every ``every / N`` seconds) on the
-probes' own HTTP client as ``ProbeContext`` builds it, each read to its end as
-a poll reads it, with no scheduler, no probe, no condition, no log and no
-state: the CPU the HTTP requests cost by themselves, and ours over it.
+the same requests at the same pace (one every ``every / N`` seconds) through
+the probes' own ``fetch`` on the session ``ProbeContext`` builds, each read to
+its end as a poll reads it, with no scheduler, no probe, no condition, no log
+and no state: the CPU the HTTP requests cost by themselves, and ours over it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,11 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import CpuMeter, Figure, Result, percentile, rss_mb
 from benchmarks.servers import TargetProcess
@@ -95,39 +99,65 @@ async def measure(url: str, folder: Path, checks: int, every: float, seconds: fl
 
 
 async def floor(url: str, checks: int, every: float, seconds: float) -> float:
-    """CPU (% of one core) of the same requests at the same pace on the probes' HTTP client alone."""
+    """CPU (% of one core) of the same requests at the same pace through the probes' ``fetch`` alone."""
     from checks.probes import ProbeContext
+    from checks.probes.common import fetch
 
     runbook = build_runbook(url, 1, every)
     timeout = runbook.checks["c0"].timeout
     ctx = ProbeContext(runbook)
-    client = ctx.http_client()
+    warmup = every + 1.0  # the poller's
+    try:
+        measured = await paced(lambda: fetch(ctx, f"{url}/health", timeout=timeout), every / checks, warmup, seconds)
+    finally:
+        await ctx.aclose()
+    return measured.percent
+
+
+@dataclass(frozen=True, slots=True)
+class Paced:
+    """What ``paced`` measured: CPU seconds of this process, wall seconds, requests started."""
+
+    cpu: float
+    wall: float
+    requests: int
+
+    @property
+    def percent(self) -> float:
+        """CPU, % of one core."""
+        return 100 * self.cpu / self.wall
+
+    @property
+    def per_request_ms(self) -> float:
+        """CPU per request, ms: the cost whether or not a busy machine let the pace hold."""
+        return 1000 * self.cpu / max(self.requests, 1)
+
+
+async def paced(request: Callable[[], Coroutine[Any, Any, object]], gap: float, warmup: float, seconds: float) -> Paced:
+    """This process's CPU while ``request()`` starts every ``gap`` seconds, for ``seconds`` after ``warmup``.
+
+    Requests overlap as polls do: each runs as a task of its own. Those still
+    running at the end are awaited before returning (outside the window).
+    """
     loop = asyncio.get_running_loop()
-    running: set[asyncio.Task[None]] = set()
+    running: set[asyncio.Task[object]] = set()
 
-    async def request() -> None:
-        async with ctx.http_slot(), client.stream("GET", f"{url}/health", timeout=timeout) as response:
-            async for _ in response.aiter_bytes():
-                pass
-
-    async def pace(duration: float) -> None:
+    async def pace(duration: float) -> int:
         begin, sent = loop.time(), 0
         while loop.time() < begin + duration:
             task = loop.create_task(request())
             running.add(task)
             task.add_done_callback(running.discard)
             sent += 1
-            await asyncio.sleep(max(0.0, begin + sent * every / checks - loop.time()))
+            await asyncio.sleep(max(0.0, begin + sent * gap - loop.time()))
+        return sent
 
-    try:
-        await pace(every + 1.0)  # the same warm-up as the poller's
-        cpu = CpuMeter().start()
-        await pace(seconds)
-        percent = cpu.percent()
-        await asyncio.gather(*running, return_exceptions=True)
-    finally:
-        await ctx.aclose()
-    return percent
+    await pace(warmup)
+    cpu, wall = time.process_time(), time.perf_counter()
+    sent = await pace(seconds)
+    measured = Paced(time.process_time() - cpu, time.perf_counter() - wall, sent)
+    await asyncio.gather(*running, return_exceptions=True)
+    return measured
 
 
 def run(quick: bool) -> Result:

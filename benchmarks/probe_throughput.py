@@ -90,7 +90,7 @@ async def bench_promql(prometheus_url: str, polls: int) -> dict[str, tuple[float
     for in_flight in (1, IN_FLIGHT):
         context = ProbeContext(runbook)
         await run_probe(check, context)
-        figures[f"probe_{in_flight}"] = await measure("promql probe (httpx)", polls, in_flight, lambda: run_probe(check, context))
+        figures[f"probe_{in_flight}"] = await measure("promql probe (aiohttp)", polls, in_flight, lambda: run_probe(check, context))
         await context.aclose()
 
     from prometheus_api_client import PrometheusConnect

@@ -175,13 +175,11 @@ class Poller:
     async def poll_once(self, check_ids: Iterable[str] | None = None) -> list[Reading]:
         """Poll every check (or those named) once, concurrently, and evaluate; returns the readings in check order."""
         wanted = self.checks.keys() if check_ids is None else set(check_ids)
-        self.ctx.prepare()
         return list(await asyncio.gather(*(self._poll(c) for cid, c in self.checks.items() if cid in wanted)))
 
     async def start(self) -> None:
         """Schedule the polls and the staleness tick on the running loop; the first polls start at once."""
         loop = self._loop = asyncio.get_running_loop()
-        self.ctx.prepare()
         origin = loop.time()
         # Phases spread at most START_RATE first polls a second over each check's interval, so a
         # thousand checks never fall due together and starve the event loop the screen runs on.

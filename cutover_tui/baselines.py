@@ -228,7 +228,7 @@ class BaselineSupplier:
                 )
 
     async def _fetch(self, check_id: str, start: datetime, end: datetime, key: tuple[str, str, str]) -> None:
-        import httpx
+        import aiohttp
 
         from checks.probes import _transport_detail
         from checks.probes.common import ProbeFailed
@@ -241,7 +241,7 @@ class BaselineSupplier:
                 samples = await query_range(check, self.ctx, start, end)
             except ProbeFailed as failure:
                 problem = failure.detail
-            except httpx.HTTPError as exc:
+            except aiohttp.ClientError as exc:
                 problem = _transport_detail(exc)  # "cannot connect: ...", as a failed poll says it
             except Exception as exc:
                 problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

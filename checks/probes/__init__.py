@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-import httpx
+import aiohttp
 
 from checks.probes import alerts, command, http, placeholder, promql, scrape
 from checks.probes.common import Observation, ProbeFailed, format_seconds, shorten
@@ -62,9 +62,9 @@ async def run_probe(check: Check, ctx: ProbeContext, *, at: float | None = None)
                 observation = await _PAST_PROBES[check.kind](check, ctx, at)
     except ProbeFailed as failure:
         observation = Observation(failure.outcome, detail=failure.detail, extra=failure.extra)
-    except (TimeoutError, httpx.TimeoutException):
+    except TimeoutError:
         observation = Observation(Outcome.ERROR, detail=f"timed out after {format_seconds(check.timeout)}")
-    except httpx.HTTPError as exc:
+    except aiohttp.ClientError as exc:
         observation = Observation(Outcome.ERROR, detail=_transport_detail(exc))
     except Exception as exc:  # a probe bug must still be a visible ERROR, never a crash or a pass
         observation = Observation(Outcome.ERROR, detail=shorten(f"{type(exc).__name__}: {exc}"))
@@ -108,9 +108,11 @@ def _apply_on_nodata_on_invalid(check: Check, observation: Observation) -> Obser
     )
 
 
-def _transport_detail(exc: httpx.HTTPError) -> str:
+def _transport_detail(exc: aiohttp.ClientError) -> str:
     """A one-line reason for a transport failure, without the request's headers."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return shorten(f"cannot connect: {exc.certificate_error}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return shorten(f"cannot connect: {exc.os_error}")
     reason = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.ConnectError):
-        return shorten(f"cannot connect: {reason}")
     return shorten(f"{type(exc).__name__}: {reason}")

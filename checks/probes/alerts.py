@@ -46,8 +46,6 @@ from datetime import datetime, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
-
 from checks.probes.common import (
     Fetched,
     Observation,
@@ -349,7 +347,7 @@ async def _details(
 def _problem(result: object) -> str:
     if isinstance(result, ProbeFailed):
         return result.detail
-    if isinstance(result, httpx.TimeoutException):
+    if isinstance(result, TimeoutError):
         return "timed out"
     if isinstance(result, BaseException):
         return shorten(f"{type(result).__name__}: {result}") if str(result) else type(result).__name__

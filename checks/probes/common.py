@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
+
 from checks.reading import Outcome
 from checks.wording import format_value
 from runbooks.model import AlertsSpec, Check, PromqlSpec, Reduce, Source
@@ -229,24 +231,36 @@ async def fetch(
     timeout: float,
     verify: bool = True,
 ) -> Fetched:
-    """One request on the context's shared client, the body read up to ``MAX_BODY_BYTES``.
+    """One request on the context's shared session, redirects not followed, the body read up to ``MAX_BODY_BYTES``.
 
     Raises:
-        httpx.HTTPError: on transport failures and timeouts (``run_probe`` reports them).
+        aiohttp.ClientError: on transport failures (``run_probe`` reports them).
+        TimeoutError: when the request is not done within ``timeout`` seconds.
         ProbeFailed: ERROR when the body is too large.
     """
-    client = ctx.http_client(verify=verify)
-    async with ctx.http_slot(), client.stream(method, url, headers=headers, params=params, timeout=timeout) as response:
+    session = ctx.http_session()
+    async with (
+        ctx.http_slot(),
+        session.request(
+            method,
+            url,
+            headers=headers,
+            params=params,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            ssl=verify,
+            allow_redirects=False,
+        ) as response,
+    ):
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.content.iter_any():
             size += len(chunk)
             if size > MAX_BODY_BYTES:
                 raise error(f"response body larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
             chunks.append(chunk)
         return Fetched(
-            status=response.status_code,
-            reason=response.reason_phrase,
+            status=response.status,
+            reason=response.reason or "",
             content_type=response.headers.get("content-type", "").lower(),
             body=b"".join(chunks),
         )

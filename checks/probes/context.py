@@ -8,10 +8,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 
 from checks.clock import Clock, SystemClock
-from runbooks.model import HttpSpec, Runbook, ScrapeSpec, Step
+from runbooks.model import Runbook, Step
 
 #: (value, monotonic time) of the last scrape of one series, per check, for rate mode.
 ScrapeMemory = dict[tuple[tuple[str, str], ...], tuple[float, float]]
@@ -47,10 +47,9 @@ class ProbeContext:
         clock: default ``SystemClock()``.
         max_http_connections: connections the HTTP-based probes share, at most
             (requests beyond it wait for a free connection, within their timeout).
-            They wait here, in first-come order, not in httpx's pool: httpcore
-            1.0 scans every queued request against every connection each time
-            a request starts or ends, so a thousand polls queued in the pool
-            cost more CPU than the requests themselves.
+            They wait here, in first-come order, not in aiohttp's pool: the pool
+            hands a freed connection to a waiting request of a host picked at
+            random, so one busy host's polls could keep another's waiting.
 
     Attributes:
         expected_silences: the silences the runbook expects now: the
@@ -78,48 +77,33 @@ class ProbeContext:
         self.runbook = runbook
         self.env: Mapping[str, str] = env if env is not None else os.environ
         self.clock: Clock = clock or SystemClock()
-        self._limits = httpx.Limits(
-            max_connections=max_http_connections,
-            max_keepalive_connections=max_http_connections,
-        )
-        # httpx sets TLS verification per client, so checks with verify_tls: false get their own.
-        self._clients: dict[bool, httpx.AsyncClient] = {}
+        self._max_http_connections = max_http_connections
+        self._session: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(max_http_connections)
         self.scrape_memory: dict[str, ScrapeMemory] = {}
         self.expected_silences: tuple[ExpectedSilence, ...] = ()
         #: Alertmanager details the alerts probes cache between polls, per source URL.
         self.alerts_memory: dict[str, Any] = {}
 
-    def prepare(self) -> None:
-        """Create the clients the runbook's checks will use now, so no poll pays for it within its timeout.
+    def http_session(self) -> aiohttp.ClientSession:
+        """The session (created at the first request, on the loop the probes run on) every HTTP request goes through.
 
-        Building a client (its TLS context above all) takes tens of milliseconds,
-        hundreds on a loaded machine: inside the first poll it could turn a
-        healthy check with a short timeout into a timeout.
+        One pool for TLS-verifying and non-verifying requests alike: the
+        request's ``ssl`` argument sets verification, and the pool keeps the two
+        kinds of connection apart. Redirects are not followed and every request
+        bounds itself (``fetch``).
         """
-        settings = {
-            check.spec.verify_tls if isinstance(check.spec, (HttpSpec, ScrapeSpec)) else True
-            for check in self.runbook.checks.values()
-            if check.kind != "command"
-        }
-        settings |= {source.verify_tls for source in self.runbook.sources.values()}
-        for verify in settings:
-            self.http_client(verify=verify)
-
-    def http_client(self, *, verify: bool = True) -> httpx.AsyncClient:
-        """The shared client (created on first use) for TLS-verifying or non-verifying requests."""
-        client = self._clients.get(verify)
-        if client is None:
-            client = httpx.AsyncClient(limits=self._limits, verify=verify, follow_redirects=False)
-            self._clients[verify] = client
-        return client
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._max_http_connections)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
 
     def http_slot(self) -> asyncio.Semaphore:
-        """Held for the length of one request: at most ``max_http_connections`` are in httpx's pool at once."""
+        """Held for the length of one request: at most ``max_http_connections`` are in the pool at once."""
         return self._slots
 
     async def aclose(self) -> None:
-        """Close the HTTP clients; the context must not be used afterwards."""
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.aclose()
+        """Close the HTTP session and its connections; the context must not be used afterwards."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()

@@ -1,7 +1,7 @@
 """The ``promql`` probe: one instant query against a Prometheus-compatible API.
 
-The request is ``GET {source.url}/api/v1/query`` on the session's shared httpx
-client rather than prometheus-api-client's ``custom_query``: that method returns
+The request is ``GET {source.url}/api/v1/query`` on the session's shared HTTP
+session rather than prometheus-api-client's ``custom_query``: that method returns
 only ``data.result`` (dropping ``resultType`` and ``warnings``), fails with a
 ``KeyError`` on a 200 with ``status: "error"``, and by default retries 5xx and
 connection failures with back-off (a 503 is asked 4 times over 6 s, then

@@ -3,7 +3,7 @@
 A baseline window the session did not see (it started at T-0, the window is
 T-30m..T-0) can still be read from Prometheus: the same query, evaluated at
 each step of the window (``GET /api/v1/query_range``), on the probes' shared
-httpx client, with the source's token and headers. Each step becomes one
+HTTP session, with the source's token and headers. Each step becomes one
 ``BaselineSample``: a finite value is usable (its outcome judged by the
 check's ``pass_when``); NaN and ±Inf are invalid; a step with no sample
 (an empty result then) is no data. Never a zero.

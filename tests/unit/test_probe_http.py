@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import socket
+import ssl
+import subprocess
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from canned_server import CannedServer
+from checks.probes import ProbeContext, run_probe
 from checks.reading import Outcome
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
+    """A server-side TLS context with a certificate for 127.0.0.1 that no authority signed (made by openssl)."""
+    folder: Path = tmp_path_factory.mktemp("tls")
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@pytest.fixture
+def tls_server(self_signed: ssl.SSLContext) -> Iterator[CannedServer]:
+    """A ``CannedServer`` speaking HTTPS with the self-signed certificate, stopped after the test."""
+    server = CannedServer(tls=self_signed).start()
+    yield server
+    server.stop()
 
 
 async def test_healthy_endpoint_passes_with_latency_as_value(poll, target):
@@ -186,3 +218,49 @@ async def test_missing_header_variable_is_error_and_sends_nothing(poll, canned_s
     assert reading.outcome is Outcome.ERROR
     assert reading.detail == "environment variable API_KEY is not set"
     assert canned_server.requests == []
+
+
+async def test_redirect_is_not_followed(poll, canned_server):
+    """A redirect is the status it is (outside 2xx: a breach); its Location is never requested."""
+    canned_server.respond("", status=302, headers={"Location": f"{canned_server.url}/elsewhere"})
+    reading = await poll(f"http: {canned_server.url}/health")
+    assert reading.outcome is Outcome.BREACH
+    assert reading.detail == "HTTP 302"
+    assert [request.path for request in canned_server.requests] == ["/health"]
+
+
+async def test_self_signed_certificate_is_error_unless_verification_is_off(poll, tls_server):
+    """TLS is verified by default (a self-signed certificate cannot connect); ``verify_tls: false`` reads it."""
+    refused = await poll(f"http: {tls_server.url}/health")
+    assert refused.outcome is Outcome.ERROR
+    assert refused.detail.startswith("cannot connect")
+    assert "certificate verify failed" in refused.detail
+
+    reading = await poll(f"http: {tls_server.url}/health\nverify_tls: false")
+    assert reading.outcome is Outcome.PASS
+    assert tls_server.requests[-1].path == "/health"
+
+
+async def test_polls_reuse_one_connection(make_context, canned_server):
+    """Polls of one context, one after another, go over the same kept-alive connection."""
+    ctx = make_context(f"http: {canned_server.url}/health")
+    for _ in range(3):
+        assert (await run_probe(ctx.runbook.checks["probe"], ctx)).outcome is Outcome.PASS
+    assert len({request.client_port for request in canned_server.requests}) == 1
+    assert len(canned_server.requests) == 3
+
+
+async def test_closed_context_leaves_nothing_unclosed(make_context, canned_server):
+    """After ``aclose`` nothing warns of an unclosed session or connection when it is collected."""
+    runbook = make_context(f"http: {canned_server.url}/health").runbook
+    problems: list[str] = []
+    asyncio.get_running_loop().set_exception_handler(lambda loop, context: problems.append(context["message"]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ctx = ProbeContext(runbook, env={})
+        assert (await run_probe(runbook.checks["probe"], ctx)).outcome is Outcome.PASS
+        await ctx.aclose()
+        del ctx
+        gc.collect()
+    problems += [str(warning.message) for warning in caught if issubclass(warning.category, ResourceWarning)]
+    assert problems == []
