@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -239,6 +240,7 @@ async def fetch(
         ProbeFailed: ERROR when the body is too large.
     """
     session = ctx.http_session()
+    target = urlsplit(url)
     async with (
         ctx.http_slot(),
         session.request(
@@ -249,6 +251,7 @@ async def fetch(
             timeout=aiohttp.ClientTimeout(total=timeout),
             ssl=verify,
             allow_redirects=False,
+            proxy=ctx.proxy_for(target.scheme, target.netloc.rpartition("@")[2]),
         ) as response,
     ):
         chunks: list[bytes] = []

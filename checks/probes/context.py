@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +80,9 @@ class ProbeContext:
         self.clock: Clock = clock or SystemClock()
         self._max_http_connections = max_http_connections
         self._session: aiohttp.ClientSession | None = None
+        # HTTP_PROXY / HTTPS_PROXY / NO_PROXY of this process, as curl and httpx apply them; read once.
+        self._proxies = urllib.request.getproxies_environment()
+        self._proxy_of: dict[tuple[str, str], str | None] = {}
         self._slots = asyncio.Semaphore(max_http_connections)
         self.scrape_memory: dict[str, ScrapeMemory] = {}
         self.expected_silences: tuple[ExpectedSilence, ...] = ()
@@ -97,6 +101,20 @@ class ProbeContext:
             connector = aiohttp.TCPConnector(limit=self._max_http_connections)
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
+
+    def proxy_for(self, scheme: str, host: str) -> str | None:
+        """The proxy a request to ``scheme://host`` goes through (``host`` with its port, if any), or None.
+
+        From the environment: ``http_proxy`` / ``https_proxy`` (or ``all_proxy``),
+        and ``no_proxy`` for the hosts that bypass them. A check's own headers
+        go to the target, never to the proxy.
+        """
+        key = (scheme, host)
+        if key not in self._proxy_of:
+            proxy = self._proxies.get(scheme) or self._proxies.get("all")
+            bypass = proxy is None or urllib.request.proxy_bypass(host)
+            self._proxy_of[key] = None if bypass else proxy
+        return self._proxy_of[key]
 
     def http_slot(self) -> asyncio.Semaphore:
         """Held for the length of one request: at most ``max_http_connections`` are in the pool at once."""

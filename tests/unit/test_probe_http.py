@@ -264,3 +264,28 @@ async def test_closed_context_leaves_nothing_unclosed(make_context, canned_serve
         gc.collect()
     problems += [str(warning.message) for warning in caught if issubclass(warning.category, ResourceWarning)]
     assert problems == []
+
+
+async def test_requests_go_through_the_environments_proxy_unless_no_proxy_names_the_host(
+    make_context, canned_server, monkeypatch
+):
+    """HTTP_PROXY carries a poll to a host it could not reach itself; NO_PROXY naming the host sends it direct."""
+    with socket.socket() as probe_socket:  # a port nothing listens on: only the proxy can answer for it
+        probe_socket.bind(("127.0.0.1", 0))
+        closed = probe_socket.getsockname()[1]
+    monkeypatch.delenv("http_proxy", raising=False)
+    monkeypatch.setenv("HTTP_PROXY", canned_server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    check = f"http: http://127.0.0.1:{closed}/health"
+    proxied = make_context(check)
+    reading = await run_probe(proxied.runbook.checks["probe"], proxied)
+    assert reading.outcome is Outcome.PASS, reading.detail
+    assert [request.path for request in canned_server.requests] == ["/health"]
+
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    direct = make_context(check)
+    reading = await run_probe(direct.runbook.checks["probe"], direct)
+    assert reading.outcome is Outcome.ERROR
+    assert reading.detail.startswith("cannot connect")
+    assert len(canned_server.requests) == 1
