@@ -319,6 +319,19 @@ class ConditionCard(Widget):
         return self._check
 
     @property
+    def held(self) -> tuple[StopCondition, dict[str, tuple[Hashable, Strip]]]:
+        """The condition the card shows and the parts drawn of it, for the card the pane hands it to next (``hold``)."""
+        return self.condition, self._drawn
+
+    def hold(self, condition: StopCondition, drawn: dict[str, tuple[Hashable, Strip]]) -> None:
+        """Show ``condition`` from now on, with the parts another card drew of it (``held``): a part drawn before is not rendered again.
+
+        The lines on screen are the previous condition's until the next ``show``
+        or ``show_later`` compares the keys and refreshes the lines that differ.
+        """
+        self.condition, self._drawn = condition, drawn
+
+    @property
     def stale(self) -> bool:
         """The card holds where to take its view from, not the view itself (``show_later``)."""
         return self._source is not None

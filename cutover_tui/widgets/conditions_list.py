@@ -14,10 +14,11 @@ first: firing, then pending and recovering, then blind, then ok, then those
 outside their active window; rollback before halt before warn. A firing condition is never scrolled out of sight.
 
 The cards are fixed slots: the card at a position stays there, and a new
-order hands each slot whose condition changed the condition now due there
-(its parts drawn from that condition's view differ, so its lines repaint).
-No card moves, so a new order makes Textual lay nothing out (moving every
-card laid the pane out again: up to some 50 ms with a hundred cards). The
+order hands each slot the condition now due there, with the parts drawn of
+it so far. Its parts' keys differ from the previous condition's, so its
+lines repaint, and a condition that only moved renders nothing anew. No card
+moves, so a new order makes Textual lay nothing of the pane out (moving every
+card laid it out again: up to some 50 ms with a hundred cards). The
 highlight follows its condition to the slot now holding it.
 """
 
@@ -231,11 +232,11 @@ class ConditionsList(VerticalScroll, can_focus=True):
     def _hand_out(self, order: list[str]) -> None:
         """Hand each slot the condition ``order`` puts there (no card moves); the highlight follows its condition."""
         highlighted = self.highlighted_condition_id
-        conditions = {card.condition_id: card.condition for card in self._slots}
+        held = {card.condition_id: card.held for card in self._slots}
         self._order = order
         self._cards = {}
         for card, condition_id in zip(self._slots, order, strict=True):
-            card.condition = conditions[condition_id]  # its parts' keys now differ: its lines repaint when it is shown
+            card.hold(*held[condition_id])  # its parts' keys now differ: its lines repaint when it is shown
             self._cards[condition_id] = card
         if highlighted is not None and self.highlighted is not None:
             self._slots[self.highlighted].remove_class("-highlight")

@@ -211,6 +211,7 @@ async def test_a_new_order_moves_no_card_and_lays_nothing_out(monkeypatch: pytes
         before = await settled_layouts(pilot, layouts)
         slots = list(pane.children)
         assert [card.condition_id for card in pane.cards[:3]] == ["c0_down", "c1_down", "c2_down"]
+        drawn = sum(card.renders["top"] for card in slots)
         for n in (3, 7, 12, 15):
             backend.condition(f"c{n}_down", "pending", None, f"c{n} failing for 2s of 30s")
         await wait_until(pilot, lambda: pane.cards[0].condition_id == "c3_down")
@@ -226,6 +227,8 @@ async def test_a_new_order_moves_no_card_and_lays_nothing_out(monkeypatch: pytes
             top = lines[card.region.y][card.region.x : card.region.right]
             assert "PENDING" in top and f" {card.condition_id} " in top, top
             assert pane.card(card.condition_id) is card
+        # Only the four pending conditions' top lines were rendered: the others moved with the parts drawn of them.
+        assert sum(card.renders["top"] for card in slots) == drawn + 4
 
 
 async def test_the_highlight_follows_its_condition_to_another_slot_and_a_acknowledges_it() -> None:
