@@ -257,18 +257,18 @@ class _Layout:
 def _keys(
     condition: StopCondition, view: ConditionView | None, width: int, check: CheckView | None = None
 ) -> dict[str, Hashable]:
-    """What each part depends on: equal keys draw equal parts."""
+    """What each part depends on: equal keys draw equal parts (the pane's slots are handed other conditions)."""
     if view is None:
-        return dict.fromkeys(PARTS, ("none", width))
+        return {part: ("none", width, condition.id) for part in PARTS}
     samples = trend_samples(width)
     history = view.history[-samples:]
     value_width = cell_len(view.value_text) + 1 + cell_len(condition.threshold_text)  # the value cell's width
     layout = (width, samples, value_width, len(history))
     marker = condition_marker(view, check)
     return {
-        "top": (layout, marker.symbol, marker.word, view.state, view.value_text),
+        "top": (condition.id, layout, marker.symbol, marker.word, view.state, view.value_text),
         "clock": (time_label(view), view.active, view.acknowledged, view.flapping),
-        "middle": (layout, clock_width(view), history),
+        "middle": (condition.id, layout, clock_width(view), history),
         "why": (width, view.state, view.reason),
     }
 
@@ -290,8 +290,9 @@ class ConditionCard(Widget):
         view: ConditionView | None = None,
         check: CheckView | None = None,
     ) -> None:
-        super().__init__(name=condition.id)
+        super().__init__()
         self.condition = condition
+        """The condition the card shows; the pane hands the card another one when the order changes (``ConditionsList``)."""
         self.runbook = runbook
         self._view = view
         self._check = check
@@ -316,6 +317,19 @@ class ConditionCard(Widget):
         """The view of the condition's check the card shows (a pending one taken first)."""
         self._take()
         return self._check
+
+    @property
+    def held(self) -> tuple[StopCondition, dict[str, tuple[Hashable, Strip]]]:
+        """The condition the card shows and the parts drawn of it, for the card the pane hands it to next (``hold``)."""
+        return self.condition, self._drawn
+
+    def hold(self, condition: StopCondition, drawn: dict[str, tuple[Hashable, Strip]]) -> None:
+        """Show ``condition`` from now on, with the parts another card drew of it (``held``): a part drawn before is not rendered again.
+
+        The lines on screen are the previous condition's until the next ``show``
+        or ``show_later`` compares the keys and refreshes the lines that differ.
+        """
+        self.condition, self._drawn = condition, drawn
 
     @property
     def stale(self) -> bool:

@@ -12,6 +12,14 @@ The cards follow the runbook's order while they all fit. When the pane is
 too short for all of them (an 80×24 terminal, a banner), they go worst
 first: firing, then pending and recovering, then blind, then ok, then those
 outside their active window; rollback before halt before warn. A firing condition is never scrolled out of sight.
+
+The cards are fixed slots: the card at a position stays there, and a new
+order hands each slot the condition now due there, with the parts drawn of
+it so far. Its parts' keys differ from the previous condition's, so its
+lines repaint, and a condition that only moved renders nothing anew. No card
+moves, so a new order makes Textual lay nothing of the pane out (moving every
+card laid it out again: up to some 50 ms with a hundred cards). The
+highlight follows its condition to the slot now holding it.
 """
 
 from __future__ import annotations
@@ -121,26 +129,27 @@ class ConditionsList(VerticalScroll, can_focus=True):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._cards: dict[str, ConditionCard] = {}
-        self._order: list[str] = []  # condition ids as displayed
+        self._slots: list[ConditionCard] = []  # the cards as shown: a position always holds the same card
+        self._cards: dict[str, ConditionCard] = {}  # condition id -> the slot now showing it
+        self._order: list[str] = []  # condition ids as displayed: the slots' conditions
         self._rank: dict[str, tuple[int, int, int]] = {}
         self._views: tuple[Mapping[str, ConditionView], Mapping[str, CheckView]] | None = None  # the latest state's
 
     @property
     def cards(self) -> list[ConditionCard]:
         """The cards, in the order they are shown."""
-        return [self._cards[cid] for cid in self._order if cid in self._cards]
+        return list(self._slots)
 
     def card(self, condition_id: str) -> ConditionCard:
-        """The card of ``condition_id``."""
+        """The card now showing ``condition_id``."""
         return self._cards[condition_id]
 
     @property
     def highlighted_condition_id(self) -> str | None:
         """The condition under the highlight."""
-        if self.highlighted is None or not self._cards:
+        if self.highlighted is None or not self._slots:
             return None
-        return self.cards[self.highlighted].condition_id
+        return self._order[self.highlighted]
 
     def show(self, state: SessionState, runbook: Runbook, now: datetime) -> None:
         """Hand the cards on screen their views (each repaints only what changed); the others, where to take them.
@@ -156,11 +165,12 @@ class ConditionsList(VerticalScroll, can_focus=True):
         for condition in runbook.stop_conditions:
             if condition.id not in self._cards:
                 card = self._cards[condition.id] = ConditionCard(condition, runbook)
+                self._slots.append(card)
                 self._order.append(condition.id)
                 new.append(card)
         self._views = (state.conditions, state.checks)
         if new:
-            for card in self._cards.values():
+            for card in self._slots:
                 card.show_later(state.conditions, state.checks)
             self.mount_all(new)
             if self.highlighted is None:
@@ -179,16 +189,14 @@ class ConditionsList(VerticalScroll, can_focus=True):
             return
         conditions, checks = self._views
         height = self.scrollable_content_region.height or self.app.size.height
-        seen = self._order[on_screen(len(self._order), self.scroll_y, height)]
+        seen = on_screen(len(self._slots), self.scroll_y, height)
         # The cards just out of view have their views read with the rest, and take them when they come into view:
         # a card repainted out of view makes Textual place every widget again to find it (some 5 ms a second).
-        visible = set(self._order[in_view(len(self._order), self.scroll_y, height)])
+        visible = set(self._order[in_view(len(self._slots), self.scroll_y, height)])
         if every:
-            shown = set(seen)
-            for condition_id, card in self._cards.items():
-                if condition_id not in shown:
-                    card.show_later(conditions, checks)
-        cards = [card for card in (self._cards[cid] for cid in seen) if every or card.stale]
+            for card in self._slots[: seen.start] + self._slots[seen.stop :]:
+                card.show_later(conditions, checks)
+        cards = [card for card in self._slots[seen] if every or card.stale]
         if not cards:
             return
         read = getattr(conditions, "read", None)
@@ -209,35 +217,41 @@ class ConditionsList(VerticalScroll, can_focus=True):
 
     def _arrange(self, *, every: bool = False) -> None:
         """Runbook order while every card fits, else worst first; the highlight stays on its condition; then the cards on screen shown."""
-        if not self.is_attached or not self._cards:
+        if not self.is_attached or not self._slots:
             return
         height = self.scrollable_content_region.height
-        worst_first = height > 0 and len(self._cards) * 3 > height
+        worst_first = height > 0 and len(self._slots) * CARD_HEIGHT > height
         wanted = arranged({cid: self._rank.get(cid, (0, 0, 0)) for cid in self._cards}, worst_first)
         self.worst_first = worst_first
-        if wanted != self._order:
-            highlighted = self.highlighted_condition_id
-            for card in self._cards.values():
-                card.remove_class("-highlight")
-            self._order = wanted
-            for position, condition_id in enumerate(wanted):
-                self.move_child(self._cards[condition_id], before=position)
-            if highlighted is not None:
-                index = wanted.index(highlighted)
-                self.set_reactive(ConditionsList.highlighted, index)
-                self._cards[highlighted].add_class("-highlight")
+        reordered = wanted != self._order
+        if reordered:
+            self._hand_out(wanted)
             self.scroll_home(animate=False, immediate=True)
-        self._show_on_screen(every=every)
+        self._show_on_screen(every=every or reordered)
+
+    def _hand_out(self, order: list[str]) -> None:
+        """Hand each slot the condition ``order`` puts there (no card moves); the highlight follows its condition."""
+        highlighted = self.highlighted_condition_id
+        held = {card.condition_id: card.held for card in self._slots}
+        self._order = order
+        self._cards = {}
+        for card, condition_id in zip(self._slots, order, strict=True):
+            card.hold(*held[condition_id])  # its parts' keys now differ: its lines repaint when it is shown
+            self._cards[condition_id] = card
+        if highlighted is not None and self.highlighted is not None:
+            self._slots[self.highlighted].remove_class("-highlight")
+            self._cards[highlighted].add_class("-highlight")
+            self.set_reactive(ConditionsList.highlighted, order.index(highlighted))
 
     # ------------------------------------------------------------ the highlight
 
     def validate_highlighted(self, highlighted: int | None) -> int | None:
-        if highlighted is None or not self._cards:
+        if highlighted is None or not self._slots:
             return None
-        return max(0, min(len(self._cards) - 1, highlighted))
+        return max(0, min(len(self._slots) - 1, highlighted))
 
     def watch_highlighted(self, before: int | None, after: int | None) -> None:
-        cards = self.cards
+        cards = self._slots
         if before is not None and before < len(cards):
             cards[before].remove_class("-highlight")
         if after is not None:
@@ -245,11 +259,11 @@ class ConditionsList(VerticalScroll, can_focus=True):
             self.call_after_refresh(self._scroll_to_highlight)
 
     def _scroll_to_highlight(self) -> None:
-        if self.highlighted is not None and self.highlighted < len(self._cards):
-            self.scroll_to_widget(self.cards[self.highlighted], animate=False, immediate=True)
+        if self.highlighted is not None and self.highlighted < len(self._slots):
+            self.scroll_to_widget(self._slots[self.highlighted], animate=False, immediate=True)
 
     def _move(self, delta: int) -> None:
-        if self._cards:
+        if self._slots:
             self.highlighted = (self.highlighted or 0) + delta
 
     def _page(self) -> int:
@@ -265,7 +279,7 @@ class ConditionsList(VerticalScroll, can_focus=True):
         self.highlighted = 0
 
     def action_last(self) -> None:
-        self.highlighted = len(self._cards) - 1
+        self.highlighted = len(self._slots) - 1
 
     def action_page_down(self) -> None:
         self._move(self._page())
@@ -278,7 +292,7 @@ class ConditionsList(VerticalScroll, can_focus=True):
         while node is not None and not isinstance(node, ConditionCard):
             node = node.parent if node is not self else None
         if isinstance(node, ConditionCard):
-            self.highlighted = self.cards.index(node)
+            self.highlighted = self._slots.index(node)
             self.focus()
 
 

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import DataTable
 
-from app_backend import auth_errors_firing, fresh_session, session_in_progress
+from app_backend import AppTestBackend, auth_errors_firing, fresh_session, session_in_progress
+from app_driver import screen_lines
 from cutover_tui.app import CutoverApp, make_app
 from cutover_tui.widgets.conditions_list import ConditionCard, ConditionsList, in_view, on_screen
 from cutover_tui.widgets.step_detail import StepDetail
@@ -168,3 +170,85 @@ async def test_a_clock_tick_repaints_no_card_out_of_view(monkeypatch: pytest.Mon
         await pilot.pause(0.2)
         assert set(refreshed) == seen
         assert all(pane.card(condition_id).stale for condition_id in edges)
+
+
+def twenty_polled() -> AppTestBackend:
+    """The twenty conditions' checks each polled once: more cards than the pane shows, so they go worst first."""
+    backend = fresh_session(parse_runbook(twenty_conditions(), "twenty.yaml"))
+    for check_id in backend.runbook.checks:
+        backend.tick(check_id, "pass", 0.01)
+    return backend
+
+
+async def settled_layouts(pilot: Pilot[Any], layouts: list[set[object]]) -> int:
+    """How many layouts there were once start-up's are over (none for 0.3 s)."""
+    laid_out = -1
+    for _ in range(40):
+        if len(layouts) == laid_out:
+            break
+        laid_out = len(layouts)
+        await pilot.pause(0.3)
+    return laid_out
+
+
+async def test_a_new_order_moves_no_card_and_lays_nothing_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four conditions going pending at once come first: the slots stay, are handed those conditions and draw them; no layout."""
+    layouts: list[set[object]] = []  # each layout's widgets that asked for it, and their ancestors laid out
+    refresh_layout = Screen._refresh_layout
+
+    def laid_out(screen: Screen[Any], *args: Any, **kwargs: Any) -> None:
+        layouts.append({w for ancestor, asked in screen._layout_widgets.items() for w in (ancestor, *asked)})
+        refresh_layout(screen, *args, **kwargs)
+
+    monkeypatch.setattr(Screen, "_refresh_layout", laid_out)
+    moved: list[object] = []
+    monkeypatch.setattr(ConditionsList, "move_child", lambda pane, child, **k: moved.append(child))
+    backend = twenty_polled()
+    app = make_app(backend, clock_tick=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(ConditionsList)
+        await wait_until(pilot, lambda: pane.worst_first and all(card.renders["top"] for card in pane.cards[:3]))
+        before = await settled_layouts(pilot, layouts)
+        slots = list(pane.children)
+        assert [card.condition_id for card in pane.cards[:3]] == ["c0_down", "c1_down", "c2_down"]
+        drawn = sum(card.renders["top"] for card in slots)
+        for n in (3, 7, 12, 15):
+            backend.condition(f"c{n}_down", "pending", None, f"c{n} failing for 2s of 30s")
+        await wait_until(pilot, lambda: pane.cards[0].condition_id == "c3_down")
+        await pilot.pause(0.2)
+        order = ["c3_down", "c7_down", "c12_down", "c15_down", "c0_down", "c1_down", "c2_down", "c4_down"]
+        assert [card.condition_id for card in pane.cards[:8]] == order
+        assert list(pane.children) == slots and pane.cards == slots  # the same widgets at the same places
+        assert moved == []
+        # Nothing of the pane laid out (the decision log's new lines may lay their own pane out).
+        assert not any(layout & {pane, *slots} for layout in layouts[before:])
+        lines = screen_lines(app)
+        for card in pane.cards[:4]:  # what the terminal shows in each slot: its new condition
+            top = lines[card.region.y][card.region.x : card.region.right]
+            assert "PENDING" in top and f" {card.condition_id} " in top, top
+            assert pane.card(card.condition_id) is card
+        # Only the four pending conditions' top lines were rendered: the others moved with the parts drawn of them.
+        assert sum(card.renders["top"] for card in slots) == drawn + 4
+
+
+async def test_the_highlight_follows_its_condition_to_another_slot_and_a_acknowledges_it() -> None:
+    """A new order hands the highlighted condition to another slot: the highlight goes with it, and a acknowledges it."""
+    backend = twenty_polled()
+    backend.condition("c4_down", "firing", None, "c4 failing", firing_since="2026-12-01T16:30:00Z")
+    app = make_app(backend, clock_tick=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(ConditionsList)
+        await pilot.press("a")  # the banner's condition first
+        await wait_until(pilot, lambda: app.session.conditions["c4_down"].acknowledged)
+        await pilot.press("2", "home")
+        await wait_until(pilot, lambda: pane.cards[0].condition_id == "c4_down")
+        await pilot.press(*["down"] * pane.cards.index(pane.card("c15_down")))
+        assert pane.highlighted_condition_id == "c15_down" and pane.highlighted == 15
+        for n in (9, 15):
+            backend.condition(f"c{n}_down", "firing", None, f"c{n} failing", firing_since="2026-12-01T16:30:00Z")
+        await wait_until(pilot, lambda: pane.cards[2].condition_id == "c15_down")
+        assert pane.highlighted == 2 and pane.highlighted_condition_id == "c15_down"
+        assert [card for card in pane.cards if card.has_class("-highlight")] == [pane.card("c15_down")]
+        await pilot.press("a")
+        await wait_until(pilot, lambda: app.session.conditions["c15_down"].acknowledged)
+        assert not app.session.conditions["c9_down"].acknowledged
