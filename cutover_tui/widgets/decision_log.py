@@ -6,6 +6,8 @@ from datetime import tzinfo
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widgets import DataTable
 
 from cutover_tui.labels import to_zone
@@ -26,7 +28,8 @@ MIN_TEXT_WIDTH = 20
 #: The lines the pane keeps to scroll back through (each wrapped: about a millisecond apiece to lay out after a
 #: replay seek); the whole log is in replay and the report.
 PANE_LINES = 50
-#: More lines gone than this (a replay seek) and the pane is laid out again rather than row by row.
+#: Lines fallen out of the last ``PANE_LINES`` stay above them until there are more than this; then (or after a
+#: replay seek) the pane is laid out again with the last ``PANE_LINES`` alone. Removing a row lays out the screen.
 REMOVE_ONE_BY_ONE = 16
 MAX_HEIGHTS_KEPT = 1000
 
@@ -44,6 +47,11 @@ class DecisionLog(DataTable[Text]):
     DecisionLog { height: 1fr; overflow-x: hidden; scrollbar-gutter: stable; }
     """
 
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+    """What the rows take, to scroll through. The pane's own size is the screen's to set, so a new line changes what
+    scrolls, not where anything is: the table and its scrollbar repaint, and the screen is not laid out again for
+    it (some 10 ms with a hundred condition cards, at every logged change). Unless the scrollbar comes or goes."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", show_cursor=False, cell_padding=1)
         self._lines: dict[int, LogLine] = {}  # shown, by seq, in order
@@ -52,24 +60,36 @@ class DecisionLog(DataTable[Text]):
         self._heights: dict[int, int] = {}  # seq -> its row's height at those widths
 
     def show(self, state: SessionState, zone: tzinfo | None) -> None:
-        """Show the last ``PANE_LINES`` of ``state.log``: add new lines, drop the ones gone (bounded, or replayed back)."""
+        """Show the last ``PANE_LINES`` of ``state.log`` (and up to ``REMOVE_ONE_BY_ONE`` before them): add new lines, drop old ones in bulk."""
         self._zone = zone
         wanted = {line.seq: line for line in state.log[-PANE_LINES:]}
         gone = [seq for seq in self._lines if seq not in wanted]
         new = [line for seq, line in wanted.items() if seq not in self._lines]
-        if not gone and not new:
-            return
-        # New lines go below the others. After a replay seek back they come before them, and
-        # removing many rows one by one costs a pass over the table each: lay every line out again.
+        # New lines go below the others. After a replay seek back they come before them, or lines shown are
+        # past the instant: lay every line out again, as when more than REMOVE_ONE_BY_ONE are gone.
         last_kept = max((seq for seq in self._lines if seq in wanted), default=None)
-        again = len(gone) > REMOVE_ONE_BY_ONE or bool(last_kept is not None and new and new[0].seq < last_kept)
-        self._lines = wanted  # in the log's order: kept lines, then new ones, or all laid out again
+        newest = max(wanted, default=0)
+        again = (
+            len(gone) > REMOVE_ONE_BY_ONE
+            or any(seq > newest for seq in gone)
+            or bool(last_kept is not None and new and new[0].seq < last_kept)
+        )
+        if not new and not again:
+            return
+        if again:
+            self._lines = wanted
+        else:  # the lines gone stay above until more than REMOVE_ONE_BY_ONE are: a row removed lays the screen out
+            self._lines.update((line.seq, line) for line in new)
         if not self._wrap_again(force=again):
-            for seq in gone:
-                self.remove_row(str(seq))
             for line in new:
                 self._add(line)
         self.call_after_refresh(self._show_newest)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        scrollbar = self.show_vertical_scrollbar
+        self._scroll_update(size)  # the scrollbar's span and the scroll offset, for the new height
+        if self.show_vertical_scrollbar != scrollbar:
+            self.refresh(layout=True)  # the scrollbar is placed, or taken away
 
     def on_resize(self) -> None:
         if self._wrap_again():
