@@ -37,10 +37,10 @@ async def test_at_80_by_24_the_verdict_the_current_step_firing_conditions_and_ev
     """80×24 with two conditions firing: the verdict, the current step, both firing cards and each footer key are visible."""
     app = make_app(with_slow_p95_firing())
     async with app.run_test(size=(80, 24)) as pilot:
-        for _ in range(50):  # until the cards are arranged worst first and drawn (bounded: a loaded machine is slower)
+        for _ in range(50):  # until the cards are arranged worst first and the footer's keys drawn (bounded)
             await pilot.pause(0.05)
             lines = screen_lines(app)
-            if any(line.startswith("✖ FIRING     slow_p95") for line in lines):
+            if any(line.startswith("✖ FIRING     slow_p95") for line in lines) and "? Help" in lines[-1]:
                 break
         assert on_screen(app, VERDICT_LABELS[app.session.verdict])
         assert on_screen(app, "Verify /health and /metrics")  # the current step
