@@ -168,7 +168,7 @@ def writer_banner(
     elif holding is not None:
         text = (
             f"WRITER NOT WRITING since {when}{ago}: its process (pid {holding}) still holds the log "
-            "but writes nothing (disk full? hung?); every condition is stale"
+            "but writes nothing (disk full? hung? its polling stopped?); every condition is stale"
         )
     else:
         text = f"WRITER STOPPED at {when}{ago}: no session_ended was logged; every condition is stale"

@@ -278,8 +278,10 @@ class LiveBackend:
             if self._ctx is not None:
                 await self._ctx.aclose()
 
-        self._polling = PollingThread(setup, self._on_results, teardown=teardown, name="polling")
-        self._poller = await self._polling.start()
+        polling = self._polling = PollingThread(setup, self._on_results, teardown=teardown, name="polling")
+        self._poller = await polling.start()
+        # The heartbeat tells followers the session is watched: it stops with the polling (``docs/semantics.md``).
+        self.log.heartbeat_while = lambda: polling.alive
 
     def _start_baselines(
         self, evaluators: dict[str, Any], *, t0: Any = None, seen_from: datetime | None = None

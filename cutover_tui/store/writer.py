@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -61,6 +61,9 @@ class LogWriter(LogQueries):
     _pending_head: tuple[int, str]
     #: While events wait in memory to be written with their original times (``hold_readings``).
     _readings_held: bool = False
+    #: What else the heartbeat vouches for (a live session's polling): while it returns False no heartbeat
+    #: is stamped, so a follower sees a writer whose polling stopped as one that is not writing.
+    heartbeat_while: Callable[[], bool] | None = None
 
     def append(
         self, kind: str, payload: Mapping[str, Any], actor: str | None = None, *, ts: datetime | None = None
@@ -317,8 +320,9 @@ class LogWriter(LogQueries):
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(FLUSH_INTERVAL_SECONDS):
+            vouched = self.heartbeat_while
             try:
-                self.flush_ticks(heartbeat=True)
+                self.flush_ticks(heartbeat=vouched is None or vouched())
             except sqlite3.Error:
                 # A busy or full disk must not kill the thread: the ticks stay
                 # pending, ``write_health`` says what failed, and the next

@@ -166,6 +166,46 @@ async def test_a_polling_thread_that_ends_or_hangs_turns_the_screen_cannot_verif
 
 
 @pytest.mark.slow
+async def test_a_follower_of_a_writer_whose_polling_hangs_goes_cannot_verify(target, tmp_path, monkeypatch):
+    """The writer runs and writes, but a probe blocks its polling loop: its followers and `status` say CANNOT VERIFY
+    within seconds, as the writer's own screen does, never the last green the writer logged."""
+    import checks.scheduler
+    from checks.scheduler import SILENCE_SECONDS
+    from cutover_tui.live import WRITER_SILENCE_SECONDS
+
+    made: list[checks.scheduler.PollingThread] = []
+
+    class RecordedPollingThread(checks.scheduler.PollingThread):
+        """The polling thread the writer makes, kept so that the test can block it."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(checks.scheduler, "PollingThread", RecordedPollingThread)
+    runbook = load_runbook(write_fault_runbook(tmp_path, target.url, every="1s", timeout="900ms", health=False))
+    db = tmp_path / "s.cutover.db"
+    writer = LiveBackend(runbook, SessionLog.create(db, runbook, operator="ic"), actor="ic")
+    app = make_app(FollowBackend(db, runbook, interval=0.2))
+    await writer.start(lambda state: None)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.session.verdict is Verdict.CONTINUE)
+            assert _status_verdict(db) == "CONTINUE"
+            [polling] = made
+            polling.call_soon(time.sleep, SILENCE_SECONDS + WRITER_SILENCE_SECONDS + 6)  # a probe that never yields
+            blocked = time.monotonic()
+            await wait_until(pilot, lambda: writer.state().verdict is Verdict.CANNOT_VERIFY, SILENCE_SECONDS + 4)
+            await wait_until(pilot, lambda: app.session.verdict is Verdict.CANNOT_VERIFY, SILENCE_SECONDS + 10)
+            assert time.monotonic() - blocked < SILENCE_SECONDS + WRITER_SILENCE_SECONDS + 3
+            assert all(view.state is ConditionState.STALE for view in app.session.conditions.values())
+            assert app.banner is not None and "WRITER NOT WRITING" in app.banner.text.plain
+            assert _status_verdict(db) == "CANNOT_VERIFY"  # the incident channel's line agrees
+    finally:
+        await writer.stop()
+
+
+@pytest.mark.slow
 async def test_a_full_disk_never_hides_a_firing_condition_and_loses_nothing(tmp_path, small_disk):
     """Disk full as a rollback condition fires: the screen shows it firing with a loud LOG NOT WRITING banner,
     refuses decisions, and once space returns the held changes are written with their original times, in order."""
@@ -304,6 +344,15 @@ def test_resume_after_kill_keeps_the_hold_and_measures_the_real_downtime(target,
     hold = state.conditions["auth_errors"].breach_held
     assert abs(hold - held_at_kill) <= 1.5, (hold, held_at_kill)  # a poll (0.5 s) and a heartbeat (1 s)
     assert state.conditions["auth_errors"].state is ConditionState.PENDING
+
+
+def _status_verdict(db: Path) -> str:
+    """The verdict ``cutover-tui status`` prints for the log (the incident channel's line)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cutover_tui", "status", str(db), "--format", "json"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout)["verdict"]
 
 
 def _logged_states(db: Path) -> dict[str, str]:
