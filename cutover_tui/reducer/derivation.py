@@ -138,6 +138,7 @@ class _Derivation:
         self.live = live if not live.statuses else replace(live, statuses=dict(live.statuses))
         self.from_log = not live.statuses and live.writer_stopped_at is None  # each condition as the log tells it
         self.t0 = reducer._t0
+        self.resumed_at = reducer._gaps[-1][1] if reducer._gaps else None
         self.progress = dict(reducer._conditions)
         self.ticks = dict(reducer._ticks)
         self.times = dict(reducer._tick_ms)
@@ -245,6 +246,9 @@ class _Derivation:
         tick = self.latest(check_id)
         if tick is None:
             return CheckView(check_id, None, None, check.unit, "not yet polled", None)
+        if self.resumed_at is not None and tick.ts < self.resumed_at:
+            # As a condition's ok (``_on_session_resumed``): a reading from before the gap vouches for nothing now.
+            return CheckView(check_id, None, None, check.unit, "not yet polled since resume", None)
         age = max(0.0, (now - tick.ts).total_seconds()) if now is not None else 0.0
         # Ticks are stored on change and as keyframes: the newest may be a keyframe old and still current.
         status = check_status(check, tick.outcome, age, slack=_KEYFRAME_SECONDS, degraded=tick.degraded)

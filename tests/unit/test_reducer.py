@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -185,6 +186,27 @@ def test_resume_records_the_gap_and_freezes_holds_across_it() -> None:
     assert (api.state, api.reason, api.since) == (ConditionState.UNKNOWN, "not yet polled since resume", at(400))
     later = reduce_events(RUNBOOK, events(*rows), until=at(430)).conditions["auth_errors"]
     assert later.breach_held == 110.0  # grows again from the resume, not across the gap
+
+
+def test_a_gate_check_passing_before_a_resume_vouches_for_nothing_after_it() -> None:
+    """A resume turns a gate check's old pass into "not yet polled since resume", as it does a condition's ok:
+    the step's gate blocks and the verdict cannot be CONTINUE until the check is polled again."""
+    gate_only = replace(RUNBOOK, stop_conditions=())  # api_health gates deploy; no condition reads it
+    rows = events(
+        (-3500, "step_completed", {"step": "go_no_go", "gate": {}}),
+        (10, "step_started", {"step": "deploy"}),
+        (30, "session_resumed", {"gap_seconds": 14.0, "last_write_ts": "2026-12-01T16:30:16.000Z",
+                                 "accepted_runbook_change": False}),
+    )  # fmt: skip
+    before = reduce_events(gate_only, rows[:3], [tick("api_health", 15, 200)], until=at(16))
+    assert before.checks["api_health"].status == "pass" and before.verdict is Verdict.CONTINUE
+    state = reduce_events(gate_only, rows, [tick("api_health", 15, 200)], until=at(31))
+    health = state.checks["api_health"]
+    assert health.status == "never" and health.detail == "not yet polled since resume"
+    assert state.verdict is Verdict.CANNOT_VERIFY
+    assert "gate api_health never" in state.verdict_reasons
+    polled = reduce_events(gate_only, rows, [tick("api_health", 15, 200), tick("api_health", 32, 200)], until=at(33))
+    assert polled.checks["api_health"].status == "pass" and polled.verdict is Verdict.CONTINUE
 
 
 def test_resume_while_firing_keeps_the_banner_until_a_decision() -> None:
