@@ -251,7 +251,13 @@ class _Derivation:
             return CheckView(check_id, None, None, check.unit, "not yet polled since resume", None)
         age = max(0.0, (now - tick.ts).total_seconds()) if now is not None else 0.0
         # Ticks are stored on change and as keyframes: the newest may be a keyframe old and still current.
-        status = check_status(check, tick.outcome, age, slack=_KEYFRAME_SECONDS, degraded=tick.degraded)
+        # The sample's age is known as of its tick: a later poll of the same value, not stored, may have read a
+        # fresher sample. So ``max_age`` is judged on the age stored, not on it grown since (``check_status`` adds ``age``).
+        stored_age = tick.extra.get("sample_age")
+        status = check_status(
+            check, tick.outcome, age, slack=_KEYFRAME_SECONDS, degraded=tick.degraded,
+            sample_age=None if stored_age is None else stored_age - age,
+        )  # fmt: skip
         if live.writer_stopped_at is not None and status not in (STALE, NEVER):
             status = STALE
         return CheckView(  # id, outcome, value, unit, detail, observed_at, degraded, status, age, lower_bound

@@ -141,7 +141,10 @@ class LogWriter(LogQueries):
             The stored tick, or None when the reading was not news.
         """
         self._check_writable()
-        extra = canonical_json(self._redact(_plain(dict(reading.extra)))) if reading.extra else ""
+        stored = dict(reading.extra)
+        if reading.sample_age is not None:  # a follower judges a check's max_age from it, as the writer does
+            stored["sample_age"] = reading.sample_age
+        extra = canonical_json(self._redact(_plain(stored))) if stored else ""
         extra_key = canonical_json(_without_floats(json.loads(extra))) if extra else ""
         detail = self._redact(reading.detail)
         value = _plain(reading.value)

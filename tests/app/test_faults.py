@@ -8,6 +8,7 @@ CONTINUE where it could not tell.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -202,6 +203,49 @@ async def test_a_follower_of_a_writer_whose_polling_hangs_goes_cannot_verify(tar
             assert app.banner is not None and "WRITER NOT WRITING" in app.banner.text.plain
             assert _status_verdict(db) == "CANNOT_VERIFY"  # the incident channel's line agrees
     finally:
+        await writer.stop()
+
+
+LAGGING_GATE_RUNBOOK = """\
+name: Lagging gate
+sources: {{prom: {{kind: prometheus, url: "{url}"}}}}
+checks:
+  replicas_ready: {{promql: "min(kube_ready_ratio)", pass_when: "> 0.9", max_age: 2s, every: 500ms, timeout: 400ms}}
+steps:
+  - title: Switch traffic
+    gate: [replicas_ready]
+"""
+
+
+@pytest.mark.slow
+async def test_a_gate_check_whose_samples_are_too_old_blocks_in_a_follower_as_in_the_writer(tmp_path, canned_server):
+    """A lagging Prometheus answers with a sample ten minutes old, past the gate check's max_age: the writer says the
+    gate is stale, CANNOT VERIFY; its follower and `status` say the same, never the gate's pass and CONTINUE."""
+    sample = {"metric": {}, "value": [time.time() - 600, "1"]}
+    canned_server.respond(json.dumps({"status": "success", "data": {"resultType": "vector", "result": [sample]}}))
+    path = tmp_path / "release.yaml"
+    path.write_text(LAGGING_GATE_RUNBOOK.format(url=canned_server.url), encoding="utf-8")
+    runbook = load_runbook(path)
+    db = tmp_path / "s.cutover.db"
+    writer = LiveBackend(runbook, SessionLog.create(db, runbook, operator="ic"), actor="ic")
+    await writer.start(lambda state: None)
+    follower = FollowBackend(db, runbook, interval=0.2)
+    await follower.start(lambda state: None)
+    try:
+        for _ in range(100):
+            if (
+                writer.state().checks["replicas_ready"].outcome == "pass"
+                and follower.state().checks["replicas_ready"].outcome
+            ):
+                break
+            await asyncio.sleep(0.1)
+        assert writer.state().checks["replicas_ready"].status == "stale"
+        assert writer.state().verdict is Verdict.CANNOT_VERIFY
+        assert follower.state().checks["replicas_ready"].status == "stale"
+        assert follower.state().verdict is Verdict.CANNOT_VERIFY
+        assert _status_verdict(db) == "CANNOT_VERIFY"
+    finally:
+        await follower.stop()
         await writer.stop()
 
 
