@@ -529,11 +529,12 @@ class FollowBackend:
             return last or self.clock.now()
         if self._beat_moved_at is not None and time.monotonic() - self._beat_moved_at <= WRITER_SILENCE_SECONDS:
             return None
-        # Not seen moving yet: a heartbeat this fresh is a live writer; an older one is not.
+        # Not seen moving yet: a heartbeat this fresh is a live writer; an older one is not, nor one ahead of
+        # the clock (stamped before the clock stepped back: a live writer has stamped the stepped clock since).
         if (
             self._beat_moved_at is None
             and last is not None
-            and (self.clock.now() - last).total_seconds() <= WRITER_SILENCE_SECONDS
+            and abs((self.clock.now() - last).total_seconds()) <= WRITER_SILENCE_SECONDS
         ):
             return None
         return last or self.clock.now()

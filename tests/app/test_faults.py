@@ -106,6 +106,26 @@ async def test_a_follower_whose_writer_was_killed_goes_cannot_verify(target, tmp
 
 
 @pytest.mark.slow
+def test_a_heartbeat_from_the_readers_future_is_no_sign_of_life(target, tmp_path, faketime_env):
+    """The writer is killed, then the wall clock steps back 2 minutes: its last heartbeat lies ahead of the clock.
+    `status` (and a follower starting then) says the writer stopped, CANNOT VERIFY, not "writer running" and its last green."""
+    offset, env = faketime_env
+    runbook_path = write_fault_runbook(tmp_path, target.url, every="1s", timeout="900ms")
+    db = tmp_path / "session.cutover.db"
+    with TmuxSession(["run", runbook_path, "--db", db, "--as", "ic"]) as writer:
+        assert wait_for(lambda: _status_verdict(db) == "CONTINUE", 20), writer.screen()
+        writer.kill()
+    offset.write_text("-2m\n")  # NTP steps the clock back after the writer died
+    done = subprocess.run(
+        [sys.executable, "-m", "cutover_tui", "status", str(db), "--format", "json"],
+        env=env, capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    document = json.loads(done.stdout)
+    assert document["writer"] == "stopped", document["lines"]
+    assert document["verdict"] == "CANNOT_VERIFY"
+
+
+@pytest.mark.slow
 async def test_a_follower_tells_a_writer_that_cannot_write_from_one_that_is_gone(target, tmp_path, small_disk):
     """The writer's disk fills: the follower goes CANNOT VERIFY saying the writer still holds the log; once it is killed, that it stopped."""
     runbook_path = write_fault_runbook(tmp_path, target.url, every="1s", timeout="900ms")
