@@ -10,13 +10,13 @@ projected end. Pure: no I/O, no clock, no Textual.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Protocol
 
 from checks.status import ConditionState
 from checks.verdict import AtRisk, Judgement
 from checks.wording import format_value
-from cutover_tui.labels import check_value_text, display_unit
+from cutover_tui.labels import check_value_text, display_unit, to_zone
 from cutover_tui.state import (
     AtRiskView,
     BannerView,
@@ -85,6 +85,16 @@ def value_text(condition: StopCondition, runbook: Runbook, value: float | None, 
         return check_value_text(check, value, display_unit(condition, runbook), lower_bound=lower_bound)
     shown = format_value(value, display_unit(condition, runbook), near=condition.when.value if condition.when else None)
     return f"≥ {shown}" if lower_bound else shown
+
+
+def blind_value_text(shown: str, read_at: datetime | None, zone: tzinfo | None) -> str:
+    """A value a blind condition last saw, never as if current: ``0.2% at 16:30:10``, or ``last 0.2%`` when its time is unknown.
+
+    A time of day, not an age: it does not change each second, so a card's value is not laid out again each second.
+    """
+    if read_at is None:
+        return f"last {shown}"
+    return f"{shown} at {to_zone(read_at, zone):%H:%M:%S}"
 
 
 def current_detail(

@@ -13,9 +13,11 @@ from checks.status import BLIND_STATES, ConditionState
 from checks.verdict import NEVER, STALE, check_status
 from checks.wording import describe_state
 from cutover_tui.derive import (
+    blind_value_text,
     current_detail,
     value_text,
 )
+from cutover_tui.labels import display_zone
 from cutover_tui.reducer.helpers import _held, _ms, _remaining, _sample, _seconds, _tick_time
 from cutover_tui.reducer.records import _KEYFRAME_SECONDS, _TIMED_STATES, _ConditionProgress
 from cutover_tui.reducer.views import TickReader, _History
@@ -139,6 +141,7 @@ class _Derivation:
         self.from_log = not live.statuses and live.writer_stopped_at is None  # each condition as the log tells it
         self.t0 = reducer._t0
         self.resumed_at = reducer._gaps[-1][1] if reducer._gaps else None
+        self.zone = display_zone(self.runbook.timezone)
         self.progress = dict(reducer._conditions)
         self.ticks = dict(reducer._ticks)
         self.times = dict(reducer._tick_ms)
@@ -396,14 +399,20 @@ class _Derivation:
         condition = self.index.conditions[condition_id]
         core = self.cores.get(condition_id) or self.core(condition)
         progress = self.progress[condition_id]
-        value, lower_bound = core.value, core.lower_bound
+        value, lower_bound, read_at = core.value, core.lower_bound, None
+        blind = core.state in BLIND_STATES
         if not core.live:
-            value = progress.value
+            value, read_at = progress.value, progress.value_ts
             tick = self.latest(self.index.check_of[condition_id])
-            if tick is not None and (progress.value_ts is None or tick.ts >= progress.value_ts):
-                value = tick.value
+            if tick is not None and (blind or progress.value_ts is None or tick.ts >= progress.value_ts):
+                value, read_at = tick.value, tick.ts
                 lower_bound = bool(tick.extra.get("lower_bound"))
+        elif blind and (reading := self.live.readings.get(self.index.check_of[condition_id])) is not None:
+            value, read_at = reading[0].value, reading[0].observed_at  # the newest reading: an error has no value
+            lower_bound = bool(reading[0].extra.get("lower_bound"))
         shown = value_text(condition, self.runbook, value, lower_bound=lower_bound)
+        if blind and value is not None:
+            shown = blind_value_text(shown, read_at, self.zone)
         now, since = self.now, core.since
         made = self.headlines[condition_id] = _Headline(
             condition_id, core.state, value, progress.threshold, since, core.flapping, core.acknowledged, core.held,

@@ -521,6 +521,38 @@ def test_live_gate_check_whose_sample_is_older_than_its_max_age_is_stale() -> No
     assert lagging.verdict is Verdict.CANNOT_VERIFY
 
 
+def test_a_blind_condition_shows_its_last_value_with_when_it_was_read_never_as_current() -> None:
+    """Stale or in error, a card never shows an old value as if current: the newest reading's value with the
+    time it was read ("0.2% at 16:30:10"), or "—" when the newest reading has none, live and from the log alike."""
+    from checks.reading import Outcome, Reading
+    from checks.status import ConditionStatus
+    from cutover_tui.state import LiveTruth
+
+    runbook = replace(RUNBOOK, timezone="UTC")
+    rows = events(
+        (10, "condition_changed", changed("auth_errors", "ok", "unknown", 0.002, reason="0.2%, not > 1%")),
+        (60, "condition_changed", changed("auth_errors", "stale", "ok", reason="no reading for 47s")),
+    )
+    logged = reduce_events(runbook, rows, [tick("auth_error_ratio", 10, 0.002)], until=at(61))
+    assert logged.conditions["auth_errors"].value_text == "0.2% at 16:30:10"
+
+    reducer = Reducer(runbook)
+    for event in rows:
+        reducer.apply(event)
+
+    def live(state: ConditionState, reading: Reading):
+        status = ConditionStatus("auth_errors", state, 0.002, "> 1%", at(55), reason="blind")
+        truth = LiveTruth(statuses={"auth_errors": status}, readings={"auth_error_ratio": (reading, 1.0)})
+        return reducer.state(now=at(61), live=truth).conditions["auth_errors"]
+
+    read_at_10 = Reading("auth_error_ratio", Outcome.PASS, 0.002, "", 0.01, at(10), 100.0)
+    assert live(ConditionState.STALE, read_at_10).value_text == "0.2% at 16:30:10"
+    failed = Reading("auth_error_ratio", Outcome.ERROR, None, "timed out", 1.5, at(60), 150.0)
+    assert live(ConditionState.ERROR, failed).value_text == "—"
+    read_now = Reading("auth_error_ratio", Outcome.PASS, 0.002, "", 0.01, at(60), 150.0)
+    assert live(ConditionState.OK, read_now).value_text == "0.2%"  # a seeing state's value is current
+
+
 def test_views_derived_later_show_the_state_as_it_was_asked_for() -> None:
     """A state's views read after the reducer folded more ticks and events equal those of a state derived from scratch then."""
     before = events((0, "condition_changed", changed("auth_errors", "pending", "ok", 0.02, reason="2% > 1%")))
