@@ -48,6 +48,7 @@ class LogWriter(LogQueries):
     _pending_lock: threading.Lock
     _kept: dict[str, _Kept]
     _epsilon: dict[str, float]
+    _aged: frozenset[str]
     _redact: Redactor
     _closed: bool
     _health: WriteHealth
@@ -142,7 +143,7 @@ class LogWriter(LogQueries):
         """
         self._check_writable()
         stored = dict(reading.extra)
-        if reading.sample_age is not None:  # a follower judges a check's max_age from it, as the writer does
+        if reading.sample_age is not None and reading.check_id in self._aged:  # a follower judges max_age from it
             stored["sample_age"] = reading.sample_age
         extra = canonical_json(self._redact(_plain(stored))) if stored else ""
         extra_key = canonical_json(_without_floats(json.loads(extra))) if extra else ""
