@@ -43,6 +43,8 @@ REPAINTS_PER_SECOND = 2
 RETRY_SECONDS = 1.0
 #: A follower calls the writer stopped when its heartbeat (about once a second) has not moved for this long.
 WRITER_SILENCE_SECONDS = 5.0
+#: This loop has not run ``_retry_held`` for this long: hung, as a polling thread silent for ``SILENCE_SECONDS``.
+LOOP_SILENCE_SECONDS = 3.0
 
 
 class LogNotWriting(Exception):
@@ -175,6 +177,7 @@ class LiveBackend:
         self._held_problem: str | None = None
         self._held_since: datetime | None = None
         self._retry: asyncio.Task[None] | None = None
+        self._loop_beat = time.monotonic()  # when this loop last ran ``_retry_held``
         self._loop: asyncio.AbstractEventLoop | None = None
         # Baselines (cutover_tui.baselines), the readings behind each change and the last raw readings (causes).
         self._baselines: Any = None
@@ -280,8 +283,18 @@ class LiveBackend:
 
         polling = self._polling = PollingThread(setup, self._on_results, teardown=teardown, name="polling")
         self._poller = await polling.start()
-        # The heartbeat tells followers the session is watched: it stops with the polling (``docs/semantics.md``).
-        self.log.heartbeat_while = lambda: polling.alive
+        self.log.heartbeat_while = self._watched
+
+    def _watched(self) -> bool:
+        """What the heartbeat vouches for (``docs/semantics.md``): the polling thread beats, this loop takes its
+        results and logs what changed, and no change waits in memory. Asked by the log's flush thread."""
+        polling = self._polling
+        return (
+            polling is not None
+            and polling.alive
+            and time.monotonic() - self._loop_beat < LOOP_SILENCE_SECONDS
+            and not self._held
+        )
 
     def _start_baselines(
         self, evaluators: dict[str, Any], *, t0: Any = None, seen_from: datetime | None = None
@@ -417,6 +430,7 @@ class LiveBackend:
     async def _retry_held(self) -> None:
         while True:
             await asyncio.sleep(RETRY_SECONDS)
+            self._loop_beat = time.monotonic()  # this loop still runs: ``_watched``
             if self._held:
                 await self._loop.run_in_executor(self._writer, self._write_held)
                 self._repaint.mark()  # the held count (the screen's clock moves the banner's "for 42s")

@@ -226,6 +226,39 @@ async def test_a_follower_of_a_writer_whose_polling_hangs_goes_cannot_verify(tar
         await writer.stop()
 
 
+@pytest.mark.slow
+async def test_a_follower_of_a_writer_whose_screen_loop_hangs_never_shows_its_last_green(target, tmp_path):
+    """The writer's screen loop hangs (its polling and its log's flush thread go on): the changes its evaluators see
+    are no longer logged. A follower says CANNOT VERIFY within seconds, never OK while the breach goes unlogged."""
+    import threading
+
+    from checks.scheduler import SILENCE_SECONDS
+    from cutover_tui.live import WRITER_SILENCE_SECONDS
+
+    runbook = load_runbook(write_fault_runbook(tmp_path, target.url, hold="1s", every="500ms", timeout="400ms"))
+    db = tmp_path / "s.cutover.db"
+    writer = LiveBackend(runbook, SessionLog.create(db, runbook, operator="ic"), actor="ic")
+    writer_loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=writer_loop.run_forever, name="writer-screen", daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(writer.start(lambda state: None), writer_loop).result(10)
+    app = make_app(FollowBackend(db, runbook, interval=0.2))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.session.verdict is Verdict.CONTINUE)
+            writer_loop.call_soon_threadsafe(time.sleep, SILENCE_SECONDS + WRITER_SILENCE_SECONDS + 6)  # it hangs
+            target.set(auth_error_ratio=0.05)  # a breach only the writer's evaluators see
+            hung = time.monotonic()
+            await wait_until(pilot, lambda: app.session.verdict is Verdict.CANNOT_VERIFY, SILENCE_SECONDS + 10)
+            assert time.monotonic() - hung < SILENCE_SECONDS + WRITER_SILENCE_SECONDS + 3
+            assert all(view.state is ConditionState.STALE for view in app.session.conditions.values())
+    finally:
+        asyncio.run_coroutine_threadsafe(writer.stop(), writer_loop).result(30)
+        writer_loop.call_soon_threadsafe(writer_loop.stop)
+        thread.join(10)
+        writer_loop.close()
+
+
 LAGGING_GATE_RUNBOOK = """\
 name: Lagging gate
 sources: {{prom: {{kind: prometheus, url: "{url}"}}}}
