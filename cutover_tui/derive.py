@@ -194,6 +194,15 @@ def polling_banner(stopped_at: datetime, now: datetime | None) -> BannerView:
     )
 
 
+def runbook_banner(replaced_at: datetime) -> BannerView:
+    """A followed session's writer changed its runbook: this view's verdict is not the writer's."""
+    when = replaced_at.strftime("%H:%M:%SZ")
+    return BannerView(
+        kind="runbook",
+        text=f"RUNBOOK CHANGED by the writer at {when}: this view judges the old one; open it again to judge the new",
+    )
+
+
 def stopping_order(condition: StopCondition) -> int:
     """Banners: rollback before halt."""
     return 0 if condition.action is Action.ROLLBACK else 1

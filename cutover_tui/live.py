@@ -523,6 +523,7 @@ class FollowBackend:
         self._beat: datetime | None = None
         self._beat_moved_at: float | None = None  # our monotonic time when the heartbeat last changed
         self._last_write: datetime | None = None
+        self._replaced_at: datetime | None = None  # when the writer changed to another runbook than ``runbook``
         self._fold(self._log.events(), self._log.latest_ticks(per_check=self._reducer.ticks_kept))
         self._watch_writer(self._log.heartbeat_at(), self._log.last_write_ts)
 
@@ -532,9 +533,8 @@ class FollowBackend:
     def state(self) -> SessionState:
         stopped = self.writer_stopped_at()
         holding = writer_pid(self.db_path) if stopped is not None and self._reducer.ended is None else None
-        return self._reducer.state(
-            now=self.clock.now(), live=LiveTruth(writer_stopped_at=stopped, writer_holding=holding)
-        )
+        live = LiveTruth(writer_stopped_at=stopped, writer_holding=holding, runbook_replaced_at=self._replaced_at)
+        return self._reducer.state(now=self.clock.now(), live=live)
 
     def writer_stopped_at(self) -> datetime | None:
         """When the writer was last seen alive, once it is gone; None while it runs."""
@@ -568,6 +568,10 @@ class FollowBackend:
 
     def _fold(self, events: list[EventRecord], ticks: list[TickRecord]) -> bool:
         for event in events:
+            if event.kind == "runbook_changed" and event.payload.get("new_sha256") != self.runbook.sha256:
+                self._replaced_at = event.ts  # its conditions may not be this runbook's: this view cannot judge
+            elif event.kind == "runbook_changed":
+                self._replaced_at = None  # back to the runbook this view judges with
             self._reducer.apply(event)
             self._last_seq = event.seq
         for tick in ticks:

@@ -259,6 +259,35 @@ async def test_a_follower_of_a_writer_whose_screen_loop_hangs_never_shows_its_la
         writer_loop.close()
 
 
+@pytest.mark.slow
+async def test_a_follower_never_judges_with_a_runbook_the_writer_has_replaced(target, tmp_path):
+    """The writer resumes with an edited runbook (accepted) that adds a rollback condition, which fires: a follower
+    opened before says CANNOT VERIFY and why, never CONTINUE on the runbook it started with."""
+    path = write_fault_runbook(tmp_path, target.url, every="500ms", timeout="400ms", hold="1s", health=False)
+    first = load_runbook(path)
+    db = tmp_path / "s.cutover.db"
+    writer = LiveBackend(first, SessionLog.create(db, first, operator="ic"), actor="ic")
+    await writer.start(lambda state: None)
+    app = make_app(FollowBackend(db, first, interval=0.2))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.session.verdict is Verdict.CONTINUE)
+        await writer.stop()
+        strict = '  - {id: auth_strict, check: auth_error_ratio, when: "> 0.1%", for: 1s, action: rollback}\n'
+        path.write_text(path.read_text().replace("stop_conditions:\n", "stop_conditions:\n" + strict))
+        edited = load_runbook(path)
+        log = SessionLog.open(db, edited, operator="ic", accept_runbook_change=True)
+        writer = LiveBackend(edited, log, actor="ic")
+        await writer.start(lambda state: None)
+        try:
+            await wait_until(pilot, lambda: writer.state().verdict is Verdict.ROLLBACK)
+            await wait_until(pilot, lambda: app.session.verdict is not Verdict.CONTINUE, 5)
+            assert app.session.verdict is Verdict.CANNOT_VERIFY
+            assert any("runbook" in reason for reason in app.session.verdict_reasons)
+            assert app.banner is not None and "RUNBOOK CHANGED" in app.banner.text.plain
+        finally:
+            await writer.stop()
+
+
 LAGGING_GATE_RUNBOOK = """\
 name: Lagging gate
 sources: {{prom: {{kind: prometheus, url: "{url}"}}}}
