@@ -33,12 +33,11 @@ from checks.status import ConditionState, ConditionStatus
 from cutover_tui.backend import Acknowledged, ReadOnlySession
 from cutover_tui.causes import ChangeCauses, RecentReadings
 from cutover_tui.reducer import Reducer
+from cutover_tui.repaint import Coalescer
 from cutover_tui.state import LiveTruth, SessionState
 from cutover_tui.store import EventRecord, SessionLog, TickRecord, describe_write_error, writer_pid
 from runbooks.model import Runbook
 
-#: Readings are coalesced into at most this many repaints a second.
-REPAINTS_PER_SECOND = 2
 #: How often held condition changes are retried while the log cannot be written, seconds.
 RETRY_SECONDS = 1.0
 #: A follower calls the writer stopped when its heartbeat (about once a second) has not moved for this long.
@@ -49,37 +48,6 @@ LOOP_SILENCE_SECONDS = 3.0
 
 class LogNotWriting(Exception):
     """The log cannot be written now: a decision is refused rather than shown as done."""
-
-
-class _Coalescer:
-    """Calls ``on_change`` with the newest state at most ``REPAINTS_PER_SECOND`` times a second."""
-
-    def __init__(self, state: Callable[[], SessionState]) -> None:
-        self._state = state
-        self._on_change: Callable[[SessionState], None] | None = None
-        self._dirty = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self, on_change: Callable[[SessionState], None]) -> None:
-        self._on_change = on_change
-        self._task = asyncio.create_task(self._run(), name="repaint")
-
-    def mark(self) -> None:
-        self._dirty.set()
-
-    async def _run(self) -> None:
-        while True:
-            await self._dirty.wait()
-            self._dirty.clear()
-            if self._on_change is not None:
-                self._on_change(self._state())
-            await asyncio.sleep(1 / REPAINTS_PER_SECOND)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +136,7 @@ class LiveBackend:
         self._reducer = Reducer(runbook)
         # One writer thread: events reach the log, and the reducer, in the order they were asked for.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-log")
-        self._repaint = _Coalescer(self.state)
+        self._repaint = Coalescer(self.state)
         self._poller: Any = None
         self._polling: Any = None  # the PollingThread the poller runs in
         self._ctx: Any = None
@@ -288,13 +256,8 @@ class LiveBackend:
     def _watched(self) -> bool:
         """What the heartbeat vouches for (``docs/semantics.md``): the polling thread beats, this loop takes its
         results and logs what changed, and no change waits in memory. Asked by the log's flush thread."""
-        polling = self._polling
-        return (
-            polling is not None
-            and polling.alive
-            and time.monotonic() - self._loop_beat < LOOP_SILENCE_SECONDS
-            and not self._held
-        )
+        polling, silent = self._polling, time.monotonic() - self._loop_beat
+        return polling is not None and polling.alive and silent < LOOP_SILENCE_SECONDS and not self._held
 
     def _start_baselines(
         self, evaluators: dict[str, Any], *, t0: Any = None, seen_from: datetime | None = None
@@ -524,8 +487,10 @@ class FollowBackend:
         self._beat_moved_at: float | None = None  # our monotonic time when the heartbeat last changed
         self._last_write: datetime | None = None
         self._replaced_at: datetime | None = None  # when the writer changed to another runbook than ``runbook``
+        self._holder: int | None = None  # the pid last seen holding the log's lock (this machine only)
+        self._released = False  # that lock was let go: the writer is gone, whatever its heartbeat's age
         self._fold(self._log.events(), self._log.latest_ticks(per_check=self._reducer.ticks_kept))
-        self._watch_writer(self._log.heartbeat_at(), self._log.last_write_ts)
+        self._watch_writer(self._log.heartbeat_at(), self._log.last_write_ts, writer_pid(self.db_path))
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -539,7 +504,7 @@ class FollowBackend:
     def writer_stopped_at(self) -> datetime | None:
         """When the writer was last seen alive, once it is gone; None while it runs."""
         last = self._beat or self._last_write
-        if self._reducer.ended is not None:
+        if self._reducer.ended is not None or self._released:
             return last or self.clock.now()
         if self._beat_moved_at is not None and time.monotonic() - self._beat_moved_at <= WRITER_SILENCE_SECONDS:
             return None
@@ -553,25 +518,35 @@ class FollowBackend:
             return None
         return last or self.clock.now()
 
-    def _watch_writer(self, beat: datetime | None, last_write: datetime | None) -> None:
+    def _watch_writer(self, beat: datetime | None, last_write: datetime | None, holder: int | None) -> None:
+        """Note the heartbeat, the last write and the lock's holder: a lock seen held and then let go is a writer gone now.
+
+        A writer on this machine holds the log's ``flock`` while it runs, and
+        the kernel lets it go the instant the process dies, so the follower
+        need not wait out ``WRITER_SILENCE_SECONDS``. A lock never seen held
+        (a writer on another host) leaves the heartbeat to tell.
+        """
         self._last_write = last_write
         if beat is not None and beat != self._beat:
             if self._beat is not None:
                 self._beat_moved_at = time.monotonic()
             self._beat = beat
+        if holder is not None:
+            self._released = False  # held again: a writer resumed the log
+        elif self._holder is not None:
+            self._released = True
+        self._holder = holder
 
-    def _read(self) -> tuple[list[EventRecord], list[TickRecord], datetime | None, datetime | None]:
-        """What was written since the last read, and the writer's heartbeat (runs in a thread; folds nothing)."""
+    def _read(self) -> tuple[list[EventRecord], list[TickRecord], datetime | None, datetime | None, int | None]:
+        """What was written since the last read, the writer's heartbeat and the lock's holder (runs in a thread; folds nothing)."""
         events = self._log.events(after_seq=self._last_seq)
         ticks, self._last_tick_id = self._log.ticks_written_after(self._last_tick_id)
-        return events, ticks, self._log.heartbeat_at(), self._log.last_write_ts
+        return events, ticks, self._log.heartbeat_at(), self._log.last_write_ts, writer_pid(self.db_path)
 
     def _fold(self, events: list[EventRecord], ticks: list[TickRecord]) -> bool:
         for event in events:
-            if event.kind == "runbook_changed" and event.payload.get("new_sha256") != self.runbook.sha256:
-                self._replaced_at = event.ts  # its conditions may not be this runbook's: this view cannot judge
-            elif event.kind == "runbook_changed":
-                self._replaced_at = None  # back to the runbook this view judges with
+            if event.kind == "runbook_changed":  # to another runbook than this view's: it cannot judge the writer's
+                self._replaced_at = None if event.payload.get("new_sha256") == self.runbook.sha256 else event.ts
             self._reducer.apply(event)
             self._last_seq = event.seq
         for tick in ticks:
@@ -583,8 +558,8 @@ class FollowBackend:
             stopped = self.writer_stopped_at()
             while True:
                 await asyncio.sleep(self.interval)
-                events, ticks, beat, last_write = await asyncio.to_thread(self._read)
-                self._watch_writer(beat, last_write)
+                events, ticks, beat, last_write, holder = await asyncio.to_thread(self._read)
+                self._watch_writer(beat, last_write, holder)
                 now_stopped = self.writer_stopped_at()
                 if self._fold(events, ticks) or (now_stopped is None) != (stopped is None):
                     on_change(self.state())

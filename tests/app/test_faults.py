@@ -126,6 +126,31 @@ def test_a_heartbeat_from_the_readers_future_is_no_sign_of_life(target, tmp_path
 
 
 @pytest.mark.slow
+async def test_a_follower_sees_the_writers_lock_let_go_without_waiting_for_its_heartbeat(target, tmp_path, monkeypatch):
+    """kill -9 of a writer on this machine: its lock goes at once, so the follower says so with no heartbeat allowance; a resumed writer is live again."""
+    import cutover_tui.live
+
+    monkeypatch.setattr(
+        cutover_tui.live, "WRITER_SILENCE_SECONDS", 600.0
+    )  # the heartbeat alone would not tell in this test
+    runbook_path = write_fault_runbook(tmp_path, target.url, every="1s", timeout="900ms")
+    db = tmp_path / "session.cutover.db"
+    with TmuxSession(["run", runbook_path, "--db", db, "--as", "ic"]) as writer:
+        assert wait_for(lambda: db.exists() and _logged_states(db).get("auth_errors") == "ok", 20), writer.screen()
+        app = make_app(FollowBackend(db, load_runbook(runbook_path), interval=0.2))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.session.verdict is not Verdict.CANNOT_VERIFY)
+            writer.kill()
+            await wait_until(pilot, lambda: app.session.verdict is Verdict.CANNOT_VERIFY, 20)
+            assert app.session.writer_stopped_at is not None
+            assert all(view.state is ConditionState.STALE for view in app.session.conditions.values())
+            assert app.banner is not None and "WRITER STOPPED" in app.banner.text.plain
+            with TmuxSession(["run", runbook_path, "--db", db, "--as", "ic"]):
+                await wait_until(pilot, lambda: app.session.writer_stopped_at is None, 30)
+                await wait_until(pilot, lambda: app.session.verdict is not Verdict.CANNOT_VERIFY, 20)
+
+
+@pytest.mark.slow
 async def test_a_follower_tells_a_writer_that_cannot_write_from_one_that_is_gone(target, tmp_path, small_disk):
     """The writer's disk fills: the follower goes CANNOT VERIFY saying the writer still holds the log; once it is killed, that it stopped."""
     runbook_path = write_fault_runbook(tmp_path, target.url, every="1s", timeout="900ms")

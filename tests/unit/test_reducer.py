@@ -9,10 +9,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.status import ConditionState, Verdict
+from checks.reading import Outcome, Reading
+from checks.status import ConditionState, ConditionStatus, Verdict
 from crash_writer import T0, make_runbook
 from cutover_tui.reducer import Reducer, reduce_events
-from cutover_tui.state import Mode, StepStatus
+from cutover_tui.state import LiveTruth, Mode, StepStatus
 from cutover_tui.store import EventRecord, TickRecord
 
 RUNBOOK = make_runbook()
@@ -234,8 +235,6 @@ def test_blind_after_firing_still_counts_as_firing() -> None:
 
 def test_conditions_outside_their_active_window_do_not_count() -> None:
     """A firing condition whose active window has not begun neither sets the verdict nor raises the banner."""
-    from dataclasses import replace
-
     from runbooks.model import ActiveWindow
 
     auth, api = RUNBOOK.stop_conditions
@@ -461,7 +460,6 @@ def test_every_number_of_a_condition_is_current_at_each_instant() -> None:
 
 def test_a_followed_hold_stops_counting_when_the_writer_stopped() -> None:
     """The writer last seen 20 s after a firing change: 30 s on, the follower's hold stops there (stale), not 30 s more and counting."""
-    from cutover_tui.state import LiveTruth
 
     rows = [(0, "condition_changed", changed("auth_errors", "firing", "pending", 0.02, held=60.0, reason="2% > 1%"))]
     reducer = Reducer(RUNBOOK)
@@ -497,8 +495,6 @@ def test_folding_ticks_at_once_equals_folding_them_one_by_one(
 
 def test_live_gate_check_whose_sample_is_older_than_its_max_age_is_stale() -> None:
     """Live, a passing gate check whose sample is older than the check's max_age shows stale, and cannot verify."""
-    from checks.reading import Outcome, Reading
-    from cutover_tui.state import LiveTruth
     from runbooks.loader import parse_runbook
 
     runbook = parse_runbook(
@@ -524,10 +520,6 @@ def test_live_gate_check_whose_sample_is_older_than_its_max_age_is_stale() -> No
 def test_a_blind_condition_shows_its_last_value_with_when_it_was_read_never_as_current() -> None:
     """Stale or in error, a card never shows an old value as if current: the newest reading's value with the
     time it was read ("0.2% at 16:30:10"), or "—" when the newest reading has none, live and from the log alike."""
-    from checks.reading import Outcome, Reading
-    from checks.status import ConditionStatus
-    from cutover_tui.state import LiveTruth
-
     runbook = replace(RUNBOOK, timezone="UTC")
     rows = events(
         (10, "condition_changed", changed("auth_errors", "ok", "unknown", 0.002, reason="0.2%, not > 1%")),
@@ -535,22 +527,19 @@ def test_a_blind_condition_shows_its_last_value_with_when_it_was_read_never_as_c
     )
     logged = reduce_events(runbook, rows, [tick("auth_error_ratio", 10, 0.002)], until=at(61))
     assert logged.conditions["auth_errors"].value_text == "0.2% at 16:30:10"
-
     reducer = Reducer(runbook)
     for event in rows:
         reducer.apply(event)
 
-    def live(state: ConditionState, reading: Reading):
+    def live(state: ConditionState, outcome: Outcome, value: float | None, read: float) -> str:
         status = ConditionStatus("auth_errors", state, 0.002, "> 1%", at(55), reason="blind")
+        reading = Reading("auth_error_ratio", outcome, value, "", 0.01, at(read), 100.0 + read)
         truth = LiveTruth(statuses={"auth_errors": status}, readings={"auth_error_ratio": (reading, 1.0)})
-        return reducer.state(now=at(61), live=truth).conditions["auth_errors"]
+        return reducer.state(now=at(61), live=truth).conditions["auth_errors"].value_text
 
-    read_at_10 = Reading("auth_error_ratio", Outcome.PASS, 0.002, "", 0.01, at(10), 100.0)
-    assert live(ConditionState.STALE, read_at_10).value_text == "0.2% at 16:30:10"
-    failed = Reading("auth_error_ratio", Outcome.ERROR, None, "timed out", 1.5, at(60), 150.0)
-    assert live(ConditionState.ERROR, failed).value_text == "—"
-    read_now = Reading("auth_error_ratio", Outcome.PASS, 0.002, "", 0.01, at(60), 150.0)
-    assert live(ConditionState.OK, read_now).value_text == "0.2%"  # a seeing state's value is current
+    assert live(ConditionState.STALE, Outcome.PASS, 0.002, 10) == "0.2% at 16:30:10"
+    assert live(ConditionState.ERROR, Outcome.ERROR, None, 60) == "—"
+    assert live(ConditionState.OK, Outcome.PASS, 0.002, 60) == "0.2%"  # a seeing state's value is current
 
 
 def test_views_derived_later_show_the_state_as_it_was_asked_for() -> None:
