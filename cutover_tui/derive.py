@@ -10,13 +10,13 @@ projected end. Pure: no I/O, no clock, no Textual.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Protocol
 
 from checks.status import ConditionState
 from checks.verdict import AtRisk, Judgement
 from checks.wording import format_value
-from cutover_tui.labels import check_value_text, display_unit
+from cutover_tui.labels import check_value_text, display_unit, to_zone
 from cutover_tui.state import (
     AtRiskView,
     BannerView,
@@ -85,6 +85,16 @@ def value_text(condition: StopCondition, runbook: Runbook, value: float | None, 
         return check_value_text(check, value, display_unit(condition, runbook), lower_bound=lower_bound)
     shown = format_value(value, display_unit(condition, runbook), near=condition.when.value if condition.when else None)
     return f"≥ {shown}" if lower_bound else shown
+
+
+def blind_value_text(shown: str, read_at: datetime | None, zone: tzinfo | None) -> str:
+    """A value a blind condition last saw, never as if current: ``0.2% at 16:30:10``, or ``last 0.2%`` when its time is unknown.
+
+    A time of day, not an age: it does not change each second, so a card's value is not laid out again each second.
+    """
+    if read_at is None:
+        return f"last {shown}"
+    return f"{shown} at {to_zone(read_at, zone):%H:%M:%S}"
 
 
 def current_detail(
@@ -168,7 +178,7 @@ def writer_banner(
     elif holding is not None:
         text = (
             f"WRITER NOT WRITING since {when}{ago}: its process (pid {holding}) still holds the log "
-            "but writes nothing (disk full? hung?); every condition is stale"
+            "but writes nothing (disk full? hung? its polling stopped?); every condition is stale"
         )
     else:
         text = f"WRITER STOPPED at {when}{ago}: no session_ended was logged; every condition is stale"
@@ -181,6 +191,15 @@ def polling_banner(stopped_at: datetime, now: datetime | None) -> BannerView:
     when = stopped_at.strftime("%H:%M:%SZ")
     return BannerView(
         kind="polling", text=f"POLLING STOPPED at {when}{ago}: no check is being polled; every condition is stale"
+    )
+
+
+def runbook_banner(replaced_at: datetime) -> BannerView:
+    """A followed session's writer changed its runbook: this view's verdict is not the writer's."""
+    when = replaced_at.strftime("%H:%M:%SZ")
+    return BannerView(
+        kind="runbook",
+        text=f"RUNBOOK CHANGED by the writer at {when}: this view judges the old one; open it again to judge the new",
     )
 
 

@@ -33,51 +33,21 @@ from checks.status import ConditionState, ConditionStatus
 from cutover_tui.backend import Acknowledged, ReadOnlySession
 from cutover_tui.causes import ChangeCauses, RecentReadings
 from cutover_tui.reducer import Reducer
+from cutover_tui.repaint import Coalescer
 from cutover_tui.state import LiveTruth, SessionState
 from cutover_tui.store import EventRecord, SessionLog, TickRecord, describe_write_error, writer_pid
 from runbooks.model import Runbook
 
-#: Readings are coalesced into at most this many repaints a second.
-REPAINTS_PER_SECOND = 2
 #: How often held condition changes are retried while the log cannot be written, seconds.
 RETRY_SECONDS = 1.0
 #: A follower calls the writer stopped when its heartbeat (about once a second) has not moved for this long.
 WRITER_SILENCE_SECONDS = 5.0
+#: This loop has not run ``_retry_held`` for this long: hung, as a polling thread silent for ``SILENCE_SECONDS``.
+LOOP_SILENCE_SECONDS = 3.0
 
 
 class LogNotWriting(Exception):
     """The log cannot be written now: a decision is refused rather than shown as done."""
-
-
-class _Coalescer:
-    """Calls ``on_change`` with the newest state at most ``REPAINTS_PER_SECOND`` times a second."""
-
-    def __init__(self, state: Callable[[], SessionState]) -> None:
-        self._state = state
-        self._on_change: Callable[[SessionState], None] | None = None
-        self._dirty = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self, on_change: Callable[[SessionState], None]) -> None:
-        self._on_change = on_change
-        self._task = asyncio.create_task(self._run(), name="repaint")
-
-    def mark(self) -> None:
-        self._dirty.set()
-
-    async def _run(self) -> None:
-        while True:
-            await self._dirty.wait()
-            self._dirty.clear()
-            if self._on_change is not None:
-                self._on_change(self._state())
-            await asyncio.sleep(1 / REPAINTS_PER_SECOND)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +136,7 @@ class LiveBackend:
         self._reducer = Reducer(runbook)
         # One writer thread: events reach the log, and the reducer, in the order they were asked for.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-log")
-        self._repaint = _Coalescer(self.state)
+        self._repaint = Coalescer(self.state)
         self._poller: Any = None
         self._polling: Any = None  # the PollingThread the poller runs in
         self._ctx: Any = None
@@ -175,6 +145,7 @@ class LiveBackend:
         self._held_problem: str | None = None
         self._held_since: datetime | None = None
         self._retry: asyncio.Task[None] | None = None
+        self._loop_beat = time.monotonic()  # when this loop last ran ``_retry_held``
         self._loop: asyncio.AbstractEventLoop | None = None
         # Baselines (cutover_tui.baselines), the readings behind each change and the last raw readings (causes).
         self._baselines: Any = None
@@ -278,8 +249,15 @@ class LiveBackend:
             if self._ctx is not None:
                 await self._ctx.aclose()
 
-        self._polling = PollingThread(setup, self._on_results, teardown=teardown, name="polling")
-        self._poller = await self._polling.start()
+        polling = self._polling = PollingThread(setup, self._on_results, teardown=teardown, name="polling")
+        self._poller = await polling.start()
+        self.log.heartbeat_while = self._watched
+
+    def _watched(self) -> bool:
+        """What the heartbeat vouches for (``docs/semantics.md``): the polling thread beats, this loop takes its
+        results and logs what changed, and no change waits in memory. Asked by the log's flush thread."""
+        polling, silent = self._polling, time.monotonic() - self._loop_beat
+        return polling is not None and polling.alive and silent < LOOP_SILENCE_SECONDS and not self._held
 
     def _start_baselines(
         self, evaluators: dict[str, Any], *, t0: Any = None, seen_from: datetime | None = None
@@ -415,6 +393,7 @@ class LiveBackend:
     async def _retry_held(self) -> None:
         while True:
             await asyncio.sleep(RETRY_SECONDS)
+            self._loop_beat = time.monotonic()  # this loop still runs: ``_watched``
             if self._held:
                 await self._loop.run_in_executor(self._writer, self._write_held)
                 self._repaint.mark()  # the held count (the screen's clock moves the banner's "for 42s")
@@ -507,6 +486,7 @@ class FollowBackend:
         self._beat: datetime | None = None
         self._beat_moved_at: float | None = None  # our monotonic time when the heartbeat last changed
         self._last_write: datetime | None = None
+        self._replaced_at: datetime | None = None  # when the writer changed to another runbook than ``runbook``
         self._holder: int | None = None  # the pid last seen holding the log's lock (this machine only)
         self._released = False  # that lock was let go: the writer is gone, whatever its heartbeat's age
         self._fold(self._log.events(), self._log.latest_ticks(per_check=self._reducer.ticks_kept))
@@ -518,9 +498,8 @@ class FollowBackend:
     def state(self) -> SessionState:
         stopped = self.writer_stopped_at()
         holding = writer_pid(self.db_path) if stopped is not None and self._reducer.ended is None else None
-        return self._reducer.state(
-            now=self.clock.now(), live=LiveTruth(writer_stopped_at=stopped, writer_holding=holding)
-        )
+        live = LiveTruth(writer_stopped_at=stopped, writer_holding=holding, runbook_replaced_at=self._replaced_at)
+        return self._reducer.state(now=self.clock.now(), live=live)
 
     def writer_stopped_at(self) -> datetime | None:
         """When the writer was last seen alive, once it is gone; None while it runs."""
@@ -529,11 +508,12 @@ class FollowBackend:
             return last or self.clock.now()
         if self._beat_moved_at is not None and time.monotonic() - self._beat_moved_at <= WRITER_SILENCE_SECONDS:
             return None
-        # Not seen moving yet: a heartbeat this fresh is a live writer; an older one is not.
+        # Not seen moving yet: a heartbeat this fresh is a live writer; an older one is not, nor one ahead of
+        # the clock (stamped before the clock stepped back: a live writer has stamped the stepped clock since).
         if (
             self._beat_moved_at is None
             and last is not None
-            and (self.clock.now() - last).total_seconds() <= WRITER_SILENCE_SECONDS
+            and abs((self.clock.now() - last).total_seconds()) <= WRITER_SILENCE_SECONDS
         ):
             return None
         return last or self.clock.now()
@@ -565,6 +545,8 @@ class FollowBackend:
 
     def _fold(self, events: list[EventRecord], ticks: list[TickRecord]) -> bool:
         for event in events:
+            if event.kind == "runbook_changed":  # to another runbook than this view's: it cannot judge the writer's
+                self._replaced_at = None if event.payload.get("new_sha256") == self.runbook.sha256 else event.ts
             self._reducer.apply(event)
             self._last_seq = event.seq
         for tick in ticks:

@@ -208,7 +208,8 @@ class BannerView:
 
     ``kind``: ``rollback`` / ``halt`` (a firing condition awaits a decision),
     ``log`` (the log is not being written), ``writer`` (a followed session's
-    writer stopped), ``polling`` (the polling thread stopped).
+    writer stopped), ``polling`` (the polling thread stopped), ``runbook`` (a
+    followed session's writer changed its runbook).
     """
 
     kind: str
@@ -265,6 +266,8 @@ class LiveTruth:
         polling_stopped_at: when the polling thread was last seen alive, once it
             ended or stopped beating (None while it polls): every check and
             condition is stale from then on.
+        runbook_replaced_at: in a follower, when the writer changed to a runbook
+            other than the one this view judges with (it cannot judge the new one).
     """
 
     statuses: Mapping[str, ConditionStatus] = field(default_factory=dict)
@@ -275,6 +278,7 @@ class LiveTruth:
     writer_holding: int | None = None
     writer_ended: bool = False
     polling_stopped_at: datetime | None = None
+    runbook_replaced_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,11 @@ silenced, inhibited and unprocessed alerts alike, so nothing is hidden:
 - with ``watchdog`` named, that alert must be firing (active, or suppressed:
   Alertmanager holds it either way): when it is not, the poll is NODATA
   ("watchdog alert 'Watchdog' not firing", shown unknown whatever
-  ``on_nodata`` says).
+  ``on_nodata`` says). Alertmanager keeps an alert active until its
+  ``endsAt`` (4 minutes after the last send, by Prometheus' defaults), so a
+  watchdog still active is not proof that Prometheus still sends it: a pass
+  carries as ``sample_age`` the time since Alertmanager last received it (its
+  ``updatedAt``), and past the check's ``max_age`` it is stale.
 
 An alert active beyond the check's criterion outranks both: a breach we can
 see is a breach, whatever else we cannot see.
@@ -113,9 +117,10 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
             alerts_matching(matchers), alerts_matching([f'alertname="{watchdog}"'])
         )
         # A silenced watchdog still reached Alertmanager: the pipeline works.
-        watchdog_firing = any(alert["status"].get("state") in ("active", "suppressed") for alert in watchdogs)
+        firing = [alert for alert in watchdogs if alert["status"].get("state") in ("active", "suppressed")]
+        watchdog_firing, watchdog_age = bool(firing), _received_ago(firing, ctx.clock.now())
     else:
-        alerts, watchdog_firing = await alerts_matching(matchers), True
+        alerts, watchdog_firing, watchdog_age = await alerts_matching(matchers), True, None
 
     groups: dict[str, list[dict[str, Any]]] = {"active": [], "suppressed": [], "unprocessed": []}
     for alert in alerts:
@@ -157,7 +162,13 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
         zone = _zone(ctx.runbook.timezone)
         detail = _cannot_vouch(unexpected, details, ctx.clock.now(), zone)
         return Observation(Outcome.NODATA, float(active), detail, degraded=True, extra=extra, unit="count", final=True)
-    return observation
+    return dataclasses.replace(observation, sample_age=watchdog_age)  # a pass is as fresh as the watchdog
+
+
+def _received_ago(alerts: list[dict[str, Any]], now: datetime) -> float | None:
+    """Seconds since Alertmanager last received any of ``alerts`` (their newest ``updatedAt``); None without one."""
+    times = [moment for alert in alerts if (moment := _parse_time(alert.get("updatedAt"))) is not None]
+    return max(0.0, (now - max(times)).total_seconds()) if times else None
 
 
 def _count_active(check: Check, active: int, alerts: list[dict[str, Any]], extra: dict[str, Any]) -> Observation:

@@ -3,8 +3,9 @@
 - A status outside ``expect_status`` (default: any 2xx) is a BREACH ("HTTP 503").
 - Slower than ``max_latency`` is a BREACH.
 - With ``json_path`` the value is that JSON field (booleans are 1/0); a missing
-  or null field is NODATA, never 0; a non-number is INVALID; a body that is not
-  JSON is an ERROR. Without ``json_path`` the value is the latency in seconds.
+  or null field is NODATA, never 0; a non-number is INVALID, and so is a field
+  on the path given twice in one object (parsers disagree on which value wins);
+  a body that is not JSON is an ERROR. Without ``json_path`` the value is the latency in seconds.
 - Transport failures and timeouts are ERRORs (``run_probe`` reports them).
 """
 
@@ -70,7 +71,7 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
 def _json_value(body: bytes, json_path: str) -> float:
     """The number at ``json_path`` (``status.ok``, ``items[0].value``) in a JSON body."""
     try:
-        document = json.loads(body)
+        document = json.loads(body, object_pairs_hook=_JsonObject.of)
     except (ValueError, UnicodeDecodeError):
         raise error("response body is not valid JSON") from None
     node: Any = document
@@ -81,10 +82,26 @@ def _json_value(body: bytes, json_path: str) -> float:
             present = isinstance(node, dict) and key in node
         if not present:
             raise ProbeFailed(Outcome.NODATA, f"{json_path} is missing from the response")
+        if isinstance(node, _JsonObject) and key in node.twice:
+            raise ProbeFailed(Outcome.INVALID, f"{json_path} is given twice in the response")
         node = node[key]
     if node is None:
         raise ProbeFailed(Outcome.NODATA, f"{json_path} is null")
     return parse_number(node, json_path)
+
+
+class _JsonObject(dict[str, Any]):
+    """A JSON object that remembers the keys it was given more than once (parsers disagree on which value wins)."""
+
+    twice: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, pairs: list[tuple[str, Any]]) -> _JsonObject:
+        made = cls(pairs)
+        if len(made) < len(pairs):
+            keys = [key for key, _ in pairs]
+            made.twice = frozenset(key for key in made if keys.count(key) > 1)
+        return made
 
 
 def _path_parts(json_path: str) -> Iterable[str | int]:

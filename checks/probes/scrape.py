@@ -6,6 +6,8 @@ For targets without a Prometheus yet. The series is found by sample name
 - No matching series: NODATA. NaN or ±Inf: INVALID. Not HTTP 2xx or an
   unparseable page: ERROR.
 - Several matching series: ERROR naming them, unless ``reduce`` (max | min | sum).
+  One series twice on the page (a broken exporter): ERROR, as Prometheus
+  rejects the scrape, never the value that happens to come last.
 - ``mode: rate``: per-second increase between this scrape and the previous one
   of the same check (monotonic clock). A value lower than before is a counter
   reset, and, as Prometheus' ``rate()`` does, the new value is taken as the
@@ -54,7 +56,7 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
         raise error(response.error_detail())
     try:
         page = response.body.decode("utf-8")
-        found = dict(_matching_series(page, metric, wanted))
+        found = _unique(_matching_series(page, metric, wanted), metric)
     except (ValueError, UnicodeDecodeError) as exc:
         raise error(f"cannot parse the metrics page: {exc}") from None
     if not found:
@@ -77,6 +79,19 @@ def _matching_series(page: str, metric: str, wanted: Mapping[str, str]) -> Itera
                 continue
             if all(sample.labels.get(name) == value for name, value in wanted.items()):
                 yield tuple(sorted(sample.labels.items())), sample.value
+
+
+def _unique(series: Iterable[tuple[SeriesKey, float]], metric: str) -> dict[SeriesKey, float]:
+    """Each series' value; ERROR for a series the page has twice (Prometheus rejects such a scrape too)."""
+    found: dict[SeriesKey, float] = {}
+    for key, value in series:
+        if key in found:
+            raise error(
+                f"the page has {describe_series(dict(key), metric)} twice ({found[key]:g} and {value:g}): "
+                "one series cannot have two values"
+            )
+        found[key] = value
+    return found
 
 
 def _rates(

@@ -113,6 +113,7 @@ checks:
     title: Prometheus alerts on auth (Alertmanager)
     alerts: {service: auth}
     watchdog: Watchdog
+    max_age: 10s  # Prometheus resends the Watchdog every second: older, Prometheus is gone
     every: 2s
     timeout: 1500ms
 """

@@ -12,9 +12,11 @@ from checks.status import BLIND_STATES, ConditionState
 from checks.verdict import NEVER, STALE, check_status, is_active
 from checks.wording import describe_state
 from cutover_tui.derive import (
+    blind_value_text,
     current_detail,
     value_text,
 )
+from cutover_tui.labels import display_zone
 from cutover_tui.reducer.helpers import _held, _ms, _remaining, _sample, _seconds, _tick_time
 from cutover_tui.reducer.records import _KEYFRAME_SECONDS, _TIMED_STATES, _ConditionProgress
 from cutover_tui.reducer.views import TickReader, _History
@@ -137,6 +139,8 @@ class _Derivation:
         self.live = live if not live.statuses else replace(live, statuses=dict(live.statuses))
         self.from_log = not live.statuses and live.writer_stopped_at is None  # each condition as the log tells it
         self.t0 = reducer._t0
+        self.resumed_at = reducer._gaps[-1][1] if reducer._gaps else None
+        self.zone = display_zone(self.runbook.timezone)
         self.progress = dict(reducer._conditions)
         self.ticks = dict(reducer._ticks)
         self.times = dict(reducer._tick_ms)
@@ -244,9 +248,18 @@ class _Derivation:
         tick = self.latest(check_id)
         if tick is None:
             return CheckView(check_id, None, None, check.unit, "not yet polled", None)
+        if self.resumed_at is not None and tick.ts < self.resumed_at:
+            # As a condition's ok (``_on_session_resumed``): a reading from before the gap vouches for nothing now.
+            return CheckView(check_id, None, None, check.unit, "not yet polled since resume", None)
         age = max(0.0, (now - tick.ts).total_seconds()) if now is not None else 0.0
         # Ticks are stored on change and as keyframes: the newest may be a keyframe old and still current.
-        status = check_status(check, tick.outcome, age, slack=_KEYFRAME_SECONDS, degraded=tick.degraded)
+        # The sample's age is known as of its tick: a later poll of the same value, not stored, may have read a
+        # fresher sample. So ``max_age`` is judged on the age stored, not on it grown since (``check_status`` adds ``age``).
+        stored_age = tick.extra.get("sample_age")
+        status = check_status(
+            check, tick.outcome, age, slack=_KEYFRAME_SECONDS, degraded=tick.degraded,
+            sample_age=None if stored_age is None else stored_age - age,
+        )  # fmt: skip
         if live.writer_stopped_at is not None and status not in (STALE, NEVER):
             status = STALE
         return CheckView(  # id, outcome, value, unit, detail, observed_at, degraded, status, age, lower_bound
@@ -385,14 +398,20 @@ class _Derivation:
         condition = self.index.conditions[condition_id]
         core = self.cores.get(condition_id) or self.core(condition)
         progress = self.progress[condition_id]
-        value, lower_bound = core.value, core.lower_bound
+        value, lower_bound, read_at = core.value, core.lower_bound, None
+        blind = core.state in BLIND_STATES
         if not core.live:
-            value = progress.value
+            value, read_at = progress.value, progress.value_ts
             tick = self.latest(self.index.check_of[condition_id])
-            if tick is not None and (progress.value_ts is None or tick.ts >= progress.value_ts):
-                value = tick.value
+            if tick is not None and (blind or progress.value_ts is None or tick.ts >= progress.value_ts):
+                value, read_at = tick.value, tick.ts
                 lower_bound = bool(tick.extra.get("lower_bound"))
+        elif blind and (reading := self.live.readings.get(self.index.check_of[condition_id])) is not None:
+            value, read_at = reading[0].value, reading[0].observed_at  # the newest reading: an error has no value
+            lower_bound = bool(reading[0].extra.get("lower_bound"))
         shown = value_text(condition, self.runbook, value, lower_bound=lower_bound)
+        if blind and value is not None:
+            shown = blind_value_text(shown, read_at, self.zone)
         now, since = self.now, core.since
         made = self.headlines[condition_id] = _Headline(
             condition_id, core.state, value, progress.threshold, since, core.flapping, core.acknowledged, core.held,

@@ -16,6 +16,7 @@ from cutover_tui.derive import (
     next_step,
     polling_banner,
     projected_end,
+    runbook_banner,
     stopping_order,
     writer_banner,
 )
@@ -181,6 +182,8 @@ class Reducer(Fold):
             return "the session ended" if self._ended else "the writer stopped"
         if live.polling_stopped_at is not None:
             return "polling stopped"
+        if live.runbook_replaced_at is not None:
+            return "the writer changed the runbook: this view judges the old one"
         return None
 
     def _step_states(self, now: datetime | None, checks: Mapping[str, CheckView]) -> tuple[StepState, ...]:
@@ -315,6 +318,8 @@ class Reducer(Fold):
             banners.append(writer_banner(live.writer_stopped_at, self._ended, now, when, live.writer_holding))
         if live.polling_stopped_at is not None:
             banners.append(polling_banner(live.polling_stopped_at, now))
+        if live.runbook_replaced_at is not None:
+            banners.append(runbook_banner(live.runbook_replaced_at))
         banners.extend(
             firing_banner(self._index.conditions[cid], conditions[cid], self.runbook, now) for cid in waiting
         )

@@ -74,6 +74,10 @@ class SessionLog(LogWriter):
         self._pending_lock = threading.Lock()
         self._kept: dict[str, _Kept] = {}
         self._epsilon: dict[str, float] = _check_epsilons(runbook, self.retention) if runbook else {}
+        # Checks whose stored readings keep their sample's age: those with a max_age, the one rule that reads it.
+        self._aged = (
+            frozenset(c.id for c in runbook.checks.values() if c.max_age is not None) if runbook else frozenset()
+        )
         self._redact = Redactor(secret_env_names(runbook) if runbook else ())
         self._closed = False
         self._health = WriteHealth()

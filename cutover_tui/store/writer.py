@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -48,6 +48,7 @@ class LogWriter(LogQueries):
     _pending_lock: threading.Lock
     _kept: dict[str, _Kept]
     _epsilon: dict[str, float]
+    _aged: frozenset[str]
     _redact: Redactor
     _closed: bool
     _health: WriteHealth
@@ -61,6 +62,9 @@ class LogWriter(LogQueries):
     _pending_head: tuple[int, str]
     #: While events wait in memory to be written with their original times (``hold_readings``).
     _readings_held: bool = False
+    #: What else the heartbeat vouches for (a live session's polling): while it returns False no heartbeat
+    #: is stamped, so a follower sees a writer whose polling stopped as one that is not writing.
+    heartbeat_while: Callable[[], bool] | None = None
 
     def append(
         self, kind: str, payload: Mapping[str, Any], actor: str | None = None, *, ts: datetime | None = None
@@ -138,7 +142,10 @@ class LogWriter(LogQueries):
             The stored tick, or None when the reading was not news.
         """
         self._check_writable()
-        extra = canonical_json(self._redact(_plain(dict(reading.extra)))) if reading.extra else ""
+        stored = dict(reading.extra)
+        if reading.sample_age is not None and reading.check_id in self._aged:  # a follower judges max_age from it
+            stored["sample_age"] = reading.sample_age
+        extra = canonical_json(self._redact(_plain(stored))) if stored else ""
         extra_key = canonical_json(_without_floats(json.loads(extra))) if extra else ""
         detail = self._redact(reading.detail)
         value = _plain(reading.value)
@@ -317,8 +324,9 @@ class LogWriter(LogQueries):
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(FLUSH_INTERVAL_SECONDS):
+            vouched = self.heartbeat_while
             try:
-                self.flush_ticks(heartbeat=True)
+                self.flush_ticks(heartbeat=vouched is None or vouched())
             except sqlite3.Error:
                 # A busy or full disk must not kill the thread: the ticks stay
                 # pending, ``write_health`` says what failed, and the next

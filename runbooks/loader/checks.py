@@ -130,6 +130,9 @@ class ChecksReader(CredentialsReader, MatchersReader):
                     "polls of one check never overlap",
                 )
         spec = self.check_spec(kind, fields, sources)
+        max_age = self.optional(fields, "max_age", self.positive_duration, None)
+        if isinstance(spec, AlertsSpec) and spec.watchdog and max_age is None:
+            self.warn_watchdog_without_max_age(check_id, fields)
         return Check(
             id=check_id,
             kind=kind,
@@ -139,7 +142,7 @@ class ChecksReader(CredentialsReader, MatchersReader):
             pass_when=self.optional(fields, "pass_when", self.threshold, None),
             on_nodata=self.optional(fields, "on_nodata", self.one_of(OUTCOME_CHOICES), "unknown"),
             on_invalid=self.optional(fields, "on_invalid", self.one_of(OUTCOME_CHOICES), "unknown"),
-            max_age=self.optional(fields, "max_age", self.positive_duration, None),
+            max_age=max_age,
             unit=self.optional(fields, "unit", self.any_text, ""),
             title=self.optional(fields, "title", self.text, ""),
         )
@@ -243,6 +246,18 @@ class ChecksReader(CredentialsReader, MatchersReader):
         raise self.error(
             f"several {kind} sources ({', '.join(of_kind)}): say which with source:", fields.node, fields.path
         )
+
+    def warn_watchdog_without_max_age(self, check_id: str, fields: Fields) -> None:
+        """Alertmanager keeps a dead Prometheus' watchdog active until its endsAt: only max_age tells sooner."""
+        warning = self.error(
+            f"check '{check_id}' names a watchdog but no max_age: Alertmanager keeps the watchdog of a Prometheus "
+            "that died active until its endsAt (4 minutes by Prometheus' defaults), and it vouches until then",
+            fields.get("watchdog"),
+            fields.key_path("watchdog"),
+            "add max_age: a little over Prometheus' --rules.alert.resend-delay and a rule evaluation, "
+            "e.g. max_age: 1m30s for the default 1m",
+        )
+        self.warnings.append(warning.format().replace(": error: ", ": warning: ", 1))
 
     def spec_placeholder(self, fields: Fields) -> PlaceholderSpec:
         """A check no probe reads yet: valid, polled as no data, and a warning naming where it is."""

@@ -8,6 +8,7 @@ CONTINUE where it could not tell.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -105,6 +106,26 @@ async def test_a_follower_whose_writer_was_killed_goes_cannot_verify(target, tmp
 
 
 @pytest.mark.slow
+def test_a_heartbeat_from_the_readers_future_is_no_sign_of_life(target, tmp_path, faketime_env):
+    """The writer is killed, then the wall clock steps back 2 minutes: its last heartbeat lies ahead of the clock.
+    `status` (and a follower starting then) says the writer stopped, CANNOT VERIFY, not "writer running" and its last green."""
+    offset, env = faketime_env
+    runbook_path = write_fault_runbook(tmp_path, target.url, every="1s", timeout="900ms")
+    db = tmp_path / "session.cutover.db"
+    with TmuxSession(["run", runbook_path, "--db", db, "--as", "ic"]) as writer:
+        assert wait_for(lambda: _status_verdict(db) == "CONTINUE", 20), writer.screen()
+        writer.kill()
+    offset.write_text("-2m\n")  # NTP steps the clock back after the writer died
+    done = subprocess.run(
+        [sys.executable, "-m", "cutover_tui", "status", str(db), "--format", "json"],
+        env=env, capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    document = json.loads(done.stdout)
+    assert document["writer"] == "stopped", document["lines"]
+    assert document["verdict"] == "CANNOT_VERIFY"
+
+
+@pytest.mark.slow
 async def test_a_follower_sees_the_writers_lock_let_go_without_waiting_for_its_heartbeat(target, tmp_path, monkeypatch):
     """kill -9 of a writer on this machine: its lock goes at once, so the follower says so with no heartbeat allowance; a resumed writer is live again."""
     import cutover_tui.live
@@ -188,6 +209,151 @@ async def test_a_polling_thread_that_ends_or_hangs_turns_the_screen_cannot_verif
         await wait_until(pilot, lambda: "polling stopped" in app.session.verdict_reasons, SILENCE_SECONDS + 4)
         assert app.session.verdict is Verdict.CANNOT_VERIFY
         assert app.banner is not None and "POLLING STOPPED" in app.banner.text.plain
+
+
+@pytest.mark.slow
+async def test_a_follower_of_a_writer_whose_polling_hangs_goes_cannot_verify(target, tmp_path, monkeypatch):
+    """The writer runs and writes, but a probe blocks its polling loop: its followers and `status` say CANNOT VERIFY
+    within seconds, as the writer's own screen does, never the last green the writer logged."""
+    import checks.scheduler
+    from checks.scheduler import SILENCE_SECONDS
+    from cutover_tui.live import WRITER_SILENCE_SECONDS
+
+    made: list[checks.scheduler.PollingThread] = []
+
+    class RecordedPollingThread(checks.scheduler.PollingThread):
+        """The polling thread the writer makes, kept so that the test can block it."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(checks.scheduler, "PollingThread", RecordedPollingThread)
+    runbook = load_runbook(write_fault_runbook(tmp_path, target.url, every="1s", timeout="900ms", health=False))
+    db = tmp_path / "s.cutover.db"
+    writer = LiveBackend(runbook, SessionLog.create(db, runbook, operator="ic"), actor="ic")
+    app = make_app(FollowBackend(db, runbook, interval=0.2))
+    await writer.start(lambda state: None)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.session.verdict is Verdict.CONTINUE)
+            assert _status_verdict(db) == "CONTINUE"
+            [polling] = made
+            polling.call_soon(time.sleep, SILENCE_SECONDS + WRITER_SILENCE_SECONDS + 6)  # a probe that never yields
+            blocked = time.monotonic()
+            await wait_until(pilot, lambda: writer.state().verdict is Verdict.CANNOT_VERIFY, SILENCE_SECONDS + 4)
+            await wait_until(pilot, lambda: app.session.verdict is Verdict.CANNOT_VERIFY, SILENCE_SECONDS + 10)
+            assert time.monotonic() - blocked < SILENCE_SECONDS + WRITER_SILENCE_SECONDS + 3
+            assert all(view.state is ConditionState.STALE for view in app.session.conditions.values())
+            assert app.banner is not None and "WRITER NOT WRITING" in app.banner.text.plain
+            assert _status_verdict(db) == "CANNOT_VERIFY"  # the incident channel's line agrees
+    finally:
+        await writer.stop()
+
+
+@pytest.mark.slow
+async def test_a_follower_of_a_writer_whose_screen_loop_hangs_never_shows_its_last_green(target, tmp_path):
+    """The writer's screen loop hangs (its polling and its log's flush thread go on): the changes its evaluators see
+    are no longer logged. A follower says CANNOT VERIFY within seconds, never OK while the breach goes unlogged."""
+    import threading
+
+    from checks.scheduler import SILENCE_SECONDS
+    from cutover_tui.live import WRITER_SILENCE_SECONDS
+
+    runbook = load_runbook(write_fault_runbook(tmp_path, target.url, hold="1s", every="500ms", timeout="400ms"))
+    db = tmp_path / "s.cutover.db"
+    writer = LiveBackend(runbook, SessionLog.create(db, runbook, operator="ic"), actor="ic")
+    writer_loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=writer_loop.run_forever, name="writer-screen", daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(writer.start(lambda state: None), writer_loop).result(10)
+    app = make_app(FollowBackend(db, runbook, interval=0.2))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.session.verdict is Verdict.CONTINUE)
+            writer_loop.call_soon_threadsafe(time.sleep, SILENCE_SECONDS + WRITER_SILENCE_SECONDS + 6)  # it hangs
+            target.set(auth_error_ratio=0.05)  # a breach only the writer's evaluators see
+            hung = time.monotonic()
+            await wait_until(pilot, lambda: app.session.verdict is Verdict.CANNOT_VERIFY, SILENCE_SECONDS + 10)
+            assert time.monotonic() - hung < SILENCE_SECONDS + WRITER_SILENCE_SECONDS + 3
+            assert all(view.state is ConditionState.STALE for view in app.session.conditions.values())
+    finally:
+        asyncio.run_coroutine_threadsafe(writer.stop(), writer_loop).result(30)
+        writer_loop.call_soon_threadsafe(writer_loop.stop)
+        thread.join(10)
+        writer_loop.close()
+
+
+@pytest.mark.slow
+async def test_a_follower_never_judges_with_a_runbook_the_writer_has_replaced(target, tmp_path):
+    """The writer resumes with an edited runbook (accepted) that adds a rollback condition, which fires: a follower
+    opened before says CANNOT VERIFY and why, never CONTINUE on the runbook it started with."""
+    path = write_fault_runbook(tmp_path, target.url, every="500ms", timeout="400ms", hold="1s", health=False)
+    first = load_runbook(path)
+    db = tmp_path / "s.cutover.db"
+    writer = LiveBackend(first, SessionLog.create(db, first, operator="ic"), actor="ic")
+    await writer.start(lambda state: None)
+    app = make_app(FollowBackend(db, first, interval=0.2))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.session.verdict is Verdict.CONTINUE)
+        await writer.stop()
+        strict = '  - {id: auth_strict, check: auth_error_ratio, when: "> 0.1%", for: 1s, action: rollback}\n'
+        path.write_text(path.read_text().replace("stop_conditions:\n", "stop_conditions:\n" + strict))
+        edited = load_runbook(path)
+        log = SessionLog.open(db, edited, operator="ic", accept_runbook_change=True)
+        writer = LiveBackend(edited, log, actor="ic")
+        await writer.start(lambda state: None)
+        try:
+            await wait_until(pilot, lambda: writer.state().verdict is Verdict.ROLLBACK)
+            await wait_until(pilot, lambda: app.session.verdict is not Verdict.CONTINUE, 5)
+            assert app.session.verdict is Verdict.CANNOT_VERIFY
+            assert any("runbook" in reason for reason in app.session.verdict_reasons)
+            assert app.banner is not None and "RUNBOOK CHANGED" in app.banner.text.plain
+        finally:
+            await writer.stop()
+
+
+LAGGING_GATE_RUNBOOK = """\
+name: Lagging gate
+sources: {{prom: {{kind: prometheus, url: "{url}"}}}}
+checks:
+  replicas_ready: {{promql: "min(kube_ready_ratio)", pass_when: "> 0.9", max_age: 2s, every: 500ms, timeout: 400ms}}
+steps:
+  - title: Switch traffic
+    gate: [replicas_ready]
+"""
+
+
+@pytest.mark.slow
+async def test_a_gate_check_whose_samples_are_too_old_blocks_in_a_follower_as_in_the_writer(tmp_path, canned_server):
+    """A lagging Prometheus answers with a sample ten minutes old, past the gate check's max_age: the writer says the
+    gate is stale, CANNOT VERIFY; its follower and `status` say the same, never the gate's pass and CONTINUE."""
+    sample = {"metric": {}, "value": [time.time() - 600, "1"]}
+    canned_server.respond(json.dumps({"status": "success", "data": {"resultType": "vector", "result": [sample]}}))
+    path = tmp_path / "release.yaml"
+    path.write_text(LAGGING_GATE_RUNBOOK.format(url=canned_server.url), encoding="utf-8")
+    runbook = load_runbook(path)
+    db = tmp_path / "s.cutover.db"
+    writer = LiveBackend(runbook, SessionLog.create(db, runbook, operator="ic"), actor="ic")
+    await writer.start(lambda state: None)
+    follower = FollowBackend(db, runbook, interval=0.2)
+    await follower.start(lambda state: None)
+    try:
+        for _ in range(100):
+            if (
+                writer.state().checks["replicas_ready"].outcome == "pass"
+                and follower.state().checks["replicas_ready"].outcome
+            ):
+                break
+            await asyncio.sleep(0.1)
+        assert writer.state().checks["replicas_ready"].status == "stale"
+        assert writer.state().verdict is Verdict.CANNOT_VERIFY
+        assert follower.state().checks["replicas_ready"].status == "stale"
+        assert follower.state().verdict is Verdict.CANNOT_VERIFY
+        assert _status_verdict(db) == "CANNOT_VERIFY"
+    finally:
+        await follower.stop()
+        await writer.stop()
 
 
 @pytest.mark.slow
@@ -329,6 +495,15 @@ def test_resume_after_kill_keeps_the_hold_and_measures_the_real_downtime(target,
     hold = state.conditions["auth_errors"].breach_held
     assert abs(hold - held_at_kill) <= 1.5, (hold, held_at_kill)  # a poll (0.5 s) and a heartbeat (1 s)
     assert state.conditions["auth_errors"].state is ConditionState.PENDING
+
+
+def _status_verdict(db: Path) -> str:
+    """The verdict ``cutover-tui status`` prints for the log (the incident channel's line)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cutover_tui", "status", str(db), "--format", "json"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout)["verdict"]
 
 
 def _logged_states(db: Path) -> dict[str, str]:

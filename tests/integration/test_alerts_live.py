@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -16,10 +17,10 @@ from checks.probes import ProbeContext, run_probe
 from checks.probes.context import ExpectedSilence
 from checks.reading import Outcome
 from checks.status import ConditionState, Verdict
-from checks.verdict import compute_verdict
+from checks.verdict import check_status, compute_verdict
 from cutover_tui.app import make_app
 from runbooks.loader import load_runbook
-from runbooks.model import Check
+from runbooks.model import Action, Check, StopCondition
 
 OPERATOR_RUNBOOK = Path(__file__).resolve().parents[2] / "sample_runbooks" / "operator_launch_handoff.yaml"
 
@@ -194,6 +195,30 @@ async def test_missing_watchdog_is_unknown_even_with_on_nodata_pass(poll_alerts,
     reading = await poll_alerts("{severity: critical}\nwatchdog: Watchdog\non_nodata: pass")
     assert reading.outcome is Outcome.NODATA
     assert reading.detail == "watchdog alert 'Watchdog' not firing"
+
+
+async def test_a_watchdog_alertmanager_no_longer_receives_is_stale_past_max_age(make_context, alertmanager):
+    """Prometheus dies: Alertmanager keeps its Watchdog active until its endsAt (4 min by Prometheus' defaults) but
+    receives it no more. The watchdog's age is the reading's sample age: past the check's max_age it is stale, never a pass."""
+    ends = datetime.now(timezone.utc) + timedelta(minutes=4)  # what Prometheus sets: 4 x its resend delay
+    alertmanager.post_alerts({"labels": {"alertname": "Watchdog", "severity": "none"}, "endsAt": ends.isoformat()})
+    alertmanager.wait_for_alert("Watchdog")
+    ctx = make_context(
+        "alerts: {severity: critical}\nwatchdog: Watchdog\nmax_age: 2s",
+        sources=f"am: {{kind: alertmanager, url: {alertmanager.url}}}",
+    )
+    check = ctx.runbook.checks["probe"]
+    fresh = await run_probe(check, ctx)
+    assert fresh.outcome is Outcome.PASS and fresh.sample_age is not None and fresh.sample_age < 2.0
+    assert check_status(check, fresh.outcome.value, 0.0, sample_age=fresh.sample_age) == "pass"
+    time.sleep(3.0)  # nothing sends the watchdog again: what this test is about
+    old = await run_probe(check, ctx)
+    assert old.outcome is Outcome.PASS and old.value == 0.0  # Alertmanager still holds it active
+    assert old.sample_age is not None and old.sample_age >= 3.0
+    assert check_status(check, old.outcome.value, 0.0, sample_age=old.sample_age) == "stale"
+    condition = StopCondition("no_criticals", "probe", None, action=Action.HALT)
+    status = ConditionEvaluator(condition, check, SystemClock()).observe(old)
+    assert status.state is ConditionState.STALE
 
 
 async def test_silenced_watchdog_still_proves_the_pipeline(poll_alerts, alertmanager):

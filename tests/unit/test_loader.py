@@ -992,3 +992,15 @@ def test_validate_reports_each_file(tmp_path: Path) -> None:
     assert f"OK  {good}  (2 steps, 2 checks, 1 stop conditions)" in result.stdout
     assert f"{missing}: error: cannot read the runbook" in result.stderr
     assert run_cli("validate", str(good)).returncode == 0
+
+
+def test_a_watchdog_without_max_age_is_a_warning() -> None:
+    """A watchdog vouches until Alertmanager lets it lapse (4 min after Prometheus died) unless max_age says sooner."""
+    text = (
+        "name: t\nsources: {am: {kind: alertmanager, url: 'http://127.0.0.1:9'}}\n"
+        "checks:\n  criticals: {alerts: {severity: critical}, watchdog: Watchdog%s}\n"
+    )
+    [warning] = parse_runbook(text % "", file="r.yaml").warnings
+    assert "r.yaml:4:" in warning and ": warning: check 'criticals' names a watchdog but no max_age" in warning
+    assert "max_age: 1m30s" in warning
+    assert parse_runbook(text % ", max_age: 1m30s", file="r.yaml").warnings == ()

@@ -158,6 +158,23 @@ async def test_json_path_with_index(poll, canned_server, body, outcome, detail):
     assert detail in reading.detail
 
 
+@pytest.mark.parametrize("body", ['{"a": {"v": 5, "v": 0.5}}', '{"a": {"v": 0.5, "v": 5}}'])
+async def test_a_json_field_given_twice_is_invalid_whichever_comes_last(poll, canned_server, body):
+    """The field on the path given twice in one object (parsers disagree on which wins): invalid, never the last one's pass."""
+    canned_server.respond(body)
+    reading = await poll(f'http: {canned_server.url}/health\njson_path: a.v\npass_when: "< 1"')
+    assert reading.outcome is Outcome.INVALID
+    assert reading.detail == "a.v is given twice in the response"
+
+
+@pytest.mark.parametrize("body", ['{"a": {"v": 0.5}, "b": 1, "b": 2}', '{"a": {"v": 0.5, "w": 1, "w": 2}}'])
+async def test_a_key_given_twice_off_the_path_does_not_matter(poll, canned_server, body):
+    """Only the path is read: a duplicate elsewhere in the body leaves the value alone."""
+    canned_server.respond(body)
+    reading = await poll(f'http: {canned_server.url}/health\njson_path: a.v\npass_when: "< 1"')
+    assert (reading.outcome, reading.value) == (Outcome.PASS, 0.5)
+
+
 async def test_truncated_json_body_is_error(poll, target):
     """A cut-off JSON body is an error, not a pass and not nodata."""
     target.set(fault="truncated")

@@ -44,6 +44,16 @@ async def test_several_matching_series_is_error_naming_them(poll, target):
     assert 'http_requests_total{code="500",route="/auth"}' in reading.detail
 
 
+@pytest.mark.parametrize("page", ["errors 0.5\nerrors 0.001\n", "errors 0.001\nerrors 0.5\n"])
+async def test_one_series_twice_on_a_page_is_an_error_whichever_comes_last(poll, canned_server, page):
+    """The same series twice (a broken exporter): an error, as Prometheus rejects the scrape, never the last one's pass."""
+    canned_server.respond(page, content_type="text/plain")
+    reading = await poll(f'scrape: {canned_server.url}/metrics\nmetric: errors\npass_when: "< 1%"')
+    assert reading.outcome is Outcome.ERROR
+    first, second = (line.split()[1] for line in page.splitlines())
+    assert reading.detail == f"the page has errors twice ({first} and {second}): one series cannot have two values"
+
+
 async def test_reduce_sum_makes_one_value_of_several(make_context, canned_server):
     """reduce: sum adds the matching series."""
     canned_server.respond('jobs{queue="a"} 2\njobs{queue="b"} 3\n', content_type="text/plain")

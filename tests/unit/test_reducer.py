@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.status import ConditionState, Verdict
+from checks.reading import Outcome, Reading
+from checks.status import ConditionState, ConditionStatus, Verdict
 from crash_writer import T0, make_runbook
 from cutover_tui.reducer import Reducer, reduce_events
-from cutover_tui.state import Mode, StepStatus
+from cutover_tui.state import LiveTruth, Mode, StepStatus
 from cutover_tui.store import EventRecord, TickRecord
 
 RUNBOOK = make_runbook()
@@ -187,6 +189,27 @@ def test_resume_records_the_gap_and_freezes_holds_across_it() -> None:
     assert later.breach_held == 110.0  # grows again from the resume, not across the gap
 
 
+def test_a_gate_check_passing_before_a_resume_vouches_for_nothing_after_it() -> None:
+    """A resume turns a gate check's old pass into "not yet polled since resume", as it does a condition's ok:
+    the step's gate blocks and the verdict cannot be CONTINUE until the check is polled again."""
+    gate_only = replace(RUNBOOK, stop_conditions=())  # api_health gates deploy; no condition reads it
+    rows = events(
+        (-3500, "step_completed", {"step": "go_no_go", "gate": {}}),
+        (10, "step_started", {"step": "deploy"}),
+        (30, "session_resumed", {"gap_seconds": 14.0, "last_write_ts": "2026-12-01T16:30:16.000Z",
+                                 "accepted_runbook_change": False}),
+    )  # fmt: skip
+    before = reduce_events(gate_only, rows[:3], [tick("api_health", 15, 200)], until=at(16))
+    assert before.checks["api_health"].status == "pass" and before.verdict is Verdict.CONTINUE
+    state = reduce_events(gate_only, rows, [tick("api_health", 15, 200)], until=at(31))
+    health = state.checks["api_health"]
+    assert health.status == "never" and health.detail == "not yet polled since resume"
+    assert state.verdict is Verdict.CANNOT_VERIFY
+    assert "gate api_health never" in state.verdict_reasons
+    polled = reduce_events(gate_only, rows, [tick("api_health", 15, 200), tick("api_health", 32, 200)], until=at(33))
+    assert polled.checks["api_health"].status == "pass" and polled.verdict is Verdict.CONTINUE
+
+
 def test_resume_while_firing_keeps_the_banner_until_a_decision() -> None:
     """Blindness is not recovery: a condition firing before the crash still asks for a decision after it."""
     rows = [
@@ -212,8 +235,6 @@ def test_blind_after_firing_still_counts_as_firing() -> None:
 
 def test_conditions_outside_their_active_window_do_not_count() -> None:
     """A firing condition whose active window has not begun neither sets the verdict nor raises the banner."""
-    from dataclasses import replace
-
     from runbooks.model import ActiveWindow
 
     auth, api = RUNBOOK.stop_conditions
@@ -439,7 +460,6 @@ def test_every_number_of_a_condition_is_current_at_each_instant() -> None:
 
 def test_a_followed_hold_stops_counting_when_the_writer_stopped() -> None:
     """The writer last seen 20 s after a firing change: 30 s on, the follower's hold stops there (stale), not 30 s more and counting."""
-    from cutover_tui.state import LiveTruth
 
     rows = [(0, "condition_changed", changed("auth_errors", "firing", "pending", 0.02, held=60.0, reason="2% > 1%"))]
     reducer = Reducer(RUNBOOK)
@@ -475,8 +495,6 @@ def test_folding_ticks_at_once_equals_folding_them_one_by_one(
 
 def test_live_gate_check_whose_sample_is_older_than_its_max_age_is_stale() -> None:
     """Live, a passing gate check whose sample is older than the check's max_age shows stale, and cannot verify."""
-    from checks.reading import Outcome, Reading
-    from cutover_tui.state import LiveTruth
     from runbooks.loader import parse_runbook
 
     runbook = parse_runbook(
@@ -497,6 +515,31 @@ def test_live_gate_check_whose_sample_is_older_than_its_max_age_is_stale() -> No
     assert dict(lagging.step("deploy").gate)["ratio"] == "stale"
     assert lagging.checks["ratio"].status == "stale"
     assert lagging.verdict is Verdict.CANNOT_VERIFY
+
+
+def test_a_blind_condition_shows_its_last_value_with_when_it_was_read_never_as_current() -> None:
+    """Stale or in error, a card never shows an old value as if current: the newest reading's value with the
+    time it was read ("0.2% at 16:30:10"), or "—" when the newest reading has none, live and from the log alike."""
+    runbook = replace(RUNBOOK, timezone="UTC")
+    rows = events(
+        (10, "condition_changed", changed("auth_errors", "ok", "unknown", 0.002, reason="0.2%, not > 1%")),
+        (60, "condition_changed", changed("auth_errors", "stale", "ok", reason="no reading for 47s")),
+    )
+    logged = reduce_events(runbook, rows, [tick("auth_error_ratio", 10, 0.002)], until=at(61))
+    assert logged.conditions["auth_errors"].value_text == "0.2% at 16:30:10"
+    reducer = Reducer(runbook)
+    for event in rows:
+        reducer.apply(event)
+
+    def live(state: ConditionState, outcome: Outcome, value: float | None, read: float) -> str:
+        status = ConditionStatus("auth_errors", state, 0.002, "> 1%", at(55), reason="blind")
+        reading = Reading("auth_error_ratio", outcome, value, "", 0.01, at(read), 100.0 + read)
+        truth = LiveTruth(statuses={"auth_errors": status}, readings={"auth_error_ratio": (reading, 1.0)})
+        return reducer.state(now=at(61), live=truth).conditions["auth_errors"].value_text
+
+    assert live(ConditionState.STALE, Outcome.PASS, 0.002, 10) == "0.2% at 16:30:10"
+    assert live(ConditionState.ERROR, Outcome.ERROR, None, 60) == "—"
+    assert live(ConditionState.OK, Outcome.PASS, 0.002, 60) == "0.2%"  # a seeing state's value is current
 
 
 def test_views_derived_later_show_the_state_as_it_was_asked_for() -> None:
