@@ -8,8 +8,10 @@
   (or the one labelled ``perfdata_label``): ``'label'=value[UOM];warn;crit;min;max``.
   A ``%`` value becomes a fraction and ``ms``/``us`` become seconds, as
   thresholds are normalised. ``U`` is INVALID.
-- Empty output with exit 0 is still PASS: for Nagios the exit code rules. Only
-  a ``pass_when`` without a perfdata value to compare is NODATA.
+- Exit 0 with no output at all (stdout and stderr empty) is NODATA ("exit 0
+  with no output"): a plugin says what it saw, and a script that skipped its
+  check and fell through to the end says nothing (``on_nodata: pass`` accepts
+  it). A ``pass_when`` without a perfdata value to compare is NODATA too.
 - Output (stdout and stderr together) is kept up to 4 KiB for the detail.
 - ``env`` values expand ``${VAR}`` from the session's environment when the
   command starts (an unset variable without a default is an ERROR naming it);
@@ -124,6 +126,8 @@ def _judge_exit(check: Check, code: int, output: str) -> Observation:
     detail = f"{state}: {text}" if text else state
     measured = _perfdata_value(perfdata, check.spec_as(CommandSpec).perfdata_label)
     if measured is None:
+        if code == 0 and not output.strip():
+            raise ProbeFailed(Outcome.NODATA, "exit 0 with no output", extra=extra)
         if check.pass_when is not None:
             raise ProbeFailed(Outcome.NODATA, f"{detail} (no perfdata value to compare)", extra=extra)
         outcome = Outcome.PASS if code == 0 else Outcome.BREACH

@@ -49,12 +49,17 @@ async def test_unknown_exit_stays_unknown_despite_on_nodata(poll):
     assert reading.outcome is Outcome.NODATA
 
 
-async def test_empty_output_with_exit_zero_passes(poll):
-    """For Nagios the exit code rules: no output and exit 0 is a pass."""
+async def test_empty_output_with_exit_zero_is_nodata_unless_on_nodata_passes_it(poll):
+    """Exit 0 that says nothing vouches for nothing (shown unknown); ``on_nodata: pass`` is the runbook accepting it."""
     reading = await poll(python_check("pass"))
-    assert reading.outcome is Outcome.PASS
-    assert reading.detail == "OK"
+    assert reading.outcome is Outcome.NODATA
+    assert reading.detail == "exit 0 with no output"
     assert reading.value is None
+    accepted = await poll(python_check("pass", on_nodata="pass"))
+    assert accepted.outcome is Outcome.PASS
+    said = await poll(python_check(plugin("migrations done\n", 0)))
+    assert said.outcome is Outcome.PASS
+    assert said.detail == "OK: migrations done"
 
 
 async def test_perfdata_value_is_compared(poll):
@@ -180,11 +185,11 @@ def _processes_with(marker: str) -> list[int]:
 async def test_a_child_left_holding_the_output_is_killed_every_poll(make_context):
     """A plugin that exits 0 leaving a child on its stdout leaks no process, over 50 polls."""
     marker = f"{os.getpid() % 1000 + 7}.{time.monotonic_ns() % 1000:03d}"
-    ctx = make_context(f'command: ["/bin/sh", "-c", "sleep {marker} & echo OK | x=1"]\nevery: 10s\ntimeout: 5s')
+    ctx = make_context(f'command: ["/bin/sh", "-c", "sleep {marker} & echo fine"]\nevery: 10s\ntimeout: 5s')
     check = ctx.runbook.checks["probe"]
     started = time.monotonic()
     readings = [await run_probe(check, ctx) for _ in range(50)]
-    assert all(r.outcome is Outcome.PASS and r.detail == "OK" for r in readings)
+    assert all(r.outcome is Outcome.PASS and r.detail == "OK: fine" for r in readings)
     assert time.monotonic() - started < 30  # never waits for the orphan to close its output
     deadline = time.monotonic() + 5
     while _processes_with(f"sleep {marker}") and time.monotonic() < deadline:
@@ -194,7 +199,7 @@ async def test_a_child_left_holding_the_output_is_killed_every_poll(make_context
 
 async def test_env_values_expand_variables(poll):
     """env: {PGPASSWORD: "${PGPASSWORD}"} passes the variable's value, not the literal text."""
-    code = "import os, sys; sys.exit(0 if os.environ['PGPASSWORD'] == 's3cr3t-pw' else 2)"
+    code = "import os, sys; print('checked'); sys.exit(0 if os.environ['PGPASSWORD'] == 's3cr3t-pw' else 2)"
     reading = await poll(python_check(code, env='{PGPASSWORD: "${PGPASSWORD}"}'), env={"PGPASSWORD": "s3cr3t-pw"})
     assert reading.outcome is Outcome.PASS
 

@@ -26,7 +26,7 @@ def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def command_runbook(folder: Path, marker: Path, *, argument: str = "ran") -> Path:
     """A runbook with one command check that writes ``marker`` when it runs."""
     path = folder / "cmd.yaml"
-    code = f"open({str(marker)!r}, 'a').write({argument!r})"
+    code = f"open({str(marker)!r}, 'a').write({argument!r}); print('OK - marker written')"
     path.write_text(
         "name: Command gate\n"
         "checks:\n"
