@@ -16,6 +16,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,6 +51,22 @@ def faketime_env(tmp_path: Path):
     offset = tmp_path / "wall-clock-offset"
     offset.write_text("+0\n")
     return offset, wall_clock_env(offset)
+
+
+@pytest.fixture
+def polling_threads(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The polling threads the backends make from now on, kept so that a test can break or block them."""
+    import checks.scheduler
+
+    made: list[checks.scheduler.PollingThread] = []
+
+    class RecordedPollingThread(checks.scheduler.PollingThread):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(checks.scheduler, "PollingThread", RecordedPollingThread)
+    return made
 
 
 @pytest.mark.slow
@@ -172,23 +189,15 @@ async def test_a_follower_tells_a_writer_that_cannot_write_from_one_that_is_gone
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["ends", "hangs"])
-async def test_a_polling_thread_that_ends_or_hangs_turns_the_screen_cannot_verify(target, tmp_path, how, monkeypatch):
+async def test_a_polling_thread_that_ends_or_hangs_turns_the_screen_cannot_verify(
+    target, tmp_path, how, polling_threads
+):
     """The polling thread's loop ends, or a probe blocks it: every condition goes stale, CANNOT VERIFY, a banner says why."""
     import asyncio
 
-    import checks.scheduler
     from checks.scheduler import SILENCE_SECONDS
 
-    made: list[checks.scheduler.PollingThread] = []
-
-    class RecordedPollingThread(checks.scheduler.PollingThread):
-        """The polling thread the backend makes, kept so that the test can break it."""
-
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(checks.scheduler, "PollingThread", RecordedPollingThread)
+    made = polling_threads
     runbook = load_runbook(write_fault_runbook(tmp_path, target.url, every="1s", timeout="900ms"))
     backend = LiveBackend(runbook, SessionLog.create(tmp_path / "s.cutover.db", runbook, operator="ic"), actor="ic")
     app = make_app(backend)
@@ -212,23 +221,13 @@ async def test_a_polling_thread_that_ends_or_hangs_turns_the_screen_cannot_verif
 
 
 @pytest.mark.slow
-async def test_a_follower_of_a_writer_whose_polling_hangs_goes_cannot_verify(target, tmp_path, monkeypatch):
+async def test_a_follower_of_a_writer_whose_polling_hangs_goes_cannot_verify(target, tmp_path, polling_threads):
     """The writer runs and writes, but a probe blocks its polling loop: its followers and `status` say CANNOT VERIFY
     within seconds, as the writer's own screen does, never the last green the writer logged."""
-    import checks.scheduler
     from checks.scheduler import SILENCE_SECONDS
     from cutover_tui.live import WRITER_SILENCE_SECONDS
 
-    made: list[checks.scheduler.PollingThread] = []
-
-    class RecordedPollingThread(checks.scheduler.PollingThread):
-        """The polling thread the writer makes, kept so that the test can block it."""
-
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(checks.scheduler, "PollingThread", RecordedPollingThread)
+    made = polling_threads
     runbook = load_runbook(write_fault_runbook(tmp_path, target.url, every="1s", timeout="900ms", health=False))
     db = tmp_path / "s.cutover.db"
     writer = LiveBackend(runbook, SessionLog.create(db, runbook, operator="ic"), actor="ic")
