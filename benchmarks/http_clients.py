@@ -25,7 +25,7 @@ import statistics
 from dataclasses import asdict
 
 from benchmarks.common import Figure, Result
-from benchmarks.polling import Paced, paced
+from benchmarks.polling import Paced, fetches_alone, paced
 from benchmarks.servers import TargetProcess
 
 FIGURES = (
@@ -59,16 +59,8 @@ async def on_httpx(url: str, seconds: float) -> Paced:
 
 
 async def on_aiohttp(url: str, seconds: float) -> Paced:
-    """The GETs through the probes' ``fetch``."""
-    from benchmarks.polling import build_runbook
-    from checks.probes import ProbeContext
-    from checks.probes.common import fetch
-
-    ctx = ProbeContext(build_runbook(url, 1, 5.0), max_http_connections=CONNECTIONS)
-    try:
-        return await paced(lambda: fetch(ctx, f"{url}/health", timeout=TIMEOUT), GAP, WARMUP, seconds)
-    finally:
-        await ctx.aclose()
+    """The GETs through the probes' ``fetch`` (at most ``CONNECTIONS`` at once: the context's default)."""
+    return await fetches_alone(url, GAP, WARMUP, seconds, TIMEOUT)
 
 
 def run(quick: bool) -> Result:

@@ -100,18 +100,21 @@ async def measure(url: str, folder: Path, checks: int, every: float, seconds: fl
 
 async def floor(url: str, checks: int, every: float, seconds: float) -> float:
     """CPU (% of one core) of the same requests at the same pace through the probes' ``fetch`` alone."""
+    timeout = build_runbook(url, 1, every).checks["c0"].timeout
+    measured = await fetches_alone(url, every / checks, every + 1.0, seconds, timeout)  # the poller's warm-up
+    return measured.percent
+
+
+async def fetches_alone(url: str, gap: float, warmup: float, seconds: float, timeout: float) -> Paced:
+    """GETs of ``/health`` through the probes' ``fetch`` on the session ``ProbeContext`` builds, one every ``gap`` s."""
     from checks.probes import ProbeContext
     from checks.probes.common import fetch
 
-    runbook = build_runbook(url, 1, every)
-    timeout = runbook.checks["c0"].timeout
-    ctx = ProbeContext(runbook)
-    warmup = every + 1.0  # the poller's
+    ctx = ProbeContext(build_runbook(url, 1, 5.0))
     try:
-        measured = await paced(lambda: fetch(ctx, f"{url}/health", timeout=timeout), every / checks, warmup, seconds)
+        return await paced(lambda: fetch(ctx, f"{url}/health", timeout=timeout), gap, warmup, seconds)
     finally:
         await ctx.aclose()
-    return measured.percent
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,12 +105,12 @@ def evict_page_cache(files: list[Path]) -> int:
     return evicted
 
 
-def compile_project() -> None:
-    """Write the project's bytecode (``__pycache__``), as any start that may write it does."""
+def compile_project(root: Path = ROOT) -> None:
+    """Write the bytecode (``__pycache__``) of the project in ``root``, as any start that may write it does."""
     import compileall
 
     for package in ("cutover_tui", "checks", "runbooks"):
-        compileall.compile_dir(ROOT / package, quiet=1)
+        compileall.compile_dir(root / package, quiet=1)
 
 
 def time_import(modules: str = "textual.app") -> tuple[float, float]:

@@ -38,7 +38,6 @@ same terminal, alternating with this one, to compare code back to back.
 from __future__ import annotations
 
 import argparse
-import compileall
 import functools
 import json
 import os
@@ -54,7 +53,6 @@ ROOT = Path(__file__).resolve().parent.parent
 FLOOR = "floor"
 RUN_PHASES = ("python", "imports", "runbook", "log and backend", "first state", "Textual start", "compose and mount",
               "state drawn", "first layout and render", "after it")  # fmt: skip
-FLOOR_PHASES = ("python", "imports", "Textual start", "compose and mount", "first layout and render", "after it")
 WAIT_SECONDS = 30.0
 
 
@@ -160,16 +158,12 @@ def start(socket: str, command: str, out: Path) -> dict[str, float]:
     return {phase: (cpu - (ordered[i - 1][1] if i else 0.0)) * 1000 for i, (phase, cpu) in enumerate(ordered)}
 
 
-def compile_tree(tree: str) -> None:
-    """Write a tree's bytecode first, as ``startup`` does (``compile_project``): no start compiles the project."""
-    for package in ("cutover_tui", "checks", "runbooks"):
-        compileall.compile_dir(Path(tree) / package, quiet=1)
-
-
 def measure(runs: int, trees: list[str]) -> dict[str, list[dict[str, float]]]:
     """Each tree's ``run`` and the floor app, alternating in one terminal, ``runs`` times each."""
+    from benchmarks.startup import compile_project
+
     for tree in trees:
-        compile_tree(tree)
+        compile_project(Path(tree))  # as ``startup`` does: no start compiles the project
     folder = Path(tempfile.mkdtemp(prefix="cutover-phases-"))
     socket = f"cutover-phases-{os.getpid()}"
     tmux = ["tmux", "-L", socket, "-f", "/dev/null"]

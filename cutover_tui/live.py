@@ -497,7 +497,7 @@ class FollowBackend:
 
     def state(self) -> SessionState:
         stopped = self.writer_stopped_at()
-        holding = writer_pid(self.db_path) if stopped is not None and self._reducer.ended is None else None
+        holding = self._holder if stopped is not None and self._reducer.ended is None else None  # as last read
         live = LiveTruth(writer_stopped_at=stopped, writer_holding=holding, runbook_replaced_at=self._replaced_at)
         return self._reducer.state(now=self.clock.now(), live=live)
 
