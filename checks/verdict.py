@@ -4,7 +4,8 @@
 status and the report (``docs/semantics.md`` is the account as built):
 
 - ROLLBACK / HALT: a condition with that action is firing, or went blind
-  while firing (blindness is not recovery).
+  while firing (blindness is not recovery), or fired and cleared with no
+  decision logged since it fired: the verdict stays until a decision is logged.
 - CANNOT VERIFY: a halt or rollback condition is blind (unknown, stale,
   error), or a condition the current step watches is, or a check gating the
   current step has no usable reading (never polled, no data, invalid, error,
@@ -171,6 +172,7 @@ def judge(
     rollback_mode: bool = False,
     log_problem: str | None = None,
     failing_gates_halt: bool = False,
+    cleared_firings: Mapping[str, tuple[datetime, datetime]] | None = None,
 ) -> Judgement:
     """The verdict for the commander, with its reasons.
 
@@ -188,6 +190,8 @@ def judge(
         failing_gates_halt: a gate check that breaches is HALT (``check`` in a
             pipeline: a gate that fails stops the launch). The dashboard leaves
             it to the step: a gate may fail until its step's work is done.
+        cleared_firings: halt and rollback conditions whose firing ended with no decision logged since it
+            began, with when it fired and when it cleared: each holds the verdict as if still firing.
     """
     actions = {condition.id: condition.action for condition in runbook.stop_conditions}  # one lookup each, not a scan
     judged = _judged_conditions(actions, statuses, current_step, rollback_mode)
@@ -202,6 +206,13 @@ def judge(
                 reasons.append((Verdict.HALT, f"{condition_id} {verb}: the rollback is not taking effect"))
             else:
                 reasons.append((Verdict.HALT, f"{condition_id} {verb}"))
+    for condition_id, (fired_at, cleared_at) in (cleared_firings or {}).items():
+        cleared = judged.get(condition_id)
+        if cleared is None or _stops(cleared) or actions[condition_id] not in _STOPPING:
+            continue  # not judged now, or firing again (counted above)
+        text = f"{condition_id} fired at {fired_at:%H:%M:%SZ}, cleared at {cleared_at:%H:%M:%SZ}: no decision logged"
+        stops = Verdict.ROLLBACK if actions[condition_id] is Action.ROLLBACK and not rollback_mode else Verdict.HALT
+        reasons.append((stops, text))
     blind = tuple(cid for cid, status in statuses.items() if status.state in BLIND_STATES)
     for condition_id in (cid for cid in blind if cid in judged):
         status = judged[condition_id]

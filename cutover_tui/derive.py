@@ -138,17 +138,44 @@ def firing_banner(condition: StopCondition, view: ShownCondition, runbook: Runbo
     text = f"{kind.upper()} — {condition.id} {observed} for {seconds_text(view.breach_held)}"
     if condition.decides:
         text += f" — decides: {runbook.roles.get(condition.decides, condition.decides)}"
+    escalation = _escalation(condition, view.firing_since or view.since, view.acknowledged, runbook, now)
     # kind, text, condition, acknowledged, escalation (positional: a seek can make a hundred)
-    return BannerView(kind, text, condition.id, view.acknowledged, _escalation(condition, view, runbook, now))
+    return BannerView(kind, text, condition.id, view.acknowledged, escalation)
 
 
-def _escalation(condition: StopCondition, view: ShownCondition, runbook: Runbook, now: datetime | None) -> str | None:
+def cleared_banner(
+    condition: StopCondition,
+    view: ShownCondition,
+    fired: tuple[datetime, datetime],
+    acknowledged: bool,
+    runbook: Runbook,
+    now: datetime | None,
+) -> BannerView:
+    """The HALT/ROLLBACK banner for a firing (``fired``: when it began, when it cleared) that ended with no
+    decision logged: it stays until one is."""
+    kind = condition.action.value
+    fired_at, cleared_at = fired
+    lasted = seconds_text((cleared_at - fired_at).total_seconds())
+    now_shown = view.value_text or view.detail
+    rule = f", threshold {view.threshold}" if view.threshold else ""
+    text = (
+        f"{kind.upper()} — {condition.id} fired at {fired_at:%H:%M:%SZ} for {lasted}, cleared at "
+        f"{cleared_at:%H:%M:%SZ} (now {now_shown}{rule}): no decision logged"
+    )
+    if condition.decides:
+        text += f" — decides: {runbook.roles.get(condition.decides, condition.decides)}"
+    escalation = _escalation(condition, fired_at, acknowledged, runbook, now)
+    return BannerView(kind, text, condition.id, acknowledged, escalation, fired)
+
+
+def _escalation(
+    condition: StopCondition, started: datetime | None, acknowledged: bool, runbook: Runbook, now: datetime | None
+) -> str | None:
     """Past its severity's ``respond_within`` with no acknowledgement: whom to escalate to."""
     if not runbook.escalation:
         return None
     level = next((e for e in runbook.escalation if e.severity == condition.severity), None)
-    started = view.firing_since or view.since
-    if level is None or level.respond_within is None or view.acknowledged or now is None or started is None:
+    if level is None or level.respond_within is None or acknowledged or now is None or started is None:
         return None
     unanswered = (now - started).total_seconds()
     if unanswered <= level.respond_within:

@@ -71,13 +71,14 @@ def decider_title(runbook: Runbook, decided_by: str | None) -> str:
 
 
 def answered_conditions(runbook: Runbook, session: SessionState) -> list[str]:
-    """The halt and rollback conditions whose firing the decision answers (their banners)."""
+    """The halt and rollback conditions whose firing the decision answers: firing now, or with a banner."""
+    bannered = {banner.condition for banner in session.banners if banner.condition}
     answered = []
     for condition in runbook.stop_conditions:
         view = session.conditions.get(condition.id)
         if view is None or condition.action not in (Action.HALT, Action.ROLLBACK):
             continue
-        if view.firing_since is not None or view.state.value in ("firing", "recovering"):
+        if condition.id in bannered or view.firing_since is not None or view.state.value in ("firing", "recovering"):
             answered.append(condition.id)
     return answered
 

@@ -217,6 +217,7 @@ class BannerView:
     condition: str | None = None
     acknowledged: bool = False
     escalation: str | None = None  # "no response for 31m (P0: respond within 30m) — escalate to CTO"
+    cleared: tuple[datetime, datetime] | None = None  # a firing that ended unanswered: when it fired, when it cleared
 
 
 @dataclass(frozen=True, slots=True)

@@ -295,7 +295,7 @@ class CutoverApp(DialogFlows):
         self._render_state(self.session, previous)
 
     def _show_banner(self, state: SessionState, now: datetime) -> None:
-        banner = build_banner(state, self.runbook, now, live=not self.backend.read_only)
+        banner = build_banner(state, self.runbook, now, live=not self.backend.read_only, zone=self.zone)
         before = self.banner
         self.banner = banner
         if banner is not None and (before is None or before.key != banner.key):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -228,6 +228,7 @@ async def _gate(
 
     readings: dict[str, Reading] = {}
     last_state: dict[str, ConditionState] = {}
+    fired: dict[str, datetime] = {}  # halt and rollback conditions that fired during the run: when
     active = _active_conditions(runbook, condition_ids, t0)
     stopping = asyncio.Event()
 
@@ -241,6 +242,7 @@ async def _gate(
                 progress(status)
             stops = runbook.condition(status.id).action in (Action.HALT, Action.ROLLBACK)
             if stops and counts_as_firing(status) and status.id in active:
+                fired.setdefault(status.id, status.firing_since or status.since or ctx.clock.now())
                 stopping.set()
 
     ctx = ProbeContext(runbook)
@@ -272,7 +274,7 @@ async def _gate(
     finally:
         await baselines.stop()
         await ctx.aclose()
-    return _judge(runbook, readings, poller.statuses, active, check_ids)
+    return _judge(runbook, readings, poller.statuses, active, check_ids, fired)
 
 
 def _active_conditions(runbook: Runbook, condition_ids: list[str], t0: datetime | None = None) -> set[str]:
@@ -291,11 +293,17 @@ def _judge(
     statuses: dict[str, ConditionStatus],
     active: set[str],
     check_ids: list[str],
+    fired: Mapping[str, datetime] | None = None,
 ) -> _Report:
-    """The verdict over every condition in force and every gate check, by the dashboard's ``judge``."""
-    import time
+    """The verdict over every condition in force and every gate check, by the dashboard's ``judge``.
 
-    from checks.verdict import check_status, judge
+    A halt or rollback condition that fired during the run (``fired``) and cleared before its end still
+    stops: nobody can log a decision here.
+    """
+    import time
+    from datetime import datetime, timezone
+
+    from checks.verdict import check_status, counts_as_firing, judge
     from runbooks.model import Step
 
     step_gates = {check_id for step in (*runbook.steps, *runbook.rollback) for check_id in step.gate}
@@ -311,7 +319,12 @@ def _judge(
         if cid in readings else None
         for cid in check_ids
     }  # fmt: skip
-    judgement = judge(runbook, in_force, whole_launch, check_statuses, failing_gates_halt=True)
+    cleared = {
+        cid: (fired_at, statuses[cid].since or datetime.now(timezone.utc))
+        for cid, fired_at in (fired or {}).items()
+        if cid in in_force and not counts_as_firing(statuses[cid])
+    }
+    judgement = judge(runbook, in_force, whole_launch, check_statuses, failing_gates_halt=True, cleared_firings=cleared)
     return _Report(
         runbook,
         check_ids,

@@ -19,7 +19,7 @@ from cutover_tui.reducer.helpers import (
     _seconds,
     _tick_time,
 )
-from cutover_tui.reducer.records import Checkpoint, _ConditionProgress, _StepProgress
+from cutover_tui.reducer.records import Checkpoint, ClearedFiring, _ConditionProgress, _StepProgress
 from cutover_tui.state import (
     DecisionRecord,
     LiveTruth,
@@ -333,6 +333,10 @@ class Fold:
         else:
             fired_seq = condition.fired_seq
         changed_at = event.ts  # a change held while the log could not be written keeps its own time
+        cleared = condition.cleared
+        if fired_seq is None and condition.fired_seq is not None:
+            fired_at = condition.firing_since or changed_at
+            cleared = ClearedFiring(fired_at, changed_at, condition.fired_seq, condition.acknowledged)
         remaining = payload.get("remaining")
         self._conditions[condition_id] = _ConditionProgress(
             state=state,
@@ -348,6 +352,7 @@ class Fold:
             hold_from=changed_at,
             firing_since=firing_since,
             fired_seq=fired_seq,
+            cleared=cleared,
             consecutive_breaches=int(payload.get("consecutive_breaches") or 0),
             remaining_at_change=float(remaining) if isinstance(remaining, (int, float)) else None,
         )

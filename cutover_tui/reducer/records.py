@@ -36,6 +36,22 @@ class _StepProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class ClearedFiring:
+    """A firing episode that ended (the condition went ok, or breached afresh): it still asks for a decision
+    unless one was logged after ``seq``, the event that began it."""
+
+    fired_at: datetime
+    cleared_at: datetime
+    seq: int
+    acknowledged: bool
+
+    @property
+    def span(self) -> tuple[datetime, datetime]:
+        """When it fired, when it cleared."""
+        return self.fired_at, self.cleared_at
+
+
+@dataclass(frozen=True, slots=True)
 class _ConditionProgress:
     state: ConditionState = ConditionState.UNKNOWN
     value: float | None = None
@@ -49,6 +65,7 @@ class _ConditionProgress:
     hold_from: datetime | None = None  # breach_held was measured then; it grows from there while breaching
     firing_since: datetime | None = None
     fired_seq: int | None = None  # the event that started the current firing episode
+    cleared: ClearedFiring | None = None  # the last firing episode that ended
     consecutive_breaches: int = 0
     remaining_at_change: float | None = None  # recovering: seconds to clearing when it began
 

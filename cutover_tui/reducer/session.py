@@ -11,6 +11,7 @@ from checks.verdict import counts_as_firing, judge
 from cutover_tui.derive import (
     ShownCondition,
     at_risk_view,
+    cleared_banner,
     firing_banner,
     log_banner,
     next_step,
@@ -25,6 +26,7 @@ from cutover_tui.reducer.fold import _NO_LIVE, Fold
 from cutover_tui.reducer.helpers import (
     _alert_view,
 )
+from cutover_tui.reducer.records import ClearedFiring
 from cutover_tui.reducer.views import TickReader, Views, _CheckStatuses, _Derived, _Headlines, _Standings
 from cutover_tui.state import (
     AlertView,
@@ -121,7 +123,7 @@ class Reducer(Fold):
         checks: Views[CheckView] = Views(index.check_ids, derive.check_view, derive.read_latest)
         conditions: Views[ConditionView] = Views(index.condition_ids, derive.condition_view, derive.read_windows)
         statuses = derive.statuses()
-        waiting, soonest = self._waiting(statuses)
+        waiting, cleared, soonest = self._waiting(statuses)
         # What the steps' gates, the alerts pane, the banners and the header's countdown read, in one query
         # (a replay reads the log).
         countdown = (self._check_of[soonest],) if soonest is not None and mode is not Mode.ROLLBACK else ()
@@ -136,9 +138,10 @@ class Reducer(Fold):
             _CheckStatuses(checks),
             rollback_mode=mode is Mode.ROLLBACK,
             log_problem=problem,
+            cleared_firings={cid: fired.span for cid, fired in cleared.items()},
         )
         headlines = _Headlines(derive)
-        banners = self._banners(headlines, waiting, live, now)
+        banners = self._banners(headlines, waiting, cleared, live, now)
         upcoming = next_step(steps, mode)
         return SessionState(
             runbook_name=self.runbook.name,
@@ -284,30 +287,63 @@ class Reducer(Fold):
                         alerts.append(_alert_view(alert, state, check_id))
         return tuple(alerts)
 
-    def _waiting(self, statuses: Mapping[str, _Core]) -> tuple[list[str], str | None]:
+    def _waiting(self, statuses: Mapping[str, _Core]) -> tuple[list[str], dict[str, ClearedFiring], str | None]:
         """The halt and rollback conditions whose firing episode awaits a decision, in the banners' order.
 
-        And the pending or recovering one soonest to change, which ``judge`` puts first among the countdowns
-        (outside rollback mode, where it judges fewer): the header reads it, so its check is read with the rest.
+        Those among them whose firing has ended, with the episode. And the pending or recovering one soonest
+        to change, which ``judge`` puts first among the countdowns (outside rollback mode, where it judges
+        fewer): the header reads it, so its check is read with the rest.
         """
         waiting: list[StopCondition] = []
+        cleared: dict[str, ClearedFiring] = {}
         soonest: str | None = None
         soonest_key: tuple[bool, float] | None = None
         for condition in self._index.stopping:
             status = statuses.get(condition.id)
-            if status is None or status.state is _OK:  # ok: neither firing nor counting down
+            if status is None:
                 continue
             if status.state in _COUNTING_DOWN:
                 key = (status.remaining is None, status.remaining or 0.0)
                 if soonest_key is None or key < soonest_key:
                     soonest, soonest_key = condition.id, key
-            if counts_as_firing(status) and not self._answered_episode(condition.id, status.firing_since):
+            if counts_as_firing(status):
+                if not self._answered_episode(condition.id, status.firing_since):
+                    waiting.append(condition)
+            elif (ended := self._unanswered_cleared(condition.id, status)) is not None:
                 waiting.append(condition)
-        waiting.sort(key=lambda c: (stopping_order(c), self._conditions[c.id].fired_seq or 0))
-        return [condition.id for condition in waiting], soonest
+                cleared[condition.id] = ended
+        waiting.sort(key=lambda c: (stopping_order(c), self._episode_seq(c.id, cleared)))
+        return [condition.id for condition in waiting], cleared, soonest
+
+    def _episode_seq(self, condition_id: str, cleared: Mapping[str, ClearedFiring]) -> int:
+        ended = cleared.get(condition_id)
+        return ended.seq if ended is not None else self._conditions[condition_id].fired_seq or 0
+
+    def _unanswered_cleared(self, condition_id: str, status: _Core) -> ClearedFiring | None:
+        """The condition's firing episode that ended with no decision logged since it began, if any.
+
+        One the log still calls firing is one the evaluators have seen end, and whose change is not written yet.
+        """
+        progress = self._conditions[condition_id]
+        ended = progress.cleared
+        if progress.fired_seq is not None:
+            fired_at = progress.firing_since or progress.since or status.since
+            cleared_at = status.since or progress.since
+            if fired_at is not None and cleared_at is not None:
+                ended = ClearedFiring(fired_at, cleared_at, progress.fired_seq, progress.acknowledged)
+        if ended is None or ended.seq <= self._last_decision_seq:
+            return None
+        if self._answered and (condition_id, format_ts(ended.fired_at)) in self._answered:
+            return None
+        return ended
 
     def _banners(
-        self, conditions: Mapping[str, ShownCondition], waiting: list[str], live: LiveTruth, now: datetime | None
+        self,
+        conditions: Mapping[str, ShownCondition],
+        waiting: list[str],
+        cleared: Mapping[str, ClearedFiring],
+        live: LiveTruth,
+        now: datetime | None,
     ) -> tuple[BannerView, ...]:
         """Every banner, most urgent first: a failing log, a stopped writer, then firings awaiting a decision."""
         banners: list[BannerView] = []
@@ -320,8 +356,14 @@ class Reducer(Fold):
             banners.append(polling_banner(live.polling_stopped_at, now))
         if live.runbook_replaced_at is not None:
             banners.append(runbook_banner(live.runbook_replaced_at))
+        conditions_of = self._index.conditions
         banners.extend(
-            firing_banner(self._index.conditions[cid], conditions[cid], self.runbook, now) for cid in waiting
+            cleared_banner(
+                conditions_of[cid], conditions[cid], cleared[cid].span, cleared[cid].acknowledged, self.runbook, now
+            )  # fmt: skip
+            if cid in cleared
+            else firing_banner(conditions_of[cid], conditions[cid], self.runbook, now)
+            for cid in waiting
         )
         return tuple(banners)
 

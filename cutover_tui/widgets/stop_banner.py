@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from rich.text import Text
 from textual.widgets import Static
 
 from cutover_tui.derive import seconds_text
+from cutover_tui.labels import format_wall_clock
 from cutover_tui.state import Mode, SessionState
 from runbooks.model import Runbook
 
@@ -52,12 +53,16 @@ class StopBanner(Static):
             self.update(banner.text)
 
 
-def build_banner(state: SessionState, runbook: Runbook, now: datetime, *, live: bool = True) -> Banner | None:
+def build_banner(
+    state: SessionState, runbook: Runbook, now: datetime, *, live: bool = True, zone: tzinfo | None = None
+) -> Banner | None:
     """Every banner of ``state`` (``SessionState.banners``, most urgent first), or None when there is none.
 
     A firing condition's banner names it, its value, the threshold, how long
-    it has been breached and the role that decides; past the escalation time
-    of its severity without an acknowledgement, whom to escalate to. A failing
+    it has been breached and the role that decides; one whose firing ended
+    with no decision logged, when it fired and cleared (times in ``zone``).
+    Past the escalation time of its severity without an acknowledgement,
+    whom to escalate to. A failing
     log or a stopped writer comes first: it says why nothing can be trusted.
     ``live`` False (follow, replay): no hints of keys that write.
     """
@@ -76,7 +81,15 @@ def build_banner(state: SessionState, runbook: Runbook, now: datetime, *, live: 
         condition = runbook.condition(banner.condition)
         decides = runbook.roles.get(condition.decides or "", condition.decides or "the commander")
         text.append("■ HALT " if banner.kind == "halt" else "✖ ROLLBACK ", style="bold reverse")
-        if view is not None:
+        if banner.cleared is not None:
+            fired_at, cleared_at = banner.cleared
+            text.append(f" {condition.id} fired at {format_wall_clock(fired_at, zone)} ", style="bold")
+            text.append(f"for {seconds_text((cleared_at - fired_at).total_seconds())}", style="bold")
+            text.append(f", cleared at {format_wall_clock(cleared_at, zone)}")
+            if view is not None:
+                text.append(f" (now {view.state.value}: {view.value_text or view.detail})")
+            text.append(": no decision logged", style="bold")
+        elif view is not None:
             shown = view.value_text if view.value is not None else view.detail
             text.append(f" {condition.id} {view.state.value}: ", style="bold")
             text.append(f"{shown} ", style="bold")
@@ -88,7 +101,7 @@ def build_banner(state: SessionState, runbook: Runbook, now: datetime, *, live: 
             text.append("  [acknowledged]", style="bold")
         if live and (banner is first or index == 1 and first.condition is None):
             hints = ["d: record a decision"]
-            if not banner.acknowledged:
+            if not banner.acknowledged and banner.cleared is None:
                 hints.append("a: acknowledge")
             if state.mode is not Mode.ROLLBACK:
                 hints.append("R: enter rollback")

@@ -96,6 +96,38 @@ async def test_live_breach_fires_banner_and_rollback_decision_is_logged(tmp_path
 
 
 @pytest.mark.slow
+async def test_a_rollback_that_fired_and_cleared_stays_on_screen_until_a_decision_is_logged(tmp_path: Path) -> None:
+    """A real breach fires, then clears with no decision: ROLLBACK and its banner stay (no second bell), the banner
+    says when it fired and cleared; a CONTINUE decision then lets the verdict go."""
+    with Target() as target:
+        runbook = runbook_for(target.url, tmp_path)
+        db = tmp_path / "s.cutover.db"
+        backend = LiveBackend(runbook, SessionLog.create(db, runbook, operator="ic"), actor="ic")
+        app = make_app(backend)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.session.verdict is Verdict.CONTINUE)  # every check read once
+            target.set(auth_error_ratio=0.04)
+            await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.FIRING)
+            target.set(auth_error_ratio=0.001)
+            await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.OK)
+            await pilot.pause(1.5)  # polls go on: nothing but a decision lets it go
+            assert app.session.verdict is Verdict.ROLLBACK
+            assert app.session.verdict_reasons[0].endswith(": no decision logged")
+            assert app.banner is not None and app.bells_rung == 1
+            shown = app.banner.text.plain
+            assert "auth_errors fired at" in shown and "cleared at" in shown and "no decision logged" in shown
+            assert "d: record a decision" in shown and "a: acknowledge" not in shown  # nothing fires to acknowledge
+            await pilot.press("d", "6", "tab", *"a two-second blip, errors back to 0.1%", "enter")
+            await wait_until(pilot, lambda: app.session.verdict is Verdict.CONTINUE)
+            assert app.banner is None
+    log = SessionLog.open_readonly(db)
+    decision = next(e for e in log.events() if e.kind == "decision")
+    assert decision.payload["decision"] == "continue" and decision.payload["answers"] == ["auth_errors"]
+    assert decision.payload["verdict"] == "ROLLBACK"
+    log.close()
+
+
+@pytest.mark.slow
 async def test_unreachable_sources_show_unknown_never_ok(tmp_path: Path) -> None:
     """With the service down, conditions are blind (never ok) and the gated step cannot be verified."""
     with Target() as target:

@@ -223,6 +223,69 @@ def test_resume_while_firing_keeps_the_banner_until_a_decision() -> None:
     assert reduce_events(RUNBOOK, events(*rows)).banner is None
 
 
+def test_a_firing_that_cleared_holds_the_verdict_and_banner_until_a_decision() -> None:
+    """A rollback condition that fired and is ok again still says ROLLBACK, and its banner asks for a decision:
+    an acknowledgement is not one; the first decision logged after it fired is."""
+    rows = [
+        (-1, "condition_changed", changed("api_down", "ok", "unknown")),
+        (0, "condition_changed", changed("auth_errors", "pending", "ok", 0.018)),
+        (60, "condition_changed", changed("auth_errors", "firing", "pending", 0.024, held=60)),
+        (65, "condition_acknowledged", {"condition": "auth_errors"}),
+        (70, "condition_changed", changed("auth_errors", "recovering", "firing", 0.004)),
+        (80, "condition_changed", changed("auth_errors", "ok", "recovering", 0.003)),
+    ]
+    state = reduce_events(RUNBOOK, events(*rows), until=at(200))
+    assert state.conditions["auth_errors"].state is ConditionState.OK
+    assert state.verdict is Verdict.ROLLBACK
+    assert state.verdict_reasons == ("auth_errors fired at 16:31:00Z, cleared at 16:31:20Z: no decision logged",)
+    assert state.banner_condition == "auth_errors"
+    assert state.banner == (
+        "ROLLBACK — auth_errors fired at 16:31:00Z for 20s, cleared at 16:31:20Z (now 0.3%, threshold > 1%): "
+        "no decision logged — decides: CTO"
+    )
+    assert state.banners[-1].acknowledged  # acknowledged while it fired, still unanswered
+    rows.append((210, "decision", {"decision": "continue", "reason": "a blip", "conditions": {}}))
+    after = reduce_events(RUNBOOK, events(*rows), until=at(220))
+    assert after.verdict is Verdict.CONTINUE and after.banner is None and after.verdict_reasons == ()
+
+
+def test_a_firing_answered_while_it_fired_is_not_held_after_it_clears() -> None:
+    """A decision logged while the condition fired answers its episode: once it is ok, the verdict is CONTINUE."""
+    state = reduce_events(RUNBOOK, events(
+        (-1, "condition_changed", changed("api_down", "ok", "unknown")),
+        (60, "condition_changed", changed("auth_errors", "firing", "pending", 0.024, held=60)),
+        (65, "decision", {"decision": "hold", "reason": "watching", "conditions": {}}),
+        (80, "condition_changed", changed("auth_errors", "ok", "firing", 0.003)),
+    ), until=at(90))  # fmt: skip
+    assert state.verdict is Verdict.CONTINUE and state.banner is None
+
+
+def test_each_cleared_firing_needs_a_decision_logged_after_it_began() -> None:
+    """Two episodes of one halt condition, a decision between them: the second one, cleared, still holds HALT."""
+    state = reduce_events(RUNBOOK, events(
+        (0, "condition_changed", changed("api_down", "firing", "ok", reason="HTTP 503", held=30)),
+        (10, "condition_changed", changed("api_down", "ok", "firing")),
+        (20, "decision", {"decision": "continue", "reason": "deploy restart", "conditions": {}}),
+        (30, "condition_changed", changed("api_down", "firing", "ok", reason="HTTP 503", held=30)),
+        (40, "condition_changed", changed("api_down", "ok", "firing")),
+        (41, "condition_changed", changed("api_down", "unknown", "ok", reason="cannot connect")),
+    ), until=at(50))  # fmt: skip
+    assert state.verdict is Verdict.HALT
+    assert state.verdict_reasons[0] == "api_down fired at 16:30:30Z, cleared at 16:30:40Z: no decision logged"
+    assert state.banner_condition == "api_down"
+
+
+def test_a_cleared_rollback_condition_no_longer_moves_the_verdict_once_the_rollback_runs() -> None:
+    """In rollback mode a rollback condition the current rollback step does not watch is why we roll back."""
+    state = reduce_events(RUNBOOK, events(
+        (-1, "condition_changed", changed("api_down", "ok", "unknown")),
+        (60, "condition_changed", changed("auth_errors", "firing", "pending", 0.024, held=60)),
+        (80, "condition_changed", changed("auth_errors", "ok", "firing", 0.003)),
+        (90, "rollback_started", {"reason": "auth errors"}),
+    ), until=at(100))  # fmt: skip
+    assert state.mode is Mode.ROLLBACK and state.verdict is Verdict.ROLLING_BACK
+
+
 def test_blind_after_firing_still_counts_as_firing() -> None:
     """A firing condition that goes stale keeps firing_since, the verdict and the banner."""
     state = reduce_events(RUNBOOK, events(

@@ -171,3 +171,30 @@ def test_a_sample_older_than_the_checks_max_age_is_stale_not_pass():
     assert check_status(check, "pass", 5.0, sample_age=58.0) == "stale"  # 58 s old when read, read 5 s ago
     assert check_status(check, "pass", 5.0) == "pass"  # a source that gives no sample time
     assert check_status(replace(check, max_age=None), "pass", 5.0, sample_age=600.0) == "pass"
+
+
+def test_a_firing_that_cleared_unanswered_holds_its_rung_until_a_decision():
+    """A halt or rollback condition ok again after firing, with no decision logged since, keeps its rung."""
+    cleared = {"rollback": (NOW, NOW.replace(minute=31))}
+    judgement = judge(RUNBOOK, all_ok(), None, {}, cleared_firings=cleared)
+    assert judgement.verdict is Verdict.ROLLBACK
+    assert judgement.reasons == ("rollback fired at 16:30:00Z, cleared at 16:31:00Z: no decision logged",)
+    assert judge(RUNBOOK, all_ok(), None, {}, cleared_firings={"halt": (NOW, NOW)}).verdict is Verdict.HALT
+    # a warning that fired asks for nothing; a condition not in force is not judged
+    assert judge(RUNBOOK, all_ok(), None, {}, cleared_firings={"warn": (NOW, NOW)}).verdict is Verdict.CONTINUE
+    out_of_force = {cid: s for cid, s in all_ok().items() if cid != "rollback"}
+    assert judge(RUNBOOK, out_of_force, None, {}, cleared_firings=cleared).verdict is Verdict.CONTINUE
+    # in rollback mode, a rollback condition the rollback step does not watch is why we roll back
+    assert judge(RUNBOOK, all_ok(), None, {}, rollback_mode=True, cleared_firings=cleared).verdict is (
+        Verdict.ROLLING_BACK
+    )
+
+
+def test_the_check_command_stops_on_a_firing_that_cleared_before_the_run_ended():
+    """``check`` cannot log a decision: a halt condition that fired during the run exits 1 even if ok at its end."""
+    from cutover_tui.commands.check_cmd import EXITS, _judge
+
+    ok_now = {"halt": status("halt", S.OK)}
+    report = _judge(RUNBOOK, {}, ok_now, {"halt"}, [], {"halt": NOW})
+    assert report.verdict is Verdict.HALT and EXITS[report.verdict.value] == 1
+    assert _judge(RUNBOOK, {}, ok_now, {"halt"}, []).verdict is Verdict.CONTINUE
