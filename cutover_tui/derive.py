@@ -196,16 +196,22 @@ def log_banner(problem: str, since: datetime | None, now: datetime | None) -> Ba
 
 
 def writer_banner(
-    stopped_at: datetime, ended: str | None, now: datetime | None, when: str, holding: int | None = None
+    stopped_at: datetime,
+    ended: str | None,
+    now: datetime | None,
+    when: str,
+    holding: int | None = None,
+    disk_full: bool = False,
 ) -> BannerView:
     """A followed session whose writer is gone, or runs but writes nothing: since when, and that the view is frozen."""
     ago = f", {seconds_text((now - stopped_at).total_seconds())} ago" if now is not None else ""
     if ended:
         text = f"SESSION ENDED ({ended}) at {when}{ago}: nothing is being watched; every condition is stale"
     elif holding is not None:
+        why = "the log's disk has no space left" if disk_full else "disk full? hung? its polling stopped?"
         text = (
             f"WRITER NOT WRITING since {when}{ago}: its process (pid {holding}) still holds the log "
-            "but writes nothing (disk full? hung? its polling stopped?); every condition is stale"
+            f"but writes nothing ({why}); every condition is stale"
         )
     else:
         text = f"WRITER STOPPED at {when}{ago}: no session_ended was logged; every condition is stale"

@@ -35,13 +35,15 @@ from cutover_tui.causes import ChangeCauses, RecentReadings
 from cutover_tui.reducer import Reducer
 from cutover_tui.repaint import Coalescer
 from cutover_tui.state import LiveTruth, SessionState
-from cutover_tui.store import EventRecord, SessionLog, TickRecord, describe_write_error, writer_pid
+from cutover_tui.store import EventRecord, SessionLog, TickRecord, describe_write_error, disk_full, writer_pid
 from runbooks.model import Runbook
 
 #: How often held condition changes are retried while the log cannot be written, seconds.
 RETRY_SECONDS = 1.0
 #: A follower calls the writer stopped when its heartbeat (about once a second) has not moved for this long.
 WRITER_SILENCE_SECONDS = 5.0
+#: ... and this long when the log's disk is full: the writer cannot be writing, so a beat missed is news.
+FULL_DISK_SILENCE_SECONDS = 1.5
 #: This loop has not run ``_retry_held`` for this long: hung, as a polling thread silent for ``SILENCE_SECONDS``.
 LOOP_SILENCE_SECONDS = 3.0
 
@@ -489,8 +491,11 @@ class FollowBackend:
         self._replaced_at: datetime | None = None  # when the writer changed to another runbook than ``runbook``
         self._holder: int | None = None  # the pid last seen holding the log's lock (this machine only)
         self._released = False  # that lock was let go: the writer is gone, whatever its heartbeat's age
+        self._disk_full = False  # the log's file system had no space left at the last read
         self._fold(self._log.events(), self._log.latest_ticks(per_check=self._reducer.ticks_kept))
-        self._watch_writer(self._log.heartbeat_at(), self._log.last_write_ts, writer_pid(self.db_path))
+        self._watch_writer(
+            self._log.heartbeat_at(), self._log.last_write_ts, writer_pid(self.db_path), disk_full(self.db_path)
+        )
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -498,7 +503,12 @@ class FollowBackend:
     def state(self) -> SessionState:
         stopped = self.writer_stopped_at()
         holding = self._holder if stopped is not None and self._reducer.ended is None else None  # as last read
-        live = LiveTruth(writer_stopped_at=stopped, writer_holding=holding, runbook_replaced_at=self._replaced_at)
+        live = LiveTruth(
+            writer_stopped_at=stopped,
+            writer_holding=holding,
+            writer_disk_full=holding is not None and self._disk_full,
+            runbook_replaced_at=self._replaced_at,
+        )
         return self._reducer.state(now=self.clock.now(), live=live)
 
     def writer_stopped_at(self) -> datetime | None:
@@ -506,27 +516,33 @@ class FollowBackend:
         last = self._beat or self._last_write
         if self._reducer.ended is not None or self._released:
             return last or self.clock.now()
-        if self._beat_moved_at is not None and time.monotonic() - self._beat_moved_at <= WRITER_SILENCE_SECONDS:
+        silence = FULL_DISK_SILENCE_SECONDS if self._disk_full else WRITER_SILENCE_SECONDS
+        if self._beat_moved_at is not None and time.monotonic() - self._beat_moved_at <= silence:
             return None
         # Not seen moving yet: a heartbeat this fresh is a live writer; an older one is not, nor one ahead of
         # the clock (stamped before the clock stepped back: a live writer has stamped the stepped clock since).
         if (
             self._beat_moved_at is None
             and last is not None
-            and abs((self.clock.now() - last).total_seconds()) <= WRITER_SILENCE_SECONDS
+            and abs((self.clock.now() - last).total_seconds()) <= silence
         ):
             return None
         return last or self.clock.now()
 
-    def _watch_writer(self, beat: datetime | None, last_write: datetime | None, holder: int | None) -> None:
-        """Note the heartbeat, the last write and the lock's holder: a lock seen held and then let go is a writer gone now.
+    def _watch_writer(
+        self, beat: datetime | None, last_write: datetime | None, holder: int | None, full: bool = False
+    ) -> None:
+        """Note the heartbeat, the last write, the lock's holder and whether the log's disk is ``full``: a lock seen
+        held and then let go is a writer gone now.
 
         A writer on this machine holds the log's ``flock`` while it runs, and
         the kernel lets it go the instant the process dies, so the follower
         need not wait out ``WRITER_SILENCE_SECONDS``. A lock never seen held
-        (a writer on another host) leaves the heartbeat to tell.
+        (a writer on another host) leaves the heartbeat to tell. On a full
+        disk a heartbeat missed is news: ``FULL_DISK_SILENCE_SECONDS``.
         """
         self._last_write = last_write
+        self._disk_full = full
         if beat is not None and beat != self._beat:
             if self._beat is not None:
                 self._beat_moved_at = time.monotonic()
@@ -537,11 +553,15 @@ class FollowBackend:
             self._released = True
         self._holder = holder
 
-    def _read(self) -> tuple[list[EventRecord], list[TickRecord], datetime | None, datetime | None, int | None]:
-        """What was written since the last read, the writer's heartbeat and the lock's holder (runs in a thread; folds nothing)."""
+    def _read(
+        self,
+    ) -> tuple[list[EventRecord], list[TickRecord], datetime | None, datetime | None, int | None, bool]:
+        """What was written since the last read, the writer's heartbeat, the lock's holder and whether the log's
+        disk is full (runs in a thread; folds nothing)."""
         events = self._log.events(after_seq=self._last_seq)
         ticks, self._last_tick_id = self._log.ticks_written_after(self._last_tick_id)
-        return events, ticks, self._log.heartbeat_at(), self._log.last_write_ts, writer_pid(self.db_path)
+        beat, last_write = self._log.heartbeat_at(), self._log.last_write_ts
+        return events, ticks, beat, last_write, writer_pid(self.db_path), disk_full(self.db_path)
 
     def _fold(self, events: list[EventRecord], ticks: list[TickRecord]) -> bool:
         for event in events:
@@ -558,8 +578,8 @@ class FollowBackend:
             stopped = self.writer_stopped_at()
             while True:
                 await asyncio.sleep(self.interval)
-                events, ticks, beat, last_write, holder = await asyncio.to_thread(self._read)
-                self._watch_writer(beat, last_write, holder)
+                events, ticks, beat, last_write, holder, full = await asyncio.to_thread(self._read)
+                self._watch_writer(beat, last_write, holder, full)
                 now_stopped = self.writer_stopped_at()
                 if self._fold(events, ticks) or (now_stopped is None) != (stopped is None):
                     on_change(self.state())

@@ -263,6 +263,7 @@ class LiveTruth:
         writer_holding: in a follower whose writer stopped writing, the pid of
             the process still holding the log (it runs but writes nothing:
             disk full, hung), or None when no process holds it.
+        writer_disk_full: that process's log is on a file system with no space left.
         writer_ended: in a follower, whether the writer ended the session cleanly.
         polling_stopped_at: when the polling thread was last seen alive, once it
             ended or stopped beating (None while it polls): every check and
@@ -277,6 +278,7 @@ class LiveTruth:
     log_problem_since: datetime | None = None
     writer_stopped_at: datetime | None = None
     writer_holding: int | None = None
+    writer_disk_full: bool = False
     writer_ended: bool = False
     polling_stopped_at: datetime | None = None
     runbook_replaced_at: datetime | None = None

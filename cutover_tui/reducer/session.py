@@ -351,7 +351,11 @@ class Reducer(Fold):
             banners.append(log_banner(live.log_problem, live.log_problem_since, now))
         if live.writer_stopped_at is not None:
             when = live.writer_stopped_at.strftime("%H:%M:%SZ")
-            banners.append(writer_banner(live.writer_stopped_at, self._ended, now, when, live.writer_holding))
+            banners.append(
+                writer_banner(
+                    live.writer_stopped_at, self._ended, now, when, live.writer_holding, live.writer_disk_full
+                )
+            )
         if live.polling_stopped_at is not None:
             banners.append(polling_banner(live.polling_stopped_at, now))
         if live.runbook_replaced_at is not None:

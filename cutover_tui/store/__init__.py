@@ -50,7 +50,7 @@ from cutover_tui.store.errors import (
     describe_write_error,
 )
 from cutover_tui.store.formats import OUTCOME_CODES, READINGS_VIEW, from_ms, to_ms
-from cutover_tui.store.lock import writer_pid
+from cutover_tui.store.lock import disk_full, writer_pid
 from cutover_tui.store.log import SessionLog, verify_file
 from cutover_tui.store.records import (
     EVENT_KINDS,
@@ -111,4 +111,5 @@ __all__ = [
     "to_ms",
     "verify_file",
     "writer_pid",
+    "disk_full",
 ]

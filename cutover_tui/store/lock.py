@@ -96,6 +96,26 @@ def writer_pid(db_path: str | os.PathLike[str]) -> int | None:
         return None
 
 
+#: Below this much free space for the log's owner, its file system is taken as full: SQLite cannot grow the log.
+FULL_BELOW_BYTES = 64 * 1024
+
+
+def disk_full(db_path: str | os.PathLike[str]) -> bool:
+    """Whether the file system holding ``db_path`` has (almost) no space left for the file's owner.
+
+    A writer there may still reuse its write-ahead log's pages, but it cannot
+    grow the log: a follower takes a heartbeat that stops moving then as the
+    writer not writing sooner. The root-reserved blocks count for a log root owns.
+    """
+    try:
+        owner = os.stat(db_path).st_uid
+        space = os.statvfs(os.path.dirname(os.path.abspath(db_path)))
+    except OSError:
+        return False
+    free = space.f_bfree if owner == 0 else space.f_bavail
+    return free * space.f_frsize < FULL_BELOW_BYTES
+
+
 def _flock_pid(identity: os.stat_result) -> int | None:
     device = f"{os.major(identity.st_dev):02x}:{os.minor(identity.st_dev):02x}:{identity.st_ino}"
     try:

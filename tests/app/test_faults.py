@@ -23,7 +23,7 @@ import pytest
 from checks.status import ConditionState, Verdict
 from checks.target import Target
 from cutover_tui.app import make_app
-from cutover_tui.live import FollowBackend, LiveBackend
+from cutover_tui.live import WRITER_SILENCE_SECONDS, FollowBackend, LiveBackend
 from cutover_tui.store import SessionLog
 from fault_kit import TmuxSession, libfaketime, wait_for, wall_clock_env, write_fault_runbook
 from runbooks import load_runbook
@@ -169,7 +169,9 @@ async def test_a_follower_sees_the_writers_lock_let_go_without_waiting_for_its_h
 
 @pytest.mark.slow
 async def test_a_follower_tells_a_writer_that_cannot_write_from_one_that_is_gone(target, tmp_path, small_disk):
-    """The writer's disk fills: the follower goes CANNOT VERIFY saying the writer still holds the log; once it is killed, that it stopped."""
+    """The writer's disk fills: the follower goes CANNOT VERIFY within a heartbeat or two (not the 5 s it allows a
+    writer whose disk has room), saying the writer still holds the log on a full disk; once it is killed, that it
+    stopped."""
     runbook_path = write_fault_runbook(tmp_path, target.url, every="1s", timeout="900ms")
     db = small_disk.path / "session.cutover.db"
     with TmuxSession(["run", runbook_path, "--db", db, "--as", "ic"]) as writer:
@@ -178,10 +180,13 @@ async def test_a_follower_tells_a_writer_that_cannot_write_from_one_that_is_gone
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: app.session.verdict is not Verdict.CANNOT_VERIFY)
             small_disk.fill()
+            filled = time.monotonic()
             await wait_until(pilot, lambda: app.session.verdict is Verdict.CANNOT_VERIFY, 20)
+            assert time.monotonic() - filled < WRITER_SILENCE_SECONDS - 1.5  # its last green was not kept
             assert all(view.state is ConditionState.STALE for view in app.session.conditions.values())
             assert app.banner is not None and "WRITER NOT WRITING" in app.banner.text.plain
             assert "still holds the log" in app.banner.text.plain
+            assert "the log's disk has no space left" in app.banner.text.plain
             writer.kill()
             await wait_until(pilot, lambda: app.banner is not None and "WRITER STOPPED" in app.banner.text.plain, 10)
             assert app.session.verdict is Verdict.CANNOT_VERIFY
