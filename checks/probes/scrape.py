@@ -12,6 +12,10 @@ For targets without a Prometheus yet. The series is found by sample name
   of the same check (monotonic clock). A value lower than before is a counter
   reset, and, as Prometheus' ``rate()`` does, the new value is taken as the
   increase since the reset. The first scrape is NODATA ("first sample").
+- A sample with its own timestamp on the page: older than Prometheus's
+  lookback (5 minutes), Prometheus would have no value for it now, so the
+  series is left out (none left: NODATA); a younger one carries its age as
+  ``sample_age``, so the check's ``max_age`` applies.
 """
 
 from __future__ import annotations
@@ -34,9 +38,12 @@ from checks.probes.common import (
 )
 from checks.probes.context import ProbeContext
 from checks.reading import Outcome
+from runbooks.grammar import format_duration
 from runbooks.model import Check, Reduce, ScrapeSpec
 
 SeriesKey = tuple[tuple[str, str], ...]
+#: Prometheus's default lookback delta: an instant query finds no sample older than this.
+LOOKBACK_SECONDS = 300.0
 
 
 async def probe(check: Check, ctx: ProbeContext) -> Observation:
@@ -56,11 +63,27 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
         raise error(response.error_detail())
     try:
         page = response.body.decode("utf-8")
-        found = _unique(_matching_series(page, metric, wanted), metric)
+        found, stamps = _unique(_matching_series(page, metric, wanted), metric)
     except (ValueError, UnicodeDecodeError) as exc:
         raise error(f"cannot parse the metrics page: {exc}") from None
     if not found:
         raise ProbeFailed(Outcome.NODATA, f"no series {describe_series(wanted, metric)} on the page")
+    sample_age = None
+    if stamps:  # lines with their own timestamps
+        now = ctx.clock.now().timestamp()
+        ages = {key: max(0.0, now - stamp) for key, stamp in stamps.items()}
+        expired = [key for key, age in ages.items() if age > LOOKBACK_SECONDS]
+        for key in expired:
+            del found[key]
+        if not found:
+            oldest = expired[0]
+            raise ProbeFailed(
+                Outcome.NODATA,
+                f"{describe_series(dict(oldest), metric)} is stamped {format_duration(int(ages[oldest]))} ago: "
+                "older than Prometheus's 5-minute lookback, it is no current value",
+            )
+        kept = [ages[key] for key in found if key in ages]
+        sample_age = max(kept) if kept else None
 
     values = {key: parse_number(value, describe_series(dict(key), metric)) for key, value in found.items()}
     if spec.mode == "rate":
@@ -68,30 +91,39 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
         if not values:
             raise ProbeFailed(Outcome.NODATA, "first sample: a rate needs two scrapes")
     value = _one_value(values, metric, spec.reduce)
-    return judge(check, value, extra={"series": len(values)})
+    return judge(check, value, extra={"series": len(values)}, sample_age=sample_age)
 
 
-def _matching_series(page: str, metric: str, wanted: Mapping[str, str]) -> Iterable[tuple[SeriesKey, float]]:
-    """(labels, value) of every sample named ``metric`` whose labels include ``wanted``."""
+def _matching_series(
+    page: str, metric: str, wanted: Mapping[str, str]
+) -> Iterable[tuple[SeriesKey, float, float | None]]:
+    """(labels, value, timestamp or None) of every sample named ``metric`` whose labels include ``wanted``."""
     for family in text_string_to_metric_families(page):
         for sample in family.samples:
             if sample.name != metric:
                 continue
             if all(sample.labels.get(name) == value for name, value in wanted.items()):
-                yield tuple(sorted(sample.labels.items())), sample.value
+                stamp = None if sample.timestamp is None else float(sample.timestamp)
+                yield tuple(sorted(sample.labels.items())), sample.value, stamp
 
 
-def _unique(series: Iterable[tuple[SeriesKey, float]], metric: str) -> dict[SeriesKey, float]:
-    """Each series' value; ERROR for a series the page has twice (Prometheus rejects such a scrape too)."""
+def _unique(
+    series: Iterable[tuple[SeriesKey, float, float | None]], metric: str
+) -> tuple[dict[SeriesKey, float], dict[SeriesKey, float]]:
+    """Each series' value, and the timestamps the page gives; ERROR for a series the page has twice (Prometheus
+    rejects such a scrape too)."""
     found: dict[SeriesKey, float] = {}
-    for key, value in series:
+    stamps: dict[SeriesKey, float] = {}
+    for key, value, stamp in series:
         if key in found:
             raise error(
                 f"the page has {describe_series(dict(key), metric)} twice ({found[key]:g} and {value:g}): "
                 "one series cannot have two values"
             )
         found[key] = value
-    return found
+        if stamp is not None:
+            stamps[key] = stamp
+    return found, stamps
 
 
 def _rates(

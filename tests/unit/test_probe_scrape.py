@@ -124,3 +124,22 @@ async def test_unparseable_page_is_error(poll, canned_server):
     reading = await poll(f"scrape: {canned_server.url}/metrics\nmetric: auth_error_ratio")
     assert reading.outcome is Outcome.ERROR
     assert "cannot parse" in reading.detail
+
+
+async def test_a_sample_stamped_before_prometheus_lookback_is_no_data(poll, canned_server):
+    """A page line with its own timestamp two hours old (a dead job's last push): Prometheus would have no value for
+    it now (its 5-minute lookback), so it is no data, never the old pass; a fresh stamp passes and carries its age."""
+    import time
+
+    old_ms = int((time.time() - 7200) * 1000)
+    canned_server.respond(f"errors 0.001 {old_ms}\n", content_type="text/plain")
+    reading = await poll(f'scrape: {canned_server.url}/metrics\nmetric: errors\npass_when: "< 1%"')
+    assert reading.outcome is Outcome.NODATA
+    assert reading.detail.startswith("errors is stamped 2h") and "5-minute lookback" in reading.detail
+    fresh_ms = int((time.time() - 30) * 1000)
+    canned_server.respond(
+        f'errors{{a="1"}} 0.001 {fresh_ms}\nerrors{{a="2"}} 0.5 {old_ms}\n', content_type="text/plain"
+    )
+    reading = await poll(f'scrape: {canned_server.url}/metrics\nmetric: errors\npass_when: "< 1%"')
+    assert reading.outcome is Outcome.PASS and reading.value == pytest.approx(0.001)  # the old series is gone
+    assert reading.sample_age == pytest.approx(30, abs=5)  # so a check's max_age applies to it
