@@ -52,6 +52,10 @@ class ShownCondition(Protocol):
     def since(self) -> datetime | None: ...
     @property
     def firing_since(self) -> datetime | None: ...
+    @property
+    def state(self) -> ConditionState: ...
+    @property
+    def remaining(self) -> float | None: ...
 
 
 def seconds_text(seconds: float | None) -> str:
@@ -135,7 +139,11 @@ def firing_banner(condition: StopCondition, view: ShownCondition, runbook: Runbo
     """The HALT/ROLLBACK banner for a firing episode no decision has answered."""
     observed = f"{view.value_text} {view.threshold}" if view.value is not None and view.threshold else view.detail
     kind = condition.action.value
-    text = f"{kind.upper()} — {condition.id} {observed} for {seconds_text(view.breach_held)}"
+    if view.state is ConditionState.RECOVERING and view.firing_since is not None:
+        held = f", firing since {view.firing_since:%H:%M:%SZ}, clears in {countdown_text(view.remaining)}"
+    else:
+        held = f" for {seconds_text(view.breach_held)}"
+    text = f"{kind.upper()} — {condition.id} {observed}{held}"
     if condition.decides:
         text += f" — decides: {runbook.roles.get(condition.decides, condition.decides)}"
     escalation = _escalation(condition, view.firing_since or view.since, view.acknowledged, runbook, now)

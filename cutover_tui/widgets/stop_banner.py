@@ -8,7 +8,8 @@ from datetime import datetime, tzinfo
 from rich.text import Text
 from textual.widgets import Static
 
-from cutover_tui.derive import seconds_text
+from checks.status import ConditionState
+from cutover_tui.derive import countdown_text, seconds_text
 from cutover_tui.labels import format_wall_clock
 from cutover_tui.state import Mode, SessionState
 from runbooks.model import Runbook
@@ -95,7 +96,11 @@ def build_banner(
             text.append(f"{shown} ", style="bold")
             rule = f"threshold {condition.threshold_text}" if condition.threshold_text else f"{condition.check} failing"
             text.append(f"({rule}) ")
-            text.append(f"for {seconds_text(view.breach_held)}", style="bold")
+            if view.state is ConditionState.RECOVERING and view.firing_since is not None:
+                since = format_wall_clock(view.firing_since, zone)
+                text.append(f"firing since {since}, clears in {countdown_text(view.remaining)}", style="bold")
+            else:
+                text.append(f"for {seconds_text(view.breach_held)}", style="bold")
         text.append(f" — decides: {decides}")
         if banner.acknowledged:
             text.append("  [acknowledged]", style="bold")

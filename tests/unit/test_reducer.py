@@ -249,6 +249,15 @@ def test_a_firing_that_cleared_holds_the_verdict_and_banner_until_a_decision() -
     assert after.verdict is Verdict.CONTINUE and after.banner is None and after.verdict_reasons == ()
 
 
+def test_a_recovering_banner_says_since_when_it_fires_and_when_it_clears_not_for_0s() -> None:
+    """While recovering the breach hold is 0: the banner gives the firing's start and the countdown to clearing."""
+    state = reduce_events(RUNBOOK, events(
+        (60, "condition_changed", changed("auth_errors", "firing", "pending", 0.024, held=60)),
+        (70, "condition_changed", {**changed("auth_errors", "recovering", "firing", 0.003), "remaining": 20.0}),
+    ), until=at(75))  # fmt: skip
+    assert state.banner == "ROLLBACK — auth_errors 0.3% > 1%, firing since 16:31:00Z, clears in 0:15 — decides: CTO"
+
+
 def test_a_firing_answered_while_it_fired_is_not_held_after_it_clears() -> None:
     """A decision logged while the condition fired answers its episode: once it is ok, the verdict is CONTINUE."""
     state = reduce_events(RUNBOOK, events(
