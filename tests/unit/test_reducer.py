@@ -258,6 +258,24 @@ def test_a_recovering_banner_says_since_when_it_fires_and_when_it_clears_not_for
     assert state.banner == "ROLLBACK — auth_errors 0.3% > 1%, firing since 16:31:00Z, clears in 0:15 — decides: CTO"
 
 
+def test_a_firing_that_cleared_unanswered_before_a_crash_is_still_unanswered_after_the_resume() -> None:
+    """The fold keeps the ended episode across a resume and in a replay checkpoint: the writer, a follower and a
+    seek all still ask for the decision."""
+    rows = [
+        (-1, "condition_changed", changed("api_down", "ok", "unknown")),
+        (60, "condition_changed", changed("auth_errors", "firing", "pending", 0.024, held=60)),
+        (80, "condition_changed", changed("auth_errors", "ok", "firing", 0.003)),
+        (200, "session_resumed", {"gap_seconds": 100.0, "last_write_ts": None, "accepted_runbook_change": False}),
+    ]
+    state = reduce_events(RUNBOOK, events(*rows), until=at(210))
+    assert state.banner_condition == "auth_errors" and state.verdict is Verdict.ROLLBACK
+    reducer = Reducer(RUNBOOK)
+    for event in events(*rows):
+        reducer.apply(event)
+    resumed = Reducer.from_checkpoint(RUNBOOK, reducer.checkpoint()).state(now=at(210))
+    assert resumed.verdict is Verdict.ROLLBACK and resumed.banners[-1].cleared == (at(60), at(80))
+
+
 def test_a_firing_answered_while_it_fired_is_not_held_after_it_clears() -> None:
     """A decision logged while the condition fired answers its episode: once it is ok, the verdict is CONTINUE."""
     state = reduce_events(RUNBOOK, events(
