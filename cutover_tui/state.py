@@ -7,7 +7,7 @@ the report all call it. Nothing here does I/O.
 Event kinds (``events.kind``) and their payloads:
 
 - ``session_started``   {runbook_name, runbook_sha256, planned_t0, rehearsal: bool}
-- ``session_resumed``   {gap_seconds, last_write_ts, accepted_runbook_change: bool}
+- ``session_resumed``   {gap_seconds, last_write_ts, accepted_runbook_change: bool, last_tick_id}
                          (``gap_seconds`` null: the wall clock read before ``last_write_ts``)
 - ``runbook_changed``   {old_sha256, new_sha256}
 - ``t0_set``            {t0}  (ISO 8601 UTC)

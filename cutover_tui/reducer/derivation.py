@@ -31,6 +31,10 @@ from runbooks.model import Action, Runbook, StopCondition
 if TYPE_CHECKING:
     from cutover_tui.reducer.session import Reducer
 
+#: A latest reading stamped this far ahead of the reader's clock vouches for nothing: the writer's clock stepped
+#: back since (two hosts' clocks may differ by less).
+_AHEAD = timedelta(seconds=60)
+
 
 @dataclass(frozen=True, slots=True)
 class _RunbookIndex:
@@ -140,6 +144,7 @@ class _Derivation:
         self.from_log = not live.statuses and live.writer_stopped_at is None  # each condition as the log tells it
         self.t0 = reducer._t0
         self.resumed_at = reducer._gaps[-1][1] if reducer._gaps else None
+        self.resumed_after_tick = reducer._resumed_after_tick
         self.zone = display_zone(self.runbook.timezone)
         self.progress = dict(reducer._conditions)
         self.ticks = dict(reducer._ticks)
@@ -248,9 +253,20 @@ class _Derivation:
         tick = self.latest(check_id)
         if tick is None:
             return CheckView(check_id, None, None, check.unit, "not yet polled", None)
-        if self.resumed_at is not None and tick.ts < self.resumed_at:
+        if self.resumed_at is not None and self._before_resume(tick):
             # As a condition's ok (``_on_session_resumed``): a reading from before the gap vouches for nothing now.
             return CheckView(check_id, None, None, check.unit, "not yet polled since resume", None)
+        if now is not None and tick.ts - now > _AHEAD:
+            # Stamped before the writer's clock stepped back: newer readings may say otherwise, stamped earlier.
+            ahead = _seconds((tick.ts - now).total_seconds())
+            return CheckView(
+                check_id,
+                None,
+                None,
+                check.unit,
+                f"last reading stamped {ahead} ahead of the clock (it stepped back?)",
+                None,
+            )
         age = max(0.0, (now - tick.ts).total_seconds()) if now is not None else 0.0
         # Ticks are stored on change and as keyframes: the newest may be a keyframe old and still current.
         # The sample's age is known as of its tick: a later poll of the same value, not stored, may have read a
@@ -268,6 +284,14 @@ class _Derivation:
         )  # fmt: skip
 
     # ------------------------------------------------------------ conditions
+
+    def _before_resume(self, tick: TickRecord) -> bool:
+        """Whether ``tick`` was read before the latest resume: by log order where the resume names its last
+        reading, else (older logs) by time."""
+        after = self.resumed_after_tick
+        if after is not None and tick.id is not None:
+            return tick.id <= after
+        return self.resumed_at is not None and tick.ts < self.resumed_at
 
     def statuses(self) -> dict[str, _Core]:
         """Every condition in force, as the verdict reads it (``checks.verdict.Judged``): no numbers' text."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -36,6 +37,8 @@ _STEP_END = {"step_completed": StepStatus.DONE, "step_failed": StepStatus.FAILED
 
 
 _NO_LIVE = LiveTruth()
+#: A reading stamped this much before the last one folded of its check was stamped after a backward clock step.
+_STEPPED_BACK = timedelta(seconds=2)
 
 
 class Fold:
@@ -69,6 +72,7 @@ class Fold:
         self._decisions: list[DecisionRecord] = []
         self._log: deque[LogLine] = deque(maxlen=LOG_LINES)
         self._gaps: list[tuple[datetime, datetime]] = []
+        self._resumed_after_tick: int | None = None  # the last reading's id before the latest resume (newer logs)
         self._t0 = runbook.t0
         self._rehearsal = False
         self._rollback_at: datetime | None = None
@@ -89,6 +93,7 @@ class Fold:
             decisions=tuple(self._decisions),
             log=tuple(self._log),
             gaps=tuple(self._gaps),
+            resumed_after_tick=self._resumed_after_tick,
             t0=self._t0,
             rehearsal=self._rehearsal,
             rollback_at=self._rollback_at,
@@ -108,6 +113,7 @@ class Fold:
         self._decisions = list(checkpoint.decisions)
         self._log.extend(checkpoint.log)
         self._gaps = list(checkpoint.gaps)
+        self._resumed_after_tick = checkpoint.resumed_after_tick
         self._t0 = checkpoint.t0
         self._rehearsal = checkpoint.rehearsal
         self._rollback_at = checkpoint.rollback_at
@@ -183,7 +189,14 @@ class Fold:
         else:
             times = self._tick_ms[check_id]
         limit = self.ticks_kept if check_id in self._windowed else 1
-        if kept and tick.ts < kept[-1].ts:
+        if kept and tick.ts < kept[-1].ts - _STEPPED_BACK:
+            # Written after them, stamped before them: the writer's clock stepped back. The newest reading is this
+            # one; those stamped later are from before the step, and no sparkline runs backwards: they go.
+            cut = bisect_right(times, _ms(tick.ts))
+            del kept[cut:], times[cut:]
+            kept.append(tick)
+            times.append(_ms(tick.ts))
+        elif kept and tick.ts < kept[-1].ts:
             # Batches from several pollers can interleave by a few ms.
             ordered = sorted((*kept, tick), key=_tick_time)[-limit:]
             kept[:] = ordered
@@ -225,6 +238,8 @@ class Fold:
         gap = float(payload.get("gap_seconds") or 0.0)
         last = parse_ts(payload["last_write_ts"]) if payload.get("last_write_ts") else event.ts - timedelta(seconds=gap)
         self._gaps.append((last, event.ts))
+        tick_id = payload.get("last_tick_id")
+        self._resumed_after_tick = tick_id if isinstance(tick_id, int) else None
         # As ConditionEvaluator.restore: the time the dashboard was down is
         # blindness, not breach and not recovery. An old pass vouches for
         # nothing now; a hold is frozen at what it was when the writer was last

@@ -83,6 +83,7 @@ class Checkpoint:
     decisions: tuple[DecisionRecord, ...]
     log: tuple[LogLine, ...]
     gaps: tuple[tuple[datetime, datetime], ...]
+    resumed_after_tick: int | None
     t0: datetime | None
     rehearsal: bool
     rollback_at: datetime | None

@@ -240,6 +240,9 @@ class SessionLog(LogWriter):
                 "gap_seconds": _gap_seconds(last_write, now),
                 "last_write_ts": format_ts(last_write) if last_write else None,
                 "accepted_runbook_change": changed,
+                # The last reading before the resume, by log order: a clock stepped back or forward across the
+                # crash makes times unfit to tell the readings before it from those after it.
+                "last_tick_id": log._issued_tick_id - 1,
             },
         )
         if not chain.ok:

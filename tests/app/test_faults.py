@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from checks.status import ConditionState, Verdict
+from checks.status import BLIND_STATES, ConditionState, Verdict
 from checks.target import Target
 from cutover_tui.app import make_app
 from cutover_tui.live import WRITER_SILENCE_SECONDS, FollowBackend, LiveBackend
@@ -217,7 +217,8 @@ async def test_a_polling_thread_that_ends_or_hangs_turns_the_screen_cannot_verif
         stopped = time.monotonic()
         await wait_until(pilot, lambda: app.session.verdict is Verdict.CANNOT_VERIFY, SILENCE_SECONDS + 4)
         assert time.monotonic() - stopped < SILENCE_SECONDS + 2.5  # its last green was not kept
-        assert all(view.state is ConditionState.STALE for view in app.session.conditions.values())
+        # Stale; or blind already when it hung (a poll that timed out on a loaded machine stays unknown).
+        assert all(view.state in BLIND_STATES for view in app.session.conditions.values()), app.session.conditions
         assert all(view.status == "stale" for view in app.session.checks.values())
         # The checks' own staleness may say CANNOT VERIFY first; the thread's silence names the cause within its limit.
         await wait_until(pilot, lambda: "polling stopped" in app.session.verdict_reasons, SILENCE_SECONDS + 4)

@@ -210,6 +210,55 @@ def test_a_gate_check_passing_before_a_resume_vouches_for_nothing_after_it() -> 
     assert polled.checks["api_health"].status == "pass" and polled.verdict is Verdict.CONTINUE
 
 
+def test_after_a_backward_clock_step_a_resume_is_placed_by_log_order_not_by_time() -> None:
+    """The writer's clock ran an hour ahead before the crash and is right again after it: the resume is dated at the
+    log's last time, the first poll after it at the true time, earlier. The resume names the last reading before it,
+    so the new poll vouches and the old pass, stamped later, still does not."""
+    gate_only = replace(RUNBOOK, stop_conditions=())
+    rows = events(
+        (-3500, "step_completed", {"step": "go_no_go", "gate": {}}),
+        (10, "step_started", {"step": "deploy"}),
+        (3600, "session_resumed", {"gap_seconds": 14.0, "last_write_ts": "2026-12-01T17:29:50.000Z",
+                                   "accepted_runbook_change": False, "last_tick_id": 1}),
+    )  # fmt: skip
+    before_crash = TickRecord("api_health", at(3590), "pass", 200.0, id=1)
+    after_resume = TickRecord("api_health", at(40), "pass", 200.0, id=2)
+    reducer = Reducer(gate_only)
+    for event in rows:
+        reducer.apply(event)
+    reducer.apply_tick(before_crash)
+    assert reducer.state(now=at(41)).checks["api_health"].detail == "not yet polled since resume"
+    reducer.apply_tick(after_resume)
+    state = reducer.state(now=at(41))
+    assert state.checks["api_health"].status == "pass" and state.verdict is Verdict.CONTINUE
+
+
+def test_after_the_writers_clock_steps_back_a_new_reading_is_the_latest_not_the_one_stamped_later() -> None:
+    """A gate check passed at 17:29 (the clock an hour ahead), then the clock stepped back and it fails at 16:30:40:
+    a follower folds the failure last; it shows the failure, never the old pass stamped later."""
+    gate_only = replace(RUNBOOK, stop_conditions=())
+    reducer = Reducer(gate_only)
+    for event in events(
+        (-3500, "step_completed", {"step": "go_no_go", "gate": {}}), (10, "step_started", {"step": "deploy"})
+    ):
+        reducer.apply(event)
+    reducer.apply_tick(TickRecord("api_health", at(3590), "pass", 200.0, id=1))
+    reducer.apply_tick(TickRecord("api_health", at(40), "breach", 503.0, id=2))
+    health = reducer.state(now=at(41)).checks["api_health"]
+    assert (health.status, health.value) == ("breach", 503.0)
+    # A reader that folded only the old pass (status, a follower started then) cannot tell: it vouches for nothing.
+    alone = Reducer(gate_only)
+    alone.apply_tick(TickRecord("api_health", at(3590), "pass", 200.0, id=1))
+    ahead = alone.state(now=at(41)).checks["api_health"]
+    assert (
+        ahead.status == "never" and ahead.detail == "last reading stamped 59m9s ahead of the clock (it stepped back?)"
+    )
+    # Batches of several pollers interleave by milliseconds: those are still put in time order.
+    reducer.apply_tick(TickRecord("api_health", at(45), "pass", 200.0, id=3))
+    reducer.apply_tick(TickRecord("api_health", at(44.99), "breach", 503.0, id=4))
+    assert reducer.state(now=at(46)).checks["api_health"].status == "pass"
+
+
 def test_resume_while_firing_keeps_the_banner_until_a_decision() -> None:
     """Blindness is not recovery: a condition firing before the crash still asks for a decision after it."""
     rows = [

@@ -223,6 +223,7 @@ def test_resume_logs_the_gap_since_the_last_write(db: Path) -> None:
         "gap_seconds": 300.0,
         "last_write_ts": "2026-12-01T16:30:20.000Z",
         "accepted_runbook_change": False,
+        "last_tick_id": 1,  # the one reading written before the resume: readings after it are newer, whatever their time
     }
 
 
@@ -258,6 +259,7 @@ def test_resume_with_the_clock_behind_the_last_write_does_not_claim_a_gap(db: Pa
         "gap_seconds": None,
         "last_write_ts": "2026-12-01T16:30:20.000Z",
         "accepted_runbook_change": False,
+        "last_tick_id": 1,
         "clock_behind_by": 3600.0,
     }
 
