@@ -122,16 +122,34 @@ def time_in_state(view: ConditionView) -> str:
     return format_duration(view.in_state_for)
 
 
+#: The comparison that holds where a condition's own does not, two-character operators first.
+_NEGATED = {">=": "<", "<=": ">", "==": "≠", "!=": "=", ">": "≤", "<": "≥"}
+_PASSING = frozenset({ConditionState.OK, ConditionState.RECOVERING})
+
+
+def threshold_shown(condition: StopCondition, state: ConditionState | None) -> str:
+    """The threshold as the value stands against it: ``> 1%`` while breached or blind, ``≤ 1%`` while passing.
+
+    An ok card reads ``0.2% ≤ 1%``: ``0.2% > 1%`` would state a breach.
+    """
+    text = condition.threshold_text
+    if state in _PASSING:
+        for op, negated in _NEGATED.items():
+            if text.startswith(op):
+                return negated + text[len(op) :]
+    return text
+
+
 def value_cell(
     condition: StopCondition, view: ConditionView | None, runbook: Runbook, check: CheckView | None = None
 ) -> Text:
-    """The value against the threshold: ``4.1% > 1%``."""
+    """The value against the threshold: ``4.1% > 1%`` breached, ``0.2% ≤ 1%`` passing."""
     marker = condition_marker(view, check)
     state = view.state if view is not None else ConditionState.UNKNOWN
     shown = view.value_text if view is not None else format_value(None, display_unit(condition, runbook))
     value = Text(shown, style=BLIND_STYLE if state in BLIND_STATES else marker.style)
     if condition.threshold_text:  # "" for a condition that fires when its check fails
-        value.append(f" {condition.threshold_text}", style="dim")
+        value.append(f" {threshold_shown(condition, state)}", style="dim")
     return value
 
 
@@ -262,7 +280,7 @@ def _keys(
         return {part: ("none", width, condition.id) for part in PARTS}
     samples = trend_samples(width)
     history = view.history[-samples:]
-    value_width = cell_len(view.value_text) + 1 + cell_len(condition.threshold_text)  # the value cell's width
+    value_width = cell_len(view.value_text) + 1 + cell_len(threshold_shown(condition, view.state))  # the value cell
     layout = (width, samples, value_width, len(history))
     marker = condition_marker(view, check)
     return {
