@@ -16,7 +16,7 @@ from typing import Protocol
 from checks.status import ConditionState
 from checks.verdict import AtRisk, Judgement
 from checks.wording import format_value
-from cutover_tui.labels import check_value_text, display_unit, to_zone
+from cutover_tui.labels import check_value_text, display_unit, threshold_shown, to_zone
 from cutover_tui.state import (
     AtRiskView,
     BannerView,
@@ -130,14 +130,15 @@ def at_risk_views(judgement: Judgement, conditions: Mapping[str, ConditionView])
 def at_risk_view(risk: AtRisk, view: ShownCondition) -> AtRiskView:
     """One countdown of the header: ``auth_errors 4% > 1% — fires in 0:26``."""
     verb = "fires in" if risk.state is ConditionState.PENDING else "clears in"
-    observed = " ".join(part for part in (view.value_text, view.threshold) if part)
+    observed = " ".join(part for part in (view.value_text, threshold_shown(view.threshold, risk.state)) if part)
     text = f"{risk.condition} {observed} — {verb} {countdown_text(risk.seconds)}"
     return AtRiskView(risk.condition, risk.state, risk.seconds, text)
 
 
 def firing_banner(condition: StopCondition, view: ShownCondition, runbook: Runbook, now: datetime | None) -> BannerView:
     """The HALT/ROLLBACK banner for a firing episode no decision has answered."""
-    observed = f"{view.value_text} {view.threshold}" if view.value is not None and view.threshold else view.detail
+    threshold = threshold_shown(view.threshold, view.state)
+    observed = f"{view.value_text} {threshold}" if view.value is not None and view.threshold else view.detail
     kind = condition.action.value
     if view.state is ConditionState.RECOVERING and view.firing_since is not None:
         held = f", firing since {view.firing_since:%H:%M:%SZ}, clears in {countdown_text(view.remaining)}"

@@ -125,6 +125,24 @@ def format_value(value: float | None, unit: str, *, near: float | None = None) -
 # ----------------------------------------------------------------- times
 
 
+#: The comparison that holds where a condition's own does not, two-character operators first.
+_NEGATED = {">=": "<", "<=": ">", "==": "≠", "!=": "=", ">": "≤", "<": "≥"}
+_PASSING = frozenset({ConditionState.OK, ConditionState.RECOVERING})
+
+
+def threshold_shown(threshold: str, state: ConditionState | None) -> str:
+    """A threshold as the value stands against it: ``> 1%`` while breached or blind, ``≤ 1%`` while passing.
+
+    Beside the value, ``0.2% > 1%`` would state a breach; an ok or recovering
+    condition reads ``0.2% ≤ 1%``.
+    """
+    if state in _PASSING:
+        for op, negated in _NEGATED.items():
+            if threshold.startswith(op):
+                return negated + threshold[len(op) :]
+    return threshold
+
+
 def display_zone(name: str | None) -> tzinfo | None:
     """The runbook's time zone for wall clocks, or None for the machine's local zone."""
     if not name:

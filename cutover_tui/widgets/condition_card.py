@@ -34,7 +34,14 @@ from textual.widget import Widget
 
 from checks.status import BLIND_STATES, ConditionState
 from cutover_tui.derive import countdown_text, seconds_text
-from cutover_tui.labels import BLIND_STYLE, condition_marker, display_unit, format_duration, format_value
+from cutover_tui.labels import (
+    BLIND_STYLE,
+    condition_marker,
+    display_unit,
+    format_duration,
+    format_value,
+    threshold_shown,
+)
 from cutover_tui.state import CheckView, ConditionView
 from runbooks.model import Action, Runbook, StopCondition, Threshold
 
@@ -122,24 +129,6 @@ def time_in_state(view: ConditionView) -> str:
     return format_duration(view.in_state_for)
 
 
-#: The comparison that holds where a condition's own does not, two-character operators first.
-_NEGATED = {">=": "<", "<=": ">", "==": "≠", "!=": "=", ">": "≤", "<": "≥"}
-_PASSING = frozenset({ConditionState.OK, ConditionState.RECOVERING})
-
-
-def threshold_shown(condition: StopCondition, state: ConditionState | None) -> str:
-    """The threshold as the value stands against it: ``> 1%`` while breached or blind, ``≤ 1%`` while passing.
-
-    An ok card reads ``0.2% ≤ 1%``: ``0.2% > 1%`` would state a breach.
-    """
-    text = condition.threshold_text
-    if state in _PASSING:
-        for op, negated in _NEGATED.items():
-            if text.startswith(op):
-                return negated + text[len(op) :]
-    return text
-
-
 def value_cell(
     condition: StopCondition, view: ConditionView | None, runbook: Runbook, check: CheckView | None = None
 ) -> Text:
@@ -149,7 +138,7 @@ def value_cell(
     shown = view.value_text if view is not None else format_value(None, display_unit(condition, runbook))
     value = Text(shown, style=BLIND_STYLE if state in BLIND_STATES else marker.style)
     if condition.threshold_text:  # "" for a condition that fires when its check fails
-        value.append(f" {threshold_shown(condition, state)}", style="dim")
+        value.append(f" {threshold_shown(condition.threshold_text, state)}", style="dim")
     return value
 
 
@@ -280,7 +269,9 @@ def _keys(
         return {part: ("none", width, condition.id) for part in PARTS}
     samples = trend_samples(width)
     history = view.history[-samples:]
-    value_width = cell_len(view.value_text) + 1 + cell_len(threshold_shown(condition, view.state))  # the value cell
+    value_width = (
+        cell_len(view.value_text) + 1 + cell_len(threshold_shown(condition.threshold_text, view.state))
+    )  # the value cell
     layout = (width, samples, value_width, len(history))
     marker = condition_marker(view, check)
     return {

@@ -304,7 +304,8 @@ def test_a_recovering_banner_says_since_when_it_fires_and_when_it_clears_not_for
         (60, "condition_changed", changed("auth_errors", "firing", "pending", 0.024, held=60)),
         (70, "condition_changed", {**changed("auth_errors", "recovering", "firing", 0.003), "remaining": 20.0}),
     ), until=at(75))  # fmt: skip
-    assert state.banner == "ROLLBACK — auth_errors 0.3% > 1%, firing since 16:31:00Z, clears in 0:15 — decides: CTO"
+    assert state.banner == "ROLLBACK — auth_errors 0.3% ≤ 1%, firing since 16:31:00Z, clears in 0:15 — decides: CTO"
+    assert state.at_risk[0].text == "auth_errors 0.3% ≤ 1% — clears in 0:15"  # the header's countdown
 
 
 def test_a_firing_that_cleared_unanswered_before_a_crash_is_still_unanswered_after_the_resume() -> None:
