@@ -427,7 +427,7 @@ class _Derivation:
         if not core.live:
             value, read_at = progress.value, progress.value_ts
             tick = self.latest(self.index.check_of[condition_id])
-            if tick is not None and (blind or progress.value_ts is None or tick.ts >= progress.value_ts):
+            if tick is not None and (blind or _read_since(tick, progress)):
                 value, read_at = tick.value, tick.ts
                 lower_bound = bool(tick.extra.get("lower_bound"))
         elif blind and (reading := self.live.readings.get(self.index.check_of[condition_id])) is not None:
@@ -496,6 +496,16 @@ class _Derivation:
             if version is not None:
                 self.cache[check_id] = ((version, grid_end, every_ms), grid)
         return grid + _sample(ticks, times, now_ms, every_ms, 1)
+
+
+def _read_since(tick: TickRecord, progress: _ConditionProgress) -> bool:
+    """Whether ``tick`` was read after (or is) the reading the condition's last change logged: by log order where
+    both name their reading, else by time (a clock that stepped back puts newer readings at earlier times)."""
+    if progress.value_ts is None:
+        return True
+    if tick.id is not None and progress.value_tick is not None:
+        return tick.id >= progress.value_tick
+    return tick.ts >= progress.value_ts
 
 
 def _elapsed(now: datetime | None, since: datetime | None) -> float | None:

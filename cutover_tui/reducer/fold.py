@@ -357,6 +357,7 @@ class Fold:
             state=state,
             value=_number(payload.get("value")),
             value_ts=changed_at,
+            value_tick=max((t for t in payload.get("ticks") or () if isinstance(t, int)), default=None),
             threshold=str(payload.get("threshold") or condition.threshold),
             since=changed_at,
             # Older logs have only the full reason, hold included.

@@ -56,6 +56,7 @@ class _ConditionProgress:
     state: ConditionState = ConditionState.UNKNOWN
     value: float | None = None
     value_ts: datetime | None = None
+    value_tick: int | None = None  # the id of the reading the value came from (newer logs)
     threshold: str = ""
     since: datetime | None = None
     detail: str = "not yet polled"  # what the observation said, without the hold

@@ -246,6 +246,14 @@ def test_after_the_writers_clock_steps_back_a_new_reading_is_the_latest_not_the_
     reducer.apply_tick(TickRecord("api_health", at(40), "breach", 503.0, id=2))
     health = reducer.state(now=at(41)).checks["api_health"]
     assert (health.status, health.value) == ("breach", 503.0)
+    # A condition's card shows its check's newest reading, by log order, not the value its last change logged.
+    with_condition = Reducer(RUNBOOK)
+    with_condition.apply(
+        events((3590, "condition_changed", {**changed("api_down", "ok", "unknown"), "value": 0.099, "ticks": [1]}))[1]
+    )
+    with_condition.apply_tick(TickRecord("api_health", at(3590), "pass", 0.099, id=1))
+    with_condition.apply_tick(TickRecord("api_health", at(40), "pass", 0.0012, id=2))
+    assert with_condition.state(now=at(41)).conditions["api_down"].value == 0.0012
     # A reader that folded only the old pass (status, a follower started then) cannot tell: it vouches for nothing.
     alone = Reducer(gate_only)
     alone.apply_tick(TickRecord("api_health", at(3590), "pass", 200.0, id=1))
