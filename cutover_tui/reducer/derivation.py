@@ -513,12 +513,3 @@ def _elapsed(now: datetime | None, since: datetime | None) -> float | None:
     if now is None or since is None or now < since:
         return None
     return (now - since).total_seconds()
-
-
-def _kept(by_check: dict[str, list[TickRecord]], limit: int) -> dict[str, list[TickRecord]]:
-    """Each check's ticks in time order (a stable sort: equal times keep their order, as ``apply_tick`` keeps them), its last ``limit``."""
-    for check_id, ticks in by_check.items():
-        ticks.sort(key=_tick_time)
-        if len(ticks) > limit:
-            by_check[check_id] = ticks[-limit:]
-    return by_check
