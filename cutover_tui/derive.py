@@ -165,7 +165,7 @@ def cleared_banner(
     kind = condition.action.value
     fired_at, cleared_at = fired
     lasted = seconds_text((cleared_at - fired_at).total_seconds())
-    now_shown = view.value_text or view.detail
+    now_shown = view.value_text if view.value is not None and view.threshold else view.detail
     rule = f", threshold {view.threshold}" if view.threshold else ""
     text = (
         f"{kind.upper()} — {condition.id} fired at {fired_at:%H:%M:%SZ} for {lasted}, cleared at "

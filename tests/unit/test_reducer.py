@@ -123,6 +123,22 @@ def test_firing_rollback_condition_raises_a_banner_until_a_decision() -> None:
     assert after.decisions[-1].decision == "hold" and after.decisions[-1].actor == "carol"
 
 
+def test_the_banner_of_a_condition_without_a_threshold_says_why_its_check_fails_not_its_value() -> None:
+    """api_down fires when its http check fails: the screen's banner says "HTTP 503", not the answer's latency
+    (which reads healthy); once it cleared unanswered, "now ok: up"."""
+    from cutover_tui.widgets.stop_banner import build_banner
+
+    rows = [(0, "condition_changed", {**changed("api_down", "firing", "ok", 0.0015, held=30), "detail": "HTTP 503"})]
+    state = reduce_events(RUNBOOK, events(*rows), [tick("api_health", 1, 0.0015, "breach")], until=at(5))
+    shown = build_banner(state, RUNBOOK, at(5))
+    assert shown is not None and "api_down firing: HTTP 503 (api_health failing)" in shown.text.plain
+    assert "latency" not in shown.text.plain and "latency" not in (state.banner or "")
+    rows.append((10, "condition_changed", {**changed("api_down", "ok", "firing", 0.0012), "detail": "up"}))
+    state = reduce_events(RUNBOOK, events(*rows), [tick("api_health", 11, 0.0012)], until=at(15))
+    shown = build_banner(state, RUNBOOK, at(15))
+    assert shown is not None and "(now ok: up)" in shown.text.plain and "(now up)" in (state.banner or "")
+
+
 def test_a_new_firing_episode_after_a_decision_raises_the_banner_again() -> None:
     """After a decision, the same condition going ok then firing again needs a new decision."""
     state = reduce_events(RUNBOOK, events(
