@@ -6,8 +6,10 @@ silenced, inhibited and unprocessed alerts alike, so nothing is hidden:
 - the value is the number with ``status.state == "active"``; it passes at 0
   (or as ``pass_when`` says);
 - suppressed (silenced or inhibited) alerts are listed in
-  ``extra["suppressed"]`` and never counted; unprocessed ones (just received)
-  in ``extra["unprocessed"]``, not counted either;
+  ``extra["suppressed"]`` and never counted; unprocessed ones (just received,
+  not yet run through silences and inhibitions) in ``extra["unprocessed"]``,
+  not counted either, but the poll cannot pass on them: NODATA ("1 critical
+  alert just received, not yet processed by Alertmanager — cannot vouch");
 - a suppressed alert is still a firing alert that matches the check: a
   silence cannot vouch for health, so unless the runbook expects it the poll
   is NODATA ("2 critical alerts silenced until 14:05 UTC — cannot vouch"),
@@ -161,6 +163,11 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
     if unexpected:
         zone = _zone(ctx.runbook.timezone)
         detail = _cannot_vouch(unexpected, details, ctx.clock.now(), zone)
+        return Observation(Outcome.NODATA, float(active), detail, degraded=True, extra=extra, unit="count", final=True)
+    if groups["unprocessed"]:  # firing, and not yet known to be silenced or inhibited: no health to vouch for
+        detail = (
+            f"{_alerts_noun(groups['unprocessed'])} just received, not yet processed by Alertmanager — cannot vouch"
+        )
         return Observation(Outcome.NODATA, float(active), detail, degraded=True, extra=extra, unit="count", final=True)
     return dataclasses.replace(observation, sample_age=watchdog_age)  # a pass is as fresh as the watchdog
 
@@ -439,12 +446,17 @@ def _suppressed_entry(alert: dict[str, Any], expected_by: str | None, details: _
 # -- the words -------------------------------------------------------------------------
 
 
+def _alerts_noun(alerts: list[dict[str, Any]]) -> str:
+    """``2 critical alerts``, ``1 alert`` (a severity only when they share one)."""
+    count = len(alerts)
+    severities = {str((a.get("labels") or {}).get("severity", "")) for a in alerts}
+    severity = f"{severities.pop()} " if len(severities) == 1 and "" not in severities else ""
+    return f"{count} {severity}alert{'s' if count != 1 else ''}"
+
+
 def _cannot_vouch(unexpected: list[dict[str, Any]], details: _Details, now: datetime, zone: tzinfo) -> str:
     """``2 critical alerts suppressed (1 silenced until 14:05 UTC, 1 inhibited by X) — cannot vouch``."""
-    count = len(unexpected)
-    severities = {str((a.get("labels") or {}).get("severity", "")) for a in unexpected}
-    severity = f"{severities.pop()} " if len(severities) == 1 and "" not in severities else ""
-    noun = f"{count} {severity}alert{'s' if count != 1 else ''}"
+    noun = _alerts_noun(unexpected)
     silenced = [a for a in unexpected if a["status"].get("silencedBy")]
     inhibited = [a for a in unexpected if not a["status"].get("silencedBy")]
     # Each alert stays silenced until its last silence ends; say "until" only when every end is known.

@@ -303,3 +303,17 @@ async def test_breach_outranks_and_cannot_pass_a_stricter_condition(alerts_conte
     assert plain.observe(reading).state is ConditionState.FIRING
     stricter = ConditionEvaluator(StopCondition("many_critical", "probe", parse_threshold("> 2")), check, clock)
     assert stricter.observe(reading).state is ConditionState.UNKNOWN
+
+
+async def test_an_alert_not_yet_processed_cannot_be_vouched_for(alerts_context, canned_server):
+    """An alert Alertmanager just received and has not yet run through its silences and inhibitions is a firing
+    alert that matches: no pass on it (no data, "cannot vouch"); an active one beside it still breaches."""
+    serve(canned_server, [alert("DiskFull", "unprocessed")])
+    ctx, _ = alerts_context()
+    check = ctx.runbook.checks["probe"]
+    reading = await run_probe(check, ctx)
+    assert (reading.outcome, reading.value, reading.degraded) == (Outcome.NODATA, 0.0, True)
+    assert reading.detail == "1 critical alert just received, not yet processed by Alertmanager — cannot vouch"
+    assert reading.extra["unprocessed"][0]["name"] == "DiskFull"
+    serve(canned_server, [alert("DiskFull", "unprocessed"), alert("CertExpiring", "active")])
+    assert (await run_probe(check, ctx)).outcome is Outcome.BREACH
