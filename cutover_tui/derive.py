@@ -135,10 +135,17 @@ def at_risk_view(risk: AtRisk, view: ShownCondition) -> AtRiskView:
     return AtRiskView(risk.condition, risk.state, risk.seconds, text)
 
 
+def observed_text(view: ShownCondition) -> str:
+    """What a banner says was seen: the value, where a threshold judges it; for a condition that fires when its
+    check fails, why it fails ("HTTP 503"): the answer's latency would read healthy."""
+    return view.value_text if view.value is not None and view.threshold else view.detail
+
+
 def firing_banner(condition: StopCondition, view: ShownCondition, runbook: Runbook, now: datetime | None) -> BannerView:
     """The HALT/ROLLBACK banner for a firing episode no decision has answered."""
-    threshold = threshold_shown(view.threshold, view.state)
-    observed = f"{view.value_text} {threshold}" if view.value is not None and view.threshold else view.detail
+    observed = observed_text(view)
+    if view.value is not None and view.threshold:
+        observed += f" {threshold_shown(view.threshold, view.state)}"
     kind = condition.action.value
     if view.state is ConditionState.RECOVERING and view.firing_since is not None:
         held = f", firing since {view.firing_since:%H:%M:%SZ}, clears in {countdown_text(view.remaining)}"
@@ -165,11 +172,10 @@ def cleared_banner(
     kind = condition.action.value
     fired_at, cleared_at = fired
     lasted = seconds_text((cleared_at - fired_at).total_seconds())
-    now_shown = view.value_text if view.value is not None and view.threshold else view.detail
     rule = f", threshold {view.threshold}" if view.threshold else ""
     text = (
         f"{kind.upper()} — {condition.id} fired at {fired_at:%H:%M:%SZ} for {lasted}, cleared at "
-        f"{cleared_at:%H:%M:%SZ} (now {now_shown}{rule}): no decision logged"
+        f"{cleared_at:%H:%M:%SZ} (now {observed_text(view)}{rule}): no decision logged"
     )
     if condition.decides:
         text += f" — decides: {runbook.roles.get(condition.decides, condition.decides)}"

@@ -242,7 +242,7 @@ async def _gate(
                 progress(status)
             stops = runbook.condition(status.id).action in (Action.HALT, Action.ROLLBACK)
             if stops and counts_as_firing(status) and status.id in active:
-                fired.setdefault(status.id, status.firing_since or status.since or ctx.clock.now())
+                fired.setdefault(status.id, status.firing_since or status.since)
                 stopping.set()
 
     ctx = ProbeContext(runbook)
@@ -301,7 +301,6 @@ def _judge(
     stops: nobody can log a decision here.
     """
     import time
-    from datetime import datetime, timezone
 
     from checks.verdict import check_status, counts_as_firing, judge
     from runbooks.model import Step
@@ -320,7 +319,7 @@ def _judge(
         for cid in check_ids
     }  # fmt: skip
     cleared = {
-        cid: (fired_at, statuses[cid].since or datetime.now(timezone.utc))
+        cid: (fired_at, statuses[cid].since)
         for cid, fired_at in (fired or {}).items()
         if cid in in_force and not counts_as_firing(statuses[cid])
     }

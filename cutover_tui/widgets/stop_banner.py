@@ -9,10 +9,10 @@ from rich.text import Text
 from textual.widgets import Static
 
 from checks.status import ConditionState
-from cutover_tui.derive import countdown_text, seconds_text
+from cutover_tui.derive import countdown_text, observed_text, seconds_text
 from cutover_tui.labels import format_wall_clock
-from cutover_tui.state import ConditionView, Mode, SessionState
-from runbooks.model import Runbook, StopCondition
+from cutover_tui.state import Mode, SessionState
+from runbooks.model import Runbook
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +54,6 @@ class StopBanner(Static):
             self.update(banner.text)
 
 
-def observed(condition: StopCondition, view: ConditionView) -> str:
-    """What a banner says was seen: the value against a threshold, or, for a condition that fires when its check
-    fails, why it fails ("HTTP 503"): the answer's latency would read healthy."""
-    return view.value_text if view.value is not None and condition.threshold_text else view.detail
-
-
 def build_banner(
     state: SessionState, runbook: Runbook, now: datetime, *, live: bool = True, zone: tzinfo | None = None
 ) -> Banner | None:
@@ -94,11 +88,11 @@ def build_banner(
             text.append(f"for {seconds_text((cleared_at - fired_at).total_seconds())}", style="bold")
             text.append(f", cleared at {format_wall_clock(cleared_at, zone)}")
             if view is not None:
-                text.append(f" (now {view.state.value}: {observed(condition, view)})")
+                text.append(f" (now {view.state.value}: {observed_text(view)})")
             text.append(": no decision logged", style="bold")
         elif view is not None:
             text.append(f" {condition.id} {view.state.value}: ", style="bold")
-            text.append(f"{observed(condition, view)} ", style="bold")
+            text.append(f"{observed_text(view)} ", style="bold")
             rule = f"threshold {condition.threshold_text}" if condition.threshold_text else f"{condition.check} failing"
             text.append(f"({rule}) ")
             if view.state is ConditionState.RECOVERING and view.firing_since is not None:
