@@ -179,7 +179,9 @@ def judge(
     Args:
         runbook: gives each condition's action, and the rollback plan.
         statuses: every condition in force, by id; leave out conditions outside
-            their ``active`` window (a missing id is inactive, not blind).
+            their ``active`` window (a missing id is inactive, not blind), but for
+            a halt or rollback condition whose firing began in force and awaits a
+            decision: a window that closes answers nothing.
         current_step: the step being worked on (in rollback mode: of the
             rollback plan), or None.
         check_statuses: each check's status (``check_status``): an outcome,

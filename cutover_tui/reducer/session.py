@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from checks.status import ConditionState
-from checks.verdict import counts_as_firing, judge
+from checks.verdict import counts_as_firing, is_active, judge
 from cutover_tui.derive import (
     ShownCondition,
     at_risk_view,
@@ -122,7 +122,7 @@ class Reducer(Fold):
         mode = Mode.ROLLBACK if self._rollback_at else Mode.REHEARSAL if self._rehearsal else Mode.LIVE
         checks: Views[CheckView] = Views(index.check_ids, derive.check_view, derive.read_latest)
         conditions: Views[ConditionView] = Views(index.condition_ids, derive.condition_view, derive.read_windows)
-        statuses = derive.statuses()
+        statuses = self._with_unanswered_out_of_force(derive, derive.statuses())
         waiting, cleared, soonest = self._waiting(statuses)
         # What the steps' gates, the alerts pane, the banners and the header's countdown read, in one query
         # (a replay reads the log).
@@ -286,6 +286,24 @@ class Reducer(Fold):
                     if isinstance(alert, Mapping):
                         alerts.append(_alert_view(alert, state, check_id))
         return tuple(alerts)
+
+    def _with_unanswered_out_of_force(self, derive: _Derivation, statuses: dict[str, _Core]) -> dict[str, _Core]:
+        """``statuses`` and the halt and rollback conditions out of their ``active`` window whose firing began in
+        force and awaits a decision (still firing, or cleared): a window that closes answers nothing."""
+        extra: dict[str, _Core] = {}
+        for condition in self._index.stopping:
+            if condition.active is None or condition.id in statuses:
+                continue
+            progress = self._conditions[condition.id]
+            if progress.fired_seq is not None:
+                seq, fired_at = progress.fired_seq, progress.firing_since
+            elif progress.cleared is not None:
+                seq, fired_at = progress.cleared.seq, progress.cleared.fired_at
+            else:
+                continue
+            if seq > self._last_decision_seq and fired_at is not None and is_active(condition, self._t0, fired_at):
+                extra[condition.id] = derive.core(condition)
+        return {**statuses, **extra} if extra else statuses
 
     def _waiting(self, statuses: Mapping[str, _Core]) -> tuple[list[str], dict[str, ClearedFiring], str | None]:
         """The halt and rollback conditions whose firing episode awaits a decision, in the banners' order.

@@ -412,6 +412,25 @@ def test_conditions_outside_their_active_window_do_not_count() -> None:
     assert reduce_events(windowed, rows, until=at(10)).verdict is Verdict.ROLLBACK
 
 
+def test_a_firing_in_force_when_it_began_asks_for_its_decision_after_its_window_closes() -> None:
+    """auth_errors is in force from T0 to T+10m: a firing that began in it, cleared or still firing, holds ROLLBACK
+    and its banner past T+10m until a decision; once answered, the closed window lets it go."""
+    from runbooks.model import ActiveWindow
+
+    auth, api = RUNBOOK.stop_conditions
+    windowed = replace(RUNBOOK, stop_conditions=(replace(auth, active=ActiveWindow(0.0, 600.0)), api))
+    fired = [
+        (-900, "condition_changed", changed("api_down", "ok", "unknown")),
+        (60, "condition_changed", changed("auth_errors", "firing", "pending", 0.03, held=60)),
+    ]
+    cleared = [*fired, (80, "condition_changed", changed("auth_errors", "ok", "firing", 0.002))]
+    for rows in (fired, cleared):
+        state = reduce_events(windowed, events(*rows), until=at(700))
+        assert state.verdict is Verdict.ROLLBACK and state.banner_condition == "auth_errors", rows[-1]
+    answered = [*cleared, (650, "decision", {"decision": "continue", "reason": "blip", "conditions": {}})]
+    assert reduce_events(windowed, events(*answered), until=at(700)).verdict is Verdict.CONTINUE
+
+
 def test_blind_rollback_trigger_means_cannot_verify_even_between_steps() -> None:
     """Before any poll every condition is unknown: the verdict is CANNOT_VERIFY, never CONTINUE."""
     assert reduce_events(RUNBOOK, events()).verdict is Verdict.CANNOT_VERIFY
