@@ -492,7 +492,16 @@ class FollowBackend:
         self._holder: int | None = None  # the pid last seen holding the log's lock (this machine only)
         self._released = False  # that lock was let go: the writer is gone, whatever its heartbeat's age
         self._disk_full = False  # the log's file system had no space left at the last read
-        self._fold(self._log.events(), self._log.latest_ticks(per_check=self._reducer.ticks_kept))
+        # In write order: after the writer's clock stepped back, the readings written last are not the latest
+        # stamped. Those written after every reading of these are folded too (at most what the fold keeps of every
+        # check): a step back may have left them out of each check's latest by time.
+        latest = sorted(self._log.latest_ticks(per_check=self._reducer.ticks_kept), key=lambda tick: tick.id or 0)
+        self._fold(self._log.events(), latest)
+        folded = max((tick.id for tick in latest if tick.id is not None), default=0)
+        if folded < self._last_tick_id:
+            kept = self._reducer.ticks_kept * len(self.runbook.checks)
+            later, _ = self._log.ticks_written_after(folded, newest=kept)
+            self._fold([], [tick for tick in later if tick.id is not None and tick.id <= self._last_tick_id])
         self._watch_writer(
             self._log.heartbeat_at(), self._log.last_write_ts, writer_pid(self.db_path), disk_full(self.db_path)
         )

@@ -123,8 +123,9 @@ def run_and_kill(db: Path, delay: float) -> list[int]:
     process.wait(timeout=30)
     reader.join(timeout=30)
     errors = process.stderr.read() if process.stderr else ""
-    if process.stderr:
-        process.stderr.close()
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
     if not started:
         raise RuntimeError(f"the writer never acknowledged a decision: {errors[-1000:]}")
     # A line cut by the kill was never fully acknowledged.

@@ -275,14 +275,21 @@ class LogQueries:
             rows = self._query(sql, params)
             return self._decode(_in_time_order(rows, fmt))
 
-    def ticks_written_after(self, tick_id: int) -> tuple[list[TickRecord], int]:
-        """Ticks stored after row ``tick_id`` (in write order) and the newest row id: how a follower tails.
+    def ticks_written_after(self, tick_id: int, *, newest: int | None = None) -> tuple[list[TickRecord], int]:
+        """Ticks stored after row ``tick_id`` (in write order; only the ``newest`` last of them when given) and the
+        newest row id: how a follower tails.
 
         Tailing by row id, not by time, never misses a tick that a batch
         flushed late with an earlier timestamp.
         """
+        columns = self._format.columns
         with self._db_lock:
-            rows = self._query(f"SELECT {self._format.columns} FROM ticks WHERE id > ? ORDER BY id", [tick_id])
+            if newest is None:
+                rows = self._query(f"SELECT {columns} FROM ticks WHERE id > ? ORDER BY id", [tick_id])
+            else:
+                rows = self._query(
+                    f"SELECT {columns} FROM ticks WHERE id > ? ORDER BY id DESC LIMIT ?", [tick_id, newest]
+                )[::-1]
             return self._decode(rows), (rows[-1][0] if rows else tick_id)
 
     def last_tick_id(self) -> int:

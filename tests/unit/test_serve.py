@@ -87,6 +87,9 @@ class Served:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        for stream in (self.process.stdout, self.process.stderr):  # left open, a later test's collection warns
+            if stream is not None:
+                stream.close()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -167,3 +168,27 @@ def test_not_a_session_log_is_one_line_and_exit_2(tmp_path: Path) -> None:
     bogus.write_text("hello")
     done = status(bogus)
     assert done.returncode == 2 and "Traceback" not in done.stderr and str(bogus) in done.stderr
+
+
+def test_a_follower_started_after_a_backward_clock_step_reads_the_newest_reading_written(tmp_path: Path) -> None:
+    """The writer's clock ran an hour ahead, then stepped back, and its health check began to fail: a follower (and
+    status) opened then finds, beside each check's latest stamped reading, those written after it, so it shows the
+    failure, not the old pass stamped later nor "stamped ahead of the clock"."""
+    from checks.reading import Outcome
+    from crash_writer import T0, make_runbook, reading
+    from cutover_tui.live import FollowBackend
+
+    runbook = make_runbook()
+    db = tmp_path / "stepped.cutover.db"
+    with SessionLog.create(db, runbook, operator="ic", clock=ManualClock(T0)) as log:
+        for second in range(80):  # an hour ahead: more readings than a follower keeps of a check
+            log.record_reading(reading("api_health", 0.01 + second / 100, T0 + timedelta(seconds=3600 + second)))
+        for second in range(5):  # the clock stepped back; the service fails
+            log.record_reading(reading("api_health", 0.02, T0 + timedelta(seconds=10 + second), Outcome.BREACH))
+        log.flush_ticks()
+    follower = FollowBackend(db, runbook, clock=ManualClock(T0 + timedelta(seconds=15)))
+    try:
+        health = follower.state().checks["api_health"]
+        assert (health.outcome, health.value) == ("breach", 0.02)  # stale: its writer is gone
+    finally:
+        asyncio.run(follower.stop())

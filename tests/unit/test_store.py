@@ -184,6 +184,8 @@ def test_reader_in_another_process_follows_a_running_writer(db: Path) -> None:
     finally:
         writer.kill()
         writer.wait(timeout=30)
+        if writer.stdout is not None:
+            writer.stdout.close()
     assert later and later[0].seq == first[-1].seq + 1 and later[0].prev_hash == first[-1].hash
     assert result.ok
 
