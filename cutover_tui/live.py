@@ -498,7 +498,9 @@ class FollowBackend:
         latest = sorted(self._log.latest_ticks(per_check=self._reducer.ticks_kept), key=lambda tick: tick.id or 0)
         self._fold(self._log.events(), latest)
         folded = max((tick.id for tick in latest if tick.id is not None), default=0)
-        if folded < self._last_tick_id:
+        if folded > self._last_tick_id:  # written since the tail's start was read: the tail must not fold them again
+            self._last_tick_id = folded
+        elif folded < self._last_tick_id:
             kept = self._reducer.ticks_kept * len(self.runbook.checks)
             later, _ = self._log.ticks_written_after(folded, newest=kept)
             self._fold([], [tick for tick in later if tick.id is not None and tick.id <= self._last_tick_id])
