@@ -215,10 +215,15 @@ async def test_a_polling_thread_that_ends_or_hangs_turns_the_screen_cannot_verif
         else:
             polling.call_soon(time.sleep, SILENCE_SECONDS + 6)  # a probe that never yields
         stopped = time.monotonic()
-        await wait_until(pilot, lambda: app.session.verdict is Verdict.CANNOT_VERIFY, SILENCE_SECONDS + 4)
-        assert time.monotonic() - stopped < SILENCE_SECONDS + 2.5  # its last green was not kept
-        # Stale; or blind already when it hung (a poll that timed out on a loaded machine stays unknown).
-        assert all(view.state in BLIND_STATES for view in app.session.conditions.values()), app.session.conditions
+
+        def blind() -> bool:
+            # Stale; or blind already when it hung (a poll that timed out on a loaded machine stays unknown).
+            # The header may turn first: one check's last reading can be a second older than another's.
+            views = app.session.conditions.values()
+            return app.session.verdict is Verdict.CANNOT_VERIFY and all(v.state in BLIND_STATES for v in views)
+
+        await wait_until(pilot, blind, SILENCE_SECONDS + 4)
+        assert time.monotonic() - stopped < SILENCE_SECONDS + 2.5  # no card kept its last green
         assert all(view.status == "stale" for view in app.session.checks.values())
         # The checks' own staleness may say CANNOT VERIFY first; the thread's silence names the cause within its limit.
         await wait_until(pilot, lambda: "polling stopped" in app.session.verdict_reasons, SILENCE_SECONDS + 4)
@@ -279,9 +284,15 @@ async def test_a_follower_of_a_writer_whose_screen_loop_hangs_never_shows_its_la
             writer_loop.call_soon_threadsafe(time.sleep, SILENCE_SECONDS + WRITER_SILENCE_SECONDS + 6)  # it hangs
             target.set(auth_error_ratio=0.05)  # a breach only the writer's evaluators see
             hung = time.monotonic()
-            await wait_until(pilot, lambda: app.session.verdict is Verdict.CANNOT_VERIFY, SILENCE_SECONDS + 10)
+
+            def stale() -> bool:  # one check's last logged reading may be half a second older than the other's
+                views = app.session.conditions.values()
+                return app.session.verdict is Verdict.CANNOT_VERIFY and all(
+                    v.state is ConditionState.STALE for v in views
+                )
+
+            await wait_until(pilot, stale, SILENCE_SECONDS + 10)
             assert time.monotonic() - hung < SILENCE_SECONDS + WRITER_SILENCE_SECONDS + 3
-            assert all(view.state is ConditionState.STALE for view in app.session.conditions.values())
     finally:
         asyncio.run_coroutine_threadsafe(writer.stop(), writer_loop).result(30)
         writer_loop.call_soon_threadsafe(writer_loop.stop)
