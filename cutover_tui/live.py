@@ -304,7 +304,10 @@ class LiveBackend:
         await self._repaint.stop()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._writer, self._write_held)  # a last try; what fails stays unwritten
-        await loop.run_in_executor(self._writer, self.log.close)
+        try:
+            await loop.run_in_executor(self._writer, self.log.close)
+        except sqlite3.Error:
+            pass  # closed all the same; what failed is in ``log.write_health``, which `run` prints as it exits
         self._writer.shutdown(wait=True)
 
     def end_at_once(self, outcome: str, reason: str) -> None:

@@ -229,6 +229,11 @@ def _live(
     finally:
         if timer is not None:
             timer.cancel()
+    health = log.write_health
+    if not health.ok:
+        print(f"cutover-tui run: the log's last writes failed ({health.error}); "
+              f"what the screen showed after {health.failing_since:%H:%M:%S} UTC is not in it", file=sys.stderr)  # fmt: skip
+        return 1
     path = shlex.quote(str(Path(log.path).absolute()))
     exe = executable()
     print(f"Session log: {Path(log.path).absolute()}")

@@ -62,9 +62,15 @@ class RunbookChanged(SessionLogError):
         )
 
 
+class LogDisplaced(sqlite3.OperationalError):
+    """The writer's file is no longer at the log's path (removed, moved, replaced): a write there would reach nobody."""
+
+
 def describe_write_error(error: BaseException) -> str:
     """A failed write in a few words: ``database or disk is full`` -> ``disk full``."""
     text = str(error)
+    if isinstance(error, LogDisplaced):
+        return text
     lowered = text.lower()
     if "disk is full" in lowered or "no space" in lowered:
         return "disk full"

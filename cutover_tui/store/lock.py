@@ -68,6 +68,19 @@ class _WriterLock:
         return (f"{self.db_path} is being written by {holder}; "
                 f"use `cutover-tui follow {self.db_path}` to watch it read-only")  # fmt: skip
 
+    def displaced(self) -> str | None:
+        """Why the locked file is no longer the one the path names (``"removed"``, ``"replaced"``), or None while it is.
+
+        None too when the path cannot be read (a folder made unreadable): the write itself then says what fails.
+        """
+        try:
+            named = os.stat(self.db_path)
+        except FileNotFoundError:
+            return "removed"
+        except OSError:
+            return None
+        return None if (named.st_dev, named.st_ino) == self._key else "replaced"
+
     def release(self) -> None:
         """Drop the lock (after SQLite closed the file: see the class notes)."""
         if self._fd is not None:

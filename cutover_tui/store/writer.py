@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from checks.clock import Clock
 from checks.reading import Reading
 from checks.status import ConditionStatus
 from cutover_tui.redaction import Redactor
 from cutover_tui.store.chain import _plain, canonical_json, event_hash, seal_payload, tick_digest
-from cutover_tui.store.errors import describe_write_error
+from cutover_tui.store.errors import LogDisplaced, describe_write_error
 from cutover_tui.store.queries import LogQueries
 from cutover_tui.store.records import (
     EVENT_KINDS,
@@ -29,6 +33,9 @@ from cutover_tui.store.records import (
 from cutover_tui.store.retention import RetentionPolicy, _Kept, _without_floats
 from cutover_tui.store.schema import _transaction
 
+if TYPE_CHECKING:
+    from cutover_tui.store.lock import _WriterLock
+
 # Flush pending ticks inline when the writer thread falls this far behind.
 MAX_PENDING_TICKS = 20_000
 
@@ -41,7 +48,9 @@ class LogWriter(LogQueries):
     """Writing a session log (``SessionLog`` is one): events, batched readings and their seals, write health."""
 
     # Set by ``SessionLog.__init__``.
+    path: Path
     operator: str
+    _lock: _WriterLock | None
     retention: RetentionPolicy
     _clock: Clock
     _pending: list[TickRecord]
@@ -65,6 +74,8 @@ class LogWriter(LogQueries):
     #: What else the heartbeat vouches for (a live session's polling): while it returns False no heartbeat
     #: is stamped, so a follower sees a writer whose polling stopped as one that is not writing.
     heartbeat_while: Callable[[], bool] | None = None
+    #: While the writer's file is not at the log's path: why, where its copy went, how to go on (``_ensure_in_place``).
+    _displaced: str | None = None
 
     def append(
         self, kind: str, payload: Mapping[str, Any], actor: str | None = None, *, ts: datetime | None = None
@@ -106,6 +117,7 @@ class LogWriter(LogQueries):
             stamp = format_ts(moment)
             ticks = self._take_pending()
             try:
+                self._ensure_in_place()
                 with _transaction(self._connection):
                     # The readings this event was based on, sealed just before it.
                     self._write_ticks(ticks, stamp)
@@ -239,6 +251,7 @@ class LogWriter(LogQueries):
             if self._head_ts is not None and now < self._head_ts:
                 now = self._head_ts
             try:
+                self._ensure_in_place()
                 with _transaction(self._connection):
                     if ticks:
                         self._write_ticks(ticks, format_ts(now))
@@ -256,6 +269,46 @@ class LogWriter(LogQueries):
             if ticks:
                 self._committed(len(ticks), *self._pending_head, now)
         return len(ticks)
+
+    def _ensure_in_place(self) -> None:
+        """Raise ``LogDisplaced`` while the writer's file is not the one at the log's path.
+
+        Written there, an event would reach no reader, no report and no
+        resume, and be gone when this process exits. The first time, a copy
+        of everything written so far goes where the log was (removed or moved
+        away) or beside it (another file took its name). A file moved back
+        is written again.
+        """
+        why = self._lock.displaced() if self._lock is not None else None
+        if why is None:
+            self._displaced = None
+            return
+        if self._displaced is None:
+            self._displaced = self._copy_out(why)
+        raise LogDisplaced(self._displaced)
+
+    def _copy_out(self, why: str) -> str:
+        """Copy the log (SQLite's backup: the write-ahead log's pages too) to a free name; say where, and how to go on."""
+        target = self.path if why == "removed" else self.path.with_name(f"{self.path.name}.rescued")
+        try:
+            handle, part = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+            os.close(handle)
+            try:
+                with contextlib.closing(sqlite3.connect(part)) as copy:
+                    self._connection.backup(copy)
+                os.link(part, target)  # never over a file that came meanwhile
+            finally:
+                os.unlink(part)
+        except (OSError, sqlite3.Error) as error:
+            return (
+                f"the log file was {why} at {self.path}, and no copy could be written ({describe_write_error(error)}): "
+                "what was written is only in this process's open files"
+            )
+        if why == "removed":
+            where = f"the log file was removed from {self.path}; a copy of everything written is back there"
+        else:
+            where = f"another file replaced the log at {self.path}; a copy of everything written is at {target}"
+        return f"{where}: quit, then resume it with `cutover-tui run RUNBOOK --db {target}`"
 
     def _take_pending(self) -> list[TickRecord]:
         with self._pending_lock:

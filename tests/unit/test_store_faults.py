@@ -130,3 +130,71 @@ def test_write_errors_read_as_words() -> None:
         describe_write_error(sqlite3.OperationalError("attempt to write a readonly database"))
         == "the file became read-only"
     )
+
+
+@pytest.mark.parametrize("how", ["rm", "mv"])
+def test_a_log_removed_under_its_writer_is_put_back_and_nothing_more_is_acknowledged(tmp_path: Path, how) -> None:
+    """`rm` (a /tmp cleaner) or `mv` of the log while its writer runs: what it goes on writing reaches no file anyone
+    can read, and is lost when it exits. The next write fails and says so, a copy of every event written so far is
+    put back where the log was, and nothing is acknowledged (nor heartbeat stamped) until the file is back."""
+    db = tmp_path / "go-live.cutover.db"
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    log.append("decision", {"decision": "go", "reason": "before"})
+    if how == "rm":
+        db.unlink()
+    else:
+        db.rename(tmp_path / "elsewhere.cutover.db")
+    with pytest.raises(sqlite3.Error, match="removed"):
+        log.append("decision", {"decision": "continue", "reason": "after"})
+    with pytest.raises(sqlite3.Error):
+        log.flush_ticks(heartbeat=True)
+    health = log.write_health
+    assert not health.ok and health.failing_since is not None
+    assert "the log file was removed" in health.error and str(db) in health.error and "--db" in health.error
+    with SessionLog.open_readonly(db) as reader:  # put back: everything acknowledged before the removal
+        assert [e.payload.get("reason") for e in reader.events() if e.kind == "decision"] == ["before"]
+        assert reader.verify().ok
+        assert reader.heartbeat_at() is None or reader.heartbeat_at() <= log._clock.now()
+    log.close()
+    resumed = SessionLog.open(db, make_runbook(), operator="alice")  # the copy resumes as the log
+    resumed.append("decision", {"decision": "continue", "reason": "resumed"})
+    resumed.close()
+    with SessionLog.open_readonly(db) as reader:
+        assert [e.payload.get("reason") for e in reader.events() if e.kind == "decision"] == ["before", "resumed"]
+        assert reader.verify().ok
+
+
+def test_a_log_replaced_under_its_writer_is_left_alone_and_copied_beside_it(tmp_path: Path) -> None:
+    """Another file now has the log's name: the writer writes neither to it nor to the file nobody can find; the copy
+    of what was written goes beside it, and a file already there is never overwritten."""
+    db = tmp_path / "go-live.cutover.db"
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    log.append("note", {"text": "before"})
+    db.unlink()
+    db.write_bytes(b"someone else's file")
+    with pytest.raises(sqlite3.Error, match="replaced"):
+        log.append("note", {"text": "after"})
+    assert db.read_bytes() == b"someone else's file"
+    rescued = tmp_path / "go-live.cutover.db.rescued"
+    assert str(rescued) in log.write_health.error
+    with SessionLog.open_readonly(rescued) as reader:
+        assert [e.payload.get("text") for e in reader.events() if e.kind == "note"] == ["before"]
+    log.close()
+
+
+def test_a_log_moved_back_under_its_writer_is_written_again(tmp_path: Path) -> None:
+    """`mv` away and back again (the copy put back moved aside first): the writer's own file is in place once more,
+    and writes resume in it."""
+    db = tmp_path / "go-live.cutover.db"
+    log = SessionLog.create(db, make_runbook(), operator="alice")
+    away = tmp_path / "away.cutover.db"
+    db.rename(away)
+    with pytest.raises(sqlite3.Error):
+        log.append("note", {"text": "while away"})
+    db.unlink()  # the copy put back
+    away.rename(db)
+    log.append("note", {"text": "back"})
+    assert log.write_health.ok
+    log.close()
+    with SessionLog.open_readonly(db) as reader:
+        assert [e.payload.get("text") for e in reader.events() if e.kind == "note"] == ["back"]
