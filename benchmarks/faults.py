@@ -707,7 +707,8 @@ async def gate_stale(lab: Lab, name: str) -> Shown:
             # Past the rule, the gate, the verdict and the condition's card should all say so.
             return Look(greens(now, ("watched",)), shown, f"gate probe {gate}; {describe(now)}", age > stale_after)
 
-        return await observe(name, look, reading.monotonic, stale_after + SAMPLE,
+        read_at = time.monotonic() - (SystemClock().monotonic() - reading.monotonic)  # stamped on the system clock
+        return await observe(name, look, read_at, stale_after + SAMPLE,
                              f"the staleness rule: 2 × interval + timeout = {stale_after:g} s")  # fmt: skip
 
 

@@ -1,13 +1,17 @@
 """Clocks: a monotonic clock for durations and a UTC wall clock for timestamps.
 
-Durations (``for``, latency, rates) use ``monotonic()`` so wall-clock jumps
-never shorten or lengthen them; ``now()`` is only for what is shown or logged.
-Tests use ``ManualClock`` to move time by hand.
+Durations (``for``, latency, rates, a reading's age) use ``monotonic()`` so
+wall-clock steps never shorten or lengthen them; ``now()`` is only for what is
+shown or logged. The system's monotonic clock here counts the time the machine
+was asleep (``CLOCK_BOOTTIME``): a reading taken before a laptop's lid closed
+is as old as the sleep when it opens, not a second. Tests use ``ManualClock``
+to move time by hand.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
@@ -24,11 +28,22 @@ class Clock(Protocol):
         ...
 
 
+#: Linux's monotonic clock that goes on while the machine is suspended; ``time.monotonic`` stops then.
+_SINCE_BOOT = getattr(time, "CLOCK_BOOTTIME", None)
+
+
 class SystemClock:
-    """The real clocks: ``time.monotonic()`` and ``datetime.now(UTC)``."""
+    """The real clocks: monotonic time since boot, sleep included (``CLOCK_BOOTTIME``), and ``datetime.now(UTC)``.
+
+    ``time.monotonic()`` (the event loops' clock) stands still while the
+    machine sleeps; this one does not, so what was read before a suspend is
+    stale after it. The polls' timers run on the loops' clock; the scheduler
+    converts their due instants to this one (``Scheduler._start_poll``).
+    Where ``CLOCK_BOOTTIME`` does not exist, ``time.monotonic()``.
+    """
 
     def monotonic(self) -> float:
-        return time.monotonic()
+        return time.monotonic() if _SINCE_BOOT is None else time.clock_gettime(_SINCE_BOOT)
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
@@ -69,7 +84,7 @@ class ManualClock:
         self._wall += timedelta(seconds=seconds)
 
     def jump_wall(self, seconds: float) -> None:
-        """Move only the wall clock (either way), as NTP or a laptop resume does."""
+        """Move only the wall clock (either way), as an NTP step does."""
         self._wall += timedelta(seconds=seconds)
 
 
@@ -92,3 +107,14 @@ def wall_at(clock: Clock, instant: float) -> datetime:
         if after - before < _READ_TOGETHER:
             break
     return wall - timedelta(seconds=max(0.0, (before + after) / 2 - instant))
+
+
+def offset_from(clock: Clock, other: Callable[[], float]) -> float:
+    """``clock.monotonic()`` minus ``other()`` (an event loop's ``time``), the two read together as ``wall_at`` reads."""
+    for _ in range(3):
+        before = other()
+        instant = clock.monotonic()
+        after = other()
+        if after - before < _READ_TOGETHER:
+            break
+    return instant - (before + after) / 2

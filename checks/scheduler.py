@@ -50,7 +50,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from checks.clock import SystemClock
+from checks.clock import SystemClock, offset_from
 from checks.conditions import ConditionEvaluator
 from checks.reading import Reading
 from checks.status import ConditionState, ConditionStatus
@@ -64,6 +64,8 @@ if TYPE_CHECKING:
 #: statuses that changed. Runs on the event loop; it must not block.
 ResultCallback = Callable[[Reading | None, list[ConditionStatus]], None]
 
+#: The system clock's offset from the loop's moved by more than this: the machine slept (``Scheduler._on_clock``).
+CLOCK_OFFSET_SLACK = 0.001
 #: How often the conditions look at the clock to notice staleness, seconds.
 TICK_INTERVAL = 1.0
 #: Lateness samples kept for benchmarks.
@@ -156,6 +158,7 @@ class Poller:
         """The newest reading of each check (stored as a tick or not)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._offset: float | None = None  # the evaluators' clock minus the loop's (``_on_clock``)
         self._running: dict[str, asyncio.Task[Reading]] = {}  # polls in flight; a poll's task is let go when it ends
         # The timers share one callback and one context: a thousand checks' timers then hold no
         # bound method and no context copy each, objects the cyclic collector would walk every pass.
@@ -246,13 +249,27 @@ class Poller:
             self.stats.skipped += 1
             return
         self.stats.lateness.append(max(0.0, now - instant))
-        # The evaluators count in the context clock's units: the loop's own clock when it is the
-        # system's monotonic clock, else (a test's manual clock) "now minus how late".
-        clock = self.ctx.clock
-        due_on_clock = instant if isinstance(clock, SystemClock) else clock.monotonic() - (now - instant)
+        due_on_clock = self._on_clock(loop, instant, now)
         task = loop.create_task(self._poll(check, due=due_on_clock, instant=instant), name=f"poll:{check.id}")
         self._running[check.id] = task
         task.add_done_callback(functools.partial(self._ended, check.id))
+
+    def _on_clock(self, loop: asyncio.AbstractEventLoop, instant: float, now: float) -> float:
+        """The loop's ``instant`` on the evaluators' clock, which the hold and staleness count on.
+
+        The system's clock counts the time the machine slept, the loop's does
+        not: their offset is read once and kept while it holds to a
+        millisecond, so due instants stay exact multiples of ``every`` between
+        sleeps, and moves by the length of each sleep. A test's manual clock
+        moves by hand: its due instant is its now minus how late the poll is.
+        """
+        clock = self.ctx.clock
+        if not isinstance(clock, SystemClock):
+            return clock.monotonic() - (now - instant)
+        offset = offset_from(clock, loop.time)
+        if self._offset is None or abs(offset - self._offset) > CLOCK_OFFSET_SLACK:
+            self._offset = offset
+        return instant + self._offset
 
     def _ended(self, check_id: str, task: asyncio.Task[Reading]) -> None:
         """A poll ended: let go of its task, which would keep its coroutine and context alive until the next poll."""

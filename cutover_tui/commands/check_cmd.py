@@ -300,8 +300,7 @@ def _judge(
     A halt or rollback condition that fired during the run (``fired``) and cleared before its end still
     stops: nobody can log a decision here.
     """
-    import time
-
+    from checks.clock import SystemClock
     from checks.verdict import check_status, counts_as_firing, judge
     from runbooks.model import Step
 
@@ -311,7 +310,7 @@ def _judge(
     )
     whole_launch = Step(id="check", title="cutover-tui check", gate=gates, watch=tuple(sorted(active)))
     in_force = {cid: status for cid, status in statuses.items() if cid in active}
-    now = time.monotonic()
+    now = SystemClock().monotonic()  # the clock the readings were stamped on
     check_statuses = {
         cid: check_status(runbook.checks[cid], readings[cid].outcome.value, now - readings[cid].monotonic,
                           degraded=readings[cid].degraded, sample_age=readings[cid].sample_age)

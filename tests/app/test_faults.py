@@ -14,12 +14,13 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from checks.clock import SystemClock
 from checks.status import BLIND_STATES, ConditionState, Verdict
 from checks.target import Target
 from cutover_tui.app import make_app
@@ -94,6 +95,64 @@ def test_a_wall_clock_step_neither_stops_polling_nor_fires_early(target, tmp_pat
     states = {row["id"]: row["state"] for row in document["conditions"]}
     assert states["auth_errors"] == "firing"
     assert 4.0 <= took < 12.0, f"fired {took:.1f}s after the breach began"
+
+
+class SleepingClock(SystemClock):
+    """The system's clocks, and a suspend: ``sleep(s)`` moves the monotonic-since-boot and wall clocks ``s`` ahead,
+    while the event loops' clock (``time.monotonic``, which stands still in a suspend) does not move."""
+
+    def __init__(self, slept: float = 0.0) -> None:
+        self.slept = slept
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+
+    def monotonic(self) -> float:
+        return super().monotonic() + self.slept
+
+    def now(self) -> datetime:
+        return super().now() + timedelta(seconds=self.slept)
+
+
+def test_the_system_clock_counts_the_time_the_machine_slept() -> None:
+    """Durations and ages are on CLOCK_BOOTTIME, which goes on in a suspend; `time.monotonic` stops."""
+    import time as clocks
+
+    before = clocks.clock_gettime(clocks.CLOCK_BOOTTIME)
+    read = SystemClock().monotonic()
+    assert before <= read <= clocks.clock_gettime(clocks.CLOCK_BOOTTIME)
+
+
+@pytest.mark.slow
+async def test_a_laptop_resumed_from_sleep_shows_nothing_it_read_before_as_current(target, tmp_path):
+    """The lid closes for an hour while a breach is pending; it opens. What was read before is an hour old: every
+    condition stale and CANNOT VERIFY within a second or two, not the old green (or the old pending) until the next
+    poll; the hour asleep never counts toward the hold; fresh polls bring the screen back. The laptop had slept two
+    hours before the session began: the polls' timers (on the loop's clock) and the hold (on the system's) differ
+    by that much from the start, and the countdown must not."""
+    clock = SleepingClock(slept=7200)
+    runbook = load_runbook(write_fault_runbook(tmp_path, target.url, hold="8s", every="2s", timeout="1500ms"))
+    app = make_app(LiveBackend(runbook, SessionLog.create(tmp_path / "s.cutover.db", runbook, operator="ic"),
+                               actor="ic", clock=clock))  # fmt: skip
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.session.verdict is Verdict.CONTINUE)
+        target.set(auth_error_ratio=0.05)
+        await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.PENDING)
+        assert app.session.conditions["auth_errors"].remaining > 6  # "fires in 0:07", not a hold already half met
+        clock.sleep(3600)
+        woke = time.monotonic()
+
+        def stale() -> bool:
+            views = app.session.conditions.values()
+            return app.session.verdict is Verdict.CANNOT_VERIFY and all(v.state in BLIND_STATES for v in views)
+
+        await wait_until(pilot, stale, 4)
+        assert time.monotonic() - woke < 1.6  # the staleness tick's second, not the next poll's
+        assert "no reading for 1h" in app.session.conditions["auth_errors"].detail
+        await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.PENDING, 6)
+        assert app.session.conditions["auth_errors"].breach_held < 8  # the hour asleep did not count
+        await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.FIRING, 12)
+        assert app.session.conditions["health_down"].state is ConditionState.OK
 
 
 @pytest.mark.slow
