@@ -198,3 +198,19 @@ def test_a_log_moved_back_under_its_writer_is_written_again(tmp_path: Path) -> N
     log.close()
     with SessionLog.open_readonly(db) as reader:
         assert [e.payload.get("text") for e in reader.events() if e.kind == "note"] == ["back"]
+
+
+def test_a_log_whose_folder_was_removed_says_no_copy_could_be_written(tmp_path: Path) -> None:
+    """`rm -rf` of the log's folder: nowhere to put a copy back; the failure says so, and never claims a copy."""
+    import shutil
+
+    folder = tmp_path / "session"
+    folder.mkdir()
+    log = SessionLog.create(folder / "go-live.cutover.db", make_runbook(), operator="alice")
+    shutil.rmtree(folder)
+    with pytest.raises(sqlite3.Error):
+        log.append("note", {"text": "after"})
+    error = log.write_health.error
+    assert "the log file was removed" in error and "no copy could be written" in error
+    assert "a copy of everything written" not in error
+    log.close()
