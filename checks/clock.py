@@ -38,7 +38,7 @@ class SystemClock:
     ``time.monotonic()`` (the event loops' clock) stands still while the
     machine sleeps; this one does not, so what was read before a suspend is
     stale after it. The polls' timers run on the loops' clock; the scheduler
-    converts their due instants to this one (``Scheduler._start_poll``).
+    converts their due instants to this one (``Poller._on_clock``).
     Where ``CLOCK_BOOTTIME`` does not exist, ``time.monotonic()``.
     """
 

@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 #: statuses that changed. Runs on the event loop; it must not block.
 ResultCallback = Callable[[Reading | None, list[ConditionStatus]], None]
 
-#: The system clock's offset from the loop's moved by more than this: the machine slept (``Scheduler._on_clock``).
+#: The system clock's offset from the loop's moved by more than this: the machine slept (``Poller._on_clock``).
 CLOCK_OFFSET_SLACK = 0.001
 #: How often the conditions look at the clock to notice staleness, seconds.
 TICK_INTERVAL = 1.0
