@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Button, Input, RadioButton, RadioSet, Select, Static
@@ -26,6 +26,9 @@ from cutover_tui.screens.dialog import DialogScreen, buttons, error_line, hint
 from cutover_tui.state import DECISIONS
 from cutover_tui.widgets.scorecard_form import ScorecardForm
 from runbooks.model import Scorecard, Step
+
+#: The keys that choose a decision (``1``–``6``).
+CHOICE_KEYS = frozenset(str(n) for n in range(1, len(DECISIONS) + 1))
 
 #: What each scorecard result recommends, to warn when the decision disagrees.
 SCORECARD_DECISIONS = {"GO": "go", "CONDITIONAL": "conditional_go", "NO-GO": "no_go"}
@@ -89,7 +92,7 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
             for number, decision in enumerate(DECISIONS, 1):
                 yield RadioButton(f"{number}  {DECISION_LABELS[decision]}", id=f"decision-{decision}")
         yield Static(id="decision-warning", classes="dialog-warning")
-        yield Input(placeholder="reason (required, logged)", id="reason", compact=True)
+        yield Input(placeholder="reason (required, logged)", id="reason", compact=True, select_on_focus=False)
         options = [(f"Decided by: {title} ({role})" + ("  ← the banner asks" if role == self.expected else ""), role)
                    for role, title in self.deciders]  # fmt: skip
         options += [("Decided by: me (who types)", TYPIST), ("Decided by: someone else (type the name)", SOMEONE_ELSE)]
@@ -97,7 +100,7 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
         yield Select(options, allow_blank=False, value=default, id="decided-by", compact=True)
         yield Input(placeholder="who decided (name)", id="decider-name", compact=True, classes="-hidden")
         yield error_line()
-        yield hint("1–6 choose · Tab moves · Enter records · Escape cancels")
+        yield hint("1–6 choose, then type the reason · Enter records · Escape cancels")
         yield buttons("Record decision", disabled=True)
 
     def on_mount(self) -> None:
@@ -113,6 +116,25 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
 
     def action_choose(self, index: int) -> None:
         self.query_one(f"#decision-{DECISIONS[index]}", RadioButton).value = True
+
+    def on_key(self, event: events.Key) -> None:
+        """Words typed on the choice list are the reason's: it takes the focus and the first character.
+
+        The list ignores them, and Enter there would press its highlighted
+        decision, not record the one chosen; ``1``–``6`` stay the choices.
+        """
+        character = event.character
+        if (
+            isinstance(self.focused, RadioSet)
+            and character is not None
+            and character.isprintable()
+            and not character.isspace()
+            and character not in CHOICE_KEYS
+        ):
+            event.stop()
+            reason = self.query_one("#reason", Input)
+            reason.focus()
+            reason.insert_text_at_cursor(character)
 
     @property
     def decided_by(self) -> str | None:

@@ -191,6 +191,22 @@ async def test_evidence_and_note_are_appended(app: CutoverApp, pilot: Pilot[None
     assert app.session.log[-1].text == "DNS TTL lowered"
 
 
+async def test_a_reason_typed_straight_after_the_choice_is_the_reason(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
+    """`d`, `4`, then the reason, then Enter, as a commander types it at 3 a.m.: the words go to the reason (not
+    lost on the choice list, whose Enter would pick another decision), digits in it included, and the decision is
+    recorded as chosen."""
+    await pilot.press("d")
+    await pilot.pause()
+    assert isinstance(app.screen, DecisionScreen)
+    await pilot.press("4", *"hold 15 min: DB team", "enter")
+    await settle(pilot)
+    decision = payload(backend, "decision")
+    assert decision["decision"] == "hold"
+    assert decision["reason"] == "hold 15 min: DB team"
+
+
 async def test_decision_records_reason_conditions_snapshot_and_verdict(
     app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
 ) -> None:
