@@ -78,10 +78,7 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
         self.answers = list(answers)
 
     def compose_dialog(self) -> ComposeResult:
-        verdict = Text.assemble(("Verdict now: ", "bold"), VERDICT_LABELS[self.verdict])
-        for reason in self.verdict_reasons:
-            verdict.append(f"\n  {reason}", style="dim")
-        yield Static(verdict, id="decision-verdict")
+        yield Static(self._verdict_text(), id="decision-verdict")
         if self.answers:
             answering = Text("Answers: ", style="bold")
             answering.append("\n".join(self.answers))
@@ -102,6 +99,20 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
         yield error_line()
         yield hint("1–6 choose, then type the reason · Enter records · Escape cancels")
         yield buttons("Record decision", disabled=True)
+
+    def _verdict_text(self) -> Text:
+        verdict = Text.assemble(("Verdict now: ", "bold"), VERDICT_LABELS[self.verdict])
+        for reason in self.verdict_reasons:
+            verdict.append(f"\n  {reason}", style="dim")
+        return verdict
+
+    def show_verdict(self, verdict: Verdict, reasons: Sequence[str]) -> None:
+        """The verdict changed while the dialog is open: say it now, and warn again if the choice overrides it."""
+        if (verdict, list(reasons)) == (self.verdict, self.verdict_reasons):
+            return
+        self.verdict, self.verdict_reasons = verdict, list(reasons)
+        self.query_one("#decision-verdict", Static).update(self._verdict_text())
+        self._refresh()
 
     def on_mount(self) -> None:
         first = self.query(Input).first() if self.scorecard is not None else self.query_one(RadioSet)

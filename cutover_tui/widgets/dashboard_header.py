@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
+from checks.status import Verdict
 from cutover_tui.labels import (
     format_at,
     format_countdown,
@@ -50,6 +51,9 @@ class DashboardHeader(Horizontal):
         super().__init__(id=id)
         self._shown: dict[str, Text] = {}
         self._last_shown: tuple[SessionState, Runbook, datetime, tzinfo | None, str | None] | None = None
+        #: What the verdict badge says (verdict, blind conditions, mode): a dashboard behind a dialog shows it again
+        #: when it changes.
+        self.verdict_shown: tuple[Verdict, int, Mode] | None = None
 
     def on_resize(self) -> None:
         if self._last_shown is not None:
@@ -77,6 +81,7 @@ class DashboardHeader(Horizontal):
     ) -> None:
         """Render ``state`` at ``now``; widgets whose text did not change are left alone."""
         self._last_shown = (state, runbook, now, zone, view_label)
+        self.verdict_shown = (state.verdict, len(state.blind), state.mode)
         badge = self.query_one(VerdictBadge)
         badge.verdict = state.verdict
         badge.blind = len(state.blind)

@@ -513,3 +513,27 @@ async def test_command_palette_runs_an_action_by_name(app: CutoverApp, pilot: Pi
     await pilot.press("enter")
     await wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
     assert app.screen.has_class("-danger")
+
+
+async def test_a_verdict_that_changes_behind_a_dialog_shows_at_once_in_the_header_and_the_dialog() -> None:
+    """The decision dialog is open (a reason takes a minute to type) when a source dies: the header behind it and
+    the dialog's own "Verdict now" turn CANNOT VERIFY at once, not the CONTINUE seen when it opened."""
+    from cutover_tui.screens.decision import DecisionScreen
+    from cutover_tui.widgets.verdict_badge import VerdictBadge
+
+    backend = session_in_progress()
+    backend.tick("api_error_ratio", "pass", 0.001)
+    backend.condition("api_errors", "ok", 0.001, "0.1% ≤ 1%")
+    async with open_dashboard(backend) as dashboard:
+        app, pilot = dashboard.app, dashboard.pilot
+        await wait_until(pilot, lambda: app.session.verdict is Verdict.CONTINUE)
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, DecisionScreen)
+        assert "CONTINUE" in str(app.screen.query_one("#decision-verdict", Static).render())
+        backend.condition("auth_errors", "stale", 0.002, "no reading for 12s")
+        await wait_until(pilot, lambda: app.session.verdict is Verdict.CANNOT_VERIFY)
+        await pilot.pause()
+        assert app.query_one(VerdictBadge).verdict is Verdict.CANNOT_VERIFY  # the dashboard's header, behind
+        shown = str(app.screen.query_one("#decision-verdict", Static).render())
+        assert "CANNOT VERIFY" in shown and "CONTINUE" not in shown
