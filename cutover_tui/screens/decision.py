@@ -107,7 +107,7 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
         return verdict
 
     def show_verdict(self, verdict: Verdict, reasons: Sequence[str]) -> None:
-        """The verdict changed while the dialog is open: say it now, and warn again if the choice overrides it."""
+        """Follow the verdict while the dialog is open: a change is said at once, and the override warning with it."""
         if (verdict, list(reasons)) == (self.verdict, self.verdict_reasons):
             return
         self.verdict, self.verdict_reasons = verdict, list(reasons)
