@@ -76,6 +76,7 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
         self.deciders = list(deciders)
         self.expected = expected
         self.answers = list(answers)
+        self._typing_reason = False  # a reason was begun on the choice list (``on_key``)
 
     def compose_dialog(self) -> ComposeResult:
         yield Static(self._verdict_text(), id="decision-verdict")
@@ -129,23 +130,32 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
         self.query_one(f"#decision-{DECISIONS[index]}", RadioButton).value = True
 
     def on_key(self, event: events.Key) -> None:
-        """Words typed on the choice list are the reason's: it takes the focus and the first character.
+        """Words typed on the choice list are the reason's: it takes the focus and the characters.
 
-        The list ignores them, and Enter there would press its highlighted
-        decision, not record the one chosen; ``1``–``6`` stay the choices.
+        The list ignores letters, and its space and Enter would press its
+        highlighted decision, not record the one chosen. ``1``–``6`` stay the
+        choices until a reason is begun there; keys that arrive before the
+        focus has moved (a fast typist, a paste) follow the first, space and
+        Enter (which records) included.
         """
+        if not isinstance(self.focused, RadioSet):
+            return
         character = event.character
-        if (
-            isinstance(self.focused, RadioSet)
-            and character is not None
-            and character.isprintable()
-            and not character.isspace()
-            and character not in CHOICE_KEYS
-        ):
+        if self._typing_reason and event.key == "enter":
             event.stop()
-            reason = self.query_one("#reason", Input)
-            reason.focus()
-            reason.insert_text_at_cursor(character)
+            event.prevent_default()
+            self._submit()
+            return
+        if character is None or not character.isprintable():
+            return
+        if not self._typing_reason and (character.isspace() or character in CHOICE_KEYS):
+            return
+        event.stop()
+        event.prevent_default()
+        self._typing_reason = True
+        reason = self.query_one("#reason", Input)
+        reason.focus()
+        reason.insert_text_at_cursor(character)
 
     @property
     def decided_by(self) -> str | None:

@@ -207,6 +207,26 @@ async def test_a_reason_typed_straight_after_the_choice_is_the_reason(
     assert decision["reason"] == "hold 15 min: DB team"
 
 
+async def test_a_reason_typed_fast_after_the_choice_keeps_its_spaces_and_the_choice(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
+    """Keys that arrive together (a fast typist, a paste, tmux's send-keys) before the focus has moved to the
+    reason: its spaces stay in it, not toggling the choice list, and Enter records the decision chosen."""
+    from textual import events
+
+    await pilot.press("d")
+    await pilot.pause()
+    assert isinstance(app.screen, DecisionScreen)
+    await pilot.press("4")
+    for character in "db team 2 late\r":
+        key = {" ": "space", "\r": "enter"}.get(character, character)
+        app.post_message(events.Key(key, character))  # as the terminal's driver posts them, all at once
+    await settle(pilot)
+    decision = payload(backend, "decision")
+    assert decision["decision"] == "hold"
+    assert decision["reason"] == "db team 2 late"
+
+
 async def test_decision_records_reason_conditions_snapshot_and_verdict(
     app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
 ) -> None:
