@@ -44,6 +44,13 @@ FLUSH_INTERVAL_SECONDS = 1.0
 CLOCK_BEHIND_TOLERANCE = timedelta(seconds=1)
 
 
+def rescue_path(path: Path) -> Path:
+    """Where a copy of a log that left its path goes: ``go-live.cutover.db`` -> ``go-live-rescued.cutover.db``."""
+    name = path.name
+    tail = ".cutover.db" if name.endswith(".cutover.db") else path.suffix
+    return path.with_name(f"{name[: len(name) - len(tail)]}-rescued{tail}")
+
+
 class LogWriter(LogQueries):
     """Writing a session log (``SessionLog`` is one): events, batched readings and their seals, write health."""
 
@@ -275,9 +282,8 @@ class LogWriter(LogQueries):
 
         Written there, an event would reach no reader, no report and no
         resume, and be gone when this process exits. The first time, a copy
-        of everything written so far goes where the log was (removed or moved
-        away) or beside it (another file took its name). A file moved back
-        is written again.
+        of everything written so far goes beside the path (``rescue_path``).
+        A file moved back is written again.
         """
         why = self._lock.displaced() if self._lock is not None else None
         if why is None:
@@ -288,8 +294,13 @@ class LogWriter(LogQueries):
         raise LogDisplaced(self._displaced)
 
     def _copy_out(self, why: str) -> str:
-        """Copy the log (SQLite's backup: the write-ahead log's pages too) to a free name; say where, and how to go on."""
-        target = self.path if why == "removed" else self.path.with_name(f"{self.path.name}.rescued")
+        """Copy the log (SQLite's backup: the write-ahead log's pages too) to ``rescue_path``; say where, and how to go on.
+
+        Never at the log's own path, even when it is free: this connection still
+        has its ``-wal`` and ``-shm`` open by that name, and a copy there would
+        share them with it.
+        """
+        target = rescue_path(self.path)
         try:
             handle, part = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
             os.close(handle)
@@ -304,11 +315,10 @@ class LogWriter(LogQueries):
                 f"the log file was {why} at {self.path}, and no copy could be written ({describe_write_error(error)}): "
                 "what was written is only in this process's open files"
             )
-        if why == "removed":
-            where = f"the log file was removed from {self.path}; a copy of everything written is back there"
-        else:
-            where = f"another file replaced the log at {self.path}; a copy of everything written is at {target}"
-        return f"{where}: quit, then resume it with `cutover-tui run RUNBOOK --db {target}`"
+        return (
+            f"the log file was {why} at {self.path}; a copy of everything written is at {target}: "
+            f"quit, then resume it with `cutover-tui run RUNBOOK --db {target}`"
+        )
 
     def _take_pending(self) -> list[TickRecord]:
         with self._pending_lock:

@@ -470,12 +470,12 @@ async def test_a_full_disk_never_hides_a_firing_condition_and_loses_nothing(tmp_
 
 
 @pytest.mark.slow
-async def test_a_log_removed_under_a_live_session_is_put_back_and_stops_vouching(target, tmp_path):
-    """`rm` of the log while the session runs (a /tmp cleaner): within seconds the screen says LOG NOT WRITING, that a
-    copy is back, how to resume it; CANNOT VERIFY; a note typed then is refused, not shown as done into a file that
-    no longer exists; a follower and `status` say CANNOT VERIFY, and the copy resumes with everything before."""
+async def test_a_log_removed_under_a_live_session_is_copied_and_stops_vouching(target, tmp_path):
+    """`rm` of the log while the session runs (a /tmp cleaner): within seconds the screen says LOG NOT WRITING, where
+    the copy is, how to resume it; CANNOT VERIFY; a note typed then is refused, not shown as done into a file that
+    no longer exists; a follower and `status` of the copy say CANNOT VERIFY, and the copy has everything before."""
     runbook = load_runbook(write_fault_runbook(tmp_path, target.url, every="1s", timeout="900ms"))
-    db = tmp_path / "s.cutover.db"
+    db, copy = tmp_path / "s.cutover.db", tmp_path / "s-rescued.cutover.db"
     app = make_app(LiveBackend(runbook, SessionLog.create(db, runbook, operator="ic"), actor="ic"))
     follower = FollowBackend(db, runbook, interval=0.2)  # opened before the removal: it reads the file now gone
     async with app.run_test(size=SIZE) as pilot:
@@ -488,19 +488,19 @@ async def test_a_log_removed_under_a_live_session_is_put_back_and_stops_vouching
         removed = time.monotonic()
         await wait_until(pilot, lambda: app.session.log_problem is not None, 5)
         assert time.monotonic() - removed < 3
-        assert "the log file was removed" in app.session.log_problem and "--db" in app.session.log_problem
+        assert "the log file was removed" in app.session.log_problem and f"--db {copy}" in app.session.log_problem
         assert app.session.verdict is Verdict.CANNOT_VERIFY
         assert app.banner is not None and "LOG NOT WRITING" in app.banner.text.plain
         await pilot.press("n", *"after", "enter")
         await pilot.pause(0.5)
         await wait_until(pilot, lambda: follower.state().verdict is Verdict.CANNOT_VERIFY, WRITER_SILENCE_SECONDS + 3)
         await follower.stop()
-        # The copy put back has no writer: `status` of it says so once its last heartbeat is old (a writer on
-        # another host is told from a dead one the same way).
-        assert wait_for(lambda: _status_verdict(db) == "CANNOT_VERIFY", WRITER_SILENCE_SECONDS + 3)
-    with SessionLog.open_readonly(db) as copy:
-        notes = [e.payload["text"] for e in copy.events() if e.kind == "note"]
-        assert copy.verify().ok
+        # The copy has no writer: `status` of it says so once its last heartbeat is old (a writer on another
+        # host is told from a dead one the same way).
+        assert wait_for(lambda: _status_verdict(copy) == "CANNOT_VERIFY", WRITER_SILENCE_SECONDS + 3)
+    with SessionLog.open_readonly(copy) as reader:
+        notes = [e.payload["text"] for e in reader.events() if e.kind == "note"]
+        assert reader.verify().ok
     assert notes == ["before"]  # "after" was never acknowledged
 
 
@@ -522,9 +522,10 @@ def test_run_quit_after_its_log_was_removed_says_where_the_copy_is_and_exits_1(t
         writer.keys("Right", "Enter")
         assert wait_for(lambda: "exit=" in writer.screen(), 20), writer.screen()
         said = writer.tmux("capture-pane", "-p", "-J", "-t", writer.name).stdout  # -J: wrapped lines joined
+    copy = tmp_path / "s-rescued.cutover.db"
     assert "exit=1" in said and "Traceback" not in said
-    assert "the log file was removed" in said and f"--db {db}" in said
-    assert _logged_states(db).get("auth_errors") == "ok"  # the copy put back: what was written before
+    assert "the log file was removed" in said and f"--db {copy}" in said
+    assert _logged_states(copy).get("auth_errors") == "ok"  # the copy: what was written before
 
 
 @pytest.mark.slow

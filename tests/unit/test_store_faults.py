@@ -133,10 +133,11 @@ def test_write_errors_read_as_words() -> None:
 
 
 @pytest.mark.parametrize("how", ["rm", "mv"])
-def test_a_log_removed_under_its_writer_is_put_back_and_nothing_more_is_acknowledged(tmp_path: Path, how) -> None:
+def test_a_log_removed_under_its_writer_is_copied_beside_and_nothing_more_is_acknowledged(tmp_path: Path, how) -> None:
     """`rm` (a /tmp cleaner) or `mv` of the log while its writer runs: what it goes on writing reaches no file anyone
-    can read, and is lost when it exits. The next write fails and says so, a copy of every event written so far is
-    put back where the log was, and nothing is acknowledged (nor heartbeat stamped) until the file is back."""
+    can read, and is lost when it exits. The next write fails and says so, a copy of every event written so far goes
+    beside the path, and nothing is acknowledged (nor heartbeat stamped) until the file is back. The copy never goes
+    at the path itself, where the writer's connection still has its `-wal` and `-shm` by name."""
     db = tmp_path / "go-live.cutover.db"
     log = SessionLog.create(db, make_runbook(), operator="alice")
     log.append("decision", {"decision": "go", "reason": "before"})
@@ -149,17 +150,18 @@ def test_a_log_removed_under_its_writer_is_put_back_and_nothing_more_is_acknowle
     with pytest.raises(sqlite3.Error):
         log.flush_ticks(heartbeat=True)
     health = log.write_health
+    copy = tmp_path / "go-live-rescued.cutover.db"
     assert not health.ok and health.failing_since is not None
-    assert "the log file was removed" in health.error and str(db) in health.error and "--db" in health.error
-    with SessionLog.open_readonly(db) as reader:  # put back: everything acknowledged before the removal
+    assert "the log file was removed" in health.error and f"--db {copy}" in health.error
+    assert not db.exists()
+    with SessionLog.open_readonly(copy) as reader:  # everything acknowledged before the removal
         assert [e.payload.get("reason") for e in reader.events() if e.kind == "decision"] == ["before"]
         assert reader.verify().ok
-        assert reader.heartbeat_at() is None or reader.heartbeat_at() <= log._clock.now()
     log.close()
-    resumed = SessionLog.open(db, make_runbook(), operator="alice")  # the copy resumes as the log
+    resumed = SessionLog.open(copy, make_runbook(), operator="alice")  # the copy resumes as the log
     resumed.append("decision", {"decision": "continue", "reason": "resumed"})
     resumed.close()
-    with SessionLog.open_readonly(db) as reader:
+    with SessionLog.open_readonly(copy) as reader:
         assert [e.payload.get("reason") for e in reader.events() if e.kind == "decision"] == ["before", "resumed"]
         assert reader.verify().ok
 
@@ -175,7 +177,7 @@ def test_a_log_replaced_under_its_writer_is_left_alone_and_copied_beside_it(tmp_
     with pytest.raises(sqlite3.Error, match="replaced"):
         log.append("note", {"text": "after"})
     assert db.read_bytes() == b"someone else's file"
-    rescued = tmp_path / "go-live.cutover.db.rescued"
+    rescued = tmp_path / "go-live-rescued.cutover.db"
     assert str(rescued) in log.write_health.error
     with SessionLog.open_readonly(rescued) as reader:
         assert [e.payload.get("text") for e in reader.events() if e.kind == "note"] == ["before"]
@@ -183,15 +185,13 @@ def test_a_log_replaced_under_its_writer_is_left_alone_and_copied_beside_it(tmp_
 
 
 def test_a_log_moved_back_under_its_writer_is_written_again(tmp_path: Path) -> None:
-    """`mv` away and back again (the copy put back moved aside first): the writer's own file is in place once more,
-    and writes resume in it."""
+    """`mv` away and back again: the writer's own file is in place once more, and writes resume in it."""
     db = tmp_path / "go-live.cutover.db"
     log = SessionLog.create(db, make_runbook(), operator="alice")
     away = tmp_path / "away.cutover.db"
     db.rename(away)
     with pytest.raises(sqlite3.Error):
         log.append("note", {"text": "while away"})
-    db.unlink()  # the copy put back
     away.rename(db)
     log.append("note", {"text": "back"})
     assert log.write_health.ok
