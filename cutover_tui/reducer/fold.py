@@ -333,7 +333,11 @@ class Fold:
         cleared = condition.cleared
         if fired_seq is None and condition.fired_seq is not None:
             fired_at = condition.firing_since or changed_at
-            cleared = ClearedFiring(fired_at, changed_at, condition.fired_seq, condition.acknowledged)
+            # A clock stepped back dates the change at the log's last time and says how far behind it read:
+            # on the clock that dated the firing, it cleared that much earlier.
+            on_fired_clock = changed_at - timedelta(seconds=float(payload.get("clock_behind_by") or 0.0))
+            cleared_at = on_fired_clock if on_fired_clock >= fired_at else changed_at
+            cleared = ClearedFiring(fired_at, cleared_at, condition.fired_seq, condition.acknowledged)
         remaining = payload.get("remaining")
         self._conditions[condition_id] = _ConditionProgress(
             state=state,

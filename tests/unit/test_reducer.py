@@ -322,6 +322,24 @@ def test_a_firing_that_cleared_holds_the_verdict_and_banner_until_a_decision() -
     assert after.verdict is Verdict.CONTINUE and after.banner is None and after.verdict_reasons == ()
 
 
+def test_a_firing_that_cleared_after_the_clock_stepped_back_says_how_long_it_fired() -> None:
+    """The writer's clock stepped back an hour, then a condition fired and cleared 8 s later. Its changes carry the
+    last event's time and how far behind the clock read (`clock_behind_by`); `firing_since` is the stepped clock's.
+    The banner says it fired for 8 s, in the stepped clock's times, not "for 59m52s" between the two clocks."""
+    from cutover_tui.store import format_ts
+
+    rows = [
+        (-1, "condition_changed", changed("api_down", "ok", "unknown")),
+        (0, "condition_changed", changed("auth_errors", "ok", "unknown", 0.002)),
+        (10, "condition_changed", {**changed("auth_errors", "firing", "ok", 0.05), "firing_since": format_ts(at(10 - 3600)),
+                                   "clock_behind_by": 3600.0}),
+        (10, "condition_changed", {**changed("auth_errors", "ok", "firing", 0.002), "clock_behind_by": 3592.0}),
+    ]  # fmt: skip
+    state = reduce_events(RUNBOOK, events(*rows), until=at(20))
+    assert state.verdict is Verdict.ROLLBACK
+    assert state.banner is not None and "fired at 15:30:10Z for 8s, cleared at 15:30:18Z" in state.banner
+
+
 def test_a_recovering_banner_says_since_when_it_fires_and_when_it_clears_not_for_0s() -> None:
     """While recovering the breach hold is 0: the banner gives the firing's start and the countdown to clearing."""
     state = reduce_events(RUNBOOK, events(
