@@ -191,36 +191,26 @@ async def test_evidence_and_note_are_appended(app: CutoverApp, pilot: Pilot[None
     assert app.session.log[-1].text == "DNS TTL lowered"
 
 
+@pytest.mark.parametrize("arriving", ["key by key", "all at once"])
 async def test_a_reason_typed_straight_after_the_choice_is_the_reason(
-    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend, arriving: str
 ) -> None:
     """`d`, `4`, then the reason, then Enter, as a commander types it at 3 a.m.: the words go to the reason (not
-    lost on the choice list, whose Enter would pick another decision), digits in it included, and the decision is
-    recorded as chosen."""
-    await pilot.press("d")
-    await pilot.pause()
-    assert isinstance(app.screen, DecisionScreen)
-    await pilot.press("4", *"hold 15 min: DB team", "enter")
-    await settle(pilot)
-    decision = payload(backend, "decision")
-    assert decision["decision"] == "hold"
-    assert decision["reason"] == "hold 15 min: DB team"
-
-
-async def test_a_reason_typed_fast_after_the_choice_keeps_its_spaces_and_the_choice(
-    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
-) -> None:
-    """Keys that arrive together (a fast typist, a paste, tmux's send-keys) before the focus has moved to the
-    reason: its spaces stay in it, not toggling the choice list, and Enter records the decision chosen."""
+    lost on the choice list, which ignores letters and whose space and Enter would press another decision), digits
+    and spaces included, and the decision is recorded as chosen. Keys may arrive together, before the focus has
+    moved to the reason (a fast typist, a paste, tmux's send-keys): they follow the first."""
     from textual import events
 
     await pilot.press("d")
     await pilot.pause()
     assert isinstance(app.screen, DecisionScreen)
     await pilot.press("4")
-    for character in "db team 2 late\r":
-        key = {" ": "space", "\r": "enter"}.get(character, character)
-        app.post_message(events.Key(key, character))  # as the terminal's driver posts them, all at once
+    if arriving == "key by key":
+        await pilot.press(*"db team 2 late", "enter")
+    else:
+        for character in "db team 2 late\r":
+            key = {" ": "space", "\r": "enter"}.get(character, character)
+            app.post_message(events.Key(key, character))  # as the terminal's driver posts them
     await settle(pilot)
     decision = payload(backend, "decision")
     assert decision["decision"] == "hold"
