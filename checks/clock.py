@@ -13,7 +13,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+_T = TypeVar("_T")
 
 
 class Clock(Protocol):
@@ -95,26 +97,27 @@ _READ_TOGETHER = 0.0005
 def wall_at(clock: Clock, instant: float) -> datetime:
     """The wall time at the monotonic ``instant`` (not later than now).
 
-    The two clocks are read together: monotonic, wall, monotonic, read again
-    (at most twice more) when a thread switch fell between them. Converting
-    at two moments then gives two instants `for` apart to well under a
-    millisecond, where one read of each could differ by a switch interval.
+    The two clocks are read together (``_read_between``). Converting at two
+    moments then gives two instants `for` apart to well under a millisecond,
+    where one read of each could differ by a switch interval.
     """
+    monotonic, wall = _read_between(clock.monotonic, clock.now)
+    return wall - timedelta(seconds=max(0.0, monotonic - instant))
+
+
+def _read_between(outer: Callable[[], float], inner: Callable[[], _T]) -> tuple[float, _T]:
+    """``inner()`` read between two reads of ``outer()``, read again (at most twice more) when a thread switch fell
+    between them; the midpoint of the two ``outer`` reads, and what ``inner`` read."""
     for _ in range(3):
-        before = clock.monotonic()
-        wall = clock.now()
-        after = clock.monotonic()
+        before = outer()
+        value = inner()
+        after = outer()
         if after - before < _READ_TOGETHER:
             break
-    return wall - timedelta(seconds=max(0.0, (before + after) / 2 - instant))
+    return (before + after) / 2, value
 
 
 def offset_from(clock: Clock, other: Callable[[], float]) -> float:
-    """``clock.monotonic()`` minus ``other()`` (an event loop's ``time``), the two read together as ``wall_at`` reads."""
-    for _ in range(3):
-        before = other()
-        instant = clock.monotonic()
-        after = other()
-        if after - before < _READ_TOGETHER:
-            break
-    return instant - (before + after) / 2
+    """``clock.monotonic()`` minus ``other()`` (an event loop's ``time``), the two read together (``_read_between``)."""
+    midpoint, instant = _read_between(other, clock.monotonic)
+    return instant - midpoint

@@ -9,7 +9,7 @@ projected end. Pure: no I/O, no clock, no Textual.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Protocol
 
@@ -141,17 +141,23 @@ def observed_text(view: ShownCondition) -> str:
     return view.value_text if view.value is not None and view.threshold else view.detail
 
 
+def hold_text(view: ShownCondition, wall_clock: Callable[[datetime], str]) -> str:
+    """How long a firing has held: ``for 1m12s``; recovering (its hold is 0), since when it fires and when it
+    clears: ``firing since 16:31:00Z, clears in 0:15``."""
+    if view.state is ConditionState.RECOVERING and view.firing_since is not None:
+        return f"firing since {wall_clock(view.firing_since)}, clears in {countdown_text(view.remaining)}"
+    return f"for {seconds_text(view.breach_held)}"
+
+
 def firing_banner(condition: StopCondition, view: ShownCondition, runbook: Runbook, now: datetime | None) -> BannerView:
     """The HALT/ROLLBACK banner for a firing episode no decision has answered."""
     observed = observed_text(view)
     if view.value is not None and view.threshold:
         observed += f" {threshold_shown(view.threshold, view.state)}"
     kind = condition.action.value
-    if view.state is ConditionState.RECOVERING and view.firing_since is not None:
-        held = f", firing since {view.firing_since:%H:%M:%SZ}, clears in {countdown_text(view.remaining)}"
-    else:
-        held = f" for {seconds_text(view.breach_held)}"
-    text = f"{kind.upper()} — {condition.id} {observed}{held}"
+    held = hold_text(view, lambda at: f"{at:%H:%M:%SZ}")
+    lead = ", " if held.startswith("firing since") else " "  # a recovering one's since and countdown follow a comma
+    text = f"{kind.upper()} — {condition.id} {observed}{lead}{held}"
     if condition.decides:
         text += f" — decides: {runbook.roles.get(condition.decides, condition.decides)}"
     escalation = _escalation(condition, view.firing_since or view.since, view.acknowledged, runbook, now)

@@ -51,9 +51,15 @@ class DashboardHeader(Horizontal):
         super().__init__(id=id)
         self._shown: dict[str, Text] = {}
         self._last_shown: tuple[SessionState, Runbook, datetime, tzinfo | None, str | None] | None = None
-        #: What the verdict badge says (verdict, blind conditions, mode): a dashboard behind a dialog shows it again
-        #: when it changes.
-        self.verdict_shown: tuple[Verdict, int, Mode] | None = None
+
+    @property
+    def verdict_shown(self) -> tuple[Verdict, int, Mode] | None:
+        """What the verdict badge says (verdict, blind conditions, mode): a dashboard behind a dialog shows it again
+        when it changes."""
+        if self._last_shown is None:
+            return None
+        state = self._last_shown[0]
+        return state.verdict, len(state.blind), state.mode
 
     def on_resize(self) -> None:
         if self._last_shown is not None:
@@ -81,7 +87,6 @@ class DashboardHeader(Horizontal):
     ) -> None:
         """Render ``state`` at ``now``; widgets whose text did not change are left alone."""
         self._last_shown = (state, runbook, now, zone, view_label)
-        self.verdict_shown = (state.verdict, len(state.blind), state.mode)
         badge = self.query_one(VerdictBadge)
         badge.verdict = state.verdict
         badge.blind = len(state.blind)

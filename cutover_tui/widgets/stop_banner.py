@@ -8,8 +8,7 @@ from datetime import datetime, tzinfo
 from rich.text import Text
 from textual.widgets import Static
 
-from checks.status import ConditionState
-from cutover_tui.derive import countdown_text, observed_text, seconds_text
+from cutover_tui.derive import hold_text, observed_text, seconds_text
 from cutover_tui.labels import format_wall_clock
 from cutover_tui.state import Mode, SessionState
 from runbooks.model import Runbook
@@ -95,11 +94,7 @@ def build_banner(
             text.append(f"{observed_text(view)} ", style="bold")
             rule = f"threshold {condition.threshold_text}" if condition.threshold_text else f"{condition.check} failing"
             text.append(f"({rule}) ")
-            if view.state is ConditionState.RECOVERING and view.firing_since is not None:
-                since = format_wall_clock(view.firing_since, zone)
-                text.append(f"firing since {since}, clears in {countdown_text(view.remaining)}", style="bold")
-            else:
-                text.append(f"for {seconds_text(view.breach_held)}", style="bold")
+            text.append(hold_text(view, lambda at: format_wall_clock(at, zone)), style="bold")
         text.append(f" — decides: {decides}")
         if banner.acknowledged:
             text.append("  [acknowledged]", style="bold")
