@@ -2,7 +2,7 @@
 
 Method: 200 checks (the mix of ``benchmarks/log_size.py``, with its realistic
 value series and its stop conditions) polled every 5 s for 72 simulated
-hours (quick: 2), on a ``ManualClock``, through what a live session keeps in
+hours (quick: 1), on a ``ManualClock``, through what a live session keeps in
 memory: each reading goes through the conditions' ``ConditionEvaluator``,
 ``SessionLog.record_reading`` into a real SQLite file, and the ``Reducer``;
 state changes are logged as ``condition_changed`` events and folded; the
@@ -86,7 +86,7 @@ def simulate(folder: Path, hours: int) -> tuple[list[tuple[float, float]], dict[
 
 
 def run(quick: bool) -> Result:
-    hours = 2 if quick else 72
+    hours = 1 if quick else 72
     folder = Path(tempfile.mkdtemp(prefix="cutover-bench-memory-"))
     try:
         samples, counts = simulate(folder, hours)
