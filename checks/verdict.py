@@ -12,7 +12,9 @@ status and the report (``docs/semantics.md`` is the account as built):
   stale); or the log is not being written; or, in a follower, the writer
   stopped. Like Argo's Inconclusive, it blocks GO.
 - AT RISK: a halt or rollback condition is pending (breached, ``for`` not yet
-  elapsed) or recovering; each comes with its countdown.
+  elapsed) or recovering, each with its countdown; or flapping (many state
+  changes in its last 21 polls), between its breaches too: a pass resets its
+  hold, so the header would otherwise turn green at every pass.
 - CONTINUE: everything else; ROLLING BACK takes its place while the rollback
   plan runs, so CONTINUE never shows then.
 
@@ -44,6 +46,7 @@ USABLE_CHECK_STATUSES = frozenset({Outcome.PASS.value, Outcome.BREACH.value})
 _STOPPING = (Action.HALT, Action.ROLLBACK)
 # The states judged for every condition, as module names: an enum class's attribute is slower to look up.
 _FIRING = ConditionState.FIRING
+_OK = ConditionState.OK
 _STILL_FIRING = frozenset({ConditionState.FIRING, ConditionState.RECOVERING})
 _COUNTING_DOWN = frozenset({ConditionState.PENDING, ConditionState.RECOVERING})
 
@@ -133,14 +136,17 @@ class Judged(Protocol):
     @property
     def remaining(self) -> float | None: ...
 
+    @property
+    def flapping(self) -> bool: ...
+
 
 @dataclass(frozen=True, slots=True)
 class AtRisk:
-    """A halt or rollback condition that is pending (``fires_in``) or recovering (``clears_in``)."""
+    """A halt or rollback condition that is pending (``fires_in``), recovering (``clears_in``) or flapping."""
 
     condition: str
     state: ConditionState
-    seconds: float | None  # to firing while pending; to clearing while recovering
+    seconds: float | None  # to firing while pending; to clearing while recovering; None for one flapping while ok
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +156,7 @@ class Judgement:
     Attributes:
         verdict: the rung of the ladder.
         reasons: one line per cause, worst first ("auth_errors firing", "gate api_health stale").
-        at_risk: pending or recovering halt/rollback conditions, soonest first.
+        at_risk: pending or recovering halt/rollback conditions, soonest first, then those flapping while ok.
         blind: ids of every condition in force that cannot be seen (unknown, stale, error),
             judged or not: the screen counts them all.
         blocking_gates: the current step's gate checks that do not pass.
@@ -240,12 +246,13 @@ def judge(
         (
             AtRisk(cid, status.state, status.remaining)
             for cid, status in judged.items()
-            if status.state in _COUNTING_DOWN and actions[cid] in _STOPPING
+            if (status.state in _COUNTING_DOWN or (status.flapping and status.state is _OK))
+            and actions[cid] in _STOPPING
         ),
         key=lambda risk: (risk.seconds is None, risk.seconds or 0.0),
     )
     for risk in at_risk:
-        reasons.append((Verdict.AT_RISK, f"{risk.condition} {risk.state.value}"))
+        reasons.append((Verdict.AT_RISK, f"{risk.condition} {'flapping' if risk.state is _OK else risk.state.value}"))
     calm = Verdict.ROLLING_BACK if rollback_mode else Verdict.CONTINUE
     verdict = max((v for v, _ in reasons), key=VERDICT_RANK.__getitem__, default=calm)
     ordered = tuple(text for _, text in sorted(reasons, key=lambda r: -VERDICT_RANK[r[0]]))

@@ -128,10 +128,14 @@ def at_risk_views(judgement: Judgement, conditions: Mapping[str, ConditionView])
 
 
 def at_risk_view(risk: AtRisk, view: ShownCondition) -> AtRiskView:
-    """One countdown of the header: ``auth_errors 4% > 1% — fires in 0:26``."""
-    verb = "fires in" if risk.state is ConditionState.PENDING else "clears in"
+    """One countdown of the header: ``auth_errors 4% > 1% — fires in 0:26``; one flapping while it reads ok:
+    ``auth_errors 0.4% ≤ 1% — flapping``."""
     observed = " ".join(part for part in (view.value_text, threshold_shown(view.threshold, risk.state)) if part)
-    text = f"{risk.condition} {observed} — {verb} {countdown_text(risk.seconds)}"
+    if risk.state is ConditionState.OK:
+        text = f"{risk.condition} {observed} — flapping"
+    else:
+        verb = "fires in" if risk.state is ConditionState.PENDING else "clears in"
+        text = f"{risk.condition} {observed} — {verb} {countdown_text(risk.seconds)}"
     return AtRiskView(risk.condition, risk.state, risk.seconds, text)
 
 

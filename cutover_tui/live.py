@@ -142,7 +142,9 @@ class LiveBackend:
         self._poller: Any = None
         self._polling: Any = None  # the PollingThread the poller runs in
         self._ctx: Any = None
-        self._logged: dict[str, tuple[ConditionState, str]] = {}  # condition -> (state, cause) last sent to the log
+        # condition -> (state, cause, flapping) last sent to the log: a follower, a replay and ``status`` judge a
+        # flapping condition AT RISK from the log alone, so the flag's changes are logged as the state's are.
+        self._logged: dict[str, tuple[ConditionState, str, bool]] = {}
         self._held: deque[_Held] = deque()  # written by the writer thread only
         self._held_problem: str | None = None
         self._held_since: datetime | None = None
@@ -231,7 +233,7 @@ class LiveBackend:
                 )
             evaluators[condition.id] = evaluator
             status = evaluator.status
-            self._logged[condition.id] = (status.state, status.cause)
+            self._logged[condition.id] = (status.state, status.cause, status.flapping)
         silences = expected_silences(self.runbook.step(step_id) for step_id in self._reducer.active_step_ids())
         seen_from = self.log.info().created_at
 
@@ -437,9 +439,9 @@ class LiveBackend:
             self._causes.note(tick, statuses)
         for status in statuses:
             previous = self._logged.get(status.id)
-            if previous == (status.state, status.cause):
+            if previous == (status.state, status.cause, status.flapping):
                 continue
-            self._logged[status.id] = (status.state, status.cause)
+            self._logged[status.id] = (status.state, status.cause, status.flapping)
             before = previous[0] if previous else ConditionState.UNKNOWN
             payload = condition_payload(status, before, self.runbook, self._causes.ids(status))
             self._log_in_background("condition_changed", payload, "system")

@@ -222,7 +222,7 @@ class BannerView:
 
 @dataclass(frozen=True, slots=True)
 class AtRiskView:
-    """A halt or rollback condition pending (seconds to firing) or recovering (seconds to clearing)."""
+    """A halt or rollback condition pending (seconds to firing), recovering (seconds to clearing) or flapping while ok."""
 
     condition: str
     state: ConditionState

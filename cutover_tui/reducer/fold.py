@@ -345,7 +345,9 @@ class Fold:
             value_ts=changed_at,
             value_tick=max((t for t in payload.get("ticks") or () if isinstance(t, int)), default=None),
             threshold=str(payload.get("threshold") or condition.threshold),
-            since=changed_at,
+            # A change of cause or of the flapping flag alone (the writer says the state stayed) keeps the time in
+            # state, as the evaluator does.
+            since=condition.since if payload.get("previous") == state.value and condition.since else changed_at,
             # Older logs have only the full reason, hold included.
             detail=str(payload.get("detail") or payload.get("reason", "")),
             flapping=bool(payload.get("flapping")),

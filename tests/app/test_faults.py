@@ -583,6 +583,81 @@ async def test_a_pending_rollback_condition_is_at_risk_with_a_moving_countdown(t
 
 
 @pytest.mark.slow
+async def test_a_flapping_rollback_condition_stays_at_risk_live_and_in_a_follower_until_it_settles(tmp_path):
+    """Breach, pass, breach...: each pass resets the hold, and the header held AT RISK only while a breach was pending,
+    turning green at every pass. Flapping now holds AT RISK between the breaches, in the writer and in a follower
+    (which reads the flag from the log), and both turn CONTINUE together once the flapping has passed."""
+    with Target() as target:
+        runbook = load_runbook(write_fault_runbook(tmp_path, target.url, hold="60s", health=False, timeout="400ms"))
+        db = tmp_path / "s.cutover.db"
+        backend = LiveBackend(runbook, SessionLog.create(db, runbook, operator="ic"), actor="ic")
+        follower = FollowBackend(db, runbook, interval=0.2)
+        app = make_app(backend)
+        async with app.run_test(size=SIZE) as pilot:
+            auth = lambda: app.session.conditions["auth_errors"]  # noqa: E731
+            await wait_until(pilot, lambda: auth().state is ConditionState.OK)
+            await follower.start(lambda state: None)
+            for flip in range(16):  # a breach, then a pass, until the evaluator calls it flapping (7 changes)
+                breach = flip % 2 == 0
+                target.set(auth_error_ratio=0.04 if breach else 0.001)
+                wanted = ConditionState.PENDING if breach else ConditionState.OK
+                await wait_until(pilot, lambda: auth().state is wanted)  # noqa: B023
+                if auth().flapping and not breach:
+                    break
+            assert auth().state is ConditionState.OK and auth().flapping
+            assert app.session.verdict is Verdict.AT_RISK, app.session.verdict_reasons
+            assert "auth_errors 0.1% ≤ 1% — flapping" in str(app.query_one("#header-next").render())
+            await wait_until(pilot, lambda: follower.state().conditions["auth_errors"].state is ConditionState.OK, 5)
+            assert follower.state().verdict is Verdict.AT_RISK, follower.state().verdict_reasons
+            # 21 passing polls push the changes out of the window: both turn CONTINUE, the follower from the log.
+            await wait_until(pilot, lambda: app.session.verdict is Verdict.CONTINUE, 30)
+            await wait_until(pilot, lambda: follower.state().verdict is Verdict.CONTINUE, 5)
+            settled = follower.state().conditions["auth_errors"]
+            assert not settled.flapping
+            # The flag's change alone is no change of state: the time in state still counts from the last pass.
+            assert abs((settled.since - auth().since).total_seconds()) < 1.0, (settled.since, auth().since)
+    await follower.stop()
+
+
+@pytest.mark.slow
+async def test_a_writer_resumed_on_a_log_that_last_said_flapping_logs_that_it_no_longer_is(tmp_path):
+    """A resumed evaluator has no polls to call flapping, and a pending hold resumes pending: the first reading's
+    change (its cause: a restored status has seen no reading) carries the flag, or whatever reads the log (a
+    follower, ``status``, a replay) would show the flag the log last carried until the state next changed."""
+    with Target() as target:
+        target.set(auth_error_ratio=0.04)
+        runbook = load_runbook(write_fault_runbook(tmp_path, target.url, hold="60s", health=False))
+        db = tmp_path / "s.cutover.db"
+        log = SessionLog.create(db, runbook, operator="ic")
+        log.append("condition_changed", {"condition": "auth_errors", "state": "pending", "previous": "pending",
+                                         "threshold": "> 1%", "value": 0.04, "cause": "breach", "breach_held": 2.0,
+                                         "flapping": True}, "system")  # fmt: skip
+        log.close()
+        app = make_app(LiveBackend(runbook, SessionLog.open(db, runbook, operator="ic"), actor="ic"))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.session.checks["auth_error_ratio"].outcome is not None)  # a reading
+            follower = FollowBackend(db, runbook, interval=0.2)
+            await follower.start(lambda state: None)
+            await wait_until(pilot, lambda: not follower.state().conditions["auth_errors"].flapping, 5)
+            assert follower.state().conditions["auth_errors"].state is ConditionState.PENDING
+            assert not app.session.conditions["auth_errors"].flapping
+            print(
+                "EVENTS",
+                [
+                    (
+                        e.kind,
+                        e.payload.get("state"),
+                        e.payload.get("previous"),
+                        e.payload.get("flapping"),
+                        e.payload.get("cause"),
+                    )
+                    for e in SessionLog.open_readonly(db).events()
+                ],
+            )
+    await follower.stop()
+
+
+@pytest.mark.slow
 async def test_the_first_failed_poll_shows_at_once_live_and_in_a_follower(tmp_path):
     """A source down from the start: its condition says why after the first poll ("error 1 of 4"), never "not yet polled"."""
     with Target() as target:

@@ -150,6 +150,26 @@ def test_at_risk_lists_countdowns_soonest_first():
     assert [(r.condition, r.seconds) for r in judgement.at_risk] == [("rollback", 3.0), ("halt", 26.0)]
 
 
+@pytest.mark.parametrize(
+    ("action", "verdict"), [("halt", Verdict.AT_RISK), ("rollback", Verdict.AT_RISK), ("warn", Verdict.CONTINUE)]
+)
+def test_a_flapping_stop_condition_is_at_risk_between_its_breaches(action, verdict):
+    """A halt or rollback condition flapping (breach, pass, breach...) stays AT RISK while it reads ok between breaches.
+
+    Each breach resets nothing toward firing, so the header would otherwise turn green at every pass in between.
+    """
+    statuses = all_ok()
+    statuses[action] = replace(status(action, S.OK), flapping=True)
+    judgement = judge(RUNBOOK, statuses, None, {})
+    assert judgement.verdict is verdict
+    if verdict is Verdict.AT_RISK:
+        assert [(r.condition, r.state, r.seconds) for r in judgement.at_risk] == [(action, S.OK, None)]
+        assert judgement.reasons == (f"{action} flapping",)
+    pending = dict(statuses, rollback=replace(status("rollback", S.PENDING), remaining=26.0))
+    if action != "rollback":  # a countdown comes first: it says when it fires
+        assert judge(RUNBOOK, pending, None, {}).at_risk[0].condition == "rollback"
+
+
 def test_a_log_that_is_not_written_is_never_better_than_cannot_verify():
     """With the log failing, a calm session reads CANNOT VERIFY, and a firing one still ROLLBACK."""
     assert judge(RUNBOOK, all_ok(), None, {}, log_problem="log not writing: disk full").verdict is Verdict.CANNOT_VERIFY
