@@ -220,6 +220,11 @@ def log_banner(problem: str, since: datetime | None, now: datetime | None) -> Ba
     return BannerView(kind="log", text=text)
 
 
+#: A writer's last heartbeat (its clock) and when the follower saw it last move (its own) differ by up to a
+#: heartbeat and a read: more than this, and the clocks disagree.
+CLOCKS_AGREE_SECONDS = 5.0
+
+
 def writer_banner(
     stopped_at: datetime,
     ended: str | None,
@@ -227,9 +232,21 @@ def writer_banner(
     when: str,
     holding: int | None = None,
     disk_full: bool = False,
+    silent_for: float | None = None,
 ) -> BannerView:
-    """A followed session whose writer is gone, or runs but writes nothing: since when, and that the view is frozen."""
-    ago = f", {seconds_text((now - stopped_at).total_seconds())} ago" if now is not None else ""
+    """A followed session whose writer is gone, or runs but writes nothing: since when, and that the view is frozen.
+
+    ``when`` is by the writer's clock. How long ago is ``silent_for`` (this machine's monotonic time since the
+    heartbeat last moved) where known: when the two clocks disagree by more than the follower's reads can
+    explain, "at 15:58:30Z by its clock, 2s ago" rather than "1h0m ago".
+    """
+    ago = ""
+    if now is not None:
+        by_wall = (now - stopped_at).total_seconds()
+        seconds = by_wall if silent_for is None else silent_for
+        if silent_for is not None and abs(by_wall - silent_for) > CLOCKS_AGREE_SECONDS:
+            when += " by its clock"
+        ago = f", {seconds_text(seconds)} ago"
     if ended:
         text = f"SESSION ENDED ({ended}) at {when}{ago}: nothing is being watched; every condition is stale"
     elif holding is not None:

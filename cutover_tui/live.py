@@ -521,6 +521,7 @@ class FollowBackend:
         holding = self._holder if stopped is not None and self._reducer.ended is None else None  # as last read
         live = LiveTruth(
             writer_stopped_at=stopped,
+            writer_silent_for=None if self._beat_moved_at is None else time.monotonic() - self._beat_moved_at,
             writer_holding=holding,
             writer_disk_full=holding is not None and self._disk_full,
             runbook_replaced_at=self._replaced_at,

@@ -259,7 +259,10 @@ class LiveTruth:
         log_problem: why the log is not being written ("disk full"), or None.
         log_problem_since: when the log stopped being written.
         writer_stopped_at: in a follower, when the writer was last seen alive
-            (None while it is alive).
+            (None while it is alive), by the writer's clock.
+        writer_silent_for: in a follower, seconds since it last saw the
+            writer's heartbeat move, on its own monotonic clock (None when it
+            never saw it move): "how long ago", whatever the writer's clock read.
         writer_holding: in a follower whose writer stopped writing, the pid of
             the process still holding the log (it runs but writes nothing:
             disk full, hung), or None when no process holds it.
@@ -277,6 +280,7 @@ class LiveTruth:
     log_problem: str | None = None
     log_problem_since: datetime | None = None
     writer_stopped_at: datetime | None = None
+    writer_silent_for: float | None = None
     writer_holding: int | None = None
     writer_disk_full: bool = False
     writer_ended: bool = False

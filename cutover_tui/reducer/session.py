@@ -371,7 +371,13 @@ class Reducer(Fold):
             when = live.writer_stopped_at.strftime("%H:%M:%SZ")
             banners.append(
                 writer_banner(
-                    live.writer_stopped_at, self._ended, now, when, live.writer_holding, live.writer_disk_full
+                    live.writer_stopped_at,
+                    self._ended,
+                    now,
+                    when,
+                    live.writer_holding,
+                    live.writer_disk_full,
+                    live.writer_silent_for,
                 )
             )
         if live.polling_stopped_at is not None:

@@ -226,6 +226,41 @@ async def test_a_follower_sees_the_writers_lock_let_go_without_waiting_for_its_h
                 await wait_until(pilot, lambda: app.session.verdict is not Verdict.CANNOT_VERIFY, 20)
 
 
+class _HourBehind(SystemClock):
+    """A machine whose wall clock reads an hour behind this one's (its monotonic clock is right)."""
+
+    def now(self) -> datetime:
+        return super().now() - timedelta(hours=1)
+
+
+async def test_a_follower_says_how_long_ago_a_writer_with_a_wrong_clock_stopped_by_its_own_clock(tmp_path):
+    """The writer stamps its heartbeat by its clock, an hour behind the follower's: "WRITER STOPPED at <its time>,
+    1h0m ago" was an hour wrong. The follower saw the heartbeat last move seconds ago on its own monotonic clock."""
+    runbook = load_runbook(write_fault_runbook(tmp_path, "http://127.0.0.1:9", health=False))
+    db = tmp_path / "s.cutover.db"
+    writer = SessionLog.create(db, runbook, operator="ic", clock=_HourBehind())
+    follower = FollowBackend(db, runbook, interval=0.2)
+    await follower.start(lambda state: None)
+    try:
+        for _ in range(40):  # the heartbeat moves about once a second: seen moving within 4 s
+            await asyncio.sleep(0.1)
+            if follower._beat_moved_at is not None:
+                break
+        assert follower._beat_moved_at is not None
+        writer.close()  # its lock goes with it: the follower knows at its next read
+        for _ in range(20):
+            await asyncio.sleep(0.1)
+            if follower.state().writer_stopped_at is not None:
+                break
+        banner = follower.state().banners[0].text
+        assert banner.startswith("WRITER STOPPED at "), banner
+        ago = banner.split(", ", 1)[1].split(" ago", 1)[0]
+        assert ago in {"0s", "1s", "2s", "3s"}, banner
+        assert "by its clock" in banner  # its time is not this machine's
+    finally:
+        await follower.stop()
+
+
 @pytest.mark.slow
 async def test_a_follower_tells_a_writer_that_cannot_write_from_one_that_is_gone(target, tmp_path, small_disk):
     """The writer's disk fills: the follower goes CANNOT VERIFY within a heartbeat or two (not the 5 s it allows a
