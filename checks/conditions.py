@@ -399,8 +399,10 @@ class ConditionEvaluator:
             # check without a value (HTTP 503) still counts as a breach.
             return "unknown", detail or "no value to compare"
         if seen == "pass" and reading.degraded:
-            # Partial data cannot vouch that all is well; it can still show a breach.
-            return "unknown", f"partial data{': ' + detail if detail else ''}"
+            # Partial data cannot vouch that all is well; it can still show a breach. It says why: the source's
+            # first warning ("its inputs are no longer collected (...)", "remote store eu-1 unreachable").
+            why = detail or next(iter(reading.extra.get("warnings") or ()), "")
+            return "unknown", f"partial data{': ' + why if why else ''}"
         return seen, reason
 
     def _remember_relative(self, reading: Reading, now: float) -> None:

@@ -33,6 +33,11 @@ Outcomes:
 - ``at`` evaluates the query as of a past instant (Prometheus' ``time``), as a
   rule evaluated then would have: the poller asks it when a breach is first
   seen, to find when the source's own samples first showed it.
+- a range selector keeps the samples of a target Prometheus no longer scrapes
+  until they leave its window: when none of the query's range selectors has a
+  current series, though some had within its range, the reading is
+  ``degraded`` with a warning saying so (``checks.probes.inputs``: one more
+  instant query, at the same evaluation time).
 - ``sample_age`` is now minus the sample's timestamp (for an instant query
   Prometheus stamps the evaluation time, so it shows clock skew or a lagging
   remote API rather than the scrape's age).
@@ -58,7 +63,7 @@ import json
 import math
 from typing import Any
 
-from checks.probes import quantile
+from checks.probes import inputs, quantile
 from checks.probes.common import (
     REDUCERS,
     Fetched,
@@ -125,6 +130,8 @@ async def probe(check: Check, ctx: ProbeContext, at: float | None = None) -> Obs
     try:
         series = _series(data)
         lower = await _lower_bounds(query, series, instant, warnings)
+        if at is None and _has_number(series):  # NaN, Inf or nothing: INVALID or NODATA, whatever the inputs
+            await _inputs_collected(query, series[0][1], instant, warnings)
         if warnings:
             extra["warnings"] = [shorten(str(w)) for w in warnings[:5]]
         return _judge_series(check, ctx, series, lower, degraded=bool(warnings), extra=extra)
@@ -145,9 +152,9 @@ async def _lower_bounds(query: str, series: list[Series], instant: Any, warnings
     """
     lower = [False] * len(series)
     calls = quantile.find_calls(query)
-    finite = [quantile.parse_float(raw) for _, _, raw in series]
-    if not calls or not any(v is not None and math.isfinite(v) for v in finite):
+    if not calls or not _has_number(series):
         return lower  # nothing a lower bound could change
+    finite = [quantile.parse_float(raw) for _, _, raw in series]
     if len(calls) > MAX_QUANTILE_CALLS:
         raise ProbeFailed(
             Outcome.INVALID,
@@ -185,6 +192,38 @@ async def _lower_bounds(query: str, series: list[Series], instant: Any, warnings
                 extra={"lower_bound_inside": sorted(tops)[:5]},
             )
     return lower
+
+
+def _has_number(series: list[Series]) -> bool:
+    """Whether any series' value is a finite number."""
+    return any(v is not None and math.isfinite(v) for v in (quantile.parse_float(raw) for _, _, raw in series))
+
+
+async def _inputs_collected(query: str, evaluated_at: float, instant: Any, warnings: list[Any]) -> None:
+    """A warning (the reading is degraded) when no range selector of ``query`` has a current series, though some had
+    within its range: the value comes from samples no longer collected (``checks.probes.inputs``).
+
+    An engine that refuses the question (no ``last_over_time``) leaves the reading as it was; any other failure to
+    ask is a warning too: the value cannot be vouched for.
+    """
+    selectors = inputs.range_selectors(query)
+    if not selectors:
+        return
+    try:
+        data, more = await instant(inputs.stale_query(selectors), evaluated_at)
+        gone = bool(_series(data))
+    except ProbeFailed as failure:
+        if failure.extra.get("http_status") in (400, 422):
+            return
+        warnings.append(f"cannot tell whether its inputs are still collected: {failure.detail}")
+        return
+    warnings.extend(more)
+    if gone:
+        shown = ", ".join(shorten(selector, 60) for selector, _ in selectors[:2])
+        warnings.append(
+            f"its inputs are no longer collected ({shown}: no current series; target down or not scraped?): "
+            "the value is from the range's last samples"
+        )
 
 
 def call_above(group: quantile.Group, call: quantile.Call) -> bool | None:

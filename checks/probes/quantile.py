@@ -15,8 +15,9 @@ equals its group's highest finite bound and, φ being a number, the rank
 ``φ × count(+Inf)`` exceeds the count at that bound, as Prometheus decides it
 (a rank landing exactly on the bound's count is an exact value).
 
-``find_calls`` finds the calls with a small PromQL scanner (strings, comments
-and brackets are respected). When the whole query is one call, each result
+``find_calls`` finds the calls with a small PromQL scanner (``scan``: strings,
+comments and brackets are respected; ``checks.probes.inputs`` reads the range
+selectors with it too). When the whole query is one call, each result
 series is matched with its group; when the call is inside a larger
 expression (``max(histogram_quantile(...))``, ``... * 1000``) no result can
 be matched with a group, so a call whose quantile lies above its top bucket
@@ -67,7 +68,7 @@ class Group:
 @functools.lru_cache(maxsize=256)
 def find_calls(query: str) -> tuple[Call, ...]:
     """The ``histogram_quantile`` calls of ``query`` (none when it cannot be scanned)."""
-    tokens = _tokens(query)
+    tokens = scan(query)
     if tokens is None:
         return ()
     calls = []
@@ -96,7 +97,7 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _tokens(query: str) -> list[tuple[str, str, int, int]] | None:
+def scan(query: str) -> list[tuple[str, str, int, int]] | None:
     """(kind, text, start, end) of names, brackets, commas and other lexemes; comments and spaces dropped."""
     tokens: list[tuple[str, str, int, int]] = []
     position, length = 0, len(query)

@@ -112,6 +112,33 @@ async def test_several_series_expect_one_is_error_reduce_max_is_not(poll_shared)
     assert reading.value is not None and reading.value > 0
 
 
+async def test_a_rate_whose_target_is_no_longer_scraped_vouches_for_nothing(poll_prometheus, prometheus, target):
+    """The target dies: Prometheus marks its series stale, but a rate over a range keeps its last samples until they
+    leave the window, so the error share read "0%, ok" for the range's length after nothing was measured any
+    more. When no range selector of the query has a current series, the reading is degraded: a pass from it
+    vouches for nothing (unknown), and it says why. The same rate while its target is scraped is a plain pass."""
+    query = (
+        '(sum(rate(http_requests_total{route="/auth",code="500"}[30s])) or vector(0))'
+        ' / sum(rate(http_requests_total{route="/auth"}[30s]))'
+    )
+    check_yaml = f"'{query}'\npass_when: \"< 1%\""
+    prometheus.wait_for(query)
+    reading = await poll_prometheus(check_yaml)
+    assert reading.outcome is Outcome.PASS and not reading.degraded, reading
+    target.stop()
+    prometheus.wait_for('up{job="target"} == 0')
+    assert prometheus.query(query)["result"], "the rate still reads the window's last samples"
+    reading = await poll_prometheus(check_yaml)
+    assert reading.outcome is Outcome.PASS and reading.degraded, reading
+    assert any("no longer collected" in warning for warning in reading.extra["warnings"]), reading.extra
+    check = Check("ratio", "promql", {}, every=1.0, timeout=0.9)
+    status = ConditionEvaluator(
+        StopCondition("errors", "ratio", parse_threshold("> 1%")), check, ManualClock()
+    ).observe(reading)
+    assert status.state is ConditionState.UNKNOWN, status
+    assert status.reason.startswith("partial data: its inputs are no longer collected"), status.reason
+
+
 async def test_prometheus_stopped_mid_run_is_error(poll_prometheus, prometheus):
     """Once Prometheus is gone every poll is an error, never a pass."""
     assert (await poll_prometheus('auth_error_ratio\npass_when: "< 1%"')).outcome is Outcome.PASS

@@ -362,9 +362,42 @@ async def test_bucket_query_warnings_degrade_the_reading(poll, canned_server):
     body = json.loads(at_time(*buckets(OVERFLOW)))
     body["warnings"] = ["partial response"]
     canned_server.respond(json.dumps(body), where=lambda r: r.query.get("query") == [INNER])
+    canned_server.respond(at_time(), where=asks_whether_inputs_are_collected)  # they are
     reading = await poll_query(poll, canned_server, P95, 'pass_when: "< 2s"')
     assert (reading.outcome, reading.degraded) == (Outcome.PASS, True)
     assert reading.extra["warnings"] == ["partial response"]
+
+
+def asks_whether_inputs_are_collected(request) -> bool:
+    """The question ``checks.probes.inputs`` asks after a value from range selectors."""
+    return request.query.get("query", [""])[0].startswith("(count(last_over_time(")
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "degraded", "warning"),
+    [
+        (at_time(), 200, False, None),  # no selector lost its series
+        (at_time(({}, "2")), 200, True, "its inputs are no longer collected (errors, requests: no current series"),
+        ('{"status":"error","errorType":"bad_data","error":"unknown function last_over_time"}', 400, False, None),
+        ('{"status":"error","errorType":"execution","error":"query timed out"}', 503, True, "cannot tell whether"),
+    ],
+)
+async def test_a_value_from_range_selectors_asks_whether_they_are_still_collected(
+    poll, canned_server, answer, status, degraded, warning
+):
+    """Every selector without a current series (the target is not scraped any more) makes the value's pass vouch for
+    nothing; an engine that refuses the question (no ``last_over_time``) leaves it as it was; a failed question is a
+    reading nobody can vouch for either."""
+    canned_server.respond(at_time(({}, "0.002")))
+    canned_server.respond(answer, status=status, where=asks_whether_inputs_are_collected)
+    reading = await poll_query(poll, canned_server, "'sum(rate(errors[5m])) / sum(rate(requests[5m]))'")
+    assert (reading.outcome, reading.value, reading.degraded) == (Outcome.PASS, 0.002, degraded)
+    asked = [r.query["query"][0] for r in canned_server.requests if asks_whether_inputs_are_collected(r)]
+    assert asked == ["(count(last_over_time(errors[5m])) or count(last_over_time(requests[5m])))"
+                     " unless (count(errors) or count(requests))"]  # fmt: skip
+    assert canned_server.requests[-1].query["time"] == [repr(EVALUATED_AT)]  # at the value's evaluation time
+    if warning:
+        assert any(w.startswith(warning) for w in reading.extra["warnings"]), reading.extra
 
 
 async def test_sources_without_buckets_change_nothing(poll, canned_server):
