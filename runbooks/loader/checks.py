@@ -133,6 +133,8 @@ class ChecksReader(CredentialsReader, MatchersReader):
         max_age = self.optional(fields, "max_age", self.positive_duration, None)
         if isinstance(spec, AlertsSpec) and spec.watchdog and max_age is None:
             self.warn_watchdog_without_max_age(check_id, fields)
+        elif isinstance(spec, AlertsSpec) and not spec.watchdog:
+            self.warn_alerts_without_watchdog(check_id, fields)
         return Check(
             id=check_id,
             kind=kind,
@@ -249,7 +251,7 @@ class ChecksReader(CredentialsReader, MatchersReader):
 
     def warn_watchdog_without_max_age(self, check_id: str, fields: Fields) -> None:
         """Alertmanager keeps a dead Prometheus' watchdog active until its endsAt: only max_age tells sooner."""
-        warning = self.error(
+        self.warn(
             f"check '{check_id}' names a watchdog but no max_age: Alertmanager keeps the watchdog of a Prometheus "
             "that died active until its endsAt (4 minutes by Prometheus' defaults), and it vouches until then",
             fields.get("watchdog"),
@@ -257,20 +259,29 @@ class ChecksReader(CredentialsReader, MatchersReader):
             "add max_age: a little over Prometheus' --rules.alert.resend-delay and a rule evaluation, "
             "e.g. max_age: 1m30s for the default 1m",
         )
-        self.warnings.append(warning.format().replace(": error: ", ": warning: ", 1))
+
+    def warn_alerts_without_watchdog(self, check_id: str, fields: Fields) -> None:
+        """An alerts check with no alert that must always fire: "no alerts" may be a Prometheus that stopped sending."""
+        self.warn(
+            f"check '{check_id}' names no watchdog: \"no alerts\" cannot tell a quiet system from a Prometheus that "
+            "died or stopped sending to Alertmanager, and it vouches for both",
+            fields.get("alerts"),
+            fields.key_path("alerts"),
+            "name an alert that always fires (kube-prometheus' Watchdog, or a rule `vector(1)`) and how recent it must "
+            "be: watchdog: Watchdog, max_age: 1m30s",
+        )
 
     def spec_placeholder(self, fields: Fields) -> PlaceholderSpec:
         """A check no probe reads yet: valid, polled as no data, and a warning naming where it is."""
         node = fields.value("placeholder")
         what = self.text(node, fields.key_path("placeholder"))
-        warning = self.error(
+        self.warn(
             f"check '{fields.path.split('.', 1)[1]}' is a placeholder, not wired: {what}",
             node,
             fields.key_path("placeholder"),
             "replace 'placeholder:' with an http, promql, alerts, scrape or command probe; "
             "until then it reads unknown — not wired",
         )
-        self.warnings.append(warning.format().replace(": error: ", ": warning: ", 1))
         return PlaceholderSpec(what=what)
 
     def spec_scrape(self, fields: Fields) -> ScrapeSpec:

@@ -230,13 +230,12 @@ class ConditionsReader(NodeReader):
         except (ImportError, ValueError, AttributeError):  # blocked in sys.modules, or a broken install
             missing = True
         if missing:
-            warning = self.error(
+            self.warn(
                 f"judge: mann_whitney needs the Python package {MANN_WHITNEY_PACKAGE}, which is not installed",
                 node,
                 path,
                 MANN_WHITNEY_INSTALL,
             )
-            self.warnings.append(warning.format().replace(": error: ", ": warning: ", 1))
 
     def active(self, node: Node, path: str) -> ActiveWindow:
         raw = self.scalar(node, path, "a window such as T+0..T+72h").value

@@ -123,6 +123,10 @@ class NodeReader:
             line, column = node.start_mark.line + 1, node.start_mark.column + 1
         return RunbookError(message, file=self.file, line=line, column=column, key_path=path, hint=hint)
 
+    def warn(self, message: str, node: Node | None, path: str, hint: str = "") -> None:
+        """Note a warning, placed and worded as an error is (``validate`` and ``run`` print it; nothing stops)."""
+        self.warnings.append(self.error(message, node, path, hint).format().replace(": error: ", ": warning: ", 1))
+
     def compose(self, text: str) -> Node:
         if FAST_LOADER is not None:
             try:  # libyaml's composer: the same nodes and marks, ten times sooner

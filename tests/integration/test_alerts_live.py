@@ -57,8 +57,13 @@ def two_suppressed_criticals(alertmanager):
 
 @pytest.fixture
 async def operator_context(alertmanager, monkeypatch):
-    """The operator seed runbook pointed at ``alertmanager``, and a probe context for it."""
+    """The operator seed runbook pointed at ``alertmanager``, and a probe context for it.
+
+    Its check names a ``Watchdog`` that must be firing, as Prometheus' always-firing rule keeps it: posted here.
+    """
     monkeypatch.setenv("AM_URL", alertmanager.url)
+    alertmanager.post_alerts({"labels": {"alertname": "Watchdog", "severity": "none"}})
+    alertmanager.wait_for_alert("Watchdog")
     runbook = load_runbook(OPERATOR_RUNBOOK)
     ctx = ProbeContext(runbook, env={})
     yield ctx

@@ -1004,3 +1004,14 @@ def test_a_watchdog_without_max_age_is_a_warning() -> None:
     assert "r.yaml:4:" in warning and ": warning: check 'criticals' names a watchdog but no max_age" in warning
     assert "max_age: 1m30s" in warning
     assert parse_runbook(text % ", max_age: 1m30s", file="r.yaml").warnings == ()
+
+
+def test_an_alerts_check_without_a_watchdog_is_a_warning() -> None:
+    """With no alert that must always fire, "no alerts" cannot tell a quiet system from a Prometheus that died or
+    stopped sending to Alertmanager: it vouches for both. ``validate`` says so, with the keys that would tell."""
+    text = "name: t\nsources: {am: {kind: alertmanager, url: 'http://127.0.0.1:9'}}\nchecks:\n  criticals: {%s}\n"
+    [warning] = parse_runbook(text % "alerts: {severity: critical}", file="r.yaml").warnings
+    assert "r.yaml:4:" in warning and ": warning: check 'criticals' names no watchdog" in warning, warning
+    assert "watchdog: Watchdog" in warning and "max_age" in warning
+    quiet = parse_runbook(text % "alerts: {severity: critical}, suppressed: ignore", file="r.yaml").warnings
+    assert len(quiet) == 1  # what is suppressed changes nothing about a Prometheus that stopped sending
