@@ -37,7 +37,9 @@ Outcomes:
   until they leave its window: when none of the query's range selectors has a
   current series, though some had within its range, the reading is
   ``degraded`` with a warning saying so (``checks.probes.inputs``: one more
-  instant query, at the same evaluation time).
+  instant query, at the same evaluation time). An empty result the check
+  maps to a pass or a breach (``on_nodata``) asks too: from such inputs it is
+  NODATA, final.
 - ``sample_age`` is now minus the sample's timestamp (for an instant query
   Prometheus stamps the evaluation time, so it shows clock skew or a lagging
   remote API rather than the scrape's age).
@@ -130,8 +132,21 @@ async def probe(check: Check, ctx: ProbeContext, at: float | None = None) -> Obs
     try:
         series = _series(data)
         lower = await _lower_bounds(query, series, instant, warnings)
-        if at is None and _has_number(series):  # NaN, Inf or nothing: INVALID or NODATA, whatever the inputs
-            await _inputs_collected(query, series[0][1], instant, warnings)
+        # A value, or an empty result a check takes as a pass or a breach, may say nothing: ask whether its inputs
+        # are still collected. NaN or Inf are INVALID, and an empty result is unknown, whatever the inputs.
+        if at is None and (_has_number(series) or (not series and check.on_nodata != "unknown")):
+            gone = await _inputs_gone(query, series[0][1] if series else None, instant, warnings)
+            if series and gone:
+                warnings.append(f"{_gone_text(query)}: the value is from the range's last samples")
+            elif not series and gone is not False:
+                why = _gone_text(query) if gone else str(warnings[-1])  # None: the failure to ask, as warned
+                return Observation(
+                    Outcome.NODATA,
+                    detail=f"empty vector, and {why}: it says nothing",
+                    degraded=True,
+                    extra={"warnings": [shorten(str(w)) for w in warnings[:5]]},
+                    final=True,  # on_nodata cannot make a pass of it
+                )
         if warnings:
             extra["warnings"] = [shorten(str(w)) for w in warnings[:5]]
         return _judge_series(check, ctx, series, lower, degraded=bool(warnings), extra=extra)
@@ -199,31 +214,31 @@ def _has_number(series: list[Series]) -> bool:
     return any(v is not None and math.isfinite(v) for v in (quantile.parse_float(raw) for _, _, raw in series))
 
 
-async def _inputs_collected(query: str, evaluated_at: float, instant: Any, warnings: list[Any]) -> None:
-    """A warning (the reading is degraded) when no range selector of ``query`` has a current series, though some had
-    within its range: the value comes from samples no longer collected (``checks.probes.inputs``).
-
-    An engine that refuses the question (no ``last_over_time``) leaves the reading as it was; any other failure to
-    ask is a warning too: the value cannot be vouched for.
+async def _inputs_gone(query: str, evaluated_at: float | None, instant: Any, warnings: list[Any]) -> bool | None:
+    """Whether no range selector of ``query`` has a current series, though some had within its range: the value, or
+    the empty result, comes from samples no longer collected (``checks.probes.inputs``). False without range
+    selectors, or when the engine refuses the question (no ``last_over_time``); None when asking failed otherwise
+    (a warning says so: the reading cannot be vouched for).
     """
     selectors = inputs.range_selectors(query)
     if not selectors:
-        return
+        return False
     try:
         data, more = await instant(inputs.stale_query(selectors), evaluated_at)
         gone = bool(_series(data))
     except ProbeFailed as failure:
         if failure.extra.get("http_status") in (400, 422):
-            return
+            return False
         warnings.append(f"cannot tell whether its inputs are still collected: {failure.detail}")
-        return
+        return None
     warnings.extend(more)
-    if gone:
-        shown = ", ".join(shorten(selector, 60) for selector, _ in selectors[:2])
-        warnings.append(
-            f"its inputs are no longer collected ({shown}: no current series; target down or not scraped?): "
-            "the value is from the range's last samples"
-        )
+    return gone
+
+
+def _gone_text(query: str) -> str:
+    """``its inputs are no longer collected (errors, requests: no current series; target down or not scraped?)``."""
+    shown = ", ".join(shorten(selector, 60) for selector, _ in inputs.range_selectors(query)[:2])
+    return f"its inputs are no longer collected ({shown}: no current series; target down or not scraped?)"
 
 
 def call_above(group: quantile.Group, call: quantile.Call) -> bool | None:

@@ -139,6 +139,23 @@ async def test_a_rate_whose_target_is_no_longer_scraped_vouches_for_nothing(poll
     assert status.reason.startswith("partial data: its inputs are no longer collected"), status.reason
 
 
+async def test_no_data_taken_as_a_pass_is_not_when_the_querys_inputs_are_no_longer_scraped(
+    poll_prometheus, prometheus, target
+):
+    """A filter's empty result ("no route above its error budget") with ``on_nodata: pass`` read as a pass after the
+    target died too: an empty result then says nothing. When no range selector has a current series, though some
+    had within its range, the empty result is unknown whatever ``on_nodata`` says, and says why."""
+    check_yaml = "'sum(rate(http_requests_total{route=\"/auth\"}[30s])) > 1e9'\non_nodata: pass"
+    prometheus.wait_for('sum(rate(http_requests_total{route="/auth"}[30s]))')
+    reading = await poll_prometheus(check_yaml)
+    assert reading.outcome is Outcome.PASS and reading.detail == "empty vector (on_nodata: pass)", reading
+    target.stop()
+    prometheus.wait_for('up{job="target"} == 0')
+    reading = await poll_prometheus(check_yaml)
+    assert (reading.outcome, reading.degraded) == (Outcome.NODATA, True), reading
+    assert reading.detail.startswith("empty vector, and its inputs are no longer collected"), reading.detail
+
+
 async def test_prometheus_stopped_mid_run_is_error(poll_prometheus, prometheus):
     """Once Prometheus is gone every poll is an error, never a pass."""
     assert (await poll_prometheus('auth_error_ratio\npass_when: "< 1%"')).outcome is Outcome.PASS

@@ -400,6 +400,30 @@ async def test_a_value_from_range_selectors_asks_whether_they_are_still_collecte
         assert any(w.startswith(warning) for w in reading.extra["warnings"]), reading.extra
 
 
+@pytest.mark.parametrize(
+    ("answer", "status", "outcome", "detail"),
+    [
+        (at_time(), 200, Outcome.PASS, "empty vector (on_nodata: pass)"),  # its inputs are collected: no errors
+        (at_time(({}, "1")), 200, Outcome.NODATA, "empty vector, and its inputs are no longer collected (errors: no"),
+        ('{"status":"error","errorType":"execution","error":"query timed out"}', 503, Outcome.NODATA,
+         "empty vector, and cannot tell whether its inputs are still collected"),
+    ],
+)  # fmt: skip
+async def test_an_empty_result_taken_as_a_pass_asks_whether_its_inputs_are_still_collected(
+    poll, canned_server, answer, status, outcome, detail
+):
+    """``on_nodata: pass`` takes "no route over budget" for good news; from a target no longer scraped it is no news."""
+    canned_server.respond(at_time())
+    canned_server.respond(answer, status=status, where=asks_whether_inputs_are_collected)
+    reading = await poll_query(poll, canned_server, "'sum(rate(errors[5m])) > 0.01'", "on_nodata: pass")
+    assert reading.outcome is outcome and reading.detail.startswith(detail), reading
+    assert reading.degraded is (outcome is Outcome.NODATA)
+    asked = sum(map(asks_whether_inputs_are_collected, canned_server.requests))
+    unmapped = await poll_query(poll, canned_server, "'sum(rate(errors[5m])) > 0.01'")
+    assert unmapped.outcome is Outcome.NODATA and unmapped.detail == "empty vector"
+    assert sum(map(asks_whether_inputs_are_collected, canned_server.requests)) == asked  # unknown anyway: not asked
+
+
 async def test_sources_without_buckets_change_nothing(poll, canned_server):
     """Bucket series without le (a native histogram, a recording rule) give no bound: the value stands."""
     serve_quantile(canned_server, at_time(({}, "1")), [({"job": "x"}, "3")])
