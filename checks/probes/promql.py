@@ -144,15 +144,15 @@ async def probe(check: Check, ctx: ProbeContext, at: float | None = None) -> Obs
                     Outcome.NODATA,
                     detail=f"empty vector, and {why}: it says nothing",
                     degraded=True,
-                    extra={"warnings": [shorten(str(w)) for w in warnings[:5]]},
+                    extra={"warnings": _shown(warnings)},
                     final=True,  # on_nodata cannot make a pass of it
                 )
         if warnings:
-            extra["warnings"] = [shorten(str(w)) for w in warnings[:5]]
+            extra["warnings"] = _shown(warnings)
         return _judge_series(check, ctx, series, lower, degraded=bool(warnings), extra=extra)
     except ProbeFailed as failure:
         if warnings:
-            extra["warnings"] = [shorten(str(w)) for w in warnings[:5]]
+            extra["warnings"] = _shown(warnings)
         return Observation(
             failure.outcome, detail=failure.detail, degraded=bool(warnings), extra={**extra, **failure.extra}
         )
@@ -233,6 +233,11 @@ async def _inputs_gone(query: str, evaluated_at: float | None, instant: Any, war
         return None
     warnings.extend(more)
     return gone
+
+
+def _shown(warnings: list[Any]) -> list[str]:
+    """The first five warnings, each cut to a line, as a reading keeps them (``extra["warnings"]``)."""
+    return [shorten(str(w)) for w in warnings[:5]]
 
 
 def _gone_text(query: str) -> str:
