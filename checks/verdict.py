@@ -4,15 +4,16 @@
 status and the report (``docs/semantics.md`` is the account as built):
 
 - ROLLBACK / HALT: a condition with that action is firing, or went blind
-  while firing (blindness is not recovery), or fired and cleared with no
-  decision logged since it fired: the verdict stays until a decision is logged.
+  while firing (blindness is not recovery), or is recovering or fired and
+  cleared with no decision logged since it fired: the verdict stays until a
+  decision is logged.
 - CANNOT VERIFY: a halt or rollback condition is blind (unknown, stale,
   error), or a condition the current step watches is, or a check gating the
   current step has no usable reading (never polled, no data, invalid, error,
   stale); or the log is not being written; or, in a follower, the writer
   stopped. Like Argo's Inconclusive, it blocks GO.
 - AT RISK: a halt or rollback condition is pending (breached, ``for`` not yet
-  elapsed) or recovering, each with its countdown; or flapping (many state
+  elapsed) or recovering (once a decision answered its firing), each with its countdown; or flapping (many state
   changes in its last 21 polls), between its breaches too: a pass resets its
   hold, so the header would otherwise turn green at every pass.
 - CONTINUE: everything else; ROLLING BACK takes its place while the rollback
@@ -28,7 +29,7 @@ moves the verdict.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -47,6 +48,7 @@ _STOPPING = (Action.HALT, Action.ROLLBACK)
 # The states judged for every condition, as module names: an enum class's attribute is slower to look up.
 _FIRING = ConditionState.FIRING
 _OK = ConditionState.OK
+_RECOVERING = ConditionState.RECOVERING
 _STILL_FIRING = frozenset({ConditionState.FIRING, ConditionState.RECOVERING})
 _COUNTING_DOWN = frozenset({ConditionState.PENDING, ConditionState.RECOVERING})
 
@@ -179,6 +181,7 @@ def judge(
     log_problem: str | None = None,
     failing_gates_halt: bool = False,
     cleared_firings: Mapping[str, tuple[datetime, datetime]] | None = None,
+    unanswered: Collection[str] = (),
 ) -> Judgement:
     """The verdict for the commander, with its reasons.
 
@@ -200,14 +203,21 @@ def judge(
             it to the step: a gate may fail until its step's work is done.
         cleared_firings: halt and rollback conditions whose firing ended with no decision logged since it
             began, with when it fired and when it cleared: each holds the verdict as if still firing.
+        unanswered: halt and rollback conditions whose firing episode no decision has answered yet: one
+            recovering holds the verdict as if still firing, as its banner asks for a decision (answered, it
+            is AT RISK until it clears).
     """
     actions = {condition.id: condition.action for condition in runbook.stop_conditions}  # one lookup each, not a scan
     judged = _judged_conditions(actions, statuses, current_step, rollback_mode)
     reasons: list[tuple[Verdict, str]] = []
     for condition_id, status in judged.items():
         action = actions[condition_id]
-        if _stops(status) and action in _STOPPING:
-            verb = "firing" if status.state is _FIRING else f"{status.state.value} after firing"
+        held = status.state is _RECOVERING and condition_id in unanswered
+        if (_stops(status) or held) and action in _STOPPING:
+            if held:
+                verb = "recovering after firing: no decision logged"
+            else:
+                verb = "firing" if status.state is _FIRING else f"{status.state.value} after firing"
             if action is Action.ROLLBACK and not rollback_mode:
                 reasons.append((Verdict.ROLLBACK, f"{condition_id} {verb}"))
             elif action is Action.ROLLBACK:

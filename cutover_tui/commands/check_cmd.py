@@ -297,8 +297,8 @@ def _judge(
 ) -> _Report:
     """The verdict over every condition in force and every gate check, by the dashboard's ``judge``.
 
-    A halt or rollback condition that fired during the run (``fired``) and cleared before its end still
-    stops: nobody can log a decision here.
+    A halt or rollback condition that fired during the run (``fired``) and is recovering or cleared before its
+    end still stops: nobody can log a decision here.
     """
     from checks.clock import SystemClock
     from checks.verdict import check_status, counts_as_firing, judge
@@ -322,7 +322,15 @@ def _judge(
         for cid, fired_at in (fired or {}).items()
         if cid in in_force and not counts_as_firing(statuses[cid])
     }
-    judgement = judge(runbook, in_force, whole_launch, check_statuses, failing_gates_halt=True, cleared_firings=cleared)
+    judgement = judge(
+        runbook,
+        in_force,
+        whole_launch,
+        check_statuses,
+        failing_gates_halt=True,
+        cleared_firings=cleared,
+        unanswered=in_force.keys(),  # recovering or cleared, a firing no decision can answer here
+    )
     return _Report(
         runbook,
         check_ids,

@@ -139,6 +139,7 @@ class Reducer(Fold):
             rollback_mode=mode is Mode.ROLLBACK,
             log_problem=problem,
             cleared_firings={cid: fired.span for cid, fired in cleared.items()},
+            unanswered=waiting,
         )
         headlines = _Headlines(derive)
         banners = self._banners(headlines, waiting, cleared, live, now)

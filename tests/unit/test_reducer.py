@@ -322,6 +322,27 @@ def test_a_firing_that_cleared_holds_the_verdict_and_banner_until_a_decision() -
     assert after.verdict is Verdict.CONTINUE and after.banner is None and after.verdict_reasons == ()
 
 
+def test_a_firing_recovering_unanswered_holds_the_verdict_as_its_banner_does() -> None:
+    """Firing, recovering, cleared, no decision: the verdict read ROLLBACK, then AT RISK for the ``keep_firing_for``
+    of recovering, then ROLLBACK again once it cleared, while the banner asked for a decision throughout. It now
+    holds ROLLBACK throughout; once a decision answers the episode, recovering is AT RISK with its countdown."""
+    rows = [
+        (-1, "condition_changed", changed("api_down", "ok", "unknown")),
+        (0, "condition_changed", changed("auth_errors", "pending", "ok", 0.018)),
+        (60, "condition_changed", changed("auth_errors", "firing", "pending", 0.024, held=60)),
+        (70, "condition_changed", {**changed("auth_errors", "recovering", "firing", 0.004), "remaining": 20.0}),
+    ]
+    state = reduce_events(RUNBOOK, events(*rows), until=at(75))
+    assert state.conditions["auth_errors"].state is ConditionState.RECOVERING
+    assert state.verdict is Verdict.ROLLBACK, state.verdict_reasons
+    assert state.verdict_reasons[0] == "auth_errors recovering after firing: no decision logged"
+    assert [risk.text for risk in state.at_risk] == ["auth_errors 0.4% ≤ 1% — clears in 0:15"]  # still counts down
+    assert state.banner is not None and state.banner.startswith("ROLLBACK — auth_errors")
+    answered = [*rows[:3], (65, "decision", {"decision": "hold", "reason": "watching", "conditions": {}}), rows[3]]
+    after = reduce_events(RUNBOOK, events(*answered), until=at(75))
+    assert after.verdict is Verdict.AT_RISK and after.verdict_reasons == ("auth_errors recovering",)
+
+
 def test_a_firing_that_cleared_after_the_clock_stepped_back_says_how_long_it_fired() -> None:
     """The writer's clock stepped back an hour, then a condition fired and cleared 8 s later. Its changes carry the
     last event's time and how far behind the clock read (`clock_behind_by`); `firing_since` is the stepped clock's.

@@ -170,6 +170,21 @@ def test_a_flapping_stop_condition_is_at_risk_between_its_breaches(action, verdi
         assert judge(RUNBOOK, pending, None, {}).at_risk[0].condition == "rollback"
 
 
+def test_a_recovering_condition_whose_firing_no_decision_answered_holds_its_rung():
+    """Recovering is still firing (its banner asks for a decision): unanswered, it holds HALT or ROLLBACK."""
+    statuses = all_ok(rollback=S.RECOVERING, halt=S.RECOVERING)
+    assert judge(RUNBOOK, statuses, None, {}).verdict is Verdict.AT_RISK  # answered: counting down to clear
+    held = judge(RUNBOOK, statuses, None, {}, unanswered={"rollback", "halt"})
+    assert held.verdict is Verdict.ROLLBACK
+    assert held.reasons[:2] == (
+        "rollback recovering after firing: no decision logged",
+        "halt recovering after firing: no decision logged",
+    )
+    assert {risk.condition for risk in held.at_risk} == {"rollback", "halt"}  # their countdowns stay
+    rolling_back = judge(RUNBOOK, statuses, None, {}, unanswered={"rollback", "halt"}, rollback_mode=True)
+    assert rolling_back.verdict is Verdict.HALT  # the rollback condition is why we roll back; halt still stops
+
+
 def test_a_log_that_is_not_written_is_never_better_than_cannot_verify():
     """With the log failing, a calm session reads CANNOT VERIFY, and a firing one still ROLLBACK."""
     assert judge(RUNBOOK, all_ok(), None, {}, log_problem="log not writing: disk full").verdict is Verdict.CANNOT_VERIFY
