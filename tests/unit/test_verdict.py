@@ -225,11 +225,15 @@ def test_a_firing_that_cleared_unanswered_holds_its_rung_until_a_decision():
     )
 
 
-def test_the_check_command_stops_on_a_firing_that_cleared_before_the_run_ended():
-    """``check`` cannot log a decision: a halt condition that fired during the run exits 1 even if ok at its end."""
+def test_the_check_command_stops_on_a_firing_that_is_recovering_or_cleared_at_the_run_end():
+    """``check`` cannot log a decision: a halt condition that fired during the run exits 1 even if recovering or ok at
+    its end."""
     from cutover_tui.commands.check_cmd import EXITS, _judge
 
     ok_now = {"halt": status("halt", S.OK)}
     report = _judge(RUNBOOK, {}, ok_now, {"halt"}, [], {"halt": NOW})
     assert report.verdict is Verdict.HALT and EXITS[report.verdict.value] == 1
     assert _judge(RUNBOOK, {}, ok_now, {"halt"}, []).verdict is Verdict.CONTINUE
+    recovering = {"halt": replace(status("halt", S.RECOVERING, NOW), remaining=12.0)}
+    report = _judge(RUNBOOK, {}, recovering, {"halt"}, [], {"halt": NOW})
+    assert report.verdict is Verdict.HALT and EXITS[report.verdict.value] == 1  # not AT RISK (4): still unanswered
