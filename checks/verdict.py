@@ -212,7 +212,13 @@ def judge(
     reasons: list[tuple[Verdict, str]] = []
     for condition_id, status in judged.items():
         action = actions[condition_id]
-        held = status.state is _RECOVERING and condition_id in unanswered
+        # Recovering with no decision logged holds the rung; not a rollback condition the rollback plan watches
+        # recover: that is the rollback taking effect.
+        held = (
+            status.state is _RECOVERING
+            and condition_id in unanswered
+            and not (rollback_mode and action is Action.ROLLBACK)
+        )
         if (_stops(status) or held) and action in _STOPPING:
             if held:
                 verb = "recovering after firing: no decision logged"

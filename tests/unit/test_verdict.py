@@ -183,6 +183,11 @@ def test_a_recovering_condition_whose_firing_no_decision_answered_holds_its_rung
     assert {risk.condition for risk in held.at_risk} == {"rollback", "halt"}  # their countdowns stay
     rolling_back = judge(RUNBOOK, statuses, None, {}, unanswered={"rollback", "halt"}, rollback_mode=True)
     assert rolling_back.verdict is Verdict.HALT  # the rollback condition is why we roll back; halt still stops
+    # A rollback step watching its rollback condition recover: the rollback is taking effect, not failing to.
+    undo = Step(id="undo", title="helm rollback", watch=("rollback",))
+    statuses = all_ok(rollback=S.RECOVERING)
+    taking_effect = judge(RUNBOOK, statuses, undo, {}, unanswered={"rollback"}, rollback_mode=True)
+    assert taking_effect.verdict is Verdict.AT_RISK and taking_effect.reasons == ("rollback recovering",)
 
 
 def test_a_log_that_is_not_written_is_never_better_than_cannot_verify():
