@@ -67,7 +67,7 @@ from typing import Any
 import yaml
 
 from benchmarks.common import Figure, Result
-from checks.clock import SystemClock
+from checks.clock import SystemClock, offset_from
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ("faults_injected", "shown_ok_or_continue", "longest_to_show_s", "worst_ratio")
@@ -707,7 +707,7 @@ async def gate_stale(lab: Lab, name: str) -> Shown:
             # Past the rule, the gate, the verdict and the condition's card should all say so.
             return Look(greens(now, ("watched",)), shown, f"gate probe {gate}; {describe(now)}", age > stale_after)
 
-        read_at = time.monotonic() - (SystemClock().monotonic() - reading.monotonic)  # stamped on the system clock
+        read_at = reading.monotonic - offset_from(clock, time.monotonic)  # stamped on the system clock
         return await observe(name, look, read_at, stale_after + SAMPLE,
                              f"the staleness rule: 2 × interval + timeout = {stale_after:g} s")  # fmt: skip
 

@@ -131,10 +131,12 @@ async def probe(check: Check, ctx: ProbeContext, at: float | None = None) -> Obs
     extra: dict[str, Any] = {}
     try:
         series = _series(data)
-        lower = await _lower_bounds(query, series, instant, warnings)
+        values = [quantile.parse_float(raw) for _, _, raw in series]
+        numeric = any(v is not None and math.isfinite(v) for v in values)
+        lower = await _lower_bounds(query, series, values if numeric else None, instant, warnings)
         # A value, or an empty result a check takes as a pass or a breach, may say nothing: ask whether its inputs
         # are still collected. NaN or Inf are INVALID, and an empty result is unknown, whatever the inputs.
-        if at is None and (_has_number(series) or (not series and check.on_nodata != "unknown")):
+        if at is None and (numeric or (not series and check.on_nodata != "unknown")):
             gone = await _inputs_gone(query, series[0][1] if series else None, instant, warnings)
             if series and gone:
                 warnings.append(f"{_gone_text(query)}: the value is from the range's last samples")
@@ -158,8 +160,12 @@ async def probe(check: Check, ctx: ProbeContext, at: float | None = None) -> Obs
         )
 
 
-async def _lower_bounds(query: str, series: list[Series], instant: Any, warnings: list[Any]) -> list[bool]:
+async def _lower_bounds(
+    query: str, series: list[Series], finite: list[float | None] | None, instant: Any, warnings: list[Any]
+) -> list[bool]:
     """Which result series are a quantile above its histogram's top finite bucket (see ``checks.probes.quantile``).
+
+    ``finite``: the series' values as numbers, or None when none is a finite number (no bound to find).
 
     Adds the bucket queries' warnings to ``warnings``; raises ``ProbeFailed``
     (ERROR) when a bucket query fails, INVALID when a call inside a larger
@@ -167,9 +173,8 @@ async def _lower_bounds(query: str, series: list[Series], instant: Any, warnings
     """
     lower = [False] * len(series)
     calls = quantile.find_calls(query)
-    if not calls or not _has_number(series):
+    if not calls or finite is None:
         return lower  # nothing a lower bound could change
-    finite = [quantile.parse_float(raw) for _, _, raw in series]
     if len(calls) > MAX_QUANTILE_CALLS:
         raise ProbeFailed(
             Outcome.INVALID,
@@ -207,11 +212,6 @@ async def _lower_bounds(query: str, series: list[Series], instant: Any, warnings
                 extra={"lower_bound_inside": sorted(tops)[:5]},
             )
     return lower
-
-
-def _has_number(series: list[Series]) -> bool:
-    """Whether any series' value is a finite number."""
-    return any(v is not None and math.isfinite(v) for v in (quantile.parse_float(raw) for _, _, raw in series))
 
 
 async def _inputs_gone(query: str, evaluated_at: float | None, instant: Any, warnings: list[Any]) -> bool | None:

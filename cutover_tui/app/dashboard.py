@@ -228,7 +228,7 @@ class CutoverApp(DialogFlows):
         if self._dashboard is not None and self.screen is not self._dashboard:
             self._show_banner(state, now)
             header = self._find(DashboardHeader)
-            if header is not None and header.verdict_shown != (state.verdict, len(state.blind), state.mode):
+            if header is not None and not header.shows_verdict_of(state):
                 header.show(state, self.runbook, now, self.zone, self.view_label)  # never an old green behind it
             show_verdict = getattr(self.screen, "show_verdict", None)
             if show_verdict is not None:

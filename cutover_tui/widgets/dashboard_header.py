@@ -52,14 +52,11 @@ class DashboardHeader(Horizontal):
         self._shown: dict[str, Text] = {}
         self._last_shown: tuple[SessionState, Runbook, datetime, tzinfo | None, str | None] | None = None
 
-    @property
-    def verdict_shown(self) -> tuple[Verdict, int, Mode] | None:
-        """What the verdict badge says (verdict, blind conditions, mode): a dashboard behind a dialog shows it again
-        when it changes."""
-        if self._last_shown is None:
-            return None
-        state = self._last_shown[0]
-        return state.verdict, len(state.blind), state.mode
+    def shows_verdict_of(self, state: SessionState) -> bool:
+        """Whether the verdict badge says what it would for ``state``: a dashboard behind a dialog shows it again
+        when it does not."""
+        badge = self.query_one(VerdictBadge)
+        return self._last_shown is not None and (badge.verdict, badge.blind, badge.rolling_back) == _badge(state)
 
     def on_resize(self) -> None:
         if self._last_shown is not None:
@@ -88,9 +85,7 @@ class DashboardHeader(Horizontal):
         """Render ``state`` at ``now``; widgets whose text did not change are left alone."""
         self._last_shown = (state, runbook, now, zone, view_label)
         badge = self.query_one(VerdictBadge)
-        badge.verdict = state.verdict
-        badge.blind = len(state.blind)
-        badge.rolling_back = state.mode is Mode.ROLLBACK
+        badge.verdict, badge.blind, badge.rolling_back = _badge(state)
         self._set("#header-title", Text(state.runbook_name))
         self._set("#header-mode", mode_text(state, view_label))
         self._set("#header-t-clock", Text(format_t_clock(now, state.t0)))
@@ -181,3 +176,8 @@ def end_text(state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo 
         late = drift >= 60
         text.append(f" ({format_drift(drift)})", style="bold yellow" if late else "dim")
     return text
+
+
+def _badge(state: SessionState) -> tuple[Verdict, int, bool]:
+    """What the verdict badge shows of ``state``: its verdict, how many conditions are blind, whether rolling back."""
+    return state.verdict, len(state.blind), state.mode is Mode.ROLLBACK
