@@ -742,11 +742,17 @@ def test_resume_after_kill_keeps_the_hold_and_measures_the_real_downtime(target,
 
 
 def _status_verdict(db: Path) -> str:
-    """The verdict ``cutover-tui status`` prints for the log (the incident channel's line)."""
+    """The verdict ``cutover-tui status`` prints for the log (the incident channel's line).
+
+    A log the writer has not made yet, or is making (exit 2, "no such session log" or "not a session
+    log"), reads as that message, so a wait for a verdict goes on waiting; any other failure raises."""
     done = subprocess.run(
         [sys.executable, "-m", "cutover_tui", "status", str(db), "--format", "json"],
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True, text=True, timeout=30,
     )  # fmt: skip
+    if done.returncode == 2 and ("no such session log" in done.stderr or "not a session log" in done.stderr):
+        return done.stderr.strip()
+    done.check_returncode()
     return json.loads(done.stdout)["verdict"]
 
 
