@@ -39,8 +39,14 @@ Poll = Callable[..., Awaitable[Reading]]
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests first: in parallel, the longest start at once and the short ones fill in around them."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Slow tests first, those on real servers (the longest: the demo's spike, the benchmarks) before the rest.
+
+    In parallel the longest start at once and the short ones fill in around them; the demo's spike (about a
+    minute) started last of the slow ones made the suite's tail.
+    """
+    items.sort(
+        key=lambda item: (item.get_closest_marker("slow") is None, item.get_closest_marker("integration") is None)
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)

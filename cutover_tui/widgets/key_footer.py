@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -63,7 +64,8 @@ class KeyFooter(Footer):
 
     def __init__(self) -> None:
         super().__init__(compact=True, show_command_palette=False)
-        self._fitted: tuple[int, tuple[str, ...]] | None = None
+        self._fitted: tuple[tuple[str, str, str], ...] | None = None
+        """Each key shown: its key, action and word (what composing again would change)."""
 
     def _shown_bindings(self) -> list[tuple[Binding, bool, str]]:
         """The shown bindings that apply now, one per action, in the footer's order."""
@@ -80,13 +82,16 @@ class KeyFooter(Footer):
         keys = [self.app.get_key_display(binding) for binding, _, _ in bindings]
         return fit_words(keys, [b.description for b, _, _ in bindings], [b.action for b, _, _ in bindings], width)
 
+    def _fit(self, bindings: list[tuple[Binding, bool, str]]) -> tuple[tuple[str, str, str], ...]:
+        words = self._words(bindings)
+        return tuple((b.key, b.action, word) for (b, _, _), word in zip(bindings, words, strict=True))
+
     def compose(self) -> ComposeResult:
         if not self._bindings_ready:
             return
         bindings = self._shown_bindings()
-        words = self._words(bindings)
-        self._fitted = (len(bindings), tuple(words))
-        for (binding, enabled, tooltip), word in zip(bindings, words, strict=True):
+        self._fitted = self._fit(bindings)
+        for (binding, enabled, tooltip), (_, _, word) in zip(bindings, self._fitted, strict=True):
             yield FooterKey(
                 binding.key,
                 self.app.get_key_display(binding),
@@ -101,9 +106,23 @@ class KeyFooter(Footer):
         """A new width may fit more words, or fewer: compose again only when the fit changes."""
         if not self._bindings_ready or not self.is_attached:
             return
-        bindings = self._shown_bindings()
-        if self._fitted != (len(bindings), tuple(self._words(bindings))):
+        if self._fitted != self._fit(self._shown_bindings()):
             self.call_after_refresh(self.recompose)
+
+    def bindings_changed(self, screen: Screen) -> None:
+        """The same keys with the same words (focus moved between a dialog's fields): update them in place.
+
+        Textual's footer composes its keys again on every change of focus, and lays the screen out again
+        for it: a dozen new widgets for each Tab in a dialog."""
+        if self._bindings_ready and self.is_attached and screen is self.screen and screen.app.app_focus:
+            bindings = self._shown_bindings()
+            keys = list(self.query(FooterKey))
+            if len(keys) == len(bindings) and self._fitted == self._fit(bindings):
+                for shown, (binding, enabled, tooltip) in zip(keys, bindings, strict=True):
+                    shown.disabled = not enabled
+                    shown.tooltip = tooltip or binding.description
+                return
+        super().bindings_changed(screen)
 
     @property
     def hints(self) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets._footer import FooterKey
 
 from app_backend import START, auth_errors_firing, session_in_progress
 from app_driver import screen_lines
@@ -143,3 +144,25 @@ def test_footer_words_give_way_least_needed_first_and_help_keeps_its_own() -> No
     assert fit_words(keys, words, actions, 200) == words
     assert fit_words(keys, words, actions, 41) == ["Start", "Complete", "", "", "Rollback", "Help"]
     assert fit_words(keys, words, actions, 10)[-1] == "Help"
+
+
+async def test_focus_moving_between_panes_with_the_same_keys_keeps_the_footers_keys() -> None:
+    """Tab from the steps to the step's detail: the same keys apply, so the footer keeps its keys (composing them again
+    laid the whole screen out on every move of focus); to a pane with another key, the footer shows it."""
+    app = make_app(session_in_progress())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        footer = app.query_one(KeyFooter)
+        assert type(app.focused).__name__ == "StepsTable"
+        keys, hints = list(footer.query(FooterKey)), footer.hints
+        await pilot.press("tab")
+        await pilot.pause()
+        assert type(app.focused).__name__ == "StepDetail"
+        assert footer.hints == hints
+        assert all(now is before for now, before in zip(footer.query(FooterKey), keys, strict=True))
+        await pilot.press("tab")  # the detail's items: one key more
+        for _ in range(20):
+            await pilot.pause(0.05)
+            if len(footer.hints) > len(hints):
+                break
+        assert len(footer.hints) == len(hints) + 1 and set(hints) < set(footer.hints)
