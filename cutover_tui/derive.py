@@ -225,6 +225,19 @@ def log_banner(problem: str, since: datetime | None, now: datetime | None) -> Ba
 CLOCKS_AGREE_SECONDS = 5.0
 
 
+def writer_gone_at(stopped_at: datetime, now: datetime | None, silent_for: float | None) -> datetime:
+    """When a followed writer went quiet, on this machine's clock: its last stamp (``stopped_at``, by its clock), or,
+    when the two clocks disagree by more than the reads explain, ``now`` less the ``silent_for`` this machine timed
+    since its heartbeat last moved."""
+    if (
+        now is not None
+        and silent_for is not None
+        and abs((now - stopped_at).total_seconds() - silent_for) > CLOCKS_AGREE_SECONDS
+    ):
+        return now - timedelta(seconds=silent_for)
+    return stopped_at
+
+
 def writer_banner(
     stopped_at: datetime,
     ended: str | None,
@@ -242,9 +255,8 @@ def writer_banner(
     """
     ago = ""
     if now is not None:
-        by_wall = (now - stopped_at).total_seconds()
-        seconds = by_wall if silent_for is None else silent_for
-        if silent_for is not None and abs(by_wall - silent_for) > CLOCKS_AGREE_SECONDS:
+        seconds = (now - stopped_at).total_seconds() if silent_for is None else silent_for
+        if writer_gone_at(stopped_at, now, silent_for) is not stopped_at:
             when += " by its clock"
         ago = f", {seconds_text(seconds)} ago"
     if ended:

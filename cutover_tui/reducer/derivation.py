@@ -15,6 +15,7 @@ from cutover_tui.derive import (
     blind_value_text,
     current_detail,
     value_text,
+    writer_gone_at,
 )
 from cutover_tui.labels import display_zone
 from cutover_tui.reducer.helpers import _held, _ms, _remaining, _sample, _seconds, _tick_time
@@ -369,7 +370,8 @@ class _Derivation:
             detail = f"writer stopped at {when}; last seen {state.value}: {detail}"
             if status is None and now is not None and now > live.writer_stopped_at:
                 held = _held(progress, live.writer_stopped_at)  # no breach is known past the writer's last sign
-            state, remaining, since = ConditionState.STALE, None, live.writer_stopped_at
+            state, remaining = ConditionState.STALE, None
+            since = writer_gone_at(live.writer_stopped_at, now, live.writer_silent_for)  # in state since, here
         if live.polling_stopped_at is not None and state is not ConditionState.STALE:
             # The polling thread is gone or stuck: the evaluators' last word is no longer news.
             when = live.polling_stopped_at.strftime("%H:%M:%SZ")

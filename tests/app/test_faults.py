@@ -235,7 +235,8 @@ class _HourBehind(SystemClock):
 
 async def test_a_follower_says_how_long_ago_a_writer_with_a_wrong_clock_stopped_by_its_own_clock(tmp_path):
     """The writer stamps its heartbeat by its clock, an hour behind the follower's: "WRITER STOPPED at <its time>,
-    1h0m ago" was an hour wrong. The follower saw the heartbeat last move seconds ago on its own monotonic clock."""
+    1h0m ago" was an hour wrong, and each card's time in state "stale 1h0m". The follower saw the heartbeat last move
+    seconds ago on its own monotonic clock."""
     runbook = load_runbook(write_fault_runbook(tmp_path, "http://127.0.0.1:9", health=False))
     db = tmp_path / "s.cutover.db"
     writer = SessionLog.create(db, runbook, operator="ic", clock=_HourBehind())
@@ -257,6 +258,9 @@ async def test_a_follower_says_how_long_ago_a_writer_with_a_wrong_clock_stopped_
         ago = banner.split(", ", 1)[1].split(" ago", 1)[0]
         assert ago in {"0s", "1s", "2s", "3s"}, banner
         assert "by its clock" in banner  # its time is not this machine's
+        for view in follower.state().conditions.values():  # stale since then, not since an hour before it
+            assert view.state is ConditionState.STALE
+            assert view.in_state_for is not None and 0 <= view.in_state_for <= 4, view
     finally:
         await follower.stop()
 
