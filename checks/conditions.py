@@ -35,6 +35,10 @@ A firing condition that goes blind shows the blind state but keeps
 recovery, and the verdict still counts it as firing. It resolves only after
 ``keep_firing_for`` of uninterrupted passes (``recovering`` in between; a
 breach returns it to ``firing``, a blind observation restarts the count).
+
+``since`` and ``firing_since`` are wall times, and move with the wall clock
+when it steps (NTP, an operator's ``date``): now less ``since`` stays the
+time the evaluator saw the state, not that time and the step.
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ HOLD_SLACK = 0.001
 FLAP_WINDOW = 21
 #: State changes among the last ``FLAP_WINDOW`` polls above which a condition is flapping.
 DEFAULT_FLAP_THRESHOLD = 6
+#: The wall clock moved this much against the monotonic one: a step (NTP slews at most half a millisecond a second).
+WALL_STEP_SECONDS = 2.0
 
 _Seen = Literal["pass", "breach", "unknown", "error", "stale"]
 _BLIND_OUTCOMES = frozenset({Outcome.NODATA, Outcome.INVALID})
@@ -123,6 +129,7 @@ class ConditionEvaluator:
         self._changes: deque[bool] = deque(maxlen=FLAP_WINDOW)
         self._cause = "not_polled"
         self._observed_at = clock.now()
+        self._frame = (clock.monotonic(), clock.now())  # a monotonic instant and its wall time: steps show against it
         # Relative to the baseline: its readings, the recent window (Mann–Whitney), the latest judgement.
         relative = condition.relative is not None and condition.baseline is not None
         self._baseline = BaselineTracker(condition.baseline) if relative else None  # type: ignore[arg-type]
@@ -226,6 +233,7 @@ class ConditionEvaluator:
                 instant within ``fresh_breach_window`` since which the source's
                 own samples show it; the hold counts from then. Ignored otherwise.
         """
+        self._follow_wall_steps()
         self._last_reading_at = self._clock.monotonic()
         now = self._last_reading_at if due is None else due
         # State changes are dated at the instant the poll was due, like the hold: a state that
@@ -278,6 +286,7 @@ class ConditionEvaluator:
         A tick never changes ``flapping`` (counted over polls) nor ``acknowledged``
         (cleared on a return to ``ok``, which a tick never makes).
         """
+        self._follow_wall_steps()
         before = (self._state, self._cause)
         now = self._clock.monotonic()
         self._observed_at = self._clock.now()
@@ -291,6 +300,16 @@ class ConditionEvaluator:
                 self._cause = "stale"
                 self._go_blind(now, ConditionState.STALE, self._too_old(age))
         return (self._state, self._cause) != before
+
+    def _follow_wall_steps(self) -> None:
+        """Move ``since`` and ``firing_since`` by the wall clock's step since the last look, if it stepped."""
+        instant, wall = self._frame
+        step = wall_at(self._clock, instant) - wall
+        if abs(step.total_seconds()) > WALL_STEP_SECONDS:
+            self._frame = (instant, wall + step)
+            self._since += step
+            if self._firing_since is not None:
+                self._firing_since += step
 
     def acknowledge(self) -> ConditionStatus:
         """A person has seen this condition; the flag clears when it returns to ``ok``."""

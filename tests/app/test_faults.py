@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from app_driver import screen_lines
 from checks.clock import SystemClock
 from checks.status import BLIND_STATES, ConditionState, Verdict
 from checks.target import Target
@@ -153,6 +154,38 @@ async def test_a_laptop_resumed_from_sleep_shows_nothing_it_read_before_as_curre
         assert app.session.conditions["auth_errors"].breach_held < 8  # the hour asleep did not count
         await wait_until(pilot, lambda: app.session.conditions["auth_errors"].state is ConditionState.FIRING, 12)
         assert app.session.conditions["health_down"].state is ConditionState.OK
+
+
+class SteppedClock(SystemClock):
+    """The system's clocks, and an NTP step: ``step(s)`` moves only the wall clock."""
+
+    def __init__(self) -> None:
+        self.stepped = 0.0
+
+    def step(self, seconds: float) -> None:
+        self.stepped += seconds
+
+    def now(self) -> datetime:
+        return super().now() + timedelta(seconds=self.stepped)
+
+
+@pytest.mark.slow
+async def test_a_wall_clock_step_leaves_every_cards_time_in_state_as_it_was(target, tmp_path):
+    """NTP steps the writer's clock 10 minutes ahead: a card ok for 3 s read "ok for 10m3s" on the screen that
+    polls. Each card's time in state stays what the evaluators saw, on the dashboard and in its card."""
+    clock = SteppedClock()
+    runbook = load_runbook(write_fault_runbook(tmp_path, target.url, every="1s", timeout="900ms"))
+    app = make_app(LiveBackend(runbook, SessionLog.create(tmp_path / "s.cutover.db", runbook, operator="ic"),
+                               actor="ic", clock=clock))  # fmt: skip
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.session.verdict is Verdict.CONTINUE)
+        clock.step(600)
+        await pilot.pause(1.5)  # a staleness tick and a poll since
+        for view in app.session.conditions.values():
+            assert view.state is ConditionState.OK
+            assert view.in_state_for is not None and view.in_state_for < 60, view
+        clocks = [line.split("││", 1)[1][:12] for line in screen_lines(app) if "→ " in line and "││" in line]
+        assert clocks and not any("10m" in clock for clock in clocks), clocks  # each card's clock cell
 
 
 @pytest.mark.slow

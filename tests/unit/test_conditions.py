@@ -291,6 +291,26 @@ def test_wall_clock_jump_never_fires_early():
     assert h.at(2, *BREACH).breach_held == 2.0
 
 
+@pytest.mark.parametrize("step", [600.0, -3600.0])
+def test_a_wall_clock_step_leaves_each_time_in_state_as_long_as_it_was(step):
+    """NTP steps the wall clock: a condition ok for 30 s read "ok for 10m30s" (or 0s for the next hour). `since` and
+    `firing_since` move with the step, so that now less each is the time the evaluator saw pass."""
+    h = Harness(make_condition(for_=0.0))
+    h.at(0, *PASS)
+    ok = h.at(20, *PASS)
+    h.clock.jump_wall(step)
+    status = h.tick_at(30)
+    assert status.state is S.OK
+    assert (h.clock.now() - status.since).total_seconds() == pytest.approx(30.0)
+    fired = h.at(40, *BREACH)
+    assert fired.state is S.FIRING and fired.since == fired.firing_since == h.clock.now()
+    h.clock.jump_wall(-step)  # set right again
+    later = h.at(50, *BREACH)
+    assert (h.clock.now() - later.since).total_seconds() == pytest.approx(10.0)
+    assert later.firing_since == later.since
+    assert ok.since == h.evaluator.status.since - timedelta(seconds=40)  # the ok began 40 s before the firing
+
+
 def test_since_is_the_wall_time_the_state_began():
     """`since` changes on a state change only."""
     h = Harness(make_condition(for_=60.0))
