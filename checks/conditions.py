@@ -129,7 +129,7 @@ class ConditionEvaluator:
         self._changes: deque[bool] = deque(maxlen=FLAP_WINDOW)
         self._cause = "not_polled"
         self._observed_at = clock.now()
-        self._frame = (clock.monotonic(), clock.now())  # a monotonic instant and its wall time: steps show against it
+        self._wall_offset = self._offset_now()  # wall less monotonic seconds: a step moves it
         # Relative to the baseline: its readings, the recent window (Mann–Whitney), the latest judgement.
         relative = condition.relative is not None and condition.baseline is not None
         self._baseline = BaselineTracker(condition.baseline) if relative else None  # type: ignore[arg-type]
@@ -301,12 +301,16 @@ class ConditionEvaluator:
                 self._go_blind(now, ConditionState.STALE, self._too_old(age))
         return (self._state, self._cause) != before
 
+    def _offset_now(self) -> float:
+        return self._clock.now().timestamp() - self._clock.monotonic()
+
     def _follow_wall_steps(self) -> None:
         """Move ``since`` and ``firing_since`` by the wall clock's step since the last look, if it stepped."""
-        instant, wall = self._frame
-        step = wall_at(self._clock, instant) - wall
-        if abs(step.total_seconds()) > WALL_STEP_SECONDS:
-            self._frame = (instant, wall + step)
+        offset = self._offset_now()
+        stepped = offset - self._wall_offset
+        if abs(stepped) > WALL_STEP_SECONDS:
+            self._wall_offset = offset
+            step = timedelta(seconds=stepped)
             self._since += step
             if self._firing_since is not None:
                 self._firing_since += step
