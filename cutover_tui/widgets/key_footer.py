@@ -110,10 +110,10 @@ class KeyFooter(Footer):
             self.call_after_refresh(self.recompose)
 
     def bindings_changed(self, screen: Screen) -> None:
-        """The same keys with the same words (focus moved between a dialog's fields): update them in place.
+        """The same keys with the same words (focus moved between panes, or back from a dialog): update them in place.
 
         Textual's footer composes its keys again on every change of focus, and lays the screen out again
-        for it: a dozen new widgets for each Tab in a dialog."""
+        for it: a dozen new widgets for each Tab."""
         if self._bindings_ready and self.is_attached and screen is self.screen and screen.app.app_focus:
             bindings = self._shown_bindings()
             keys = list(self.query(FooterKey))
