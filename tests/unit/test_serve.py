@@ -37,7 +37,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 
-pytestmark = pytest.mark.slow
+# One worker runs them one after another: three Chromiums at once beside the rest of the suite starved a viewer's
+# app, which then read its live writer as silent ("WRITER NOT WRITING ... 6s ago") for the test's 30 s.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("chromium")]
 
 
 def require_chromium() -> None:
