@@ -136,11 +136,19 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
         highlighted decision, not record the one chosen. ``1``–``6`` stay the
         choices until a reason is begun there; keys that arrive before the
         focus has moved (a fast typist, a paste) follow the first, space and
-        Enter (which records) included.
+        Enter (which records) included. Keys handed to the list before the
+        focus moved can reach here after it (the reason takes the characters
+        it is typed itself): they are the reason's too, in their order.
         """
+        character = event.character
+        if self._typing_reason and isinstance(self.focused, Input) and self.focused.id == "reason":
+            if character is not None and character.isprintable():
+                event.stop()
+                event.prevent_default()
+                self.focused.insert_text_at_cursor(character)
+            return
         if not isinstance(self.focused, RadioSet):
             return
-        character = event.character
         if self._typing_reason and event.key == "enter":
             event.stop()
             event.prevent_default()
