@@ -118,8 +118,10 @@ async def test_a_promql_hold_counts_from_the_first_breaching_sample_not_from_our
         reported = time.time()
     samples = prometheus.query("auth_error_ratio[1m]")["result"][0]["values"]
     first_breach = next(float(at) for at, value in samples if float(value) > 0.01)
-    # Prometheus stamps a sample with its scrape's start; ours finds it to the millisecond.
-    assert abs(pending.since.timestamp() - first_breach) < 0.05, (pending.since.timestamp(), first_breach)
+    # Prometheus stamps a sample with its scrape's start; ours finds it to the millisecond on the source's clock,
+    # which it reaches through the reading's sample age: a thread switch while the reading is taken adds to it
+    # (65 ms once on two cores with the whole suite beside it).
+    assert abs(pending.since.timestamp() - first_breach) < 0.15, (pending.since.timestamp(), first_breach)
     assert firing.firing_since is not None
     assert abs((firing.firing_since - pending.since).total_seconds() - 3.0) < 0.01
     # Fired by a poll of its own when the hold ended, not by the next regular poll up to 2 s later.
