@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -109,20 +108,23 @@ class KeyFooter(Footer):
         if self._fitted != self._fit(self._shown_bindings()):
             self.call_after_refresh(self.recompose)
 
-    def bindings_changed(self, screen: Screen) -> None:
-        """The same keys with the same words (focus moved between panes, or back from a dialog): update them in place.
+    async def recompose(self) -> None:
+        """Compose the keys again only when the keys or their words changed; the same keys with the same words (focus
+        moved between panes, back from a dialog) are updated in place.
 
-        Textual's footer composes its keys again on every change of focus, and lays the screen out again
-        for it: a dozen new widgets for each Tab."""
-        if self._bindings_ready and self.is_attached and screen is self.screen and screen.app.app_focus:
+        Textual's footer composes its keys again on every change of focus, and lays the screen out again for it: a
+        dozen new widgets for each Tab. Checked here, where every compose is carried out, and not when the change is
+        heard: a compose asked for earlier and carried out late (on a loaded machine) is checked too.
+        """
+        if self._bindings_ready and self.is_attached:
             bindings = self._shown_bindings()
             keys = list(self.query(FooterKey))
-            if len(keys) == len(bindings) and self._fitted == self._fit(bindings):
+            if keys and len(keys) == len(bindings) and self._fitted == self._fit(bindings):
                 for shown, (binding, enabled, tooltip) in zip(keys, bindings, strict=True):
                     shown.disabled = not enabled
                     shown.tooltip = tooltip or binding.description
                 return
-        super().bindings_changed(screen)
+        await super().recompose()
 
     @property
     def hints(self) -> list[tuple[str, str]]:
