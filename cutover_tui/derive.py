@@ -272,6 +272,18 @@ def writer_banner(
     return BannerView(kind="writer", text=text)
 
 
+def view_banner(behind_for: float, last_seen: datetime) -> BannerView:
+    """A follower that has not read the log for a while: it, not the writer, is behind, and every condition is stale."""
+    when = last_seen.strftime("%H:%M:%SZ")
+    return BannerView(
+        kind="writer",
+        text=(
+            f"VIEW NOT READING: this screen last read the log {seconds_text(behind_for)} ago (is this machine "
+            f"overloaded?); the writer was last seen at {when}; every condition is stale"
+        ),
+    )
+
+
 def polling_banner(stopped_at: datetime, now: datetime | None) -> BannerView:
     """The polling thread ended or stopped beating: nothing is being watched, and the screen says so."""
     ago = f", {seconds_text((now - stopped_at).total_seconds())} ago" if now is not None else ""

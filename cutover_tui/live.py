@@ -44,6 +44,9 @@ RETRY_SECONDS = 1.0
 WRITER_SILENCE_SECONDS = 5.0
 #: ... and this long when the log's disk is full: the writer cannot be writing, so a beat missed is news.
 FULL_DISK_SILENCE_SECONDS = 1.5
+#: A follower that has not read the log for this long (its own loop starved: a loaded machine, a suspend) knows
+#: nothing newer than its last read, and says so rather than blame the writer for the silence.
+VIEW_BEHIND_SECONDS = WRITER_SILENCE_SECONDS
 #: This loop has not run ``_retry_held`` for this long: hung, as a polling thread silent for ``SILENCE_SECONDS``.
 LOOP_SILENCE_SECONDS = 3.0
 
@@ -492,6 +495,7 @@ class FollowBackend:
         self._last_tick_id = self._log.last_tick_id()
         self._beat: datetime | None = None
         self._beat_moved_at: float | None = None  # our monotonic time when the heartbeat last changed
+        self._read_at: float | None = None  # our monotonic time when the log was last read
         self._last_write: datetime | None = None
         self._replaced_at: datetime | None = None  # when the writer changed to another runbook than ``runbook``
         self._holder: int | None = None  # the pid last seen holding the log's lock (this machine only)
@@ -519,22 +523,26 @@ class FollowBackend:
     def state(self) -> SessionState:
         stopped = self.writer_stopped_at()
         holding = self._holder if stopped is not None and self._reducer.ended is None else None  # as last read
+        moved = self._beat_moved_at
         live = LiveTruth(
             writer_stopped_at=stopped,
-            writer_silent_for=None if self._beat_moved_at is None else time.monotonic() - self._beat_moved_at,
+            writer_silent_for=None if moved is None else self.clock.monotonic() - moved,
             writer_holding=holding,
             writer_disk_full=holding is not None and self._disk_full,
+            view_behind_for=self._behind_for() if stopped is not None and not self._gone() else None,
             runbook_replaced_at=self._replaced_at,
         )
         return self._reducer.state(now=self.clock.now(), live=live)
 
     def writer_stopped_at(self) -> datetime | None:
-        """When the writer was last seen alive, once it is gone; None while it runs."""
+        """When the writer was last seen alive, once it is gone, or once this view has not read the log for
+        ``VIEW_BEHIND_SECONDS`` (it knows of no sign of life since); None while it runs."""
         last = self._beat or self._last_write
-        if self._reducer.ended is not None or self._released:
+        if self._gone() or self._behind_for() is not None:
             return last or self.clock.now()
         silence = FULL_DISK_SILENCE_SECONDS if self._disk_full else WRITER_SILENCE_SECONDS
-        if self._beat_moved_at is not None and time.monotonic() - self._beat_moved_at <= silence:
+        # Silent for as long as the reads show it: the time since this view's last read is its own, not the writer's.
+        if self._beat_moved_at is not None and (self._read_at or 0.0) - self._beat_moved_at <= silence:
             return None
         # Not seen moving yet: a heartbeat this fresh is a live writer; an older one is not, nor one ahead of
         # the clock (stamped before the clock stepped back: a live writer has stamped the stepped clock since).
@@ -545,6 +553,17 @@ class FollowBackend:
         ):
             return None
         return last or self.clock.now()
+
+    def _gone(self) -> bool:
+        """The session ended, or the writer on this machine let its lock go."""
+        return self._reducer.ended is not None or self._released
+
+    def _behind_for(self) -> float | None:
+        """Seconds since this view last read the log, once more than ``VIEW_BEHIND_SECONDS``; else None."""
+        if self._read_at is None:
+            return None
+        behind = self.clock.monotonic() - self._read_at
+        return behind if behind > VIEW_BEHIND_SECONDS else None
 
     def _watch_writer(
         self, beat: datetime | None, last_write: datetime | None, holder: int | None, full: bool = False
@@ -558,11 +577,12 @@ class FollowBackend:
         (a writer on another host) leaves the heartbeat to tell. On a full
         disk a heartbeat missed is news: ``FULL_DISK_SILENCE_SECONDS``.
         """
+        self._read_at = self.clock.monotonic()
         self._last_write = last_write
         self._disk_full = full
         if beat is not None and beat != self._beat:
             if self._beat is not None:
-                self._beat_moved_at = time.monotonic()
+                self._beat_moved_at = self._read_at
             self._beat = beat
         if holder is not None:
             self._released = False  # held again: a writer resumed the log

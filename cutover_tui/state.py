@@ -268,6 +268,10 @@ class LiveTruth:
             disk full, hung), or None when no process holds it.
         writer_disk_full: that process's log is on a file system with no space left.
         writer_ended: in a follower, whether the writer ended the session cleanly.
+        view_behind_for: in a follower, seconds since it last read the log, once
+            so long that it knows of no sign of life since (its own loop fell
+            behind: a loaded machine, a suspend), or None: its writer is then
+            "stopped" as far as it can tell, and the view, not the writer, is named.
         polling_stopped_at: when the polling thread was last seen alive, once it
             ended or stopped beating (None while it polls): every check and
             condition is stale from then on.
@@ -284,6 +288,7 @@ class LiveTruth:
     writer_holding: int | None = None
     writer_disk_full: bool = False
     writer_ended: bool = False
+    view_behind_for: float | None = None
     polling_stopped_at: datetime | None = None
     runbook_replaced_at: datetime | None = None
 

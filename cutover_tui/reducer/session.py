@@ -19,6 +19,7 @@ from cutover_tui.derive import (
     projected_end,
     runbook_banner,
     stopping_order,
+    view_banner,
     writer_banner,
 )
 from cutover_tui.reducer.derivation import _STEPS_KEPT, _Core, _Derivation
@@ -182,6 +183,8 @@ class Reducer(Fold):
         """Why nothing better than CANNOT VERIFY can be said: the log is not written, or the writer stopped."""
         if live.log_problem:
             return f"log not writing: {live.log_problem}"
+        if live.view_behind_for is not None:
+            return "this view is not reading the log"
         if live.writer_stopped_at is not None:
             return "the session ended" if self._ended else "the writer stopped"
         if live.polling_stopped_at is not None:
@@ -368,7 +371,9 @@ class Reducer(Fold):
         banners: list[BannerView] = []
         if live.log_problem:
             banners.append(log_banner(live.log_problem, live.log_problem_since, now))
-        if live.writer_stopped_at is not None:
+        if live.view_behind_for is not None and live.writer_stopped_at is not None:
+            banners.append(view_banner(live.view_behind_for, live.writer_stopped_at))
+        elif live.writer_stopped_at is not None:
             when = live.writer_stopped_at.strftime("%H:%M:%SZ")
             banners.append(
                 writer_banner(

@@ -22,6 +22,7 @@ import pytest
 
 from app_driver import screen_lines
 from checks.clock import SystemClock
+from checks.reading import Outcome, Reading
 from checks.status import BLIND_STATES, ConditionState, Verdict
 from checks.target import Target
 from cutover_tui.app import make_app
@@ -296,6 +297,57 @@ async def test_a_follower_says_how_long_ago_a_writer_with_a_wrong_clock_stopped_
             assert view.in_state_for is not None and 0 <= view.in_state_for <= 4, view
     finally:
         await follower.stop()
+
+
+@pytest.mark.slow
+async def test_a_follower_whose_own_loop_stalls_names_itself_not_the_writer(tmp_path):
+    """This view's loop stalls 6 s (a starved machine: a `serve` viewer beside Chromium) while the writer beats twice a
+    second: the screen is CANNOT VERIFY, with every card stale, and says that this view has not read the log, not that
+    the writer stopped writing ("WRITER NOT WRITING ... 6s ago" blamed the writer); its next read clears it."""
+    runbook = load_runbook(write_fault_runbook(tmp_path, "http://127.0.0.1:9", health=False))
+    db = tmp_path / "s.cutover.db"
+    writer = SessionLog.create(db, runbook, operator="ic")
+    writer.append("condition_changed", {"condition": "auth_errors", "state": "ok", "previous": "unknown", "value": 0.004,
+                                        "threshold": "> 1%", "reason": "0.4%, not > 1%", "breach_held": 0.0,
+                                        "flapping": False}, actor="system")  # fmt: skip
+    beating = True
+
+    def beat() -> None:
+        while beating:
+            now = datetime.now(timezone.utc)
+            writer.record_reading(Reading("auth_error_ratio", Outcome.PASS, 0.004, "", 0.01, now, time.monotonic()))
+            writer.flush_ticks(heartbeat=True)
+            time.sleep(0.5)
+
+    beater = asyncio.get_running_loop().run_in_executor(None, beat)
+    follower = FollowBackend(db, runbook, interval=0.2)
+    await follower.start(lambda state: None)
+    try:
+        for _ in range(40):  # seen moving within a few reads
+            await asyncio.sleep(0.1)
+            if follower._beat_moved_at is not None:
+                break
+        assert follower.state().conditions["auth_errors"].state is ConditionState.OK
+        assert follower.state().writer_stopped_at is None
+        time.sleep(WRITER_SILENCE_SECONDS + 1)  # the loop stalls; the writer's thread beats on
+        stalled = follower.state()
+        assert stalled.verdict is Verdict.CANNOT_VERIFY
+        assert all(view.state is ConditionState.STALE for view in stalled.conditions.values())
+        banner = stalled.banners[0].text
+        assert banner.startswith("VIEW NOT READING: this screen last read the log 6s ago"), banner
+        assert "WRITER" not in banner
+        for _ in range(30):  # its reads resume: the writer's heartbeat moved meanwhile
+            await asyncio.sleep(0.1)
+            if follower.state().writer_stopped_at is None:
+                break
+        resumed = follower.state()
+        assert resumed.writer_stopped_at is None and not resumed.banners
+        assert resumed.conditions["auth_errors"].state is ConditionState.OK
+    finally:
+        beating = False
+        await beater
+        await follower.stop()
+        writer.close()
 
 
 @pytest.mark.slow

@@ -38,7 +38,7 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 
 # One worker runs them one after another: three Chromiums at once beside the rest of the suite starved a viewer's
-# app, which then read its live writer as silent ("WRITER NOT WRITING ... 6s ago") for the test's 30 s.
+# app for the test's 30 s (it then said so: VIEW NOT READING, not the verdict the test waits for).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("chromium")]
 
 
