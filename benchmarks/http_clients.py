@@ -10,7 +10,7 @@ checks every 5 s make them, each with a 4 s timeout, at most 20 at once:
 - aiohttp: the probes' own ``fetch`` on the session ``ProbeContext`` builds.
 
 Each measures this process's CPU time over the window, after a 6 s warm-up
-(connections opened), on an event loop of its own: as % of one core, and per
+(quick: 1 s; connections opened), on an event loop of its own: as % of one core, and per
 request started. On a busy machine a client that needs more CPU than it is
 given falls behind the pace, so its % understates it; the CPU per request
 does not, and the ratio is taken on it. The two alternate, three times each
@@ -39,10 +39,10 @@ FIGURES = (
 GAP = 5.0 / 1000
 TIMEOUT = 4.0
 CONNECTIONS = 20
-WARMUP = 6.0
+WARMUP = {False: 6.0, True: 1.0}  # by quick
 
 
-async def on_httpx(url: str, seconds: float) -> Paced:
+async def on_httpx(url: str, seconds: float, warmup: float) -> Paced:
     """The GETs on httpx, as the probes used it."""
     import httpx
 
@@ -55,12 +55,12 @@ async def on_httpx(url: str, seconds: float) -> Paced:
                 pass
 
     async with httpx.AsyncClient(limits=limits, verify=True, follow_redirects=False) as client:
-        return await paced(request, GAP, WARMUP, seconds)
+        return await paced(request, GAP, warmup, seconds)
 
 
-async def on_aiohttp(url: str, seconds: float) -> Paced:
+async def on_aiohttp(url: str, seconds: float, warmup: float) -> Paced:
     """The GETs through the probes' ``fetch`` (at most ``CONNECTIONS`` at once: the context's default)."""
-    return await fetches_alone(url, GAP, WARMUP, seconds, TIMEOUT)
+    return await fetches_alone(url, GAP, warmup, seconds, TIMEOUT)
 
 
 def run(quick: bool) -> Result:
@@ -70,7 +70,7 @@ def run(quick: bool) -> Result:
         for round_ in range(rounds):
             for name in ("httpx", "aiohttp") if round_ % 2 == 0 else ("aiohttp", "httpx"):
                 measure = on_httpx if name == "httpx" else on_aiohttp
-                got = asyncio.run(measure(target.url, seconds))
+                got = asyncio.run(measure(target.url, seconds, WARMUP[quick]))
                 runs[name].append(got)
                 print(f"{name}: CPU {got.percent:.1f}% of one core, {got.per_request_ms:.3f} ms a request, "
                       f"{got.requests} of {seconds / GAP:.0f} requests started", flush=True)  # fmt: skip

@@ -97,7 +97,7 @@ def long_session(path: Path, hours: float) -> int:
 
 
 def run(quick: bool) -> Result:
-    polls, hours = (1000, 1.0) if quick else (20000, 24.0)
+    polls, hours = (500, 0.25) if quick else (20000, 24.0)
     notes = [
         f"evaluator: {polls} polls 5 s apart per condition; what-if and report: a {hours:g} h session, one check every 5 s, "
         "written through the live path with the real retention"

@@ -11,7 +11,7 @@ What it does:
    reports events/s;
 2. records readings that are all news (so every one is stored) and reports
    ticks/s through ``record_reading`` + the batched flush;
-3. simulates polling every 5 s (72 h; quick: 2 h) for checks in the mix's
+3. simulates polling every 5 s (72 h; quick: 1 h) for checks in the mix's
    proportions (40 checks; quick: 20) with realistic value series (below),
    through the real ``record_reading`` and ``RetentionPolicy``, flushing as
    the writer thread does each second at 1,000 checks (so each seal covers
@@ -26,7 +26,7 @@ What it does:
    promise); and whether every stored reading reads back as written;
 6. writes a synthetic 72-hour log of 1,000 checks (events spread over the
    72 hours, each check's ticks as dense as step 3 keeps them; quick: one
-   tick per check every 90 minutes, fewer events), then times folding it the
+   tick per check every 3 hours, fewer events), then times folding it the
    way resume does (all events + each check's latest ticks) and seeking
    replay to random instants (``ReplayBackend.seek``: the nearest checkpoint,
    the events after it, the state derived with the ticks it reads from the
@@ -523,7 +523,7 @@ def measure_seeks(path: Path, runbook, seeks: int) -> dict:
 
 def measure(quick: bool, policy: RetentionPolicy, folder: Path) -> dict:
     """Every figure of this benchmark (see the module docstring), in a dict."""
-    unit, hours = (0.2, 2.0) if quick else (0.4, float(HOURS))
+    unit, hours = (0.2, 1.0) if quick else (0.4, float(HOURS))
     figures: dict = {"policy": policy, "hours_simulated": hours}
     figures["appends_per_s"] = measure_appends(folder, 300 if quick else 2000)
     figures["ticks_per_s"] = measure_tick_rate(folder, 200, 50 if quick else 250)
@@ -540,7 +540,7 @@ def measure(quick: bool, policy: RetentionPolicy, folder: Path) -> dict:
     figures["fold_latest_s"], figures["fold_every_tick_s"], figures["fold_events"], figures["fold_ticks"] = measure_fold(
         sim["path"], sim["runbook"]
     )
-    events, spacing = (1_000, 5400.0) if quick else (20_000, EVERY / sim["share"])
+    events, spacing = (1_000, 10800.0) if quick else (20_000, EVERY / sim["share"])
     started = time.perf_counter()
     large_path, large_runbook = build_session_log(folder, PROJECTED_CHECKS, events, spacing)
     figures["large"] = {

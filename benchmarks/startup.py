@@ -178,7 +178,7 @@ class Terminal:
 
 
 def run(quick: bool) -> Result:
-    warm_runs = 3 if quick else 10
+    warm_runs = 1 if quick else 10
     if shutil.which("tmux") is None:
         return Result([Figure(key, key, None) for key in FIGURES], ["not available: tmux is not installed"])
     executable = Path(sys.executable).with_name("cutover-tui")
