@@ -546,10 +546,12 @@ class FollowBackend:
             return None
         # Not seen moving yet: a heartbeat this fresh is a live writer; an older one is not, nor one ahead of
         # the clock (stamped before the clock stepped back: a live writer has stamped the stepped clock since).
+        # A log that keeps heartbeats but has none is a copy no process writes: its last write is no sign of life.
+        sign = self._beat if self._log.keeps_heartbeat else last
         if (
             self._beat_moved_at is None
-            and last is not None
-            and abs((self.clock.now() - last).total_seconds()) <= silence
+            and sign is not None
+            and abs((self.clock.now() - sign).total_seconds()) <= silence
         ):
             return None
         return last or self.clock.now()

@@ -145,7 +145,7 @@ class SessionLog(LogWriter):
                 connection.execute(
                     "INSERT INTO sessions (id, runbook_name, runbook_text, runbook_sha256, planned_t0,"
                     " actual_t0, host, operator, tool_version, rehearsal, created_at, updated_at,"
-                    " head_seq, head_hash, schema_version) VALUES (1,?,?,?,?,NULL,?,?,?,?,?,?,0,?,?)",
+                    " head_seq, head_hash, schema_version, heartbeat_at) VALUES (1,?,?,?,?,NULL,?,?,?,?,?,?,0,?,?,?)",
                     (
                         runbook.name,
                         runbook.text,
@@ -159,6 +159,7 @@ class SessionLog(LogWriter):
                         now,
                         GENESIS_HASH,
                         schema_version,
+                        now,  # the writer that makes the log is alive: only a copy has no heartbeat (``_copy_out``)
                     ),
                 )
                 _remember_runbook(connection, runbook, now)

@@ -337,6 +337,11 @@ class LogQueries:
                 f"`cutover-tui verify {self.path}` says what of the log still verifies"
             ) from None
 
+    @property
+    def keeps_heartbeat(self) -> bool:
+        """Whether this log has a heartbeat column (every log a writer of this version opened)."""
+        return self._has_heartbeat
+
     def heartbeat_at(self) -> datetime | None:
         """When the writer last stamped ``sessions.heartbeat_at`` (about once a second while it runs).
 

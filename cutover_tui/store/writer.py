@@ -307,6 +307,11 @@ class LogWriter(LogQueries):
             try:
                 with contextlib.closing(sqlite3.connect(part)) as copy:
                     self._connection.backup(copy)
+                    # No process writes the copy: without a heartbeat, a follower or `status` of it says so at once
+                    # rather than take the log's last one, a moment old, for a live writer.
+                    if self._has_heartbeat:
+                        copy.execute("UPDATE sessions SET heartbeat_at = NULL")
+                        copy.commit()
                 os.link(part, target)  # never over a file that came meanwhile
             finally:
                 os.unlink(part)

@@ -11,8 +11,9 @@ import pytest
 
 from checks.clock import ManualClock
 from checks.reading import Outcome
-from checks.status import ConditionState
+from checks.status import ConditionState, Verdict
 from crash_writer import T0, make_runbook, reading, status
+from cutover_tui.live import FollowBackend
 from cutover_tui.store import CannotWrite, SessionLog, describe_write_error
 
 
@@ -141,6 +142,7 @@ def test_a_log_removed_under_its_writer_is_copied_beside_and_nothing_more_is_ack
     db = tmp_path / "go-live.cutover.db"
     log = SessionLog.create(db, make_runbook(), operator="alice")
     log.append("decision", {"decision": "go", "reason": "before"})
+    log.flush_ticks(heartbeat=True)
     if how == "rm":
         db.unlink()
     else:
@@ -157,6 +159,10 @@ def test_a_log_removed_under_its_writer_is_copied_beside_and_nothing_more_is_ack
     with SessionLog.open_readonly(copy) as reader:  # everything acknowledged before the removal
         assert [e.payload.get("reason") for e in reader.events() if e.kind == "decision"] == ["before"]
         assert reader.verify().ok
+    # No process writes the copy: `status` or a follower of it says so at once, not after its last heartbeat (copied
+    # from the log a moment ago) is 5 s old (CONTINUE until then).
+    copy_view = FollowBackend(copy, make_runbook()).state()
+    assert copy_view.writer_stopped_at is not None and copy_view.verdict is Verdict.CANNOT_VERIFY
     log.close()
     resumed = SessionLog.open(copy, make_runbook(), operator="alice")  # the copy resumes as the log
     resumed.append("decision", {"decision": "continue", "reason": "resumed"})
