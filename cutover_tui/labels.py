@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from checks.status import ConditionState, Verdict
+from checks.status import BLIND_STATES, ConditionState, Verdict
 from checks.wording import format_value as condition_value
 from cutover_tui.state import CheckView, ConditionStanding, SessionState, StepStatus
 from runbooks.grammar import format_duration as grammar_duration
@@ -131,11 +131,15 @@ _PASSING = frozenset({ConditionState.OK, ConditionState.RECOVERING})
 
 
 def threshold_shown(threshold: str, state: ConditionState | None) -> str:
-    """A threshold as the value stands against it: ``> 1%`` while breached or blind, ``≤ 1%`` while passing.
+    """A threshold as the value stands against it: ``> 1%`` while breached, ``≤ 1%`` while passing, and the rule
+    itself while blind: ``(fires > 1%)``.
 
     Beside the value, ``0.2% > 1%`` would state a breach; an ok or recovering
-    condition reads ``0.2% ≤ 1%``.
+    condition reads ``0.2% ≤ 1%``. A blind one's value is the last it saw, and
+    judges nothing now: ``0.2% at 21:08:03 > 1%`` read as a breach.
     """
+    if state in BLIND_STATES:
+        return f"(fires {threshold})"
     if state in _PASSING:
         for op, negated in _NEGATED.items():
             if threshold.startswith(op):

@@ -112,7 +112,7 @@ def demo_session(path: Path) -> ScriptedSession:
                                 "conditions": {}, "verdict": "ROLLBACK", "decided_by": "cto"}, actor="commander")  # fmt: skip
     readings(170, auth_errors=0.042, api_errors=0.004, p95=0.7)
     session.settle()
-    session.log.flush_ticks()
+    session.log.flush_ticks(heartbeat=True)  # as the writer's flush thread does each second: it is alive
     return session
 
 
