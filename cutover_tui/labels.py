@@ -216,13 +216,17 @@ def format_duration(seconds: float | None) -> str:
 
 
 def format_drift(seconds: float | None) -> str:
-    """Drift (actual − planned): ``+4m12s`` late, ``-30s`` early, ``±0s`` on time."""
+    """Drift (actual − planned): ``+4m12s`` late, ``-30s`` early, ``±0s`` on time.
+
+    Whole seconds elapsed, as the countdowns beside it count them (``format_countdown``): a rounded drift read
+    "+4m36s" beside "due 04:35 ago" at the same instant.
+    """
     if seconds is None:
         return ""
     if abs(seconds) < 1:
         return "±0s"
     sign = "+" if seconds > 0 else "-"
-    return f"{sign}{format_duration(seconds)}"
+    return f"{sign}{format_duration(int(abs(seconds)))}"
 
 
 def format_countdown(seconds: float) -> str:

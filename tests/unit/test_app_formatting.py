@@ -15,6 +15,7 @@ from cutover_tui.labels import (
     format_at,
     format_countdown,
     format_drift,
+    format_duration,
     format_t_clock,
     format_value,
     format_wall_clock,
@@ -129,6 +130,14 @@ def test_drift_and_countdown() -> None:
     assert format_drift(None) == ""
     assert format_countdown(252) == "04:12"
     assert format_countdown(-3852) == "01:04:12"
+
+
+@pytest.mark.parametrize("late", [275.0, 275.6, 59.5, 3599.9])
+def test_a_late_steps_drift_and_its_due_ago_count_the_same_whole_seconds(late: float) -> None:
+    """The header's "due 04:35 ago" and the step's drift beside it, at one instant: "+4m36s" rounded where the other
+    counted whole seconds elapsed."""
+    minutes, seconds = (int(part) for part in format_countdown(-late).split(":"))
+    assert format_drift(late) == "+" + format_duration(minutes * 60 + seconds)
 
 
 @pytest.mark.parametrize("held", [26.0, 26.4, 26.6, 26.999])
