@@ -20,6 +20,17 @@ selector had series within its range and none has one now:
 series go stale while the new pods' are current, and a series that exists only
 once an error happened (``code="500"``) may not exist yet on a new pod. Both
 are current data, not a dead source.
+
+One target of several dying is another matter: the error share of three pods
+reads as the two live ones' ("0.2%, ok") while the third, the one failing, is
+not measured at all. A pod that left service discovery (a rolling deploy) has
+no ``up`` series any more; a target Prometheus still tries and cannot scrape
+has ``up == 0``. ``down_query`` asks for each target (``job``, ``instance``)
+that is down now and fed one of the selectors within its range, or within
+``DOWN_LOOKBACK`` when that is longer (a ``[30s]`` rate forgets a dead pod
+after 30 s). ``inputs_query`` asks both questions in one instant query: the
+stale answer is one sample without labels, a down target one with its
+``job`` and ``instance``.
 """
 
 from __future__ import annotations
@@ -77,6 +88,24 @@ def _selector_start(tokens: list[tuple[str, str, int, int]], last: int) -> int |
             if depth == 0:
                 return index - 1 if index > 0 and tokens[index - 1][0] == "name" else index
     return None
+
+
+#: A target fed the query lately when one of its selectors had its series within this long, or the selector's range.
+DOWN_LOOKBACK = "15m"
+
+
+def inputs_query(selectors: tuple[tuple[str, str], ...]) -> str:
+    """``stale_query`` or ``down_query``: one instant query for both (``unless`` binds tighter than ``or``)."""
+    return f"{stale_query(selectors)} or {down_query(selectors)}"
+
+
+def down_query(selectors: tuple[tuple[str, str], ...]) -> str:
+    """An instant query with a sample for each target that is down now (``up == 0``) and had series of a selector
+    within its range, or within ``DOWN_LOOKBACK``."""
+    looks = dict.fromkeys((s, d) for selector, duration in selectors for s, d in ((selector, duration),
+                                                                                    (selector, DOWN_LOOKBACK)))  # fmt: skip
+    fed = " or ".join(f"count by (job, instance) (last_over_time({s}[{d}]))" for s, d in looks)
+    return f"(up == 0) and on (job, instance) ({fed})"
 
 
 def stale_query(selectors: tuple[tuple[str, str], ...]) -> str:

@@ -37,9 +37,11 @@ Outcomes:
   until they leave its window: when none of the query's range selectors has a
   current series, though some had within its range, the reading is
   ``degraded`` with a warning saying so (``checks.probes.inputs``: one more
-  instant query, at the same evaluation time). An empty result the check
-  maps to a pass or a breach (``on_nodata``) asks too: from such inputs it is
-  NODATA, final.
+  instant query, at the same evaluation time). The same query names each
+  target that fed a selector lately and is down now (``up == 0``): one pod of
+  three dead leaves the value to the other two, so the reading is degraded too.
+  An empty result the check maps to a pass or a breach (``on_nodata``) asks
+  too: from such inputs it is NODATA, final.
 - ``sample_age`` is now minus the sample's timestamp (for an instant query
   Prometheus stamps the evaluation time, so it shows clock skew or a lagging
   remote API rather than the scrape's age).
@@ -137,11 +139,14 @@ async def probe(check: Check, ctx: ProbeContext, at: float | None = None) -> Obs
         # A value, or an empty result a check takes as a pass or a breach, may say nothing: ask whether its inputs
         # are still collected. NaN or Inf are INVALID, and an empty result is unknown, whatever the inputs.
         if at is None and (numeric or (not series and check.on_nodata != "unknown")):
-            gone = await _inputs_gone(query, series[0][1] if series else None, instant, warnings)
+            gone, down = await _inputs_gone(query, series[0][1] if series else None, instant, warnings)
             if series and gone:
                 warnings.append(f"{_gone_text(query)}: the value is from the range's last samples")
-            elif not series and gone is not False:
-                why = _gone_text(query) if gone else str(warnings[-1])  # None: the failure to ask, as warned
+            elif series and down:
+                warnings.append(_down_text(down))
+            elif not series and (gone is not False or down):
+                # None: the failure to ask, as warned
+                why = _gone_text(query) if gone else _down_text(down) if down else str(warnings[-1])
                 return Observation(
                     Outcome.NODATA,
                     detail=f"empty vector, and {why}: it says nothing",
@@ -214,30 +219,45 @@ async def _lower_bounds(
     return lower
 
 
-async def _inputs_gone(query: str, evaluated_at: float | None, instant: Any, warnings: list[Any]) -> bool | None:
-    """Whether no range selector of ``query`` has a current series, though some had within its range: the value, or
-    the empty result, comes from samples no longer collected (``checks.probes.inputs``). False without range
-    selectors, or when the engine refuses the question (no ``last_over_time``); None when asking failed otherwise
-    (a warning says so: the reading cannot be vouched for).
+async def _inputs_gone(
+    query: str, evaluated_at: float | None, instant: Any, warnings: list[Any]
+) -> tuple[bool | None, list[str]]:
+    """Whether no range selector of ``query`` has a current series, though some had within its range (the value, or
+    the empty result, comes from samples no longer collected), and the targets that fed it lately and are down now
+    (``instance (job J)``): one question (``checks.probes.inputs``).
+
+    ``(False, [])`` without range selectors, or when the engine refuses the question (no ``last_over_time``);
+    ``(None, [])`` when asking failed otherwise (a warning says so: the reading cannot be vouched for).
     """
     selectors = inputs.range_selectors(query)
     if not selectors:
-        return False
+        return False, []
     try:
-        data, more = await instant(inputs.stale_query(selectors), evaluated_at)
-        gone = bool(_series(data))
+        data, more = await instant(inputs.inputs_query(selectors), evaluated_at)
+        rows = _series(data)
     except ProbeFailed as failure:
         if failure.extra.get("http_status") in (400, 422):
-            return False
+            return False, []
         warnings.append(f"cannot tell whether its inputs are still collected: {failure.detail}")
-        return None
+        return None, []
     warnings.extend(more)
-    return gone
+    down = sorted(
+        {f"{labels['instance']} (job {labels.get('job', '?')})" for labels, _, _ in rows if labels.get("instance")}
+    )
+    return any(not labels for labels, _, _ in rows), down
 
 
 def _shown(warnings: list[Any]) -> list[str]:
     """The first five warnings, each cut to a line, as a reading keeps them (``extra["warnings"]``)."""
     return [shorten(str(w)) for w in warnings[:5]]
+
+
+def _down_text(down: list[str]) -> str:
+    """``a target it read lately is down (10.0.0.7:9100 (job api)): the value does not speak for it``."""
+    shown = ", ".join(down[:3]) + (f" and {len(down) - 3} more" if len(down) > 3 else "")
+    if len(down) == 1:
+        return f"a target it read lately is down ({shown}): the value does not speak for it"
+    return f"{len(down)} targets it read lately are down ({shown}): the value does not speak for them"
 
 
 def _gone_text(query: str) -> str:

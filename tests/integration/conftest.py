@@ -11,7 +11,8 @@ Fixtures (function-scoped, each test gets fresh processes):
   every second and, when the test also uses ``alertmanager``, sends alerts
   there. ``.url``, ``.target``, ``.query(q)``, ``.wait_for(q, predicate)``,
   ``.stop()``. Ready once the target has been scraped (Prometheus 2.42 applies
-  new scrape targets on a 5 s tick, so that takes about 6 s).
+  new scrape targets on a 5 s tick, so that takes about 6 s). When the test
+  also uses ``second_target``, it scrapes that one too, in the same job.
 - ``shared_prometheus``: one Prometheus and target per test process (xdist
   worker), for tests that only read; they must not change its target or stop
   it. Its tests run on one worker (an ``xdist_group``), so it starts once.
@@ -166,13 +167,16 @@ class ServerProcess:
 
 
 class PrometheusServer(ServerProcess):
-    """``/usr/bin/prometheus`` scraping one target every second."""
+    """``/usr/bin/prometheus`` scraping one target every second (and ``also``, in the same job)."""
 
-    def __init__(self, workdir: Path, *, target: Target, rules: str, alertmanager_url: str | None) -> None:
+    def __init__(
+        self, workdir: Path, *, target: Target, rules: str, alertmanager_url: str | None, also: tuple[Target, ...] = ()
+    ) -> None:
         workdir.mkdir()
         self.target = target
         port = free_port()
         (workdir / "rules.yml").write_text(rules)
+        targets = ", ".join(f"'127.0.0.1:{each.port}'" for each in (target, *also))
         alerting = ""
         if alertmanager_url:
             alerting = f"alerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['{alertmanager_url.removeprefix('http://')}']}}]\n"
@@ -181,7 +185,7 @@ class PrometheusServer(ServerProcess):
             "rule_files: [rules.yml]\n"
             f"{alerting}"
             "scrape_configs:\n"
-            f"  - job_name: target\n    static_configs: [{{targets: ['127.0.0.1:{target.port}']}}]\n"
+            f"  - job_name: target\n    static_configs: [{{targets: [{targets}]}}]\n"
         )
         super().__init__(
             [
@@ -196,7 +200,7 @@ class PrometheusServer(ServerProcess):
             workdir / "prometheus.log",
         )
         try:
-            self.wait_for('up{job="target"} == 1')
+            self.wait_for('count(up{job="target"} == 1)', lambda result: result[0]["value"][1] == str(1 + len(also)))
         except AssertionError:
             self.stop()
             raise
@@ -300,11 +304,19 @@ def prometheus(
     alertmanager_url = None
     if "alertmanager" in request.fixturenames:
         alertmanager_url = request.getfixturevalue("alertmanager").url
+    also = (request.getfixturevalue("second_target"),) if "second_target" in request.fixturenames else ()
     server = PrometheusServer(
-        tmp_path / "prometheus", target=target, rules=prometheus_rules, alertmanager_url=alertmanager_url
+        tmp_path / "prometheus", target=target, rules=prometheus_rules, alertmanager_url=alertmanager_url, also=also
     )
     yield server
     server.stop()
+
+
+@pytest.fixture
+def second_target() -> Iterator[Target]:
+    """Another healthy ``Target`` on 127.0.0.1, which ``prometheus`` scrapes in the same job as ``target``."""
+    with Target() as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

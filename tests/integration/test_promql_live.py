@@ -139,6 +139,36 @@ async def test_a_rate_whose_target_is_no_longer_scraped_vouches_for_nothing(poll
     assert status.reason.startswith("partial data: its inputs are no longer collected"), status.reason
 
 
+async def test_one_target_of_two_dying_makes_their_error_share_vouch_for_nothing(
+    poll_prometheus, prometheus, target, second_target
+):
+    """Two targets feed one error share; one dies. Its series go stale, so the share soon reads as the live target's
+    alone ("0.2%, ok") while the dead one, perhaps the one failing, is measured no more: the other target's series are
+    current, so the inputs are not all gone. A target that fed the query lately and is down now (``up == 0``) makes
+    the reading degraded: a pass from it vouches for nothing (unknown), and it names the target."""
+    query = (
+        '(sum(rate(http_requests_total{route="/auth",code="500"}[30s])) or vector(0))'
+        ' / sum(rate(http_requests_total{route="/auth"}[30s]))'
+    )
+    check_yaml = f"'{query}'\npass_when: \"< 1%\""
+    prometheus.wait_for(query)
+    reading = await poll_prometheus(check_yaml)
+    assert reading.outcome is Outcome.PASS and not reading.degraded, reading
+    instance = f"127.0.0.1:{second_target.port}"
+    second_target.stop()
+    prometheus.wait_for(f'up{{instance="{instance}"}} == 0')
+    reading = await poll_prometheus(check_yaml)
+    assert reading.outcome is Outcome.PASS and reading.degraded, reading
+    down = f"a target it read lately is down ({instance} (job target))"
+    assert reading.extra["warnings"] == [f"{down}: the value does not speak for it"], reading.extra
+    check = Check("ratio", "promql", {}, every=1.0, timeout=0.9)
+    status = ConditionEvaluator(
+        StopCondition("errors", "ratio", parse_threshold("> 1%")), check, ManualClock()
+    ).observe(reading)
+    assert status.state is ConditionState.UNKNOWN, status
+    assert status.reason.startswith(f"partial data: {down}"), status.reason
+
+
 async def test_no_data_taken_as_a_pass_is_not_when_the_querys_inputs_are_no_longer_scraped(
     poll_prometheus, prometheus, target
 ):

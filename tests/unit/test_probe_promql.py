@@ -378,23 +378,30 @@ def asks_whether_inputs_are_collected(request) -> bool:
     [
         (at_time(), 200, False, None),  # no selector lost its series
         (at_time(({}, "2")), 200, True, "its inputs are no longer collected (errors, requests: no current series"),
+        (at_time(({"job": "api", "instance": "10.0.0.7:9100"}, "0")), 200, True,
+         "a target it read lately is down (10.0.0.7:9100 (job api)): the value does not speak for it"),
         ('{"status":"error","errorType":"bad_data","error":"unknown function last_over_time"}', 400, False, None),
         ('{"status":"error","errorType":"execution","error":"query timed out"}', 503, True, "cannot tell whether"),
     ],
-)
+)  # fmt: skip
 async def test_a_value_from_range_selectors_asks_whether_they_are_still_collected(
     poll, canned_server, answer, status, degraded, warning
 ):
-    """Every selector without a current series (the target is not scraped any more) makes the value's pass vouch for
-    nothing; an engine that refuses the question (no ``last_over_time``) leaves it as it was; a failed question is a
-    reading nobody can vouch for either."""
+    """Every selector without a current series (the target is not scraped any more), or one target that fed it lately
+    down now (one pod of three, the failing one), makes the value's pass vouch for nothing; an engine that refuses
+    the question (no ``last_over_time``) leaves it as it was; a failed question is a reading nobody can vouch for
+    either."""
     canned_server.respond(at_time(({}, "0.002")))
     canned_server.respond(answer, status=status, where=asks_whether_inputs_are_collected)
     reading = await poll_query(poll, canned_server, "'sum(rate(errors[5m])) / sum(rate(requests[5m]))'")
     assert (reading.outcome, reading.value, reading.degraded) == (Outcome.PASS, 0.002, degraded)
     asked = [r.query["query"][0] for r in canned_server.requests if asks_whether_inputs_are_collected(r)]
     assert asked == ["(count(last_over_time(errors[5m])) or count(last_over_time(requests[5m])))"
-                     " unless (count(errors) or count(requests))"]  # fmt: skip
+                     " unless (count(errors) or count(requests))"
+                     " or (up == 0) and on (job, instance) (count by (job, instance) (last_over_time(errors[5m]))"
+                     " or count by (job, instance) (last_over_time(errors[15m]))"
+                     " or count by (job, instance) (last_over_time(requests[5m]))"
+                     " or count by (job, instance) (last_over_time(requests[15m])))"]  # fmt: skip
     assert canned_server.requests[-1].query["time"] == [repr(EVALUATED_AT)]  # at the value's evaluation time
     if warning:
         assert any(w.startswith(warning) for w in reading.extra["warnings"]), reading.extra
@@ -405,6 +412,8 @@ async def test_a_value_from_range_selectors_asks_whether_they_are_still_collecte
     [
         (at_time(), 200, Outcome.PASS, "empty vector (on_nodata: pass)"),  # its inputs are collected: no errors
         (at_time(({}, "1")), 200, Outcome.NODATA, "empty vector, and its inputs are no longer collected (errors: no"),
+        (at_time(({"job": "api", "instance": "10.0.0.7:9100"}, "0")), 200, Outcome.NODATA,
+         "empty vector, and a target it read lately is down (10.0.0.7:9100 (job api))"),
         ('{"status":"error","errorType":"execution","error":"query timed out"}', 503, Outcome.NODATA,
          "empty vector, and cannot tell whether its inputs are still collected"),
     ],
