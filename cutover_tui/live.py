@@ -35,7 +35,15 @@ from cutover_tui.causes import ChangeCauses, RecentReadings
 from cutover_tui.reducer import Reducer
 from cutover_tui.repaint import Coalescer
 from cutover_tui.state import LiveTruth, SessionState
-from cutover_tui.store import EventRecord, SessionLog, TickRecord, describe_write_error, disk_full, writer_pid
+from cutover_tui.store import (
+    EventRecord,
+    SessionLog,
+    TickRecord,
+    describe_write_error,
+    disk_full,
+    lock_scope,
+    writer_pid,
+)
 from runbooks.model import Runbook
 
 #: How often held condition changes are retried while the log cannot be written, seconds.
@@ -514,7 +522,7 @@ class FollowBackend:
             later, _ = self._log.ticks_written_after(folded, newest=kept)
             self._fold([], [tick for tick in later if tick.id is not None and tick.id <= self._last_tick_id])
         self._watch_writer(
-            self._log.heartbeat_at(), self._log.last_write_ts, writer_pid(self.db_path), disk_full(self.db_path)
+            self._log.heartbeat_at(), self._log.last_write_ts, *self._lock_seen(), disk_full(self.db_path)
         )
 
     def now(self) -> datetime:
@@ -567,17 +575,30 @@ class FollowBackend:
         behind = self.clock.monotonic() - self._read_at
         return behind if behind > VIEW_BEHIND_SECONDS else None
 
+    def _lock_seen(self) -> tuple[int | None, bool]:
+        """The pid holding the log's lock on this machine, and whether its last writer's lock would be seen here."""
+        scope = self._log.writer_scope()
+        return writer_pid(self.db_path), scope is not None and scope == lock_scope()
+
     def _watch_writer(
-        self, beat: datetime | None, last_write: datetime | None, holder: int | None, full: bool = False
+        self,
+        beat: datetime | None,
+        last_write: datetime | None,
+        holder: int | None,
+        here: bool = False,
+        full: bool = False,
     ) -> None:
         """Note the heartbeat, the last write, the lock's holder and whether the log's disk is ``full``: a lock seen
-        held and then let go is a writer gone now.
+        held and then let go is a writer gone now, and so is a lock not held whose writer wrote that it would be
+        seen ``here`` (this boot and PID namespace: ``store.lock_scope``).
 
         A writer on this machine holds the log's ``flock`` while it runs, and
         the kernel lets it go the instant the process dies, so the follower
-        need not wait out ``WRITER_SILENCE_SECONDS``. A lock never seen held
-        (a writer on another host) leaves the heartbeat to tell. On a full
-        disk a heartbeat missed is news: ``FULL_DISK_SILENCE_SECONDS``.
+        need not wait out ``WRITER_SILENCE_SECONDS``, nor `status` a moment
+        after a ``kill -9``. A lock never seen held, from a writer elsewhere
+        (another host, another PID namespace, NFS), leaves the heartbeat to
+        tell. On a full disk a heartbeat missed is news:
+        ``FULL_DISK_SILENCE_SECONDS``.
         """
         self._read_at = self.clock.monotonic()
         self._last_write = last_write
@@ -588,19 +609,19 @@ class FollowBackend:
             self._beat = beat
         if holder is not None:
             self._released = False  # held again: a writer resumed the log
-        elif self._holder is not None:
+        elif self._holder is not None or here:
             self._released = True
         self._holder = holder
 
     def _read(
         self,
-    ) -> tuple[list[EventRecord], list[TickRecord], datetime | None, datetime | None, int | None, bool]:
-        """What was written since the last read, the writer's heartbeat, the lock's holder and whether the log's
-        disk is full (runs in a thread; folds nothing)."""
+    ) -> tuple[list[EventRecord], list[TickRecord], datetime | None, datetime | None, int | None, bool, bool]:
+        """What was written since the last read, the writer's heartbeat, the lock's holder, whether its writer's lock
+        would be seen here, and whether the log's disk is full (runs in a thread; folds nothing)."""
         events = self._log.events(after_seq=self._last_seq)
         ticks, self._last_tick_id = self._log.ticks_written_after(self._last_tick_id)
         beat, last_write = self._log.heartbeat_at(), self._log.last_write_ts
-        return events, ticks, beat, last_write, writer_pid(self.db_path), disk_full(self.db_path)
+        return events, ticks, beat, last_write, *self._lock_seen(), disk_full(self.db_path)
 
     def _fold(self, events: list[EventRecord], ticks: list[TickRecord]) -> bool:
         for event in events:
@@ -617,8 +638,8 @@ class FollowBackend:
             stopped = self.writer_stopped_at()
             while True:
                 await asyncio.sleep(self.interval)
-                events, ticks, beat, last_write, holder, full = await asyncio.to_thread(self._read)
-                self._watch_writer(beat, last_write, holder, full)
+                events, ticks, beat, last_write, holder, here, full = await asyncio.to_thread(self._read)
+                self._watch_writer(beat, last_write, holder, here, full)
                 now_stopped = self.writer_stopped_at()
                 if self._fold(events, ticks) or (now_stopped is None) != (stopped is None):
                     on_change(self.state())

@@ -50,7 +50,7 @@ from cutover_tui.store.errors import (
     describe_write_error,
 )
 from cutover_tui.store.formats import OUTCOME_CODES, READINGS_VIEW, from_ms, to_ms
-from cutover_tui.store.lock import disk_full, writer_pid
+from cutover_tui.store.lock import disk_full, lock_scope, writer_pid
 from cutover_tui.store.log import SessionLog, verify_file
 from cutover_tui.store.records import (
     EVENT_KINDS,
@@ -104,6 +104,7 @@ __all__ = [
     "event_hash",
     "format_ts",
     "from_ms",
+    "lock_scope",
     "parse_ts",
     "runbook_matches_chain",
     "seal_payload",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import socket
 import threading
@@ -81,6 +82,11 @@ class _WriterLock:
             return None
         return None if (named.st_dev, named.st_ino) == self._key else "replaced"
 
+    def visible(self) -> bool:
+        """Whether ``/proc/locks`` shows this lock as this process's: a reader in this boot and PID namespace then sees
+        it while the writer runs (not on NFS, where ``flock`` is a lock on the server)."""
+        return self._fd is not None and _flock_pid(os.fstat(self._fd)) == os.getpid()
+
     def release(self) -> None:
         """Drop the lock (after SQLite closed the file: see the class notes)."""
         if self._fd is not None:
@@ -94,6 +100,22 @@ def _flock_holder(identity: os.stat_result) -> str:
     """``pid N on host H`` for the process holding an ``flock`` on this file (Linux ``/proc/locks``)."""
     pid = _flock_pid(identity)
     return f"pid {pid} on host {socket.gethostname()}" if pid is not None else "another process"
+
+
+@functools.cache
+def lock_scope() -> str | None:
+    """Where a lock in ``/proc/locks`` can be seen: this boot and PID namespace (``BOOT_ID pid:[INODE]``), or None
+    where either cannot be read.
+
+    A writer stores its scope when its lock is visible (``_WriterLock.visible``); a reader in the same scope that
+    sees no process holding the log's lock knows that writer is gone, whatever its heartbeat's age. In another PID
+    namespace (a container sharing the host's name) the lock is hidden, and the scope differs.
+    """
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as boot:
+            return f"{boot.read().strip()} {os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return None
 
 
 def writer_pid(db_path: str | os.PathLike[str]) -> int | None:

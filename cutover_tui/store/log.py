@@ -16,7 +16,7 @@ from cutover_tui import __version__
 from cutover_tui.redaction import Redactor, secret_env_names
 from cutover_tui.store.errors import BrokenChain, RunbookChanged, _database_error, _os_error
 from cutover_tui.store.formats import _tick_format, _TickFormat
-from cutover_tui.store.lock import _WriterLock
+from cutover_tui.store.lock import _WriterLock, lock_scope
 from cutover_tui.store.records import (
     GENESIS_HASH,
     READABLE_SCHEMAS,
@@ -89,6 +89,12 @@ class SessionLog(LogWriter):
             connection.execute("ALTER TABLE sessions ADD COLUMN heartbeat_at TEXT")  # a log from before heartbeats
             columns.add("heartbeat_at")
         self._has_heartbeat = "heartbeat_at" in columns
+        if "writer_scope" not in columns and not read_only:
+            connection.execute("ALTER TABLE sessions ADD COLUMN writer_scope TEXT")  # a log from before scopes
+            columns.add("writer_scope")
+        self._has_scope = "writer_scope" in columns
+        if lock is not None:  # where this writer's lock can be seen (none where it cannot: ``lock_scope``)
+            connection.execute("UPDATE sessions SET writer_scope=?", (lock_scope() if lock.visible() else None,))
         self._pending_checks: Mapping[str, tuple[int, str]] = {}
         #: The on-disk format of this file's readings (``SCHEMA_VERSION`` for a new log).
         self.schema_version = _schema_version(connection)

@@ -37,6 +37,7 @@ class LogQueries:
     _db_lock: threading.RLock
     _format: _TickFormat
     _has_heartbeat: bool
+    _has_scope: bool
     _head_seq: int
     _head_hash: str
 
@@ -336,6 +337,13 @@ class LogQueries:
                 f"{self.path}: a stored reading cannot be read ({_shortened(str(error))}; damaged or edited); "
                 f"`cutover-tui verify {self.path}` says what of the log still verifies"
             ) from None
+
+    def writer_scope(self) -> str | None:
+        """Where the last writer's lock on this file could be seen (``lock.lock_scope``), or None: unknown."""
+        if not self._has_scope:
+            return None
+        row = self._query_one("SELECT writer_scope FROM sessions")
+        return row[0] if row else None
 
     @property
     def keeps_heartbeat(self) -> bool:

@@ -30,7 +30,8 @@ CREATE TABLE "sessions" (
    "head_seq" INTEGER,
    "head_hash" TEXT,
    "schema_version" INTEGER,
-   "heartbeat_at" TEXT
+   "heartbeat_at" TEXT,
+   "writer_scope" TEXT
 );
 CREATE TABLE "runbook_versions" (
    "sha256" TEXT PRIMARY KEY,

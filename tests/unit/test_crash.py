@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import random
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from checks.status import Verdict
 from crash_writer import make_runbook, run_and_kill
+from cutover_tui.live import FollowBackend
 from cutover_tui.reducer import Reducer, reduce_events
 from cutover_tui.store import SessionLog, verify_file
 
@@ -58,3 +61,22 @@ def test_resumed_session_folds_to_the_same_state_as_reading_it(tmp_path: Path) -
     writer.close()
     assert live.state() == replayed
     assert replayed.last_event_seq == resumed_seq + 1 and len(replayed.gaps) == 1
+
+
+def test_a_reader_opened_after_its_writer_on_this_machine_was_killed_sees_it_stopped_at_once(tmp_path: Path) -> None:
+    """`status` (or a follower) opened a moment after `kill -9` of a writer on this machine: its heartbeat is under 5 s
+    old, which from a writer on another host would be a live one (CONTINUE for up to 5 s). The writer wrote that its
+    lock can be seen from this boot and PID namespace, and no process holds it: WRITER STOPPED, CANNOT VERIFY."""
+    db = tmp_path / "crash.cutover.db"
+    run_and_kill(db, delay=0.0)
+    with SessionLog.open_readonly(db) as reader:
+        beat = reader.heartbeat_at()
+        assert beat is not None and (datetime.now(timezone.utc) - beat).total_seconds() < 5
+    view = FollowBackend(db, make_runbook()).state()
+    assert view.writer_stopped_at is not None and view.verdict is Verdict.CANNOT_VERIFY
+    assert view.banners[0].text.startswith("WRITER STOPPED"), view.banners[0].text
+    resumed = SessionLog.open(db, make_runbook(), operator="bob")  # a writer here again: not stopped
+    try:
+        assert FollowBackend(db, make_runbook()).state().writer_stopped_at is None
+    finally:
+        resumed.close()

@@ -121,8 +121,10 @@ def test_json_carries_the_facts_and_the_lines(tmp_path: Path) -> None:
     db = tmp_path / "s.cutover.db"
     log = write_session(db)
     head_seq, head_sha = log.head
-    log.close()
-    done = status(db, "--format", "json")
+    try:
+        done = status(db, "--format", "json")  # while its writer runs (closed, on this machine, it has stopped)
+    finally:
+        log.close()
     data = json.loads(done.stdout)
     assert data["verdict"] == "ROLLBACK" and data["reasons"][0].startswith("auth_errors")
     (firing,) = data["firing"]
