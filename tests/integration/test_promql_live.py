@@ -6,8 +6,8 @@ import pytest
 
 from checks.clock import ManualClock
 from checks.conditions import ConditionEvaluator
-from checks.reading import Outcome
-from checks.status import ConditionState
+from checks.reading import Outcome, Reading
+from checks.status import ConditionState, ConditionStatus
 from runbooks.grammar import parse_threshold
 from runbooks.model import Check, StopCondition
 
@@ -112,16 +112,27 @@ async def test_several_series_expect_one_is_error_reduce_max_is_not(poll_shared)
     assert reading.value is not None and reading.value > 0
 
 
+#: The share of /auth requests that failed, from the counters' rates over 30 s.
+ERROR_SHARE = (
+    '(sum(rate(http_requests_total{route="/auth",code="500"}[30s])) or vector(0))'
+    ' / sum(rate(http_requests_total{route="/auth"}[30s]))'
+)
+
+
+def judged(reading: Reading, when: str) -> ConditionStatus:
+    """What a stop condition ``when`` on the reading's check makes of it."""
+    check = Check("ratio", "promql", {}, every=1.0, timeout=0.9)
+    return ConditionEvaluator(StopCondition("errors", "ratio", parse_threshold(when)), check, ManualClock()).observe(
+        reading
+    )
+
+
 async def test_a_rate_whose_target_is_no_longer_scraped_vouches_for_nothing(poll_prometheus, prometheus, target):
     """The target dies: Prometheus marks its series stale, but a rate over a range keeps its last samples until they
     leave the window, so the error share read "0%, ok" for the range's length after nothing was measured any
     more. When no range selector of the query has a current series, the reading is degraded: a pass from it
     vouches for nothing (unknown), and it says why. The same rate while its target is scraped is a plain pass."""
-    query = (
-        '(sum(rate(http_requests_total{route="/auth",code="500"}[30s])) or vector(0))'
-        ' / sum(rate(http_requests_total{route="/auth"}[30s]))'
-    )
-    check_yaml = f"'{query}'\npass_when: \"< 1%\""
+    query, check_yaml = ERROR_SHARE, f"'{ERROR_SHARE}'\npass_when: \"< 1%\""
     prometheus.wait_for(query)
     reading = await poll_prometheus(check_yaml)
     assert reading.outcome is Outcome.PASS and not reading.degraded, reading
@@ -131,10 +142,7 @@ async def test_a_rate_whose_target_is_no_longer_scraped_vouches_for_nothing(poll
     reading = await poll_prometheus(check_yaml)
     assert reading.outcome is Outcome.PASS and reading.degraded, reading
     assert any("no longer collected" in warning for warning in reading.extra["warnings"]), reading.extra
-    check = Check("ratio", "promql", {}, every=1.0, timeout=0.9)
-    status = ConditionEvaluator(
-        StopCondition("errors", "ratio", parse_threshold("> 1%")), check, ManualClock()
-    ).observe(reading)
+    status = judged(reading, "> 1%")
     assert status.state is ConditionState.UNKNOWN, status
     assert status.reason.startswith("partial data: its inputs are no longer collected"), status.reason
 
@@ -146,11 +154,7 @@ async def test_one_target_of_two_dying_makes_their_error_share_vouch_for_nothing
     alone ("0.2%, ok") while the dead one, perhaps the one failing, is measured no more: the other target's series are
     current, so the inputs are not all gone. A target that fed the query lately and is down now (``up == 0``) makes
     the reading degraded: a pass from it vouches for nothing (unknown), and it names the target."""
-    query = (
-        '(sum(rate(http_requests_total{route="/auth",code="500"}[30s])) or vector(0))'
-        ' / sum(rate(http_requests_total{route="/auth"}[30s]))'
-    )
-    check_yaml = f"'{query}'\npass_when: \"< 1%\""
+    query, check_yaml = ERROR_SHARE, f"'{ERROR_SHARE}'\npass_when: \"< 1%\""
     prometheus.wait_for(query)
     reading = await poll_prometheus(check_yaml)
     assert reading.outcome is Outcome.PASS and not reading.degraded, reading
@@ -161,10 +165,7 @@ async def test_one_target_of_two_dying_makes_their_error_share_vouch_for_nothing
     assert reading.outcome is Outcome.PASS and reading.degraded, reading
     down = f"a target it read lately is down ({instance} (job target))"
     assert reading.extra["warnings"] == [f"{down}: the value does not speak for it"], reading.extra
-    check = Check("ratio", "promql", {}, every=1.0, timeout=0.9)
-    status = ConditionEvaluator(
-        StopCondition("errors", "ratio", parse_threshold("> 1%")), check, ManualClock()
-    ).observe(reading)
+    status = judged(reading, "> 1%")
     assert status.state is ConditionState.UNKNOWN, status
     assert status.reason.startswith(f"partial data: {down}"), status.reason
 
