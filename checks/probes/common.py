@@ -204,6 +204,7 @@ class Fetched:
     reason: str
     content_type: str
     body: bytes
+    age: float | None = None  # the ``Age`` header: seconds a cache held this answer
 
     @property
     def ok(self) -> bool:
@@ -234,6 +235,9 @@ async def fetch(
 ) -> Fetched:
     """One request on the context's shared session, redirects not followed, the body read up to ``MAX_BODY_BYTES``.
 
+    It says ``Cache-Control: no-cache`` (unless ``headers`` set it): a cache in front of the service must ask the
+    service again, not answer from its copy. A cache that answers anyway says how old its copy is (``Fetched.age``).
+
     Raises:
         aiohttp.ClientError: on transport failures (``run_probe`` reports them).
         TimeoutError: when the request is not done within ``timeout`` seconds.
@@ -241,6 +245,8 @@ async def fetch(
     """
     session = ctx.http_session()
     target = urlsplit(url)
+    if not any(name.lower() == "cache-control" for name in headers or {}):
+        headers = {**(headers or {}), "Cache-Control": "no-cache"}
     async with (
         ctx.http_slot(),
         session.request(
@@ -266,4 +272,27 @@ async def fetch(
             reason=response.reason or "",
             content_type=response.headers.get("content-type", "").lower(),
             body=b"".join(chunks),
+            age=_seconds(response.headers.get("age")),
         )
+
+
+def _seconds(header: str | None) -> float | None:
+    """An ``Age`` header's whole seconds; None when absent or not a number."""
+    try:
+        return float(int(header)) if header is not None else None
+    except ValueError:
+        return None
+
+
+def cache_fields(check: Check, response: Fetched, extra: dict[str, Any]) -> dict[str, Any]:
+    """An answer's age as a cache gave it (``Age``), as the reading's ``sample_age``; older than the check's interval,
+    the answer is the service as it was before the last poll: ``degraded``, its warning added to ``extra``.
+
+    A pass from it vouches for nothing; a breach still shows.
+    """
+    if response.age is None:
+        return {}
+    if response.age <= check.every:
+        return {"sample_age": response.age}
+    extra["warnings"] = [f"answered by a cache: {response.age:.0f}s old (its Age header), older than the last poll"]
+    return {"sample_age": response.age, "degraded": True}

@@ -7,6 +7,8 @@
   on the path given twice in one object (parsers disagree on which value wins);
   a body that is not JSON is an ERROR. Without ``json_path`` the value is the latency in seconds.
 - Transport failures and timeouts are ERRORs (``run_probe`` reports them).
+- A cache's answer (``Age`` older than the check's interval, though the request
+  said ``no-cache``) is the service as it was before the last poll: degraded.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from checks.probes.common import (
     Observation,
     ProbeFailed,
     build_headers,
+    cache_fields,
     error,
     fetch,
     format_seconds,
@@ -47,25 +50,26 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
         verify=spec.verify_tls,
     )
     latency = max(0.0, ctx.clock.monotonic() - started)
-    extra = {"status": response.status, "latency": latency}
+    extra: dict[str, Any] = {"status": response.status, "latency": latency}
+    cached = cache_fields(check, response, extra)
 
     expected = frozenset(spec.expect_status)  # empty: any 2xx
     if not (response.status in expected if expected else response.ok):
-        return Observation(Outcome.BREACH, None, f"HTTP {response.status}", extra=extra)
+        return Observation(Outcome.BREACH, None, f"HTTP {response.status}", extra=extra, **cached)
 
     breaches = []
     if spec.max_latency is not None and latency > spec.max_latency:
         breaches.append(f"latency {format_seconds(latency)} > {format_seconds(spec.max_latency)}")
 
     if not spec.json_path:
-        return judge(check, latency, breaches=breaches, unit="s", extra=extra)
+        return judge(check, latency, breaches=breaches, unit="s", extra=extra, **cached)
     try:
         value = _json_value(response.body, spec.json_path)
     except ProbeFailed as failure:
         if breaches:  # a breach we can see outranks a value we cannot read
-            return Observation(Outcome.BREACH, None, "; ".join([*breaches, failure.detail]), extra=extra)
+            return Observation(Outcome.BREACH, None, "; ".join([*breaches, failure.detail]), extra=extra, **cached)
         raise
-    return judge(check, value, breaches=breaches, extra=extra)
+    return judge(check, value, breaches=breaches, extra=extra, **cached)
 
 
 def _json_value(body: bytes, json_path: str) -> float:

@@ -16,11 +16,15 @@ For targets without a Prometheus yet. The series is found by sample name
   lookback (5 minutes), Prometheus would have no value for it now, so the
   series is left out (none left: NODATA); a younger one carries its age as
   ``sample_age``, so the check's ``max_age`` applies.
+- A page from a cache (``Age`` older than the check's interval, though the
+  request said ``no-cache``) is the exporter as it was before the last poll:
+  degraded, aged as the cache says.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -29,6 +33,7 @@ from checks.probes.common import (
     Observation,
     ProbeFailed,
     build_headers,
+    cache_fields,
     describe_series,
     error,
     fetch,
@@ -85,13 +90,17 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
         kept = [ages[key] for key in found if key in ages]
         sample_age = max(kept) if kept else None
 
+    extra: dict[str, Any] = {}
+    cached = cache_fields(check, response, extra)
+    if sample_age is not None and "sample_age" in cached:  # a stamped sample's age counts the cache's time already
+        cached["sample_age"] = max(sample_age, cached["sample_age"])
     values = {key: parse_number(value, describe_series(dict(key), metric)) for key, value in found.items()}
     if spec.mode == "rate":
         values = _rates(ctx.scrape_memory.setdefault(check.id, {}), values, scraped_at)
         if not values:
             raise ProbeFailed(Outcome.NODATA, "first sample: a rate needs two scrapes")
     value = _one_value(values, metric, spec.reduce)
-    return judge(check, value, extra={"series": len(values)}, sample_age=sample_age)
+    return judge(check, value, extra={"series": len(values), **extra}, **{"sample_age": sample_age, **cached})
 
 
 def _matching_series(

@@ -306,3 +306,25 @@ async def test_requests_go_through_the_environments_proxy_unless_no_proxy_names_
     assert reading.outcome is Outcome.ERROR
     assert reading.detail.startswith("cannot connect")
     assert len(canned_server.requests) == 1
+
+
+async def test_every_request_asks_caches_to_ask_the_service_again(poll, canned_server):
+    """A reverse proxy or CDN in front of /health would answer from its copy: every poll says ``Cache-Control:
+    no-cache``, unless the runbook sets that header itself."""
+    canned_server.respond('{"ok": true}')
+    await poll(f"http: {canned_server.url}/health")
+    await poll(f'http: {canned_server.url}/health\nheaders: {{Cache-Control: "max-age=5"}}')
+    assert [r.headers.get("cache-control") for r in canned_server.requests] == ["no-cache", "max-age=5"]
+
+
+@pytest.mark.parametrize(("age", "degraded"), [(None, False), ("0", False), ("4", False), ("63", True), ("x", False)])
+async def test_an_answer_older_than_the_last_poll_from_a_cache_vouches_for_nothing(poll, canned_server, age, degraded):
+    """A cache that ignores ``no-cache`` (or serves its copy while the service is down: ``stale-if-error``) answers
+    200 with an ``Age`` of a minute: that is the service as it was before the last poll, not now. Older than the
+    check's interval (5 s), the reading is degraded (a pass vouches for nothing) and its age is the answer's."""
+    canned_server.respond('{"ok": true}', headers={} if age is None else {"Age": age})
+    reading = await poll(f"http: {canned_server.url}/health\nevery: 5s")
+    assert (reading.outcome, reading.degraded) == (Outcome.PASS, degraded), reading
+    if degraded:
+        assert reading.sample_age == 63.0
+        assert reading.extra["warnings"] == ["answered by a cache: 63s old (its Age header), older than the last poll"]

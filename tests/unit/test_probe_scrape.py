@@ -143,3 +143,12 @@ async def test_a_sample_stamped_before_prometheus_lookback_is_no_data(poll, cann
     reading = await poll(f'scrape: {canned_server.url}/metrics\nmetric: errors\npass_when: "< 1%"')
     assert reading.outcome is Outcome.PASS and reading.value == pytest.approx(0.001)  # the old series is gone
     assert reading.sample_age == pytest.approx(30, abs=5)  # so a check's max_age applies to it
+
+
+async def test_a_metrics_page_older_than_the_last_poll_from_a_cache_vouches_for_nothing(poll, canned_server):
+    """The page comes from a cache in front of the exporter, a minute old (``Age: 63``): degraded, aged 63 s; the
+    request asked the cache to ask the exporter again (``Cache-Control: no-cache``)."""
+    canned_server.respond("errors 0.002\n", content_type="text/plain", headers={"Age": "63"})
+    reading = await poll(f'scrape: {canned_server.url}/metrics\nmetric: errors\npass_when: "< 1%"\nevery: 5s')
+    assert (reading.outcome, reading.degraded, reading.sample_age) == (Outcome.PASS, True, 63.0), reading
+    assert canned_server.requests[-1].headers.get("cache-control") == "no-cache"
