@@ -19,6 +19,10 @@ Access:
   with every request.
 - A WebSocket from a page of another origin is refused.
 
+A page that stops receiving frames without its socket closing (a network
+path that hangs) covers the view's last frame after ``STALE_SECONDS``: what
+it showed last is no verdict.
+
 Viewers never slow the writer: they run at a lower CPU priority (nice), read
 the log without locks (WAL readers never block the writer), and their number
 is capped by ``--max-viewers`` (a viewer past the cap is told to come back).
@@ -129,6 +133,10 @@ def _die_with_parent() -> None:
         os._exit(0)
 
 
+#: Seconds without a frame before the page covers the view's last one (the dashboard's clock draws every second).
+STALE_SECONDS = 5
+
+
 def _index_html(title: str, websocket_url: str, static_url: str, font_size: int) -> str:
     """The page: textual-serve's terminal, without its web fonts (the view works on a closed network)."""
     return f"""<!DOCTYPE html>
@@ -137,6 +145,30 @@ def _index_html(title: str, websocket_url: str, static_url: str, font_size: int)
     <meta charset="utf-8">
     <title>{html.escape(title)}</title>
     <link rel="stylesheet" href="{html.escape(static_url)}css/xterm.css">
+    <script>
+      // A view that stops sending without closing its socket (a network path that hangs, a frozen viewer) would
+      // leave its last frame, verdict and all, on screen. The dashboard draws its clock every second: after
+      // {STALE_SECONDS} s without a frame the page covers it, and says for how long it has heard nothing.
+      (function () {{
+        const Native = window.WebSocket;
+        let heard = 0;
+        window.WebSocket = function (...args) {{
+          const socket = new Native(...args);
+          const now = () => {{ heard = Date.now(); }};
+          socket.addEventListener("open", now);
+          socket.addEventListener("message", now);
+          return socket;
+        }};
+        Object.assign(window.WebSocket, Native);
+        window.WebSocket.prototype = Native.prototype;
+        setInterval(() => {{
+          const quiet = heard ? (Date.now() - heard) / 1000 : 0;
+          const stale = quiet > {STALE_SECONDS};
+          document.body.classList.toggle("-stale", stale);
+          if (stale) document.querySelector(".stale b").textContent = Math.floor(quiet) + "s";
+        }}, 500);
+      }})();
+    </script>
     <script src="{html.escape(static_url)}js/textual.js"></script>
     <style>
       html, body {{ margin: 0; height: 100%; background: #0c181f; color: #e0e0e0; font-family: monospace; }}
@@ -144,10 +176,15 @@ def _index_html(title: str, websocket_url: str, static_url: str, font_size: int)
       .closed {{ display: none; position: absolute; inset: 0; align-items: center; justify-content: center; z-index: 10;
                  background: rgba(12, 24, 31, 0.9); font-size: 18px; }}
       body.-closed .closed {{ display: flex; }}
+      .stale {{ display: none; position: absolute; inset: 0; align-items: center; justify-content: center; z-index: 9;
+                background: rgba(12, 24, 31, 0.93); font-size: 18px; color: #fc6; text-align: center; }}
+      body.-stale:not(.-closed) .stale {{ display: flex; }}
     </style>
   </head>
   <body>
     <div class="closed"><p>The view closed. <a href="" style="color:#8cf">Reload</a> to see the session again.</p></div>
+    <div class="stale"><p>NO UPDATE for <b></b> from the view: the network or the server stopped sending.<br>What
+      it showed last is not a verdict. It comes back by itself, or <a href="" style="color:#8cf">reload</a>.</p></div>
     <div id="terminal" class="textual-terminal" data-session-websocket-url="{html.escape(websocket_url)}"
          data-font-size="{font_size}"></div>
   </body>

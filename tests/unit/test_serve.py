@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -206,6 +207,49 @@ def test_write_keys_in_the_browser_write_nothing(served: Served, session_log: Pa
     with SessionLog.open_readonly(session_log) as log:
         assert log.head == before
     assert "read-only view" in screen, screen  # the notice each write key answers with
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux ``/proc``: each task's children)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += [int(child), *descendants(int(child))]
+    return found
+
+
+def test_a_page_whose_view_stops_sending_covers_its_last_frame(served: Served) -> None:
+    """The view stops sending without closing its WebSocket (a network path that hangs, a viewer process frozen): the
+    page kept its last frame, the verdict with it, for as long as TCP let it. The dashboard draws its clock every
+    second, so after 5 s without a frame the page covers the screen and says how long it has heard nothing; the
+    frames coming again uncover it."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = context.new_page()
+            page.goto(served.url)
+            page.wait_for_selector("body.-loaded", timeout=30_000)
+            page.wait_for_timeout(2000)
+            assert page.evaluate("document.body.classList.contains('-stale')") is False
+            viewers = descendants(served.process.pid)
+            assert viewers, "no viewer process started"
+            for pid in viewers:
+                os.kill(pid, signal.SIGSTOP)
+            try:
+                page.wait_for_selector("body.-stale", timeout=15_000)
+                cover = page.inner_text(".stale")
+                assert re.search(r"NO UPDATE for \d+s", cover) and "not a verdict" in cover, cover
+            finally:
+                for pid in viewers:
+                    os.kill(pid, signal.SIGCONT)
+            page.wait_for_selector("body:not(.-stale)", timeout=30_000)  # the thawed view catches up first
+        finally:
+            context.close()
 
 
 def test_a_browser_without_the_token_is_refused(served: Served) -> None:
