@@ -35,7 +35,7 @@ from cutover_tui.app.breakpoints import breakpoint_classes
 from cutover_tui.app.dialogs import DialogFlows
 from cutover_tui.backend import Scrubber, SessionBackend
 from cutover_tui.collector import SurvivorFreezer
-from cutover_tui.labels import VERDICT_LABELS, display_zone
+from cutover_tui.labels import VERDICT_LABELS, display_zone, format_wall_clock
 from cutover_tui.state import SessionState, StepState
 from cutover_tui.widgets.alerts_panel import AlertsPanel
 from cutover_tui.widgets.conditions_list import ConditionsList
@@ -164,8 +164,10 @@ class CutoverApp(DialogFlows):
         except NoMatches:
             return
         width, height = self._terminal
+        # With the clock, as the header has it: this notice changes each second too (a `serve` page hearing nothing
+        # for seconds takes its view for stopped).
         notice.update(
-            f"VERDICT: {VERDICT_LABELS[self.session.verdict]}\n\n"
+            f"VERDICT: {VERDICT_LABELS[self.session.verdict]} at {format_wall_clock(self.backend.now(), self.zone)}\n\n"
             f"This terminal is {width}×{height}; the dashboard needs at least {MIN_WIDTH}×{MIN_HEIGHT}. "
             "Enlarge the window (or make the font smaller) to see the steps and the stop conditions. "
             "Keys still work: ? help, q quit."

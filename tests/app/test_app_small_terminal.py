@@ -13,7 +13,7 @@ from app_backend import START, auth_errors_firing, session_in_progress
 from app_driver import screen_lines
 from checks.status import ConditionState
 from cutover_tui.app import MIN_HEIGHT, MIN_WIDTH, CutoverApp, make_app
-from cutover_tui.labels import VERDICT_LABELS
+from cutover_tui.labels import VERDICT_LABELS, format_wall_clock
 from cutover_tui.state import ConditionView
 from cutover_tui.widgets.condition_card import card_lines, clock_cell
 from cutover_tui.widgets.conditions_list import ConditionsList
@@ -76,7 +76,7 @@ async def test_below_the_minimum_the_screen_says_what_it_needs(app: CutoverApp, 
     await pilot.pause()
     text = "\n".join(screen_lines(app))
     assert f"This terminal is 60×16; the dashboard needs at least {MIN_WIDTH}×{MIN_HEIGHT}" in " ".join(text.split())
-    assert f"VERDICT: {VERDICT_LABELS[app.session.verdict]}" in text
+    assert f"VERDICT: {VERDICT_LABELS[app.session.verdict]} at {format_wall_clock(app.backend.now(), app.zone)}" in text
     assert not app.query_one("#main").display or app.query_one("#main").region.height == 0
     assert "Steps" not in text
     await pilot.resize_terminal(80, 24)
