@@ -277,9 +277,9 @@ async def fetch(
 
 
 def _seconds(header: str | None) -> float | None:
-    """An ``Age`` header's whole seconds; None when absent or not a number."""
+    """An ``Age`` header's whole seconds (a negative one as 0); None when absent or not a number."""
     try:
-        return float(int(header)) if header is not None else None
+        return float(max(0, int(header))) if header is not None else None
     except ValueError:
         return None
 

@@ -317,7 +317,9 @@ async def test_every_request_asks_caches_to_ask_the_service_again(poll, canned_s
     assert [r.headers.get("cache-control") for r in canned_server.requests] == ["no-cache", "max-age=5"]
 
 
-@pytest.mark.parametrize(("age", "degraded"), [(None, False), ("0", False), ("4", False), ("63", True), ("x", False)])
+@pytest.mark.parametrize(
+    ("age", "degraded"), [(None, False), ("0", False), ("-5", False), ("4", False), ("63", True), ("x", False)]
+)
 async def test_an_answer_older_than_the_last_poll_from_a_cache_vouches_for_nothing(poll, canned_server, age, degraded):
     """A cache that ignores ``no-cache`` (or serves its copy while the service is down: ``stale-if-error``) answers
     200 with an ``Age`` of a minute: that is the service as it was before the last poll, not now. Older than the
@@ -325,6 +327,7 @@ async def test_an_answer_older_than_the_last_poll_from_a_cache_vouches_for_nothi
     canned_server.respond('{"ok": true}', headers={} if age is None else {"Age": age})
     reading = await poll(f"http: {canned_server.url}/health\nevery: 5s")
     assert (reading.outcome, reading.degraded) == (Outcome.PASS, degraded), reading
+    assert reading.sample_age == {"0": 0.0, "-5": 0.0, "4": 4.0, "63": 63.0}.get(age)  # no Age, or none readable: none
     if degraded:
         assert reading.sample_age == 63.0
         assert reading.extra["warnings"] == ["answered by a cache: 63s old (its Age header), older than the last poll"]
