@@ -19,9 +19,10 @@ Access:
   with every request.
 - A WebSocket from a page of another origin is refused.
 
-A page that stops receiving frames without its socket closing (a network
+A page whose connection stops carrying anything without closing (a network
 path that hangs) covers the view's last frame after ``STALE_SECONDS``: what
-it showed last is no verdict.
+it showed last is no verdict. It pings every second, so a screen that does
+not change (a dialog open) is still heard.
 
 Viewers never slow the writer: they run at a lower CPU priority (nice), read
 the log without locks (WAL readers never block the writer), and their number
@@ -133,7 +134,8 @@ def _die_with_parent() -> None:
         os._exit(0)
 
 
-#: Seconds without a frame before the page covers the view's last one (the dashboard's clock draws every second).
+#: Seconds without a message (a frame, or the answer to the ping the page sends every second) before the page covers
+#: the view's last frame.
 STALE_SECONDS = 5
 
 
@@ -146,9 +148,10 @@ def _index_html(title: str, websocket_url: str, static_url: str, font_size: int)
     <title>{html.escape(title)}</title>
     <link rel="stylesheet" href="{html.escape(static_url)}css/xterm.css">
     <script>
-      // A view that stops sending without closing its socket (a network path that hangs, a frozen viewer) would
-      // leave its last frame, verdict and all, on screen. The dashboard draws its clock every second: after
-      // {STALE_SECONDS} s without a frame the page covers it, and says for how long it has heard nothing.
+      // A connection that stops carrying anything without closing (a network path that hangs, a proxy holding it,
+      // a server that froze) would leave the view's last frame, verdict and all, on screen. The page pings the
+      // server every second (it answers "pong", whatever the screen shows): after {STALE_SECONDS} s without a
+      // message the page covers the view, and says for how long it has heard nothing.
       (function () {{
         const Native = window.WebSocket;
         let heard = 0;
@@ -157,6 +160,10 @@ def _index_html(title: str, websocket_url: str, static_url: str, font_size: int)
           const now = () => {{ heard = Date.now(); }};
           socket.addEventListener("open", now);
           socket.addEventListener("message", now);
+          const pinging = setInterval(() => {{
+            if (socket.readyState === Native.OPEN) socket.send(JSON.stringify(["ping", String(Date.now())]));
+          }}, 1000);
+          socket.addEventListener("close", () => clearInterval(pinging));
           return socket;
         }};
         Object.assign(window.WebSocket, Native);
@@ -183,7 +190,7 @@ def _index_html(title: str, websocket_url: str, static_url: str, font_size: int)
   </head>
   <body>
     <div class="closed"><p>The view closed. <a href="" style="color:#8cf">Reload</a> to see the session again.</p></div>
-    <div class="stale"><p>NO UPDATE for <b></b> from the view: the network or the server stopped sending.<br>What
+    <div class="stale"><p>NO UPDATE for <b></b> from the server: the network or the server stopped answering.<br>What
       it showed last is not a verdict. It comes back by itself, or <a href="" style="color:#8cf">reload</a>.</p></div>
     <div id="terminal" class="textual-terminal" data-session-websocket-url="{html.escape(websocket_url)}"
          data-font-size="{font_size}"></div>

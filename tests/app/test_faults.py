@@ -750,7 +750,10 @@ async def test_a_writer_resumed_on_a_log_that_last_said_flapping_logs_that_it_no
     follower, ``status``, a replay) would show the flag the log last carried until the state next changed."""
     with Target() as target:
         target.set(auth_error_ratio=0.04)
-        runbook = load_runbook(write_fault_runbook(tmp_path, target.url, hold="60s", health=False))
+        # A generous timeout: a scrape timed out at 400 ms under the full suite once, and its error read unknown.
+        runbook = load_runbook(
+            write_fault_runbook(tmp_path, target.url, hold="60s", health=False, every="1s", timeout="900ms")
+        )
         db = tmp_path / "s.cutover.db"
         log = SessionLog.create(db, runbook, operator="ic")
         log.append("condition_changed", {"condition": "auth_errors", "state": "pending", "previous": "pending",
