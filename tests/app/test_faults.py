@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -334,9 +335,10 @@ async def test_a_follower_whose_own_loop_stalls_names_itself_not_the_writer(tmp_
         assert stalled.verdict is Verdict.CANNOT_VERIFY
         assert all(view.state is ConditionState.STALE for view in stalled.conditions.values())
         banner = stalled.banners[0].text
-        assert banner.startswith("VIEW NOT READING: this screen last read the log 6s ago"), banner
+        # 6 s, and the last read before the stall may have been a moment earlier on a loaded machine
+        assert re.match(r"VIEW NOT READING: this screen last read the log ([6-9]|1\d)s ago", banner), banner
         assert "WRITER" not in banner
-        for _ in range(30):  # its reads resume: the writer's heartbeat moved meanwhile
+        for _ in range(100):  # its reads resume: the writer's heartbeat moved meanwhile
             await asyncio.sleep(0.1)
             if follower.state().writer_stopped_at is None:
                 break
