@@ -102,8 +102,9 @@ def inputs_query(selectors: tuple[tuple[str, str], ...]) -> str:
 def down_query(selectors: tuple[tuple[str, str], ...]) -> str:
     """An instant query with a sample for each target that is down now (``up == 0``) and had series of a selector
     within its range, or within ``DOWN_LOOKBACK``."""
-    looks = dict.fromkeys((s, d) for selector, duration in selectors for s, d in ((selector, duration),
-                                                                                    (selector, DOWN_LOOKBACK)))  # fmt: skip
+    looks = dict.fromkeys(
+        look for selector, duration in selectors for look in ((selector, duration), (selector, DOWN_LOOKBACK))
+    )
     fed = " or ".join(f"count by (job, instance) (last_over_time({s}[{d}]))" for s, d in looks)
     return f"(up == 0) and on (job, instance) ({fed})"
 

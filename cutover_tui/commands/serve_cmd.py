@@ -155,19 +155,18 @@ def _index_html(title: str, websocket_url: str, static_url: str, font_size: int)
       (function () {{
         const Native = window.WebSocket;
         let heard = 0;
-        window.WebSocket = function (...args) {{
-          const socket = new Native(...args);
-          const now = () => {{ heard = Date.now(); }};
-          socket.addEventListener("open", now);
-          socket.addEventListener("message", now);
-          const pinging = setInterval(() => {{
-            if (socket.readyState === Native.OPEN) socket.send(JSON.stringify(["ping", String(Date.now())]));
-          }}, 1000);
-          socket.addEventListener("close", () => clearInterval(pinging));
-          return socket;
+        window.WebSocket = class extends Native {{
+          constructor(...args) {{
+            super(...args);
+            const now = () => {{ heard = Date.now(); }};
+            this.addEventListener("open", now);
+            this.addEventListener("message", now);
+            const pinging = setInterval(() => {{
+              if (this.readyState === Native.OPEN) this.send(JSON.stringify(["ping", String(Date.now())]));
+            }}, 1000);
+            this.addEventListener("close", () => clearInterval(pinging));
+          }}
         }};
-        Object.assign(window.WebSocket, Native);
-        window.WebSocket.prototype = Native.prototype;
         setInterval(() => {{
           const quiet = heard ? (Date.now() - heard) / 1000 : 0;
           const stale = quiet > {STALE_SECONDS};

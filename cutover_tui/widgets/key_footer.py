@@ -102,10 +102,8 @@ class KeyFooter(Footer):
             ).data_bind(compact=Footer.compact)
 
     def on_resize(self) -> None:
-        """A new width may fit more words, or fewer: compose again only when the fit changes."""
-        if not self._bindings_ready or not self.is_attached:
-            return
-        if self._fitted != self._fit(self._shown_bindings()):
+        """A new width may fit more words, or fewer: ``recompose`` composes again only when the fit changes."""
+        if self._bindings_ready and self.is_attached:
             self.call_after_refresh(self.recompose)
 
     async def recompose(self) -> None:
