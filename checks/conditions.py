@@ -129,6 +129,8 @@ class ConditionEvaluator:
         self._changes: deque[bool] = deque(maxlen=FLAP_WINDOW)
         self._cause = "not_polled"
         self._observed_at = clock.now()
+        # When the latest poll's answer came (its reading's time), or the latest staleness tick: a change's date.
+        self._answered_at = self._observed_at
         self._wall_offset = self._offset_now()  # wall less monotonic seconds: a step moves it
         # Relative to the baseline: its readings, the recent window (Mann–Whitney), the latest judgement.
         relative = condition.relative is not None and condition.baseline is not None
@@ -179,6 +181,7 @@ class ConditionEvaluator:
             remaining=remaining,
             baseline=self._baseline_now,
             comparison=self._comparison,
+            observed_at=self._answered_at,
         )
 
     @property
@@ -239,6 +242,7 @@ class ConditionEvaluator:
         # State changes are dated at the instant the poll was due, like the hold: a state that
         # began with a poll and one that fired `for` later are `for` apart, however long polls took.
         self._observed_at = wall_at(self._clock, now)
+        self._answered_at = reading.observed_at
         self._sample_age = reading.sample_age
         if reading.value is not None and math.isfinite(reading.value):
             self._value = reading.value
@@ -289,7 +293,7 @@ class ConditionEvaluator:
         self._follow_wall_steps()
         before = (self._state, self._cause)
         now = self._clock.monotonic()
-        self._observed_at = self._clock.now()
+        self._observed_at = self._answered_at = self._clock.now()
         silent_for = now - self._last_reading_at
         if silent_for > self._stale_after:
             self._cause = "stale"

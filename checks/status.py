@@ -80,6 +80,11 @@ class ConditionStatus:
             stands (None before T0 is known, and for other conditions).
         comparison: for such a condition, the latest judgement against it
             (ratio; Mann–Whitney's n and p).
+        observed_at: UTC wall time of the observation this status speaks for: when
+            its latest poll's answer came (the reading's time), or the clock tick that
+            noticed staleness (before either, when the evaluator was made). The log
+            dates a change there, however late the screen's loop took the result.
+            None: not known (dated when taken).
     """
 
     id: str
@@ -100,3 +105,4 @@ class ConditionStatus:
     remaining: float | None = None
     baseline: Baseline | None = None
     comparison: Comparison | None = None
+    observed_at: datetime | None = None

@@ -65,12 +65,13 @@ class LogNotWriting(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Held:
-    """An event the log could not take yet, with the time it happened."""
+    """An event the log could not take yet, with the time it happened (``observed``: see ``SessionLog.append``)."""
 
     kind: str
     payload: dict[str, Any]
     actor: str
     ts: datetime
+    observed: bool = False
 
 
 def condition_payload(
@@ -369,7 +370,7 @@ class LiveBackend:
             late = round((self.clock.now() - event.ts).total_seconds(), 3)
             payload = {**event.payload, "written_late_by": late}
             try:
-                record = self.log.append(event.kind, payload, event.actor, ts=event.ts)
+                record = self.log.append(event.kind, payload, event.actor, ts=event.ts, observed=event.observed)
             except sqlite3.Error as error:
                 self._held_problem = describe_write_error(error)
                 return
@@ -378,9 +379,18 @@ class LiveBackend:
         self._held_problem, self._held_since = None, None
         self.log.hold_readings(False)
 
-    def _log_in_background(self, kind: str, payload: dict[str, Any], actor: str) -> None:
-        """Queue a system event for the writer thread; a failure holds it, never drops it."""
-        event = _Held(kind, payload, actor, self.clock.now())
+    def _log_in_background(
+        self, kind: str, payload: dict[str, Any], actor: str, *, observed_at: datetime | None = None
+    ) -> None:
+        """Queue a system event for the writer thread; a failure holds it, never drops it.
+
+        ``observed_at``: when what it records was observed (a condition change: when its poll's answer came), else now.
+        """
+        now = self.clock.now()
+        if observed_at is not None and observed_at <= now:
+            event = _Held(kind, payload, actor, observed_at, observed=True)
+        else:
+            event = _Held(kind, payload, actor, now)
 
         def write() -> None:
             if self._held:
@@ -388,7 +398,7 @@ class LiveBackend:
                 self._write_held()
                 return
             try:
-                record = self.log.append(kind, payload, actor, ts=event.ts)
+                record = self.log.append(kind, payload, actor, ts=event.ts, observed=event.observed)
             except sqlite3.Error as error:
                 self._held_problem = describe_write_error(error)
                 self._held_since = self._held_since or event.ts
@@ -455,7 +465,7 @@ class LiveBackend:
             self._logged[status.id] = (status.state, status.cause, status.flapping)
             before = previous[0] if previous else ConditionState.UNKNOWN
             payload = condition_payload(status, before, self.runbook, self._causes.ids(status))
-            self._log_in_background("condition_changed", payload, "system")
+            self._log_in_background("condition_changed", payload, "system", observed_at=status.observed_at)
         self._repaint.mark()
 
     def why(self, condition_id: str) -> Any:

@@ -34,6 +34,8 @@ Event kinds (``events.kind``) and their payloads:
                          (``ticks``: the stored readings behind the change, ``cutover_tui.causes``)
                          (``written_late_by``: seconds a change waited in memory because the log
                          could not be written; the event keeps the time it happened)
+                         (dated when the answer of the poll that made it came, its reading's
+                         time, not when the screen's loop took it; never before the last event)
 - ``condition_acknowledged`` {condition, reason?}
 - ``rollback_started``  {reason}
 - ``session_ended``     {outcome: completed|rolled_back|abandoned, reason?: quit|SIGTERM|SIGHUP}

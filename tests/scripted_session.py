@@ -56,6 +56,7 @@ class ScriptedSession:
         t0_in: log ``t0_set`` at the start with T0 this many seconds later (None: leave T0 alone).
         actor: who is at the keys.
         latency: seconds every poll takes.
+        lag: seconds between a poll's answer and the screen's loop taking its result (a busy loop).
     """
 
     def __init__(
@@ -66,10 +67,12 @@ class ScriptedSession:
         t0_in: float | None = None,
         actor: str = "tester",
         latency: float = 0.0,
+        lag: float = 0.0,
     ) -> None:
         self.runbook = parse_runbook(runbook) if isinstance(runbook, str) else runbook
         self.clock = ManualClock(START)
         self.latency = latency
+        self.lag = lag
         self.log = SessionLog.create(path, self.runbook, operator=actor, clock=self.clock)
         if t0_in is not None:
             self.t0 = START + timedelta(seconds=t0_in)
@@ -120,7 +123,7 @@ class ScriptedSession:
     def poll_once(
         self, check_id: str, value: float | None, *, outcome: Outcome | None = None, detail: str = ""
     ) -> Reading:
-        """One poll now: the evaluators observe it (due now less the latency), then the live backend logs it."""
+        """One poll now: the evaluators observe it (due now less the latency), then the live backend logs it (``lag`` later)."""
         check = self.runbook.checks[check_id]
         if outcome is None:
             passed = check.pass_when is None or (value is not None and check.pass_when.holds(value))
@@ -134,6 +137,8 @@ class ScriptedSession:
         )  # fmt: skip
         statuses = [e.observe(reading, due=due) for e in self.evaluators.values() if e.check.id == check_id]
         self.poller.latest[check_id] = reading
+        if self.lag:
+            self.clock.advance(self.lag)
         self.backend._on_result(reading, statuses)
         self.readings.append(reading)
         return reading

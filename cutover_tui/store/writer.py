@@ -85,7 +85,13 @@ class LogWriter(LogQueries):
     _displaced: str | None = None
 
     def append(
-        self, kind: str, payload: Mapping[str, Any], actor: str | None = None, *, ts: datetime | None = None
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        actor: str | None = None,
+        *,
+        ts: datetime | None = None,
+        observed: bool = False,
     ) -> EventRecord:
         """Append one event; it is committed and fsynced when this returns.
 
@@ -97,11 +103,18 @@ class LogWriter(LogQueries):
             payload: the kind's payload (see ``cutover_tui.state``).
             actor: who did it; defaults to the operator.
             ts: when it happened, for an event held in memory while the log
-                could not be written (default: now). Never earlier than the
+                could not be written or observed before it was taken (default:
+                now). Never earlier than the
                 last event: the log's time order is its seq order. An event
                 whose time read more than ``CLOCK_BEHIND_TOLERANCE`` earlier
                 (the wall clock stepped back) is dated at the last event's and
                 its payload gains ``clock_behind_by``: how many seconds earlier.
+            observed: ``ts`` is when what the event records was observed (a
+                condition change: when its poll's answer came), which may come before
+                an event logged while its result was on its way. Such an event is
+                dated at the last event's time, and ``clock_behind_by`` is recorded
+                only if the wall clock now reads before that time too (it stepped
+                back): lateness is not a clock step.
 
         Returns:
             The stored record, payload exactly as stored (so live folds equal replays).
@@ -116,9 +129,11 @@ class LogWriter(LogQueries):
         actor = self._redact(actor or self.operator or "system")
         stored = json.loads(canonical_json(self._redact(_plain(dict(payload)))))
         with self._db_lock:
-            moment = self._clock.now() if ts is None else ts
+            now = self._clock.now()
+            moment = now if ts is None else ts
             if self._head_ts is not None and moment < self._head_ts:
-                if self._head_ts - moment > CLOCK_BEHIND_TOLERANCE:  # the wall clock stepped back: say by how much
+                late = observed and now >= self._head_ts  # observed before the last event, taken after it
+                if not late and self._head_ts - moment > CLOCK_BEHIND_TOLERANCE:  # the clock stepped back: by how much
                     stored = {**stored, "clock_behind_by": round((self._head_ts - moment).total_seconds(), 3)}
                 moment = self._head_ts
             stamp = format_ts(moment)
