@@ -130,14 +130,19 @@ def time_in_state(view: ConditionView) -> str:
 
 
 def value_cell(
-    condition: StopCondition, view: ConditionView | None, runbook: Runbook, check: CheckView | None = None
+    condition: StopCondition,
+    view: ConditionView | None,
+    runbook: Runbook,
+    check: CheckView | None = None,
+    *,
+    rule: bool = True,
 ) -> Text:
-    """The value against the threshold: ``4.1% > 1%`` breached, ``0.2% ≤ 1%`` passing."""
+    """The value against the threshold: ``4.1% > 1%`` breached, ``0.2% ≤ 1%`` passing; without ``rule``, the value alone."""
     marker = condition_marker(view, check)
     state = view.state if view is not None else ConditionState.UNKNOWN
     shown = view.value_text if view is not None else format_value(None, display_unit(condition, runbook))
     value = Text(shown, style=BLIND_STYLE if state in BLIND_STATES else marker.style)
-    if condition.threshold_text:  # "" for a condition that fires when its check fails
+    if rule and condition.threshold_text:  # "" for a condition that fires when its check fails
         value.append(f" {threshold_shown(condition.threshold_text, state)}", style="dim")
     return value
 
@@ -222,11 +227,16 @@ class _Layout:
         self.condition, self.view, self.runbook, self.width, self.samples = condition, view, runbook, width, samples
         self.check = check
         value = value_cell(condition, view, runbook, check)
-        self.value = value
+        # Line 1: the name, then the value at the right edge. Where they do not both fit, the rule beside the value
+        # ("≤ 1%", "(fires > 2x baseline)") gives way, whole, before the name does; the value itself is cut last.
+        room = max(0, width - LEFT - 2)
+        if cell_len(condition.id) + value.cell_len > room:
+            value = value_cell(condition, view, runbook, check, rule=False)
+        self.value, self.value_width = value, min(value.cell_len, room)
+        self.name = room - self.value_width
         right = max(value.cell_len, trend_width(view, samples) + (2 if condition.when is not None else 0))
-        # The name and the action share what the state cell and the value column leave.
+        # Line 2: the action and the trend, under the value's column.
         self.right = max(0, min(right, width - LEFT - 3))
-        self.flex = max(0, width - LEFT - 2 - self.right)
         # Line 2: the clock takes what it needs; the trend gives way to it before the action does.
         self.clock = min(clock_width(view), width)
         self.trend = max(0, min(self.right, width - self.clock - 2 - MIN_ACTION))
@@ -238,9 +248,9 @@ class _Layout:
             marker = condition_marker(view, self.check)
             line = _fit(Text(f"{marker.symbol} {marker.word.upper()}", style=marker.style), LEFT)
             line.append(" ")
-            line.append_text(_fit(Text(condition.id, style="bold"), self.flex))
+            line.append_text(_fit(Text(condition.id, style="bold"), self.name))
             line.append(" ")
-            line.append_text(_fit(self.value, self.right, right=True))
+            line.append_text(_fit(self.value, self.value_width, right=True))
             return line
         if part == "clock":
             return clock_text(view, self.width)

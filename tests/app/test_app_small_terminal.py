@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,9 @@ from cutover_tui.state import ConditionView
 from cutover_tui.widgets.condition_card import card_lines, clock_cell
 from cutover_tui.widgets.conditions_list import ConditionsList
 from cutover_tui.widgets.key_footer import KeyFooter, fit_words
+from runbooks import load_runbook
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow  # every test drives the real app with Pilot: seconds each
 
@@ -120,6 +124,27 @@ def test_a_cards_clock_is_never_cut_at_any_width(view: ConditionView) -> None:
         line = card_lines(condition, view, runbook, width)
         assert line["clock"].plain.rstrip() == clock, (width, line["clock"].plain)
         assert line["clock"].cell_len + line["middle"].cell_len == width
+
+
+def test_a_cards_name_keeps_its_place_and_the_rule_beside_a_blind_value_gives_way_first() -> None:
+    """A blind card's value reads "0.2% at 02:35:52 (fires > 2x baseline)": where the name and all that do not fit, the
+    rule gives way, whole, before a letter of the name does; the value itself is cut last."""
+    runbook = load_runbook(ROOT / "sample_runbooks" / "demo.yaml")
+    condition = runbook.condition("auth_errors_vs_baseline")
+    view = pending_view(id=condition.id, state=ConditionState.UNKNOWN, value_text="0.2% at 02:35:52",
+                        threshold="> 2x baseline", reason="baseline not established: 2 of 10 readings")  # fmt: skip
+    rule = "(fires > 2x baseline)"
+    name, value = condition.id, view.value_text
+    for width in range(36, 201):
+        top = card_lines(condition, view, runbook, width)["top"].plain
+        assert len(top) == width, (width, top)
+        fits = width - 12 - 2  # the state cell and the two spaces
+        if len(name) + len(value) + 1 + len(rule) <= fits:
+            assert f" {name} " in top and top.endswith(f"{value} {rule}"), (width, top)
+        elif len(name) + len(value) <= fits:
+            assert f" {name} " in top and top.endswith(value) and "fires" not in top, (width, top)
+        else:
+            assert value in top and "fires" not in top, (width, top)  # the name is cut, the value kept whole
 
 
 @pytest.mark.parametrize("size", [(80, 24), (109, 30), (110, 30), (130, 36), (200, 50)])
