@@ -235,9 +235,8 @@ class _Layout:
         self.value, self.value_width = value, min(value.cell_len, room)
         self.name = room - self.value_width
         right = max(value.cell_len, trend_width(view, samples) + (2 if condition.when is not None else 0))
-        # Line 2: the action and the trend, under the value's column.
+        # Line 2: the clock takes what it needs; the trend, under the value, gives way to it before the action does.
         self.right = max(0, min(right, width - LEFT - 3))
-        # Line 2: the clock takes what it needs; the trend gives way to it before the action does.
         self.clock = min(clock_width(view), width)
         self.trend = max(0, min(self.right, width - self.clock - 2 - MIN_ACTION))
         self.action = max(0, width - self.clock - 2 - self.trend)
