@@ -246,17 +246,19 @@ def writer_banner(
     holding: int | None = None,
     disk_full: bool = False,
     silent_for: float | None = None,
+    writers_clock: bool = False,
 ) -> BannerView:
     """A followed session whose writer is gone, or runs but writes nothing: since when, and that the view is frozen.
 
     ``when`` is by the writer's clock. How long ago is ``silent_for`` (this machine's monotonic time since the
     heartbeat last moved) where known: when the two clocks disagree by more than the follower's reads can
-    explain, "at 15:58:30Z by its clock, 2s ago" rather than "1h0m ago".
+    explain, "at 15:58:30Z by its clock, 2s ago" rather than "1h0m ago". ``writers_clock``: ``now`` is the writer's
+    clock, which reads apart from this machine's: its times are said to be by its clock too.
     """
     ago = ""
     if now is not None:
         seconds = (now - stopped_at).total_seconds() if silent_for is None else silent_for
-        if writer_gone_at(stopped_at, now, silent_for) is not stopped_at:
+        if writers_clock or writer_gone_at(stopped_at, now, silent_for) is not stopped_at:
             when += " by its clock"
         ago = f", {seconds_text(seconds)} ago"
     if ended:

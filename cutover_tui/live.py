@@ -57,6 +57,8 @@ FULL_DISK_SILENCE_SECONDS = 1.5
 VIEW_BEHIND_SECONDS = WRITER_SILENCE_SECONDS
 #: This loop has not run ``_retry_held`` for this long: hung, as a polling thread silent for ``SILENCE_SECONDS``.
 LOOP_SILENCE_SECONDS = 3.0
+#: A writer's clock further than this from a follower's (as its heartbeat tells) is the one the follower counts on.
+WRITERS_CLOCK_SECONDS = 2.0
 
 
 class LogNotWriting(Exception):
@@ -536,12 +538,29 @@ class FollowBackend:
         )
 
     def now(self) -> datetime:
-        return self.clock.now()
+        return self._now()[0]
+
+    def _now(self) -> tuple[datetime, bool]:
+        """Now on the writer's clock, as its heartbeat tells, when that reads more than ``WRITERS_CLOCK_SECONDS`` from
+        this machine's (and True); else this machine's (it moves smoothly).
+
+        The log's times are the writer's, and what counts from them (a countdown, a time in state, T+) counts on
+        the same clock: with the writer's clock an hour behind, a pending condition read "fires in 0:00" and "1h0m"
+        here while the writer's screen counted down. Taken from when the heartbeat was last seen moving: at most a
+        read's interval behind the writer's.
+        """
+        now = self.clock.now()
+        if self._beat is None or self._beat_moved_at is None:
+            return now, False
+        writers = self._beat + timedelta(seconds=self.clock.monotonic() - self._beat_moved_at)
+        differs = abs((writers - now).total_seconds()) > WRITERS_CLOCK_SECONDS
+        return (writers, True) if differs else (now, False)
 
     def state(self) -> SessionState:
         stopped = self.writer_stopped_at()
         holding = self._holder if stopped is not None and self._reducer.ended is None else None  # as last read
         moved = self._beat_moved_at
+        now, writers_clock = self._now()
         live = LiveTruth(
             writer_stopped_at=stopped,
             writer_silent_for=None if moved is None else self.clock.monotonic() - moved,
@@ -549,8 +568,9 @@ class FollowBackend:
             writer_disk_full=holding is not None and self._disk_full,
             view_behind_for=self._behind_for() if stopped is not None and not self._gone() else None,
             runbook_replaced_at=self._replaced_at,
+            writers_clock=writers_clock,
         )
-        return self._reducer.state(now=self.clock.now(), live=live)
+        return self._reducer.state(now=now, live=live)
 
     def writer_stopped_at(self) -> datetime | None:
         """When the writer was last seen alive, once it is gone, or once this view has not read the log for

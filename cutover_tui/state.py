@@ -279,6 +279,9 @@ class LiveTruth:
             condition is stale from then on.
         runbook_replaced_at: in a follower, when the writer changed to a runbook
             other than the one this view judges with (it cannot judge the new one).
+        writers_clock: in a follower, the writer's clock reads apart from this
+            machine's, and ``now`` is the writer's (what counts from the log's times
+            counts on the clock that dated them).
     """
 
     statuses: Mapping[str, ConditionStatus] = field(default_factory=dict)
@@ -293,6 +296,7 @@ class LiveTruth:
     view_behind_for: float | None = None
     polling_stopped_at: datetime | None = None
     runbook_replaced_at: datetime | None = None
+    writers_clock: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -384,6 +384,7 @@ class Reducer(Fold):
                     live.writer_holding,
                     live.writer_disk_full,
                     live.writer_silent_for,
+                    live.writers_clock,
                 )
             )
         if live.polling_stopped_at is not None:

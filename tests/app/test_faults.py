@@ -300,6 +300,35 @@ async def test_a_follower_says_how_long_ago_a_writer_with_a_wrong_clock_stopped_
         await follower.stop()
 
 
+async def test_a_followers_countdown_and_time_in_state_count_on_the_writers_clock(tmp_path):
+    """The writer's clock reads an hour behind the follower's. A condition pending for 2m: its countdown read 0:00
+    and its time in state 1h0m in the follower, which counted from the logged times on its own clock. They count on
+    the writer's clock, as its heartbeat tells: the writer's screen and the follower's say the same."""
+    runbook = load_runbook(write_fault_runbook(tmp_path, "http://127.0.0.1:9", health=False, hold="2m"))
+    db = tmp_path / "s.cutover.db"
+    writer = SessionLog.create(db, runbook, operator="ic", clock=_HourBehind())
+    writer.append("condition_changed", {"condition": "auth_errors", "state": "pending", "previous": "ok", "value": 0.04,
+                                        "threshold": "> 1%", "reason": "4% > 1% for 0s of 2m", "breach_held": 0.0,
+                                        "remaining": 120.0, "flapping": False}, actor="system")  # fmt: skip
+    appended = time.monotonic()
+    follower = FollowBackend(db, runbook, interval=0.2)
+    await follower.start(lambda state: None)
+    try:
+        for _ in range(40):  # the heartbeat moves about once a second: seen moving within 4 s
+            await asyncio.sleep(0.1)
+            if follower._beat_moved_at is not None:
+                break
+        assert follower._beat_moved_at is not None
+        view = follower.state().conditions["auth_errors"]
+        elapsed = time.monotonic() - appended
+        assert view.state is ConditionState.PENDING
+        assert view.in_state_for is not None and elapsed - 1.5 <= view.in_state_for <= elapsed + 0.5, (view, elapsed)
+        assert view.remaining is not None and 120 - elapsed - 0.5 <= view.remaining <= 120 - elapsed + 1.5, view
+    finally:
+        await follower.stop()
+        writer.close()
+
+
 @pytest.mark.slow
 async def test_a_follower_whose_own_loop_stalls_names_itself_not_the_writer(tmp_path):
     """This view's loop stalls 6 s (a starved machine: a `serve` viewer beside Chromium) while the writer beats twice a
