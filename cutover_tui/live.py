@@ -518,6 +518,7 @@ class FollowBackend:
         self._read_at: float | None = None  # our monotonic time when the log was last read
         self._last_write: datetime | None = None
         self._replaced_at: datetime | None = None  # when the writer changed to another runbook than ``runbook``
+        self._head_ts: datetime | None = None  # the last event's time: the log never runs backwards
         self._holder: int | None = None  # the pid last seen holding the log's lock (this machine only)
         self._released = False  # that lock was let go: the writer is gone, whatever its heartbeat's age
         self._disk_full = False  # the log's file system had no space left at the last read
@@ -547,14 +548,16 @@ class FollowBackend:
         The log's times are the writer's, and what counts from them (a countdown, a time in state, T+) counts on
         the same clock: with the writer's clock an hour behind, a pending condition read "fires in 0:00" and "1h0m"
         here while the writer's screen counted down. Taken from when the heartbeat was last seen moving: at most a
-        read's interval behind the writer's.
+        read's interval behind the writer's. Not once the writer's clock reads before its log's last event: it
+        stepped back, and the log's times are on the clock before the step (this machine's, if it was right).
         """
         now = self.clock.now()
         if self._beat is None or self._beat_moved_at is None:
             return now, False
         writers = self._beat + timedelta(seconds=self.clock.monotonic() - self._beat_moved_at)
+        stepped_back = self._head_ts is not None and (self._head_ts - writers).total_seconds() > WRITERS_CLOCK_SECONDS
         differs = abs((writers - now).total_seconds()) > WRITERS_CLOCK_SECONDS
-        return (writers, True) if differs else (now, False)
+        return (writers, True) if differs and not stepped_back else (now, False)
 
     def state(self) -> SessionState:
         stopped = self.writer_stopped_at()
@@ -658,7 +661,7 @@ class FollowBackend:
             if event.kind == "runbook_changed":  # to another runbook than this view's: it cannot judge the writer's
                 self._replaced_at = None if event.payload.get("new_sha256") == self.runbook.sha256 else event.ts
             self._reducer.apply(event)
-            self._last_seq = event.seq
+            self._last_seq, self._head_ts = event.seq, event.ts
         for tick in ticks:
             self._reducer.apply_tick(tick)
         return bool(events or ticks)

@@ -329,6 +329,45 @@ async def test_a_followers_countdown_and_time_in_state_count_on_the_writers_cloc
         writer.close()
 
 
+class _Steps(SystemClock):
+    """A machine whose wall clock steps by ``offset`` seconds when told (its monotonic clock is right)."""
+
+    offset = 0.0
+
+    def now(self) -> datetime:
+        return super().now() + timedelta(seconds=self.offset)
+
+
+async def test_a_writers_clock_stepped_back_below_its_log_is_not_the_one_a_follower_counts_on(tmp_path):
+    """The writer logged a pending condition, then its clock stepped back an hour: its log's times are on the clock
+    before the step (the log never runs backwards), so a follower counting on the writer's clock now would count from
+    an hour before the change. It counts on its own clock, as before: the time in state moves."""
+    runbook = load_runbook(write_fault_runbook(tmp_path, "http://127.0.0.1:9", health=False, hold="2m"))
+    db = tmp_path / "s.cutover.db"
+    clock = _Steps()
+    writer = SessionLog.create(db, runbook, operator="ic", clock=clock)
+    writer.append("condition_changed", {"condition": "auth_errors", "state": "pending", "previous": "ok", "value": 0.04,
+                                        "threshold": "> 1%", "reason": "4% > 1% for 0s of 2m", "breach_held": 0.0,
+                                        "remaining": 120.0, "flapping": False}, actor="system")  # fmt: skip
+    appended = time.monotonic()
+    clock.offset = -3600.0
+    follower = FollowBackend(db, runbook, interval=0.2)
+    await follower.start(lambda state: None)
+    try:
+        for _ in range(40):
+            await asyncio.sleep(0.1)
+            if follower._beat_moved_at is not None:
+                break
+        assert follower._beat_moved_at is not None
+        view = follower.state().conditions["auth_errors"]
+        elapsed = time.monotonic() - appended
+        assert view.state is ConditionState.PENDING
+        assert view.in_state_for is not None and elapsed - 1.5 <= view.in_state_for <= elapsed + 0.5, (view, elapsed)
+    finally:
+        await follower.stop()
+        writer.close()
+
+
 @pytest.mark.slow
 async def test_a_follower_whose_own_loop_stalls_names_itself_not_the_writer(tmp_path):
     """This view's loop stalls 6 s (a starved machine: a `serve` viewer beside Chromium) while the writer beats twice a
