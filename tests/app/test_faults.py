@@ -261,11 +261,24 @@ async def test_a_follower_sees_the_writers_lock_let_go_without_waiting_for_its_h
                 await wait_until(pilot, lambda: app.session.verdict is not Verdict.CANNOT_VERIFY, 20)
 
 
-class _HourBehind(SystemClock):
-    """A machine whose wall clock reads an hour behind this one's (its monotonic clock is right)."""
+class _Offset(SystemClock):
+    """A machine whose wall clock reads ``offset`` seconds from this one's (its monotonic clock is right); setting
+    ``offset`` steps it."""
+
+    def __init__(self, offset: float = 0.0) -> None:
+        self.offset = offset
 
     def now(self) -> datetime:
-        return super().now() - timedelta(hours=1)
+        return super().now() + timedelta(seconds=self.offset)
+
+
+async def _seen_beating(follower: FollowBackend) -> None:
+    """Wait until ``follower`` has seen its writer's heartbeat move (about once a second: within 4 s)."""
+    for _ in range(40):
+        await asyncio.sleep(0.1)
+        if follower._beat_moved_at is not None:
+            return
+    assert follower._beat_moved_at is not None
 
 
 async def test_a_follower_says_how_long_ago_a_writer_with_a_wrong_clock_stopped_by_its_own_clock(tmp_path):
@@ -274,15 +287,11 @@ async def test_a_follower_says_how_long_ago_a_writer_with_a_wrong_clock_stopped_
     seconds ago on its own monotonic clock."""
     runbook = load_runbook(write_fault_runbook(tmp_path, "http://127.0.0.1:9", health=False))
     db = tmp_path / "s.cutover.db"
-    writer = SessionLog.create(db, runbook, operator="ic", clock=_HourBehind())
+    writer = SessionLog.create(db, runbook, operator="ic", clock=_Offset(-3600))
     follower = FollowBackend(db, runbook, interval=0.2)
     await follower.start(lambda state: None)
     try:
-        for _ in range(40):  # the heartbeat moves about once a second: seen moving within 4 s
-            await asyncio.sleep(0.1)
-            if follower._beat_moved_at is not None:
-                break
-        assert follower._beat_moved_at is not None
+        await _seen_beating(follower)
         writer.close()  # its lock goes with it: the follower knows at its next read
         for _ in range(20):
             await asyncio.sleep(0.1)
@@ -300,69 +309,37 @@ async def test_a_follower_says_how_long_ago_a_writer_with_a_wrong_clock_stopped_
         await follower.stop()
 
 
-async def test_a_followers_countdown_and_time_in_state_count_on_the_writers_clock(tmp_path):
-    """The writer's clock reads an hour behind the follower's. A condition pending for 2m: its countdown read 0:00
-    and its time in state 1h0m in the follower, which counted from the logged times on its own clock. They count on
-    the writer's clock, as its heartbeat tells: the writer's screen and the follower's say the same."""
+@pytest.mark.parametrize(
+    "offset, step",
+    [(-3600.0, 0.0), (0.0, -3600.0)],
+    ids=["the writer's clock an hour behind", "the writer's clock stepped back an hour below its log"],
+)
+async def test_a_followers_countdown_and_time_in_state_count_on_the_clock_that_dated_the_log(tmp_path, offset, step):
+    """A condition pending for 2m, the writer's clock apart from the follower's.
+
+    An hour behind: its countdown read 0:00 and its time in state 1h0m in the follower, which counted from the
+    logged times on its own clock; now it counts on the writer's, as its heartbeat tells, and says what the writer's
+    screen says. Stepped back an hour after the change: the log's times are on the clock before the step (the log
+    never runs backwards), so the follower keeps counting on its own; on the writer's the time in state stood still.
+    """
     runbook = load_runbook(write_fault_runbook(tmp_path, "http://127.0.0.1:9", health=False, hold="2m"))
     db = tmp_path / "s.cutover.db"
-    writer = SessionLog.create(db, runbook, operator="ic", clock=_HourBehind())
-    writer.append("condition_changed", {"condition": "auth_errors", "state": "pending", "previous": "ok", "value": 0.04,
-                                        "threshold": "> 1%", "reason": "4% > 1% for 0s of 2m", "breach_held": 0.0,
-                                        "remaining": 120.0, "flapping": False}, actor="system")  # fmt: skip
-    appended = time.monotonic()
-    follower = FollowBackend(db, runbook, interval=0.2)
-    await follower.start(lambda state: None)
-    try:
-        for _ in range(40):  # the heartbeat moves about once a second: seen moving within 4 s
-            await asyncio.sleep(0.1)
-            if follower._beat_moved_at is not None:
-                break
-        assert follower._beat_moved_at is not None
-        view = follower.state().conditions["auth_errors"]
-        elapsed = time.monotonic() - appended
-        assert view.state is ConditionState.PENDING
-        assert view.in_state_for is not None and elapsed - 1.5 <= view.in_state_for <= elapsed + 0.5, (view, elapsed)
-        assert view.remaining is not None and 120 - elapsed - 0.5 <= view.remaining <= 120 - elapsed + 1.5, view
-    finally:
-        await follower.stop()
-        writer.close()
-
-
-class _Steps(SystemClock):
-    """A machine whose wall clock steps by ``offset`` seconds when told (its monotonic clock is right)."""
-
-    offset = 0.0
-
-    def now(self) -> datetime:
-        return super().now() + timedelta(seconds=self.offset)
-
-
-async def test_a_writers_clock_stepped_back_below_its_log_is_not_the_one_a_follower_counts_on(tmp_path):
-    """The writer logged a pending condition, then its clock stepped back an hour: its log's times are on the clock
-    before the step (the log never runs backwards), so a follower counting on the writer's clock now would count from
-    an hour before the change. It counts on its own clock, as before: the time in state moves."""
-    runbook = load_runbook(write_fault_runbook(tmp_path, "http://127.0.0.1:9", health=False, hold="2m"))
-    db = tmp_path / "s.cutover.db"
-    clock = _Steps()
+    clock = _Offset(offset)
     writer = SessionLog.create(db, runbook, operator="ic", clock=clock)
     writer.append("condition_changed", {"condition": "auth_errors", "state": "pending", "previous": "ok", "value": 0.04,
                                         "threshold": "> 1%", "reason": "4% > 1% for 0s of 2m", "breach_held": 0.0,
                                         "remaining": 120.0, "flapping": False}, actor="system")  # fmt: skip
     appended = time.monotonic()
-    clock.offset = -3600.0
+    clock.offset += step
     follower = FollowBackend(db, runbook, interval=0.2)
     await follower.start(lambda state: None)
     try:
-        for _ in range(40):
-            await asyncio.sleep(0.1)
-            if follower._beat_moved_at is not None:
-                break
-        assert follower._beat_moved_at is not None
+        await _seen_beating(follower)
         view = follower.state().conditions["auth_errors"]
         elapsed = time.monotonic() - appended
         assert view.state is ConditionState.PENDING
         assert view.in_state_for is not None and elapsed - 1.5 <= view.in_state_for <= elapsed + 0.5, (view, elapsed)
+        assert view.remaining is not None and 120 - elapsed - 0.5 <= view.remaining <= 120 - elapsed + 1.5, view
     finally:
         await follower.stop()
         writer.close()
