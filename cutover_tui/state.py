@@ -333,6 +333,7 @@ class SessionState:
     projection: Projection | None = None
     log_problem: str | None = None  # "LOG NOT WRITING: disk full — decisions cannot be recorded"
     writer_stopped_at: datetime | None = None  # a followed session's writer was last seen then
+    writers_clock: bool = False  # a follower's ``now`` is the writer's clock, which reads apart from this machine's
 
     def step(self, step_id: str | None) -> StepState | None:
         """The step with ``step_id``, or None."""

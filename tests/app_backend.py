@@ -19,7 +19,7 @@ from typing import Any
 from checks.clock import ManualClock
 from cutover_tui.backend import Acknowledged, ReadOnlySession
 from cutover_tui.reducer import Reducer
-from cutover_tui.state import SessionState
+from cutover_tui.state import LiveTruth, SessionState
 from cutover_tui.store import EventRecord, TickRecord, event_hash, format_ts
 from runbooks import load_runbook
 from runbooks.model import Runbook
@@ -67,12 +67,14 @@ class AppTestBackend:
         self.stopped = False
         self._reducer = Reducer(runbook)
         self._on_change: Callable[[SessionState], None] | None = None
+        self.live: LiveTruth | None = None
+        """What a live or follow backend would know beyond the log (a follower on the writer's clock)."""
 
     def now(self) -> datetime:
         return self.clock.now()
 
     def state(self) -> SessionState:
-        return self._reducer.state(now=self.now())
+        return self._reducer.state(now=self.now(), live=self.live)
 
     async def start(self, on_change: Callable[[SessionState], None]) -> None:
         self._on_change = on_change

@@ -177,6 +177,7 @@ class Reducer(Fold):
             projection=projected_end(steps, mode, self.runbook, now),
             log_problem=log_banner(live.log_problem, None, None).text if live.log_problem else None,
             writer_stopped_at=live.writer_stopped_at,
+            writers_clock=live.writers_clock,
         )
 
     def _problem(self, live: LiveTruth, now: datetime | None) -> str | None:

@@ -89,7 +89,8 @@ class DashboardHeader(Horizontal):
         self._set("#header-title", Text(state.runbook_name))
         self._set("#header-mode", mode_text(state, view_label))
         self._set("#header-t-clock", Text(format_t_clock(now, state.t0)))
-        self._set("#header-wall-clock", Text(format_wall_clock(now, zone)))
+        wall = format_wall_clock(now, zone) + (" (writer's clock)" if state.writers_clock else "")
+        self._set("#header-wall-clock", Text(wall))
         # Before its first layout the header has no size yet; it spans the terminal's width.
         title_width = max(12, ((self.size.width or self.app.size.width) - 60) // 2)
         self._set("#header-next", next_text(state, runbook, now, zone, title_width))

@@ -23,7 +23,7 @@ from cutover_tui.backend import ScrubberView
 from cutover_tui.labels import CONDITION_MARKERS, OK_STYLE
 from cutover_tui.screens.help import HelpScreen
 from cutover_tui.screens.prompts import ConfirmScreen, TextPromptScreen
-from cutover_tui.state import ConditionView
+from cutover_tui.state import ConditionView, LiveTruth
 from cutover_tui.store import format_ts
 from cutover_tui.widgets.conditions_list import ConditionsList, condition_card
 from cutover_tui.widgets.decision_log import DecisionLog
@@ -60,6 +60,19 @@ async def test_fresh_session_says_t0_not_set_and_counts_blind_conditions(app: Cu
     assert str(app.query_one(VerdictBadge).render()).startswith(
         "VERDICT · 5 blind"
     )  # the demo has five stop conditions
+
+
+async def test_a_follower_on_the_writers_clock_says_so_beside_the_time() -> None:
+    """A follower whose clock reads apart from the writer's shows the writer's time (the log's) and says whose it is."""
+    backend = session_in_progress(read_only=True, view_label="FOLLOW (read-only)")
+    backend.live = LiveTruth(writers_clock=True)
+    app = make_app(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert text_of(app, "#header-wall-clock") == "22:05:00 IST (writer's clock)"
+        backend.live = LiveTruth()
+        backend.record("note", {"text": "clocks agree again"})
+        await wait_until(pilot, lambda: text_of(app, "#header-wall-clock") == "22:05:00 IST")
 
 
 async def test_clock_moves_every_tick_from_the_backend_clock() -> None:
