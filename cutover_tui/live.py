@@ -518,7 +518,6 @@ class FollowBackend:
         self._read_at: float | None = None  # our monotonic time when the log was last read
         self._last_write: datetime | None = None
         self._replaced_at: datetime | None = None  # when the writer changed to another runbook than ``runbook``
-        self._head_ts: datetime | None = None  # the last event's time: the log never runs backwards
         self._holder: int | None = None  # the pid last seen holding the log's lock (this machine only)
         self._released = False  # that lock was let go: the writer is gone, whatever its heartbeat's age
         self._disk_full = False  # the log's file system had no space left at the last read
@@ -555,7 +554,8 @@ class FollowBackend:
         if self._beat is None or self._beat_moved_at is None:
             return now, False
         writers = self._beat + timedelta(seconds=self.clock.monotonic() - self._beat_moved_at)
-        stepped_back = self._head_ts is not None and (self._head_ts - writers).total_seconds() > WRITERS_CLOCK_SECONDS
+        head = self._reducer.last_event_ts
+        stepped_back = head is not None and (head - writers).total_seconds() > WRITERS_CLOCK_SECONDS
         differs = abs((writers - now).total_seconds()) > WRITERS_CLOCK_SECONDS
         return (writers, True) if differs and not stepped_back else (now, False)
 
@@ -661,7 +661,7 @@ class FollowBackend:
             if event.kind == "runbook_changed":  # to another runbook than this view's: it cannot judge the writer's
                 self._replaced_at = None if event.payload.get("new_sha256") == self.runbook.sha256 else event.ts
             self._reducer.apply(event)
-            self._last_seq, self._head_ts = event.seq, event.ts
+            self._last_seq = event.seq
         for tick in ticks:
             self._reducer.apply_tick(tick)
         return bool(events or ticks)

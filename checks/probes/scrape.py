@@ -92,15 +92,15 @@ async def probe(check: Check, ctx: ProbeContext) -> Observation:
 
     extra: dict[str, Any] = {}
     cached = cache_fields(check, response, extra)
-    if sample_age is not None and "sample_age" in cached:  # a stamped sample's age counts the cache's time already
-        cached["sample_age"] = max(sample_age, cached["sample_age"])
+    # A stamped sample's age counts the cache's time already: the older of the two.
+    sample_age = max((age for age in (sample_age, cached.pop("sample_age", None)) if age is not None), default=None)
     values = {key: parse_number(value, describe_series(dict(key), metric)) for key, value in found.items()}
     if spec.mode == "rate":
         values = _rates(ctx.scrape_memory.setdefault(check.id, {}), values, scraped_at)
         if not values:
             raise ProbeFailed(Outcome.NODATA, "first sample: a rate needs two scrapes")
     value = _one_value(values, metric, spec.reduce)
-    return judge(check, value, extra={"series": len(values), **extra}, **{"sample_age": sample_age, **cached})
+    return judge(check, value, extra={"series": len(values), **extra}, sample_age=sample_age, **cached)
 
 
 def _matching_series(

@@ -148,6 +148,11 @@ class Fold:
         """The outcome of ``session_ended`` once folded, else None."""
         return self._ended
 
+    @property
+    def last_event_ts(self) -> datetime | None:
+        """The time of the last event folded (the log never runs backwards: the latest), else None."""
+        return self._last_event_ts
+
     # ------------------------------------------------------------ folding
 
     def apply(self, event: EventRecord) -> None:
