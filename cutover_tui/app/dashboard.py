@@ -51,6 +51,8 @@ W = TypeVar("W", bound=Widget)
 
 #: The smallest terminal the dashboard draws in; below it the screen says so (and keeps the verdict and the banner).
 MIN_WIDTH, MIN_HEIGHT = 80, 24
+#: In a browser, the view sends a frame at least this often, an empty one when nothing changed.
+VIEW_BEAT_SECONDS = 1.0
 
 
 class StateChanged(Message):
@@ -196,6 +198,13 @@ class CutoverApp(DialogFlows):
         # survives a full collection: kept out of the next passes (``cutover_tui.collector``), a full
         # collection (which stops every thread) takes a fraction as long.
         self._collector.install()
+        if self.is_web:  # in a browser (``serve``), the page tells a view that stopped from one with nothing new
+            self.set_interval(VIEW_BEAT_SECONDS, self._beat)
+
+    def _beat(self) -> None:
+        """An empty frame to the browser's page: this view's loop still runs (``serve_cmd.STALE_SECONDS``)."""
+        if self._driver is not None:
+            self._driver.write("")
 
     async def on_unmount(self) -> None:
         self._remove_ending_signals()

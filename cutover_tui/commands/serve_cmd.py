@@ -22,7 +22,10 @@ Access:
 A page whose connection stops carrying anything without closing (a network
 path that hangs) covers the view's last frame after ``STALE_SECONDS``: what
 it showed last is no verdict. It pings every second, so a screen that does
-not change (a dialog open) is still heard.
+not change (a dialog open) is still heard. The server answers that ping
+itself, so the view also sends a frame every second, drawn or not (an empty
+one when nothing changed): a view that stops (its process frozen or starved
+of the CPU) while the server answers is covered too.
 
 Viewers never slow the writer: they run at a lower CPU priority (nice), read
 the log without locks (WAL readers never block the writer), and their number
@@ -134,8 +137,8 @@ def _die_with_parent() -> None:
         os._exit(0)
 
 
-#: Seconds without a message (a frame, or the answer to the ping the page sends every second) before the page covers
-#: the view's last frame.
+#: Seconds without a message (a frame, or the answer to the ping the page sends every second), or without a frame
+#: from the view (it sends one every second), before the page covers the view's last frame.
 STALE_SECONDS = 5
 
 
@@ -150,17 +153,21 @@ def _index_html(title: str, websocket_url: str, static_url: str, font_size: int)
     <script>
       // A connection that stops carrying anything without closing (a network path that hangs, a proxy holding it,
       // a server that froze) would leave the view's last frame, verdict and all, on screen. The page pings the
-      // server every second (it answers "pong", whatever the screen shows): after {STALE_SECONDS} s without a
-      // message the page covers the view, and says for how long it has heard nothing.
+      // server every second (it answers "pong", whatever the screen shows), and the view sends a frame every
+      // second, an empty one when nothing changed: after {STALE_SECONDS} s without a message, or without a frame
+      // while the server answers (the view's process frozen or starved), the page covers the view and says for how
+      // long, and from whom, it has heard nothing.
       (function () {{
         const Native = window.WebSocket;
-        let heard = 0;
+        let heard = 0, drawn = 0;
         window.WebSocket = class extends Native {{
           constructor(...args) {{
             super(...args);
-            const now = () => {{ heard = Date.now(); }};
-            this.addEventListener("open", now);
-            this.addEventListener("message", now);
+            this.addEventListener("open", () => {{ heard = drawn = Date.now(); }});
+            this.addEventListener("message", (event) => {{
+              heard = Date.now();
+              if (typeof event.data !== "string") drawn = heard;  // a frame; the server's answers are text
+            }});
             const pinging = setInterval(() => {{
               if (this.readyState === Native.OPEN) this.send(JSON.stringify(["ping", String(Date.now())]));
             }}, 1000);
@@ -168,10 +175,17 @@ def _index_html(title: str, websocket_url: str, static_url: str, font_size: int)
           }}
         }};
         setInterval(() => {{
-          const quiet = heard ? (Date.now() - heard) / 1000 : 0;
-          const stale = quiet > {STALE_SECONDS};
+          const since = (time) => time ? (Date.now() - time) / 1000 : 0;
+          const quiet = since(heard), still = since(drawn);
+          const stale = quiet > {STALE_SECONDS} || still > {STALE_SECONDS};
           document.body.classList.toggle("-stale", stale);
-          if (stale) document.querySelector(".stale b").textContent = Math.floor(quiet) + "s";
+          if (stale) {{
+            document.querySelector(".stale b").textContent = Math.floor(Math.max(quiet, still)) + "s";
+            // the server answers a ping each second: 2 s without an answer is the server (or the network), not the view
+            document.querySelector(".stale i").textContent = quiet > 2
+              ? "the server: the network or the server stopped answering"
+              : "the view: its process stopped drawing (frozen, or starved of the CPU)";
+          }}
         }}, 500);
       }})();
     </script>
@@ -185,11 +199,12 @@ def _index_html(title: str, websocket_url: str, static_url: str, font_size: int)
       .stale {{ display: none; position: absolute; inset: 0; align-items: center; justify-content: center; z-index: 9;
                 background: rgba(12, 24, 31, 0.93); font-size: 18px; color: #fc6; text-align: center; }}
       body.-stale:not(.-closed) .stale {{ display: flex; }}
+      .stale i {{ font-style: normal; }}
     </style>
   </head>
   <body>
     <div class="closed"><p>The view closed. <a href="" style="color:#8cf">Reload</a> to see the session again.</p></div>
-    <div class="stale"><p>NO UPDATE for <b></b> from the server: the network or the server stopped answering.<br>What
+    <div class="stale"><p>NO UPDATE for <b></b> from <i></i>.<br>What
       it showed last is not a verdict. It comes back by itself, or <a href="" style="color:#8cf">reload</a>.</p></div>
     <div id="terminal" class="textual-terminal" data-session-websocket-url="{html.escape(websocket_url)}"
          data-font-size="{font_size}"></div>

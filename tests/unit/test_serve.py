@@ -209,11 +209,28 @@ def test_write_keys_in_the_browser_write_nothing(served: Served, session_log: Pa
     assert "read-only view" in screen, screen  # the notice each write key answers with
 
 
-def test_a_page_whose_connection_stops_carrying_anything_covers_its_last_frame(served: Served) -> None:
+def viewer_pids(server: int) -> list[int]:
+    """The viewers a ``serve`` process started (its children, from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while the folder was read
+            continue
+        if int(fields[1]) == server:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_page_covers_its_last_frame_when_the_server_or_its_view_stops_answering(served: Served) -> None:
     """The connection stops carrying anything without closing (a network path that hangs, a proxy holding it, the
     server frozen): the page kept its last frame, the verdict with it, for as long as TCP let it. It pings the server
     every second; after 5 s without a message it covers the screen and says how long it has heard nothing, and a
-    message coming again uncovers it. A screen that does not change (help open) is no silence."""
+    message coming again uncovers it. A screen that does not change (help open) is no silence.
+
+    The server answers the ping by itself, so a viewer that stops (frozen, or starved of the CPU) while the server
+    runs left its last frame up, answered and uncovered: the view now sends a frame every second, drawn or not, and
+    the page covers the screen after 5 s without one, saying the view stopped drawing."""
     require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -229,14 +246,19 @@ def test_a_page_whose_connection_stops_carrying_anything_covers_its_last_frame(s
             page.keyboard.press("?")  # the help screen: nothing on it changes each second
             page.wait_for_timeout(7000)
             assert page.evaluate("document.body.classList.contains('-stale')") is False
-            os.kill(served.process.pid, signal.SIGSTOP)  # the server answers nothing; the socket stays open
-            try:
-                page.wait_for_selector("body.-stale", timeout=15_000)
-                cover = page.inner_text(".stale")
-                assert re.search(r"NO UPDATE for \d+s", cover) and "not a verdict" in cover, cover
-            finally:
-                os.kill(served.process.pid, signal.SIGCONT)
-            page.wait_for_selector("body:not(.-stale)", timeout=15_000)
+            for stopped, says in (
+                (served.process.pid, "from the server"),
+                (viewer_pids(served.process.pid)[0], "from the view"),
+            ):
+                os.kill(stopped, signal.SIGSTOP)  # it answers nothing; the socket stays open
+                try:
+                    page.wait_for_selector("body.-stale", timeout=15_000)
+                    cover = page.inner_text(".stale")
+                    assert re.search(r"NO UPDATE for \d+s", cover) and "not a verdict" in cover, cover
+                    assert says in cover, cover
+                finally:
+                    os.kill(stopped, signal.SIGCONT)
+                page.wait_for_selector("body:not(.-stale)", timeout=15_000)
         finally:
             context.close()
 
