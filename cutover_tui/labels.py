@@ -218,8 +218,8 @@ def format_duration(seconds: float | None) -> str:
 def format_drift(seconds: float | None) -> str:
     """Drift (actual − planned): ``+4m12s`` late, ``-30s`` early, ``±0s`` on time.
 
-    Whole seconds elapsed, as the countdowns beside it count them (``format_countdown``): a rounded drift read
-    "+4m36s" beside "due 04:35 ago" at the same instant.
+    Whole seconds elapsed, as the countdowns and the header's "due 4m35s ago" count them: a rounded drift read
+    "+4m36s" beside "due 4m35s ago" at the same instant.
     """
     if seconds is None:
         return ""
@@ -227,14 +227,6 @@ def format_drift(seconds: float | None) -> str:
         return "±0s"
     sign = "+" if seconds > 0 else "-"
     return f"{sign}{format_duration(int(abs(seconds)))}"
-
-
-def format_countdown(seconds: float) -> str:
-    """A countdown ``04:12`` / ``01:04:12`` / ``2d 03:00:00`` (absolute: callers say "in" or "overdue")."""
-    whole = int(abs(seconds))
-    if whole < 3600:
-        return f"{whole // 60:02d}:{whole % 60:02d}"
-    return _hms(whole)
 
 
 # ----------------------------------------------------------------- marks

@@ -12,7 +12,6 @@ from textual.widgets import Static
 from checks.status import Verdict
 from cutover_tui.labels import (
     format_at,
-    format_countdown,
     format_drift,
     format_duration,
     format_t_clock,
@@ -140,10 +139,14 @@ def next_text(state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo
         text.append_text(title(upcoming.title))
         if upcoming.planned_start is not None:
             seconds = (upcoming.planned_start - now).total_seconds()
-            if seconds >= 0:
-                text.append(f" in {format_countdown(seconds)}", style="bold")
+            # durations in whole seconds elapsed, as the step's drift says them: "in 04:12" and "due 04:35 ago" read as
+            # times of day beside the clock and the planned time
+            if seconds >= 1:
+                text.append(f" in {format_duration(int(seconds))}", style="bold")  # as the T-clock counts
+            elif seconds >= 0:
+                text.append(" due now", style="bold")
             else:
-                text.append(f" due {format_countdown(seconds)} ago", style="bold yellow")
+                text.append(f" due {format_duration(int(-seconds))} ago", style="bold yellow")
             at = format_at(runbook.step(upcoming.id).at, rollback=upcoming.rollback_plan)
             text.append(f" ({at} {format_wall_time(upcoming.planned_start, zone, now)})", style="dim")
         text.append("   ")

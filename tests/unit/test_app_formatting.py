@@ -13,7 +13,6 @@ from checks.wording import describe_state
 from cutover_tui.labels import (
     display_zone,
     format_at,
-    format_countdown,
     format_drift,
     format_duration,
     format_t_clock,
@@ -24,6 +23,7 @@ from cutover_tui.labels import (
 from cutover_tui.reducer import reduce_events
 from cutover_tui.state import ConditionView, StepStatus
 from cutover_tui.widgets.condition_card import sparkline, time_label
+from cutover_tui.widgets.dashboard_header import next_text
 from runbooks.grammar import parse_threshold
 
 T0 = datetime(2026, 12, 1, 16, 30, tzinfo=timezone.utc)
@@ -123,21 +123,29 @@ def test_a_value_beside_its_threshold_is_never_shown_on_the_wrong_side(
     assert format_value(value, when.unit, near=when.value) == expected
 
 
-def test_drift_and_countdown() -> None:
-    """Drift is signed; countdowns are mm:ss under an hour."""
+def test_drift_is_signed() -> None:
+    """Drift is signed: late, early, unknown."""
     assert format_drift(252) == "+4m12s"
     assert format_drift(-30) == "-30s"
     assert format_drift(None) == ""
-    assert format_countdown(252) == "04:12"
-    assert format_countdown(-3852) == "01:04:12"
 
 
 @pytest.mark.parametrize("late", [275.0, 275.6, 59.5, 3599.9])
-def test_a_late_steps_drift_and_its_due_ago_count_the_same_whole_seconds(late: float) -> None:
-    """The header's "due 04:35 ago" and the step's drift beside it, at one instant: "+4m36s" rounded where the other
-    counted whole seconds elapsed."""
-    minutes, seconds = (int(part) for part in format_countdown(-late).split(":"))
-    assert format_drift(late) == "+" + format_duration(minutes * 60 + seconds)
+def test_a_late_next_step_is_due_a_duration_ago_the_same_whole_seconds_as_its_drift(late: float) -> None:
+    """The header said "due 04:35 ago" beside a clock reading 04:37:23: a duration that read as a time of day. It
+    now says "due 4m35s ago", as the step's drift beside it says "+4m35s" (whole seconds elapsed, never rounded up
+    on one side only)."""
+    backend = session_in_progress()
+    state = backend.state()
+    planned = state.step(state.next_step).planned_start
+    now = planned + timedelta(seconds=late)
+    shown = next_text(state, backend.runbook, now, timezone.utc).plain
+    assert f" due {format_duration(int(late))} ago " in shown, shown
+    assert format_drift(late) == "+" + format_duration(int(late))
+    assert ":" not in shown.split(" due ", 1)[1].split(" ago", 1)[0], shown
+    early = next_text(state, backend.runbook, planned - timedelta(seconds=late), timezone.utc).plain
+    assert f" in {format_duration(int(late))} (" in early, early  # whole seconds, as the T-clock beside it
+    assert " due now (" in next_text(state, backend.runbook, planned - timedelta(seconds=0.5), timezone.utc).plain
 
 
 @pytest.mark.parametrize("held", [26.0, 26.4, 26.6, 26.999])
