@@ -190,6 +190,8 @@ def _describe_kind(runbook: Runbook, event: EventRecord) -> str:
             )
         case "condition_changed":
             reason = f" ({p['reason']})" if p.get("reason") else ""
+            if p.get("previous") == p.get("state"):  # the same state for another cause: no change from itself
+                return f"{p.get('condition')}: {p.get('state')}{reason}"
             return f"{p.get('condition')}: {p.get('previous')} -> {p.get('state')}{reason}"
         case "condition_acknowledged":
             return f"{p.get('condition')} acknowledged{': ' + p['reason'] if p.get('reason') else ''}"

@@ -570,6 +570,21 @@ def test_log_lines_describe_events_in_words() -> None:
     assert [line.text for line in state.log[1:]] == ["started: Deploy backend", "NO-GO: DB lag", "paging DBA"]
 
 
+def test_a_condition_whose_state_stays_and_whose_cause_changes_is_not_a_change_from_itself() -> None:
+    """A condition is logged when its cause changes too (first read blind, then blind for another reason): the
+    log pane said "auth_errors: unknown -> unknown (...)", read as a change that was none. It says the state once."""
+    state = reduce_events(RUNBOOK, events(
+        (10, "condition_changed", {"condition": "auth_errors", "previous": "unknown", "state": "unknown",
+                                   "reason": "baseline not established"}),
+        (20, "condition_changed", {"condition": "auth_errors", "previous": "unknown", "state": "ok",
+                                   "reason": "0.2%, not > 1%"}),
+    ))  # fmt: skip
+    assert [line.text for line in state.log[1:]] == [
+        "auth_errors: unknown (baseline not established)",
+        "auth_errors: unknown -> ok (0.2%, not > 1%)",
+    ]
+
+
 def test_log_lines_say_when_the_wall_clock_read_behind_the_log() -> None:
     """An event dated at the log's last time because the clock stepped back says so; a resume then has no gap to claim."""
     state = reduce_events(RUNBOOK, events(
