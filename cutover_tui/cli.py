@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "follow": ("app_cmds", "read-only view of a session another process is writing"),
     "replay": ("app_cmds", "scrub through a recorded session"),
     "serve": ("serve_cmd", "the follow view in a browser, read-only (token required off loopback)"),
-    "check": ("check_cmd", "headless gate: poll the checks, print states, exit 0/1/3"),
+    "check": ("check_cmd", "headless gate: poll the checks, print states, exit 0/1/3/4"),
     "validate": ("runbook_cmds", "validate runbooks; exit 2 on the first error in each"),
     "import": ("runbook_cmds", "convert a Markdown checklist runbook to YAML"),
     "verify": ("log_cmds", "verify a session log's hash chain and readings; print its head"),
