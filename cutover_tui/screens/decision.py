@@ -52,6 +52,7 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
 
     DEFAULT_CSS = """
     DecisionScreen .-hidden { display: none; }
+    DecisionScreen #decision-verdict-reasons { padding-left: 2; color: $text-muted; }
     DecisionScreen #decided-by { margin-bottom: 1; }
     """
 
@@ -80,6 +81,8 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
 
     def compose_dialog(self) -> ComposeResult:
         yield Static(self._verdict_text(), id="decision-verdict")
+        # the reasons in a text of their own, indented by padding: a reason that wraps keeps the indent
+        yield Static(self._reasons_text(), id="decision-verdict-reasons", markup=False)
         if self.answers:
             answering = Text("Answers: ", style="bold")
             answering.append("\n".join(self.answers))
@@ -102,10 +105,10 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
         yield buttons("Record decision", disabled=True)
 
     def _verdict_text(self) -> Text:
-        verdict = Text.assemble(("Verdict now: ", "bold"), VERDICT_LABELS[self.verdict])
-        for reason in self.verdict_reasons:
-            verdict.append(f"\n  {reason}", style="dim")
-        return verdict
+        return Text.assemble(("Verdict now: ", "bold"), VERDICT_LABELS[self.verdict])
+
+    def _reasons_text(self) -> str:
+        return "\n".join(self.verdict_reasons)
 
     def show_verdict(self, verdict: Verdict, reasons: Sequence[str]) -> None:
         """Follow the verdict while the dialog is open: a change is said at once, and the override warning with it."""
@@ -113,6 +116,7 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
             return
         self.verdict, self.verdict_reasons = verdict, list(reasons)
         self.query_one("#decision-verdict", Static).update(self._verdict_text())
+        self.query_one("#decision-verdict-reasons", Static).update(self._reasons_text())
         self._refresh()
 
     def on_mount(self) -> None:

@@ -528,6 +528,33 @@ async def test_command_palette_runs_an_action_by_name(app: CutoverApp, pilot: Pi
     assert app.screen.has_class("-danger")
 
 
+async def test_a_verdict_reason_that_wraps_in_the_decision_dialog_keeps_its_indent(monkeypatch) -> None:
+    """A reason longer than the dialog is wide wrapped to the dialog's left edge ("...cleared at 05:08:19Z: no
+    decision" then "logged" under the verdict's own line), where its end read as a line of its own. Every line of a
+    reason now keeps the reasons' indent, and nothing of it is lost."""
+    from cutover_tui.screens.decision import DecisionScreen
+
+    reasons = [
+        "auth_errors_vs_baseline fired at 05:06:29Z, cleared at 05:08:19Z: no decision logged",
+        "auth_errors fired at 05:06:29Z, cleared at 05:08:19Z: no decision logged since then",
+    ]
+    monkeypatch.setattr(DecisionScreen, "show_verdict", lambda *_: None)  # these reasons, not the session's
+    async with open_dashboard(session_in_progress()) as dashboard:
+        app, pilot = dashboard.app, dashboard.pilot
+        app.push_screen(DecisionScreen(step=None, scorecard=None, verdict=Verdict.ROLLBACK, verdict_reasons=reasons))
+        await pilot.pause()
+        lines = [  # the dialog's texts as drawn, in order
+            strip.text
+            for static in app.screen.query_one("#dialog").query(Static)
+            if static.display
+            for strip in static.render_lines(Region(0, 0, *static.size))
+        ]
+        start = next(n for n, line in enumerate(lines) if "Verdict now" in line) + 1
+        shown = lines[start : start + 4]
+        assert all(line.startswith("  ") for line in shown), shown
+        assert " ".join(" ".join(shown).split()) == " ".join(reasons)
+
+
 async def test_a_verdict_that_changes_behind_a_dialog_shows_at_once_in_the_header_and_the_dialog() -> None:
     """The decision dialog is open (a reason takes a minute to type) when a source dies: the header behind it and
     the dialog's own "Verdict now" turn CANNOT VERIFY at once, not the CONTINUE seen when it opened."""
