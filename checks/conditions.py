@@ -93,6 +93,8 @@ class ConditionEvaluator:
         check: the check it reads.
         clock: gives ``monotonic()`` for durations and ``now()`` (UTC) for ``since``.
         flap_threshold: state changes among the last 21 polls above which it is flapping.
+        slack: seconds a hold (``for``, ``keep_firing_for``) may fall short and still count as met:
+            ``HOLD_SLACK`` live; more where the due instants are rebuilt rather than known (``cutover_tui.whatif``).
     """
 
     def __init__(
@@ -102,11 +104,13 @@ class ConditionEvaluator:
         clock: Clock,
         *,
         flap_threshold: int = DEFAULT_FLAP_THRESHOLD,
+        slack: float = HOLD_SLACK,
     ) -> None:
         self.condition = condition
         self.check = check
         self._clock = clock
         self._flap_threshold = flap_threshold
+        self._slack = slack
         self._max_age = condition.max_age if condition.max_age is not None else check.max_age
         # A poll's result holds until the next poll is due and done, and no longer.
         self._vouch = check.every + check.timeout
@@ -489,7 +493,7 @@ class ConditionEvaluator:
             self._passing_since = now
         passing_for = now - self._passing_since
         keep = self.condition.keep_firing_for
-        if passing_for >= keep - HOLD_SLACK:
+        if passing_for >= keep - self._slack:
             self._firing_since = None
             self._passing_since = None
             self._set(ConditionState.OK, detail)
@@ -505,7 +509,7 @@ class ConditionEvaluator:
             # counts from then, and its changes are dated then (a hold already met, `for` after it).
             began = min(max(began, self._last_pass_due), now)
             self._held = now - began
-            met = self._held >= self.condition.for_ - HOLD_SLACK
+            met = self._held >= self.condition.for_ - self._slack
             self._observed_at -= timedelta(seconds=now - (began + self.condition.for_ if met else began))
         self._last_breach_at = now
         self._consecutive_breaches += 1
@@ -514,9 +518,9 @@ class ConditionEvaluator:
         self._set(ConditionState.FIRING if self._firing_since is not None else ConditionState.PENDING, detail)
 
     def _may_fire(self) -> bool:
-        # Due instants are exact multiples of `every` only up to float noise: a millisecond of slack.
+        # Due instants are exact multiples of `every` only up to float noise: a millisecond of slack (live).
         return (
-            self._held >= self.condition.for_ - HOLD_SLACK
+            self._held >= self.condition.for_ - self._slack
             and self._consecutive_breaches >= self.condition.min_consecutive
         )
 

@@ -25,7 +25,10 @@ tolerance of the stored one. So:
   stored sees the held values there;
 - where no tick was stored for a keyframe plus two polls, the check was not
   polled (the dashboard was down): nothing is invented, the condition goes
-  stale there as it did live.
+  stale there as it did live;
+- a hold rebuilt from the ticks' times is as long as the live one give or
+  take how late each poll started (``rebuilt_slack``), which the log does not
+  keep: a hold that falls short by less than that is met.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ from runbooks.model import Check, Runbook, StopCondition
 from runbooks.what_if import WhatIf, parse_what_if
 
 _KEYFRAME = RetentionPolicy().keyframe_seconds
+#: Seconds a rebuilt hold may fall short and still be met, at most (``rebuilt_slack``).
+REBUILT_SLACK = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +276,19 @@ def _held(
         k += 1
 
 
+def rebuilt_slack(check: Check) -> float:
+    """Seconds a rebuilt hold may fall short of ``for`` or ``keep_firing_for`` and still be met.
+
+    A poll starts some time after it was due (the polling thread's scheduling delay: tens of milliseconds on a
+    loaded machine, a little different for each poll), and the log keeps when it answered and how long its request
+    took, not that delay. So two rebuilt due instants are apart by what the live ones were, give or take the
+    difference of two delays: a 1-minute hold held 59.997 s rebuilt. A quarter of a second (a quarter of the
+    interval for a faster check) covers it, and moves no firing to an earlier poll unless ``for`` exceeds a
+    multiple of the interval by less than that.
+    """
+    return min(REBUILT_SLACK, check.every / 4)
+
+
 def _due(tick: TickRecord, moment: datetime) -> float:
     """The wall instant the poll was due, as a POSIX time (its time less its latency)."""
     return moment.timestamp() - (tick.latency or 0.0)
@@ -322,7 +340,7 @@ def evaluate(
     origin = origin - timedelta(seconds=1)
     clock = ManualClock(origin, monotonic_start=0.0)
     origin_seconds = origin.timestamp()
-    evaluator = ConditionEvaluator(condition, check, clock)
+    evaluator = ConditionEvaluator(condition, check, clock, slack=rebuilt_slack(check))
     if evaluator.baseline_tracker is not None and fetched:
         evaluator.baseline_tracker.seed(fetched)
     pending_t0 = list(t0_changes)

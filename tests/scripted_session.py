@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ class ScriptedSession:
         actor: who is at the keys.
         latency: seconds every poll takes.
         lag: seconds between a poll's answer and the screen's loop taking its result (a busy loop).
+        delay: seconds a poll starts after it was due (the polling thread's scheduling delay, which the log does not
+            keep), given the poll's second since the start.
     """
 
     def __init__(
@@ -68,11 +71,13 @@ class ScriptedSession:
         actor: str = "tester",
         latency: float = 0.0,
         lag: float = 0.0,
+        delay: Callable[[float], float] | None = None,
     ) -> None:
         self.runbook = parse_runbook(runbook) if isinstance(runbook, str) else runbook
         self.clock = ManualClock(START)
         self.latency = latency
         self.lag = lag
+        self.delay = delay
         self.log = SessionLog.create(path, self.runbook, operator=actor, clock=self.clock)
         if t0_in is not None:
             self.t0 = START + timedelta(seconds=t0_in)
@@ -129,6 +134,8 @@ class ScriptedSession:
             passed = check.pass_when is None or (value is not None and check.pass_when.holds(value))
             outcome = Outcome.PASS if passed else Outcome.BREACH
         due = self.clock.monotonic()
+        if self.delay is not None:
+            self.clock.advance(self.delay(self.elapsed))
         if self.latency:
             self.clock.advance(self.latency)
         reading = Reading(
