@@ -256,11 +256,12 @@ class ConditionsList(VerticalScroll, can_focus=True):
             cards[before].remove_class("-highlight")
         if after is not None:
             cards[after].add_class("-highlight")
-            self.call_after_refresh(self._scroll_to_highlight)
+            self.call_after_refresh(self._scroll_to_highlight, after)
 
-    def _scroll_to_highlight(self) -> None:
-        if self.highlighted is not None and self.highlighted < len(self._slots):
-            self.scroll_to_widget(self._slots[self.highlighted], animate=False, immediate=True)
+    def _scroll_to_highlight(self, index: int) -> None:
+        """Bring the highlighted card into view, unless a new order moved the highlight (and the pane home) since."""
+        if index == self.highlighted and index < len(self._slots):
+            self.scroll_to_widget(self._slots[index], animate=False, immediate=True)
 
     def _move(self, delta: int) -> None:
         if self._slots:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,13 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
 
-from app_backend import START, auth_errors_firing, session_in_progress
+from app_backend import START, auth_errors_firing, fresh_session, session_in_progress
 from app_driver import screen_lines
 from checks.status import ConditionState
 from cutover_tui.app import MIN_HEIGHT, MIN_WIDTH, CutoverApp, make_app
 from cutover_tui.labels import VERDICT_LABELS, format_wall_clock
 from cutover_tui.state import ConditionView
+from cutover_tui.store import format_ts
 from cutover_tui.widgets.condition_card import card_lines, clock_cell
 from cutover_tui.widgets.conditions_list import ConditionsList
 from cutover_tui.widgets.key_footer import KeyFooter, fit_words
@@ -72,6 +74,24 @@ async def test_cards_go_worst_first_only_when_they_do_not_all_fit() -> None:
         await pilot.pause()
         assert [c.condition_id for c in pane.cards][:2] == ["auth_errors", "slow_p95"]
         assert app.query_one("#conditions-pane").border_title == "Stop conditions, worst first"
+
+
+async def test_a_pane_that_goes_worst_first_at_start_shows_its_first_card_whole() -> None:
+    """The demo at 80×24 before T-0: the cards went worst first as the dashboard mounted (a condition outside its
+    window ranks last), and the highlight, on the runbook's first condition, followed it to the third slot; the pane
+    then scrolled to show it, and the worst card's first line (its state and name) was above the pane. A new order
+    brings the pane home, and the highlight's scroll asked for before it no longer moves it."""
+    backend = fresh_session()
+    backend.record("t0_set", {"t0": format_ts(backend.now() + timedelta(seconds=30))}, actor="commander")
+    app = make_app(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(ConditionsList)
+        for _ in range(5):
+            await pilot.pause(0.05)
+        assert pane.worst_first and pane.cards[0].condition_id != "auth_errors"  # it was reordered as it mounted
+        assert pane.scroll_y == 0
+        first = pane.cards[0].condition_id
+        assert any(line.startswith("○ NOT POLLED") and first in line for line in screen_lines(app)), first
 
 
 @pytest.mark.size(60, 16)
