@@ -51,12 +51,6 @@ class DashboardHeader(Horizontal):
         self._shown: dict[str, Text] = {}
         self._last_shown: tuple[SessionState, Runbook, datetime, tzinfo | None, str | None] | None = None
 
-    def shows_verdict_of(self, state: SessionState) -> bool:
-        """Whether the verdict badge says what it would for ``state``: a dashboard behind a dialog shows it again
-        when it does not."""
-        badge = self.query_one(VerdictBadge)
-        return self._last_shown is not None and (badge.verdict, badge.blind, badge.rolling_back) == _badge(state)
-
     def on_resize(self) -> None:
         if self._last_shown is not None:
             self.show(*self._last_shown)

@@ -15,8 +15,8 @@ from textual.screen import Screen
 from textual.strip import Strip
 from textual.widgets import Static
 
-from app_backend import START, AppTestBackend, auth_errors_firing, fresh_session, session_in_progress
-from app_driver import open_dashboard, settle, wait_until
+from app_backend import START, AppTestBackend, auth_errors_firing, fresh_session, session_firing, session_in_progress
+from app_driver import open_dashboard, screen_lines, settle, wait_until
 from checks.status import BLIND_STATES, ConditionState, Verdict
 from cutover_tui.app import COMMANDS, CutoverApp, StateChanged, make_app
 from cutover_tui.backend import ScrubberView
@@ -526,6 +526,25 @@ async def test_command_palette_runs_an_action_by_name(app: CutoverApp, pilot: Pi
     await pilot.press("enter")
     await wait_until(pilot, lambda: isinstance(app.screen, TextPromptScreen))
     assert app.screen.has_class("-danger")
+
+
+async def test_behind_an_open_dialog_the_dashboards_clocks_move_and_agree_with_the_banner() -> None:
+    """A dialog open (a note, a decision's reason being typed) left the dashboard behind it as it was when it
+    opened: the header's clock stood still, and a firing card said "for 1m6s" under a banner saying "for 1m8s". The
+    dashboard behind a dialog now follows the state as it does without one."""
+    backend = session_firing()
+    async with open_dashboard(backend) as dashboard:
+        app, pilot = dashboard.app, dashboard.pilot
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, TextPromptScreen)
+        before = text_of(app, "#header-t-clock")
+        backend.advance(7)
+        await wait_until(pilot, lambda: text_of(app, "#header-t-clock") != before, timeout=10)
+        card = next(line for line in screen_lines(app) if "ROLLBACK → cto" in line and "for " in line)
+        banner = str(app.screen.query_one(StopBanner).render())
+        held = card.split("for ", 1)[1].split()[0].strip("│")
+        assert f"for {held}" in banner, (card, banner)
 
 
 async def test_a_verdict_reason_that_wraps_in_the_decision_dialog_keeps_its_indent(monkeypatch) -> None:
