@@ -25,7 +25,7 @@ it showed last is no verdict. It pings every second, so a screen that does
 not change (a dialog open) is still heard. The server answers that ping
 itself, so the view also sends a frame every second, drawn or not (an empty
 one when nothing changed): a view that stops (its process frozen or starved
-of the CPU) while the server answers is covered too.
+of the CPU) while the server answers is covered after ``VIEW_STALE_SECONDS``.
 
 Viewers never slow the writer: they run at a lower CPU priority (nice), read
 the log without locks (WAL readers never block the writer), and their number
@@ -137,9 +137,13 @@ def _die_with_parent() -> None:
         os._exit(0)
 
 
-#: Seconds without a message (a frame, or the answer to the ping the page sends every second), or without a frame
-#: from the view (it sends one every second), before the page covers the view's last frame.
+#: Seconds without a message (a frame, or the answer to the ping the page sends every second) before the page covers
+#: the view's last frame.
 STALE_SECONDS = 5
+#: Seconds without a frame from the view, while the server answers, before the page covers it. Longer than
+#: ``STALE_SECONDS``: a view runs at ``VIEWER_NICENESS`` and, on a machine busy with other work, draws late before
+#: it stops; a frozen one is covered all the same.
+VIEW_STALE_SECONDS = 15
 
 
 def _index_html(title: str, websocket_url: str, static_url: str, font_size: int) -> str:
@@ -154,9 +158,9 @@ def _index_html(title: str, websocket_url: str, static_url: str, font_size: int)
       // A connection that stops carrying anything without closing (a network path that hangs, a proxy holding it,
       // a server that froze) would leave the view's last frame, verdict and all, on screen. The page pings the
       // server every second (it answers "pong", whatever the screen shows), and the view sends a frame every
-      // second, an empty one when nothing changed: after {STALE_SECONDS} s without a message, or without a frame
-      // while the server answers (the view's process frozen or starved), the page covers the view and says for how
-      // long, and from whom, it has heard nothing.
+      // second, an empty one when nothing changed: after {STALE_SECONDS} s without a message, or {VIEW_STALE_SECONDS} s
+      // without a frame while the server answers (the view's process frozen or starved), the page covers the view
+      // and says for how long, and from whom, it has heard nothing.
       (function () {{
         const Native = window.WebSocket;
         let heard = 0, drawn = 0;
@@ -177,7 +181,7 @@ def _index_html(title: str, websocket_url: str, static_url: str, font_size: int)
         setInterval(() => {{
           const since = (time) => time ? (Date.now() - time) / 1000 : 0;
           const quiet = since(heard), still = since(drawn);
-          const stale = quiet > {STALE_SECONDS} || still > {STALE_SECONDS};
+          const stale = quiet > {STALE_SECONDS} || still > {VIEW_STALE_SECONDS};
           document.body.classList.toggle("-stale", stale);
           if (stale) {{
             document.querySelector(".stale b").textContent = Math.floor(Math.max(quiet, still)) + "s";
