@@ -657,8 +657,10 @@ async def test_a_log_removed_under_a_live_session_is_copied_and_stops_vouching(t
         await wait_until(pilot, lambda: any(e.kind == "note" for e in app.backend.log.events()))
         db.unlink()
         removed = time.monotonic()
-        await wait_until(pilot, lambda: app.session.log_problem is not None, 5)
-        assert time.monotonic() - removed < 3
+        await wait_until(pilot, lambda: app.session.log_problem is not None, 8)
+        # Seen by the flush thread within its second, copied out, on the screen at its next state: 3.3 s once with
+        # the whole suite on 2 cores beside it, 0.9 s alone.
+        assert time.monotonic() - removed < 4
         assert "the log file was removed" in app.session.log_problem and f"--db {copy}" in app.session.log_problem
         assert app.session.verdict is Verdict.CANNOT_VERIFY
         assert app.banner is not None and "LOG NOT WRITING" in app.banner.text.plain

@@ -258,7 +258,7 @@ def test_a_page_covers_its_last_frame_when_the_server_or_its_view_stops_answerin
                     assert says in cover, cover
                 finally:
                     os.kill(stopped, signal.SIGCONT)
-                page.wait_for_selector("body:not(.-stale)", timeout=15_000)
+                page.wait_for_selector("body:not(.-stale)", timeout=30_000)
         finally:
             context.close()
 
