@@ -202,7 +202,7 @@ class CutoverApp(DialogFlows):
             self.set_interval(VIEW_BEAT_SECONDS, self._beat)
 
     def _beat(self) -> None:
-        """An empty frame to the browser's page: this view's loop still runs (``serve_cmd.STALE_SECONDS``)."""
+        """An empty frame to the browser's page: this view's loop still runs (``serve_cmd.VIEW_STALE_SECONDS``)."""
         if self._driver is not None:
             self._driver.write("")
 
@@ -232,7 +232,7 @@ class CutoverApp(DialogFlows):
         While a dialog is on top, the dashboard behind it follows the state too (its clocks move and agree
         with the banner the dialog shows), and so does a dialog that shows the verdict. Textual redraws the
         whole screen behind a dialog for any change to it: the demo with a dialog open costs 7–9 % of a core
-        against 2.4–2.6 % with the dashboard left as it was (``benchmarks/demo_cpu.py``).
+        against 2.4–2.8 % with the dashboard left as it was (``benchmarks/demo_cpu.py``).
         """
         self._clock_from_now()
         now = state.now or self.backend.now()
