@@ -272,6 +272,8 @@ def _log_line(status: Status) -> str:
 def _ago(seconds: float) -> str:
     from cutover_tui.labels import format_duration
 
+    if seconds <= -1:  # dated by a writer whose clock ran ahead of this one
+        return f"dated {format_duration(-seconds)} ahead of this clock"
     return "just now" if seconds < 1 else f"{format_duration(seconds)} ago"
 
 

@@ -93,6 +93,24 @@ def test_five_lines_verdict_clock_step_conditions_decision_head(tmp_path: Path) 
     assert lines[4] == f"Log head: seq {head_seq} sha256 {head_sha} · writer running"
 
 
+def test_a_decision_dated_ahead_of_this_clock_says_so_not_just_now(tmp_path: Path) -> None:
+    """A writer whose clock ran 10 minutes ahead dated its decision then: `status` said "(just now)" beside a time
+    10 minutes from now. It says how far ahead of this machine's clock the decision is dated."""
+    db = tmp_path / "s.cutover.db"
+    clock = ManualClock()
+    log = write_session(db, clock=clock)
+    try:
+        clock.advance(600)
+        log.append("decision", {"decision": "continue", "reason": "errors back to 0.2%", "step": "deploy",
+                                "conditions": {}, "verdict": "CONTINUE"}, actor="carol")  # fmt: skip
+        done = status(db)
+    finally:
+        log.close()
+    line = done.stdout.splitlines()[3]
+    assert line.startswith("Last decision: CONTINUE by carol at "), line
+    assert re.search(r"\(dated (9m5\ds|10m) ahead of this clock\)", line) and "just now" not in line, line
+
+
 def test_a_writer_gone_silent_is_cannot_verify_and_says_when_last_seen(tmp_path: Path) -> None:
     """No heartbeat: the firing rollback stays on top, every condition is blind, and the log line says the writer stopped."""
     db = tmp_path / "s.cutover.db"
