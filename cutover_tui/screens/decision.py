@@ -18,6 +18,7 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.widgets import Button, Input, RadioButton, RadioSet, Select, Static
 
 from checks.status import Verdict
@@ -53,6 +54,9 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
     DEFAULT_CSS = """
     DecisionScreen .-hidden { display: none; }
     DecisionScreen #decision-verdict-reasons { padding-left: 2; color: $text-muted; }
+    DecisionScreen #decision-answers-row { height: auto; }
+    DecisionScreen #decision-answers-label { width: auto; }
+    DecisionScreen #decision-answers { width: 1fr; }
     DecisionScreen #decided-by { margin-bottom: 1; }
     """
 
@@ -83,10 +87,10 @@ class DecisionScreen(DialogScreen[DecisionRequest]):
         yield Static(self._verdict_text(), id="decision-verdict")
         # the reasons in a text of their own, indented by padding: a reason that wraps keeps the indent
         yield Static(self._reasons_text(), id="decision-verdict-reasons", markup=False)
-        if self.answers:
-            answering = Text("Answers: ", style="bold")
-            answering.append("\n".join(self.answers))
-            yield Static(answering, id="decision-answers")
+        if self.answers:  # beside their label: an answer that wraps starts again under the first
+            with Horizontal(id="decision-answers-row"):
+                yield Static(Text("Answers: ", style="bold"), id="decision-answers-label")
+                yield Static("\n".join(self.answers), id="decision-answers", markup=False)
         if self.scorecard is not None:
             yield ScorecardForm(self.scorecard, id="scorecard")
         with RadioSet(id="decision-choice", compact=True):

@@ -547,31 +547,40 @@ async def test_behind_an_open_dialog_the_dashboards_clocks_move_and_agree_with_t
         assert f"for {held}" in banner, (card, banner)
 
 
-async def test_a_verdict_reason_that_wraps_in_the_decision_dialog_keeps_its_indent(monkeypatch) -> None:
+async def test_reasons_and_answers_that_wrap_in_the_decision_dialog_keep_their_indent(monkeypatch) -> None:
     """A reason longer than the dialog is wide wrapped to the dialog's left edge ("...cleared at 05:08:19Z: no
-    decision" then "logged" under the verdict's own line), where its end read as a line of its own. Every line of a
-    reason now keeps the reasons' indent, and nothing of it is lost."""
+    decision" then "logged" under the verdict's own line), where its end read as a line of its own; so did an answer
+    under "Answers:". Every line of a reason keeps the reasons' indent, every line of an answer starts under the
+    first answer, and nothing of either is lost."""
     from cutover_tui.screens.decision import DecisionScreen
 
     reasons = [
         "auth_errors_vs_baseline fired at 05:06:29Z, cleared at 05:08:19Z: no decision logged",
         "auth_errors fired at 05:06:29Z, cleared at 05:08:19Z: no decision logged since then",
     ]
+    answers = ["auth_errors_vs_baseline fired 2m10s after 'Verify /health and /metrics' started (still running)"]
     monkeypatch.setattr(DecisionScreen, "show_verdict", lambda *_: None)  # these reasons, not the session's
     async with open_dashboard(session_in_progress()) as dashboard:
         app, pilot = dashboard.app, dashboard.pilot
-        app.push_screen(DecisionScreen(step=None, scorecard=None, verdict=Verdict.ROLLBACK, verdict_reasons=reasons))
+        app.push_screen(DecisionScreen(step=None, scorecard=None, verdict=Verdict.ROLLBACK, verdict_reasons=reasons,
+                                       answers=answers))  # fmt: skip
         await pilot.pause()
-        lines = [  # the dialog's texts as drawn, in order
-            strip.text
-            for static in app.screen.query_one("#dialog").query(Static)
-            if static.display
-            for strip in static.render_lines(Region(0, 0, *static.size))
-        ]
+        region = app.screen.query_one("#dialog").content_region
+
+        def drawn(static: Static) -> list[str]:  # its lines as on screen, from the dialog's left edge
+            indent = " " * (static.content_region.x - region.x)
+            return [indent + strip.text for strip in static.render_lines(Region(0, 0, *static.size))]
+
+        lines = [line for static in app.screen.query_one("#dialog").query(Static) if static.display
+                 for line in drawn(static)]  # fmt: skip
         start = next(n for n, line in enumerate(lines) if "Verdict now" in line) + 1
         shown = lines[start : start + 4]
         assert all(line.startswith("  ") for line in shown), shown
         assert " ".join(" ".join(shown).split()) == " ".join(reasons)
+        label = app.screen.query_one("#decision-answers-label", Static)
+        said = drawn(app.screen.query_one("#decision-answers", Static))
+        assert len(said) > 1 and all(line.startswith(" " * len("Answers: ")) for line in said), said
+        assert " ".join(" ".join(said).split()) == answers[0] and "Answers:" in str(label.render())
 
 
 async def test_a_verdict_that_changes_behind_a_dialog_shows_at_once_in_the_header_and_the_dialog() -> None:

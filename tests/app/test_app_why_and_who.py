@@ -113,10 +113,7 @@ async def test_the_decision_records_who_decided_and_says_which_step_preceded_the
         assert isinstance(app.screen, DecisionScreen)
         assert app.screen.query_one("#decided-by", Select).value == "cto"
         answers = str(app.screen.query_one("#decision-answers", Static).render())
-        assert (
-            answers.startswith("Answers: auth_errors fired ")
-            and "after 'Verify /health and /metrics' started" in answers
-        )
+        assert answers.startswith("auth_errors fired ") and "after 'Verify /health and /metrics' started" in answers
         await pilot.press("5", "tab", *"auth errors at 4%", "enter")
         await pilot.pause()
         await pilot.press("escape")  # not entering rollback now
