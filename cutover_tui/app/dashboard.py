@@ -17,7 +17,6 @@ from typing import Any, ClassVar, TypeVar
 
 from textual import events, on
 from textual.app import ComposeResult, SystemCommand
-from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
@@ -166,24 +165,13 @@ class CutoverApp(DialogFlows):
         except NoMatches:
             return
         width, height = self._terminal
-        # With the clock, as the header has it: this notice changes each second too (a `serve` page hearing nothing
-        # for seconds takes its view for stopped).
+        # With the clock, as the header has it: this notice changes each second too, as a live screen does.
         notice.update(
             f"VERDICT: {VERDICT_LABELS[self.session.verdict]} at {format_wall_clock(self.backend.now(), self.zone)}\n\n"
             f"This terminal is {width}×{height}; the dashboard needs at least {MIN_WIDTH}×{MIN_HEIGHT}. "
             "Enlarge the window (or make the font smaller) to see the steps and the stop conditions. "
             "Keys still work: ? help, q quit."
         )
-
-    def pop_screen(self) -> AwaitComplete:
-        """Close a dialog; the dashboard behind it then shows the latest state at once."""
-        done = super().pop_screen()
-        self.call_later(self._catch_up)
-        return done
-
-    def _catch_up(self) -> None:
-        if self.is_running and self.screen is self._dashboard and self._rendered is not self.session:
-            self._render_state(self.session, self._rendered)
 
     async def _after_first_frame(self) -> None:
         """Once the first frame is on screen: what the screen did not wait for (a live backend's polling, the dialogs)."""
