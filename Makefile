@@ -13,7 +13,11 @@ PYTEST := $(BIN)/pytest -ra -n $(WORKERS) --dist loadgroup
 # half the CPU of `make test-fast`. So the bytecode is written (__pycache__ is ignored by git),
 # compiled once before the workers start, whatever PYTHONDONTWRITEBYTECODE says outside.
 unexport PYTHONDONTWRITEBYTECODE
-COMPILE := $(BIN)/python -m compileall -q cutover_tui checks runbooks benchmarks tests
+COMPILE := $(BIN)/python -m compileall -q -j 0 cutover_tui checks runbooks benchmarks tests
+# pytest compiles the test modules itself (their assertions rewritten) into a cache of its own, and the first imports
+# of the venv's packages write theirs: cold, 7.5 s of CPU in each worker, all of them at once. One collection before
+# the workers does it once (its errors, if any, are the suite's own to report).
+WARM := $(BIN)/pytest --collect-only -q -p no:cacheprovider >/dev/null || true
 
 .PHONY: demo test test-fast check bench clean
 
@@ -32,11 +36,13 @@ demo: $(STAMP)
 # The whole suite: what CI runs (.ci/run), integration tests included.
 test: $(STAMP)
 	$(COMPILE)
+	$(WARM)
 	$(PYTEST)
 
 # The inner loop: everything not marked slow or integration (see "Tests" in the README).
 test-fast: $(STAMP)
 	$(COMPILE)
+	$(WARM)
 	$(PYTEST) -m "not slow and not integration"
 
 # Lint and format (ruff), types (mypy), the layers' import contracts (import-linter): all in pyproject.toml.
