@@ -27,7 +27,8 @@ WARM := $(BIN)/pytest --collect-only -q -p no:cacheprovider >/dev/null || true
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	($(BIN)/pip install --quiet 'uv>=0.5' && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test,dev]') \
-	  || $(BIN)/pip install --quiet -e '.[test,dev]'
+	  || (echo "uv could not install the packages (above): pip installs them instead (about a minute)" \
+	      && $(BIN)/pip install --quiet -e '.[test,dev]')
 	touch $(STAMP)
 
 demo: $(STAMP)
