@@ -736,10 +736,12 @@ async def test_changes_held_by_a_full_disk_keep_their_times_when_the_readings_ar
     pending = next(e for e in reversed(changes) if e.payload["state"] == "pending")
     assert firing.payload["state"] == "firing" and firing.payload.get("written_late_by", 0) > 1.0
     held_for = (firing.ts - pending.ts).total_seconds()
-    # Each change is dated when its poll's answer came: the hold apart give or take the polls' latencies (local, a
-    # few ms), however late the screen's loop took either result (dated when taken, they were 2.2 s apart once in
-    # CI); more when a poll was due late. Both at the moment the disk came back would be 0 s apart.
-    assert 2.9 <= held_for <= 4.5, (pending.ts, firing.ts)
+    # Each change is dated at its poll's due instant: the hold apart, however late the screen's loop took either
+    # result (dated when taken, they were 2.2 s apart once in CI); more when a poll was due late. Less when another
+    # event (the health check's condition) was logged between the pending poll's due instant and its result: the log
+    # keeps its time order and dates the change at that event's time (2.867 s once, a fresh clone's full suite on 2
+    # cores). Both at the moment the disk came back would be 0 s apart.
+    assert 2.5 <= held_for <= 4.5, (pending.ts, firing.ts)
 
 
 @pytest.mark.slow
