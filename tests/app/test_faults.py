@@ -738,9 +738,9 @@ async def test_changes_held_by_a_full_disk_keep_their_times_when_the_readings_ar
     held_for = (firing.ts - pending.ts).total_seconds()
     # Each change is dated at its poll's due instant: the hold apart, however late the screen's loop took either
     # result (dated when taken, they were 2.2 s apart once in CI); more when a poll was due late. Less when another
-    # event (the health check's condition) was logged between the pending poll's due instant and its result: the log
-    # keeps its time order and dates the change at that event's time (2.867 s once, a fresh clone's full suite on 2
-    # cores). Both at the moment the disk came back would be 0 s apart.
+    # event (a change of the health check's condition, say) was logged between the pending poll's due instant and
+    # its result: the log keeps its time order and dates the change at that event's time (2.867 s once, a fresh
+    # clone's full suite on 2 cores). Both at the moment the disk came back would be 0 s apart.
     assert 2.5 <= held_for <= 4.5, (pending.ts, firing.ts)
 
 
