@@ -521,7 +521,6 @@ class FollowBackend:
         self._holder: int | None = None  # the pid last seen holding the log's lock (this machine only)
         self._released = False  # that lock was let go: the writer is gone, whatever its heartbeat's age
         self._disk_full = False  # the log's file system had no space left at the last read
-        self._behind_by = 0.0  # how far the writer's clock read behind its log when it dated the last event
         # In write order: after the writer's clock stepped back, the readings written last are not the latest
         # stamped. Those written after every reading of these are folded too (at most what the fold keeps of every
         # check): a step back may have left them out of each check's latest by time.
@@ -548,26 +547,17 @@ class FollowBackend:
         The log's times are the writer's, and what counts from them (a countdown, a time in state, T+) counts on
         the same clock: with the writer's clock an hour behind, a pending condition read "fires in 0:00" and "1h0m"
         here while the writer's screen counted down. Taken from when the heartbeat was last seen moving: at most a
-        read's interval behind the writer's.
-
-        Once the writer's clock reads before its log's last event, it stepped back, and the log's times are on the
-        clock before the step. An event it dated since is dated at the log's last time, with how far its clock read
-        behind it (``clock_behind_by``): the writer's clock moved on by as much is the log's (a change dated so
-        counts from when it was written). Without one, the events were dated before the step: this machine's clock,
-        if it was right (with the writer's clock ahead when it dated them and then stepped back below them, their
-        countdowns here stand still until its next event).
+        read's interval behind the writer's. Not once the writer's clock reads before its log's last event: it
+        stepped back, and the log's times are on the clock before the step (this machine's, if it was right).
         """
         now = self.clock.now()
         if self._beat is None or self._beat_moved_at is None:
             return now, False
         writers = self._beat + timedelta(seconds=self.clock.monotonic() - self._beat_moved_at)
         head = self._reducer.last_event_ts
-        if head is not None and (head - writers).total_seconds() > WRITERS_CLOCK_SECONDS:
-            if not self._behind_by:
-                return now, False
-            writers += timedelta(seconds=self._behind_by)
+        stepped_back = head is not None and (head - writers).total_seconds() > WRITERS_CLOCK_SECONDS
         differs = abs((writers - now).total_seconds()) > WRITERS_CLOCK_SECONDS
-        return (writers, True) if differs else (now, False)
+        return (writers, True) if differs and not stepped_back else (now, False)
 
     def state(self) -> SessionState:
         stopped = self.writer_stopped_at()
@@ -672,7 +662,6 @@ class FollowBackend:
                 self._replaced_at = None if event.payload.get("new_sha256") == self.runbook.sha256 else event.ts
             self._reducer.apply(event)
             self._last_seq = event.seq
-            self._behind_by = float(event.payload.get("clock_behind_by") or 0.0)
         for tick in ticks:
             self._reducer.apply_tick(tick)
         return bool(events or ticks)

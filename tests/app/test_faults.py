@@ -310,32 +310,22 @@ async def test_a_follower_says_how_long_ago_a_writer_with_a_wrong_clock_stopped_
 
 
 @pytest.mark.parametrize(
-    "offset, before, step",
-    [(-3600.0, 0.0, 0.0), (0.0, 0.0, -3600.0), (600.0, -4800.0, 0.0)],
-    ids=[
-        "the writer's clock an hour behind",
-        "the writer's clock stepped back an hour below its log",
-        "the writer's clock 10 minutes ahead, then stepped back 80 minutes before the change",
-    ],
+    "offset, step",
+    [(-3600.0, 0.0), (0.0, -3600.0)],
+    ids=["the writer's clock an hour behind", "the writer's clock stepped back an hour below its log"],
 )
-async def test_a_followers_countdown_and_time_in_state_count_on_the_clock_that_dated_the_log(
-    tmp_path, offset, before, step
-):
+async def test_a_followers_countdown_and_time_in_state_count_on_the_clock_that_dated_the_log(tmp_path, offset, step):
     """A condition pending for 2m, the writer's clock apart from the follower's.
 
     An hour behind: its countdown read 0:00 and its time in state 1h0m in the follower, which counted from the
     logged times on its own clock; now it counts on the writer's, as its heartbeat tells, and says what the writer's
     screen says. Stepped back an hour after the change: the log's times are on the clock before the step (the log
     never runs backwards), so the follower keeps counting on its own; on the writer's the time in state stood still.
-    Ten minutes ahead when the log began, then stepped back below it before the change: the change is dated at the
-    log's last time, ten minutes ahead of the follower's clock, and its countdown stood at 2:00 in the follower
-    while the writer's counted down; now it counts from when the writer dated it (``clock_behind_by``).
     """
     runbook = load_runbook(write_fault_runbook(tmp_path, "http://127.0.0.1:9", health=False, hold="2m"))
     db = tmp_path / "s.cutover.db"
     clock = _Offset(offset)
     writer = SessionLog.create(db, runbook, operator="ic", clock=clock)
-    clock.offset += before
     writer.append("condition_changed", {"condition": "auth_errors", "state": "pending", "previous": "ok", "value": 0.04,
                                         "threshold": "> 1%", "reason": "4% > 1% for 0s of 2m", "breach_held": 0.0,
                                         "remaining": 120.0, "flapping": False}, actor="system")  # fmt: skip
@@ -345,7 +335,6 @@ async def test_a_followers_countdown_and_time_in_state_count_on_the_clock_that_d
     await follower.start(lambda state: None)
     try:
         await _seen_beating(follower)
-        await asyncio.sleep(2.0)  # long enough that a countdown standing still is told from one that moves
         view = follower.state().conditions["auth_errors"]
         elapsed = time.monotonic() - appended
         assert view.state is ConditionState.PENDING
