@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -123,154 +122,6 @@ def served(session_log: Path) -> Iterator[Served]:
     server.stop()
 
 
-def browser_screen(
-    url: str, *, keys: str = "", wait_for: str = "auth_errors", then_wait_for: str = "", timeout: float = 30.0
-) -> tuple[str, bytes, str]:
-    """Open ``url`` in headless Chromium; return the terminal's text, a screenshot (PNG) and the page's text.
-
-    ``keys`` are typed into the page once the view is drawn; then it waits for ``then_wait_for`` on screen.
-    """
-    import pyte
-    from playwright.sync_api import sync_playwright
-
-    frames: list[bytes] = []
-    size = [80, 24]
-
-    def on_websocket(websocket) -> None:
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(websocket.url).query)
-        size[:] = [int(query["width"][0]), int(query["height"][0])]
-        websocket.on("framereceived", lambda payload: frames.append(payload) if isinstance(payload, bytes) else None)
-
-    fed: dict[
-        str, Any
-    ] = {}  # one terminal, fed each frame once: re-reading every frame each time starves the heartbeat
-
-    def text() -> str:
-        if fed.get("size") != size:
-            fed.update(size=list(size), screen=pyte.Screen(*size), count=0)
-            fed["stream"] = pyte.ByteStream(fed["screen"])
-        arrived = list(frames)
-        for frame in arrived[fed["count"] :]:
-            fed["stream"].feed(frame)
-        fed["count"] = len(arrived)
-        return "\n".join(fed["screen"].display)
-
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1400, "height": 900},
-        )
-        try:
-            page = context.new_page()
-            page.on("websocket", on_websocket)
-            response = page.goto(url)
-            page_text = page.inner_text("body")
-            if response is None or response.status != 200:
-                return "", b"", page_text
-            deadline = time.monotonic() + timeout
-            while wait_for not in text() and time.monotonic() < deadline:
-                page.wait_for_timeout(200)
-            if keys:
-                page.focus(".xterm-helper-textarea")  # the terminal takes keys once focused, as a click does
-            for key in keys:
-                page.keyboard.press(key)
-                page.wait_for_timeout(300)
-            if keys:  # the last key's answer, however busy the machine (a notice stays up for seconds)
-                deadline = time.monotonic() + timeout
-                while then_wait_for not in text() and time.monotonic() < deadline:
-                    page.wait_for_timeout(200)
-            return text(), page.screenshot(), page_text
-        finally:
-            context.close()
-
-
-def test_the_browser_shows_the_verdict_and_a_condition_state(served: Served) -> None:
-    """Chromium opening the printed URL shows FOLLOW (read-only), the verdict ROLLBACK and auth_errors FIRING."""
-    require_chromium()
-    screen, png, _ = browser_screen(served.url, wait_for="FIRING")
-    assert "FOLLOW (read-only)" in screen, screen
-    assert "ROLLBACK" in "".join(screen.splitlines()[:2]), screen  # the header's verdict
-    assert "WRITER STOPPED" not in screen, screen
-    assert re.search(r"FIRING\s+auth_errors", screen), screen
-    assert len(png) > 20_000  # the canvas was drawn: a blank page compresses to a few kB
-
-
-def test_write_keys_in_the_browser_write_nothing(served: Served, session_log: Path) -> None:
-    """Keys that write in a live session (s, d, n, t, R) change nothing in the log: the view is read-only."""
-    require_chromium()
-    with SessionLog.open_readonly(session_log) as log:
-        before = log.head
-    screen, _, _ = browser_screen(served.url, keys="sdntR", then_wait_for="read-only view")
-    with SessionLog.open_readonly(session_log) as log:
-        assert log.head == before
-    assert "read-only view" in screen, screen  # the notice each write key answers with
-
-
-def viewer_pids(server: int) -> list[int]:
-    """The viewers a ``serve`` process started (its children, from /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended while the folder was read
-            continue
-        if int(fields[1]) == server:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def test_a_page_covers_its_last_frame_when_the_server_or_its_view_stops_answering(served: Served) -> None:
-    """The connection stops carrying anything without closing (a network path that hangs, a proxy holding it, the
-    server frozen): the page kept its last frame, the verdict with it, for as long as TCP let it. It pings the server
-    every second; after 5 s without a message it covers the screen and says how long it has heard nothing, and a
-    message coming again uncovers it. A screen that does not change (help open) is no silence.
-
-    The server answers the ping by itself, so a viewer that stops (frozen, or starved of the CPU) while the server
-    runs left its last frame up, answered and uncovered: the view now sends a frame every second, drawn or not, and
-    the page covers the screen after 15 s without one, saying the view stopped drawing."""
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            page = context.new_page()
-            page.goto(served.url)
-            page.wait_for_selector("body.-loaded", timeout=30_000)
-            page.focus(".xterm-helper-textarea")
-            page.keyboard.press("?")  # the help screen: nothing on it changes each second
-            page.wait_for_timeout(7000)
-            assert page.evaluate("document.body.classList.contains('-stale')") is False
-            for stopped, says in (
-                (served.process.pid, "from the server"),
-                (viewer_pids(served.process.pid)[0], "from the view"),
-            ):
-                os.kill(stopped, signal.SIGSTOP)  # it answers nothing; the socket stays open
-                try:
-                    page.wait_for_selector("body.-stale", timeout=30_000)  # 5 s for the server, 15 s for the view
-                    cover = page.inner_text(".stale")
-                    assert re.search(r"NO UPDATE for \d+s", cover) and "not a verdict" in cover, cover
-                    assert says in cover, cover
-                finally:
-                    os.kill(stopped, signal.SIGCONT)
-                page.wait_for_selector("body:not(.-stale)", timeout=30_000)
-        finally:
-            context.close()
-
-
-def test_a_browser_without_the_token_is_refused(served: Served) -> None:
-    """Without the token (or with a wrong one) the browser gets the refusal, and no view starts."""
-    require_chromium()
-    for url in (served.base, f"{served.base}?token=not-the-token"):
-        screen, _, page_text = browser_screen(url)
-        assert screen == "" and "needs its access token" in page_text, (url, page_text)
-
-
 def test_every_route_refuses_a_request_without_the_token(served: Served) -> None:
     """The page, its assets and the WebSocket answer 403 without the token; with it the page and a cookie come back."""
     assert served.token and served.token in served.url
@@ -352,3 +203,162 @@ def test_behind_a_tls_proxy_the_page_opens_a_secure_websocket(session_log: Path)
         assert "googleapis" not in page  # nothing is fetched from the internet
     finally:
         server.stop()
+
+
+# The browser tests come last in this module: while Playwright's sync API runs (the `chromium` fixture, kept for
+# the module), this thread has a running event loop, and a test after them that runs one of its own would fail.
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """One headless Chromium for this module's browser tests; each test opens a context of its own (its own cookies
+    and storage, as a new profile has). Started once: Playwright's driver and the browser took 2-3 s of CPU a start."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def browser_screen(
+    chromium: Any,
+    url: str,
+    *,
+    keys: str = "",
+    wait_for: str = "auth_errors",
+    then_wait_for: str = "",
+    timeout: float = 30.0,
+) -> tuple[str, bytes, str]:
+    """Open ``url`` in a new context of ``chromium``; return the terminal's text, a screenshot (PNG) and the page's
+    text.
+
+    ``keys`` are typed into the page once the view is drawn; then it waits for ``then_wait_for`` on screen.
+    """
+    import pyte
+
+    frames: list[bytes] = []
+    size = [80, 24]
+
+    def on_websocket(websocket) -> None:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(websocket.url).query)
+        size[:] = [int(query["width"][0]), int(query["height"][0])]
+        websocket.on("framereceived", lambda payload: frames.append(payload) if isinstance(payload, bytes) else None)
+
+    fed: dict[
+        str, Any
+    ] = {}  # one terminal, fed each frame once: re-reading every frame each time starves the heartbeat
+
+    def text() -> str:
+        if fed.get("size") != size:
+            fed.update(size=list(size), screen=pyte.Screen(*size), count=0)
+            fed["stream"] = pyte.ByteStream(fed["screen"])
+        arrived = list(frames)
+        for frame in arrived[fed["count"] :]:
+            fed["stream"].feed(frame)
+        fed["count"] = len(arrived)
+        return "\n".join(fed["screen"].display)
+
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.on("websocket", on_websocket)
+        response = page.goto(url)
+        page_text = page.inner_text("body")
+        if response is None or response.status != 200:
+            return "", b"", page_text
+        deadline = time.monotonic() + timeout
+        while wait_for not in text() and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        if keys:
+            page.focus(".xterm-helper-textarea")  # the terminal takes keys once focused, as a click does
+        for key in keys:
+            page.keyboard.press(key)
+            page.wait_for_timeout(300)
+        if keys:  # the last key's answer, however busy the machine (a notice stays up for seconds)
+            deadline = time.monotonic() + timeout
+            while then_wait_for not in text() and time.monotonic() < deadline:
+                page.wait_for_timeout(200)
+        return text(), page.screenshot(), page_text
+    finally:
+        context.close()
+
+
+def test_the_browser_shows_the_verdict_and_a_condition_state(chromium: Any, served: Served) -> None:
+    """Chromium opening the printed URL shows FOLLOW (read-only), the verdict ROLLBACK and auth_errors FIRING."""
+    screen, png, _ = browser_screen(chromium, served.url, wait_for="FIRING")
+    assert "FOLLOW (read-only)" in screen, screen
+    assert "ROLLBACK" in "".join(screen.splitlines()[:2]), screen  # the header's verdict
+    assert "WRITER STOPPED" not in screen, screen
+    assert re.search(r"FIRING\s+auth_errors", screen), screen
+    assert len(png) > 20_000  # the canvas was drawn: a blank page compresses to a few kB
+
+
+def test_write_keys_in_the_browser_write_nothing(chromium: Any, served: Served, session_log: Path) -> None:
+    """Keys that write in a live session (s, d, n, t, R) change nothing in the log: the view is read-only."""
+    with SessionLog.open_readonly(session_log) as log:
+        before = log.head
+    screen, _, _ = browser_screen(chromium, served.url, keys="sdntR", then_wait_for="read-only view")
+    with SessionLog.open_readonly(session_log) as log:
+        assert log.head == before
+    assert "read-only view" in screen, screen  # the notice each write key answers with
+
+
+def viewer_pids(server: int) -> list[int]:
+    """The viewers a ``serve`` process started (its children, from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while the folder was read
+            continue
+        if int(fields[1]) == server:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_page_covers_its_last_frame_when_the_server_or_its_view_stops_answering(
+    chromium: Any, served: Served
+) -> None:
+    """The connection stops carrying anything without closing (a network path that hangs, a proxy holding it, the
+    server frozen): the page kept its last frame, the verdict with it, for as long as TCP let it. It pings the server
+    every second; after 5 s without a message it covers the screen and says how long it has heard nothing, and a
+    message coming again uncovers it. A screen that does not change (help open) is no silence.
+
+    The server answers the ping by itself, so a viewer that stops (frozen, or starved of the CPU) while the server
+    runs left its last frame up, answered and uncovered: the view now sends a frame every second, drawn or not, and
+    the page covers the screen after 15 s without one, saying the view stopped drawing."""
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.goto(served.url)
+        page.wait_for_selector("body.-loaded", timeout=30_000)
+        page.focus(".xterm-helper-textarea")
+        page.keyboard.press("?")  # the help screen: nothing on it changes each second
+        page.wait_for_timeout(7000)
+        assert page.evaluate("document.body.classList.contains('-stale')") is False
+        for stopped, says in (
+            (served.process.pid, "from the server"),
+            (viewer_pids(served.process.pid)[0], "from the view"),
+        ):
+            os.kill(stopped, signal.SIGSTOP)  # it answers nothing; the socket stays open
+            try:
+                page.wait_for_selector("body.-stale", timeout=30_000)  # 5 s for the server, 15 s for the view
+                cover = page.inner_text(".stale")
+                assert re.search(r"NO UPDATE for \d+s", cover) and "not a verdict" in cover, cover
+                assert says in cover, cover
+            finally:
+                os.kill(stopped, signal.SIGCONT)
+            page.wait_for_selector("body:not(.-stale)", timeout=30_000)
+    finally:
+        context.close()
+
+
+def test_a_browser_without_the_token_is_refused(chromium: Any, served: Served) -> None:
+    """Without the token (or with a wrong one) the browser gets the refusal, and no view starts."""
+    for url in (served.base, f"{served.base}?token=not-the-token"):
+        screen, _, page_text = browser_screen(chromium, url)
+        assert screen == "" and "needs its access token" in page_text, (url, page_text)
