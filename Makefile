@@ -16,10 +16,11 @@ unexport PYTHONDONTWRITEBYTECODE
 COMPILE := $(BIN)/python -m compileall -q -j 0 cutover_tui checks runbooks benchmarks tests
 # pytest compiles the test modules itself (their assertions rewritten) into a cache of its own, and the first imports
 # of the venv's packages write theirs: cold, 7.5 s of CPU in each worker, all of them at once. In a fresh clone, one
-# collection before the workers does it once (its errors, if any, are the suite's own to report); once pytest's
-# cache is there, it would only cost 4 s.
+# collection before the workers does it once, in two halves side by side (10.7 s alone, 7.9 s in two); its errors,
+# if any, are the suite's own to report. Once pytest's cache is there, it would only cost 3 s.
+COLLECT := $(BIN)/pytest --collect-only -q -p no:cacheprovider
 WARM := ls tests/unit/__pycache__/*-pytest-*.pyc >/dev/null 2>&1 \
-	|| $(BIN)/pytest --collect-only -q -p no:cacheprovider >/dev/null || true
+	|| { $(COLLECT) tests/unit >/dev/null & $(COLLECT) tests/app tests/integration >/dev/null; wait; } || true
 
 .PHONY: demo test test-fast check bench clean
 
