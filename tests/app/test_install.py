@@ -45,7 +45,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dic
     # A venv of its own, without a pip of its own: the installer runs from this venv and installs into it
     # (``--python``), which spares unpacking pip into it (6 s); the packages' bytecode is left to the first start.
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    # uv (which `make test` installs) builds and installs from its cache in about 3 s of CPU; build and pip take 17.
+    # uv (which `make test` installs) builds and installs in about 3 s of CPU (into an empty cache of the user's own,
+    # as `HOME` is); `build` and pip took 17.
     uv = Path(sys.executable).with_name("uv")
     if uv.exists():
         build_argv = [str(uv), "build", "--wheel", "--out-dir", str(dist), str(ROOT)]
