@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # pytest-xdist workers. Many tests wait on real servers and terminals more than they compute,
-# so a 2-core machine runs 8 workers well (from a fresh clone on 2 cores: 4 workers 4 min 29 s, 6 workers
-# 3 min 48 s, 8 workers 3 min 00 s and 3 min 04 s); `make test WORKERS=0` runs the suite in this one process.
+# so a 2-core machine runs 8 workers best of those tried (2026-12-02, on 2 cores: from fresh clones 8 workers
+# 4 min 32 s, 6 workers 4 min 43 s; in a worktree 4 workers a fifth slower than 8); `make test WORKERS=0` runs the
+# suite in this one process.
 WORKERS ?= 8
 PYTEST := $(BIN)/pytest -ra -n $(WORKERS) --dist loadgroup
 # The suite starts hundreds of Python processes (workers, the CLI, benchmarks, crash writers).
