@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from runbooks.grammar import format_offset
+from runbooks.grammar import counted, format_offset
 from runbooks.loader import MANN_WHITNEY_INSTALL, MANN_WHITNEY_PACKAGE
 from runbooks.model import BaselineWindow, RelativeThreshold, StopCondition, Threshold
 
@@ -137,7 +137,7 @@ class Baseline:
         ignored = f", {self.unusable} without a usable value left out" if self.unusable else ""
         still = "" if self.complete else ", window still open"
         return (
-            f"median {_shown(self.median, unit)} of {self.usable} readings {self.window_text()} "
+            f"median {_shown(self.median, unit)} of {counted(self.usable, 'reading')} {self.window_text()} "
             f"({self.source_text()}{ignored}{still})"
         )
 
@@ -146,7 +146,7 @@ class Baseline:
         ignored = f"; {self.unusable} without a usable value left out" if self.unusable else ""
         problem = f"; {self.problem}" if self.problem else ""
         return (
-            f"baseline not established: {self.usable} of {self.min_samples} readings {self.window_text()}"
+            f"baseline not established: {self.usable} of {counted(self.min_samples, 'reading')} {self.window_text()}"
             f"{ignored}{problem}"
         )
 

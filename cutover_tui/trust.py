@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
+from runbooks.grammar import counted
 from runbooks.model import CommandSpec, Runbook
 
 APPROVALS_FILE = "trusted-runbooks.json"
@@ -128,7 +129,7 @@ def approve(runbook: Runbook) -> Path:
 def describe(runbook: Runbook, commands: list[RunbookCommand]) -> str:
     """The command list as the operator is asked to approve it."""
     width = max(len(c.check_id) for c in commands)
-    lines = [f"{runbook.name} runs {len(commands)} command{'s' if len(commands) != 1 else ''} on this machine, "
+    lines = [f"{runbook.name} runs {counted(len(commands), 'command')} on this machine, "
              "as you, with your environment, on every poll:"]  # fmt: skip
     for command in commands:
         env = "".join(f" {name}={value}" for name, value in command.env)

@@ -50,7 +50,7 @@ from cutover_tui.baselines import FETCHED_EVENT_KIND, samples_from_fetched
 from cutover_tui.labels import DECISION_LABELS
 from cutover_tui.state import LogLine, SessionState
 from cutover_tui.store import EventRecord, RetentionPolicy, SessionLog, TickRecord, parse_ts
-from runbooks.grammar import format_duration, format_offset
+from runbooks.grammar import counted, format_duration, format_offset
 from runbooks.model import Check, Runbook, StopCondition
 from runbooks.what_if import WhatIf, parse_what_if
 
@@ -174,9 +174,7 @@ class WhatIfResult:
             lines.append((f"{self.when(t.at)} {state.value}: {t.detail}", state))
         texts = [text for text, _ in lines]
         if blind:
-            texts.append(
-                f"({blind} blind spell{'s' if blind != 1 else ''} — errors, no data — not listed: a hold waits through them)"
-            )
+            texts.append(f"({counted(blind, 'blind spell')} — errors, no data — not listed: a hold waits through them)")
         return texts
 
     def differences(self) -> tuple[list[Transition], list[Transition]]:
@@ -202,7 +200,8 @@ class WhatIfResult:
         if not missing and not extra:
             return (
                 f"Re-evaluated with the runbook's own condition {own}, the {self.readings} stored readings "
-                f"({self.rebuilt} polls rebuilt between them) reproduce the log's {len(self.happened)} changes of "
+                f"({counted(self.rebuilt, 'poll')} rebuilt between them) reproduce the log's "
+                f"{counted(len(self.happened), 'change')} of "
                 f"{self.spec.condition}."
             )
         named = "; ".join(
@@ -211,7 +210,8 @@ class WhatIfResult:
         )
         return (
             f"Re-evaluated with the runbook's own condition {own}, the stored readings reproduce "
-            f"{len(self.happened) - len(missing)} of the log's {len(self.happened)} changes of {self.spec.condition} "
+            f"{len(self.happened) - len(missing)} of the log's {counted(len(self.happened), 'change')} of "
+            f"{self.spec.condition} "
             f"({named}): polls between stored ticks are rebuilt at the check's interval within the log's tolerance, "
             "so read this what-if with that in mind."
         )

@@ -25,7 +25,7 @@ from cutover_tui.derive import countdown_text, seconds_text
 from cutover_tui.labels import display_unit
 from cutover_tui.state import ConditionView
 from cutover_tui.store import RetentionPolicy, TickRecord
-from runbooks.grammar import format_duration
+from runbooks.grammar import counted, format_duration
 from runbooks.model import (
     AlertsSpec,
     Check,
@@ -289,7 +289,7 @@ def from_live(
         reason=view.reason if view else "not yet polled",
         reads=reads_text(check, runbook),
         readings=lines,
-        readings_note=f"Last {len(lines)} polls (every poll, stored or not)",
+        readings_note=f"Last {counted(len(lines), 'poll')} (every poll, stored or not)",
         hold=hold_text(condition, view),
         last_error=f"{error.observed_at:%Y-%m-%d %H:%M:%S}Z {error.detail or 'error'}" if error else None,
         baseline=baseline_text,
@@ -304,7 +304,7 @@ def _baseline_text(condition: StopCondition, payload: Any) -> str | None:
         return None
     if isinstance(payload, Mapping) and payload.get("text"):
         return str(payload["text"])
-    window = f"{condition.baseline.min_samples} readings needed"
+    window = f"{counted(condition.baseline.min_samples, 'reading')} needed"
     return f"not computed yet ({window})"
 
 

@@ -136,6 +136,14 @@ def format_duration(seconds: float) -> str:
     return "".join(parts)
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """A count and its noun for messages: ``counted(1, "step")`` -> ``1 step``, ``counted(3, "step")`` -> ``3 steps``.
+
+    The plural is the noun with an ``s`` unless given (``counted(2, "series", "series")``).
+    """
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def format_offset(seconds: float) -> str:
     """A T-offset for display, the inverse of ``parse_offset``: ``-86400`` -> ``T-1d``; T0 is ``T-0``."""
     if round(abs(seconds) * 1000) == 0:

@@ -64,6 +64,7 @@ from checks.probes.common import (
 )
 from checks.probes.context import ExpectedSilence, ProbeContext
 from checks.reading import Outcome
+from runbooks.grammar import counted
 from runbooks.loader import split_matcher
 from runbooks.model import AlertsSpec, Check
 
@@ -451,7 +452,7 @@ def _alerts_noun(alerts: list[dict[str, Any]]) -> str:
     count = len(alerts)
     severities = {str((a.get("labels") or {}).get("severity", "")) for a in alerts}
     severity = f"{severities.pop()} " if len(severities) == 1 and "" not in severities else ""
-    return f"{count} {severity}alert{'s' if count != 1 else ''}"
+    return counted(count, f"{severity}alert")
 
 
 def _cannot_vouch(unexpected: list[dict[str, Any]], details: _Details, now: datetime, zone: tzinfo) -> str:

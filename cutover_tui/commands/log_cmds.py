@@ -72,6 +72,7 @@ class SealError(Exception):
 def _verify(args: argparse.Namespace) -> int:
     """Verify ``args.file``; return 0 intact, 1 tampered (or not the expected head / signer), 2 unreadable."""
     from cutover_tui.store import SessionLog
+    from runbooks.grammar import counted
 
     expected = parse_head(args.expect_head) if args.expect_head else None
     with SessionLog.open_readonly(args.file) as log:
@@ -80,7 +81,7 @@ def _verify(args: argparse.Namespace) -> int:
             where = f"seq {result.bad_seq}: " if result.bad_seq is not None else ""
             print(f"{args.file}: {where}{result.reason}")  # a bad reading is named in the reason
             return 1
-        print(f"{result.events} events and {result.ticks} readings verified")
+        print(f"{counted(result.events, 'event')} and {counted(result.ticks, 'reading')} verified")
         print(f"head: seq {result.head_seq} sha256 {result.head_hash}")
         if expected is not None and not log.holds_head(expected[1], expected[0]):
             print(f"{args.file}: does not hold the expected head {_shown_head(*expected)}: "

@@ -42,6 +42,7 @@ def validate(paths: list[str], strict: bool = False) -> int:
     runbook's line; with ``strict`` they fail the runbook like errors.
     """
     from runbooks import RunbookError, load_runbook
+    from runbooks.grammar import counted
 
     failed = False
     for path in paths:
@@ -52,13 +53,10 @@ def validate(paths: list[str], strict: bool = False) -> int:
             failed = True
             continue
         counts = (
-            f"({len(runbook.steps)} steps, {len(runbook.checks)} checks, {len(runbook.stop_conditions)} stop conditions"
+            f"({counted(len(runbook.steps), 'step')}, {counted(len(runbook.checks), 'check')}, "
+            f"{counted(len(runbook.stop_conditions), 'stop condition')}"
         )
-        warned = (
-            f", {len(runbook.warnings)} warning{'s' if len(runbook.warnings) != 1 else ''})"
-            if runbook.warnings
-            else ")"
-        )
+        warned = f", {counted(len(runbook.warnings), 'warning')})" if runbook.warnings else ")"
         if strict and runbook.warnings:
             print(f"FAIL  {path}  {counts}{warned}: --strict fails on warnings")
             failed = True

@@ -14,7 +14,7 @@ from cutover_tui.state import (
     AlertView,
 )
 from cutover_tui.store import EventRecord, TickRecord
-from runbooks.grammar import format_duration
+from runbooks.grammar import counted, format_duration
 from runbooks.model import Runbook, StopCondition
 
 
@@ -185,9 +185,7 @@ def _describe_kind(runbook: Runbook, event: EventRecord) -> str:
             return f"{str(p.get('decision', '')).upper().replace('_', '-')}: {p.get('reason', '')}{decided}"
         case "baseline_fetched":
             count = len(p.get("samples") or ())
-            return (
-                f"baseline of {p.get('check')} read from Prometheus: {count} samples {p.get('from')} .. {p.get('to')}"
-            )
+            return f"baseline of {p.get('check')} read from Prometheus: {counted(count, 'sample')} {p.get('from')} .. {p.get('to')}"
         case "condition_changed":
             reason = f" ({p['reason']})" if p.get("reason") else ""
             if p.get("previous") == p.get("state"):  # the same state for another cause: no change from itself

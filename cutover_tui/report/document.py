@@ -34,6 +34,7 @@ from cutover_tui.report.model import (
     seconds_between,
 )
 from cutover_tui.state import StepStatus
+from runbooks.grammar import counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +167,7 @@ def document(report: Report) -> list[Block]:
 def _integrity_text(integrity: Integrity) -> str:
     if integrity.intact:
         return (
-            f"✔ intact: {integrity.events} events and {integrity.readings} readings verified; "
+            f"✔ intact: {counted(integrity.events, 'event')} and {counted(integrity.readings, 'reading')} verified; "
             f"head seq {integrity.head_seq} sha256 {integrity.head_hash}"
         )
     where = f"seq {integrity.bad_seq}: " if integrity.bad_seq is not None else ""
@@ -215,7 +216,7 @@ def _summary_lines(report: Report, clock: Clock) -> list[str]:
     counts = ", ".join(f"{n} {result}" for result, n in summary.results.items() if n)
     lines = [
         f"Outcome: {OUTCOME_LABELS.get(session.outcome, session.outcome.upper())}.",
-        f"Checklist: {counts or 'no steps'} (of {len(report.steps)} steps).",
+        f"Checklist: {counts or 'no steps'} (of {counted(len(report.steps), 'step')}).",
     ]
     titles = {s.id: s.title for s in (*report.steps, *report.rollback_steps)}
     if summary.gate_overrides:
@@ -261,7 +262,7 @@ def _summary_lines(report: Report, clock: Clock) -> list[str]:
     if session.rollback_started_at is not None:
         lines.append(f"Rollback started {clock.time(session.rollback_started_at)}: {session.rollback_reason}")
     unknown = sum(1 for g in report.gaps if g.seconds is None)
-    down = f"{len(report.gaps)} gap{'s' if len(report.gaps) != 1 else ''}"
+    down = counted(len(report.gaps), "gap")
     if unknown < len(report.gaps):
         down += f", {format_duration(summary.seconds_down)} in total"
         if unknown:
@@ -276,7 +277,7 @@ def _summary_lines(report: Report, clock: Clock) -> list[str]:
 def _fired_summary(condition: ConditionReport) -> str:
     times = len(condition.episodes)
     decided = [e.seconds_to_decision for e in condition.episodes if e.seconds_to_decision is not None]
-    text = f"{condition.id} ({times} time{'s' if times != 1 else ''}"
+    text = f"{condition.id} ({counted(times, 'time')}"
     if decided:
         text += f", first decision after {format_duration(decided[0])}"
     return text + ")"
@@ -322,7 +323,7 @@ def _result_label(step: StepReport) -> str:
     if step.result == "PASS" and step.unticked:
         why = step.unticked_reason or "no reason given"
         by = f", by {step.completed_by}" if step.completed_by else ""
-        label += f" ({len(step.unticked)} of {len(step.items)} items unticked — {why}{by})"
+        label += f" ({len(step.unticked)} of {counted(len(step.items), 'item')} unticked — {why}{by})"
     return label
 
 

@@ -55,6 +55,7 @@ from pathlib import Path
 import yaml
 
 from runbooks.errors import RunbookError
+from runbooks.grammar import counted
 from runbooks.loader import parse_runbook
 from runbooks.markdown_import import emit
 from runbooks.markdown_import.builder import Builder
@@ -121,8 +122,9 @@ def import_command(args: argparse.Namespace) -> int:
         return 0
     Path(args.output).write_text(yaml_text, encoding="utf-8")
     print(
-        f"wrote {args.output}: {len(runbook.steps)} steps, {len(runbook.rollback)} rollback steps, "
-        f"{len(runbook.stop_conditions)} stop conditions ({len(runbook.warnings)} placeholder checks to wire)",
+        f"wrote {args.output}: {counted(len(runbook.steps), 'step')}, {counted(len(runbook.rollback), 'rollback step')}, "
+        f"{counted(len(runbook.stop_conditions), 'stop condition')} "
+        f"({counted(len(runbook.warnings), 'placeholder check')} to wire)",
         file=sys.stderr,
     )
     return 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from runbooks.grammar import format_duration, format_offset
+from runbooks.grammar import counted, format_duration, format_offset
 from runbooks.loader import slug
 from runbooks.markdown_import.plan import Item, Plan, Step
 
@@ -186,10 +186,11 @@ def report(plan: Plan, source: str) -> str:
     owned = sum(1 for s in plan.steps if s.owner)
     gates = [s for s in plan.steps if s.kind != "task"]
     lines = [
-        f"{name}: {len(forward)} steps ({sum(1 for s in forward if s.at is not None)} timed), "
-        f"{len(rollback)} rollback steps, {items} items, {owned} steps with an owner ({len(plan.roles)} roles), "
-        f"{len(plan.conditions)} stop conditions, {len(gates)} go/no-go or approval steps, "
-        f"{len(plan.escalation)} escalation levels",
+        f"{name}: {counted(len(forward), 'step')} ({sum(1 for s in forward if s.at is not None)} timed), "
+        f"{counted(len(rollback), 'rollback step')}, {counted(items, 'item')}, "
+        f"{counted(owned, 'step')} with an owner ({counted(len(plan.roles), 'role')}), "
+        f"{counted(len(plan.conditions), 'stop condition')}, {counted(len(gates), 'go/no-go or approval step')}, "
+        f"{counted(len(plan.escalation), 'escalation level')}",
         "",
         "understood:",
     ]
@@ -208,7 +209,7 @@ def report(plan: Plan, source: str) -> str:
         if step.phrase:
             parts.append(f"phrase {step.phrase}")
         if step.items:
-            parts.append(f"{len(step.items)} items")
+            parts.append(counted(len(step.items), "item"))
         if step.evidence:
             parts.append(f"{len(step.evidence)} evidence")
         entries.append((step.line, ", ".join(parts)))

@@ -989,7 +989,7 @@ def test_validate_reports_each_file(tmp_path: Path) -> None:
     missing = tmp_path / "missing.yaml"
     result = run_cli("validate", str(good), str(missing))
     assert result.returncode == 2
-    assert f"OK  {good}  (2 steps, 2 checks, 1 stop conditions)" in result.stdout
+    assert f"OK  {good}  (2 steps, 2 checks, 1 stop condition)" in result.stdout  # one: no plural
     assert f"{missing}: error: cannot read the runbook" in result.stderr
     assert run_cli("validate", str(good)).returncode == 0
 

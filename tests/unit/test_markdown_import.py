@@ -10,6 +10,7 @@ import pytest
 from cutover_tui.cli import main
 from runbooks import markdown_import
 from runbooks.errors import RunbookError
+from runbooks.grammar import counted
 from runbooks.loader import load_runbook, parse_runbook
 from runbooks.markdown_import import find_offset, import_markdown
 from runbooks.model import Runbook, StepKind
@@ -304,6 +305,32 @@ def test_import_command_writes_yaml_that_validates(tmp_path: Path) -> None:
         ("Deploy", StepKind.TASK),
     ]
     assert main(["validate", str(output)]) == 0
+
+
+def test_import_command_counts_in_words_one_and_many(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The summary and the report's first line say "1 step", "1 stop condition", "1 placeholder check", not "1 steps"."""
+    source = tmp_path / "launch.md"
+    source.write_text(
+        "## Launch criteria\n- Stop conditions (e.g., auth errors > 1% for 5 minutes):\n## T-0: deploy\n- [ ] deploy\n",
+        encoding="utf-8",
+    )
+    assert main(["import", str(source), "-o", str(tmp_path / "launch.yaml"), "--report"]) == 0
+    printed = capsys.readouterr()
+    assert (
+        "1 step (1 timed), 0 rollback steps, 1 item, 0 steps with an owner (0 roles), 1 stop condition, " in printed.out
+    )
+    assert "0 go/no-go or approval steps, 0 escalation levels" in printed.out
+    assert "step 'Deploy', at T-0, 1 item\n" in printed.out
+    assert printed.err.rstrip().endswith("1 step, 0 rollback steps, 1 stop condition (1 placeholder check to wire)")
+
+
+def test_counted_says_one_without_the_plural() -> None:
+    """``counted``: the number, then the noun, plural unless the number is one (or the plural given)."""
+    assert [counted(n, "stop condition") for n in (0, 1, 2)] == ["0 stop conditions", "1 stop condition",
+                                                                 "2 stop conditions"]  # fmt: skip
+    assert counted(1, "go/no-go or approval step") == "1 go/no-go or approval step"
+    assert counted(3, "spell", "spells") == "3 spells"
+    assert counted(2, "series", "series") == "2 series"
 
 
 def test_import_command_prints_to_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

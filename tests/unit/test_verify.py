@@ -57,6 +57,14 @@ def test_intact_log_verifies(log_file: Path, capsys: pytest.CaptureFixture[str])
     assert verify(log_file, capsys) == (0, f"8 events and 0 readings verified\nhead: seq {seq} sha256 {digest}\n")
 
 
+def test_a_log_of_one_event_says_one_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The counts read as counted: a log just created holds one event, not "1 events"."""
+    path = tmp_path / "new.cutover.db"
+    SessionLog.create(path, make_runbook(), operator="alice").close()
+    status, printed = verify(path, capsys)
+    assert (status, printed.splitlines()[0]) == (0, "1 event and 0 readings verified")
+
+
 def test_edited_payload_is_named(log_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Changing a payload is reported as an edit of that seq."""
     tamper(log_file, """UPDATE events SET payload='{"text":"nothing happened"}' WHERE seq=4""")
