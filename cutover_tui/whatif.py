@@ -201,8 +201,7 @@ class WhatIfResult:
             return (
                 f"Re-evaluated with the runbook's own condition {own}, the {self.readings} stored readings "
                 f"({counted(self.rebuilt, 'poll')} rebuilt between them) reproduce the log's "
-                f"{counted(len(self.happened), 'change')} of "
-                f"{self.spec.condition}."
+                f"{counted(len(self.happened), 'change')} of {self.spec.condition}."
             )
         named = "; ".join(
             [f"the log has {t.state.value} at {self.when(t.at)}" for t in missing[:3]]
@@ -211,8 +210,7 @@ class WhatIfResult:
         return (
             f"Re-evaluated with the runbook's own condition {own}, the stored readings reproduce "
             f"{len(self.happened) - len(missing)} of the log's {counted(len(self.happened), 'change')} of "
-            f"{self.spec.condition} "
-            f"({named}): polls between stored ticks are rebuilt at the check's interval within the log's tolerance, "
+            f"{self.spec.condition} ({named}): polls between stored ticks are rebuilt at the check's interval within the log's tolerance, "
             "so read this what-if with that in mind."
         )
 

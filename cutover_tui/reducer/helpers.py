@@ -184,8 +184,8 @@ def _describe_kind(runbook: Runbook, event: EventRecord) -> str:
             decided = f" (decided by {p.get('decided_by_title') or p['decided_by']})" if p.get("decided_by") else ""
             return f"{str(p.get('decision', '')).upper().replace('_', '-')}: {p.get('reason', '')}{decided}"
         case "baseline_fetched":
-            count = len(p.get("samples") or ())
-            return f"baseline of {p.get('check')} read from Prometheus: {counted(count, 'sample')} {p.get('from')} .. {p.get('to')}"
+            samples = counted(len(p.get("samples") or ()), "sample")
+            return f"baseline of {p.get('check')} read from Prometheus: {samples} {p.get('from')} .. {p.get('to')}"
         case "condition_changed":
             reason = f" ({p['reason']})" if p.get("reason") else ""
             if p.get("previous") == p.get("state"):  # the same state for another cause: no change from itself
