@@ -21,8 +21,10 @@ from cutover_tui.state import (
     AtRiskView,
     BannerView,
     ConditionView,
+    DecisionRecord,
     Mode,
     Projection,
+    SessionState,
     StepState,
     StepStatus,
 )
@@ -302,6 +304,25 @@ def runbook_banner(replaced_at: datetime) -> BannerView:
         kind="runbook",
         text=f"RUNBOOK CHANGED by the writer at {when}: this view judges the old one; open it again to judge the new",
     )
+
+
+#: Decisions that stop the plan: each stands until a later decision, a ROLLBACK also until the rollback plan starts.
+STOPPING_DECISIONS = ("hold", "no_go", "rollback")
+
+
+def standing_decision(state: SessionState) -> DecisionRecord | None:
+    """The last decision when it stops the plan and nothing has acted on it since, else None.
+
+    The verdict judges the stop conditions, and any decision answers a firing: after a ROLLBACK decided with the
+    rollback plan not started, or a HOLD, the conditions may all be ok and the verdict CONTINUE. The header then
+    says the decision beside it (``dashboard_header.next_text``).
+    """
+    last = state.decisions[-1] if state.decisions else None
+    if last is None or last.decision not in STOPPING_DECISIONS:
+        return None
+    if last.decision == "rollback" and state.mode is Mode.ROLLBACK:
+        return None
+    return last
 
 
 def stopping_order(condition: StopCondition) -> int:

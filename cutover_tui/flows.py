@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from checks.status import ConditionState
 from cutover_tui.evidence import evidence_answers, evidence_events, evidence_owed
-from cutover_tui.labels import format_wall_clock
+from cutover_tui.labels import decider_title, format_wall_clock
 from cutover_tui.state import DecisionRecord, Mode, SessionState, StepState, StepStatus
 from cutover_tui.store import format_ts
 from runbooks.model import Action, EvidenceItem, Runbook, Step, StepKind
@@ -61,13 +61,6 @@ def decider_choices(runbook: Runbook, session: SessionState) -> list[tuple[str, 
     roles = list(runbook.roles.items())
     roles.sort(key=lambda role: role[0] != expected)
     return roles
-
-
-def decider_title(runbook: Runbook, decided_by: str | None) -> str:
-    """A role's title (``cto`` -> ``CTO``), or the name as given."""
-    if not decided_by:
-        return ""
-    return runbook.roles.get(decided_by, decided_by)
 
 
 def answered_conditions(runbook: Runbook, session: SessionState) -> list[str]:

@@ -82,6 +82,13 @@ DECISION_LABELS: dict[str, str] = {
 # ----------------------------------------------------------------- values
 
 
+def decider_title(runbook: Runbook, decided_by: str | None) -> str:
+    """A role's title (``cto`` -> ``CTO``), or the name as given."""
+    if not decided_by:
+        return ""
+    return runbook.roles.get(decided_by, decided_by)
+
+
 def display_unit(condition: StopCondition, runbook: Runbook) -> str:
     """The unit values are shown in: the threshold's, else the check's."""
     if condition.when is not None:

@@ -10,7 +10,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from checks.status import Verdict
+from cutover_tui.derive import standing_decision
 from cutover_tui.labels import (
+    DECISION_LABELS,
+    decider_title,
     format_at,
     format_drift,
     format_duration,
@@ -114,7 +117,8 @@ def mode_text(state: SessionState, view_label: str | None) -> Text:
 
 
 def next_text(state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo | None, title_width: int = 40) -> Text:
-    """What comes next with its countdown, then what runs now; titles cut to ``title_width``."""
+    """A decision that stops the plan, standing; then what comes next with its countdown, then what runs now; titles
+    cut to ``title_width``."""
 
     def title(text: str) -> Text:
         cut = Text(text, style="bold")
@@ -122,6 +126,17 @@ def next_text(state: SessionState, runbook: Runbook, now: datetime, zone: tzinfo
         return cut
 
     text = Text()
+    decision = standing_decision(state)
+    if decision is not None:
+        who = decider_title(runbook, decision.decided_by or decision.actor)
+        mark = "‖" if decision.decision == "hold" else "✖"
+        text.append(
+            f"{mark} {DECISION_LABELS[decision.decision]} decided {format_wall_time(decision.ts, zone, now)} by {who}",
+            style="bold yellow" if decision.decision == "hold" else "bold red",
+        )
+        if decision.decision == "rollback":
+            text.append(", the rollback plan not started", style="bold red")  # a follower's view has no R key
+        text.append("   ")
     for risk in state.at_risk[:1]:
         text.append(f"⚠ {risk.text}", style="bold yellow")
         if len(state.at_risk) > 1:

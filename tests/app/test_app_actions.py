@@ -16,6 +16,7 @@ from app_backend import AppTestBackend
 from app_driver import Dashboard, select, settle, step_status
 from checks.status import Verdict
 from cutover_tui.app import CutoverApp
+from cutover_tui.labels import format_wall_time
 from cutover_tui.screens.approval import ApprovalScreen
 from cutover_tui.screens.complete_step import CompleteStepScreen
 from cutover_tui.screens.decision import DecisionScreen
@@ -268,6 +269,36 @@ async def test_rollback_decision_offers_to_enter_the_rollback_plan(
     assert backend.kinds() == ["decision", "rollback_started"]
     assert payload(backend, "rollback_started") == {"reason": "auth errors 4%"}
     assert app.session.mode is Mode.ROLLBACK
+
+
+@pytest.mark.scenario("firing")
+async def test_a_stopping_decision_stands_in_the_header_until_a_later_one(
+    app: CutoverApp, pilot: Pilot[None], backend: AppTestBackend
+) -> None:
+    """A ROLLBACK decided with "Enter rollback" declined left a green CONTINUE alone in the header beside a log whose
+    last decision said stop. The decision now stands there, with when and who, until a later decision lifts it."""
+    backend.condition("auth_errors", "ok", 0.002, "0.2%, not > 1%")  # the spike is over; its firing awaits a decision
+    await settle(pilot)
+    assert app.session.verdict is Verdict.ROLLBACK
+    await pilot.press("d", "5", "tab", *"auth errors 4%", "enter")
+    await pilot.pause()
+    assert isinstance(app.screen, ConfirmScreen)
+    await pilot.press("escape")  # not now
+    await settle(pilot)
+    assert app.session.mode is not Mode.ROLLBACK and app.session.verdict is not Verdict.ROLLBACK  # answered
+    header = text_of_header(app)
+    decided = format_wall_time(app.session.decisions[-1].ts, app.zone, backend.now())
+    assert f"✖ ROLLBACK decided {decided} by CTO (decides rollback), the rollback plan not started" in header
+    await pilot.press("d", "4", "tab", *"waiting for the vendor", "enter")
+    await settle(pilot)
+    assert "‖ HOLD decided" in text_of_header(app) and "ROLLBACK decided" not in text_of_header(app)
+    await pilot.press("d", "6", "tab", *"vendor fixed it", "enter")
+    await settle(pilot)
+    assert "decided" not in text_of_header(app), text_of_header(app)
+
+
+def text_of_header(app: CutoverApp) -> str:
+    return str(app.query_one("#header-next", Static).render())
 
 
 async def test_a_decision_is_about_the_current_step_not_any_selected_one(
