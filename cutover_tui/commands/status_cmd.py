@@ -106,7 +106,7 @@ def _zone(runbook: Any) -> tzinfo:
 
 def _status(runbook: Any, state: Any, head_seq: int, head_sha: str) -> Status:
     from checks.status import ConditionState
-    from cutover_tui.labels import format_t_clock
+    from cutover_tui.labels import decider_title, format_t_clock
 
     now = state.now or datetime.now(timezone.utc)
     conditions = {c.id: c for c in runbook.stop_conditions}
@@ -137,6 +137,7 @@ def _status(runbook: Any, state: Any, head_seq: int, head_sha: str) -> Status:
         decision = {
             "decision": last.decision,
             "actor": last.actor,
+            "decided_by": decider_title(runbook, last.decided_by) or None,  # the role's title, as the log pane says
             "ts": last.ts,
             "reason": last.reason,
             "step": last.step,
@@ -256,7 +257,9 @@ def _decision_line(status: Status) -> str:
     ago = _ago((status.now - d["ts"]).total_seconds())
     on = f" on {d['step']}" if d["step"] else ""
     said = f": {reason}" if reason else ""
-    return f"Last decision: {d['decision'].upper().replace('_', ' ')} by {d['actor']} at {_clock(d['ts'], status)} ({ago}){on}{said}"
+    typed = f" (typed by {d['actor']})" if d.get("decided_by") and d["decided_by"] != d["actor"] else ""
+    who = f"{d.get('decided_by') or d['actor']}{typed}"
+    return f"Last decision: {d['decision'].upper().replace('_', ' ')} by {who} at {_clock(d['ts'], status)} ({ago}){on}{said}"
 
 
 def _log_line(status: Status) -> str:

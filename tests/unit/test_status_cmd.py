@@ -111,6 +111,23 @@ def test_a_decision_dated_ahead_of_this_clock_says_so_not_just_now(tmp_path: Pat
     assert re.search(r"\(dated (9m5\ds|10m) ahead of this clock\)", line) and "just now" not in line, line
 
 
+def test_the_decision_line_names_who_decided_and_who_typed_it(tmp_path: Path) -> None:
+    """A ROLLBACK the CTO decided, typed by the commander at the keyboard: `status` said "ROLLBACK by root", the typist.
+    It names the decider as the dashboard's log does, and the typist beside; the JSON keeps both."""
+    db = tmp_path / "s.cutover.db"
+    log = write_session(db)
+    try:
+        log.append("decision", {"decision": "rollback", "reason": "auth errors 4%", "step": "deploy", "conditions": {},
+                                "verdict": "ROLLBACK", "decided_by": "cto"}, actor="root")  # fmt: skip
+        done, as_json = status(db), status(db, "--format", "json")
+    finally:
+        log.close()
+    line = done.stdout.splitlines()[3]
+    assert line.startswith("Last decision: ROLLBACK by CTO (typed by root) at "), line  # roles: {cto: CTO}
+    decision = json.loads(as_json.stdout)["decision"]
+    assert (decision["actor"], decision["decided_by"]) == ("root", "CTO")
+
+
 def test_a_writer_gone_silent_is_cannot_verify_and_says_when_last_seen(tmp_path: Path) -> None:
     """No heartbeat: the firing rollback stays on top, every condition is blind, and the log line says the writer stopped."""
     db = tmp_path / "s.cutover.db"
