@@ -257,8 +257,8 @@ def _decision_line(status: Status) -> str:
     ago = _ago((status.now - d["ts"]).total_seconds())
     on = f" on {d['step']}" if d["step"] else ""
     said = f": {reason}" if reason else ""
-    typed = f" (typed by {d['actor']})" if d.get("decided_by") and d["decided_by"] != d["actor"] else ""
-    who = f"{d.get('decided_by') or d['actor']}{typed}"
+    typed = f" (typed by {d['actor']})" if d["decided_by"] and d["decided_by"] != d["actor"] else ""
+    who = f"{d['decided_by'] or d['actor']}{typed}"
     return f"Last decision: {d['decision'].upper().replace('_', ' ')} by {who} at {_clock(d['ts'], status)} ({ago}){on}{said}"
 
 
